@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Every Swift target: Swift 6 mode (the tools version's default) plus these upcoming features.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Capstan",
+    products: [
+        .executable(name: "protoc-gen-capstan", targets: ["protoc-gen-capstan"]),
+        .library(name: "CapstanAPI", targets: ["CapstanAPI"]),
+        .library(name: "CapstanWire", targets: ["CapstanWire"]),
+    ],
+    targets: [
+        // C libraries from Debian, found through pkg-config.
+        .systemLibrary(
+            name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(
+            name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // protoc-c's output for every schema in proto/, plus a small arena allocator.
+        .target(
+            name: "CCapstanProto",
+            dependencies: ["CProtobufC"],
+            cSettings: [.unsafeFlags(["-Wno-incompatible-pointer-types-discards-qualifiers"])],
+            linkerSettings: [.linkedLibrary("protobuf-c")]),
+
+        // Generated value types and the pure API logic; no C.
+        .target(name: "CapstanAPI", swiftSettings: swiftSettings),
+        // Generated conversions API type ⇄ protobuf-c struct ⇄ bytes.
+        .target(
+            name: "CapstanWire", dependencies: ["CapstanAPI", "CCapstanProto"], swiftSettings: swiftSettings),
+
+        // The code generator (a protoc plugin) and its library.
+        .target(name: "CapstanCodegen", path: "codegen/Sources/CapstanCodegen", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "protoc-gen-capstan", dependencies: ["CapstanCodegen"],
+            path: "codegen/Sources/protoc-gen-capstan", swiftSettings: swiftSettings),
+
+        .testTarget(
+            name: "CapstanCodegenTests", dependencies: ["CapstanCodegen"],
+            path: "codegen/Tests/CapstanCodegenTests",
+            resources: [.copy("Golden")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
+    ]
+)

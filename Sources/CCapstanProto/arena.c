@@ -1,0 +1,102 @@
+#include "capstan_arena.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+typedef struct Chunk {
+    struct Chunk *next;
+    size_t size;
+    size_t used;
+    alignas(max_align_t) unsigned char data[];
+} Chunk;
+
+struct CapstanArena {
+    Chunk *head;       // the chunk being filled; its `next` chain ends at `first`
+    Chunk *first;      // allocated with the arena, kept by reset
+    size_t total;
+    ProtobufCAllocator allocator;
+};
+
+static void *arena_alloc_cb(void *data, size_t size) {
+    return capstan_arena_alloc((CapstanArena *)data, size);
+}
+
+static void arena_free_cb(void *data, void *pointer) {
+    (void)data;
+    (void)pointer;
+}
+
+static Chunk *chunk_new(size_t size) {
+    Chunk *chunk = malloc(sizeof(Chunk) + size);
+    if (chunk == NULL) return NULL;
+    chunk->next = NULL;
+    chunk->size = size;
+    chunk->used = 0;
+    return chunk;
+}
+
+CapstanArena *capstan_arena_new(size_t initial) {
+    if (initial < 256) initial = 256;
+    CapstanArena *arena = malloc(sizeof(CapstanArena));
+    if (arena == NULL) return NULL;
+    arena->first = chunk_new(initial);
+    if (arena->first == NULL) {
+        free(arena);
+        return NULL;
+    }
+    arena->head = arena->first;
+    arena->total = 0;
+    arena->allocator.alloc = arena_alloc_cb;
+    arena->allocator.free = arena_free_cb;
+    arena->allocator.allocator_data = arena;
+    return arena;
+}
+
+void *capstan_arena_alloc(CapstanArena *arena, size_t size) {
+    const size_t align = alignof(max_align_t);
+    if (size > SIZE_MAX - align) return NULL;
+    size_t rounded = (size + align - 1) & ~(align - 1);
+    if (rounded == 0) rounded = align;
+    Chunk *head = arena->head;
+    if (head->size - head->used < rounded) {
+        size_t next = head->size * 2;
+        if (next < rounded) next = rounded;
+        Chunk *chunk = chunk_new(next);
+        if (chunk == NULL) return NULL;
+        chunk->next = head;
+        arena->head = chunk;
+        head = chunk;
+    }
+    void *result = head->data + head->used;
+    head->used += rounded;
+    arena->total += size;
+    return result;
+}
+
+void capstan_arena_reset(CapstanArena *arena) {
+    Chunk *chunk = arena->head;
+    while (chunk != arena->first) {
+        Chunk *next = chunk->next;
+        free(chunk);
+        chunk = next;
+    }
+    arena->head = arena->first;
+    arena->first->used = 0;
+    arena->total = 0;
+}
+
+void capstan_arena_free(CapstanArena *arena) {
+    if (arena == NULL) return;
+    capstan_arena_reset(arena);
+    free(arena->first);
+    free(arena);
+}
+
+ProtobufCAllocator *capstan_arena_allocator(CapstanArena *arena) {
+    return &arena->allocator;
+}
+
+size_t capstan_arena_used(const CapstanArena *arena) {
+    return arena->total;
+}

@@ -1,0 +1,30 @@
+#ifndef CAPSTAN_ARENA_H
+#define CAPSTAN_ARENA_H
+
+#include <stddef.h>
+#include <protobuf-c/protobuf-c.h>
+
+/// A bump allocator for one encode or decode: every protobuf-c struct, string and array of one
+/// message tree comes from it, and all of it is released at once by capstan_arena_free.
+/// Not thread-safe: one arena belongs to one call on one thread.
+typedef struct CapstanArena CapstanArena;
+
+/// A new arena whose first chunk holds `initial` bytes; NULL when out of memory.
+CapstanArena *capstan_arena_new(size_t initial);
+
+/// `size` bytes aligned for any type; NULL when out of memory.
+void *capstan_arena_alloc(CapstanArena *arena, size_t size);
+
+/// Releases every chunk but the first, and empties the first, for reuse.
+void capstan_arena_reset(CapstanArena *arena);
+
+/// Releases the arena and everything allocated from it.
+void capstan_arena_free(CapstanArena *arena);
+
+/// A protobuf-c allocator that allocates from the arena and never frees (the arena does).
+ProtobufCAllocator *capstan_arena_allocator(CapstanArena *arena);
+
+/// Bytes handed out so far (for tests and benchmarks).
+size_t capstan_arena_used(const CapstanArena *arena);
+
+#endif

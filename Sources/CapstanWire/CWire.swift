@@ -1,0 +1,112 @@
+internal import CCapstanProto
+internal import CProtobufC
+internal import CapstanAPI
+
+/// The bridge between generated Swift values and protobuf-c's structs. This file and `Arena.swift`
+/// hold the module's hand-written pointer code; generated `*.wire.swift` files call only these.
+///
+/// Encoding fills a tree of C structs allocated from one arena, asks protobuf-c for the packed size,
+/// packs into a Swift array and drops the arena. Decoding has protobuf-c unpack into an arena
+/// (its allocator never frees piecemeal), copies the tree into Swift values and drops the arena.
+/// No C pointer outlives the call that made it.
+
+/// A generated message that knows its protobuf-c struct.
+protocol CMessage: WireMessage {
+    associatedtype CStruct
+    /// protoc-c's `<name>__init`.
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>)
+    /// The address of protoc-c's `ProtobufCMessageDescriptor` for the type.
+    static var cDescriptorAddress: UInt { get }
+    /// Writes every field into an initialised struct; all memory comes from `arena`.
+    func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena)
+    /// Copies a struct that protobuf-c unpacked.
+    init(cMessage c: UnsafePointer<CStruct>) throws(WireError)
+}
+
+enum CWire {
+    static func encode<M: CMessage>(_ message: M) -> [UInt8] {
+        let arena = Arena()
+        defer { arena.release() }
+        let c = arena.message(message)
+        let base = UnsafeMutableRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)
+        let size = protobuf_c_message_get_packed_size(base)
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = size == 0 ? 0 : protobuf_c_message_pack(base, buffer.baseAddress)
+        }
+    }
+
+    static func decode<M: CMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPointer) throws(WireError) -> M {
+        let arena = Arena(initialCapacity: bytes.count * 2 + 512)
+        defer { arena.release() }
+        guard let descriptor = UnsafePointer<ProtobufCMessageDescriptor>(bitPattern: M.cDescriptorAddress) else {
+            preconditionFailure("no protobuf-c descriptor for \(M.protoMessageName)")
+        }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let unpacked = protobuf_c_message_unpack(descriptor, arena.allocator, bytes.count, data) else {
+            throw WireError(.malformed, "\(bytes.count) bytes are not a valid \(M.protoMessageName)")
+        }
+        return try M(cMessage: UnsafeRawPointer(unpacked).assumingMemoryBound(to: M.CStruct.self))
+    }
+
+    // MARK: - C → Swift
+
+    static func string(_ p: UnsafePointer<CChar>?) throws(WireError) -> String {
+        guard let p else { return "" }
+        if p.pointee == 0 { return "" }
+        guard let s = String(validatingCString: p) else {
+            throw WireError(.invalidUTF8, "a string field is not valid UTF-8")
+        }
+        return s
+    }
+
+    static func bytes(_ d: ProtobufCBinaryData) -> [UInt8] {
+        guard d.len > 0, let data = d.data else { return [] }
+        return Array(UnsafeBufferPointer(start: data, count: d.len))
+    }
+
+    static func message<M: CMessage>(_ p: UnsafeMutablePointer<M.CStruct>?, _ type: M.Type) throws(WireError) -> M {
+        guard let p else { return M() }
+        return try M(cMessage: p)
+    }
+
+    static func messages<M: CMessage>(
+        _ p: UnsafeMutablePointer<UnsafeMutablePointer<M.CStruct>?>?, _ count: Int, _ type: M.Type
+    ) throws(WireError) -> [M] {
+        guard count > 0, let p else { return [] }
+        var result: [M] = []
+        result.reserveCapacity(count)
+        for i in 0..<count {
+            result.append(try message(p[i], type))
+        }
+        return result
+    }
+
+    static func strings(_ p: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ count: Int) throws(WireError) -> [String] {
+        guard count > 0, let p else { return [] }
+        var result: [String] = []
+        result.reserveCapacity(count)
+        for i in 0..<count { result.append(try string(p[i])) }
+        return result
+    }
+
+    static func bytesArray(_ p: UnsafeMutablePointer<ProtobufCBinaryData>?, _ count: Int) -> [[UInt8]] {
+        guard count > 0, let p else { return [] }
+        return (0..<count).map { bytes(p[$0]) }
+    }
+
+    static func bools(_ p: UnsafeMutablePointer<protobuf_c_boolean>?, _ count: Int) -> [Bool] {
+        guard count > 0, let p else { return [] }
+        return (0..<count).map { p[$0] != 0 }
+    }
+
+    static func scalars<T>(_ p: UnsafeMutablePointer<T>?, _ count: Int) -> [T] {
+        guard count > 0, let p else { return [] }
+        return Array(UnsafeBufferPointer(start: p, count: count))
+    }
+
+    static func enums<C: RawRepresentable, E: ProtoEnum>(_ p: UnsafeMutablePointer<C>?, _ count: Int, _ type: E.Type) -> [E]
+    where C.RawValue: BinaryInteger {
+        guard count > 0, let p else { return [] }
+        return (0..<count).map { E(rawValue: Int32(truncatingIfNeeded: p[$0].rawValue)) }
+    }
+}

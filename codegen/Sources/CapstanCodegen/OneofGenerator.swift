@@ -1,0 +1,20 @@
+/// Emits the enum that holds the set case of a oneof.
+struct OneofGenerator {
+    let name: String
+    let message: MessageDescriptor
+    let members: [FieldPlan]
+
+    /// `handler` → `Handler`; `OneOf_` is prefixed when a nested type already has that name.
+    static func typeName(_ oneof: String, in message: MessageDescriptor) -> String {
+        let base = Names.upperCamel(oneof)
+        let taken = Set(message.nestedTypes.map(\.name) + message.enums.map(\.name))
+        return taken.contains(base) || Names.reservedNestedTypeNames.contains(base) ? "OneOf_" + base : base
+    }
+
+    func generate(into p: inout Printer) {
+        p.line("/// The set case of oneof `\(name)`.")
+        p.block("public enum \(Self.typeName(name, in: message)): Hashable, Sendable") { p in
+            for m in members { p.line("case \(Names.escaped(m.name))(\(m.swiftType))") }
+        }
+    }
+}
