@@ -46,3 +46,9 @@ for dir in CapstanAPI CapstanWire CapstanRPC; do rm -rf "$out/Sources/$dir/Gener
 mkdir -p "$out/Sources"
 protoc -I . -I "$include" --plugin=protoc-gen-capstan="$plugin" --capstan_out="$out/Sources" \
   --capstan_opt="bare_package=capstan.v1,services=${SERVICES:-false}" "${wkt[@]}" "${main[@]}"
+
+# 3. Test support: a random-value constructor for every message type.
+rm -rf "$out/Tests/CapstanWireTests/Generated"
+mkdir -p "$out/Tests"
+protoc -I . -I "$include" --plugin=protoc-gen-capstan="$plugin" --capstan_out="$out/Tests" \
+  --capstan_opt="bare_package=capstan.v1,random_module=CapstanWireTests" "${wkt[@]}" "${main[@]}"

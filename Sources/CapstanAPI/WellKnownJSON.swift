@@ -3,9 +3,17 @@ extension ProtoJSON {
     /// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range proto3 JSON allows.
     static let minTimestampSeconds: Int64 = -62_135_596_800
     static let maxTimestampSeconds: Int64 = 253_402_300_799
+    /// About 10,000 years, the range proto3 JSON allows a Duration.
+    static let maxDurationSeconds: UInt64 = 315_576_000_000
 
-    /// `2026-11-26T14:41:51.5Z`: UTC, with 0, 3, 6 or 9 fractional digits as needed.
-    public static func formatTimestamp(seconds: Int64, nanos: Int32) -> String {
+    /// `2026-11-26T14:41:51.5Z`: UTC, with 0, 3, 6 or 9 fractional digits as needed. Values outside
+    /// years 0001 to 9999, or with nanos outside 0..<1e9, have no JSON form and throw.
+    public static func formatTimestamp(seconds: Int64, nanos: Int32, codingPath: [any CodingKey]) throws -> String {
+        guard seconds >= minTimestampSeconds, seconds <= maxTimestampSeconds, nanos >= 0, nanos < 1_000_000_000 else {
+            throw EncodingError.invalidValue(
+                (seconds, nanos), .init(codingPath: codingPath, debugDescription:
+                    "timestamp \(seconds)s \(nanos)ns is outside years 0001 to 9999 or has invalid nanos"))
+        }
         let days = floorDiv(seconds, 86_400)
         let secondOfDay = seconds - days * 86_400
         let (y, m, d) = civil(fromDays: days)
@@ -61,8 +69,16 @@ extension ProtoJSON {
         return (seconds, Int32(nanos))
     }
 
-    /// `1.5s`, `-0.000001s`, `3s`.
-    public static func formatDuration(seconds: Int64, nanos: Int32) -> String {
+    /// `1.5s`, `-0.000001s`, `3s`. Durations beyond ±10,000 years, or whose nanos disagree in sign
+    /// with the seconds or exceed a second, have no JSON form and throw.
+    public static func formatDuration(seconds: Int64, nanos: Int32, codingPath: [any CodingKey]) throws -> String {
+        guard seconds.magnitude <= maxDurationSeconds, nanos.magnitude < 1_000_000_000,
+              seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0)
+        else {
+            throw EncodingError.invalidValue(
+                (seconds, nanos), .init(codingPath: codingPath, debugDescription:
+                    "duration \(seconds)s \(nanos)ns is out of range or its nanos disagree with its seconds"))
+        }
         let negative = seconds < 0 || nanos < 0
         let s = seconds.magnitude
         let n = Int32(truncatingIfNeeded: Int64(nanos).magnitude)
@@ -79,7 +95,7 @@ extension ProtoJSON {
         if negative { u = u.dropFirst() }
         let parts = u.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit),
-              let seconds = Int64(whole), seconds <= 315_576_000_000
+              let seconds = Int64(whole), seconds <= maxDurationSeconds
         else { throw bad }
         var nanos: Int64 = 0
         if parts.count == 2 {

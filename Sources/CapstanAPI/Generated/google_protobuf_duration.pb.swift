@@ -88,6 +88,6 @@ extension Google_Protobuf_Duration: Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(ProtoJSON.formatDuration(seconds: seconds, nanos: nanos))
+        try container.encode(try ProtoJSON.formatDuration(seconds: seconds, nanos: nanos, codingPath: encoder.codingPath))
     }
 }

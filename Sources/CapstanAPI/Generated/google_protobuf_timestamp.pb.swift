@@ -119,6 +119,6 @@ extension Google_Protobuf_Timestamp: Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(ProtoJSON.formatTimestamp(seconds: seconds, nanos: nanos))
+        try container.encode(try ProtoJSON.formatTimestamp(seconds: seconds, nanos: nanos, codingPath: encoder.codingPath))
     }
 }

@@ -29,7 +29,7 @@ struct JSONGenerator {
             p.line()
             p.block("public func encode(to encoder: any Encoder) throws") { p in
                 p.line("var container = encoder.singleValueContainer()")
-                p.line("try container.encode(ProtoJSON.format\(kind)(seconds: seconds, nanos: nanos))")
+                p.line("try container.encode(try ProtoJSON.format\(kind)(seconds: seconds, nanos: nanos, codingPath: encoder.codingPath))")
             }
         }
     }

@@ -100,6 +100,9 @@ public struct GeneratorOptions: Sendable {
     public var descriptorIndex = "CapstanFileDescriptors"
     /// Whether service code is generated.
     public var services = true
+    /// When set, only test support is generated: a `random` constructor per message, into this
+    /// folder, plus an index of every message type.
+    public var randomModule: String?
 
     public init() {}
 
@@ -115,6 +118,7 @@ public struct GeneratorOptions: Sendable {
             case "c_module": cModule = parts[1]
             case "descriptor_index": descriptorIndex = parts[1]
             case "services": services = parts[1] == "true"
+            case "random_module": randomModule = parts[1]
             default: throw CodegenError("unknown option \"\(parts[0])\"")
             }
         }
