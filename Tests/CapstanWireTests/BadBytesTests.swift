@@ -1,0 +1,122 @@
+import CapstanAPI
+import CapstanWire
+import Testing
+
+/// Bytes that are not a valid encoding give a typed `WireError`, never a crash.
+@Suite struct BadBytesTests {
+    /// A pod with every kind of nesting, for truncation.
+    static func samplePod() -> Pod {
+        var g = RandomValues(seed: 42)
+        var pod = Pod.random(&g, depth: 4)
+        pod.metadata.name = "web-1"
+        pod.metadata.labels = ["app": "web", "tier": "frontend"]
+        var container = Container()
+        container.name = "nginx"
+        container.ports = [ContainerPort()]
+        pod.spec.containers.append(container)
+        return pod
+    }
+
+    @Test func everyTruncationIsRejectedOrAValidPrefix() throws {
+        let bytes = Self.samplePod().serializedBytes()
+        #expect(bytes.count > 100)
+        var rejected = 0
+        for length in 0..<bytes.count {
+            do {
+                _ = try Pod(serializedBytes: Array(bytes[0..<length]))
+            } catch {
+                #expect(error.code == .malformed)
+                rejected += 1
+            }
+        }
+        // Cutting inside a field must fail; only cuts at top-level field boundaries can succeed.
+        #expect(rejected > bytes.count / 2)
+    }
+
+    @Test func randomBytesNeverCrash() {
+        var g = RandomValues(seed: 7)
+        var outcomes = (decoded: 0, rejected: 0)
+        for _ in 0..<5_000 {
+            let bytes = (0..<g.int(0...200)).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+            do {
+                _ = try Pod(serializedBytes: bytes)
+                _ = try Etcdserverpb_TxnRequest(serializedBytes: bytes)
+                outcomes.decoded += 1
+            } catch {
+                outcomes.rejected += 1
+            }
+        }
+        #expect(outcomes.rejected > 0)
+    }
+
+    @Test func oversizedLengthIsMalformed() {
+        // Field 1 (metadata), length-delimited, claiming 2^35 bytes.
+        let bytes: [UInt8] = [0x0A, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x00]
+        #expect(throws: WireError.self) { try Pod(serializedBytes: bytes) }
+        // A length one past the end.
+        #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: [0x0A, 0x03, 0x61, 0x62]) }
+    }
+
+    @Test func overlongVarintIsMalformed() {
+        // resource_version (field 4, varint) with an 11-byte varint.
+        let bytes: [UInt8] = [0x20] + [UInt8](repeating: 0xFF, count: 10) + [0x01]
+        #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: bytes) }
+    }
+
+    @Test func wrongWireTypeIsMalformed() {
+        // name (field 1, a string) sent as a varint.
+        #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: [0x08, 0x01]) }
+        // resource_version (field 4, a varint) sent as length-delimited.
+        #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: [0x22, 0x01, 0x05]) }
+    }
+
+    @Test func invalidUTF8IsRejected() {
+        // name = "\xFF\xFE"
+        let error = #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: [0x0A, 0x02, 0xFF, 0xFE]) }
+        #expect(error?.code == .invalidUTF8)
+    }
+
+    @Test func unknownFieldsAreSkipped() throws {
+        // Field 99 (varint 5), then name = "a".
+        let bytes: [UInt8] = [0x98, 0x06, 0x05, 0x0A, 0x01, 0x61]
+        let meta = try ObjectMeta(serializedBytes: bytes)
+        #expect(meta.name == "a")
+    }
+
+    @Test func unknownEnumValuesSurvive() throws {
+        var spec = PodSpec()
+        spec.restartPolicy = RestartPolicy(rawValue: 77)
+        let decoded = try PodSpec(serializedBytes: spec.serializedBytes())
+        #expect(decoded.restartPolicy == .unrecognized(77))
+        #expect(decoded.restartPolicy.rawValue == 77)
+    }
+
+    @Test func mapsEncodeInKeyOrder() {
+        var a = ObjectMeta()
+        var b = ObjectMeta()
+        for i in 0..<50 { a.labels["k\(i)"] = "v\(i)" }
+        for i in (0..<50).reversed() { b.labels["k\(i)"] = "v\(i)" }
+        #expect(a.serializedBytes() == b.serializedBytes())
+    }
+
+    @Test func emptyOneofMembersKeepTheirCase() throws {
+        var volume = Volume()
+        volume.name = "scratch"
+        volume.source = .emptyDir(EmptyDirVolume())
+        let decoded = try Volume(serializedBytes: volume.serializedBytes())
+        #expect(decoded.source == .emptyDir(EmptyDirVolume()))
+        var op = Etcdserverpb_RequestOp()
+        op.request = .requestRange(Etcdserverpb_RangeRequest())
+        #expect(try Etcdserverpb_RequestOp(serializedBytes: op.serializedBytes()) == op)
+    }
+
+    @Test func largeValuesRoundTrip() throws {
+        var kv = Mvccpb_KeyValue()
+        kv.key = Array("/registry/pods/default/big".utf8)
+        kv.value = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        #expect(try Mvccpb_KeyValue(serializedBytes: kv.serializedBytes()) == kv)
+        var endpoints = Endpoints()
+        endpoints.endpoints = (0..<10_000).map { "10.0.\($0 / 256).\($0 % 256):8080" }
+        #expect(try Endpoints(serializedBytes: endpoints.serializedBytes()) == endpoints)
+    }
+}
