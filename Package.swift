@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "protoc-gen-capstan", targets: ["protoc-gen-capstan"]),
         .library(name: "CapstanAPI", targets: ["CapstanAPI"]),
         .library(name: "CapstanWire", targets: ["CapstanWire"]),
+        .library(name: "CapstanRPC", targets: ["CapstanRPC"]),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -37,6 +38,9 @@ let package = Package(
         .target(
             name: "CapstanWire", dependencies: ["CapstanAPI", "CCapstanProto"], swiftSettings: swiftSettings),
 
+        // Transport-agnostic gRPC, plus generated service descriptors, handlers and clients.
+        .target(name: "CapstanRPC", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
+
         // The code generator (a protoc plugin) and its library.
         .target(name: "CapstanCodegen", path: "codegen/Sources/CapstanCodegen", swiftSettings: swiftSettings),
         .executableTarget(
@@ -46,7 +50,10 @@ let package = Package(
         .testTarget(
             name: "CapstanCodegenTests", dependencies: ["CapstanCodegen"],
             path: "codegen/Tests/CapstanCodegenTests",
-            resources: [.copy("Golden")], swiftSettings: swiftSettings),
+            exclude: ["Golden"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanRPCTests", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
     ]

@@ -45,7 +45,7 @@ find "$c_target/include/protos" -name '*.pb-c.h' -print0 | xargs -0 sed -i 's|^#
 for dir in CapstanAPI CapstanWire CapstanRPC; do rm -rf "$out/Sources/$dir/Generated"; done
 mkdir -p "$out/Sources"
 protoc -I . -I "$include" --plugin=protoc-gen-capstan="$plugin" --capstan_out="$out/Sources" \
-  --capstan_opt="bare_package=capstan.v1,services=${SERVICES:-false}" "${wkt[@]}" "${main[@]}"
+  --capstan_opt="bare_package=capstan.v1,services=true" "${wkt[@]}" "${main[@]}"
 
 # 3. Test support: a random-value constructor for every message type.
 rm -rf "$out/Tests/CapstanWireTests/Generated"

@@ -5,7 +5,8 @@ import Testing
 
 /// Byte-level and JSON compatibility with an independent implementation, Python's `protobuf`:
 /// it decodes what we encode (and re-encodes it byte for byte the same), parses our JSON to the
-/// same message, and we decode its bytes and its JSON back to the values we started from.
+/// same message, and we decode its bytes and its JSON back to the values we started from. The
+/// descriptors embedded for server reflection must equal what protoc produces.
 ///
 /// Needs a Python with the packages of `Tests/python/requirements.txt`: `make test` provides one in
 /// `.venv/`; elsewhere set `CAPSTAN_PYTHON`.
@@ -48,13 +49,15 @@ import Testing
         let input = dir.appendingPathComponent("ours.jsonl")
         let output = dir.appendingPathComponent("theirs.jsonl")
         try corpus.write(to: input, atomically: true, encoding: .utf8)
+        let descriptors = dir.appendingPathComponent("descriptors.json")
+        try JSONEncoder().encode(CapstanFileDescriptors.all.map { Base64.encode($0.serialized) }).write(to: descriptors)
 
         // Their side.
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [
             Self.packageRoot.appendingPathComponent("Tests/python/wire_compat.py").path,
-            Self.packageRoot.appendingPathComponent("proto").path, input.path, output.path,
+            Self.packageRoot.appendingPathComponent("proto").path, input.path, output.path, descriptors.path,
         ]
         let stderr = Pipe()
         process.standardError = stderr

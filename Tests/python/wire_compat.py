@@ -1,6 +1,6 @@
 """Checks Capstan's protobuf encoding and proto3 JSON against Python's protobuf, both ways.
 
-usage: wire_compat.py PROTO_DIR INPUT.jsonl OUTPUT.jsonl
+usage: wire_compat.py PROTO_DIR INPUT.jsonl OUTPUT.jsonl DESCRIPTORS.json
 
 Each input line is {"type": full name, "bytes": base64 of Capstan's encoding, "json": Capstan's JSON}.
 For each, this script
@@ -10,7 +10,9 @@ For each, this script
      maps make two valid encodings differ: see map_encoding_may_differ),
 and writes {"type", "bytes": Python's encoding, "json": Python's JSON (or null where the message
 holds a google.protobuf.Any, whose JSON needs a type registry)} for Capstan to decode in turn.
-Exit status 1 and a report on stderr if any check fails.
+DESCRIPTORS.json lists the FileDescriptorProtos Capstan embeds for server reflection (base64); each
+must parse and equal what protoc itself produces for that file (json_name aside, which protoc sets
+only for plugins). Exit status 1 and a report on stderr if any check fails.
 """
 import base64
 import json
@@ -43,7 +45,34 @@ def load_protos(proto_dir, out_dir):
     pool = descriptor_pool.DescriptorPool()
     for file_proto in file_set.file:
         pool.Add(file_proto)
-    return pool
+    return pool, file_set
+
+
+def check_descriptors(path, file_set, failures):
+    by_name = {f.name: f for f in file_set.file}
+    with open(path) as f:
+        embedded = json.load(f)
+    names = set()
+    for item in embedded:
+        ours = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(item))
+        names.add(ours.name)
+        theirs = descriptor_pb2.FileDescriptorProto()
+        theirs.CopyFrom(by_name[ours.name])
+        for d in (ours, theirs):
+            clear_json_names(d.message_type)
+        if ours != theirs:
+            failures.append(f"embedded descriptor of {ours.name} differs from protoc's")
+    # The interop test schemas (grpc/testing) live in the interop program, not the main modules.
+    expected = {n for n in by_name if not n.startswith("grpc/testing/")}
+    if names != expected:
+        failures.append(f"embedded descriptors {sorted(names)} are not the schemas {sorted(expected)}")
+
+
+def clear_json_names(messages):
+    for m in messages:
+        for field in m.field:
+            field.ClearField("json_name")
+        clear_json_names(m.nested_type)
 
 
 def holds_any(descriptor, seen=None):
@@ -84,10 +113,11 @@ def map_encoding_may_differ(message):
 
 
 def main():
-    proto_dir, input_path, output_path = sys.argv[1:4]
+    proto_dir, input_path, output_path, descriptors_path = sys.argv[1:5]
     with tempfile.TemporaryDirectory() as out_dir:
-        pool = load_protos(proto_dir, out_dir)
+        pool, file_set = load_protos(proto_dir, out_dir)
     failures = []
+    check_descriptors(descriptors_path, file_set, failures)
     checked = 0
     with open(input_path) as inp, open(output_path, "w") as out:
         for number, line in enumerate(inp):

@@ -278,9 +278,7 @@ public struct Probe: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension Probe {
     /// The set case of oneof `handler`.
     public enum Handler: Hashable, Sendable {
         case httpGet(HTTPGetAction)
@@ -342,9 +340,7 @@ public struct Volume: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension Volume {
     /// The set case of oneof `source`.
     public enum Source: Hashable, Sendable {
         case emptyDir(EmptyDirVolume)
@@ -428,9 +424,7 @@ public struct ContainerStatus: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension ContainerStatus {
     /// The set case of oneof `state`.
     public enum State: Hashable, Sendable {
         case waiting(ContainerStateWaiting)

@@ -35,9 +35,6 @@ public struct Etcdserverpb_RangeRequest: ProtoMessage {
     public var maxCreateRevision: Int64 = 0
 
     public init() {}
-}
-
-extension Etcdserverpb_RangeRequest {
 
     public enum SortOrder: ProtoEnum {
         case none // = 0
@@ -272,9 +269,7 @@ public struct Etcdserverpb_RequestOp: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension Etcdserverpb_RequestOp {
     /// The set case of oneof `request`.
     public enum Request: Hashable, Sendable {
         case requestRange(Etcdserverpb_RangeRequest)
@@ -322,9 +317,7 @@ public struct Etcdserverpb_ResponseOp: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension Etcdserverpb_ResponseOp {
     /// The set case of oneof `response`.
     public enum Response: Hashable, Sendable {
         case responseRange(Etcdserverpb_RangeResponse)
@@ -385,9 +378,7 @@ public struct Etcdserverpb_Compare: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension Etcdserverpb_Compare {
     /// The set case of oneof `target_union`.
     public enum TargetUnion: Hashable, Sendable {
         case version(Int64)
@@ -587,9 +578,7 @@ public struct Etcdserverpb_WatchRequest: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension Etcdserverpb_WatchRequest {
     /// The set case of oneof `request_union`.
     public enum RequestUnion: Hashable, Sendable {
         case createRequest(Etcdserverpb_WatchCreateRequest)
@@ -612,9 +601,6 @@ public struct Etcdserverpb_WatchCreateRequest: ProtoMessage {
     public var fragment: Bool = false
 
     public init() {}
-}
-
-extension Etcdserverpb_WatchCreateRequest {
 
     public enum FilterType: ProtoEnum {
         case noput // = 0

@@ -53,9 +53,6 @@ public struct Mvccpb_Event: ProtoMessage {
     fileprivate var _prevKv: Mvccpb_KeyValue? = nil
 
     public init() {}
-}
-
-extension Mvccpb_Event {
 
     public enum EventType: ProtoEnum {
         case put // = 0

@@ -20,9 +20,6 @@ public struct Google_Rpc_BadRequest: ProtoMessage {
     public var fieldViolations: [Google_Rpc_BadRequest.FieldViolation] = []
 
     public init() {}
-}
-
-extension Google_Rpc_BadRequest {
 
     public struct FieldViolation: ProtoMessage {
         public static let protoMessageName = "google.rpc.BadRequest.FieldViolation"

@@ -17,9 +17,6 @@ public struct Grpc_Health_V1_HealthCheckResponse: ProtoMessage {
     public var status: Grpc_Health_V1_HealthCheckResponse.ServingStatus = Grpc_Health_V1_HealthCheckResponse.ServingStatus()
 
     public init() {}
-}
-
-extension Grpc_Health_V1_HealthCheckResponse {
 
     public enum ServingStatus: ProtoEnum {
         case unknown // = 0

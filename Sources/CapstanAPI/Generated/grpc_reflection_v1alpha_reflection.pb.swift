@@ -49,9 +49,7 @@ public struct Grpc_Reflection_V1alpha_ServerReflectionRequest: ProtoMessage {
     }
 
     public init() {}
-}
 
-extension Grpc_Reflection_V1alpha_ServerReflectionRequest {
     /// The set case of oneof `message_request`.
     public enum MessageRequest: Hashable, Sendable {
         case fileByFilename(String)
@@ -123,9 +121,7 @@ public struct Grpc_Reflection_V1alpha_ServerReflectionResponse: ProtoMessage {
     fileprivate var _originalRequest: Grpc_Reflection_V1alpha_ServerReflectionRequest? = nil
 
     public init() {}
-}
 
-extension Grpc_Reflection_V1alpha_ServerReflectionResponse {
     /// The set case of oneof `message_response`.
     public enum MessageResponse: Hashable, Sendable {
         case fileDescriptorResponse(Grpc_Reflection_V1alpha_FileDescriptorResponse)

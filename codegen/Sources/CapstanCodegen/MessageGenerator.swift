@@ -12,7 +12,7 @@ struct MessageGenerator {
         let plans = try message.plans(index)
         let localName = entry.swiftName.split(separator: ".").last.map(String.init)!
         p.docComment(file.comments[path])
-        p.block("public struct \(localName): ProtoMessage") { p in
+        try p.block("public struct \(localName): ProtoMessage") { p in
             p.line("public static let protoMessageName = \"\(entry.protoName)\"")
             p.line()
             for (i, plan) in plans.enumerated() {
@@ -46,8 +46,8 @@ struct MessageGenerator {
             }
             p.line()
             p.line("public init() {}")
+            try generateNested(into: &p)
         }
-        try generateNested(into: &p)
     }
 
     private func emitPresenceAccessors(_ plan: FieldPlan, comment: String?, into p: inout Printer) {
@@ -81,31 +81,33 @@ struct MessageGenerator {
         }
     }
 
+    /// Oneof enums, nested enums and nested messages go inside the struct, so nesting of any
+    /// depth needs no extensions.
     private func generateNested(into p: inout Printer) throws {
         let plans = try message.plans(index)
-        let hasNested = !message.oneofNames.isEmpty || !message.enums.isEmpty
-            || message.nestedTypes.contains { !$0.isMapEntry }
-        guard hasNested else { return }
-        p.line()
-        try p.block("extension \(entry.swiftName)") { p in
-            for (i, oneofName) in message.oneofNames.enumerated() {
-                let members = plans.filter {
-                    if case .oneofMember(let index) = $0.shape { return index == i } else { return false }
-                }
-                OneofGenerator(name: oneofName, message: message, members: members).generate(into: &p)
+        for (i, oneofName) in message.oneofNames.enumerated() {
+            let members = plans.filter {
+                if case .oneofMember(let index) = $0.shape { return index == i } else { return false }
             }
-            for (i, e) in message.enums.enumerated() {
-                let nestedEntry = try index["." + entry.protoName + "." + e.name]
-                p.line()
-                EnumGenerator(e: e, entry: nestedEntry, file: file, path: path + [4, Int32(i)]).generate(into: &p)
+            p.line()
+            var recursive = false
+            for member in members where member.field.type == .message {
+                if try index.reaches(member.field.typeName, "." + entry.protoName) { recursive = true }
             }
-            for (i, nested) in message.nestedTypes.enumerated() where !nested.isMapEntry {
-                let nestedEntry = try index["." + entry.protoName + "." + nested.name]
-                p.line()
-                try MessageGenerator(
-                    message: nested, entry: nestedEntry, index: index, file: file, path: path + [3, Int32(i)]
-                ).generate(into: &p)
-            }
+            OneofGenerator(name: oneofName, message: message, members: members, recursive: recursive)
+                .generate(into: &p)
+        }
+        for (i, e) in message.enums.enumerated() {
+            let nestedEntry = try index["." + entry.protoName + "." + e.name]
+            p.line()
+            EnumGenerator(e: e, entry: nestedEntry, file: file, path: path + [4, Int32(i)]).generate(into: &p)
+        }
+        for (i, nested) in message.nestedTypes.enumerated() where !nested.isMapEntry {
+            let nestedEntry = try index["." + entry.protoName + "." + nested.name]
+            p.line()
+            try MessageGenerator(
+                message: nested, entry: nestedEntry, index: index, file: file, path: path + [3, Int32(i)]
+            ).generate(into: &p)
         }
     }
 }

@@ -11,9 +11,14 @@ struct OneofGenerator {
         return taken.contains(base) || Names.reservedNestedTypeNames.contains(base) ? "OneOf_" + base : base
     }
 
+    /// Whether a case can hold the containing message again (through singular or oneof fields),
+    /// which needs `indirect` to give the enum a finite size.
+    let recursive: Bool
+
     func generate(into p: inout Printer) {
         p.line("/// The set case of oneof `\(name)`.")
-        p.block("public enum \(Self.typeName(name, in: message)): Hashable, Sendable") { p in
+        let indirect = recursive ? "indirect " : ""
+        p.block("public \(indirect)enum \(Self.typeName(name, in: message)): Hashable, Sendable") { p in
             for m in members { p.line("case \(Names.escaped(m.name))(\(m.swiftType))") }
         }
     }

@@ -54,7 +54,7 @@ struct ServiceGenerator {
                 }
                 p.line()
                 p.line("public static let all: [AnyMethodDescriptor] = [")
-                for m in methods { p.line("    AnyMethodDescriptor(\(Names.escaped(m.swiftName))),") }
+                for m in methods { p.line("    \(Names.escaped(m.swiftName)).erased,") }
                 p.line("]")
             }
             p.line()

@@ -46,6 +46,21 @@ struct TypeIndex {
         return m
     }
 
+    /// Whether a value of message `from` can contain a value of message `target` inline: through
+    /// singular or oneof message fields (arrays and maps are already indirect).
+    func reaches(_ from: String, _ target: String) throws -> Bool {
+        var seen = Set<String>()
+        var stack = [from]
+        while let name = stack.popLast() {
+            if name == target { return true }
+            guard seen.insert(name).inserted else { continue }
+            for f in try message(name).fields where f.type == .message && f.label != .repeated {
+                stack.append(f.typeName)
+            }
+        }
+        return false
+    }
+
     static func swiftTypeName(_ name: String, parent: String?, prefix: String) -> String {
         guard let parent else { return prefix + name }
         let nested = Names.reservedNestedTypeNames.contains(name) ? name + "_" : name

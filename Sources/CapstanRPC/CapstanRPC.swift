@@ -1,0 +1,30 @@
+/// # CapstanRPC
+///
+/// Transport-agnostic gRPC for Capstan: everything about a call except how its bytes travel.
+///
+/// ## Shape
+/// - **Vocabulary**: `RPCCode`, `RPCStatus`, `RPCError` (status + `grpc-status-details-bin` bytes +
+///   trailers), `Metadata` (validated, ordered, ASCII and `-bin` entries).
+/// - **Descriptors**: `MethodDescriptor<Request, Response>` (typed, used by generated code),
+///   `AnyMethodDescriptor` (erased, used by routing, interceptors, reflection), `ServiceDescriptor`.
+/// - **Server**: `RPCRouter` maps paths to typed handlers (or to a fixed status); `RPCServer` runs
+///   each stream a `ServerTransport` accepts through the `ServerInterceptor` chain into its handler,
+///   enforcing the deadline and the request-count rules of the method's `StreamingKind`. Handlers
+///   see `ServerContext`, `RequestStream` (inbound, back-pressured) and `ResponseStream` (outbound,
+///   suspends while the peer's buffer is full).
+/// - **Client**: `RPCClient` opens a stream through the `ClientInterceptor` chain on a
+///   `ClientTransport` and exposes typed calls (`unary`, `ServerStreamingCall`,
+///   `ClientStreamingCall`, `BidirectionalCall`). Deadlines are enforced locally too; cancelling the
+///   caller's task or dropping a call object resets the stream.
+/// - **Transport boundary**: byte level only. A server transport hands over a
+///   `ServerTransportStream` (path, metadata, deadline, peer, inbound message bytes as an
+///   `AsyncSequence`, a `ServerStreamWriter` for headers, messages and the final status) and cancels
+///   the task serving it when the peer resets the stream. A client transport returns a
+///   `ClientTransportStream` (a `ClientStreamWriter` plus `ClientResponsePart`s). Framing, HTTP/2 and
+///   `grpc-*` headers stay inside transports.
+/// - **InProcessTransport**: a connected client/server pair over bounded in-memory buffers, so
+///   back-pressure and cancellation behave as they would over a network; used by tests.
+///
+/// ## Error rules
+/// A handler's `RPCError` reaches the client as is; an `RPCErrorConvertible` error converts itself;
+/// `CancellationError` becomes `CANCELLED`; anything else becomes `UNKNOWN`.

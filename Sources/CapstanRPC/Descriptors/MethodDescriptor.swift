@@ -1,0 +1,31 @@
+public import CapstanWire
+internal import CapstanAPI
+
+/// A method with its message types, as generated code declares it.
+public struct MethodDescriptor<Request: WireMessage, Response: WireMessage>: Sendable, Hashable {
+    /// Fully qualified service name, e.g. `capstan.v1.Pods`.
+    public let service: String
+    /// Method name, e.g. `Create`.
+    public let method: String
+    public let kind: StreamingKind
+
+    public init(service: String, method: String, kind: StreamingKind) {
+        self.service = service
+        self.method = method
+        self.kind = kind
+    }
+
+    /// The HTTP/2 `:path`, e.g. `/capstan.v1.Pods/Create`.
+    public var path: String { "/\(service)/\(method)" }
+
+    /// The same method without its static types.
+    public var erased: AnyMethodDescriptor {
+        AnyMethodDescriptor(
+            service: service,
+            method: method,
+            kind: kind,
+            requestType: Request.protoMessageName,
+            responseType: Response.protoMessageName
+        )
+    }
+}

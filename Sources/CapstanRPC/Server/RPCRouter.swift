@@ -1,0 +1,111 @@
+/// Maps method paths to handlers. Generated service code registers its methods here;
+/// registering a path again replaces the earlier route.
+public struct RPCRouter: Sendable {
+    /// A handler working on raw request bytes; the typed adapters live in `RouteHandlers.swift`.
+    typealias Handler = @Sendable (
+        _ requests: any AsyncSequence<[UInt8], any Error> & Sendable,
+        _ call: ServerCall,
+        _ context: ServerContext
+    ) async throws -> Void
+
+    enum Route: Sendable {
+        case method(AnyMethodDescriptor, Handler)
+        case fixed(RPCError)
+    }
+
+    private var routes: [String: Route] = [:]
+    /// Method paths in first-registration order, for `services`.
+    private var methodOrder: [String] = []
+    private var knownServices: Set<String> = []
+
+    public init() {}
+
+    public mutating func unary<Req, Res>(
+        _ m: MethodDescriptor<Req, Res>,
+        _ handler: @escaping @Sendable (Req, ServerContext) async throws -> Res
+    ) {
+        register(m, .unary, Self.unaryHandler(m, handler))
+    }
+
+    public mutating func serverStreaming<Req, Res>(
+        _ m: MethodDescriptor<Req, Res>,
+        _ handler: @escaping @Sendable (Req, ResponseStream<Res>, ServerContext) async throws -> Void
+    ) {
+        register(m, .serverStreaming, Self.serverStreamingHandler(m, handler))
+    }
+
+    public mutating func clientStreaming<Req, Res>(
+        _ m: MethodDescriptor<Req, Res>,
+        _ handler: @escaping @Sendable (RequestStream<Req>, ServerContext) async throws -> Res
+    ) {
+        register(m, .clientStreaming, Self.clientStreamingHandler(m, handler))
+    }
+
+    public mutating func bidirectional<Req, Res>(
+        _ m: MethodDescriptor<Req, Res>,
+        _ handler: @escaping @Sendable (RequestStream<Req>, ResponseStream<Res>, ServerContext) async throws -> Void
+    ) {
+        register(m, .bidirectional, Self.bidirectionalHandler(m, handler))
+    }
+
+    /// Answers every call to `path` (e.g. `/capstan.v1.Minions/Update`) with `error`,
+    /// without running interceptors. Such paths are not listed in `services`.
+    public mutating func answer(path: String, with error: RPCError) {
+        guard let (service, _) = Self.split(path) else {
+            preconditionFailure("'\(path)' is not a method path of the form /service/method")
+        }
+        knownServices.insert(service)
+        methodOrder.removeAll { $0 == path }
+        routes[path] = .fixed(error)
+    }
+
+    /// Registered services and their methods, in registration order.
+    public var services: [ServiceDescriptor] {
+        var result: [ServiceDescriptor] = []
+        for path in methodOrder {
+            guard case .method(let descriptor, _)? = routes[path] else { continue }
+            if let index = result.firstIndex(where: { $0.name == descriptor.service }) {
+                result[index].methods.append(descriptor)
+            } else {
+                result.append(ServiceDescriptor(name: descriptor.service, methods: [descriptor]))
+            }
+        }
+        return result
+    }
+
+    /// The method registered for `path`, if any.
+    public func method(for path: String) -> AnyMethodDescriptor? {
+        guard case .method(let descriptor, _)? = routes[path] else { return nil }
+        return descriptor
+    }
+
+    func route(for path: String) -> Route? {
+        routes[path]
+    }
+
+    /// The `UNIMPLEMENTED` error for a path with no route, naming what is missing.
+    func unknownPathError(_ path: String) -> RPCError {
+        guard let (service, method) = Self.split(path) else {
+            return RPCError(code: .unimplemented, message: "malformed method path '\(path)': expected /service/method")
+        }
+        if knownServices.contains(service) {
+            return RPCError(code: .unimplemented, message: "unknown method \(method) in service \(service)")
+        }
+        return RPCError(code: .unimplemented, message: "unknown service \(service)")
+    }
+
+    private mutating func register<Req, Res>(_ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler) {
+        precondition(m.kind == kind, "\(m.path) is declared \(m.kind) but registered as \(kind)")
+        knownServices.insert(m.service)
+        if !methodOrder.contains(m.path) { methodOrder.append(m.path) }
+        routes[m.path] = .method(m.erased, handler)
+    }
+
+    /// Splits `/service/method`; `nil` when malformed.
+    private static func split(_ path: String) -> (service: String, method: String)? {
+        guard path.hasPrefix("/") else { return nil }
+        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+}

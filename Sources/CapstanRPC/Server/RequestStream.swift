@@ -1,0 +1,37 @@
+public import CapstanWire
+
+/// The request messages of a client-streaming or bidirectional call, pulled on demand
+/// (the client is held back while the handler does not read). Iterate it once.
+///
+/// Ends when the client half-closes; throws when the call is cancelled and `RPCError(.internal)`
+/// for a message that cannot be parsed.
+public struct RequestStream<Message: WireMessage>: AsyncSequence, Sendable {
+    public typealias Element = Message
+
+    private let raw: any AsyncSequence<[UInt8], any Error> & Sendable
+    private let path: String
+
+    init(raw: any AsyncSequence<[UInt8], any Error> & Sendable, path: String) {
+        self.raw = raw
+        self.path = path
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        private var base: any AsyncIteratorProtocol<[UInt8], any Error>
+        private let path: String
+
+        init(base: any AsyncIteratorProtocol<[UInt8], any Error>, path: String) {
+            self.base = base
+            self.path = path
+        }
+
+        public mutating func next() async throws -> Message? {
+            guard let bytes = try await base.next() else { return nil }
+            return try MessageCodec.decodeRequest(Message.self, from: bytes, path: path)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: raw.makeAsyncIterator(), path: path)
+    }
+}

@@ -1,0 +1,35 @@
+/// What a handler (and each server interceptor) knows about its call.
+public struct ServerContext: Sendable {
+    /// The method being called.
+    public let method: AnyMethodDescriptor
+    /// Custom request metadata; interceptors may change it for the handlers after them.
+    public var metadata: Metadata
+    /// When the client stops waiting; past it the handler is cancelled.
+    public let deadline: ContinuousClock.Instant?
+    /// Who called, as the transport describes it.
+    public let peer: String
+
+    let call: ServerCall
+
+    init(method: AnyMethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, call: ServerCall) {
+        self.method = method
+        self.metadata = metadata
+        self.deadline = deadline
+        self.peer = peer
+        self.call = call
+    }
+
+    /// Whether the peer cancelled the call or its deadline passed.
+    public var isCancelled: Bool { call.isCancelled }
+
+    /// Adds response headers; they are sent before the first response message.
+    /// Throws once they were sent.
+    public func addResponseHeaders(_ headers: Metadata) throws(RPCError) {
+        try call.addResponseHeaders(headers)
+    }
+
+    /// Adds trailing metadata, sent with the final status.
+    public func addTrailingMetadata(_ trailers: Metadata) {
+        call.addTrailers(trailers)
+    }
+}

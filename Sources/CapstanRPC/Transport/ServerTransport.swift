@@ -1,0 +1,57 @@
+/// Accepts inbound streams (for example HTTP/2 streams) and hands them to the core.
+public protocol ServerTransport: Sendable {
+    /// Accepts streams until shut down, calling `handler` for each in its own task.
+    ///
+    /// When the peer resets a stream the transport cancels the task running its handler.
+    /// Returns once shut down and every handler has returned.
+    func listen(_ handler: @escaping @Sendable (ServerTransportStream) async -> Void) async throws
+
+    /// Stops accepting new streams; streams in flight run to completion.
+    func beginGracefulShutdown()
+}
+
+/// One inbound call as the transport sees it: bytes only, no HTTP/2.
+public struct ServerTransportStream: Sendable {
+    /// The method path, e.g. `/capstan.v1.Pods/Create`.
+    public var path: String
+    /// Custom request metadata (transport headers such as `grpc-timeout` already removed).
+    public var metadata: Metadata
+    /// When the client stops waiting, if it set a deadline.
+    public var deadline: ContinuousClock.Instant?
+    /// Who called, for logs (e.g. `ipv4:127.0.0.1:51234`).
+    public var peer: String
+    /// Request message bytes. Pulled on demand (back-pressure); ends when the client half-closes;
+    /// throws `RPCError(.cancelled)` when the peer resets the stream, and `CancellationError` when
+    /// the reading task is cancelled.
+    public var requests: any AsyncSequence<[UInt8], any Error> & Sendable
+    /// Where the response goes.
+    public var writer: any ServerStreamWriter
+
+    public init(
+        path: String,
+        metadata: Metadata,
+        deadline: ContinuousClock.Instant?,
+        peer: String,
+        requests: any AsyncSequence<[UInt8], any Error> & Sendable,
+        writer: any ServerStreamWriter
+    ) {
+        self.path = path
+        self.metadata = metadata
+        self.deadline = deadline
+        self.peer = peer
+        self.requests = requests
+        self.writer = writer
+    }
+}
+
+/// The response half of a server stream. The core calls `writeHeaders` at most once and only
+/// before the first message (never for a trailers-only response), and `finish` exactly once.
+public protocol ServerStreamWriter: Sendable {
+    /// Sends the response headers.
+    func writeHeaders(_ metadata: Metadata) async throws
+    /// Sends one message; suspends while the peer cannot take more. Throws once the stream ended.
+    func writeMessage(_ bytes: [UInt8]) async throws
+    /// Ends the stream with its status, `grpc-status-details-bin` bytes and trailers.
+    /// Must not wait for pending writes: they fail, and the status follows the messages already sent.
+    func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata)
+}
