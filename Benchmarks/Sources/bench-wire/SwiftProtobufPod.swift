@@ -1,3 +1,4 @@
+import SwiftProtobuf
 import SwiftProtobufPod
 
 extension Capstan_V1_Pod {

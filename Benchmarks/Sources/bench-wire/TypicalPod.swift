@@ -33,12 +33,12 @@ struct TypicalPod {
         "pod-template-hash": "7f9c4b6d8",
     ]
     var annotations: [String: String] = [
-        "capstan.io/created-by": "replication-controller/web",
+        "capstan.io/created-by": "rc/web",
         "prometheus.io/scrape": "true",
     ]
     var containers: [Container] = [
         Container(
-            name: "web", image: "registry.local/web:2.14.3", command: ["/bin/web"],
+            name: "web", image: "web:2.14.3", command: ["/bin/web"],
             args: ["--listen=:8080", "--log-level=info"],
             ports: [
                 Port(name: "http", containerPort: 8080, hostPort: 0, udp: false),
@@ -47,7 +47,7 @@ struct TypicalPod {
             env: [("GOMAXPROCS", "2"), ("DB_HOST", "db.default"), ("DB_PORT", "5432"), ("LOG_FORMAT", "json")],
             cpuMillis: 500, memoryBytes: 268_435_456, probePath: "/healthz", probePort: 8080),
         Container(
-            name: "sidecar", image: "registry.local/envoy:1.29", command: ["envoy"],
+            name: "sidecar", image: "envoy:1.29", command: ["envoy"],
             args: ["-c", "/etc/envoy.yaml"],
             ports: [
                 Port(name: "proxy", containerPort: 15001, hostPort: 0, udp: false),
@@ -56,7 +56,7 @@ struct TypicalPod {
             env: [("POD_NAME", "web"), ("POD_NS", "default"), ("CLUSTER", "prod"), ("LOG_LEVEL", "warn")],
             cpuMillis: 100, memoryBytes: 67_108_864, probePath: "/ready", probePort: 15000),
         Container(
-            name: "logs", image: "registry.local/fluent-bit:3.0", command: ["fluent-bit"],
+            name: "logs", image: "fluent-bit:3.0", command: ["fluent-bit"],
             args: ["-c", "/fluent.conf", "-q"],
             ports: [
                 Port(name: "forward", containerPort: 24224, hostPort: 0, udp: false),
@@ -75,5 +75,5 @@ struct TypicalPod {
 
 extension TypicalPod.Container {
     /// The runtime's id for the container, as its status reports it.
-    var containerID: String { "containerd://\(name)-8e1f2a3b4c5d" }
+    var containerID: String { "cri://\(name)-8e1f2a3b" }
 }

@@ -1,0 +1,24 @@
+// swift-tools-version:6.0
+// libFuzzer targets for Capstan's decoders, in their own package so the sanitizer flags they need
+// never touch the main build. Run through `make fuzz` (bounded in time).
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "CapstanFuzz",
+    dependencies: [.package(name: "Capstan", path: "..")],
+    targets: [
+        .executableTarget(
+            name: "FuzzWireDecode",
+            dependencies: [
+                .product(name: "CapstanWire", package: "Capstan"),
+                .product(name: "CapstanAPI", package: "Capstan"),
+            ],
+            swiftSettings: swiftSettings),
+    ]
+)

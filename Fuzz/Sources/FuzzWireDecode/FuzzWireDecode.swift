@@ -1,0 +1,30 @@
+// Fuzzes the binary decoder of every message type. The first byte picks the type, the rest is the
+// input. Decoding may fail (with a WireError) but must not crash or leak; whatever decodes must
+// survive re-encoding unchanged, in binary and, where it has a JSON form, in JSON.
+import CapstanAPI
+import CapstanWire
+import Foundation
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzWireDecode(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
+    guard let start, count > 0 else { return 0 }
+    let input = UnsafeRawBufferPointer(start: start, count: count)
+    let types = CapstanFileDescriptors.messageTypes
+    let type = types[Int(input[0]) % types.count]
+    let body = UnsafeRawBufferPointer(rebasing: input[1...])
+    check(type, body)
+    return 0
+}
+
+private func check<M: WireMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPointer) {
+    guard let message = try? M(serializedBytes: bytes) else { return }
+    let encoded = message.serializedBytes()
+    guard let again = try? M(serializedBytes: encoded), again.serializedBytes() == encoded else {
+        fatalError("\(M.protoMessageName): decoding its own encoding changed it")
+    }
+    // Values without a JSON form (a timestamp past year 9999, say) fail to encode; that is allowed.
+    guard let json = try? JSONEncoder().encode(message) else { return }
+    guard let fromJSON = try? JSONDecoder().decode(M.self, from: json), fromJSON.serializedBytes() == encoded else {
+        fatalError("\(M.protoMessageName): JSON round trip changed it: \(String(decoding: json, as: UTF8.self))")
+    }
+}

@@ -1,0 +1,78 @@
+# Capstan's build. Every target that needs system packages depends on `deps`, which installs what
+# is missing (as root) or prints the exact command to run.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+DEBIAN_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-dev libprotobuf-c-dev \
+	libnghttp2-dev libsqlite3-dev pkgconf python3-venv
+PYTHON ?= python3
+VENV := .venv
+FUZZ_SECONDS ?= 60
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: deps build test proto check-generated fuzz test-asan bench-wire venv clean
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "deps: missing Debian packages; run: sudo apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
+
+# Python test dependencies, pinned, in an ignored virtual environment created on demand.
+venv: $(VENV)/.installed
+$(VENV)/.installed: Tests/python/requirements.txt | deps
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/python/requirements.txt
+	touch $@
+
+build: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+
+test: deps venv check-generated
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	CAPSTAN_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+# Regenerates all generated C (protoc-c) and Swift (protoc-gen-capstan) from proto/.
+proto: deps
+	swift build --product protoc-gen-capstan $(SWIFT_BUILD_FLAGS)
+	codegen/generate.sh
+
+# Regenerates into a temporary tree and fails on any difference from what is committed.
+check-generated: deps
+	swift build --product protoc-gen-capstan $(SWIFT_BUILD_FLAGS)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	codegen/generate.sh "$$tmp"; \
+	status=0; \
+	for d in Sources/CCapstanProto/generated Sources/CCapstanProto/include/protos Sources/CapstanAPI/Generated \
+	         Sources/CapstanWire/Generated Sources/CapstanRPC/Generated Tests/CapstanWireTests/Generated; do \
+	  diff -r "$$d" "$$tmp/$$d" || status=1; \
+	done; \
+	diff Sources/CCapstanProto/include/capstan_generated.h "$$tmp/Sources/CCapstanProto/include/capstan_generated.h" || status=1; \
+	if [ $$status != 0 ]; then echo "check-generated: generated code is stale; run 'make proto' and commit"; exit 1; fi; \
+	echo "check-generated: generated code is up to date"
+
+# libFuzzer over every message decoder, bounded by FUZZ_SECONDS.
+fuzz: deps
+	cd Fuzz && swift build --product FuzzWireDecode --sanitize=fuzzer --sanitize=address
+	mkdir -p .fuzz/wire-decode
+	Fuzz/.build/debug/FuzzWireDecode -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 .fuzz/wire-decode
+
+# The wire and codegen tests under AddressSanitizer (leaks included), in their own build folder.
+test-asan: deps venv
+	CAPSTAN_PYTHON=$(CURDIR)/$(VENV)/bin/python LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
+	  swift test --sanitize=address --scratch-path .build-asan \
+	  --filter 'CapstanWireTests|CapstanCodegenTests'
+
+# Encode/decode of a typical Pod, against apple/swift-protobuf, in one run.
+bench-wire: deps
+	cd Benchmarks && swift build -c release --product bench-wire && .build/release/bench-wire
+
+clean:
+	rm -rf .build .build-asan Fuzz/.build Benchmarks/.build .fuzz
