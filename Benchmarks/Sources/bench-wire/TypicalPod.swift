@@ -1,6 +1,6 @@
 /// The content of the benchmark's "typical Pod", as plain values, so that the Capstan and the
-/// swift-protobuf representations are built from one description (`CapstanPod.swift`,
-/// `SwiftProtobufPod.swift`). About 1 KiB encoded.
+/// swift-protobuf representations are built from one description (`Pod+Typical.swift`,
+/// `Capstan_V1_Pod+Typical.swift`). About 1 KiB encoded.
 struct TypicalPod {
     struct Port {
         var name: String
