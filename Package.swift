@@ -52,6 +52,9 @@ let package = Package(
             path: "codegen/Tests/CapstanCodegenTests",
             exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "CSystemLibrariesTests", dependencies: ["CNghttp2", "CSQLite", "CProtobufC"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CapstanRPCTests", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
         .testTarget(
