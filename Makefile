@@ -51,7 +51,8 @@ check-generated: deps
 	codegen/generate.sh "$$tmp"; \
 	status=0; \
 	for d in Sources/CCapstanProto/generated Sources/CCapstanProto/include/protos Sources/CapstanAPI/Generated \
-	         Sources/CapstanWire/Generated Sources/CapstanRPC/Generated Tests/CapstanWireTests/Generated; do \
+	         Sources/CapstanWire/Generated Sources/CapstanRPC/Generated Sources/CapstanInterop/Generated \
+	         Tests/CapstanWireTests/Generated; do \
 	  diff -r "$$d" "$$tmp/$$d" || status=1; \
 	done; \
 	diff Sources/CCapstanProto/include/capstan_generated.h "$$tmp/Sources/CCapstanProto/include/capstan_generated.h" || status=1; \

@@ -41,6 +41,15 @@ let package = Package(
         // Transport-agnostic gRPC, plus generated service descriptors, handlers and clients.
         .target(name: "CapstanRPC", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
 
+        // gRPC over HTTP/2 on nghttp2: event loops, sockets, server and client transports.
+        .target(
+            name: "CapstanHTTP2", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2"],
+            swiftSettings: swiftSettings),
+        // gRPC's interop test service and client cases.
+        .target(
+            name: "CapstanInterop", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CCapstanProto"],
+            swiftSettings: swiftSettings),
+
         // The code generator (a protoc plugin) and its library.
         .target(name: "CapstanCodegen", path: "codegen/Sources/CapstanCodegen", swiftSettings: swiftSettings),
         .executableTarget(
@@ -56,6 +65,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanRPCTests", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanHTTP2Tests",
+            dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanInteropTests", dependencies: ["CapstanInterop", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),

@@ -52,3 +52,9 @@ rm -rf "$out/Tests/CapstanWireTests/Generated"
 mkdir -p "$out/Tests"
 protoc -I . -I "$include" --plugin=protoc-gen-capstan="$plugin" --capstan_out="$out/Tests" \
   --capstan_opt="bare_package=capstan.v1,random_module=CapstanWireTests" "${wkt[@]}" "${main[@]}"
+
+# 4. The gRPC interop test service, in the interop program's own module.
+rm -rf "$out/Sources/CapstanInterop/Generated"
+protoc -I . -I "$include" --plugin=protoc-gen-capstan="$plugin" --capstan_out="$out/Sources" \
+  --capstan_opt="types_module=CapstanInterop,wire_module=CapstanInterop,rpc_module=CapstanInterop,descriptor_index=InteropFileDescriptors" \
+  "${interop[@]}"

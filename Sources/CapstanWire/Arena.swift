@@ -1,22 +1,22 @@
-internal import CCapstanProto
+package import CCapstanProto
 internal import CProtobufC
-internal import CapstanAPI
+package import CapstanAPI
 
 /// A Swift face on the C arena (`capstan_arena.h`): allocations for one encode or decode, all
 /// released together by `release()`. Used by one call on one thread; never stored.
-struct Arena {
-    let raw: OpaquePointer
+package struct Arena {
+    package let raw: OpaquePointer
 
     init(initialCapacity: Int = 4096) {
         guard let raw = capstan_arena_new(initialCapacity) else { fatalError("out of memory creating an arena") }
         self.raw = raw
     }
 
-    func release() { capstan_arena_free(raw) }
+    package func release() { capstan_arena_free(raw) }
 
-    var allocator: UnsafeMutablePointer<ProtobufCAllocator> { capstan_arena_allocator(raw) }
+    package var allocator: UnsafeMutablePointer<ProtobufCAllocator> { capstan_arena_allocator(raw) }
 
-    func allocate<T>(_ type: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
+    package func allocate<T>(_ type: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
         guard let p = capstan_arena_alloc(raw, MemoryLayout<T>.stride * count) else {
             fatalError("out of memory encoding a message")
         }
@@ -24,7 +24,7 @@ struct Arena {
     }
 
     /// A NUL-terminated copy (never NULL: oneof and repeated members need a real pointer).
-    func string(_ s: String) -> UnsafeMutablePointer<CChar> {
+    package func string(_ s: String) -> UnsafeMutablePointer<CChar> {
         var s = s
         return s.withUTF8 { utf8 in
             let p = allocate(CChar.self, count: utf8.count + 1)
@@ -37,55 +37,55 @@ struct Arena {
     }
 
     /// NULL for the empty string, which protobuf-c omits from a proto3 singular field anyway.
-    func optionalString(_ s: String) -> UnsafeMutablePointer<CChar>? {
+    package func optionalString(_ s: String) -> UnsafeMutablePointer<CChar>? {
         s.isEmpty ? nil : string(s)
     }
 
-    func bytes(_ b: [UInt8]) -> ProtobufCBinaryData {
+    package func bytes(_ b: [UInt8]) -> ProtobufCBinaryData {
         guard !b.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
         let p = allocate(UInt8.self, count: b.count)
         b.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: b.count) }
         return ProtobufCBinaryData(len: b.count, data: p)
     }
 
-    func message<M: CMessage>(_ m: M) -> UnsafeMutablePointer<M.CStruct> {
+    package func message<M: CMessage>(_ m: M) -> UnsafeMutablePointer<M.CStruct> {
         let p = allocate(M.CStruct.self)
         M.cInit(p)
         m.cFill(p, self)
         return p
     }
 
-    func messages<M: CMessage>(_ ms: [M]) -> UnsafeMutablePointer<UnsafeMutablePointer<M.CStruct>?> {
+    package func messages<M: CMessage>(_ ms: [M]) -> UnsafeMutablePointer<UnsafeMutablePointer<M.CStruct>?> {
         let p = allocate(UnsafeMutablePointer<M.CStruct>?.self, count: ms.count)
         for (i, m) in ms.enumerated() { p[i] = message(m) }
         return p
     }
 
-    func strings(_ ss: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+    package func strings(_ ss: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
         let p = allocate(UnsafeMutablePointer<CChar>?.self, count: ss.count)
         for (i, s) in ss.enumerated() { p[i] = string(s) }
         return p
     }
 
-    func bytesArray(_ bs: [[UInt8]]) -> UnsafeMutablePointer<ProtobufCBinaryData> {
+    package func bytesArray(_ bs: [[UInt8]]) -> UnsafeMutablePointer<ProtobufCBinaryData> {
         let p = allocate(ProtobufCBinaryData.self, count: bs.count)
         for (i, b) in bs.enumerated() { p[i] = bytes(b) }
         return p
     }
 
-    func bools(_ bs: [Bool]) -> UnsafeMutablePointer<protobuf_c_boolean> {
+    package func bools(_ bs: [Bool]) -> UnsafeMutablePointer<protobuf_c_boolean> {
         let p = allocate(protobuf_c_boolean.self, count: bs.count)
         for (i, b) in bs.enumerated() { p[i] = b ? 1 : 0 }
         return p
     }
 
-    func scalars<T>(_ xs: [T]) -> UnsafeMutablePointer<T> {
+    package func scalars<T>(_ xs: [T]) -> UnsafeMutablePointer<T> {
         let p = allocate(T.self, count: xs.count)
         xs.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: xs.count) }
         return p
     }
 
-    func enums<E: ProtoEnum, C: RawRepresentable>(_ xs: [E], as type: C.Type) -> UnsafeMutablePointer<C>
+    package func enums<E: ProtoEnum, C: RawRepresentable>(_ xs: [E], as type: C.Type) -> UnsafeMutablePointer<C>
     where C.RawValue: FixedWidthInteger {
         let p = allocate(C.self, count: xs.count)
         for (i, x) in xs.enumerated() {
@@ -95,7 +95,7 @@ struct Arena {
     }
 
     /// Map entries, in the order given (callers sort by key so equal maps encode equally).
-    func entries<K, V, E>(
+    package func entries<K, V, E>(
         _ pairs: [(key: K, value: V)], _ type: E.Type, _ initialize: (UnsafeMutablePointer<E>?) -> Void,
         _ fill: (UnsafeMutablePointer<E>, K, V) -> Void
     ) -> UnsafeMutablePointer<UnsafeMutablePointer<E>?> {

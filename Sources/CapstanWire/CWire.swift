@@ -1,6 +1,6 @@
-internal import CCapstanProto
+package import CCapstanProto
 internal import CProtobufC
-internal import CapstanAPI
+package import CapstanAPI
 
 /// The bridge between generated Swift values and protobuf-c's structs. This file and `Arena.swift`
 /// hold the module's hand-written pointer code; generated `*.wire.swift` files call only these.
@@ -8,10 +8,11 @@ internal import CapstanAPI
 /// Encoding fills a tree of C structs allocated from one arena, asks protobuf-c for the packed size,
 /// packs into a Swift array and drops the arena. Decoding has protobuf-c unpack into an arena
 /// (its allocator never frees piecemeal), copies the tree into Swift values and drops the arena.
-/// No C pointer outlives the call that made it.
+/// No C pointer outlives the call that made it. These declarations are `package`-visible so that
+/// generated wire code in other modules of the package (the interop program's) can use them.
 
 /// A generated message that knows its protobuf-c struct.
-protocol CMessage: WireMessage {
+package protocol CMessage: WireMessage {
     associatedtype CStruct
     /// protoc-c's `<name>__init`.
     static func cInit(_ c: UnsafeMutablePointer<CStruct>)
@@ -23,8 +24,8 @@ protocol CMessage: WireMessage {
     init(cMessage c: UnsafePointer<CStruct>) throws(WireError)
 }
 
-enum CWire {
-    static func encode<M: CMessage>(_ message: M) -> [UInt8] {
+package enum CWire {
+    package static func encode<M: CMessage>(_ message: M) -> [UInt8] {
         let arena = Arena()
         defer { arena.release() }
         let c = arena.message(message)
@@ -35,7 +36,7 @@ enum CWire {
         }
     }
 
-    static func decode<M: CMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPointer) throws(WireError) -> M {
+    package static func decode<M: CMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPointer) throws(WireError) -> M {
         let arena = Arena(initialCapacity: bytes.count * 2 + 512)
         defer { arena.release() }
         guard let descriptor = UnsafePointer<ProtobufCMessageDescriptor>(bitPattern: M.cDescriptorAddress) else {
@@ -50,7 +51,7 @@ enum CWire {
 
     // MARK: - C → Swift
 
-    static func string(_ p: UnsafePointer<CChar>?) throws(WireError) -> String {
+    package static func string(_ p: UnsafePointer<CChar>?) throws(WireError) -> String {
         guard let p else { return "" }
         if p.pointee == 0 { return "" }
         guard let s = String(validatingCString: p) else {
@@ -59,17 +60,17 @@ enum CWire {
         return s
     }
 
-    static func bytes(_ d: ProtobufCBinaryData) -> [UInt8] {
+    package static func bytes(_ d: ProtobufCBinaryData) -> [UInt8] {
         guard d.len > 0, let data = d.data else { return [] }
         return Array(UnsafeBufferPointer(start: data, count: d.len))
     }
 
-    static func message<M: CMessage>(_ p: UnsafeMutablePointer<M.CStruct>?, _ type: M.Type) throws(WireError) -> M {
+    package static func message<M: CMessage>(_ p: UnsafeMutablePointer<M.CStruct>?, _ type: M.Type) throws(WireError) -> M {
         guard let p else { return M() }
         return try M(cMessage: p)
     }
 
-    static func messages<M: CMessage>(
+    package static func messages<M: CMessage>(
         _ p: UnsafeMutablePointer<UnsafeMutablePointer<M.CStruct>?>?, _ count: Int, _ type: M.Type
     ) throws(WireError) -> [M] {
         guard count > 0, let p else { return [] }
@@ -81,7 +82,7 @@ enum CWire {
         return result
     }
 
-    static func strings(_ p: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ count: Int) throws(WireError) -> [String] {
+    package static func strings(_ p: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ count: Int) throws(WireError) -> [String] {
         guard count > 0, let p else { return [] }
         var result: [String] = []
         result.reserveCapacity(count)
@@ -89,22 +90,22 @@ enum CWire {
         return result
     }
 
-    static func bytesArray(_ p: UnsafeMutablePointer<ProtobufCBinaryData>?, _ count: Int) -> [[UInt8]] {
+    package static func bytesArray(_ p: UnsafeMutablePointer<ProtobufCBinaryData>?, _ count: Int) -> [[UInt8]] {
         guard count > 0, let p else { return [] }
         return (0..<count).map { bytes(p[$0]) }
     }
 
-    static func bools(_ p: UnsafeMutablePointer<protobuf_c_boolean>?, _ count: Int) -> [Bool] {
+    package static func bools(_ p: UnsafeMutablePointer<protobuf_c_boolean>?, _ count: Int) -> [Bool] {
         guard count > 0, let p else { return [] }
         return (0..<count).map { p[$0] != 0 }
     }
 
-    static func scalars<T>(_ p: UnsafeMutablePointer<T>?, _ count: Int) -> [T] {
+    package static func scalars<T>(_ p: UnsafeMutablePointer<T>?, _ count: Int) -> [T] {
         guard count > 0, let p else { return [] }
         return Array(UnsafeBufferPointer(start: p, count: count))
     }
 
-    static func enums<C: RawRepresentable, E: ProtoEnum>(_ p: UnsafeMutablePointer<C>?, _ count: Int, _ type: E.Type) -> [E]
+    package static func enums<C: RawRepresentable, E: ProtoEnum>(_ p: UnsafeMutablePointer<C>?, _ count: Int, _ type: E.Type) -> [E]
     where C.RawValue: BinaryInteger {
         guard count > 0, let p else { return [] }
         return (0..<count).map { E(rawValue: Int32(truncatingIfNeeded: p[$0].rawValue)) }

@@ -95,7 +95,8 @@ public struct Generator {
     }
 
     private func types(_ file: FileDescriptor) throws -> String {
-        let imports = options.typesModule == Self.apiRuntime ? [] : ["public import \(Self.apiRuntime)"]
+        let empty = file.messages.isEmpty && file.enums.isEmpty
+        let imports = options.typesModule == Self.apiRuntime || empty ? [] : ["public import \(Self.apiRuntime)"]
         var p = header(file, imports: imports)
         let prefix = file.package.isEmpty ? "." : "." + file.package + "."
         for (i, e) in file.enums.enumerated() {
@@ -116,10 +117,10 @@ public struct Generator {
     }
 
     private func wire(_ file: FileDescriptor) throws -> String {
-        var imports = ["internal import \(options.cModule)"]
+        var imports = ["package import \(options.cModule)"]
         if options.typesModule != options.wireModule { imports.append("public import \(options.typesModule)") }
         if options.wireModule != Self.wireRuntime { imports.append("public import \(Self.wireRuntime)") }
-        var p = header(file, imports: imports)
+        var p = header(file, imports: file.messages.isEmpty ? [] : imports)
         var first = true
         for (m, entry, _) in try messages(of: file) {
             if !first { p.line() }

@@ -9,12 +9,12 @@ struct WireGenerator {
     func generate(into p: inout Printer) throws {
         let plans = try message.plans(index)
         try p.block("extension \(entry.swiftName): CMessage") { p in
-            p.line("typealias CStruct = \(entry.cType)")
+            p.line("package typealias CStruct = \(entry.cType)")
             p.line()
-            p.line("static func cInit(_ c: UnsafeMutablePointer<CStruct>) { \(entry.cPrefix)__init(c) }")
+            p.line("package static func cInit(_ c: UnsafeMutablePointer<CStruct>) { \(entry.cPrefix)__init(c) }")
             p.line()
             p.line("/// The address of protoc-c's descriptor (a C global with static storage), read from an initialised struct.")
-            p.line("static let cDescriptorAddress: UInt = {")
+            p.line("package static let cDescriptorAddress: UInt = {")
             p.indent()
             p.line("var m = CStruct()")
             p.line("\(entry.cPrefix)__init(&m)")
@@ -22,14 +22,14 @@ struct WireGenerator {
             p.outdent()
             p.line("}()")
             p.line()
-            try p.block("func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena)") { p in
+            try p.block("package func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena)") { p in
                 for plan in plans { try fill(plan, into: &p) }
                 for (i, oneof) in message.oneofNames.enumerated() {
                     try fillOneof(i, name: oneof, plans: plans, into: &p)
                 }
             }
             p.line()
-            try p.block("init(cMessage c: UnsafePointer<CStruct>) throws(WireError)") { p in
+            try p.block("package init(cMessage c: UnsafePointer<CStruct>) throws(WireError)") { p in
                 p.line("self.init()")
                 if !plans.isEmpty { p.line("let m = c.pointee") }
                 for plan in plans { try read(plan, into: &p) }
