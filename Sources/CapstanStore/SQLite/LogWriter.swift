@@ -12,6 +12,8 @@ final class LogWriter: Sendable {
         var pending = FIFO<Pending>()
         var parked = false
         var closed = false
+        /// Test hook: while set, the writer takes nothing (so a test can queue a known batch).
+        var held = false
     }
 
     private let queue = Mutex(Queue())
@@ -88,6 +90,10 @@ final class LogWriter: Sendable {
     func take() -> (batch: [Pending], closed: Bool) {
         queue.withLock { queue in
             var batch: [Pending] = []
+            if queue.held && !queue.closed {
+                queue.parked = true
+                return (batch, false)
+            }
             var bytes = 0
             while batch.count < options.maxBatchWrites, bytes < options.maxBatchBytes, let next = queue.pending.popFirst() {
                 bytes += next.request.payloadBytes
@@ -97,6 +103,15 @@ final class LogWriter: Sendable {
             return (batch, queue.closed)
         }
     }
+
+    /// Test hook: holds the writer (it takes no writes) until released.
+    func hold(_ held: Bool) {
+        queue.withLock { $0.held = held }
+        signal.signal()
+    }
+
+    /// Writes queued and not yet taken.
+    var pendingCount: Int { queue.withLock { $0.pending.count } }
 
     /// Stops accepting writes; the thread finishes what is queued, then exits.
     func close() async {

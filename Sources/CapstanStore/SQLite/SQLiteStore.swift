@@ -9,7 +9,7 @@ public final class SQLiteStore: Store {
     let options: SQLiteStoreOptions
     private let lock: DirectoryLock
     let writer: LogWriter
-    private let readers: ReaderPool
+    let readers: ReaderPool
     private let hub: WatchHub
     private let closed = Atomic<Bool>(false)
 

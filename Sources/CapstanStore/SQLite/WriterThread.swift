@@ -29,6 +29,7 @@ final class WriterThread {
     /// (revision, time) samples, at most one a second, for the time part of the retention window:
     /// history present when the store opened counts as written then.
     private var samples: [(revision: Int64, time: ContinuousClock.Instant)]
+    private var sampleBucketStart = ContinuousClock.now
     /// Set when a COMMIT failed: the writer then refuses every write.
     private var broken: StoreError?
 
@@ -350,10 +351,14 @@ final class WriterThread {
 
     // MARK: Compaction
 
+    /// Keeps one sample per second of commits: the newest (head, time) of each second, so a sample
+    /// never claims a revision was written earlier than it was.
     private func recordSample(now: ContinuousClock.Instant) {
-        guard let last = samples.last, now - last.time < .seconds(1) else {
+        if samples.isEmpty || now - sampleBucketStart >= .seconds(1) {
             samples.append((head, now))
-            return
+            sampleBucketStart = now
+        } else {
+            samples[samples.count - 1] = (head, now)
         }
     }
 
