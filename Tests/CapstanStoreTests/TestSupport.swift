@@ -37,6 +37,18 @@ func collect(_ stream: WatchStream, count: Int, seconds: Int = 120) async throws
     }
 }
 
+/// Events of `stream` up to and including the first put of `key`.
+func collect(_ stream: WatchStream, until key: String, seconds: Int = 120) async throws -> [WatchEvent] {
+    try await bounded("watch events up to \(key)", seconds: seconds) {
+        var events: [WatchEvent] = []
+        for try await event in stream {
+            events.append(event)
+            if event.kind == .put && event.entry.key == key { break }
+        }
+        return events
+    }
+}
+
 /// A fresh temporary directory, removed after `body`.
 func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
     let path = FileManager.default.temporaryDirectory
