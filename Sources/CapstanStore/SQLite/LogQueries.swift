@@ -47,16 +47,20 @@ extension Connection {
     }
 
     /// Keys in `[start, end)` live at `revision`, ascending, at most `limit` (fetches one more to
-    /// know whether more remain).
+    /// know whether more remain). The inner query walks only the `(name, id)` index — each name's
+    /// newest row at or before `revision` — so superseded rows cost an index entry, not a table
+    /// read; SQLite flattens it, so `LIMIT` stops the walk early.
     func listRows(start: [UInt8], end: [UInt8], revision: Int64, limit: Int) throws(StoreError) -> (
         rows: [LogRow], more: Bool
     ) {
         let statement = try statement(
             """
-            SELECT \(Self.rowColumns) FROM log AS l
-            WHERE l.name >= ?1 AND l.name < ?2 AND l.id <= ?3 AND l.deleted = 0
-              AND l.id = (SELECT MAX(m.id) FROM log AS m WHERE m.name = l.name AND m.id <= ?3)
-            ORDER BY l.name LIMIT ?4
+            SELECT \(Self.rowColumns.split(separator: ", ").map { "l.\($0)" }.joined(separator: ", ")) FROM (
+              SELECT k.id AS id FROM log AS k INDEXED BY log_name_id
+              WHERE k.name >= ?1 AND k.name < ?2 AND k.id <= ?3
+                AND k.id = (SELECT MAX(m.id) FROM log AS m WHERE m.name = k.name AND m.id <= ?3)
+              ORDER BY k.name) AS w
+            JOIN log AS l ON l.id = w.id WHERE l.deleted = 0 LIMIT ?4
             """)
         defer { statement.reset() }
         try statement.bindText(1, bytes: start)
@@ -102,7 +106,7 @@ extension Connection {
         let statement = try statement(
             """
             SELECT \(Self.rowColumns) FROM log AS l
-            WHERE l.lease = ?1 AND l.deleted = 0
+            WHERE l.lease = ?1 AND l.lease != 0 AND l.deleted = 0
               AND l.id = (SELECT MAX(m.id) FROM log AS m WHERE m.name = l.name)
             ORDER BY l.id
             """)

@@ -63,6 +63,19 @@ public final class SQLiteStore: Store {
         lock.unlock()
     }
 
+    /// A store dropped without `close()` still shuts down: its threads finish what is queued, then
+    /// the directory is released (asynchronously, so reopening right after a drop may find it held).
+    deinit {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let (writer, hub, readers, lock) = (writer, hub, readers, lock)
+        Task {
+            await writer.close()
+            hub.close(.unavailable(reason: "the store is closed"))
+            await readers.close()
+            lock.unlock()
+        }
+    }
+
     /// Counters of group commits and compaction (for tests and benchmarks).
     public var statistics: SQLiteStoreStatistics { writer.statistics }
 
