@@ -1,6 +1,7 @@
 /// The queries on the `log` table, shared by the writer and the readers.
 extension Connection {
     private static let rowColumns = "id, name, created, deleted, create_revision, prev_revision, lease, value"
+    private static let rowColumnsWithoutValue = "id, name, created, deleted, create_revision, prev_revision, lease, X''"
 
     private static func row(_ statement: Statement) -> LogRow {
         LogRow(
@@ -9,10 +10,11 @@ extension Connection {
             lease: statement.int64(6), value: statement.blob(7))
     }
 
-    /// The newest row for `name` (a tombstone when the key is deleted), if any.
-    func latestRow(_ name: String) throws(StoreError) -> LogRow? {
-        let statement = try statement(
-            "SELECT \(Self.rowColumns) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1")
+    /// The newest row for `name` (a tombstone when the key is deleted), if any; without its value
+    /// (left empty) unless `withValue`, so checks do not read large values.
+    func latestRow(_ name: String, withValue: Bool = true) throws(StoreError) -> LogRow? {
+        let columns = withValue ? Self.rowColumns : Self.rowColumnsWithoutValue
+        let statement = try statement("SELECT \(columns) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1")
         defer { statement.reset() }
         try statement.bind(1, name)
         return try statement.step() ? Self.row(statement) : nil

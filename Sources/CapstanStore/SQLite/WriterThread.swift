@@ -232,7 +232,7 @@ final class WriterThread {
         switch request {
         case .create(let key, let value, let lease):
             if lease != 0, !leaseExists(lease, batch) { return .now(.failure(.notFound(key: leaseKey(lease)))) }
-            let latest = try connection.latestRow(key)
+            let latest = try connection.latestRow(key, withValue: false)
             if let latest, !latest.deleted { return .now(.failure(.alreadyExists(key: key))) }
             let revision = batch.head + 1
             let row = LogRow(
@@ -244,7 +244,7 @@ final class WriterThread {
             return .now(.success(.revision(revision)))
 
         case .update(let key, let value, let expected):
-            guard let latest = try connection.latestRow(key), !latest.deleted else {
+            guard let latest = try connection.latestRow(key, withValue: false), !latest.deleted else {
                 return .now(.failure(.notFound(key: key)))
             }
             if expected != 0, latest.revision != expected {
