@@ -32,6 +32,8 @@ final class WriterThread {
     private var sampleBucketStart = ContinuousClock.now
     /// Set when a COMMIT failed: the writer then refuses every write.
     private var broken: StoreError?
+    /// After a failed batch, expired leases are retried no sooner than this (no hot loop on a full disk).
+    private var retryExpiryAfter = ContinuousClock.now
 
     init(writer: LogWriter, connection: Connection, recovered: Recovered) {
         self.writer = writer
@@ -102,7 +104,7 @@ final class WriterThread {
             let (batch, closed) = writer.take()
             var work = batch
             let now = ContinuousClock.now
-            for lease in writer.leases.expired(now: now) {
+            for lease in now >= retryExpiryAfter ? writer.leases.expired(now: now) : [] {
                 work.append(LogWriter.Pending(request: .revokeLease(lease, ifExpired: true), completion: nil))
             }
             if !work.isEmpty {
@@ -117,7 +119,7 @@ final class WriterThread {
             if closed { break }
             var timeout = Duration.seconds(1)
             if let deadline = writer.leases.nextDeadline() {
-                timeout = min(timeout, max(.zero, deadline - now))
+                timeout = min(timeout, max(.zero, max(deadline, retryExpiryAfter) - now))
             }
             writer.signal.wait(timeout: timeout)
         }
@@ -215,12 +217,14 @@ final class WriterThread {
     private func fail(
         _ work: [LogWriter.Pending], answered results: [Result<WriteOutcome, StoreError>?], with failure: StoreError
     ) {
+        retryExpiryAfter = .now + .seconds(1)
         for (index, pending) in work.enumerated() where index >= results.count || results[index] != nil {
             pending.completion?.resume(returning: .failure(failure))
         }
     }
 
     private func finish(_ work: [LogWriter.Pending], failure: StoreError) {
+        retryExpiryAfter = .now + .seconds(1)
         for pending in work {
             pending.completion?.resume(returning: .failure(failure))
         }
