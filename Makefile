@@ -14,7 +14,7 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: deps build test proto check-generated fuzz test-asan bench-wire venv clean
+.PHONY: deps build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
 
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
@@ -81,6 +81,11 @@ test-asan: deps venv
 # Encode/decode of a typical Pod, against apple/swift-protobuf, in one run.
 bench-wire: deps
 	cd Benchmarks && swift build -c release --product bench-wire && .build/release/bench-wire
+
+# Durable creates (1, 16, 64 writers), updates, gets, lists and watch deliveries of the SQLite store.
+bench-store: deps
+	swift build -c release --product bench-store $(SWIFT_BUILD_FLAGS)
+	.build/release/bench-store
 
 clean:
 	rm -rf .build .build-asan Fuzz/.build Benchmarks/.build .fuzz
