@@ -22,6 +22,8 @@ let package = Package(
             name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(
             name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // Linux interfaces Glibc does not import (epoll, eventfd), for CapstanHTTP2's event loop.
+        .systemLibrary(name: "CLinux"),
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
@@ -43,7 +45,7 @@ let package = Package(
 
         // gRPC over HTTP/2 on nghttp2: event loops, sockets, server and client transports.
         .target(
-            name: "CapstanHTTP2", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2"],
+            name: "CapstanHTTP2", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2", "CLinux"],
             swiftSettings: swiftSettings),
         // gRPC's interop test service and client cases.
         .target(
