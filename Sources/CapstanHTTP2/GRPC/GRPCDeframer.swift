@@ -1,0 +1,89 @@
+/// Reassembles gRPC messages from DATA chunks that split them anywhere.
+///
+/// Append each DATA chunk, then call `next()` until it returns nil. A prefix announcing a message
+/// larger than `maxMessageSize`, compressed or with an invalid flag fails as soon as its five bytes
+/// arrive, and the deframer then drops everything: it never accumulates a message it will refuse.
+/// Errors are sticky: once `next()` threw, it throws the same error again.
+struct GRPCDeframer: Sendable {
+    /// The largest message accepted, in bytes.
+    let maxMessageSize: Int
+
+    /// Received bytes; those before `readIndex` were already consumed.
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    /// The error that ended deframing, if any.
+    private var failure: GRPCDeframingError?
+
+    /// A deframer refusing messages larger than `maxMessageSize` bytes.
+    init(maxMessageSize: Int) {
+        precondition(maxMessageSize >= 0, "maxMessageSize must not be negative")
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// The bytes received but not yet returned as messages.
+    var bufferedByteCount: Int { buffer.count - readIndex }
+
+    /// Adds the bytes of one DATA chunk (copied). Ignored after a failure.
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard failure == nil, !bytes.isEmpty else { return }
+        compactIfWorthwhile()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The next complete message, or nil until more bytes arrive.
+    mutating func next() throws(GRPCDeframingError) -> [UInt8]? {
+        if let failure { throw failure }
+        guard bufferedByteCount >= GRPCFraming.prefixLength else { return nil }
+        let length: Int
+        do {
+            length = try validatedLength()
+        } catch {
+            fail(error)
+            throw error
+        }
+        let start = readIndex + GRPCFraming.prefixLength
+        guard buffer.count - start >= length else { return nil }
+        let message = Array(buffer[start..<start + length])
+        readIndex = start + length
+        if readIndex == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            readIndex = 0
+        }
+        return message
+    }
+
+    /// Checks, at end of stream, that no partial message is left (nor an earlier failure).
+    func finish() throws(GRPCDeframingError) {
+        if let failure { throw failure }
+        if bufferedByteCount > 0 { throw .truncated(buffered: bufferedByteCount) }
+    }
+
+    /// The length announced by the prefix at `readIndex`, after checking its flag and the limit.
+    private func validatedLength() throws(GRPCDeframingError) -> Int {
+        switch buffer[readIndex] {
+        case 0: break
+        case 1: throw .compressedMessage
+        case let flag: throw .badFlag(flag)
+        }
+        var length = 0
+        for offset in 1..<GRPCFraming.prefixLength {
+            length = length << 8 | Int(buffer[readIndex + offset])
+        }
+        if length > maxMessageSize { throw .tooLarge(length: length, limit: maxMessageSize) }
+        return length
+    }
+
+    /// Records `error` and releases the buffer; later input is dropped.
+    private mutating func fail(_ error: GRPCDeframingError) {
+        failure = error
+        buffer = []
+        readIndex = 0
+    }
+
+    /// Drops consumed bytes once they are the larger part of the buffer, so appends stay amortized O(n).
+    private mutating func compactIfWorthwhile() {
+        guard readIndex > 0, readIndex >= buffer.count - readIndex else { return }
+        buffer.removeSubrange(0..<readIndex)
+        readIndex = 0
+    }
+}

@@ -1,0 +1,36 @@
+import CapstanRPC
+
+/// Why a stream of DATA bytes is not a valid sequence of gRPC messages.
+enum GRPCDeframingError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A message with compressed flag 1 although no `grpc-encoding` other than identity is in use.
+    case compressedMessage
+    /// A message whose announced length exceeds the receiver's limit.
+    case tooLarge(length: Int, limit: Int)
+    /// The stream ended with `buffered` bytes of an incomplete message.
+    case truncated(buffered: Int)
+    /// A compressed flag other than 0 or 1.
+    case badFlag(UInt8)
+
+    /// The status a call fails with: UNIMPLEMENTED for compression, RESOURCE_EXHAUSTED for an
+    /// oversized message, INTERNAL for a corrupt stream.
+    var status: RPCStatus {
+        switch self {
+        case .compressedMessage:
+            RPCStatus(
+                code: .unimplemented,
+                message: "received a compressed message, but compression is not supported (only identity)")
+        case .tooLarge(let length, let limit):
+            RPCStatus(
+                code: .resourceExhausted,
+                message: "received a message of \(length) bytes, larger than the limit of \(limit) bytes")
+        case .truncated(let buffered):
+            RPCStatus(
+                code: .internal,
+                message: "the stream ended inside a message (\(buffered) bytes of it received)")
+        case .badFlag(let flag):
+            RPCStatus(code: .internal, message: "invalid compressed flag \(flag) in a message prefix (must be 0 or 1)")
+        }
+    }
+
+    var description: String { status.description }
+}

@@ -1,0 +1,58 @@
+/// The `grpc-message` header: UTF-8 text, percent-encoded.
+///
+/// Every byte outside printable ASCII (0x20–0x7E) and `%` itself becomes `%XX` (upper-case hex).
+enum GRPCStatusMessage {
+    /// `message` as a header value.
+    static func encode(_ message: String) -> String {
+        let utf8 = message.utf8
+        guard utf8.contains(where: needsEscaping) else { return message }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count + utf8.count / 2)
+        for byte in utf8 {
+            if needsEscaping(byte) {
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The text a header value carries. Lenient, as gRPC requires: a `%` not followed by two hex
+    /// digits is kept as is, and bytes that do not form UTF-8 become U+FFFD.
+    static func decode(_ value: String) -> String {
+        let bytes = Array(value.utf8)
+        guard bytes.contains(UInt8(ascii: "%")) else { return value }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    private static func needsEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "%")
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
