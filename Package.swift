@@ -52,6 +52,11 @@ let package = Package(
             name: "CapstanInterop", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CCapstanProto"],
             swiftSettings: swiftSettings),
 
+        // A gRPC echo server over CapstanHTTP2 for load checks by hand (h2load); wiring only.
+        .executableTarget(
+            name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+
         // The code generator (a protoc plugin) and its library.
         .target(name: "CapstanCodegen", path: "codegen/Sources/CapstanCodegen", swiftSettings: swiftSettings),
         .executableTarget(

@@ -51,13 +51,15 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: EventFD
 
     // MARK: Loop thread
-    private var epoll: Epoll
+    private let epoll: Epoll
     private var local: [LocalWork] = []
     private var timers = TimerHeap()
     private var handlers: [UInt64: any IOHandler] = [:]
     private var nextToken: UInt64 = 1
     private var endOfTick: [() -> Void] = []
     private var thread: OSThread?
+    /// Where connections on this loop read their sockets into (one read is handled before the next).
+    let readBuffer = ReadBuffer(capacity: 256 * 1024)
 
     /// The token of the eventfd's registration.
     private static let wakeToken: UInt64 = 0
@@ -236,11 +238,13 @@ public final class EventLoop: @unchecked Sendable {
         threadID.store(OSThread.currentID, ordering: .relaxed)
         while true {
             let timeout = computeTimeout()
+            let count: Int
             do {
-                try epoll.wait(timeoutMilliseconds: timeout) { event in dispatch(event) }
+                count = try epoll.wait(timeoutMilliseconds: timeout)
             } catch {
                 preconditionFailure("epoll_wait failed: \(error)")
             }
+            for index in 0..<count { dispatch(epoll.event(at: index)) }
             let stopping = remote.withLock { remote in
                 remote.awake = true
                 return remote.stopping
@@ -276,7 +280,8 @@ public final class EventLoop: @unchecked Sendable {
             return
         }
         // A handler closed earlier in this batch is gone: its stale event is dropped.
-        handlers[event.token]?.ioReady(readable: event.readable, writable: event.writable, failed: event.failed)
+        guard let handler = handlers[event.token] else { return }
+        handler.ioReady(readable: event.readable, writable: event.writable, failed: event.failed)
     }
 
     private func runTimers() {

@@ -28,7 +28,7 @@ final class ReadBuffer {
 }
 
 /// Bytes waiting to be written to a socket, written from the front. Loop-thread only.
-struct WriteBuffer: ~Copyable {
+final class WriteBuffer {
     private var storage: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
@@ -42,14 +42,14 @@ struct WriteBuffer: ~Copyable {
     var count: Int { end - start }
     var isEmpty: Bool { start == end }
 
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         reserve(bytes.count)
         UnsafeMutableRawBufferPointer(rebasing: storage[end..<(end + bytes.count)]).copyMemory(from: bytes)
         end += bytes.count
     }
 
-    private mutating func reserve(_ extra: Int) {
+    private func reserve(_ extra: Int) {
         if end + extra <= storage.count { return }
         let live = end - start
         if live + extra <= storage.count, start > 0 {
@@ -73,7 +73,7 @@ struct WriteBuffer: ~Copyable {
 
     /// Writes as much as the socket takes. Returns whether everything was written (false: the
     /// socket is full; wait for writability). Throws when the socket failed.
-    mutating func write(to fd: Int32) throws(HTTP2TransportError) -> Bool {
+    func write(to fd: Int32) throws(HTTP2TransportError) -> Bool {
         while start < end {
             let base = storage.baseAddress! + start
             let length = end - start
@@ -88,7 +88,7 @@ struct WriteBuffer: ~Copyable {
     }
 
     /// Drops everything and shrinks back (after a connection closed).
-    mutating func reset() {
+    func reset() {
         start = 0
         end = 0
     }

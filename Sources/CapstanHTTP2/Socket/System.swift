@@ -71,7 +71,7 @@ struct IOEvent {
 }
 
 /// An epoll instance. Owned by one `EventLoop`, used only on its thread (after creation).
-struct Epoll: ~Copyable {
+final class Epoll {
     let fd: Int32
     private var buffer: [epoll_event]
 
@@ -108,23 +108,25 @@ struct Epoll: ~Copyable {
         _ = try? System.call("epoll_ctl(DEL)") { epoll_ctl(fd, EPOLL_CTL_DEL, target, &event) }
     }
 
-    /// Waits up to `timeoutMilliseconds` (-1: forever) and calls `body` for each event.
-    mutating func wait(timeoutMilliseconds: Int32, _ body: (IOEvent) -> Void) throws(HTTP2TransportError) {
+    /// Waits up to `timeoutMilliseconds` (-1: forever); returns how many events `event(at:)` has.
+    func wait(timeoutMilliseconds: Int32) throws(HTTP2TransportError) -> Int {
         let capacity = Int32(buffer.count)
         let epfd = fd
-        let count = try buffer.withUnsafeMutableBufferPointer { (events) throws(HTTP2TransportError) -> Int in
+        return try buffer.withUnsafeMutableBufferPointer { (events) throws(HTTP2TransportError) -> Int in
             Int(try System.call("epoll_wait") { epoll_wait(epfd, events.baseAddress, capacity, timeoutMilliseconds) })
         }
-        for index in 0..<count {
-            let raw = buffer[index]
-            let flags = raw.events
-            body(IOEvent(
-                token: raw.data.u64,
-                readable: flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue) != 0,
-                writable: flags & EPOLLOUT.rawValue != 0,
-                failed: flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
-            ))
-        }
+    }
+
+    /// The `index`th event of the last `wait`.
+    func event(at index: Int) -> IOEvent {
+        let raw = buffer[index]
+        let flags = raw.events
+        return IOEvent(
+            token: raw.data.u64,
+            readable: flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue) != 0,
+            writable: flags & EPOLLOUT.rawValue != 0,
+            failed: flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
+        )
     }
 }
 

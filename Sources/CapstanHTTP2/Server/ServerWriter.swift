@@ -1,0 +1,64 @@
+internal import CapstanRPC
+
+/// The response half of a `ServerStream`, as the RPC core sees it. On the stream's loop thread
+/// (the usual case: handler tasks prefer that loop) it acts at once; elsewhere it hops there.
+struct ServerWriter: ServerStreamWriter {
+    let stream: ServerStream
+
+    func writeHeaders(_ metadata: Metadata) async throws {
+        let stream = stream
+        if stream.loop.inEventLoop {
+            try stream.sendHeaders(metadata)
+            return
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            stream.loop.execute {
+                do {
+                    try stream.sendHeaders(metadata)
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    func writeMessage(_ bytes: [UInt8]) async throws {
+        let stream = stream
+        if stream.loop.inEventLoop {
+            guard try stream.enqueue(bytes) else { return }
+            try Task.checkCancellation()
+        }
+        // Off the loop, or the queue is over its mark: continue on the loop once it drained.
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if stream.loop.inEventLoop {
+                    stream.outbound.gate.park(continuation)
+                    return
+                }
+                stream.loop.execute {
+                    do {
+                        if try stream.enqueue(bytes) {
+                            stream.outbound.gate.park(continuation)
+                        } else {
+                            continuation.resume()
+                        }
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        } onCancel: {
+            stream.loop.execute { stream.outbound.gate.cancelAll() }
+        }
+    }
+
+    func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata) {
+        let stream = stream
+        if stream.loop.inEventLoop {
+            stream.finish(status: status, details: details, trailers: trailers)
+        } else {
+            stream.loop.execute { stream.finish(status: status, details: details, trailers: trailers) }
+        }
+    }
+}
