@@ -321,7 +321,7 @@ public final class EventLoop: @unchecked Sendable {
 
     @inline(__always)
     private func run(_ job: UnownedJob) {
-        job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+        job.runSynchronously(on: asUnownedTaskExecutor())
     }
 
     private func runEndOfTick() {
