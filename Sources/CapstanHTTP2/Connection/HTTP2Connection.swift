@@ -224,8 +224,9 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
     // MARK: Keepalive
 
     private func scheduleKeepalive(_ keepalive: Keepalive) {
-        keepaliveTimer = loop.scheduleTimerOnLoop(after: keepalive.interval) { [weak self] in
-            self?.keepaliveTick(keepalive)
+        // Timers hold the connection strongly until they fire or `close` cancels them.
+        keepaliveTimer = loop.scheduleTimerOnLoop(after: keepalive.interval) { [self] in
+            keepaliveTick(keepalive)
         }
     }
 
@@ -239,8 +240,8 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
         guard pingTimeoutTimer == nil else { return }
         session.submitPing()
         scheduleFlush()
-        pingTimeoutTimer = loop.scheduleTimerOnLoop(after: keepalive.timeout) { [weak self] in
-            self?.close(HTTP2TransportError(.connectionClosed, "keepalive: no PING acknowledgement within \(keepalive.timeout)"))
+        pingTimeoutTimer = loop.scheduleTimerOnLoop(after: keepalive.timeout) { [self] in
+            close(HTTP2TransportError(.connectionClosed, "keepalive: no PING acknowledgement within \(keepalive.timeout)"))
         }
     }
 

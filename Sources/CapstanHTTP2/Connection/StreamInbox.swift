@@ -1,20 +1,36 @@
 import Synchronization
 
+/// Who returns a stream's flow-control window once its reader made room.
+protocol InboxOwner: AnyObject, Sendable {
+    /// A pull brought the buffer below the mark after window was withheld. Runs on the reader's
+    /// thread; the owner hops to its loop.
+    func inboxMadeRoom()
+}
+
 /// Inbound elements of one stream (request messages on a server, response parts on a client),
 /// pushed by the loop and pulled by one reader on any thread.
 ///
 /// Back-pressure: the loop returns a stream's flow-control window (WINDOW_UPDATE) only while
 /// fewer than `highWater` bytes of complete messages wait here (`admitsCredit`); once the reader
-/// pulls the buffer below that mark again, `onRoom` asks the loop to return what it withheld.
+/// pulls the buffer below that mark again, the owner (`InboxOwner`) asks its loop to return what
+/// it withheld.
 /// So a reader that stops pulling stops the peer after at most one window more.
+///
+/// The inbox holds its owner strongly until it ends (`finish`/`fail`), which every stream does
+/// when it closes, so the owner ↔ inbox cycle is always broken.
 final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
     private enum End {
         case finished
         case failed(any Error)
     }
 
+    private struct Entry {
+        let element: Element
+        let bytes: Int
+    }
+
     private struct State {
-        var buffer: [(element: Element, bytes: Int)] = []
+        var buffer: [Entry] = []
         var head = 0
         var bufferedBytes = 0
         var end: End?
@@ -23,16 +39,17 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
         /// The id of a wait whose task was cancelled before it parked.
         var cancelledID: UInt64?
         var creditWithheld = false
+        var owner: (any InboxOwner)?
     }
 
     let highWater: Int
-    private let state = Mutex(State())
-    /// Runs (on the reader's thread) when a pull made room after credit was withheld.
-    private let onRoom: @Sendable () -> Void
+    private let state: Mutex<State>
 
-    init(highWater: Int, onRoom: @escaping @Sendable () -> Void) {
+    init(highWater: Int, owner: any InboxOwner) {
         self.highWater = highWater
-        self.onRoom = onRoom
+        var initial = State()
+        initial.owner = owner
+        state = Mutex(initial)
     }
 
     // MARK: Loop side
@@ -45,14 +62,14 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
                 state.waiter = nil
                 return waiter
             }
-            state.buffer.append((element, bytes))
+            state.buffer.append(Entry(element: element, bytes: bytes))
             state.bufferedBytes += bytes
             return nil
         }
         waiter?.resume(returning: element)
     }
 
-    /// Whether the loop may return window now; if not, `onRoom` fires once the reader made room.
+    /// Whether the loop may return window now; if not, the owner hears once the reader made room.
     func admitsCredit() -> Bool {
         state.withLock { state in
             if state.bufferedBytes < highWater {
@@ -78,6 +95,7 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
         let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             state.end = end
+            state.owner = nil
             if case .failed = end {
                 state.buffer.removeAll()
                 state.head = 0
@@ -98,16 +116,16 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
     // MARK: Reader side
 
     private enum Step {
-        case element(Element, room: Bool)
+        case element(Element, room: (any InboxOwner)?)
         case end
         case fail(any Error)
         case wait(UInt64)
     }
 
     /// Takes the oldest buffered element; `room` when credit was withheld and may flow again.
-    private func pop(_ state: inout State) -> (element: Element, room: Bool)? {
+    private func pop(_ state: inout State) -> Step? {
         guard state.head < state.buffer.count else { return nil }
-        let (element, bytes) = state.buffer[state.head]
+        let entry = state.buffer[state.head]
         state.head += 1
         if state.head == state.buffer.count {
             state.buffer.removeAll(keepingCapacity: true)
@@ -116,18 +134,18 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
             state.buffer.removeFirst(state.head)
             state.head = 0
         }
-        state.bufferedBytes -= bytes
-        var room = false
+        state.bufferedBytes -= entry.bytes
+        var room: (any InboxOwner)?
         if state.creditWithheld, state.bufferedBytes < highWater {
             state.creditWithheld = false
-            room = true
+            room = state.owner
         }
-        return (element, room)
+        return .element(entry.element, room: room)
     }
 
     func next() async throws -> Element? {
         let step: Step = state.withLock { state in
-            if let (element, room) = pop(&state) { return .element(element, room: room) }
+            if let step = pop(&state) { return step }
             switch state.end {
             case .finished?: return .end
             case .failed(let error)?: return .fail(error)
@@ -138,7 +156,7 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
         }
         switch step {
         case .element(let element, let room):
-            if room { onRoom() }
+            room?.inboxMadeRoom()
             return element
         case .end:
             return nil
@@ -158,7 +176,7 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
                         return .fail(CancellationError())
                     }
                     // Something may have arrived between the first look and now.
-                    if let (element, room) = pop(&state) { return .element(element, room: room) }
+                    if let step = pop(&state) { return step }
                     switch state.end {
                     case .finished?: return .end
                     case .failed(let error)?: return .fail(error)
@@ -170,7 +188,7 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
                 switch step {
                 case .wait: break
                 case .element(let element, let room):
-                    if room { onRoom() }
+                    room?.inboxMadeRoom()
                     continuation.resume(returning: element)
                 case .end: continuation.resume(returning: nil)
                 case .fail(let error): continuation.resume(throwing: error)

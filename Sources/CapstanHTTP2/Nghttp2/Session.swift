@@ -1,4 +1,5 @@
 internal import CNghttp2
+import Glibc
 
 /// One nghttp2 session (server or client side) for one connection.
 ///
@@ -24,6 +25,10 @@ final class Session {
     /// Cleared by `close()`, which breaks the delegate ↔ session cycle.
     private(set) var delegate: (any SessionDelegate)?
     private var retained: Unmanaged<Session>?
+    /// Recent header names and values longer than a small string, reused instead of allocating
+    /// again (`:path`, `content-type`, `user-agent` repeat on every request).
+    private var interned: [String] = []
+    private var internCursor = 0
 
     init(role: Role, settings: Settings, delegate: any SessionDelegate) throws(HTTP2TransportError) {
         self.role = role
@@ -258,6 +263,26 @@ final class Session {
         return (start, count)
     }
 
+    /// The text of `bytes`, reusing a recent equal string when it is too long to be stored inline.
+    private func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        // Up to 15 UTF-8 bytes fit in a String without an allocation.
+        guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
+        for candidate in interned where candidate.utf8.count == bytes.count {
+            let equal = candidate.utf8.withContiguousStorageIfAvailable { stored in
+                memcmp(stored.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+            }
+            if equal == true { return candidate }
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if interned.count < 16 {
+            interned.append(text)
+        } else {
+            interned[internCursor] = text
+            internCursor = (internCursor + 1) % interned.count
+        }
+        return text
+    }
+
     // MARK: Callbacks
 
     /// The data provider every stream with a body uses: it reads the stream's `StreamOutbound`.
@@ -278,7 +303,6 @@ final class Session {
             return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
         let written = outbound.fill(UnsafeMutableRawBufferPointer(start: buffer, count: length))
-        if outbound.queuedBytes < outbound.gate.highWater { outbound.gate.open() }
         if outbound.isEmpty, let end = outbound.end {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             outbound.finished = true
@@ -326,9 +350,10 @@ final class Session {
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             let streamID = frame!.pointee.hd.stream_id
-            let name = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
-            let value = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
-            Session.owner(userData).delegate?.sessionHeader(streamID: streamID, name: name, value: value)
+            let session = Session.owner(userData)
+            let name = session.intern(UnsafeBufferPointer(start: name, count: nameLength))
+            let value = session.intern(UnsafeBufferPointer(start: value, count: valueLength))
+            session.delegate?.sessionHeader(streamID: streamID, name: name, value: value)
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in

@@ -1,9 +1,9 @@
 /// What one stream still has to send: framed gRPC messages (or raw body bytes) waiting for
 /// nghttp2's data provider, how the stream ends, and the writers waiting for room.
 ///
-/// Loop-thread only. A writer appends and, while more than `highWater` bytes are queued, waits
-/// until the data provider has drained the queue below it (`StreamWriterGate`); that is the
-/// outbound back-pressure: nghttp2 only drains what the peer's flow-control window admits.
+/// Loop-thread only. A writer appends and, while more than `highWater` bytes are queued, parks
+/// until the data provider has drained the queue below it; that is the outbound back-pressure:
+/// nghttp2 only drains what the peer's flow-control window admits.
 final class StreamOutbound {
     enum End {
         /// END_STREAM on the last DATA frame (client half-close, plain HTTP body).
@@ -40,17 +40,23 @@ final class StreamOutbound {
     /// The data provider reported EOF (and submitted trailers if any): nothing more goes out.
     var finished = false
 
-    let gate: StreamWriterGate
+    /// Above this many queued bytes writers park.
+    let highWater: Int
+    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    /// Once set, parking and later writes fail with it.
+    private(set) var failure: (any Error)?
 
     init(highWater: Int) {
-        gate = StreamWriterGate(highWater: highWater)
+        self.highWater = highWater
     }
 
     var isEmpty: Bool { queuedBytes == 0 }
+    var isOverHighWater: Bool { queuedBytes > highWater }
 
     /// Queues one gRPC message with its 5-byte prefix.
     func appendMessage(_ message: [UInt8]) {
         precondition(message.count <= Int(UInt32.max), "a gRPC message is at most 4 GiB")
+        if chunks.capacity == 0 { chunks.reserveCapacity(4) }
         chunks.append(.prefix(UInt32(message.count)))
         if !message.isEmpty { chunks.append(.bytes(message)) }
         queuedBytes += GRPCFraming.prefixLength + message.count
@@ -78,7 +84,8 @@ final class StreamOutbound {
         queuedBytes = 0
     }
 
-    /// Copies up to `buffer.count` queued bytes into `buffer`; returns how many.
+    /// Copies up to `buffer.count` queued bytes into `buffer`; returns how many. Writers parked
+    /// for room continue once the queue is below the mark.
     func fill(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
         var written = 0
         while written < buffer.count, head < chunks.count {
@@ -117,54 +124,42 @@ final class StreamOutbound {
             chunks.removeFirst(head)
             head = 0
         }
+        if !waiters.isEmpty, queuedBytes <= highWater { openGate() }
         return written
     }
-}
 
-/// Writers of one stream waiting for its queue to drain. Loop-thread only.
-final class StreamWriterGate {
-    let highWater: Int
-    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-    private var nextID: UInt64 = 0
-    /// Once set, waiting and later writes fail with it.
-    private(set) var failure: (any Error)?
-
-    init(highWater: Int) {
-        self.highWater = highWater
-    }
-
-    var hasWaiters: Bool { !waiters.isEmpty }
+    // MARK: Writers waiting for room
 
     /// Parks a writer until the queue drains below the mark (or the stream ends).
     func park(_ continuation: CheckedContinuation<Void, any Error>) {
         if let failure {
             continuation.resume(throwing: failure)
-            return
+        } else if queuedBytes <= highWater {
+            continuation.resume()
+        } else {
+            waiters.append(continuation)
         }
-        nextID += 1
-        waiters.append((nextID, continuation))
     }
 
     /// The task of the parked writers was cancelled (a stream has one writing task at a time).
-    func cancelAll() {
+    func cancelParked() {
         let woken = waiters
         waiters.removeAll()
-        for waiter in woken { waiter.continuation.resume(throwing: CancellationError()) }
+        for waiter in woken { waiter.resume(throwing: CancellationError()) }
     }
 
-    /// The queue drained below the high-water mark: every parked writer continues.
-    func open() {
-        guard !waiters.isEmpty else { return }
+    private func openGate() {
         let woken = waiters
         waiters.removeAll()
-        for waiter in woken { waiter.continuation.resume() }
+        for waiter in woken { waiter.resume() }
     }
 
     /// The stream ended: parked writers and later writes fail with `error`.
-    func fail(_ error: any Error) {
-        if failure == nil { failure = error }
+    func fail(_ error: @autoclosure () -> any Error) {
+        if failure == nil { failure = error() }
+        guard !waiters.isEmpty, let failure else { return }
         let woken = waiters
         waiters.removeAll()
-        for waiter in woken { waiter.continuation.resume(throwing: error) }
+        for waiter in woken { waiter.resume(throwing: failure) }
     }
 }

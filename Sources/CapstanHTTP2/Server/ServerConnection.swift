@@ -55,7 +55,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         session.submitPing()
         scheduleFlush()
         // Should the PING go unanswered, send the final GOAWAY anyway.
-        drainTimer = loop.scheduleTimerOnLoop(after: .seconds(1)) { [weak self] in self?.sendFinalGoAway() }
+        // (The timer holds the connection until it fires or is cancelled on close.)
+        drainTimer = loop.scheduleTimerOnLoop(after: .seconds(1)) { [self] in sendFinalGoAway() }
     }
 
     private func sendFinalGoAway() {
@@ -79,13 +80,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func connectionDidClose(_ error: HTTP2TransportError?) {
         drainTimer?.cancel()
-        let lost = RPCError(code: .cancelled, message: "the connection to \(peer) closed")
         let open = streams
         streams.removeAll()
-        for stream in open.values {
-            stream.closed = true
-            stream.cancelled(lost)
-        }
+        for stream in open.values { stream.streamClosed(errorCode: nil) }
         transport.connectionClosed(self)
     }
 
@@ -216,13 +213,12 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
-        stream.closed = true
         outboundHighWaterMark = max(outboundHighWaterMark, stream.outbound.queuedHighWaterMark)
         if stream.uncredited > 0 {
             session?.consumeStream(streamID, stream.uncredited)
             stream.uncredited = 0
         }
-        stream.cancelled(RPCError(code: .cancelled, message: "the client reset the stream (HTTP/2 error code \(errorCode))"))
+        stream.streamClosed(errorCode: errorCode)
         if streams.isEmpty, drain == .goAwaySent { scheduleFlush() }
     }
 }

@@ -5,15 +5,15 @@ internal import CapstanRPC
 ///
 /// Safety of `@unchecked Sendable`: every `var` is read and written on the connection's loop
 /// thread only; the writer (`ServerWriter`) checks `loop.inEventLoop` and otherwise hops there
-/// with `loop.execute`. `inbox` is itself thread-safe.
-final class ServerStream: @unchecked Sendable {
+/// with `loop.execute`. `inbox` is itself thread-safe, and `inboxMadeRoom` only hops to the loop.
+final class ServerStream: InboxOwner, @unchecked Sendable {
     let id: Int32
     let connection: ServerConnection
-    var loop: EventLoop { connection.loop }
+    let loop: EventLoop
 
     var headers: [HeaderField] = []
     var deframer: GRPCDeframer
-    let inbox: StreamInbox<[UInt8]>
+    private(set) var inbox: StreamInbox<[UInt8]>!
     let outbound: StreamOutbound
 
     /// Received DATA bytes whose stream-level window was not yet returned.
@@ -31,18 +31,30 @@ final class ServerStream: @unchecked Sendable {
     init(id: Int32, connection: ServerConnection, maxMessageSize: Int, inboundHighWater: Int, outboundHighWater: Int) {
         self.id = id
         self.connection = connection
+        loop = connection.loop
         deframer = GRPCDeframer(maxMessageSize: maxMessageSize)
         outbound = StreamOutbound(highWater: outboundHighWater)
-        let loop = connection.loop
-        // The inbox holds the stream weakly through this closure's capture of the id: the
-        // connection looks the stream up again on its loop.
-        inbox = StreamInbox(highWater: inboundHighWater) { [weak connection, id] in
-            guard let connection else { return }
-            loop.execute { connection.returnCredit(streamID: id) }
-        }
+        headers.reserveCapacity(8)
+        inbox = StreamInbox(highWater: inboundHighWater, owner: self)
+    }
+
+    func inboxMadeRoom() {
+        let connection = connection
+        let id = id
+        loop.execute { connection.returnCredit(streamID: id) }
     }
 
     // MARK: Response (loop thread)
+
+    /// The response HEADERS of a call without response metadata (the common case), built once.
+    private static let plainResponseHeaders = GRPCResponseHeaders.headers(metadata: Metadata())
+    /// The trailers of an OK call without trailing metadata, built once.
+    private static let okTrailers = GRPCResponseHeaders.trailers(status: .ok, details: nil, metadata: Metadata())
+    private static let okTrailersOnly = GRPCResponseHeaders.trailersOnly(status: .ok, details: nil, metadata: Metadata())
+
+    static let endedError = RPCError(code: .unavailable, message: "the stream already ended")
+    private static let finishedError = RPCError(code: .failedPrecondition, message: "the call already ended")
+    private static let lostError = RPCError(code: .cancelled, message: "the client reset the stream or the connection closed")
 
     /// Submits the response HEADERS (with a body to follow).
     func sendHeaders(_ metadata: Metadata) throws(RPCError) {
@@ -50,8 +62,9 @@ final class ServerStream: @unchecked Sendable {
         guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
         guard !responseStarted else { return }
         responseStarted = true
+        let fields = metadata.isEmpty ? Self.plainResponseHeaders : GRPCResponseHeaders.headers(metadata: metadata)
         do {
-            try connection.session?.submitResponse(streamID: id, headers: GRPCResponseHeaders.headers(metadata: metadata), hasBody: true)
+            try connection.session?.submitResponse(streamID: id, headers: fields, hasBody: true)
         } catch {
             throw RPCError(code: .internal, message: "could not send the response headers: \(error)")
         }
@@ -65,7 +78,7 @@ final class ServerStream: @unchecked Sendable {
         if !responseStarted { try sendHeaders(Metadata()) }
         outbound.appendMessage(message)
         resumeProvider()
-        return outbound.queuedBytes > outbound.gate.highWater
+        return outbound.isOverHighWater
     }
 
     /// Ends the response with a status: trailers after the queued messages, or a trailers-only
@@ -74,14 +87,18 @@ final class ServerStream: @unchecked Sendable {
         assert(loop.inEventLoop)
         guard !finished else { return }
         finished = true
-        outbound.gate.fail(RPCError(code: .failedPrecondition, message: "the call already ended with \(status.code)"))
+        outbound.fail(Self.finishedError)
         guard !closed, !connection.isClosed, let session = connection.session else { return }
+        let plainOK = status.code == .ok && status.message.isEmpty && details == nil && trailers.isEmpty
         if responseStarted {
-            outbound.setEnd(.trailers(GRPCResponseHeaders.trailers(status: status, details: details, metadata: trailers)))
+            let fields = plainOK ? Self.okTrailers : GRPCResponseHeaders.trailers(status: status, details: details, metadata: trailers)
+            outbound.setEnd(.trailers(fields))
             resumeProvider()
         } else {
             responseStarted = true
-            let fields = GRPCResponseHeaders.trailersOnly(status: status, details: details, metadata: trailers)
+            let fields = plainOK
+                ? Self.okTrailersOnly
+                : GRPCResponseHeaders.trailersOnly(status: status, details: details, metadata: trailers)
             do {
                 try session.submitResponse(streamID: id, headers: fields, hasBody: false)
             } catch {
@@ -95,6 +112,7 @@ final class ServerStream: @unchecked Sendable {
     func rejectHTTP(status: Int, message: String) {
         finished = true
         responseStarted = true
+        inbox.finish()
         guard let session = connection.session else { return }
         outbound.appendRaw(Array((message + "\n").utf8))
         outbound.setEnd(.endStream)
@@ -116,6 +134,7 @@ final class ServerStream: @unchecked Sendable {
         if let acceptEncoding { fields.append(HeaderField(name: "grpc-accept-encoding", value: acceptEncoding)) }
         finished = true
         responseStarted = true
+        inbox.finish()
         guard let session = connection.session else { return }
         do {
             try session.submitResponse(streamID: id, headers: fields, hasBody: false)
@@ -136,17 +155,24 @@ final class ServerStream: @unchecked Sendable {
         task?.cancel()
     }
 
-    /// The stream is gone before the response ended (reset by the client, or the connection was
-    /// lost): reads and writes fail and the handler is cancelled.
-    func cancelled(_ error: RPCError) {
+    /// nghttp2 closed the stream. Before the response ended that means the client reset it (or
+    /// the connection was lost): reads and writes fail and the handler is cancelled.
+    func streamClosed(errorCode: UInt32?) {
+        closed = true
         accepting = false
-        inbox.fail(error)
-        outbound.gate.fail(error)
-        outbound.clear()
-        if !finished {
-            finished = true
-            task?.cancel()
+        if finished {
+            inbox.fail(Self.lostError)
+            outbound.fail(Self.finishedError)
+            return
         }
+        finished = true
+        let error = errorCode.map {
+            RPCError(code: .cancelled, message: "the client reset the stream (HTTP/2 error code \($0))")
+        } ?? RPCError(code: .cancelled, message: "the connection to \(connection.peer) closed")
+        inbox.fail(error)
+        outbound.fail(error)
+        outbound.clear()
+        task?.cancel()
     }
 
     /// Lets the data provider run again after it ran dry.
@@ -157,8 +183,6 @@ final class ServerStream: @unchecked Sendable {
         }
         connection.scheduleFlush()
     }
-
-    static let endedError = RPCError(code: .unavailable, message: "the stream already ended")
 }
 
 /// HTTP/2 error codes used by the transport.

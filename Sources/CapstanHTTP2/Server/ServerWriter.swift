@@ -29,27 +29,24 @@ struct ServerWriter: ServerStreamWriter {
             guard try stream.enqueue(bytes) else { return }
             try Task.checkCancellation()
         }
-        // Off the loop, or the queue is over its mark: continue on the loop once it drained.
+        // Off the loop, or the queue is over its mark: continue once it drained (on the loop).
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 if stream.loop.inEventLoop {
-                    stream.outbound.gate.park(continuation)
+                    stream.outbound.park(continuation)
                     return
                 }
                 stream.loop.execute {
                     do {
-                        if try stream.enqueue(bytes) {
-                            stream.outbound.gate.park(continuation)
-                        } else {
-                            continuation.resume()
-                        }
+                        _ = try stream.enqueue(bytes)
+                        stream.outbound.park(continuation)
                     } catch {
                         continuation.resume(throwing: error)
                     }
                 }
             }
         } onCancel: {
-            stream.loop.execute { stream.outbound.gate.cancelAll() }
+            stream.loop.execute { stream.outbound.cancelParked() }
         }
     }
 
