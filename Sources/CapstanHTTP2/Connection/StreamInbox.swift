@@ -1,3 +1,4 @@
+internal import CapstanRPC
 import Synchronization
 
 /// Who returns a stream's flow-control window once its reader made room.
@@ -18,7 +19,13 @@ protocol InboxOwner: AnyObject, Sendable {
 ///
 /// The inbox holds its owner strongly until it ends (`finish`/`fail`), which every stream does
 /// when it closes, so the owner ↔ inbox cycle is always broken.
-final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
+///
+/// The element type is fixed (`ClientResponsePart`; a server's request messages are `.message`
+/// parts, read through `RequestMessages`) so that the code reached through the RPC core's
+/// existential `AsyncSequence` is specialized rather than generic.
+final class StreamInbox: AsyncSequence, Sendable {
+    typealias Element = ClientResponsePart
+
     private enum End {
         case finished
         case failed(any Error)
@@ -213,4 +220,23 @@ final class StreamInbox<Element: Sendable>: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: self) }
+}
+
+/// A server stream's request messages: the `.message` parts of its inbox.
+struct RequestMessages: AsyncSequence, Sendable {
+    typealias Element = [UInt8]
+    let inbox: StreamInbox
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let inbox: StreamInbox
+
+        mutating func next() async throws -> [UInt8]? {
+            while let part = try await inbox.next() {
+                if case .message(let bytes) = part { return bytes }
+            }
+            return nil
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: inbox) }
 }

@@ -131,7 +131,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             metadata: head.metadata,
             deadline: head.timeout.map { ContinuousClock.now.advanced(by: $0) },
             peer: peer,
-            requests: stream.inbox,
+            requests: RequestMessages(inbox: stream.inbox),
             writer: ServerWriter(stream: stream))
         let handler = handler
         let transport = transport
@@ -158,7 +158,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         chunk.append(to: &stream.deframer)
         do {
             while let message = try stream.deframer.next() {
-                stream.inbox.push(message, bytes: message.count + GRPCFraming.prefixLength)
+                stream.inbox.push(.message(message), bytes: message.count + GRPCFraming.prefixLength)
             }
         } catch {
             session.consumeStream(streamID, stream.uncredited)

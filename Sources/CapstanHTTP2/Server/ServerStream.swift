@@ -13,7 +13,7 @@ final class ServerStream: InboxOwner, @unchecked Sendable {
 
     var headers: [HeaderField] = []
     var deframer: GRPCDeframer
-    private(set) var inbox: StreamInbox<[UInt8]>!
+    private(set) var inbox: StreamInbox!
     let outbound: StreamOutbound
 
     /// Received DATA bytes whose stream-level window was not yet returned.
