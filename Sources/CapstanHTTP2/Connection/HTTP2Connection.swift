@@ -58,8 +58,8 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
         fatalError("subclasses create their session")
     }
 
-    /// Registers the socket, creates the session and sends the preface/SETTINGS. On failure the
-    /// descriptor is closed.
+    /// Registers the socket, creates the session and sends the preface/SETTINGS (once
+    /// connected). On failure the descriptor is closed and `connectionDidClose` has run.
     func start(connected: Bool = true) throws(HTTP2TransportError) {
         assert(loop.inEventLoop)
         do {
@@ -68,6 +68,7 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
         } catch {
             System.close(fd)
             isClosed = true
+            connectionDidClose(error)
             throw error
         }
         if connected { try startSession() }
