@@ -8,8 +8,10 @@ final class ConnectionPool: Sendable {
     private struct Entry {
         let connection: ClientConnection
         var reserved = 0
-        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS (100 assumed until it is known).
-        var limit = 100
+        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS; until this connection learns it, the
+        /// target's last known value, or no limit (nghttp2 holds back streams past the limit
+        /// until others end, so calls made while connecting all wait for this connection).
+        var limit = Int.max
         var draining = false
     }
 
@@ -19,6 +21,7 @@ final class ConnectionPool: Sendable {
         var backoffUntil: ContinuousClock.Instant?
         var nextDelay: Duration
         var lastError: RPCError?
+        var knownLimit: Int?
     }
 
     private struct State {
@@ -78,6 +81,7 @@ final class ConnectionPool: Sendable {
                         loop: group.next(), fd: fd, address: address, configuration: configuration, pool: self)
                     var entry = Entry(connection: connection)
                     entry.reserved = 1
+                    entry.limit = state.targets[index].knownLimit ?? Int.max
                     state.targets[index].entries[ObjectIdentifier(connection)] = entry
                     return (.use(connection, target: index), (connection, connected))
                 } catch {
@@ -127,6 +131,7 @@ final class ConnectionPool: Sendable {
             let key = ObjectIdentifier(connection)
             for index in state.targets.indices where state.targets[index].entries[key] != nil {
                 state.targets[index].entries[key]!.limit = max(1, maxConcurrentStreams)
+                state.targets[index].knownLimit = max(1, maxConcurrentStreams)
                 state.targets[index].backoffUntil = nil
                 state.targets[index].nextDelay = configuration.backoff.initial
                 state.targets[index].lastError = nil
