@@ -219,4 +219,16 @@ public final class HTTP2ServerTransport: ServerTransport {
 
     /// The connections, for tests that inspect them on their loops.
     var openConnections: [ServerConnection] { state.withLock { Array($0.connections.values) } }
+
+    /// The most bytes any stream of an open connection had queued for sending (for tests).
+    func outboundHighWaterMark() async -> Int {
+        var result = 0
+        for connection in openConnections {
+            let mark = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+                connection.loop.execute { continuation.resume(returning: connection.outboundHighWaterMark) }
+            }
+            result = max(result, mark)
+        }
+        return result
+    }
 }

@@ -40,8 +40,12 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// Number of open streams (for tests).
     var streamCount: Int { streams.count }
 
-    /// The largest outbound queue any stream of this connection had (for tests).
-    private(set) var outboundHighWaterMark = 0
+    /// The largest outbound queue any stream of this connection had, open streams included
+    /// (for tests).
+    private var closedStreamsHighWaterMark = 0
+    var outboundHighWaterMark: Int {
+        streams.values.reduce(closedStreamsHighWaterMark) { max($0, $1.outbound.queuedHighWaterMark) }
+    }
 
     // MARK: Graceful shutdown
 
@@ -200,9 +204,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     override func sessionOutbound(streamID: Int32) -> StreamOutbound? {
-        guard let stream = streams[streamID] else { return nil }
-        outboundHighWaterMark = max(outboundHighWaterMark, stream.outbound.queuedHighWaterMark)
-        return stream.outbound
+        streams[streamID]?.outbound
     }
 
     override func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool) {
@@ -213,7 +215,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
-        outboundHighWaterMark = max(outboundHighWaterMark, stream.outbound.queuedHighWaterMark)
+        closedStreamsHighWaterMark = max(closedStreamsHighWaterMark, stream.outbound.queuedHighWaterMark)
         if stream.uncredited > 0 {
             session?.consumeStream(streamID, stream.uncredited)
             stream.uncredited = 0

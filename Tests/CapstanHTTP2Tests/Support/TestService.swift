@@ -27,7 +27,14 @@ struct Blob: WireMessage {
 
     init() { bytes = [] }
     init(_ bytes: [UInt8]) { self.bytes = bytes }
-    init(count: Int) { bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) } }
+    /// `count` bytes of a repeating 251-byte pattern (cheap to build, even in debug builds).
+    init(count: Int) {
+        let pattern = (0..<251).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count { bytes.append(contentsOf: pattern.prefix(count - bytes.count)) }
+        self.bytes = bytes
+    }
 
     init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
         self.bytes = Array(bytes)
@@ -49,8 +56,7 @@ enum Echo {
     static let chat = MethodDescriptor<Text, Text>(service: service, method: "Chat", kind: .bidirectional)
     /// Unary on bytes: answers the request bytes.
     static let blob = MethodDescriptor<Blob, Blob>(service: service, method: "Blob", kind: .unary)
-    /// Server streaming: the request is a count n; answers n blobs of the request's… size (see
-    /// `BlobStream`).
+    /// Server streaming: the request is "count:size"; answers `count` blobs of `size` bytes.
     static let blobs = MethodDescriptor<Text, Blob>(service: service, method: "Blobs", kind: .serverStreaming)
 
     static func register(in router: inout RPCRouter) {
