@@ -6,7 +6,9 @@ internal import CapstanRPC
 final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     let address: SocketAddress
     private let configuration: HTTP2ClientTransport.Configuration
-    private unowned let pool: ConnectionPool
+    /// Strong: the pool lists this connection until it closed (then it drops it), and a
+    /// connection may outlive the transport by the time it takes to drain.
+    private let pool: ConnectionPool
     let readiness = ReadinessLatch()
     private var streams: [Int32: ClientStream] = [:]
     private var connectTimer: EventLoopTimer?

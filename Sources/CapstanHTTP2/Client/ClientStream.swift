@@ -28,9 +28,6 @@ final class ClientStream: InboxOwner, @unchecked Sendable {
     var statusDelivered = false
     var closed = false
 
-    /// Bytes handed to the loop by off-loop writers and not yet sent by nghttp2; lets a writer on
-    /// another thread queue without waiting while the stream is below its mark.
-    let unsentBytes = Atomic<Int>(0)
     /// Set once the stream can take no more requests.
     let ended = Atomic<Bool>(false)
 
@@ -53,11 +50,15 @@ final class ClientStream: InboxOwner, @unchecked Sendable {
     static let endedError = RPCError(code: .unavailable, message: "the call already ended")
     static let cancelledError = RPCError(code: .cancelled, message: "the call was cancelled")
 
-    /// Queues one request message; returns whether the writer should wait for room.
-    func enqueue(_ message: [UInt8]) throws(RPCError) -> Bool {
+    /// Queues one request message (`counted`: already in `outbound.unsentBytes`); returns
+    /// whether the writer should wait for room.
+    func enqueue(_ message: [UInt8], counted: Bool = false) throws(RPCError) -> Bool {
         assert(loop.inEventLoop)
-        guard !statusDelivered, !closed, outbound.end == nil else { throw Self.endedError }
-        outbound.appendMessage(message)
+        guard !statusDelivered, !closed, outbound.end == nil else {
+            if counted { outbound.unsentBytes.subtract(message.count + GRPCFraming.prefixLength, ordering: .relaxed) }
+            throw Self.endedError
+        }
+        outbound.appendMessage(message, counted: counted)
         resumeProvider()
         return outbound.isOverHighWater
     }
@@ -126,31 +127,38 @@ struct ClientWriter: ClientStreamWriter {
             try Task.checkCancellation()
         } else {
             if stream.ended.load(ordering: .relaxed) { throw ClientStream.endedError }
-            // Below the mark, hand the message over without waiting for the loop.
+            // While everything unsent stays below the mark, hand the message over without
+            // waiting for the loop; past it, wait on the loop until the queue drained.
             let size = bytes.count + GRPCFraming.prefixLength
-            let unsent = stream.unsentBytes.add(size, ordering: .relaxed).newValue
+            let unsent = stream.outbound.unsentBytes.add(size, ordering: .relaxed).newValue
             if unsent <= stream.outbound.highWater {
-                stream.loop.execute {
-                    stream.unsentBytes.subtract(size, ordering: .relaxed)
-                    _ = try? stream.enqueue(bytes)
-                }
+                stream.loop.execute { _ = try? stream.enqueue(bytes, counted: true) }
                 return
             }
-            stream.unsentBytes.subtract(size, ordering: .relaxed)
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    stream.loop.execute {
+                        do {
+                            _ = try stream.enqueue(bytes, counted: true)
+                            stream.outbound.park(continuation)
+                        } catch {
+                            continuation.resume(throwing: error)
+                        }
+                    }
+                }
+            } onCancel: {
+                stream.loop.execute { stream.outbound.cancelParked() }
+            }
+            return
         }
+        // The queue is over its mark: wait until it drained. (The wait may start off the loop
+        // when this task's executor is not the loop; parking always happens on it.)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 if stream.loop.inEventLoop {
                     stream.outbound.park(continuation)
-                    return
-                }
-                stream.loop.execute {
-                    do {
-                        _ = try stream.enqueue(bytes)
-                        stream.outbound.park(continuation)
-                    } catch {
-                        continuation.resume(throwing: error)
-                    }
+                } else {
+                    stream.loop.execute { stream.outbound.park(continuation) }
                 }
             }
         } onCancel: {

@@ -166,13 +166,7 @@ final class ConnectionPool: Sendable {
 
     /// Refuses new calls, lets calls in flight finish, and returns once every connection closed.
     func close() async {
-        let connections: [ClientConnection] = state.withLock { state in
-            state.closed = true
-            return state.targets.flatMap { $0.entries.values.map(\.connection) }
-        }
-        for connection in connections {
-            connection.loop.execute { connection.drain() }
-        }
+        closeWithoutWaiting()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock { state in
                 if state.connectionCount == 0 { return true }
@@ -180,6 +174,17 @@ final class ConnectionPool: Sendable {
                 return false
             }
             if done { continuation.resume() }
+        }
+    }
+
+    /// Refuses new calls and starts draining every connection.
+    func closeWithoutWaiting() {
+        let connections: [ClientConnection] = state.withLock { state in
+            state.closed = true
+            return state.targets.flatMap { $0.entries.values.map(\.connection) }
+        }
+        for connection in connections {
+            connection.loop.execute { connection.drain() }
         }
     }
 

@@ -117,6 +117,11 @@ public final class HTTP2ClientTransport: ClientTransport {
         await pool.close()
     }
 
+    deinit {
+        // Dropped without `close()`: connections still drain and close, without waiting here.
+        pool.closeWithoutWaiting()
+    }
+
     /// Open or opening connections (for tests and diagnostics).
     public var connectionCount: Int { pool.connectionCount }
 }

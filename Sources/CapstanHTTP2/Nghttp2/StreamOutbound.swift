@@ -1,9 +1,11 @@
+import Synchronization
+
 /// What one stream still has to send: framed gRPC messages (or raw body bytes) waiting for
 /// nghttp2's data provider, how the stream ends, and the writers waiting for room.
 ///
-/// Loop-thread only. A writer appends and, while more than `highWater` bytes are queued, parks
-/// until the data provider has drained the queue below it; that is the outbound back-pressure:
-/// nghttp2 only drains what the peer's flow-control window admits.
+/// Loop-thread only, except `unsentBytes`. A writer appends and, while more than `highWater`
+/// bytes are queued, parks until the data provider has drained the queue below it; that is the
+/// outbound back-pressure: nghttp2 only drains what the peer's flow-control window admits.
 final class StreamOutbound {
     enum End {
         /// END_STREAM on the last DATA frame (client half-close, plain HTTP body).
@@ -31,6 +33,10 @@ final class StreamOutbound {
 
     /// Bytes queued and not yet handed to nghttp2.
     private(set) var queuedBytes = 0
+    /// Bytes written and not yet handed to nghttp2, including those a writer on another thread
+    /// is still handing to the loop: that writer adds them before the hop (and may go on without
+    /// waiting while the total is below the mark); `fill` and `clear` take them off.
+    let unsentBytes = Atomic<Int>(0)
     /// The largest `queuedBytes` seen (for tests and diagnostics).
     private(set) var queuedHighWaterMark = 0
     /// How the stream ends once the queue is drained; set once.
@@ -53,14 +59,16 @@ final class StreamOutbound {
     var isEmpty: Bool { queuedBytes == 0 }
     var isOverHighWater: Bool { queuedBytes > highWater }
 
-    /// Queues one gRPC message with its 5-byte prefix.
-    func appendMessage(_ message: [UInt8]) {
+    /// Queues one gRPC message with its 5-byte prefix. `counted`: a writer on another thread
+    /// already added it to `unsentBytes`.
+    func appendMessage(_ message: [UInt8], counted: Bool = false) {
         precondition(message.count <= Int(UInt32.max), "a gRPC message is at most 4 GiB")
         if chunks.capacity == 0 { chunks.reserveCapacity(4) }
         chunks.append(.prefix(UInt32(message.count)))
         if !message.isEmpty { chunks.append(.bytes(message)) }
         queuedBytes += GRPCFraming.prefixLength + message.count
         queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
+        if !counted { unsentBytes.add(GRPCFraming.prefixLength + message.count, ordering: .relaxed) }
     }
 
     /// Queues raw body bytes (a plain HTTP error body).
@@ -69,6 +77,7 @@ final class StreamOutbound {
         chunks.append(.bytes(bytes))
         queuedBytes += bytes.count
         queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
+        unsentBytes.add(bytes.count, ordering: .relaxed)
     }
 
     /// Sets how the stream ends (the first call wins).
@@ -78,6 +87,7 @@ final class StreamOutbound {
 
     /// Drops what is queued (a stream ended abortively).
     func clear() {
+        unsentBytes.subtract(queuedBytes, ordering: .relaxed)
         chunks.removeAll()
         head = 0
         headOffset = 0
@@ -117,6 +127,7 @@ final class StreamOutbound {
             }
         }
         queuedBytes -= written
+        if written > 0 { unsentBytes.subtract(written, ordering: .relaxed) }
         if head == chunks.count {
             chunks.removeAll(keepingCapacity: true)
             head = 0

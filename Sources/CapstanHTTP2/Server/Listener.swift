@@ -6,7 +6,8 @@
 final class Listener: IOHandler, @unchecked Sendable {
     let fd: Int32
     let loop: EventLoop
-    private unowned let transport: HTTP2ServerTransport
+    /// Weak: the transport owns the listener while `listen` runs; a late event after that is dropped.
+    private weak var transport: HTTP2ServerTransport?
     private var token: UInt64 = 0
     private var registered = false
     private(set) var isClosed = false
@@ -40,6 +41,10 @@ final class Listener: IOHandler, @unchecked Sendable {
                 return
             }
             guard let accepted else { return }
+            guard let transport else {
+                System.close(accepted.fd)
+                return
+            }
             transport.accepted(fd: accepted.fd, peer: accepted.peer)
         }
     }
@@ -51,7 +56,7 @@ final class Listener: IOHandler, @unchecked Sendable {
         isClosed = true
         if registered { loop.deregister(fd: fd, token: token) }
         System.close(fd)
-        transport.listenerClosed()
+        transport?.listenerClosed()
     }
 
     func loopWillClose() {

@@ -25,25 +25,27 @@ struct ServerWriter: ServerStreamWriter {
 
     func writeMessage(_ bytes: [UInt8]) async throws {
         let stream = stream
+        let queued: Bool
         if stream.loop.inEventLoop {
             guard try stream.enqueue(bytes) else { return }
+            queued = true
             try Task.checkCancellation()
+        } else {
+            queued = false
         }
-        // Off the loop, or the queue is over its mark: continue once it drained (on the loop).
+        // Off the loop, or the queue is over its mark: queue there if not done yet, and continue
+        // once the queue is below its mark. (Parking always happens on the loop.)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if stream.loop.inEventLoop {
-                    stream.outbound.park(continuation)
-                    return
-                }
-                stream.loop.execute {
+                let park: @Sendable () -> Void = {
                     do {
-                        _ = try stream.enqueue(bytes)
+                        if !queued { _ = try stream.enqueue(bytes) }
                         stream.outbound.park(continuation)
                     } catch {
                         continuation.resume(throwing: error)
                     }
                 }
+                if stream.loop.inEventLoop { park() } else { stream.loop.execute(park) }
             }
         } onCancel: {
             stream.loop.execute { stream.outbound.cancelParked() }
