@@ -8,12 +8,13 @@ import Synchronization
 /// happen before the stream is attached simply queue. Safety of `@unchecked Sendable`: every
 /// `var` is touched on the connection's loop thread only (the writer hops there unless it is
 /// already on it); `inbox` is thread-safe; `unsentBytes` and `ended` are atomics.
-final class ClientStream: InboxOwner, @unchecked Sendable {
+final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     let connection: ClientConnection
     let loop: EventLoop
     let requestHeaders: [HeaderField]
     private(set) var inbox: StreamInbox!
-    let outbound: StreamOutbound
+    /// The request queue (this stream itself).
+    var outbound: StreamOutbound { self }
     var deframer: GRPCDeframer
 
     /// HTTP/2 stream id once submitted.
@@ -35,8 +36,8 @@ final class ClientStream: InboxOwner, @unchecked Sendable {
         self.connection = connection
         loop = connection.loop
         self.requestHeaders = requestHeaders
-        outbound = StreamOutbound(highWater: configuration.outboundBufferSize)
         deframer = GRPCDeframer(maxMessageSize: configuration.maxReceiveMessageSize)
+        super.init(highWater: configuration.outboundBufferSize)
         inbox = StreamInbox(highWater: configuration.inboundBufferSize, owner: self)
     }
 

@@ -28,7 +28,8 @@ final class StreamInbox: AsyncSequence, Sendable {
 
     private enum End {
         case finished
-        case failed(any Error)
+        /// Stored as `RPCError` (not `any Error`) so ending a stream does not box an error.
+        case failed(RPCError)
     }
 
     private struct Entry {
@@ -37,6 +38,9 @@ final class StreamInbox: AsyncSequence, Sendable {
     }
 
     private struct State {
+        /// The oldest element when it is the only one (the common case: one request message),
+        /// kept out of `buffer` so that case needs no array.
+        var single: Entry?
         var buffer: [Entry] = []
         var head = 0
         var bufferedBytes = 0
@@ -69,7 +73,11 @@ final class StreamInbox: AsyncSequence, Sendable {
                 state.waiter = nil
                 return waiter
             }
-            state.buffer.append(Entry(element: element, bytes: bytes))
+            if state.single == nil, state.head == state.buffer.count {
+                state.single = Entry(element: element, bytes: bytes)
+            } else {
+                state.buffer.append(Entry(element: element, bytes: bytes))
+            }
             state.bufferedBytes += bytes
             return nil
         }
@@ -94,7 +102,7 @@ final class StreamInbox: AsyncSequence, Sendable {
     }
 
     /// Ends abortively: the buffer is dropped and the reader gets `error` (unless already ended).
-    func fail(_ error: any Error) {
+    func fail(_ error: RPCError) {
         end(.failed(error))
     }
 
@@ -104,6 +112,7 @@ final class StreamInbox: AsyncSequence, Sendable {
             state.end = end
             state.owner = nil
             if case .failed = end {
+                state.single = nil
                 state.buffer.removeAll()
                 state.head = 0
                 state.bufferedBytes = 0
@@ -131,15 +140,21 @@ final class StreamInbox: AsyncSequence, Sendable {
 
     /// Takes the oldest buffered element; `room` when credit was withheld and may flow again.
     private func pop(_ state: inout State) -> Step? {
-        guard state.head < state.buffer.count else { return nil }
-        let entry = state.buffer[state.head]
-        state.head += 1
-        if state.head == state.buffer.count {
-            state.buffer.removeAll(keepingCapacity: true)
-            state.head = 0
-        } else if state.head >= 32, state.head * 2 >= state.buffer.count {
-            state.buffer.removeFirst(state.head)
-            state.head = 0
+        let entry: Entry
+        if let single = state.single {
+            entry = single
+            state.single = nil
+        } else {
+            guard state.head < state.buffer.count else { return nil }
+            entry = state.buffer[state.head]
+            state.head += 1
+            if state.head == state.buffer.count {
+                state.buffer.removeAll(keepingCapacity: true)
+                state.head = 0
+            } else if state.head >= 32, state.head * 2 >= state.buffer.count {
+                state.buffer.removeFirst(state.head)
+                state.head = 0
+            }
         }
         state.bufferedBytes -= entry.bytes
         var room: (any InboxOwner)?

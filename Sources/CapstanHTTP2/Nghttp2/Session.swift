@@ -305,7 +305,7 @@ final class Session {
         let written = outbound.fill(UnsafeMutableRawBufferPointer(start: buffer, count: length))
         if outbound.isEmpty, let end = outbound.end {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-            outbound.finished = true
+            outbound.providerFinished = true
             if case .trailers(let trailers) = end {
                 flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                 let result = Self.withNameValues(trailers) { nva, count in

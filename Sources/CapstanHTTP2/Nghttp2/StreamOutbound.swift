@@ -1,12 +1,16 @@
+internal import CapstanRPC
 import Synchronization
 
 /// What one stream still has to send: framed gRPC messages (or raw body bytes) waiting for
 /// nghttp2's data provider, how the stream ends, and the writers waiting for room.
 ///
+/// The stream types inherit from it (`ServerStream`, `ClientStream`), so a stream is one
+/// allocation; its members are `final`.
+///
 /// Loop-thread only, except `unsentBytes`. A writer appends and, while more than `highWater`
 /// bytes are queued, parks until the data provider has drained the queue below it; that is the
 /// outbound back-pressure: nghttp2 only drains what the peer's flow-control window admits.
-final class StreamOutbound {
+class StreamOutbound {
     enum End {
         /// END_STREAM on the last DATA frame (client half-close, plain HTTP body).
         case endStream
@@ -27,41 +31,41 @@ final class StreamOutbound {
         }
     }
 
-    private var chunks: [Chunk] = []
-    private var head = 0
-    private var headOffset = 0
+    final private var chunks: [Chunk] = []
+    final private var head = 0
+    final private var headOffset = 0
 
     /// Bytes queued and not yet handed to nghttp2.
-    private(set) var queuedBytes = 0
+    final private(set) var queuedBytes = 0
     /// Bytes written and not yet handed to nghttp2, including those a writer on another thread
     /// is still handing to the loop: that writer adds them before the hop (and may go on without
     /// waiting while the total is below the mark); `fill` and `clear` take them off.
-    let unsentBytes = Atomic<Int>(0)
+    final let unsentBytes = Atomic<Int>(0)
     /// The largest `queuedBytes` seen (for tests and diagnostics).
-    private(set) var queuedHighWaterMark = 0
+    final private(set) var queuedHighWaterMark = 0
     /// How the stream ends once the queue is drained; set once.
-    private(set) var end: End?
+    final private(set) var end: End?
     /// The data provider answered DEFERRED: new data needs `nghttp2_session_resume_data`.
-    var deferred = false
+    final var deferred = false
     /// The data provider reported EOF (and submitted trailers if any): nothing more goes out.
-    var finished = false
+    final var providerFinished = false
 
     /// Above this many queued bytes writers park.
-    let highWater: Int
-    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    final let highWater: Int
+    final private var waiters: [CheckedContinuation<Void, any Error>] = []
     /// Once set, parking and later writes fail with it.
-    private(set) var failure: (any Error)?
+    final private(set) var failure: RPCError?
 
     init(highWater: Int) {
         self.highWater = highWater
     }
 
-    var isEmpty: Bool { queuedBytes == 0 }
-    var isOverHighWater: Bool { queuedBytes > highWater }
+    final var isEmpty: Bool { queuedBytes == 0 }
+    final var isOverHighWater: Bool { queuedBytes > highWater }
 
     /// Queues one gRPC message with its 5-byte prefix. `counted`: a writer on another thread
     /// already added it to `unsentBytes`.
-    func appendMessage(_ message: [UInt8], counted: Bool = false) {
+    final func appendMessage(_ message: [UInt8], counted: Bool = false) {
         precondition(message.count <= Int(UInt32.max), "a gRPC message is at most 4 GiB")
         if chunks.capacity == 0 { chunks.reserveCapacity(4) }
         chunks.append(.prefix(UInt32(message.count)))
@@ -72,7 +76,7 @@ final class StreamOutbound {
     }
 
     /// Queues raw body bytes (a plain HTTP error body).
-    func appendRaw(_ bytes: [UInt8]) {
+    final func appendRaw(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         chunks.append(.bytes(bytes))
         queuedBytes += bytes.count
@@ -81,12 +85,12 @@ final class StreamOutbound {
     }
 
     /// Sets how the stream ends (the first call wins).
-    func setEnd(_ end: End) {
+    final func setEnd(_ end: End) {
         if self.end == nil { self.end = end }
     }
 
     /// Drops what is queued (a stream ended abortively).
-    func clear() {
+    final func clear() {
         unsentBytes.subtract(queuedBytes, ordering: .relaxed)
         chunks.removeAll()
         head = 0
@@ -96,7 +100,7 @@ final class StreamOutbound {
 
     /// Copies up to `buffer.count` queued bytes into `buffer`; returns how many. Writers parked
     /// for room continue once the queue is below the mark.
-    func fill(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
+    final func fill(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
         var written = 0
         while written < buffer.count, head < chunks.count {
             let chunk = chunks[head]
@@ -142,7 +146,7 @@ final class StreamOutbound {
     // MARK: Writers waiting for room
 
     /// Parks a writer until the queue drains below the mark (or the stream ends).
-    func park(_ continuation: CheckedContinuation<Void, any Error>) {
+    final func park(_ continuation: CheckedContinuation<Void, any Error>) {
         if let failure {
             continuation.resume(throwing: failure)
         } else if queuedBytes <= highWater {
@@ -153,21 +157,21 @@ final class StreamOutbound {
     }
 
     /// The task of the parked writers was cancelled (a stream has one writing task at a time).
-    func cancelParked() {
+    final func cancelParked() {
         let woken = waiters
         waiters.removeAll()
         for waiter in woken { waiter.resume(throwing: CancellationError()) }
     }
 
-    private func openGate() {
+    final private func openGate() {
         let woken = waiters
         waiters.removeAll()
         for waiter in woken { waiter.resume() }
     }
 
     /// The stream ended: parked writers and later writes fail with `error`.
-    func fail(_ error: @autoclosure () -> any Error) {
-        if failure == nil { failure = error() }
+    final func fail(_ error: RPCError) {
+        if failure == nil { failure = error }
         guard !waiters.isEmpty, let failure else { return }
         let woken = waiters
         waiters.removeAll()

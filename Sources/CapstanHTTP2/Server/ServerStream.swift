@@ -6,7 +6,7 @@ internal import CapstanRPC
 /// Safety of `@unchecked Sendable`: every `var` is read and written on the connection's loop
 /// thread only; the writer (`ServerWriter`) checks `loop.inEventLoop` and otherwise hops there
 /// with `loop.execute`. `inbox` is itself thread-safe, and `inboxMadeRoom` only hops to the loop.
-final class ServerStream: InboxOwner, @unchecked Sendable {
+final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     let id: Int32
     let connection: ServerConnection
     let loop: EventLoop
@@ -14,7 +14,8 @@ final class ServerStream: InboxOwner, @unchecked Sendable {
     var headers: [HeaderField] = []
     var deframer: GRPCDeframer
     private(set) var inbox: StreamInbox!
-    let outbound: StreamOutbound
+    /// The response queue (this stream itself).
+    var outbound: StreamOutbound { self }
 
     /// Received DATA bytes whose stream-level window was not yet returned.
     var uncredited = 0
@@ -33,7 +34,7 @@ final class ServerStream: InboxOwner, @unchecked Sendable {
         self.connection = connection
         loop = connection.loop
         deframer = GRPCDeframer(maxMessageSize: maxMessageSize)
-        outbound = StreamOutbound(highWater: outboundHighWater)
+        super.init(highWater: outboundHighWater)
         headers.reserveCapacity(8)
         inbox = StreamInbox(highWater: inboundHighWater, owner: self)
     }
