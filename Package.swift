@@ -24,6 +24,8 @@ let package = Package(
             name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(
             name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // Linux interfaces Glibc does not import (epoll, eventfd), for CapstanHTTP2's event loop.
+        .systemLibrary(name: "CLinux"),
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
@@ -45,7 +47,7 @@ let package = Package(
 
         // gRPC over HTTP/2 on nghttp2: event loops, sockets, server and client transports.
         .target(
-            name: "CapstanHTTP2", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2"],
+            name: "CapstanHTTP2", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2", "CLinux"],
             swiftSettings: swiftSettings),
         // gRPC's interop test service and client cases.
         .target(
@@ -63,6 +65,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         // Throughput of the SQLite store: durable creates, updates, gets, watch deliveries.
         .executableTarget(name: "bench-store", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
+        // A gRPC echo server over CapstanHTTP2 for load checks by hand (h2load); wiring only.
+        .executableTarget(
+            name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
 
         // The code generator (a protoc plugin) and its library.
         .target(name: "CapstanCodegen", path: "codegen/Sources/CapstanCodegen", swiftSettings: swiftSettings),

@@ -1,0 +1,243 @@
+internal import CapstanRPC
+
+/// A client-side HTTP/2 connection to one target: connects, waits for the server's SETTINGS
+/// (then it is ready), carries many streams, and reports to its pool when it can take no more
+/// streams (GOAWAY) or closed.
+final class ClientConnection: HTTP2Connection, @unchecked Sendable {
+    let address: SocketAddress
+    private let configuration: HTTP2ClientTransport.Configuration
+    /// Strong: the pool lists this connection until it closed (then it drops it), and a
+    /// connection may outlive the transport by the time it takes to drain.
+    private let pool: ConnectionPool
+    let readiness = ReadinessLatch()
+    private var streams: [Int32: ClientStream] = [:]
+    private var connectTimer: EventLoopTimer?
+    private var ready = false
+    /// GOAWAY received or sent: no new streams; close once the last one ended.
+    private(set) var draining = false
+    /// Why the connection closed, for the streams still waiting to attach.
+    private var closeReason: RPCError?
+
+    init(loop: EventLoop, fd: Int32, address: SocketAddress, configuration: HTTP2ClientTransport.Configuration, pool: ConnectionPool) {
+        self.address = address
+        self.configuration = configuration
+        self.pool = pool
+        super.init(loop: loop, fd: fd, peer: address.description, keepalive: configuration.keepalive)
+    }
+
+    override func makeSession() throws(HTTP2TransportError) -> Session {
+        try Session(
+            role: .client,
+            settings: Session.Settings(
+                maxConcurrentStreams: nil,
+                initialWindowSize: UInt32(clamping: configuration.initialStreamWindowSize),
+                connectionWindowSize: Int32(clamping: configuration.connectionWindowSize),
+                maxHeaderListSize: UInt32(clamping: configuration.maxHeaderListSize)),
+            delegate: self)
+    }
+
+    /// Starts connecting (on the loop); readiness reports the outcome.
+    func connect(connected: Bool) {
+        assert(loop.inEventLoop)
+        connectTimer = loop.scheduleTimerOnLoop(after: configuration.connectTimeout) { [self] in
+            guard !ready else { return }
+            close(HTTP2TransportError(.connectionClosed, "connecting to \(address.hostAndPort) timed out"))
+        }
+        // A failure closes the connection, which tells the pool and the waiters.
+        try? start(connected: connected)
+    }
+
+    override func connectCompleted() {
+        if let error = Socket.connectionError(fd) {
+            close(error)
+            return
+        }
+        try? startSession()
+    }
+
+    override func sessionSettingsReceived() {
+        guard !ready, !isClosed else { return }
+        ready = true
+        connectTimer?.cancel()
+        connectTimer = nil
+        let limit = session.map { Int($0.remoteMaxConcurrentStreams) } ?? 100
+        pool.connectionReady(self, maxConcurrentStreams: limit)
+        readiness.succeed()
+    }
+
+    // MARK: Streams
+
+    /// Submits the stream's request HEADERS (loop thread). A connection that closed or drains
+    /// ends the stream with UNAVAILABLE.
+    func attach(_ stream: ClientStream) {
+        assert(loop.inEventLoop)
+        guard !stream.statusDelivered else {
+            pool.streamEnded(on: self)
+            return
+        }
+        guard !isClosed, !draining, let session else {
+            stream.closed = true
+            stream.deliverStatus(closeReason?.status ?? RPCStatus(code: .unavailable, message: "the connection to \(address.hostAndPort) is closing"))
+            pool.streamEnded(on: self)
+            return
+        }
+        do {
+            stream.id = try session.submitRequest(headers: stream.requestHeaders)
+        } catch {
+            stream.closed = true
+            stream.deliverStatus(RPCStatus(code: .internal, message: "could not start the call: \(error)"))
+            pool.streamEnded(on: self)
+            return
+        }
+        stream.attached = true
+        streams[stream.id] = stream
+        stream.resumeProvider()
+    }
+
+    override func sessionOutbound(streamID: Int32) -> StreamOutbound? {
+        streams[streamID]?.outbound
+    }
+
+    override func sessionBeginHeaders(streamID: Int32, first: Bool) {
+        guard let stream = streams[streamID] else { return }
+        stream.responseHeaders.removeAll(keepingCapacity: true)
+        stream.collectingTrailers = stream.sawResponseHeaders
+    }
+
+    override func sessionHeader(streamID: Int32, name: String, value: String) {
+        streams[streamID]?.responseHeaders.append(HeaderField(name: name, value: value))
+    }
+
+    override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {
+        guard let stream = streams[streamID] else { return }
+        let fields = stream.responseHeaders
+        stream.responseHeaders = []
+        if stream.collectingTrailers {
+            stream.deliver(GRPCResponseHeaders.parseTrailers(fields))
+        } else {
+            if let status = fields.first(":status"), status.hasPrefix("1") { return }  // informational
+            stream.sawResponseHeaders = true
+            let part = GRPCResponseHeaders.parseHeaders(fields)
+            stream.deliver(part)
+            if case .headers = part, endStream {
+                stream.deliverStatus(RPCStatus(code: .internal, message: "the server ended the stream without a status"))
+            }
+        }
+        if stream.statusDelivered, !stream.closed, let session, !session.isRemoteClosed(streamID: streamID) {
+            // An error in the headers ended the call early: stop the server sending.
+            session.submitReset(streamID: streamID, errorCode: Nghttp2ErrorCode.cancel)
+        }
+    }
+
+    override func sessionDataChunk(streamID: Int32, chunk: DataChunk) {
+        guard let session else { return }
+        session.consumeConnection(chunk.count)
+        guard let stream = streams[streamID], !stream.statusDelivered else {
+            session.consumeStream(streamID, chunk.count)
+            return
+        }
+        stream.uncredited += chunk.count
+        chunk.append(to: &stream.deframer)
+        do {
+            while let message = try stream.deframer.next() {
+                stream.inbox.push(.message(message), bytes: message.count + GRPCFraming.prefixLength)
+            }
+        } catch {
+            session.consumeStream(streamID, stream.uncredited)
+            stream.uncredited = 0
+            stream.deliverStatus(error.status)
+            session.submitReset(streamID: streamID, errorCode: Nghttp2ErrorCode.cancel)
+            return
+        }
+        returnCredit(stream)
+    }
+
+    override func sessionDataReceived(streamID: Int32, endStream: Bool) {
+        guard endStream, let stream = streams[streamID], !stream.statusDelivered else { return }
+        // END_STREAM on DATA: the server never sent trailers.
+        do {
+            try stream.deframer.finish()
+            stream.deliverStatus(RPCStatus(code: .internal, message: "the server ended the stream without trailers"))
+        } catch {
+            stream.deliverStatus(error.status)
+        }
+    }
+
+    func returnCredit(_ stream: ClientStream) {
+        guard stream.uncredited > 0, !stream.closed, stream.inbox.admitsCredit() else { return }
+        session?.consumeStream(stream.id, stream.uncredited)
+        stream.uncredited = 0
+        scheduleFlush()
+    }
+
+    override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        stream.closed = true
+        if !stream.statusDelivered {
+            stream.deliverStatus(Self.status(forReset: errorCode))
+        }
+        stream.outbound.fail(ClientStream.endedError)
+        pool.streamEnded(on: self)
+        if draining, streams.isEmpty { scheduleFlush() }
+    }
+
+    /// gRPC's mapping of an HTTP/2 RST_STREAM error code to a status.
+    static func status(forReset code: UInt32) -> RPCStatus {
+        switch code {
+        case Nghttp2ErrorCode.refusedStream:
+            RPCStatus(code: .unavailable, message: "the server refused the stream (REFUSED_STREAM)")
+        case Nghttp2ErrorCode.cancel:
+            RPCStatus(code: .cancelled, message: "the server cancelled the stream")
+        case 0xb:
+            RPCStatus(code: .resourceExhausted, message: "the server reset the stream (ENHANCE_YOUR_CALM)")
+        case 0xc:
+            RPCStatus(code: .permissionDenied, message: "the server reset the stream (INADEQUATE_SECURITY)")
+        default:
+            RPCStatus(code: .internal, message: "the server reset the stream (HTTP/2 error code \(code))")
+        }
+    }
+
+    // MARK: Shutdown
+
+    override func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
+        guard !draining else { return }
+        draining = true
+        pool.connectionDraining(self)
+    }
+
+    /// Orderly close from the transport: no new streams; close when the last one ended.
+    func drain() {
+        assert(loop.inEventLoop)
+        if !draining {
+            draining = true
+            pool.connectionDraining(self)
+        }
+        if streams.isEmpty {
+            close()
+        } else {
+            session?.submitGoAway(lastStreamID: 0)
+            scheduleFlush()
+        }
+    }
+
+    override func didFlush() {
+        if draining, streams.isEmpty, !(session?.wantsWrite ?? false) { close() }
+    }
+
+    override func connectionDidClose(_ error: HTTP2TransportError?) {
+        connectTimer?.cancel()
+        let reason = error.map { RPCError(code: .unavailable, message: "the connection to \(address.hostAndPort) failed: \($0.message)") }
+            ?? RPCError(code: .unavailable, message: "the connection to \(address.hostAndPort) closed")
+        closeReason = reason
+        readiness.fail(reason)
+        let open = streams
+        streams.removeAll()
+        for stream in open.values {
+            stream.closed = true
+            stream.deliverStatus(reason.status)
+            stream.outbound.fail(reason)
+            pool.streamEnded(on: self)
+        }
+        pool.connectionClosed(self, wasReady: ready, error: reason)
+    }
+}

@@ -1,0 +1,193 @@
+internal import CapstanRPC
+import Synchronization
+
+/// The connections of an `HTTP2ClientTransport`: per target address, the connections open or
+/// opening, how many streams each carries (reserved when a call picks it), and the target's
+/// reconnect backoff. Calls prefer one target and fail over to the next when it is unreachable.
+final class ConnectionPool: Sendable {
+    private struct Entry {
+        let connection: ClientConnection
+        var reserved = 0
+        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS; until this connection learns it, the
+        /// target's last known value, or no limit (nghttp2 holds back streams past the limit
+        /// until others end, so calls made while connecting all wait for this connection).
+        var limit = Int.max
+        var draining = false
+    }
+
+    private struct Target {
+        let address: SocketAddress
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var backoffUntil: ContinuousClock.Instant?
+        var nextDelay: Duration
+        var lastError: RPCError?
+        var knownLimit: Int?
+    }
+
+    private struct State {
+        var targets: [Target]
+        var preferred = 0
+        var closed = false
+        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+        var connectionCount: Int { targets.reduce(0) { $0 + $1.entries.count } }
+    }
+
+    enum Pick {
+        case use(ClientConnection, target: Int)
+        case fail(RPCError)
+    }
+
+    private let state: Mutex<State>
+    private let group: EventLoopGroup
+    private let configuration: HTTP2ClientTransport.Configuration
+
+    init(addresses: [SocketAddress], configuration: HTTP2ClientTransport.Configuration, group: EventLoopGroup) {
+        self.group = group
+        self.configuration = configuration
+        state = Mutex(State(targets: addresses.map {
+            Target(address: $0, nextDelay: configuration.backoff.initial)
+        }))
+    }
+
+    /// A connection with room for one more stream (reserved for the caller), connecting a new
+    /// one if needed; skips targets in `excluded` or in backoff.
+    func pick(excluding excluded: Set<Int>) -> Pick {
+        let (pick, start): (Pick, (ClientConnection, Bool)?) = state.withLock { state in
+            if state.closed {
+                return (.fail(RPCError(code: .unavailable, message: "the client transport is closed")), nil)
+            }
+            let now = ContinuousClock.now
+            var lastError: RPCError?
+            let count = state.targets.count
+            for offset in 0..<count {
+                let index = (state.preferred + offset) % count
+                if excluded.contains(index) {
+                    lastError = state.targets[index].lastError ?? lastError
+                    continue
+                }
+                if let until = state.targets[index].backoffUntil, until > now {
+                    lastError = state.targets[index].lastError ?? lastError
+                    continue
+                }
+                for (key, entry) in state.targets[index].entries where !entry.draining && entry.reserved < entry.limit {
+                    state.targets[index].entries[key]!.reserved += 1
+                    return (.use(entry.connection, target: index), nil)
+                }
+                // A new connection; a socket that fails at once puts the target in backoff.
+                let address = state.targets[index].address
+                do {
+                    let (fd, connected) = try Socket.connect(to: address)
+                    let connection = ClientConnection(
+                        loop: group.next(), fd: fd, address: address, configuration: configuration, pool: self)
+                    var entry = Entry(connection: connection)
+                    entry.reserved = 1
+                    entry.limit = state.targets[index].knownLimit ?? Int.max
+                    state.targets[index].entries[ObjectIdentifier(connection)] = entry
+                    return (.use(connection, target: index), (connection, connected))
+                } catch {
+                    let failure = RPCError(code: .unavailable, message: "cannot connect to \(address.hostAndPort): \(error)")
+                    Self.backOff(&state, index, failure, now: now, configuration: configuration)
+                    lastError = failure
+                }
+            }
+            let message = lastError.map { "no target is reachable; last error: \($0.message)" } ?? "no target is reachable"
+            return (.fail(RPCError(code: .unavailable, message: message)), nil)
+        }
+        if let (connection, connected) = start {
+            connection.loop.execute { connection.connect(connected: connected) }
+        }
+        return pick
+    }
+
+    private static func backOff(
+        _ state: inout State,
+        _ index: Int,
+        _ error: RPCError,
+        now: ContinuousClock.Instant,
+        configuration: HTTP2ClientTransport.Configuration
+    ) {
+        let backoff = configuration.backoff
+        let delay = state.targets[index].nextDelay
+        let jitter = Double.random(in: (1 - backoff.jitter)...(1 + backoff.jitter))
+        state.targets[index].backoffUntil = now.advanced(by: delay * jitter)
+        state.targets[index].nextDelay = min(delay * backoff.multiplier, backoff.maximum)
+        state.targets[index].lastError = error
+        if state.preferred == index { state.preferred = (index + 1) % state.targets.count }
+    }
+
+    private func update(_ connection: ClientConnection, _ body: (inout Entry) -> Void) {
+        state.withLock { state in
+            let key = ObjectIdentifier(connection)
+            for index in state.targets.indices where state.targets[index].entries[key] != nil {
+                body(&state.targets[index].entries[key]!)
+            }
+        }
+    }
+
+    // MARK: From connections (their loops)
+
+    func connectionReady(_ connection: ClientConnection, maxConcurrentStreams: Int) {
+        state.withLock { state in
+            let key = ObjectIdentifier(connection)
+            for index in state.targets.indices where state.targets[index].entries[key] != nil {
+                state.targets[index].entries[key]!.limit = max(1, maxConcurrentStreams)
+                state.targets[index].knownLimit = max(1, maxConcurrentStreams)
+                state.targets[index].backoffUntil = nil
+                state.targets[index].nextDelay = configuration.backoff.initial
+                state.targets[index].lastError = nil
+            }
+        }
+    }
+
+    func connectionDraining(_ connection: ClientConnection) {
+        update(connection) { $0.draining = true }
+    }
+
+    /// A stream reserved on `connection` ended (or never started).
+    func streamEnded(on connection: ClientConnection) {
+        update(connection) { $0.reserved -= 1 }
+    }
+
+    func connectionClosed(_ connection: ClientConnection, wasReady: Bool, error: RPCError) {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            let key = ObjectIdentifier(connection)
+            let now = ContinuousClock.now
+            for index in state.targets.indices where state.targets[index].entries.removeValue(forKey: key) != nil {
+                if !wasReady { Self.backOff(&state, index, error, now: now, configuration: configuration) }
+            }
+            guard state.closed, state.connectionCount == 0 else { return [] }
+            defer { state.closeWaiters.removeAll() }
+            return state.closeWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: Closing
+
+    /// Refuses new calls, lets calls in flight finish, and returns once every connection closed.
+    func close() async {
+        closeWithoutWaiting()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state in
+                if state.connectionCount == 0 { return true }
+                state.closeWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Refuses new calls and starts draining every connection.
+    func closeWithoutWaiting() {
+        let connections: [ClientConnection] = state.withLock { state in
+            state.closed = true
+            return state.targets.flatMap { $0.entries.values.map(\.connection) }
+        }
+        for connection in connections {
+            connection.loop.execute { connection.drain() }
+        }
+    }
+
+    /// Open connections (for tests).
+    var connectionCount: Int { state.withLock { $0.connectionCount } }
+}

@@ -1,0 +1,127 @@
+public import CapstanRPC
+
+/// gRPC over HTTP/2 (cleartext, prior knowledge) on nghttp2: a `ClientTransport` for `RPCClient`.
+///
+/// Connects lazily, on the first call. Many calls share one connection per target; a further
+/// connection opens when a connection carries as many streams as the server allows. A call waits
+/// for its connection (until its deadline); a target that cannot be reached is skipped for a
+/// backoff period (exponential, with jitter) and the next target is tried. A call fails with
+/// `UNAVAILABLE` when no target is reachable and when its connection is lost.
+public final class HTTP2ClientTransport: ClientTransport {
+    /// Reconnect backoff per target.
+    public struct Backoff: Sendable, Hashable {
+        public var initial: Duration
+        public var multiplier: Double
+        public var maximum: Duration
+        /// Each delay is multiplied by a random factor in 1 ± jitter.
+        public var jitter: Double
+
+        public init(initial: Duration = .seconds(1), multiplier: Double = 1.6, maximum: Duration = .seconds(120), jitter: Double = 0.2) {
+            self.initial = initial
+            self.multiplier = multiplier
+            self.maximum = maximum
+            self.jitter = jitter
+        }
+    }
+
+    public struct Configuration: Sendable {
+        /// The largest response message accepted; larger ones fail the call with RESOURCE_EXHAUSTED.
+        public var maxReceiveMessageSize: Int = 4 * 1024 * 1024
+        /// SETTINGS_INITIAL_WINDOW_SIZE: what a server may send on one stream before the caller reads.
+        public var initialStreamWindowSize: Int = 1024 * 1024
+        /// The connection-level receive window.
+        public var connectionWindowSize: Int = 16 * 1024 * 1024
+        /// SETTINGS_MAX_HEADER_LIST_SIZE.
+        public var maxHeaderListSize: Int = 16 * 1024
+        /// Bytes of request messages a stream queues before `writeMessage` suspends.
+        public var outboundBufferSize: Int = 64 * 1024
+        /// Bytes of complete response messages a stream buffers before it stops returning window.
+        public var inboundBufferSize: Int = 64 * 1024
+        /// PINGs on idle connections; `nil`: none (gRPC's client default).
+        public var keepalive: Keepalive?
+        /// How long a connection attempt may take.
+        public var connectTimeout: Duration = .seconds(20)
+        public var backoff = Backoff()
+        /// The `user-agent` header.
+        public var userAgent = "capstan-grpc-swift/0.1"
+
+        public init() {}
+
+        public static var defaults: Configuration { Configuration() }
+    }
+
+    public let configuration: Configuration
+    public let group: EventLoopGroup
+    private let pool: ConnectionPool
+
+    /// Calls go to `targets` (`"127.0.0.1:50051"`, `"[::1]:50051"`, `"localhost:50051"`), the first
+    /// reachable one in order.
+    public init(targets: [String], configuration: Configuration = .defaults, group: EventLoopGroup) throws(HTTP2TransportError) {
+        guard !targets.isEmpty else { throw HTTP2TransportError(.invalidAddress, "no targets") }
+        var addresses: [SocketAddress] = []
+        for target in targets { addresses.append(try SocketAddress(parsing: target)) }
+        self.configuration = configuration
+        self.group = group
+        pool = ConnectionPool(addresses: addresses, configuration: configuration, group: group)
+    }
+
+    public func openStream(
+        path: String,
+        metadata: Metadata,
+        deadline: ContinuousClock.Instant?
+    ) async throws -> ClientTransportStream {
+        var unreachable = Set<Int>()
+        while true {
+            if let deadline, deadline <= .now {
+                throw RPCError(code: .deadlineExceeded, message: "the deadline passed before the call to \(path) started")
+            }
+            let connection: ClientConnection
+            let target: Int
+            switch pool.pick(excluding: unreachable) {
+            case .fail(let error):
+                throw error
+            case .use(let picked, let index):
+                connection = picked
+                target = index
+            }
+            do {
+                try await connection.readiness.wait(deadline: deadline, loop: connection.loop)
+            } catch let error as RPCError where error.code == .unavailable {
+                // That target did not answer: try the next one.
+                pool.streamEnded(on: connection)
+                unreachable.insert(target)
+                continue
+            } catch {
+                pool.streamEnded(on: connection)
+                throw error
+            }
+            let headers = GRPCRequestHeaders.make(
+                path: path,
+                authority: connection.address.hostAndPort,
+                scheme: "http",
+                timeout: deadline.map { ContinuousClock.now.duration(to: $0) },
+                metadata: metadata,
+                userAgent: configuration.userAgent)
+            let stream = ClientStream(connection: connection, requestHeaders: headers, configuration: configuration)
+            if connection.loop.inEventLoop {
+                connection.attach(stream)
+            } else {
+                connection.loop.execute { connection.attach(stream) }
+            }
+            return ClientTransportStream(responses: stream.inbox, writer: ClientWriter(stream: stream))
+        }
+    }
+
+    /// Refuses new calls, lets calls in flight finish, then closes every connection.
+    public func close() async {
+        await pool.close()
+    }
+
+    deinit {
+        // Dropped without `close()`: connections still drain and close, without waiting here.
+        pool.closeWithoutWaiting()
+    }
+
+    /// Open or opening connections (for tests and diagnostics).
+    public var connectionCount: Int { pool.connectionCount }
+}

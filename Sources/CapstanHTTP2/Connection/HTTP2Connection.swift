@@ -1,0 +1,267 @@
+/// Keepalive: a PING after `interval` without inbound traffic; no ACK within `timeout` closes.
+public struct Keepalive: Sendable, Hashable {
+    public var interval: Duration
+    public var timeout: Duration
+
+    public init(interval: Duration, timeout: Duration) {
+        self.interval = interval
+        self.timeout = timeout
+    }
+}
+
+/// One HTTP/2 connection on one loop: its socket, its nghttp2 `Session`, buffered output and
+/// keepalive. `ServerConnection` and `ClientConnection` add the streams.
+///
+/// The socket is read into the loop's shared buffer and fed to nghttp2 at once; output is
+/// produced and written once per loop tick (`scheduleFlush`), after the tick's handler jobs have
+/// run, so a batch of responses leaves in as few `send` calls as possible. When the socket is
+/// full, output waits for EPOLLOUT and nghttp2 is not asked for more.
+///
+/// The byte-stream seam (`readAvailable` / `writeOut`) is where a TLS layer would sit.
+///
+/// Safety of `@unchecked Sendable`: every stored property is read and written on `loop`'s thread
+/// only (methods assert `loop.inEventLoop`); other threads hold a reference only to hand work to
+/// the loop with `loop.execute`.
+class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
+    let loop: EventLoop
+    let fd: Int32
+    /// The peer in gRPC notation, e.g. `ipv4:127.0.0.1:51234`.
+    let peer: String
+    private var token: UInt64 = 0
+    private(set) var session: Session?
+    private let output = WriteBuffer()
+    private var watchingWritable = false
+    private var flushScheduled = false
+    private(set) var isClosed = false
+
+    /// Depth of calls into nghttp2; a close requested inside one waits until it returns.
+    private var sessionDepth = 0
+    private var pendingClose: HTTP2TransportError??
+
+    private let keepalive: Keepalive?
+    private var keepaliveTimer: EventLoopTimer?
+    private var pingTimeoutTimer: EventLoopTimer?
+    private var readSinceKeepalive = false
+
+    /// Output is produced up to this many bytes before a write.
+    private static let writeChunk = 64 * 1024
+
+    init(loop: EventLoop, fd: Int32, peer: String, keepalive: Keepalive?) {
+        self.loop = loop
+        self.fd = fd
+        self.peer = peer
+        self.keepalive = keepalive
+    }
+
+    /// The settings this side announces; the subclass says.
+    func makeSession() throws(HTTP2TransportError) -> Session {
+        fatalError("subclasses create their session")
+    }
+
+    /// Registers the socket, creates the session and sends the preface/SETTINGS (once
+    /// connected). On failure the descriptor is closed and `connectionDidClose` has run.
+    func start(connected: Bool = true) throws(HTTP2TransportError) {
+        assert(loop.inEventLoop)
+        do {
+            token = try loop.register(fd: fd, interest: connected ? .read : [.read, .write], handler: self)
+            watchingWritable = !connected
+        } catch {
+            System.close(fd)
+            isClosed = true
+            connectionDidClose(error)
+            throw error
+        }
+        if connected { try startSession() }
+    }
+
+    /// The socket is connected: start speaking HTTP/2.
+    func startSession() throws(HTTP2TransportError) {
+        do {
+            try Socket.setNoDelay(fd)
+            session = try makeSession()
+        } catch {
+            close(error)
+            throw error
+        }
+        if let keepalive { scheduleKeepalive(keepalive) }
+        scheduleFlush()
+    }
+
+    // MARK: Closing
+
+    /// Closes the socket and the session; streams are failed by `connectionDidClose`. `nil`
+    /// means an orderly close. Safe to call inside session callbacks (it then waits).
+    final func close(_ error: HTTP2TransportError? = nil) {
+        assert(loop.inEventLoop)
+        guard !isClosed else { return }
+        if sessionDepth > 0 {
+            if pendingClose == nil { pendingClose = .some(error) }
+            return
+        }
+        isClosed = true
+        keepaliveTimer?.cancel()
+        pingTimeoutTimer?.cancel()
+        loop.deregister(fd: fd, token: token)
+        System.close(fd)
+        output.reset()
+        connectionDidClose(error)
+        session?.close()
+    }
+
+    /// The connection closed (`error` nil for an orderly close): fail what is left. Subclasses
+    /// override.
+    func connectionDidClose(_ error: HTTP2TransportError?) {}
+
+    /// A socket that is still connecting became writable (client only).
+    func connectCompleted() {}
+
+    func loopWillClose() {
+        close(HTTP2TransportError(.shutDown, "the event loop stopped"))
+    }
+
+    // MARK: I/O
+
+    func ioReady(readable: Bool, writable: Bool, failed: Bool) {
+        if session == nil {
+            // Still connecting: writability (or an error) says how that went.
+            if writable || failed || readable { connectCompleted() }
+            return
+        }
+        if readable || failed { readAvailable() }
+        if writable, !isClosed { flush() }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        // A few reads per readiness event keep one busy peer from starving the others.
+        for _ in 0..<4 {
+            guard !isClosed, let session else { return }
+            let count: Int
+            do {
+                guard let read = try buffer.read(from: fd) else { break }
+                count = read
+            } catch {
+                close(error)
+                return
+            }
+            if count == 0 {
+                close(HTTP2TransportError(.connectionClosed, "the peer closed the connection"))
+                return
+            }
+            readSinceKeepalive = true
+            do {
+                try withSession { () throws(HTTP2TransportError) in try session.receive(buffer, count: count) }
+            } catch {
+                // Let nghttp2 send its GOAWAY if it queued one, then close.
+                flush()
+                close(error)
+                return
+            }
+            if count < buffer.capacity { break }
+        }
+        scheduleFlush()
+    }
+
+    /// Runs `body` (which calls into nghttp2), then performs a close requested meanwhile.
+    final func withSession<Result>(_ body: () throws(HTTP2TransportError) -> Result) throws(HTTP2TransportError) -> Result {
+        sessionDepth += 1
+        defer {
+            sessionDepth -= 1
+            if sessionDepth == 0, let pending = pendingClose {
+                pendingClose = nil
+                close(pending)
+            }
+        }
+        return try body()
+    }
+
+    /// Flushes at the end of this loop tick (once, however often it is asked).
+    final func scheduleFlush() {
+        assert(loop.inEventLoop)
+        guard !flushScheduled, !isClosed else { return }
+        flushScheduled = true
+        loop.executeAtEndOfTick { [self] in flush() }
+    }
+
+    /// Writes what is buffered, then what nghttp2 has, until done or the socket is full.
+    final func flush() {
+        flushScheduled = false
+        guard !isClosed, let session else { return }
+        do {
+            while true {
+                if !output.isEmpty {
+                    guard try output.write(to: fd) else {
+                        try watchWritable(true)
+                        return
+                    }
+                }
+                let more = try withSession { () throws(HTTP2TransportError) in
+                    try session.produceOutput(into: output, limit: Self.writeChunk)
+                }
+                if output.isEmpty, !more { break }
+            }
+            try watchWritable(false)
+        } catch {
+            close(error)
+            return
+        }
+        guard !isClosed else { return }
+        if !session.wantsIO {
+            close()
+        } else {
+            didFlush()
+        }
+    }
+
+    /// Everything was written; subclasses check whether a draining connection can close.
+    func didFlush() {}
+
+    private func watchWritable(_ watch: Bool) throws(HTTP2TransportError) {
+        guard watch != watchingWritable else { return }
+        watchingWritable = watch
+        try loop.setInterest(fd: fd, token: token, interest: watch ? [.read, .write] : .read)
+    }
+
+    // MARK: Keepalive
+
+    private func scheduleKeepalive(_ keepalive: Keepalive) {
+        // Timers hold the connection strongly until they fire or `close` cancels them.
+        keepaliveTimer = loop.scheduleTimerOnLoop(after: keepalive.interval) { [self] in
+            keepaliveTick(keepalive)
+        }
+    }
+
+    private func keepaliveTick(_ keepalive: Keepalive) {
+        guard !isClosed, let session else { return }
+        defer { scheduleKeepalive(keepalive) }
+        if readSinceKeepalive {
+            readSinceKeepalive = false
+            return
+        }
+        guard pingTimeoutTimer == nil else { return }
+        session.submitPing()
+        scheduleFlush()
+        pingTimeoutTimer = loop.scheduleTimerOnLoop(after: keepalive.timeout) { [self] in
+            close(HTTP2TransportError(.connectionClosed, "keepalive: no PING acknowledgement within \(keepalive.timeout)"))
+        }
+    }
+
+    /// A PING we sent was acknowledged; subclasses call `super`.
+    func sessionPingAcknowledged() {
+        pingTimeoutTimer?.cancel()
+        pingTimeoutTimer = nil
+    }
+
+    // MARK: Session delegate defaults
+
+    func sessionBeginHeaders(streamID: Int32, first: Bool) {}
+    func sessionHeader(streamID: Int32, name: String, value: String) {}
+    func sessionHeadersReceived(streamID: Int32, endStream: Bool) {}
+    func sessionDataChunk(streamID: Int32, chunk: DataChunk) {}
+    func sessionDataReceived(streamID: Int32, endStream: Bool) {}
+    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {}
+    func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool) {}
+    func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {}
+    func sessionSettingsReceived() {}
+    func sessionOutbound(streamID: Int32) -> StreamOutbound? { nil }
+}

@@ -1,0 +1,257 @@
+internal import CapstanRPC
+import Synchronization
+
+/// Who returns a stream's flow-control window once its reader made room.
+protocol InboxOwner: AnyObject, Sendable {
+    /// A pull brought the buffer below the mark after window was withheld. Runs on the reader's
+    /// thread; the owner hops to its loop.
+    func inboxMadeRoom()
+}
+
+/// Inbound elements of one stream (request messages on a server, response parts on a client),
+/// pushed by the loop and pulled by one reader on any thread.
+///
+/// Back-pressure: the loop returns a stream's flow-control window (WINDOW_UPDATE) only while
+/// fewer than `highWater` bytes of complete messages wait here (`admitsCredit`); once the reader
+/// pulls the buffer below that mark again, the owner (`InboxOwner`) asks its loop to return what
+/// it withheld.
+/// So a reader that stops pulling stops the peer after at most one window more.
+///
+/// The inbox holds its owner strongly until it ends (`finish`/`fail`), which every stream does
+/// when it closes, so the owner ↔ inbox cycle is always broken.
+///
+/// The element type is fixed (`ClientResponsePart`; a server's request messages are `.message`
+/// parts, read through `RequestMessages`) so that the code reached through the RPC core's
+/// existential `AsyncSequence` is specialized rather than generic.
+final class StreamInbox: AsyncSequence, Sendable {
+    typealias Element = ClientResponsePart
+
+    private enum End {
+        case finished
+        /// Stored as `RPCError` (not `any Error`) so ending a stream does not box an error.
+        case failed(RPCError)
+    }
+
+    private struct Entry {
+        let element: Element
+        let bytes: Int
+    }
+
+    private struct State {
+        /// The oldest element when it is the only one (the common case: one request message),
+        /// kept out of `buffer` so that case needs no array.
+        var single: Entry?
+        var buffer: [Entry] = []
+        var head = 0
+        var bufferedBytes = 0
+        var end: End?
+        var waiter: CheckedContinuation<Element?, any Error>?
+        var waiterID: UInt64 = 0
+        /// The id of a wait whose task was cancelled before it parked.
+        var cancelledID: UInt64?
+        var creditWithheld = false
+        var owner: (any InboxOwner)?
+    }
+
+    let highWater: Int
+    private let state: Mutex<State>
+
+    init(highWater: Int, owner: any InboxOwner) {
+        self.highWater = highWater
+        var initial = State()
+        initial.owner = owner
+        state = Mutex(initial)
+    }
+
+    // MARK: Loop side
+
+    /// Delivers an element that accounts for `bytes` of flow-control window.
+    func push(_ element: Element, bytes: Int) {
+        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+            guard state.end == nil else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            if state.single == nil, state.head == state.buffer.count {
+                state.single = Entry(element: element, bytes: bytes)
+            } else {
+                state.buffer.append(Entry(element: element, bytes: bytes))
+            }
+            state.bufferedBytes += bytes
+            return nil
+        }
+        waiter?.resume(returning: element)
+    }
+
+    /// Whether the loop may return window now; if not, the owner hears once the reader made room.
+    func admitsCredit() -> Bool {
+        state.withLock { state in
+            if state.bufferedBytes < highWater {
+                state.creditWithheld = false
+                return true
+            }
+            state.creditWithheld = true
+            return false
+        }
+    }
+
+    /// No more elements: the reader gets what is buffered, then the end.
+    func finish() {
+        end(.finished)
+    }
+
+    /// Ends abortively: the buffer is dropped and the reader gets `error` (unless already ended).
+    func fail(_ error: RPCError) {
+        end(.failed(error))
+    }
+
+    private func end(_ end: End) {
+        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+            guard state.end == nil else { return nil }
+            state.end = end
+            state.owner = nil
+            if case .failed = end {
+                state.single = nil
+                state.buffer.removeAll()
+                state.head = 0
+                state.bufferedBytes = 0
+            }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        switch end {
+        case .finished: waiter?.resume(returning: nil)
+        case .failed(let error): waiter?.resume(throwing: error)
+        }
+    }
+
+    /// Whether the stream ended (finished or failed).
+    var isEnded: Bool { state.withLock { $0.end != nil } }
+
+    // MARK: Reader side
+
+    private enum Step {
+        case element(Element, room: (any InboxOwner)?)
+        case end
+        case fail(any Error)
+        case wait(UInt64)
+    }
+
+    /// Takes the oldest buffered element; `room` when credit was withheld and may flow again.
+    private func pop(_ state: inout State) -> Step? {
+        let entry: Entry
+        if let single = state.single {
+            entry = single
+            state.single = nil
+        } else {
+            guard state.head < state.buffer.count else { return nil }
+            entry = state.buffer[state.head]
+            state.head += 1
+            if state.head == state.buffer.count {
+                state.buffer.removeAll(keepingCapacity: true)
+                state.head = 0
+            } else if state.head >= 32, state.head * 2 >= state.buffer.count {
+                state.buffer.removeFirst(state.head)
+                state.head = 0
+            }
+        }
+        state.bufferedBytes -= entry.bytes
+        var room: (any InboxOwner)?
+        if state.creditWithheld, state.bufferedBytes < highWater {
+            state.creditWithheld = false
+            room = state.owner
+        }
+        return .element(entry.element, room: room)
+    }
+
+    func next() async throws -> Element? {
+        let step: Step = state.withLock { state in
+            if let step = pop(&state) { return step }
+            switch state.end {
+            case .finished?: return .end
+            case .failed(let error)?: return .fail(error)
+            case nil:
+                state.waiterID += 1
+                return .wait(state.waiterID)
+            }
+        }
+        switch step {
+        case .element(let element, let room):
+            room?.inboxMadeRoom()
+            return element
+        case .end:
+            return nil
+        case .fail(let error):
+            throw error
+        case .wait(let id):
+            return try await wait(id: id)
+        }
+    }
+
+    private func wait(id: UInt64) async throws -> Element? {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
+                let step: Step = state.withLock { state in
+                    if state.cancelledID == id {
+                        state.cancelledID = nil
+                        return .fail(CancellationError())
+                    }
+                    // Something may have arrived between the first look and now.
+                    if let step = pop(&state) { return step }
+                    switch state.end {
+                    case .finished?: return .end
+                    case .failed(let error)?: return .fail(error)
+                    case nil:
+                        state.waiter = continuation
+                        return .wait(id)
+                    }
+                }
+                switch step {
+                case .wait: break
+                case .element(let element, let room):
+                    room?.inboxMadeRoom()
+                    continuation.resume(returning: element)
+                case .end: continuation.resume(returning: nil)
+                case .fail(let error): continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+                if state.waiterID == id, let waiter = state.waiter {
+                    state.waiter = nil
+                    return waiter
+                }
+                state.cancelledID = id
+                return nil
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let inbox: StreamInbox
+        mutating func next() async throws -> Element? { try await inbox.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: self) }
+}
+
+/// A server stream's request messages: the `.message` parts of its inbox.
+struct RequestMessages: AsyncSequence, Sendable {
+    typealias Element = [UInt8]
+    let inbox: StreamInbox
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let inbox: StreamInbox
+
+        mutating func next() async throws -> [UInt8]? {
+            while let part = try await inbox.next() {
+                if case .message(let bytes) = part { return bytes }
+            }
+            return nil
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: inbox) }
+}

@@ -1,0 +1,395 @@
+internal import CNghttp2
+import Glibc
+
+/// One nghttp2 session (server or client side) for one connection.
+///
+/// Ownership: `init` retains the `Session` (`Unmanaged.passRetained`) and hands that pointer to
+/// nghttp2 as `user_data`; every callback takes it back unretained. `close()` deletes the
+/// nghttp2 session and releases that retain, and drops the delegate. A session is created, used
+/// and closed on its connection's loop thread only; nghttp2 calls back only from inside
+/// `receive`, `produceOutput` and the `submit…` calls, on that same thread.
+final class Session {
+    enum Role { case server, client }
+
+    /// The SETTINGS this side announces.
+    struct Settings {
+        var maxConcurrentStreams: UInt32?
+        var initialWindowSize: UInt32
+        /// The connection-level receive window (raised from 65,535 with a WINDOW_UPDATE).
+        var connectionWindowSize: Int32
+        var maxHeaderListSize: UInt32?
+    }
+
+    let role: Role
+    private var raw: OpaquePointer?
+    /// Cleared by `close()`, which breaks the delegate ↔ session cycle.
+    private(set) var delegate: (any SessionDelegate)?
+    private var retained: Unmanaged<Session>?
+    /// Recent header names and values longer than a small string, reused instead of allocating
+    /// again (`:path`, `content-type`, `user-agent` repeat on every request).
+    private var interned: [String] = []
+    private var internCursor = 0
+
+    init(role: Role, settings: Settings, delegate: any SessionDelegate) throws(HTTP2TransportError) {
+        self.role = role
+        self.delegate = delegate
+
+        var callbacks: OpaquePointer?
+        guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else {
+            throw HTTP2TransportError(.protocolError, "nghttp2_session_callbacks_new failed")
+        }
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        Self.install(callbacks)
+
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0, let option else {
+            throw HTTP2TransportError(.protocolError, "nghttp2_option_new failed")
+        }
+        defer { nghttp2_option_del(option) }
+        // Inbound flow control is ours: WINDOW_UPDATE only for bytes the reader took.
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        if role == .client { nghttp2_option_set_peer_max_concurrent_streams(option, 100) }
+
+        let retained = Unmanaged.passRetained(self)
+        var session: OpaquePointer?
+        let result = switch role {
+        case .server: nghttp2_session_server_new2(&session, callbacks, retained.toOpaque(), option)
+        case .client: nghttp2_session_client_new2(&session, callbacks, retained.toOpaque(), option)
+        }
+        guard result == 0, let session else {
+            retained.release()
+            throw Self.error("nghttp2_session_new", result)
+        }
+        raw = session
+        self.retained = retained
+
+        var entries: [nghttp2_settings_entry] = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
+        ]
+        if let maximum = settings.maxConcurrentStreams {
+            entries.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: maximum))
+        }
+        if let maximum = settings.maxHeaderListSize {
+            entries.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: maximum))
+        }
+        if role == .client {
+            entries.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0))
+        }
+        let submitted = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), entries, entries.count)
+        guard submitted == 0 else {
+            close()
+            throw Self.error("nghttp2_submit_settings", submitted)
+        }
+        if settings.connectionWindowSize > 65_535 {
+            _ = nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindowSize)
+        }
+    }
+
+    deinit {
+        assert(raw == nil, "a Session must be closed before it is released")
+    }
+
+    var isClosed: Bool { raw == nil }
+
+    /// Deletes the nghttp2 session and releases the retain taken in `init`. Idempotent.
+    func close() {
+        guard let session = raw else { return }
+        raw = nil
+        delegate = nil
+        nghttp2_session_del(session)
+        retained?.release()
+        retained = nil
+    }
+
+    static func error(_ what: String, _ code: Int32) -> HTTP2TransportError {
+        let text = nghttp2_strerror(code).map { String(cString: $0) } ?? "error \(code)"
+        return HTTP2TransportError(.protocolError, "\(what): \(text)")
+    }
+
+    // MARK: Reading and writing
+
+    /// Feeds bytes read from the socket to nghttp2 (which calls the delegate). Throws when the
+    /// peer broke the protocol in a way the connection cannot survive.
+    func receive(_ buffer: ReadBuffer, count: Int) throws(HTTP2TransportError) {
+        guard let session = raw else { return }
+        let result = buffer.withBytes(count: count) { bytes in
+            nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
+        if result < 0 { throw Self.error("nghttp2_session_mem_recv", Int32(result)) }
+    }
+
+    /// Appends the frames nghttp2 has ready to `buffer` until it holds at least `limit` bytes.
+    /// Returns whether nghttp2 may have more.
+    func produceOutput(into buffer: WriteBuffer, limit: Int) throws(HTTP2TransportError) -> Bool {
+        guard let session = raw else { return false }
+        while buffer.count < limit {
+            var data: UnsafePointer<UInt8>?
+            let count = nghttp2_session_mem_send(session, &data)
+            if count < 0 { throw Self.error("nghttp2_session_mem_send", Int32(count)) }
+            if count == 0 { return false }
+            buffer.append(UnsafeRawBufferPointer(start: data, count: count))
+        }
+        return true
+    }
+
+    /// nghttp2 wants to read or write more (false once GOAWAY was exchanged and streams ended).
+    var wantsIO: Bool {
+        guard let session = raw else { return false }
+        return nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0
+    }
+
+    var wantsWrite: Bool {
+        guard let session = raw else { return false }
+        return nghttp2_session_want_write(session) != 0
+    }
+
+    // MARK: Submitting
+
+    /// Submits a response's HEADERS; with `hasBody`, DATA follows from the stream's outbound queue.
+    func submitResponse(streamID: Int32, headers: [HeaderField], hasBody: Bool) throws(HTTP2TransportError) {
+        guard let session = raw else { throw HTTP2TransportError(.connectionClosed, "the session is closed") }
+        let result = Self.withNameValues(headers) { nva, count in
+            if hasBody {
+                var provider = Self.dataProvider
+                return nghttp2_submit_response(session, streamID, nva, count, &provider)
+            }
+            return nghttp2_submit_response(session, streamID, nva, count, nil)
+        }
+        if result != 0 { throw Self.error("nghttp2_submit_response", result) }
+    }
+
+    /// Submits a request's HEADERS with a data provider; returns the new stream's id.
+    func submitRequest(headers: [HeaderField]) throws(HTTP2TransportError) -> Int32 {
+        guard let session = raw else { throw HTTP2TransportError(.connectionClosed, "the session is closed") }
+        let result = Self.withNameValues(headers) { nva, count in
+            var provider = Self.dataProvider
+            return nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+        }
+        if result < 0 { throw Self.error("nghttp2_submit_request", result) }
+        return result
+    }
+
+    /// Tells nghttp2 that a stream whose provider was deferred has data (or its end) again.
+    func resumeData(streamID: Int32) {
+        guard let session = raw else { return }
+        _ = nghttp2_session_resume_data(session, streamID)
+    }
+
+    func submitReset(streamID: Int32, errorCode: UInt32) {
+        guard let session = raw else { return }
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)
+    }
+
+    /// Returns `count` bytes of receive window to the peer for the connection.
+    func consumeConnection(_ count: Int) {
+        guard let session = raw, count > 0 else { return }
+        _ = nghttp2_session_consume_connection(session, count)
+    }
+
+    /// Returns `count` bytes of receive window to the peer for one stream.
+    func consumeStream(_ streamID: Int32, _ count: Int) {
+        guard let session = raw, count > 0 else { return }
+        _ = nghttp2_session_consume_stream(session, streamID, count)
+    }
+
+    func submitPing() {
+        guard let session = raw else { return }
+        _ = nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+    }
+
+    /// The first GOAWAY of a graceful shutdown (last stream id 2^31-1). Server only.
+    func submitShutdownNotice() {
+        guard let session = raw else { return }
+        _ = nghttp2_submit_shutdown_notice(session)
+    }
+
+    /// GOAWAY naming the last stream this side will process.
+    func submitGoAway(lastStreamID: Int32? = nil, errorCode: UInt32 = 0) {
+        guard let session = raw else { return }
+        let last = lastStreamID ?? nghttp2_session_get_last_proc_stream_id(session)
+        _ = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode, nil, 0)
+    }
+
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until it said otherwise).
+    var remoteMaxConcurrentStreams: UInt32 {
+        guard let session = raw else { return 0 }
+        return nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+    }
+
+    /// Whether the peer half-closed `streamID` (sent END_STREAM).
+    func isRemoteClosed(streamID: Int32) -> Bool {
+        guard let session = raw else { return true }
+        return nghttp2_session_get_stream_remote_close(session, streamID) != 0
+    }
+
+    // MARK: Headers
+
+    /// Calls `body` with `fields` as an `nghttp2_nv` array (names and values copied into one
+    /// temporary block; nghttp2 copies them again when the call returns).
+    private static func withNameValues<Result>(
+        _ fields: [HeaderField],
+        _ body: (UnsafePointer<nghttp2_nv>, Int) -> Result
+    ) -> Result {
+        var total = 0
+        for field in fields { total += field.name.utf8.count + field.value.utf8.count }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(total, 1)) { bytes in
+            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(fields.count, 1)) { nvs in
+                var offset = 0
+                for (index, field) in fields.enumerated() {
+                    let name = copy(field.name, into: bytes, at: &offset)
+                    let value = copy(field.value, into: bytes, at: &offset)
+                    nvs.initializeElement(at: index, to: nghttp2_nv(
+                        name: name.pointer, value: value.pointer, namelen: name.count, valuelen: value.count,
+                        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+                }
+                defer { nvs.baseAddress!.deinitialize(count: fields.count) }
+                return body(UnsafePointer(nvs.baseAddress!), fields.count)
+            }
+        }
+    }
+
+    private static func copy(
+        _ text: String,
+        into bytes: UnsafeMutableBufferPointer<UInt8>,
+        at offset: inout Int
+    ) -> (pointer: UnsafeMutablePointer<UInt8>, count: Int) {
+        let start = bytes.baseAddress! + offset
+        var count = 0
+        for byte in text.utf8 {
+            bytes[offset + count] = byte
+            count += 1
+        }
+        offset += count
+        return (start, count)
+    }
+
+    /// The text of `bytes`, reusing a recent equal string when it is too long to be stored inline.
+    private func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        // Up to 15 UTF-8 bytes fit in a String without an allocation.
+        guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
+        for candidate in interned where candidate.utf8.count == bytes.count {
+            let equal = candidate.utf8.withContiguousStorageIfAvailable { stored in
+                memcmp(stored.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+            }
+            if equal == true { return candidate }
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if interned.count < 16 {
+            interned.append(text)
+        } else {
+            interned[internCursor] = text
+            internCursor = (internCursor + 1) % interned.count
+        }
+        return text
+    }
+
+    // MARK: Callbacks
+
+    /// The data provider every stream with a body uses: it reads the stream's `StreamOutbound`.
+    private static let dataProvider = nghttp2_data_provider(
+        source: nghttp2_data_source(ptr: nil),
+        read_callback: { _, streamID, buffer, length, flags, _, userData in
+            let session = Unmanaged<Session>.fromOpaque(userData!).takeUnretainedValue()
+            return session.readData(streamID: streamID, buffer: buffer!, length: length, flags: flags!)
+        })
+
+    private func readData(
+        streamID: Int32,
+        buffer: UnsafeMutablePointer<UInt8>,
+        length: Int,
+        flags: UnsafeMutablePointer<UInt32>
+    ) -> Int {
+        guard let outbound = delegate?.sessionOutbound(streamID: streamID), let session = raw else {
+            return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+        }
+        let written = outbound.fill(UnsafeMutableRawBufferPointer(start: buffer, count: length))
+        if outbound.isEmpty, let end = outbound.end {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            outbound.providerFinished = true
+            if case .trailers(let trailers) = end {
+                flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                let result = Self.withNameValues(trailers) { nva, count in
+                    nghttp2_submit_trailer(session, streamID, nva, count)
+                }
+                if result != 0 { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+            }
+            return written
+        }
+        if written == 0 {
+            outbound.deferred = true
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        }
+        return written
+    }
+
+    private static func owner(_ userData: UnsafeMutableRawPointer?) -> Session {
+        Unmanaged<Session>.fromOpaque(userData!).takeUnretainedValue()
+    }
+
+    private static func kind(_ type: UInt8) -> FrameKind {
+        switch UInt32(type) {
+        case NGHTTP2_DATA.rawValue: .data
+        case NGHTTP2_HEADERS.rawValue: .headers
+        case NGHTTP2_RST_STREAM.rawValue: .rstStream
+        case NGHTTP2_SETTINGS.rawValue: .settings
+        case NGHTTP2_PING.rawValue: .ping
+        case NGHTTP2_GOAWAY.rawValue: .goaway
+        case NGHTTP2_WINDOW_UPDATE.rawValue: .windowUpdate
+        default: .other
+        }
+    }
+
+    private static func install(_ callbacks: OpaquePointer) {
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
+            let frame = frame!.pointee
+            guard frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+            let category = frame.headers.cat.rawValue
+            let first = category == NGHTTP2_HCAT_REQUEST.rawValue || category == NGHTTP2_HCAT_RESPONSE.rawValue
+            Session.owner(userData).delegate?.sessionBeginHeaders(streamID: frame.hd.stream_id, first: first)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+            let streamID = frame!.pointee.hd.stream_id
+            let session = Session.owner(userData)
+            let name = session.intern(UnsafeBufferPointer(start: name, count: nameLength))
+            let value = session.intern(UnsafeBufferPointer(start: value, count: valueLength))
+            session.delegate?.sessionHeader(streamID: streamID, name: name, value: value)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+            let frame = frame!.pointee
+            guard let delegate = Session.owner(userData).delegate else { return 0 }
+            let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+            switch Session.kind(frame.hd.type) {
+            case .headers:
+                delegate.sessionHeadersReceived(streamID: frame.hd.stream_id, endStream: endStream)
+            case .data:
+                delegate.sessionDataReceived(streamID: frame.hd.stream_id, endStream: endStream)
+            case .ping:
+                if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { delegate.sessionPingAcknowledged() }
+            case .goaway:
+                delegate.sessionGoAwayReceived(lastStreamID: frame.goaway.last_stream_id, errorCode: frame.goaway.error_code)
+            case .settings:
+                if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { delegate.sessionSettingsReceived() }
+            default:
+                break
+            }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+            let chunk = DataChunk(UnsafeRawBufferPointer(start: data, count: length))
+            Session.owner(userData).delegate?.sessionDataChunk(streamID: streamID, chunk: chunk)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
+            Session.owner(userData).delegate?.sessionStreamClosed(streamID: streamID, errorCode: errorCode)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
+            let frame = frame!.pointee
+            let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+            Session.owner(userData).delegate?.sessionFrameSent(streamID: frame.hd.stream_id, kind: Session.kind(frame.hd.type), endStream: endStream)
+            return 0
+        }
+    }
+}

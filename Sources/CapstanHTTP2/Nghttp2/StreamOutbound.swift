@@ -1,0 +1,180 @@
+internal import CapstanRPC
+import Synchronization
+
+/// What one stream still has to send: framed gRPC messages (or raw body bytes) waiting for
+/// nghttp2's data provider, how the stream ends, and the writers waiting for room.
+///
+/// The stream types inherit from it (`ServerStream`, `ClientStream`), so a stream is one
+/// allocation; its members are `final`.
+///
+/// Loop-thread only, except `unsentBytes`. A writer appends and, while more than `highWater`
+/// bytes are queued, parks until the data provider has drained the queue below it; that is the
+/// outbound back-pressure: nghttp2 only drains what the peer's flow-control window admits.
+class StreamOutbound {
+    enum End {
+        /// END_STREAM on the last DATA frame (client half-close, plain HTTP body).
+        case endStream
+        /// Trailers after the data (a gRPC server's status).
+        case trailers([HeaderField])
+    }
+
+    private enum Chunk {
+        /// A gRPC message prefix: flag 0 and this length, written without allocating.
+        case prefix(UInt32)
+        case bytes([UInt8])
+
+        var count: Int {
+            switch self {
+            case .prefix: GRPCFraming.prefixLength
+            case .bytes(let bytes): bytes.count
+            }
+        }
+    }
+
+    final private var chunks: [Chunk] = []
+    final private var head = 0
+    final private var headOffset = 0
+
+    /// Bytes queued and not yet handed to nghttp2.
+    final private(set) var queuedBytes = 0
+    /// Bytes written and not yet handed to nghttp2, including those a writer on another thread
+    /// is still handing to the loop: that writer adds them before the hop (and may go on without
+    /// waiting while the total is below the mark); `fill` and `clear` take them off.
+    final let unsentBytes = Atomic<Int>(0)
+    /// The largest `queuedBytes` seen (for tests and diagnostics).
+    final private(set) var queuedHighWaterMark = 0
+    /// How the stream ends once the queue is drained; set once.
+    final private(set) var end: End?
+    /// The data provider answered DEFERRED: new data needs `nghttp2_session_resume_data`.
+    final var deferred = false
+    /// The data provider reported EOF (and submitted trailers if any): nothing more goes out.
+    final var providerFinished = false
+
+    /// Above this many queued bytes writers park.
+    final let highWater: Int
+    final private var waiters: [CheckedContinuation<Void, any Error>] = []
+    /// Once set, parking and later writes fail with it.
+    final private(set) var failure: RPCError?
+
+    init(highWater: Int) {
+        self.highWater = highWater
+    }
+
+    final var isEmpty: Bool { queuedBytes == 0 }
+    final var isOverHighWater: Bool { queuedBytes > highWater }
+
+    /// Queues one gRPC message with its 5-byte prefix. `counted`: a writer on another thread
+    /// already added it to `unsentBytes`.
+    final func appendMessage(_ message: [UInt8], counted: Bool = false) {
+        precondition(message.count <= Int(UInt32.max), "a gRPC message is at most 4 GiB")
+        if chunks.capacity == 0 { chunks.reserveCapacity(4) }
+        chunks.append(.prefix(UInt32(message.count)))
+        if !message.isEmpty { chunks.append(.bytes(message)) }
+        queuedBytes += GRPCFraming.prefixLength + message.count
+        queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
+        if !counted { unsentBytes.add(GRPCFraming.prefixLength + message.count, ordering: .relaxed) }
+    }
+
+    /// Queues raw body bytes (a plain HTTP error body).
+    final func appendRaw(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        chunks.append(.bytes(bytes))
+        queuedBytes += bytes.count
+        queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
+        unsentBytes.add(bytes.count, ordering: .relaxed)
+    }
+
+    /// Sets how the stream ends (the first call wins).
+    final func setEnd(_ end: End) {
+        if self.end == nil { self.end = end }
+    }
+
+    /// Drops what is queued (a stream ended abortively).
+    final func clear() {
+        unsentBytes.subtract(queuedBytes, ordering: .relaxed)
+        chunks.removeAll()
+        head = 0
+        headOffset = 0
+        queuedBytes = 0
+    }
+
+    /// Copies up to `buffer.count` queued bytes into `buffer`; returns how many. Writers parked
+    /// for room continue once the queue is below the mark.
+    final func fill(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var written = 0
+        while written < buffer.count, head < chunks.count {
+            let chunk = chunks[head]
+            let available = chunk.count - headOffset
+            let take = min(available, buffer.count - written)
+            switch chunk {
+            case .prefix(let length):
+                var prefix: (UInt8, UInt8, UInt8, UInt8, UInt8) = (
+                    0, UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+                    UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)
+                )
+                withUnsafeBytes(of: &prefix) { raw in
+                    buffer.baseAddress!.advanced(by: written)
+                        .copyMemory(from: raw.baseAddress!.advanced(by: headOffset), byteCount: take)
+                }
+            case .bytes(let bytes):
+                bytes.withUnsafeBytes { raw in
+                    buffer.baseAddress!.advanced(by: written)
+                        .copyMemory(from: raw.baseAddress!.advanced(by: headOffset), byteCount: take)
+                }
+            }
+            written += take
+            if take == available {
+                head += 1
+                headOffset = 0
+            } else {
+                headOffset += take
+            }
+        }
+        queuedBytes -= written
+        if written > 0 { unsentBytes.subtract(written, ordering: .relaxed) }
+        if head == chunks.count {
+            chunks.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 64, head * 2 > chunks.count {
+            chunks.removeFirst(head)
+            head = 0
+        }
+        if !waiters.isEmpty, queuedBytes <= highWater { openGate() }
+        return written
+    }
+
+    // MARK: Writers waiting for room
+
+    /// Parks a writer until the queue drains below the mark (or the stream ends).
+    final func park(_ continuation: CheckedContinuation<Void, any Error>) {
+        if let failure {
+            continuation.resume(throwing: failure)
+        } else if queuedBytes <= highWater {
+            continuation.resume()
+        } else {
+            waiters.append(continuation)
+        }
+    }
+
+    /// The task of the parked writers was cancelled (a stream has one writing task at a time).
+    final func cancelParked() {
+        let woken = waiters
+        waiters.removeAll()
+        for waiter in woken { waiter.resume(throwing: CancellationError()) }
+    }
+
+    final private func openGate() {
+        let woken = waiters
+        waiters.removeAll()
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// The stream ended: parked writers and later writes fail with `error`.
+    final func fail(_ error: RPCError) {
+        if failure == nil { failure = error }
+        guard !waiters.isEmpty, let failure else { return }
+        let woken = waiters
+        waiters.removeAll()
+        for waiter in woken { waiter.resume(throwing: failure) }
+    }
+}

@@ -1,0 +1,234 @@
+public import CapstanRPC
+import Synchronization
+
+/// gRPC over HTTP/2 (cleartext, prior knowledge) on nghttp2: a `ServerTransport` for `RPCServer`.
+///
+/// `init` binds the socket (port 0 picks a free port, see `localPort`); `listen` accepts
+/// connections onto the group's loops until `beginGracefulShutdown`: then the listener closes,
+/// every connection sends GOAWAY, calls in flight finish, and `listen` returns once the last
+/// connection closed and the last handler returned. Cancelling the task in `listen` closes
+/// everything at once (handlers are cancelled).
+public final class HTTP2ServerTransport: ServerTransport {
+    public struct Configuration: Sendable {
+        /// SETTINGS_MAX_CONCURRENT_STREAMS per connection; further streams are refused
+        /// (RST_STREAM REFUSED_STREAM).
+        public var maxConcurrentStreams: Int = 100
+        /// The largest request message accepted; larger ones fail the call with RESOURCE_EXHAUSTED.
+        public var maxReceiveMessageSize: Int = 4 * 1024 * 1024
+        /// PING after this long without inbound traffic; close when unanswered. `nil`: none.
+        public var keepalive: Keepalive? = Keepalive(interval: .seconds(7200), timeout: .seconds(20))
+        /// SETTINGS_INITIAL_WINDOW_SIZE: what a client may send on one stream before the
+        /// handler reads.
+        public var initialStreamWindowSize: Int = 1024 * 1024
+        /// The connection-level receive window.
+        public var connectionWindowSize: Int = 16 * 1024 * 1024
+        /// SETTINGS_MAX_HEADER_LIST_SIZE.
+        public var maxHeaderListSize: Int = 16 * 1024
+        /// Bytes of response messages a stream queues before `writeMessage` suspends.
+        public var outboundBufferSize: Int = 64 * 1024
+        /// Bytes of complete request messages a stream buffers before it stops returning window.
+        public var inboundBufferSize: Int = 64 * 1024
+
+        public init() {}
+
+        public static var defaults: Configuration { Configuration() }
+    }
+
+    public let configuration: Configuration
+    public let group: EventLoopGroup
+    /// The bound address as `host:port` (`[::1]:port` for IPv6).
+    public let localAddress: String
+    /// The bound port (the one the kernel picked when asked for port 0).
+    public let localPort: Int
+
+    private struct State {
+        var listenFD: Int32?
+        var listener: Listener?
+        var listening = false
+        var shuttingDown = false
+        var listenerClosed = false
+        var connections: [ObjectIdentifier: ServerConnection] = [:]
+        var handlers = 0
+        var done: CheckedContinuation<Void, Never>?
+        var handler: (@Sendable (ServerTransportStream) async -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    /// Binds `host:port` (numeric IPv4/IPv6 or `localhost`; port 0: any free port).
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        configuration: Configuration = .defaults,
+        group: EventLoopGroup
+    ) throws(HTTP2TransportError) {
+        self.configuration = configuration
+        self.group = group
+        let address = try SocketAddress(host: host, port: port)
+        let fd = try Socket.listen(on: address)
+        guard let bound = Socket.localAddress(fd) else {
+            System.close(fd)
+            throw HTTP2TransportError(.systemCall, "getsockname failed for the listening socket")
+        }
+        localAddress = bound.hostAndPort
+        localPort = bound.port
+        state.withLock { $0.listenFD = fd }
+    }
+
+    deinit {
+        // A transport that never listened still owns its socket.
+        if let fd = state.withLock({ $0.listenFD }) { System.close(fd) }
+    }
+
+    public func listen(_ handler: @escaping @Sendable (ServerTransportStream) async -> Void) async throws {
+        let loop = group.next()
+        let start: Listener? = try state.withLock { (state) throws(HTTP2TransportError) -> Listener? in
+            guard !state.listening else { throw HTTP2TransportError(.invalidUse, "listen was already called") }
+            state.listening = true
+            state.handler = handler
+            guard let fd = state.listenFD else { return nil }
+            state.listenFD = nil
+            if state.shuttingDown {
+                System.close(fd)
+                state.listenerClosed = true
+                return nil
+            }
+            let listener = Listener(fd: fd, loop: loop, transport: self)
+            state.listener = listener
+            return listener
+        }
+        if let start { loop.execute { start.start() } }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let finished = state.withLock { state in
+                    if Self.isDone(state) { return true }
+                    state.done = continuation
+                    return false
+                }
+                if finished { continuation.resume() }
+            }
+        } onCancel: {
+            shutDown(abortively: true)
+        }
+    }
+
+    public func beginGracefulShutdown() {
+        shutDown(abortively: false)
+    }
+
+    private func shutDown(abortively: Bool) {
+        let (listener, connections, closeFD): (Listener?, [ServerConnection], Int32?) = state.withLock { state in
+            let first = !state.shuttingDown
+            state.shuttingDown = true
+            var closeFD: Int32?
+            if !state.listening, let fd = state.listenFD {
+                // Never listened: nothing to drain.
+                state.listenFD = nil
+                state.listenerClosed = true
+                closeFD = fd
+            }
+            return (first ? state.listener : nil, Array(state.connections.values), closeFD)
+        }
+        if let closeFD { System.close(closeFD) }
+        if let listener { listener.loop.execute { listener.close() } }
+        for connection in connections {
+            connection.loop.execute {
+                if abortively {
+                    connection.close(HTTP2TransportError(.shutDown, "the server is shutting down"))
+                } else {
+                    connection.beginGracefulShutdown()
+                }
+            }
+        }
+        resumeIfDone()
+    }
+
+    private static func isDone(_ state: State) -> Bool {
+        state.shuttingDown && state.listenerClosed && state.connections.isEmpty && state.handlers == 0
+    }
+
+    private func resumeIfDone() {
+        let done: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard Self.isDone(state), let done = state.done else { return nil }
+            state.done = nil
+            state.listener = nil
+            state.handler = nil
+            return done
+        }
+        done?.resume()
+    }
+
+    // MARK: From the loops
+
+    /// A socket was accepted: it becomes a connection on the next loop.
+    func accepted(fd: Int32, peer: SocketAddress?) {
+        guard let handler = state.withLock({ $0.handler }) else {
+            System.close(fd)
+            return
+        }
+        let loop = group.next()
+        let configuration = configuration
+        let open: @Sendable () -> Void = { [self] in
+            let connection = ServerConnection(
+                loop: loop, fd: fd, peer: peer?.description ?? "unknown", transport: self,
+                configuration: configuration, handler: handler)
+            let admitted = state.withLock { state in
+                guard !state.shuttingDown else { return false }
+                state.connections[ObjectIdentifier(connection)] = connection
+                return true
+            }
+            guard admitted else {
+                System.close(fd)
+                return
+            }
+            do {
+                try connection.start()
+            } catch {
+                connectionClosed(connection)
+            }
+        }
+        if loop.inEventLoop { open() } else { loop.execute(open) }
+    }
+
+    func listenerClosed() {
+        state.withLock { $0.listenerClosed = true }
+        resumeIfDone()
+    }
+
+    func connectionClosed(_ connection: ServerConnection) {
+        state.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
+        resumeIfDone()
+    }
+
+    func handlerStarted() {
+        state.withLock { $0.handlers += 1 }
+    }
+
+    func handlerFinished() {
+        state.withLock { $0.handlers -= 1 }
+        resumeIfDone()
+    }
+
+    // MARK: Diagnostics (tests)
+
+    /// Open connections.
+    var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Handlers running.
+    var activeHandlerCount: Int { state.withLock { $0.handlers } }
+
+    /// The connections, for tests that inspect them on their loops.
+    var openConnections: [ServerConnection] { state.withLock { Array($0.connections.values) } }
+
+    /// The most bytes any stream of an open connection had queued for sending (for tests).
+    func outboundHighWaterMark() async -> Int {
+        var result = 0
+        for connection in openConnections {
+            let mark = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+                connection.loop.execute { continuation.resume(returning: connection.outboundHighWaterMark) }
+            }
+            result = max(result, mark)
+        }
+        return result
+    }
+}

@@ -1,0 +1,226 @@
+internal import CapstanRPC
+
+/// A server-side HTTP/2 connection: turns each inbound stream into a `ServerTransportStream` and
+/// runs the RPC core's handler for it in a task that prefers this connection's loop.
+final class ServerConnection: HTTP2Connection, @unchecked Sendable {
+    private let transport: HTTP2ServerTransport
+    private let configuration: HTTP2ServerTransport.Configuration
+    private let handler: @Sendable (ServerTransportStream) async -> Void
+    private var streams: [Int32: ServerStream] = [:]
+
+    private enum Drain { case open, noticeSent, goAwaySent }
+    private var drain = Drain.open
+    private var drainTimer: EventLoopTimer?
+
+    init(
+        loop: EventLoop,
+        fd: Int32,
+        peer: String,
+        transport: HTTP2ServerTransport,
+        configuration: HTTP2ServerTransport.Configuration,
+        handler: @escaping @Sendable (ServerTransportStream) async -> Void
+    ) {
+        self.transport = transport
+        self.configuration = configuration
+        self.handler = handler
+        super.init(loop: loop, fd: fd, peer: peer, keepalive: configuration.keepalive)
+    }
+
+    override func makeSession() throws(HTTP2TransportError) -> Session {
+        try Session(
+            role: .server,
+            settings: Session.Settings(
+                maxConcurrentStreams: UInt32(clamping: configuration.maxConcurrentStreams),
+                initialWindowSize: UInt32(clamping: configuration.initialStreamWindowSize),
+                connectionWindowSize: Int32(clamping: configuration.connectionWindowSize),
+                maxHeaderListSize: UInt32(clamping: configuration.maxHeaderListSize)),
+            delegate: self)
+    }
+
+    /// Number of open streams (for tests).
+    var streamCount: Int { streams.count }
+
+    /// The largest outbound queue any stream of this connection had, open streams included
+    /// (for tests).
+    private var closedStreamsHighWaterMark = 0
+    var outboundHighWaterMark: Int {
+        streams.values.reduce(closedStreamsHighWaterMark) { max($0, $1.outbound.queuedHighWaterMark) }
+    }
+
+    // MARK: Graceful shutdown
+
+    /// GOAWAY in two steps (a notice, then after a PING round trip the last stream id); streams
+    /// in flight finish; the connection closes once they did.
+    func beginGracefulShutdown() {
+        assert(loop.inEventLoop)
+        guard drain == .open, !isClosed, let session else { return }
+        drain = .noticeSent
+        session.submitShutdownNotice()
+        session.submitPing()
+        scheduleFlush()
+        // Should the PING go unanswered, send the final GOAWAY anyway.
+        // (The timer holds the connection until it fires or is cancelled on close.)
+        drainTimer = loop.scheduleTimerOnLoop(after: .seconds(1)) { [self] in sendFinalGoAway() }
+    }
+
+    private func sendFinalGoAway() {
+        guard drain == .noticeSent, !isClosed, let session else { return }
+        drain = .goAwaySent
+        drainTimer?.cancel()
+        session.submitGoAway()
+        scheduleFlush()
+    }
+
+    override func sessionPingAcknowledged() {
+        super.sessionPingAcknowledged()
+        if drain == .noticeSent { sendFinalGoAway() }
+    }
+
+    override func didFlush() {
+        if drain == .goAwaySent, streams.isEmpty, !(session?.wantsWrite ?? false) {
+            close()
+        }
+    }
+
+    override func connectionDidClose(_ error: HTTP2TransportError?) {
+        drainTimer?.cancel()
+        let open = streams
+        streams.removeAll()
+        for stream in open.values { stream.streamClosed(errorCode: nil) }
+        transport.connectionClosed(self)
+    }
+
+    // MARK: Streams
+
+    override func sessionBeginHeaders(streamID: Int32, first: Bool) {
+        guard first else { return }
+        streams[streamID] = ServerStream(
+            id: streamID, connection: self, maxMessageSize: configuration.maxReceiveMessageSize,
+            inboundHighWater: configuration.inboundBufferSize, outboundHighWater: configuration.outboundBufferSize)
+    }
+
+    override func sessionHeader(streamID: Int32, name: String, value: String) {
+        guard let stream = streams[streamID], !stream.accepting, !stream.finished, stream.task == nil else {
+            return  // trailers from a client are ignored
+        }
+        stream.headers.append(HeaderField(name: name, value: value))
+    }
+
+    override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {
+        guard let stream = streams[streamID] else { return }
+        if stream.task == nil, !stream.finished {
+            start(stream, endStream: endStream)
+        } else if endStream {
+            requestEnded(stream)
+        }
+    }
+
+    private func start(_ stream: ServerStream, endStream: Bool) {
+        let head: GRPCRequestHead
+        switch GRPCRequestHeaders.parse(stream.headers) {
+        case .success(let parsed):
+            head = parsed
+        case .failure(.http(let status, let message)):
+            stream.rejectHTTP(status: status, message: message)
+            return
+        case .failure(.grpc(let status, let acceptEncoding)):
+            stream.rejectGRPC(status, acceptEncoding: acceptEncoding)
+            return
+        }
+        stream.headers = []
+        stream.accepting = true
+        if endStream { requestEnded(stream) }
+        let transportStream = ServerTransportStream(
+            path: head.path,
+            metadata: head.metadata,
+            deadline: head.timeout.map { ContinuousClock.now.advanced(by: $0) },
+            peer: peer,
+            requests: RequestMessages(inbox: stream.inbox),
+            writer: ServerWriter(stream: stream))
+        let handler = handler
+        let transport = transport
+        transport.handlerStarted()
+        stream.task = Task(executorPreference: loop) {
+            await handler(transportStream)
+            // A handler that returned without a status leaves a broken stream: end it clearly.
+            ServerWriter(stream: stream).finish(
+                status: RPCStatus(code: .internal, message: "the server ended the call without a status"),
+                details: nil, trailers: Metadata())
+            transport.handlerFinished()
+        }
+    }
+
+    override func sessionDataChunk(streamID: Int32, chunk: DataChunk) {
+        guard let session else { return }
+        // The connection window always comes back at once: a slow stream holds back only itself.
+        session.consumeConnection(chunk.count)
+        guard let stream = streams[streamID], stream.accepting else {
+            session.consumeStream(streamID, chunk.count)
+            return
+        }
+        stream.uncredited += chunk.count
+        chunk.append(to: &stream.deframer)
+        do {
+            while let message = try stream.deframer.next() {
+                stream.inbox.push(.message(message), bytes: message.count + GRPCFraming.prefixLength)
+            }
+        } catch {
+            session.consumeStream(streamID, stream.uncredited)
+            stream.uncredited = 0
+            stream.abort(error.status)
+            return
+        }
+        returnCredit(stream)
+    }
+
+    override func sessionDataReceived(streamID: Int32, endStream: Bool) {
+        guard endStream, let stream = streams[streamID] else { return }
+        requestEnded(stream)
+    }
+
+    /// The client half-closed: the request stream ends (or fails if a message was cut short).
+    private func requestEnded(_ stream: ServerStream) {
+        guard stream.accepting else { return }
+        stream.accepting = false
+        do {
+            try stream.deframer.finish()
+            stream.inbox.finish()
+        } catch {
+            stream.abort(error.status)
+        }
+    }
+
+    /// Returns the stream window the handler made room for (see `StreamInbox`).
+    func returnCredit(streamID: Int32) {
+        guard let stream = streams[streamID] else { return }
+        returnCredit(stream)
+        scheduleFlush()
+    }
+
+    private func returnCredit(_ stream: ServerStream) {
+        guard stream.uncredited > 0, stream.inbox.admitsCredit() else { return }
+        session?.consumeStream(stream.id, stream.uncredited)
+        stream.uncredited = 0
+    }
+
+    override func sessionOutbound(streamID: Int32) -> StreamOutbound? {
+        streams[streamID]?.outbound
+    }
+
+    override func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool) {
+        // The response ended while the client is still sending: tell it to stop (as gRPC does).
+        guard endStream, streamID != 0, let session, !session.isRemoteClosed(streamID: streamID) else { return }
+        session.submitReset(streamID: streamID, errorCode: Nghttp2ErrorCode.noError)
+    }
+
+    override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        closedStreamsHighWaterMark = max(closedStreamsHighWaterMark, stream.outbound.queuedHighWaterMark)
+        if stream.uncredited > 0 {
+            session?.consumeStream(streamID, stream.uncredited)
+            stream.uncredited = 0
+        }
+        stream.streamClosed(errorCode: errorCode)
+        if streams.isEmpty, drain == .goAwaySent { scheduleFlush() }
+    }
+}

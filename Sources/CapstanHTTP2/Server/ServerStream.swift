@@ -1,0 +1,196 @@
+internal import CapstanRPC
+
+/// One inbound HTTP/2 stream on a server connection: its request headers, the deframer feeding
+/// the handler's request messages, the outbound queue for the response, and the handler's task.
+///
+/// Safety of `@unchecked Sendable`: every `var` is read and written on the connection's loop
+/// thread only; the writer (`ServerWriter`) checks `loop.inEventLoop` and otherwise hops there
+/// with `loop.execute`. `inbox` is itself thread-safe, and `inboxMadeRoom` only hops to the loop.
+final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
+    let id: Int32
+    let connection: ServerConnection
+    let loop: EventLoop
+
+    var headers: [HeaderField] = []
+    var deframer: GRPCDeframer
+    private(set) var inbox: StreamInbox!
+    /// The response queue (this stream itself).
+    var outbound: StreamOutbound { self }
+
+    /// Received DATA bytes whose stream-level window was not yet returned.
+    var uncredited = 0
+    /// Request messages are accepted (a handler runs and the client has not half-closed).
+    var accepting = false
+    /// Response HEADERS were submitted.
+    var responseStarted = false
+    /// The response end (status or rejection) was decided; later writes and finishes are ignored.
+    var finished = false
+    /// nghttp2 closed the stream.
+    var closed = false
+    var task: Task<Void, Never>?
+
+    init(id: Int32, connection: ServerConnection, maxMessageSize: Int, inboundHighWater: Int, outboundHighWater: Int) {
+        self.id = id
+        self.connection = connection
+        loop = connection.loop
+        deframer = GRPCDeframer(maxMessageSize: maxMessageSize)
+        super.init(highWater: outboundHighWater)
+        headers.reserveCapacity(8)
+        inbox = StreamInbox(highWater: inboundHighWater, owner: self)
+    }
+
+    func inboxMadeRoom() {
+        let connection = connection
+        let id = id
+        loop.execute { connection.returnCredit(streamID: id) }
+    }
+
+    // MARK: Response (loop thread)
+
+    /// The response HEADERS of a call without response metadata (the common case), built once.
+    private static let plainResponseHeaders = GRPCResponseHeaders.headers(metadata: Metadata())
+    /// The trailers of an OK call without trailing metadata, built once.
+    private static let okTrailers = GRPCResponseHeaders.trailers(status: .ok, details: nil, metadata: Metadata())
+    private static let okTrailersOnly = GRPCResponseHeaders.trailersOnly(status: .ok, details: nil, metadata: Metadata())
+
+    static let endedError = RPCError(code: .unavailable, message: "the stream already ended")
+    private static let finishedError = RPCError(code: .failedPrecondition, message: "the call already ended")
+    private static let lostError = RPCError(code: .cancelled, message: "the client reset the stream or the connection closed")
+
+    /// Submits the response HEADERS (with a body to follow).
+    func sendHeaders(_ metadata: Metadata) throws(RPCError) {
+        assert(loop.inEventLoop)
+        guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
+        guard !responseStarted else { return }
+        responseStarted = true
+        let fields = metadata.isEmpty ? Self.plainResponseHeaders : GRPCResponseHeaders.headers(metadata: metadata)
+        do {
+            try connection.session?.submitResponse(streamID: id, headers: fields, hasBody: true)
+        } catch {
+            throw RPCError(code: .internal, message: "could not send the response headers: \(error)")
+        }
+        connection.scheduleFlush()
+    }
+
+    /// Queues one response message. Returns whether the writer must wait for the queue to drain.
+    func enqueue(_ message: [UInt8]) throws(RPCError) -> Bool {
+        assert(loop.inEventLoop)
+        guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
+        if !responseStarted { try sendHeaders(Metadata()) }
+        outbound.appendMessage(message)
+        resumeProvider()
+        return outbound.isOverHighWater
+    }
+
+    /// Ends the response with a status: trailers after the queued messages, or a trailers-only
+    /// response when nothing was sent. Writers still waiting fail.
+    func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata) {
+        assert(loop.inEventLoop)
+        guard !finished else { return }
+        finished = true
+        outbound.fail(Self.finishedError)
+        guard !closed, !connection.isClosed, let session = connection.session else { return }
+        let plainOK = status.code == .ok && status.message.isEmpty && details == nil && trailers.isEmpty
+        if responseStarted {
+            let fields = plainOK ? Self.okTrailers : GRPCResponseHeaders.trailers(status: status, details: details, metadata: trailers)
+            outbound.setEnd(.trailers(fields))
+            resumeProvider()
+        } else {
+            responseStarted = true
+            let fields = plainOK
+                ? Self.okTrailersOnly
+                : GRPCResponseHeaders.trailersOnly(status: status, details: details, metadata: trailers)
+            do {
+                try session.submitResponse(streamID: id, headers: fields, hasBody: false)
+            } catch {
+                session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
+            }
+        }
+        connection.scheduleFlush()
+    }
+
+    /// Rejects a request that is not gRPC at all with a plain HTTP status and text body.
+    func rejectHTTP(status: Int, message: String) {
+        finished = true
+        responseStarted = true
+        inbox.finish()
+        guard let session = connection.session else { return }
+        outbound.appendRaw(Array((message + "\n").utf8))
+        outbound.setEnd(.endStream)
+        let fields = [
+            HeaderField(name: ":status", value: String(status)),
+            HeaderField(name: "content-type", value: "text/plain; charset=utf-8"),
+        ]
+        do {
+            try session.submitResponse(streamID: id, headers: fields, hasBody: true)
+        } catch {
+            session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
+        }
+        connection.scheduleFlush()
+    }
+
+    /// Rejects a gRPC request with a trailers-only status.
+    func rejectGRPC(_ status: RPCStatus, acceptEncoding: String?) {
+        var fields = GRPCResponseHeaders.trailersOnly(status: status, details: nil, metadata: Metadata())
+        if let acceptEncoding { fields.append(HeaderField(name: "grpc-accept-encoding", value: acceptEncoding)) }
+        finished = true
+        responseStarted = true
+        inbox.finish()
+        guard let session = connection.session else { return }
+        do {
+            try session.submitResponse(streamID: id, headers: fields, hasBody: false)
+        } catch {
+            session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
+        }
+        connection.scheduleFlush()
+    }
+
+    /// The transport ends the call itself (a corrupt or oversized request): the handler's reads
+    /// fail, queued responses are dropped, the status goes out and the handler is cancelled.
+    /// The stream is reset once the status is sent if the client is still sending.
+    func abort(_ status: RPCStatus) {
+        accepting = false
+        inbox.fail(RPCError(code: status.code, message: status.message))
+        outbound.clear()
+        finish(status: status, details: nil, trailers: Metadata())
+        task?.cancel()
+    }
+
+    /// nghttp2 closed the stream. Before the response ended that means the client reset it (or
+    /// the connection was lost): reads and writes fail and the handler is cancelled.
+    func streamClosed(errorCode: UInt32?) {
+        closed = true
+        accepting = false
+        if finished {
+            inbox.fail(Self.lostError)
+            outbound.fail(Self.finishedError)
+            return
+        }
+        finished = true
+        let error = errorCode.map {
+            RPCError(code: .cancelled, message: "the client reset the stream (HTTP/2 error code \($0))")
+        } ?? RPCError(code: .cancelled, message: "the connection to \(connection.peer) closed")
+        inbox.fail(error)
+        outbound.fail(error)
+        outbound.clear()
+        task?.cancel()
+    }
+
+    /// Lets the data provider run again after it ran dry.
+    private func resumeProvider() {
+        if outbound.deferred {
+            outbound.deferred = false
+            connection.session?.resumeData(streamID: id)
+        }
+        connection.scheduleFlush()
+    }
+}
+
+/// HTTP/2 error codes used by the transport.
+enum Nghttp2ErrorCode {
+    static let noError: UInt32 = 0
+    static let protocolError: UInt32 = 1
+    static let internalError: UInt32 = 2
+    static let refusedStream: UInt32 = 7
+    static let cancel: UInt32 = 8
+}

@@ -1,0 +1,63 @@
+internal import CapstanRPC
+
+/// The response half of a `ServerStream`, as the RPC core sees it. On the stream's loop thread
+/// (the usual case: handler tasks prefer that loop) it acts at once; elsewhere it hops there.
+struct ServerWriter: ServerStreamWriter {
+    let stream: ServerStream
+
+    func writeHeaders(_ metadata: Metadata) async throws {
+        let stream = stream
+        if stream.loop.inEventLoop {
+            try stream.sendHeaders(metadata)
+            return
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            stream.loop.execute {
+                do {
+                    try stream.sendHeaders(metadata)
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    func writeMessage(_ bytes: [UInt8]) async throws {
+        let stream = stream
+        let queued: Bool
+        if stream.loop.inEventLoop {
+            guard try stream.enqueue(bytes) else { return }
+            queued = true
+            try Task.checkCancellation()
+        } else {
+            queued = false
+        }
+        // Off the loop, or the queue is over its mark: queue there if not done yet, and continue
+        // once the queue is below its mark. (Parking always happens on the loop.)
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let park: @Sendable () -> Void = {
+                    do {
+                        if !queued { _ = try stream.enqueue(bytes) }
+                        stream.outbound.park(continuation)
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+                if stream.loop.inEventLoop { park() } else { stream.loop.execute(park) }
+            }
+        } onCancel: {
+            stream.loop.execute { stream.outbound.cancelParked() }
+        }
+    }
+
+    func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata) {
+        let stream = stream
+        if stream.loop.inEventLoop {
+            stream.finish(status: status, details: details, trailers: trailers)
+        } else {
+            stream.loop.execute { stream.finish(status: status, details: details, trailers: trailers) }
+        }
+    }
+}

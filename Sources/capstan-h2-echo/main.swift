@@ -1,0 +1,60 @@
+// A small gRPC echo server over CapstanHTTP2, for load checks by hand (h2load, ghz):
+//   swift run -c release capstan-h2-echo --port 50051 [--threads N]
+// Service `capstan.test.Echo`: `Unary` answers the request bytes; `Stream` is bidirectional echo.
+// Stops gracefully on SIGINT/SIGTERM.
+import CapstanAPI
+import CapstanHTTP2
+import CapstanRPC
+import CapstanWire
+import Dispatch
+import Glibc
+
+/// A message that is its bytes.
+struct Payload: WireMessage {
+    static let protoMessageName = "capstan.test.Payload"
+    var bytes: [UInt8] = []
+    init() {}
+    init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) { self.bytes = Array(bytes) }
+    func serializedBytes() -> [UInt8] { bytes }
+}
+
+var port = 50051
+var threads = EventLoopGroup.coreCount
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    switch argument {
+    case "--port": port = Int(arguments.next() ?? "") ?? port
+    case "--threads": threads = Int(arguments.next() ?? "") ?? threads
+    default:
+        print("usage: capstan-h2-echo [--port N] [--threads N]")
+        exit(2)
+    }
+}
+
+var router = RPCRouter()
+let unary = MethodDescriptor<Payload, Payload>(service: "capstan.test.Echo", method: "Unary", kind: .unary)
+let stream = MethodDescriptor<Payload, Payload>(service: "capstan.test.Echo", method: "Stream", kind: .bidirectional)
+router.unary(unary) { request, _ in request }
+router.bidirectional(stream) { requests, responses, _ in
+    for try await request in requests { try await responses.write(request) }
+}
+
+let group = try EventLoopGroup(threads: threads)
+var configuration = HTTP2ServerTransport.Configuration()
+configuration.maxConcurrentStreams = 1000
+let transport = try HTTP2ServerTransport(host: "127.0.0.1", port: port, configuration: configuration, group: group)
+print("listening on \(transport.localAddress) with \(threads) loop threads")
+
+signal(SIGINT, SIG_IGN)
+signal(SIGTERM, SIG_IGN)
+var sources: [any DispatchSourceSignal] = []
+for number in [SIGINT, SIGTERM] {
+    let source = DispatchSource.makeSignalSource(signal: number)
+    source.setEventHandler { @Sendable [transport] in transport.beginGracefulShutdown() }
+    source.resume()
+    sources.append(source)
+}
+
+try await RPCServer(router: router).serve(on: transport)
+await group.shutdown()
+print("stopped")

@@ -1,0 +1,104 @@
+@testable import CapstanHTTP2
+import CapstanRPC
+import Glibc
+import Testing
+
+@Suite("HTTP/2 client connections: failover, unreachable targets, deadlines", .timeLimit(.minutes(1)))
+struct HTTP2ClientConnectionTests {
+    /// A loopback port nothing listens on (bound, then released).
+    static func unusedPort() throws -> Int {
+        let fd = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        let port = Socket.localAddress(fd)!.port
+        System.close(fd)
+        return port
+    }
+
+    @Test("with an unreachable first target, calls fail over to the next one")
+    func failover() async throws {
+        let dead = try Self.unusedPort()
+        try await withHTTP2Server { harness in
+            let transport = try HTTP2ClientTransport(
+                targets: ["127.0.0.1:\(dead)", harness.target], group: harness.group)
+            let client = RPCClient(transport: transport)
+            for index in 0..<5 {
+                #expect(try await client.unary(Echo.get, Text("\(index)")).value == "echo: \(index)")
+            }
+            #expect(transport.connectionCount == 1)
+            await transport.close()
+        }
+    }
+
+    @Test("no reachable target: UNAVAILABLE at once")
+    func unreachable() async throws {
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(
+            targets: ["127.0.0.1:\(try Self.unusedPort())", "[::1]:\(try Self.unusedPort())"], group: group)
+        let error = await rpcError { _ = try await RPCClient(transport: transport).unary(Echo.get, "x") }
+        #expect(error?.code == .unavailable)
+        // Still in backoff: fails again without waiting.
+        let again = await rpcError { _ = try await RPCClient(transport: transport).unary(Echo.get, "x") }
+        #expect(again?.code == .unavailable)
+        await transport.close()
+        await group.shutdown()
+    }
+
+    @Test("a server that accepts but never speaks HTTP/2: the call's deadline bounds the wait")
+    func silentServer() async throws {
+        let group = try EventLoopGroup(threads: 1)
+        let silent = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        defer { System.close(silent) }
+        let port = Socket.localAddress(silent)!.port
+        let transport = try HTTP2ClientTransport(targets: ["127.0.0.1:\(port)"], group: group)
+        let error = await rpcError {
+            _ = try await RPCClient(transport: transport).unary(Echo.get, "x", options: CallOptions(timeout: .milliseconds(200)))
+        }
+        #expect(error?.code == .deadlineExceeded)
+        await transport.close()
+        await group.shutdown()
+    }
+
+    @Test("bad target strings are refused")
+    func badTargets() async throws {
+        let group = try EventLoopGroup(threads: 1)
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: [], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["example.com:80"], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["::1:80"], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["127.0.0.1:99999"], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["[::1]80"], group: group) }
+        await group.shutdown()
+    }
+
+    @Test("addresses parse and print in gRPC's notation")
+    func addresses() throws {
+        #expect(try SocketAddress(parsing: "127.0.0.1:8080").description == "ipv4:127.0.0.1:8080")
+        #expect(try SocketAddress(parsing: "[::1]:8080").description == "ipv6:[::1]:8080")
+        #expect(try SocketAddress(parsing: "localhost:1").hostAndPort == "127.0.0.1:1")
+        #expect(try SocketAddress(parsing: "[::1]:0").hostAndPort == "[::1]:0")
+    }
+
+    @Test("close lets calls in flight finish and refuses new ones")
+    func closeWhileBusy() async throws {
+        let gate = Gate()
+        let arrived = Gate()
+        let held = MethodDescriptor<Text, Text>(service: "capstan.test.Close", method: "Held", kind: .unary)
+        try await withHTTP2Server(routes: { router in
+            Echo.register(in: &router)
+            router.unary(held) { request, _ in
+                arrived.open()
+                await gate.wait()
+                return request
+            }
+        }) { harness in
+            let transport = try harness.makeClientTransport()
+            let client = RPCClient(transport: transport)
+            let call = Task { try await client.unary(held, "in flight") }
+            await arrived.wait()
+            let closing = Task { await transport.close() }
+            #expect(await eventually { await rpcError { _ = try await client.unary(Echo.get, "x") }?.code == .unavailable })
+            gate.open()
+            #expect(try await call.value.value == "in flight")
+            await closing.value
+            #expect(transport.connectionCount == 0)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+@testable import CapstanHTTP2
+import CapstanRPC
+import Testing
+
+@Suite("HTTP/2 deadlines and cancellation", .timeLimit(.minutes(1)))
+struct HTTP2DeadlineAndCancellationTests {
+    /// Waits until cancelled, recording what it saw.
+    static let hang = MethodDescriptor<Text, Text>(service: "capstan.test.Slow", method: "Hang", kind: .unary)
+    /// Streams until cancelled.
+    static let forever = MethodDescriptor<Text, Text>(service: "capstan.test.Slow", method: "Forever", kind: .serverStreaming)
+    /// Reads requests until cancelled.
+    static let drain = MethodDescriptor<Text, Text>(service: "capstan.test.Slow", method: "Drain", kind: .bidirectional)
+
+    final class Observations: Sendable {
+        let started = Gate()
+        let cancelled = Gate()
+        let deadlineSeen = Locked<Duration?>(nil)
+    }
+
+    static func routes(_ observations: Observations) -> (inout RPCRouter) -> Void {
+        { router in
+            Echo.register(in: &router)
+            router.unary(hang) { _, context in
+                observations.deadlineSeen.withLock { $0 = context.deadline.map { ContinuousClock.now.duration(to: $0) } }
+                observations.started.open()
+                await withTaskCancellationHandler {
+                    try? await Task.sleep(for: .seconds(60))
+                } onCancel: {
+                    observations.cancelled.open()
+                }
+                throw CancellationError()
+            }
+            router.serverStreaming(forever) { _, responses, _ in
+                observations.started.open()
+                do {
+                    for index in 0..<1_000_000 {
+                        try await responses.write(Text("\(index)"))
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                } catch {
+                    observations.cancelled.open()
+                    throw error
+                }
+            }
+            router.bidirectional(drain) { requests, _, _ in
+                observations.started.open()
+                do {
+                    for try await _ in requests {}
+                } catch {
+                    observations.cancelled.open()
+                    throw error
+                }
+            }
+        }
+    }
+
+    @Test("a deadline travels as grpc-timeout and expires with DEADLINE_EXCEEDED; the handler is cancelled")
+    func deadlineExpires() async throws {
+        let observations = Observations()
+        try await withHTTP2Server(routes: Self.routes(observations)) { harness in
+            let error = await rpcError {
+                _ = try await harness.client.unary(Self.hang, "x", options: CallOptions(timeout: .milliseconds(300)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            await observations.cancelled.wait()
+            let seen = try #require(observations.deadlineSeen.value)
+            #expect(seen > .zero && seen <= .milliseconds(300))
+            // The connection is fine afterwards.
+            #expect(try await harness.client.unary(Echo.get, "after").value == "echo: after")
+        }
+    }
+
+    @Test("an already expired deadline fails without a call")
+    func expiredDeadline() async throws {
+        try await withHTTP2Server { harness in
+            let error = await rpcError {
+                _ = try await harness.client.unary(Echo.get, "x", options: CallOptions(timeout: .zero))
+            }
+            #expect(error?.code == .deadlineExceeded)
+        }
+    }
+
+    @Test("the client cancelling a unary call resets the stream and cancels the handler")
+    func cancelUnary() async throws {
+        let observations = Observations()
+        try await withHTTP2Server(routes: Self.routes(observations)) { harness in
+            let call = Task { try await harness.client.unary(Self.hang, "x") }
+            await observations.started.wait()
+            call.cancel()
+            let error = await rpcError { _ = try await call.value }
+            #expect(error?.code == .cancelled)
+            await observations.cancelled.wait()
+            #expect(await eventually { harness.server.activeHandlerCount == 0 })
+        }
+    }
+
+    @Test("a peer reset mid-stream cancels a streaming handler")
+    func resetMidStream() async throws {
+        let observations = Observations()
+        try await withHTTP2Server(routes: Self.routes(observations)) { harness in
+            let call = try await harness.client.serverStreaming(Self.forever, "go")
+            var iterator = call.makeAsyncIterator()
+            for _ in 0..<5 { _ = try await iterator.next() }
+            call.cancel()
+            await observations.cancelled.wait()
+            let error = await rpcError { while try await iterator.next() != nil {} }
+            #expect(error?.code == .cancelled)
+            #expect(await eventually { harness.server.activeHandlerCount == 0 })
+        }
+    }
+
+    @Test("a client-streaming reader is cancelled when the client resets")
+    func resetWhileReading() async throws {
+        let observations = Observations()
+        try await withHTTP2Server(routes: Self.routes(observations)) { harness in
+            let call = try await harness.client.bidirectional(Self.drain)
+            try await call.send("one")
+            await observations.started.wait()
+            call.cancel()
+            await observations.cancelled.wait()
+            #expect(await eventually { harness.server.activeHandlerCount == 0 })
+        }
+    }
+
+    @Test("losing the connection cancels the handlers and fails the calls with UNAVAILABLE")
+    func connectionLoss() async throws {
+        let observations = Observations()
+        try await withHTTP2Server(routes: Self.routes(observations)) { harness in
+            let transport = try harness.makeClientTransport()
+            let call = Task { try await RPCClient(transport: transport).unary(Self.hang, "x") }
+            await observations.started.wait()
+            // Cut every server connection abruptly.
+            for connection in harness.server.openConnections {
+                connection.loop.execute { connection.close(HTTP2TransportError(.connectionClosed, "test cut")) }
+            }
+            await observations.cancelled.wait()
+            let error = await rpcError { _ = try await call.value }
+            #expect(error?.code == .unavailable)
+            await transport.close()
+        }
+    }
+}

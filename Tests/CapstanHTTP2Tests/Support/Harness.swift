@@ -1,0 +1,113 @@
+@testable import CapstanHTTP2
+import CapstanRPC
+import Synchronization
+
+/// A server and a client over real loopback HTTP/2, torn down after `body`.
+struct HTTP2Harness: Sendable {
+    let group: EventLoopGroup
+    let server: HTTP2ServerTransport
+    let clientTransport: HTTP2ClientTransport
+    let client: RPCClient
+
+    var target: String { "127.0.0.1:\(server.localPort)" }
+
+    /// A second client transport to the same server (close it before the harness ends).
+    func makeClientTransport(configuration: HTTP2ClientTransport.Configuration = .defaults) throws -> HTTP2ClientTransport {
+        try HTTP2ClientTransport(targets: [target], configuration: configuration, group: group)
+    }
+}
+
+/// Runs `body` against an `RPCServer` on an HTTP/2 server transport bound to a random loopback
+/// port, with an `RPCClient` on an HTTP/2 client transport; then shuts everything down (client,
+/// server, loops), also when `body` throws.
+func withHTTP2Server<T: Sendable>(
+    host: String = "127.0.0.1",
+    threads: Int = 2,
+    server serverConfiguration: HTTP2ServerTransport.Configuration = .defaults,
+    client clientConfiguration: HTTP2ClientTransport.Configuration = .defaults,
+    interceptors: [any ServerInterceptor] = [],
+    routes: (inout RPCRouter) -> Void = Echo.register,
+    _ body: @Sendable (HTTP2Harness) async throws -> T
+) async throws -> T {
+    var router = RPCRouter()
+    routes(&router)
+    let group = try EventLoopGroup(threads: threads)
+    let serverTransport: HTTP2ServerTransport
+    let clientTransport: HTTP2ClientTransport
+    do {
+        serverTransport = try HTTP2ServerTransport(host: host, port: 0, configuration: serverConfiguration, group: group)
+        let target = host.contains(":") ? "[\(host)]:\(serverTransport.localPort)" : "\(host):\(serverTransport.localPort)"
+        clientTransport = try HTTP2ClientTransport(targets: [target], configuration: clientConfiguration, group: group)
+    } catch {
+        await group.shutdown()
+        throw error
+    }
+    let harness = HTTP2Harness(
+        group: group, server: serverTransport, clientTransport: clientTransport,
+        client: RPCClient(transport: clientTransport))
+    let server = RPCServer(router: router, interceptors: interceptors)
+    let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try? await server.serve(on: serverTransport) }
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(harness))
+        } catch {
+            result = .failure(error)
+        }
+        await clientTransport.close()
+        serverTransport.beginGracefulShutdown()
+        await tasks.waitForAll()
+        return result
+    }
+    await group.shutdown()
+    return try result.get()
+}
+
+/// The `RPCError` `body` throws, or `nil` if it throws none.
+func rpcError(_ body: () async throws -> Void) async -> RPCError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as RPCError {
+        return error
+    } catch {
+        return RPCError(code: .unknown, message: "not an RPCError: \(error)")
+    }
+}
+
+/// Polls `condition` every 2 ms for at most `timeout`; returns whether it became true.
+func eventually(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(2))
+    }
+    return await condition()
+}
+
+/// A one-shot signal tasks can wait for (bounded by the test's time limit).
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    var isOpen: Bool { state.withLock { $0.open } }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { state in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if open { continuation.resume() }
+        }
+    }
+}
