@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(
             name: "CapstanStoreTests", dependencies: ["CapstanStore", "CapstanStoreTorture", "CSQLite"],
             swiftSettings: swiftSettings),
+        .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
     ]
