@@ -33,33 +33,45 @@ final class CacheFeed: Sendable {
     /// Follows the store until the calling task is cancelled.
     func run() async {
         var backoff = Duration.milliseconds(20)
-        var first = true
+        // The first listing reaches back for history; so does a retry when that history turned
+        // out to be compacted before anything was applied.
+        var withHistory = true
+        var historyFloor: Int64 = 0
         while !Task.isCancelled {
+            var applied = 0
             do throws(StoreError) {
-                let start = try await initialize(withHistory: first)
-                first = false
+                let start = try await initialize(withHistory: withHistory, floor: historyFloor)
                 backoff = .milliseconds(20)
-                try await follow(from: start)
-            } catch .compacted {
+                try await follow(from: start, applied: &applied)
+            } catch .compacted(_, let compactedRevision) {
+                withHistory = withHistory && applied == 0
+                historyFloor = compactedRevision
                 continue
             } catch {
                 for cache in caches { cache.fail(.store(error)) }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, maxBackoff)
             }
+            withHistory = false
         }
         for cache in caches { cache.fail(.unavailable(reason: "the API server is shutting down")) }
     }
 
     /// Lists every kind at one revision and resets the caches to it; returns the revision.
-    private func initialize(withHistory: Bool) async throws(StoreError) -> Int64 {
+    /// With history it starts `historyRevisions` before the head (not before `floor`); revision 0
+    /// is the empty store, which needs no listing.
+    private func initialize(withHistory: Bool, floor: Int64) async throws(StoreError) -> Int64 {
         let head = try await store.currentRevision()
         progress.noteWrite(head)
-        var revision = withHistory ? max(head - historyRevisions, 0) : head
+        var revision = withHistory ? max(head - historyRevisions, floor, 0) : head
         while true {
             do throws(StoreError) {
                 var listings: [[KeyValue]] = []
                 for cache in caches {
+                    if revision == 0 {
+                        listings.append([])
+                        continue
+                    }
                     let (items, listed) = try await listAll(prefix: cache.prefix, revision: revision)
                     listings.append(items)
                     revision = listed
@@ -87,10 +99,11 @@ final class CacheFeed: Sendable {
         }
     }
 
-    /// Applies every change after `revision` until cancelled or the store fails.
-    private func follow(from revision: Int64) async throws(StoreError) {
+    /// Applies every change after `revision` until cancelled or the store fails, counting them.
+    private func follow(from revision: Int64, applied: inout Int) async throws(StoreError) {
         let stream = try await store.watch(prefix: ObjectKeys.registryRoot, fromRevision: revision)
         for try await change in stream {
+            applied += 1
             if let cache = caches.first(where: { change.entry.key.hasPrefix($0.prefix) }) {
                 cache.apply(change)
             }

@@ -13,6 +13,7 @@ final class WatchReader<Event: WireMessage>: Sendable {
     private struct State {
         var items: [Item] = []
         var waiter: CheckedContinuation<Item, Never>?
+        var cancelled = false
     }
 
     private let state = Mutex(State())
@@ -48,17 +49,34 @@ final class WatchReader<Event: WireMessage>: Sendable {
         waiter?.resume(returning: item)
     }
 
+    /// The next item; `.end(CancellationError())` if the waiting task is cancelled.
     private func take() async -> Item {
-        await withCheckedContinuation { continuation in
-            let item: Item? = state.withLock { state in
-                if let first = state.items.first {
-                    if case .end = first {} else { state.items.removeFirst() }
-                    return first
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let item: Item? = state.withLock { state in
+                    if let first = state.items.first {
+                        if case .end = first {} else { state.items.removeFirst() }
+                        return first
+                    }
+                    if state.cancelled {
+                        state.cancelled = false
+                        return .end(CancellationError())
+                    }
+                    state.waiter = continuation
+                    return nil
                 }
-                state.waiter = continuation
-                return nil
+                if let item { continuation.resume(returning: item) }
             }
-            if let item { continuation.resume(returning: item) }
+        } onCancel: {
+            let waiter: CheckedContinuation<Item, Never>? = state.withLock { state in
+                guard let waiter = state.waiter else {
+                    state.cancelled = true
+                    return nil
+                }
+                state.waiter = nil
+                return waiter
+            }
+            waiter?.resume(returning: .end(CancellationError()))
         }
     }
 
