@@ -24,6 +24,8 @@ struct ErrorTableTests {
         (.tooManyWatches(limit: 5), .resourceExhausted),
         (.tooLarge(kind: "pod", bytes: 10, limit: 5), .resourceExhausted),
         (.unavailable(reason: "x"), .unavailable),
+        (.unauthenticated(reason: "x"), .unauthenticated),
+        (.permissionDenied(identity: "x", method: "y"), .permissionDenied),
         (.store(.unavailable(reason: "closed")), .unavailable),
         (.store(.compacted(requested: 3, compactedRevision: 5)), .outOfRange),
         (.store(.invalid(reason: "x")), .invalidArgument),
@@ -46,6 +48,29 @@ struct ErrorTableTests {
         #expect(RegistryError.notFound(kind: "minion", namespace: "", name: "m1").rpcError.message == "minion \"m1\" not found")
         #expect(RegistryError.watcherTooSlow(limit: 5).rpcError.message.contains("5 events"))
         #expect(RegistryError.unavailable(reason: "x").rpcError.message.contains("retry"))
+    }
+
+    @Test("tokens: none or unknown is UNAUTHENTICATED; a read-only identity writing is PERMISSION_DENIED")
+    func auth() async throws {
+        let authenticator = TokenAuthenticator(tokens: [
+            "admin-token": Identity(name: "admin", access: .readWrite),
+            "viewer-token": Identity(name: "viewer", access: .readOnly),
+        ])
+        try await withAPIServer(interceptors: [authenticator]) { api, _ in
+            let anonymous = await rpcError { _ = try await api.pods.list(Make.list()) }
+            #expect(anonymous.code == .unauthenticated)
+            let wrong = await rpcError {
+                _ = try await api.pods.list(Make.list(), options: CallOptions(metadata: ["authorization": "Bearer nope"]))
+            }
+            #expect(wrong.code == .unauthenticated)
+            let admin = CallOptions(metadata: ["authorization": "Bearer admin-token"])
+            let viewer = CallOptions(metadata: ["authorization": "Bearer viewer-token"])
+            _ = try await api.pods.create(Make.pod("web"), options: admin)
+            #expect(try await api.pods.list(Make.list(), options: viewer).items.count == 1)
+            let denied = await rpcError { _ = try await api.pods.delete(Make.delete("web"), options: viewer) }
+            #expect(denied.code == .permissionDenied)
+            #expect(denied.message == "viewer may not call capstan.v1.Pods/Delete")
+        }
     }
 
     @Test("an object over the size limit is RESOURCE_EXHAUSTED naming the limit")

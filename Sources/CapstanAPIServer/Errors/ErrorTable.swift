@@ -59,6 +59,10 @@ extension RegistryError: RPCErrorConvertible {
             return RPCError(code: .resourceExhausted, message: "\(kind) is \(bytes) bytes encoded; the limit is \(limit)")
         case .tooManyWatches(let limit):
             return RPCError(code: .resourceExhausted, message: "too many watches: this kind already has \(limit)")
+        case .unauthenticated(let reason):
+            return RPCError(code: .unauthenticated, message: reason)
+        case .permissionDenied(let identity, let method):
+            return RPCError(code: .permissionDenied, message: "\(identity) may not call \(method)")
         case .unavailable(let reason):
             return RPCError(code: .unavailable, message: "\(reason); retry")
         case .store(let error):

@@ -38,6 +38,10 @@ public enum RegistryError: Error, Sendable, Hashable {
     case tooLarge(kind: String, bytes: Int, limit: Int)
     /// The kind already has `limit` watchers.
     case tooManyWatches(limit: Int)
+    /// No valid credentials.
+    case unauthenticated(reason: String)
+    /// The caller's identity may not call `method`.
+    case permissionDenied(identity: String, method: String)
     /// The server cannot serve the request now (store down, cache not caught up); retryable.
     case unavailable(reason: String)
     /// A store failure with no registry meaning (mapped by the table too).

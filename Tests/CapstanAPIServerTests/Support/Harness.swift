@@ -60,6 +60,7 @@ func withAPIServer<T: Sendable>(
     directory: String,
     options: APIServerOptions = testOptions(),
     storeOptions: SQLiteStoreOptions = SQLiteStoreOptions(),
+    interceptors: [any ServerInterceptor] = [],
     _ body: @escaping @Sendable (APIClients, any Store) async throws -> T
 ) async throws -> T {
     let store = try await SQLiteStore.open(directory: directory, options: storeOptions)
@@ -67,7 +68,7 @@ func withAPIServer<T: Sendable>(
     var router = RPCRouter()
     api.register(on: &router)
     let transport = InProcessTransport(bufferSize: 16)
-    let server = RPCServer(router: router)
+    let server = RPCServer(router: router, interceptors: interceptors)
     let clients = APIClients(rpc: RPCClient(transport: transport.client))
     let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
         group.addTask { await api.run() }
@@ -92,10 +93,12 @@ func withAPIServer<T: Sendable>(
 func withAPIServer<T: Sendable>(
     options: APIServerOptions = testOptions(),
     storeOptions: SQLiteStoreOptions = SQLiteStoreOptions(),
+    interceptors: [any ServerInterceptor] = [],
     _ body: @escaping @Sendable (APIClients, any Store) async throws -> T
 ) async throws -> T {
     try await withTemporaryDirectory { directory in
-        try await withAPIServer(directory: directory, options: options, storeOptions: storeOptions, body)
+        try await withAPIServer(
+            directory: directory, options: options, storeOptions: storeOptions, interceptors: interceptors, body)
     }
 }
 
