@@ -20,7 +20,10 @@ struct ServiceTests {
             let taken = await rpcError { _ = try await api.services.create(Make.service("other", port: 80)) }
             #expect(taken.code == .alreadyExists)
             #expect(taken.message == "port 80/TCP is already used by service \"prod/web\"")
-            #expect(await rpcError { _ = try await api.services.get(Make.get("other")) }.code == .notFound)
+            let notFound = await rpcError { _ = try await api.services.get(Make.get("other")) }
+            #expect(notFound.code == .notFound)
+            let sameName = await rpcError { _ = try await api.services.create(Make.service("web", port: 80, namespace: "prod")) }
+            #expect(sameName.code == .alreadyExists && sameName.message == "service \"prod/web\" already exists")
             _ = try await api.services.create(Make.service("dns", port: 80, protocol: .udp))
             _ = try await api.services.delete(Make.delete("web", namespace: "prod"))
             _ = try await api.services.create(Make.service("other", port: 80))

@@ -10,7 +10,15 @@ struct ServiceRegistry: Sendable {
 
     func create(_ request: Service) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {
         let prepared = try registry.prepareForCreate(request)
-        let claim = try await claims.acquire(for: prepared)
+        let claim: ServicePortClaims.Claim
+        do throws(RegistryError) {
+            claim = try await claims.acquire(for: prepared)
+        } catch .portInUse(_, _, let holderNamespace, let holderName)
+            where holderNamespace == prepared.metadata.namespace && holderName == prepared.metadata.name
+        {
+            // The name itself is taken (by the service holding the port): say so.
+            throw .alreadyExists(kind: ServiceStrategy.kind, namespace: holderNamespace, name: holderName)
+        }
         let written: Registry<ServiceStrategy>.Written
         do throws(RegistryError) {
             written = try await registry.insert(prepared, nameWasGenerated: request.metadata.name.isEmpty)
