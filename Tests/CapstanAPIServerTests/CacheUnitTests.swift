@@ -104,7 +104,7 @@ struct CacheUnitTests {
 
     @Test("a watcher queue: initial events are free, live ones bounded; overflow ends after what was queued")
     func queue() async throws {
-        let queue = WatcherQueue(limit: 2, initial: [[1], [2], [3]], lastRevision: 5)
+        let queue = WatcherQueue(limit: 2, initial: [.event([1]), .event([2]), .event([3])], lastRevision: 5)
         #expect(queue.push([4], revision: 6))
         #expect(queue.push([5], revision: 7))
         #expect(!queue.push([6], revision: 8))

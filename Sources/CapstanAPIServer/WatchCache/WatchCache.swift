@@ -163,18 +163,18 @@ final class WatchCache: Sendable {
             let state = try readable(shared)
             guard shared.watchers.count < limits.maxWatchers else { throw .tooManyWatches(limit: limits.maxWatchers) }
             let now = effectiveRevision(state)
-            var initial: [[UInt8]] = []
+            var initial: [WatcherQueue.Item] = []
             let floor: Int64
             if sendInitialEvents {
                 for key in state.keys {
                     let object = state.objects[key]!
-                    if filter.matches(object) { initial.append(ProtoBytes.event(type: EventType.added.rawValue, object: object.bytes)) }
+                    if filter.matches(object) { initial.append(.added(object)) }
                 }
-                initial.append(ProtoBytes.bookmarkEvent(revision: now))
+                initial.append(.event(ProtoBytes.bookmarkEvent(revision: now)))
                 floor = now
             } else if fromRevision > 0 {
                 guard let events = state.ring.events(after: fromRevision) else { throw .tooOld(requested: fromRevision) }
-                initial = events.compactMap { $0.delivery(for: filter) }
+                initial = events.compactMap { $0.delivery(for: filter).map(WatcherQueue.Item.event) }
                 floor = max(fromRevision, events.last?.revision ?? 0)
             } else {
                 floor = now

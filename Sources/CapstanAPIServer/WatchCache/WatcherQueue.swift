@@ -1,14 +1,32 @@
+import CapstanAPI
 import Synchronization
 
 /// The events waiting for one watcher: its initial events (the snapshot or the replay from the
-/// ring, taken whole), then live events in a queue bounded by `limit`.
+/// ring, taken whole), then live events in a queue bounded by `limit`. A snapshot's objects are
+/// kept as references and framed as ADDED events only when taken, so a large initial listing
+/// costs no copy up front.
 ///
 /// The cache pushes under its own lock; the watch handler pulls with `next()`. A push that finds
 /// the live queue full ends the watcher: it still receives what was queued, then
 /// `watcherTooSlow`, and can resume from the last revision it received.
 final class WatcherQueue: Sendable {
+    /// One queued event.
+    enum Item: Sendable {
+        /// An encoded `<Kind>Event`.
+        case event([UInt8])
+        /// An object of the initial snapshot, to be sent as ADDED.
+        case added(CachedObject)
+
+        var bytes: [UInt8] {
+            switch self {
+            case .event(let bytes): bytes
+            case .added(let object): ProtoBytes.event(type: EventType.added.rawValue, object: object.bytes)
+            }
+        }
+    }
+
     private struct State {
-        var items: [[UInt8]] = []
+        var items: [Item] = []
         var head = 0
         /// Items before this index are initial events, which do not count against the limit.
         var initialEnd = 0
@@ -30,7 +48,7 @@ final class WatcherQueue: Sendable {
     let limit: Int
     private let state: Mutex<State>
 
-    init(limit: Int, initial: [[UInt8]], lastRevision: Int64) {
+    init(limit: Int, initial: [Item], lastRevision: Int64) {
         self.limit = limit
         var state = State(lastRevision: lastRevision)
         state.items = initial
@@ -59,7 +77,7 @@ final class WatcherQueue: Sendable {
                 state.waiter = nil
                 return (waiter, true)
             }
-            state.items.append(bytes)
+            state.items.append(.event(bytes))
             return (nil, true)
         }
         waiter?.resume(returning: bytes)
@@ -83,16 +101,16 @@ final class WatcherQueue: Sendable {
     func next() async throws -> [UInt8]? {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, any Error>) in
-                let result: Result<[UInt8]?, RegistryError>? = state.withLock { state in
+                let result: Result<Item?, RegistryError>? = state.withLock { state in
                     if state.head < state.items.count {
-                        let bytes = state.items[state.head]
+                        let item = state.items[state.head]
                         state.head += 1
                         if state.head > 64 && state.head * 2 > state.items.count {
                             state.items.removeFirst(state.head)
                             state.initialEnd = max(0, state.initialEnd - state.head)
                             state.head = 0
                         }
-                        return .success(bytes)
+                        return .success(item)
                     }
                     if state.cancelled { return .success(nil) }
                     switch state.ending {
@@ -103,7 +121,7 @@ final class WatcherQueue: Sendable {
                         return nil
                     }
                 }
-                if let result { continuation.resume(with: result) }
+                if let result { continuation.resume(with: result.map { $0?.bytes }) }
             }
         } onCancel: {
             cancel()
