@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CapstanRPC", targets: ["CapstanRPC"]),
         .library(name: "CapstanHTTP2", targets: ["CapstanHTTP2"]),
         .library(name: "CapstanStore", targets: ["CapstanStore"]),
+        .library(name: "CapstanAPIServer", targets: ["CapstanAPIServer"]),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -58,6 +59,10 @@ let package = Package(
         .target(
             name: "CapstanStore", dependencies: ["CSQLite", "CapstanAPI", "CapstanWire"],
             swiftSettings: swiftSettings),
+        // The API server core: registries, strategies, watch cache, services.
+        .target(
+            name: "CapstanAPIServer", dependencies: ["CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
         // The durability test's workload and record format, shared by `store-torture` and the tests.
         .target(name: "CapstanStoreTorture", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -96,6 +101,11 @@ let package = Package(
         .testTarget(
             name: "CapstanStoreTests", dependencies: ["CapstanStore", "CapstanStoreTorture", "CSQLite"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanAPIServerTests",
+            dependencies: ["CapstanAPIServer", "CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
     ]
