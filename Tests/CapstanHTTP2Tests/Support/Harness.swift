@@ -1,6 +1,7 @@
 @testable import CapstanHTTP2
 import CapstanRPC
 import Synchronization
+import Testing
 
 /// A server and a client over real loopback HTTP/2, torn down after `body`.
 struct HTTP2Harness: Sendable {
@@ -85,29 +86,57 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async -> Bool)
     return await condition()
 }
 
-/// A one-shot signal tasks can wait for (bounded by the test's time limit).
+/// A one-shot signal tasks can wait for. Waits are bounded: a gate that does not open within the
+/// timeout records a test issue and stops waiting, so a broken expectation fails instead of hanging.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private struct State {
+        var open = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     func open() {
         let waiters = state.withLock { state in
             state.open = true
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
     var isOpen: Bool { state.withLock { $0.open } }
 
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let open = state.withLock { state in
-                if state.open { return true }
-                state.waiters.append(continuation)
-                return false
+    /// Waits until the gate opens, at most `timeout`.
+    func wait(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async {
+        let opened = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.waitUntilOpenOrCancelled(); return self.isOpen }
+            group.addTask { try? await Task.sleep(for: timeout); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first || self.isOpen
+        }
+        if !opened { Issue.record("gate did not open within \(timeout)", sourceLocation: sourceLocation) }
+    }
+
+    private func waitUntilOpenOrCancelled() async {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if state.open || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if open { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
         }
     }
 }
