@@ -38,7 +38,8 @@ extension StoreConformance {
     /// A lease that is not kept alive expires and deletes its keys (watch delivers the deletes);
     /// one kept alive meanwhile stays.
     static func leaseExpiry(_ store: any Store) async throws {
-        let short = try await store.grantLease(ttl: .seconds(1))
+        // 3 s, not 1: on a busy machine a 1 s lease can expire before the create that uses it.
+        let short = try await store.grantLease(ttl: .seconds(3))
         let kept = try await store.grantLease(ttl: .seconds(30))
         let start = try await store.currentRevision()
         let stream = try await store.watch(prefix: "/e/", fromRevision: start)
