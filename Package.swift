@@ -75,6 +75,12 @@ let package = Package(
             name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
 
+        // gRPC's interop server and client over HTTP/2 (wiring only).
+        .executableTarget(
+            name: "capstan-interop",
+            dependencies: ["CapstanInterop", "CapstanHTTP2", "CapstanRPC", "CapstanWire"],
+            swiftSettings: swiftSettings),
+
         // The code generator (a protoc plugin) and its library.
         .target(name: "CapstanCodegen", path: "codegen/Sources/CapstanCodegen", swiftSettings: swiftSettings),
         .executableTarget(

@@ -17,7 +17,7 @@ public struct InteropCommandLine: Sendable, Hashable {
 
     /// `server`: serve `grpc.testing.TestService` in plaintext.
     public struct Server: Sendable, Hashable {
-        /// The port to listen on, 1–65535.
+        /// The port to listen on, 1–65535, or 0 for any free port (the server prints which).
         public var port: Int
 
         public init(port: Int) {
@@ -74,7 +74,7 @@ public struct InteropCommandLine: Sendable, Hashable {
         case "server":
             let flags = try Flags(rest, known: ["port", "use_tls"], role: command)
             try flags.refuseTLS()
-            role = .server(Server(port: try flags.port("port")))
+            role = .server(Server(port: try flags.port("port", allowZero: true)))
         case "client":
             let flags = try Flags(
                 rest, known: ["server_host", "server_host_override", "server_port", "test_case", "use_tls"], role: command
@@ -160,13 +160,14 @@ private struct Flags {
         }
     }
 
-    /// A required port number.
-    func port(_ name: String) throws(InteropCommandLine.ParseError) -> Int {
+    /// A required port number; `allowZero` for a server, where 0 means any free port.
+    func port(_ name: String, allowZero: Bool = false) throws(InteropCommandLine.ParseError) -> Int {
         guard let text = values[name] else {
             throw .init("--\(name) is required")
         }
-        guard let port = Int(text), (1...65_535).contains(port) else {
-            throw .init("--\(name) must be a port number from 1 to 65535, got '\(text)'")
+        let lowest = allowZero ? 0 : 1
+        guard let port = Int(text), (lowest...65_535).contains(port) else {
+            throw .init("--\(name) must be a port number from \(lowest) to 65535, got '\(text)'")
         }
         return port
     }
