@@ -161,6 +161,19 @@ final class Session {
         if result != 0 { throw Self.error("nghttp2_submit_response", result) }
     }
 
+    /// Submits a response's HEADERS prepared once (see `PreparedHeaders`).
+    func submitResponse(streamID: Int32, prepared: PreparedHeaders, hasBody: Bool) throws(HTTP2TransportError) {
+        guard let session = raw else { throw HTTP2TransportError(.connectionClosed, "the session is closed") }
+        let result = prepared.withNameValues { nva, count in
+            if hasBody {
+                var provider = Self.dataProvider
+                return nghttp2_submit_response(session, streamID, nva, count, &provider)
+            }
+            return nghttp2_submit_response(session, streamID, nva, count, nil)
+        }
+        if result != 0 { throw Self.error("nghttp2_submit_response", result) }
+    }
+
     /// Submits a request's HEADERS with a data provider; returns the new stream's id.
     func submitRequest(headers: [HeaderField]) throws(HTTP2TransportError) -> Int32 {
         guard let session = raw else { throw HTTP2TransportError(.connectionClosed, "the session is closed") }
@@ -257,10 +270,10 @@ final class Session {
         at offset: inout Int
     ) -> (pointer: UnsafeMutablePointer<UInt8>, count: Int) {
         let start = bytes.baseAddress! + offset
-        var count = 0
-        for byte in text.utf8 {
-            bytes[offset + count] = byte
-            count += 1
+        var text = text
+        let count = text.withUTF8 { utf8 in
+            start.update(from: utf8.baseAddress!, count: utf8.count)
+            return utf8.count
         }
         offset += count
         return (start, count)
@@ -310,9 +323,18 @@ final class Session {
         if outbound.isEmpty, let end = outbound.end {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             outbound.providerFinished = true
-            if case .trailers(let trailers) = end {
+            switch end {
+            case .endStream:
+                break
+            case .trailers(let trailers):
                 flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                 let result = Self.withNameValues(trailers) { nva, count in
+                    nghttp2_submit_trailer(session, streamID, nva, count)
+                }
+                if result != 0 { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+            case .preparedTrailers(let trailers):
+                flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                let result = trailers.withNameValues { nva, count in
                     nghttp2_submit_trailer(session, streamID, nva, count)
                 }
                 if result != 0 { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
