@@ -1,7 +1,8 @@
 // A small gRPC echo server over CapstanHTTP2, for load checks by hand (h2load, ghz):
-//   swift run -c release capstan-h2-echo --port 50051 [--threads N]
+//   swift run -c release capstan-h2-echo --port 50051 [--threads N] [--raw]
 // Service `capstan.test.Echo`: `Unary` answers the request bytes; `Stream` is bidirectional echo.
-// Stops gracefully on SIGINT/SIGTERM.
+// `--raw` answers every stream's first message straight through the transport, without RPCServer,
+// to tell the transport's share of the cost from the RPC core's. Stops gracefully on SIGINT/SIGTERM.
 import CapstanAPI
 import CapstanHTTP2
 import CapstanRPC
@@ -25,8 +26,9 @@ while let argument = arguments.next() {
     switch argument {
     case "--port": port = Int(arguments.next() ?? "") ?? port
     case "--threads": threads = Int(arguments.next() ?? "") ?? threads
+    case "--raw": break
     default:
-        print("usage: capstan-h2-echo [--port N] [--threads N]")
+        print("usage: capstan-h2-echo [--port N] [--threads N] [--raw]")
         exit(2)
     }
 }
@@ -55,6 +57,20 @@ for number in [SIGINT, SIGTERM] {
     sources.append(source)
 }
 
-try await RPCServer(router: router).serve(on: transport)
+if CommandLine.arguments.contains("--raw") {
+    try await transport.listen { stream in
+        do {
+            var it = stream.requests.makeAsyncIterator()
+            let message = try await it.next() ?? []
+            try await stream.writer.writeHeaders(Metadata())
+            try await stream.writer.writeMessage(message)
+            stream.writer.finish(status: .ok, details: nil, trailers: Metadata())
+        } catch {
+            stream.writer.finish(status: RPCStatus(code: .internal), details: nil, trailers: Metadata())
+        }
+    }
+} else {
+    try await RPCServer(router: router).serve(on: transport)
+}
 await group.shutdown()
 print("stopped")

@@ -22,8 +22,11 @@ final class Session {
 
     let role: Role
     private var raw: OpaquePointer?
-    /// Cleared by `close()`, which breaks the delegate ↔ session cycle.
-    private(set) var delegate: (any SessionDelegate)?
+    /// The connection that owns this session. Not retained (`unowned(unsafe)`, so the many
+    /// callbacks per request pay no reference counting): the owner holds the session strongly
+    /// and nghttp2 calls back only from inside the owner's own calls into the session, so the
+    /// owner is alive whenever this is read. Cleared by `close()`.
+    private(set) unowned(unsafe) var delegate: (any SessionDelegate)?
     private var retained: Unmanaged<Session>?
     /// Recent header names and values longer than a small string, reused instead of allocating
     /// again (`:path`, `content-type`, `user-agent` repeat on every request).
@@ -158,6 +161,19 @@ final class Session {
         if result != 0 { throw Self.error("nghttp2_submit_response", result) }
     }
 
+    /// Submits a response's HEADERS prepared once (see `PreparedHeaders`).
+    func submitResponse(streamID: Int32, prepared: PreparedHeaders, hasBody: Bool) throws(HTTP2TransportError) {
+        guard let session = raw else { throw HTTP2TransportError(.connectionClosed, "the session is closed") }
+        let result = prepared.withNameValues { nva, count in
+            if hasBody {
+                var provider = Self.dataProvider
+                return nghttp2_submit_response(session, streamID, nva, count, &provider)
+            }
+            return nghttp2_submit_response(session, streamID, nva, count, nil)
+        }
+        if result != 0 { throw Self.error("nghttp2_submit_response", result) }
+    }
+
     /// Submits a request's HEADERS with a data provider; returns the new stream's id.
     func submitRequest(headers: [HeaderField]) throws(HTTP2TransportError) -> Int32 {
         guard let session = raw else { throw HTTP2TransportError(.connectionClosed, "the session is closed") }
@@ -254,10 +270,10 @@ final class Session {
         at offset: inout Int
     ) -> (pointer: UnsafeMutablePointer<UInt8>, count: Int) {
         let start = bytes.baseAddress! + offset
-        var count = 0
-        for byte in text.utf8 {
-            bytes[offset + count] = byte
-            count += 1
+        var text = text
+        let count = text.withUTF8 { utf8 in
+            start.update(from: utf8.baseAddress!, count: utf8.count)
+            return utf8.count
         }
         offset += count
         return (start, count)
@@ -289,8 +305,9 @@ final class Session {
     private static let dataProvider = nghttp2_data_provider(
         source: nghttp2_data_source(ptr: nil),
         read_callback: { _, streamID, buffer, length, flags, _, userData in
-            let session = Unmanaged<Session>.fromOpaque(userData!).takeUnretainedValue()
-            return session.readData(streamID: streamID, buffer: buffer!, length: length, flags: flags!)
+            Session.owner(userData)._withUnsafeGuaranteedRef {
+                $0.readData(streamID: streamID, buffer: buffer!, length: length, flags: flags!)
+            }
         })
 
     private func readData(
@@ -306,9 +323,18 @@ final class Session {
         if outbound.isEmpty, let end = outbound.end {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             outbound.providerFinished = true
-            if case .trailers(let trailers) = end {
+            switch end {
+            case .endStream:
+                break
+            case .trailers(let trailers):
                 flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                 let result = Self.withNameValues(trailers) { nva, count in
+                    nghttp2_submit_trailer(session, streamID, nva, count)
+                }
+                if result != 0 { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+            case .preparedTrailers(let trailers):
+                flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                let result = trailers.withNameValues { nva, count in
                     nghttp2_submit_trailer(session, streamID, nva, count)
                 }
                 if result != 0 { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
@@ -322,8 +348,11 @@ final class Session {
         return written
     }
 
-    private static func owner(_ userData: UnsafeMutableRawPointer?) -> Session {
-        Unmanaged<Session>.fromOpaque(userData!).takeUnretainedValue()
+    /// The session behind `user_data` (see the ownership note on the type); not retained, since
+    /// the retain taken in `init` keeps it alive through every callback.
+    @inline(__always)
+    private static func owner(_ userData: UnsafeMutableRawPointer?) -> Unmanaged<Session> {
+        Unmanaged<Session>.fromOpaque(userData!)
     }
 
     private static func kind(_ type: UInt8) -> FrameKind {
@@ -345,20 +374,23 @@ final class Session {
             guard frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
             let category = frame.headers.cat.rawValue
             let first = category == NGHTTP2_HCAT_REQUEST.rawValue || category == NGHTTP2_HCAT_RESPONSE.rawValue
-            Session.owner(userData).delegate?.sessionBeginHeaders(streamID: frame.hd.stream_id, first: first)
+            Session.owner(userData)._withUnsafeGuaranteedRef {
+                $0.delegate?.sessionBeginHeaders(streamID: frame.hd.stream_id, first: first)
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             let streamID = frame!.pointee.hd.stream_id
-            let session = Session.owner(userData)
-            let name = session.intern(UnsafeBufferPointer(start: name, count: nameLength))
-            let value = session.intern(UnsafeBufferPointer(start: value, count: valueLength))
-            session.delegate?.sessionHeader(streamID: streamID, name: name, value: value)
+            Session.owner(userData)._withUnsafeGuaranteedRef { session in
+                let name = session.intern(UnsafeBufferPointer(start: name, count: nameLength))
+                let value = session.intern(UnsafeBufferPointer(start: value, count: valueLength))
+                session.delegate?.sessionHeader(streamID: streamID, name: name, value: value)
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             let frame = frame!.pointee
-            guard let delegate = Session.owner(userData).delegate else { return 0 }
+            guard let delegate = Session.owner(userData)._withUnsafeGuaranteedRef({ $0.delegate }) else { return 0 }
             let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             switch Session.kind(frame.hd.type) {
             case .headers:
@@ -378,17 +410,20 @@ final class Session {
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
             let chunk = DataChunk(UnsafeRawBufferPointer(start: data, count: length))
-            Session.owner(userData).delegate?.sessionDataChunk(streamID: streamID, chunk: chunk)
+            Session.owner(userData)._withUnsafeGuaranteedRef { $0.delegate?.sessionDataChunk(streamID: streamID, chunk: chunk) }
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
-            Session.owner(userData).delegate?.sessionStreamClosed(streamID: streamID, errorCode: errorCode)
+            Session.owner(userData)._withUnsafeGuaranteedRef { $0.delegate?.sessionStreamClosed(streamID: streamID, errorCode: errorCode) }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
             let frame = frame!.pointee
             let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-            Session.owner(userData).delegate?.sessionFrameSent(streamID: frame.hd.stream_id, kind: Session.kind(frame.hd.type), endStream: endStream)
+            let kind = Session.kind(frame.hd.type)
+            Session.owner(userData)._withUnsafeGuaranteedRef {
+                $0.delegate?.sessionFrameSent(streamID: frame.hd.stream_id, kind: kind, endStream: endStream)
+            }
             return 0
         }
     }

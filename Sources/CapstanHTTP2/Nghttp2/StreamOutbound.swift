@@ -16,6 +16,8 @@ class StreamOutbound {
         case endStream
         /// Trailers after the data (a gRPC server's status).
         case trailers([HeaderField])
+        /// Trailers prepared once (the OK trailers most calls end with).
+        case preparedTrailers(PreparedHeaders)
     }
 
     private enum Chunk {

@@ -84,6 +84,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func connectionDidClose(_ error: HTTP2TransportError?) {
         drainTimer?.cancel()
+        receivingHeaders = nil
         let open = streams
         streams.removeAll()
         for stream in open.values { stream.streamClosed(errorCode: nil) }
@@ -92,21 +93,29 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     // MARK: Streams
 
+    /// The stream whose request headers are arriving (header blocks are never interleaved).
+    private var receivingHeaders: ServerStream?
+
     override func sessionBeginHeaders(streamID: Int32, first: Bool) {
-        guard first else { return }
-        streams[streamID] = ServerStream(
+        // Trailers from a client carry nothing a gRPC server uses: they are ignored.
+        guard first else {
+            receivingHeaders = nil
+            return
+        }
+        let stream = ServerStream(
             id: streamID, connection: self, maxMessageSize: configuration.maxReceiveMessageSize,
             inboundHighWater: configuration.inboundBufferSize, outboundHighWater: configuration.outboundBufferSize)
+        streams[streamID] = stream
+        receivingHeaders = stream
     }
 
     override func sessionHeader(streamID: Int32, name: String, value: String) {
-        guard let stream = streams[streamID], !stream.accepting, !stream.finished, stream.task == nil else {
-            return  // trailers from a client are ignored
-        }
+        guard let stream = receivingHeaders, stream.id == streamID else { return }
         stream.headers.append(HeaderField(name: name, value: value))
     }
 
     override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {
+        receivingHeaders = nil
         guard let stream = streams[streamID] else { return }
         if stream.task == nil, !stream.finished {
             start(stream, endStream: endStream)
@@ -215,6 +224,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
+        if receivingHeaders === stream { receivingHeaders = nil }
         closedStreamsHighWaterMark = max(closedStreamsHighWaterMark, stream.outbound.queuedHighWaterMark)
         if stream.uncredited > 0 {
             session?.consumeStream(streamID, stream.uncredited)

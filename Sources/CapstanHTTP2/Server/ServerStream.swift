@@ -48,10 +48,11 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     // MARK: Response (loop thread)
 
     /// The response HEADERS of a call without response metadata (the common case), built once.
-    private static let plainResponseHeaders = GRPCResponseHeaders.headers(metadata: Metadata())
+    private static let plainResponseHeaders = PreparedHeaders(GRPCResponseHeaders.headers(metadata: Metadata()))
     /// The trailers of an OK call without trailing metadata, built once.
-    private static let okTrailers = GRPCResponseHeaders.trailers(status: .ok, details: nil, metadata: Metadata())
-    private static let okTrailersOnly = GRPCResponseHeaders.trailersOnly(status: .ok, details: nil, metadata: Metadata())
+    private static let okTrailers = PreparedHeaders(GRPCResponseHeaders.trailers(status: .ok, details: nil, metadata: Metadata()))
+    private static let okTrailersOnly = PreparedHeaders(
+        GRPCResponseHeaders.trailersOnly(status: .ok, details: nil, metadata: Metadata()))
 
     static let endedError = RPCError(code: .unavailable, message: "the stream already ended")
     private static let finishedError = RPCError(code: .failedPrecondition, message: "the call already ended")
@@ -63,9 +64,13 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
         guard !responseStarted else { return }
         responseStarted = true
-        let fields = metadata.isEmpty ? Self.plainResponseHeaders : GRPCResponseHeaders.headers(metadata: metadata)
         do {
-            try connection.session?.submitResponse(streamID: id, headers: fields, hasBody: true)
+            if metadata.isEmpty {
+                try connection.session?.submitResponse(streamID: id, prepared: Self.plainResponseHeaders, hasBody: true)
+            } else {
+                try connection.session?.submitResponse(
+                    streamID: id, headers: GRPCResponseHeaders.headers(metadata: metadata), hasBody: true)
+            }
         } catch {
             throw RPCError(code: .internal, message: "could not send the response headers: \(error)")
         }
@@ -92,16 +97,21 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         guard !closed, !connection.isClosed, let session = connection.session else { return }
         let plainOK = status.code == .ok && status.message.isEmpty && details == nil && trailers.isEmpty
         if responseStarted {
-            let fields = plainOK ? Self.okTrailers : GRPCResponseHeaders.trailers(status: status, details: details, metadata: trailers)
-            outbound.setEnd(.trailers(fields))
+            outbound.setEnd(plainOK
+                ? .preparedTrailers(Self.okTrailers)
+                : .trailers(GRPCResponseHeaders.trailers(status: status, details: details, metadata: trailers)))
             resumeProvider()
         } else {
             responseStarted = true
-            let fields = plainOK
-                ? Self.okTrailersOnly
-                : GRPCResponseHeaders.trailersOnly(status: status, details: details, metadata: trailers)
             do {
-                try session.submitResponse(streamID: id, headers: fields, hasBody: false)
+                if plainOK {
+                    try session.submitResponse(streamID: id, prepared: Self.okTrailersOnly, hasBody: false)
+                } else {
+                    try session.submitResponse(
+                        streamID: id,
+                        headers: GRPCResponseHeaders.trailersOnly(status: status, details: details, metadata: trailers),
+                        hasBody: false)
+                }
             } catch {
                 session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
             }
