@@ -102,6 +102,10 @@ let package = Package(
             dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "CapstanTransportConformanceTests",
+            dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CapstanInteropTests", dependencies: ["CapstanInterop", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
         .testTarget(
