@@ -11,6 +11,7 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "Capstan",
     products: [
+        .executable(name: "capstan", targets: ["capstan"]),
         .executable(name: "protoc-gen-capstan", targets: ["protoc-gen-capstan"]),
         .library(name: "CapstanAPI", targets: ["CapstanAPI"]),
         .library(name: "CapstanWire", targets: ["CapstanWire"]),
@@ -18,6 +19,9 @@ let package = Package(
         .library(name: "CapstanHTTP2", targets: ["CapstanHTTP2"]),
         .library(name: "CapstanStore", targets: ["CapstanStore"]),
         .library(name: "CapstanAPIServer", targets: ["CapstanAPIServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -73,6 +77,15 @@ let package = Package(
         // A gRPC echo server over CapstanHTTP2 for load checks by hand (h2load); wiring only.
         .executableTarget(
             name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+
+        // The daemons: `capstan apiserver`, `capstan up` (wiring only).
+        .executableTarget(
+            name: "capstan",
+            dependencies: [
+                "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings),
 
         // gRPC's interop server and client over HTTP/2 (wiring only).
