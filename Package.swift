@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "CapstanAPI", targets: ["CapstanAPI"]),
         .library(name: "CapstanWire", targets: ["CapstanWire"]),
         .library(name: "CapstanRPC", targets: ["CapstanRPC"]),
+        .library(name: "CapstanHTTP2", targets: ["CapstanHTTP2"]),
+        .library(name: "CapstanStore", targets: ["CapstanStore"]),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -56,6 +58,17 @@ let package = Package(
         .executableTarget(
             name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
+        // Storage: the `Store` interface and its embedded SQLite backend (log table, group commit, watch).
+        .target(
+            name: "CapstanStore", dependencies: ["CSQLite", "CapstanAPI", "CapstanWire"],
+            swiftSettings: swiftSettings),
+        // The durability test's workload and record format, shared by `store-torture` and the tests.
+        .target(name: "CapstanStoreTorture", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "store-torture", dependencies: ["CapstanStoreTorture", "CapstanStore"],
+            swiftSettings: swiftSettings),
+        // Throughput of the SQLite store: durable creates, updates, gets, watch deliveries.
+        .executableTarget(name: "bench-store", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
 
         // The code generator (a protoc plugin) and its library.
         .target(name: "CapstanCodegen", path: "codegen/Sources/CapstanCodegen", swiftSettings: swiftSettings),
@@ -79,6 +92,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanInteropTests", dependencies: ["CapstanInterop", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanStoreTests", dependencies: ["CapstanStore", "CapstanStoreTorture", "CSQLite"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
