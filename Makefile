@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 DEBIAN_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-dev libprotobuf-c-dev \
-	libnghttp2-dev libsqlite3-dev pkgconf python3-venv
+	libnghttp2-dev libsqlite3-dev pkgconf python3-venv etcd-server
 PYTHON ?= python3
 VENV := .venv
 FUZZ_SECONDS ?= 60

@@ -70,3 +70,6 @@ enum HTTPProbe {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
+
+/// A loopback port nothing listens on now (for tests that need an unreachable endpoint).
+public func unusedLoopbackPort() -> Int? { HTTPProbe.freePort() }

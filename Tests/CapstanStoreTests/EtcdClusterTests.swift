@@ -23,6 +23,7 @@ struct EtcdClusterTests {
                 let watcher = Task { try await collect(watch, until: "/c/end", seconds: 300) }
 
                 try await write(store, batch: "before", into: &acknowledged)
+                #expect(try await store.keepAlive(lease) == .seconds(30))
                 await member.kill()
                 // While it is down: writes (each key once), CAS increments, reads, a keep-alive.
                 try await write(store, batch: "down", into: &acknowledged)
@@ -51,6 +52,9 @@ struct EtcdClusterTests {
                 #expect(events == replay)
                 #expect(try await store.get("/c/counter").value.starts(with: bytes("30@")))
                 #expect(try await store.get("/c/leased").lease == lease)
+                // The kill broke the watch's and the keep-alive's streams; both moved to another member.
+                #expect(store.statistics.watchResumes >= 1)
+                #expect(store.statistics.keepAliveStreams >= 2)
 
                 // Every member, the restarted one included, serves the same state.
                 let expected = try await store.list(prefix: "/c/", after: nil, limit: 0, revision: end)

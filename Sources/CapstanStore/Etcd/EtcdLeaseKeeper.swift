@@ -18,10 +18,12 @@ final class EtcdLeaseKeeper: Sendable {
     private let client: Etcdserverpb_Lease.Client
     private let options: EtcdStoreOptions
     private let state = Mutex(State())
+    private let counters: EtcdCounters
 
-    init(client: Etcdserverpb_Lease.Client, options: EtcdStoreOptions) {
+    init(client: Etcdserverpb_Lease.Client, options: EtcdStoreOptions, counters: EtcdCounters) {
         self.client = client
         self.options = options
+        self.counters = counters
     }
 
     /// Renews `lease`; returns etcd's TTL in seconds (0 or less: the lease is gone).
@@ -48,6 +50,7 @@ final class EtcdLeaseKeeper: Sendable {
                     return .failure(failure)
                 }
                 attempt += 1
+                self.counters.retries.add(1, ordering: .relaxed)
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, options.maxRetryDelay)
             }
@@ -82,6 +85,7 @@ final class EtcdLeaseKeeper: Sendable {
             return winner
         }
         fresh.startReading()
+        counters.keepAliveStreams.add(1, ordering: .relaxed)
         return fresh
     }
 

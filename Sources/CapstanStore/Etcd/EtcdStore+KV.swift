@@ -7,7 +7,7 @@ extension EtcdStore {
     public func get(_ key: String) async throws(StoreError) -> KeyValue {
         try validate(key)
         var request = Etcdserverpb_RangeRequest()
-        request.key = keys.etcdKey(key)
+        request.key = try keys.etcdKey(key)
         let kv = kv
         let response = try await perform(retrying: true) { [request] options in try await kv.range(request, options: options) }
         guard let found = response.kvs.first else { throw .notFound(key: key) }
@@ -18,7 +18,7 @@ extension EtcdStore {
         async throws(StoreError) -> ListResult
     {
         guard limit >= 0, revision >= 0 else { throw .invalid(reason: "limit and revision must not be negative") }
-        let range = keys.range(prefix: prefix, after: continueKey)
+        let range = try keys.range(prefix: prefix, after: continueKey)
         var request = Etcdserverpb_RangeRequest()
         request.key = range.key
         request.rangeEnd = range.end
@@ -44,7 +44,7 @@ extension EtcdStore {
     public func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64 {
         try validate(key)
         guard lease >= 0 else { throw .invalid(reason: "a lease id is positive") }
-        let etcdKey = keys.etcdKey(key)
+        let etcdKey = try keys.etcdKey(key)
         var put = Etcdserverpb_PutRequest()
         put.key = etcdKey
         put.value = value
@@ -59,7 +59,7 @@ extension EtcdStore {
 
     public func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64 {
         try validate(key)
-        let etcdKey = keys.etcdKey(key)
+        let etcdKey = try keys.etcdKey(key)
         var put = Etcdserverpb_PutRequest()
         put.key = etcdKey
         put.value = value
@@ -70,7 +70,7 @@ extension EtcdStore {
 
     public func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
         try validate(key)
-        let etcdKey = keys.etcdKey(key)
+        let etcdKey = try keys.etcdKey(key)
         var delete = Etcdserverpb_DeleteRangeRequest()
         delete.key = etcdKey
         delete.prevKv = true

@@ -34,13 +34,17 @@ public final class EtcdStore: Store {
     private let closed = Atomic<Bool>(false)
     /// The highest compaction revision this store has seen (a hint for finding the current one).
     let knownCompaction = Atomic<Int64>(0)
+    let counters = EtcdCounters()
+
+    /// How often the store has recovered from failures so far.
+    public var statistics: EtcdStoreStatistics { counters.snapshot }
 
     /// A store on the etcd members at `endpoints` (`"127.0.0.1:2379"`, …). Connects lazily; use
     /// `connect` to find out at once whether etcd answers.
     public init(endpoints: [String], options: EtcdStoreOptions = EtcdStoreOptions()) throws(StoreError) {
         guard !endpoints.isEmpty else { throw .invalid(reason: "no etcd endpoints") }
         self.options = options
-        keys = EtcdKeys(prefix: options.keyPrefix)
+        keys = try EtcdKeys(prefix: options.keyPrefix)
         do {
             group = try EventLoopGroup(threads: max(1, options.eventLoopThreads), name: "capstan-etcd")
         } catch {
@@ -57,7 +61,7 @@ public final class EtcdStore: Store {
         kv = Etcdserverpb_KV.Client(rpc)
         watchClient = Etcdserverpb_Watch.Client(rpc)
         leaseClient = Etcdserverpb_Lease.Client(rpc)
-        keeper = EtcdLeaseKeeper(client: leaseClient, options: options)
+        keeper = EtcdLeaseKeeper(client: leaseClient, options: options, counters: counters)
     }
 
     /// A store on `endpoints` that has answered one read (retried as `options` allow).
@@ -115,6 +119,7 @@ public final class EtcdStore: Store {
         try checkOpen()
         let options = options
         let callOptions = callOptions
+        let counters = counters
         let task = Task { () async -> Result<T, StoreError> in
             var delay = options.retryDelay
             var attempt = 0
@@ -127,6 +132,7 @@ public final class EtcdStore: Store {
                         return .failure(failure)
                     }
                     attempt += 1
+                    counters.retries.add(1, ordering: .relaxed)
                     try? await Task.sleep(for: delay)
                     delay = min(delay * 2, options.maxRetryDelay)
                 }

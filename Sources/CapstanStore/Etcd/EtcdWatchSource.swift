@@ -36,6 +36,8 @@ final class EtcdWatchSource: WatchEventSource {
         var delivered: Int64
         var cancelled = false
         var failure: StoreError?
+        /// Whether a stream was opened before (the next one resumes).
+        var opened = false
         /// Since when the watch has been trying to re-establish its stream.
         var brokenSince: ContinuousClock.Instant?
     }
@@ -45,9 +47,9 @@ final class EtcdWatchSource: WatchEventSource {
     private let state: Mutex<State>
     let id: UInt64
 
-    init(store: EtcdStore, prefix: String, fromRevision: Int64, id: UInt64) {
+    init(store: EtcdStore, range: (key: [UInt8], end: [UInt8]), fromRevision: Int64, id: UInt64) {
         self.store = store
-        self.range = store.keys.range(prefix: prefix)
+        self.range = range
         self.state = Mutex(State(delivered: fromRevision))
         self.id = id
     }
@@ -105,7 +107,8 @@ final class EtcdWatchSource: WatchEventSource {
     private func open() async throws {
         try store.checkOpen()
         let call = Call(try await store.watchClient.watch(options: CallOptions(metadata: Self.requireLeader)))
-        let delivered = state.withLock { $0.delivered }
+        let (delivered, resuming) = state.withLock { ($0.delivered, $0.opened) }
+        if resuming { store.counters.watchResumes.add(1, ordering: .relaxed) }
         var create = Etcdserverpb_WatchCreateRequest()
         create.key = range.key
         create.rangeEnd = range.end
@@ -123,6 +126,7 @@ final class EtcdWatchSource: WatchEventSource {
             throw error
         }
         let cancelled = state.withLock { state in
+            state.opened = true
             if !state.cancelled { state.call = call }
             return state.cancelled
         }
@@ -247,7 +251,8 @@ extension EtcdStore {
     public func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
         try checkOpen()
         guard fromRevision >= 0 else { throw .invalid(reason: "a watch cannot start before revision 0") }
-        let source = EtcdWatchSource(store: self, prefix: prefix, fromRevision: fromRevision, id: watches.makeID())
+        let source = EtcdWatchSource(
+            store: self, range: try keys.range(prefix: prefix), fromRevision: fromRevision, id: watches.makeID())
         watches.add(source)
         return WatchStream(source: source)
     }
