@@ -76,6 +76,16 @@ public final class EtcdMember: Sendable {
         await current.exit.wait(timeout: .seconds(30))
     }
 
+    /// Stops the process (SIGSTOP) without closing its connections: it holds requests unanswered.
+    public func freeze() {
+        if let pid = processIdentifier { _ = Glibc.kill(pid, SIGSTOP) }
+    }
+
+    /// Lets a frozen process go on (SIGCONT).
+    public func thaw() {
+        if let pid = processIdentifier { _ = Glibc.kill(pid, SIGCONT) }
+    }
+
     /// Whether `GET /health` answers `"health":"true"` (the member has a leader and serves reads).
     public func isHealthy() -> Bool {
         guard isRunning, let body = HTTPProbe.get(port: clientPort, path: "/health") else { return false }

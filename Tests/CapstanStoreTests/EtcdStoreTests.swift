@@ -76,6 +76,28 @@ struct EtcdStoreTests {
         }
     }
 
+    /// A member that holds requests unanswered (SIGSTOP) makes them fail with `unavailable` after
+    /// the request timeout (and the read's retries), not hang.
+    @Test func requestsToAFrozenMemberTimeOut() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            var options = EtcdStoreOptions()
+            options.requestTimeout = .milliseconds(500)
+            options.readRetries = 1
+            try await withEtcdStore(cluster.clientAddresses, options: options) { store in
+                _ = try await store.create("/f/a", value: [])
+                cluster.members[0].freeze()
+                let read = await storeError { _ = try await store.get("/f/a") }
+                let write = await storeError { _ = try await store.create("/f/b", value: []) }
+                cluster.members[0].thaw()
+                #expect(read == .unavailable(reason: "etcd did not answer within 0.5 seconds"))
+                #expect(write == .unavailable(reason: "etcd did not answer within 0.5 seconds"))
+                #expect(store.statistics.retries == 1)
+                // Once it answers again, so does the store.
+                try await waitUntil("the thawed member to answer") { (try? await store.get("/f/a")) != nil }
+            }
+        }
+    }
+
     /// `close()` ends a watch being read (it returns nil) and refuses later calls.
     @Test func closeEndsWatches() async throws {
         try await withEtcdCluster(members: 1) { cluster in

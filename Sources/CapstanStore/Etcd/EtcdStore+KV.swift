@@ -9,7 +9,7 @@ extension EtcdStore {
         var request = Etcdserverpb_RangeRequest()
         request.key = try keys.etcdKey(key)
         let kv = kv
-        let response = try await perform(retrying: true) { [request] options in try await kv.range(request, options: options) }
+        let response = try await perform(retrying: true) { [request] in try await kv.range(request) }
         guard let found = response.kvs.first else { throw .notFound(key: key) }
         return keys.keyValue(found)
     }
@@ -28,8 +28,8 @@ extension EtcdStore {
         let kv = kv
         let response: Etcdserverpb_RangeResponse
         do {
-            response = try await perform(retrying: true, revision: revision) { [request] options in
-                try await kv.range(request, options: options)
+            response = try await perform(retrying: true, revision: revision) { [request] in
+                try await kv.range(request)
             }
         } catch {
             throw await resolve(error)
@@ -108,7 +108,7 @@ extension EtcdStore {
 
     private func txn(_ request: Etcdserverpb_TxnRequest, leaseID: Int64 = 0) async throws(StoreError) -> Etcdserverpb_TxnResponse {
         let kv = kv
-        return try await perform(retrying: false, leaseID: leaseID) { [request] options in try await kv.txn(request, options: options) }
+        return try await perform(retrying: false, leaseID: leaseID) { [request] in try await kv.txn(request) }
     }
 
     static func compare(

@@ -9,7 +9,7 @@ extension EtcdStore {
         let (seconds, attoseconds) = ttl.components
         request.TTL = seconds + (attoseconds > 0 ? 1 : 0)
         let client = leaseClient
-        let response = try await perform(retrying: false) { [request] options in try await client.leaseGrant(request, options: options) }
+        let response = try await perform(retrying: false) { [request] in try await client.leaseGrant(request) }
         guard response.error.isEmpty, response.ID > 0 else {
             throw .unavailable(reason: "etcd did not grant the lease: \(response.error)")
         }
@@ -34,8 +34,8 @@ extension EtcdStore {
         lookup.ID = lease
         lookup.keys = true
         let client = leaseClient
-        let attached = try await perform(retrying: true, leaseID: lease) { [lookup] options in
-            try await client.leaseTimeToLive(lookup, options: options)
+        let attached = try await perform(retrying: true, leaseID: lease) { [lookup] in
+            try await client.leaseTimeToLive(lookup)
         }
         guard attached.TTL >= 0 else { throw .notFound(key: leaseKey(lease)) }
         let kv = kv
@@ -45,12 +45,12 @@ extension EtcdStore {
             var request = Etcdserverpb_TxnRequest()
             request.compare = [Self.compare(key, .lease, .equal, lease)]
             request.success = [Etcdserverpb_RequestOp(delete)]
-            _ = try await perform(retrying: false, leaseID: lease) { [request] options in try await kv.txn(request, options: options) }
+            _ = try await perform(retrying: false, leaseID: lease) { [request] in try await kv.txn(request) }
         }
         var revoke = Etcdserverpb_LeaseRevokeRequest()
         revoke.ID = lease
         do {
-            _ = try await perform(retrying: false, leaseID: lease) { [revoke] options in try await client.leaseRevoke(revoke, options: options) }
+            _ = try await perform(retrying: false, leaseID: lease) { [revoke] in try await client.leaseRevoke(revoke) }
         } catch .notFound {
             // It expired meanwhile: etcd deleted what was left, which is what revoking does.
         }

@@ -35,6 +35,7 @@ public final class EtcdStore: Store {
     /// The highest compaction revision this store has seen (a hint for finding the current one).
     let knownCompaction = Atomic<Int64>(0)
     let counters = EtcdCounters()
+    let deadlines = EtcdDeadlines()
 
     /// How often the store has recovered from failures so far.
     public var statistics: EtcdStoreStatistics { counters.snapshot }
@@ -100,45 +101,49 @@ public final class EtcdStore: Store {
         await group.shutdown()
     }
 
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
+
     func checkOpen() throws(StoreError) {
         if closed.load(ordering: .acquiring) { throw .unavailable(reason: "the store is closed") }
     }
 
     // MARK: Calls
 
-    /// Call options of one unary request.
-    var callOptions: CallOptions { CallOptions(timeout: options.requestTimeout) }
-
     /// Runs one request in a task of its own, so that cancelling the caller does not abandon a write
-    /// etcd may already have applied (see `Store`); maps failures through `EtcdErrors`. With
-    /// `retrying`, failures that may be transient are retried with backoff (idempotent reads only).
+    /// etcd may already have applied (see `Store`), within `options.requestTimeout` (see
+    /// `EtcdDeadlines`); maps failures through `EtcdErrors`. With `retrying`, failures that may be
+    /// transient are retried with backoff, each attempt in a new task (idempotent reads only).
     func perform<T: Sendable>(
         retrying: Bool, leaseID: Int64 = 0, revision: Int64 = 0,
-        _ body: @escaping @Sendable (CallOptions) async throws -> T
+        _ body: @escaping @Sendable () async throws -> T
     ) async throws(StoreError) -> T {
         try checkOpen()
-        let options = options
-        let callOptions = callOptions
-        let counters = counters
-        let task = Task { () async -> Result<T, StoreError> in
-            var delay = options.retryDelay
-            var attempt = 0
-            while true {
+        var delay = Duration.zero
+        var attempt = 0
+        while true {
+            let wait = delay
+            let task = Task { () async -> Result<T, any Error> in
+                if wait > .zero { try? await Task.sleep(for: wait) }
                 do {
-                    return .success(try await body(callOptions))
+                    return .success(try await body())
                 } catch {
-                    let failure = EtcdErrors.storeError(error, leaseID: leaseID, revision: revision)
-                    guard retrying, attempt < options.readRetries, EtcdErrors.isRetryable(failure) else {
-                        return .failure(failure)
-                    }
-                    attempt += 1
-                    counters.retries.add(1, ordering: .relaxed)
-                    try? await Task.sleep(for: delay)
-                    delay = min(delay * 2, options.maxRetryDelay)
+                    return .failure(error)
                 }
             }
+            let deadline = ContinuousClock.now + wait + options.requestTimeout
+            let id = deadlines.register(deadline) { task.cancel() }
+            let outcome = await task.value
+            let failure: StoreError
+            switch (outcome, deadlines.finish(id)) {
+            case (.success(let value), _): return value
+            case (.failure, false): failure = .unavailable(reason: "etcd did not answer within \(options.requestTimeout)")
+            case (.failure(let error), true): failure = EtcdErrors.storeError(error, leaseID: leaseID, revision: revision)
+            }
+            guard retrying, attempt < options.readRetries, EtcdErrors.isRetryable(failure), !isClosed else { throw failure }
+            attempt += 1
+            counters.retries.add(1, ordering: .relaxed)
+            delay = attempt == 1 ? options.retryDelay : min(delay * 2, options.maxRetryDelay)
         }
-        return try await task.value.get()
     }
 
     // MARK: Revisions
@@ -148,7 +153,7 @@ public final class EtcdStore: Store {
         request.key = keys.prefix + [0]
         request.countOnly = true
         let kv = kv
-        return try await perform(retrying: true) { [request] options in try await kv.range(request, options: options).header.revision }
+        return try await perform(retrying: true) { [request] in try await kv.range(request).header.revision }
     }
 
     public func compact(_ revision: Int64) async throws(StoreError) {
@@ -159,7 +164,7 @@ public final class EtcdStore: Store {
         request.physical = options.physicalCompaction
         let kv = kv
         do {
-            _ = try await perform(retrying: false, revision: revision) { [request] options in try await kv.compact(request, options: options) }
+            _ = try await perform(retrying: false, revision: revision) { [request] in try await kv.compact(request) }
             knownCompaction.raise(to: revision)
         } catch let error where error.needsCompactedRevision {
             let compacted = try await compactedRevision(after: revision)
@@ -194,7 +199,7 @@ public final class EtcdStore: Store {
         request.revision = revision
         let kv = kv
         do {
-            _ = try await perform(retrying: true, revision: revision) { [request] options in try await kv.range(request, options: options) }
+            _ = try await perform(retrying: true, revision: revision) { [request] in try await kv.range(request) }
             return true
         } catch let error where error.needsCompactedRevision {
             return false

@@ -80,15 +80,17 @@ final class EtcdWatchSource: WatchEventSource {
             }
             do {
                 var responses = call.rpc.responses.makeAsyncIterator()
-                var response = try await responses.next()
-                // A response split in fragments is taken whole.
-                while var part = response, part.fragment {
-                    guard let more = try await responses.next() else { break }
-                    part.fragment = more.fragment
-                    part.events += more.events
-                    response = part
+                guard var response = try await responses.next() else {
+                    throw StoreError.unavailable(reason: "etcd ended the watch stream")
                 }
-                guard let response else { throw StoreError.unavailable(reason: "etcd ended the watch stream") }
+                // A response split in fragments is taken whole, or not at all.
+                while response.fragment {
+                    guard let more = try await responses.next() else {
+                        throw StoreError.unavailable(reason: "etcd ended the watch stream within a fragmented response")
+                    }
+                    response.fragment = more.fragment
+                    response.events += more.events
+                }
                 try await handle(response, on: call)
             } catch {
                 if Task.isCancelled || isCancelled {
