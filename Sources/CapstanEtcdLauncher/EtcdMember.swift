@@ -76,6 +76,18 @@ public final class EtcdMember: Sendable {
         await current.exit.wait(timeout: .seconds(30))
     }
 
+    /// Stops the member gracefully (SIGTERM: etcd sends GOAWAY and closes its connections), waiting
+    /// (bounded) until it exited; SIGKILL if it has not after `timeout`.
+    public func stop(timeout: Duration = .seconds(30)) async {
+        guard let current = running.withLock({ state -> RunningEtcd? in defer { state = nil }; return state }) else { return }
+        if current.process.isRunning { _ = Glibc.kill(current.process.processIdentifier, SIGTERM) }
+        await current.exit.wait(timeout: timeout)
+        if current.process.isRunning {
+            _ = Glibc.kill(current.process.processIdentifier, SIGKILL)
+            await current.exit.wait(timeout: .seconds(30))
+        }
+    }
+
     /// Stops the process (SIGSTOP) without closing its connections: it holds requests unanswered.
     public func freeze() {
         if let pid = processIdentifier { _ = Glibc.kill(pid, SIGSTOP) }

@@ -8,8 +8,16 @@ import Testing
 /// has breaks and must move to another member.
 @Suite("EtcdStore on a 3-member cluster", .serialized)
 struct EtcdClusterTests {
-    @Test(arguments: Victim.allCases)
-    func keepsServingWhileAMemberIsKilled(_ victim: Victim) async throws {
+    /// How the member goes down: SIGKILL, or SIGTERM (etcd sends GOAWAY and drains first).
+    enum Outage: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case killed
+        case stopped
+
+        var testDescription: String { rawValue }
+    }
+
+    @Test(arguments: Victim.allCases, Outage.allCases)
+    func keepsServingWhileAMemberIsDown(_ victim: Victim, _ outage: Outage) async throws {
         try await withEtcdCluster(members: 3) { cluster in
             let index = try await victim.index(in: cluster)
             let member = cluster.members[index]
@@ -24,7 +32,10 @@ struct EtcdClusterTests {
 
                 try await write(store, batch: "before", into: &acknowledged)
                 #expect(try await store.keepAlive(lease) == .seconds(30))
-                await member.kill()
+                switch outage {
+                case .killed: await member.kill()
+                case .stopped: await member.stop()
+                }
                 // While it is down: writes (each key once), CAS increments, reads, a keep-alive.
                 try await write(store, batch: "down", into: &acknowledged)
                 for step in 0..<20 {
