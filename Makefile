@@ -82,7 +82,8 @@ test-asan: deps venv
 bench-wire: deps
 	cd Benchmarks && swift build -c release --product bench-wire && .build/release/bench-wire
 
-# Durable creates (1, 16, 64 writers), updates, gets, lists and watch deliveries of the SQLite store.
+# Durable creates (1, 16, 64 writers), updates, gets, lists and watch deliveries of the SQLite store;
+# then EtcdStore on a one-member etcd beside raw etcd Put/Txn/Range (needs etcd-server, from deps).
 bench-store: deps
 	swift build -c release --product bench-store $(SWIFT_BUILD_FLAGS)
 	.build/release/bench-store

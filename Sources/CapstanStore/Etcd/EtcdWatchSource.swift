@@ -151,8 +151,11 @@ final class EtcdWatchSource: WatchEventSource {
             state.withLock { $0.brokenSince = nil }
         }
         if response.events.isEmpty {
-            // A progress notification: every event up to its revision has been sent.
-            if !response.created, response.hasHeader {
+            // A progress notification: every event up to its revision has been sent. Only the
+            // periodic ones (`progress_notify`), which etcd queues behind the watcher's events; a
+            // broadcast answer to a progress request (watch id -1) is not ordered with them in
+            // etcd before 3.4.24 (etcd-io/etcd#15220), and this source never asks for one anyway.
+            if !response.created, response.watchId != -1, response.hasHeader {
                 state.withLock { $0.delivered = max($0.delivered, response.header.revision) }
             }
             return
