@@ -7,7 +7,8 @@ import Synchronization
 /// Created on any thread and attached to its connection on the loop (`attach`). Writes that
 /// happen before the stream is attached simply queue. Safety of `@unchecked Sendable`: every
 /// `var` is touched on the connection's loop thread only (the writer hops there unless it is
-/// already on it); `inbox` is thread-safe; `unsentBytes` and `ended` are atomics.
+/// already on it); `inbox` is thread-safe; `unsentBytes`, `ended` and the outbound queue's
+/// `queuedBytesSeenByWriters` are atomics.
 final class ClientStream: InboxOwner, @unchecked Sendable {
     let connection: ClientConnection
     let loop: EventLoop
@@ -126,10 +127,12 @@ struct ClientWriter: ClientStreamWriter {
             try Task.checkCancellation()
         } else {
             if stream.ended.load(ordering: .relaxed) { throw ClientStream.endedError }
-            // Below the mark, hand the message over without waiting for the loop.
+            // Below the mark, hand the message over without waiting for the loop. The mark counts
+            // what is in transit to the loop and what the stream already queues there: in transit
+            // alone stays small when the loop keeps up, and the writer would never be held back.
             let size = bytes.count + GRPCFraming.prefixLength
             let unsent = stream.unsentBytes.add(size, ordering: .relaxed).newValue
-            if unsent <= stream.outbound.highWater {
+            if unsent + stream.outbound.queuedBytesSeenByWriters.load(ordering: .relaxed) <= stream.outbound.highWater {
                 stream.loop.execute {
                     stream.unsentBytes.subtract(size, ordering: .relaxed)
                     _ = try? stream.enqueue(bytes)

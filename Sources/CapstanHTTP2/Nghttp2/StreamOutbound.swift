@@ -1,9 +1,12 @@
+import Synchronization
+
 /// What one stream still has to send: framed gRPC messages (or raw body bytes) waiting for
 /// nghttp2's data provider, how the stream ends, and the writers waiting for room.
 ///
-/// Loop-thread only. A writer appends and, while more than `highWater` bytes are queued, parks
-/// until the data provider has drained the queue below it; that is the outbound back-pressure:
-/// nghttp2 only drains what the peer's flow-control window admits.
+/// Loop-thread only (but for `queuedBytesSeenByWriters`). A writer appends and, while more than
+/// `highWater` bytes are queued, parks until the data provider has drained the queue below it;
+/// that is the outbound back-pressure: nghttp2 only drains what the peer's flow-control window
+/// admits.
 final class StreamOutbound {
     enum End {
         /// END_STREAM on the last DATA frame (client half-close, plain HTTP body).
@@ -30,7 +33,12 @@ final class StreamOutbound {
     private var headOffset = 0
 
     /// Bytes queued and not yet handed to nghttp2.
-    private(set) var queuedBytes = 0
+    private(set) var queuedBytes = 0 {
+        didSet { queuedBytesSeenByWriters.store(queuedBytes, ordering: .relaxed) }
+    }
+    /// `queuedBytes` for writers on other threads, which may not touch the rest (it may lag a
+    /// change on the loop; a writer off the loop adds what it has in transit).
+    let queuedBytesSeenByWriters = Atomic<Int>(0)
     /// The largest `queuedBytes` seen (for tests and diagnostics).
     private(set) var queuedHighWaterMark = 0
     /// How the stream ends once the queue is drained; set once.
