@@ -6,7 +6,7 @@
 // `Etcd.swift`. `--no-etcd` skips that part.
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--directory DIR]
-//         [--no-etcd | --only-etcd (SQLite creates with 16 writers only, for the ratio)]
+//         [--no-etcd | --only-etcd]
 import CapstanStore
 import Foundation
 import Synchronization
@@ -64,8 +64,7 @@ func report(_ name: String, _ rate: Double, _ note: String = "") {
 }
 
 print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent)")
-var sqliteCreates16 = 0.0
-for writers in [1, 16, 64] where !arguments.contains("--only-etcd") || writers == 16 {
+for writers in [1, 16, 64] where !arguments.contains("--only-etcd") {
     let (rate, statistics) = try await withStore { store in
         let rate = try await measure(workers: writers) { worker, iteration in
             _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
@@ -74,7 +73,6 @@ for writers in [1, 16, 64] where !arguments.contains("--only-etcd") || writers =
     }
     let perCommit = Double(statistics.writesCompleted) / Double(max(1, statistics.writeTransactions))
     report("creates, \(writers) writers", rate, String(format: "(%.1f writes per commit)", perCommit))
-    if writers == 16 { sqliteCreates16 = rate }
 }
 
 if !arguments.contains("--only-etcd") {
@@ -137,5 +135,5 @@ if !arguments.contains("--only-etcd") {
 }
 
 if !arguments.contains("--no-etcd") {
-    try await benchEtcd(sqliteCreates: sqliteCreates16)
+    try await benchEtcd()
 }
