@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 DEBIAN_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-dev libprotobuf-c-dev \
-	libnghttp2-dev libsqlite3-dev pkgconf python3-venv
+	libnghttp2-dev libsqlite3-dev pkgconf python3-venv etcd-server
 BENCH_PACKAGES := nghttp2-client nghttp2-server libgrpc++-dev protobuf-compiler-grpc
 PYTHON ?= python3
 VENV := .venv
@@ -92,7 +92,8 @@ test-asan: deps venv
 bench-wire: deps
 	cd Benchmarks && swift build -c release --product bench-wire && .build/release/bench-wire
 
-# Durable creates (1, 16, 64 writers), updates, gets, lists and watch deliveries of the SQLite store.
+# Durable creates (1, 16, 64 writers), updates, gets, lists and watch deliveries of the SQLite store;
+# then EtcdStore on a one-member etcd beside raw etcd Put/Txn/Range (needs etcd-server, from deps).
 bench-store: deps
 	swift build -c release --product bench-store $(SWIFT_BUILD_FLAGS)
 	.build/release/bench-store

@@ -59,21 +59,22 @@ let package = Package(
             name: "CapstanInterop", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CCapstanProto"],
             swiftSettings: swiftSettings),
 
-        // Storage: the `Store` interface and its embedded SQLite backend (log table, group commit, watch).
+        // Storage: the `Store` interface, its embedded SQLite backend (log table, group commit, watch)
+        // and its etcd v3 backend (through the RPC client over HTTP/2).
         .target(
-            name: "CapstanStore", dependencies: ["CSQLite", "CapstanAPI", "CapstanWire"],
+            name: "CapstanStore", dependencies: ["CSQLite", "CapstanAPI", "CapstanWire", "CapstanRPC", "CapstanHTTP2"],
             swiftSettings: swiftSettings),
         // The API server core: registries, strategies, watch cache, services.
         .target(
             name: "CapstanAPIServer", dependencies: ["CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
+        // Real etcd members on loopback ports in temporary directories, for tests and benchmarks.
+        .target(name: "CapstanEtcdLauncher", swiftSettings: swiftSettings),
         // The durability test's workload and record format, shared by `store-torture` and the tests.
         .target(name: "CapstanStoreTorture", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "store-torture", dependencies: ["CapstanStoreTorture", "CapstanStore"],
             swiftSettings: swiftSettings),
-        // Throughput of the SQLite store: durable creates, updates, gets, watch deliveries.
-        .executableTarget(name: "bench-store", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
         // A gRPC echo server over CapstanHTTP2 for load checks by hand (h2load); wiring only.
         .executableTarget(
             name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
@@ -92,6 +93,11 @@ let package = Package(
         .executableTarget(
             name: "capstan-interop",
             dependencies: ["CapstanInterop", "CapstanHTTP2", "CapstanRPC", "CapstanWire"],
+            swiftSettings: swiftSettings),
+        // Throughput of the SQLite and etcd stores: durable creates, updates, gets, watch deliveries.
+        .executableTarget(
+            name: "bench-store",
+            dependencies: ["CapstanStore", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanAPI"],
             swiftSettings: swiftSettings),
 
         // The code generator (a protoc plugin) and its library.
@@ -122,7 +128,11 @@ let package = Package(
             name: "CapstanInteropTests", dependencies: ["CapstanInterop", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CapstanStoreTests", dependencies: ["CapstanStore", "CapstanStoreTorture", "CSQLite"],
+            name: "CapstanStoreTests",
+            dependencies: [
+                "CapstanStore", "CapstanStoreTorture", "CSQLite", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2",
+                "CapstanAPI",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanAPIServerTests",

@@ -1,7 +1,7 @@
 /// # CapstanStore
 ///
-/// Capstan's storage layer: the `Store` interface every backend implements, and `SQLiteStore`, the
-/// embedded default.
+/// Capstan's storage layer: the `Store` interface every backend implements, `SQLiteStore`, the
+/// embedded default, and `EtcdStore`, for an etcd v3 cluster.
 ///
 /// ## Shape
 /// - **Interface** (`Store`, `StoreError`, `KeyValue`, `ListResult`, `WatchEvent`, `WatchStream`):
@@ -30,5 +30,17 @@
 ///     a background policy keeps a retention window (revisions and time).
 ///   - **Safety on open**: an exclusive `flock` on `LOCK` in the data directory (the error names the
 ///     holder's pid), `PRAGMA quick_check`, and clear errors for files that are not databases.
+///
+/// - **etcd backend** (`EtcdStore`, `Etcd/`): the same semantics on etcd v3 through `CapstanRPC`'s
+///   generated clients over `CapstanHTTP2` (several endpoints, failover). Reads are linearizable
+///   Range calls (a paged list reads at the first page's revision); each write is one `Txn` whose
+///   guard is the store's check (`create_revision == 0`, `mod_revision == expected`) and whose
+///   failure branch reads the key, so conflicts carry the current revision; updates keep the lease
+///   (`ignore_lease`). A watch is its own bidirectional `Watch` stream, pulled by its consumer,
+///   asked from `fromRevision` itself (so etcd's compaction check is the store's) and resumed from
+///   the last delivered revision on another member when a stream breaks. Leases share one
+///   `LeaseKeepAlive` stream. Every request runs in its own task (a cancelled caller does not
+///   abandon a write) under a deadline kept by one ticking task; reads and keep-alives are retried,
+///   writes never. Transport failures become `unavailable`; `EtcdErrors` is the one mapping table.
 ///
 /// Only `SQLite/Connection.swift`, `SQLite/Statement.swift` and `System/*` touch pointers.

@@ -97,6 +97,15 @@ public enum StoreTorture {
         }
     }
 
+    /// One create, update or delete of a random one of `keys` keys (the value tagged with `sequence`,
+    /// unique per write); the record if the store acknowledged it, nil if it failed (its outcome is
+    /// then unknown).
+    public static func writeOnce(_ store: any Store, keys: Int, sequence: Int) async -> Record? {
+        var generator = SystemRandomNumberGenerator()
+        let key = "\(prefix)k\(Int.random(in: 0..<keys, using: &generator))"
+        return await writeOnce(store, key: key, sequence: sequence, using: &generator)
+    }
+
     /// One create, update or delete of `key`; the record if it was acknowledged.
     private static func writeOnce(
         _ store: any Store, key: String, sequence: Int, using generator: inout SystemRandomNumberGenerator

@@ -1,8 +1,12 @@
 // Throughput of the SQLite store with 1 KiB values, durable (WAL, synchronous=FULL) on the disk
 // holding the data directory:
 // creates/s with 1, 16 and 64 concurrent writers, updates/s, gets/s, and watch deliveries/s.
+// Then the same through `EtcdStore` against a one-member etcd (fsync on, data in a temporary
+// directory), next to raw etcd Put/Range through the generated client under the same load: see
+// `Etcd.swift`. `--no-etcd` skips that part.
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--directory DIR]
+//         [--no-etcd | --only-etcd]
 import CapstanStore
 import Foundation
 import Synchronization
@@ -55,12 +59,12 @@ func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
 }
 
 func report(_ name: String, _ rate: Double, _ note: String = "") {
-    let padded = name.padding(toLength: 34, withPad: " ", startingAt: 0)
+    let padded = name.padding(toLength: 42, withPad: " ", startingAt: 0)
     print("\(padded) \(String(format: "%10.0f", rate)) /s  \(note)")
 }
 
 print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent)")
-for writers in [1, 16, 64] {
+for writers in [1, 16, 64] where !arguments.contains("--only-etcd") {
     let (rate, statistics) = try await withStore { store in
         let rate = try await measure(workers: writers) { worker, iteration in
             _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
@@ -71,59 +75,65 @@ for writers in [1, 16, 64] {
     report("creates, \(writers) writers", rate, String(format: "(%.1f writes per commit)", perCommit))
 }
 
-try await withStore { store in
-    let keys = 1000
-    for index in 0..<keys { _ = try await store.create("/bench/k\(index)", value: value) }
-    let updates = try await measure(workers: 16) { worker, iteration in
-        _ = try await store.update("/bench/k\((worker * 61 + iteration) % keys)", value: value, expectedRevision: 0)
+if !arguments.contains("--only-etcd") {
+    try await withStore { store in
+        let keys = 1000
+        for index in 0..<keys { _ = try await store.create("/bench/k\(index)", value: value) }
+        let updates = try await measure(workers: 16) { worker, iteration in
+            _ = try await store.update("/bench/k\((worker * 61 + iteration) % keys)", value: value, expectedRevision: 0)
+        }
+        report("updates, 16 writers", updates)
+        let gets = try await measure(workers: 16) { worker, iteration in
+            _ = try await store.get("/bench/k\((worker * 61 + iteration) % keys)")
+        }
+        report("gets, 16 readers", gets)
+        let list = try await measure(workers: 2) { _, _ in
+            _ = try await store.list(prefix: "/bench/", after: nil, limit: 500)
+        }
+        report("lists of 500 keys, 2 readers", list)
     }
-    report("updates, 16 writers", updates)
-    let gets = try await measure(workers: 16) { worker, iteration in
-        _ = try await store.get("/bench/k\((worker * 61 + iteration) % keys)")
+
+    // Watch: 4 watchers follow 64 writers live; deliveries = events received by all watchers.
+    try await withStore { store in
+        let watchers = 4
+        let delivered = Atomic<Int>(0)
+        let start = try await store.currentRevision()
+        var consumers: [Task<Void, any Error>] = []
+        for _ in 0..<watchers {
+            let stream = try await store.watch(prefix: "/bench/", fromRevision: start)
+            consumers.append(
+                Task {
+                    for try await event in stream {
+                        delivered.add(1, ordering: .relaxed)
+                        if event.entry.key == "/bench/end" { break }
+                    }
+                })
+        }
+        let clock = ContinuousClock.now
+        let writes = try await measure(workers: 64) { worker, iteration in
+            _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
+        }
+        _ = try await store.create("/bench/end", value: [])
+        for consumer in consumers { try await consumer.value }
+        let elapsed = ContinuousClock.now - clock
+        let rate = Double(delivered.load(ordering: .relaxed)) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        report("watch deliveries, 4 live watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
+
+        // History: one watcher reads the whole log from revision 0.
+        let head = try await store.currentRevision()
+        let historyStart = ContinuousClock.now
+        var count = 0
+        for try await event in try await store.watch(prefix: "/bench/", fromRevision: 0) {
+            count += 1
+            if event.revision >= head { break }
+        }
+        let historyElapsed = ContinuousClock.now - historyStart
+        report(
+            "watch deliveries, history replay", Double(count) / (Double(historyElapsed.components.seconds) + Double(historyElapsed.components.attoseconds) / 1e18),
+            "(\(count) events)")
     }
-    report("gets, 16 readers", gets)
-    let list = try await measure(workers: 2) { _, _ in
-        _ = try await store.list(prefix: "/bench/", after: nil, limit: 500)
-    }
-    report("lists of 500 keys, 2 readers", list)
 }
 
-// Watch: 4 watchers follow 64 writers live; deliveries = events received by all watchers.
-try await withStore { store in
-    let watchers = 4
-    let delivered = Atomic<Int>(0)
-    let start = try await store.currentRevision()
-    var consumers: [Task<Void, any Error>] = []
-    for _ in 0..<watchers {
-        let stream = try await store.watch(prefix: "/bench/", fromRevision: start)
-        consumers.append(
-            Task {
-                for try await event in stream {
-                    delivered.add(1, ordering: .relaxed)
-                    if event.entry.key == "/bench/end" { break }
-                }
-            })
-    }
-    let clock = ContinuousClock.now
-    let writes = try await measure(workers: 64) { worker, iteration in
-        _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
-    }
-    _ = try await store.create("/bench/end", value: [])
-    for consumer in consumers { try await consumer.value }
-    let elapsed = ContinuousClock.now - clock
-    let rate = Double(delivered.load(ordering: .relaxed)) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-    report("watch deliveries, 4 live watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
-
-    // History: one watcher reads the whole log from revision 0.
-    let head = try await store.currentRevision()
-    let historyStart = ContinuousClock.now
-    var count = 0
-    for try await event in try await store.watch(prefix: "/bench/", fromRevision: 0) {
-        count += 1
-        if event.revision >= head { break }
-    }
-    let historyElapsed = ContinuousClock.now - historyStart
-    report(
-        "watch deliveries, history replay", Double(count) / (Double(historyElapsed.components.seconds) + Double(historyElapsed.components.attoseconds) / 1e18),
-        "(\(count) events)")
+if !arguments.contains("--no-etcd") {
+    try await benchEtcd()
 }

@@ -76,4 +76,41 @@ struct HTTP2BackPressureTests {
             #expect(try await call.finish().value == "1000")
         }
     }
+
+    /// A writer off the loop hands a message over without waiting while little is in transit; what
+    /// the stream already queues must count too, or a writer that lets the loop catch up between
+    /// messages is never held back.
+    @Test("a client writer that pauses between messages is held back too")
+    func pausingClientWriter() async throws {
+        let gate = Gate()
+        let server = HTTP2ServerTransport.Configuration()
+        let client = HTTP2ClientTransport.Configuration()
+        try await withHTTP2Server(server: server, client: client, routes: { router in
+            router.clientStreaming(Self.sink) { requests, _ in
+                await gate.wait()
+                var count = 0
+                for try await _ in requests { count += 1 }
+                return Text("\(count)")
+            }
+        }) { harness in
+            let call = try await harness.client.clientStreaming(Self.sink)
+            let sent = Counter()
+            let sender = Task {
+                for _ in 0..<400 {
+                    try await call.send(Blob(count: Self.messageSize))
+                    sent.increment()
+                    // Lets the loop take the message over: nothing stays in transit.
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            let bound = (server.initialStreamWindowSize + server.inboundBufferSize + 2 * client.outboundBufferSize)
+                / Self.messageSize + 3
+            // Held back, the writer stops near the bound for good; unchecked, it runs on to 400.
+            let overran = await eventually(timeout: .seconds(3)) { sent.value > bound }
+            #expect(!overran, "sent \(sent.value) messages while the server read none; bound \(bound)")
+            gate.open()
+            try await sender.value
+            #expect(try await call.finish().value == "400")
+        }
+    }
 }

@@ -1,0 +1,190 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One etcd member process of an `EtcdCluster`: its ports, data directory and arguments are fixed
+/// when the cluster is laid out, so it can be killed and started again as the same member.
+public final class EtcdMember: Sendable {
+    public let name: String
+    public let clientPort: Int
+    public let peerPort: Int
+    public let dataDirectory: String
+    /// etcd's own output (both streams), appended across restarts.
+    public let logPath: String
+    let arguments: [String]
+    private let running = Mutex<RunningEtcd?>(nil)
+
+    init(name: String, clientPort: Int, peerPort: Int, directory: String, initialCluster: String, token: String) {
+        self.name = name
+        self.clientPort = clientPort
+        self.peerPort = peerPort
+        dataDirectory = directory + "/" + name
+        logPath = directory + "/" + name + ".log"
+        let client = "http://127.0.0.1:\(clientPort)"
+        let peer = "http://127.0.0.1:\(peerPort)"
+        arguments = [
+            "--name", name, "--data-dir", dataDirectory,
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", token,
+            "--logger", "zap", "--log-outputs", "stderr",
+        ]
+    }
+
+    /// `127.0.0.1:<client port>`, as `HTTP2ClientTransport` targets are spelled.
+    public var clientAddress: String { "127.0.0.1:\(clientPort)" }
+
+    /// The process id while it runs.
+    public var processIdentifier: Int32? { running.withLock { $0?.process.processIdentifier } }
+
+    public var isRunning: Bool { running.withLock { $0?.process.isRunning ?? false } }
+
+    /// Starts the process (it must not be running). Does not wait for it to serve.
+    public func start() async throws {
+        guard running.withLock({ $0 == nil }) else { throw EtcdLaunchError("\(name) is already running") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: EtcdMember.executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        #if !arch(x86_64)
+        environment["ETCD_UNSUPPORTED_ARCH"] = EtcdMember.architecture
+        #endif
+        process.environment = environment
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        let exit = ExitWaiter()
+        process.terminationHandler = { _ in exit.signal() }
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        try? log.close()
+        running.withLock { $0 = RunningEtcd(process: process, exit: exit) }
+    }
+
+    /// SIGKILLs the process and waits (bounded) until it is gone. Nothing if it is not running.
+    public func kill() async {
+        guard let current = running.withLock({ state -> RunningEtcd? in defer { state = nil }; return state }) else { return }
+        if current.process.isRunning { _ = Glibc.kill(current.process.processIdentifier, SIGKILL) }
+        await current.exit.wait(timeout: .seconds(30))
+    }
+
+    /// Stops the member gracefully (SIGTERM: etcd sends GOAWAY and closes its connections), waiting
+    /// (bounded) until it exited; SIGKILL if it has not after `timeout`.
+    public func stop(timeout: Duration = .seconds(30)) async {
+        guard let current = running.withLock({ state -> RunningEtcd? in defer { state = nil }; return state }) else { return }
+        if current.process.isRunning { _ = Glibc.kill(current.process.processIdentifier, SIGTERM) }
+        await current.exit.wait(timeout: timeout)
+        if current.process.isRunning {
+            _ = Glibc.kill(current.process.processIdentifier, SIGKILL)
+            await current.exit.wait(timeout: .seconds(30))
+        }
+    }
+
+    /// Stops the process (SIGSTOP) without closing its connections: it holds requests unanswered.
+    public func freeze() {
+        if let pid = processIdentifier { _ = Glibc.kill(pid, SIGSTOP) }
+    }
+
+    /// Lets a frozen process go on (SIGCONT).
+    public func thaw() {
+        if let pid = processIdentifier { _ = Glibc.kill(pid, SIGCONT) }
+    }
+
+    /// Whether `GET /health` answers `"health":"true"` (the member has a leader and serves reads).
+    public func isHealthy() -> Bool {
+        guard isRunning, let body = HTTPProbe.get(port: clientPort, path: "/health") else { return false }
+        return body.contains("\"health\":\"true\"")
+    }
+
+    /// Whether this member is the raft leader now (from its metrics); nil when it does not answer.
+    public func isLeader() -> Bool? {
+        guard isRunning, let body = HTTPProbe.get(port: clientPort, path: "/metrics") else { return nil }
+        for line in body.split(separator: "\n") where line.hasPrefix("etcd_server_is_leader ") {
+            return line.hasSuffix(" 1")
+        }
+        return nil
+    }
+
+    /// The last lines of the member's log, for failure messages.
+    public func logTail(lines: Int = 20) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    static let executable = ProcessInfo.processInfo.environment["CAPSTAN_ETCD"] ?? "/usr/bin/etcd"
+
+    #if arch(arm64)
+    static let architecture = "arm64"
+    #else
+    static let architecture = "unknown"
+    #endif
+}
+
+private struct RunningEtcd: Sendable {
+    let process: Process
+    let exit: ExitWaiter
+}
+
+/// Why a member or cluster could not be started.
+public struct EtcdLaunchError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Signalled once by a process's termination handler; waiters are resumed then (or on timeout).
+final class ExitWaiter: Sendable {
+    private struct State {
+        var exited = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var timedOut: Set<UInt64> = []
+        var nextID: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiters = state.withLock { state in
+            state.exited = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait(timeout: Duration) async {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        let timer = Task {
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            self.timeOut(id)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state in
+                if state.exited || state.timedOut.remove(id) != nil { return true }
+                state.waiters[id] = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func timeOut(_ id: UInt64) {
+        let waiter = state.withLock { state in
+            let waiter = state.waiters.removeValue(forKey: id)
+            if waiter == nil { state.timedOut.insert(id) }
+            return waiter
+        }
+        waiter?.resume()
+    }
+}

@@ -1,0 +1,36 @@
+public import CapstanHTTP2
+
+/// Settings of an `EtcdStore`.
+public struct EtcdStoreOptions: Sendable {
+    /// Prepended to every key the store reads, writes and watches (for example `/capstan-a`), so that
+    /// several Capstan clusters can share one etcd. Keys the store returns never include it.
+    public var keyPrefix: String = ""
+    /// How long one unary request (Range, Txn, Compact, lease calls) may take.
+    public var requestTimeout: Duration = .seconds(15)
+    /// Reads (get, list, current revision, lease lookups) and keep-alives are retried this many times
+    /// after an unavailable member or a lost connection; writes are never retried (their outcome is
+    /// unknown, so they fail with `unavailable`).
+    public var readRetries: Int = 10
+    /// The first retry's delay; each further one doubles, up to `maxRetryDelay`.
+    public var retryDelay: Duration = .milliseconds(50)
+    public var maxRetryDelay: Duration = .seconds(1)
+    /// How long a watch keeps trying to re-establish its stream (from the revision it reached) before
+    /// it fails with `unavailable`.
+    public var watchReconnectTimeout: Duration = .seconds(60)
+    /// Compact physically (etcd waits until the history is removed from its backend).
+    public var physicalCompaction = false
+    /// Event loop threads of the store's own HTTP/2 transport.
+    public var eventLoopThreads = 1
+    /// The HTTP/2 transport. Defaults differ from the transport's: responses up to 256 MiB (a large
+    /// listing; etcd itself sends up to 2 GiB) and a short reconnect backoff, since a member that comes
+    /// back should be used again soon.
+    public var transport: HTTP2ClientTransport.Configuration = {
+        var configuration = HTTP2ClientTransport.Configuration()
+        configuration.maxReceiveMessageSize = 256 * 1024 * 1024
+        configuration.connectTimeout = .seconds(5)
+        configuration.backoff = .init(initial: .milliseconds(200), multiplier: 1.6, maximum: .seconds(5), jitter: 0.2)
+        return configuration
+    }()
+
+    public init() {}
+}

@@ -1,0 +1,182 @@
+import CapstanEtcdLauncher
+import CapstanStore
+import Testing
+
+/// What is particular to `EtcdStore`, against one real etcd member.
+@Suite("EtcdStore", .serialized)
+struct EtcdStoreTests {
+    /// Two stores with different key prefixes share one etcd without seeing each other's keys, even
+    /// when one prefix starts with the other.
+    @Test func keyPrefixesSeparateClusters() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            var optionsA = EtcdStoreOptions()
+            optionsA.keyPrefix = "/capstan-a"
+            var optionsB = EtcdStoreOptions()
+            optionsB.keyPrefix = "/capstan-ab/"
+            try await withEtcdStore(cluster.clientAddresses, options: optionsA) { a in
+                try await withEtcdStore(cluster.clientAddresses, options: optionsB) { b in
+                    let start = try await a.currentRevision()
+                    let watchA = try await a.watch(prefix: "", fromRevision: start)
+                    _ = try await a.create("/registry/pods/default/web", value: bytes("a"))
+                    _ = try await b.create("/registry/pods/default/web", value: bytes("b"))
+                    _ = try await b.create("/registry/pods/default/db", value: bytes("b"))
+                    _ = try await a.create("/registry/end", value: [])
+                    #expect(try await a.get("/registry/pods/default/web").value == bytes("a"))
+                    #expect(try await b.get("/registry/pods/default/web").value == bytes("b"))
+                    #expect(try await a.list(prefix: "").items.map(\.key) == ["/registry/end", "/registry/pods/default/web"])
+                    #expect(try await b.list(prefix: "/registry/").items.count == 2)
+                    let events = try await collect(watchA, until: "/registry/end")
+                    #expect(events.map(\.entry.key) == ["/registry/pods/default/web", "/registry/end"])
+                    if case .invalid? = await storeError({ _ = try await a.create("registry/x", value: []) }) {} else {
+                        Issue.record("a key without a leading / must be invalid under a key prefix")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A watch on the only member waits through its SIGKILL and restart and resumes where it was.
+    @Test func watchResumesAfterTheOnlyMemberRestarts() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                let start = try await store.currentRevision()
+                let stream = try await store.watch(prefix: "/r/", fromRevision: start)
+                let watcher = Task { try await collect(stream, until: "/r/end") }
+                for index in 0..<10 { _ = try await store.create("/r/before\(index)", value: []) }
+                await cluster.members[0].kill()
+                if case .unavailable? = await storeError({ _ = try await store.create("/r/down", value: []) }) {} else {
+                    Issue.record("a write with no member up must be unavailable")
+                }
+                try await cluster.members[0].start()
+                try await cluster.waitUntilHealthy()
+                for index in 0..<10 { _ = try await store.create("/r/after\(index)", value: []) }
+                let end = try await store.create("/r/end", value: [])
+                let events = try await watcher.value
+                #expect(events.map(\.revision) == Array((start + 1)...end))
+                #expect(store.statistics.watchResumes >= 1)
+            }
+        }
+    }
+
+    /// Nothing listening: reads give up after their retries, writes at once, watches after their
+    /// reconnect bound — all with `unavailable`.
+    @Test func unavailableWithoutEtcd() async throws {
+        var options = EtcdStoreOptions()
+        options.readRetries = 2
+        options.watchReconnectTimeout = .seconds(1)
+        let endpoint = "127.0.0.1:\(try #require(unusedLoopbackPort()))"
+        let store = try EtcdStore(endpoints: [endpoint], options: options)
+        if case .unavailable? = await storeError({ _ = try await store.get("/k") }) {} else { Issue.record("get") }
+        if case .unavailable? = await storeError({ _ = try await store.create("/k", value: []) }) {} else { Issue.record("create") }
+        let stream = try await store.watch(prefix: "/", fromRevision: 0)
+        if case .unavailable? = await storeError({ for try await _ in stream {} }) {} else { Issue.record("watch") }
+        await store.close()
+        if case .unavailable? = await storeError({ _ = try await EtcdStore.connect(endpoints: [endpoint], options: options) }) {} else {
+            Issue.record("connect")
+        }
+    }
+
+    /// A member that holds requests unanswered (SIGSTOP) makes them fail with `unavailable` after
+    /// the request timeout (and the read's retries), not hang.
+    @Test func requestsToAFrozenMemberTimeOut() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            var options = EtcdStoreOptions()
+            options.requestTimeout = .milliseconds(500)
+            options.readRetries = 1
+            try await withEtcdStore(cluster.clientAddresses, options: options) { store in
+                _ = try await store.create("/f/a", value: [])
+                cluster.members[0].freeze()
+                let read = await storeError { _ = try await store.get("/f/a") }
+                let write = await storeError { _ = try await store.create("/f/b", value: []) }
+                cluster.members[0].thaw()
+                #expect(read == .unavailable(reason: "etcd did not answer within 0.5 seconds"))
+                #expect(write == .unavailable(reason: "etcd did not answer within 0.5 seconds"))
+                #expect(store.statistics.retries == 1)
+                // Once it answers again, so does the store.
+                try await waitUntil("the thawed member to answer") { (try? await store.get("/f/a")) != nil }
+            }
+        }
+    }
+
+    /// `close()` ends a watch being read (it returns nil) and refuses later calls.
+    @Test func closeEndsWatches() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            let store = try await EtcdStore.connect(endpoints: cluster.clientAddresses)
+            let stream = try await store.watch(prefix: "/c/", fromRevision: try await store.currentRevision())
+            _ = try await store.create("/c/a", value: [])
+            #expect(try await collect(stream, count: 1).map(\.entry.key) == ["/c/a"])
+            let reader = Task { () async throws -> Int in
+                var count = 0
+                for try await _ in stream { count += 1 }
+                return count
+            }
+            await store.close()
+            #expect(try await bounded("the watch to end") { try await reader.value } == 0)
+            if case .unavailable? = await storeError({ _ = try await store.get("/c/a") }) {} else { Issue.record("closed") }
+        }
+    }
+
+    /// Cancelling the task that reads a watch ends the watch quietly (nil, no error).
+    @Test func cancellingTheReaderEndsTheWatch() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                let stream = try await store.watch(prefix: "/x/", fromRevision: try await store.currentRevision())
+                let reader = Task { () async throws -> Int in
+                    var count = 0
+                    for try await _ in stream { count += 1 }
+                    return count
+                }
+                reader.cancel()
+                #expect(try await bounded("the cancelled watch to end") { try await reader.value } == 0)
+            }
+        }
+    }
+
+    /// A write whose caller is cancelled is still made and its outcome returned (see `Store`).
+    @Test func cancelledCallersDoNotAbandonWrites() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                let writes = (0..<20).map { index in
+                    Task { try await store.create("/w/\(index)", value: bytes("\(index)")) }
+                }
+                for write in writes { write.cancel() }
+                for (index, write) in writes.enumerated() {
+                    let revision = try await write.value
+                    #expect(try await store.get("/w/\(index)").modRevision == revision)
+                }
+            }
+        }
+    }
+
+    /// Listings larger than gRPC's usual 4 MiB message limit arrive whole.
+    @Test func largeListings() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                let value = [UInt8](repeating: 7, count: 1 << 20)
+                for index in 0..<6 { _ = try await store.create("/big/\(index)", value: value) }
+                let listing = try await store.list(prefix: "/big/")
+                #expect(listing.items.count == 6 && listing.items.allSatisfy { $0.value == value })
+                let events = try await collect(try await store.watch(prefix: "/big/", fromRevision: 0), count: 6)
+                #expect(events.allSatisfy { $0.entry.value == value })
+            }
+        }
+    }
+
+    /// Documents where etcd differs: when etcd expires a lease it deletes all its keys at one
+    /// revision (`revokeLease` deletes them at one revision each).
+    @Test func leaseExpiryDeletesAtOneRevision() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                let lease = try await store.grantLease(ttl: .seconds(1))
+                let start = try await store.currentRevision()
+                let stream = try await store.watch(prefix: "/e/", fromRevision: start)
+                _ = try await store.create("/e/a", value: bytes("a"), lease: lease)
+                _ = try await store.create("/e/b", value: bytes("b"), lease: lease)
+                let events = try await collect(stream, count: 4)
+                #expect(events.suffix(2).map(\.kind) == [.delete, .delete])
+                #expect(events[2].revision == events[3].revision)
+                #expect(events.suffix(2).allSatisfy { $0.entry.lease == lease && $0.prevValue != nil })
+            }
+        }
+    }
+}
