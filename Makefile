@@ -15,7 +15,7 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: bench-deps bench-rpc deps build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
+.PHONY: bench-deps bench-rpc deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
 
 # Installs the Debian packages given as $(1) that are missing (as root), or prints the command.
 define apt_install
@@ -45,6 +45,11 @@ $(VENV)/.installed: Tests/python/requirements.txt | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/python/requirements.txt
 	touch $@
+
+# Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443.
+run: deps
+	swift build --product capstan $(SWIFT_BUILD_FLAGS)
+	.build/debug/capstan up
 
 build: deps
 	swift build $(SWIFT_BUILD_FLAGS)

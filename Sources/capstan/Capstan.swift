@@ -113,11 +113,12 @@ func serveAPI(listen: String, store address: StoreAddress) async throws {
         sources.append(source)
     }
 
+    let server = RPCServer(router: router)
     await withTaskGroup(of: Void.self) { tasks in
         let feed = Task { await api.run() }
         tasks.addTask {
             do {
-                try await RPCServer(router: router).serve(on: transport)
+                try await server.serve(on: transport)
             } catch {
                 print("capstan: server stopped: \(error)")
             }
