@@ -85,15 +85,23 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async -> Bool)
     return await condition()
 }
 
-/// A one-shot signal tasks can wait for (bounded by the test's time limit).
+/// A one-shot signal tasks can wait for. Waiting ends when the gate opens or the waiting task is
+/// cancelled (so a test's time limit always ends a wait).
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private struct State {
+        var open = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextID: UInt64 = 0
+        var cancelled: Set<UInt64> = []
+    }
+
+    private let state = Mutex(State())
 
     func open() {
         let waiters = state.withLock { state in
             state.open = true
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
@@ -101,13 +109,26 @@ final class Gate: Sendable {
     var isOpen: Bool { state.withLock { $0.open } }
 
     func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let open = state.withLock { state in
-                if state.open { return true }
-                state.waiters.append(continuation)
-                return false
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if state.open || state.cancelled.remove(id) != nil { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if open { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                if let waiter = state.waiters.removeValue(forKey: id) { return Optional(waiter) }
+                state.cancelled.insert(id)
+                return nil
+            }
+            waiter?.resume()
         }
     }
 }
