@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "CapstanAPI", targets: ["CapstanAPI"]),
         .library(name: "CapstanWire", targets: ["CapstanWire"]),
         .library(name: "CapstanRPC", targets: ["CapstanRPC"]),
+        .library(name: "CapstanHTTP2", targets: ["CapstanHTTP2"]),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.

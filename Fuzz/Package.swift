@@ -20,5 +20,9 @@ let package = Package(
                 .product(name: "CapstanAPI", package: "Capstan"),
             ],
             swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "FuzzGRPCFraming",
+            dependencies: [.product(name: "CapstanHTTP2", package: "Capstan")],
+            swiftSettings: swiftSettings),
     ]
 )
