@@ -5,6 +5,7 @@ SHELL := /bin/bash
 
 DEBIAN_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-dev libprotobuf-c-dev \
 	libnghttp2-dev libsqlite3-dev pkgconf python3-venv
+BENCH_PACKAGES := nghttp2-client nghttp2-server libgrpc++-dev protobuf-compiler-grpc
 PYTHON ?= python3
 VENV := .venv
 FUZZ_SECONDS ?= 60
@@ -14,20 +15,29 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: deps build test proto check-generated fuzz test-asan bench-wire venv clean
+.PHONY: bench-deps bench-rpc deps build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
 
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+# Installs the Debian packages given as $(1) that are missing (as root), or prints the command.
+define apt_install
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing $$missing"; \
+	    echo "installing $$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "deps: missing Debian packages; run: sudo apt-get install -y $$missing"; exit 1; \
+	    echo "missing Debian packages; run: sudo apt-get install -y $$missing"; exit 1; \
 	  fi; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEBIAN_PACKAGES))
+
+# What the benchmarks compare against: h2load and nghttpd, grpc C++.
+bench-deps: deps
+	$(call apt_install,$(BENCH_PACKAGES))
 
 # Python test dependencies, pinned, in an ignored virtual environment created on demand.
 venv: $(VENV)/.installed
@@ -82,5 +92,18 @@ test-asan: deps venv
 bench-wire: deps
 	cd Benchmarks && swift build -c release --product bench-wire && .build/release/bench-wire
 
+# Durable creates (1, 16, 64 writers), updates, gets, lists and watch deliveries of the SQLite store.
+bench-store: deps
+	swift build -c release --product bench-store $(SWIFT_BUILD_FLAGS)
+	.build/release/bench-store
+
 clean:
 	rm -rf .build .build-asan Fuzz/.build Benchmarks/.build .fuzz
+
+# Unary gRPC calls under h2load: capstan-interop against nghttpd's static gRPC response and a grpc
+# C++ server, in one run (Benchmarks/rpc/bench-rpc.sh says what it measures).
+bench-rpc: bench-deps
+	swift build -c release --product capstan-interop
+	Benchmarks/grpc-cpp/build.sh $(CURDIR)/.build-bench/grpc-cpp
+	CAPSTAN_INTEROP=$(CURDIR)/.build/release/capstan-interop GRPC_CPP_SERVER=$(CURDIR)/.build-bench/grpc-cpp/echo_server \
+	  Benchmarks/rpc/bench-rpc.sh

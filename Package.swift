@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "CapstanWire", targets: ["CapstanWire"]),
         .library(name: "CapstanRPC", targets: ["CapstanRPC"]),
         .library(name: "CapstanHTTP2", targets: ["CapstanHTTP2"]),
+        .library(name: "CapstanStore", targets: ["CapstanStore"]),
+        .library(name: "CapstanAPIServer", targets: ["CapstanAPIServer"]),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -53,9 +55,30 @@ let package = Package(
             name: "CapstanInterop", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CCapstanProto"],
             swiftSettings: swiftSettings),
 
+        // Storage: the `Store` interface and its embedded SQLite backend (log table, group commit, watch).
+        .target(
+            name: "CapstanStore", dependencies: ["CSQLite", "CapstanAPI", "CapstanWire"],
+            swiftSettings: swiftSettings),
+        // The API server core: registries, strategies, watch cache, services.
+        .target(
+            name: "CapstanAPIServer", dependencies: ["CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        // The durability test's workload and record format, shared by `store-torture` and the tests.
+        .target(name: "CapstanStoreTorture", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "store-torture", dependencies: ["CapstanStoreTorture", "CapstanStore"],
+            swiftSettings: swiftSettings),
+        // Throughput of the SQLite store: durable creates, updates, gets, watch deliveries.
+        .executableTarget(name: "bench-store", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
         // A gRPC echo server over CapstanHTTP2 for load checks by hand (h2load); wiring only.
         .executableTarget(
             name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+
+        // gRPC's interop server and client over HTTP/2 (wiring only).
+        .executableTarget(
+            name: "capstan-interop",
+            dependencies: ["CapstanInterop", "CapstanHTTP2", "CapstanRPC", "CapstanWire"],
             swiftSettings: swiftSettings),
 
         // The code generator (a protoc plugin) and its library.
@@ -79,8 +102,20 @@ let package = Package(
             dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "CapstanTransportConformanceTests",
+            dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CapstanInteropTests", dependencies: ["CapstanInterop", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanStoreTests", dependencies: ["CapstanStore", "CapstanStoreTorture", "CSQLite"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanAPIServerTests",
+            dependencies: ["CapstanAPIServer", "CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
     ]

@@ -22,6 +22,9 @@
 ///   the task serving it when the peer resets the stream. A client transport returns a
 ///   `ClientTransportStream` (a `ClientStreamWriter` plus `ClientResponsePart`s). Framing, HTTP/2 and
 ///   `grpc-*` headers stay inside transports.
+/// - **Standard services** (`Standard/`): `HealthService` (`grpc.health.v1.Health`) and
+///   `ReflectionService` (`grpc.reflection.v1alpha` and `v1`, answered from `ProtoFileDescriptor`s);
+///   `RPCRouter.addStandardServices(health:descriptors:)` installs both after the application's services.
 /// - **InProcessTransport**: a connected client/server pair over bounded in-memory buffers, so
 ///   back-pressure and cancellation behave as they would over a network; used by tests.
 ///

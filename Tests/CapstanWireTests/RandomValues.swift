@@ -1,8 +1,19 @@
 import CapstanAPI
+import CapstanWire
 
 /// A message type the generated test support can fill with random contents.
 protocol RandomMessage: ProtoMessage {
     static func random(_ g: inout RandomValues, depth: Int) -> Self
+}
+
+/// Every message type of the schemas (the wire module's index), for tests that cover them all.
+enum AllMessageTypes {
+    static let all: [any RandomMessage.Type] = CapstanFileDescriptors.messageTypes.map {
+        guard let type = $0 as? any RandomMessage.Type else {
+            preconditionFailure("\($0.protoMessageName) has no generated random(_:depth:); run make proto")
+        }
+        return type
+    }
 }
 
 /// Seeded, reproducible random field values biased toward the edges: empty and non-ASCII strings,

@@ -94,7 +94,7 @@ public struct RPCRouter: Sendable {
         return RPCError(code: .unimplemented, message: "unknown service \(service)")
     }
 
-    private mutating func register<Req, Res>(_ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler) {
+    mutating func register<Req, Res>(_ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler) {
         precondition(m.kind == kind, "\(m.path) is declared \(m.kind) but registered as \(kind)")
         knownServices.insert(m.service)
         if !methodOrder.contains(m.path) { methodOrder.append(m.path) }

@@ -48,7 +48,7 @@ extension RPCRouter {
 
     /// Reads the one request message of a unary or server-streaming call, up to the client's
     /// half-close; zero or several messages are an `INTERNAL` error, as in gRPC.
-    private static func singleRequest<Req: WireMessage>(
+    static func singleRequest<Req: WireMessage>(
         _ type: Req.Type,
         from requests: any AsyncSequence<[UInt8], any Error> & Sendable,
         path: String,

@@ -1,6 +1,7 @@
 @testable import CapstanHTTP2
 import CapstanRPC
 import Synchronization
+import Testing
 
 /// A server and a client over real loopback HTTP/2, torn down after `body`.
 struct HTTP2Harness: Sendable {
@@ -85,14 +86,13 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async -> Bool)
     return await condition()
 }
 
-/// A one-shot signal tasks can wait for. Waiting ends when the gate opens or the waiting task is
-/// cancelled (so a test's time limit always ends a wait).
+/// A one-shot signal tasks can wait for. Waits are bounded: a gate that does not open within the
+/// timeout records a test issue and stops waiting, so a broken expectation fails instead of hanging.
 final class Gate: Sendable {
     private struct State {
         var open = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        var nextID: UInt64 = 0
-        var cancelled: Set<UInt64> = []
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
@@ -108,7 +108,19 @@ final class Gate: Sendable {
 
     var isOpen: Bool { state.withLock { $0.open } }
 
-    func wait() async {
+    /// Waits until the gate opens, at most `timeout`.
+    func wait(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async {
+        let opened = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.waitUntilOpenOrCancelled(); return self.isOpen }
+            group.addTask { try? await Task.sleep(for: timeout); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first || self.isOpen
+        }
+        if !opened { Issue.record("gate did not open within \(timeout)", sourceLocation: sourceLocation) }
+    }
+
+    private func waitUntilOpenOrCancelled() async {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -116,18 +128,14 @@ final class Gate: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state in
-                    if state.open || state.cancelled.remove(id) != nil { return true }
+                    if state.open || Task.isCancelled { return true }
                     state.waiters[id] = continuation
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { state in
-                if let waiter = state.waiters.removeValue(forKey: id) { return Optional(waiter) }
-                state.cancelled.insert(id)
-                return nil
-            }
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.resume()
         }
     }

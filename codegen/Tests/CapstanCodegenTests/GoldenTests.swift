@@ -43,7 +43,20 @@ import Testing
     ])
     func outputMatchesGoldenFiles(parameter: String) throws {
         let update = ProcessInfo.processInfo.environment["CAPSTAN_UPDATE_GOLDEN"] == "1"
-        for file in try Self.generate(parameter: parameter) {
+        let files = try Self.generate(parameter: parameter)
+        // Every golden file of the output's folders must still be produced.
+        let expectedRoot = Self.golden.appendingPathComponent("expected")
+        let folders = Set(files.map { $0.name.split(separator: "/").first.map(String.init) ?? "" })
+        for folder in folders {
+            let dir = expectedRoot.appendingPathComponent(folder)
+            let enumerator = FileManager.default.enumerator(atPath: dir.path)
+            while let relative = enumerator?.nextObject() as? String {
+                let name = folder + "/" + relative
+                guard relative.hasSuffix(".swift") else { continue }
+                #expect(files.contains { $0.name == name }, "golden file \(name) is no longer generated")
+            }
+        }
+        for file in files {
             let url = Self.golden.appendingPathComponent("expected").appendingPathComponent(file.name)
             if update {
                 try FileManager.default.createDirectory(

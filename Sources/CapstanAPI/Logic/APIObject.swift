@@ -1,0 +1,105 @@
+/// What every stored kind shares: `ObjectMeta metadata = 1` and the fields its selectors can use.
+public protocol APIObject: ProtoMessage {
+    var metadata: ObjectMeta { get set }
+    /// Whether objects live in a namespace (cluster-scoped kinds have an empty one).
+    static var isNamespaced: Bool { get }
+    /// Every problem of the object, as paths from its root (call after `applyDefaults()`).
+    func validate() -> FieldErrors
+    /// Fills unset fields with their defaults (see `Defaults.swift`).
+    mutating func applyDefaults()
+    /// The fields field selectors may name for this kind.
+    static var fieldSchema: FieldSchema { get }
+    /// This object's selectable fields, in canonical form (see `FieldSelector`).
+    var selectableFields: [String: String] { get }
+}
+
+extension APIObject {
+    /// `metadata.name` and `metadata.namespace`.
+    var metadataFields: [String: String] {
+        ["metadata.name": metadata.name, "metadata.namespace": metadata.namespace]
+    }
+}
+
+extension Pod: APIObject {
+    public static let isNamespaced = true
+
+    public func validate() -> FieldErrors {
+        var errors = Validation.metadata(metadata, namespaced: true)
+        errors.append(contentsOf: Validation.podSpec(spec, path: "spec"))
+        errors.append(contentsOf: Validation.podStatus(status, path: "status"))
+        return errors
+    }
+
+    public static let fieldSchema = FieldSchema([
+        "spec.host": .string,
+        "status.phase": .of(PodPhase.self),
+    ])
+
+    /// `spec.host` is "" while unscheduled; an unset phase counts as `PENDING`, its default.
+    public var selectableFields: [String: String] {
+        var fields = metadataFields
+        fields["spec.host"] = spec.host
+        let phase = status.phase == .unspecified ? PodPhase.pending : status.phase
+        fields["status.phase"] = phase.protoName ?? String(phase.rawValue)
+        return fields
+    }
+}
+
+extension Minion: APIObject {
+    public static let isNamespaced = false
+
+    public func validate() -> FieldErrors {
+        var errors = Validation.metadata(metadata, namespaced: false)
+        errors.append(contentsOf: Validation.minionSpec(spec, path: "spec"))
+        errors.append(contentsOf: Validation.minionStatus(status, path: "status"))
+        return errors
+    }
+
+    public static let fieldSchema = FieldSchema(["spec.unschedulable": .bool])
+
+    public var selectableFields: [String: String] {
+        var fields = metadataFields
+        fields["spec.unschedulable"] = spec.unschedulable ? "true" : "false"
+        return fields
+    }
+}
+
+extension Service: APIObject {
+    public static let isNamespaced = true
+
+    public func validate() -> FieldErrors {
+        var errors = Validation.metadata(metadata, namespaced: true)
+        errors.append(contentsOf: Validation.serviceSpec(spec, path: "spec"))
+        return errors
+    }
+
+    public static let fieldSchema = FieldSchema()
+    public var selectableFields: [String: String] { metadataFields }
+}
+
+extension ReplicationController: APIObject {
+    public static let isNamespaced = true
+
+    public func validate() -> FieldErrors {
+        var errors = Validation.metadata(metadata, namespaced: true)
+        errors.append(contentsOf: Validation.replicationControllerSpec(spec, path: "spec"))
+        errors.add("status.replicas", ifPresent: Validation.nonNegativeViolation(status.replicas))
+        return errors
+    }
+
+    public static let fieldSchema = FieldSchema()
+    public var selectableFields: [String: String] { metadataFields }
+}
+
+extension Endpoints: APIObject {
+    public static let isNamespaced = true
+
+    public func validate() -> FieldErrors {
+        var errors = Validation.metadata(metadata, namespaced: true)
+        errors.append(contentsOf: Validation.endpoints(endpoints, path: "endpoints"))
+        return errors
+    }
+
+    public static let fieldSchema = FieldSchema()
+    public var selectableFields: [String: String] { metadataFields }
+}

@@ -1,0 +1,61 @@
+/// The namespace of namespaced objects that name none.
+public let defaultNamespace = "default"
+
+extension APIObject {
+    /// Sets `metadata.namespace` to "default" when a namespaced object names none.
+    mutating func defaultNamespaceIfEmpty() {
+        if Self.isNamespaced && metadata.namespace.isEmpty { metadata.namespace = defaultNamespace }
+    }
+}
+
+extension PodSpec {
+    /// Restart policy ALWAYS and port protocol TCP where unset.
+    public mutating func applyDefaults() {
+        if restartPolicy == .unspecified { restartPolicy = .always }
+        for containerIndex in containers.indices {
+            for portIndex in containers[containerIndex].ports.indices
+            where containers[containerIndex].ports[portIndex].protocol == .unspecified {
+                containers[containerIndex].ports[portIndex].protocol = .tcp
+            }
+        }
+    }
+}
+
+extension Pod {
+    /// Namespace "default", the spec's defaults, phase PENDING.
+    public mutating func applyDefaults() {
+        defaultNamespaceIfEmpty()
+        spec.applyDefaults()
+        if status.phase == .unspecified { status.phase = .pending }
+    }
+}
+
+extension Minion {
+    /// Minions have no defaults beyond their (empty) namespace.
+    public mutating func applyDefaults() {}
+}
+
+extension Service {
+    /// Namespace "default", protocol TCP, session affinity NONE, container port = port.
+    public mutating func applyDefaults() {
+        defaultNamespaceIfEmpty()
+        if spec.protocol == .unspecified { spec.protocol = .tcp }
+        if spec.sessionAffinity == .unspecified { spec.sessionAffinity = .none }
+        if spec.containerPort == 0 { spec.containerPort = spec.port }
+    }
+}
+
+extension ReplicationController {
+    /// Namespace "default" and the template's pod spec defaults.
+    public mutating func applyDefaults() {
+        defaultNamespaceIfEmpty()
+        if hasSpec && spec.hasTemplate { spec.template.spec.applyDefaults() }
+    }
+}
+
+extension Endpoints {
+    /// Namespace "default".
+    public mutating func applyDefaults() {
+        defaultNamespaceIfEmpty()
+    }
+}

@@ -1,0 +1,90 @@
+/// One token of a selector, with its 0-based character offset.
+struct SelectorToken: Hashable, Sendable {
+    enum Kind: Hashable, Sendable {
+        /// A key, value or keyword (`in`, `notin`): a run of characters that are not whitespace,
+        /// `,`, `(`, `)`, `=` or `!`.
+        case word
+        case equals // =
+        case doubleEquals // ==
+        case notEquals // !=
+        case bang // !
+        case openParen // (
+        case closeParen // )
+        case comma // ,
+        case end
+    }
+
+    var kind: Kind
+    var text: String
+    var position: Int
+}
+
+/// Splits selector text into tokens; shared by label and field selectors.
+enum SelectorLexer {
+    /// Every token of `text`, ending with an `.end` token positioned after the last character.
+    static func tokenize(_ text: String) -> [SelectorToken] {
+        let characters = Array(text)
+        var tokens: [SelectorToken] = []
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            if character.isWhitespace {
+                index += 1
+                continue
+            }
+            let next: Character? = index + 1 < characters.count ? characters[index + 1] : nil
+            switch character {
+            case "(":
+                tokens.append(SelectorToken(kind: .openParen, text: "(", position: index))
+                index += 1
+            case ")":
+                tokens.append(SelectorToken(kind: .closeParen, text: ")", position: index))
+                index += 1
+            case ",":
+                tokens.append(SelectorToken(kind: .comma, text: ",", position: index))
+                index += 1
+            case "=" where next == "=":
+                tokens.append(SelectorToken(kind: .doubleEquals, text: "==", position: index))
+                index += 2
+            case "=":
+                tokens.append(SelectorToken(kind: .equals, text: "=", position: index))
+                index += 1
+            case "!" where next == "=":
+                tokens.append(SelectorToken(kind: .notEquals, text: "!=", position: index))
+                index += 2
+            case "!":
+                tokens.append(SelectorToken(kind: .bang, text: "!", position: index))
+                index += 1
+            default:
+                let start = index
+                while index < characters.count, !isDelimiter(characters[index]) { index += 1 }
+                tokens.append(SelectorToken(kind: .word, text: String(characters[start..<index]), position: start))
+            }
+        }
+        tokens.append(SelectorToken(kind: .end, text: "", position: characters.count))
+        return tokens
+    }
+
+    private static func isDelimiter(_ character: Character) -> Bool {
+        character.isWhitespace || "(),=!".contains(character)
+    }
+}
+
+/// A cursor over tokens for the recursive-descent parsers.
+struct SelectorTokenCursor {
+    private let tokens: [SelectorToken]
+    private var index = 0
+
+    init(_ tokens: [SelectorToken]) {
+        self.tokens = tokens
+    }
+
+    var current: SelectorToken { tokens[index] }
+
+    /// The token after the current one (the `.end` token at the end).
+    var lookahead: SelectorToken { tokens[min(index + 1, tokens.count - 1)] }
+
+    mutating func advance() {
+        if index < tokens.count - 1 { index += 1 }
+    }
+}

@@ -1,0 +1,129 @@
+extension Validation {
+    /// Problems of a pod spec at `path` (`spec`, or `spec.template.spec` in a controller): at least
+    /// one container; container names DNS-1123 labels and unique; an image; container ports 1–65535,
+    /// host ports 0 (none) or 1–65535 and unique per (port, protocol) in the pod; volume names
+    /// unique with a source; volume mounts naming declared volumes; non-negative resources; probes
+    /// with a handler and valid ports; known enum values.
+    public static func podSpec(_ spec: PodSpec, path: FieldPath) -> FieldErrors {
+        var errors = FieldErrors()
+        let volumeNames = volumes(spec.volumes, path: path.child("volumes"), errors: &errors)
+        if spec.containers.isEmpty {
+            errors.add(path.child("containers"), "at least one container is required")
+        }
+        var containerNames: Set<String> = []
+        var hostPorts: [String: FieldPath] = [:]
+        for (index, container) in spec.containers.enumerated() {
+            let containerPath = path.child("containers").index(index)
+            if let reason = DNS1123.labelViolation(container.name) {
+                errors.add(containerPath.child("name"), reason)
+            } else if !containerNames.insert(container.name).inserted {
+                errors.add(containerPath.child("name"), "duplicate container name \"\(container.name)\"")
+            }
+            if container.image.isEmpty {
+                errors.add(containerPath.child("image"), "must not be empty")
+            }
+            for (portIndex, port) in container.ports.enumerated() {
+                let portPath = containerPath.child("ports").index(portIndex)
+                errors.add(portPath.child("container_port"), ifPresent: portViolation(port.containerPort))
+                errors.add(portPath.child("protocol"), ifPresent: enumViolation(port.protocol))
+                if port.hostPort != 0 {
+                    if let reason = portViolation(port.hostPort) {
+                        errors.add(portPath.child("host_port"), reason + " (0 means no host port)")
+                    } else {
+                        let proto = port.protocol == .udp ? "UDP" : "TCP"
+                        let key = "\(port.hostPort)/\(proto)"
+                        if let first = hostPorts[key] {
+                            errors.add(portPath.child("host_port"), "duplicate host port \(key): already used by \(first)")
+                        } else {
+                            hostPorts[key] = portPath.child("host_port")
+                        }
+                    }
+                }
+                if !port.name.isEmpty {
+                    errors.add(portPath.child("name"), ifPresent: DNS1123.labelViolation(port.name))
+                }
+            }
+            for (envIndex, variable) in container.env.enumerated() where variable.name.isEmpty {
+                errors.add(containerPath.child("env").index(envIndex).child("name"), "must not be empty")
+            }
+            let resourcesPath = containerPath.child("resources")
+            errors.add(resourcesPath.child("cpu_millis"), ifPresent: nonNegativeViolation(container.resources.cpuMillis))
+            errors.add(resourcesPath.child("memory_bytes"), ifPresent: nonNegativeViolation(container.resources.memoryBytes))
+            for (mountIndex, mount) in container.volumeMounts.enumerated() {
+                let mountPath = containerPath.child("volume_mounts").index(mountIndex)
+                if mount.name.isEmpty {
+                    errors.add(mountPath.child("name"), "must not be empty")
+                } else if !volumeNames.contains(mount.name) {
+                    errors.add(mountPath.child("name"), "no volume named \"\(mount.name)\" in \(path.child("volumes"))")
+                }
+                if mount.mountPath.isEmpty {
+                    errors.add(mountPath.child("mount_path"), "must not be empty")
+                }
+            }
+            if container.hasLivenessProbe {
+                errors.append(contentsOf: probe(container.livenessProbe, path: containerPath.child("liveness_probe")))
+            }
+        }
+        errors.add(path.child("restart_policy"), ifPresent: enumViolation(spec.restartPolicy))
+        errors.append(contentsOf: labels(spec.nodeSelector, path: path.child("node_selector")))
+        if !spec.host.isEmpty {
+            errors.add(path.child("host"), ifPresent: DNS1123.labelViolation(spec.host))
+        }
+        return errors
+    }
+
+    /// Checks volumes, adding problems to `errors`; returns the declared names.
+    private static func volumes(_ volumes: [Volume], path: FieldPath, errors: inout FieldErrors) -> Set<String> {
+        var names: Set<String> = []
+        for (index, volume) in volumes.enumerated() {
+            let volumePath = path.index(index)
+            if let reason = DNS1123.labelViolation(volume.name) {
+                errors.add(volumePath.child("name"), reason)
+            } else if !names.insert(volume.name).inserted {
+                errors.add(volumePath.child("name"), "duplicate volume name \"\(volume.name)\"")
+            }
+            switch volume.source {
+            case nil:
+                errors.add(volumePath, "must set a source: empty_dir or host_dir")
+            case .hostDir(let hostDir)?:
+                if !hostDir.path.hasPrefix("/") {
+                    errors.add(volumePath.child("host_dir").child("path"), "must be an absolute path (is \"\(hostDir.path)\")")
+                }
+            case .emptyDir?:
+                break
+            }
+        }
+        return names
+    }
+
+    private static func probe(_ probe: Probe, path: FieldPath) -> FieldErrors {
+        var errors = FieldErrors()
+        switch probe.handler {
+        case nil:
+            errors.add(path, "must set a handler: http_get, tcp_socket or exec")
+        case .httpGet(let action)?:
+            errors.add(path.child("http_get").child("port"), ifPresent: portViolation(action.port))
+        case .tcpSocket(let action)?:
+            errors.add(path.child("tcp_socket").child("port"), ifPresent: portViolation(action.port))
+        case .exec(let action)?:
+            if action.command.isEmpty { errors.add(path.child("exec").child("command"), "must not be empty") }
+        }
+        errors.add(path.child("initial_delay_seconds"), ifPresent: nonNegativeViolation(probe.initialDelaySeconds))
+        errors.add(path.child("timeout_seconds"), ifPresent: nonNegativeViolation(probe.timeoutSeconds))
+        errors.add(path.child("period_seconds"), ifPresent: nonNegativeViolation(probe.periodSeconds))
+        errors.add(path.child("failure_threshold"), ifPresent: nonNegativeViolation(probe.failureThreshold))
+        return errors
+    }
+
+    /// Problems of a pod status at `path` (`status`).
+    public static func podStatus(_ status: PodStatus, path: FieldPath) -> FieldErrors {
+        var errors = FieldErrors()
+        errors.add(path.child("phase"), ifPresent: enumViolation(status.phase))
+        for (index, container) in status.containerStatuses.enumerated() {
+            let statusPath = path.child("container_statuses").index(index)
+            if container.name.isEmpty { errors.add(statusPath.child("name"), "must not be empty") }
+            errors.add(statusPath.child("restart_count"), ifPresent: nonNegativeViolation(container.restartCount))
+        }
+        return errors
+    }
+}

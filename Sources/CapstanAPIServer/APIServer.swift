@@ -1,0 +1,79 @@
+public import CapstanRPC
+public import CapstanStore
+
+/// The API server core: every registry of API.md over one store, with a watch cache per kind.
+///
+/// Register its services on a router, then keep `run()` going (it follows the store) while the
+/// RPC server serves:
+/// ```swift
+/// let api = APIServer(store: store)
+/// var router = RPCRouter()
+/// api.register(on: &router)
+/// async let feed: Void = api.run()
+/// try await RPCServer(router: router).serve(on: transport)
+/// ```
+public final class APIServer: Sendable {
+    public let options: APIServerOptions
+    let store: any Store
+    let progress = CacheProgress()
+    let feed: CacheFeed
+    let pods: Registry<PodStrategy>
+    let minions: Registry<MinionStrategy>
+    let services: ServiceRegistry
+    let controllers: Registry<ReplicationControllerStrategy>
+    let endpoints: Registry<EndpointsStrategy>
+    let bindings: BindingRegistry
+
+    public init(store: any Store, options: APIServerOptions = APIServerOptions()) {
+        self.store = store
+        self.options = options
+        let limits = WatchCache.Limits(
+            ringCapacity: options.eventRingCapacity, watcherQueueLimit: options.watcherQueueLimit,
+            maxWatchers: options.maxWatchersPerKind)
+        let progress = progress
+        func cache<S: KindStrategy>(_ strategy: S.Type) -> WatchCache {
+            WatchCache(codec: S.codec, limits: limits, progress: progress)
+        }
+        func registry<S: KindStrategy>(_ strategy: S.Type, _ cache: WatchCache) -> Registry<S> {
+            Registry<S>(store: store, cache: cache, progress: progress, options: options)
+        }
+        let caches = [
+            cache(PodStrategy.self), cache(MinionStrategy.self), cache(ServiceStrategy.self),
+            cache(ReplicationControllerStrategy.self), cache(EndpointsStrategy.self),
+        ]
+        pods = registry(PodStrategy.self, caches[0])
+        minions = registry(MinionStrategy.self, caches[1])
+        services = ServiceRegistry(
+            registry: registry(ServiceStrategy.self, caches[2]),
+            claims: ServicePortClaims(store: store, gracePeriod: options.portClaimGracePeriod))
+        controllers = registry(ReplicationControllerStrategy.self, caches[3])
+        endpoints = registry(EndpointsStrategy.self, caches[4])
+        bindings = BindingRegistry(pods: pods, minions: minions)
+        feed = CacheFeed(store: store, caches: caches, progress: progress, historyRevisions: options.historyRevisions)
+    }
+
+    /// Registers Minions, Pods, Services, ReplicationControllers, EndpointsRegistry and Bindings.
+    public func register(on router: inout RPCRouter) {
+        MinionService(registry: minions).register(on: &router)
+        PodService(registry: pods, bindings: bindings).register(on: &router)
+        ServiceService(services: services).register(on: &router)
+        KindService(registry: controllers).register(on: &router)
+        KindService(registry: endpoints).register(on: &router)
+        BindingService(bindings: bindings).register(on: &router)
+    }
+
+    /// Follows the store into the watch caches and sends periodic bookmarks, until cancelled.
+    /// Reads wait (up to `readWaitTimeout`) until the caches first caught up.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.feed.run() }
+            group.addTask { await self.feed.runBookmarks(every: self.options.bookmarkInterval) }
+            await group.waitForAll()
+        }
+    }
+
+    /// Waits until the caches reflect the store as it was when `run()` started.
+    public func waitUntilReady() async throws {
+        try await progress.wait(for: max(progress.writeMark, 0), timeout: options.readWaitTimeout)
+    }
+}

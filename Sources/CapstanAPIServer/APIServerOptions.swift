@@ -1,0 +1,27 @@
+/// Tuning of the API server; tests shrink the sizes and intervals.
+public struct APIServerOptions: Sendable {
+    /// Page size of a List with `limit = 0`.
+    public var defaultPageSize = 500
+    /// Most bytes of items in one List page (at least one item is always sent), so a page stays
+    /// under gRPC's usual 4 MiB message limit.
+    public var maxPageBytes = 3 << 20
+    /// Largest encoded object accepted.
+    public var maxObjectBytes = 1 << 20
+    /// Events each kind's cache keeps for watches that resume.
+    public var eventRingCapacity = 10_000
+    /// Revisions of history the caches load at start, so watches resume across restarts.
+    public var historyRevisions: Int64 = 10_000
+    /// Live events a watcher may have waiting before it is dropped with RESOURCE_EXHAUSTED.
+    public var watcherQueueLimit = 1_000
+    /// Watches served at once per kind.
+    public var maxWatchersPerKind = 10_000
+    /// Interval of periodic bookmarks to watchers that allow them.
+    public var bookmarkInterval: Duration = .seconds(60)
+    /// How long a read waits for the cache to reach the last acknowledged write.
+    public var readWaitTimeout: Duration = .seconds(10)
+    /// How long a service-port claim may stay unconfirmed before another service may take it over
+    /// (only matters when an API server died between claiming and creating).
+    public var portClaimGracePeriod: Duration = .seconds(30)
+
+    public init() {}
+}

@@ -1,0 +1,22 @@
+/// # CapstanAPIServer
+///
+/// The API server core (DESIGN.md, "API server"): every registry of API.md over a `Store`.
+///
+/// - **Registries** (`Registry/`): one generic `Registry<S>` over a per-kind `KindStrategy`
+///   (`Strategies/`): names, methods, what Update may change. Validation and defaults come from
+///   CapstanAPI, shared with clients. Objects are stored as their protobuf encoding under
+///   `/registry/<resource>/<namespace>/<name>` (cluster-scoped: `/registry/minions/<name>`), with
+///   `metadata.resource_version` left out: it is the store revision, spliced into the bytes on the
+///   way out (`Encoding/ProtoBytes.swift`). Writes are compare-and-swap on the store revision.
+///   Services keep one service per (port, protocol) with claim keys (`ServicePortClaims`);
+///   Bindings bind a pod with a compare-and-swap on the pod.
+/// - **Watch cache** (`WatchCache/`): per kind, the encoded objects plus the fields selectors
+///   need, and a ring of recent events, fed by one store watch (`CacheFeed`). Get, List (first
+///   page) and Watch are answered from it, as bytes assembled without decoding. Every event is
+///   encoded once and shared by its watchers; each watcher has a bounded queue and is dropped
+///   with RESOURCE_EXHAUSTED when it falls behind. Reads wait until the cache has every write
+///   the server acknowledged (`CacheProgress`), so a client reads its own writes.
+/// - **Errors** (`Errors/`): `RegistryError`, and `ErrorTable.swift`, the one mapping to gRPC
+///   status codes (API.md's error table), with `google.rpc.BadRequest` details for
+///   INVALID_ARGUMENT.
+/// - **Services** (`Services/`): the routes of every API.md service over the registries.

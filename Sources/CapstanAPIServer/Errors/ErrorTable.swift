@@ -1,0 +1,112 @@
+public import CapstanRPC
+import CapstanAPI
+import CapstanStore
+import CapstanWire
+
+/// The one table from domain errors to gRPC statuses (API.md, "Errors").
+extension RegistryError: RPCErrorConvertible {
+    public var rpcError: RPCError {
+        switch self {
+        case .notFound(let kind, let namespace, let name):
+            return RPCError(code: .notFound, message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" not found")
+        case .alreadyExists(let kind, let namespace, let name):
+            return RPCError(code: .alreadyExists, message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" already exists")
+        case .conflict(let kind, let namespace, let name, let expected, let current):
+            return RPCError(
+                code: .aborted,
+                message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" was modified: expected resource version \(expected), current is \(current); read it again and retry")
+        case .uidMismatch(let kind, let namespace, let name, let expected, let current):
+            return RPCError(
+                code: .aborted,
+                message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" was re-created: expected uid \(expected), current is \(current)")
+        case .invalid(let kind, let namespace, let name, let errors):
+            let list = errors.map(\.description).joined(separator: "; ")
+            return RPCError(
+                code: .invalidArgument,
+                message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" is invalid: \(list)",
+                details: BadRequestDetails.encode(code: .invalidArgument, message: "invalid \(kind)", errors))
+        case .fieldNotChangeable(let kind, let field, let verb, let allowedBy):
+            let error = FieldError(FieldPath(field), "cannot be changed by \(verb); use \(allowedBy)")
+            return RPCError(
+                code: .invalidArgument, message: "\(kind) \(error)",
+                details: BadRequestDetails.encode(code: .invalidArgument, message: "\(field) cannot be changed by \(verb)", [error]))
+        case .unsupported(let reason):
+            return RPCError(code: .unimplemented, message: reason)
+        case .badSelector(let error):
+            let field = error.kind == .label ? "label_selector" : "field_selector"
+            return RPCError(
+                code: .invalidArgument, message: error.description,
+                details: BadRequestDetails.encode(
+                    code: .invalidArgument, message: error.description,
+                    [FieldError(FieldPath(field), "position \(error.position), token \"\(error.token)\": \(error.reason)")]))
+        case .badContinueToken(let reason):
+            return RPCError(
+                code: .invalidArgument, message: "invalid continue_token: \(reason)",
+                details: BadRequestDetails.encode(code: .invalidArgument, message: "invalid continue_token", [FieldError("continue_token", reason)]))
+        case .tooOld(let requested):
+            return RPCError(code: .outOfRange, message: "resource version \(requested) is too old; list again")
+        case .alreadyBound(let namespace, let name, let host):
+            return RPCError(code: .failedPrecondition, message: "pod \"\(namespace)/\(name)\" is already bound to minion \"\(host)\"")
+        case .portInUse(let port, let proto, let holderNamespace, let holderName):
+            return RPCError(
+                code: .alreadyExists,
+                message: "port \(port)/\(proto) is already used by service \"\(holderNamespace)/\(holderName)\"")
+        case .watcherTooSlow(let limit):
+            return RPCError(
+                code: .resourceExhausted,
+                message: "watcher fell more than \(limit) events behind and was dropped; watch again from the last resource version received")
+        case .tooLarge(let kind, let bytes, let limit):
+            return RPCError(code: .resourceExhausted, message: "\(kind) is \(bytes) bytes encoded; the limit is \(limit)")
+        case .tooManyWatches(let limit):
+            return RPCError(code: .resourceExhausted, message: "too many watches: this kind already has \(limit)")
+        case .unauthenticated(let reason):
+            return RPCError(code: .unauthenticated, message: reason)
+        case .permissionDenied(let identity, let method):
+            return RPCError(code: .permissionDenied, message: "\(identity) may not call \(method)")
+        case .unavailable(let reason):
+            return RPCError(code: .unavailable, message: "\(reason); retry")
+        case .store(let error):
+            return Self.storeError(error)
+        case .internal(let reason):
+            return RPCError(code: .internal, message: reason)
+        }
+    }
+
+    /// Store failures that reach a client without a registry meaning.
+    private static func storeError(_ error: StoreError) -> RPCError {
+        switch error {
+        case .notFound(let key): RPCError(code: .notFound, message: "\(key) not found")
+        case .alreadyExists(let key): RPCError(code: .alreadyExists, message: "\(key) already exists")
+        case .conflict(let key, let current):
+            RPCError(code: .aborted, message: "\(key) was modified: current revision is \(current)")
+        case .compacted(let requested, _):
+            RPCError(code: .outOfRange, message: "resource version \(requested) is too old; list again")
+        case .unavailable(let reason): RPCError(code: .unavailable, message: "store unavailable: \(reason); retry")
+        case .invalid(let reason): RPCError(code: .invalidArgument, message: "invalid request: \(reason)")
+        }
+    }
+}
+
+/// `grpc-status-details-bin` for INVALID_ARGUMENT: a `google.rpc.Status` whose one detail is a
+/// `google.rpc.BadRequest` listing every field violation.
+enum BadRequestDetails {
+    static let typeURL = "type.googleapis.com/google.rpc.BadRequest"
+
+    static func encode(code: RPCCode, message: String, _ errors: [FieldError]) -> [UInt8] {
+        var badRequest = Google_Rpc_BadRequest()
+        badRequest.fieldViolations = errors.map { error in
+            var violation = Google_Rpc_BadRequest.FieldViolation()
+            violation.field = error.path.description
+            violation.description = error.reason
+            return violation
+        }
+        var any = Google_Protobuf_Any()
+        any.typeUrl = typeURL
+        any.value = badRequest.serializedBytes()
+        var status = Google_Rpc_Status()
+        status.code = Int32(code.rawValue)
+        status.message = message
+        status.details = [any]
+        return status.serializedBytes()
+    }
+}

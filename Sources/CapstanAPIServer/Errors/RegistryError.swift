@@ -1,0 +1,60 @@
+public import CapstanAPI
+public import CapstanStore
+import CapstanRPC
+
+/// Every failure of the API server's registries, watch cache and services. `ErrorTable.swift`
+/// maps each to its gRPC status (the only place that does).
+public enum RegistryError: Error, Sendable, Hashable {
+    /// The object does not exist. `kind` is singular ("pod"); `namespace` is empty for
+    /// cluster-scoped kinds.
+    case notFound(kind: String, namespace: String, name: String)
+    /// A create found the name taken.
+    case alreadyExists(kind: String, namespace: String, name: String)
+    /// The update or delete named a resource version other than the stored one (`expected`), or a
+    /// uid of another incarnation of the name.
+    case conflict(kind: String, namespace: String, name: String, expected: Int64, current: Int64)
+    /// An update or delete named the uid of another incarnation of the name (it was deleted and
+    /// created again).
+    case uidMismatch(kind: String, namespace: String, name: String, expected: String, current: String)
+    /// The object (or request) has invalid fields; every one is listed.
+    case invalid(kind: String, namespace: String, name: String, errors: [FieldError])
+    /// A verb changed a field it may not; `allowedBy` names the call that may (`Bindings/Create`).
+    case fieldNotChangeable(kind: String, field: String, verb: String, allowedBy: String)
+    /// The kind does not support the verb; `reason` says why.
+    case unsupported(reason: String)
+    /// A label or field selector did not parse.
+    case badSelector(SelectorError)
+    /// A continue token that this server did not issue or cannot read.
+    case badContinueToken(String)
+    /// A watch or paged list asked for history older than what is retained.
+    case tooOld(requested: Int64)
+    /// A binding for a pod that is already bound.
+    case alreadyBound(namespace: String, name: String, host: String)
+    /// A service port that another service holds.
+    case portInUse(port: Int32, protocol: String, holderNamespace: String, holderName: String)
+    /// A watcher fell more than `limit` events behind and was dropped.
+    case watcherTooSlow(limit: Int)
+    /// An object whose encoding exceeds the size limit.
+    case tooLarge(kind: String, bytes: Int, limit: Int)
+    /// The kind already has `limit` watchers.
+    case tooManyWatches(limit: Int)
+    /// No valid credentials.
+    case unauthenticated(reason: String)
+    /// The caller's identity may not call `method`.
+    case permissionDenied(identity: String, method: String)
+    /// The server cannot serve the request now (store down, cache not caught up); retryable.
+    case unavailable(reason: String)
+    /// A store failure with no registry meaning (mapped by the table too).
+    case store(StoreError)
+    /// Something that should not happen: stored bytes that do not decode, for instance.
+    case `internal`(String)
+}
+
+extension RegistryError: CustomStringConvertible {
+    public var description: String { rpcError.message }
+}
+
+/// `namespace/name` for namespaced objects, `name` for cluster-scoped ones.
+func objectPath(namespace: String, name: String) -> String {
+    namespace.isEmpty ? name : "\(namespace)/\(name)"
+}

@@ -1,0 +1,94 @@
+import CapstanAPI
+import CapstanRPC
+import CapstanStore
+
+/// Get, List and Watch: served from the watch cache after it reached every acknowledged write.
+extension Registry {
+    func get(_ request: GetRequest) async throws(RegistryError) -> EncodedMessage<S.Object> {
+        let namespace = S.requestNamespace(request.namespace)
+        let name = try requireName(request.name, field: "name", namespace: namespace)
+        try await progress.waitForWrites(timeout: options.readWaitTimeout)
+        guard let object = try cache.get(keys.key(namespace: namespace, name: name)) else {
+            throw .notFound(kind: S.kind, namespace: namespace, name: name)
+        }
+        return EncodedMessage(unchecked: object.bytes)
+    }
+
+    /// The selectors of a List or Watch; the namespace only matters for namespaced kinds.
+    func filter(namespace: String, labelSelector: String, fieldSelector: String) throws(RegistryError) -> ObjectFilter {
+        try ObjectFilter.parse(
+            namespace: S.Object.isNamespaced ? namespace : "", labelSelector: labelSelector, fieldSelector: fieldSelector,
+            schema: S.Object.fieldSchema)
+    }
+
+    /// One page. The first comes from the cache; later ones (with a continue token) from the
+    /// store at the first page's revision, so all pages show one consistent state.
+    func list(_ request: ListRequest) async throws(RegistryError) -> EncodedMessage<S.List> {
+        let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
+        guard request.limit >= 0 else {
+            throw .invalid(kind: S.kind, namespace: request.namespace, name: "", errors: [FieldError("limit", "must not be negative")])
+        }
+        let limit = request.limit == 0 ? options.defaultPageSize : Int(clamping: request.limit)
+        let prefix = keys.prefix(namespace: filter.namespace)
+        let items: [CachedObject]
+        let more: Bool
+        let revision: Int64
+        if request.continueToken.isEmpty {
+            try await progress.waitForWrites(timeout: options.readWaitTimeout)
+            (items, more, revision) = try cache.page(
+                prefix: prefix, after: nil, filter: filter, limit: limit, byteBudget: options.maxPageBytes)
+        } else {
+            let token = try ContinueToken(parsing: request.continueToken, prefix: prefix)
+            (items, more) = try await storePage(prefix: prefix, token: token, filter: filter, limit: limit)
+            revision = token.revision
+        }
+        let next = more ? ContinueToken(revision: revision, lastKey: items.last!.key).encoded : ""
+        return EncodedMessage(unchecked: ProtoBytes.list(items: items.map(\.bytes), revision: revision, continueToken: next))
+    }
+
+    /// A later page of a listing, read from the store at the listing's revision.
+    private func storePage(prefix: String, token: ContinueToken, filter: ObjectFilter, limit: Int)
+        async throws(RegistryError) -> (items: [CachedObject], more: Bool)
+    {
+        var items: [CachedObject] = []
+        var bytes = 0
+        var after = token.lastKey
+        while true {
+            let page: ListResult
+            do throws(StoreError) {
+                page = try await store.list(prefix: prefix, after: after, limit: max(limit, 64), revision: token.revision)
+            } catch .compacted {
+                throw .tooOld(requested: token.revision)
+            } catch {
+                throw .store(error)
+            }
+            for entry in page.items {
+                after = entry.key
+                let object = cache.cachedObject(entry)
+                guard filter.matches(object) else { continue }
+                let size = ProtoBytes.listItemSize(object.bytes)
+                if items.count == limit || (!items.isEmpty && bytes + size > options.maxPageBytes) {
+                    return (items, true)
+                }
+                items.append(object)
+                bytes += size
+            }
+            if !page.more { return (items, false) }
+        }
+    }
+
+    /// Streams the watch to `response` until the client goes away, the watcher is dropped, or
+    /// the server stops.
+    func watch(_ request: WatchRequest, response: ResponseStream<S.Event>) async throws {
+        let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
+        let from = Int64(clamping: request.resourceVersion)
+        try await progress.wait(for: max(progress.writeMark, request.sendInitialEvents ? from : 0), timeout: options.readWaitTimeout)
+        let subscription = try cache.watch(
+            filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
+            allowBookmarks: request.allowBookmarks)
+        defer { subscription.stop() }
+        while let bytes = try await subscription.queue.next() {
+            try await response.write(EncodedMessage(unchecked: bytes))
+        }
+    }
+}

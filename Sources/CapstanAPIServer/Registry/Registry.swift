@@ -1,0 +1,224 @@
+import CapstanAPI
+import CapstanRPC
+import CapstanStore
+import CapstanWire
+
+/// One kind's registry: the generic create, update and delete over the store (objects stored as
+/// their protobuf encoding under `ObjectKeys`), and Get/List/Watch from the kind's watch cache
+/// (`Registry+Reads.swift`). What differs between kinds comes from `S`.
+struct Registry<S: KindStrategy>: Sendable {
+    /// An object as stored: decoded (with `metadata.resource_version` set), and its revision.
+    struct Stored: Sendable {
+        var object: S.Object
+        var revision: Int64
+    }
+
+    /// The outcome of a write: the object as answered (encoded, with its new resource version).
+    struct Written: Sendable {
+        var object: S.Object
+        var revision: Int64
+        var encoded: EncodedMessage<S.Object>
+    }
+
+    let store: any Store
+    let cache: WatchCache
+    let progress: CacheProgress
+    let options: APIServerOptions
+
+    var keys: ObjectKeys { S.keys }
+
+    // MARK: Create
+
+    /// Applies defaults and server-set fields (uid, creation timestamp, a generated name) and
+    /// validates. Throws `invalid` listing every bad field.
+    func prepareForCreate(_ request: S.Object) throws(RegistryError) -> S.Object {
+        var object = request
+        object.applyDefaults()
+        if object.metadata.name.isEmpty && !object.metadata.generateName.isEmpty {
+            object.metadata.name = NameGenerator.generate(prefix: object.metadata.generateName)
+        }
+        object.metadata.uid = ServerFields.uuid()
+        object.metadata.creationTimestamp = ServerFields.now()
+        object.metadata.resourceVersion = 0
+        try validate(object)
+        return object
+    }
+
+    /// Stores a prepared object. With `nameWasGenerated`, a name that collides is generated again.
+    func insert(_ prepared: S.Object, nameWasGenerated: Bool) async throws(RegistryError) -> Written {
+        var object = prepared
+        for attempt in 1...8 {
+            let bytes = try encode(object)
+            let key = keys.key(namespace: object.metadata.namespace, name: object.metadata.name)
+            let revision: Int64
+            do throws(StoreError) {
+                revision = try await store.create(key, value: bytes)
+            } catch .alreadyExists where nameWasGenerated && attempt < 8 {
+                object.metadata.name = NameGenerator.generate(prefix: object.metadata.generateName)
+                continue
+            } catch .alreadyExists {
+                throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
+            } catch {
+                throw .store(error)
+            }
+            return try written(object, bytes: bytes, revision: revision)
+        }
+        throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
+    }
+
+    func create(_ request: S.Object) async throws(RegistryError) -> Written {
+        try await insert(try prepareForCreate(request), nameWasGenerated: request.metadata.name.isEmpty)
+    }
+
+    // MARK: Update
+
+    /// The stored object at `namespace`/`name`, straight from the store.
+    func read(namespace: String, name: String) async throws(RegistryError) -> Stored {
+        let entry: KeyValue
+        do throws(StoreError) {
+            entry = try await store.get(keys.key(namespace: namespace, name: name))
+        } catch .notFound {
+            throw .notFound(kind: S.kind, namespace: namespace, name: name)
+        } catch {
+            throw .store(error)
+        }
+        var object = try S.decode(entry.value)
+        object.metadata.resourceVersion = UInt64(entry.modRevision)
+        return Stored(object: object, revision: entry.modRevision)
+    }
+
+    /// Writes `new` over exactly `stored`'s revision; `conflict` if it changed meanwhile.
+    func replace(_ stored: Stored, with new: S.Object) async throws(RegistryError) -> Written {
+        var object = new
+        object.metadata.resourceVersion = 0
+        let bytes = try encode(object)
+        let meta = object.metadata
+        let revision: Int64
+        do throws(StoreError) {
+            revision = try await store.update(
+                keys.key(namespace: meta.namespace, name: meta.name), value: bytes, expectedRevision: stored.revision)
+        } catch .conflict(_, let current) {
+            throw .conflict(kind: S.kind, namespace: meta.namespace, name: meta.name, expected: stored.revision, current: current)
+        } catch .notFound {
+            throw .notFound(kind: S.kind, namespace: meta.namespace, name: meta.name)
+        } catch {
+            throw .store(error)
+        }
+        return try written(object, bytes: bytes, revision: revision)
+    }
+
+    /// Reads, transforms and compare-and-swaps until it succeeds. With `expected` (a client's
+    /// resource version) other than 0, a stored object at another revision fails with `conflict`
+    /// instead of being retried; a non-empty `uid` must be the stored object's.
+    /// `transform` gets the stored object and returns what to store (it may run several times).
+    func update(
+        namespace: String, name: String, expected: Int64, uid: String,
+        transform: (S.Object) throws(RegistryError) -> S.Object
+    ) async throws(RegistryError) -> Written {
+        while true {
+            let stored = try await read(namespace: namespace, name: name)
+            if expected != 0 && expected != stored.revision {
+                throw .conflict(kind: S.kind, namespace: namespace, name: name, expected: expected, current: stored.revision)
+            }
+            if !uid.isEmpty && uid != stored.object.metadata.uid {
+                throw .uidMismatch(kind: S.kind, namespace: namespace, name: name, expected: uid, current: stored.object.metadata.uid)
+            }
+            var new = try transform(stored.object)
+            new.metadata.resourceVersion = stored.object.metadata.resourceVersion
+            if new == stored.object { return try unchanged(stored) }
+            do throws(RegistryError) {
+                return try await replace(stored, with: new)
+            } catch .conflict where expected == 0 {
+                continue
+            }
+        }
+    }
+
+    /// The client's object made ready to replace `old` by an Update-like verb: server-set
+    /// metadata copied from `old`, the verb's rules (`prepare`), defaults, validation.
+    func prepareForUpdate(
+        _ request: S.Object, old: S.Object, prepare: (inout S.Object, S.Object) throws(RegistryError) -> Void
+    ) throws(RegistryError) -> S.Object {
+        var new = request
+        new.metadata.name = old.metadata.name
+        new.metadata.namespace = old.metadata.namespace
+        new.metadata.uid = old.metadata.uid
+        new.metadata.creationTimestamp = old.metadata.creationTimestamp
+        new.metadata.generateName = old.metadata.generateName
+        try prepare(&new, old)
+        new.applyDefaults()
+        try validate(new)
+        return new
+    }
+
+    /// The generic Update verb.
+    func update(_ request: S.Object) async throws(RegistryError) -> Written {
+        let namespace = S.requestNamespace(request.metadata.namespace)
+        let name = try requireName(request.metadata.name, field: "metadata.name", namespace: namespace)
+        return try await update(
+            namespace: namespace, name: name, expected: Int64(request.metadata.resourceVersion), uid: request.metadata.uid
+        ) { (old) throws(RegistryError) in
+            try prepareForUpdate(request, old: old) { (new, old) throws(RegistryError) in try S.prepareForUpdate(&new, old: old) }
+        }
+    }
+
+    // MARK: Delete
+
+    /// Deletes the object; returns it as last stored, at the delete's revision.
+    func delete(_ request: DeleteRequest) async throws(RegistryError) -> Written {
+        let namespace = S.requestNamespace(request.namespace)
+        let name = try requireName(request.name, field: "name", namespace: namespace)
+        let expected = Int64(request.preconditionResourceVersion)
+        let entry: KeyValue
+        do throws(StoreError) {
+            entry = try await store.delete(keys.key(namespace: namespace, name: name), expectedRevision: expected)
+        } catch .notFound {
+            throw .notFound(kind: S.kind, namespace: namespace, name: name)
+        } catch .conflict(_, let current) {
+            throw .conflict(kind: S.kind, namespace: namespace, name: name, expected: expected, current: current)
+        } catch {
+            throw .store(error)
+        }
+        return try written(try S.decode(entry.value), bytes: entry.value, revision: entry.modRevision)
+    }
+
+    // MARK: Helpers
+
+    /// The answer to an update that changes nothing: the stored object, no write.
+    func unchanged(_ stored: Stored) throws(RegistryError) -> Written {
+        try written(stored.object, bytes: try encode(stored.object), revision: stored.revision, isWrite: false)
+    }
+
+    func validate(_ object: S.Object) throws(RegistryError) {
+        let errors = object.validate()
+        guard errors.isEmpty else {
+            throw .invalid(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name, errors: errors.all)
+        }
+    }
+
+    func requireName(_ name: String, field: FieldPath, namespace: String) throws(RegistryError) -> String {
+        guard name.isEmpty else { return name }
+        throw .invalid(kind: S.kind, namespace: namespace, name: name, errors: [FieldError(field, "must not be empty")])
+    }
+
+    private func encode(_ object: S.Object) throws(RegistryError) -> [UInt8] {
+        let bytes = object.serializedBytes()
+        guard bytes.count <= options.maxObjectBytes else {
+            throw .tooLarge(kind: S.kind, bytes: bytes.count, limit: options.maxObjectBytes)
+        }
+        return bytes
+    }
+
+    /// The answer to a write at `revision`; notes the write for read-your-writes.
+    private func written(_ object: S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true) throws(RegistryError) -> Written {
+        if isWrite { progress.noteWrite(revision) }
+        var object = object
+        object.metadata.resourceVersion = UInt64(revision)
+        do {
+            let encoded = try ProtoBytes.object(bytes, withResourceVersion: revision)
+            return Written(object: object, revision: revision, encoded: EncodedMessage(unchecked: encoded))
+        } catch {
+            throw .internal("\(S.kind) encoding is malformed")
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import CapstanAPI
+import CapstanStore
+
+/// Keeps one service per (port, protocol) without multi-key transactions: a service first claims
+/// its port with a key of its own (`/registry/serviceports/<protocol>/<port>`, created only if
+/// absent), then writes itself, then confirms the claim with a compare-and-swap on the claim's
+/// revision.
+///
+/// Safety: a service write succeeds only if its confirmation does, and a confirmation fails once
+/// anyone else rewrote the claim, so two services can never both succeed on one port. Liveness:
+/// a claim whose holder is gone is taken over — a confirmed one when its holder service no longer
+/// exists with that port and uid, an unconfirmed one only after `gracePeriod` (its API server
+/// died between claiming and confirming).
+struct ServicePortClaims: Sendable {
+    /// A held (or being acquired) claim.
+    struct Claim: Sendable {
+        var key: String
+        var revision: Int64
+        var record: Record
+    }
+
+    /// What a claim key holds.
+    struct Record: Sendable, Hashable {
+        var confirmed: Bool
+        var claimedAt: Int64
+        var namespace: String
+        var name: String
+        var uid: String
+
+        var encoded: [UInt8] {
+            Array("\(confirmed ? "bound" : "pending") \(claimedAt) \(namespace) \(name) \(uid)".utf8)
+        }
+
+        init(confirmed: Bool, claimedAt: Int64, namespace: String, name: String, uid: String) {
+            self.confirmed = confirmed
+            self.claimedAt = claimedAt
+            self.namespace = namespace
+            self.name = name
+            self.uid = uid
+        }
+
+        init?(_ bytes: [UInt8]) {
+            let parts = String(decoding: bytes, as: UTF8.self).split(separator: " ")
+            guard parts.count == 5, let claimedAt = Int64(parts[1]) else { return nil }
+            self.init(
+                confirmed: parts[0] == "bound", claimedAt: claimedAt, namespace: String(parts[2]),
+                name: String(parts[3]), uid: String(parts[4]))
+        }
+    }
+
+    let store: any Store
+    let gracePeriod: Duration
+
+    static func key(port: Int32, protocol proto: Protocol) -> String {
+        "\(ObjectKeys.registryRoot)serviceports/\(protocolName(proto).lowercased())/\(port)"
+    }
+
+    static func protocolName(_ proto: Protocol) -> String {
+        proto == .udp ? "UDP" : "TCP"
+    }
+
+    /// Claims `service`'s port (unconfirmed); `portInUse` naming the holder if another holds it.
+    func acquire(for service: Service) async throws(RegistryError) -> Claim {
+        let key = Self.key(port: service.spec.port, protocol: service.spec.protocol)
+        let record = Record(
+            confirmed: false, claimedAt: ServerFields.now().seconds, namespace: service.metadata.namespace,
+            name: service.metadata.name, uid: service.metadata.uid)
+        while true {
+            do throws(StoreError) {
+                let revision = try await store.create(key, value: record.encoded)
+                return Claim(key: key, revision: revision, record: record)
+            } catch .alreadyExists {
+                // Someone holds it: find out whether they still do.
+            } catch {
+                throw .store(error)
+            }
+            let entry: KeyValue
+            do throws(StoreError) {
+                entry = try await store.get(key)
+            } catch .notFound {
+                continue
+            } catch {
+                throw .store(error)
+            }
+            if let holder = Record(entry.value), try await isAlive(holder, port: service.spec.port, protocol: service.spec.protocol) {
+                throw .portInUse(
+                    port: service.spec.port, protocol: Self.protocolName(service.spec.protocol),
+                    holderNamespace: holder.namespace, holderName: holder.name)
+            }
+            do throws(StoreError) {
+                let revision = try await store.update(key, value: record.encoded, expectedRevision: entry.modRevision)
+                return Claim(key: key, revision: revision, record: record)
+            } catch .conflict, .notFound {
+                continue
+            } catch {
+                throw .store(error)
+            }
+        }
+    }
+
+    /// Whether `holder` still holds its claim on the port.
+    private func isAlive(_ holder: Record, port: Int32, protocol proto: Protocol) async throws(RegistryError) -> Bool {
+        if !holder.confirmed {
+            let age = ServerFields.now().seconds - holder.claimedAt
+            return age < gracePeriod.components.seconds
+        }
+        let serviceKey = ServiceStrategy.keys.key(namespace: holder.namespace, name: holder.name)
+        let entry: KeyValue
+        do throws(StoreError) {
+            entry = try await store.get(serviceKey)
+        } catch .notFound {
+            return false
+        } catch {
+            throw .store(error)
+        }
+        let service = try ServiceStrategy.decode(entry.value)
+        return service.metadata.uid == holder.uid && service.spec.port == port
+            && (service.spec.protocol == .udp) == (proto == .udp)
+    }
+
+    /// Confirms `claim` after its service was written; false if it was taken over meanwhile.
+    func confirm(_ claim: Claim) async throws(RegistryError) -> Bool {
+        var record = claim.record
+        record.confirmed = true
+        do throws(StoreError) {
+            _ = try await store.update(claim.key, value: record.encoded, expectedRevision: claim.revision)
+            return true
+        } catch .conflict, .notFound {
+            return false
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// Releases the claim on `port`/`proto` if the service with `uid` holds it (best effort: a
+    /// claim left behind is taken over later, since its holder no longer has the port).
+    func release(port: Int32, protocol proto: Protocol, uid: String) async {
+        let key = Self.key(port: port, protocol: proto)
+        guard let entry = try? await store.get(key), Record(entry.value)?.uid == uid else { return }
+        _ = try? await store.delete(key, expectedRevision: entry.modRevision)
+    }
+}

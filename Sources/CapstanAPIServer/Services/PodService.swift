@@ -1,0 +1,31 @@
+import CapstanAPI
+import CapstanRPC
+
+/// Pods: Create checks that a pod placed by hand names an existing minion; UpdateStatus changes
+/// only the status.
+struct PodService: Sendable {
+    let registry: Registry<PodStrategy>
+    let bindings: BindingRegistry
+
+    func register(on router: inout RPCRouter) {
+        KindService(registry: registry).register(on: &router)
+        let (registry, bindings) = (registry, bindings)
+        router.unaryEncoded(Pods.Method.create) { request, _ in
+            let prepared = try registry.prepareForCreate(request)
+            if !prepared.spec.host.isEmpty { try await bindings.requireMinion(prepared.spec.host) }
+            return try await registry.insert(prepared, nameWasGenerated: request.metadata.name.isEmpty).encoded
+        }
+        router.unaryEncoded(Pods.Method.updateStatus) { request, _ in
+            let namespace = PodStrategy.requestNamespace(request.metadata.namespace)
+            let name = try registry.requireName(request.metadata.name, field: "metadata.name", namespace: namespace)
+            return try await registry.update(
+                namespace: namespace, name: name, expected: Int64(request.metadata.resourceVersion), uid: request.metadata.uid
+            ) { (old) throws(RegistryError) in
+                var new = PodStrategy.prepareForStatusUpdate(request, old: old)
+                new.applyDefaults()
+                try registry.validate(new)
+                return new
+            }.encoded
+        }
+    }
+}

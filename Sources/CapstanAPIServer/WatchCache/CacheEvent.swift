@@ -1,0 +1,54 @@
+import CapstanAPI
+import Synchronization
+
+/// One change of one object, as the cache records it for watchers. Its encodings are built at
+/// most once per event type and shared by every watcher that receives it.
+final class CacheEvent: Sendable {
+    let revision: Int64
+    let key: String
+    /// The object before the change; nil for a create.
+    let previous: CachedObject?
+    /// The object after the change; nil for a delete.
+    let current: CachedObject?
+    /// For a delete: the last state, reported at the delete's revision.
+    let deleted: CachedObject?
+    private let encodings = Mutex<[Int32: [UInt8]]>([:])
+
+    init(revision: Int64, key: String, previous: CachedObject?, current: CachedObject?) {
+        self.revision = revision
+        self.key = key
+        self.previous = previous
+        self.current = current
+        self.deleted = current == nil ? previous?.at(revision: revision) : nil
+    }
+
+    /// What a watcher selecting `filter` receives, as an encoded `<Kind>Event`, or nil if nothing.
+    /// An object that stops matching is DELETED for that watcher, one that starts matching ADDED.
+    func delivery(for filter: ObjectFilter) -> [UInt8]? {
+        let matchedBefore = previous.map(filter.matches) ?? false
+        if let current {
+            switch (matchedBefore, filter.matches(current)) {
+            case (false, true): return encoded(.added, current)
+            case (true, true): return encoded(.modified, current)
+            case (true, false): return encoded(.deleted, current)
+            case (false, false): return nil
+            }
+        }
+        guard matchedBefore, let deleted else { return nil }
+        return encoded(.deleted, deleted)
+    }
+
+    /// The event type a watcher with no selector sees.
+    var naturalType: EventType {
+        current == nil ? .deleted : (previous == nil ? .added : .modified)
+    }
+
+    private func encoded(_ type: EventType, _ object: CachedObject) -> [UInt8] {
+        encodings.withLock { encodings in
+            if let bytes = encodings[type.rawValue] { return bytes }
+            let bytes = ProtoBytes.event(type: type.rawValue, object: object.bytes)
+            encodings[type.rawValue] = bytes
+            return bytes
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import CapstanStore
+
+/// Keeps every kind's watch cache in step with the store through one store watch of
+/// `/registry/`.
+///
+/// On start it lists every kind at a revision some way back (`historyRevisions`, or as far as
+/// the store's compaction allows) and replays the changes since from the watch, so the event
+/// rings hold recent history and watches can resume across an API server restart. It marks the
+/// store's current revision as a read floor, so no read is answered from a state older than the
+/// store was at start. If the watch falls behind the store's compaction it relists at the current
+/// revision (watchers end with OUT_OF_RANGE and list again); if the store fails, watchers end with
+/// UNAVAILABLE and the feed retries with backoff.
+///
+/// The store must be dedicated to the API server: keys outside `/registry/` would advance the
+/// store revision without an event here, and reads would wait for them in vain.
+final class CacheFeed: Sendable {
+    let store: any Store
+    let caches: [WatchCache]
+    let progress: CacheProgress
+    /// How many revisions back the first listing starts, to fill the event rings.
+    let historyRevisions: Int64
+    /// Longest pause between attempts when the store fails.
+    let maxBackoff: Duration
+
+    init(store: any Store, caches: [WatchCache], progress: CacheProgress, historyRevisions: Int64, maxBackoff: Duration = .seconds(2)) {
+        self.store = store
+        self.caches = caches
+        self.progress = progress
+        self.historyRevisions = historyRevisions
+        self.maxBackoff = maxBackoff
+    }
+
+    /// Follows the store until the calling task is cancelled.
+    func run() async {
+        var backoff = Duration.milliseconds(20)
+        // The first listing reaches back for history; so does a retry when that history turned
+        // out to be compacted before anything was applied.
+        var withHistory = true
+        var historyFloor: Int64 = 0
+        while !Task.isCancelled {
+            var applied = 0
+            do throws(StoreError) {
+                let start = try await initialize(withHistory: withHistory, floor: historyFloor)
+                backoff = .milliseconds(20)
+                try await follow(from: start, applied: &applied)
+            } catch .compacted(_, let compactedRevision) {
+                withHistory = withHistory && applied == 0
+                historyFloor = compactedRevision
+                continue
+            } catch {
+                for cache in caches { cache.fail(.store(error)) }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, maxBackoff)
+            }
+            withHistory = false
+        }
+        for cache in caches { cache.fail(.unavailable(reason: "the API server is shutting down")) }
+    }
+
+    /// Lists every kind at one revision and resets the caches to it; returns the revision.
+    /// With history it starts `historyRevisions` before the head (not before `floor`); revision 0
+    /// is the empty store, which needs no listing.
+    private func initialize(withHistory: Bool, floor: Int64) async throws(StoreError) -> Int64 {
+        let head = try await store.currentRevision()
+        progress.noteWrite(head)
+        var revision = withHistory ? max(head - historyRevisions, floor, 0) : head
+        while true {
+            do throws(StoreError) {
+                var listings: [[KeyValue]] = []
+                for cache in caches {
+                    if revision == 0 {
+                        listings.append([])
+                        continue
+                    }
+                    let (items, listed) = try await listAll(prefix: cache.prefix, revision: revision)
+                    listings.append(items)
+                    revision = listed
+                }
+                for (cache, listing) in zip(caches, listings) { cache.reset(listing: listing, revision: revision) }
+                progress.advance(to: revision)
+                return revision
+            } catch .compacted(_, let compactedRevision) {
+                revision = max(compactedRevision, revision + 1)
+            }
+        }
+    }
+
+    /// Every key under `prefix` at `revision` (0: the current one), and the revision listed.
+    private func listAll(prefix: String, revision: Int64) async throws(StoreError) -> ([KeyValue], Int64) {
+        var items: [KeyValue] = []
+        var at = revision
+        var after: String? = nil
+        while true {
+            let page = try await store.list(prefix: prefix, after: after, limit: 1000, revision: at)
+            items.append(contentsOf: page.items)
+            at = page.revision
+            guard let next = page.continueKey else { return (items, at) }
+            after = next
+        }
+    }
+
+    /// Applies every change after `revision` until cancelled or the store fails, counting them.
+    private func follow(from revision: Int64, applied: inout Int) async throws(StoreError) {
+        let stream = try await store.watch(prefix: ObjectKeys.registryRoot, fromRevision: revision)
+        for try await change in stream {
+            applied += 1
+            if let cache = caches.first(where: { change.entry.key.hasPrefix($0.prefix) }) {
+                cache.apply(change)
+            }
+            progress.advance(to: change.revision)
+        }
+    }
+
+    /// Sends periodic bookmarks every `interval` until cancelled.
+    func runBookmarks(every interval: Duration) async {
+        while !Task.isCancelled {
+            guard (try? await Task.sleep(for: interval)) != nil else { return }
+            for cache in caches { cache.sendBookmarks() }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Synchronization
+
+/// How far the watch caches have caught up with the store, and how far they must be for a read
+/// to see every write this server acknowledged (read-your-writes).
+///
+/// The feed advances `revision` after every cache has applied the events up to it. Every write
+/// this server acknowledges raises `writeMark`; a read first waits until `revision` reaches it,
+/// so a client that wrote revision N and then reads sees N or later.
+final class CacheProgress: Sendable {
+    private enum Waiter {
+        /// Counted but not yet suspended.
+        case pending(revision: Int64)
+        /// Its timeout passed before it suspended.
+        case expired
+        case waiting(revision: Int64, CheckedContinuation<Bool, Never>)
+    }
+
+    private struct State {
+        /// -1 until the caches first listed the store: every read waits for that.
+        var revision: Int64 = -1
+        var waiters: [Int: Waiter] = [:]
+        var nextWaiter = 0
+    }
+
+    private let state = Mutex(State())
+    private let writes = Atomic<Int64>(0)
+
+    /// The revision every cache has applied all events up to.
+    var revision: Int64 { state.withLock { $0.revision } }
+
+    /// The newest revision this server wrote (or must show, after a restart).
+    var writeMark: Int64 { writes.load(ordering: .acquiring) }
+
+    /// Notes a write acknowledged at `revision`.
+    func noteWrite(_ revision: Int64) {
+        var current = writes.load(ordering: .relaxed)
+        while current < revision {
+            let (exchanged, original) = writes.compareExchange(
+                expected: current, desired: revision, ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    /// Called by the feed once every cache applied the events up to `revision`.
+    func advance(to revision: Int64) {
+        let ready: [CheckedContinuation<Bool, Never>] = state.withLock { state in
+            guard revision > state.revision else { return [] }
+            state.revision = revision
+            var ready: [CheckedContinuation<Bool, Never>] = []
+            for (id, waiter) in state.waiters {
+                guard case .waiting(let wanted, let continuation) = waiter, wanted <= revision else { continue }
+                state.waiters[id] = nil
+                ready.append(continuation)
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume(returning: true) }
+    }
+
+    /// Waits until the caches reach every write this server acknowledged.
+    func waitForWrites(timeout: Duration) async throws(RegistryError) {
+        try await wait(for: writeMark, timeout: timeout)
+    }
+
+    /// Waits until `revision` is reached, at most `timeout`; `unavailable` when it is not.
+    func wait(for revision: Int64, timeout: Duration) async throws(RegistryError) {
+        let id: Int? = state.withLock { state in
+            guard state.revision < revision else { return nil }
+            state.nextWaiter += 1
+            state.waiters[state.nextWaiter] = .pending(revision: revision)
+            return state.nextWaiter
+        }
+        guard let id else { return }
+        let timer = Task { [weak self] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            self?.expire(id)
+        }
+        defer {
+            timer.cancel()
+            state.withLock { _ = $0.waiters.removeValue(forKey: id) }
+        }
+        let reached = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let immediate: Bool? = state.withLock { state in
+                if state.revision >= revision { return true }
+                guard case .pending? = state.waiters[id] else { return false }
+                state.waiters[id] = .waiting(revision: revision, continuation)
+                return nil
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+        guard reached else {
+            throw .unavailable(reason: "the watch cache has not yet reached resource version \(revision) (it is at \(self.revision))")
+        }
+    }
+
+    private func expire(_ id: Int) {
+        let continuation: CheckedContinuation<Bool, Never>? = state.withLock { state in
+            switch state.waiters[id] {
+            case .pending?:
+                state.waiters[id] = .expired
+                return nil
+            case .waiting(_, let continuation)?:
+                state.waiters[id] = nil
+                return continuation
+            case .expired?, nil:
+                return nil
+            }
+        }
+        continuation?.resume(returning: false)
+    }
+}

@@ -1,0 +1,193 @@
+import CapstanAPI
+import CapstanStore
+import Synchronization
+
+/// One kind's watch cache (DESIGN.md, "API server"): every current object as its encoded bytes
+/// plus selector fields, a ring of recent events, and the watchers. `CacheFeed` applies the
+/// store's changes; Get, List and Watch read here.
+final class WatchCache: Sendable {
+    /// Sizes of the cache.
+    struct Limits: Sendable {
+        /// Recent events kept for watches that resume.
+        var ringCapacity = 10_000
+        /// Live events a watcher may have queued before it is dropped.
+        var watcherQueueLimit = 1_000
+        /// Watchers this kind serves at once.
+        var maxWatchers = 10_000
+    }
+
+    /// A started watch: pull its events from `queue`, `stop` it when done.
+    struct Subscription: Sendable {
+        let queue: WatcherQueue
+        let stop: @Sendable () -> Void
+    }
+
+    private struct Watcher {
+        let filter: ObjectFilter
+        let allowBookmarks: Bool
+        /// Live events at or before this revision were already covered (or are not wanted).
+        let floor: Int64
+        let queue: WatcherQueue
+    }
+
+    private struct Shared {
+        /// nil until the feed listed the kind for the first time.
+        var state: WatchCacheState?
+        /// Set while the feed cannot follow the store.
+        var failure: RegistryError?
+        var watchers: [Int: Watcher] = [:]
+        var nextWatcher = 0
+    }
+
+    let codec: KindCodec
+    let limits: Limits
+    let progress: CacheProgress
+    private let shared = Mutex(Shared())
+
+    init(codec: KindCodec, limits: Limits, progress: CacheProgress) {
+        self.codec = codec
+        self.limits = limits
+        self.progress = progress
+    }
+
+    var prefix: String { codec.keys.root }
+
+    // MARK: Feed side
+
+    /// The cached form of a stored entry.
+    func cachedObject(_ entry: KeyValue) -> CachedObject {
+        let (namespace, name) = codec.keys.parse(entry.key) ?? ("", entry.key)
+        let fields = (try? codec.selectorFields(entry.value))
+            ?? SelectorFields(labels: [:], fields: ["metadata.name": name, "metadata.namespace": namespace])
+        let bytes = (try? ProtoBytes.object(entry.value, withResourceVersion: entry.modRevision)) ?? entry.value
+        return CachedObject(
+            key: entry.key, namespace: namespace, name: name, selectorFields: fields, revision: entry.modRevision, bytes: bytes)
+    }
+
+    /// Replaces the whole state with a listing at `revision`. Watchers of an earlier state end
+    /// with `tooOld`: what happened between their revision and `revision` is not known.
+    func reset(listing: [KeyValue], revision: Int64) {
+        let objects = listing.map(cachedObject)
+        let ended: [Watcher] = shared.withLock { shared in
+            shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
+            shared.failure = nil
+            defer { shared.watchers = [:] }
+            return Array(shared.watchers.values)
+        }
+        for watcher in ended { watcher.queue.end(.tooOld(requested: watcher.queue.lastRevision)) }
+    }
+
+    /// Applies one change from the store and hands it to every watcher it concerns.
+    func apply(_ change: WatchEvent) {
+        let object = change.kind == .put ? cachedObject(change.entry) : nil
+        shared.withLock { shared in
+            guard shared.state != nil else { return }
+            let event: CacheEvent?
+            if let object {
+                event = shared.state!.put(object)
+            } else {
+                event = shared.state!.delete(change.entry.key, revision: change.revision)
+            }
+            guard let event else { return }
+            for (id, watcher) in shared.watchers where event.revision > watcher.floor {
+                guard let bytes = event.delivery(for: watcher.filter) else { continue }
+                if !watcher.queue.push(bytes, revision: event.revision) { shared.watchers[id] = nil }
+            }
+        }
+    }
+
+    /// Ends every watcher with `error`; reads fail with it until the next `reset`.
+    func fail(_ error: RegistryError) {
+        let ended: [Watcher] = shared.withLock { shared in
+            shared.failure = error
+            defer { shared.watchers = [:] }
+            return Array(shared.watchers.values)
+        }
+        for watcher in ended { watcher.queue.end(error) }
+    }
+
+    /// Sends a BOOKMARK at the current revision to every watcher that asked for bookmarks and has
+    /// not been told about it yet.
+    func sendBookmarks() {
+        shared.withLock { shared in
+            guard let state = shared.state else { return }
+            let revision = effectiveRevision(state)
+            var bytes: [UInt8]? = nil
+            for (id, watcher) in shared.watchers where watcher.allowBookmarks && watcher.queue.lastRevision < revision {
+                if bytes == nil { bytes = ProtoBytes.bookmarkEvent(revision: revision) }
+                if !watcher.queue.push(bytes!, revision: revision, countsAgainstLimit: false) { shared.watchers[id] = nil }
+            }
+        }
+    }
+
+    /// How many watchers are registered (for tests).
+    var watcherCount: Int { shared.withLock { $0.watchers.count } }
+
+    // MARK: Read side
+
+    /// The revision a read of `state` reflects: its own last event, or later if the feed has
+    /// applied later events of other kinds (this kind had no change since).
+    private func effectiveRevision(_ state: WatchCacheState) -> Int64 {
+        max(state.revision, progress.revision)
+    }
+
+    private func readable(_ shared: Shared) throws(RegistryError) -> WatchCacheState {
+        if let failure = shared.failure { throw failure }
+        guard let state = shared.state else { throw .unavailable(reason: "the watch cache is starting") }
+        return state
+    }
+
+    /// The object at `key`, if present.
+    func get(_ key: String) throws(RegistryError) -> CachedObject? {
+        try shared.withLock { (shared) throws(RegistryError) in try readable(shared).objects[key] }
+    }
+
+    /// One page of matching objects under `prefix`, and the revision it reflects.
+    func page(prefix: String, after key: String?, filter: ObjectFilter, limit: Int, byteBudget: Int)
+        throws(RegistryError) -> (items: [CachedObject], more: Bool, revision: Int64)
+    {
+        try shared.withLock { (shared) throws(RegistryError) in
+            let state = try readable(shared)
+            let page = state.page(prefix: prefix, after: key, filter: filter, limit: limit, byteBudget: byteBudget)
+            return (page.items, page.more, effectiveRevision(state))
+        }
+    }
+
+    /// Starts a watch. With `sendInitialEvents`, every matching object is queued as ADDED, then a
+    /// BOOKMARK at the snapshot's revision; otherwise the changes after `fromRevision` (0: now),
+    /// from the ring, or `tooOld` if the ring no longer holds them.
+    func watch(filter: ObjectFilter, fromRevision: Int64, sendInitialEvents: Bool, allowBookmarks: Bool)
+        throws(RegistryError) -> Subscription
+    {
+        let (id, queue): (Int, WatcherQueue) = try shared.withLock { (shared) throws(RegistryError) in
+            let state = try readable(shared)
+            guard shared.watchers.count < limits.maxWatchers else { throw .tooManyWatches(limit: limits.maxWatchers) }
+            let now = effectiveRevision(state)
+            var initial: [WatcherQueue.Item] = []
+            let floor: Int64
+            if sendInitialEvents {
+                for key in state.keys {
+                    let object = state.objects[key]!
+                    if filter.matches(object) { initial.append(.added(object)) }
+                }
+                initial.append(.event(ProtoBytes.bookmarkEvent(revision: now)))
+                floor = now
+            } else if fromRevision > 0 {
+                guard let events = state.ring.events(after: fromRevision) else { throw .tooOld(requested: fromRevision) }
+                initial = events.compactMap { $0.delivery(for: filter).map(WatcherQueue.Item.event) }
+                floor = max(fromRevision, events.last?.revision ?? 0)
+            } else {
+                floor = now
+            }
+            let queue = WatcherQueue(limit: limits.watcherQueueLimit, initial: initial, lastRevision: floor)
+            shared.nextWatcher += 1
+            shared.watchers[shared.nextWatcher] = Watcher(
+                filter: filter, allowBookmarks: allowBookmarks, floor: floor, queue: queue)
+            return (shared.nextWatcher, queue)
+        }
+        return Subscription(queue: queue) { [weak self] in
+            queue.cancel()
+            self?.shared.withLock { _ = $0.watchers.removeValue(forKey: id) }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+public import CapstanWire
+
+/// A response message already in its binary encoding, for servers that keep messages encoded
+/// (the API server's watch cache) and would otherwise decode only to re-encode.
+///
+/// The bytes are not checked: whoever makes one promises they are a valid `Message` encoding.
+/// Copies share the bytes (arrays are copy-on-write), so one encoding can go to many calls.
+public struct EncodedMessage<Message: WireMessage>: Sendable, Hashable {
+    public let bytes: [UInt8]
+
+    /// Wraps `bytes`, which must be an encoding of `Message`.
+    public init(unchecked bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Encodes `message`.
+    public init(_ message: Message) {
+        self.bytes = message.serializedBytes()
+    }
+
+    /// Decodes the message (for tests and for callers that need the fields).
+    public func decoded() throws(WireError) -> Message {
+        try Message(serializedBytes: bytes)
+    }
+}
+
+extension ResponseStream {
+    /// Sends one message given in its encoding; see `write(_:)`.
+    public func write(_ message: EncodedMessage<Message>) async throws {
+        try await call.writeMessage(message.bytes)
+    }
+}
+
+extension RPCRouter {
+    /// Registers a unary method whose handler answers with an already-encoded response.
+    public mutating func unaryEncoded<Req, Res>(
+        _ m: MethodDescriptor<Req, Res>,
+        _ handler: @escaping @Sendable (Req, ServerContext) async throws -> EncodedMessage<Res>
+    ) {
+        let path = m.path
+        register(m, .unary) { requests, call, context in
+            let request = try await Self.singleRequest(Req.self, from: requests, path: path, kind: .unary)
+            let response = try await handler(request, context)
+            try await call.writeMessage(response.bytes)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+/// # CapstanStore
+///
+/// Capstan's storage layer: the `Store` interface every backend implements, and `SQLiteStore`, the
+/// embedded default.
+///
+/// ## Shape
+/// - **Interface** (`Store`, `StoreError`, `KeyValue`, `ListResult`, `WatchEvent`, `WatchStream`):
+///   etcd v3 semantics. One global revision counter, increased by every write; each key carries its
+///   create and mod revisions and an optional lease. Writes are compare-and-swap on the mod revision;
+///   a paged list reads every page at the revision of the first one; a watch delivers every change
+///   after a revision, in order, exactly once, then follows live; compaction forgets history older
+///   than a revision; leases delete their keys when they expire or are revoked.
+/// - **SQLite backend** (`SQLiteStore`): one append-only log table, one row per revision (k3s kine's
+///   shape: `id` = revision, `name`, `created`, `deleted`, `create_revision`, `prev_revision`,
+///   `lease`, `value`). The state at revision R is, per name, the newest row with `id <= R` unless it
+///   is a tombstone, so every revision's listing is a query and no long read transaction is needed.
+///   - One **writer thread** owns the only write connection. Callers enqueue writes and suspend; the
+///     writer takes every pending write, applies each with its check in order inside one transaction,
+///     commits once (WAL, `synchronous=FULL`), publishes the batch to watchers and only then resumes
+///     the callers (group commit). Lease expiry and compaction steps run on the same thread between
+///     batches, each its own short transaction.
+///   - **Reader threads**, each with its own connection, serve get, list and watch history from WAL
+///     snapshots; SQLite's blocking calls never run on Swift's cooperative pool.
+///   - **Watch hub**: committed batches fan out in memory to live watchers. A watcher first reads the
+///     history it asked for from the table, chunk by chunk as its consumer pulls, and joins the hub
+///     only when it has read up to the last published revision (checked under the hub's lock), so
+///     there is no gap and no duplicate at the seam. Each watcher's queue is bounded: one that falls
+///     behind leaves the hub and reads what it missed from the table again.
+///   - **Compaction** removes rows superseded at or before the compaction revision, in small steps;
+///     a background policy keeps a retention window (revisions and time).
+///   - **Safety on open**: an exclusive `flock` on `LOCK` in the data directory (the error names the
+///     holder's pid), `PRAGMA quick_check`, and clear errors for files that are not databases.
+///
+/// Only `SQLite/Connection.swift`, `SQLite/Statement.swift` and `System/*` touch pointers.

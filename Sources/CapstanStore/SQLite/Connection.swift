@@ -1,0 +1,109 @@
+internal import CSQLite
+
+/// One SQLite connection, used by one thread at a time (opened with `SQLITE_OPEN_NOMUTEX`), with a
+/// cache of prepared statements. Not Sendable: each is created and used on the thread that owns it.
+final class Connection {
+    let path: String
+    private let handle: OpaquePointer
+    private var statements: [String: Statement] = [:]
+
+    /// Opens (creating when `create`) the database at `path`.
+    init(path: String, create: Bool) throws(StoreError) {
+        self.path = path
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        guard code == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            let systemErrno = handle.map { sqlite3_system_errno($0) } ?? 0
+            sqlite3_close_v2(handle)
+            throw Self.error(code: code, message: message, systemErrno: systemErrno, path: path, doing: "open")
+        }
+        self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
+    }
+
+    /// Finalizes every statement and closes the connection.
+    func close() {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs SQL without results (several statements allowed).
+    func execute(_ sql: String) throws(StoreError) {
+        let code = sqlite3_exec(handle, sql, nil, nil, nil)
+        if code != SQLITE_OK { throw error(code, doing: sql) }
+    }
+
+    /// The cached prepared statement for `sql`, reset and with bindings cleared.
+    func statement(_ sql: String) throws(StoreError) -> Statement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var raw: OpaquePointer?
+        let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard code == SQLITE_OK, let raw else { throw error(code, doing: "prepare \(sql)") }
+        let statement = Statement(handle: raw, connection: self, sql: sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// The text in the first column of the first row of `sql`, if any.
+    func scalarText(_ sql: String) throws(StoreError) -> String? {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        return try statement.step() ? statement.text(0) : nil
+    }
+
+    /// Every row's first column of `sql`, as text (for pragmas such as `quick_check`).
+    func column(_ sql: String, limit: Int) throws(StoreError) -> [String] {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        var rows: [String] = []
+        while rows.count < limit, try statement.step() {
+            rows.append(statement.text(0))
+        }
+        return rows
+    }
+
+    /// Whether no transaction is open (SQLite rolls back on its own after some errors).
+    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
+    /// Rows changed by every statement since the connection opened.
+    var totalChanges: Int64 { sqlite3_total_changes64(handle) }
+
+    func error(_ code: Int32, doing operation: String) -> StoreError {
+        Self.error(
+            code: code, message: String(cString: sqlite3_errmsg(handle)),
+            systemErrno: sqlite3_system_errno(handle), path: path, doing: operation)
+    }
+
+    /// Maps an SQLite result code to a `StoreError` whose reason says what to do.
+    static func error(code: Int32, message: String, systemErrno: Int32, path: String, doing operation: String)
+        -> StoreError
+    {
+        let primary = code & 0xff
+        let detail = "\(message) (SQLite code \(code)\(systemErrno != 0 ? ", errno \(systemErrno)" : ""))"
+        switch primary {
+        case SQLITE_NOTADB:
+            return .unavailable(
+                reason: "\(path) is not a SQLite database: \(detail); move it aside and restore it from a backup")
+        case SQLITE_CORRUPT:
+            return .unavailable(
+                reason: "the database \(path) is corrupt: \(detail); move it aside and restore it from a backup")
+        case SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_READONLY:
+            return .unavailable(reason: "cannot open \(path) for writing: \(detail)")
+        case SQLITE_FULL:
+            return .unavailable(reason: "the disk holding \(path) is full: \(detail)")
+        case SQLITE_IOERR:
+            return .unavailable(reason: "I/O error on \(path): \(detail)")
+        case SQLITE_BUSY, SQLITE_LOCKED:
+            return .unavailable(reason: "\(path) is busy: \(detail)")
+        case SQLITE_TOOBIG:
+            return .invalid(reason: "value too large for SQLite: \(detail)")
+        default:
+            return .unavailable(reason: "SQLite failed to \(operation) on \(path): \(detail)")
+        }
+    }
+}

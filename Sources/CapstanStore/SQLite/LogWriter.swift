@@ -1,0 +1,130 @@
+import Synchronization
+
+/// The single writer: a queue that async callers append to, drained by one thread that owns the only
+/// write connection (see `WriterThread`).
+final class LogWriter: Sendable {
+    struct Pending: Sendable {
+        var request: WriteRequest
+        var completion: WriteCompletion?
+    }
+
+    private struct Queue {
+        var pending = FIFO<Pending>()
+        var parked = false
+        var closed = false
+        /// Test hook: while set, the writer takes nothing (so a test can queue a known batch).
+        var held = false
+    }
+
+    private let queue = Mutex(Queue())
+    let signal = ThreadSignal()
+    let threads = ThreadGroup()
+
+    let hub: WatchHub
+    let leases: LeaseTable
+    let options: SQLiteStoreOptions
+    /// The compaction revision of the last committed compaction step.
+    let compactedRevision: Atomic<Int64>
+
+    let writeTransactions = Atomic<Int>(0)
+    let writesCompleted = Atomic<Int>(0)
+    let compactionSteps = Atomic<Int>(0)
+    let compactedRows = Atomic<Int>(0)
+
+    private init(hub: WatchHub, leases: LeaseTable, options: SQLiteStoreOptions, compacted: Int64) {
+        self.hub = hub
+        self.leases = leases
+        self.options = options
+        self.compactedRevision = Atomic(compacted)
+    }
+
+    /// Opens the database at `path` on a new writer thread (creating and checking it) and starts
+    /// serving writes. Returns the writer and the head revision found.
+    static func open(path: String, directory: String, options: SQLiteStoreOptions) async throws(StoreError) -> (
+        LogWriter, WatchHub
+    ) {
+        let leases = LeaseTable()
+        let opened: Result<(LogWriter, WatchHub), StoreError> = await withCheckedContinuation { continuation in
+            startThread(name: "store-writer") {
+                let connection: Connection
+                let recovered: WriterThread.Recovered
+                do throws(StoreError) {
+                    (connection, recovered) = try WriterThread.openDatabase(path: path, directory: directory)
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                    return
+                }
+                let now = ContinuousClock.now
+                for (id, ttl) in recovered.leases { leases.add(id, ttl: ttl, now: now) }
+                let hub = WatchHub(published: recovered.head)
+                let writer = LogWriter(hub: hub, leases: leases, options: options, compacted: recovered.compacted)
+                writer.threads.adopt()
+                continuation.resume(returning: .success((writer, hub)))
+                let thread = WriterThread(writer: writer, connection: connection, recovered: recovered)
+                thread.run()
+                writer.threads.finished()
+            }
+        }
+        return try opened.get()
+    }
+
+    /// Queues `request` and waits for the transaction holding it to commit (or fail).
+    func submit(_ request: WriteRequest) async throws(StoreError) -> WriteOutcome {
+        let result: Result<WriteOutcome, StoreError> = await withCheckedContinuation { continuation in
+            let wake = queue.withLock { queue -> Bool? in
+                if queue.closed { return nil }
+                queue.pending.append(Pending(request: request, completion: continuation))
+                defer { queue.parked = false }
+                return queue.parked
+            }
+            switch wake {
+            case nil: continuation.resume(returning: .failure(.unavailable(reason: "the store is closed")))
+            case true?: signal.signal()
+            case false?: break
+            }
+        }
+        return try result.get()
+    }
+
+    /// Takes up to the batch limits of pending writes; marks the writer parked when there are none.
+    func take() -> (batch: [Pending], closed: Bool) {
+        queue.withLock { queue in
+            var batch: [Pending] = []
+            if queue.held && !queue.closed {
+                queue.parked = true
+                return (batch, false)
+            }
+            var bytes = 0
+            while batch.count < options.maxBatchWrites, bytes < options.maxBatchBytes, let next = queue.pending.popFirst() {
+                bytes += next.request.payloadBytes
+                batch.append(next)
+            }
+            if batch.isEmpty { queue.parked = true }
+            return (batch, queue.closed)
+        }
+    }
+
+    /// Test hook: holds the writer (it takes no writes) until released.
+    func hold(_ held: Bool) {
+        queue.withLock { $0.held = held }
+        signal.signal()
+    }
+
+    /// Writes queued and not yet taken.
+    var pendingCount: Int { queue.withLock { $0.pending.count } }
+
+    /// Stops accepting writes; the thread finishes what is queued, then exits.
+    func close() async {
+        queue.withLock { $0.closed = true }
+        signal.signal()
+        await threads.waitUntilFinished()
+    }
+
+    var statistics: SQLiteStoreStatistics {
+        SQLiteStoreStatistics(
+            writeTransactions: writeTransactions.load(ordering: .relaxed),
+            writesCompleted: writesCompleted.load(ordering: .relaxed),
+            compactionSteps: compactionSteps.load(ordering: .relaxed),
+            compactedRows: compactedRows.load(ordering: .relaxed))
+    }
+}

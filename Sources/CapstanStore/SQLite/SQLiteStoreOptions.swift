@@ -1,0 +1,34 @@
+/// Tuning for `SQLiteStore`. The defaults suit a single-node cluster; tests shrink them.
+public struct SQLiteStoreOptions: Sendable {
+    /// How much history background compaction keeps: at least the last `revisions` revisions and
+    /// everything written in the last `duration`. nil disables background compaction (explicit
+    /// `compact(_:)` still works).
+    public struct Retention: Sendable, Hashable {
+        public var revisions: Int64
+        public var duration: Duration
+
+        public init(revisions: Int64, duration: Duration) {
+            self.revisions = revisions
+            self.duration = duration
+        }
+    }
+
+    public var retention: Retention? = Retention(revisions: 1000, duration: .seconds(300))
+    /// Revisions one compaction transaction covers; small, so writers never wait long.
+    public var compactionStep: Int = 512
+    /// Read connections, each on its own thread.
+    public var readers: Int = 2
+    /// Most writes one group-commit transaction takes, and most bytes of values.
+    public var maxBatchWrites: Int = 1024
+    public var maxBatchBytes: Int = 32 << 20
+    /// Largest value accepted.
+    public var maxValueBytes: Int = 16 << 20
+    /// Longest key accepted, in UTF-8 bytes.
+    public var maxKeyBytes: Int = 8 << 10
+    /// Events a watcher buffers before it leaves the live fan-out and reads its backlog from the table.
+    public var watcherQueueCapacity: Int = 4096
+    /// Rows a catching-up watcher reads per query.
+    public var historyChunk: Int = 512
+
+    public init() {}
+}

@@ -1,0 +1,38 @@
+/// A write submitted to the writer thread.
+enum WriteRequest: Sendable {
+    case create(key: String, value: [UInt8], lease: Int64)
+    case update(key: String, value: [UInt8], expectedRevision: Int64)
+    case delete(key: String, expectedRevision: Int64)
+    case grantLease(ttl: Duration)
+    /// `ifExpired`: the writer's own expiry sweep, skipped if a keep-alive won the race.
+    case revokeLease(Int64, ifExpired: Bool)
+    case compact(Int64)
+
+    /// Value bytes, for batch sizing.
+    var payloadBytes: Int {
+        switch self {
+        case .create(_, let value, _), .update(_, let value, _): value.count
+        default: 0
+        }
+    }
+}
+
+enum WriteOutcome: Sendable {
+    case revision(Int64)
+    case deleted(KeyValue)
+    case lease(Int64)
+    case done
+}
+
+typealias WriteCompletion = CheckedContinuation<Result<WriteOutcome, StoreError>, Never>
+
+/// Counters for tests and benchmarks.
+public struct SQLiteStoreStatistics: Sendable, Hashable {
+    /// Write transactions committed (group commits; compaction steps not included).
+    public var writeTransactions: Int
+    /// Writes acknowledged (including failed checks such as conflicts).
+    public var writesCompleted: Int
+    /// Compaction transactions committed, and log rows they removed.
+    public var compactionSteps: Int
+    public var compactedRows: Int
+}

@@ -1,0 +1,234 @@
+import Synchronization
+
+/// Group commit: one transaction per batch of pending writes, each applied with its check in order.
+extension WriterThread {
+    /// Uncommitted effects of the batch being applied.
+    struct Batch {
+        var head: Int64
+        var events: [WatchEvent] = []
+        var grantedLeases: [Int64: Duration] = [:]
+        var revokedLeases: Set<Int64> = []
+    }
+
+    enum Applied {
+        case now(Result<WriteOutcome, StoreError>)
+        /// An explicit compaction: answered when the compaction steps reach it.
+        case later
+    }
+
+    func runBatch(_ work: [LogWriter.Pending]) {
+        if let broken {
+            finish(work, failure: broken)
+            return
+        }
+        var batch = Batch(head: head)
+        var results: [Result<WriteOutcome, StoreError>?] = []
+        results.reserveCapacity(work.count)
+        do throws(StoreError) {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            finish(work, failure: error)
+            return
+        }
+        for pending in work {
+            do throws(StoreError) {
+                switch try apply(pending.request, to: &batch) {
+                case .now(let result): results.append(result)
+                case .later:
+                    if let completion = pending.completion {
+                        compactionWaiters.append((requestedCompaction, completion))
+                    }
+                    results.append(nil)
+                }
+            } catch {
+                rollback(after: error)
+                fail(work, answered: results, with: .unavailable(reason: "nothing in this batch was written: \(error)"))
+                return
+            }
+        }
+        do throws(StoreError) {
+            try connection.execute("COMMIT")
+        } catch {
+            // The outcome on disk is unknown (a failed fsync may still leave the frames in the WAL):
+            // accept nothing more until the store is reopened and recovers.
+            rollback(after: error)
+            broken = .unavailable(reason: "a commit failed (\(error)); reopen the store")
+            fail(work, answered: results, with: .unavailable(reason: "the write may not have been applied: \(error)"))
+            return
+        }
+        head = batch.head
+        writer.writeTransactions.add(1, ordering: .relaxed)
+        let now = ContinuousClock.now
+        for (id, ttl) in batch.grantedLeases where !batch.revokedLeases.contains(id) {
+            writer.leases.add(id, ttl: ttl, now: now)
+        }
+        for id in batch.revokedLeases { writer.leases.remove(id) }
+        recordSample(now: now)
+        writer.hub.publish(batch.events, through: head)
+        var completed = 0
+        for (pending, result) in zip(work, results) {
+            guard let result, let completion = pending.completion else { continue }
+            completion.resume(returning: result)
+            completed += 1
+        }
+        writer.writesCompleted.add(completed, ordering: .relaxed)
+    }
+
+    /// Rolls back the open transaction, if SQLite has not already; if even that fails, stops writing.
+    func rollback(after cause: StoreError) {
+        guard !connection.isAutocommit else { return }
+        do throws(StoreError) {
+            try connection.execute("ROLLBACK")
+        } catch {
+            broken = .unavailable(reason: "a rollback failed (\(error)) after \(cause); reopen the store")
+        }
+    }
+
+    /// Fails every write of an aborted batch except deferred compactions (they wait for compaction).
+    private func fail(
+        _ work: [LogWriter.Pending], answered results: [Result<WriteOutcome, StoreError>?], with failure: StoreError
+    ) {
+        retryExpiryAfter = .now + .seconds(1)
+        for (index, pending) in work.enumerated() where index >= results.count || results[index] != nil {
+            pending.completion?.resume(returning: .failure(failure))
+        }
+    }
+
+    private func finish(_ work: [LogWriter.Pending], failure: StoreError) {
+        retryExpiryAfter = .now + .seconds(1)
+        for pending in work {
+            pending.completion?.resume(returning: .failure(failure))
+        }
+    }
+
+    /// Applies one write inside the open transaction. Returns its outcome (a failed check is an
+    /// outcome); throws only for SQLite errors, which abort the batch.
+    private func apply(_ request: WriteRequest, to batch: inout Batch) throws(StoreError) -> Applied {
+        switch request {
+        case .create(let key, let value, let lease):
+            if lease != 0, !leaseExists(lease, batch) { return .now(.failure(.notFound(key: leaseKey(lease)))) }
+            let latest = try connection.latestRow(key, withValue: false)
+            if let latest, !latest.deleted { return .now(.failure(.alreadyExists(key: key))) }
+            let revision = batch.head + 1
+            let row = LogRow(
+                revision: revision, name: key, created: true, deleted: false, createRevision: revision,
+                prevRevision: latest?.revision ?? 0, lease: lease, value: value)
+            try insert(row)
+            batch.head = revision
+            batch.events.append(row.event)
+            return .now(.success(.revision(revision)))
+
+        case .update(let key, let value, let expected):
+            guard let latest = try connection.latestRow(key, withValue: false), !latest.deleted else {
+                return .now(.failure(.notFound(key: key)))
+            }
+            if expected != 0, latest.revision != expected {
+                return .now(.failure(.conflict(key: key, currentRevision: latest.revision)))
+            }
+            let revision = batch.head + 1
+            let row = LogRow(
+                revision: revision, name: key, created: false, deleted: false, createRevision: latest.createRevision,
+                prevRevision: latest.revision, lease: latest.lease, value: value)
+            try insert(row)
+            batch.head = revision
+            batch.events.append(row.event)
+            return .now(.success(.revision(revision)))
+
+        case .delete(let key, let expected):
+            guard let latest = try connection.latestRow(key), !latest.deleted else {
+                return .now(.failure(.notFound(key: key)))
+            }
+            if expected != 0, latest.revision != expected {
+                return .now(.failure(.conflict(key: key, currentRevision: latest.revision)))
+            }
+            let row = try deleteRow(latest, batch: &batch)
+            return .now(.success(.deleted(row.keyValue.with(value: latest.value))))
+
+        case .grantLease(let ttl):
+            var id: Int64 = 0
+            // Random 63-bit ids: a collision is astronomically unlikely; the bound only makes it finite.
+            for _ in 0..<64 {
+                let candidate = Int64.random(in: 1...Int64.max)
+                if !leaseExists(candidate, batch) {
+                    id = candidate
+                    break
+                }
+            }
+            if id == 0 { return .now(.failure(.unavailable(reason: "could not choose a lease id"))) }
+            let milliseconds = max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+            let statement = try connection.statement("INSERT INTO leases (id, ttl_ms) VALUES (?1, ?2)")
+            try statement.bind(1, id)
+            try statement.bind(2, milliseconds)
+            try statement.run()
+            batch.grantedLeases[id] = .milliseconds(milliseconds)
+            return .now(.success(.lease(id)))
+
+        case .revokeLease(let id, let ifExpired):
+            guard leaseExists(id, batch) else { return .now(.failure(.notFound(key: leaseKey(id)))) }
+            if ifExpired, batch.grantedLeases[id] == nil, !writer.leases.isExpired(id, now: .now) {
+                return .now(.success(.done))
+            }
+            for row in try connection.rowsAttached(toLease: id) {
+                _ = try deleteRow(row, batch: &batch)
+            }
+            let statement = try connection.statement("DELETE FROM leases WHERE id = ?1")
+            try statement.bind(1, id)
+            try statement.run()
+            batch.revokedLeases.insert(id)
+            return .now(.success(.done))
+
+        case .compact(let revision):
+            if revision < compacted {
+                return .now(.failure(.compacted(requested: revision, compactedRevision: compacted)))
+            }
+            if revision > head {
+                return .now(
+                    .failure(.invalid(reason: "cannot compact to revision \(revision): the current revision is \(head)")))
+            }
+            if revision == compacted { return .now(.success(.done)) }
+            requestedCompaction = max(requestedCompaction, revision)
+            return .later
+        }
+    }
+
+    private func leaseExists(_ id: Int64, _ batch: Batch) -> Bool {
+        !batch.revokedLeases.contains(id) && (batch.grantedLeases[id] != nil || writer.leases.contains(id))
+    }
+
+    /// Appends a tombstone for `latest` (keeping its value for the delete event).
+    private func deleteRow(_ latest: LogRow, batch: inout Batch) throws(StoreError) -> LogRow {
+        let revision = batch.head + 1
+        let row = LogRow(
+            revision: revision, name: latest.name, created: false, deleted: true, createRevision: latest.createRevision,
+            prevRevision: latest.revision, lease: latest.lease, value: latest.value)
+        try insert(row)
+        batch.head = revision
+        batch.events.append(row.event)
+        return row
+    }
+
+    private func insert(_ row: LogRow) throws(StoreError) {
+        let statement = try connection.statement(
+            """
+            INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            """)
+        try statement.bind(1, row.revision)
+        try statement.bind(2, row.name)
+        try statement.bind(3, row.created ? 1 : 0)
+        try statement.bind(4, row.deleted ? 1 : 0)
+        try statement.bind(5, row.createRevision)
+        try statement.bind(6, row.prevRevision)
+        try statement.bind(7, row.lease)
+        try statement.bind(8, row.value)
+        try statement.run()
+    }
+}
+
+extension KeyValue {
+    func with(value: [UInt8]) -> KeyValue {
+        var copy = self
+        copy.value = value
+        return copy
+    }
+}

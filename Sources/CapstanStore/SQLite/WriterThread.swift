@@ -1,0 +1,133 @@
+import Synchronization
+
+/// The writer thread's state and loop. Everything here runs on that one thread and owns the only
+/// write connection; other threads reach it through `LogWriter`'s queue.
+///
+/// Group commit: each pass takes every pending write (up to the batch limits), applies each in order
+/// with its check inside one `BEGIN IMMEDIATE … COMMIT`, then publishes the batch's events to the
+/// hub and resumes the callers. Checks see the writes before them in the batch. A check that fails
+/// (conflict, already exists …) fails only its write; an SQLite error rolls the whole batch back and
+/// fails all of it, and a failed COMMIT stops the writer (the outcome on disk is then unknown, so it
+/// accepts nothing more until the store is reopened).
+final class WriterThread {
+    struct Recovered {
+        var head: Int64
+        var compacted: Int64
+        var leases: [(Int64, Duration)]
+    }
+
+    let writer: LogWriter
+    let connection: Connection
+    let options: SQLiteStoreOptions
+    /// Newest committed revision.
+    var head: Int64
+    var compacted: Int64
+    /// Highest revision an explicit `compact` asked for, and the callers waiting for it.
+    var requestedCompaction: Int64
+    var compactionWaiters: [(revision: Int64, completion: WriteCompletion)] = []
+    var lastCompactionStep = ContinuousClock.now
+    /// (revision, time) samples, at most one a second, for the time part of the retention window:
+    /// history present when the store opened counts as written then.
+    var samples: [(revision: Int64, time: ContinuousClock.Instant)]
+    var sampleBucketStart = ContinuousClock.now
+    /// Where the current compaction run is heading.
+    var compactionTarget: Int64 = 0
+    /// Set when a COMMIT failed: the writer then refuses every write.
+    var broken: StoreError?
+    /// After a failed batch, expired leases are retried no sooner than this (no hot loop on a full disk).
+    var retryExpiryAfter = ContinuousClock.now
+
+    init(writer: LogWriter, connection: Connection, recovered: Recovered) {
+        self.writer = writer
+        self.connection = connection
+        self.options = writer.options
+        self.head = recovered.head
+        self.compacted = recovered.compacted
+        self.requestedCompaction = recovered.compacted
+        self.samples = [(recovered.head, .now)]
+    }
+
+    // MARK: Opening
+
+    /// Opens or creates the database, checks it, and reads what the writer needs to resume.
+    static func openDatabase(path: String, directory: String) throws(StoreError) -> (Connection, Recovered) {
+        let connection = try Connection(path: path, create: true)
+        do throws(StoreError) {
+            try connection.execute(Schema.connectionPragmas)
+            let mode = try connection.scalarText("PRAGMA journal_mode = WAL")
+            guard mode?.lowercased() == "wal" else {
+                throw StoreError.unavailable(reason: "cannot put \(path) in WAL mode (journal mode is \(mode ?? "?"))")
+            }
+            let check = try connection.column("PRAGMA quick_check", limit: 10)
+            guard check == ["ok"] else {
+                throw StoreError.unavailable(
+                    reason: "the database \(path) is corrupt (quick_check: \(check.joined(separator: "; "))); "
+                        + "move it aside and restore it from a backup")
+            }
+            let version = Int64(try connection.scalarText("PRAGMA user_version") ?? "0") ?? 0
+            guard version <= Schema.version else {
+                throw StoreError.unavailable(
+                    reason: "\(path) has schema version \(version), newer than this build's \(Schema.version)")
+            }
+            try connection.execute("BEGIN IMMEDIATE")
+            do throws(StoreError) {
+                try connection.execute(Schema.create + "PRAGMA user_version = \(Schema.version);")
+                try connection.execute("COMMIT")
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+            do {
+                try syncDirectory(directory)
+            } catch {
+                throw StoreError.unavailable(reason: "cannot sync the data directory: \(error)")
+            }
+            var leases: [(Int64, Duration)] = []
+            let statement = try connection.statement("SELECT id, ttl_ms FROM leases")
+            while try statement.step() {
+                leases.append((statement.int64(0), .milliseconds(statement.int64(1))))
+            }
+            statement.reset()
+            let recovered = Recovered(
+                head: try connection.headRevision(), compacted: try connection.compactRevision(), leases: leases)
+            return (connection, recovered)
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+
+    // MARK: Loop
+
+    func run() {
+        // Each pass commits one batch, runs one compaction step, or parks until woken, the next lease
+        // deadline or a one-second housekeeping tick. It ends once closed and drained.
+        while true {
+            let (batch, closed) = writer.take()
+            var work = batch
+            let now = ContinuousClock.now
+            for lease in now >= retryExpiryAfter ? writer.leases.expired(now: now) : [] {
+                work.append(LogWriter.Pending(request: .revokeLease(lease, ifExpired: true), completion: nil))
+            }
+            if !work.isEmpty {
+                runBatch(work)
+                if compactionDue(now: .now) { compactionStep() }
+                continue
+            }
+            if compactionDue(now: now) {
+                compactionStep()
+                continue
+            }
+            if closed { break }
+            var timeout = Duration.seconds(1)
+            if let deadline = writer.leases.nextDeadline() {
+                timeout = min(timeout, max(.zero, max(deadline, retryExpiryAfter) - now))
+            }
+            writer.signal.wait(timeout: timeout)
+        }
+        let closedError = StoreError.unavailable(reason: "the store is closed")
+        for waiter in compactionWaiters { waiter.completion.resume(returning: .failure(closedError)) }
+        compactionWaiters = []
+        connection.close()
+    }
+}

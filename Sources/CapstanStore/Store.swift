@@ -1,0 +1,64 @@
+/// A versioned key-value store with etcd v3 semantics; see the module documentation.
+///
+/// Revisions are global, start at 1 and increase by one with every write (create, update, delete,
+/// each key deleted by a lease). Calls are not cancellable once made: a write that was accepted is
+/// applied and its outcome returned even if the caller's task is cancelled meanwhile.
+public protocol Store: Sendable {
+    /// The key's current state; `notFound` if it is absent.
+    func get(_ key: String) async throws(StoreError) -> KeyValue
+
+    /// Keys starting with `prefix` (all keys for ""), ascending, after `continueKey` when given, at most
+    /// `limit` (0: no limit), as of `revision` (0: the current revision). Every page of one listing must
+    /// pass the first page's `revision`; `compacted` when that revision is no longer retained.
+    func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
+        async throws(StoreError) -> ListResult
+
+    /// Creates `key`; `alreadyExists` if present. Returns the write's revision.
+    func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64
+
+    /// Replaces `key`'s value if its mod revision is `expectedRevision` (0: unconditionally);
+    /// `notFound` if absent, `conflict` (with the current revision) if it changed. The key keeps
+    /// its lease. Returns the write's revision.
+    func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64
+
+    /// Deletes `key` if its mod revision is `expectedRevision` (0: unconditionally). Returns the entry
+    /// as last stored, with the delete's revision as `modRevision`.
+    func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue
+
+    /// Every change to keys under `prefix` with a revision greater than `fromRevision`, in revision
+    /// order, each once, then live changes. `compacted` (thrown here or from the stream) when the
+    /// history after `fromRevision` is no longer complete. Iteration ends (returns nil) when the
+    /// consuming task is cancelled.
+    func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream
+
+    /// Forgets history at and before `revision`: later reads and watches older than it fail with
+    /// `compacted`. `compacted` if already compacted past it; `invalid` for a future revision.
+    func compact(_ revision: Int64) async throws(StoreError)
+
+    /// The revision of the last acknowledged write.
+    func currentRevision() async throws(StoreError) -> Int64
+
+    /// Grants a lease that expires `ttl` after its grant or last keep-alive. Returns its id (> 0).
+    func grantLease(ttl: Duration) async throws(StoreError) -> Int64
+
+    /// Restarts the lease's countdown; returns its TTL. `notFound` for an unknown or expired lease.
+    func keepAlive(_ lease: Int64) async throws(StoreError) -> Duration
+
+    /// Revokes the lease, deleting every key attached to it (each delete its own revision).
+    func revokeLease(_ lease: Int64) async throws(StoreError)
+}
+
+extension Store {
+    public func list(prefix: String, after continueKey: String? = nil, limit: Int = 0)
+        async throws(StoreError) -> ListResult
+    {
+        try await list(prefix: prefix, after: continueKey, limit: limit, revision: 0)
+    }
+
+    public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> Int64 {
+        try await create(key, value: value, lease: 0)
+    }
+}
+
+/// The key naming a lease in `StoreError.notFound`.
+func leaseKey(_ lease: Int64) -> String { "lease/\(lease)" }

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An exclusive `flock` on `<directory>/LOCK`, holding the owner's pid, so that two stores (in one
+/// process or several) never open one data directory at once. Released by `unlock()` or when the
+/// process dies.
+final class DirectoryLock: Sendable {
+    let path: String
+    private let descriptor: Int32
+
+    /// Creates the directory if missing, then takes the lock without waiting.
+    init(directory: String) throws(StoreError) {
+        let path = directory + "/LOCK"
+        self.path = path
+        do {
+            try Self.makeDirectory(directory)
+            descriptor = try systemCall("open(\(path))") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+        } catch {
+            throw .unavailable(reason: "cannot open the data directory \(directory): \(error)")
+        }
+        let descriptor = descriptor
+        do {
+            try systemCall("flock") { flock(descriptor, LOCK_EX | LOCK_NB) }
+        } catch {
+            let holder = Self.readHolder(descriptor)
+            close(descriptor)
+            if error.errno == EWOULDBLOCK {
+                throw .unavailable(
+                    reason: "data directory \(directory) is in use by another store"
+                        + (holder.map { " (pid \($0))" } ?? "") + "; stop it first")
+            }
+            throw .unavailable(reason: "cannot lock \(path): \(error)")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = try? systemCall("ftruncate") { ftruncate(descriptor, 0) }
+        _ = pid.withUnsafeBytes { bytes in
+            try? systemCall("pwrite") { pwrite(descriptor, bytes.baseAddress, bytes.count, 0) }
+        }
+    }
+
+    /// Releases the lock (closing the descriptor releases the `flock`).
+    func unlock() {
+        close(descriptor)
+    }
+
+    private static func makeDirectory(_ directory: String) throws(SystemCallError) {
+        var status = stat()
+        if stat(directory, &status) == 0 { return }
+        do {
+            try systemCall("mkdir(\(directory))") { mkdir(directory, 0o700) }
+        } catch where error.errno == EEXIST {
+            return
+        }
+    }
+
+    /// The pid written by the current holder, when readable.
+    private static func readHolder(_ descriptor: Int32) -> Int32? {
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = buffer.withUnsafeMutableBytes { bytes in
+            (try? systemCall("pread") { pread(descriptor, bytes.baseAddress, bytes.count, 0) }) ?? 0
+        }
+        let text = String(decoding: buffer[0..<max(0, count)], as: UTF8.self)
+        return Int32(text.trimmingWhitespace())
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        String(self.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}

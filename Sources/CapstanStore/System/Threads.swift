@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Starts a detached OS thread running `body`. The store's blocking work (SQLite) runs on such
+/// threads, never on Swift's cooperative pool.
+func startThread(name: String, _ body: sending @escaping () -> Void) {
+    // Ownership: the box is retained here and released by the new thread when it starts; nothing
+    // else touches it, so the non-Sendable closure moves to that thread whole.
+    final class Box {
+        let name: String
+        let body: () -> Void
+        init(name: String, body: @escaping () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+    let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    precondition(result == 0, "pthread_create failed: \(result)")
+    pthread_detach(thread)
+}
+
+/// A counting wake-up signal for parking an OS thread: `signal()` adds a permit, `wait` takes one,
+/// sleeping until one arrives or the timeout (measured on CLOCK_MONOTONIC) passes.
+///
+/// Data lives elsewhere, under `Mutex`es; this only parks and wakes threads.
+final class ThreadSignal: @unchecked Sendable {
+    // Proof of Sendable: `mutex` and `condition` are allocated once, initialised in init and
+    // destroyed in deinit; `permits` is only read and written while `mutex` is held.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private var permits = 0
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func signal() {
+        pthread_mutex_lock(mutex)
+        permits += 1
+        pthread_mutex_unlock(mutex)
+        pthread_cond_signal(condition)
+    }
+
+    /// Takes a permit, waiting at most `timeout` (forever when nil). Returns whether it got one.
+    @discardableResult
+    func wait(timeout: Duration?) -> Bool {
+        var deadline = timespec()
+        if let timeout {
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let (seconds, attoseconds) = max(timeout, .zero).components
+            let nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
+            deadline.tv_sec += Int(min(seconds, 1 << 40)) + nanoseconds / 1_000_000_000
+            deadline.tv_nsec = nanoseconds % 1_000_000_000
+        }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        // Spurious wake-ups loop; each pass either takes a permit or re-checks the deadline.
+        while permits == 0 {
+            let result =
+                timeout == nil ? pthread_cond_wait(condition, mutex) : pthread_cond_timedwait(condition, mutex, &deadline)
+            if result == ETIMEDOUT { break }
+        }
+        guard permits > 0 else { return false }
+        permits -= 1
+        return true
+    }
+}

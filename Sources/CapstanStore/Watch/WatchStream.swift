@@ -1,0 +1,54 @@
+/// The events of one watch, as an `AsyncSequence`; see `Store.watch(prefix:fromRevision:)`.
+///
+/// Iterate it from one task. Dropping the stream and its iterators (or cancelling the consuming
+/// task) ends the watch and frees what it holds in the store.
+public struct WatchStream: AsyncSequence, Sendable {
+    public typealias Element = WatchEvent
+    public typealias Failure = StoreError
+
+    let handle: WatchHandle
+
+    init(source: any WatchEventSource) {
+        self.handle = WatchHandle(source: source)
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(handle: handle)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        public typealias Element = WatchEvent
+        public typealias Failure = StoreError
+
+        let handle: WatchHandle
+
+        public mutating func next() async throws(StoreError) -> WatchEvent? {
+            try await handle.source.next()
+        }
+
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(StoreError) -> WatchEvent? {
+            try await handle.source.next()
+        }
+    }
+}
+
+/// What a backend feeds a `WatchStream` from.
+protocol WatchEventSource: Sendable {
+    /// The next event; nil once the watch ended (cancelled, or after `cancel()`).
+    func next() async throws(StoreError) -> WatchEvent?
+    /// Ends the watch and releases its resources; idempotent.
+    func cancel()
+}
+
+/// Ends the watch when the last stream or iterator holding it goes away.
+final class WatchHandle: Sendable {
+    let source: any WatchEventSource
+
+    init(source: any WatchEventSource) {
+        self.source = source
+    }
+
+    deinit {
+        source.cancel()
+    }
+}

@@ -1,0 +1,129 @@
+// Throughput of the SQLite store with 1 KiB values, durable (WAL, synchronous=FULL) on the disk
+// holding the data directory:
+// creates/s with 1, 16 and 64 concurrent writers, updates/s, gets/s, and watch deliveries/s.
+//
+//     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--directory DIR]
+import CapstanStore
+import Foundation
+import Synchronization
+
+let arguments = CommandLine.arguments
+func option(_ name: String) -> String? {
+    arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+}
+let seconds = Double(option("--seconds") ?? "") ?? 3
+let parent = option("--directory") ?? FileManager.default.temporaryDirectory.path
+let value = [UInt8](repeating: 0x5a, count: 1024)
+
+/// Runs `workers` tasks calling `operation` until `seconds` pass; returns operations per second.
+func measure(workers: Int, _ operation: @escaping @Sendable (_ worker: Int, _ iteration: Int) async throws -> Void)
+    async throws -> Double
+{
+    let start = ContinuousClock.now
+    let deadline = start + .milliseconds(Int(seconds * 1000))
+    let total = try await withThrowingTaskGroup(of: Int.self) { group in
+        for worker in 0..<workers {
+            group.addTask {
+                var count = 0
+                while ContinuousClock.now < deadline {
+                    try await operation(worker, count)
+                    count += 1
+                }
+                return count
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    let elapsed = ContinuousClock.now - start
+    return Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+}
+
+func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
+    let directory = parent + "/bench-store-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var options = SQLiteStoreOptions()
+    options.retention = nil
+    let store = try await SQLiteStore.open(directory: directory, options: options)
+    do {
+        let result = try await body(store)
+        await store.close()
+        return result
+    } catch {
+        await store.close()
+        throw error
+    }
+}
+
+func report(_ name: String, _ rate: Double, _ note: String = "") {
+    let padded = name.padding(toLength: 34, withPad: " ", startingAt: 0)
+    print("\(padded) \(String(format: "%10.0f", rate)) /s  \(note)")
+}
+
+print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent)")
+for writers in [1, 16, 64] {
+    let (rate, statistics) = try await withStore { store in
+        let rate = try await measure(workers: writers) { worker, iteration in
+            _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
+        }
+        return (rate, store.statistics)
+    }
+    let perCommit = Double(statistics.writesCompleted) / Double(max(1, statistics.writeTransactions))
+    report("creates, \(writers) writers", rate, String(format: "(%.1f writes per commit)", perCommit))
+}
+
+try await withStore { store in
+    let keys = 1000
+    for index in 0..<keys { _ = try await store.create("/bench/k\(index)", value: value) }
+    let updates = try await measure(workers: 16) { worker, iteration in
+        _ = try await store.update("/bench/k\((worker * 61 + iteration) % keys)", value: value, expectedRevision: 0)
+    }
+    report("updates, 16 writers", updates)
+    let gets = try await measure(workers: 16) { worker, iteration in
+        _ = try await store.get("/bench/k\((worker * 61 + iteration) % keys)")
+    }
+    report("gets, 16 readers", gets)
+    let list = try await measure(workers: 2) { _, _ in
+        _ = try await store.list(prefix: "/bench/", after: nil, limit: 500)
+    }
+    report("lists of 500 keys, 2 readers", list)
+}
+
+// Watch: 4 watchers follow 64 writers live; deliveries = events received by all watchers.
+try await withStore { store in
+    let watchers = 4
+    let delivered = Atomic<Int>(0)
+    let start = try await store.currentRevision()
+    var consumers: [Task<Void, any Error>] = []
+    for _ in 0..<watchers {
+        let stream = try await store.watch(prefix: "/bench/", fromRevision: start)
+        consumers.append(
+            Task {
+                for try await event in stream {
+                    delivered.add(1, ordering: .relaxed)
+                    if event.entry.key == "/bench/end" { break }
+                }
+            })
+    }
+    let clock = ContinuousClock.now
+    let writes = try await measure(workers: 64) { worker, iteration in
+        _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
+    }
+    _ = try await store.create("/bench/end", value: [])
+    for consumer in consumers { try await consumer.value }
+    let elapsed = ContinuousClock.now - clock
+    let rate = Double(delivered.load(ordering: .relaxed)) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    report("watch deliveries, 4 live watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
+
+    // History: one watcher reads the whole log from revision 0.
+    let head = try await store.currentRevision()
+    let historyStart = ContinuousClock.now
+    var count = 0
+    for try await event in try await store.watch(prefix: "/bench/", fromRevision: 0) {
+        count += 1
+        if event.revision >= head { break }
+    }
+    let historyElapsed = ContinuousClock.now - historyStart
+    report(
+        "watch deliveries, history replay", Double(count) / (Double(historyElapsed.components.seconds) + Double(historyElapsed.components.attoseconds) / 1e18),
+        "(\(count) events)")
+}

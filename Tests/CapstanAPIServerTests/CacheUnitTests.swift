@@ -1,0 +1,150 @@
+@testable import CapstanAPIServer
+import CapstanAPI
+import CapstanStore
+import CapstanWire
+import Testing
+
+/// The watch cache's pieces, without I/O.
+@Suite("Watch cache units")
+struct CacheUnitTests {
+    static let keys = ObjectKeys(resource: "pods", namespaced: true)
+
+    func object(_ name: String, namespace: String = "default", labels: [String: String] = [:], revision: Int64) -> CachedObject {
+        var pod = Pod()
+        pod.metadata.name = name
+        pod.metadata.namespace = namespace
+        pod.metadata.labels = labels
+        let bytes = try! ProtoBytes.object(pod.serializedBytes(), withResourceVersion: revision)
+        return CachedObject(
+            key: Self.keys.key(namespace: namespace, name: name), namespace: namespace, name: name,
+            selectorFields: SelectorFields(labels: labels, fields: pod.selectableFields), revision: revision, bytes: bytes)
+    }
+
+    @Test("splicing the resource version matches the typed encoding, for every kind")
+    func splice() throws {
+        var pod = Pod()
+        pod.metadata.name = "web"
+        pod.metadata.labels = ["a": "b"]
+        pod.metadata.resourceVersion = 5
+        pod.spec.host = "m1"
+        pod.status.phase = .running
+        let spliced = try ProtoBytes.object(pod.serializedBytes(), withResourceVersion: 1234567)
+        var expected = pod
+        expected.metadata.resourceVersion = 1234567
+        #expect(try Pod(serializedBytes: spliced) == expected)
+        #expect(try Minion(serializedBytes: ProtoBytes.object(Minion().serializedBytes(), withResourceVersion: 9)).metadata.resourceVersion == 9)
+        var endpoints = Endpoints()
+        endpoints.endpoints = ["1.2.3.4:5"]
+        let decoded = try Endpoints(serializedBytes: ProtoBytes.object(endpoints.serializedBytes(), withResourceVersion: 3))
+        #expect(decoded.endpoints == ["1.2.3.4:5"] && decoded.metadata.resourceVersion == 3)
+        #expect(throws: ProtoBytes.Malformed.self) { try ProtoBytes.object([0x0a, 0x05, 0x01], withResourceVersion: 1) }
+    }
+
+    @Test("events, bookmarks and lists decode as the generated types")
+    func envelopes() throws {
+        let pod = object("web", revision: 7)
+        let event = try PodEvent(serializedBytes: ProtoBytes.event(type: EventType.modified.rawValue, object: pod.bytes))
+        #expect(event.type == .modified && event.object.metadata.name == "web" && event.object.metadata.resourceVersion == 7)
+        let bookmark = try ServiceEvent(serializedBytes: ProtoBytes.bookmarkEvent(revision: 42))
+        #expect(bookmark.type == .bookmark && bookmark.object.metadata.resourceVersion == 42 && bookmark.object.metadata.name.isEmpty)
+        let list = try PodList(serializedBytes: ProtoBytes.list(items: [pod.bytes, object("db", revision: 8).bytes], revision: 9, continueToken: "t"))
+        #expect(list.items.map(\.metadata.name) == ["web", "db"] && list.resourceVersion == 9 && list.continueToken == "t")
+    }
+
+    @Test("the ring keeps the newest events and knows from which revision it is complete")
+    func ring() {
+        var ring = EventRing(capacity: 3, startRevision: 10)
+        for revision in 11...15 {
+            ring.append(CacheEvent(revision: Int64(revision), key: "k", previous: nil, current: object("p", revision: Int64(revision))))
+        }
+        #expect(ring.count == 3 && ring.startRevision == 12)
+        #expect(ring.events(after: 12)?.map(\.revision) == [13, 14, 15])
+        #expect(ring.events(after: 14)?.map(\.revision) == [15])
+        #expect(ring.events(after: 15)?.isEmpty == true)
+        #expect(ring.events(after: 11) == nil)
+    }
+
+    @Test("state: puts, deletes, ordered pages by prefix and filter")
+    func state() {
+        var state = WatchCacheState(
+            objects: [object("b", revision: 1), object("a", namespace: "prod", revision: 2)], revision: 2, ringCapacity: 10)
+        #expect(state.keys == ["/registry/pods/default/b", "/registry/pods/prod/a"])
+        let created = state.put(object("a", labels: ["x": "y"], revision: 3))
+        #expect(created.naturalType == .added && created.previous == nil)
+        let updated = state.put(object("a", labels: ["x": "z"], revision: 4))
+        #expect(updated.naturalType == .modified && updated.previous?.revision == 3)
+        let deleted = state.delete("/registry/pods/default/b", revision: 5)
+        #expect(deleted?.naturalType == .deleted && deleted?.deleted?.revision == 5)
+        #expect(state.delete("/registry/pods/default/nope", revision: 6) == nil && state.revision == 6)
+        #expect(state.keys == ["/registry/pods/default/a", "/registry/pods/prod/a"])
+        let all = state.page(prefix: "/registry/pods/", after: nil, filter: ObjectFilter(), limit: 1, byteBudget: 1 << 20)
+        #expect(all.items.map(\.key) == ["/registry/pods/default/a"] && all.more)
+        let next = state.page(prefix: "/registry/pods/", after: all.items[0].key, filter: ObjectFilter(), limit: 1, byteBudget: 1 << 20)
+        #expect(next.items.map(\.key) == ["/registry/pods/prod/a"] && !next.more)
+        let filter = ObjectFilter(labels: LabelSelector(matching: ["x": "z"]))
+        #expect(state.page(prefix: "/registry/pods/", after: nil, filter: filter, limit: 5, byteBudget: 1).items.count == 1)
+        #expect(state.page(prefix: "/registry/pods/prod/", after: nil, filter: ObjectFilter(), limit: 5, byteBudget: 1 << 20).items.count == 1)
+    }
+
+    @Test("an event is delivered per filter: ADDED on entering, DELETED on leaving, nothing outside; bytes shared")
+    func delivery() throws {
+        let before = object("p", labels: ["app": "db"], revision: 1)
+        let after = object("p", labels: ["app": "web"], revision: 2)
+        let event = CacheEvent(revision: 2, key: before.key, previous: before, current: after)
+        let web = ObjectFilter(labels: LabelSelector(matching: ["app": "web"]))
+        let db = ObjectFilter(labels: LabelSelector(matching: ["app": "db"]))
+        #expect(try PodEvent(serializedBytes: #require(event.delivery(for: web))).type == .added)
+        #expect(try PodEvent(serializedBytes: #require(event.delivery(for: db))).type == .deleted)
+        #expect(try PodEvent(serializedBytes: #require(event.delivery(for: ObjectFilter()))).type == .modified)
+        #expect(event.delivery(for: ObjectFilter(namespace: "prod")) == nil)
+        let first = try #require(event.delivery(for: ObjectFilter()))
+        let second = try #require(event.delivery(for: ObjectFilter()))
+        first.withUnsafeBufferPointer { a in second.withUnsafeBufferPointer { b in #expect(a.baseAddress == b.baseAddress) } }
+    }
+
+    @Test("a watcher queue: initial events are free, live ones bounded; overflow ends after what was queued")
+    func queue() async throws {
+        let queue = WatcherQueue(limit: 2, initial: [.event([1]), .event([2]), .event([3])], lastRevision: 5)
+        #expect(queue.push([4], revision: 6))
+        #expect(queue.push([5], revision: 7))
+        #expect(!queue.push([6], revision: 8))
+        #expect(!queue.push([7], revision: 9))
+        var taken: [[UInt8]] = []
+        do {
+            while let bytes = try await queue.next() { taken.append(bytes) }
+            Issue.record("expected the queue to end with an error")
+        } catch let error as RegistryError {
+            #expect(error == .watcherTooSlow(limit: 2))
+        }
+        #expect(taken == [[1], [2], [3], [4], [5]])
+        #expect(queue.lastRevision == 7)
+        let ending = WatcherQueue(limit: 2, initial: [], lastRevision: 0)
+        ending.push([1], revision: 1)
+        ending.end(nil)
+        #expect(try await ending.next() == [1])
+        #expect(try await ending.next() == nil)
+    }
+
+    @Test("continue tokens round-trip and are bound to their prefix")
+    func continueTokens() throws {
+        let token = ContinueToken(revision: 42, lastKey: "/registry/pods/default/web")
+        let parsed = try ContinueToken(parsing: token.encoded, prefix: "/registry/pods/")
+        #expect(parsed == token)
+        #expect(throws: RegistryError.self) { try ContinueToken(parsing: token.encoded, prefix: "/registry/services/") }
+        for bad in ["", "42", "x.00", "42.0g", "42.abc", "-1.00"] {
+            #expect(throws: RegistryError.self) { try ContinueToken(parsing: bad, prefix: "/registry/") }
+        }
+    }
+
+    @Test("object keys")
+    func objectKeys() {
+        #expect(Self.keys.key(namespace: "ns", name: "a") == "/registry/pods/ns/a")
+        #expect(Self.keys.prefix(namespace: "") == "/registry/pods/" && Self.keys.prefix(namespace: "ns") == "/registry/pods/ns/")
+        #expect(Self.keys.parse("/registry/pods/ns/a")! == ("ns", "a"))
+        #expect(Self.keys.parse("/registry/pods/a") == nil)
+        let minions = ObjectKeys(resource: "minions", namespaced: false)
+        #expect(minions.key(namespace: "", name: "m1") == "/registry/minions/m1")
+        #expect(minions.parse("/registry/minions/m1")! == ("", "m1"))
+        #expect(minions.prefix(namespace: "ignored") == "/registry/minions/")
+    }
+}

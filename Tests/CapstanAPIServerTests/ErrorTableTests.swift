@@ -1,0 +1,99 @@
+@testable import CapstanAPIServer
+import CapstanAPI
+import CapstanRPC
+import CapstanStore
+import Foundation
+import Testing
+
+@Suite("Error table")
+struct ErrorTableTests {
+    @Test("every registry error maps to API.md's code", arguments: [
+        (RegistryError.notFound(kind: "pod", namespace: "a", name: "b"), RPCCode.notFound),
+        (.alreadyExists(kind: "pod", namespace: "a", name: "b"), .alreadyExists),
+        (.conflict(kind: "pod", namespace: "a", name: "b", expected: 1, current: 2), .aborted),
+        (.uidMismatch(kind: "pod", namespace: "a", name: "b", expected: "x", current: "y"), .aborted),
+        (.invalid(kind: "pod", namespace: "a", name: "b", errors: [FieldError("metadata.name", "bad")]), .invalidArgument),
+        (.fieldNotChangeable(kind: "pod", field: "spec.host", verb: "Pods/Update", allowedBy: "Bindings/Create"), .invalidArgument),
+        (.unsupported(reason: "no"), .unimplemented),
+        (.badSelector(SelectorError(kind: .label, selector: "a b", position: 2, token: "b", reason: "r")), .invalidArgument),
+        (.badContinueToken("x"), .invalidArgument),
+        (.tooOld(requested: 3), .outOfRange),
+        (.alreadyBound(namespace: "a", name: "b", host: "m1"), .failedPrecondition),
+        (.portInUse(port: 80, protocol: "TCP", holderNamespace: "a", holderName: "b"), .alreadyExists),
+        (.watcherTooSlow(limit: 5), .resourceExhausted),
+        (.tooManyWatches(limit: 5), .resourceExhausted),
+        (.tooLarge(kind: "pod", bytes: 10, limit: 5), .resourceExhausted),
+        (.unavailable(reason: "x"), .unavailable),
+        (.unauthenticated(reason: "x"), .unauthenticated),
+        (.permissionDenied(identity: "x", method: "y"), .permissionDenied),
+        (.store(.unavailable(reason: "closed")), .unavailable),
+        (.store(.compacted(requested: 3, compactedRevision: 5)), .outOfRange),
+        (.store(.invalid(reason: "x")), .invalidArgument),
+        (.internal("x"), .internal),
+    ])
+    func mapping(error: RegistryError, code: RPCCode) {
+        #expect(error.rpcError.code == code)
+        if case .store = error {
+            #expect(error.rpcError.details == nil)
+        } else {
+            #expect((error.rpcError.details != nil) == (code == .invalidArgument))
+        }
+    }
+
+    @Test("messages say what API.md says they say")
+    func messages() {
+        #expect(RegistryError.tooOld(requested: 7).rpcError.message == "resource version 7 is too old; list again")
+        #expect(RegistryError.conflict(kind: "pod", namespace: "a", name: "b", expected: 3, current: 9).rpcError.message
+            .contains("expected resource version 3, current is 9"))
+        #expect(RegistryError.notFound(kind: "minion", namespace: "", name: "m1").rpcError.message == "minion \"m1\" not found")
+        #expect(RegistryError.watcherTooSlow(limit: 5).rpcError.message.contains("5 events"))
+        #expect(RegistryError.unavailable(reason: "x").rpcError.message.contains("retry"))
+    }
+
+    @Test("tokens: none or unknown is UNAUTHENTICATED; a read-only identity writing is PERMISSION_DENIED")
+    func auth() async throws {
+        let authenticator = TokenAuthenticator(tokens: [
+            "admin-token": Identity(name: "admin", access: .readWrite),
+            "viewer-token": Identity(name: "viewer", access: .readOnly),
+        ])
+        try await withAPIServer(interceptors: [authenticator]) { api, _ in
+            let anonymous = await rpcError { _ = try await api.pods.list(Make.list()) }
+            #expect(anonymous.code == .unauthenticated)
+            let wrong = await rpcError {
+                _ = try await api.pods.list(Make.list(), options: CallOptions(metadata: ["authorization": "Bearer nope"]))
+            }
+            #expect(wrong.code == .unauthenticated)
+            let admin = CallOptions(metadata: ["authorization": "Bearer admin-token"])
+            let viewer = CallOptions(metadata: ["authorization": "Bearer viewer-token"])
+            _ = try await api.pods.create(Make.pod("web"), options: admin)
+            #expect(try await api.pods.list(Make.list(), options: viewer).items.count == 1)
+            let denied = await rpcError { _ = try await api.pods.delete(Make.delete("web"), options: viewer) }
+            #expect(denied.code == .permissionDenied)
+            #expect(denied.message == "viewer may not call capstan.v1.Pods/Delete")
+        }
+    }
+
+    @Test("an object over the size limit is RESOURCE_EXHAUSTED naming the limit")
+    func tooLarge() async throws {
+        let options = testOptions { $0.maxObjectBytes = 2000 }
+        try await withAPIServer(options: options) { api, _ in
+            var pod = Make.pod("big")
+            pod.metadata.annotations = ["note": String(repeating: "x", count: 5000)]
+            let error = await rpcError { _ = try await api.pods.create(pod) }
+            #expect(error.code == .resourceExhausted && error.message.contains("the limit is 2000"))
+        }
+    }
+
+    @Test("a store that goes away: writes and watches end UNAVAILABLE")
+    func storeUnavailable() async throws {
+        try await withAPIServer { api, store in
+            let watch = WatchReader(try await api.pods.watch(Make.watch(initial: true)))
+            #expect(try await watch.next()?.type == .bookmark)
+            await (store as! SQLiteStore).close()
+            let write = await rpcError { _ = try await api.pods.create(Make.pod("web")) }
+            #expect(write.code == .unavailable)
+            let watchError = await rpcError { _ = try await watch.next() }
+            #expect(watchError.code == .unavailable)
+        }
+    }
+}

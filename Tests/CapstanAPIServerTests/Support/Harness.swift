@@ -1,0 +1,117 @@
+import CapstanAPI
+import CapstanAPIServer
+import CapstanRPC
+import CapstanStore
+import Foundation
+import Testing
+
+/// The typed clients of every API service, over one in-process connection.
+struct APIClients: Sendable {
+    let rpc: RPCClient
+    var minions: Minions.Client { Minions.Client(rpc) }
+    var pods: Pods.Client { Pods.Client(rpc) }
+    var services: Services.Client { Services.Client(rpc) }
+    var controllers: ReplicationControllers.Client { ReplicationControllers.Client(rpc) }
+    var endpoints: EndpointsRegistry.Client { EndpointsRegistry.Client(rpc) }
+    var bindings: Bindings.Client { Bindings.Client(rpc) }
+}
+
+struct TestTimeout: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "gave up waiting for \(what)" }
+}
+
+/// Runs `body`, failing with `TestTimeout` after `seconds` — a bound that keeps a broken server
+/// from hanging the suite, never meant to fire on a working one.
+func bounded<T: Sendable>(
+    _ what: String, seconds: Int = 60, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try? await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw TestTimeout(what: what) }
+        return value
+    }
+}
+
+/// A fresh temporary directory, removed after `body`.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-api-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// Options small enough for tests to reach every limit.
+func testOptions(_ adjust: (inout APIServerOptions) -> Void = { _ in }) -> APIServerOptions {
+    var options = APIServerOptions()
+    options.readWaitTimeout = .seconds(30)
+    adjust(&options)
+    return options
+}
+
+/// Runs `body` against an API server on a real `SQLiteStore` in `directory`, served over the
+/// in-process transport; shuts everything down (and closes the store) afterwards.
+func withAPIServer<T: Sendable>(
+    directory: String,
+    options: APIServerOptions = testOptions(),
+    storeOptions: SQLiteStoreOptions = SQLiteStoreOptions(),
+    interceptors: [any ServerInterceptor] = [],
+    _ body: @escaping @Sendable (APIClients, any Store) async throws -> T
+) async throws -> T {
+    let store = try await SQLiteStore.open(directory: directory, options: storeOptions)
+    let api = APIServer(store: store, options: options)
+    var router = RPCRouter()
+    api.register(on: &router)
+    let transport = InProcessTransport(bufferSize: 16)
+    let server = RPCServer(router: router, interceptors: interceptors)
+    let clients = APIClients(rpc: RPCClient(transport: transport.client))
+    let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
+        group.addTask { await api.run() }
+        group.addTask { try? await server.serve(on: transport.server) }
+        let result: Result<T, any Error>
+        do {
+            try await api.waitUntilReady()
+            result = .success(try await body(clients, store))
+        } catch {
+            result = .failure(error)
+        }
+        transport.server.beginGracefulShutdown()
+        group.cancelAll()
+        await group.waitForAll()
+        return result
+    }
+    await store.close()
+    return try result.get()
+}
+
+/// `withAPIServer` in a fresh temporary directory.
+func withAPIServer<T: Sendable>(
+    options: APIServerOptions = testOptions(),
+    storeOptions: SQLiteStoreOptions = SQLiteStoreOptions(),
+    interceptors: [any ServerInterceptor] = [],
+    _ body: @escaping @Sendable (APIClients, any Store) async throws -> T
+) async throws -> T {
+    try await withTemporaryDirectory { directory in
+        try await withAPIServer(
+            directory: directory, options: options, storeOptions: storeOptions, interceptors: interceptors, body)
+    }
+}
+
+/// The `RPCError` `body` throws; records an issue (and returns a placeholder) if it throws none.
+func rpcError(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> RPCError {
+    do {
+        try await body()
+        Issue.record("expected the call to fail", sourceLocation: sourceLocation)
+        return RPCError(code: .ok, message: "")
+    } catch let error as RPCError {
+        return error
+    } catch {
+        Issue.record("not an RPCError: \(error)", sourceLocation: sourceLocation)
+        return RPCError(code: .unknown, message: "\(error)")
+    }
+}

@@ -1,0 +1,174 @@
+import CapstanAPI
+import CapstanAPIServer
+import CapstanRPC
+import CapstanStore
+import Testing
+
+@Suite("Watch")
+struct WatchTests {
+    @Test("send_initial_events: ADDED for each object, a BOOKMARK at the snapshot, then changes")
+    func initialEvents() async throws {
+        try await withAPIServer { api, _ in
+            for name in ["b", "a", "c"] { _ = try await api.pods.create(Make.pod(name)) }
+            let snapshot = try await api.pods.list(Make.list())
+            let watch = WatchReader(try await api.pods.watch(Make.watch(initial: true)))
+            let initial = try await watch.next(4)
+            #expect(initial.prefix(3).map(\.type) == [.added, .added, .added])
+            #expect(initial.prefix(3).map(\.object) == snapshot.items)
+            #expect(initial[3].type == .bookmark)
+            #expect(initial[3].object.metadata.resourceVersion == snapshot.resourceVersion)
+            #expect(initial[3].object.metadata.name.isEmpty && !initial[3].object.hasSpec)
+
+            let created = try await api.pods.create(Make.pod("d"))
+            var changed = created
+            changed.metadata.labels = ["x": "y"]
+            let updated = try await api.pods.update(changed)
+            let deleted = try await api.pods.delete(Make.delete("d"))
+            let events = try await watch.next(3)
+            #expect(events.map(\.type) == [.added, .modified, .deleted])
+            #expect(events[0].object == created)
+            #expect(events[1].object == updated)
+            #expect(events[2].object == deleted)
+            #expect(deleted.metadata.labels == ["x": "y"] && deleted.metadata.resourceVersion > updated.metadata.resourceVersion)
+        }
+    }
+
+    @Test("resource_version N: every change after N, in order, none lost or duplicated")
+    func resume() async throws {
+        try await withAPIServer { api, _ in
+            let first = try await api.pods.create(Make.pod("a"))
+            var expected: [Seen] = []
+            for index in 0..<10 {
+                let pod = try await api.pods.create(Make.pod("p\(index)"))
+                expected.append(Seen(type: .added, name: "default/p\(index)", revision: pod.metadata.resourceVersion))
+            }
+            let gone = try await api.pods.delete(Make.delete("a"))
+            expected.append(Seen(type: .deleted, name: "default/a", revision: gone.metadata.resourceVersion))
+            let watch = WatchReader(try await api.pods.watch(Make.watch(from: first.metadata.resourceVersion)))
+            #expect(try await watch.next(expected.count).map(\.seen) == expected)
+            let later = try await api.pods.create(Make.pod("z"))
+            #expect(try await watch.next()?.seen == Seen(type: .added, name: "default/z", revision: later.metadata.resourceVersion))
+        }
+    }
+
+    @Test("a revision older than the retained history ends with OUT_OF_RANGE")
+    func tooOld() async throws {
+        let options = testOptions { $0.eventRingCapacity = 4 }
+        try await withAPIServer(options: options) { api, _ in
+            let first = try await api.pods.create(Make.pod("a"))
+            for index in 0..<8 { _ = try await api.pods.create(Make.pod("p\(index)")) }
+            let watch = WatchReader(try await api.pods.watch(Make.watch(from: first.metadata.resourceVersion)))
+            let error = await rpcError { _ = try await watch.next() }
+            #expect(error.code == .outOfRange)
+            #expect(error.message == "resource version \(first.metadata.resourceVersion) is too old; list again")
+        }
+    }
+
+    @Test("selectors: objects entering the selection are ADDED, leaving it DELETED")
+    func selectorTransitions() async throws {
+        try await withAPIServer { api, _ in
+            _ = try await api.minions.create(Make.minion("m1"))
+            let web = WatchReader(try await api.pods.watch(Make.watch(labels: "app=web")))
+            let unscheduled = WatchReader(try await api.pods.watch(Make.watch(fields: "spec.host=")))
+            let prod = WatchReader(try await api.pods.watch(Make.watch(namespace: "prod")))
+            let pod = try await api.pods.create(Make.pod("p", labels: ["app": "db"]))
+            var relabeled = pod
+            relabeled.metadata.labels = ["app": "web"]
+            let toWeb = try await api.pods.update(relabeled)
+            var binding = Binding()
+            binding.podName = "p"
+            binding.host = "m1"
+            let bound = try await api.bindings.create(binding)
+            relabeled = bound
+            relabeled.metadata.labels = ["app": "db"]
+            let fromWeb = try await api.pods.update(relabeled)
+            _ = try await api.pods.create(Make.pod("q", namespace: "prod"))
+            #expect(try await web.next(3).map(\.seen) == [
+                Seen(type: .added, name: "default/p", revision: toWeb.metadata.resourceVersion),
+                Seen(type: .modified, name: "default/p", revision: bound.metadata.resourceVersion),
+                Seen(type: .deleted, name: "default/p", revision: fromWeb.metadata.resourceVersion),
+            ])
+            let unscheduledEvents = try await unscheduled.next(4)
+            #expect(unscheduledEvents.map(\.seen) == [
+                Seen(type: .added, name: "default/p", revision: pod.metadata.resourceVersion),
+                Seen(type: .modified, name: "default/p", revision: toWeb.metadata.resourceVersion),
+                Seen(type: .deleted, name: "default/p", revision: bound.metadata.resourceVersion),
+                Seen(type: .added, name: "prod/q", revision: fromWeb.metadata.resourceVersion + 1),
+            ])
+            #expect(unscheduledEvents[2].object.spec.host == "m1")
+            #expect(try await prod.next()?.seen == Seen(type: .added, name: "prod/q", revision: fromWeb.metadata.resourceVersion + 1))
+        }
+    }
+
+    @Test("periodic bookmarks only for watchers that allow them")
+    func bookmarks() async throws {
+        let options = testOptions { $0.bookmarkInterval = .milliseconds(20) }
+        try await withAPIServer(options: options) { api, _ in
+            let with = WatchReader(try await api.pods.watch(Make.watch(bookmarks: true)))
+            let without = WatchReader(try await api.pods.watch(Make.watch()))
+            let minion = try await api.minions.create(Make.minion("m1"))
+            while true {
+                let event = try #require(try await with.next())
+                #expect(event.type == .bookmark)
+                if event.object.metadata.resourceVersion >= minion.metadata.resourceVersion { break }
+            }
+            let pod = try await api.pods.create(Make.pod("p"))
+            #expect(try await without.next()?.seen == Seen(type: .added, name: "default/p", revision: pod.metadata.resourceVersion))
+        }
+    }
+
+    @Test("a watcher that falls too far behind ends with RESOURCE_EXHAUSTED and resumes without loss")
+    func slowWatcher() async throws {
+        let options = testOptions { $0.watcherQueueLimit = 5 }
+        try await withAPIServer(options: options) { api, _ in
+            let call = try await api.pods.watch(Make.watch(initial: true))
+            var expected: [Seen] = []
+            for index in 0..<80 {
+                let pod = try await api.pods.create(Make.pod("p\(index)"))
+                expected.append(Seen(type: .added, name: "default/p\(index)", revision: pod.metadata.resourceVersion))
+            }
+            let reader = WatchReader(call)
+            var seen: [Seen] = []
+            var lastRevision: UInt64 = 0
+            var endedWith: RPCError? = nil
+            do {
+                while let event = try await reader.next() {
+                    lastRevision = event.object.metadata.resourceVersion
+                    if event.type != .bookmark { seen.append(event.seen) }
+                }
+            } catch let error as RPCError {
+                endedWith = error
+            }
+            #expect(endedWith?.code == .resourceExhausted)
+            #expect(endedWith?.message.contains("5 events behind") == true)
+            #expect(seen.count < expected.count)
+            let resumed = WatchReader(try await api.pods.watch(Make.watch(from: lastRevision)))
+            seen += try await resumed.next(expected.count - seen.count).map(\.seen)
+            #expect(seen == expected)
+        }
+    }
+
+    @Test("too many watches is RESOURCE_EXHAUSTED")
+    func tooManyWatches() async throws {
+        let options = testOptions { $0.maxWatchersPerKind = 2 }
+        try await withAPIServer(options: options) { api, _ in
+            let first = WatchReader(try await api.pods.watch(Make.watch(initial: true)))
+            let second = WatchReader(try await api.pods.watch(Make.watch(initial: true)))
+            #expect(try await first.next()?.type == .bookmark)
+            #expect(try await second.next()?.type == .bookmark)
+            let third = WatchReader(try await api.pods.watch(Make.watch(initial: true)))
+            let error = await rpcError { _ = try await third.next() }
+            #expect(error.code == .resourceExhausted && error.message.contains("2"))
+            _ = try await api.minions.watch(Make.watch())
+        }
+    }
+
+    @Test("a watch past its deadline ends with DEADLINE_EXCEEDED")
+    func deadline() async throws {
+        try await withAPIServer { api, _ in
+            let watch = WatchReader(try await api.pods.watch(Make.watch(), options: CallOptions(timeout: .milliseconds(100))))
+            let error = await rpcError { _ = try await watch.next() }
+            #expect(error.code == .deadlineExceeded)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import CapstanAPI
+import Testing
+
+@Suite("Label selectors")
+struct LabelSelectorTests {
+    let labels = ["app": "web", "tier": "frontend", "example.com/team": "a"]
+
+    @Test("every operator parses and matches as in Kubernetes", arguments: [
+        ("", true),
+        ("app=web", true),
+        ("app==web", true),
+        ("app=db", false),
+        ("app!=db", true),
+        ("app!=web", false),
+        ("missing!=x", true),
+        ("app in (web,db)", true),
+        ("app in (db)", false),
+        ("missing in (x)", false),
+        ("app notin (db)", true),
+        ("app notin (web, db)", false),
+        ("missing notin (x)", true),
+        ("app", true),
+        ("missing", false),
+        ("!missing", true),
+        ("!app", false),
+        ("app=web,tier=frontend", true),
+        ("app=web, tier=backend", false),
+        ("example.com/team=a", true),
+        ("  app = web ,  !canary  ", true),
+        ("app=", false),
+        ("!app,app", false),
+    ])
+    func matching(selector: String, expected: Bool) throws {
+        let parsed = try LabelSelector.parse(selector)
+        #expect(parsed.matches(labels) == expected, "\(selector)")
+    }
+
+    @Test("an empty value selects labels with an empty value")
+    func emptyValue() throws {
+        #expect(try LabelSelector.parse("a=").matches(["a": ""]))
+        #expect(try !LabelSelector.parse("a=").matches([:]))
+    }
+
+    @Test("bad syntax reports position and token", arguments: [
+        ("a in (x", 7, "", "expected \",\" or \")\""),
+        ("a in x", 5, "x", "expected \"(\""),
+        ("a b", 2, "b", "expected an operator"),
+        ("a=b,", 4, "", "expected a label key"),
+        (",a", 0, ",", "expected a label key"),
+        ("a==(", 3, "(", "expected a label value"),
+        ("a in ()", 6, ")", "expected a label value"),
+        ("A B=c", 2, "B", "expected an operator"),
+        ("-a=b", 0, "-a", "invalid label key"),
+        ("a=b c", 4, "c", "expected \",\" or the end"),
+        ("a=-x", 2, "-x", "invalid label value"),
+        ("!", 1, "", "expected a label key"),
+    ])
+    func syntaxErrors(selector: String, position: Int, token: String, reason: String) {
+        #expect {
+            try LabelSelector.parse(selector)
+        } throws: { error in
+            guard let error = error as? SelectorError else { return false }
+            return error.kind == .label && error.position == position && error.token == token
+                && error.reason.contains(reason) && error.description.contains("position \(position)")
+        }
+    }
+
+    @Test("a selector from a map matches maps containing it; description is canonical")
+    func fromMap() throws {
+        let selector = LabelSelector(matching: ["tier": "frontend", "app": "web"])
+        #expect(selector.matches(labels))
+        #expect(!selector.matches(["app": "web"]))
+        #expect(selector.description == "app=web,tier=frontend")
+        #expect(try LabelSelector.parse("b notin (y,x),!c").description == "b notin (x,y),!c")
+        #expect(LabelSelector().matches([:]))
+    }
+}

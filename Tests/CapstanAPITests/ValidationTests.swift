@@ -1,0 +1,238 @@
+import CapstanAPI
+import Testing
+
+/// Small valid objects the validation and defaulting tests start from.
+enum Fixtures {
+    static func container(_ name: String, ports: [(Int32, Int32)] = []) -> Container {
+        var container = Container()
+        container.name = name
+        container.image = "busybox"
+        container.ports = ports.map { containerPort, hostPort in
+            var port = ContainerPort()
+            port.containerPort = containerPort
+            port.hostPort = hostPort
+            return port
+        }
+        return container
+    }
+
+    static func pod(_ name: String = "web") -> Pod {
+        var pod = Pod()
+        pod.metadata.name = name
+        pod.spec.containers = [container("app", ports: [(80, 8080)])]
+        return pod
+    }
+}
+
+@Suite("Validation")
+struct ValidationTests {
+    func paths(_ errors: FieldErrors) -> [String] { errors.all.map(\.path.description) }
+
+    func defaulted<T: APIObject>(_ object: T) -> T {
+        var object = object
+        object.applyDefaults()
+        return object
+    }
+
+    @Test("a valid pod has no errors")
+    func validPod() {
+        #expect(defaulted(Fixtures.pod()).validate().isEmpty)
+    }
+
+    @Test("every bad field of a pod is reported at once, as paths from the root")
+    func everyPodError() {
+        var pod = Fixtures.pod("Bad_Name")
+        pod.metadata.labels = ["-x": "ok", "ok": "-bad"]
+        var second = Fixtures.container("app", ports: [(0, 8080), (70000, 0)])
+        second.resources.cpuMillis = -1
+        second.resources.memoryBytes = -5
+        var mount = VolumeMount()
+        mount.name = "data"
+        mount.mountPath = "/data"
+        second.volumeMounts = [mount]
+        var third = Fixtures.container("")
+        third.image = ""
+        pod.spec.containers.append(second)
+        pod.spec.containers.append(third)
+        let errors = defaulted(pod).validate()
+        #expect(Set(paths(errors)) == [
+            "metadata.name",
+            "metadata.labels[-x]",
+            "metadata.labels[ok]",
+            "spec.containers[1].name",
+            "spec.containers[1].ports[0].container_port",
+            "spec.containers[1].ports[0].host_port",
+            "spec.containers[1].ports[1].container_port",
+            "spec.containers[1].resources.cpu_millis",
+            "spec.containers[1].resources.memory_bytes",
+            "spec.containers[1].volume_mounts[0].name",
+            "spec.containers[2].name",
+            "spec.containers[2].image",
+        ])
+        let duplicate = errors.all.first { $0.path == "spec.containers[1].name" }
+        #expect(duplicate?.reason.contains("duplicate") == true)
+        let hostPort = errors.all.first { $0.path == "spec.containers[1].ports[0].host_port" }
+        #expect(hostPort?.reason.contains("8080/TCP") == true)
+    }
+
+    @Test("a pod needs at least one container")
+    func noContainers() {
+        var pod = Fixtures.pod()
+        pod.spec.containers = []
+        #expect(paths(defaulted(pod).validate()) == ["spec.containers"])
+    }
+
+    @Test("the same host port on different protocols is allowed; volume mounts of declared volumes pass")
+    func hostPortsAndVolumes() {
+        var pod = Fixtures.pod()
+        var udp = ContainerPort()
+        udp.containerPort = 53
+        udp.hostPort = 8080
+        udp.protocol = .udp
+        pod.spec.containers[0].ports.append(udp)
+        var volume = Volume()
+        volume.name = "data"
+        volume.source = .emptyDir(EmptyDirVolume())
+        pod.spec.volumes = [volume]
+        var mount = VolumeMount()
+        mount.name = "data"
+        mount.mountPath = "/data"
+        pod.spec.containers[0].volumeMounts = [mount]
+        #expect(defaulted(pod).validate().isEmpty)
+    }
+
+    @Test("volumes need unique names and a source; probes need a handler and valid ports")
+    func volumesAndProbes() {
+        var pod = Fixtures.pod()
+        var first = Volume()
+        first.name = "data"
+        first.source = .hostDir({ var h = HostDirVolume(); h.path = "relative"; return h }())
+        var second = Volume()
+        second.name = "data"
+        pod.spec.volumes = [first, second]
+        var probe = Probe()
+        probe.handler = .tcpSocket(TCPSocketAction())
+        pod.spec.containers[0].livenessProbe = probe
+        #expect(Set(paths(defaulted(pod).validate())) == [
+            "spec.volumes[0].host_dir.path", "spec.volumes[1].name", "spec.volumes[1]",
+            "spec.containers[0].liveness_probe.tcp_socket.port",
+        ])
+    }
+
+    @Test("unknown enum numbers are rejected")
+    func unknownEnums() {
+        var pod = Fixtures.pod()
+        pod.spec.restartPolicy = .unrecognized(9)
+        pod.status.phase = .unrecognized(9)
+        #expect(Set(paths(defaulted(pod).validate())) == ["spec.restart_policy", "status.phase"])
+    }
+
+    @Test("minions are cluster-scoped: a namespace is an error")
+    func minion() {
+        var minion = Minion()
+        minion.metadata.name = "m1"
+        #expect(defaulted(minion).validate().isEmpty)
+        minion.metadata.namespace = "default"
+        minion.spec.kubeletPort = 70000
+        minion.spec.capacity.pods = -1
+        #expect(Set(paths(defaulted(minion).validate())) == ["metadata.namespace", "spec.kubelet_port", "spec.capacity.pods"])
+    }
+
+    @Test("services: port and protocol")
+    func service() {
+        var service = Service()
+        service.metadata.name = "web"
+        service.spec.port = 80
+        #expect(defaulted(service).validate().isEmpty)
+        service.spec.port = 0
+        service.spec.protocol = .unrecognized(7)
+        service.spec.containerPort = 65536
+        #expect(Set(paths(defaulted(service).validate())) == ["spec.port", "spec.protocol", "spec.container_port"])
+    }
+
+    @Test("controllers: the template's labels must match the selector; the template spec is a pod spec")
+    func controller() {
+        var controller = ReplicationController()
+        controller.metadata.name = "web"
+        controller.spec.replicas = 2
+        controller.spec.selector = ["app": "web"]
+        controller.spec.template.metadata.labels = ["app": "web", "extra": "x"]
+        controller.spec.template.spec.containers = [Fixtures.container("app")]
+        #expect(defaulted(controller).validate().isEmpty)
+        controller.spec.template.metadata.labels = ["app": "db"]
+        controller.spec.template.spec.containers = []
+        controller.spec.replicas = -1
+        #expect(Set(paths(defaulted(controller).validate())) == [
+            "spec.replicas", "spec.template.metadata.labels", "spec.template.spec.containers",
+        ])
+        var empty = ReplicationController()
+        empty.metadata.name = "x"
+        #expect(Set(paths(defaulted(empty).validate())) == ["spec.selector", "spec.template"])
+    }
+
+    @Test("endpoints are ip:port", arguments: [
+        ("10.10.1.1:1909", true), ("[::1]:80", true), ("[fe80::1:2]:8080", true),
+        ("10.10.1.1", false), ("10.10.1:80", false), ("10.10.1.256:80", false), ("10.0.0.1:0", false),
+        ("10.0.0.1:65536", false), ("host:80", false), ("[::1:80", false), ("", false), ("1.2.3.4:+80", false),
+    ])
+    func endpoints(endpoint: String, valid: Bool) {
+        var endpoints = Endpoints()
+        endpoints.metadata.name = "web"
+        endpoints.endpoints = ["10.0.0.1:80", endpoint]
+        let errors = defaulted(endpoints).validate()
+        #expect(paths(errors) == (valid ? [] : ["endpoints[1]"]), "\(endpoint)")
+    }
+
+    @Test("generate_name must start a DNS-1123 label; an empty name is reported when none was generated")
+    func generateName() {
+        var pod = Fixtures.pod("")
+        pod.metadata.generateName = "Web-"
+        #expect(Set(paths(defaulted(pod).validate())) == ["metadata.name", "metadata.generate_name"])
+    }
+}
+
+@Suite("Defaults")
+struct DefaultsTests {
+    @Test("pods: namespace default, restart policy ALWAYS, protocol TCP, phase PENDING")
+    func pod() {
+        var pod = Fixtures.pod()
+        pod.applyDefaults()
+        #expect(pod.metadata.namespace == "default")
+        #expect(pod.spec.restartPolicy == .always)
+        #expect(pod.spec.containers[0].ports[0].protocol == .tcp)
+        #expect(pod.status.phase == .pending)
+        var explicit = Fixtures.pod()
+        explicit.metadata.namespace = "prod"
+        explicit.spec.restartPolicy = .never
+        explicit.status.phase = .running
+        explicit.applyDefaults()
+        #expect(explicit.metadata.namespace == "prod" && explicit.spec.restartPolicy == .never && explicit.status.phase == .running)
+    }
+
+    @Test("services: protocol TCP, session affinity NONE, container port = port")
+    func service() {
+        var service = Service()
+        service.spec.port = 80
+        service.applyDefaults()
+        #expect(service.spec.protocol == .tcp && service.spec.sessionAffinity == .none && service.spec.containerPort == 80)
+        #expect(service.metadata.namespace == "default")
+        var explicit = Service()
+        explicit.spec.port = 80
+        explicit.spec.containerPort = 8080
+        explicit.spec.protocol = .udp
+        explicit.applyDefaults()
+        #expect(explicit.spec.containerPort == 8080 && explicit.spec.protocol == .udp)
+    }
+
+    @Test("controllers default their template's pod spec; minions keep an empty namespace")
+    func others() {
+        var controller = ReplicationController()
+        controller.spec.template.spec.containers = [Fixtures.container("a", ports: [(80, 0)])]
+        controller.applyDefaults()
+        #expect(controller.spec.template.spec.restartPolicy == .always)
+        #expect(controller.spec.template.spec.containers[0].ports[0].protocol == .tcp)
+        var minion = Minion()
+        minion.applyDefaults()
+        #expect(minion.metadata.namespace == "")
+    }
+}
