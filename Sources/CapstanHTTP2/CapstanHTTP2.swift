@@ -1,34 +1,67 @@
 /// # CapstanHTTP2
 ///
 /// The gRPC transport of Capstan: HTTP/2 on nghttp2, driven by our own epoll event loops. It
-/// implements `CapstanRPC`'s `ServerTransport` and `ClientTransport`; nothing above this module
-/// knows which HTTP/2 library carries the calls.
+/// implements `CapstanRPC`'s `ServerTransport` (`HTTP2ServerTransport`) and `ClientTransport`
+/// (`HTTP2ClientTransport`); nothing above this module knows which HTTP/2 library carries the
+/// calls.
 ///
 /// ## Shape
-/// - `EventLoop/`: `EventLoop` owns one thread, one epoll fd, an eventfd to wake it, a locked queue
-///   of work from other threads, and a timer heap. Every socket and every nghttp2 session belongs
-///   to exactly one loop and is touched only on its thread. An `EventLoop` is also a
-///   `SerialExecutor` and `TaskExecutor`, so a handler task started with the loop as its executor
-///   preference decodes, handles and answers a call that never suspends without a thread hop.
-///   `EventLoopGroup` holds one loop per core and hands them out round robin.
-/// - `Socket/`: non-blocking TCP sockets (IPv4 and IPv6), every syscall through one helper that
-///   retries `EINTR` and throws an error carrying `errno`.
+/// - `EventLoop/`: `EventLoop` owns one thread, one epoll fd, an eventfd to wake it (written
+///   only when the loop may be asleep: a wake-pending flag under the queue's lock), a locked
+///   queue of work from other threads plus an unlocked one for its own thread, a timer heap with
+///   cancellable timers, and an end-of-tick list (connections flush there, once per tick, after
+///   the tick's handler jobs ran). Every socket and every nghttp2 session belongs to exactly one
+///   loop and is touched only on its thread. An `EventLoop` is also a `TaskExecutor` and a
+///   `SerialExecutor`: a handler task started with the loop as its executor preference decodes,
+///   handles and answers a call that never suspends on the loop's thread, in the same tick.
+///   (Jobs run as task-executor jobs, without claiming serial isolation, so a nonisolated
+///   `await` inside a handler does not bounce through the queue; actors on the loop still run
+///   there, serially.) `EventLoopGroup` holds one loop per core and hands them out round robin;
+///   `shutdown()` stops and joins them.
+/// - `Socket/`: the OS boundary, with `Nghttp2/` the only place for raw pointers. Every system
+///   call goes through `System.call`, which retries `EINTR` and throws `HTTP2TransportError`
+///   carrying `errno`. Non-blocking TCP (IPv4 and IPv6; `TCP_NODELAY`, `SO_REUSEADDR`), address
+///   parsing (`host:port`, `[v6]:port`, numeric or `localhost`: resolving names would block a
+///   loop), epoll, eventfd and threads (through the `CLinux` shim for what Glibc does not
+///   import), the per-loop read buffer and the per-connection write buffer.
 /// - `GRPC/`: the gRPC-over-HTTP/2 protocol as pure functions and state machines, without I/O:
 ///   the 5-byte message framing across DATA frames, `grpc-timeout`, percent-encoded
 ///   `grpc-message`, request-header validation (415 for a non-gRPC content type, UNIMPLEMENTED for
 ///   a compressed message or unknown `grpc-encoding`), metadata ⇄ headers (`-bin` as base64),
 ///   response headers, trailers and trailers-only responses, HTTP status → gRPC code.
-/// - `Nghttp2/`: the only files that touch nghttp2. A session's callbacks reach their Swift owner
-///   through `user_data`; the owner is retained for the session's lifetime and released when the
-///   session is deleted, on the loop thread.
-/// - `Server/`: `HTTP2ServerTransport` listens, accepts onto the group's loops, and turns each
-///   stream into a `ServerTransportStream`. Inbound DATA is acknowledged (WINDOW_UPDATE) only as the
-///   handler consumes messages, and outbound messages suspend the handler while the stream's
-///   queue is full, so HTTP/2 flow control is the back-pressure in both directions. RST_STREAM
-///   cancels the handler's task. Graceful shutdown sends GOAWAY, lets calls in flight finish and
-///   refuses new ones. Keepalive PINGs close connections whose peer stopped answering.
-/// - `Client/`: `HTTP2ClientTransport` keeps a connection per target address, many concurrent
-///   streams on each, reconnects with backoff and fails over between several addresses.
-/// - TLS: connections speak cleartext HTTP/2 with prior knowledge. A connection reads and writes
-///   through one byte-stream seam (`Connection`'s read/write of the socket), which is where a TLS
-///   layer will sit.
+/// - `Nghttp2/`: the only files that touch nghttp2. `Session` wraps one `nghttp2_session`; its
+///   callbacks reach it through `user_data`: it is retained for the session's lifetime and
+///   released when the session is deleted, on the loop thread, and it reports to its connection
+///   (`SessionDelegate`). Inbound flow control is ours (`no_auto_window_update`): connection
+///   window is returned at once, a stream's window only as its reader makes room. Outbound DATA
+///   comes from the stream's `StreamOutbound` queue through one data provider that answers
+///   `NGHTTP2_ERR_DEFERRED` when the queue is empty and is resumed when data (or the end)
+///   arrives; trailers are submitted from the provider once the queue drained. Header blocks
+///   most calls send are laid out once (`PreparedHeaders`) and submitted without copying.
+/// - `Connection/`: `HTTP2Connection`, one socket + session on one loop: reads into the loop's
+///   buffer and feeds nghttp2 at once; produces and writes output once per tick (until the
+///   socket is full, then on EPOLLOUT); keepalive PINGs; closes are deferred while nghttp2 is on
+///   the stack. `StreamInbox` carries a stream's inbound parts to one reader on any thread, with
+///   the window-returning rule above (the back-pressure for inbound data). The byte-stream seam
+///   (`readAvailable` / `flush`) is where a TLS layer will sit.
+/// - `Server/`: `HTTP2ServerTransport` binds in `init` (port 0 → `localPort`), accepts in
+///   `listen` onto the group's loops, and turns each stream into a `ServerTransportStream`
+///   (headers validated by `GRPCRequestHeaders`: HTTP status for non-gRPC requests, trailers-only
+///   for gRPC-level rejections; deadline from `grpc-timeout`; peer `ipv4:…`/`ipv6:[…]:…`). The
+///   core's handler runs in a task preferring the connection's loop. A writer whose stream
+///   queues more than `outboundBufferSize` suspends until nghttp2 drained it. RST_STREAM or
+///   connection loss cancels the handler's task; a corrupt or oversized request ends the call
+///   with the deframer's status and resets the stream; a response that ends while the client is
+///   still sending is followed by RST_STREAM(NO_ERROR), as gRPC does. SETTINGS limit concurrent
+///   streams (nghttp2 refuses the rest with REFUSED_STREAM). Graceful shutdown: the listener
+///   closes, each connection sends GOAWAY twice (a notice, then after a PING round trip the last
+///   stream id), calls in flight finish, and `listen` returns once the last connection closed
+///   and the last handler returned.
+/// - `Client/`: `HTTP2ClientTransport` keeps connections per target address (opened lazily,
+///   ready once the server's SETTINGS arrived), many concurrent streams on each and a new
+///   connection once one carries as many streams as the server allows; `ConnectionPool` reserves
+///   a stream slot per call, backs a target off exponentially (with jitter) after a failed
+///   connect and fails over to the next target; calls wait for their connection no longer than
+///   their deadline and fail with UNAVAILABLE when no target is reachable or their connection is
+///   lost. `close()` drains: calls in flight finish, new ones are refused.
+/// - TLS: connections speak cleartext HTTP/2 with prior knowledge (h2c).

@@ -33,6 +33,8 @@ while let argument = arguments.next() {
     }
 }
 
+ProcessTuning.keepAllocatorHeap()
+
 var router = RPCRouter()
 let unary = MethodDescriptor<Payload, Payload>(service: "capstan.test.Echo", method: "Unary", kind: .unary)
 let stream = MethodDescriptor<Payload, Payload>(service: "capstan.test.Echo", method: "Stream", kind: .bidirectional)

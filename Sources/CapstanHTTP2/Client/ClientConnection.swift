@@ -3,6 +3,10 @@ internal import CapstanRPC
 /// A client-side HTTP/2 connection to one target: connects, waits for the server's SETTINGS
 /// (then it is ready), carries many streams, and reports to its pool when it can take no more
 /// streams (GOAWAY) or closed.
+///
+/// Safety of `@unchecked Sendable`: as for `HTTP2Connection`, every stored `var` here is touched
+/// on `loop`'s thread only (other threads use `loop.execute`); `readiness` is thread-safe and
+/// `address`, `configuration` and `pool` are immutable.
 final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     let address: SocketAddress
     private let configuration: HTTP2ClientTransport.Configuration

@@ -165,7 +165,17 @@ final class StreamInbox: AsyncSequence, Sendable {
         return .element(entry.element, room: room)
     }
 
-    func next() async throws -> Element? {
+    /// What `poll` found: an element, the end, or nothing yet (then `wait(id:)`).
+    enum Poll {
+        case element(Element)
+        case end
+        case empty(UInt64)
+    }
+
+    /// Takes the next element without suspending when one is there (the common case: iterators
+    /// call this first, so reading a buffered message costs no task switch).
+    @inline(__always)
+    func poll() throws -> Poll {
         let step: Step = state.withLock { state in
             if let step = pop(&state) { return step }
             switch state.end {
@@ -179,17 +189,18 @@ final class StreamInbox: AsyncSequence, Sendable {
         switch step {
         case .element(let element, let room):
             room?.inboxMadeRoom()
-            return element
+            return .element(element)
         case .end:
-            return nil
+            return .end
         case .fail(let error):
             throw error
         case .wait(let id):
-            return try await wait(id: id)
+            return .empty(id)
         }
     }
 
-    private func wait(id: UInt64) async throws -> Element? {
+    /// Waits for the next element after `poll` found none.
+    func wait(id: UInt64) async throws -> Element? {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
                 let step: Step = state.withLock { state in
@@ -231,7 +242,13 @@ final class StreamInbox: AsyncSequence, Sendable {
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let inbox: StreamInbox
-        mutating func next() async throws -> Element? { try await inbox.next() }
+        mutating func next() async throws -> Element? {
+            switch try inbox.poll() {
+            case .element(let element): return element
+            case .end: return nil
+            case .empty(let id): return try await inbox.wait(id: id)
+            }
+        }
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: self) }
@@ -246,7 +263,14 @@ struct RequestMessages: AsyncSequence, Sendable {
         let inbox: StreamInbox
 
         mutating func next() async throws -> [UInt8]? {
-            while let part = try await inbox.next() {
+            while true {
+                let part: ClientResponsePart?
+                switch try inbox.poll() {
+                case .element(let element): part = element
+                case .end: part = nil
+                case .empty(let id): part = try await inbox.wait(id: id)
+                }
+                guard let part else { return nil }
                 if case .message(let bytes) = part { return bytes }
             }
             return nil

@@ -48,12 +48,13 @@ public final class HTTP2ServerTransport: ServerTransport {
         var shuttingDown = false
         var listenerClosed = false
         var connections: [ObjectIdentifier: ServerConnection] = [:]
-        var handlers = 0
         var done: CheckedContinuation<Void, Never>?
         var handler: (@Sendable (ServerTransportStream) async -> Void)?
     }
 
     private let state = Mutex(State())
+    /// Handlers running (an atomic: every call changes it twice, from every loop).
+    private let handlers = Atomic<Int>(0)
 
     /// Binds `host:port` (numeric IPv4/IPv6 or `localhost`; port 0: any free port).
     public init(
@@ -101,7 +102,7 @@ public final class HTTP2ServerTransport: ServerTransport {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let finished = state.withLock { state in
-                    if Self.isDone(state) { return true }
+                    if isDone(state) { return true }
                     state.done = continuation
                     return false
                 }
@@ -143,13 +144,14 @@ public final class HTTP2ServerTransport: ServerTransport {
         resumeIfDone()
     }
 
-    private static func isDone(_ state: State) -> Bool {
-        state.shuttingDown && state.listenerClosed && state.connections.isEmpty && state.handlers == 0
+    private func isDone(_ state: State) -> Bool {
+        state.shuttingDown && state.listenerClosed && state.connections.isEmpty
+            && handlers.load(ordering: .acquiring) == 0
     }
 
     private func resumeIfDone() {
         let done: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard Self.isDone(state), let done = state.done else { return nil }
+            guard isDone(state), let done = state.done else { return nil }
             state.done = nil
             state.listener = nil
             state.handler = nil
@@ -201,12 +203,13 @@ public final class HTTP2ServerTransport: ServerTransport {
     }
 
     func handlerStarted() {
-        state.withLock { $0.handlers += 1 }
+        handlers.add(1, ordering: .relaxed)
     }
 
     func handlerFinished() {
-        state.withLock { $0.handlers -= 1 }
-        resumeIfDone()
+        // Only the last handler of a shutdown has anything to resume (the check then takes the
+        // lock; `isDone` reads the count under it, so a concurrent shutdown cannot miss it).
+        if handlers.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { resumeIfDone() }
     }
 
     // MARK: Diagnostics (tests)
@@ -215,7 +218,7 @@ public final class HTTP2ServerTransport: ServerTransport {
     var connectionCount: Int { state.withLock { $0.connections.count } }
 
     /// Handlers running.
-    var activeHandlerCount: Int { state.withLock { $0.handlers } }
+    var activeHandlerCount: Int { handlers.load(ordering: .acquiring) }
 
     /// The connections, for tests that inspect them on their loops.
     var openConnections: [ServerConnection] { state.withLock { Array($0.connections.values) } }

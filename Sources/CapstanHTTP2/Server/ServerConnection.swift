@@ -2,6 +2,9 @@ internal import CapstanRPC
 
 /// A server-side HTTP/2 connection: turns each inbound stream into a `ServerTransportStream` and
 /// runs the RPC core's handler for it in a task that prefers this connection's loop.
+///
+/// Safety of `@unchecked Sendable`: as for `HTTP2Connection`, every stored property here is
+/// touched on `loop`'s thread only; other threads only hand it work with `loop.execute`.
 final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private let transport: HTTP2ServerTransport
     private let configuration: HTTP2ServerTransport.Configuration

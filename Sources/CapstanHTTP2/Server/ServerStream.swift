@@ -93,6 +93,8 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         assert(loop.inEventLoop)
         guard !finished else { return }
         finished = true
+        // Nobody reads requests any more: later DATA is dropped and its window returned at once.
+        accepting = false
         outbound.fail(Self.finishedError)
         guard !closed, !connection.isClosed, let session = connection.session else { return }
         let plainOK = status.code == .ok && status.message.isEmpty && details == nil && trailers.isEmpty

@@ -102,14 +102,11 @@ enum Socket {
     ) -> SocketAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { query(fd, $0, &length) }
+        let result = try? withUnsafeMutablePointer(to: &storage) { (pointer) throws(HTTP2TransportError) -> Int32 in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(HTTP2TransportError) -> Int32 in
+                try System.call("getsockname/getpeername") { query(fd, raw, &length) }
+            }
         }
-        return result == 0 ? SocketAddress(storage: storage) : nil
-    }
-
-    /// Half-closes the write side (used before closing a connection that said GOAWAY).
-    static func shutdownWrite(_ fd: Int32) {
-        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+        return result == nil ? nil : SocketAddress(storage: storage)
     }
 }
