@@ -23,7 +23,9 @@
 ///   carrying `errno`. Non-blocking TCP (IPv4 and IPv6; `TCP_NODELAY`, `SO_REUSEADDR`), address
 ///   parsing (`host:port`, `[v6]:port`, numeric or `localhost`: resolving names would block a
 ///   loop), epoll, eventfd and threads (through the `CLinux` shim for what Glibc does not
-///   import), the per-loop read buffer and the per-connection write buffer.
+///   import), the per-loop read buffer and the per-connection write buffer. `ProcessTuning` holds
+///   the process-wide allocator setting a server's `main` should apply (glibc otherwise trims the
+///   loop threads' heaps after every burst of calls: an `mprotect` per few requests).
 /// - `GRPC/`: the gRPC-over-HTTP/2 protocol as pure functions and state machines, without I/O:
 ///   the 5-byte message framing across DATA frames, `grpc-timeout`, percent-encoded
 ///   `grpc-message`, request-header validation (415 for a non-gRPC content type, UNIMPLEMENTED for
