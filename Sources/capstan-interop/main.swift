@@ -19,6 +19,7 @@ do {
     exit(2)
 }
 
+ProcessTuning.keepAllocatorHeap()
 let group = try EventLoopGroup()
 
 switch commandLine.role {

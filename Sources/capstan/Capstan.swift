@@ -75,6 +75,7 @@ func serveAPI(listen: String, store address: StoreAddress) async throws {
         throw ValidationError("--listen must be HOST:PORT, got '\(listen)'")
     }
     let host = parts.dropLast().joined(separator: ":").trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+    ProcessTuning.keepAllocatorHeap()
     let group = try EventLoopGroup()
     let store: any Store
     let closeStore: @Sendable () async -> Void
