@@ -90,7 +90,29 @@ public final class EtcdMember: Sendable {
 
     /// Stops the process (SIGSTOP) without closing its connections: it holds requests unanswered.
     public func freeze() {
-        if let pid = processIdentifier { _ = Glibc.kill(pid, SIGSTOP) }
+        guard let pid = processIdentifier else { return }
+        _ = Glibc.kill(pid, SIGSTOP)
+        // kill() returns before the signal has stopped every thread; wait (at most 5 s) until
+        // each of etcd's threads reports state T, so nothing it does afterwards races the caller.
+        for _ in 0..<500 {
+            if Self.allThreadsStopped(pid) { return }
+            usleep(10_000)
+        }
+    }
+
+    private static func allThreadsStopped(_ pid: Int32) -> Bool {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"), !tasks.isEmpty else {
+            return false
+        }
+        for task in tasks {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")")
+            else { return false }
+            // The field after "(comm)" is the state.
+            let state = stat[stat.index(after: close)...].split(separator: " ").first
+            if state != "T" && state != "t" { return false }
+        }
+        return true
     }
 
     /// Lets a frozen process go on (SIGCONT).
