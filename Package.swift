@@ -69,7 +69,9 @@ let package = Package(
             name: "CapstanAPIServer", dependencies: ["CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
         // Real etcd members on loopback ports in temporary directories, for tests and benchmarks.
-        .target(name: "CapstanEtcdLauncher", swiftSettings: swiftSettings),
+        .target(name: "CapstanEtcdLauncher", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
+        // Starts child processes from one long-lived thread (tests, the etcd launcher).
+        .target(name: "CapstanProcessSupport", swiftSettings: swiftSettings),
         // The durability test's workload and record format, shared by `store-torture` and the tests.
         .target(name: "CapstanStoreTorture", dependencies: ["CapstanStore"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -107,7 +109,7 @@ let package = Package(
             path: "codegen/Sources/protoc-gen-capstan", swiftSettings: swiftSettings),
 
         .testTarget(
-            name: "CapstanCodegenTests", dependencies: ["CapstanCodegen"],
+            name: "CapstanCodegenTests", dependencies: ["CapstanCodegen", "CapstanProcessSupport"],
             path: "codegen/Tests/CapstanCodegenTests",
             exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(
@@ -125,13 +127,14 @@ let package = Package(
             dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CapstanInteropTests", dependencies: ["CapstanInterop", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            name: "CapstanInteropTests",
+            dependencies: ["CapstanInterop", "CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanProcessSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanStoreTests",
             dependencies: [
                 "CapstanStore", "CapstanStoreTorture", "CSQLite", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2",
-                "CapstanAPI",
+                "CapstanAPI", "CapstanProcessSupport",
             ],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -140,6 +143,6 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
+            name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI", "CapstanProcessSupport"], swiftSettings: swiftSettings),
     ]
 )

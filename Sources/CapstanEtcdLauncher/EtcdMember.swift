@@ -1,4 +1,5 @@
 import Foundation
+import CapstanProcessSupport
 import Synchronization
 
 #if canImport(Glibc)

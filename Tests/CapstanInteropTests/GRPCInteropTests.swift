@@ -1,3 +1,4 @@
+import CapstanProcessSupport
 import Foundation
 import Synchronization
 import Testing
@@ -29,10 +30,10 @@ import Testing
     @Test(.timeLimit(.minutes(3)))
     func grpcioClientAgainstCapstanServer() async throws {
         let python = try #require(Self.python, "no Python with grpcio: run `make test` or set CAPSTAN_PYTHON")
-        let server = try ChildProcess(Self.interopBinary, ["server", "--port", "0"])
+        let server = try await ChildProcess(Self.interopBinary, ["server", "--port", "0"])
         defer { server.terminate() }
         let port = try await server.waitForPort()
-        let client = try ChildProcess(python, [
+        let client = try await ChildProcess(python, [
             Self.script.appendingPathComponent("interop_client.py").path,
             "--server_host", "127.0.0.1", "--server_port", String(port), "--test_case", "all",
         ])
@@ -45,10 +46,10 @@ import Testing
     @Test(.timeLimit(.minutes(3)))
     func capstanClientAgainstGRPCIOServer() async throws {
         let python = try #require(Self.python, "no Python with grpcio: run `make test` or set CAPSTAN_PYTHON")
-        let server = try ChildProcess(python, [Self.script.appendingPathComponent("interop_server.py").path, "--port", "0"])
+        let server = try await ChildProcess(python, [Self.script.appendingPathComponent("interop_server.py").path, "--port", "0"])
         defer { server.terminate() }
         let port = try await server.waitForPort()
-        let client = try ChildProcess(Self.interopBinary, [
+        let client = try await ChildProcess(Self.interopBinary, [
             "client", "--server_host", "127.0.0.1", "--server_port", String(port), "--test_case", "all",
         ])
         let status = await client.wait(timeout: .seconds(120))
@@ -69,7 +70,7 @@ final class ChildProcess: Sendable {
     private let process: Process
     private let collected = Collected()
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    init(_ executable: String, _ arguments: [String]) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -82,7 +83,7 @@ final class ChildProcess: Sendable {
             let data = handle.availableData
             collected.bytes.withLock { $0.append(contentsOf: data) }
         }
-        try process.run()
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
     }
 
     var output: String { String(decoding: collected.bytes.withLock { $0 }, as: UTF8.self) }

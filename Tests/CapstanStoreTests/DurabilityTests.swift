@@ -1,5 +1,6 @@
 import CapstanStore
 import CapstanStoreTorture
+import CapstanProcessSupport
 import Foundation
 import Testing
 
@@ -41,7 +42,7 @@ struct DurabilityTests {
         process.arguments = [data, "--writers", "8", "--keys", "150", "--seconds", "120"]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: output + ".err"))
-        try process.run()
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
         // Bounded wait until it has acknowledged a few hundred writes, then a random moment more.
         for _ in 0..<1200 where process.isRunning {
             let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0

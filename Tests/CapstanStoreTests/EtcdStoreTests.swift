@@ -49,6 +49,9 @@ struct EtcdStoreTests {
                 }
                 try await cluster.members[0].start()
                 try await cluster.waitUntilHealthy()
+                // The client may still be backing off from the refused connections (it fails fast
+                // meanwhile; there is no wait-for-ready yet): wait until it reaches the member again.
+                try await waitUntil("the store to reconnect") { (try? await store.currentRevision()) != nil }
                 for index in 0..<10 { _ = try await store.create("/r/after\(index)", value: []) }
                 let end = try await store.create("/r/end", value: [])
                 let events = try await watcher.value

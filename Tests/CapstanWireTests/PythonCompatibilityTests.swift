@@ -1,5 +1,6 @@
 import CapstanAPI
 import CapstanWire
+import CapstanProcessSupport
 import Foundation
 import Testing
 
@@ -26,7 +27,7 @@ import Testing
         var json: JSONValue?
     }
 
-    @Test func pythonAgreesBothWays() throws {
+    @Test func pythonAgreesBothWays() async throws {
         guard let python = Self.python else {
             Issue.record("no Python with protobuf: run `make test` (it creates .venv) or set CAPSTAN_PYTHON")
             return
@@ -61,7 +62,7 @@ import Testing
         ]
         let stderr = Pipe()
         process.standardError = stderr
-        try process.run()
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
         let report = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "Python disagreed:\n\(report)")

@@ -1,4 +1,5 @@
 @testable import CapstanCodegen
+import CapstanProcessSupport
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
 
     /// Runs protoc to get the descriptors (with comments) and builds the request protoc would send.
-    static func request(for file: String, parameter: String) throws -> CodeGeneratorRequest {
+    static func request(for file: String, parameter: String) async throws -> CodeGeneratorRequest {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("golden-\(UUID().uuidString).pb")
         defer { try? FileManager.default.removeItem(at: out) }
         let protoc = Process()
@@ -18,8 +19,7 @@ import Testing
             "protoc", "-I", golden.path, "-I", "/usr/include", "--include_imports", "--include_source_info",
             "--descriptor_set_out=\(out.path)", file,
         ]
-        try protoc.run()
-        protoc.waitUntilExit()
+        try await runToCompletion(protoc)
         guard protoc.terminationStatus == 0 else { throw CodegenError("protoc failed on \(file)") }
         // FileDescriptorSet.file (1) becomes CodeGeneratorRequest.proto_file (15).
         var reader = ProtoReader(Array(try Data(contentsOf: out)))
@@ -33,17 +33,17 @@ import Testing
         return try CodeGeneratorRequest(writer.bytes)
     }
 
-    static func generate(parameter: String) throws -> [(name: String, content: String)] {
-        try Generator(request: try request(for: "golden.proto", parameter: parameter)).generate()
+    static func generate(parameter: String) async throws -> [(name: String, content: String)] {
+        try Generator(request: try await request(for: "golden.proto", parameter: parameter)).generate()
     }
 
     @Test(arguments: [
         "types_module=GoldenAPI,wire_module=GoldenWire,rpc_module=GoldenRPC,services=true",
         "types_module=GoldenAPI,random_module=GoldenTests",
     ])
-    func outputMatchesGoldenFiles(parameter: String) throws {
+    func outputMatchesGoldenFiles(parameter: String) async throws {
         let update = ProcessInfo.processInfo.environment["CAPSTAN_UPDATE_GOLDEN"] == "1"
-        let files = try Self.generate(parameter: parameter)
+        let files = try await Self.generate(parameter: parameter)
         // Every golden file of the output's folders must still be produced.
         let expectedRoot = Self.golden.appendingPathComponent("expected")
         let folders = Set(files.map { $0.name.split(separator: "/").first.map(String.init) ?? "" })
@@ -98,7 +98,7 @@ import Testing
         #expect(Names.escaped("name") == "name")
     }
 
-    @Test func singularRecursionIsRejectedWithAClearError() throws {
+    @Test func singularRecursionIsRejectedWithAClearError() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("golden-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -106,7 +106,7 @@ import Testing
             .write(to: dir.appendingPathComponent("golden.proto"), atomically: true, encoding: .utf8)
         let saved = Self.golden
         _ = saved
-        let request = try Self.requestIn(dir: dir, file: "golden.proto")
+        let request = try await Self.requestIn(dir: dir, file: "golden.proto")
         #expect(throws: CodegenError.self) { try Generator(request: request).generate() }
         do {
             _ = try Generator(request: request).generate()
@@ -120,13 +120,12 @@ import Testing
         #expect(throws: CodegenError.self) { try GeneratorOptions(parameter: "services") }
     }
 
-    static func requestIn(dir: URL, file: String) throws -> CodeGeneratorRequest {
+    static func requestIn(dir: URL, file: String) async throws -> CodeGeneratorRequest {
         let out = dir.appendingPathComponent("set.pb")
         let protoc = Process()
         protoc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         protoc.arguments = ["protoc", "-I", dir.path, "--include_imports", "--descriptor_set_out=\(out.path)", file]
-        try protoc.run()
-        protoc.waitUntilExit()
+        try await runToCompletion(protoc)
         var reader = ProtoReader(Array(try Data(contentsOf: out)))
         var writer = ProtoWriter()
         writer.writeString(1, file)
@@ -135,5 +134,18 @@ import Testing
             writer.writeBytes(15, try reader.readBytes())
         }
         return try CodeGeneratorRequest(writer.bytes)
+    }
+}
+
+/// Runs a process to completion (bounded: 60 s), started through the shared spawner thread.
+func runToCompletion(_ process: Process) async throws {
+    try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+    let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+    while process.isRunning && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    if process.isRunning {
+        process.terminate()
+        throw CodegenError("\(process.executableURL?.path ?? "process") did not finish within 60 s")
     }
 }

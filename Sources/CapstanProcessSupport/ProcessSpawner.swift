@@ -1,13 +1,15 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// Starts child processes from one thread that lives as long as this process, so that a child
 /// started with `killedWithParent` (through util-linux `setpriv --pdeathsig KILL`) dies when this
 /// process dies, however it dies (a crashed test run leaves no etcd behind). Linux sends the
 /// parent-death signal when the *thread* that forked the child exits, which is why no pool thread
-/// (they come and go) may do the spawning.
-final class ProcessSpawner: Sendable {
-    static let shared = ProcessSpawner()
+/// (they come and go) may do the spawning. Every child process of the tests is started here:
+/// Foundation's `Process.run()` is not safe to call from several threads at once on Linux (seen:
+/// a crash in `memcpy` inside `run()` while other tests started processes).
+public final class ProcessSpawner: Sendable {
+    public static let shared = ProcessSpawner()
 
     private struct Request: @unchecked Sendable {
         // Safety: the Process is handed from the caller to the spawner thread and not touched by the
@@ -36,7 +38,8 @@ final class ProcessSpawner: Sendable {
         thread.start()
     }
 
-    func spawn(_ process: Process, killedWithParent: Bool) async throws {
+    /// Starts `process` on the spawner thread; `killedWithParent` makes it die with this process.
+    public func spawn(_ process: Process, killedWithParent: Bool) async throws {
         if killedWithParent, let executable = process.executableURL, FileManager.default.isExecutableFile(atPath: Self.setpriv) {
             process.arguments = ["--pdeathsig", "KILL", "--", executable.path] + (process.arguments ?? [])
             process.executableURL = URL(fileURLWithPath: Self.setpriv)
