@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CapstanHTTP2", targets: ["CapstanHTTP2"]),
         .library(name: "CapstanStore", targets: ["CapstanStore"]),
         .library(name: "CapstanAPIServer", targets: ["CapstanAPIServer"]),
+        .library(name: "CapstanAPIServerHost", targets: ["CapstanAPIServerHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,6 +69,11 @@ let package = Package(
         .target(
             name: "CapstanAPIServer", dependencies: ["CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
+        // An API server on an HTTP/2 listener over a store: `capstan apiserver`, tests and benchmarks.
+        .target(
+            name: "CapstanAPIServerHost",
+            dependencies: ["CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire"],
+            swiftSettings: swiftSettings),
         // Real etcd members on loopback ports in temporary directories, for tests and benchmarks.
         .target(name: "CapstanEtcdLauncher", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
         // Starts child processes from one long-lived thread (tests, the etcd launcher).
@@ -86,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "capstan",
             dependencies: [
-                "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire",
+                "CapstanAPIServerHost", "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

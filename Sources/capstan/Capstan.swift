@@ -2,11 +2,8 @@
 //   capstan apiserver --listen 127.0.0.1:7443 --store sqlite:/var/lib/capstan
 //   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443]
 import ArgumentParser
-import CapstanAPIServer
+import CapstanAPIServerHost
 import CapstanHTTP2
-import CapstanRPC
-import CapstanStore
-import CapstanWire
 import Dispatch
 import Foundation
 
@@ -31,7 +28,13 @@ struct APIServerCommand: AsyncParsableCommand {
     var store: String
 
     func run() async throws {
-        try await serveAPI(listen: listen, store: try StoreAddress(parsing: store))
+        let address: StoreAddress
+        do {
+            address = try StoreAddress(parsing: store)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        try await serveAPI(listen: listen, store: address)
     }
 }
 
@@ -52,51 +55,18 @@ struct UpCommand: AsyncParsableCommand {
     }
 }
 
-/// Where the state lives, from `--store`.
-enum StoreAddress {
-    case sqlite(String)
-    case etcd([String])
-
-    init(parsing text: String) throws {
-        if text.hasPrefix("sqlite:"), text.count > 7 {
-            self = .sqlite(String(text.dropFirst(7)))
-        } else if text.hasPrefix("etcd:"), text.count > 5 {
-            self = .etcd(text.dropFirst(5).split(separator: ",").map(String.init))
-        } else {
-            throw ValidationError("--store must be sqlite:DIRECTORY or etcd:HOST:PORT[,HOST:PORT…], got '\(text)'")
-        }
-    }
-}
-
 /// Opens the store, serves the API until SIGINT or SIGTERM, then drains and closes.
 func serveAPI(listen: String, store address: StoreAddress) async throws {
-    let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
-    guard parts.count >= 2, let port = Int(parts.last!), (0...65_535).contains(port) else {
-        throw ValidationError("--listen must be HOST:PORT, got '\(listen)'")
+    let (host, port): (String, Int)
+    do {
+        (host, port) = try parseListenAddress(listen)
+    } catch {
+        throw ValidationError(error.description)
     }
-    let host = parts.dropLast().joined(separator: ":").trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
     ProcessTuning.keepAllocatorHeap()
-    let group = try EventLoopGroup()
-    let store: any Store
-    let closeStore: @Sendable () async -> Void
-    switch address {
-    case .sqlite(let directory):
-        let sqlite = try await SQLiteStore.open(directory: directory)
-        store = sqlite
-        closeStore = { await sqlite.close() }
-    case .etcd(let endpoints):
-        let etcd = try EtcdStore(endpoints: endpoints)
-        store = etcd
-        closeStore = { await etcd.close() }
-    }
-    let api = APIServer(store: store)
-    var router = RPCRouter()
-    api.register(on: &router)
-    let health = HealthService()
-    _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
-    let transport = try HTTP2ServerTransport(host: host, port: port, group: group)
-    print("capstan: API server listening on \(host):\(transport.localPort) (store: \(address))")
-    print("capstan: reach it with any gRPC client, e.g. grpcurl -plaintext \(host):\(transport.localPort) list")
+    let server = try await APIServerHost.start(store: address, host: host, port: port)
+    print("capstan: API server listening on \(server.address) (store: \(address))")
+    print("capstan: reach it with any gRPC client, e.g. grpcurl -plaintext \(server.address) list")
     fflush(nil)
 
     signal(SIGINT, SIG_IGN)
@@ -104,32 +74,16 @@ func serveAPI(listen: String, store address: StoreAddress) async throws {
     var sources: [any DispatchSourceSignal] = []
     for number in [SIGINT, SIGTERM] {
         let source = DispatchSource.makeSignalSource(signal: number)
-        source.setEventHandler { @Sendable [transport, health] in
+        source.setEventHandler { @Sendable [server] in
             print("capstan: shutting down")
             fflush(nil)
-            health.shutdown()
-            transport.beginGracefulShutdown()
+            server.beginShutdown()
         }
         source.resume()
         sources.append(source)
     }
-
-    let server = RPCServer(router: router)
-    await withTaskGroup(of: Void.self) { tasks in
-        let feed = Task { await api.run() }
-        tasks.addTask {
-            do {
-                try await server.serve(on: transport)
-            } catch {
-                print("capstan: server stopped: \(error)")
-            }
-        }
-        await tasks.waitForAll()
-        feed.cancel()
-        _ = await feed.value
-    }
-    await closeStore()
-    await group.shutdown()
+    await server.waitUntilStopped()
+    await server.stop()
     withExtendedLifetime(sources) {}
     print("capstan: stopped")
 }

@@ -1,0 +1,191 @@
+public import CapstanAPIServer
+public import CapstanHTTP2
+public import CapstanRPC
+public import CapstanStore
+import CapstanWire
+
+/// Where the cluster state lives: `sqlite:DIRECTORY` or `etcd:HOST:PORT[,HOST:PORT…]`.
+public enum StoreAddress: Sendable, Hashable, CustomStringConvertible {
+    case sqlite(String)
+    case etcd([String])
+
+    /// Parses the `--store` syntax; the error says what was expected.
+    public init(parsing text: String) throws(APIServerHostError) {
+        if text.hasPrefix("sqlite:"), text.count > 7 {
+            self = .sqlite(String(text.dropFirst(7)))
+        } else if text.hasPrefix("etcd:"), text.count > 5 {
+            self = .etcd(text.dropFirst(5).split(separator: ",").map(String.init))
+        } else {
+            throw .invalidArgument("--store must be sqlite:DIRECTORY or etcd:HOST:PORT[,HOST:PORT…], got '\(text)'")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let directory): "sqlite:\(directory)"
+        case .etcd(let endpoints): "etcd:\(endpoints.joined(separator: ","))"
+        }
+    }
+}
+
+/// A configuration error of the host, with a message for the operator.
+public enum APIServerHostError: Error, CustomStringConvertible {
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .invalidArgument(let message): message
+        }
+    }
+}
+
+/// Splits `HOST:PORT` (`[::1]:7443` for IPv6) into its parts.
+public func parseListenAddress(_ text: String) throws(APIServerHostError) -> (host: String, port: Int) {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count >= 2, let port = Int(parts.last!), (0...65_535).contains(port) else {
+        throw .invalidArgument("--listen must be HOST:PORT, got '\(text)'")
+    }
+    var host = parts.dropLast().joined(separator: ":")
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    guard !host.isEmpty else { throw .invalidArgument("--listen must name a host, got '\(text)'") }
+    return (host, port)
+}
+
+/// An API server serving gRPC over HTTP/2 from a store, with health and reflection: what
+/// `capstan apiserver` runs, and what tests and benchmarks start on a random loopback port.
+///
+/// `start` opens the store, binds the listener and returns once the watch caches are primed;
+/// `stop` drains calls in flight (GOAWAY), stops the feed and closes the store. `stop` is
+/// idempotent and must be called once the host is no longer needed.
+public final class APIServerHost: Sendable {
+    /// The address the listener is bound to (the port is the real one when 0 was asked for).
+    public let host: String
+    /// The bound port.
+    public let port: Int
+    /// `host:port`, ready for a client's target list.
+    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// The API server core (registries, caches).
+    public let api: APIServer
+    /// The health service: `shutdown()` marks every service NOT_SERVING.
+    public let health: HealthService
+
+    private let transport: HTTP2ServerTransport
+    private let group: EventLoopGroup
+    private let serving: Task<Void, Never>
+    private let closeStore: @Sendable () async -> Void
+
+    private init(
+        host: String, port: Int, api: APIServer, health: HealthService, transport: HTTP2ServerTransport,
+        group: EventLoopGroup, serving: Task<Void, Never>, closeStore: @escaping @Sendable () async -> Void
+    ) {
+        self.host = host
+        self.port = port
+        self.api = api
+        self.health = health
+        self.transport = transport
+        self.group = group
+        self.serving = serving
+        self.closeStore = closeStore
+    }
+
+    /// Opens `store`, listens on `host:port` (port 0 picks a free one) and serves until `stop()`.
+    public static func start(
+        store address: StoreAddress,
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        options: APIServerOptions = APIServerOptions(),
+        transportConfiguration: HTTP2ServerTransport.Configuration = .defaults,
+        interceptors: [any ServerInterceptor] = [],
+        loops: Int? = nil
+    ) async throws -> APIServerHost {
+        let store: any Store
+        let closeStore: @Sendable () async -> Void
+        switch address {
+        case .sqlite(let directory):
+            let sqlite = try await SQLiteStore.open(directory: directory)
+            store = sqlite
+            closeStore = { await sqlite.close() }
+        case .etcd(let endpoints):
+            let etcd = try EtcdStore(endpoints: endpoints)
+            store = etcd
+            closeStore = { await etcd.close() }
+        }
+        return try await start(
+            store: store, closeStore: closeStore, host: host, port: port, options: options,
+            transportConfiguration: transportConfiguration, interceptors: interceptors, loops: loops)
+    }
+
+    /// Serves an already open `store`; `closeStore` runs at the end of `stop()`.
+    public static func start(
+        store: any Store,
+        closeStore: @escaping @Sendable () async -> Void,
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        options: APIServerOptions = APIServerOptions(),
+        transportConfiguration: HTTP2ServerTransport.Configuration = .defaults,
+        interceptors: [any ServerInterceptor] = [],
+        loops: Int? = nil
+    ) async throws -> APIServerHost {
+        let group: EventLoopGroup
+        do {
+            group = try loops.map { try EventLoopGroup(threads: $0) } ?? EventLoopGroup()
+        } catch {
+            await closeStore()
+            throw error
+        }
+        let api = APIServer(store: store, options: options)
+        var router = RPCRouter()
+        api.register(on: &router)
+        let health = HealthService()
+        _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
+        let transport: HTTP2ServerTransport
+        do {
+            transport = try HTTP2ServerTransport(
+                host: host, port: port, configuration: transportConfiguration, group: group)
+        } catch {
+            await group.shutdown()
+            await closeStore()
+            throw error
+        }
+        let server = RPCServer(router: router, interceptors: interceptors)
+        let serving = Task {
+            await withTaskGroup(of: Void.self) { tasks in
+                let feed = Task { await api.run() }
+                tasks.addTask { try? await server.serve(on: transport) }
+                await tasks.waitForAll()
+                feed.cancel()
+                _ = await feed.value
+            }
+        }
+        let running = APIServerHost(
+            host: host, port: transport.localPort, api: api, health: health, transport: transport, group: group,
+            serving: serving, closeStore: closeStore)
+        do {
+            try await api.waitUntilReady()
+        } catch {
+            await running.stop()
+            throw error
+        }
+        return running
+    }
+
+    /// Starts a graceful shutdown without waiting: health turns NOT_SERVING, GOAWAY is sent, calls
+    /// in flight may finish. Safe from a signal handler's queue.
+    public func beginShutdown() {
+        health.shutdown()
+        transport.beginGracefulShutdown()
+    }
+
+    /// Resolves when the server has stopped serving (after `beginShutdown()` or a listener failure).
+    public func waitUntilStopped() async {
+        await serving.value
+    }
+
+    /// Shuts down gracefully and releases the listener, event loops and store.
+    public func stop() async {
+        beginShutdown()
+        await serving.value
+        await closeStore()
+        await group.shutdown()
+    }
+}
