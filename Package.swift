@@ -145,7 +145,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanAPIServerTests",
-            dependencies: ["CapstanAPIServer", "CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            dependencies: [
+                "CapstanAPIServer", "CapstanAPIServerHost", "CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI",
+                "CapstanHTTP2", "CapstanEtcdLauncher", "CapstanProcessSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
