@@ -72,6 +72,14 @@ public final class APIServer: Sendable {
         }
     }
 
+    /// Ends every watch with UNAVAILABLE ("the API server is shutting down") and refuses new
+    /// ones, while other calls go on: call it when a graceful shutdown begins, which would
+    /// otherwise wait forever for watch streams. Clients watch again, from the last resource
+    /// version they received, on another (or the restarted) server. Idempotent.
+    public func closeWatches() {
+        for cache in feed.caches { cache.closeWatches(.unavailable(reason: "the API server is shutting down")) }
+    }
+
     /// Waits until the caches reflect the store as it was when `run()` started.
     public func waitUntilReady() async throws {
         try await progress.wait(for: max(progress.writeMark, 0), timeout: options.readWaitTimeout)

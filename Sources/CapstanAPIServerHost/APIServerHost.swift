@@ -169,11 +169,13 @@ public final class APIServerHost: Sendable {
         return running
     }
 
-    /// Starts a graceful shutdown without waiting: health turns NOT_SERVING, GOAWAY is sent, calls
-    /// in flight may finish. Safe from a signal handler's queue.
+    /// Starts a graceful shutdown without waiting: health turns NOT_SERVING, GOAWAY is sent, watches
+    /// end with UNAVAILABLE (clients resume them elsewhere), other calls in flight may finish. Safe
+    /// from a signal handler's queue.
     public func beginShutdown() {
         health.shutdown()
         transport.beginGracefulShutdown()
+        api.closeWatches()
     }
 
     /// Resolves when the server has stopped serving (after `beginShutdown()` or a listener failure).

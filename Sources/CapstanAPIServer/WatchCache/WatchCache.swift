@@ -37,6 +37,8 @@ final class WatchCache: Sendable {
         var failure: RegistryError?
         var watchers: [Int: Watcher] = [:]
         var nextWatcher = 0
+        /// Set once the server shuts down: new watches fail with it (reads still work).
+        var watchesClosed: RegistryError?
     }
 
     let codec: KindCodec
@@ -106,6 +108,17 @@ final class WatchCache: Sendable {
         for watcher in ended { watcher.queue.end(error) }
     }
 
+    /// Ends every watcher with `error` and refuses new watches with it, for good; reads go on.
+    /// A graceful shutdown waits for calls in flight, and a watch never ends by itself.
+    func closeWatches(_ error: RegistryError) {
+        let ended: [Watcher] = shared.withLock { shared in
+            shared.watchesClosed = error
+            defer { shared.watchers = [:] }
+            return Array(shared.watchers.values)
+        }
+        for watcher in ended { watcher.queue.end(error) }
+    }
+
     /// Sends a BOOKMARK at the current revision to every watcher that asked for bookmarks and has
     /// not been told about it yet.
     func sendBookmarks() {
@@ -160,6 +173,7 @@ final class WatchCache: Sendable {
         throws(RegistryError) -> Subscription
     {
         let (id, queue): (Int, WatcherQueue) = try shared.withLock { (shared) throws(RegistryError) in
+            if let closed = shared.watchesClosed { throw closed }
             let state = try readable(shared)
             guard shared.watchers.count < limits.maxWatchers else { throw .tooManyWatches(limit: limits.maxWatchers) }
             let now = effectiveRevision(state)

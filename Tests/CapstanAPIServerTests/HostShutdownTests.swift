@@ -1,0 +1,54 @@
+import CapstanAPI
+import CapstanAPIServer
+import CapstanAPIServerHost
+import CapstanRPC
+import Testing
+
+/// A graceful shutdown of the API server host with watches open: the watches end with
+/// UNAVAILABLE (clients resume them from their last resource version) instead of holding up the
+/// drain, which waits for calls in flight and would wait for a watch forever.
+@Suite("API server host shutdown")
+struct HostShutdownTests {
+    @Test("stop() ends open watches with UNAVAILABLE and returns", .timeLimit(.minutes(2)))
+    func stopEndsWatches() async throws {
+        try await withTemporaryDirectory { directory in
+            let host = try await APIServerHost.start(store: .sqlite(directory), options: testOptions())
+            let clients = try HTTP2Clients(address: host.address)
+            let created = try await clients.api.pods.create(Make.pod("p0"))
+            let pods = WatchReader(try await clients.api.pods.watch(Make.watch(initial: true)))
+            let minions = WatchReader(try await clients.api.minions.watch(Make.watch()))
+            let initial = try await pods.next(2)
+            #expect(initial.map(\.type) == [.added, .bookmark])
+            await host.stop()
+            let (podEvents, podRevision, podEnd) = try await drain(pods)
+            let (minionEvents, _, minionEnd) = try await drain(minions)
+            #expect(podEvents.isEmpty && minionEvents.isEmpty)
+            #expect(podRevision <= created.metadata.resourceVersion)
+            for end in [podEnd, minionEnd] {
+                let error = try #require(end as? RPCError, "the watch ended with \(String(describing: end))")
+                #expect(error.code == .unavailable)
+                #expect(error.message.contains("shutting down"), "\(error.message)")
+            }
+            await clients.close()
+        }
+    }
+
+    @Test("once watches are closed new ones are refused with UNAVAILABLE; other calls go on", .timeLimit(.minutes(2)))
+    func closedWatchesRefuseNewOnes() async throws {
+        try await withTemporaryDirectory { directory in
+            let host = try await APIServerHost.start(store: .sqlite(directory), options: testOptions())
+            let clients = try HTTP2Clients(address: host.address)
+            _ = try await clients.api.pods.create(Make.pod("p0"))
+            host.api.closeWatches()
+            let refused = WatchReader(try await clients.api.pods.watch(Make.watch(initial: true)))
+            let (events, _, end) = try await drain(refused)
+            #expect(events.isEmpty)
+            #expect((end as? RPCError)?.code == .unavailable, "\(String(describing: end))")
+            #expect(try await clients.api.pods.get(Make.get("p0")).metadata.name == "p0")
+            _ = try await clients.api.pods.create(Make.pod("p1"))
+            #expect(try await clients.api.pods.list(Make.list()).items.map(\.metadata.name) == ["p0", "p1"])
+            await clients.close()
+            await host.stop()
+        }
+    }
+}
