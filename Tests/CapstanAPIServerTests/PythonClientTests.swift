@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// The API from an independent client: `Tests/python/api/scenarios.py`, Python `grpcio` with
-/// stubs generated from `proto/` at run time, against a real API server host over HTTP/2 on the
-/// embedded store. The script prints one line per scenario; every one must pass.
+/// stubs generated from `proto/` at run time, against a real API server host over HTTP/2, on the
+/// embedded store and on etcd. The script prints one line per scenario; every one must pass.
 ///
 /// Needs the Python of `Tests/python/requirements.txt`: `make test` sets `CAPSTAN_PYTHON` to
 /// `.venv/bin/python`; without it the test is skipped.
@@ -20,16 +20,18 @@ struct PythonClientTests {
 
     @Test("every core scenario passes from Python grpcio against a real API server",
           .enabled(if: python != nil, "CAPSTAN_PYTHON is not set: run `make test`, or set it to a Python with Tests/python/requirements.txt"),
-          .timeLimit(.minutes(5)))
-    func scenarios() async throws {
+          .timeLimit(.minutes(5)), arguments: Backend.allCases)
+    func scenarios(backend: Backend) async throws {
         let python = try #require(Self.python)
-        try await withTemporaryDirectory { directory in
-            let host = try await APIServerHost.start(store: .sqlite(directory + "/store"), options: testOptions())
+        try await BackendFixture.with(backend) { fixture in
+            let host = try await APIServerHost.start(store: fixture.address, options: testOptions())
             let outcome: (status: Int32?, output: String)
             do {
-                outcome = try await runChild(
-                    python, [Self.script, "--target", host.address], output: directory + "/scenarios.log",
-                    timeout: .seconds(240))
+                outcome = try await withTemporaryDirectory { directory in
+                    try await runChild(
+                        python, [Self.script, "--target", host.address], output: directory + "/scenarios.log",
+                        timeout: .seconds(240))
+                }
             } catch {
                 await host.stop()
                 throw error

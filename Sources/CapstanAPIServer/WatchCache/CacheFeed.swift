@@ -64,6 +64,9 @@ final class CacheFeed: Sendable {
         let head = try await store.currentRevision()
         progress.noteWrite(head)
         var revision = withHistory ? max(head - historyRevisions, floor, 0) : head
+        // etcd starts at revision 1 with no change: a replay from 0 would never reach `head`, so
+        // reads would wait for it in vain. At revision 1 the listing itself holds any change.
+        if head == 1 { revision = head }
         while true {
             do throws(StoreError) {
                 var listings: [[KeyValue]] = []

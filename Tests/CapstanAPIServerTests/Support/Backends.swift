@@ -32,6 +32,14 @@ final class BackendFixture: Sendable {
         self.historyStore = Mutex(historyStore)
     }
 
+    /// The store's address, as `capstan apiserver --store` takes it.
+    var address: StoreAddress {
+        switch backend {
+        case .sqlite: .sqlite(location)
+        case .etcd: .etcd([location])
+        }
+    }
+
     /// The store as the test sees it now (valid while a host runs, for SQLite).
     var store: any Store {
         get throws { try #require(historyStore.withLock { $0 }, "no store is open") }
@@ -43,7 +51,7 @@ final class BackendFixture: Sendable {
     func startHost(options: APIServerOptions) async throws -> APIServerHost {
         switch backend {
         case .etcd:
-            return try await APIServerHost.start(store: .etcd([location]), options: options)
+            return try await APIServerHost.start(store: address, options: options)
         case .sqlite:
             var storeOptions = SQLiteStoreOptions()
             storeOptions.retention = nil

@@ -4,11 +4,12 @@ import CapstanAPIServerHost
 import CapstanRPC
 import Testing
 
-/// A graceful shutdown of the API server host with watches open: the watches end with
+/// The API server host over HTTP/2: a graceful shutdown with watches open ends the watches with
 /// UNAVAILABLE (clients resume them from their last resource version) instead of holding up the
-/// drain, which waits for calls in flight and would wait for a watch forever.
-@Suite("API server host shutdown")
-struct HostShutdownTests {
+/// drain, which waits for calls in flight and would wait for a watch forever; a host on a brand
+/// new etcd serves reads before anything was written.
+@Suite("API server host")
+struct APIServerHostTests {
     @Test("stop() ends open watches with UNAVAILABLE and returns", .timeLimit(.minutes(2)))
     func stopEndsWatches() async throws {
         try await withTemporaryDirectory { directory in
@@ -47,6 +48,30 @@ struct HostShutdownTests {
             #expect(try await clients.api.pods.get(Make.get("p0")).metadata.name == "p0")
             _ = try await clients.api.pods.create(Make.pod("p1"))
             #expect(try await clients.api.pods.list(Make.list()).items.map(\.metadata.name) == ["p0", "p1"])
+            await clients.close()
+            await host.stop()
+        }
+    }
+
+    @Test("on a brand new etcd the host serves reads before the first write", .timeLimit(.minutes(2)))
+    func freshEtcd() async throws {
+        try await BackendFixture.with(.etcd) { fixture in
+            // Short enough that a read waiting for a revision no event brings fails quickly.
+            let options = testOptions { $0.readWaitTimeout = .seconds(5) }
+            let host = try await APIServerHost.start(store: fixture.address, options: options)
+            let clients = try HTTP2Clients(address: host.address)
+            do {
+                let list = try await clients.api.pods.list(Make.list())
+                #expect(list.items.isEmpty)
+                let watch = WatchReader(try await clients.api.minions.watch(Make.watch(initial: true)))
+                #expect(try await watch.next()?.type == .bookmark)
+                let created = try await clients.api.minions.create(Make.minion("m0"))
+                let event = try await watch.next()
+                #expect(event?.type == .added && event?.object == created)
+                watch.cancel()
+            } catch {
+                Issue.record(error)
+            }
             await clients.close()
             await host.stop()
         }
