@@ -6,7 +6,8 @@ Runs the core scenarios of API.md against a running API server and prints one li
     python scenarios.py --target 127.0.0.1:7443
 
 Every scenario works in its own namespace (or with its own minion names), so they do not see each
-other's objects and may run against a server that already holds data.
+other's objects and other objects in the store do not disturb them. They leave their objects
+behind: run them once per fresh store (the Swift test `PythonClientTests` does, on SQLite and etcd).
 """
 import argparse
 import sys
