@@ -187,20 +187,26 @@ def describe(events):
 # --- scenarios -------------------------------------------------------------------------------
 
 def crud(kind_stub, make, update, namespace, kind):
-    """Create, Get, List, Update (if `update`), Delete, then Get is NOT_FOUND."""
-    created = kind_stub.Create(make("obj-a"), timeout=TIMEOUT)
+    """Create, Get, List (pages of one, label and field selectors), Update (if `update`), Delete,
+    then Get is NOT_FOUND."""
+    def labelled(name):
+        obj = make(name)
+        obj.metadata.labels["pick"] = name
+        return obj
+    created = kind_stub.Create(labelled("obj-a"), timeout=TIMEOUT)
     check(created.metadata.uid and created.metadata.resource_version > 0, "server-set fields missing: %s" % created.metadata)
     check(created.metadata.HasField("creation_timestamp"), "no creation_timestamp")
     expected_namespace = namespace
     check(created.metadata.namespace == expected_namespace, "namespace %r" % created.metadata.namespace)
     fetched = kind_stub.Get(get("obj-a", namespace), timeout=TIMEOUT)
     check(fetched == created, "Get differs from Create's answer:\n%s\n%s" % (fetched, created))
-    kind_stub.Create(make("obj-b"), timeout=TIMEOUT)
-    names, _ = list_all(kind_stub, namespace=namespace)
-    if namespace:
-        check(names == ["obj-a", "obj-b"], "List gave %s" % names)
-    else:
-        check("obj-a" in names and "obj-b" in names, "List gave %s" % names)
+    kind_stub.Create(labelled("obj-b"), timeout=TIMEOUT)
+    names, pages = list_all(kind_stub, namespace=namespace, limit=1)
+    check(names == ["obj-a", "obj-b"] and pages == 2, "List by pages of 1 gave %s in %d pages" % (names, pages))
+    for labels, fields, expected in [("pick=obj-b", "", ["obj-b"]), ("pick,pick!=obj-b", "", ["obj-a"]),
+                                     ("", "metadata.name=obj-a", ["obj-a"]), ("pick", "metadata.name!=obj-a", ["obj-b"])]:
+        got, _ = list_all(kind_stub, namespace=namespace, labels=labels, fields=fields)
+        check(got == expected, "labels %r fields %r gave %s" % (labels, fields, got))
     error = expect_error(grpc.StatusCode.ALREADY_EXISTS, kind_stub.Create, make("obj-a"))
     check(kind in error.details() and "obj-a" in error.details(), "ALREADY_EXISTS message: %s" % error.details())
     current = created
@@ -237,6 +243,19 @@ def scenario_minions_crud(channel):
     check(created.metadata.namespace == "", "a minion got namespace %r" % created.metadata.namespace)
     check(minions.Get(get("crud-m1"), timeout=TIMEOUT) == created, "Get differs from Create's answer")
     check("crud-m1" in list_all(minions)[0], "List lacks the minion")
+    # Labels tell this scenario's minions from the others' (minions have no namespace).
+    second = make_minion("crud-m2")
+    second.spec.unschedulable = True
+    second.metadata.labels["scenario"] = "minions-crud"
+    minions.Create(second, timeout=TIMEOUT)
+    first = minions.Get(get("crud-m1"), timeout=TIMEOUT)
+    check(list_all(minions, labels="scenario=minions-crud")[0] == ["crud-m2"], "label selector on minions")
+    names, pages = list_all(minions, fields="metadata.name!=nothing", labels="!nothing", limit=1)
+    check({"crud-m1", "crud-m2"} <= set(names) and pages == len(names), "minions by pages of 1: %s in %d" % (names, pages))
+    check(list_all(minions, fields="spec.unschedulable=true")[0] == ["crud-m2"], "spec.unschedulable=true")
+    check("crud-m2" not in list_all(minions, fields="spec.unschedulable=false")[0], "spec.unschedulable=false")
+    minions.Delete(delete("crud-m2"), timeout=TIMEOUT)
+    check(first == created, "Get differs from Create's answer")
     expect_error(grpc.StatusCode.ALREADY_EXISTS, minions.Create, make_minion("crud-m1"))
     report = S.minion.MinionStatusReport(name="crud-m1")
     report.status.machine_info.hostname = "crud-m1.local"
