@@ -15,7 +15,7 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: bench-deps bench-rpc deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
+.PHONY: bench-deps bench-rpc bench-obs deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
 
 # Installs the Debian packages given as $(1) that are missing (as root), or prints the command.
 define apt_install
@@ -113,3 +113,9 @@ bench-rpc: bench-deps
 	Benchmarks/grpc-cpp/build.sh $(CURDIR)/.build-bench/grpc-cpp
 	CAPSTAN_INTEROP=$(CURDIR)/.build/release/capstan-interop GRPC_CPP_SERVER=$(CURDIR)/.build-bench/grpc-cpp/echo_server \
 	  Benchmarks/rpc/bench-rpc.sh
+
+# What request logs and metrics cost per call: capstan-h2-echo plain, with metrics, with metrics and
+# logs, under h2load in one run (Benchmarks/rpc/bench-observability.sh says how).
+bench-obs: bench-deps
+	swift build -c release --product capstan-h2-echo
+	CAPSTAN_H2_ECHO=$(CURDIR)/.build/release/capstan-h2-echo Benchmarks/rpc/bench-observability.sh

@@ -94,6 +94,9 @@ private final class EndpointLoop: @unchecked Sendable {
     private let contentType: String
     private let render: @Sendable () -> String
     private var connections: [Connection] = []
+    /// After a failed `accept` (e.g. out of descriptors) the listener is left alone until then,
+    /// so a persistent failure does not spin the thread.
+    private var acceptPausedUntil: ContinuousClock.Instant?
 
     init(
         listenFD: Int32, limits: MetricsEndpoint.Limits, contentType: String, render: @escaping @Sendable () -> String
@@ -113,7 +116,9 @@ private final class EndpointLoop: @unchecked Sendable {
         }
         while true {
             var waits = [PlainIO.Wait(fd: wake.fd, interest: .read)]
-            if connections.count < limits.maxConnections {
+            if let paused = acceptPausedUntil, paused <= .now { acceptPausedUntil = nil }
+            let accepting = connections.count < limits.maxConnections && acceptPausedUntil == nil
+            if accepting {
                 waits.append(PlainIO.Wait(fd: listenFD, interest: .read))
             }
             for connection in connections {
@@ -125,7 +130,6 @@ private final class EndpointLoop: @unchecked Sendable {
                 return  // poll itself failing means the endpoint cannot go on
             }
             if waits[0].ready.contains(.read) { return }
-            let accepting = connections.count < limits.maxConnections
             let open = connections
             for (index, connection) in open.enumerated() {
                 let wait = waits[index + (accepting ? 2 : 1)]
@@ -136,9 +140,11 @@ private final class EndpointLoop: @unchecked Sendable {
         }
     }
 
-    /// Milliseconds until the earliest connection deadline, or -1 with none open.
+    /// Milliseconds until the earliest connection deadline or the end of an accept pause, or -1.
     private func timeout() -> Int32 {
-        guard let earliest = connections.map(\.deadline).min() else { return -1 }
+        guard let earliest = (connections.map(\.deadline) + [acceptPausedUntil].compactMap { $0 }).min() else {
+            return -1
+        }
         let remaining = ContinuousClock.now.duration(to: earliest)
         let millis = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
         return Int32(clamping: max(millis + 1, 0))
@@ -146,8 +152,13 @@ private final class EndpointLoop: @unchecked Sendable {
 
     private func acceptAll() {
         while connections.count < limits.maxConnections {
-            guard let accepted = try? Socket.accept(listenFD) else { return }
-            connections.append(Connection(fd: accepted.fd, deadline: .now + limits.connectionTimeout))
+            do {
+                guard let accepted = try Socket.accept(listenFD) else { return }
+                connections.append(Connection(fd: accepted.fd, deadline: .now + limits.connectionTimeout))
+            } catch {
+                acceptPausedUntil = .now + .milliseconds(100)
+                return
+            }
         }
     }
 

@@ -40,7 +40,9 @@ public struct LineLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let own = event.metadata { merged.merge(own) { _, new in new } }
+        if let own = event.metadata {
+            if merged.isEmpty { merged = own } else { merged.merge(own) { _, new in new } }
+        }
         if let error = event.error, merged["error"] == nil { merged["error"] = .string(String(describing: error)) }
         sink.write(line: LogLine.format(
             format, time: clock(), level: event.level, label: label, message: event.message.description,

@@ -47,10 +47,19 @@ public enum LogLine {
     /// Text output: control characters escaped; with `quoteIfNeeded`, an empty value or one holding
     /// a space, `"`, `=` or `\` is quoted with `\` escapes, so `key=value` pairs parse back.
     static func escapeText(_ text: String, quoteIfNeeded: Bool) -> String {
-        let needsQuotes = quoteIfNeeded && (text.isEmpty || text.unicodeScalars.contains {
-            $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F
-        })
-        let needsEscapes = text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        var needsQuotes = quoteIfNeeded && text.isEmpty
+        var needsEscapes = false
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F {
+                needsEscapes = true
+                needsQuotes = quoteIfNeeded
+                break
+            }
+            if quoteIfNeeded, byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=")
+                || byte == UInt8(ascii: "\\") {
+                needsQuotes = true
+            }
+        }
         guard needsQuotes || needsEscapes else { return text }
         var out = needsQuotes ? "\"" : ""
         for scalar in text.unicodeScalars {

@@ -12,10 +12,10 @@ public final class StandardErrorSink: LogSink {
     private init() {}
 
     public func write(line: String) {
-        var bytes = Array(line.utf8)
-        bytes.append(UInt8(ascii: "\n"))
+        var line = line
+        line.append("\n")
         lock.withLock { _ in
-            bytes.withUnsafeBytes { buffer in
+            line.withUTF8 { buffer in
                 var offset = 0
                 while offset < buffer.count {
                     let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
