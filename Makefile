@@ -46,7 +46,8 @@ $(VENV)/.installed: Tests/python/requirements.txt | deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/python/requirements.txt
 	touch $@
 
-# Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443.
+# Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443
+# (metrics at http://127.0.0.1:7444/metrics).
 run: deps
 	swift build --product capstan $(SWIFT_BUILD_FLAGS)
 	.build/debug/capstan up
