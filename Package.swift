@@ -138,11 +138,11 @@ let package = Package(
             name: "CapstanRPCTests", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
         // Request logs and metrics: in process, through a real API server (the Metrics RPC over
-        // HTTP/2) and the GET /metrics endpoint over real sockets.
+        // HTTP/2), the GET /metrics endpoint over real sockets, and the `capstan` executable.
         .testTarget(
             name: "CapstanObservabilityTests",
             dependencies: [
-                "CapstanAPIServerHost", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI",
+                "CapstanAPIServerHost", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanProcessSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

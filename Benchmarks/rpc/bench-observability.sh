@@ -9,7 +9,9 @@
 # (user + system from /proc, summed over all rounds): the steadier figure on a loaded machine.
 # Ratios are against plain.
 #
-# Env: SECONDS_PER_RUN (default 5), ROUNDS (default 3), CAPSTAN_H2_ECHO (the release binary).
+# Env: SECONDS_PER_RUN (default 5), ROUNDS (default 3), CAPSTAN_H2_ECHO (the release binary);
+#      BASELINE_H2_ECHO (optional): another build of capstan-h2-echo (e.g. of an earlier commit),
+#      measured plain as "baseline" in the same rounds, for a before/after of the RPC core itself.
 set -euo pipefail
 run_seconds=${SECONDS_PER_RUN:-5}
 rounds=${ROUNDS:-3}
@@ -34,8 +36,9 @@ wait_port() {
 }
 
 start() { # name port args...
-  local name=$1 port=$2; shift 2
-  "$echo_server" --port "$port" "$@" > "$work/$name.out" 2> /dev/null &
+  local name=$1 port=$2 binary=$echo_server; shift 2
+  if [ "$name" = baseline ]; then binary=$BASELINE_H2_ECHO; fi
+  "$binary" --port "$port" "$@" > "$work/$name.out" 2> /dev/null &
   pids+=($!)
   eval "pid_$name=$!"
   wait_port "$port"
@@ -61,12 +64,17 @@ load() { # port
 p_plain=$(free_port); start plain "$p_plain"
 p_metrics=$(free_port); start metrics "$p_metrics" --metrics
 p_log=$(free_port); start log "$p_log" --metrics --log
+servers="plain metrics log"
+if [ -n "${BASELINE_H2_ECHO:-}" ]; then
+  p_baseline=$(free_port); start baseline "$p_baseline"
+  servers="baseline $servers"
+fi
 
 hz=$(getconf CLK_TCK)
 declare -A best checks ticks calls
-for name in plain metrics log; do best[$name]=0; checks[$name]=ok; ticks[$name]=0; calls[$name]=0; done
+for name in $servers; do best[$name]=0; checks[$name]=ok; ticks[$name]=0; calls[$name]=0; done
 for round in $(seq 1 "$rounds"); do
-  for name in plain metrics log; do
+  for name in $servers; do
     port_var="p_$name" pid_var="pid_$name"
     before=$(cpu_ticks "${!pid_var}")
     read -r rate succeeded ok < <(load "${!port_var}")
@@ -81,7 +89,7 @@ done
 
 cpu_us() { awk -v t="${ticks[$1]}" -v n="${calls[$1]}" -v hz="$hz" 'BEGIN{ printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
 printf '\n%-9s %12s %8s %14s %8s  %s\n' server 'best call/s' ratio 'CPU µs/call' ratio check
-for name in plain metrics log; do
+for name in $servers; do
   ratio=$(awk -v a="${best[$name]}" -v b="${best[plain]}" 'BEGIN{ printf "%.3f", a / b }')
   cpu=$(cpu_us "$name")
   cpu_ratio=$(awk -v a="$cpu" -v b="$(cpu_us plain)" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
