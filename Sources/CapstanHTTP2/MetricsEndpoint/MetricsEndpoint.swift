@@ -19,8 +19,11 @@ public final class MetricsEndpoint: Sendable {
 
     /// Limits of one endpoint.
     public struct Limits: Sendable {
+        /// Connections served at once; more wait in the listen backlog.
         public var maxConnections = 16
+        /// The largest request head read; a longer one gets 431.
         public var maxRequestBytes = 8 * 1024
+        /// How long a connection may take from accept to its response being written.
         public var connectionTimeout: Duration = .seconds(5)
 
         public init() {}

@@ -2,6 +2,7 @@ public import Logging
 
 /// Where `LineLogHandler` writes finished lines (without their line feed).
 public protocol LogSink: Sendable {
+    /// Writes one line; called from any thread.
     func write(line: String)
 }
 
@@ -13,11 +14,13 @@ public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
+    /// The logger's label, printed on every line.
     public let label: String
     public let format: LogLine.Format
     private let sink: any LogSink
     private let clock: @Sendable () -> LogTimestamp
 
+    /// A handler for `label`; `clock` gives each record's time (tests fix it).
     public init(
         label: String, level: Logger.Level = .info, format: LogLine.Format = .text,
         sink: any LogSink = StandardErrorSink.shared,

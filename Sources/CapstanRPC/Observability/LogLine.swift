@@ -7,10 +7,12 @@ public import Logging
 ///
 /// Metadata keys are sorted, so lines of the same kind line up.
 public enum LogLine {
+    /// How a record is written: `key=value` text or one JSON object.
     public enum Format: String, Sendable, CaseIterable {
         case text, json
     }
 
+    /// The line for one record, without its line feed.
     public static func format(
         _ format: Format, time: LogTimestamp, level: Logger.Level, label: String, message: String,
         metadata: Logger.Metadata
