@@ -15,7 +15,7 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: bench-deps bench-rpc deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
+.PHONY: bench-deps bench-rpc bench-obs deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
 
 # Installs the Debian packages given as $(1) that are missing (as root), or prints the command.
 define apt_install
@@ -46,7 +46,8 @@ $(VENV)/.installed: Tests/python/requirements.txt | deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/python/requirements.txt
 	touch $@
 
-# Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443.
+# Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443
+# (metrics at http://127.0.0.1:7444/metrics).
 run: deps
 	swift build --product capstan $(SWIFT_BUILD_FLAGS)
 	.build/debug/capstan up
@@ -113,3 +114,9 @@ bench-rpc: bench-deps
 	Benchmarks/grpc-cpp/build.sh $(CURDIR)/.build-bench/grpc-cpp
 	CAPSTAN_INTEROP=$(CURDIR)/.build/release/capstan-interop GRPC_CPP_SERVER=$(CURDIR)/.build-bench/grpc-cpp/echo_server \
 	  Benchmarks/rpc/bench-rpc.sh
+
+# What request logs and metrics cost per call: capstan-h2-echo plain, with metrics, with metrics and
+# logs, under h2load in one run (Benchmarks/rpc/bench-observability.sh says how).
+bench-obs: bench-deps
+	swift build -c release --product capstan-h2-echo
+	CAPSTAN_H2_ECHO=$(CURDIR)/.build/release/capstan-h2-echo Benchmarks/rpc/bench-observability.sh

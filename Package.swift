@@ -23,6 +23,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // 1.12: `LogHandler.log(event:)` with `LogEvent.error`.
+        .package(url: "https://github.com/apple/swift-log", from: "1.12.0"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -49,7 +51,11 @@ let package = Package(
             name: "CapstanWire", dependencies: ["CapstanAPI", "CCapstanProto"], swiftSettings: swiftSettings),
 
         // Transport-agnostic gRPC, plus generated service descriptors, handlers and clients.
-        .target(name: "CapstanRPC", dependencies: ["CapstanWire", "CapstanAPI"], swiftSettings: swiftSettings),
+        // Also the server's observability: request logs (swift-log) and per-method metrics.
+        .target(
+            name: "CapstanRPC",
+            dependencies: ["CapstanWire", "CapstanAPI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
 
         // gRPC over HTTP/2 on nghttp2: event loops, sockets, server and client transports.
         .target(
@@ -72,7 +78,10 @@ let package = Package(
         // An API server on an HTTP/2 listener over a store: `capstan apiserver`, tests and benchmarks.
         .target(
             name: "CapstanAPIServerHost",
-            dependencies: ["CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire"],
+            dependencies: [
+                "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         // Real etcd members on loopback ports in temporary directories, for tests and benchmarks.
         .target(name: "CapstanEtcdLauncher", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
@@ -85,7 +94,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         // A gRPC echo server over CapstanHTTP2 for load checks by hand (h2load); wiring only.
         .executableTarget(
-            name: "capstan-h2-echo", dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI"],
+            name: "capstan-h2-echo",
+            dependencies: [
+                "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
 
         // The daemons: `capstan apiserver`, `capstan up` (wiring only).
@@ -94,6 +106,7 @@ let package = Package(
             dependencies: [
                 "CapstanAPIServerHost", "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
@@ -123,6 +136,15 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanRPCTests", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI"],
+            swiftSettings: swiftSettings),
+        // Request logs and metrics: in process, through a real API server (the Metrics RPC over
+        // HTTP/2), the GET /metrics endpoint over real sockets, and the `capstan` executable.
+        .testTarget(
+            name: "CapstanObservabilityTests",
+            dependencies: [
+                "CapstanAPIServerHost", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanProcessSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanHTTP2Tests",

@@ -39,15 +39,17 @@ public enum APIServerHostError: Error, CustomStringConvertible {
     }
 }
 
-/// Splits `HOST:PORT` (`[::1]:7443` for IPv6) into its parts.
-public func parseListenAddress(_ text: String) throws(APIServerHostError) -> (host: String, port: Int) {
+/// Splits `HOST:PORT` (`[::1]:7443` for IPv6) into its parts; `flag` names the option in errors.
+public func parseListenAddress(
+    _ text: String, flag: String = "--listen"
+) throws(APIServerHostError) -> (host: String, port: Int) {
     let parts = text.split(separator: ":", omittingEmptySubsequences: false)
     guard parts.count >= 2, let port = Int(parts.last!), (0...65_535).contains(port) else {
-        throw .invalidArgument("--listen must be HOST:PORT, got '\(text)'")
+        throw .invalidArgument("\(flag) must be HOST:PORT, got '\(text)'")
     }
     var host = parts.dropLast().joined(separator: ":")
     if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-    guard !host.isEmpty else { throw .invalidArgument("--listen must name a host, got '\(text)'") }
+    guard !host.isEmpty else { throw .invalidArgument("\(flag) must name a host, got '\(text)'") }
     return (host, port)
 }
 
@@ -68,6 +70,10 @@ public final class APIServerHost: Sendable {
     public let api: APIServer
     /// The health service: `shutdown()` marks every service NOT_SERVING.
     public let health: HealthService
+    /// Per-method call metrics of every service served, unless turned off.
+    public let metrics: RPCMetrics?
+    /// The `GET /metrics` listener, if one was asked for.
+    public let metricsEndpoint: MetricsEndpoint?
 
     private let transport: HTTP2ServerTransport
     private let group: EventLoopGroup
@@ -75,13 +81,16 @@ public final class APIServerHost: Sendable {
     private let closeStore: @Sendable () async -> Void
 
     private init(
-        host: String, port: Int, api: APIServer, health: HealthService, transport: HTTP2ServerTransport,
-        group: EventLoopGroup, serving: Task<Void, Never>, closeStore: @escaping @Sendable () async -> Void
+        host: String, port: Int, api: APIServer, health: HealthService, metrics: RPCMetrics?,
+        metricsEndpoint: MetricsEndpoint?, transport: HTTP2ServerTransport, group: EventLoopGroup,
+        serving: Task<Void, Never>, closeStore: @escaping @Sendable () async -> Void
     ) {
         self.host = host
         self.port = port
         self.api = api
         self.health = health
+        self.metrics = metrics
+        self.metricsEndpoint = metricsEndpoint
         self.transport = transport
         self.group = group
         self.serving = serving
@@ -89,15 +98,20 @@ public final class APIServerHost: Sendable {
     }
 
     /// Opens `store`, listens on `host:port` (port 0 picks a free one) and serves until `stop()`.
+    /// `interceptors` run inside the request log and metrics interceptors of `observability`.
     public static func start(
         store address: StoreAddress,
         host: String = "127.0.0.1",
         port: Int = 0,
         options: APIServerOptions = APIServerOptions(),
+        observability: ObservabilityOptions = ObservabilityOptions(),
         transportConfiguration: HTTP2ServerTransport.Configuration = .defaults,
         interceptors: [any ServerInterceptor] = [],
         loops: Int? = nil
     ) async throws -> APIServerHost {
+        if observability.metricsListen != nil, !observability.metrics {
+            throw APIServerHostError.invalidArgument("a metrics listener needs metrics turned on")
+        }
         let store: any Store
         let closeStore: @Sendable () async -> Void
         switch address {
@@ -112,7 +126,8 @@ public final class APIServerHost: Sendable {
         }
         return try await start(
             store: store, closeStore: closeStore, host: host, port: port, options: options,
-            transportConfiguration: transportConfiguration, interceptors: interceptors, loops: loops)
+            observability: observability, transportConfiguration: transportConfiguration,
+            interceptors: interceptors, loops: loops)
     }
 
     /// Serves an already open `store`; `closeStore` runs at the end of `stop()`.
@@ -122,10 +137,15 @@ public final class APIServerHost: Sendable {
         host: String = "127.0.0.1",
         port: Int = 0,
         options: APIServerOptions = APIServerOptions(),
+        observability: ObservabilityOptions = ObservabilityOptions(),
         transportConfiguration: HTTP2ServerTransport.Configuration = .defaults,
         interceptors: [any ServerInterceptor] = [],
         loops: Int? = nil
     ) async throws -> APIServerHost {
+        if observability.metricsListen != nil, !observability.metrics {
+            await closeStore()
+            throw APIServerHostError.invalidArgument("a metrics listener needs metrics turned on")
+        }
         let group: EventLoopGroup
         do {
             group = try loops.map { try EventLoopGroup(threads: $0) } ?? EventLoopGroup()
@@ -136,18 +156,37 @@ public final class APIServerHost: Sendable {
         let api = APIServer(store: store, options: options)
         var router = RPCRouter()
         api.register(on: &router)
+        let metrics = observability.metrics ? RPCMetrics() : nil
+        if let metrics { MetricsService(metrics: metrics).register(on: &router) }
         let health = HealthService()
         _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
+        var chain: [any ServerInterceptor] = []
+        if let logger = observability.requestLogger {
+            chain.append(RequestLogInterceptor(logger: logger, skippedServices: observability.unloggedServices))
+        }
+        if let metrics { chain.append(metrics.interceptor) }
+        chain += interceptors
+        let metricsEndpoint: MetricsEndpoint?
         let transport: HTTP2ServerTransport
         do {
-            transport = try HTTP2ServerTransport(
-                host: host, port: port, configuration: transportConfiguration, group: group)
+            if let listen = observability.metricsListen, let metrics {
+                metricsEndpoint = try MetricsEndpoint(host: listen.host, port: listen.port) { metrics.prometheusText() }
+            } else {
+                metricsEndpoint = nil
+            }
+            do {
+                transport = try HTTP2ServerTransport(
+                    host: host, port: port, configuration: transportConfiguration, group: group)
+            } catch {
+                metricsEndpoint?.stop()
+                throw error
+            }
         } catch {
             await group.shutdown()
             await closeStore()
             throw error
         }
-        let server = RPCServer(router: router, interceptors: interceptors)
+        let server = RPCServer(router: router, interceptors: chain)
         let serving = Task {
             await withTaskGroup(of: Void.self) { tasks in
                 let feed = Task { await api.run() }
@@ -158,8 +197,9 @@ public final class APIServerHost: Sendable {
             }
         }
         let running = APIServerHost(
-            host: host, port: transport.localPort, api: api, health: health, transport: transport, group: group,
-            serving: serving, closeStore: closeStore)
+            host: host, port: transport.localPort, api: api, health: health, metrics: metrics,
+            metricsEndpoint: metricsEndpoint, transport: transport, group: group, serving: serving,
+            closeStore: closeStore)
         do {
             try await api.waitUntilReady()
         } catch {
@@ -183,10 +223,11 @@ public final class APIServerHost: Sendable {
         await serving.value
     }
 
-    /// Shuts down gracefully and releases the listener, event loops and store.
+    /// Shuts down gracefully and releases the listeners, event loops and store.
     public func stop() async {
         beginShutdown()
         await serving.value
+        metricsEndpoint?.stop()
         await closeStore()
         await group.shutdown()
     }

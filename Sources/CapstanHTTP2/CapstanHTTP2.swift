@@ -59,6 +59,12 @@
 ///   closes, each connection sends GOAWAY twice (a notice, then after a PING round trip the last
 ///   stream id), calls in flight finish, and `listen` returns once the last connection closed
 ///   and the last handler returned.
+/// - `MetricsEndpoint/`: `MetricsEndpoint`, a plain HTTP/1.1 listener for Prometheus scrapes
+///   (`GET /metrics`) on a thread of its own, apart from the HTTP/2 loops: one `poll` over the
+///   listener, an eventfd for `stop()` and at most 16 connections, each answered once and closed
+///   (FIN, then it reads until the peer closes, so unread request bytes cannot reset the response),
+///   bounded in head size (431) and time (5 s). Request parsing and routing are pure
+///   (`PlainHTTPRequest`, `MetricsRoute`); its socket calls are in `Socket/PlainIO.swift`.
 /// - `Client/`: `HTTP2ClientTransport` keeps connections per target address (opened lazily,
 ///   ready once the server's SETTINGS arrived), many concurrent streams on each and a new
 ///   connection once one carries as many streams as the server allows; `ConnectionPool` reserves

@@ -1,14 +1,17 @@
 // A small gRPC echo server over CapstanHTTP2, for load checks by hand (h2load, ghz):
-//   swift run -c release capstan-h2-echo --port 50051 [--threads N] [--raw]
+//   swift run -c release capstan-h2-echo --port 50051 [--threads N] [--raw] [--metrics] [--log]
 // Service `capstan.test.Echo`: `Unary` answers the request bytes; `Stream` is bidirectional echo.
 // `--raw` answers every stream's first message straight through the transport, without RPCServer,
-// to tell the transport's share of the cost from the RPC core's. Stops gracefully on SIGINT/SIGTERM.
+// to tell the transport's share of the cost from the RPC core's. `--metrics` installs the metrics
+// interceptor and `--log` the request log interceptor (text lines on standard error), to measure
+// what observability costs per call. Stops gracefully on SIGINT/SIGTERM.
 import CapstanAPI
 import CapstanHTTP2
 import CapstanRPC
 import CapstanWire
 import Dispatch
 import Glibc
+import Logging
 
 /// A message that is its bytes.
 struct Payload: WireMessage {
@@ -21,14 +24,19 @@ struct Payload: WireMessage {
 
 var port = 50051
 var threads = EventLoopGroup.coreCount
+var interceptors: [any ServerInterceptor] = []
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--port": port = Int(arguments.next() ?? "") ?? port
     case "--threads": threads = Int(arguments.next() ?? "") ?? threads
     case "--raw": break
+    case "--metrics": interceptors.append(RPCMetrics().interceptor)
+    case "--log":
+        interceptors.insert(
+            RequestLogInterceptor(logger: Logger(label: "capstan.rpc") { LineLogHandler(label: $0, level: .info) }), at: 0)
     default:
-        print("usage: capstan-h2-echo [--port N] [--threads N] [--raw]")
+        print("usage: capstan-h2-echo [--port N] [--threads N] [--raw] [--metrics] [--log]")
         exit(2)
     }
 }
@@ -72,7 +80,7 @@ if CommandLine.arguments.contains("--raw") {
         }
     }
 } else {
-    try await RPCServer(router: router).serve(on: transport)
+    try await RPCServer(router: router, interceptors: interceptors).serve(on: transport)
 }
 await group.shutdown()
 print("stopped")

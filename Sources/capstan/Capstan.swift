@@ -1,11 +1,14 @@
 // capstan: Capstan's daemons. Wiring only: every behaviour lives in the libraries.
-//   capstan apiserver --listen 127.0.0.1:7443 --store sqlite:/var/lib/capstan
-//   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443]
+//   capstan apiserver --listen 127.0.0.1:7443 --store sqlite:/var/lib/capstan [--metrics-listen 127.0.0.1:7444]
+//   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443] [--metrics-listen 127.0.0.1:7444|off]
+//   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json]
 import ArgumentParser
 import CapstanAPIServerHost
 import CapstanHTTP2
+import CapstanRPC
 import Dispatch
 import Foundation
+import Logging
 
 @main
 struct Capstan: AsyncParsableCommand {
@@ -16,6 +19,40 @@ struct Capstan: AsyncParsableCommand {
 
 /// The default API server address: loopback only, since nothing authenticates callers yet.
 let defaultListen = "127.0.0.1:7443"
+/// Where `capstan up` serves `GET /metrics` unless told otherwise (loopback only).
+let defaultUpMetricsListen = "127.0.0.1:7444"
+
+/// Logging flags shared by the daemons.
+struct LogFlags: ParsableArguments {
+    @Option(help: "Lowest level logged: trace, debug, info (one line per call), notice, warning, error, critical.")
+    var logLevel = "info"
+
+    @Option(help: "Log line format on standard error: text (key=value) or json.")
+    var logFormat = "text"
+
+    /// Installs the log handler and returns the request logger.
+    func bootstrap() throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError(
+                "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(logLevel)'")
+        }
+        guard let format = LogLine.Format(rawValue: logFormat) else {
+            throw ValidationError("--log-format must be text or json, got '\(logFormat)'")
+        }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
+        return Logger(label: "capstan.rpc")
+    }
+}
+
+/// `--metrics-listen HOST:PORT`, or `off`/empty for none.
+func parseMetricsListen(_ text: String?) throws -> (host: String, port: Int)? {
+    guard let text, !text.isEmpty, text != "off" else { return nil }
+    do {
+        return try parseListenAddress(text, flag: "--metrics-listen")
+    } catch {
+        throw ValidationError(error.description)
+    }
+}
 
 struct APIServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +64,11 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(help: "sqlite:DIRECTORY (embedded, durable) or etcd:HOST:PORT[,HOST:PORT…].")
     var store: String
 
+    @Option(help: "HOST:PORT to serve Prometheus metrics on (GET /metrics); none unless given.")
+    var metricsListen: String?
+
+    @OptionGroup var log: LogFlags
+
     func run() async throws {
         let address: StoreAddress
         do {
@@ -34,7 +76,9 @@ struct APIServerCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        try await serveAPI(listen: listen, store: address)
+        let metrics = try parseMetricsListen(metricsListen)
+        let logger = try log.bootstrap()
+        try await serveAPI(listen: listen, store: address, metricsListen: metrics, logger: logger)
     }
 }
 
@@ -49,14 +93,23 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT to listen on.")
     var listen = defaultListen
 
+    @Option(help: "HOST:PORT to serve Prometheus metrics on (GET /metrics), or off.")
+    var metricsListen = defaultUpMetricsListen
+
+    @OptionGroup var log: LogFlags
+
     func run() async throws {
+        let metrics = try parseMetricsListen(metricsListen)
+        let logger = try log.bootstrap()
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        try await serveAPI(listen: listen, store: .sqlite(dataDir))
+        try await serveAPI(listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger)
     }
 }
 
 /// Opens the store, serves the API until SIGINT or SIGTERM, then drains and closes.
-func serveAPI(listen: String, store address: StoreAddress) async throws {
+func serveAPI(
+    listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger
+) async throws {
     let (host, port): (String, Int)
     do {
         (host, port) = try parseListenAddress(listen)
@@ -64,9 +117,14 @@ func serveAPI(listen: String, store address: StoreAddress) async throws {
         throw ValidationError(error.description)
     }
     ProcessTuning.keepAllocatorHeap()
-    let server = try await APIServerHost.start(store: address, host: host, port: port)
+    let server = try await APIServerHost.start(
+        store: address, host: host, port: port,
+        observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen))
     print("capstan: API server listening on \(server.address) (store: \(address))")
     print("capstan: reach it with any gRPC client, e.g. grpcurl -plaintext \(server.address) list")
+    if let endpoint = server.metricsEndpoint {
+        print("capstan: Prometheus metrics at http://\(endpoint.address)/metrics")
+    }
     fflush(nil)
 
     signal(SIGINT, SIG_IGN)

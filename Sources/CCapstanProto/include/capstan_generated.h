@@ -3,6 +3,7 @@
 #include "protos/capstan/v1/endpoints.pb-c.h"
 #include "protos/capstan/v1/kubelet.pb-c.h"
 #include "protos/capstan/v1/meta.pb-c.h"
+#include "protos/capstan/v1/metrics.pb-c.h"
 #include "protos/capstan/v1/minion.pb-c.h"
 #include "protos/capstan/v1/pod.pb-c.h"
 #include "protos/capstan/v1/replication_controller.pb-c.h"

@@ -39,7 +39,7 @@ extension RPCRouter {
     ) {
         let path = m.path
         register(m, .unary) { requests, call, context in
-            let request = try await Self.singleRequest(Req.self, from: requests, path: path, kind: .unary)
+            let request = try await Self.singleRequest(Req.self, from: requests, call: call, path: path, kind: .unary)
             let response = try await handler(request, context)
             try await call.writeMessage(response.bytes)
         }

@@ -8,7 +8,7 @@ extension RPCRouter {
     ) -> Handler {
         let path = m.path
         return { requests, call, context in
-            let request = try await singleRequest(Req.self, from: requests, path: path, kind: .unary)
+            let request = try await singleRequest(Req.self, from: requests, call: call, path: path, kind: .unary)
             let response = try await handler(request, context)
             try await call.writeMessage(response.serializedBytes())
         }
@@ -20,7 +20,7 @@ extension RPCRouter {
     ) -> Handler {
         let path = m.path
         return { requests, call, context in
-            let request = try await singleRequest(Req.self, from: requests, path: path, kind: .serverStreaming)
+            let request = try await singleRequest(Req.self, from: requests, call: call, path: path, kind: .serverStreaming)
             try await handler(request, ResponseStream(call: call), context)
         }
     }
@@ -31,7 +31,7 @@ extension RPCRouter {
     ) -> Handler {
         let path = m.path
         return { requests, call, context in
-            let response = try await handler(RequestStream(raw: requests, path: path), context)
+            let response = try await handler(RequestStream(raw: requests, call: call, path: path), context)
             try await call.writeMessage(response.serializedBytes())
         }
     }
@@ -42,7 +42,7 @@ extension RPCRouter {
     ) -> Handler {
         let path = m.path
         return { requests, call, context in
-            try await handler(RequestStream(raw: requests, path: path), ResponseStream(call: call), context)
+            try await handler(RequestStream(raw: requests, call: call, path: path), ResponseStream(call: call), context)
         }
     }
 
@@ -51,6 +51,7 @@ extension RPCRouter {
     static func singleRequest<Req: WireMessage>(
         _ type: Req.Type,
         from requests: any AsyncSequence<[UInt8], any Error> & Sendable,
+        call: ServerCall,
         path: String,
         kind: StreamingKind
     ) async throws -> Req {
@@ -58,6 +59,7 @@ extension RPCRouter {
         guard let bytes = try await iterator.next() else {
             throw RPCError(code: .internal, message: "\(path) is a \(kind) method but the client sent no request message")
         }
+        call.countReceived()
         let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
         guard try await iterator.next() == nil else {
             throw RPCError(code: .internal, message: "\(path) is a \(kind) method but the client sent more than one request message")

@@ -1,19 +1,22 @@
 import Synchronization
 
 /// The core's side of one server call: pending response headers and trailers, the single
-/// `finish`, and whether the call was cancelled (by the peer or by its deadline).
+/// `finish`, whether the call was cancelled (by the peer or by its deadline), and how many
+/// messages went each way (for logs and metrics).
 final class ServerCall: Sendable {
     private struct State {
         var responseHeaders = Metadata()
         var headersSent = false
         var trailers = Metadata()
-        /// The code the call ended with, once it ended.
-        var endedWith: RPCCode?
+        /// The status the call ended with, once it ended.
+        var endedWith: RPCStatus?
     }
 
     private let writer: any ServerStreamWriter
     private let state = Mutex(State())
     private let cancelled = Atomic<Bool>(false)
+    private let received = Atomic<Int>(0)
+    private let sent = Atomic<Int>(0)
 
     init(writer: any ServerStreamWriter) {
         self.writer = writer
@@ -23,6 +26,21 @@ final class ServerCall: Sendable {
 
     func markCancelled() {
         cancelled.store(true, ordering: .releasing)
+    }
+
+    /// Request messages handed to the handler so far.
+    var messagesReceived: Int { received.load(ordering: .relaxed) }
+    /// Response messages written so far.
+    var messagesSent: Int { sent.load(ordering: .relaxed) }
+
+    /// Counts one request message handed to the handler.
+    func countReceived() {
+        received.add(1, ordering: .relaxed)
+    }
+
+    /// The status the call ended with, or `nil` while it runs.
+    var endedStatus: RPCStatus? {
+        state.withLock { $0.endedWith }
     }
 
     func addResponseHeaders(_ headers: Metadata) throws(RPCError) {
@@ -41,7 +59,7 @@ final class ServerCall: Sendable {
     /// Sends one response message, preceded by the headers if they are still pending.
     func writeMessage(_ bytes: [UInt8]) async throws {
         let headers: Metadata? = try state.withLock { (state) throws(RPCError) -> Metadata? in
-            if let code = state.endedWith {
+            if let code = state.endedWith?.code {
                 throw RPCError(
                     code: code == .ok ? .failedPrecondition : code,
                     message: "cannot write a response: the call already ended (\(code))"
@@ -53,6 +71,7 @@ final class ServerCall: Sendable {
         }
         if let headers { try await writer.writeHeaders(headers) }
         try await writer.writeMessage(bytes)
+        sent.add(1, ordering: .relaxed)
     }
 
     /// Ends the call with OK (`error == nil`) or the error; only the first call has an effect.
@@ -60,7 +79,7 @@ final class ServerCall: Sendable {
     func finish(_ error: RPCError?) {
         let trailers: Metadata? = state.withLock { state in
             guard state.endedWith == nil else { return nil }
-            state.endedWith = error?.code ?? .ok
+            state.endedWith = error?.status ?? .ok
             var trailers = Metadata()
             if !state.headersSent {
                 state.headersSent = true

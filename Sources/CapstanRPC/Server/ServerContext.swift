@@ -22,6 +22,18 @@ public struct ServerContext: Sendable {
     /// Whether the peer cancelled the call or its deadline passed.
     public var isCancelled: Bool { call.isCancelled }
 
+    /// Request messages handed to the handler so far.
+    public var messagesReceived: Int { call.messagesReceived }
+
+    /// Response messages sent so far.
+    public var messagesSent: Int { call.messagesSent }
+
+    /// The status the call already ended with, or `nil` while it runs. A call normally ends after
+    /// its interceptors return; one whose deadline passed ends first (`DEADLINE_EXCEEDED`), and its
+    /// handler is cancelled afterwards, so an interceptor seeing an error checks this for the status
+    /// the client really got.
+    public var endedStatus: RPCStatus? { call.endedStatus }
+
     /// Adds response headers; they are sent before the first response message.
     /// Throws once they were sent.
     public func addResponseHeaders(_ headers: Metadata) throws(RPCError) {

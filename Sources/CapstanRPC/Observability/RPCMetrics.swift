@@ -1,0 +1,53 @@
+public import CapstanAPI
+import Synchronization
+
+/// Per-method call metrics of an RPC server: finished calls by status code, a latency histogram
+/// (fixed buckets 0.1 ms … 10 s), calls in flight, and request/response messages. Filled by
+/// `MetricsInterceptor`, read as `MetricsSnapshot`s (the `capstan.v1.Metrics` service) or as
+/// Prometheus text (`prometheusText()`, what `GET /metrics` serves).
+///
+/// A method appears once it is first called. The per-call cost is a lookup in a locked table
+/// (short: a hash of the method's names) and one per-method lock for the counters.
+public final class RPCMetrics: Sendable {
+    private struct Key: Hashable {
+        let service: String
+        let method: String
+    }
+
+    private let methods = Mutex<[Key: MethodStats]>([:])
+
+    public init() {}
+
+    /// The counters of `method`, created on first use.
+    func stats(for method: AnyMethodDescriptor) -> MethodStats {
+        let key = Key(service: method.service, method: method.method)
+        return methods.withLock { methods in
+            if let stats = methods[key] { return stats }
+            let stats = MethodStats(method: method)
+            methods[key] = stats
+            return stats
+        }
+    }
+
+    /// Every method called so far, sorted by service, then method.
+    public func methodMetrics() -> [MethodMetrics] {
+        let all = methods.withLock { Array($0.values) }
+        return all.map { $0.snapshot() }.sorted { ($0.service, $0.method) < ($1.service, $1.method) }
+    }
+
+    /// The counters of every method, structured and as Prometheus text (from the same reading).
+    public func snapshot() -> MetricsSnapshot {
+        var snapshot = MetricsSnapshot()
+        snapshot.methods = methodMetrics()
+        snapshot.prometheusText = PrometheusText.render(snapshot.methods)
+        return snapshot
+    }
+
+    /// The counters in Prometheus' text exposition format, version 0.0.4.
+    public func prometheusText() -> String {
+        PrometheusText.render(methodMetrics())
+    }
+
+    /// The interceptor that fills these metrics; install it on every server to be measured.
+    public var interceptor: MetricsInterceptor { MetricsInterceptor(metrics: self) }
+}

@@ -1,0 +1,84 @@
+public import Logging
+
+/// Logs one structured line per call once it ends: `rpc.method` (the path), `rpc.code`,
+/// `rpc.latency_ms`, `rpc.peer`, for streaming methods `rpc.messages_received` and
+/// `rpc.messages_sent`, and for failures `rpc.error` (the status message). All of it is logger
+/// metadata; the message is always "rpc".
+///
+/// Levels: `info` for `OK` and for errors the caller caused (`INVALID_ARGUMENT`, `NOT_FOUND`,
+/// `CANCELLED` …); `warning` when the server could not serve in time or capacity
+/// (`DEADLINE_EXCEEDED`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, `UNIMPLEMENTED`); `error` for server
+/// faults (`INTERNAL`, `UNKNOWN`, `DATA_LOSS`). Nothing is formatted when the logger's level drops
+/// the line.
+public struct RequestLogInterceptor: ServerInterceptor {
+    /// Where lines go.
+    public let logger: Logger
+    /// Services whose calls are not logged (by default the health service, which load balancers
+    /// and probes call constantly).
+    public let skippedServices: Set<String>
+
+    /// The services skipped unless told otherwise.
+    public static let defaultSkippedServices: Set<String> = ["grpc.health.v1.Health"]
+
+    public init(logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices) {
+        self.logger = logger
+        self.skippedServices = skippedServices
+    }
+
+    public func intercept(
+        _ context: ServerContext,
+        next: @Sendable (ServerContext) async throws -> Void
+    ) async throws {
+        if skippedServices.contains(context.method.service) {
+            try await next(context)
+            return
+        }
+        let start = ContinuousClock.now
+        var thrown: (any Error)?
+        do {
+            try await next(context)
+        } catch {
+            thrown = error
+        }
+        let latency = start.duration(to: .now)
+        let status = CallOutcome.status(thrown: thrown, context: context)
+        let level = Self.level(for: status.code)
+        logger.log(level: level, "rpc", metadata: Self.metadata(context: context, status: status, latency: latency))
+        if let thrown { throw thrown }
+    }
+
+    /// The level a call ending with `code` is logged at.
+    public static func level(for code: RPCCode) -> Logger.Level {
+        switch code {
+        case .internal, .unknown, .dataLoss:
+            .error
+        case .deadlineExceeded, .resourceExhausted, .unavailable, .unimplemented:
+            .warning
+        case .ok, .cancelled, .invalidArgument, .notFound, .alreadyExists, .permissionDenied, .failedPrecondition,
+            .aborted, .outOfRange, .unauthenticated:
+            .info
+        }
+    }
+
+    private static func metadata(context: ServerContext, status: RPCStatus, latency: Duration) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "rpc.method": .string(context.method.path),
+            "rpc.code": .string(status.code.description),
+            "rpc.latency_ms": .string(milliseconds(latency)),
+        ]
+        if !context.peer.isEmpty { metadata["rpc.peer"] = .string(context.peer) }
+        if context.method.kind != .unary {
+            metadata["rpc.messages_received"] = .string(String(context.messagesReceived))
+            metadata["rpc.messages_sent"] = .string(String(context.messagesSent))
+        }
+        if status.code != .ok { metadata["rpc.error"] = .string(status.message) }
+        return metadata
+    }
+
+    /// Milliseconds with three decimals (microsecond resolution), e.g. `0.137`.
+    static func milliseconds(_ duration: Duration) -> String {
+        let micros = max(duration.wholeNanoseconds / 1_000, 0)
+        let fraction = String(micros % 1_000)
+        return "\(micros / 1_000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+}

@@ -1,0 +1,97 @@
+import CapstanAPI
+import CapstanHTTP2
+import CapstanProcessSupport
+import CapstanRPC
+import Foundation
+import Testing
+
+@Suite("The capstan executable's observability flags", .timeLimit(.minutes(2)))
+struct CapstanExecutableTests {
+    /// `capstan` beside the test bundle's executable in the build directory.
+    static func capstanExecutable() -> URL? {
+        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("capstan")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return nil
+    }
+
+    /// Polls `file` for up to 30 s until `condition` holds for its text; returns the text.
+    static func waitForText(_ file: String, _ condition: (String) -> Bool) async throws -> String {
+        for _ in 0..<600 {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            if condition(text) { return text }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestTimeout(what: "\(file) to show what the test waits for")
+    }
+
+    @Test("capstan up: JSON request logs on stderr, GET /metrics, the Metrics RPC, a clean stop on SIGTERM")
+    func up() async throws {
+        let executable = try #require(Self.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-obs-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let out = directory + "/out", err = directory + "/err"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = [
+            "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+            "--log-format", "json", "--log-level", "info",
+        ]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+        let banner = try await Self.waitForText(out) { $0.contains("/metrics\n") || !process.isRunning }
+        let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
+        let metricsPort = try #require(banner.firstMatch(of: /http:\/\/127\.0\.0\.1:(\d+)\/metrics/)?.1).flatMap { Int($0) }
+        let port = try #require(metricsPort)
+
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
+        do {
+            let rpc = RPCClient(transport: transport)
+            var created = Minion()
+            created.metadata.name = "e2e"
+            created.spec.address = "10.0.0.1"
+            created.spec.kubeletPort = 10250
+            _ = try await Minions.Client(rpc).create(created)
+            let snapshot = try await Metrics.Client(rpc).get(MetricsRequest())
+            #expect(snapshot.methods.contains { $0.method == "Create" && $0.codes.map(\.code) == ["OK"] })
+        } catch {
+            Issue.record("calls to the daemon failed: \(error)")
+        }
+        await transport.close()
+        await group.shutdown()
+
+        let scrape = try httpExchange(port: port, "GET /metrics HTTP/1.1\r\n\r\n")
+        #expect(scrape.status == 200)
+        let text = try Exposition(parsing: scrape.body)
+        #expect(text.value("capstan_rpc_server_calls_total", ["service": "capstan.v1.Minions", "method": "Create", "code": "OK"]) == 1)
+
+        let logs = try await Self.waitForText(err) { $0.contains("/capstan.v1.Metrics/Get") }
+        let records = try logs.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        }
+        let create = try #require(records.first { $0["rpc.method"] as? String == "/capstan.v1.Minions/Create" })
+        #expect(create["rpc.code"] as? String == "OK")
+        #expect(create["level"] as? String == "info")
+        #expect(create["logger"] as? String == "capstan.rpc")
+        #expect(Double(create["rpc.latency_ms"] as? String ?? "") != nil)
+
+        kill(process.processIdentifier, SIGTERM)
+        let stopped = try await Self.waitForText(out) { $0.contains("capstan: stopped") || !process.isRunning }
+        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(stopped.contains("capstan: stopped"))
+        #expect(!process.isRunning)
+        #expect(process.terminationStatus == 0)
+        #expect(throws: RawConnection.Failure.self) { _ = try RawConnection(port: port) }
+    }
+}

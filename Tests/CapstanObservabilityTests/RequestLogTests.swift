@@ -1,0 +1,76 @@
+import CapstanAPI
+import CapstanRPC
+import Logging
+import Testing
+
+@Suite("Request logs", .timeLimit(.minutes(1)))
+struct RequestLogTests {
+    private func string(_ record: CapturedRecord, _ key: String) -> String? {
+        guard case .string(let value)? = record.metadata[key] else { return nil }
+        return value
+    }
+
+    @Test("one record per call: method, code, latency, peer; errors and stream counts; health skipped")
+    func recordsPerCall() async throws {
+        let records = CapturedRecords()
+        let interceptor = RequestLogInterceptor(logger: records.logger(level: .info))
+        try await withProbeServer(interceptors: [interceptor]) { client in
+            _ = try await client.unary(Probe.get, note("hello"), options: .default)
+            #expect(await failureCode { _ = try await client.unary(Probe.get, note("missing"), options: .default) } == .notFound)
+            #expect(await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) } == .unknown)
+            let expand = try await client.serverStreaming(Probe.expand, note("3"), options: .default)
+            for try await _ in expand {}
+            _ = try await Grpc_Health_V1_Health.Client(client).check(Grpc_Health_V1_HealthCheckRequest())
+        }
+        let all = records.all
+        #expect(all.count == 4, "health checks are not logged: \(all.map(\.metadata))")
+        #expect(all.allSatisfy { $0.message == "rpc" })
+        #expect(all.map { string($0, "rpc.method") } == [
+            "/capstan.test.Probe/Get", "/capstan.test.Probe/Get", "/capstan.test.Probe/Get", "/capstan.test.Probe/Expand",
+        ])
+        #expect(all.map { string($0, "rpc.code") } == ["OK", "NOT_FOUND", "UNKNOWN", "OK"])
+        #expect(all.map(\.level) == [.info, .info, .error, .info])
+        for record in all {
+            let latency = try #require(string(record, "rpc.latency_ms").flatMap(Double.init))
+            #expect(latency >= 0 && latency < 60_000)
+            #expect(string(record, "rpc.peer")?.isEmpty == false)
+        }
+        #expect(string(all[0], "rpc.error") == nil)
+        #expect(string(all[1], "rpc.error") == "no such thing 'missing'")
+        #expect(string(all[2], "rpc.error")?.contains("ProbeCrash") == true)
+        #expect(string(all[0], "rpc.messages_sent") == nil, "unary calls carry no message counts")
+        #expect(string(all[3], "rpc.messages_received") == "1")
+        #expect(string(all[3], "rpc.messages_sent") == "3")
+    }
+
+    @Test("levels: server faults are errors, capacity and time warnings, caller mistakes info")
+    func levels() {
+        #expect(RequestLogInterceptor.level(for: .ok) == .info)
+        #expect(RequestLogInterceptor.level(for: .invalidArgument) == .info)
+        #expect(RequestLogInterceptor.level(for: .deadlineExceeded) == .warning)
+        #expect(RequestLogInterceptor.level(for: .unavailable) == .warning)
+        #expect(RequestLogInterceptor.level(for: .internal) == .error)
+        #expect(RequestLogInterceptor.level(for: .dataLoss) == .error)
+    }
+
+    @Test("a logger at warning drops successful calls and keeps faults")
+    func levelFilter() async throws {
+        let records = CapturedRecords()
+        let interceptor = RequestLogInterceptor(logger: records.logger(level: .warning), skippedServices: [])
+        try await withProbeServer(interceptors: [interceptor]) { client in
+            _ = try await client.unary(Probe.get, note("hello"), options: .default)
+            _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
+        }
+        #expect(records.all.map { string($0, "rpc.code") } == ["UNKNOWN"])
+    }
+
+    @Test("health checks are logged when not skipped")
+    func healthWhenAsked() async throws {
+        let records = CapturedRecords()
+        let interceptor = RequestLogInterceptor(logger: records.logger(), skippedServices: [])
+        try await withProbeServer(interceptors: [interceptor]) { client in
+            _ = try await Grpc_Health_V1_Health.Client(client).check(Grpc_Health_V1_HealthCheckRequest())
+        }
+        #expect(records.all.map { string($0, "rpc.method") } == ["/grpc.health.v1.Health/Check"])
+    }
+}
