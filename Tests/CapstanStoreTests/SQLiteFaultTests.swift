@@ -179,11 +179,10 @@ struct SQLiteFaultTests {
 
             // Compaction removes the superseded rows; their pages take the same batch.
             try await store.compact(revision)
-            for (offset, result) in try await Self.batch(store, batch).enumerated() {
-                let written = try result.get()
-                #expect(written == revision + 1 + Int64(offset))
-                model.put(batch[offset].0, value, revision: written)
-            }
+            let written = try await Self.batch(store, batch).enumerated().map { ($0.offset, try $0.element.get()) }
+                .sorted { $0.1 < $1.1 }
+            #expect(written.map(\.1) == Array(revision + 1...revision + Int64(batch.count)))
+            for (index, revision) in written { model.put(batch[index].0, value, revision: revision) }
             #expect(try await watched == model.events)
             #expect(try await store.list(prefix: "/").items == model.state(at: .max, prefix: "/"))
             await store.close()
@@ -220,6 +219,30 @@ struct SQLiteFaultTests {
             #expect(await storeError { _ = try await store.watch(prefix: "/", fromRevision: revision - 10) }?.isCompacted == true)
             #expect(try await store.update("/k", value: bytes("last"), expectedRevision: revision) == revision + 1)
             await store.close()
+        }
+    }
+
+    /// Checkpoints copy the WAL into the database file after commits; when they fail, the WAL keeps
+    /// the data, so the commits still succeed and nothing is lost.
+    @Test func failedCheckpointsLoseNothing() async throws {
+        let vfs = try FaultVFS()
+        defer { vfs.destroy() }
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let store = try await SQLiteStore.open(directory: data, options: Self.options(vfs: vfs))
+            vfs.arm([.write, .sync], on: .database, count: nil, code: SQLiteCode.ioerrWrite)
+            var model = StoreModel()
+            // Enough 1 KiB writes for SQLite's automatic checkpoint (every 1000 WAL pages) to run.
+            for round in 0..<50 {
+                let results = try await Self.batch(store, (0..<40).map { ("/k/\(round)/\($0)", Self.lostValue($0)) })
+                let written = try results.enumerated().map { ($0.offset, try $0.element.get()) }.sorted { $0.1 < $1.1 }
+                for (index, revision) in written { model.put("/k/\(round)/\(index)", Self.lostValue(index), revision: revision) }
+            }
+            #expect(vfs.failures > 0, "no checkpoint ran")
+            try await Self.expectCrashCopy(of: data, in: directory, holds: model)
+            vfs.disarm()
+            await store.close()
+            try await Self.expectReopened(data, vfs: vfs, holds: model)
         }
     }
 

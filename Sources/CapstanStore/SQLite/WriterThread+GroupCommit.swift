@@ -35,7 +35,7 @@ extension WriterThread {
         do throws(StoreError) {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
-            finish(work, failure: error)
+            finish(work, failure: .unavailable(reason: "nothing in this batch was written: \(error.reason)"))
             return
         }
         for pending in work {
