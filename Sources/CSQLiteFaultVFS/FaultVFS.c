@@ -280,12 +280,7 @@ CSQLiteFaultVFS *CSQLiteFaultVFS_create(const char *name) {
     return vfs;
 }
 
-void CSQLiteFaultVFS_destroy(CSQLiteFaultVFS *vfs) {
-    sqlite3_vfs_unregister(&vfs->base);
-    pthread_mutex_destroy(&vfs->mutex);
-    free(vfs->name);
-    free(vfs);
-}
+void CSQLiteFaultVFS_unregister(CSQLiteFaultVFS *vfs) { sqlite3_vfs_unregister(&vfs->base); }
 
 void CSQLiteFaultVFS_arm(CSQLiteFaultVFS *vfs, int operations, int files, int skip, int count, int errorCode) {
     pthread_mutex_lock(&vfs->mutex);

@@ -11,8 +11,7 @@ enum SQLiteCode {
 }
 
 /// A fault-injecting SQLite VFS (`CSQLiteFaultVFS`) under a name of its own, for one test: open a
-/// store with `vfsName = vfs.name`, then `arm` faults. Destroy it only after every store using it
-/// has closed.
+/// store with `vfsName = vfs.name`, then `arm` faults; `unregister` it at the end.
 final class FaultVFS: @unchecked Sendable {
     // Sendable: `handle` never changes, and the C instance guards its state with its own mutex.
     struct Operations: OptionSet, Sendable {
@@ -55,5 +54,5 @@ final class FaultVFS: @unchecked Sendable {
         CSQLiteFaultVFS_passed(handle, operations.rawValue, files.rawValue)
     }
 
-    func destroy() { CSQLiteFaultVFS_destroy(handle) }
+    func unregister() { CSQLiteFaultVFS_unregister(handle) }
 }

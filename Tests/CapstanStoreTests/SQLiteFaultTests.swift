@@ -31,7 +31,7 @@ struct SQLiteFaultTests {
 
     @Test(arguments: commitFaults) func failedCommitFailsTheWholeBatchAndTheStoreGoesOn(fault: CommitFault) async throws {
         let vfs = try FaultVFS()
-        defer { vfs.destroy() }
+        defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
             let store = try await SQLiteStore.open(directory: data, options: Self.options(vfs: vfs))
@@ -87,7 +87,7 @@ struct SQLiteFaultTests {
 
     @Test func persistentFaultFailsEveryBatchUntilItClears() async throws {
         let vfs = try FaultVFS()
-        defer { vfs.destroy() }
+        defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
             let store = try await SQLiteStore.open(directory: data, options: Self.options(vfs: vfs))
@@ -197,7 +197,7 @@ struct SQLiteFaultTests {
     /// A compaction whose COMMIT fails is retried later; nothing is lost and writes go on.
     @Test func failedCompactionCommitIsSealedAndRetried() async throws {
         let vfs = try FaultVFS()
-        defer { vfs.destroy() }
+        defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteStore.open(directory: directory, options: Self.options(vfs: vfs))
             var revision = try await store.create("/k", value: bytes("0"))
@@ -226,7 +226,7 @@ struct SQLiteFaultTests {
     /// the data, so the commits still succeed and nothing is lost.
     @Test func failedCheckpointsLoseNothing() async throws {
         let vfs = try FaultVFS()
-        defer { vfs.destroy() }
+        defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
             let store = try await SQLiteStore.open(directory: data, options: Self.options(vfs: vfs))
@@ -282,7 +282,7 @@ struct SQLiteFaultTests {
 
     @Test func readErrorsAtOpenAreAClearErrorAndHarmNothing() async throws {
         let vfs = try FaultVFS()
-        defer { vfs.destroy() }
+        defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteStore.open(directory: directory, options: Self.options(vfs: vfs))
             let revision = try await store.create("/k", value: bytes("kept"))

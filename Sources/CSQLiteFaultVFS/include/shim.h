@@ -25,11 +25,12 @@ enum {
 typedef struct CSQLiteFaultVFS CSQLiteFaultVFS;
 
 /// Registers a new VFS named `name` (not the default) wrapping the current default VFS. NULL if the
-/// name is taken or memory runs out. The instance lives until `CSQLiteFaultVFS_destroy`.
+/// name is taken or memory runs out. The instance is never freed (a test makes a few), so a
+/// connection left open by a failing test can never reach freed memory.
 CSQLiteFaultVFS *CSQLiteFaultVFS_create(const char *name);
 
-/// Unregisters and frees the instance. No connection may still use it.
-void CSQLiteFaultVFS_destroy(CSQLiteFaultVFS *vfs);
+/// Unregisters the instance: new connections can no longer name it; open ones keep working.
+void CSQLiteFaultVFS_unregister(CSQLiteFaultVFS *vfs);
 
 /// Arms the fault: of the operations in `operations` on files of the kinds in `files`, the first
 /// `skip` pass, then the next `count` (every one, for a negative `count`) fail with `errorCode`
