@@ -145,7 +145,7 @@ struct SQLiteFaultTests {
             let store = try await SQLiteStore.open(directory: directory, options: options)
             // Consumed as it goes, so the watcher is live (compaction below would end one still reading history).
             let stream = try await store.watch(prefix: "/", fromRevision: 0)
-            async let watched = collect(stream, until: "/new/7")
+            async let watched = collect(stream, until: "/end")
             var model = StoreModel()
             let value = [UInt8](repeating: 0x42, count: 2000)
             var revision = try await store.create("/hot", value: value)
@@ -183,13 +183,14 @@ struct SQLiteFaultTests {
                 .sorted { $0.1 < $1.1 }
             #expect(written.map(\.1) == Array(revision + 1...revision + Int64(batch.count)))
             for (index, revision) in written { model.put(batch[index].0, value, revision: revision) }
+            model.put("/end", [], revision: try await store.create("/end", value: []))
             #expect(try await watched == model.events)
             #expect(try await store.list(prefix: "/").items == model.state(at: .max, prefix: "/"))
             await store.close()
 
             let reopened = try await SQLiteStore.open(directory: directory, options: options)
             #expect(try await reopened.list(prefix: "/").items == model.state(at: .max, prefix: "/"))
-            #expect(try await reopened.currentRevision() == revision + Int64(batch.count))
+            #expect(try await reopened.currentRevision() == revision + Int64(batch.count) + 1)
             await reopened.close()
         }
     }
