@@ -37,6 +37,9 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
+        // A fault-injecting SQLite VFS, for the store's tests only.
+        .target(name: "CSQLiteFaultVFS", dependencies: ["CSQLite"]),
+
         // protoc-c's output for every schema in proto/, plus a small arena allocator.
         .target(
             name: "CCapstanProto",
@@ -161,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "CapstanStoreTests",
             dependencies: [
-                "CapstanStore", "CapstanStoreTorture", "CSQLite", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2",
+                "CapstanStore", "CapstanStoreTorture", "CSQLite", "CSQLiteFaultVFS", "CapstanEtcdLauncher", "CapstanRPC",
+                "CapstanHTTP2",
                 "CapstanAPI", "CapstanProcessSupport",
             ],
             swiftSettings: swiftSettings),

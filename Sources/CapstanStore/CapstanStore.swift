@@ -28,8 +28,15 @@
 ///     behind leaves the hub and reads what it missed from the table again.
 ///   - **Compaction** removes rows superseded at or before the compaction revision, in small steps;
 ///     a background policy keeps a retention window (revisions and time).
+///   - **Write failures** (a full disk, `maxDatabaseBytes` reached, an I/O error on write or fsync):
+///     the batch rolls back and each of its writers gets `unavailable` saying why; nothing of it is
+///     published and the next batch reuses its revisions. After a failed COMMIT, whose frames may
+///     linger in the WAL for recovery to find, the writer first commits a tiny *seal* transaction
+///     that overwrites them, and only then answers "nothing was written"; while a seal fails,
+///     batches fail unwritten, and the store resumes by itself when the fault clears.
 ///   - **Safety on open**: an exclusive `flock` on `LOCK` in the data directory (the error names the
-///     holder's pid), `PRAGMA quick_check`, and clear errors for files that are not databases.
+///     holder's pid), `PRAGMA quick_check`, and clear errors for files that are not databases,
+///     corrupt, or unreadable.
 ///
 /// - **etcd backend** (`EtcdStore`, `Etcd/`): the same semantics on etcd v3 through `CapstanRPC`'s
 ///   generated clients over `CapstanHTTP2` (several endpoints, failover). Reads are linearizable

@@ -5,8 +5,8 @@
 // directory), next to raw etcd Put/Range through the generated client under the same load: see
 // `Etcd.swift`. `--no-etcd` skips that part.
 //
-//     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--directory DIR]
-//         [--no-etcd | --only-etcd]
+//     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
+//         [--directory DIR] [--no-etcd | --only-etcd]
 import CapstanStore
 import Foundation
 import Synchronization
@@ -16,6 +16,8 @@ func option(_ name: String) -> String? {
     arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
 }
 let seconds = Double(option("--seconds") ?? "") ?? 3
+/// Rounds of the etcd comparisons (each case's best round counts).
+let rounds = max(1, Int(option("--rounds") ?? "") ?? 3)
 let parent = option("--directory") ?? FileManager.default.temporaryDirectory.path
 let value = [UInt8](repeating: 0x5a, count: 1024)
 

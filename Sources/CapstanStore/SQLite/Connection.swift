@@ -1,5 +1,9 @@
 internal import CSQLite
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One SQLite connection, used by one thread at a time (opened with `SQLITE_OPEN_NOMUTEX`), with a
 /// cache of prepared statements. Not Sendable: each is created and used on the thread that owns it.
 final class Connection {
@@ -7,12 +11,12 @@ final class Connection {
     private let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
 
-    /// Opens (creating when `create`) the database at `path`.
-    init(path: String, create: Bool) throws(StoreError) {
+    /// Opens (creating when `create`) the database at `path`, through the VFS named `vfs` (nil: the default).
+    init(path: String, create: Bool, vfs: String? = nil) throws(StoreError) {
         self.path = path
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
-        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        let code = sqlite3_open_v2(path, &handle, flags, vfs)
         guard code == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             let systemErrno = handle.map { sqlite3_system_errno($0) } ?? 0
@@ -79,12 +83,33 @@ final class Connection {
             systemErrno: sqlite3_system_errno(handle), path: path, doing: operation)
     }
 
+    /// The operation an extended SQLITE_IOERR code names, for the common ones.
+    private static func ioErrorKind(_ code: Int32) -> String? {
+        switch code >> 8 {
+        case 1: "read"
+        case 2: "short read"
+        case 3: "write"
+        case 4: "fsync"
+        case 5: "directory fsync"
+        case 6: "truncate"
+        case 7: "fstat"
+        case 10: "delete"
+        case 15: "lock"
+        case 18: "shared-memory open"
+        case 19: "shared-memory resize"
+        case 21: "shared-memory map"
+        case 24: "mmap"
+        default: nil
+        }
+    }
+
     /// Maps an SQLite result code to a `StoreError` whose reason says what to do.
     static func error(code: Int32, message: String, systemErrno: Int32, path: String, doing operation: String)
         -> StoreError
     {
         let primary = code & 0xff
-        let detail = "\(message) (SQLite code \(code)\(systemErrno != 0 ? ", errno \(systemErrno)" : ""))"
+        let system = systemErrno != 0 ? ", errno \(systemErrno): \(String(cString: strerror(systemErrno)))" : ""
+        let detail = "\(message) (SQLite code \(code)\(system))"
         switch primary {
         case SQLITE_NOTADB:
             return .unavailable(
@@ -93,11 +118,13 @@ final class Connection {
             return .unavailable(
                 reason: "the database \(path) is corrupt: \(detail); move it aside and restore it from a backup")
         case SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_READONLY:
-            return .unavailable(reason: "cannot open \(path) for writing: \(detail)")
+            return .unavailable(reason: "cannot open \(path) (or its -wal or -shm file) for writing: \(detail)")
         case SQLITE_FULL:
-            return .unavailable(reason: "the disk holding \(path) is full: \(detail)")
+            return .unavailable(
+                reason: "the database \(path) is full (its disk is full, or it reached the store's maxDatabaseBytes): "
+                    + "\(detail); free disk space, or compact the store to free space inside the database")
         case SQLITE_IOERR:
-            return .unavailable(reason: "I/O error on \(path): \(detail)")
+            return .unavailable(reason: "I/O error\(ioErrorKind(code).map { " (\($0) failed)" } ?? "") on \(path) or its WAL: \(detail)")
         case SQLITE_BUSY, SQLITE_LOCKED:
             return .unavailable(reason: "\(path) is busy: \(detail)")
         case SQLITE_TOOBIG:

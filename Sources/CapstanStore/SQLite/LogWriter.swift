@@ -30,6 +30,7 @@ final class LogWriter: Sendable {
     let writesCompleted = Atomic<Int>(0)
     let compactionSteps = Atomic<Int>(0)
     let compactedRows = Atomic<Int>(0)
+    let seals = Atomic<Int>(0)
 
     private init(hub: WatchHub, leases: LeaseTable, options: SQLiteStoreOptions, compacted: Int64) {
         self.hub = hub
@@ -49,7 +50,7 @@ final class LogWriter: Sendable {
                 let connection: Connection
                 let recovered: WriterThread.Recovered
                 do throws(StoreError) {
-                    (connection, recovered) = try WriterThread.openDatabase(path: path, directory: directory)
+                    (connection, recovered) = try WriterThread.openDatabase(path: path, directory: directory, options: options)
                 } catch {
                     continuation.resume(returning: .failure(error))
                     return
@@ -125,6 +126,7 @@ final class LogWriter: Sendable {
             writeTransactions: writeTransactions.load(ordering: .relaxed),
             writesCompleted: writesCompleted.load(ordering: .relaxed),
             compactionSteps: compactionSteps.load(ordering: .relaxed),
-            compactedRows: compactedRows.load(ordering: .relaxed))
+            compactedRows: compactedRows.load(ordering: .relaxed),
+            seals: seals.load(ordering: .relaxed))
     }
 }

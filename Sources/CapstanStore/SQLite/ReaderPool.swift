@@ -20,14 +20,15 @@ final class ReaderPool: Sendable {
         self.count = count
     }
 
-    /// Opens `count` connections to `path`, each on its own thread; throws the first failure.
-    static func open(path: String, count: Int) async throws(StoreError) -> ReaderPool {
+    /// Opens `count` connections to `path` (through the VFS named `vfs`), each on its own thread;
+    /// throws the first failure.
+    static func open(path: String, count: Int, vfs: String?) async throws(StoreError) -> ReaderPool {
         let pool = ReaderPool(count: max(1, count))
         var failure: StoreError?
         for index in 0..<pool.count {
             let opened: Result<Void, StoreError> = await withCheckedContinuation { continuation in
                 pool.threads.start(name: "store-reader-\(index)") {
-                    pool.run(path: path, opened: continuation)
+                    pool.run(path: path, vfs: vfs, opened: continuation)
                 }
             }
             if case .failure(let error) = opened {
@@ -76,10 +77,10 @@ final class ReaderPool: Sendable {
     }
 
     /// A reader thread's life: open, serve jobs until closed, close.
-    private func run(path: String, opened: CheckedContinuation<Result<Void, StoreError>, Never>) {
+    private func run(path: String, vfs: String?, opened: CheckedContinuation<Result<Void, StoreError>, Never>) {
         let connection: Connection
         do throws(StoreError) {
-            connection = try Connection(path: path, create: false)
+            connection = try Connection(path: path, create: false, vfs: vfs)
             try connection.execute(Schema.connectionPragmas + "PRAGMA query_only = 1;")
         } catch {
             opened.resume(returning: .failure(error))

@@ -43,7 +43,7 @@ public final class SQLiteStore: Store {
         }
         let readers: ReaderPool
         do throws(StoreError) {
-            readers = try await ReaderPool.open(path: path, count: options.readers)
+            readers = try await ReaderPool.open(path: path, count: options.readers, vfs: options.vfsName)
         } catch {
             await writer.close()
             lock.unlock()

@@ -29,6 +29,12 @@ public struct SQLiteStoreOptions: Sendable {
     public var watcherQueueCapacity: Int = 4096
     /// Rows a catching-up watcher reads per query.
     public var historyChunk: Int = 512
+    /// Most bytes the database file may grow to (whole pages; nil: only the disk limits it). A write
+    /// that needs more fails with `unavailable` and writes nothing; compaction frees space for more.
+    public var maxDatabaseBytes: Int?
+    /// The registered SQLite VFS to open the database with (nil: SQLite's default). Tests use one
+    /// that injects I/O errors beneath SQLite.
+    public var vfsName: String?
 
     public init() {}
 }

@@ -35,4 +35,6 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     /// Compaction transactions committed, and log rows they removed.
     public var compactionSteps: Int
     public var compactedRows: Int
+    /// Seals committed after failed commits (see the module documentation).
+    public var seals: Int
 }

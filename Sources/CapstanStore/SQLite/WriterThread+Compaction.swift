@@ -32,6 +32,7 @@ extension WriterThread {
             compactionTarget = requestedCompaction
             return true
         }
+        if now < retryCompactionAfter { return false }
         guard now - lastCompactionStep >= .seconds(1) || compactionTarget - compacted >= Int64(options.compactionStep)
         else { return false }
         compactionTarget = retentionTarget(now: now)
@@ -49,6 +50,7 @@ extension WriterThread {
         var removed = 0
         var committing = false
         do throws(StoreError) {
+            if unsealed != nil { try seal() }
             try connection.execute("BEGIN IMMEDIATE")
             do throws(StoreError) {
                 let select = try connection.statement(
@@ -79,7 +81,13 @@ extension WriterThread {
             try connection.execute("COMMIT")
         } catch {
             rollback(after: error)
-            if committing { broken = .unavailable(reason: "a compaction commit failed (\(error)); reopen the store") }
+            if committing {
+                unsealed = error
+                try? seal()
+            }
+            // Background compaction waits a second (no hot loop on a failing disk); an explicit
+            // `compact` fails its callers and is not retried.
+            retryCompactionAfter = .now + .seconds(1)
             requestedCompaction = compacted
             let waiters = compactionWaiters
             compactionWaiters = []

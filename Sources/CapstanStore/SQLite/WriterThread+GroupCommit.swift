@@ -21,13 +21,21 @@ extension WriterThread {
             finish(work, failure: broken)
             return
         }
+        if unsealed != nil {
+            do throws(StoreError) {
+                try seal()
+            } catch {
+                finish(work, failure: .unavailable(reason: "nothing in this batch was written: the store cannot write: \(error.reason)"))
+                return
+            }
+        }
         var batch = Batch(head: head)
         var results: [Result<WriteOutcome, StoreError>?] = []
         results.reserveCapacity(work.count)
         do throws(StoreError) {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
-            finish(work, failure: error)
+            finish(work, failure: .unavailable(reason: "nothing in this batch was written: \(error.reason)"))
             return
         }
         for pending in work {
@@ -42,18 +50,26 @@ extension WriterThread {
                 }
             } catch {
                 rollback(after: error)
-                fail(work, answered: results, with: .unavailable(reason: "nothing in this batch was written: \(error)"))
+                fail(work, answered: results, with: .unavailable(reason: "nothing in this batch was written: \(error.reason)"))
                 return
             }
         }
         do throws(StoreError) {
             try connection.execute("COMMIT")
         } catch {
-            // The outcome on disk is unknown (a failed fsync may still leave the frames in the WAL):
-            // accept nothing more until the store is reopened and recovers.
+            // The batch's frames may still be in the WAL: seal before answering (see `WriterThread`).
             rollback(after: error)
-            broken = .unavailable(reason: "a commit failed (\(error)); reopen the store")
-            fail(work, answered: results, with: .unavailable(reason: "the write may not have been applied: \(error)"))
+            unsealed = error
+            let failure: StoreError
+            do throws(StoreError) {
+                try seal()
+                failure = .unavailable(reason: "nothing in this batch was written: the commit failed: \(error.reason)")
+            } catch let sealError {
+                failure = .unavailable(
+                    reason: "the commit failed (\(error.reason)) and could not be sealed (\(sealError.reason)): the write is not "
+                        + "applied now, but if the store stops before its next commit it may be on restart")
+            }
+            fail(work, answered: results, with: failure)
             return
         }
         head = batch.head
@@ -72,6 +88,22 @@ extension WriterThread {
             completed += 1
         }
         writer.writesCompleted.add(completed, ordering: .relaxed)
+    }
+
+    /// Commits a one-row write of its own, so that a failed commit's frames in the WAL can never be
+    /// recovered (see `WriterThread`); clears `unsealed`. Throws if it fails too.
+    func seal() throws(StoreError) {
+        try connection.execute("BEGIN IMMEDIATE")
+        do throws(StoreError) {
+            try connection.execute(
+                "INSERT INTO meta (key, value) VALUES ('failed_commits', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1")
+            try connection.execute("COMMIT")
+        } catch {
+            rollback(after: error)
+            throw error
+        }
+        unsealed = nil
+        writer.seals.add(1, ordering: .relaxed)
     }
 
     /// Rolls back the open transaction, if SQLite has not already; if even that fails, stops writing.

@@ -6,9 +6,20 @@ import Synchronization
 /// Group commit: each pass takes every pending write (up to the batch limits), applies each in order
 /// with its check inside one `BEGIN IMMEDIATE … COMMIT`, then publishes the batch's events to the
 /// hub and resumes the callers. Checks see the writes before them in the batch. A check that fails
-/// (conflict, already exists …) fails only its write; an SQLite error rolls the whole batch back and
-/// fails all of it, and a failed COMMIT stops the writer (the outcome on disk is then unknown, so it
-/// accepts nothing more until the store is reopened).
+/// (conflict, already exists …) fails only its write; an SQLite error (a full disk or database, an
+/// I/O error) rolls the whole batch back and fails all of it: nothing of it is published, and its
+/// revisions are used again by the next batch, since nobody saw them.
+///
+/// A failed COMMIT needs one more step. SQLite appends a transaction's pages to the WAL and then
+/// syncs it; when the sync (or a later write) fails, SQLite rolls back and no connection sees the
+/// transaction, but its frames, commit frame included, may still lie in the WAL after the last
+/// committed transaction, where recovery after a crash would find and apply them. The next commit
+/// overwrites them (SQLite appends where the last commit ended, and recovery stops at the first
+/// frame whose checksum does not follow), so before answering the batch the writer *seals*: it
+/// commits a one-row write of its own (`meta.failed_commits`). Sealed, the batch is certainly not
+/// written, and its writers are told so. If the seal fails too (the fault persists), they are told
+/// the outcome is unknown, and every later batch fails, unwritten, until a seal succeeds; once the
+/// fault clears, the store goes on without being reopened.
 final class WriterThread {
     struct Recovered {
         var head: Int64
@@ -32,10 +43,16 @@ final class WriterThread {
     var sampleBucketStart = ContinuousClock.now
     /// Where the current compaction run is heading.
     var compactionTarget: Int64 = 0
-    /// Set when a COMMIT failed: the writer then refuses every write.
+    /// Set when a ROLLBACK failed: the connection's state is unknown, so the writer refuses every write
+    /// until the store is reopened.
     var broken: StoreError?
+    /// Set when a COMMIT failed and no seal has committed since (see the type's documentation): the
+    /// commit's error.
+    var unsealed: StoreError?
     /// After a failed batch, expired leases are retried no sooner than this (no hot loop on a full disk).
     var retryExpiryAfter = ContinuousClock.now
+    /// After a failed compaction step, background compaction waits until this.
+    var retryCompactionAfter = ContinuousClock.now
 
     init(writer: LogWriter, connection: Connection, recovered: Recovered) {
         self.writer = writer
@@ -50,8 +67,10 @@ final class WriterThread {
     // MARK: Opening
 
     /// Opens or creates the database, checks it, and reads what the writer needs to resume.
-    static func openDatabase(path: String, directory: String) throws(StoreError) -> (Connection, Recovered) {
-        let connection = try Connection(path: path, create: true)
+    static func openDatabase(path: String, directory: String, options: SQLiteStoreOptions) throws(StoreError) -> (
+        Connection, Recovered
+    ) {
+        let connection = try Connection(path: path, create: true, vfs: options.vfsName)
         do throws(StoreError) {
             try connection.execute(Schema.connectionPragmas)
             let mode = try connection.scalarText("PRAGMA journal_mode = WAL")
@@ -76,6 +95,11 @@ final class WriterThread {
             } catch {
                 try? connection.execute("ROLLBACK")
                 throw error
+            }
+            if let maxBytes = options.maxDatabaseBytes {
+                let pageSize = Int(try connection.scalarText("PRAGMA page_size") ?? "") ?? 4096
+                // SQLite keeps the limit at or above the database's current size.
+                try connection.execute("PRAGMA max_page_count = \(max(1, maxBytes / pageSize))")
             }
             do {
                 try syncDirectory(directory)
