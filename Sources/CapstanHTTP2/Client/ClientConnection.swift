@@ -80,8 +80,11 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             return
         }
         guard !isClosed, !draining, let session else {
+            // Never sent: the caller may retry it anywhere.
             stream.closed = true
-            stream.deliverStatus(closeReason?.status ?? RPCStatus(code: .unavailable, message: "the connection to \(address.hostAndPort) is closing"))
+            stream.deliverStatus(
+                closeReason?.status ?? RPCStatus(code: .unavailable, message: "the connection to \(address.hostAndPort) is closing"),
+                trailers: Self.unprocessedTrailers)
             pool.streamEnded(on: self)
             return
         }
@@ -117,11 +120,11 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let fields = stream.responseHeaders
         stream.responseHeaders = []
         if stream.collectingTrailers {
-            stream.deliver(GRPCResponseHeaders.parseTrailers(fields))
+            stream.deliver(Self.withoutUnprocessedKey(GRPCResponseHeaders.parseTrailers(fields)))
         } else {
             if let status = fields.first(":status"), status.hasPrefix("1") { return }  // informational
             stream.sawResponseHeaders = true
-            let part = GRPCResponseHeaders.parseHeaders(fields)
+            let part = Self.withoutUnprocessedKey(GRPCResponseHeaders.parseHeaders(fields))
             stream.deliver(part)
             if case .headers = part, endStream {
                 stream.deliverStatus(RPCStatus(code: .internal, message: "the server ended the stream without a status"))
@@ -178,11 +181,27 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         stream.closed = true
         if !stream.statusDelivered {
-            stream.deliverStatus(Self.status(forReset: errorCode))
+            // REFUSED_STREAM (also what nghttp2 reports for streams a GOAWAY left unprocessed):
+            // the server did not process it.
+            stream.deliverStatus(
+                Self.status(forReset: errorCode),
+                trailers: errorCode == Nghttp2ErrorCode.refusedStream ? Self.unprocessedTrailers : Metadata())
         }
         stream.outbound.fail(ClientStream.endedError)
         pool.streamEnded(on: self)
         if draining, streams.isEmpty { scheduleFlush() }
+    }
+
+    /// The trailers of a status for a stream the server never processed.
+    static let unprocessedTrailers: Metadata = [HTTP2ClientTransport.unprocessedKey: "1"]
+
+    /// `part` without `unprocessedKey` in its trailers: only this transport may set it.
+    static func withoutUnprocessedKey(_ part: ClientResponsePart) -> ClientResponsePart {
+        guard case .status(let status, let details, var trailers) = part,
+            trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
+        else { return part }
+        trailers.removeAll(HTTP2ClientTransport.unprocessedKey)
+        return .status(status, details: details, trailers: trailers)
     }
 
     /// gRPC's mapping of an HTTP/2 RST_STREAM error code to a status.
