@@ -55,7 +55,9 @@ public func parseListenAddress(_ text: String) throws(APIServerHostError) -> (ho
 /// `capstan apiserver` runs, and what tests and benchmarks start on a random loopback port.
 ///
 /// `start` opens the store, binds the listener and returns once the watch caches are primed;
-/// `stop` drains calls in flight (GOAWAY), stops the feed and closes the store. `stop` is
+/// `stop` drains calls in flight (GOAWAY), ends the watches (UNAVAILABLE: their clients resume
+/// elsewhere; a watch never ends by itself, so a drain that waited for them would never end),
+/// stops the feed and closes the store. `stop` is
 /// idempotent and must be called once the host is no longer needed.
 public final class APIServerHost: Sendable {
     /// The address the listener is bound to (the port is the real one when 0 was asked for).
@@ -72,11 +74,14 @@ public final class APIServerHost: Sendable {
     private let transport: HTTP2ServerTransport
     private let group: EventLoopGroup
     private let serving: Task<Void, Never>
+    /// Follows the store into the watch caches; cancelling it ends every watch.
+    private let feed: Task<Void, Never>
     private let closeStore: @Sendable () async -> Void
 
     private init(
         host: String, port: Int, api: APIServer, health: HealthService, transport: HTTP2ServerTransport,
-        group: EventLoopGroup, serving: Task<Void, Never>, closeStore: @escaping @Sendable () async -> Void
+        group: EventLoopGroup, serving: Task<Void, Never>, feed: Task<Void, Never>,
+        closeStore: @escaping @Sendable () async -> Void
     ) {
         self.host = host
         self.port = port
@@ -85,6 +90,7 @@ public final class APIServerHost: Sendable {
         self.transport = transport
         self.group = group
         self.serving = serving
+        self.feed = feed
         self.closeStore = closeStore
     }
 
@@ -148,18 +154,15 @@ public final class APIServerHost: Sendable {
             throw error
         }
         let server = RPCServer(router: router, interceptors: interceptors)
+        let feed = Task { await api.run() }
         let serving = Task {
-            await withTaskGroup(of: Void.self) { tasks in
-                let feed = Task { await api.run() }
-                tasks.addTask { try? await server.serve(on: transport) }
-                await tasks.waitForAll()
-                feed.cancel()
-                _ = await feed.value
-            }
+            try? await server.serve(on: transport)
+            feed.cancel()
+            _ = await feed.value
         }
         let running = APIServerHost(
             host: host, port: transport.localPort, api: api, health: health, transport: transport, group: group,
-            serving: serving, closeStore: closeStore)
+            serving: serving, feed: feed, closeStore: closeStore)
         do {
             try await api.waitUntilReady()
         } catch {
@@ -170,10 +173,13 @@ public final class APIServerHost: Sendable {
     }
 
     /// Starts a graceful shutdown without waiting: health turns NOT_SERVING, GOAWAY is sent, calls
-    /// in flight may finish. Safe from a signal handler's queue.
+    /// in flight may finish, watches end with UNAVAILABLE. Safe from a signal handler's queue.
     public func beginShutdown() {
         health.shutdown()
         transport.beginGracefulShutdown()
+        // Ends every watch with UNAVAILABLE ("the API server is shutting down"); reads still in
+        // flight may get the same answer, which clients retry.
+        feed.cancel()
     }
 
     /// Resolves when the server has stopped serving (after `beginShutdown()` or a listener failure).

@@ -64,22 +64,26 @@ struct InformerTests {
             try await runWriter(client, writer: 0, operations: 20)
             let (informer, mirror) = startedPodInformer(client)
             try await bounded("the first sync") { try await informer.waitUntilSynced() }
+            // Writers keep going while the server goes away and comes back on the same port;
+            // their calls fail over the gap (tolerated and skipped once retries run out).
             let writers = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for writer in 1...3 {
-                        group.addTask { try await runWriter(client, writer: writer, operations: 40, tolerant: true) }
+                        group.addTask { try await runWriter(client, writer: writer, operations: 60, tolerant: true) }
                     }
                     try await group.waitForAll()
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            try await eventually("some churn before the restart") { informer.statistics.events >= 30 }
             try await stopServer(server)
             server = try await startServer(directory, port: port)
             try await bounded("the writers") { try await writers.value }
+            // And some changes certainly after the restart.
+            try await runWriter(client, writer: 4, operations: 20)
             try await expectConverged(informer, mirror, client)
             let statistics = informer.statistics
             #expect(statistics.lists == 1, "\(statistics)")
-            #expect(statistics.watches >= 2, "\(statistics)")
+            #expect(statistics.watches >= 2 && statistics.failures >= 1, "\(statistics)")
             await informer.stop()
             await client.close()
             try await stopServer(server)
@@ -93,7 +97,7 @@ struct InformerTests {
             let port = server.port
             let client = try CapstanClient(servers: [server.address], options: clientOptions())
             try await createMinions(client)
-            try await runWriter(client, writer: 0, operations: 30)
+            for index in 0..<10 { _ = try await client.pods.create(Make.pod("base-\(index)", namespace: "ns1", labels: ["app": "a"])) }
             let (informer, mirror) = startedPodInformer(client, options: InformerOptions(initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(500)))
             try await bounded("the first sync") { try await informer.waitUntilSynced() }
             try await expectConverged(informer, mirror, client)
@@ -120,6 +124,7 @@ struct InformerTests {
             let statistics = informer.statistics
             #expect(statistics.lists == 2, "\(statistics)")
             #expect(informer.list().filter { $0.metadata.labels["app"] == "changed" }.count == 3)
+            #expect(informer.list().filter { $0.metadata.name.hasPrefix("base-") }.count == 7)
             await informer.stop()
             await client.close()
             try await stopServer(server)
