@@ -61,21 +61,31 @@ func expectConverged(
         informer.resourceVersion >= fresh.resourceVersion
     }
     let cached = informer.list()
-    #expect(cached.map(\.objectKey) == fresh.items.map(\.objectKey), sourceLocation: sourceLocation)
-    #expect(cached.map(\.metadata.resourceVersion) == fresh.items.map(\.metadata.resourceVersion), sourceLocation: sourceLocation)
-    #expect(cached == fresh.items, sourceLocation: sourceLocation)
-    #expect(mirror.objects == cached, sourceLocation: sourceLocation)
+    #expect(summary(cached) == summary(fresh.items), sourceLocation: sourceLocation)
+    let sameAsList = cached == fresh.items
+    #expect(sameAsList, "the cached objects differ from the List's", sourceLocation: sourceLocation)
+    let handled = mirror.objects
+    #expect(summary(handled) == summary(cached), "what the handlers saw", sourceLocation: sourceLocation)
+    let sameAsHandled = handled == cached
+    #expect(sameAsHandled, "the handlers' objects differ from the cache's", sourceLocation: sourceLocation)
     #expect(mirror.violations == [], sourceLocation: sourceLocation)
     let counts = mirror.counts
     #expect(counts.adds - counts.deletes == cached.count, sourceLocation: sourceLocation)
     for host in ["", "m0", "m1"] {
         let expected = fresh.items.filter { $0.spec.host == host }
-        #expect(informer.byIndex("host", host) == expected, "host '\(host)'", sourceLocation: sourceLocation)
+        #expect(summary(informer.byIndex("host", host)) == summary(expected), "host '\(host)'", sourceLocation: sourceLocation)
     }
     for namespace in ["ns1", "ns2"] {
-        #expect(informer.list(namespace: namespace) == fresh.items.filter { $0.metadata.namespace == namespace })
+        let expected = fresh.items.filter { $0.metadata.namespace == namespace }
+        #expect(summary(informer.list(namespace: namespace)) == summary(expected), sourceLocation: sourceLocation)
     }
-    #expect(informer.byLabel("app", "a") == fresh.items.filter { $0.metadata.labels["app"] == "a" })
+    let labelled = fresh.items.filter { $0.metadata.labels["app"] == "a" }
+    #expect(summary(informer.byLabel("app", "a")) == summary(labelled), sourceLocation: sourceLocation)
+}
+
+/// `namespace/name@resourceVersion` of each pod, for readable comparisons.
+func summary(_ pods: [Pod]) -> [String] {
+    pods.map { "\($0.objectKey)@\($0.metadata.resourceVersion)" }
 }
 
 /// One writer's share of a mixed workload on pods `w<writer>-<n>`: creates (some placed on a
