@@ -11,7 +11,9 @@ public struct ClientOptions: Sendable {
     public var token: String?
     /// The HTTP/2 connections (`CapstanClient(servers:)` only). The default reconnects to a
     /// server that went away within 100 ms to 2 s, rather than the transport's own 1 s to 2 min,
-    /// so a restarted API server is found again quickly.
+    /// so a restarted API server is found again quickly; gives up on a connect after 5 s; and
+    /// PINGs a connection silent for 30 s, closing it after 10 s without an answer, so a watch
+    /// on a server that vanished without closing its connections fails and resumes elsewhere.
     public var transport: HTTP2ClientTransport.Configuration
 
     public init(
@@ -30,6 +32,7 @@ public struct ClientOptions: Sendable {
     public static var defaultTransport: HTTP2ClientTransport.Configuration {
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.connectTimeout = .seconds(5)
+        configuration.keepalive = Keepalive(interval: .seconds(30), timeout: .seconds(10))
         configuration.backoff = HTTP2ClientTransport.Backoff(
             initial: .milliseconds(100), multiplier: 1.6, maximum: .seconds(2), jitter: 0.2)
         return configuration

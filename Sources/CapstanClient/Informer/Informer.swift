@@ -185,8 +185,16 @@ public final class Informer<Object: Resource>: Sendable {
                     try await relist()
                     needsList = false
                 }
-                try await watch { backoff = self.options.initialBackoff }
-                // The server ended the watch with OK: resume at once.
+                var delivered = false
+                try await watch {
+                    delivered = true
+                    backoff = self.options.initialBackoff
+                }
+                // The server ended the watch with OK: resume, at once if it delivered anything.
+                if !delivered {
+                    guard (try? await Task.sleep(for: backoff * Double.random(in: 0.8...1.2))) != nil else { break }
+                    backoff = min(backoff * 2, options.maxBackoff)
+                }
             } catch let error as RPCError where error.code == .outOfRange {
                 note(error)
                 needsList = true
@@ -230,7 +238,8 @@ public final class Informer<Object: Resource>: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Watches from the last revision seen until the stream ends; `progressed` runs on every event.
+    /// Watches from the last revision seen until the stream ends; `progressed` runs on every
+    /// event (bookmarks included), and the backoff starts over.
     private func watch(progressed: () -> Void) async throws {
         let from = state.withLock { $0.revision }
         // Revision 0 is a store never written: nothing was listed, and a watch "from now" could
