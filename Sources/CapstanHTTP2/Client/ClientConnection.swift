@@ -21,6 +21,9 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     private(set) var draining = false
     /// Why the connection closed, for the streams still waiting to attach.
     private var closeReason: RPCError?
+    /// The GOAWAY received, if any: nghttp2 closes the streams above its last stream id with
+    /// REFUSED_STREAM.
+    private var goAway: (lastStreamID: Int32, errorCode: UInt32)?
 
     init(loop: EventLoop, fd: Int32, address: SocketAddress, configuration: HTTP2ClientTransport.Configuration, pool: ConnectionPool) {
         self.address = address
@@ -130,7 +133,11 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
                 stream.deliverStatus(RPCStatus(code: .internal, message: "the server ended the stream without a status"))
             }
         }
-        if stream.statusDelivered, !stream.closed, let session, !session.isRemoteClosed(streamID: streamID) {
+        // nghttp2 marks the remote side closed only after this callback, so `endStream` is what
+        // says the server finished (trailers always do). Resetting such a stream would send a
+        // needless RST_STREAM per call, and nghttp2 servers end a connection that receives more
+        // than ~1000 of them in a burst (their rapid-reset limit) with GOAWAY INTERNAL_ERROR.
+        if stream.statusDelivered, !endStream, !stream.closed, let session, !session.isRemoteClosed(streamID: streamID) {
             // An error in the headers ended the call early: stop the server sending.
             session.submitReset(streamID: streamID, errorCode: Nghttp2ErrorCode.cancel)
         }
@@ -181,15 +188,23 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         stream.closed = true
         if !stream.statusDelivered {
-            // REFUSED_STREAM (also what nghttp2 reports for streams a GOAWAY left unprocessed):
-            // the server did not process it.
             stream.deliverStatus(
                 Self.status(forReset: errorCode),
-                trailers: errorCode == Nghttp2ErrorCode.refusedStream ? Self.unprocessedTrailers : Metadata())
+                trailers: provablyUnprocessed(streamID, errorCode) ? Self.unprocessedTrailers : Metadata())
         }
         stream.outbound.fail(ClientStream.endedError)
         pool.streamEnded(on: self)
         if draining, streams.isEmpty { scheduleFlush() }
+    }
+
+    /// Whether a stream closed with `errorCode` never reached the server's handler: REFUSED_STREAM
+    /// from the server, or a stream above the last stream id of a graceful (NO_ERROR) GOAWAY.
+    /// Streams above the id of an error GOAWAY are not trusted: after nghttp2's rapid-reset
+    /// termination (GOAWAY INTERNAL_ERROR) a create retried on that basis was found stored twice.
+    private func provablyUnprocessed(_ streamID: Int32, _ errorCode: UInt32) -> Bool {
+        guard errorCode == Nghttp2ErrorCode.refusedStream else { return false }
+        guard let goAway, streamID > goAway.lastStreamID else { return true }
+        return goAway.errorCode == 0
     }
 
     /// The trailers of a status for a stream the server never processed.
@@ -223,6 +238,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     // MARK: Shutdown
 
     override func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
+        goAway = (min(lastStreamID, goAway?.lastStreamID ?? .max), max(errorCode, goAway?.errorCode ?? 0))
         guard !draining else { return }
         draining = true
         pool.connectionDraining(self)

@@ -14,7 +14,7 @@ public import CapstanRPC
 /// A call that provably never reached a server's handler fails with `UNAVAILABLE` and carries
 /// `unprocessedKey` in its error's trailers: no target was reachable, its connection closed or
 /// drained before its stream was sent, or the server refused the stream (REFUSED_STREAM,
-/// including the streams a GOAWAY left unprocessed). Such a call may be retried even when it is
+/// including the streams a graceful GOAWAY left unprocessed). Such a call may be retried even when it is
 /// not idempotent. The key is removed from trailers a server sends.
 public final class HTTP2ClientTransport: ClientTransport {
     /// The trailer key (value `"1"`) of an error whose call never reached a server (see above).
