@@ -106,6 +106,48 @@ struct ResilienceTests {
         }
     }
 
+    @Test("creates in flight while the server restarts are never stored twice by a retry")
+    func noDuplicateWritesAcrossRestart() async throws {
+        try await withTemporaryDirectory { directory in
+            var server = try await startServer(directory)
+            let port = server.port
+            let client = try CapstanClient(servers: [server.address], options: clientOptions())
+            let done = Task {
+                try await withThrowingTaskGroup(of: [String: RPCCode].self) { group in
+                    for writer in 0..<4 {
+                        group.addTask {
+                            var outcomes: [String: RPCCode] = [:]
+                            for index in 0..<100 {
+                                let name = "c\(writer)-\(index)"
+                                do {
+                                    _ = try await client.pods.create(Make.pod(name))
+                                    outcomes[name] = .ok
+                                } catch let error as RPCError {
+                                    outcomes[name] = error.code
+                                }
+                            }
+                            return outcomes
+                        }
+                    }
+                    return try await group.reduce(into: [:]) { $0.merge($1) { a, _ in a } }
+                }
+            }
+            try await eventually("some creates before the restart") { try await client.pods.list().items.count >= 40 }
+            let beforeRestart = try await client.pods.list().items.count
+            try await stopServer(server)
+            server = try await startServer(directory, port: port)
+            let outcomes = try await bounded("the writers") { try await done.value }
+            let stored = Set(try await client.pods.list().items.map(\.metadata.name))
+            // A retry of a create that had been stored would answer ALREADY_EXISTS.
+            #expect(outcomes.filter { $0.value == .alreadyExists }.isEmpty, "\(outcomes.filter { $0.value != .ok })")
+            for (name, code) in outcomes where code == .ok { #expect(stored.contains(name), "\(name)") }
+            #expect(beforeRestart < 400, "the restart came while creates were going on")
+            #expect(outcomes.values.filter { $0 == .ok }.count >= 300, "most creates succeed across the restart")
+            await client.close()
+            try await stopServer(server)
+        }
+    }
+
     @Test("with no server reachable, reads fail with UNAVAILABLE after their retries, within the deadline")
     func nothingReachable() async throws {
         let client = try CapstanClient(
