@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "CapstanStore", targets: ["CapstanStore"]),
         .library(name: "CapstanAPIServer", targets: ["CapstanAPIServer"]),
         .library(name: "CapstanAPIServerHost", targets: ["CapstanAPIServerHost"]),
+        .library(name: "CapstanClient", targets: ["CapstanClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -85,6 +86,10 @@ let package = Package(
                 "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings),
+        // The client library: typed clients with deadlines, retries and failover; informers.
+        .target(
+            name: "CapstanClient", dependencies: ["CapstanRPC", "CapstanAPI", "CapstanWire", "CapstanHTTP2"],
             swiftSettings: swiftSettings),
         // Real etcd members on loopback ports in temporary directories, for tests and benchmarks.
         .target(name: "CapstanEtcdLauncher", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
@@ -174,6 +179,12 @@ let package = Package(
             dependencies: [
                 "CapstanAPIServer", "CapstanAPIServerHost", "CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI",
                 "CapstanHTTP2", "CapstanEtcdLauncher", "CapstanProcessSupport",
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapstanClientTests",
+            dependencies: [
+                "CapstanClient", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanHTTP2", "CapstanRPC", "CapstanAPI",
             ],
             swiftSettings: swiftSettings),
         .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),

@@ -61,7 +61,10 @@ struct HTTP2ClientConnectionTests {
     func badTargets() async throws {
         let group = try EventLoopGroup(threads: 1)
         #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: [], group: group) }
-        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["example.com:80"], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["bad host!:80"], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["1.2.3:80"], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["-api:80"], group: group) }
+        #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["localhost:port"], group: group) }
         #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["::1:80"], group: group) }
         #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["127.0.0.1:99999"], group: group) }
         #expect(throws: HTTP2TransportError.self) { try HTTP2ClientTransport(targets: ["[::1]80"], group: group) }

@@ -21,6 +21,9 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     private(set) var draining = false
     /// Why the connection closed, for the streams still waiting to attach.
     private var closeReason: RPCError?
+    /// The GOAWAY received, if any: nghttp2 closes the streams above its last stream id with
+    /// REFUSED_STREAM.
+    private var goAway: (lastStreamID: Int32, errorCode: UInt32)?
 
     init(loop: EventLoop, fd: Int32, address: SocketAddress, configuration: HTTP2ClientTransport.Configuration, pool: ConnectionPool) {
         self.address = address
@@ -80,8 +83,11 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             return
         }
         guard !isClosed, !draining, let session else {
+            // Never sent: the caller may retry it anywhere.
             stream.closed = true
-            stream.deliverStatus(closeReason?.status ?? RPCStatus(code: .unavailable, message: "the connection to \(address.hostAndPort) is closing"))
+            stream.deliverStatus(
+                closeReason?.status ?? RPCStatus(code: .unavailable, message: "the connection to \(address.hostAndPort) is closing"),
+                trailers: Self.unprocessedTrailers)
             pool.streamEnded(on: self)
             return
         }
@@ -117,17 +123,21 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let fields = stream.responseHeaders
         stream.responseHeaders = []
         if stream.collectingTrailers {
-            stream.deliver(GRPCResponseHeaders.parseTrailers(fields))
+            stream.deliver(Self.withoutUnprocessedKey(GRPCResponseHeaders.parseTrailers(fields)))
         } else {
             if let status = fields.first(":status"), status.hasPrefix("1") { return }  // informational
             stream.sawResponseHeaders = true
-            let part = GRPCResponseHeaders.parseHeaders(fields)
+            let part = Self.withoutUnprocessedKey(GRPCResponseHeaders.parseHeaders(fields))
             stream.deliver(part)
             if case .headers = part, endStream {
                 stream.deliverStatus(RPCStatus(code: .internal, message: "the server ended the stream without a status"))
             }
         }
-        if stream.statusDelivered, !stream.closed, let session, !session.isRemoteClosed(streamID: streamID) {
+        // nghttp2 marks the remote side closed only after this callback, so `endStream` is what
+        // says the server finished (trailers always do). Resetting such a stream would send a
+        // needless RST_STREAM per call, and nghttp2 servers end a connection that receives more
+        // than ~1000 of them in a burst (their rapid-reset limit) with GOAWAY INTERNAL_ERROR.
+        if stream.statusDelivered, !endStream, !stream.closed, let session, !session.isRemoteClosed(streamID: streamID) {
             // An error in the headers ended the call early: stop the server sending.
             session.submitReset(streamID: streamID, errorCode: Nghttp2ErrorCode.cancel)
         }
@@ -178,11 +188,35 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         stream.closed = true
         if !stream.statusDelivered {
-            stream.deliverStatus(Self.status(forReset: errorCode))
+            stream.deliverStatus(
+                Self.status(forReset: errorCode),
+                trailers: provablyUnprocessed(streamID, errorCode) ? Self.unprocessedTrailers : Metadata())
         }
         stream.outbound.fail(ClientStream.endedError)
         pool.streamEnded(on: self)
         if draining, streams.isEmpty { scheduleFlush() }
+    }
+
+    /// Whether a stream closed with `errorCode` never reached the server's handler: REFUSED_STREAM
+    /// from the server, or a stream above the last stream id of a graceful (NO_ERROR) GOAWAY.
+    /// Streams above the id of an error GOAWAY are not trusted: after nghttp2's rapid-reset
+    /// termination (GOAWAY INTERNAL_ERROR) a create retried on that basis was found stored twice.
+    private func provablyUnprocessed(_ streamID: Int32, _ errorCode: UInt32) -> Bool {
+        guard errorCode == Nghttp2ErrorCode.refusedStream else { return false }
+        guard let goAway, streamID > goAway.lastStreamID else { return true }
+        return goAway.errorCode == 0
+    }
+
+    /// The trailers of a status for a stream the server never processed.
+    static let unprocessedTrailers: Metadata = [HTTP2ClientTransport.unprocessedKey: "1"]
+
+    /// `part` without `unprocessedKey` in its trailers: only this transport may set it.
+    static func withoutUnprocessedKey(_ part: ClientResponsePart) -> ClientResponsePart {
+        guard case .status(let status, let details, var trailers) = part,
+            trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
+        else { return part }
+        trailers.removeAll(HTTP2ClientTransport.unprocessedKey)
+        return .status(status, details: details, trailers: trailers)
     }
 
     /// gRPC's mapping of an HTTP/2 RST_STREAM error code to a status.
@@ -204,6 +238,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     // MARK: Shutdown
 
     override func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
+        goAway = (min(lastStreamID, goAway?.lastStreamID ?? .max), max(errorCode, goAway?.errorCode ?? 0))
         guard !draining else { return }
         draining = true
         pool.connectionDraining(self)

@@ -1,9 +1,11 @@
 internal import CapstanRPC
 import Synchronization
 
-/// The connections of an `HTTP2ClientTransport`: per target address, the connections open or
-/// opening, how many streams each carries (reserved when a call picks it), and the target's
-/// reconnect backoff. Calls prefer one target and fail over to the next when it is unreachable.
+/// The connections of an `HTTP2ClientTransport`: per target, the connections open or opening,
+/// how many streams each carries (reserved when a call picks it), the target's addresses (a DNS
+/// name's come from the resolver) and its reconnect backoff. Calls prefer one target and fail
+/// over to the next when it is unreachable; within a target, a failed connect moves on to the
+/// target's next address before the target backs off.
 final class ConnectionPool: Sendable {
     private struct Entry {
         let connection: ClientConnection
@@ -16,12 +18,34 @@ final class ConnectionPool: Sendable {
     }
 
     private struct Target {
-        let address: SocketAddress
+        let target: ClientTarget
+        /// Where to connect: the numeric address, or a name's last resolved addresses.
+        var addresses: [SocketAddress]
+        /// The address the next connection goes to.
+        var cursor = 0
+        /// When a name was last resolved; nil: resolve before the next connection.
+        var resolvedAt: ContinuousClock.Instant?
         var entries: [ObjectIdentifier: Entry] = [:]
         var backoffUntil: ContinuousClock.Instant?
         var nextDelay: Duration
         var lastError: RPCError?
         var knownLimit: Int?
+
+        init(_ target: ClientTarget, initialDelay: Duration) {
+            self.target = target
+            nextDelay = initialDelay
+            if case .address(let address) = target { addresses = [address] } else { addresses = [] }
+        }
+
+        /// Connect attempts a call may make here before it moves on: one per address.
+        var attemptsPerCall: Int { max(1, addresses.count) }
+
+        func needsResolution(now: ContinuousClock.Instant, interval: Duration) -> (host: String, port: Int)? {
+            guard case .name(let host, let port) = target else { return nil }
+            if addresses.isEmpty { return (host, port) }
+            guard let resolvedAt, resolvedAt.advanced(by: interval) > now else { return (host, port) }
+            return nil
+        }
     }
 
     private struct State {
@@ -34,24 +58,28 @@ final class ConnectionPool: Sendable {
 
     enum Pick {
         case use(ClientConnection, target: Int)
+        /// Target `target` is a name that must be resolved (off the lock, see `resolved`) first.
+        case resolve(target: Int, host: String, port: Int)
         case fail(RPCError)
     }
+
+    /// How long a name's addresses are used before the next connection resolves it again.
+    static let resolutionInterval: Duration = .seconds(30)
 
     private let state: Mutex<State>
     private let group: EventLoopGroup
     private let configuration: HTTP2ClientTransport.Configuration
 
-    init(addresses: [SocketAddress], configuration: HTTP2ClientTransport.Configuration, group: EventLoopGroup) {
+    init(targets: [ClientTarget], configuration: HTTP2ClientTransport.Configuration, group: EventLoopGroup) {
         self.group = group
         self.configuration = configuration
-        state = Mutex(State(targets: addresses.map {
-            Target(address: $0, nextDelay: configuration.backoff.initial)
-        }))
+        state = Mutex(State(targets: targets.map { Target($0, initialDelay: configuration.backoff.initial) }))
     }
 
     /// A connection with room for one more stream (reserved for the caller), connecting a new
-    /// one if needed; skips targets in `excluded` or in backoff.
-    func pick(excluding excluded: Set<Int>) -> Pick {
+    /// one if needed; skips targets in backoff and those that already failed this call once per
+    /// address (`attempts`: connect failures so far, by target).
+    func pick(attempts: [Int: Int]) -> Pick {
         let (pick, start): (Pick, (ClientConnection, Bool)?) = state.withLock { state in
             if state.closed {
                 return (.fail(RPCError(code: .unavailable, message: "the client transport is closed")), nil)
@@ -61,7 +89,7 @@ final class ConnectionPool: Sendable {
             let count = state.targets.count
             for offset in 0..<count {
                 let index = (state.preferred + offset) % count
-                if excluded.contains(index) {
+                if attempts[index, default: 0] >= state.targets[index].attemptsPerCall {
                     lastError = state.targets[index].lastError ?? lastError
                     continue
                 }
@@ -73,20 +101,24 @@ final class ConnectionPool: Sendable {
                     state.targets[index].entries[key]!.reserved += 1
                     return (.use(entry.connection, target: index), nil)
                 }
-                // A new connection; a socket that fails at once puts the target in backoff.
-                let address = state.targets[index].address
+                if let (host, port) = state.targets[index].needsResolution(now: now, interval: Self.resolutionInterval) {
+                    return (.resolve(target: index, host: host, port: port), nil)
+                }
+                // A new connection; a socket that fails at once counts as a failed address.
+                let target = state.targets[index]
+                let address = target.addresses[target.cursor % target.addresses.count]
                 do {
                     let (fd, connected) = try Socket.connect(to: address)
                     let connection = ClientConnection(
                         loop: group.next(), fd: fd, address: address, configuration: configuration, pool: self)
                     var entry = Entry(connection: connection)
                     entry.reserved = 1
-                    entry.limit = state.targets[index].knownLimit ?? Int.max
+                    entry.limit = target.knownLimit ?? Int.max
                     state.targets[index].entries[ObjectIdentifier(connection)] = entry
                     return (.use(connection, target: index), (connection, connected))
                 } catch {
                     let failure = RPCError(code: .unavailable, message: "cannot connect to \(address.hostAndPort): \(error)")
-                    Self.backOff(&state, index, failure, now: now, configuration: configuration)
+                    Self.addressFailed(&state, index, address, failure, now: now, configuration: configuration)
                     lastError = failure
                 }
             }
@@ -97,6 +129,47 @@ final class ConnectionPool: Sendable {
             connection.loop.execute { connection.connect(connected: connected) }
         }
         return pick
+    }
+
+    /// Records the outcome of resolving target `index`'s name; a failure backs the target off.
+    func resolved(target index: Int, _ result: Result<[SocketAddress], HTTP2TransportError>) {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            switch result {
+            case .success(let addresses):
+                if addresses != state.targets[index].addresses {
+                    state.targets[index].addresses = addresses
+                    state.targets[index].cursor = 0
+                }
+                state.targets[index].resolvedAt = now
+            case .failure(let error):
+                Self.backOff(&state, index, RPCError(code: .unavailable, message: error.message), now: now, configuration: configuration)
+            }
+        }
+    }
+
+    /// A connection to `address` of target `index` failed before it was ready: the next one
+    /// goes to the target's next address; after the last one the target backs off (and a name
+    /// is resolved again).
+    private static func addressFailed(
+        _ state: inout State,
+        _ index: Int,
+        _ address: SocketAddress,
+        _ error: RPCError,
+        now: ContinuousClock.Instant,
+        configuration: HTTP2ClientTransport.Configuration
+    ) {
+        let target = state.targets[index]
+        let current = target.addresses.isEmpty ? nil : target.addresses[target.cursor % target.addresses.count]
+        state.targets[index].lastError = error
+        guard current == address else { return }  // an older attempt; the cursor already moved on
+        if target.cursor + 1 < target.addresses.count {
+            state.targets[index].cursor += 1
+            return
+        }
+        state.targets[index].cursor = 0
+        if case .name = target.target { state.targets[index].resolvedAt = nil }
+        backOff(&state, index, error, now: now, configuration: configuration)
     }
 
     private static func backOff(
@@ -153,7 +226,9 @@ final class ConnectionPool: Sendable {
             let key = ObjectIdentifier(connection)
             let now = ContinuousClock.now
             for index in state.targets.indices where state.targets[index].entries.removeValue(forKey: key) != nil {
-                if !wasReady { Self.backOff(&state, index, error, now: now, configuration: configuration) }
+                if !wasReady {
+                    Self.addressFailed(&state, index, connection.address, error, now: now, configuration: configuration)
+                }
             }
             guard state.closed, state.connectionCount == 0 else { return [] }
             defer { state.closeWaiters.removeAll() }

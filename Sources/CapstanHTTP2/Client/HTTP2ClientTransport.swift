@@ -5,9 +5,28 @@ public import CapstanRPC
 /// Connects lazily, on the first call. Many calls share one connection per target; a further
 /// connection opens when a connection carries as many streams as the server allows. A call waits
 /// for its connection (until its deadline); a target that cannot be reached is skipped for a
-/// backoff period (exponential, with jitter) and the next target is tried. A call fails with
-/// `UNAVAILABLE` when no target is reachable and when its connection is lost.
+/// backoff period (exponential, with jitter) and the next target is tried. A target may be a DNS
+/// name: it is resolved (`getaddrinfo`, on the calling task) when a connection to it is needed,
+/// at most every 30 s, and again after every one of its addresses failed; its addresses are
+/// tried in the resolver's order. A call fails with `UNAVAILABLE` when no target is reachable
+/// and when its connection is lost.
+///
+/// A call that provably never reached a server's handler fails with `UNAVAILABLE` and carries
+/// `unprocessedKey` in its error's trailers: no target was reachable, its connection closed or
+/// drained before its stream was sent, or the server refused the stream (REFUSED_STREAM,
+/// including the streams a graceful GOAWAY left unprocessed). Such a call may be retried even when it is
+/// not idempotent. The key is removed from trailers a server sends.
 public final class HTTP2ClientTransport: ClientTransport {
+    /// The trailer key (value `"1"`) of an error whose call never reached a server (see above).
+    public static let unprocessedKey = "capstan-unprocessed"
+
+    /// `error` with `unprocessedKey` in its trailers.
+    static func markedUnprocessed(_ error: RPCError) -> RPCError {
+        var error = error
+        if error.trailers.first(unprocessedKey) == nil { try? error.trailers.add(unprocessedKey, "1") }
+        return error
+    }
+
     /// Reconnect backoff per target.
     public struct Backoff: Sendable, Hashable {
         public var initial: Duration
@@ -54,15 +73,16 @@ public final class HTTP2ClientTransport: ClientTransport {
     public let group: EventLoopGroup
     private let pool: ConnectionPool
 
-    /// Calls go to `targets` (`"127.0.0.1:50051"`, `"[::1]:50051"`, `"localhost:50051"`), the first
-    /// reachable one in order.
+    /// Calls go to `targets` (`"127.0.0.1:50051"`, `"[::1]:50051"`, `"localhost:50051"`,
+    /// `"api.example:50051"`), the first reachable one in order. Throws `invalidAddress` for a
+    /// target that is neither a numeric address nor a DNS name (names are resolved later).
     public init(targets: [String], configuration: Configuration = .defaults, group: EventLoopGroup) throws(HTTP2TransportError) {
         guard !targets.isEmpty else { throw HTTP2TransportError(.invalidAddress, "no targets") }
-        var addresses: [SocketAddress] = []
-        for target in targets { addresses.append(try SocketAddress(parsing: target)) }
+        var parsed: [ClientTarget] = []
+        for target in targets { parsed.append(try ClientTarget(parsing: target)) }
         self.configuration = configuration
         self.group = group
-        pool = ConnectionPool(addresses: addresses, configuration: configuration, group: group)
+        pool = ConnectionPool(targets: parsed, configuration: configuration, group: group)
     }
 
     public func openStream(
@@ -70,16 +90,20 @@ public final class HTTP2ClientTransport: ClientTransport {
         metadata: Metadata,
         deadline: ContinuousClock.Instant?
     ) async throws -> ClientTransportStream {
-        var unreachable = Set<Int>()
+        var failures: [Int: Int] = [:]
         while true {
             if let deadline, deadline <= .now {
                 throw RPCError(code: .deadlineExceeded, message: "the deadline passed before the call to \(path) started")
             }
             let connection: ClientConnection
             let target: Int
-            switch pool.pick(excluding: unreachable) {
+            switch pool.pick(attempts: failures) {
             case .fail(let error):
-                throw error
+                throw Self.markedUnprocessed(error)
+            case .resolve(let index, let host, let port):
+                try Task.checkCancellation()
+                pool.resolved(target: index, Result { () throws(HTTP2TransportError) in try NameResolver.resolve(host: host, port: port) })
+                continue
             case .use(let picked, let index):
                 connection = picked
                 target = index
@@ -87,9 +111,9 @@ public final class HTTP2ClientTransport: ClientTransport {
             do {
                 try await connection.readiness.wait(deadline: deadline, loop: connection.loop)
             } catch let error as RPCError where error.code == .unavailable {
-                // That target did not answer: try the next one.
+                // That address did not answer: try the target's next one, or the next target.
                 pool.streamEnded(on: connection)
-                unreachable.insert(target)
+                failures[target, default: 0] += 1
                 continue
             } catch {
                 pool.streamEnded(on: connection)

@@ -1,0 +1,40 @@
+public import CapstanAPI
+import CapstanRPC
+
+/// One change of a watch: `ADDED`, `MODIFIED`, `DELETED` (the object's last state, with the
+/// delete's revision), or `BOOKMARK` (only `object.metadata.resourceVersion` is set).
+public struct WatchEvent<Object: Resource>: Sendable {
+    public var type: EventType
+    public var object: Object
+
+    public init(type: EventType, object: Object) {
+        self.type = type
+        self.object = object
+    }
+}
+
+/// A watch in progress: iterate it for the events. It ends when the server ends it (throwing
+/// its `RPCError`, e.g. `OUT_OF_RANGE` when the revision is too old); `cancel()` or dropping it
+/// ends it from this side.
+public struct WatchStream<Object: Resource>: AsyncSequence, Sendable {
+    public typealias Element = WatchEvent<Object>
+
+    let call: ServerStreamingCall<Object.Event>
+
+    /// Ends the watch; the server's handler is cancelled.
+    public func cancel() { call.cancel() }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: ServerStreamingCall<Object.Event>.AsyncIterator
+
+        public mutating func next() async throws -> WatchEvent<Object>? {
+            guard let event = try await base.next() else { return nil }
+            let (type, object) = Object.change(event)
+            return WatchEvent(type: type, object: object)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: call.makeAsyncIterator())
+    }
+}

@@ -1,0 +1,104 @@
+import Glibc
+
+/// One entry of a client transport's target list: a numeric address (`127.0.0.1:7443`,
+/// `[::1]:7443`), or a DNS name (`localhost:7443`, `api.example:7443`) that is resolved when a
+/// connection to it is needed.
+enum ClientTarget: Sendable, Hashable, CustomStringConvertible {
+    case address(SocketAddress)
+    case name(host: String, port: Int)
+
+    /// Parses `host:port` / `[v6]:port`; a host that is not numeric must be a valid DNS name.
+    init(parsing text: String) throws(HTTP2TransportError) {
+        guard !text.hasPrefix("["), let colon = text.lastIndex(of: ":") else {
+            self = .address(try SocketAddress(parsing: text))
+            return
+        }
+        let host = String(text[..<colon])
+        if host.isEmpty || host.contains(":") || SocketAddress.parseIPv4(host) != nil {
+            self = .address(try SocketAddress(parsing: text))
+            return
+        }
+        let portText = text[text.index(after: colon)...]
+        guard let port = Int(portText) else {
+            throw HTTP2TransportError(.invalidAddress, "'\(text)': '\(portText)' is not a port")
+        }
+        guard (0...65_535).contains(port) else {
+            throw HTTP2TransportError(.invalidAddress, "port \(port) is out of range")
+        }
+        guard Self.isDNSName(host) else {
+            throw HTTP2TransportError(
+                .invalidAddress, "'\(text)': '\(host)' is neither a numeric IPv4/IPv6 address nor a DNS name")
+        }
+        self = .name(host: host, port: port)
+    }
+
+    /// Letters, digits and '-' in dot-separated labels of 1–63 characters, at most 253 in all,
+    /// not all digits (so a malformed IPv4 address is not taken for a name).
+    static func isDNSName(_ host: String) -> Bool {
+        let trimmed = host.hasSuffix(".") ? String(host.dropLast()) : host
+        guard !trimmed.isEmpty, trimmed.utf8.count <= 253 else { return false }
+        var allDigits = true
+        for label in trimmed.split(separator: ".", omittingEmptySubsequences: false) {
+            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-" else { return false }
+            for byte in label.utf8 {
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): continue
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "-"):
+                    allDigits = false
+                default: return false
+                }
+            }
+        }
+        return !allDigits
+    }
+
+    /// `host:port` as written.
+    var description: String {
+        switch self {
+        case .address(let address): address.hostAndPort
+        case .name(let host, let port): "\(host):\(port)"
+        }
+    }
+}
+
+/// Name resolution for client targets: `getaddrinfo` for TCP addresses. It blocks, so it runs
+/// on the calling task (never on a loop thread), and only when a named target needs a new
+/// connection and its last answer is older than the pool's resolution interval.
+enum NameResolver {
+    /// Every address of `host` (IPv4 and IPv6, in the resolver's preferred order, no duplicates)
+    /// with `port`; throws `invalidAddress` with the resolver's reason.
+    static func resolve(host: String, port: Int) throws(HTTP2TransportError) -> [SocketAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_ADDRCONFIG
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        guard status == 0 else {
+            let reason = gai_strerror(status).map { String(cString: $0) } ?? "error \(status)"
+            throw HTTP2TransportError(.invalidAddress, "cannot resolve '\(host)': \(reason)")
+        }
+        defer { freeaddrinfo(list) }
+        var addresses: [SocketAddress] = []
+        var entry = list
+        while let current = entry {
+            if let sockaddr = current.pointee.ai_addr, current.pointee.ai_addrlen <= MemoryLayout<sockaddr_storage>.size {
+                var storage = sockaddr_storage()
+                withUnsafeMutableBytes(of: &storage) { target in
+                    target.copyMemory(from: UnsafeRawBufferPointer(start: sockaddr, count: Int(current.pointee.ai_addrlen)))
+                }
+                if let found = SocketAddress(storage: storage),
+                    let address = try? SocketAddress(host: found.host, port: port),
+                    !addresses.contains(address)
+                {
+                    addresses.append(address)
+                }
+            }
+            entry = current.pointee.ai_next
+        }
+        guard !addresses.isEmpty else {
+            throw HTTP2TransportError(.invalidAddress, "cannot resolve '\(host)': no IPv4 or IPv6 address")
+        }
+        return addresses
+    }
+}
