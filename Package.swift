@@ -12,6 +12,7 @@ let package = Package(
     name: "Capstan",
     products: [
         .executable(name: "capstan", targets: ["capstan"]),
+        .executable(name: "capctl", targets: ["capctl"]),
         .executable(name: "protoc-gen-capstan", targets: ["protoc-gen-capstan"]),
         .library(name: "CapstanAPI", targets: ["CapstanAPI"]),
         .library(name: "CapstanWire", targets: ["CapstanWire"]),
@@ -23,6 +24,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -97,6 +99,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // The admin CLI's commands, kinds, manifests, printers and config file.
+        .target(
+            name: "CapctlKit",
+            dependencies: [
+                "CapstanAPI", "CapstanRPC", "CapstanWire", "CapstanHTTP2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
+        // `capctl`, the admin CLI (wiring only).
+        .executableTarget(name: "capctl", dependencies: ["CapctlKit"], swiftSettings: swiftSettings),
+
         // gRPC's interop server and client over HTTP/2 (wiring only).
         .executableTarget(
             name: "capstan-interop",
@@ -147,6 +161,13 @@ let package = Package(
             name: "CapstanAPIServerTests",
             dependencies: ["CapstanAPIServer", "CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapctlTests",
+            dependencies: [
+                "CapctlKit", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanAPI", "CapstanRPC", "CapstanWire",
+                "CapstanHTTP2", "CapstanProcessSupport",
+            ],
+            exclude: ["Golden", "Manifests"], swiftSettings: swiftSettings),
         .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI", "CapstanProcessSupport"], swiftSettings: swiftSettings),

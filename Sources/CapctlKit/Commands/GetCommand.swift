@@ -1,0 +1,125 @@
+import ArgumentParser
+import CapstanAPI
+import CapstanRPC
+
+/// `capctl get KIND [NAME]`: lists or shows objects; `-w` keeps printing changes.
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Print objects of a kind as a table, YAML, JSON or names; -w follows changes.")
+
+    @Argument(help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).")
+    var kind: String
+
+    @Argument(help: "One object's name (else every object).")
+    var name: String?
+
+    @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector, e.g. app=web,tier!=db.")
+    var selector: String?
+
+    @Option(name: .customLong("field-selector"), help: "Field selector, e.g. spec.host=minion-1, status.phase=Running.")
+    var fieldSelector: String?
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Every namespace (adds a NAMESPACE column).")
+    var allNamespaces = false
+
+    @Option(name: [.short, .customLong("output")], help: "table, wide, yaml, json or name.")
+    var output: OutputFormat = .table
+
+    @Flag(name: [.short, .long], help: "After the current objects, print each change until interrupted.")
+    var watch = false
+
+    @Option(name: .customLong("max-events"), help: .hidden)
+    var maxEvents: Int?
+
+    @Option(name: .customLong("watch-seconds"), help: .hidden)
+    var watchSeconds: Double?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let kind = try Kind(parsing: kind)
+        try await get(kind.resource)
+    }
+
+    private func get<R: Resource>(_ type: R.Type) async throws {
+        let console = Console.current
+        try await global.withConnection { connection, settings in
+            let namespace = R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
+            var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, showEvent: watch)
+            var revision: UInt64 = 0
+            if let name {
+                guard selector == nil, fieldSelector == nil else {
+                    throw CapctlError.usage("a NAME and -l/--field-selector cannot be used together")
+                }
+                let object: R
+                do {
+                    object = try await connection.get(R.self, namespace: namespace.isEmpty && R.kind.isNamespaced ? settings.namespace : namespace, name: name)
+                } catch let error as RPCError {
+                    throw CapctlError.server(error, context: "")
+                }
+                try printer.printList([object], singleObject: true)
+                revision = object.metadata.resourceVersion
+            } else {
+                var request = ListRequest()
+                request.namespace = namespace
+                request.labelSelector = selector ?? ""
+                request.fieldSelector = fieldSelector ?? ""
+                let list: (items: [R], revision: UInt64)
+                do {
+                    list = try await connection.list(R.self, request)
+                } catch let error as RPCError {
+                    throw CapctlError.server(error, context: "")
+                }
+                try printer.printList(list.items, singleObject: false)
+                revision = list.revision
+            }
+            if watch {
+                try await follow(R.self, connection: connection, namespace: namespace, from: revision, printer: &printer)
+            }
+        }
+    }
+
+    /// Prints each change after `revision` until interrupted, `--max-events` or `--watch-seconds`.
+    private func follow<R: Resource>(
+        _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, printer: inout ObjectPrinter<R>
+    ) async throws {
+        var request = WatchRequest()
+        request.namespace = namespace
+        request.labelSelector = selector ?? ""
+        var fields: [String] = []
+        if let fieldSelector, !fieldSelector.isEmpty { fields.append(fieldSelector) }
+        if let name { fields.append("metadata.name=\(name)") }
+        request.fieldSelector = fields.joined(separator: ",")
+        request.resourceVersion = revision
+        let events: WatchEvents<R>
+        do {
+            events = try await connection.watch(R.self, request)
+        } catch let error as RPCError {
+            throw CapctlError.server(error, context: "watch")
+        }
+        let limit = maxEvents
+        let deadline = watchSeconds.map { ContinuousClock.now.advanced(by: .milliseconds(Int64($0 * 1000))) }
+        // Ends the watch at the deadline (tests bound it this way; users press Ctrl-C).
+        let timer = Task {
+            guard let deadline else { return }
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            events.cancel()
+        }
+        defer { timer.cancel() }
+        var count = 0
+        do {
+            for try await (type, object) in events {
+                if type == .bookmark { continue }
+                try printer.printOne(object, event: type)
+                count += 1
+                if let limit, count >= limit {
+                    events.cancel()
+                    break
+                }
+            }
+        } catch let error as RPCError {
+            if error.code == .cancelled, deadline.map({ ContinuousClock.now >= $0 }) ?? false { return }
+            throw CapctlError.server(error, context: "watch")
+        }
+    }
+}
