@@ -46,9 +46,12 @@ $(VENV)/.installed: Tests/python/requirements.txt | deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/python/requirements.txt
 	touch $@
 
-# Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443.
+# Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443;
+# builds capctl too, to talk to it.
 run: deps
 	swift build --product capstan $(SWIFT_BUILD_FLAGS)
+	swift build --product capctl $(SWIFT_BUILD_FLAGS)
+	@echo 'capstan: talk to it from another terminal: export PATH="$(CURDIR)/.build/debug:$$PATH"; capctl cluster-info'
 	.build/debug/capstan up
 
 build: deps

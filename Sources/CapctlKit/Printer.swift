@@ -46,10 +46,15 @@ struct ObjectPrinter<R: Resource> {
         return cells
     }
 
-    /// Prints a list of objects (the header once, even for none in table formats; a List for json).
-    mutating func printList(_ objects: [R], singleObject: Bool = false) throws {
+    /// Prints a list of objects (a table's header once; a List for json). An empty table says so
+    /// on standard error, unless a watch follows (its header is printed then).
+    mutating func printList(_ objects: [R], singleObject: Bool = false, emptyNote: String? = nil) throws {
         switch format {
         case .table, .wide:
+            if objects.isEmpty, let emptyNote, !showEvent {
+                console.error(emptyNote)
+                return
+            }
             // A watch's current objects count as ADDED (as its initial events would).
             let rows = objects.map { row($0, event: showEvent ? .added : nil) }
             table.fit(rows)

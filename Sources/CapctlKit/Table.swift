@@ -1,6 +1,6 @@
 /// A table printed in aligned columns, kubectl style: upper-case headers, three spaces between
-/// columns. Widths come from the rows printed first; later rows (a watch) reuse them and only
-/// widen a column when a cell is longer.
+/// columns. Widths come from the rows printed first; later rows (a watch) are padded to the same
+/// widths, and a longer cell pushes the rest of its row to the right.
 struct Table {
     private(set) var widths: [Int]
     let headers: [String]

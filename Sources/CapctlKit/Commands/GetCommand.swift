@@ -70,7 +70,8 @@ struct GetCommand: AsyncParsableCommand {
                 } catch let error as RPCError {
                     throw CapctlError.server(error, context: "")
                 }
-                try printer.printList(list.items, singleObject: false)
+                let scope = R.kind.isNamespaced ? (allNamespaces ? " in any namespace" : " in namespace \(namespace)") : ""
+                try printer.printList(list.items, singleObject: false, emptyNote: "No \(R.kind.plural) found\(scope).")
                 revision = list.revision
             }
             if watch {

@@ -131,7 +131,8 @@ struct DeleteCommand: AsyncParsableCommand {
             guard arguments.isEmpty, selector == nil else {
                 throw CapctlError.usage("-f cannot be combined with KIND, NAME or -l")
             }
-            for item in try Manifest.load(paths: files, console: console) {
+            // Last first: what a manifest creates in order (a minion, then pods on it) goes in reverse.
+            for item in try Manifest.load(paths: files, console: console).reversed() {
                 let meta = item.object.metadata
                 guard !meta.name.isEmpty else { throw CapctlError.manifest("\(item.origin): metadata.name is needed to delete") }
                 targets.append((item.kind, meta.namespace.isEmpty ? nil : meta.namespace, meta.name))
