@@ -23,11 +23,16 @@ struct ObjectPrinter<R: Resource> {
     let showNamespace: Bool
     /// Adds an EVENT column (wide watch).
     let showEvent: Bool
+    /// Rows follow one by one after the list (`get -w`).
+    let watching: Bool
     private var table: Table
     private var printedHeader = false
     private var printedDocuments = 0
 
-    init(format: OutputFormat, console: Console, showNamespace: Bool, showEvent: Bool = false) {
+    /// `watching`: rows will follow one by one (`get -w`), so columns get room to start with.
+    init(format: OutputFormat, console: Console, showNamespace: Bool, watching: Bool = false) {
+        let showEvent = watching
+        self.watching = watching
         self.format = format
         self.console = console
         self.showNamespace = showNamespace && R.kind.isNamespaced
@@ -36,7 +41,10 @@ struct ObjectPrinter<R: Resource> {
         if self.showNamespace { headers.insert("NAMESPACE", at: 0) }
         if self.showEvent { headers.insert("EVENT", at: 0) }
         table = Table(headers: headers)
-        if self.showEvent { table.fit([[Cell("MODIFIED")]]) }  // the longest event name
+        if watching {
+            // Rows of objects created later are wider than an empty or short initial list.
+            table.fit([headers.indices.map { _ in Cell(String(repeating: " ", count: 12)) }])
+        }
     }
 
     private func row(_ object: R, event: EventType?) -> [Cell] {
@@ -51,7 +59,7 @@ struct ObjectPrinter<R: Resource> {
     mutating func printList(_ objects: [R], singleObject: Bool = false, emptyNote: String? = nil) throws {
         switch format {
         case .table, .wide:
-            if objects.isEmpty, let emptyNote, !showEvent {
+            if objects.isEmpty, let emptyNote, !watching {
                 console.error(emptyNote)
                 return
             }

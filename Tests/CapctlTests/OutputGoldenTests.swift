@@ -90,6 +90,35 @@ import Testing
         }
     }
 
+    /// Strings that YAML could read as something else survive `-o yaml` → `create -f`.
+    @Test(.timeLimit(.minutes(2)))
+    func trickyStringsRoundTripThroughYAML() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let values = [
+                "yes", "no", "on", "off", "true", "null", "~", "", " padded ", "123", "0x1F", "1e3", "-x", "- item",
+                "a: b", "a #b", "#c", "[x]", "{y}", "*star", "&amp", "!tag", "%p", "@at", "`tick", "'single'", "\"double\"",
+                "line\nbreak", "tab\there", "ünïcödé ✓", "2026-01-01T00:00:00Z", "back\\slash",
+            ]
+            var annotations: [String: String] = [:]
+            for (i, value) in values.enumerated() { annotations["k\(i)"] = value }
+            let pod = """
+                {"kind": "Pod", "metadata": {"name": "tricky", "annotations": \(try String(decoding: JSONEncoder().encode(annotations), as: UTF8.self))},
+                 "spec": {"containers": [{"name": "c", "image": "busybox", "command": \(try String(decoding: JSONEncoder().encode(values), as: UTF8.self))}]}}
+                """
+            try await cluster.ok(["create", "-f", "-"], stdin: pod)
+            let json = try await cluster.ok(["get", "pod", "tricky", "-o", "json"])
+            let yaml = try await cluster.ok(["get", "pod", "tricky", "-o", "yaml"])
+            try await cluster.ok(["delete", "pod", "tricky"])
+            try await cluster.ok(["create", "-f", "-"], stdin: yaml)
+            let again = try await cluster.ok(["get", "pod", "tricky", "-o", "json"])
+            #expect(masked(again) == masked(json), "yaml:\n\(yaml)")
+            for value in values where !value.isEmpty {
+                let escaped = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+                #expect(again.contains(escaped.replacingOccurrences(of: "\\/", with: "/")), "\(value)")
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func everySpellingOfEveryKind() async throws {
         try await TestCluster.with { (cluster: TestCluster) async throws in

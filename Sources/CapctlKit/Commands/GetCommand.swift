@@ -45,7 +45,7 @@ struct GetCommand: AsyncParsableCommand {
         let console = Console.current
         try await global.withConnection { connection, settings in
             let namespace = R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
-            var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, showEvent: watch)
+            var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, watching: watch)
             var revision: UInt64 = 0
             if let name {
                 guard selector == nil, fieldSelector == nil else {
