@@ -17,7 +17,7 @@ final class APIConnection: Sendable {
     let targets: [String]
 
     /// Connects lazily to the first reachable of `targets`; `token` becomes `authorization: Bearer`.
-    init(targets: [String], token: String?, timeout: Duration) throws {
+    init(targets: [String], token: String?, timeout: Duration) async throws {
         let group = try EventLoopGroup(threads: 1, name: "capctl-loop")
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.connectTimeout = min(timeout, .seconds(20))
@@ -25,7 +25,7 @@ final class APIConnection: Sendable {
         do {
             transport = try HTTP2ClientTransport(targets: targets, configuration: configuration, group: group)
         } catch {
-            shutDownInBackground(group)
+            await group.shutdown()
             throw CapctlError.usage("bad server address in \(targets.joined(separator: ",")): \(error)")
         }
         self.group = group
@@ -99,11 +99,6 @@ final class APIConnection: Sendable {
             Grpc_Health_V1_HealthCheckRequest(), options: unaryOptions)
         return response.status
     }
-}
-
-/// Shuts a group down from a synchronous initializer that failed.
-private func shutDownInBackground(_ group: EventLoopGroup) {
-    Task { await group.shutdown() }
 }
 
 /// The events of a watch, as (type, object).

@@ -1,3 +1,4 @@
+import ArgumentParser
 import CapstanAPI
 
 /// The API kinds capctl knows, by every spelling a user may type.
@@ -64,6 +65,9 @@ public enum Kind: String, CaseIterable, Sendable {
         }
         self = kind
     }
+
+    /// What shell completion offers for a KIND argument.
+    static var completion: CompletionKind { .list(allCases.map(\.plural) + allCases.map(\.short)) }
 
     /// `pods (po), replicationcontrollers (rc), …` for help and errors.
     public static var helpList: String {

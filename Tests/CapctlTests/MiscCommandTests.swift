@@ -92,7 +92,8 @@ import Testing
             let console = CapturedConsole()
             let code = await Capctl.run(arguments: ["completion", shell], console: console.console)
             #expect(code == 0)
-            for word in ["get", "describe", "resize", "cluster-info", "completion"] {
+            // Subcommands, and the kinds a KIND argument completes to.
+            for word in ["get", "describe", "resize", "cluster-info", "completion", "replicationcontrollers", "svc"] {
                 #expect(console.out.contains(word), "\(shell) script mentions \(word)")
             }
             let generated = CapturedConsole()

@@ -8,7 +8,9 @@ struct DescribeCommand: AsyncParsableCommand {
         commandName: "describe",
         abstract: "Show an object in detail with related objects (a pod's minion, a controller's pods, a service's endpoints).")
 
-    @Argument(help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).")
+    @Argument(
+        help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).",
+        completion: Kind.completion)
     var kind: String
 
     @Argument(help: "The object's name.")

@@ -7,7 +7,9 @@ struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get", abstract: "Print objects of a kind as a table, YAML, JSON or names; -w follows changes.")
 
-    @Argument(help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).")
+    @Argument(
+        help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).",
+        completion: Kind.completion)
     var kind: String
 
     @Argument(help: "One object's name (else every object).")

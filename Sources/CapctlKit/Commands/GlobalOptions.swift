@@ -58,7 +58,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         _ body: (APIConnection, Settings) async throws -> T
     ) async throws -> T {
         let settings = try settings()
-        let connection = try APIConnection(targets: settings.servers, token: settings.token, timeout: settings.timeout)
+        let connection = try await APIConnection(targets: settings.servers, token: settings.token, timeout: settings.timeout)
         do {
             let result = try await body(connection, settings)
             await connection.close()

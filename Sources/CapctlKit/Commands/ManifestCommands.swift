@@ -76,7 +76,9 @@ struct CreateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create", abstract: "Create objects from YAML or JSON manifests (kind: picks the type).")
 
-    @Option(name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).")
+    @Option(
+        name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).",
+        completion: .file(extensions: ["yaml", "yml", "json"]))
     var files: [String] = []
 
     @Flag(name: .customLong("skip-local-validation"), help: .hidden)
@@ -95,7 +97,9 @@ struct UpdateCommand: AsyncParsableCommand {
         commandName: "update",
         abstract: "Replace objects with the manifests' versions (metadata.resource_version 0 or absent: unconditional).")
 
-    @Option(name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).")
+    @Option(
+        name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).",
+        completion: .file(extensions: ["yaml", "yml", "json"]))
     var files: [String] = []
 
     @Flag(name: .customLong("skip-local-validation"), help: .hidden)
@@ -113,10 +117,12 @@ struct DeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete", abstract: "Delete objects by name, by label selector, or named in manifests.")
 
-    @Argument(help: "KIND, then NAMEs (not with -f).")
+    @Argument(help: "KIND, then NAMEs (not with -f).", completion: Kind.completion)
     var arguments: [String] = []
 
-    @Option(name: [.short, .customLong("filename")], help: "Delete the objects a manifest names (- for standard input).")
+    @Option(
+        name: [.short, .customLong("filename")], help: "Delete the objects a manifest names (- for standard input).",
+        completion: .file(extensions: ["yaml", "yml", "json"]))
     var files: [String] = []
 
     @Option(name: [.customShort("l"), .customLong("selector")], help: "Delete every object of KIND matching this label selector.")
