@@ -47,6 +47,12 @@ import Testing
             #expect(out == "replicationcontroller/web created\n")
             let yaml = masked(try await cluster.ok(["get", "rc", "web", "-o", "yaml"]))
             try expectGolden("run-rc.yaml", yaml)
+            let table = try await cluster.ok(["run", "db", "--image", "postgres:16", "-o", "wide"])
+            #expect(table == """
+                NAME   IMAGE(S)      SELECTOR   REPLICAS   CURRENT   LABELS
+                db     postgres:16   run=db     1          0         run=db
+
+                """)
             let duplicate = try await cluster.capctl(["run", "web", "--image", "nginx"])
             #expect(duplicate.code == 1)
             #expect(duplicate.err.contains("ALREADY_EXISTS"))

@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Container port to declare.")
     var port: Int32?
 
-    @Option(name: [.short, .customLong("output")], help: "Print the created controller: table, wide, yaml, json or name.")
+    @Option(name: [.short, .customLong("output")], help: "Print the created controller in this format (name: one line).")
     var output: OutputFormat = .name
 
     @Argument(parsing: .postTerminator, help: "Command and arguments of the container (after --).")

@@ -24,7 +24,7 @@ struct GetCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Every namespace (adds a NAMESPACE column).")
     var allNamespaces = false
 
-    @Option(name: [.short, .customLong("output")], help: "table, wide, yaml, json or name.")
+    @Option(name: [.short, .customLong("output")], help: "Output format.")
     var output: OutputFormat = .table
 
     @Flag(name: [.short, .long], help: "After the current objects, print each change until interrupted.")
@@ -55,7 +55,9 @@ struct GetCommand: AsyncParsableCommand {
                 }
                 let object: R
                 do {
-                    object = try await connection.get(R.self, namespace: namespace.isEmpty && R.kind.isNamespaced ? settings.namespace : namespace, name: name)
+                    // One object lives in one namespace: -A does not apply.
+                    let home = R.kind.isNamespaced ? settings.namespace : ""
+                    object = try await connection.get(R.self, namespace: home, name: name)
                 } catch let error as RPCError {
                     throw CapctlError.server(error, context: "")
                 }
