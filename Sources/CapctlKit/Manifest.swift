@@ -83,6 +83,9 @@ enum Manifest {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return "line \(mark.line), column \(mark.column): invalid YAML: \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            return "line \(context.mark.line), column \(context.mark.column): duplicate key \(keys)"
         default:
             return "invalid YAML: \(error)"
         }

@@ -108,6 +108,7 @@ import Testing
                 ("kind: Widget\nmetadata: {name: a}\n", "document 1 (line 1): kind: unknown kind \"Widget\""),
                 ("apiVersion: v2\nkind: Pod\nmetadata: {name: a}\n", "apiVersion: only v1 is supported, got \"v2\""),
                 ("- 1\n- 2\n", "expected an object with kind, got 1"),
+                ("kind: Pod\nmetadata: {name: a, name: b}\n", "<stdin>: document 1: line 2, column 12: duplicate key \"name\""),
                 ("", "<stdin>: no objects in the file"),
             ]
             for (manifest, expected) in cases {
