@@ -40,6 +40,49 @@ import Testing
         }
     }
 
+    /// A watch whose server dies resumes from the last revision it saw once a server answers
+    /// again (here: `capstan up` killed with SIGKILL and started again on the same port and data
+    /// directory), missing nothing and repeating nothing.
+    @Test(.timeLimit(.minutes(3)))
+    func watchResumesAcrossAServerCrash() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try await CapstanUp.start(dataDirectory: directory + "/data", listen: "127.0.0.1:0")
+        let address = first.address
+        let environment = ["CAPSTAN_CONFIG": directory + "/none"]
+        let console = CapturedConsole(environment: environment)
+        let watch = Task {
+            await Capctl.run(
+                arguments: ["get", "pods", "-w", "-o", "name", "--max-events", "2", "--watch-seconds", "90", "--server", address],
+                console: console.console)
+        }
+        func create(_ name: String) async throws {
+            let run = CapturedConsole(
+                environment: environment, stdin: "kind: Pod\nmetadata: {name: \(name)}\nspec: {containers: [{name: c, image: i}]}\n")
+            let code = await Capctl.run(arguments: ["create", "-f", "-", "--server", address], console: run.console)
+            #expect(code == 0, "\(run.err)")
+        }
+        var second: CapstanUp?
+        do {
+            try await create("before")
+            try await Self.waitFor("the first event") { console.out.contains("pod/before") }
+            first.kill()
+            try await Self.waitFor("the watch to notice") { console.err.contains("watch interrupted") }
+            second = try await CapstanUp.start(dataDirectory: directory + "/data", listen: address)
+            try await create("after")
+            let code = try await bounded("the watch to see the second pod") { await watch.value }
+            #expect(code == 0, "\(console.err)")
+            #expect(console.out == "pod/before\npod/after\n")
+            #expect(console.err.contains("resuming from revision"))
+        } catch {
+            watch.cancel()
+            first.kill()
+            second?.kill()
+            throw error
+        }
+        second?.kill()
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func runCreatesAController() async throws {
         try await TestCluster.with { (cluster: TestCluster) async throws in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CapstanAPI
 import CapstanRPC
+import Synchronization
 
 /// `capctl get KIND [NAME]`: lists or shows objects; `-w` keeps printing changes.
 struct GetCommand: AsyncParsableCommand {
@@ -85,9 +86,13 @@ struct GetCommand: AsyncParsableCommand {
     }
 
     /// Prints each change after `revision` until interrupted, `--max-events` or `--watch-seconds`.
+    /// A watch the server drops (a watcher too slow: RESOURCE_EXHAUSTED) or loses (UNAVAILABLE: a
+    /// restart, or failover to another server) resumes from the last revision seen, for up to
+    /// 30 s of failed attempts; other errors end it.
     private func follow<R: Resource>(
         _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, printer: inout ObjectPrinter<R>
     ) async throws {
+        let console = Console.current
         var request = WatchRequest()
         request.namespace = namespace
         request.labelSelector = selector ?? ""
@@ -96,35 +101,71 @@ struct GetCommand: AsyncParsableCommand {
         if let name { fields.append("metadata.name=\(name)") }
         request.fieldSelector = fields.joined(separator: ",")
         request.resourceVersion = revision
-        let events: WatchEvents<R>
-        do {
-            events = try await connection.watch(R.self, request)
-        } catch let error as RPCError {
-            throw CapctlError.server(error, context: "watch")
-        }
-        let limit = maxEvents
+        request.allowBookmarks = true  // bookmarks move the resume point past events filtered out
+
+        let current = CurrentWatch()
         let deadline = watchSeconds.map { ContinuousClock.now.advanced(by: .milliseconds(Int64($0 * 1000))) }
         // Ends the watch at the deadline (tests bound it this way; users press Ctrl-C).
         let timer = Task {
             guard let deadline else { return }
             try? await Task.sleep(until: deadline, clock: .continuous)
-            events.cancel()
+            current.expire()
         }
         defer { timer.cancel() }
         var count = 0
-        do {
-            for try await (type, object) in events {
-                if type == .bookmark { continue }
-                try printer.printOne(object, event: type)
-                count += 1
-                if let limit, count >= limit {
-                    events.cancel()
-                    break
+        var failingSince: ContinuousClock.Instant?
+        while !current.isExpired {
+            do {
+                let events = try await connection.watch(R.self, request)
+                current.set { events.cancel() }
+                for try await (type, object) in events {
+                    failingSince = nil
+                    request.resourceVersion = max(request.resourceVersion, object.metadata.resourceVersion)
+                    if type == .bookmark { continue }
+                    try printer.printOne(object, event: type)
+                    count += 1
+                    if let limit = maxEvents, count >= limit {
+                        events.cancel()
+                        return
+                    }
                 }
+                if current.isExpired { return }
+                throw RPCError(code: .unavailable, message: "the server ended the watch")
+            } catch let error as RPCError {
+                if current.isExpired { return }
+                guard error.code == .unavailable || error.code == .resourceExhausted else {
+                    throw CapctlError.server(error, context: "watch")
+                }
+                let since = failingSince ?? .now
+                failingSince = since
+                guard ContinuousClock.now - since < .seconds(30) else { throw CapctlError.server(error, context: "watch") }
+                console.error("watch interrupted (\(error.status)); resuming from revision \(request.resourceVersion)")
+                try await Task.sleep(for: .milliseconds(500))
             }
-        } catch let error as RPCError {
-            if error.code == .cancelled, deadline.map({ ContinuousClock.now >= $0 }) ?? false { return }
-            throw CapctlError.server(error, context: "watch")
         }
+    }
+}
+
+/// The call a watch is on, so a timer can end it; and whether its time is up.
+private final class CurrentWatch: Sendable {
+    private let state = Mutex<(cancel: (@Sendable () -> Void)?, expired: Bool)>((nil, false))
+
+    var isExpired: Bool { state.withLock { $0.expired } }
+
+    /// The running call's cancel; called at once when the time is already up.
+    func set(_ cancel: @escaping @Sendable () -> Void) {
+        let expired = state.withLock { state in
+            state.cancel = cancel
+            return state.expired
+        }
+        if expired { cancel() }
+    }
+
+    func expire() {
+        let cancel = state.withLock { state in
+            state.expired = true
+            return state.cancel
+        }
+        cancel?()
     }
 }
