@@ -22,6 +22,8 @@ final class APIConnection: Sendable {
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.connectTimeout = min(timeout, .seconds(20))
         configuration.userAgent = "capctl/\(CapctlVersion.current)"
+        // A person is waiting: retry an unreachable server soon (a watch resumes after a restart).
+        configuration.backoff = HTTP2ClientTransport.Backoff(initial: .milliseconds(250), maximum: .seconds(2))
         do {
             transport = try HTTP2ClientTransport(targets: targets, configuration: configuration, group: group)
         } catch {

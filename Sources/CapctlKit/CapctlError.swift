@@ -34,6 +34,10 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
         for violation in fieldViolations(error) {
             text += "\n  \(violation.field): \(violation.description)"
         }
+        if error.code == .unavailable && error.message.contains("no target is reachable") {
+            text += "\n  is the API server running? Start one with `make run` or `capstan up`;"
+                + " point capctl at it with --server HOST:PORT or `capctl config set servers HOST:PORT`"
+        }
         return text
     }
 

@@ -1,4 +1,5 @@
 import CapstanProcessSupport
+import Dispatch
 import Foundation
 import Testing
 
@@ -23,10 +24,12 @@ import Testing
         input.fileHandleForWriting.write(Data(stdin.utf8))
         try input.fileHandleForWriting.close()
         let result = try await bounded("capctl \(arguments.joined(separator: " "))", seconds: 60) {
-            let out = output.fileHandleForReading.readDataToEndOfFile()
-            let err = errors.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+            // Both pipes are drained at once, so a child that fills one cannot block on it.
+            async let out = offThePool { output.fileHandleForReading.readDataToEndOfFile() }
+            async let err = offThePool { errors.fileHandleForReading.readDataToEndOfFile() }
+            let (outData, errData) = try await (out, err)
+            try await offThePool { process.waitUntilExit() }
+            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
         }
         return result
     }

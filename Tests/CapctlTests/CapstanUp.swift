@@ -30,7 +30,7 @@ final class CapstanUp: Sendable {
         let address = try await bounded("capstan up to listen", seconds: 60) { () -> String in
             var text = ""
             while true {
-                let data = reader.availableData
+                let data = try await offThePool { reader.availableData }
                 if data.isEmpty { throw TestTimeout(what: "capstan up ended before listening:\n\(text)") }
                 text += String(decoding: data, as: UTF8.self)
                 if let match = text.firstMatch(of: /listening on (\S+)/) { return String(match.1) }
@@ -39,10 +39,15 @@ final class CapstanUp: Sendable {
         return CapstanUp(process: process, output: output, address: address)
     }
 
-    /// SIGKILL, and wait for the process to be gone.
+    /// SIGKILL (the process is gone a moment later; its port and files are free once it is).
     func kill() {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    }
+
+    /// Waits (off the cooperative pool) until the process has exited.
+    func waitUntilExit() async throws {
+        let process = process
+        try await offThePool { process.waitUntilExit() }
     }
 }

@@ -88,7 +88,7 @@ struct GetCommand: AsyncParsableCommand {
     /// Prints each change after `revision` until interrupted, `--max-events` or `--watch-seconds`.
     /// A watch the server drops (a watcher too slow: RESOURCE_EXHAUSTED) or loses (UNAVAILABLE: a
     /// restart, or failover to another server) resumes from the last revision seen, for up to
-    /// 30 s of failed attempts; other errors end it.
+    /// 60 s of failed attempts; other errors end it.
     private func follow<R: Resource>(
         _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, printer: inout ObjectPrinter<R>
     ) async throws {
@@ -136,10 +136,12 @@ struct GetCommand: AsyncParsableCommand {
                 guard error.code == .unavailable || error.code == .resourceExhausted else {
                     throw CapctlError.server(error, context: "watch")
                 }
+                if failingSince == nil {
+                    console.error("watch interrupted (\(error.status)); resuming from revision \(request.resourceVersion)")
+                }
                 let since = failingSince ?? .now
                 failingSince = since
-                guard ContinuousClock.now - since < .seconds(30) else { throw CapctlError.server(error, context: "watch") }
-                console.error("watch interrupted (\(error.status)); resuming from revision \(request.resourceVersion)")
+                guard ContinuousClock.now - since < .seconds(60) else { throw CapctlError.server(error, context: "watch") }
                 try await Task.sleep(for: .milliseconds(500))
             }
         }

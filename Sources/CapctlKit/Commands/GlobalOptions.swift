@@ -77,3 +77,4 @@ struct Settings: Sendable {
     var token: String?
     var timeout: Duration
 }
+
