@@ -117,9 +117,9 @@ struct GetCommand: AsyncParsableCommand {
         while !current.isExpired {
             do {
                 let events = try await connection.watch(R.self, request)
+                failingSince = nil  // a server answered: a later outage gets its own 60 s
                 current.set { events.cancel() }
                 for try await (type, object) in events {
-                    failingSince = nil
                     request.resourceVersion = max(request.resourceVersion, object.metadata.resourceVersion)
                     if type == .bookmark { continue }
                     try printer.printOne(object, event: type)

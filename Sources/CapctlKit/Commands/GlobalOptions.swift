@@ -77,4 +77,3 @@ struct Settings: Sendable {
     var token: String?
     var timeout: Duration
 }
-
