@@ -47,9 +47,11 @@ $(VENV)/.installed: Tests/python/requirements.txt | deps
 	touch $@
 
 # Starts `capstan up`: the API server on the embedded store in ~/.capstan/data, on 127.0.0.1:7443
-# (metrics at http://127.0.0.1:7444/metrics).
+# (metrics at http://127.0.0.1:7444/metrics); builds capctl too, to talk to it.
 run: deps
 	swift build --product capstan $(SWIFT_BUILD_FLAGS)
+	swift build --product capctl $(SWIFT_BUILD_FLAGS)
+	@echo 'capstan: talk to it from another terminal: export PATH="$(CURDIR)/.build/debug:$$PATH"; capctl cluster-info'
 	.build/debug/capstan up
 
 build: deps

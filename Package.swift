@@ -12,6 +12,7 @@ let package = Package(
     name: "Capstan",
     products: [
         .executable(name: "capstan", targets: ["capstan"]),
+        .executable(name: "capctl", targets: ["capctl"]),
         .executable(name: "protoc-gen-capstan", targets: ["protoc-gen-capstan"]),
         .library(name: "CapstanAPI", targets: ["CapstanAPI"]),
         .library(name: "CapstanWire", targets: ["CapstanWire"]),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // 1.12: `LogHandler.log(event:)` with `LogEvent.error`.
         .package(url: "https://github.com/apple/swift-log", from: "1.12.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -118,6 +120,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // The admin CLI's commands, kinds, manifests, printers and config file.
+        .target(
+            name: "CapctlKit",
+            dependencies: [
+                "CapstanAPI", "CapstanRPC", "CapstanWire", "CapstanHTTP2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
+        // `capctl`, the admin CLI (wiring only).
+        .executableTarget(name: "capctl", dependencies: ["CapctlKit"], swiftSettings: swiftSettings),
+
         // gRPC's interop server and client over HTTP/2 (wiring only).
         .executableTarget(
             name: "capstan-interop",
@@ -187,6 +201,13 @@ let package = Package(
                 "CapstanClient", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanHTTP2", "CapstanRPC", "CapstanAPI",
             ],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CapctlTests",
+            dependencies: [
+                "CapctlKit", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanAPI", "CapstanRPC", "CapstanWire",
+                "CapstanHTTP2", "CapstanProcessSupport",
+            ],
+            exclude: ["Golden", "Manifests"], swiftSettings: swiftSettings),
         .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI", "CapstanProcessSupport"], swiftSettings: swiftSettings),

@@ -1,0 +1,55 @@
+import CapstanAPI
+public import CapstanRPC
+import CapstanWire
+
+/// Why a command failed, with the message the user sees.
+public enum CapctlError: Error, CustomStringConvertible, Sendable {
+    /// The command line was wrong (unknown kind, missing name, bad flag value).
+    case usage(String)
+    /// A manifest could not be read or decoded; the message names the file, document, line and field.
+    case manifest(String)
+    /// The configuration file could not be read or written.
+    case config(String)
+    /// The server answered with an error.
+    case server(RPCError, context: String)
+    /// Several failures (e.g. deleting several objects); each already printed.
+    case failed(count: Int)
+    /// Anything else, said plainly.
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .usage(let message), .manifest(let message), .config(let message), .other(let message):
+            return message
+        case .server(let error, let context):
+            return (context.isEmpty ? "" : "\(context): ") + Self.describe(error)
+        case .failed(let count):
+            return count == 1 ? "1 operation failed" : "\(count) operations failed"
+        }
+    }
+
+    /// The server's code and message, then every field violation of a BadRequest detail.
+    static func describe(_ error: RPCError) -> String {
+        var text = "\(error.code): \(error.message)"
+        for violation in fieldViolations(error) {
+            text += "\n  \(violation.field): \(violation.description)"
+        }
+        if error.code == .unavailable && error.message.contains("no target is reachable") {
+            text += "\n  is the API server running? Start one with `make run` or `capstan up`;"
+                + " point capctl at it with --server HOST:PORT or `capctl config set servers HOST:PORT`"
+        }
+        return text
+    }
+
+    /// The `google.rpc.BadRequest` field violations carried in `grpc-status-details-bin`.
+    static func fieldViolations(_ error: RPCError) -> [Google_Rpc_BadRequest.FieldViolation] {
+        guard let bytes = error.details, let status = try? Google_Rpc_Status(serializedBytes: bytes) else { return [] }
+        var violations: [Google_Rpc_BadRequest.FieldViolation] = []
+        for detail in status.details where detail.typeUrl.hasSuffix("/google.rpc.BadRequest") {
+            if let badRequest = try? Google_Rpc_BadRequest(serializedBytes: detail.value) {
+                violations.append(contentsOf: badRequest.fieldViolations)
+            }
+        }
+        return violations
+    }
+}

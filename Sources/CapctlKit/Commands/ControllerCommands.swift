@@ -1,0 +1,230 @@
+import ArgumentParser
+import CapstanAPI
+import CapstanRPC
+
+/// `capctl run NAME --image IMAGE [--replicas N] [--port P] [-- COMMAND…]`: a replication
+/// controller whose pods run one container.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Create a replication controller running IMAGE (pods labelled run=NAME).")
+
+    @Argument(help: "Name of the controller, its pods' label run=NAME and their container.")
+    var name: String
+
+    @Option(help: "Container image.")
+    var image: String
+
+    @Option(help: "How many pods.")
+    var replicas: Int32 = 1
+
+    @Option(help: "Container port to declare.")
+    var port: Int32?
+
+    @Option(name: [.short, .customLong("output")], help: "Print the created controller in this format (name: one line).")
+    var output: OutputFormat = .name
+
+    @Argument(parsing: .postTerminator, help: "Command and arguments of the container (after --).")
+    var command: [String] = []
+
+    @OptionGroup var global: GlobalOptions
+
+    /// The controller this command creates.
+    func controller(namespace: String) -> ReplicationController {
+        var container = Container()
+        container.name = name
+        container.image = image
+        container.command = command
+        if let port {
+            var containerPort = ContainerPort()
+            containerPort.containerPort = port
+            container.ports = [containerPort]
+        }
+        var rc = ReplicationController()
+        rc.metadata.name = name
+        rc.metadata.namespace = namespace
+        rc.metadata.labels = ["run": name]
+        rc.spec.replicas = replicas
+        rc.spec.selector = ["run": name]
+        rc.spec.template.metadata.labels = ["run": name]
+        rc.spec.template.spec.containers = [container]
+        return rc
+    }
+
+    func run() async throws {
+        guard replicas >= 0 else { throw CapctlError.usage("--replicas must be 0 or more") }
+        let console = Console.current
+        try await global.withConnection { connection, settings in
+            let rc = controller(namespace: settings.namespace)
+            var checked = rc
+            checked.applyDefaults()
+            let errors = checked.validate()
+            if !errors.isEmpty {
+                throw CapctlError.usage(
+                    "the controller would be invalid:\n" + errors.all.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n"))
+            }
+            let created: ReplicationController
+            do {
+                created = try await connection.create(rc)
+            } catch let error as RPCError {
+                throw CapctlError.server(error, context: "")
+            }
+            if output == .name {
+                console.line("replicationcontroller/\(created.metadata.name) created")
+            } else {
+                var printer = ObjectPrinter<ReplicationController>(format: output, console: console, showNamespace: false)
+                try printer.printList([created], singleObject: true)
+            }
+        }
+    }
+}
+
+/// Options of resize and stop: whether and how long to wait for the observed count.
+struct WaitOptions: ParsableArguments, Sendable {
+    @Flag(name: .customLong("no-wait"), help: "Return once the desired count is stored.")
+    var noWait = false
+
+    @Option(name: .customLong("wait-timeout"), help: "Seconds to wait for the observed count.")
+    var waitTimeout: Double = 300
+}
+
+/// Sets `spec.replicas` (retrying on a conflicting write), then, unless told not to, waits until
+/// `status.replicas` matches, printing progress.
+func resize(
+    name: String, to replicas: Int32, wait: WaitOptions, connection: APIConnection, namespace: String
+) async throws {
+    let console = Console.current
+    var updated: ReplicationController?
+    for _ in 0..<10 {
+        do {
+            var rc = try await connection.get(ReplicationController.self, namespace: namespace, name: name)
+            rc.spec.replicas = replicas
+            updated = try await connection.update(rc)
+            break
+        } catch let error as RPCError where error.code == .aborted {
+            continue  // written by someone else since our read: read again
+        } catch let error as RPCError {
+            throw CapctlError.server(error, context: "")
+        }
+    }
+    guard let updated else {
+        throw CapctlError.other("replicationcontroller/\(name): kept conflicting with other writers; try again")
+    }
+    if wait.noWait {
+        console.line("replicationcontroller/\(name) resized to \(replicas)")
+        return
+    }
+    try await waitForReplicas(updated, replicas: replicas, timeout: wait.waitTimeout, connection: connection)
+    console.line("replicationcontroller/\(name) resized to \(replicas)")
+}
+
+/// Watches the controller until its observed count is `replicas`; a progress line shows the count
+/// (rewritten in place on a terminal, one line per change otherwise).
+private func waitForReplicas(
+    _ rc: ReplicationController, replicas: Int32, timeout: Double, connection: APIConnection
+) async throws {
+    let console = Console.current
+    let name = rc.metadata.name
+    var lastShown: Int32?
+    func show(_ observed: Int32) {
+        guard observed != lastShown else { return }
+        lastShown = observed
+        let text = "replicationcontroller/\(name): \(observed)/\(replicas) replicas"
+        if console.isTerminal { console.write("\r\u{1B}[K" + text) } else { console.line(text) }
+    }
+    func finishLine() { if console.isTerminal && lastShown != nil { console.write("\n") } }
+    show(rc.status.replicas)
+    if rc.status.replicas == replicas {
+        finishLine()
+        return
+    }
+    var request = WatchRequest()
+    request.namespace = rc.metadata.namespace
+    request.fieldSelector = "metadata.name=\(name)"
+    request.resourceVersion = rc.metadata.resourceVersion
+    let events: WatchEvents<ReplicationController>
+    do {
+        events = try await connection.watch(ReplicationController.self, request)
+    } catch let error as RPCError {
+        throw CapctlError.server(error, context: "watch")
+    }
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+    let timer = Task {
+        try? await Task.sleep(until: deadline, clock: .continuous)
+        events.cancel()
+    }
+    defer { timer.cancel() }
+    do {
+        for try await (type, object) in events {
+            if type == .deleted {
+                finishLine()
+                throw CapctlError.other("replicationcontroller/\(name) was deleted while waiting")
+            }
+            guard type == .added || type == .modified else { continue }
+            show(object.status.replicas)
+            if object.status.replicas == replicas {
+                events.cancel()
+                finishLine()
+                return
+            }
+        }
+    } catch let error as RPCError {
+        finishLine()
+        if ContinuousClock.now >= deadline {
+            throw CapctlError.other(
+                "timed out after \(timeout)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
+        }
+        throw CapctlError.server(error, context: "watch")
+    }
+    finishLine()
+    throw CapctlError.other(
+        "timed out after \(timeout)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
+}
+
+/// `capctl resize RC N`.
+struct ResizeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resize",
+        abstract: "Set a replication controller's replica count and wait until that many are observed.")
+
+    @Argument(help: "The replication controller.")
+    var name: String
+
+    @Argument(help: "The new replica count.")
+    var replicas: Int32
+
+    @OptionGroup var wait: WaitOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        guard replicas >= 0 else { throw CapctlError.usage("the replica count must be 0 or more") }
+        try await global.withConnection { connection, settings in
+            try await resize(name: name, to: replicas, wait: wait, connection: connection, namespace: settings.namespace)
+        }
+    }
+}
+
+/// `capctl stop RC`: resize to 0, then delete.
+struct StopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Resize a replication controller to 0, wait for its pods to go, then delete it.")
+
+    @Argument(help: "The replication controller.")
+    var name: String
+
+    @OptionGroup var wait: WaitOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let console = Console.current
+        try await global.withConnection { connection, settings in
+            try await resize(name: name, to: 0, wait: wait, connection: connection, namespace: settings.namespace)
+            do {
+                _ = try await connection.delete(ReplicationController.self, namespace: settings.namespace, name: name)
+            } catch let error as RPCError {
+                throw CapctlError.server(error, context: "")
+            }
+            console.line("replicationcontroller/\(name) deleted")
+        }
+    }
+}

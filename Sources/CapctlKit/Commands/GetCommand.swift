@@ -1,0 +1,173 @@
+import ArgumentParser
+import CapstanAPI
+import CapstanRPC
+import Synchronization
+
+/// `capctl get KIND [NAME]`: lists or shows objects; `-w` keeps printing changes.
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Print objects of a kind as a table, YAML, JSON or names; -w follows changes.")
+
+    @Argument(
+        help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).",
+        completion: Kind.completion)
+    var kind: String
+
+    @Argument(help: "One object's name (else every object).")
+    var name: String?
+
+    @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector, e.g. app=web,tier!=db.")
+    var selector: String?
+
+    @Option(name: .customLong("field-selector"), help: "Field selector, e.g. spec.host=minion-1, status.phase=Running.")
+    var fieldSelector: String?
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Every namespace (adds a NAMESPACE column).")
+    var allNamespaces = false
+
+    @Option(name: [.short, .customLong("output")], help: "Output format.")
+    var output: OutputFormat = .table
+
+    @Flag(name: [.short, .long], help: "After the current objects, print each change until interrupted.")
+    var watch = false
+
+    @Option(name: .customLong("max-events"), help: .hidden)
+    var maxEvents: Int?
+
+    @Option(name: .customLong("watch-seconds"), help: .hidden)
+    var watchSeconds: Double?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let kind = try Kind(parsing: kind)
+        try await get(kind.resource)
+    }
+
+    private func get<R: Resource>(_ type: R.Type) async throws {
+        let console = Console.current
+        try await global.withConnection { connection, settings in
+            let namespace = R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
+            var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, watching: watch)
+            var revision: UInt64 = 0
+            if let name {
+                guard selector == nil, fieldSelector == nil else {
+                    throw CapctlError.usage("a NAME and -l/--field-selector cannot be used together")
+                }
+                let object: R
+                do {
+                    // One object lives in one namespace: -A does not apply.
+                    let home = R.kind.isNamespaced ? settings.namespace : ""
+                    object = try await connection.get(R.self, namespace: home, name: name)
+                } catch let error as RPCError {
+                    throw CapctlError.server(error, context: "")
+                }
+                try printer.printList([object], singleObject: true)
+                revision = object.metadata.resourceVersion
+            } else {
+                var request = ListRequest()
+                request.namespace = namespace
+                request.labelSelector = selector ?? ""
+                request.fieldSelector = fieldSelector ?? ""
+                let list: (items: [R], revision: UInt64)
+                do {
+                    list = try await connection.list(R.self, request)
+                } catch let error as RPCError {
+                    throw CapctlError.server(error, context: "")
+                }
+                let scope = R.kind.isNamespaced ? (allNamespaces ? " in any namespace" : " in namespace \(namespace)") : ""
+                try printer.printList(list.items, singleObject: false, emptyNote: "No \(R.kind.plural) found\(scope).")
+                revision = list.revision
+            }
+            if watch {
+                try await follow(R.self, connection: connection, namespace: namespace, from: revision, printer: &printer)
+            }
+        }
+    }
+
+    /// Prints each change after `revision` until interrupted, `--max-events` or `--watch-seconds`.
+    /// A watch the server drops (a watcher too slow: RESOURCE_EXHAUSTED) or loses (UNAVAILABLE: a
+    /// restart, or failover to another server) resumes from the last revision seen, for up to
+    /// 60 s of failed attempts; other errors end it.
+    private func follow<R: Resource>(
+        _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, printer: inout ObjectPrinter<R>
+    ) async throws {
+        let console = Console.current
+        var request = WatchRequest()
+        request.namespace = namespace
+        request.labelSelector = selector ?? ""
+        var fields: [String] = []
+        if let fieldSelector, !fieldSelector.isEmpty { fields.append(fieldSelector) }
+        if let name { fields.append("metadata.name=\(name)") }
+        request.fieldSelector = fields.joined(separator: ",")
+        request.resourceVersion = revision
+        request.allowBookmarks = true  // bookmarks move the resume point past events filtered out
+
+        let current = CurrentWatch()
+        let deadline = watchSeconds.map { ContinuousClock.now.advanced(by: .milliseconds(Int64($0 * 1000))) }
+        // Ends the watch at the deadline (tests bound it this way; users press Ctrl-C).
+        let timer = Task {
+            guard let deadline else { return }
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            current.expire()
+        }
+        defer { timer.cancel() }
+        var count = 0
+        var failingSince: ContinuousClock.Instant?
+        while !current.isExpired {
+            do {
+                let events = try await connection.watch(R.self, request)
+                failingSince = nil  // a server answered: a later outage gets its own 60 s
+                current.set { events.cancel() }
+                for try await (type, object) in events {
+                    request.resourceVersion = max(request.resourceVersion, object.metadata.resourceVersion)
+                    if type == .bookmark { continue }
+                    try printer.printOne(object, event: type)
+                    count += 1
+                    if let limit = maxEvents, count >= limit {
+                        events.cancel()
+                        return
+                    }
+                }
+                if current.isExpired { return }
+                throw RPCError(code: .unavailable, message: "the server ended the watch")
+            } catch let error as RPCError {
+                if current.isExpired { return }
+                guard error.code == .unavailable || error.code == .resourceExhausted else {
+                    throw CapctlError.server(error, context: "watch")
+                }
+                if failingSince == nil {
+                    console.error("watch interrupted (\(error.status)); resuming from revision \(request.resourceVersion)")
+                }
+                let since = failingSince ?? .now
+                failingSince = since
+                guard ContinuousClock.now - since < .seconds(60) else { throw CapctlError.server(error, context: "watch") }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+}
+
+/// The call a watch is on, so a timer can end it; and whether its time is up.
+private final class CurrentWatch: Sendable {
+    private let state = Mutex<(cancel: (@Sendable () -> Void)?, expired: Bool)>((nil, false))
+
+    var isExpired: Bool { state.withLock { $0.expired } }
+
+    /// The running call's cancel; called at once when the time is already up.
+    func set(_ cancel: @escaping @Sendable () -> Void) {
+        let expired = state.withLock { state in
+            state.cancel = cancel
+            return state.expired
+        }
+        if expired { cancel() }
+    }
+
+    func expire() {
+        let cancel = state.withLock { state in
+            state.expired = true
+            return state.cancel
+        }
+        cancel?()
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import CapstanAPI
+import CapstanRPC
+import Foundation
+
+/// `capctl cluster-info`: where the API server is, whether it serves, and what it holds.
+struct ClusterInfoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster-info", abstract: "Show the API server's address and health and how many objects of each kind it holds.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let console = Console.current
+        try await global.withConnection { connection, _ in
+            let status: String
+            do {
+                status = displayName(try await connection.health()).uppercased()
+            } catch let error as RPCError {
+                throw CapctlError.server(error, context: "API server at \(connection.targets.joined(separator: ","))")
+            }
+            console.line("API server: \(connection.targets.joined(separator: ",")) (\(console.colored(status, status == "SERVING" ? .green : .red)))")
+            for kind in Kind.allCases {
+                do {
+                    let count = try await Self.count(kind.resource, connection: connection)
+                    console.line("  \(kind.plural): \(count)")
+                } catch let error as RPCError {
+                    throw CapctlError.server(error, context: "listing \(kind.plural)")
+                }
+            }
+        }
+    }
+
+    private static func count<R: Resource>(_ type: R.Type, connection: APIConnection) async throws -> Int {
+        try await connection.list(R.self, ListRequest()).items.count
+    }
+}
+
+/// `capctl version`: capctl's version, and whether the server answers.
+struct VersionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print capctl's version and the API server's state.")
+
+    @Flag(help: "Only capctl's version; do not contact the server.")
+    var client = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let console = Console.current
+        console.line("Client: capctl \(CapctlVersion.current) (API capstan.v1)")
+        if client { return }
+        try await global.withConnection { connection, _ in
+            do {
+                let status = displayName(try await connection.health()).uppercased()
+                console.line("Server: \(connection.targets.joined(separator: ",")) \(status) (API capstan.v1)")
+            } catch let error as RPCError {
+                throw CapctlError.server(error, context: "server \(connection.targets.joined(separator: ","))")
+            }
+        }
+    }
+}
+
+/// `capctl completion bash|zsh|fish`: the shell completion script (as `--generate-completion-script`).
+struct CompletionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "completion",
+        abstract: "Print a shell completion script.",
+        discussion: "bash: source <(capctl completion bash); zsh: capctl completion zsh > \"${fpath[1]}/_capctl\"; fish: capctl completion fish > ~/.config/fish/completions/capctl.fish")
+
+    @Argument(help: "bash, zsh or fish.")
+    var shell: String
+
+    func run() throws {
+        guard let completionShell = CompletionShell(rawValue: shell) else {
+            throw CapctlError.usage("unknown shell \"\(shell)\"; one of: bash, zsh, fish")
+        }
+        Console.current.write(Capctl.completionScript(for: completionShell))
+    }
+}
+
+/// `capctl config view|set|unset`: the config file.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Show or change the config file (servers, namespace, token).",
+        subcommands: [ConfigView.self, ConfigSet.self, ConfigUnset.self],
+        defaultSubcommand: ConfigView.self)
+}
+
+/// The settings `config set` and `unset` know.
+enum ConfigKey: String, ExpressibleByArgument, CaseIterable {
+    case servers, server, namespace, token
+}
+
+struct ConfigView: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "view", abstract: "Print the config file's path and settings (the token hidden).")
+
+    @Option(help: ArgumentHelp("Config file (else $CAPSTAN_CONFIG, else ~/.capstan/config).", valueName: "path"))
+    var config: String?
+
+    @Flag(name: .customLong("show-token"), help: "Print the token too.")
+    var showToken = false
+
+    func run() throws {
+        let console = Console.current
+        let path = ConfigFile.path(explicit: config, environment: console.environment)
+        let file = try ConfigFile.load(from: path)
+        console.line("# \(path)")
+        console.line("servers: \(file.servers?.joined(separator: ",") ?? "<unset: 127.0.0.1:\(defaultAPIPort)>")")
+        console.line("namespace: \(file.namespace ?? "<unset: default>")")
+        let token = file.token.map { showToken ? $0 : "<set, hidden>" } ?? "<unset>"
+        console.line("token: \(token)")
+    }
+}
+
+struct ConfigSet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Set servers (HOST:PORT[,…]), namespace or token.")
+
+    @Argument(help: "servers, namespace or token.")
+    var key: ConfigKey
+
+    @Argument(help: "The value.")
+    var value: String
+
+    @Option(help: ArgumentHelp("Config file (else $CAPSTAN_CONFIG, else ~/.capstan/config).", valueName: "path"))
+    var config: String?
+
+    func run() throws {
+        let console = Console.current
+        let path = ConfigFile.path(explicit: config, environment: console.environment)
+        var file = try ConfigFile.load(from: path)
+        switch key {
+        case .servers, .server:
+            let servers = value.split(separator: ",").map { GlobalOptions.withPort($0.trimmingCharacters(in: .whitespaces)) }
+            guard !servers.isEmpty, !servers.contains(where: \.isEmpty) else {
+                throw CapctlError.usage("servers must be HOST:PORT[,HOST:PORT…]")
+            }
+            file.servers = servers
+        case .namespace:
+            if let problem = DNS1123.labelViolation(value) { throw CapctlError.usage("namespace \"\(value)\": \(problem)") }
+            file.namespace = value
+        case .token:
+            file.token = value
+        }
+        try file.save(to: path)
+        console.line("\(key == .server ? "servers" : key.rawValue) set in \(path)")
+    }
+}
+
+struct ConfigUnset: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "unset", abstract: "Remove servers, namespace or token.")
+
+    @Argument(help: "servers, namespace or token.")
+    var key: ConfigKey
+
+    @Option(help: ArgumentHelp("Config file (else $CAPSTAN_CONFIG, else ~/.capstan/config).", valueName: "path"))
+    var config: String?
+
+    func run() throws {
+        let console = Console.current
+        let path = ConfigFile.path(explicit: config, environment: console.environment)
+        var file = try ConfigFile.load(from: path)
+        switch key {
+        case .servers, .server: file.servers = nil
+        case .namespace: file.namespace = nil
+        case .token: file.token = nil
+        }
+        try file.save(to: path)
+        console.line("\(key == .server ? "servers" : key.rawValue) unset in \(path)")
+    }
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import CapstanAPI
+import CapstanRPC
+
+/// What create and update do with each object of a manifest.
+enum ManifestVerb: Sendable {
+    case create, update
+
+    var pastTense: String { self == .create ? "created" : "updated" }
+}
+
+/// Reads `files`, checks every object (decoding, defaults and the API's validation, the same code
+/// the server runs) and only then sends them one by one; nothing is sent when any check fails.
+func applyManifests(files: [String], verb: ManifestVerb, global: GlobalOptions, checkLocally: Bool) async throws {
+    let console = Console.current
+    guard !files.isEmpty else { throw CapctlError.usage("-f FILE is required (- for standard input)") }
+    let objects = try Manifest.load(paths: files, console: console)
+    let settings = try global.settings()
+    var prepared: [(ManifestObject, any Resource)] = []
+    for item in objects {
+        let object = try prepare(item.object, item: item, namespace: settings.namespace, verb: verb, checkLocally: checkLocally)
+        prepared.append((item, object))
+    }
+    try await global.withConnection { connection, _ in
+        var failures = 0
+        for (item, object) in prepared {
+            do {
+                let stored = try await send(object, verb: verb, connection: connection)
+                console.line("\(item.kind.singular)/\(stored) \(verb.pastTense)")
+            } catch let error as RPCError {
+                console.error(console.colored("error: ", .red) + "\(item.origin): " + CapctlError.describe(error))
+                failures += 1
+            }
+        }
+        if failures > 0 { throw CapctlError.failed(count: failures) }
+    }
+}
+
+/// Fills the namespace and checks the object as the server would.
+private func prepare<R: Resource>(
+    _ object: R, item: ManifestObject, namespace: String, verb: ManifestVerb, checkLocally: Bool
+) throws(CapctlError) -> any Resource {
+    var object = object
+    if R.kind.isNamespaced && object.metadata.namespace.isEmpty { object.metadata.namespace = namespace }
+    if verb == .update && R.updateMethod == nil {
+        throw .manifest("\(item.origin): \(R.kind.plural) cannot be updated: delete and re-create")
+    }
+    if verb == .update && object.metadata.name.isEmpty {
+        throw .manifest("\(item.origin): metadata.name: an update needs the object's name")
+    }
+    guard checkLocally else { return object }
+    var checked = object
+    if checked.metadata.name.isEmpty && !checked.metadata.generateName.isEmpty {
+        checked.metadata.name = checked.metadata.generateName + "x"  // what the server will do
+    }
+    checked.applyDefaults()
+    let errors = checked.validate()
+    if !errors.isEmpty {
+        let name = object.metadata.name.isEmpty ? object.metadata.generateName + "…" : object.metadata.name
+        let lines = errors.all.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
+        throw .manifest("\(item.origin): \(R.kind.singular) \"\(name)\" is invalid:\n\(lines)")
+    }
+    return object
+}
+
+/// Sends one object; returns the stored object's name.
+private func send<R: Resource>(_ object: R, verb: ManifestVerb, connection: APIConnection) async throws -> String {
+    switch verb {
+    case .create: try await connection.create(object).metadata.name
+    case .update: try await connection.update(object).metadata.name
+    }
+}
+
+/// `capctl create -f FILE…`.
+struct CreateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Create objects from YAML or JSON manifests (kind: picks the type).")
+
+    @Option(
+        name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).",
+        completion: .file(extensions: ["yaml", "yml", "json"]))
+    var files: [String] = []
+
+    @Flag(name: .customLong("skip-local-validation"), help: .hidden)
+    var skipLocalValidation = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await applyManifests(files: files, verb: .create, global: global, checkLocally: !skipLocalValidation)
+    }
+}
+
+/// `capctl update -f FILE…`.
+struct UpdateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "update",
+        abstract: "Replace objects with the manifests' versions (metadata.resource_version 0 or absent: unconditional).")
+
+    @Option(
+        name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).",
+        completion: .file(extensions: ["yaml", "yml", "json"]))
+    var files: [String] = []
+
+    @Flag(name: .customLong("skip-local-validation"), help: .hidden)
+    var skipLocalValidation = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await applyManifests(files: files, verb: .update, global: global, checkLocally: !skipLocalValidation)
+    }
+}
+
+/// `capctl delete KIND NAME…`, `capctl delete KIND -l SELECTOR`, `capctl delete -f FILE`.
+struct DeleteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete objects by name, by label selector, or named in manifests.")
+
+    @Argument(help: "KIND, then NAMEs (not with -f).", completion: Kind.completion)
+    var arguments: [String] = []
+
+    @Option(
+        name: [.short, .customLong("filename")], help: "Delete the objects a manifest names (- for standard input).",
+        completion: .file(extensions: ["yaml", "yml", "json"]))
+    var files: [String] = []
+
+    @Option(name: [.customShort("l"), .customLong("selector")], help: "Delete every object of KIND matching this label selector.")
+    var selector: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let console = Console.current
+        var targets: [(kind: Kind, namespace: String?, name: String)] = []
+        if !files.isEmpty {
+            guard arguments.isEmpty, selector == nil else {
+                throw CapctlError.usage("-f cannot be combined with KIND, NAME or -l")
+            }
+            // Last first: what a manifest creates in order (a minion, then pods on it) goes in reverse.
+            for item in try Manifest.load(paths: files, console: console).reversed() {
+                let meta = item.object.metadata
+                guard !meta.name.isEmpty else { throw CapctlError.manifest("\(item.origin): metadata.name is needed to delete") }
+                targets.append((item.kind, meta.namespace.isEmpty ? nil : meta.namespace, meta.name))
+            }
+        } else {
+            guard let first = arguments.first else {
+                throw CapctlError.usage("say what to delete: KIND NAME…, KIND -l SELECTOR, or -f FILE")
+            }
+            let kind = try Kind(parsing: first)
+            let names = Array(arguments.dropFirst())
+            if let selector {
+                guard names.isEmpty else { throw CapctlError.usage("NAMEs and -l cannot be used together") }
+                let found = try await matching(kind.resource, selector: selector)
+                if found.isEmpty { console.error("no \(kind.plural) match \"\(selector)\"") }
+                targets = found.map { (kind, $0.namespace, $0.name) }
+            } else {
+                guard !names.isEmpty else { throw CapctlError.usage("delete \(kind.plural): give NAMEs, -l SELECTOR or -f FILE") }
+                targets = names.map { (kind, nil, $0) }
+            }
+        }
+        try await global.withConnection { connection, settings in
+            var failures = 0
+            for target in targets {
+                do {
+                    try await delete(
+                        target.kind.resource, connection: connection,
+                        namespace: target.kind.isNamespaced ? (target.namespace ?? settings.namespace) : "", name: target.name)
+                    console.line("\(target.kind.singular)/\(target.name) deleted")
+                } catch let error as RPCError {
+                    console.error(console.colored("error: ", .red) + CapctlError.describe(error))
+                    failures += 1
+                }
+            }
+            if failures > 0 { throw CapctlError.failed(count: failures) }
+        }
+    }
+
+    private func delete<R: Resource>(_ type: R.Type, connection: APIConnection, namespace: String, name: String) async throws {
+        _ = try await connection.delete(R.self, namespace: namespace, name: name)
+    }
+
+    private func matching<R: Resource>(_ type: R.Type, selector: String) async throws -> [(namespace: String, name: String)] {
+        try await global.withConnection { connection, settings in
+            var request = ListRequest()
+            request.namespace = R.kind.isNamespaced ? settings.namespace : ""
+            request.labelSelector = selector
+            do {
+                return try await connection.list(R.self, request).items.map { ($0.metadata.namespace, $0.metadata.name) }
+            } catch let error as RPCError {
+                throw CapctlError.server(error, context: "")
+            }
+        }
+    }
+}

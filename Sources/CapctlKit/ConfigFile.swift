@@ -1,0 +1,62 @@
+import Foundation
+import Yams
+
+/// `~/.capstan/config` (or `$CAPSTAN_CONFIG`, or `--config`): the servers, namespace and token
+/// capctl uses when the command line does not say. A small YAML file:
+///
+///     servers:
+///     - 127.0.0.1:7443
+///     namespace: default
+///     token: …
+struct ConfigFile: Codable, Sendable, Equatable {
+    var servers: [String]?
+    var namespace: String?
+    var token: String?
+
+    /// Where the file is: `explicit`, else `$CAPSTAN_CONFIG`, else `$HOME/.capstan/config`.
+    static func path(explicit: String?, environment: [String: String]) -> String {
+        if let explicit { return explicit }
+        if let path = environment["CAPSTAN_CONFIG"], !path.isEmpty { return path }
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return home + "/.capstan/config"
+    }
+
+    /// The file's settings; none when it does not exist.
+    static func load(from path: String) throws(CapctlError) -> ConfigFile {
+        guard FileManager.default.fileExists(atPath: path) else { return ConfigFile() }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw .config("\(path): cannot read the file")
+        }
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return ConfigFile() }
+        do {
+            return try YAMLDecoder().decode(ConfigFile.self, from: text)
+        } catch {
+            throw .config("\(path): not a capctl config (servers, namespace, token): \(error)")
+        }
+    }
+
+    /// Writes the file (readable by its owner only: it may hold a token), creating its directory.
+    func save(to path: String) throws(CapctlError) {
+        var members: [(key: String, value: JSONValue)] = []
+        if let servers { members.append(("servers", .array(servers.map { .string($0) }))) }
+        if let namespace { members.append(("namespace", .string(namespace))) }
+        if let token { members.append(("token", .string(token))) }
+        let text = members.isEmpty ? "" : YAMLWriter.document(.object(members))
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            guard FileManager.default.createFile(
+                atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            else { throw CapctlError.config("\(path): cannot write the file") }
+        } catch let error as CapctlError {
+            throw error
+        } catch {
+            throw .config("\(path): cannot write the file: \(error)")
+        }
+    }
+}
+
+/// The port `capstan up` and `capstan apiserver` listen on by default.
+public let defaultAPIPort = 7443

@@ -1,0 +1,308 @@
+import CapstanAPI
+import Foundation
+import Yams
+
+/// One object read from a manifest, with where it came from.
+struct ManifestObject: Sendable {
+    /// `pods.yaml: document 2 (line 14)`.
+    let origin: String
+    let kind: Kind
+    /// The decoded object (a `Pod`, `Service`, …).
+    let object: any Resource
+}
+
+/// Reads manifests: YAML or JSON files (JSON is read as YAML's flow style), one or many documents
+/// separated by `---`, a `List` (`kind: List` with `items`) or a top-level array; `-` is standard
+/// input. `kind:` picks the type (any spelling `Kind` accepts) and `apiVersion: v1` is accepted;
+/// both are removed before the object is decoded with its generated proto3-JSON `Codable`, so
+/// unknown fields and wrong types are rejected with their path. Nothing is returned unless every
+/// document decodes: a bad manifest changes nothing.
+enum Manifest {
+    /// Every object of `paths`, in order; throws the first problem, naming file, document, line, field.
+    static func load(paths: [String], console: Console) throws(CapctlError) -> [ManifestObject] {
+        var objects: [ManifestObject] = []
+        for path in paths {
+            let (name, text) = try read(path, console: console)
+            objects.append(contentsOf: try parse(text, source: name))
+        }
+        return objects
+    }
+
+    private static func read(_ path: String, console: Console) throws(CapctlError) -> (String, String) {
+        if path == "-" {
+            guard let text = String(data: console.readStandardInput(), encoding: .utf8) else {
+                throw .manifest("<stdin>: not UTF-8 text")
+            }
+            return ("<stdin>", text)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .manifest("\(path): cannot read the file (missing, or not readable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw .manifest("\(path): not UTF-8 text") }
+        return (path, text)
+    }
+
+    /// YAML 1.2's core schema: `yes`, `on` and timestamps stay strings (labels like `on` are common).
+    static let resolver: Resolver = {
+        // swiftlint:disable:next force_try
+        try! Resolver.basic
+            .appending(.null, "^(?:~|null|Null|NULL|)$")
+            .appending(.bool, "^(?:true|True|TRUE|false|False|FALSE)$")
+            .appending(Resolver.Rule.int)
+            .appending(Resolver.Rule.float)
+    }()
+
+    /// The objects of one file's text; `source` names it in errors.
+    static func parse(_ text: String, source: String) throws(CapctlError) -> [ManifestObject] {
+        var objects: [ManifestObject] = []
+        var documentNumber = 0
+        do {
+            let parser = try Parser(yaml: text, resolver: resolver)
+            while let root = try parser.nextRoot() {
+                documentNumber += 1
+                let line = root.mark?.line ?? 1
+                let origin = "\(source): document \(documentNumber) (line \(line))"
+                var lines: [String: Int] = [:]
+                let value = try convert(root, path: [], lines: &lines, origin: origin)
+                objects.append(contentsOf: try objectsOf(value, origin: origin, lines: lines))
+            }
+        } catch let error as CapctlError {
+            throw error
+        } catch let error as YamlError {
+            throw .manifest("\(source): document \(documentNumber + 1): \(describe(error))")
+        } catch {
+            throw .manifest("\(source): \(error)")
+        }
+        if objects.isEmpty { throw .manifest("\(source): no objects in the file") }
+        return objects
+    }
+
+    /// A YAML syntax error as `line L, column C: problem`.
+    private static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return "line \(mark.line), column \(mark.column): invalid YAML: \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            return "line \(context.mark.line), column \(context.mark.column): duplicate key \(keys)"
+        default:
+            return "invalid YAML: \(error)"
+        }
+    }
+
+    /// A YAML node as JSON; records each path's line in `lines`.
+    private static func convert(
+        _ node: Node, path: [PathKey], lines: inout [String: Int], origin: String
+    ) throws(CapctlError) -> JSONValue {
+        if let line = node.mark?.line { lines[PathFormat.format(path)] = line }
+        switch node {
+        case .scalar(let scalar):
+            switch Tag.Name(rawValue: node.tag.rawValue) {
+            case .null: return .null
+            case .bool: return .bool(node.bool ?? false)
+            case .int:
+                if let value = node.int { return .number(String(value)) }
+                return .number(scalar.string)
+            case .float:
+                guard let value = node.float else { return .string(scalar.string) }
+                if value.isNaN { return .string("NaN") }
+                if value.isInfinite { return .string(value < 0 ? "-Infinity" : "Infinity") }
+                return .number(String(value))
+            default:
+                return .string(scalar.string)
+            }
+        case .sequence(let sequence):
+            var items: [JSONValue] = []
+            for (index, item) in sequence.enumerated() {
+                items.append(try convert(item, path: path + [.index(index)], lines: &lines, origin: origin))
+            }
+            return .array(items)
+        case .mapping(let mapping):
+            var members: [(key: String, value: JSONValue)] = []
+            for (keyNode, valueNode) in mapping {
+                guard case .scalar(let keyScalar) = keyNode else {
+                    let at = PathFormat.format(path)
+                    throw .manifest("\(origin): \(at.isEmpty ? "" : at + ": ")keys must be plain strings")
+                }
+                let key = keyScalar.string
+                if members.contains(where: { $0.key == key }) {
+                    throw .manifest("\(origin) (line \(keyNode.mark?.line ?? 0)): \(PathFormat.format(path + [.key(key)])): duplicate key")
+                }
+                members.append((key, try convert(valueNode, path: path + [.key(key)], lines: &lines, origin: origin)))
+            }
+            return .object(members)
+        case .alias:
+            throw .manifest("\(origin): \(PathFormat.format(path)): YAML aliases are not supported")
+        }
+    }
+
+    /// The objects of one document: an object with `kind`, a `List`, or an array of objects.
+    private static func objectsOf(
+        _ value: JSONValue, origin: String, lines: [String: Int]
+    ) throws(CapctlError) -> [ManifestObject] {
+        switch value {
+        case .null:
+            return []  // an empty document (e.g. a trailing `---`)
+        case .array(let items):
+            var objects: [ManifestObject] = []
+            for (index, item) in items.enumerated() {
+                objects.append(try decode(item, origin: origin, prefix: [.index(index)], lines: lines))
+            }
+            return objects
+        case .object:
+            if case .string(let kind)? = value["kind"], kind.lowercased() == "list" {
+                guard case .array(let items)? = value["items"] else {
+                    throw .manifest("\(origin): items: a List needs a list of objects in items")
+                }
+                var objects: [ManifestObject] = []
+                for (index, item) in items.enumerated() {
+                    objects.append(try decode(item, origin: origin, prefix: [.key("items"), .index(index)], lines: lines))
+                }
+                return objects
+            }
+            return [try decode(value, origin: origin, prefix: [], lines: lines)]
+        default:
+            throw .manifest("\(origin): expected an object with kind, got \(value.shortDescription)")
+        }
+    }
+
+    /// Decodes one object; `prefix` is its path inside the document (for items of a List).
+    private static func decode(
+        _ value: JSONValue, origin: String, prefix: [PathKey], lines: [String: Int]
+    ) throws(CapctlError) -> ManifestObject {
+        let itemOrigin = prefix.isEmpty ? origin : "\(origin): \(PathFormat.format(prefix))"
+        guard case .object(var members) = value else {
+            throw .manifest("\(itemOrigin): expected an object with kind, got \(value.shortDescription)")
+        }
+        guard let kindIndex = members.firstIndex(where: { $0.key == "kind" }) else {
+            throw .manifest("\(itemOrigin): missing kind (one of \(Kind.allCases.map(\.name).joined(separator: ", ")))")
+        }
+        guard case .string(let kindText) = members[kindIndex].value else {
+            throw .manifest("\(itemOrigin): kind: expected a string, got \(members[kindIndex].value.shortDescription)")
+        }
+        let kind: Kind
+        do {
+            kind = try Kind(parsing: kindText)
+        } catch {
+            throw .manifest("\(itemOrigin): kind: \(error)")
+        }
+        members.remove(at: kindIndex)
+        if let index = members.firstIndex(where: { $0.key == "apiVersion" || $0.key == "api_version" }) {
+            guard case .string(let version) = members[index].value, version == "v1" else {
+                throw .manifest("\(itemOrigin): apiVersion: only v1 is supported, got \(members[index].value.shortDescription)")
+            }
+            members.remove(at: index)
+        }
+        let stripped = JSONValue.object(members)
+        let data = Data(stripped.compactText.utf8)
+        do {
+            let object = try decodeObject(kind.resource, from: data)
+            return ManifestObject(origin: itemOrigin, kind: kind, object: object)
+        } catch let error as DecodingError {
+            throw .manifest(describe(error, in: stripped, origin: origin, prefix: prefix, lines: lines))
+        } catch {
+            throw .manifest("\(itemOrigin): \(error)")
+        }
+    }
+
+    private static func decodeObject<R: Resource>(_ type: R.Type, from data: Data) throws -> any Resource {
+        try JSONDecoder().decode(R.self, from: data)
+    }
+
+    /// `origin (line L): field.path: what is wrong`.
+    private static func describe(
+        _ error: DecodingError, in value: JSONValue, origin: String, prefix: [PathKey], lines: [String: Int]
+    ) -> String {
+        let context: DecodingError.Context
+        var reason: String
+        switch error {
+        case .typeMismatch(let type, let c):
+            context = c
+            let got = value.value(at: c.codingPath)?.shortDescription ?? "something else"
+            reason = "expected \(expectedName(type)), got \(got)"
+        case .valueNotFound(let type, let c):
+            context = c
+            reason = "expected \(expectedName(type)), got null"
+        case .keyNotFound(let key, let c):
+            context = c
+            reason = "missing field \(key.stringValue)"
+        case .dataCorrupted(let c):
+            context = c
+            reason = rephrase(c.debugDescription)
+        @unknown default:
+            return "\(origin): \(error)"
+        }
+        let path = prefix + context.codingPath.map(PathKey.init)
+        let field = PathFormat.format(path)
+        // The line of the field itself when known, else of its nearest ancestor, else the document's.
+        var line: Int?
+        var search = path
+        while line == nil {
+            line = lines[PathFormat.format(search)]
+            if search.isEmpty { break }
+            search.removeLast()
+        }
+        let documentOrigin = origin.replacingOccurrences(
+            of: #"\(line \d+\)$"#, with: line.map { "(line \($0))" } ?? "", options: .regularExpression)
+        return field.isEmpty ? "\(documentOrigin): \(reason)" : "\(documentOrigin): \(field): \(reason)"
+    }
+
+    /// The generated decoders say `"http" is not a Int32`; say what a manifest writer expects.
+    private static func rephrase(_ message: String) -> String {
+        if let match = message.firstMatch(of: /^(.*) is not a (U?Int\d+)$/) {
+            return "expected an integer, got \(match.1)"
+        }
+        if let match = message.firstMatch(of: /^(.*) is not a (Double|Float)$/) {
+            return "expected a number, got \(match.1)"
+        }
+        return message
+    }
+
+    private static func expectedName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int32.Type, is Int64.Type, is UInt32.Type, is UInt64.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
+        default:
+            String(describing: type).hasPrefix("Dictionary") || String(describing: type).contains("Keyed")
+                ? "an object" : (String(describing: type).hasPrefix("Array") || String(describing: type).contains("Unkeyed")
+                    ? "a list" : "a value of type \(type)")
+        }
+    }
+}
+
+/// One step of a path into a document.
+enum PathKey: Sendable, Hashable {
+    case key(String)
+    case index(Int)
+
+    init(_ codingKey: any CodingKey) {
+        if let index = codingKey.intValue, codingKey.stringValue.hasPrefix("Index ") || String(index) == codingKey.stringValue {
+            self = .index(index)
+        } else {
+            self = .key(codingKey.stringValue)
+        }
+    }
+}
+
+/// Field paths as users read them: `spec.containers[0].ports[1].container_port`.
+enum PathFormat {
+    static func format(_ path: [PathKey]) -> String {
+        var out = ""
+        for step in path {
+            switch step {
+            case .index(let index):
+                out += "[\(index)]"
+            case .key(let key):
+                if key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                    out += (out.isEmpty ? "" : ".") + key
+                } else {
+                    out += "[\(JSONValue.quoted(key))]"
+                }
+            }
+        }
+        return out
+    }
+}

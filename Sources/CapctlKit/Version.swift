@@ -1,0 +1,4 @@
+/// capctl's version.
+public enum CapctlVersion {
+    public static let current = "0.1.0"
+}

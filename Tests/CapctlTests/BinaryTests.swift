@@ -1,0 +1,64 @@
+import CapstanProcessSupport
+import Dispatch
+import Foundation
+import Testing
+
+/// The real `capctl` executable as a child process: exit codes and `-f -` from standard input.
+@Suite struct CapctlBinaryTests {
+    /// `capctl`, built beside this test bundle.
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("capctl").path
+    }
+
+    /// Runs capctl with `arguments` and `stdin`; returns (exit code, stdout, stderr).
+    static func run(_ arguments: [String], stdin: String = "", environment: [String: String]) async throws -> (Int32, String, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = environment
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let result = try await bounded("capctl \(arguments.joined(separator: " "))", seconds: 60) {
+            // Both pipes are drained at once, so a child that fills one cannot block on it.
+            async let out = offThePool { output.fileHandleForReading.readDataToEndOfFile() }
+            async let err = offThePool { errors.fileHandleForReading.readDataToEndOfFile() }
+            let (outData, errData) = try await (out, err)
+            try await offThePool { process.waitUntilExit() }
+            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        }
+        return result
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func exitCodesAndStandardInput() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build capctl first (swift build --build-tests builds it)")
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let env = cluster.environment
+            let pod = "kind: Pod\nmetadata: {name: from-stdin}\nspec: {containers: [{name: c, image: busybox}]}\n"
+            let created = try await Self.run(["create", "-f", "-", "--server", cluster.address], stdin: pod, environment: env)
+            #expect(created.0 == 0, "\(created)")
+            #expect(created.1 == "pod/from-stdin created\n")
+            let listed = try await Self.run(["get", "po", "--server", cluster.address], environment: env)
+            #expect(listed.0 == 0)
+            #expect(listed.1.contains("from-stdin"))
+            #expect(!listed.1.contains("\u{1B}["), "no colour into a pipe")
+            let missing = try await Self.run(["get", "pod", "nope", "--server", cluster.address], environment: env)
+            #expect(missing.0 == 1)
+            #expect(missing.2.contains("NOT_FOUND"))
+            let bad = try await Self.run(["create", "-f", "-", "--server", cluster.address], stdin: "kind: Pod\nspec: 3\n", environment: env)
+            #expect(bad.0 == 1)
+            #expect(bad.2.contains("<stdin>: document 1 (line 2): spec: expected an object"), "\(bad)")
+            let usage = try await Self.run(["frobnicate"], environment: env)
+            #expect(usage.0 == 64, "ArgumentParser's usage error code")
+            let help = try await Self.run(["--help"], environment: env)
+            #expect(help.0 == 0)
+            let completion = try await Self.run(["--generate-completion-script", "zsh"], environment: env)
+            #expect(completion.0 == 0 && completion.1.contains("_capctl"))
+        }
+    }
+}

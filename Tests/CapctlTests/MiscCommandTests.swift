@@ -1,0 +1,134 @@
+import CapctlKit
+import CapstanAPIServer
+import Foundation
+import Testing
+
+/// cluster-info, version, config, completion, colour and connection errors.
+@Suite struct CapctlMiscTests {
+    @Test(.timeLimit(.minutes(2)))
+    func clusterInfoAndVersion() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            _ = try await CapctlOutputGoldenTests.populate(cluster)
+            let info = try await cluster.ok(["cluster-info"])
+            #expect(info == """
+                API server: \(cluster.address) (SERVING)
+                  pods: 4
+                  replicationcontrollers: 1
+                  services: 1
+                  endpoints: 1
+                  minions: 2
+
+                """)
+            let version = try await cluster.ok(["version"])
+            #expect(version == "Client: capctl \(CapctlVersion.current) (API capstan.v1)\nServer: \(cluster.address) SERVING (API capstan.v1)\n")
+            let client = try await cluster.capctl(["version", "--client"], server: false)
+            #expect(client.code == 0)
+            #expect(client.out == "Client: capctl \(CapctlVersion.current) (API capstan.v1)\n")
+        }
+    }
+
+    /// Servers, namespace and token come from the config file when the command line does not say.
+    @Test(.timeLimit(.minutes(2)))
+    func configFileSuppliesServerNamespaceAndToken() async throws {
+        let tokens = ["s3cret": Identity(name: "admin", access: .readWrite)]
+        try await TestCluster.with(interceptors: [TokenAuthenticator(tokens: tokens)]) { (cluster: TestCluster) async throws in
+            // No config, no --server: the default address (nothing listens there in tests, or
+            // something else does); with --server but no token: refused by the server.
+            let refused = try await cluster.capctl(["get", "pods"])
+            #expect(refused.code == 1)
+            #expect(refused.err.contains("UNAUTHENTICATED"), "\(refused)")
+
+            #expect(try await cluster.capctl(["config", "set", "servers", "127.0.0.1:1,\(cluster.address)"], server: false).code == 0)
+            #expect(try await cluster.capctl(["config", "set", "namespace", "team-a"], server: false).code == 0)
+            #expect(try await cluster.capctl(["config", "set", "token", "s3cret"], server: false).code == 0)
+            let view = try await cluster.capctl(["config", "view"], server: false)
+            #expect(view.out == """
+                # \(cluster.configPath)
+                servers: 127.0.0.1:1,\(cluster.address)
+                namespace: team-a
+                token: <set, hidden>
+
+                """)
+            let attributes = try FileManager.default.attributesOfItem(atPath: cluster.configPath)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "the token is readable by its owner only")
+
+            // The first server refuses connections; capctl goes on to the second.
+            let created = try await cluster.capctl(["create", "-f", "-"], stdin: "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n", server: false)
+            #expect(created.code == 0, "\(created)")
+            let all = try await cluster.capctl(["get", "pods", "-A"], server: false)
+            #expect(all.out.contains("team-a      p "), "created in the config's namespace:\n\(all)")
+            let elsewhere = try await cluster.capctl(["get", "pods", "-n", "default", "-o", "name"], server: false)
+            #expect(elsewhere.code == 0 && elsewhere.out == "")
+
+            // --token overrides the file's.
+            let wrong = try await cluster.capctl(["get", "pods", "--token", "nope"], server: false)
+            #expect(wrong.code == 1)
+            #expect(wrong.err.contains("UNAUTHENTICATED: unknown token"))
+
+            #expect(try await cluster.capctl(["config", "unset", "token"], server: false).code == 0)
+            #expect(try await cluster.capctl(["config", "view"], server: false).out.contains("token: <unset>"))
+            let bad = try await cluster.capctl(["config", "set", "namespace", "Not Valid"], server: false)
+            #expect(bad.code != 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func unreachableServerFailsClearly() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let run = try await cluster.capctl(["get", "pods", "--server", "127.0.0.1:1", "--timeout", "5"], server: false)
+            #expect(run.code == 1)
+            #expect(run.err.contains("UNAVAILABLE") || run.err.contains("DEADLINE_EXCEEDED"), "\(run)")
+            let badAddress = try await cluster.capctl(["get", "pods", "--server", "no port:x"], server: false)
+            #expect(badAddress.code != 0)
+            let badSelector = try await cluster.capctl(["get", "pods", "-l", "a in (b"])
+            #expect(badSelector.code == 1)
+            #expect(badSelector.err.contains("INVALID_ARGUMENT"))
+            #expect(badSelector.err.contains("label_selector: position"), "\(badSelector)")
+        }
+    }
+
+    @Test func completionScripts() async throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let console = CapturedConsole()
+            let code = await Capctl.run(arguments: ["completion", shell], console: console.console)
+            #expect(code == 0)
+            // Subcommands, and the kinds a KIND argument completes to.
+            for word in ["get", "describe", "resize", "cluster-info", "completion", "replicationcontrollers", "svc"] {
+                #expect(console.out.contains(word), "\(shell) script mentions \(word)")
+            }
+            let generated = CapturedConsole()
+            #expect(await Capctl.run(arguments: ["--generate-completion-script", shell], console: generated.console) == 0)
+            #expect(generated.out.trimmingCharacters(in: .newlines) == console.out.trimmingCharacters(in: .newlines))
+        }
+        let unknown = CapturedConsole()
+        #expect(await Capctl.run(arguments: ["completion", "tcsh"], console: unknown.console) != 0)
+        #expect(unknown.err.contains("unknown shell"))
+    }
+
+    /// ANSI colour only on a terminal, and never with NO_COLOR.
+    @Test(.timeLimit(.minutes(1)))
+    func colourOnlyOnATerminal() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            _ = try await CapctlOutputGoldenTests.populate(cluster)
+            let piped = try await cluster.capctl(["get", "pods"])
+            #expect(!piped.out.contains("\u{1B}["))
+            let terminal = try await cluster.capctl(["get", "pods"], isTerminal: true)
+            #expect(terminal.out.contains("\u{1B}[33mPending\u{1B}[0m"))
+            #expect(terminal.out.contains("\u{1B}[1mNAME"))
+            let noColor = try await cluster.capctl(["get", "pods"], isTerminal: true, environment: ["NO_COLOR": "1"])
+            #expect(noColor.out == piped.out)
+        }
+    }
+
+    @Test func helpAndUsageErrors() async throws {
+        let help = CapturedConsole()
+        #expect(await Capctl.run(arguments: ["--help"], console: help.console) == 0)
+        #expect(help.out.contains("USAGE: capctl"))
+        let bad = CapturedConsole()
+        #expect(await Capctl.run(arguments: ["get"], console: bad.console) != 0)
+        #expect(bad.err.contains("Missing expected argument"))
+        let badFormat = CapturedConsole()
+        #expect(await Capctl.run(arguments: ["get", "pods", "-o", "xml"], console: badFormat.console) != 0)
+        #expect(badFormat.err.contains("xml"))
+    }
+}
