@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "CapctlKit",
             dependencies: [
-                "CapstanAPI", "CapstanRPC", "CapstanWire", "CapstanHTTP2",
+                "CapstanClient", "CapstanAPI", "CapstanRPC", "CapstanWire", "CapstanHTTP2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -7,8 +7,8 @@
 //   test runs `Capctl.run(arguments:console:)` in-process and reads what a user would have seen,
 //   together with the exit code.
 // - Kinds: `KindName` resolves the singular, plural and short spellings; each API kind conforms
-//   to `Resource`, which names its methods and how it prints (table columns, describe text).
-//   Command code is generic over `Resource` and opened from the kind the user typed.
+//   to `CLIResource`, which names its methods and how it prints (table columns, describe text).
+//   Command code is generic over `CLIResource` and opened from the kind the user typed.
 // - Server access goes through `APIConnection` alone (one file): target list, deadline per call,
 //   bearer token. A client library with failover and informers can replace its inside later.
 // - Manifests: YAML or JSON, one or many documents, are parsed with Yams into nodes that keep

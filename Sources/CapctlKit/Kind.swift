@@ -75,7 +75,7 @@ public enum Kind: String, CaseIterable, Sendable {
     }
 
     /// The Swift type of the kind's objects.
-    var resource: any Resource.Type {
+    var resource: any CLIResource.Type {
         switch self {
         case .pod: Pod.self
         case .replicationController: ReplicationController.self

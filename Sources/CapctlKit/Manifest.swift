@@ -8,7 +8,7 @@ struct ManifestObject: Sendable {
     let origin: String
     let kind: Kind
     /// The decoded object (a `Pod`, `Service`, …).
-    let object: any Resource
+    let object: any CLIResource
 }
 
 /// Reads manifests: YAML or JSON files (JSON is read as YAML's flow style), one or many documents
@@ -206,7 +206,7 @@ enum Manifest {
         }
     }
 
-    private static func decodeObject<R: Resource>(_ type: R.Type, from data: Data) throws -> any Resource {
+    private static func decodeObject<R: CLIResource>(_ type: R.Type, from data: Data) throws -> any CLIResource {
         try JSONDecoder().decode(R.self, from: data)
     }
 

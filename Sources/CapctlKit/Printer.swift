@@ -8,7 +8,7 @@ public enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable 
 
 /// An object as capctl prints it in yaml/json: `apiVersion` and `kind` first-level keys (so the
 /// output can be fed back to `create -f`), then the proto3-JSON fields, keys sorted.
-func manifestValue<R: Resource>(_ object: R) throws -> JSONValue {
+func manifestValue<R: CLIResource>(_ object: R) throws -> JSONValue {
     guard case .object(let fields) = try JSONValue.encoding(object) else { return .null }
     var members: [(key: String, value: JSONValue)] = [("apiVersion", .string("v1")), ("kind", .string(R.kind.name))]
     members.append(contentsOf: fields)
@@ -16,7 +16,7 @@ func manifestValue<R: Resource>(_ object: R) throws -> JSONValue {
 }
 
 /// Prints objects of one kind in one format: all at once (`get`) or one by one (`get -w`).
-struct ObjectPrinter<R: Resource> {
+struct ObjectPrinter<R: CLIResource> {
     let format: OutputFormat
     let console: Console
     /// Adds a NAMESPACE column (with `--all-namespaces`).

@@ -62,6 +62,9 @@ public final class CapstanClient: Sendable {
     /// `capstan.v1.Bindings`.
     public let bindings: BindingsClient
 
+    /// Makes every call: token, deadline, retries.
+    private let runner: CallRunner
+
     /// What `close()` shuts down (nil when the caller owns the transport).
     private let owned: (transport: HTTP2ClientTransport, group: EventLoopGroup)?
 
@@ -92,12 +95,27 @@ public final class CapstanClient: Sendable {
         self.owned = owned
         rpc = RPCClient(transport: transport)
         let runner = CallRunner(rpc: rpc, options: options)
+        self.runner = runner
         minions = ResourceClient(runner: runner)
         pods = ResourceClient(runner: runner)
         services = ResourceClient(runner: runner)
         replicationControllers = ResourceClient(runner: runner)
         endpoints = ResourceClient(runner: runner)
         bindings = BindingsClient(runner: runner)
+    }
+
+    /// The typed client of any kind, for code generic over `Resource` (same as `pods` etc.).
+    public func resource<Object: Resource>(_ type: Object.Type) -> ResourceClient<Object> {
+        ResourceClient(runner: runner)
+    }
+
+    /// Any unary method with this client's token, deadline (or `timeout`) and retries:
+    /// `idempotent` calls are retried after any `UNAVAILABLE`, others only when the server
+    /// provably never processed them.
+    public func unary<Request: Sendable, Response: Sendable>(
+        _ method: MethodDescriptor<Request, Response>, _ request: Request, idempotent: Bool, timeout: Duration? = nil
+    ) async throws -> Response {
+        try await runner.unary(method, request, timeout: timeout, idempotent ? .idempotent : .write)
     }
 
     /// Lets calls in flight finish, then closes the connections (when the client made them).

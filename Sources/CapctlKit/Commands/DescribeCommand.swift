@@ -32,7 +32,7 @@ struct DescribeCommand: AsyncParsableCommand {
         }
     }
 
-    private func describe<R: Resource>(_ type: R.Type, connection: APIConnection, namespace: String) async throws -> String {
+    private func describe<R: CLIResource>(_ type: R.Type, connection: APIConnection, namespace: String) async throws -> String {
         let object = try await connection.get(R.self, namespace: namespace, name: name)
         var text = Description()
         text.meta(object.metadata, namespaced: R.kind.isNamespaced)

@@ -44,7 +44,7 @@ struct GetCommand: AsyncParsableCommand {
         try await get(kind.resource)
     }
 
-    private func get<R: Resource>(_ type: R.Type) async throws {
+    private func get<R: CLIResource>(_ type: R.Type) async throws {
         let console = Console.current
         try await global.withConnection { connection, settings in
             let namespace = R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
@@ -89,7 +89,7 @@ struct GetCommand: AsyncParsableCommand {
     /// A watch the server drops (a watcher too slow: RESOURCE_EXHAUSTED) or loses (UNAVAILABLE: a
     /// restart, or failover to another server) resumes from the last revision seen, for up to
     /// 60 s of failed attempts; other errors end it.
-    private func follow<R: Resource>(
+    private func follow<R: CLIResource>(
         _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, printer: inout ObjectPrinter<R>
     ) async throws {
         let console = Console.current

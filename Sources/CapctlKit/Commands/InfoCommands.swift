@@ -31,7 +31,7 @@ struct ClusterInfoCommand: AsyncParsableCommand {
         }
     }
 
-    private static func count<R: Resource>(_ type: R.Type, connection: APIConnection) async throws -> Int {
+    private static func count<R: CLIResource>(_ type: R.Type, connection: APIConnection) async throws -> Int {
         try await connection.list(R.self, ListRequest()).items.count
     }
 }

@@ -16,7 +16,7 @@ func applyManifests(files: [String], verb: ManifestVerb, global: GlobalOptions, 
     guard !files.isEmpty else { throw CapctlError.usage("-f FILE is required (- for standard input)") }
     let objects = try Manifest.load(paths: files, console: console)
     let settings = try global.settings()
-    var prepared: [(ManifestObject, any Resource)] = []
+    var prepared: [(ManifestObject, any CLIResource)] = []
     for item in objects {
         let object = try prepare(item.object, item: item, namespace: settings.namespace, verb: verb, checkLocally: checkLocally)
         prepared.append((item, object))
@@ -37,9 +37,9 @@ func applyManifests(files: [String], verb: ManifestVerb, global: GlobalOptions, 
 }
 
 /// Fills the namespace and checks the object as the server would.
-private func prepare<R: Resource>(
+private func prepare<R: CLIResource>(
     _ object: R, item: ManifestObject, namespace: String, verb: ManifestVerb, checkLocally: Bool
-) throws(CapctlError) -> any Resource {
+) throws(CapctlError) -> any CLIResource {
     var object = object
     if R.kind.isNamespaced && object.metadata.namespace.isEmpty { object.metadata.namespace = namespace }
     if verb == .update && R.updateMethod == nil {
@@ -64,7 +64,7 @@ private func prepare<R: Resource>(
 }
 
 /// Sends one object; returns the stored object's name.
-private func send<R: Resource>(_ object: R, verb: ManifestVerb, connection: APIConnection) async throws -> String {
+private func send<R: CLIResource>(_ object: R, verb: ManifestVerb, connection: APIConnection) async throws -> String {
     switch verb {
     case .create: try await connection.create(object).metadata.name
     case .update: try await connection.update(object).metadata.name
@@ -176,11 +176,11 @@ struct DeleteCommand: AsyncParsableCommand {
         }
     }
 
-    private func delete<R: Resource>(_ type: R.Type, connection: APIConnection, namespace: String, name: String) async throws {
+    private func delete<R: CLIResource>(_ type: R.Type, connection: APIConnection, namespace: String, name: String) async throws {
         _ = try await connection.delete(R.self, namespace: namespace, name: name)
     }
 
-    private func matching<R: Resource>(_ type: R.Type, selector: String) async throws -> [(namespace: String, name: String)] {
+    private func matching<R: CLIResource>(_ type: R.Type, selector: String) async throws -> [(namespace: String, name: String)] {
         try await global.withConnection { connection, settings in
             var request = ListRequest()
             request.namespace = R.kind.isNamespaced ? settings.namespace : ""
