@@ -15,7 +15,7 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: bench-deps bench-rpc deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
+.PHONY: bench-deps bench-rpc bench-api deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
 
 # Installs the Debian packages given as $(1) that are missing (as root), or prints the command.
 define apt_install
@@ -113,3 +113,12 @@ bench-rpc: bench-deps
 	Benchmarks/grpc-cpp/build.sh $(CURDIR)/.build-bench/grpc-cpp
 	CAPSTAN_INTEROP=$(CURDIR)/.build/release/capstan-interop GRPC_CPP_SERVER=$(CURDIR)/.build-bench/grpc-cpp/echo_server \
 	  Benchmarks/rpc/bench-rpc.sh
+
+# The API server (`capstan apiserver`, a child process) against a one-member etcd and nghttpd, in
+# one run: Get under h2load, durable creates, List of 10,000 pods, watch fan-out of 10,000
+# watchers, RSS with 150,000 pods (Sources/bench-api/main.swift says what it measures). The table
+# is also written to .build-bench/bench-api.txt. About 6 minutes; not part of `make test`.
+bench-api: bench-deps
+	swift build -c release --product capstan $(SWIFT_BUILD_FLAGS)
+	swift build -c release --product bench-api $(SWIFT_BUILD_FLAGS)
+	.build/release/bench-api --output $(CURDIR)/.build-bench/bench-api.txt

@@ -127,7 +127,10 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
                 stream.deliverStatus(RPCStatus(code: .internal, message: "the server ended the stream without a status"))
             }
         }
-        if stream.statusDelivered, !stream.closed, let session, !session.isRemoteClosed(streamID: streamID) {
+        // nghttp2 marks the remote side closed only after this callback: END_STREAM here means
+        // the server is done, and a RST_STREAM would only count against its reset rate limit
+        // (nghttp2 and Go servers end the connection with GOAWAY after about 1,000 of them).
+        if stream.statusDelivered, !endStream, !stream.closed, let session, !session.isRemoteClosed(streamID: streamID) {
             // An error in the headers ended the call early: stop the server sending.
             session.submitReset(streamID: streamID, errorCode: Nghttp2ErrorCode.cancel)
         }
