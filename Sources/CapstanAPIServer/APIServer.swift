@@ -74,6 +74,6 @@ public final class APIServer: Sendable {
 
     /// Waits until the caches reflect the store as it was when `run()` started.
     public func waitUntilReady() async throws {
-        try await progress.wait(for: max(progress.writeMark, 0), timeout: options.readWaitTimeout)
+        try await progress.wait(for: max(progress.writeMark, 0), timeout: options.startupTimeout)
     }
 }

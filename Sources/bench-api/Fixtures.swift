@@ -78,17 +78,24 @@ func grpcFramed(_ message: [UInt8]) -> [UInt8] {
     return [0, UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + message
 }
 
-/// How many times top-level field `number` occurs in protobuf `bytes`, and the value of varint
-/// field `flag` (0 when absent); nil when the bytes are not a well-formed message. Used to count
-/// the events of an etcd WatchResponse without decoding them.
-func scanFields(_ bytes: [UInt8], count number: Int, flag: Int) -> (count: Int, flag: UInt64)? {
-    var index = 0
-    var count = 0
-    var flagValue: UInt64 = 0
+/// One top-level field of protobuf bytes: its number and, for a varint, its value, for a
+/// length-delimited field, where its bytes are.
+struct ProtoField {
+    var number: Int
+    var varint: UInt64 = 0
+    var bytes: Range<Int> = 0..<0
+}
+
+/// The top-level fields of protobuf `bytes`, without decoding them; nil when malformed. Used
+/// to count watch events and list items, and to find continue tokens, as cheaply as a client
+/// that does not decode can.
+func protoFields(_ bytes: ArraySlice<UInt8>) -> [ProtoField]? {
+    var index = bytes.startIndex
+    var fields: [ProtoField] = []
     func varint() -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        while index < bytes.count, shift < 64 {
+        while index < bytes.endIndex, shift < 64 {
             let byte = bytes[index]
             index += 1
             value |= UInt64(byte & 0x7f) << shift
@@ -97,21 +104,29 @@ func scanFields(_ bytes: [UInt8], count number: Int, flag: Int) -> (count: Int, 
         }
         return nil
     }
-    while index < bytes.count {
+    while index < bytes.endIndex {
         guard let key = varint() else { return nil }
-        let field = Int(key >> 3)
+        var field = ProtoField(number: Int(key >> 3))
         switch key & 7 {
         case 0:
             guard let value = varint() else { return nil }
-            if field == flag { flagValue = value }
+            field.varint = value
         case 1: index += 8
         case 2:
-            guard let length = varint(), length <= UInt64(bytes.count - index) else { return nil }
+            guard let length = varint(), length <= UInt64(bytes.endIndex - index) else { return nil }
+            field.bytes = index..<(index + Int(length))
             index += Int(length)
         case 5: index += 4
         default: return nil
         }
-        if field == number { count += 1 }
+        fields.append(field)
     }
-    return index == bytes.count ? (count, flagValue) : nil
+    return index == bytes.endIndex ? fields : nil
+}
+
+/// How many times top-level field `number` occurs in `bytes`, and the value of varint field
+/// `flag` (0 when absent); nil when malformed. Counts the events of an etcd WatchResponse.
+func scanFields(_ bytes: [UInt8], count number: Int, flag: Int) -> (count: Int, flag: UInt64)? {
+    guard let fields = protoFields(bytes[...]) else { return nil }
+    return (fields.count(where: { $0.number == number }), fields.last { $0.number == flag }?.varint ?? 0)
 }

@@ -76,3 +76,18 @@ func rawUnary(_ transport: any ClientTransport, path: String, request: [UInt8]) 
     }
     throw BenchError("\(path): the stream ended without a status")
 }
+
+/// Runs `call`, again (at most 5 times in all, 100 ms apart) when it fails with UNAVAILABLE: a
+/// server under the fan-out load may time out a request. `retried` is true on later attempts
+/// (a create that failed ambiguously may then find its object already there).
+func retryingUnavailable<T>(_ call: (_ retried: Bool) async throws -> T) async throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try await call(attempt > 1)
+        } catch let error as RPCError where error.code == .unavailable && attempt < 5 {
+            attempt += 1
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

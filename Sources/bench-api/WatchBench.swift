@@ -43,7 +43,7 @@ struct WatchSide: Sendable {
     let eventsIn: @Sendable ([UInt8]) -> Int?
     /// Whether the first message says the watcher is in place.
     let isReady: @Sendable ([UInt8]) -> Bool
-    /// Issues the changes, all at once.
+    /// Issues change number N (all are issued at once); retried when the server is UNAVAILABLE.
     let change: @Sendable (Int) async throws -> Void
     let serverPID: Int32?
 }
@@ -62,7 +62,11 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
         change: { index in
             var pod = template
             pod.metadata.name = "w-" + String(1000 + index).dropFirst()
-            _ = try await pods.create(pod)
+            try await retryingUnavailable { retried in
+                do {
+                    _ = try await pods.create(pod)
+                } catch let error as RPCError where retried && error.code == .alreadyExists {}
+            }
             tally.add()
         },
         serverPID: serverPID)
@@ -79,7 +83,7 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
             var put = Etcdserverpb_PutRequest()
             put.key = Array("/watch/k\(index)".utf8)
             put.value = etcdValue
-            _ = try await kv.put(put)
+            _ = try await retryingUnavailable { _ in try await kv.put(put) }
         },
         serverPID: etcdPID)
 

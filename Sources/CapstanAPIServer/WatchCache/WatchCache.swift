@@ -166,10 +166,9 @@ final class WatchCache: Sendable {
             var initial: [WatcherQueue.Item] = []
             let floor: Int64
             if sendInitialEvents {
-                for key in state.keys {
-                    let object = state.objects[key]!
-                    if filter.matches(object) { initial.append(.added(object)) }
-                }
+                // Only the namespace's keys: a watch of one namespace costs nothing for the others.
+                initial = state.matching(prefix: codec.keys.prefix(namespace: filter.namespace), filter: filter)
+                    .map(WatcherQueue.Item.added)
                 initial.append(.event(ProtoBytes.bookmarkEvent(revision: now)))
                 floor = now
             } else if fromRevision > 0 {
