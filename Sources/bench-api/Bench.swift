@@ -18,6 +18,9 @@ struct Options: Sendable {
     var watchers = 10_000
     var watchConnections = 100
     var watchChanges = 100
+    /// etcd watchers per Watch stream: etcd multiplexes watchers on a stream, and with one per
+    /// stream (10,000 streams, our layout) its Puts timed out under the fan-out on this machine.
+    var etcdWatchersPerStream = 100
     /// Pods stored for the memory figure, and how long filling may take.
     var storedPods = 150_000
     var fillSeconds = 360.0
@@ -51,6 +54,7 @@ struct Options: Sendable {
             case "--watchers": watchers = Int(try number())
             case "--watch-connections": watchConnections = Int(try number())
             case "--watch-changes": watchChanges = Int(try number())
+            case "--etcd-watchers-per-stream": etcdWatchersPerStream = Int(try number())
             case "--stored-pods": storedPods = Int(try number())
             case "--fill-seconds": fillSeconds = try number()
             case "--capstan": capstan = value

@@ -1,5 +1,5 @@
 // What bench-api sends: a typical pod of about 1 KiB as stored, 1 KiB etcd values, gRPC framing,
-// and a scan of protobuf bytes that counts one field without decoding the message.
+// and a scan of the top-level fields of protobuf bytes without decoding the message.
 import CapstanAPI
 import CapstanWire
 
@@ -122,11 +122,4 @@ func protoFields(_ bytes: ArraySlice<UInt8>) -> [ProtoField]? {
         fields.append(field)
     }
     return index == bytes.endIndex ? fields : nil
-}
-
-/// How many times top-level field `number` occurs in `bytes`, and the value of varint field
-/// `flag` (0 when absent); nil when malformed. Counts the events of an etcd WatchResponse.
-func scanFields(_ bytes: [UInt8], count number: Int, flag: Int) -> (count: Int, flag: UInt64)? {
-    guard let fields = protoFields(bytes[...]) else { return nil }
-    return (fields.count(where: { $0.number == number }), fields.last { $0.number == flag }?.varint ?? 0)
 }

@@ -5,10 +5,11 @@
 // Ours: Pods/Watch of namespace "watch" (empty) with send_initial_events, so each stream's first
 // message is the BOOKMARK that ends the initial state: once every stream had it, every watcher is
 // registered. The changes are 100 pod creates (about 1 KiB each). Each PodEvent is one message.
-// etcd: the same layout, one Watch stream per watcher (etcd would also multiplex many watchers
-// on one stream); each stream's first message confirms its watcher (`created`); the changes are
-// 100 Puts of 1 KiB. etcd may batch events into one WatchResponse: they are counted by scanning
-// the response's events field without decoding. Neither side decodes the events while timed.
+// etcd: 100 connections as well, with its watchers multiplexed on Watch streams, 100 per stream
+// by default (`--etcd-watchers-per-stream`; with 1, our layout of 10,000 streams, etcd's Puts
+// timed out under the fan-out on this machine); each watcher is confirmed by its `created`
+// response; the changes are 100 Puts of 1 KiB. etcd batches events into WatchResponses: they are
+// counted by scanning each response's fields without decoding. Neither side decodes an event.
 import CapstanAPI
 import CapstanBenchSupport
 import CapstanHTTP2
@@ -29,6 +30,15 @@ struct FanOut {
     var serverResidentKiB: Int?
     var complete: Bool
     var failures = 0
+    /// First change until the last change was acknowledged.
+    var changesAcknowledged: Duration = .zero
+}
+
+/// What one watch message says, as far as the benchmark needs to know.
+struct WatchMessage {
+    var confirms = false
+    var watcher: Int64 = 0
+    var events = 0
 }
 
 /// How one side opens a watch and reads its messages.
@@ -39,10 +49,11 @@ struct WatchSide: Sendable {
     let request: [UInt8]
     /// Whether the request side stays open (etcd's Watch is bidirectional).
     let keepSendOpen: Bool
-    /// Events in one message after the first; nil when the message is malformed.
-    let eventsIn: @Sendable ([UInt8]) -> Int?
-    /// Whether the first message says the watcher is in place.
-    let isReady: @Sendable ([UInt8]) -> Bool
+    /// Watchers on one stream (the request is sent that many times on it).
+    let watchersPerStream: Int
+    /// What one message says: that a watcher is in place, or events for one watcher of the
+    /// stream; nil when the message is malformed.
+    let parse: @Sendable ([UInt8]) -> WatchMessage?
     /// Issues change number N (all are issued at once); retried when the server is UNAVAILABLE.
     let change: @Sendable (Int) async throws -> Void
     let serverPID: Int32?
@@ -57,8 +68,13 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
     let template = benchPod(name: "w-000", namespace: "watch")
     let oursSide = WatchSide(
         name: "capstan", address: bench.apiAddress, path: "/capstan.v1.Pods/Watch", request: ours.serializedBytes(),
-        keepSendOpen: false, eventsIn: { _ in 1 },
-        isReady: { (try? PodEvent(serializedBytes: $0))?.type == .bookmark },
+        keepSendOpen: false, watchersPerStream: 1,
+        parse: { bytes in
+            // The first message of each stream is the BOOKMARK ending the (empty) initial state;
+            // every later one is one event.
+            bytes.count < 64 && (try? PodEvent(serializedBytes: bytes))?.type == .bookmark
+                ? WatchMessage(confirms: true) : WatchMessage(events: 1)
+        },
         change: { index in
             var pod = template
             pod.metadata.name = "w-" + String(1000 + index).dropFirst()
@@ -77,8 +93,14 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
     etcdRequest.createRequest = create
     let etcdSide = WatchSide(
         name: "etcd", address: bench.etcdAddress, path: "/etcdserverpb.Watch/Watch", request: etcdRequest.serializedBytes(),
-        keepSendOpen: true, eventsIn: { scanFields($0, count: 11, flag: 3)?.count },
-        isReady: { scanFields($0, count: 11, flag: 3)?.flag == 1 },
+        keepSendOpen: true, watchersPerStream: options.etcdWatchersPerStream,
+        parse: { bytes in
+            // WatchResponse: watch_id = 2, created = 3, events = 11.
+            guard let fields = protoFields(bytes[...]) else { return nil }
+            if fields.contains(where: { $0.number == 3 && $0.varint == 1 }) { return WatchMessage(confirms: true) }
+            return WatchMessage(
+                watcher: Int64(bitPattern: fields.last { $0.number == 2 }?.varint ?? 0), events: fields.count(where: { $0.number == 11 }))
+        },
         change: { index in
             var put = Etcdserverpb_PutRequest()
             put.key = Array("/watch/k\(index)".utf8)
@@ -94,8 +116,8 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
         let run = try await fanOut(side, options: options, group: bench.group)
         runs[side.name] = run
         print(String(
-            format: "  %@: set-up %.1f s, all events after %.3f s (half the watchers after %.3f s), %@ events, %@ events/s%@",
-            side.name, run.setup.seconds, run.elapsed.seconds, run.median.seconds, grouped(Double(run.events)),
+            format: "  %@: set-up %.1f s, changes acknowledged after %.3f s, all events after %.3f s (half the watchers after %.3f s), %@ events, %@ events/s%@",
+            side.name, run.setup.seconds, run.changesAcknowledged.seconds, run.elapsed.seconds, run.median.seconds, grouped(Double(run.events)),
             grouped(Double(run.events) / run.elapsed.seconds),
             run.serverResidentKiB.map { ", server RSS \($0 / 1024) MiB with the watchers" } ?? ""))
         fflush(nil)
@@ -119,8 +141,8 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
             anchor: "etcd \(theirs / 1024) MiB", ratio: Double(ours) / Double(theirs), target: "-", met: nil))
     }
     result.notes.append(String(
-        format: "watch: set-up (open every stream, first message on each) %.1f s ours, %.1f s etcd; events/s = watchers × changes ÷ time from the first change to the last watcher done",
-        capstan.setup.seconds, etcd.setup.seconds))
+        format: "watch: set-up (open every stream, first message on each) %.1f s ours, %.1f s etcd; events/s = watchers × changes ÷ time from the first change to the last watcher done; etcd: %d watchers per Watch stream",
+        capstan.setup.seconds, etcd.setup.seconds, options.etcdWatchersPerStream))
     return result
 }
 
@@ -147,38 +169,42 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
     }
     let finish = Finish()
     let changes = options.watchChanges
+    let streams = options.watchers / side.watchersPerStream
     let setupStart = ContinuousClock.now
     var outcome = FanOut(setup: .zero, elapsed: .zero, median: .zero, watchersDone: 0, events: 0, serverResidentKiB: nil, complete: false)
     var writers: [any ClientStreamWriter] = []
     var failures: [String] = []
     try await withThrowingTaskGroup(of: WatcherOutcome.self) { tasks in
-        for index in 0..<options.watchers {
+        let perStream = side.watchersPerStream
+        for index in 0..<streams {
             let transport = transports[index % transports.count]
             tasks.addTask {
               do {
                 let stream = try await transport.openStream(path: side.path, metadata: Metadata(), deadline: nil)
-                try await stream.writer.writeMessage(side.request)
+                for _ in 0..<perStream { try await stream.writer.writeMessage(side.request) }
                 if !side.keepSendOpen { stream.writer.closeSend() }
-                var first = true
-                var events = 0
+                var confirmed = 0
+                var events: [Int64: Int] = [:]
+                var done = 0
                 for try await part in stream.responses {
                     switch part {
                     case .headers: continue
                     case .message(let bytes):
-                        if first {
-                            guard side.isReady(bytes) else { throw BenchError("\(side.name) watch: the first message is not the expected confirmation") }
-                            first = false
+                        guard let message = side.parse(bytes) else { throw BenchError("\(side.name) watch: malformed message") }
+                        if message.confirms {
+                            confirmed += 1
                             finish.ready.add(1, ordering: .relaxed)
                             continue
                         }
-                        guard let more = side.eventsIn(bytes) else { throw BenchError("\(side.name) watch: malformed message") }
-                        events += more
-                        if events >= changes {
-                            let now = ContinuousClock.now
-                            finish.times.withLock { $0.append(now) }
-                            finish.events.add(events, ordering: .relaxed)
-                            return .done(stream.writer)
-                        }
+                        guard confirmed == perStream else { throw BenchError("\(side.name) watch: events before every watcher was confirmed") }
+                        let before = events[message.watcher, default: 0]
+                        events[message.watcher] = before + message.events
+                        guard before < changes, before + message.events >= changes else { continue }
+                        let now = ContinuousClock.now
+                        finish.times.withLock { $0.append(now) }
+                        finish.events.add(before + message.events, ordering: .relaxed)
+                        done += 1
+                        if done == perStream { return .done(stream.writer) }
                     case .status(let status, _, _):
                         throw BenchError("\(side.name) watch ended early: \(status)")
                     }
@@ -213,11 +239,12 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
             for index in 0..<changes { writes.addTask { try await side.change(index) } }
             try await writes.waitForAll()
         }
+        outcome.changesAcknowledged = ContinuousClock.now - start
         while let next = try await tasks.next() {
             switch next {
             case .done(let writer):
                 writers.append(writer)
-                if writers.count == options.watchers { tasks.cancelAll() }
+                if writers.count == streams { tasks.cancelAll() }
             case .failed(let reason):
                 failures.append(reason)
                 if failures.count == 1 { print("  \(side.name) watcher failed: \(reason)") }
@@ -226,7 +253,7 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
             case .timedOut:
                 tasks.cancelAll()
             }
-            if writers.count == options.watchers { break }
+            if writers.count == streams { break }
         }
         tasks.cancelAll()
         let times = finish.times.withLock { $0 }.sorted()

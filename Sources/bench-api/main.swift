@@ -15,6 +15,7 @@
 //     swift build -c release --product capstan --product bench-api && .build/release/bench-api
 //         [--get-seconds 8] [--get-rounds 2] [--create-seconds 4] [--create-rounds 2] [--create-writers 16]
 //         [--list-pods 10000] [--watchers 10000] [--watch-connections 100] [--watch-changes 100]
+//         [--etcd-watchers-per-stream 100]
 //         [--stored-pods 150000] [--fill-seconds 360] [--capstan PATH] [--output PATH] [--directory DIR]
 //         [--only get,creates,list,watch,memory]
 import CapstanAPI

@@ -87,8 +87,8 @@ extension Registry {
             filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
             allowBookmarks: request.allowBookmarks)
         defer { subscription.stop() }
-        while let bytes = try await subscription.queue.next() {
-            try await response.write(EncodedMessage(unchecked: bytes))
+        while let batch = try await subscription.queue.next(upTo: 64) {
+            for bytes in batch { try await response.write(EncodedMessage(unchecked: bytes)) }
         }
     }
 }
