@@ -62,9 +62,8 @@ extension Registry {
             } catch {
                 throw .store(error)
             }
-            for entry in page.items {
-                after = entry.key
-                let object = cache.cachedObject(entry)
+            for object in cache.cachedObjects(page.items) {
+                after = object.key
                 guard filter.matches(object) else { continue }
                 let size = ProtoBytes.listItemSize(object.bytes)
                 if items.count == limit || (!items.isEmpty && bytes + size > options.maxPageBytes) {

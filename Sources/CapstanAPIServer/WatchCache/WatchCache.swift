@@ -64,6 +64,21 @@ final class WatchCache: Sendable {
             key: entry.key, namespace: namespace, name: name, selectorFields: fields, revision: entry.modRevision, bytes: bytes)
     }
 
+    /// The cached forms of stored entries (a List page read from the store): the cache's own
+    /// object where it holds that very version, built from the bytes only where not.
+    func cachedObjects(_ entries: [KeyValue]) -> [CachedObject] {
+        let known: [CachedObject?] = shared.withLock { shared in
+            guard let state = shared.state else { return [] }
+            return entries.map { entry in
+                guard let object = state.objects[entry.key], object.revision == entry.modRevision else { return nil }
+                return object
+            }
+        }
+        return entries.indices.map { index in
+            (index < known.count ? known[index] : nil) ?? cachedObject(entries[index])
+        }
+    }
+
     /// Replaces the whole state with a listing at `revision`. Watchers of an earlier state end
     /// with `tooOld`: what happened between their revision and `revision` is not known.
     func reset(listing: [KeyValue], revision: Int64) {
