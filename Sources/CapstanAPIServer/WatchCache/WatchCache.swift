@@ -22,12 +22,21 @@ final class WatchCache: Sendable {
         let stop: @Sendable () -> Void
     }
 
-    private struct Watcher {
+    /// A class, so that handing an event to 10,000 watchers retains one reference per watcher,
+    /// not each of its fields.
+    private final class Watcher: Sendable {
         let filter: ObjectFilter
         let allowBookmarks: Bool
         /// Live events at or before this revision were already covered (or are not wanted).
         let floor: Int64
         let queue: WatcherQueue
+
+        init(filter: ObjectFilter, allowBookmarks: Bool, floor: Int64, queue: WatcherQueue) {
+            self.filter = filter
+            self.allowBookmarks = allowBookmarks
+            self.floor = floor
+            self.queue = queue
+        }
     }
 
     private struct Shared {
