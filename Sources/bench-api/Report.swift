@@ -36,7 +36,7 @@ struct Report {
 
     /// The table as text.
     func render(header: String) -> String {
-        let widths = [46, 26, 40, 8, 16, 4]
+        let widths = [46, 36, 54, 8, 16, 4]
         func line(_ cells: [String]) -> String {
             zip(cells, widths).map { cell, width in
                 cell.count >= width ? cell + " " : cell.padding(toLength: width, withPad: " ", startingAt: 0)
