@@ -117,7 +117,7 @@ bench-rpc: bench-deps
 # The API server (`capstan apiserver`, a child process) against a one-member etcd and nghttpd, in
 # one run: Get under h2load, durable creates, List of 10,000 pods, watch fan-out of 10,000
 # watchers, RSS with 150,000 pods (Sources/bench-api/main.swift says what it measures). The table
-# is also written to .build-bench/bench-api.txt. About 6 minutes; not part of `make test`.
+# is also written to .build-bench/bench-api.txt. 2–5 minutes of running; not part of `make test`.
 bench-api: bench-deps
 	swift build -c release --product capstan $(SWIFT_BUILD_FLAGS)
 	swift build -c release --product bench-api $(SWIFT_BUILD_FLAGS)
