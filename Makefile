@@ -15,7 +15,7 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: bench-deps bench-rpc bench-obs deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
+.PHONY: bench-deps bench-rpc bench-obs bench-api deps run build test proto check-generated fuzz test-asan bench-wire bench-store venv clean
 
 # Installs the Debian packages given as $(1) that are missing (as root), or prints the command.
 define apt_install
@@ -122,3 +122,12 @@ bench-rpc: bench-deps
 bench-obs: bench-deps
 	swift build -c release --product capstan-h2-echo
 	CAPSTAN_H2_ECHO=$(CURDIR)/.build/release/capstan-h2-echo Benchmarks/rpc/bench-observability.sh
+
+# The API server (`capstan apiserver`, a child process) against a one-member etcd and nghttpd, in
+# one run: Get under h2load, durable creates, List of 10,000 pods, watch fan-out of 10,000
+# watchers, RSS with 150,000 pods (Sources/bench-api/main.swift says what it measures). The table
+# is also written to .build-bench/bench-api.txt. 2–5 minutes of running; not part of `make test`.
+bench-api: bench-deps
+	swift build -c release --product capstan $(SWIFT_BUILD_FLAGS)
+	swift build -c release --product bench-api $(SWIFT_BUILD_FLAGS)
+	.build/release/bench-api --output $(CURDIR)/.build-bench/bench-api.txt

@@ -137,10 +137,22 @@ let package = Package(
             name: "capstan-interop",
             dependencies: ["CapstanInterop", "CapstanHTTP2", "CapstanRPC", "CapstanWire"],
             swiftSettings: swiftSettings),
+        // What the benchmarks share: load loops, child processes (servers, h2load), /proc readings.
+        .target(name: "CapstanBenchSupport", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
         // Throughput of the SQLite and etcd stores: durable creates, updates, gets, watch deliveries.
         .executableTarget(
             name: "bench-store",
-            dependencies: ["CapstanStore", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanAPI"],
+            dependencies: [
+                "CapstanBenchSupport", "CapstanStore", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanAPI",
+            ],
+            swiftSettings: swiftSettings),
+        // The API server (`capstan apiserver`, a child process) against etcd and nghttpd: Get under
+        // h2load, durable creates, List, watch fan-out, RSS with 150,000 pods.
+        .executableTarget(
+            name: "bench-api",
+            dependencies: [
+                "CapstanBenchSupport", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanWire", "CapstanAPI",
+            ],
             swiftSettings: swiftSettings),
 
         // The code generator (a protoc plugin) and its library.

@@ -8,12 +8,11 @@
 # so "data bytes == 73 × succeeded" proves each response carried a message (an error would be a
 # trailers-only response with no DATA). Figures are ratios against nghttpd in the same run.
 #
-# Env: SECONDS_PER_RUN (default 10), REQUESTS (cap per run, default 2000000), CAPSTAN_INTEROP,
+# Env: SECONDS_PER_RUN (default 10), CAPSTAN_INTEROP,
 #      GRPC_CPP_SERVER (paths to the built servers; the Makefile builds them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 run_seconds=${SECONDS_PER_RUN:-10}
-max_requests=${REQUESTS:-2000000}
 capstan=${CAPSTAN_INTEROP:?set CAPSTAN_INTEROP to the capstan-interop binary}
 grpc_cpp=${GRPC_CPP_SERVER:?set GRPC_CPP_SERVER to the grpc C++ echo server binary}
 work=$(mktemp -d)
@@ -51,26 +50,10 @@ p_capstan=$(free_port); start capstan "$p_capstan" "$capstan" server --port "$p_
 p_nghttpd=$(free_port); start nghttpd "$p_nghttpd" nghttpd --no-tls -d "$work/docroot" --trailer 'grpc-status: 0' "$p_nghttpd"
 p_cpp=$(free_port); start grpc-cpp "$p_cpp" "$grpc_cpp" "$p_cpp"
 
-# One h2load run; prints "rate p50_us p99_us ok" and checks every response carried the message.
+# One h2load run (Benchmarks/lib/h2load-grpc.sh); prints "rate p50_us p99_us ok".
 load() { # port connections streams
-  local port=$1 c=$2 m=$3 log="$work/h2load-$1-$2-$3.log" lat="$work/lat-$1-$2-$3.log"
-  h2load -D "$run_seconds" -c "$c" -m "$m" -t 1 -d "$work/request.bin" \
-    -H 'content-type: application/grpc' -H 'te: trailers' --log-file="$lat" \
-    "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" > "$log" 2>&1 || true
-  local rate succeeded data
-  rate=$(awk '/^finished in/{gsub(",","",$4); print $4}' "$log")
-  succeeded=$(awk '/^requests:/{print $8}' "$log")
-  data=$(grep '^traffic:' "$log" | grep -oE '\([0-9]+\) data' | tr -dc 0-9)
-  local ok="ok"
-  if [ -z "$succeeded" ] || [ "$succeeded" = 0 ] || [ "$data" != "$((succeeded * response_bytes))" ]; then ok="BAD(data=$data succeeded=$succeeded)"; fi
-  local p50="-" p99="-" n
-  awk '{print $3}' "$lat" | sort -n > "$lat.sorted"
-  n=$(wc -l < "$lat.sorted")
-  if [ "$n" -gt 0 ]; then
-    p50=$(sed -n "$(( (n + 1) / 2 ))p" "$lat.sorted")
-    p99=$(sed -n "$(( (n * 99 + 99) / 100 ))p" "$lat.sorted")
-  fi
-  echo "$rate $p50 $p99 $ok"
+  "$here/../lib/h2load-grpc.sh" "http://127.0.0.1:$1/grpc.testing.TestService/UnaryCall" "$work/request.bin" \
+    "$response_bytes" "$2" "$3" "$run_seconds"
 }
 
 printf '%-10s %-12s %12s %10s %10s %8s  %s\n' server load 'calls/s' 'p50 µs' 'p99 µs' 'ratio' check

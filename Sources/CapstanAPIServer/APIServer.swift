@@ -83,7 +83,7 @@ public final class APIServer: Sendable {
     /// Waits until the caches reflect the store as it was when `run()` started.
     public func waitUntilReady() async throws {
         // First the first listing (the feed notes the store's head before it), then that head.
-        try await progress.wait(for: 0, timeout: options.readWaitTimeout)
-        try await progress.waitForWrites(timeout: options.readWaitTimeout)
+        try await progress.wait(for: 0, timeout: options.startupTimeout)
+        try await progress.waitForWrites(timeout: options.startupTimeout)
     }
 }

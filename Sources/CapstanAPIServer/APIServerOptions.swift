@@ -19,6 +19,9 @@ public struct APIServerOptions: Sendable {
     public var bookmarkInterval: Duration = .seconds(60)
     /// How long a read waits for the cache to reach the last acknowledged write.
     public var readWaitTimeout: Duration = .seconds(10)
+    /// How long `waitUntilReady` waits for the caches to load the store at start (150,000 pods
+    /// take several seconds on a loaded machine).
+    public var startupTimeout: Duration = .seconds(300)
     /// How long a service-port claim may stay unconfirmed before another service may take it over
     /// (only matters when an API server died between claiming and creating).
     public var portClaimGracePeriod: Duration = .seconds(30)

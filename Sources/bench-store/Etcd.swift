@@ -6,6 +6,7 @@
 // store sends); raw Put is shown beside it to separate etcd's own cost of the guard. SQLite's creates
 // run in the same rounds as raw Put with 16 and 64 writers, for the SQLite ÷ etcd ratio.
 import CapstanAPI
+import CapstanBenchSupport
 import CapstanEtcdLauncher
 import CapstanHTTP2
 import CapstanRPC
@@ -13,56 +14,12 @@ import CapstanStore
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// A rate, and this process's CPU time per operation (the client's cost, which etcd does not share).
-struct Measured {
-    var rate = 0.0
-    var cpuPerOperation = Duration.zero
-
-    var cpuText: String {
-        String(format: "(client CPU %.0f µs/op)", Double(cpuPerOperation.components.attoseconds) / 1e12 + Double(cpuPerOperation.components.seconds) * 1e6)
-    }
-}
-
-/// This process's user + system CPU time so far.
-func processCPU() -> Duration {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let micros = (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000
-        + Int64(usage.ru_utime.tv_usec) + Int64(usage.ru_stime.tv_usec)
-    return .microseconds(micros)
-}
-
-/// Each operation's best rate (and the lowest CPU per operation) over `rounds` rounds, the operations
-/// alternating within each round: the machine is shared, and interference only ever slows a run.
-func alternate(workers: Int, rounds: Int = rounds, _ operations: [@Sendable (Int, Int) async throws -> Void]) async throws -> [Measured] {
-    var best = [Measured](repeating: Measured(rate: 0, cpuPerOperation: .seconds(1)), count: operations.count)
-    for round in 0..<rounds {
-        for (index, operation) in operations.enumerated() {
-            let start = ContinuousClock.now
-            let cpu = processCPU()
-            let rate = try await measure(workers: workers) { worker, iteration in
-                try await operation(worker, iteration + round << 32)
-            }
-            let elapsed = ContinuousClock.now - start
-            let operationsDone = rate * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-            let perOperation = (processCPU() - cpu) / max(1, operationsDone)
-            best[index].rate = max(best[index].rate, rate)
-            best[index].cpuPerOperation = min(best[index].cpuPerOperation, perOperation)
-        }
-    }
-    return best
-}
-
 func benchEtcd() async throws {
     guard EtcdCluster.isAvailable else {
         print("etcd: skipped (no /usr/bin/etcd; apt-get install -y etcd-server)")
         return
     }
-    print("\netcd 1 member (\(try etcdVersion())), fsync on, data in a temporary directory; EtcdStore vs raw etcd calls, 16 concurrent each")
+    print("\netcd 1 member (\(try await etcdVersion())), fsync on, data in a temporary directory; EtcdStore vs raw etcd calls, 16 concurrent each")
     print("(64 in the second SQLite ÷ Put case), best of \(rounds) rounds in which the cases alternate")
     try await withEtcdCluster(members: 1) { cluster in
         let store = try await EtcdStore.connect(endpoints: cluster.clientAddresses)
@@ -119,7 +76,7 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
         return request
     }
 
-    let created = try await alternate(workers: 16, [
+    let created = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
         { worker, iteration in _ = try await kv.put(put("/raw/w\(worker)/\(iteration)")) },
         { worker, iteration in _ = try await kv.txn(guarded("/txn/w\(worker)/\(iteration)", existing: false)) },
         { worker, iteration in _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value) },
@@ -131,7 +88,7 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
     report("EtcdStore creates, 16 writers", creates, created[2].cpuText)
     report("SQLiteStore creates, 16 writers", sqliteCreates, "(the same rounds, for the ratio)")
 
-    let created64 = try await alternate(workers: 64, [
+    let created64 = try await alternate(workers: 64, seconds: seconds, rounds: rounds, [
         { worker, iteration in _ = try await kv.put(put("/raw64/w\(worker)/\(iteration)")) },
         { worker, iteration in _ = try await sqlite.create("/bench64/w\(worker)/\(iteration)", value: value) },
     ])
@@ -143,7 +100,7 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
     for index in 0..<keys {
         _ = try await store.create("/bench/k\(index)", value: value)
     }
-    let updated = try await alternate(workers: 16, [
+    let updated = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
         { worker, iteration in _ = try await kv.put(put("/bench/k\((worker * 61 + iteration) % keys)")) },
         { worker, iteration in _ = try await kv.txn(guarded("/bench/k\((worker * 61 + iteration) % keys)", existing: true)) },
         { worker, iteration in
@@ -155,7 +112,7 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
     report("etcd raw Txn (update guard), 16 writers", updateTxns, updated[1].cpuText + " what EtcdStore.update sends")
     report("EtcdStore updates, 16 writers", updates, updated[2].cpuText)
 
-    let read = try await alternate(workers: 16, [
+    let read = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
         { worker, iteration in
             var request = Etcdserverpb_RangeRequest()
             request.key = Array("/bench/k\((worker * 61 + iteration) % keys)".utf8)
@@ -183,13 +140,13 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
             })
     }
     let clock = ContinuousClock.now
-    let writes = try await measure(workers: 16) { worker, iteration in
+    let writes = try await measure(workers: 16, seconds: seconds) { worker, iteration in
         _ = try await store.create("/watched/w\(worker)/\(iteration)", value: value)
     }
     _ = try await store.create("/watched/end", value: [])
     for consumer in consumers { try await consumer.value }
     let elapsed = ContinuousClock.now - clock
-    let rate = Double(delivered.value.load(ordering: .relaxed)) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    let rate = Double(delivered.value.load(ordering: .relaxed)) / elapsed.seconds
     report("EtcdStore watch deliveries, 4 watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
 
     print("")
@@ -209,19 +166,6 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
         (created[2].cpuPerOperation / created[1].cpuPerOperation - 1) * 100,
         (updated[2].cpuPerOperation / updated[1].cpuPerOperation - 1) * 100,
         (read[1].cpuPerOperation / read[0].cpuPerOperation - 1) * 100))
-}
-
-func etcdVersion() throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
-    process.arguments = ["--version"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    return text.split(separator: "\n").first.map(String.init) ?? "etcd"
 }
 
 final class Counter: Sendable {

@@ -7,6 +7,7 @@
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
 //         [--directory DIR] [--no-etcd | --only-etcd]
+import CapstanBenchSupport
 import CapstanStore
 import Foundation
 import Synchronization
@@ -20,29 +21,6 @@ let seconds = Double(option("--seconds") ?? "") ?? 3
 let rounds = max(1, Int(option("--rounds") ?? "") ?? 3)
 let parent = option("--directory") ?? FileManager.default.temporaryDirectory.path
 let value = [UInt8](repeating: 0x5a, count: 1024)
-
-/// Runs `workers` tasks calling `operation` until `seconds` pass; returns operations per second.
-func measure(workers: Int, _ operation: @escaping @Sendable (_ worker: Int, _ iteration: Int) async throws -> Void)
-    async throws -> Double
-{
-    let start = ContinuousClock.now
-    let deadline = start + .milliseconds(Int(seconds * 1000))
-    let total = try await withThrowingTaskGroup(of: Int.self) { group in
-        for worker in 0..<workers {
-            group.addTask {
-                var count = 0
-                while ContinuousClock.now < deadline {
-                    try await operation(worker, count)
-                    count += 1
-                }
-                return count
-            }
-        }
-        return try await group.reduce(0, +)
-    }
-    let elapsed = ContinuousClock.now - start
-    return Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-}
 
 func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
     let directory = parent + "/bench-store-\(UUID().uuidString)"
@@ -68,7 +46,7 @@ func report(_ name: String, _ rate: Double, _ note: String = "") {
 print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent)")
 for writers in [1, 16, 64] where !arguments.contains("--only-etcd") {
     let (rate, statistics) = try await withStore { store in
-        let rate = try await measure(workers: writers) { worker, iteration in
+        let rate = try await measure(workers: writers, seconds: seconds) { worker, iteration in
             _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
         }
         return (rate, store.statistics)
@@ -81,15 +59,15 @@ if !arguments.contains("--only-etcd") {
     try await withStore { store in
         let keys = 1000
         for index in 0..<keys { _ = try await store.create("/bench/k\(index)", value: value) }
-        let updates = try await measure(workers: 16) { worker, iteration in
+        let updates = try await measure(workers: 16, seconds: seconds) { worker, iteration in
             _ = try await store.update("/bench/k\((worker * 61 + iteration) % keys)", value: value, expectedRevision: 0)
         }
         report("updates, 16 writers", updates)
-        let gets = try await measure(workers: 16) { worker, iteration in
+        let gets = try await measure(workers: 16, seconds: seconds) { worker, iteration in
             _ = try await store.get("/bench/k\((worker * 61 + iteration) % keys)")
         }
         report("gets, 16 readers", gets)
-        let list = try await measure(workers: 2) { _, _ in
+        let list = try await measure(workers: 2, seconds: seconds) { _, _ in
             _ = try await store.list(prefix: "/bench/", after: nil, limit: 500)
         }
         report("lists of 500 keys, 2 readers", list)
@@ -112,13 +90,13 @@ if !arguments.contains("--only-etcd") {
                 })
         }
         let clock = ContinuousClock.now
-        let writes = try await measure(workers: 64) { worker, iteration in
+        let writes = try await measure(workers: 64, seconds: seconds) { worker, iteration in
             _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
         }
         _ = try await store.create("/bench/end", value: [])
         for consumer in consumers { try await consumer.value }
         let elapsed = ContinuousClock.now - clock
-        let rate = Double(delivered.load(ordering: .relaxed)) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let rate = Double(delivered.load(ordering: .relaxed)) / elapsed.seconds
         report("watch deliveries, 4 live watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
 
         // History: one watcher reads the whole log from revision 0.
@@ -131,7 +109,7 @@ if !arguments.contains("--only-etcd") {
         }
         let historyElapsed = ContinuousClock.now - historyStart
         report(
-            "watch deliveries, history replay", Double(count) / (Double(historyElapsed.components.seconds) + Double(historyElapsed.components.attoseconds) / 1e18),
+            "watch deliveries, history replay", Double(count) / historyElapsed.seconds,
             "(\(count) events)")
     }
 }

@@ -37,6 +37,28 @@ struct HTTP2LoadTests {
         }
     }
 
+    @Test("3,200 calls on one connection: no RST_STREAM for calls that ended, so the server keeps the connection")
+    func manyCallsOneConnection() async throws {
+        // nghttp2 (and Go) servers limit the streams a client resets (a burst of about 1,000, then
+        // 33/s) and end the connection with GOAWAY past that: a reset after every finished call
+        // broke the calls in flight after the first thousand.
+        try await withHTTP2Server { harness in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        for index in 0..<400 {
+                            let answer = try await harness.client.unary(Echo.get, Text("\(worker)-\(index)"))
+                            #expect(answer.value == "echo: \(worker)-\(index)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(harness.clientTransport.connectionCount == 1)
+            #expect(harness.server.connectionCount == 1)
+        }
+    }
+
     @Test("past the server's stream limit the client opens another connection")
     func streamLimit() async throws {
         let warmedUp = Gate()

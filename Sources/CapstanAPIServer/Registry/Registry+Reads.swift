@@ -62,9 +62,8 @@ extension Registry {
             } catch {
                 throw .store(error)
             }
-            for entry in page.items {
-                after = entry.key
-                let object = cache.cachedObject(entry)
+            for object in cache.cachedObjects(page.items) {
+                after = object.key
                 guard filter.matches(object) else { continue }
                 let size = ProtoBytes.listItemSize(object.bytes)
                 if items.count == limit || (!items.isEmpty && bytes + size > options.maxPageBytes) {
@@ -87,8 +86,8 @@ extension Registry {
             filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
             allowBookmarks: request.allowBookmarks)
         defer { subscription.stop() }
-        while let bytes = try await subscription.queue.next() {
-            try await response.write(EncodedMessage(unchecked: bytes))
+        while let batch = try await subscription.queue.next(upTo: 64) {
+            for bytes in batch { try await response.write(EncodedMessage(unchecked: bytes)) }
         }
     }
 }

@@ -22,12 +22,21 @@ final class WatchCache: Sendable {
         let stop: @Sendable () -> Void
     }
 
-    private struct Watcher {
+    /// A class, so that handing an event to 10,000 watchers retains one reference per watcher,
+    /// not each of its fields.
+    private final class Watcher: Sendable {
         let filter: ObjectFilter
         let allowBookmarks: Bool
         /// Live events at or before this revision were already covered (or are not wanted).
         let floor: Int64
         let queue: WatcherQueue
+
+        init(filter: ObjectFilter, allowBookmarks: Bool, floor: Int64, queue: WatcherQueue) {
+            self.filter = filter
+            self.allowBookmarks = allowBookmarks
+            self.floor = floor
+            self.queue = queue
+        }
     }
 
     private struct Shared {
@@ -64,6 +73,21 @@ final class WatchCache: Sendable {
         let bytes = (try? ProtoBytes.object(entry.value, withResourceVersion: entry.modRevision)) ?? entry.value
         return CachedObject(
             key: entry.key, namespace: namespace, name: name, selectorFields: fields, revision: entry.modRevision, bytes: bytes)
+    }
+
+    /// The cached forms of stored entries (a List page read from the store): the cache's own
+    /// object where it holds that very version, built from the bytes only where not.
+    func cachedObjects(_ entries: [KeyValue]) -> [CachedObject] {
+        let known: [CachedObject?] = shared.withLock { shared in
+            guard let state = shared.state else { return [] }
+            return entries.map { entry in
+                guard let object = state.objects[entry.key], object.revision == entry.modRevision else { return nil }
+                return object
+            }
+        }
+        return entries.indices.map { index in
+            (index < known.count ? known[index] : nil) ?? cachedObject(entries[index])
+        }
     }
 
     /// Replaces the whole state with a listing at `revision`. Watchers of an earlier state end
@@ -180,10 +204,9 @@ final class WatchCache: Sendable {
             var initial: [WatcherQueue.Item] = []
             let floor: Int64
             if sendInitialEvents {
-                for key in state.keys {
-                    let object = state.objects[key]!
-                    if filter.matches(object) { initial.append(.added(object)) }
-                }
+                // Only the namespace's keys: a watch of one namespace costs nothing for the others.
+                initial = state.matching(prefix: codec.keys.prefix(namespace: filter.namespace), filter: filter)
+                    .map(WatcherQueue.Item.added)
                 initial.append(.event(ProtoBytes.bookmarkEvent(revision: now)))
                 floor = now
             } else if fromRevision > 0 {

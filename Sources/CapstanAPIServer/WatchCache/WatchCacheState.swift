@@ -55,6 +55,18 @@ struct WatchCacheState: Sendable {
         return low
     }
 
+    /// Every object under `prefix` that matches `filter`, in key order.
+    func matching(prefix: String, filter: ObjectFilter) -> [CachedObject] {
+        var index = insertionIndex(prefix)
+        var items: [CachedObject] = []
+        while index < keys.count, keys[index].hasPrefix(prefix) {
+            let object = objects[keys[index]]!
+            index += 1
+            if filter.matches(object) { items.append(object) }
+        }
+        return items
+    }
+
     /// One page of a listing: objects under `prefix` after `afterKey`, matching `filter`, at most
     /// `limit` of them and at most `byteBudget` bytes (but at least one). `more` is whether
     /// another matching object follows the page.

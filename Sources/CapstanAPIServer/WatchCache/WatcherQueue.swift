@@ -34,7 +34,7 @@ final class WatcherQueue: Sendable {
         var lastRevision: Int64
         /// How the watch ends once `items` are delivered; nil while it goes on.
         var ending: Ending?
-        var waiter: CheckedContinuation<[UInt8]?, any Error>?
+        var waiter: CheckedContinuation<[[UInt8]]?, any Error>?
         var cancelled = false
 
         var liveCount: Int { items.count - max(head, initialEnd) }
@@ -66,7 +66,7 @@ final class WatcherQueue: Sendable {
     /// or was cancelled; the cache then forgets it.
     @discardableResult
     func push(_ bytes: [UInt8], revision: Int64, countsAgainstLimit: Bool = true) -> Bool {
-        let (waiter, alive): (CheckedContinuation<[UInt8]?, any Error>?, Bool) = state.withLock { state in
+        let (waiter, alive): (CheckedContinuation<[[UInt8]]?, any Error>?, Bool) = state.withLock { state in
             guard state.ending == nil, !state.cancelled else { return (nil, false) }
             if countsAgainstLimit && state.liveCount >= limit {
                 state.ending = .failed(.watcherTooSlow(limit: limit))
@@ -80,13 +80,13 @@ final class WatcherQueue: Sendable {
             state.items.append(.event(bytes))
             return (nil, true)
         }
-        waiter?.resume(returning: bytes)
+        waiter?.resume(returning: [bytes])
         return alive
     }
 
     /// Ends the watch after what is queued: normally (`nil`) or with `error`.
     func end(_ error: RegistryError?) {
-        let waiter: CheckedContinuation<[UInt8]?, any Error>? = state.withLock { state in
+        let waiter: CheckedContinuation<[[UInt8]]?, any Error>? = state.withLock { state in
             if state.ending == nil { state.ending = error.map(Ending.failed) ?? .finished }
             guard state.head == state.items.count, let waiter = state.waiter else { return nil }
             state.waiter = nil
@@ -99,18 +99,27 @@ final class WatcherQueue: Sendable {
     /// The next event's bytes; nil when the watch finished or the task was cancelled; throws the
     /// error it ended with once every queued event was taken.
     func next() async throws -> [UInt8]? {
+        try await next(upTo: 1)?.first
+    }
+
+    /// Up to `limit` queued events in order, waiting for one when none is queued; nil when the
+    /// watch finished or the task was cancelled; throws the error it ended with once every
+    /// queued event was taken. Taking what is queued in one step spares the handler a
+    /// suspension per event when events arrive faster than they are written (a fan-out).
+    func next(upTo limit: Int) async throws -> [[UInt8]]? {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, any Error>) in
-                let result: Result<Item?, RegistryError>? = state.withLock { state in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[[UInt8]]?, any Error>) in
+                let result: Result<[Item]?, RegistryError>? = state.withLock { state in
                     if state.head < state.items.count {
-                        let item = state.items[state.head]
-                        state.head += 1
+                        let end = min(state.items.count, state.head + max(1, limit))
+                        let items = Array(state.items[state.head..<end])
+                        state.head = end
                         if state.head > 64 && state.head * 2 > state.items.count {
                             state.items.removeFirst(state.head)
                             state.initialEnd = max(0, state.initialEnd - state.head)
                             state.head = 0
                         }
-                        return .success(item)
+                        return .success(items)
                     }
                     if state.cancelled { return .success(nil) }
                     switch state.ending {
@@ -121,7 +130,7 @@ final class WatcherQueue: Sendable {
                         return nil
                     }
                 }
-                if let result { continuation.resume(with: result.map { $0?.bytes }) }
+                if let result { continuation.resume(with: result.map { $0?.map(\.bytes) }) }
             }
         } onCancel: {
             cancel()
