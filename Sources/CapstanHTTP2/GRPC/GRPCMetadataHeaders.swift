@@ -2,14 +2,6 @@ import CapstanRPC
 
 /// Custom metadata ⇄ HTTP/2 header fields. `-bin` values travel as base64.
 enum GRPCMetadataHeaders {
-    /// Header fields owned by HTTP/2 or gRPC itself, never custom metadata (besides every
-    /// pseudo-header and every other `grpc-` name, reserved for gRPC).
-    static let transportHeaders: Set<String> = [
-        "content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
-        "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-message-type",
-        "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-    ]
-
     /// One field per entry, in order; binary values as unpadded base64.
     static func encode(_ metadata: Metadata) -> [HeaderField] {
         metadata.map { entry in
@@ -36,10 +28,11 @@ enum GRPCMetadataHeaders {
                     guard let bytes = GRPCBase64.decode(text) else {
                         throw RPCError(code: .internal, message: "metadata '\(field.name)' is not valid base64")
                     }
-                    try? metadata.add(field.name, binary: bytes)
+                    // `isCustomMetadata` checked the name as `Metadata.add` would.
+                    metadata.appendValidated(field.name, .binary(bytes))
                 }
             } else if field.value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) {
-                try? metadata.add(field.name, field.value)
+                metadata.appendValidated(field.name, .string(field.value))
             }
         }
         return metadata
@@ -48,8 +41,22 @@ enum GRPCMetadataHeaders {
     /// Whether a field called `name` is custom metadata an application may see.
     static func isCustomMetadata(_ name: String) -> Bool {
         guard let first = name.utf8.first, first != UInt8(ascii: ":") else { return false }
-        guard !name.hasPrefix("grpc-"), !transportHeaders.contains(name) else { return false }
+        guard !name.hasPrefix("grpc-"), !isTransportHeader(name) else { return false }
         return name.utf8.allSatisfy(isKeyByte)
+    }
+
+    /// Header fields owned by HTTP/2 or gRPC itself, never custom metadata (besides every
+    /// pseudo-header and every other `grpc-` name, reserved for gRPC). A `switch`, so checking a
+    /// field hashes nothing.
+    private static func isTransportHeader(_ name: String) -> Bool {
+        switch name {
+        case "content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
+             "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-message-type",
+             "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+            true
+        default:
+            false
+        }
     }
 
     /// `0-9 a-z _ . -`, the bytes of a gRPC header name.

@@ -11,41 +11,65 @@ enum GRPCRequestHeaders {
     /// `grpc-accept-encoding: identity`), `grpc-timeout` (INTERNAL when malformed), metadata
     /// (INTERNAL when a `-bin` value is not base64). `te` is not required.
     static func parse(_ fields: [HeaderField]) -> Result<GRPCRequestHead, GRPCRequestRejection> {
-        guard let method = fields.first(":method") else {
+        // One pass picks out the first of each header the call definition uses; the checks then
+        // run in the documented order.
+        var method: String?
+        var path: String?
+        var authority: String?
+        var contentType: String?
+        var encoding: String?
+        var timeoutText: String?
+        var userAgent: String?
+        var customCount = 0
+        for field in fields {
+            switch field.name {
+            case ":method": if method == nil { method = field.value }
+            case ":path": if path == nil { path = field.value }
+            case ":authority": if authority == nil { authority = field.value }
+            case "content-type": if contentType == nil { contentType = field.value }
+            case "grpc-encoding": if encoding == nil { encoding = field.value }
+            case "grpc-timeout": if timeoutText == nil { timeoutText = field.value }
+            case "user-agent": if userAgent == nil { userAgent = field.value }
+            case ":scheme", "te", "grpc-accept-encoding": break
+            default: customCount += 1
+            }
+        }
+        guard let method else {
             return .failure(.http(status: 400, message: "missing :method"))
         }
         guard method == "POST" else {
             return .failure(.http(status: 405, message: "method \(method) not allowed: gRPC requests are POST"))
         }
-        guard let path = fields.first(":path"), path.hasPrefix("/") else {
+        guard let path, path.utf8.first == UInt8(ascii: "/") else {
             return .failure(.http(status: 400, message: "missing or invalid :path"))
         }
-        guard let contentType = fields.first("content-type"), GRPCContentType.isGRPC(contentType) else {
-            let shown = fields.first("content-type").map { "'\($0)'" } ?? "missing"
+        guard let contentType, GRPCContentType.isGRPC(contentType) else {
+            let shown = contentType.map { "'\($0)'" } ?? "missing"
             return .failure(.http(status: 415, message: "content-type \(shown) is not application/grpc"))
         }
-        if let encoding = fields.first("grpc-encoding"), encoding.lowercased() != identity {
+        if let encoding, encoding != identity, encoding.lowercased() != identity {
             let status = RPCStatus(
                 code: .unimplemented,
                 message: "grpc-encoding '\(encoding)' is not supported; only identity is")
             return .failure(.grpc(status, acceptEncoding: identity))
         }
         var timeout: Duration?
-        if let value = fields.first("grpc-timeout") {
-            guard let parsed = GRPCTimeout.parse(value) else {
-                return .failure(.grpc(RPCStatus(code: .internal, message: "malformed grpc-timeout '\(value)'"), acceptEncoding: nil))
+        if let timeoutText {
+            guard let parsed = GRPCTimeout.parse(timeoutText) else {
+                return .failure(.grpc(RPCStatus(code: .internal, message: "malformed grpc-timeout '\(timeoutText)'"), acceptEncoding: nil))
             }
             timeout = parsed
         }
-        let metadata: Metadata
-        do {
-            metadata = try GRPCMetadataHeaders.decode(fields)
-        } catch {
-            return .failure(.grpc(error.status, acceptEncoding: nil))
+        var metadata = Metadata()
+        if customCount > 0 {
+            do {
+                metadata = try GRPCMetadataHeaders.decode(fields)
+            } catch {
+                return .failure(.grpc(error.status, acceptEncoding: nil))
+            }
         }
         return .success(GRPCRequestHead(
-            path: path, authority: fields.first(":authority"), timeout: timeout, metadata: metadata,
-            userAgent: fields.first("user-agent")))
+            path: path, authority: authority, timeout: timeout, metadata: metadata, userAgent: userAgent))
     }
 
     /// A client's request header block: pseudo-headers first, then `grpc-timeout` (if any), the

@@ -98,6 +98,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     /// The stream whose request headers are arriving (header blocks are never interleaved).
     private var receivingHeaders: ServerStream?
+    /// The fields of the header block arriving (one array per connection, reused, since header
+    /// blocks are never interleaved).
+    private var headerFields: [HeaderField] = []
 
     override func sessionBeginHeaders(streamID: Int32, first: Bool) {
         // Trailers from a client carry nothing a gRPC server uses: they are ignored.
@@ -110,11 +113,13 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             inboundHighWater: configuration.inboundBufferSize, outboundHighWater: configuration.outboundBufferSize)
         streams[streamID] = stream
         receivingHeaders = stream
+        if headerFields.capacity == 0 { headerFields.reserveCapacity(16) }
+        headerFields.removeAll(keepingCapacity: true)
     }
 
     override func sessionHeader(streamID: Int32, name: String, value: String) {
         guard let stream = receivingHeaders, stream.id == streamID else { return }
-        stream.headers.append(HeaderField(name: name, value: value))
+        headerFields.append(HeaderField(name: name, value: value))
     }
 
     override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {
@@ -129,7 +134,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     private func start(_ stream: ServerStream, endStream: Bool) {
         let head: GRPCRequestHead
-        switch GRPCRequestHeaders.parse(stream.headers) {
+        let parsed = GRPCRequestHeaders.parse(headerFields)
+        headerFields.removeAll(keepingCapacity: true)
+        switch parsed {
         case .success(let parsed):
             head = parsed
         case .failure(.http(let status, let message)):
@@ -139,16 +146,17 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             stream.rejectGRPC(status, acceptEncoding: acceptEncoding)
             return
         }
-        stream.headers = []
         stream.accepting = true
         if endStream { requestEnded(stream) }
-        let transportStream = ServerTransportStream(
+        let requests = RequestMessages(inbox: stream.inbox)
+        var transportStream = ServerTransportStream(
             path: head.path,
             metadata: head.metadata,
             deadline: head.timeout.map { ContinuousClock.now.advanced(by: $0) },
             peer: peer,
-            requests: RequestMessages(inbox: stream.inbox),
+            requests: requests,
             writer: ServerWriter(stream: stream))
+        transportStream.immediateRequests = requests
         let handler = handler
         let transport = transport
         transport.handlerStarted()

@@ -1,4 +1,12 @@
 /// Serves the streams of a `ServerTransport` with a router and interceptors.
+///
+/// Unary fast path: a unary method runs as one function of the request bytes (decode, handler,
+/// encode); when the transport already holds the complete request (the client half-closed,
+/// `ServerTransportStream.immediateRequests`) it is taken without suspending, and the response
+/// goes out as headers, message and trailers in one writer call (`finishUnary`). Without a
+/// deadline the call runs in the caller's task with no extra task, closure chain or task group,
+/// so on a transport that starts handler tasks on its connection's loop a call that never
+/// suspends is decoded, handled and answered on that thread without a task switch.
 public struct RPCServer: Sendable {
     public let router: RPCRouter
     /// Applied to every routed call, outermost first.
@@ -26,7 +34,7 @@ public struct RPCServer: Sendable {
             stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
         case .fixed(let error)?:
             stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
-        case .method(let descriptor, let handler)?:
+        case .method(let descriptor, let handler, let unary)?:
             let call = ServerCall(writer: stream.writer)
             let context = ServerContext(
                 method: descriptor,
@@ -35,6 +43,10 @@ public struct RPCServer: Sendable {
                 peer: stream.peer,
                 call: call
             )
+            if let unary {
+                await handleUnary(stream, call: call, context: context, unary: unary)
+                return
+            }
             let requests = stream.requests
             let chain = intercepted { context in try await handler(requests, call, context) }
             await withTaskCancellationHandler {
@@ -43,6 +55,49 @@ public struct RPCServer: Sendable {
                 call.markCancelled()
             }
         }
+    }
+
+    /// The unary fast path (see the type's notes).
+    private func handleUnary(
+        _ stream: ServerTransportStream, call: ServerCall, context: ServerContext, unary: @escaping RPCRouter.UnaryHandler
+    ) async {
+        let path = stream.path
+        if stream.deadline == nil, interceptors.isEmpty {
+            await withTaskCancellationHandler {
+                do {
+                    let request = try await Self.unaryRequest(stream, path: path)
+                    try await call.finishUnary(try await unary(request, context))
+                    call.finish(nil)
+                } catch {
+                    call.finish(RPCError(converting: error))
+                }
+            } onCancel: {
+                call.markCancelled()
+            }
+            return
+        }
+        let chain = intercepted { context in
+            let request = try await Self.unaryRequest(stream, path: path)
+            try await call.finishUnary(try await unary(request, context))
+        }
+        await withTaskCancellationHandler {
+            await ServerCallRunner.run(call: call, deadline: stream.deadline) { try await chain(context) }
+        } onCancel: {
+            call.markCancelled()
+        }
+    }
+
+    /// The one request of a unary call: taken at once when the transport holds it, else read.
+    private static func unaryRequest(_ stream: ServerTransportStream, path: String) async throws -> [UInt8] {
+        if let immediate = stream.immediateRequests {
+            switch try immediate.takeImmediately() {
+            case .one(let bytes): return bytes
+            case .none: throw RPCRouter.noRequestError(path: path, kind: .unary)
+            case .several: throw RPCRouter.severalRequestsError(path: path, kind: .unary)
+            case .pending: break
+            }
+        }
+        return try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
     }
 
     private func intercepted(
