@@ -57,7 +57,9 @@ public struct RPCServer: Sendable {
         }
     }
 
-    /// The unary fast path (see the type's notes).
+    /// The unary fast path (see the type's notes). Kept flat — few async frames — because each
+    /// frame boundary costs a task-executor check.
+    @inline(__always)
     private func handleUnary(
         _ stream: ServerTransportStream, call: ServerCall, context: ServerContext, unary: @escaping RPCRouter.UnaryHandler
     ) async {
@@ -65,9 +67,15 @@ public struct RPCServer: Sendable {
         if stream.deadline == nil, interceptors.isEmpty {
             await withTaskCancellationHandler {
                 do {
-                    let request = try await Self.unaryRequest(stream, path: path)
-                    try await call.finishUnary(try await unary(request, context))
-                    call.finish(nil)
+                    let request: [UInt8]
+                    if let taken = try Self.immediateRequest(stream, path: path) {
+                        request = taken
+                    } else {
+                        request = try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
+                    }
+                    let response = try await unary(request, context)
+                    let (headers, trailers) = try call.endUnary()
+                    try await stream.writer.finishUnary(headers: headers, message: response, trailers: trailers)
                 } catch {
                     call.finish(RPCError(converting: error))
                 }
@@ -89,15 +97,21 @@ public struct RPCServer: Sendable {
 
     /// The one request of a unary call: taken at once when the transport holds it, else read.
     private static func unaryRequest(_ stream: ServerTransportStream, path: String) async throws -> [UInt8] {
-        if let immediate = stream.immediateRequests {
-            switch try immediate.takeImmediately() {
-            case .one(let bytes): return bytes
-            case .none: throw RPCRouter.noRequestError(path: path, kind: .unary)
-            case .several: throw RPCRouter.severalRequestsError(path: path, kind: .unary)
-            case .pending: break
-            }
-        }
+        if let bytes = try immediateRequest(stream, path: path) { return bytes }
         return try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
+    }
+
+    /// The one request of a unary call if the transport already holds the complete request;
+    /// `nil` when it must be read.
+    @inline(__always)
+    private static func immediateRequest(_ stream: ServerTransportStream, path: String) throws -> [UInt8]? {
+        guard let immediate = stream.immediateRequests else { return nil }
+        switch try immediate.takeImmediately() {
+        case .one(let bytes): return bytes
+        case .none: throw RPCRouter.noRequestError(path: path, kind: .unary)
+        case .several: throw RPCRouter.severalRequestsError(path: path, kind: .unary)
+        case .pending: return nil
+        }
     }
 
     private func intercepted(

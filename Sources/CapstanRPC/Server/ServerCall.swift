@@ -59,7 +59,14 @@ final class ServerCall: Sendable {
     /// message and the trailers go to the writer together. Throws as `writeMessage` does once
     /// the call ended.
     func finishUnary(_ bytes: [UInt8]) async throws {
-        let (headers, trailers) = try state.withLock { (state) throws(RPCError) -> (Metadata?, Metadata) in
+        let (headers, trailers) = try endUnary()
+        try await writer.finishUnary(headers: headers, message: bytes, trailers: trailers)
+    }
+
+    /// Marks the call ended with OK for `finishUnary`: the headers still to send (nil when sent)
+    /// and the trailers; the caller hands them to the writer with the message.
+    func endUnary() throws(RPCError) -> (headers: Metadata?, trailers: Metadata) {
+        try state.withLock { (state) throws(RPCError) -> (Metadata?, Metadata) in
             if let code = state.endedWith {
                 throw RPCError(
                     code: code == .ok ? .failedPrecondition : code,
@@ -74,7 +81,6 @@ final class ServerCall: Sendable {
             }
             return (headers, state.trailers)
         }
-        try await writer.finishUnary(headers: headers, message: bytes, trailers: trailers)
     }
 
     /// Ends the call with OK (`error == nil`) or the error; only the first call has an effect.
