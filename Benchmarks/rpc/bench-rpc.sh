@@ -62,6 +62,9 @@ start() { # name port command...
 }
 
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+# CPU time (user + system) a process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
 
 # Samples a process's RSS (KiB) every 0.25 s into a file until the sampler is killed.
 sample_rss() { # pid file
@@ -77,14 +80,17 @@ p_nghttpd=$(free_port); start nghttpd "$p_nghttpd" nghttpd --no-tls -d "$work/do
 pid_nghttpd=${pids[-1]}
 p_cpp=$(free_port); start grpc-cpp "$p_cpp" "$grpc_cpp" "$p_cpp"; pid_cpp=${pids[-1]}
 
-# One h2load run; prints "rate p50_us p99_us ok" and checks every response carried the message.
-# The server's RSS samples go to $work/rss-PORT-C-M.
+# One h2load run; prints "rate p50_us p99_us ok cpu_us_per_call" and checks every response
+# carried the message. The server's CPU time per call does not depend on how busy the machine
+# is the way calls/s does. The server's RSS samples go to $work/rss-PORT-C-M.
 load() { # port connections streams pid
   local port=$1 c=$2 m=$3 log="$work/h2load-$1-$2-$3.log" lat="$work/lat-$1-$2-$3.log"
   sample_rss "$4" "$work/rss-$1-$2-$3" & local sampler=$!
+  local cpu_before; cpu_before=$(cpu_ticks "$4")
   h2load -D "$run_seconds" -c "$c" -m "$m" -t 1 -d "$work/request.bin" \
     -H 'content-type: application/grpc' -H 'te: trailers' --log-file="$lat" \
     "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" > "$log" 2>&1 || true
+  local cpu_after; cpu_after=$(cpu_ticks "$4")
   rss_kib "$4" >> "$work/rss-$1-$2-$3" 2>/dev/null || true
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   local rate succeeded data
@@ -100,23 +106,29 @@ load() { # port connections streams pid
     p50=$(sed -n "$(( (n + 1) / 2 ))p" "$lat.sorted")
     p99=$(sed -n "$(( (n * 99 + 99) / 100 ))p" "$lat.sorted")
   fi
-  echo "$rate $p50 $p99 $ok"
+  local cpu_us
+  cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$ticks_per_second" -v n="${succeeded:-0}" \
+    'BEGIN{ if (n > 0) printf "%.1f", t * 1000000 / hz / n; else print "-" }')
+  echo "$rate $p50 $p99 $ok $cpu_us"
 }
 
 if [ "${SKIP_UNARY:-0}" != 1 ]; then
   echo "== unary calls (h2load; ratio against nghttpd; server RSS during the run)"
-  printf '%-10s %-12s %12s %10s %10s %8s  %-5s  %s\n' server load 'calls/s' 'p50 µs' 'p99 µs' 'ratio' check 'RSS start→end (peak)'
+  echo "   (cpu µs/call: the server's CPU time per call; cpu ratio: nghttpd's CPU per call / this one's)"
+  printf '%-10s %-12s %12s %10s %10s %8s %12s %9s  %-5s  %s\n' server load 'calls/s' 'p50 µs' 'p99 µs' 'ratio' \
+    'cpu µs/call' 'cpu ratio' check 'RSS start→end (peak)'
   for shape in "16 64" "16 1"; do
     read -r c m <<< "$shape"
-    read -r r_ng p50_ng p99_ng ok_ng < <(load "$p_nghttpd" "$c" "$m" "$pid_nghttpd")
-    read -r r_ca p50_ca p99_ca ok_ca < <(load "$p_capstan" "$c" "$m" "$pid_capstan")
-    read -r r_cpp p50_cpp p99_cpp ok_cpp < <(load "$p_cpp" "$c" "$m" "$pid_cpp")
-    for row in "nghttpd $p_nghttpd $r_ng $p50_ng $p99_ng $ok_ng" "capstan $p_capstan $r_ca $p50_ca $p99_ca $ok_ca" \
-               "grpc-c++ $p_cpp $r_cpp $p50_cpp $p99_cpp $ok_cpp"; do
-      read -r name port rate p50 p99 ok <<< "$row"
+    read -r r_ng p50_ng p99_ng ok_ng cpu_ng < <(load "$p_nghttpd" "$c" "$m" "$pid_nghttpd")
+    read -r r_ca p50_ca p99_ca ok_ca cpu_ca < <(load "$p_capstan" "$c" "$m" "$pid_capstan")
+    read -r r_cpp p50_cpp p99_cpp ok_cpp cpu_cpp < <(load "$p_cpp" "$c" "$m" "$pid_cpp")
+    for row in "nghttpd $p_nghttpd $r_ng $p50_ng $p99_ng $ok_ng $cpu_ng" "capstan $p_capstan $r_ca $p50_ca $p99_ca $ok_ca $cpu_ca" \
+               "grpc-c++ $p_cpp $r_cpp $p50_cpp $p99_cpp $ok_cpp $cpu_cpp"; do
+      read -r name port rate p50 p99 ok cpu <<< "$row"
       ratio=$(awk -v a="$rate" -v b="$r_ng" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
-      printf '%-10s %-12s %12s %10s %10s %8s  %-5s  %s\n' "$name" "-c$c -m$m" "$rate" "$p50" "$p99" "$ratio" "$ok" \
-        "$(rss_summary "$work/rss-$port-$c-$m")"
+      cpu_ratio=$(awk -v a="$cpu" -v b="$cpu_ng" 'BEGIN{ if (a > 0 && b > 0) printf "%.2f", b / a; else print "-" }')
+      printf '%-10s %-12s %12s %10s %10s %8s %12s %9s  %-5s  %s\n' "$name" "-c$c -m$m" "$rate" "$p50" "$p99" "$ratio" \
+        "$cpu" "$cpu_ratio" "$ok" "$(rss_summary "$work/rss-$port-$c-$m")"
     done
   done
 fi
@@ -124,11 +136,14 @@ fi
 if [ "${SKIP_STREAMING:-0}" != 1 ]; then
   echo "== server streaming: $streams concurrent StreamingOutputCall calls, $stream_messages × 64-byte responses each (grpc C++ load client)"
   printf '%-10s %14s %8s  %s\n' server 'messages/s' 'ratio' 'client report'
-  stream_run() { # port
-    timeout $((run_seconds + 60)) "$load_client" stream "127.0.0.1:$1" "$streams" "$run_seconds" "$stream_messages" 64 10 2>&1 | tail -1
+  stream_run() { # port pid
+    local before; before=$(cpu_ticks "$2")
+    local out; out=$(timeout $((run_seconds + 60)) "$load_client" stream "127.0.0.1:$1" "$streams" "$run_seconds" "$stream_messages" 64 10 2>&1 | tail -1)
+    local after; after=$(cpu_ticks "$2")
+    echo "$out server_cpu_seconds=$(awk -v t=$((after - before)) -v hz="$ticks_per_second" 'BEGIN{printf "%.1f", t / hz}')"
   }
-  out_ca=$(stream_run "$p_capstan")
-  out_cpp=$(stream_run "$p_cpp")
+  out_ca=$(stream_run "$p_capstan" "$pid_capstan")
+  out_cpp=$(stream_run "$p_cpp" "$pid_cpp")
   m_ca=$(sed -n 's/.*messages_per_second=\([0-9]*\).*/\1/p' <<< "$out_ca")
   m_cpp=$(sed -n 's/.*messages_per_second=\([0-9]*\).*/\1/p' <<< "$out_cpp")
   ratio=$(awk -v a="${m_ca:-0}" -v b="${m_cpp:-0}" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')

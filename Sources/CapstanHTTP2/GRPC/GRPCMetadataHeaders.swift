@@ -49,13 +49,20 @@ enum GRPCMetadataHeaders {
     /// pseudo-header and every other `grpc-` name, reserved for gRPC). A `switch`, so checking a
     /// field hashes nothing.
     private static func isTransportHeader(_ name: String) -> Bool {
-        switch name {
-        case "content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
-             "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-message-type",
-             "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-            true
-        default:
-            false
+        // By length first: at most a few string comparisons per field.
+        switch name.utf8.count {
+        case 2: name == "te"
+        case 4: name == "host"
+        case 7: name == "upgrade"
+        case 10: name == "user-agent" || name == "connection" || name == "keep-alive"
+        case 11: name == "grpc-status"
+        case 12: name == "content-type" || name == "grpc-timeout" || name == "grpc-message"
+        case 13: name == "grpc-encoding"
+        case 16: name == "proxy-connection"
+        case 17: name == "grpc-message-type" || name == "transfer-encoding"
+        case 20: name == "grpc-accept-encoding"
+        case 23: name == "grpc-status-details-bin"
+        default: false
         }
     }
 

@@ -22,16 +22,16 @@ enum GRPCRequestHeaders {
         var userAgent: String?
         var customCount = 0
         for field in fields {
-            switch field.name {
-            case ":method": if method == nil { method = field.value }
-            case ":path": if path == nil { path = field.value }
-            case ":authority": if authority == nil { authority = field.value }
-            case "content-type": if contentType == nil { contentType = field.value }
-            case "grpc-encoding": if encoding == nil { encoding = field.value }
-            case "grpc-timeout": if timeoutText == nil { timeoutText = field.value }
-            case "user-agent": if userAgent == nil { userAgent = field.value }
-            case ":scheme", "te", "grpc-accept-encoding": break
-            default: customCount += 1
+            switch RequestHeaderName(field.name) {
+            case .method: if method == nil { method = field.value }
+            case .path: if path == nil { path = field.value }
+            case .authority: if authority == nil { authority = field.value }
+            case .contentType: if contentType == nil { contentType = field.value }
+            case .encoding: if encoding == nil { encoding = field.value }
+            case .timeout: if timeoutText == nil { timeoutText = field.value }
+            case .userAgent: if userAgent == nil { userAgent = field.value }
+            case .scheme, .te, .acceptEncoding: break
+            case nil: customCount += 1
             }
         }
         guard let method else {
@@ -94,5 +94,27 @@ enum GRPCRequestHeaders {
         ]
         fields += GRPCMetadataHeaders.encode(metadata)
         return fields
+    }
+}
+
+/// The request header names a gRPC server reads, recognised by length first so that a field
+/// costs at most two string comparisons.
+enum RequestHeaderName {
+    case method, scheme, path, authority, contentType, te, encoding, acceptEncoding, timeout, userAgent
+
+    init?(_ name: String) {
+        switch name.utf8.count {
+        case 2 where name == "te": self = .te
+        case 5 where name == ":path": self = .path
+        case 7 where name == ":method": self = .method
+        case 7 where name == ":scheme": self = .scheme
+        case 10 where name == ":authority": self = .authority
+        case 10 where name == "user-agent": self = .userAgent
+        case 12 where name == "content-type": self = .contentType
+        case 12 where name == "grpc-timeout": self = .timeout
+        case 13 where name == "grpc-encoding": self = .encoding
+        case 20 where name == "grpc-accept-encoding": self = .acceptEncoding
+        default: return nil
+        }
     }
 }

@@ -109,7 +109,9 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
     /// `key` in lower case; the same string (no copy) when it has no upper-case ASCII letter.
     private static func lowercased(_ key: String) -> String {
-        let alreadyLower = key.utf8.allSatisfy { $0 < 0x80 && !($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+        let isLower: (UInt8) -> Bool = { $0 < 0x80 && !($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+        let alreadyLower = key.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isLower) }
+            ?? key.utf8.allSatisfy(isLower)
         return alreadyLower ? key : key.lowercased()
     }
 

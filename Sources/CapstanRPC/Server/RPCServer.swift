@@ -65,17 +65,21 @@ public struct RPCServer: Sendable {
     ) async {
         let path = stream.path
         if stream.deadline == nil, interceptors.isEmpty {
+            // Only what the call needs is captured (copying the whole stream costs retains).
+            let immediate = stream.immediateRequests
+            let requests = stream.requests
+            let writer = stream.writer
             await withTaskCancellationHandler {
                 do {
                     let request: [UInt8]
-                    if let taken = try Self.immediateRequest(stream, path: path) {
+                    if let taken = try Self.immediateRequest(immediate, path: path) {
                         request = taken
                     } else {
-                        request = try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
+                        request = try await RPCRouter.singleRequestBytes(from: requests, path: path, kind: .unary)
                     }
                     let response = try await unary(request, context)
                     let (headers, trailers) = try call.endUnary()
-                    try await stream.writer.finishUnary(headers: headers, message: response, trailers: trailers)
+                    try await writer.finishUnary(headers: headers, message: response, trailers: trailers)
                 } catch {
                     call.finish(RPCError(converting: error))
                 }
@@ -97,15 +101,15 @@ public struct RPCServer: Sendable {
 
     /// The one request of a unary call: taken at once when the transport holds it, else read.
     private static func unaryRequest(_ stream: ServerTransportStream, path: String) async throws -> [UInt8] {
-        if let bytes = try immediateRequest(stream, path: path) { return bytes }
+        if let bytes = try immediateRequest(stream.immediateRequests, path: path) { return bytes }
         return try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
     }
 
     /// The one request of a unary call if the transport already holds the complete request;
     /// `nil` when it must be read.
     @inline(__always)
-    private static func immediateRequest(_ stream: ServerTransportStream, path: String) throws -> [UInt8]? {
-        guard let immediate = stream.immediateRequests else { return nil }
+    private static func immediateRequest(_ immediate: (any ImmediateRequestSource)?, path: String) throws -> [UInt8]? {
+        guard let immediate else { return nil }
         switch try immediate.takeImmediately() {
         case .one(let bytes): return bytes
         case .none: throw RPCRouter.noRequestError(path: path, kind: .unary)
