@@ -21,21 +21,28 @@ enum GRPCMetadataHeaders {
     /// - Throws: `RPCError` with `INTERNAL` when a `-bin` value is not base64.
     static func decode(_ fields: [HeaderField]) throws(RPCError) -> Metadata {
         var metadata = Metadata()
-        for field in fields where isCustomMetadata(field.name) {
-            if field.name.hasSuffix("-bin") {
-                for piece in field.value.split(separator: ",", omittingEmptySubsequences: false) {
-                    let text = piece.trimmingSpaces
-                    guard let bytes = GRPCBase64.decode(text) else {
-                        throw RPCError(code: .internal, message: "metadata '\(field.name)' is not valid base64")
-                    }
-                    // `isCustomMetadata` checked the name as `Metadata.add` would.
-                    metadata.appendValidated(field.name, .binary(bytes))
-                }
-            } else if field.value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) {
-                metadata.appendValidated(field.name, .string(field.value))
-            }
+        for field in fields {
+            try decode(name: field.name, value: field.value, into: &metadata)
         }
         return metadata
+    }
+
+    /// Adds the entries of one header field to `metadata` if it is custom metadata (see
+    /// `decode(_:)`).
+    static func decode(name: String, value: String, into metadata: inout Metadata) throws(RPCError) {
+        guard isCustomMetadata(name) else { return }
+        if name.hasSuffix("-bin") {
+            for piece in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = piece.trimmingSpaces
+                guard let bytes = GRPCBase64.decode(text) else {
+                    throw RPCError(code: .internal, message: "metadata '\(name)' is not valid base64")
+                }
+                // `isCustomMetadata` checked the name as `Metadata.add` would.
+                metadata.appendValidated(name, .binary(bytes))
+            }
+        } else if value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) {
+            metadata.appendValidated(name, .string(value))
+        }
     }
 
     /// Whether a field called `name` is custom metadata an application may see.
