@@ -109,13 +109,14 @@ bench-store: deps
 clean:
 	rm -rf .build .build-asan Fuzz/.build Benchmarks/.build .fuzz
 
-# Unary gRPC calls under h2load: capstan-interop against nghttpd's static gRPC response and a grpc
-# C++ server, in one run (Benchmarks/rpc/bench-rpc.sh says what it measures).
+# Unary gRPC calls under h2load (capstan-interop against nghttpd's static gRPC response and a grpc
+# C++ server), server-streaming messages/s and RSS with 10,000 idle connections (capstan against
+# grpc C++, same grpc C++ load client), in one run (Benchmarks/rpc/bench-rpc.sh says what it measures).
 bench-rpc: bench-deps
 	swift build -c release --product capstan-interop
 	Benchmarks/grpc-cpp/build.sh $(CURDIR)/.build-bench/grpc-cpp
 	CAPSTAN_INTEROP=$(CURDIR)/.build/release/capstan-interop GRPC_CPP_SERVER=$(CURDIR)/.build-bench/grpc-cpp/echo_server \
-	  Benchmarks/rpc/bench-rpc.sh
+	  GRPC_LOAD_CLIENT=$(CURDIR)/.build-bench/grpc-cpp/load_client Benchmarks/rpc/bench-rpc.sh
 
 # What request logs and metrics cost per call: capstan-h2-echo plain, with metrics, with metrics and
 # logs, under h2load in one run (Benchmarks/rpc/bench-observability.sh says how).

@@ -23,7 +23,8 @@
 ///   carrying `errno`. Non-blocking TCP (IPv4 and IPv6; `TCP_NODELAY`, `SO_REUSEADDR`), address
 ///   parsing (`host:port`, `[v6]:port`, numeric or `localhost`: resolving names would block a
 ///   loop), epoll, eventfd and threads (through the `CLinux` shim for what Glibc does not
-///   import), the per-loop read buffer and the per-connection write buffer. `ProcessTuning` holds
+///   import), the per-loop read and write buffers (a connection has a write buffer of its own
+///   only while its socket is full, so idle connections cost little memory). `ProcessTuning` holds
 ///   the process-wide allocator setting a server's `main` should apply (glibc otherwise trims the
 ///   loop threads' heaps after every burst of calls: an `mprotect` per few requests).
 /// - `GRPC/`: the gRPC-over-HTTP/2 protocol as pure functions and state machines, without I/O:
@@ -50,7 +51,11 @@
 ///   `listen` onto the group's loops, and turns each stream into a `ServerTransportStream`
 ///   (headers validated by `GRPCRequestHeaders`: HTTP status for non-gRPC requests, trailers-only
 ///   for gRPC-level rejections; deadline from `grpc-timeout`; peer `ipv4:…`/`ipv6:[…]:…`). The
-///   core's handler runs in a task preferring the connection's loop. A writer whose stream
+///   core's handler runs in a task preferring the connection's loop. Headers are parsed in one
+///   pass over a per-connection array; a request message that arrives whole in one DATA chunk
+///   is taken without buffering, and the stream offers its complete request to the core without
+///   suspending (`immediateRequests`), so the core's unary fast path reads, handles and answers
+///   (`finishUnary`: headers, message and trailers queued at once) in one run of the task. A writer whose stream
 ///   queues more than `outboundBufferSize` suspends until nghttp2 drained it. RST_STREAM or
 ///   connection loss cancels the handler's task; a corrupt or oversized request ends the call
 ///   with the deframer's status and resets the stream; a response that ends while the client is

@@ -11,7 +11,8 @@
 ///   each stream a `ServerTransport` accepts through the `ServerInterceptor` chain into its handler,
 ///   enforcing the deadline and the request-count rules of the method's `StreamingKind`. Handlers
 ///   see `ServerContext`, `RequestStream` (inbound, back-pressured) and `ResponseStream` (outbound,
-///   suspends while the peer's buffer is full).
+///   suspends while the peer's buffer is full). Unary methods take a fast path (`RPCServer`'s
+///   notes): request bytes in, response bytes out, the whole response handed to the writer at once.
 /// - **Client**: `RPCClient` opens a stream through the `ClientInterceptor` chain on a
 ///   `ClientTransport` and exposes typed calls (`unary`, `ServerStreamingCall`,
 ///   `ClientStreamingCall`, `BidirectionalCall`). Deadlines are enforced locally too; cancelling the

@@ -70,6 +70,33 @@ struct GRPCFramingTests {
         #expect(deframer.bufferedByteCount == 3)
     }
 
+    /// A chunk holding exactly one message is kept whole; chunks arriving before it is taken
+    /// still come out after it, in order, and a whole message left untaken counts as buffered.
+    @Test func wholeMessageChunksKeepTheirOrder() throws {
+        var deframer = GRPCDeframer(maxMessageSize: 1 << 20)
+        feed(&deframer, framed([[1, 2, 3]]))
+        #expect(deframer.bufferedByteCount == 8)
+        feed(&deframer, framed([[4]]))
+        feed(&deframer, Array(framed([[5, 6]]).prefix(3)))
+        #expect(try deframer.next() == [1, 2, 3])
+        #expect(try deframer.next() == [4])
+        #expect(try deframer.next() == nil)
+        feed(&deframer, Array(framed([[5, 6]]).dropFirst(3)))
+        #expect(try deframer.next() == [5, 6])
+        try deframer.finish()
+
+        var untaken = GRPCDeframer(maxMessageSize: 1 << 20)
+        feed(&untaken, framed([[9, 9]]))
+        #expect(throws: GRPCDeframingError.truncated(buffered: 7)) { try untaken.finish() }
+    }
+
+    /// A whole-chunk message over the limit fails like any other.
+    @Test func wholeMessageOverTheLimitIsRejected() throws {
+        var deframer = GRPCDeframer(maxMessageSize: 2)
+        feed(&deframer, framed([[1, 2, 3]]))
+        #expect(throws: GRPCDeframingError.tooLarge(length: 3, limit: 2)) { try deframer.next() }
+    }
+
     @Test func emptyMessagesNeedOnlyTheirPrefix() throws {
         var deframer = GRPCDeframer(maxMessageSize: 0)
         feed(&deframer, [0, 0, 0, 0])

@@ -13,9 +13,10 @@ public struct Keepalive: Sendable, Hashable {
 /// keepalive. `ServerConnection` and `ClientConnection` add the streams.
 ///
 /// The socket is read into the loop's shared buffer and fed to nghttp2 at once; output is
-/// produced and written once per loop tick (`scheduleFlush`), after the tick's handler jobs have
-/// run, so a batch of responses leaves in as few `send` calls as possible. When the socket is
-/// full, output waits for EPOLLOUT and nghttp2 is not asked for more.
+/// produced (into the loop's shared write buffer) and written once per loop tick
+/// (`scheduleFlush`), after the tick's handler jobs have run, so a batch of responses leaves in
+/// as few `send` calls as possible. When the socket is full, what it did not take moves to a
+/// buffer of the connection's own, output waits for EPOLLOUT and nghttp2 is not asked for more.
 ///
 /// The byte-stream seam (`readAvailable` / `writeOut`) is where a TLS layer would sit.
 ///
@@ -29,7 +30,9 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
     let peer: String
     private var token: UInt64 = 0
     private(set) var session: Session?
-    private let output = WriteBuffer()
+    /// Output the socket did not take yet (allocated only while the socket is full, so an idle
+    /// connection holds no write buffer; output is produced into the loop's shared buffer).
+    private var pending: WriteBuffer?
     private var watchingWritable = false
     private var flushScheduled = false
     private(set) var isClosed = false
@@ -103,7 +106,7 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
         pingTimeoutTimer?.cancel()
         loop.deregister(fd: fd, token: token)
         System.close(fd)
-        output.reset()
+        pending = nil
         connectionDidClose(error)
         session?.close()
     }
@@ -188,20 +191,33 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
         flushScheduled = false
         guard !isClosed, let session else { return }
         do {
-            while true {
-                if !output.isEmpty {
-                    guard try output.write(to: fd) else {
-                        try watchWritable(true)
-                        return
-                    }
+            if let pending {
+                guard try pending.write(to: fd) else {
+                    try watchWritable(true)
+                    return
                 }
+                self.pending = nil
+            }
+            // The loop's buffer is empty whenever no flush is running (flushes do not nest:
+            // nghttp2 callbacks only schedule them), and this one leaves it empty too.
+            let output = loop.writeBuffer
+            while true {
                 let more = try withSession { () throws(HTTP2TransportError) in
                     try session.produceOutput(into: output, limit: Self.writeChunk)
                 }
                 if output.isEmpty, !more { break }
+                // (A failed write leaves bytes behind: the `catch` below empties the buffer.)
+                guard try output.write(to: fd) else {
+                    let rest = WriteBuffer(capacity: max(output.count, 4096))
+                    output.moveUnwritten(to: rest)
+                    pending = rest
+                    try watchWritable(true)
+                    return
+                }
             }
             try watchWritable(false)
         } catch {
+            loop.writeBuffer.reset()
             close(error)
             return
         }

@@ -199,6 +199,39 @@ final class StreamInbox: AsyncSequence, Sendable {
         }
     }
 
+    /// The single request of a server stream whose client already half-closed, taken without
+    /// suspending (`pending` while the client may still send). Fails as `poll` does.
+    func takeImmediately() throws -> ImmediateRequests {
+        enum Outcome {
+            case taken(ImmediateRequests, room: (any InboxOwner)?)
+            case fail(RPCError)
+        }
+        let outcome: Outcome = state.withLock { state in
+            switch state.end {
+            case nil: return .taken(.pending, room: nil)
+            case .failed(let error)?: return .fail(error)
+            case .finished?: break
+            }
+            let queued = (state.single == nil ? 0 : 1) + state.buffer.count - state.head
+            switch queued {
+            case 0: return .taken(.none, room: nil)
+            case 1:
+                guard case .element(.message(let bytes), let room)? = pop(&state) else {
+                    return .taken(.none, room: nil)
+                }
+                return .taken(.one(bytes), room: room)
+            default: return .taken(.several, room: nil)
+            }
+        }
+        switch outcome {
+        case .taken(let result, let room):
+            room?.inboxMadeRoom()
+            return result
+        case .fail(let error):
+            throw error
+        }
+    }
+
     /// Waits for the next element after `poll` found none.
     func wait(id: UInt64) async throws -> Element? {
         try await withTaskCancellationHandler {
@@ -255,7 +288,7 @@ final class StreamInbox: AsyncSequence, Sendable {
 }
 
 /// A server stream's request messages: the `.message` parts of its inbox.
-struct RequestMessages: AsyncSequence, Sendable {
+struct RequestMessages: AsyncSequence, ImmediateRequestSource, Sendable {
     typealias Element = [UInt8]
     let inbox: StreamInbox
 
@@ -278,4 +311,8 @@ struct RequestMessages: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: inbox) }
+
+    func takeImmediately() throws -> ImmediateRequests {
+        try inbox.takeImmediately()
+    }
 }

@@ -60,6 +60,9 @@ public final class EventLoop: @unchecked Sendable {
     private var thread: OSThread?
     /// Where connections on this loop read their sockets into (one read is handled before the next).
     let readBuffer = ReadBuffer(capacity: 256 * 1024)
+    /// Where connections on this loop produce their output before writing it (empty between
+    /// flushes; see `HTTP2Connection.flush`).
+    let writeBuffer = WriteBuffer(capacity: 128 * 1024)
 
     /// The token of the eventfd's registration.
     private static let wakeToken: UInt64 = 0

@@ -6,10 +6,14 @@ enum GRPCContentType {
 
     /// Whether `contentType` names gRPC (case-insensitive; `application/grpcfoo` does not).
     static func isGRPC(_ contentType: String) -> Bool {
-        let lower = contentType.lowercased()
-        guard lower.hasPrefix(value) else { return false }
-        let rest = lower.utf8.dropFirst(value.utf8.count)
-        guard let next = rest.first else { return true }
+        // Compared byte by byte, ASCII case-insensitively, so no lower-cased copy is made.
+        var text = contentType.utf8.makeIterator()
+        for expected in value.utf8 {
+            guard let byte = text.next() else { return false }
+            let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+            guard lower == expected else { return false }
+        }
+        guard let next = text.next() else { return true }
         return next == UInt8(ascii: "+") || next == UInt8(ascii: ";")
     }
 }

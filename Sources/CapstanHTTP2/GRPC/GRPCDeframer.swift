@@ -13,6 +13,9 @@ struct GRPCDeframer: Sendable {
     private var readIndex = 0
     /// The error that ended deframing, if any.
     private var failure: GRPCDeframingError?
+    /// A message that arrived whole in one chunk with nothing buffered before it (the usual
+    /// unary request): kept as is rather than copied into `buffer` and out again.
+    private var whole: [UInt8]?
 
     /// A deframer refusing messages larger than `maxMessageSize` bytes.
     init(maxMessageSize: Int) {
@@ -21,11 +24,25 @@ struct GRPCDeframer: Sendable {
     }
 
     /// The bytes received but not yet returned as messages.
-    var bufferedByteCount: Int { buffer.count - readIndex }
+    var bufferedByteCount: Int { buffer.count - readIndex + (whole.map { $0.count + GRPCFraming.prefixLength } ?? 0) }
 
     /// Adds the bytes of one DATA chunk (copied). Ignored after a failure.
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil, !bytes.isEmpty else { return }
+        if let pending = whole {
+            // More bytes before the whole message was taken: keep the order in `buffer`.
+            whole = nil
+            let length = UInt32(pending.count)
+            buffer.append(contentsOf: [0, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
+            buffer.append(contentsOf: pending)
+        } else if readIndex == buffer.count, bytes.count >= GRPCFraming.prefixLength, bytes[0] == 0 {
+            var length = 0
+            for offset in 1..<GRPCFraming.prefixLength { length = length << 8 | Int(bytes[offset]) }
+            if length == bytes.count - GRPCFraming.prefixLength, length <= maxMessageSize {
+                whole = Array(bytes[GRPCFraming.prefixLength...])
+                return
+            }
+        }
         compactIfWorthwhile()
         buffer.append(contentsOf: bytes)
     }
@@ -33,6 +50,10 @@ struct GRPCDeframer: Sendable {
     /// The next complete message, or nil until more bytes arrive.
     mutating func next() throws(GRPCDeframingError) -> [UInt8]? {
         if let failure { throw failure }
+        if let message = whole {
+            whole = nil
+            return message
+        }
         guard bufferedByteCount >= GRPCFraming.prefixLength else { return nil }
         let length: Int
         do {
@@ -78,6 +99,7 @@ struct GRPCDeframer: Sendable {
         failure = error
         buffer = []
         readIndex = 0
+        whole = nil
     }
 
     /// Drops consumed bytes once they are the larger part of the buffer, so appends stay amortized O(n).

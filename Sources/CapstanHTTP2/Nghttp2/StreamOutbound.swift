@@ -33,6 +33,11 @@ class StreamOutbound {
         }
     }
 
+    /// The first message queued while nothing else was (a unary response), kept out of `chunks`
+    /// so that case needs no array; it goes out before `chunks`. `firstOffset` counts the bytes
+    /// of its prefix and body already handed out.
+    final private var first: [UInt8]?
+    final private var firstOffset = 0
     final private var chunks: [Chunk] = []
     final private var head = 0
     final private var headOffset = 0
@@ -69,9 +74,14 @@ class StreamOutbound {
     /// already added it to `unsentBytes`.
     final func appendMessage(_ message: [UInt8], counted: Bool = false) {
         precondition(message.count <= Int(UInt32.max), "a gRPC message is at most 4 GiB")
-        if chunks.capacity == 0 { chunks.reserveCapacity(4) }
-        chunks.append(.prefix(UInt32(message.count)))
-        if !message.isEmpty { chunks.append(.bytes(message)) }
+        if queuedBytes == 0, first == nil, head == chunks.count {
+            first = message
+            firstOffset = 0
+        } else {
+            if chunks.capacity == 0 { chunks.reserveCapacity(4) }
+            chunks.append(.prefix(UInt32(message.count)))
+            if !message.isEmpty { chunks.append(.bytes(message)) }
+        }
         queuedBytes += GRPCFraming.prefixLength + message.count
         queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
         if !counted { unsentBytes.add(GRPCFraming.prefixLength + message.count, ordering: .relaxed) }
@@ -94,6 +104,8 @@ class StreamOutbound {
     /// Drops what is queued (a stream ended abortively).
     final func clear() {
         unsentBytes.subtract(queuedBytes, ordering: .relaxed)
+        first = nil
+        firstOffset = 0
         chunks.removeAll()
         head = 0
         headOffset = 0
@@ -104,6 +116,9 @@ class StreamOutbound {
     /// for room continue once the queue is below the mark.
     final func fill(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
         var written = 0
+        if let message = first {
+            written = fillFirst(message, into: buffer)
+        }
         while written < buffer.count, head < chunks.count {
             let chunk = chunks[head]
             let available = chunk.count - headOffset
@@ -142,6 +157,41 @@ class StreamOutbound {
             head = 0
         }
         if !waiters.isEmpty, queuedBytes <= highWater { openGate() }
+        return written
+    }
+
+    /// Copies what `buffer` takes of `first` (its prefix, then its body); returns how many bytes.
+    final private func fillFirst(_ message: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let length = UInt32(message.count)
+        var prefix: (UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            0, UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+            UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)
+        )
+        var written = 0
+        if firstOffset < GRPCFraming.prefixLength {
+            let take = min(GRPCFraming.prefixLength - firstOffset, buffer.count)
+            withUnsafeBytes(of: &prefix) { raw in
+                buffer.baseAddress!.copyMemory(from: raw.baseAddress!.advanced(by: firstOffset), byteCount: take)
+            }
+            written = take
+            firstOffset += take
+        }
+        if firstOffset >= GRPCFraming.prefixLength, written < buffer.count {
+            let bodyOffset = firstOffset - GRPCFraming.prefixLength
+            let take = min(message.count - bodyOffset, buffer.count - written)
+            if take > 0 {
+                message.withUnsafeBytes { raw in
+                    buffer.baseAddress!.advanced(by: written)
+                        .copyMemory(from: raw.baseAddress!.advanced(by: bodyOffset), byteCount: take)
+                }
+            }
+            written += take
+            firstOffset += take
+        }
+        if firstOffset == GRPCFraming.prefixLength + message.count {
+            first = nil
+            firstOffset = 0
+        }
         return written
     }
 

@@ -88,6 +88,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     override func connectionDidClose(_ error: HTTP2TransportError?) {
         drainTimer?.cancel()
         receivingHeaders = nil
+        receivingHeadersID = 0
         let open = streams
         streams.removeAll()
         for stream in open.values { stream.streamClosed(errorCode: nil) }
@@ -98,11 +99,16 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     /// The stream whose request headers are arriving (header blocks are never interleaved).
     private var receivingHeaders: ServerStream?
+    /// Its id (checked per header field without touching the stream), 0 when none.
+    private var receivingHeadersID: Int32 = 0
+    /// The header block arriving, validated field by field as nghttp2 hands them over.
+    private var headerParser = GRPCRequestHeaderParser()
 
     override func sessionBeginHeaders(streamID: Int32, first: Bool) {
         // Trailers from a client carry nothing a gRPC server uses: they are ignored.
         guard first else {
             receivingHeaders = nil
+            receivingHeadersID = 0
             return
         }
         let stream = ServerStream(
@@ -110,15 +116,18 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             inboundHighWater: configuration.inboundBufferSize, outboundHighWater: configuration.outboundBufferSize)
         streams[streamID] = stream
         receivingHeaders = stream
+        receivingHeadersID = streamID
+        headerParser = GRPCRequestHeaderParser()
     }
 
     override func sessionHeader(streamID: Int32, name: String, value: String) {
-        guard let stream = receivingHeaders, stream.id == streamID else { return }
-        stream.headers.append(HeaderField(name: name, value: value))
+        guard receivingHeadersID == streamID, streamID != 0 else { return }
+        headerParser.add(name: name, value: value)
     }
 
     override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {
         receivingHeaders = nil
+        receivingHeadersID = 0
         guard let stream = streams[streamID] else { return }
         if stream.task == nil, !stream.finished {
             start(stream, endStream: endStream)
@@ -129,7 +138,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     private func start(_ stream: ServerStream, endStream: Bool) {
         let head: GRPCRequestHead
-        switch GRPCRequestHeaders.parse(stream.headers) {
+        switch headerParser.finish() {
         case .success(let parsed):
             head = parsed
         case .failure(.http(let status, let message)):
@@ -139,16 +148,17 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             stream.rejectGRPC(status, acceptEncoding: acceptEncoding)
             return
         }
-        stream.headers = []
         stream.accepting = true
         if endStream { requestEnded(stream) }
-        let transportStream = ServerTransportStream(
+        let requests = RequestMessages(inbox: stream.inbox)
+        var transportStream = ServerTransportStream(
             path: head.path,
             metadata: head.metadata,
             deadline: head.timeout.map { ContinuousClock.now.advanced(by: $0) },
             peer: peer,
-            requests: RequestMessages(inbox: stream.inbox),
+            requests: requests,
             writer: ServerWriter(stream: stream))
+        transportStream.immediateRequests = requests
         let handler = handler
         let transport = transport
         transport.handlerStarted()
@@ -227,7 +237,10 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
-        if receivingHeaders === stream { receivingHeaders = nil }
+        if receivingHeaders === stream {
+            receivingHeaders = nil
+            receivingHeadersID = 0
+        }
         closedStreamsHighWaterMark = max(closedStreamsHighWaterMark, stream.outbound.queuedHighWaterMark)
         if stream.uncredited > 0 {
             session?.consumeStream(streamID, stream.uncredited)

@@ -11,7 +11,6 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     let connection: ServerConnection
     let loop: EventLoop
 
-    var headers: [HeaderField] = []
     var deframer: GRPCDeframer
     private(set) var inbox: StreamInbox!
     /// The response queue (this stream itself).
@@ -35,7 +34,6 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         loop = connection.loop
         deframer = GRPCDeframer(maxMessageSize: maxMessageSize)
         super.init(highWater: outboundHighWater)
-        headers.reserveCapacity(8)
         inbox = StreamInbox(highWater: inboundHighWater, owner: self)
     }
 
@@ -85,6 +83,14 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         outbound.appendMessage(message)
         resumeProvider()
         return outbound.isOverHighWater
+    }
+
+    /// A whole unary response in one go: the headers (unless already sent), one message, OK.
+    func respond(headers: Metadata?, message: [UInt8], trailers: Metadata) throws(RPCError) {
+        assert(loop.inEventLoop)
+        if let headers { try sendHeaders(headers) }
+        _ = try enqueue(message)
+        finish(status: .ok, details: nil, trailers: trailers)
     }
 
     /// Ends the response with a status: trailers after the queued messages, or a trailers-only

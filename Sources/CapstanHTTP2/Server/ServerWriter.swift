@@ -52,6 +52,16 @@ struct ServerWriter: ServerStreamWriter {
         }
     }
 
+    func finishUnary(headers: Metadata?, message: [UInt8], trailers: Metadata) async throws {
+        let stream = stream
+        if stream.loop.inEventLoop {
+            try stream.respond(headers: headers, message: message, trailers: trailers)
+        } else {
+            // Nothing to wait for: the status follows the message whatever the peer's window.
+            stream.loop.execute { try? stream.respond(headers: headers, message: message, trailers: trailers) }
+        }
+    }
+
     func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata) {
         let stream = stream
         if stream.loop.inEventLoop {

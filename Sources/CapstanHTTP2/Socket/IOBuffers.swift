@@ -87,7 +87,14 @@ final class WriteBuffer {
         return true
     }
 
-    /// Drops everything and shrinks back (after a connection closed).
+    /// Moves the bytes not yet written to the end of `other`, leaving this buffer empty.
+    func moveUnwritten(to other: WriteBuffer) {
+        other.append(UnsafeRawBufferPointer(rebasing: storage[start..<end]))
+        start = 0
+        end = 0
+    }
+
+    /// Drops everything (after a connection closed, or when a write failed).
     func reset() {
         start = 0
         end = 0

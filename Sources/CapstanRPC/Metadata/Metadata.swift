@@ -63,6 +63,13 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         try add(key, .binary(value))
     }
 
+    /// Appends an entry the caller already checked against the rules (a transport decoding header
+    /// fields it validated byte by byte): `key` lowercase, allowed and not reserved, ending in `-bin`
+    /// exactly for binary values; ASCII values printable.
+    package mutating func appendValidated(_ key: String, _ value: Value) {
+        entries.append(Entry(key: key, value: value))
+    }
+
     /// Appends every entry of `other` (already validated), keeping order.
     public mutating func merge(_ other: Metadata) {
         entries.append(contentsOf: other.entries)
@@ -70,26 +77,42 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
     /// Removes every entry for `key`.
     public mutating func removeAll(_ key: String) {
-        let lower = key.lowercased()
+        let lower = Self.lowercased(key)
         entries.removeAll { $0.key == lower }
     }
 
     /// Every value for `key`, in insertion order.
     public subscript(key: String) -> [Value] {
-        let lower = key.lowercased()
+        let lower = Self.lowercased(key)
         return entries.compactMap { $0.key == lower ? $0.value : nil }
     }
 
     /// The first ASCII value for `key`.
     public func first(_ key: String) -> String? {
-        for case .string(let text) in self[key] { return text }
+        guard !entries.isEmpty else { return nil }
+        let lower = Self.lowercased(key)
+        for entry in entries where entry.key == lower {
+            if case .string(let text) = entry.value { return text }
+        }
         return nil
     }
 
     /// The first binary value for `key` (which ends in `-bin`).
     public func firstBinary(_ key: String) -> [UInt8]? {
-        for case .binary(let bytes) in self[key] { return bytes }
+        guard !entries.isEmpty else { return nil }
+        let lower = Self.lowercased(key)
+        for entry in entries where entry.key == lower {
+            if case .binary(let bytes) = entry.value { return bytes }
+        }
         return nil
+    }
+
+    /// `key` in lower case; the same string (no copy) when it has no upper-case ASCII letter.
+    private static func lowercased(_ key: String) -> String {
+        let isLower: (UInt8) -> Bool = { $0 < 0x80 && !($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+        let alreadyLower = key.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isLower) }
+            ?? key.utf8.allSatisfy(isLower)
+        return alreadyLower ? key : key.lowercased()
     }
 
     public var count: Int { entries.count }

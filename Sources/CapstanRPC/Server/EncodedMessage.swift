@@ -38,10 +38,10 @@ extension RPCRouter {
         _ handler: @escaping @Sendable (Req, ServerContext) async throws -> EncodedMessage<Res>
     ) {
         let path = m.path
-        register(m, .unary) { requests, call, context in
-            let request = try await Self.singleRequest(Req.self, from: requests, call: call, path: path, kind: .unary)
-            let response = try await handler(request, context)
-            try await call.writeMessage(response.bytes)
+        let unary: UnaryHandler = { bytes, context in
+            let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
+            return try await handler(request, context).bytes
         }
+        register(m, .unary, Self.unaryHandler(m, unary), unary: unary)
     }
 }

@@ -8,8 +8,13 @@ public struct RPCRouter: Sendable {
         _ context: ServerContext
     ) async throws -> Void
 
+    /// A unary method as a function of the request's bytes to the response's bytes (decode,
+    /// handle, encode): what the server's unary fast path calls.
+    typealias UnaryHandler = @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
+
     enum Route: Sendable {
-        case method(AnyMethodDescriptor, Handler)
+        /// `unary` is set for unary methods (the fast path); `handler` serves every kind.
+        case method(AnyMethodDescriptor, Handler, unary: UnaryHandler?)
         case fixed(RPCError)
     }
 
@@ -24,7 +29,8 @@ public struct RPCRouter: Sendable {
         _ m: MethodDescriptor<Req, Res>,
         _ handler: @escaping @Sendable (Req, ServerContext) async throws -> Res
     ) {
-        register(m, .unary, Self.unaryHandler(m, handler))
+        let unary = Self.unaryBytesHandler(m, handler)
+        register(m, .unary, Self.unaryHandler(m, unary), unary: unary)
     }
 
     public mutating func serverStreaming<Req, Res>(
@@ -63,7 +69,7 @@ public struct RPCRouter: Sendable {
     public var services: [ServiceDescriptor] {
         var result: [ServiceDescriptor] = []
         for path in methodOrder {
-            guard case .method(let descriptor, _)? = routes[path] else { continue }
+            guard case .method(let descriptor, _, _)? = routes[path] else { continue }
             if let index = result.firstIndex(where: { $0.name == descriptor.service }) {
                 result[index].methods.append(descriptor)
             } else {
@@ -75,7 +81,7 @@ public struct RPCRouter: Sendable {
 
     /// The method registered for `path`, if any.
     public func method(for path: String) -> AnyMethodDescriptor? {
-        guard case .method(let descriptor, _)? = routes[path] else { return nil }
+        guard case .method(let descriptor, _, _)? = routes[path] else { return nil }
         return descriptor
     }
 
@@ -94,11 +100,13 @@ public struct RPCRouter: Sendable {
         return RPCError(code: .unimplemented, message: "unknown service \(service)")
     }
 
-    mutating func register<Req, Res>(_ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler) {
+    mutating func register<Req, Res>(
+        _ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler, unary: UnaryHandler? = nil
+    ) {
         precondition(m.kind == kind, "\(m.path) is declared \(m.kind) but registered as \(kind)")
         knownServices.insert(m.service)
         if !methodOrder.contains(m.path) { methodOrder.append(m.path) }
-        routes[m.path] = .method(m.erased, handler)
+        routes[m.path] = .method(m.erased, handler, unary: unary)
     }
 
     /// Splits `/service/method`; `nil` when malformed.

@@ -1,4 +1,12 @@
 /// Serves the streams of a `ServerTransport` with a router and interceptors.
+///
+/// Unary fast path: a unary method runs as one function of the request bytes (decode, handler,
+/// encode); when the transport already holds the complete request (the client half-closed,
+/// `ServerTransportStream.immediateRequests`) it is taken without suspending, and the response
+/// goes out as headers, message and trailers in one writer call (`finishUnary`). Without a
+/// deadline the call runs in the caller's task with no extra task, closure chain or task group,
+/// so on a transport that starts handler tasks on its connection's loop a call that never
+/// suspends is decoded, handled and answered on that thread without a task switch.
 public struct RPCServer: Sendable {
     public let router: RPCRouter
     /// Applied to every routed call, outermost first.
@@ -26,7 +34,7 @@ public struct RPCServer: Sendable {
             stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
         case .fixed(let error)?:
             stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
-        case .method(let descriptor, let handler)?:
+        case .method(let descriptor, let handler, let unary)?:
             let call = ServerCall(writer: stream.writer)
             let context = ServerContext(
                 method: descriptor,
@@ -35,6 +43,10 @@ public struct RPCServer: Sendable {
                 peer: stream.peer,
                 call: call
             )
+            if let unary {
+                await handleUnary(stream, call: call, context: context, unary: unary)
+                return
+            }
             let requests = stream.requests
             let chain = intercepted { context in try await handler(requests, call, context) }
             await withTaskCancellationHandler {
@@ -42,6 +54,69 @@ public struct RPCServer: Sendable {
             } onCancel: {
                 call.markCancelled()
             }
+        }
+    }
+
+    /// The unary fast path (see the type's notes). Kept flat — few async frames — because each
+    /// frame boundary costs a task-executor check.
+    @inline(__always)
+    private func handleUnary(
+        _ stream: ServerTransportStream, call: ServerCall, context: ServerContext, unary: @escaping RPCRouter.UnaryHandler
+    ) async {
+        let path = stream.path
+        if stream.deadline == nil, interceptors.isEmpty {
+            // Only what the call needs is captured (copying the whole stream costs retains).
+            let immediate = stream.immediateRequests
+            let requests = stream.requests
+            let writer = stream.writer
+            await withTaskCancellationHandler {
+                do {
+                    let request: [UInt8]
+                    if let taken = try Self.immediateRequest(immediate, path: path) {
+                        request = taken
+                    } else {
+                        request = try await RPCRouter.singleRequestBytes(from: requests, path: path, kind: .unary)
+                    }
+                    call.countReceived()
+                    let response = try await unary(request, context)
+                    let (headers, trailers) = try call.endUnary()
+                    try await writer.finishUnary(headers: headers, message: response, trailers: trailers)
+                } catch {
+                    call.finish(RPCError(converting: error))
+                }
+            } onCancel: {
+                call.markCancelled()
+            }
+            return
+        }
+        let chain = intercepted { context in
+            let request = try await Self.unaryRequest(stream, path: path)
+            call.countReceived()
+            try await call.finishUnary(try await unary(request, context))
+        }
+        await withTaskCancellationHandler {
+            await ServerCallRunner.run(call: call, deadline: stream.deadline) { try await chain(context) }
+        } onCancel: {
+            call.markCancelled()
+        }
+    }
+
+    /// The one request of a unary call: taken at once when the transport holds it, else read.
+    private static func unaryRequest(_ stream: ServerTransportStream, path: String) async throws -> [UInt8] {
+        if let bytes = try immediateRequest(stream.immediateRequests, path: path) { return bytes }
+        return try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
+    }
+
+    /// The one request of a unary call if the transport already holds the complete request;
+    /// `nil` when it must be read.
+    @inline(__always)
+    private static func immediateRequest(_ immediate: (any ImmediateRequestSource)?, path: String) throws -> [UInt8]? {
+        guard let immediate else { return nil }
+        switch try immediate.takeImmediately() {
+        case .one(let bytes): return bytes
+        case .none: throw RPCRouter.noRequestError(path: path, kind: .unary)
+        case .several: throw RPCRouter.severalRequestsError(path: path, kind: .unary)
+        case .pending: return nil
         }
     }
 

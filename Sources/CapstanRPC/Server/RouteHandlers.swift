@@ -2,15 +2,25 @@ import CapstanWire
 
 /// Adapters from typed handlers to the router's byte-level `Handler`.
 extension RPCRouter {
-    static func unaryHandler<Req, Res>(
+    /// A typed unary handler as bytes to bytes (see `UnaryHandler`).
+    static func unaryBytesHandler<Req, Res>(
         _ m: MethodDescriptor<Req, Res>,
         _ handler: @escaping @Sendable (Req, ServerContext) async throws -> Res
-    ) -> Handler {
+    ) -> UnaryHandler {
+        let path = m.path
+        return { bytes, context in
+            let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
+            return try await handler(request, context).serializedBytes()
+        }
+    }
+
+    /// The general handler of a unary method (the path taken when the fast path cannot be).
+    static func unaryHandler<Req, Res>(_ m: MethodDescriptor<Req, Res>, _ unary: @escaping UnaryHandler) -> Handler {
         let path = m.path
         return { requests, call, context in
-            let request = try await singleRequest(Req.self, from: requests, call: call, path: path, kind: .unary)
-            let response = try await handler(request, context)
-            try await call.writeMessage(response.serializedBytes())
+            let request = try await singleRequestBytes(from: requests, path: path, kind: .unary)
+            call.countReceived()
+            try await call.finishUnary(try await unary(request, context))
         }
     }
 
@@ -56,14 +66,31 @@ extension RPCRouter {
         kind: StreamingKind
     ) async throws -> Req {
         var iterator = requests.makeAsyncIterator()
-        guard let bytes = try await iterator.next() else {
-            throw RPCError(code: .internal, message: "\(path) is a \(kind) method but the client sent no request message")
-        }
+        guard let bytes = try await iterator.next() else { throw noRequestError(path: path, kind: kind) }
         call.countReceived()
         let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
-        guard try await iterator.next() == nil else {
-            throw RPCError(code: .internal, message: "\(path) is a \(kind) method but the client sent more than one request message")
-        }
+        guard try await iterator.next() == nil else { throw severalRequestsError(path: path, kind: kind) }
         return request
+    }
+
+    /// The bytes of the one request message (see `singleRequest`).
+    @inline(never)
+    static func singleRequestBytes(
+        from requests: any AsyncSequence<[UInt8], any Error> & Sendable,
+        path: String,
+        kind: StreamingKind
+    ) async throws -> [UInt8] {
+        var iterator = requests.makeAsyncIterator()
+        guard let bytes = try await iterator.next() else { throw noRequestError(path: path, kind: kind) }
+        guard try await iterator.next() == nil else { throw severalRequestsError(path: path, kind: kind) }
+        return bytes
+    }
+
+    static func noRequestError(path: String, kind: StreamingKind) -> RPCError {
+        RPCError(code: .internal, message: "\(path) is a \(kind) method but the client sent no request message")
+    }
+
+    static func severalRequestsError(path: String, kind: StreamingKind) -> RPCError {
+        RPCError(code: .internal, message: "\(path) is a \(kind) method but the client sent more than one request message")
     }
 }

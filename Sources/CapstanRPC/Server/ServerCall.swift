@@ -74,6 +74,36 @@ final class ServerCall: Sendable {
         sent.add(1, ordering: .relaxed)
     }
 
+    /// Ends the call with OK after its one response message: headers (if still pending), the
+    /// message and the trailers go to the writer together. Throws as `writeMessage` does once
+    /// the call ended.
+    func finishUnary(_ bytes: [UInt8]) async throws {
+        let (headers, trailers) = try endUnary()
+        try await writer.finishUnary(headers: headers, message: bytes, trailers: trailers)
+    }
+
+    /// Marks the call ended with OK for `finishUnary`: the headers still to send (nil when sent)
+    /// and the trailers; the caller hands them to the writer with the message.
+    func endUnary() throws(RPCError) -> (headers: Metadata?, trailers: Metadata) {
+        let ended = try state.withLock { (state) throws(RPCError) -> (Metadata?, Metadata) in
+            if let code = state.endedWith?.code {
+                throw RPCError(
+                    code: code == .ok ? .failedPrecondition : code,
+                    message: "cannot write a response: the call already ended (\(code))"
+                )
+            }
+            state.endedWith = .ok
+            var headers: Metadata?
+            if !state.headersSent {
+                state.headersSent = true
+                headers = state.responseHeaders
+            }
+            return (headers, state.trailers)
+        }
+        sent.add(1, ordering: .relaxed)
+        return ended
+    }
+
     /// Ends the call with OK (`error == nil`) or the error; only the first call has an effect.
     /// Headers never sent travel with the trailers (a trailers-only response).
     func finish(_ error: RPCError?) {

@@ -26,6 +26,9 @@ public struct ServerTransportStream: Sendable {
     public var requests: any AsyncSequence<[UInt8], any Error> & Sendable
     /// Where the response goes.
     public var writer: any ServerStreamWriter
+    /// The same request messages, readable without suspending once the client half-closed (set
+    /// by transports that buffer them; the core's unary fast path takes the one request from it).
+    package var immediateRequests: (any ImmediateRequestSource)?
 
     public init(
         path: String,
@@ -54,4 +57,42 @@ public protocol ServerStreamWriter: Sendable {
     /// Ends the stream with its status, `grpc-status-details-bin` bytes and trailers.
     /// Must not wait for pending writes: they fail, and the status follows the messages already sent.
     func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata)
+    /// Ends a call that answers with exactly one message and OK: the headers (unless `nil`: already
+    /// sent), the message and the trailers, in one go. Need not wait until the peer takes the message.
+    /// The default calls `writeHeaders`, `writeMessage` and `finish`.
+    func finishUnary(headers: Metadata?, message: [UInt8], trailers: Metadata) async throws
+}
+
+extension ServerStreamWriter {
+    public func finishUnary(headers: Metadata?, message: [UInt8], trailers: Metadata) async throws {
+        do {
+            if let headers { try await writeHeaders(headers) }
+            try await writeMessage(message)
+        } catch {
+            // The call still ends exactly once, with what went wrong.
+            let failure = RPCError(converting: error)
+            finish(status: failure.status, details: failure.details, trailers: failure.trailers)
+            throw error
+        }
+        finish(status: .ok, details: nil, trailers: trailers)
+    }
+}
+
+/// What an `ImmediateRequestSource` holds of a call's request messages.
+package enum ImmediateRequests: Sendable {
+    /// The client has not half-closed yet: read `requests` instead.
+    case pending
+    /// The client half-closed after exactly this one message.
+    case one([UInt8])
+    /// The client half-closed after no message.
+    case none
+    /// The client half-closed after more than one message.
+    case several
+}
+
+/// Request messages a transport buffered, readable without suspending (see `ServerTransportStream`).
+package protocol ImmediateRequestSource: Sendable {
+    /// Takes the single request if the client already half-closed; throws as `requests` would
+    /// (the stream was reset or its request was malformed).
+    func takeImmediately() throws -> ImmediateRequests
 }
