@@ -47,7 +47,8 @@ import Testing
     func watchResumesAcrossAServerCrash() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let first = try await CapstanUp.start(dataDirectory: directory + "/data", listen: "127.0.0.1:0")
+        // A port the restart can count on getting back (see `unusedPort`).
+        let first = try await CapstanUp.start(dataDirectory: directory + "/data", listen: "127.0.0.1:\(try CapstanUp.unusedPort())")
         let address = first.address
         let environment = ["CAPSTAN_CONFIG": directory + "/none"]
         func create(_ name: String) async throws {

@@ -46,23 +46,33 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     return try await body(path)
 }
 
-/// A loopback port nothing listens on (bound, then released).
+/// A loopback port nothing listens on, for a server that a test stops and starts again on the
+/// same port. It comes from below the kernel's ephemeral range (32768–60999 by default), so no
+/// port-0 listener or outgoing connection of a concurrently running test can take it between the
+/// stop and the restart; it is checked free by binding it (and released).
 func unusedPort() throws -> Int {
+    for _ in 0..<200 {
+        let candidate = Int.random(in: 20_000..<32_000)
+        if canBind(port: candidate) { return candidate }
+    }
+    throw TestTimeout(what: "a free port below the ephemeral range")
+}
+
+/// Whether 127.0.0.1:`port` can be bound now.
+private func canBind(port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestTimeout(what: "a socket") }
+    guard fd >= 0 else { return false }
     defer { close(fd) }
+    var reuse: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Bool in
-            bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-        }
+    address.sin_port = UInt16(port).bigEndian
+    let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 }
     }
-    guard bound else { throw TestTimeout(what: "a free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// API server options for tests: reads wait long on a loaded machine; quick bookmarks.

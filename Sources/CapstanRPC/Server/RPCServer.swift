@@ -1,3 +1,4 @@
+import Synchronization
 /// Serves the streams of a `ServerTransport` with a router and interceptors.
 ///
 /// Unary fast path: a unary method runs as one function of the request bytes (decode, handler,
@@ -89,13 +90,23 @@ public struct RPCServer: Sendable {
             }
             return
         }
+        // The response goes out only once every interceptor has returned, so an interceptor can
+        // still fail the call after the handler ran (the response is then never sent).
+        let response = Mutex<[UInt8]?>(nil)
         let chain = intercepted { context in
             let request = try await Self.unaryRequest(stream, path: path)
             call.countReceived()
-            try await call.finishUnary(try await unary(request, context))
+            let bytes = try await unary(request, context)
+            response.withLock { $0 = bytes }
         }
         await withTaskCancellationHandler {
-            await ServerCallRunner.run(call: call, deadline: stream.deadline) { try await chain(context) }
+            await ServerCallRunner.run(call: call, deadline: stream.deadline) {
+                try await chain(context)
+                guard let bytes = response.withLock({ $0.take() }) else {
+                    throw RPCError(code: .internal, message: "\(path): an interceptor returned without calling the handler")
+                }
+                try await call.finishUnary(bytes)
+            }
         } onCancel: {
             call.markCancelled()
         }
