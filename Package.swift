@@ -95,6 +95,8 @@ let package = Package(
             swiftSettings: swiftSettings),
         // Real etcd members on loopback ports in temporary directories, for tests and benchmarks.
         .target(name: "CapstanEtcdLauncher", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
+        // Helpers shared by the test targets: bounded waits, temporary directories, ports.
+        .target(name: "CapstanTestSupport", swiftSettings: swiftSettings),
         // Starts child processes from one long-lived thread (tests, the etcd launcher).
         .target(name: "CapstanProcessSupport", swiftSettings: swiftSettings),
         // The durability test's workload and record format, shared by `store-torture` and the tests.
@@ -210,13 +212,13 @@ let package = Package(
         .testTarget(
             name: "CapstanClientTests",
             dependencies: [
-                "CapstanClient", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanHTTP2", "CapstanRPC", "CapstanAPI",
+                "CapstanClient", "CapstanTestSupport", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanHTTP2", "CapstanRPC", "CapstanAPI",
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapctlTests",
             dependencies: [
-                "CapctlKit", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanAPI", "CapstanRPC", "CapstanWire",
+                "CapctlKit", "CapstanTestSupport", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanAPI", "CapstanRPC", "CapstanWire",
                 "CapstanHTTP2", "CapstanProcessSupport",
             ],
             exclude: ["Golden", "Manifests"], swiftSettings: swiftSettings),

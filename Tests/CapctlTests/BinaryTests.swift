@@ -1,6 +1,7 @@
 import CapstanProcessSupport
 import Dispatch
 import Foundation
+import CapstanTestSupport
 import Testing
 
 /// The real `capctl` executable as a child process: exit codes and `-f -` from standard input.

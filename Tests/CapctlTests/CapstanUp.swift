@@ -1,6 +1,6 @@
 import CapstanProcessSupport
+import CapstanTestSupport
 import Foundation
-import Glibc
 import Synchronization
 
 /// `capstan up` (built beside this test bundle) as a child process, for tests that need a server
@@ -15,30 +15,6 @@ final class CapstanUp: Sendable {
         self.process = process
         self.output = output
         self.address = address
-    }
-
-    /// A loopback port for a server that is killed and started again on the same port: from
-    /// below the kernel's ephemeral range (32768–60999 by default), so no port-0 listener or
-    /// outgoing connection of a concurrently running test can take it in between; checked free.
-    static func unusedPort() throws -> Int {
-        for _ in 0..<200 {
-            let candidate = Int.random(in: 20_000..<32_000)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { continue }
-            var reuse: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(candidate).bigEndian
-            let length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 }
-            }
-            close(fd)
-            if bound { return candidate }
-        }
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "no free port below the ephemeral range"])
     }
 
     /// Starts `capstan up` and waits (bounded) until it says where it listens.

@@ -3,30 +3,9 @@ import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Foundation
 import Testing
-
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "gave up waiting for \(what)" }
-}
-
-/// Runs `body`, failing with `TestTimeout` after `seconds` — a bound that keeps a broken server
-/// from hanging the suite, never meant to fire on a working one.
-func bounded<T: Sendable>(
-    _ what: String, seconds: Int = 60, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TestTimeout(what: what) }
-        return value
-    }
-}
 
 /// What one capctl run printed and returned.
 struct Run: Sendable, CustomStringConvertible {

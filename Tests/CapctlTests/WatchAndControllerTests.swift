@@ -2,6 +2,7 @@ import CapctlKit
 import CapstanAPI
 import CapstanRPC
 import Foundation
+import CapstanTestSupport
 import Testing
 
 /// `get -w`, `run`, `resize` and `stop`.
@@ -47,8 +48,8 @@ import Testing
     func watchResumesAcrossAServerCrash() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        // A port the restart can count on getting back (see `unusedPort`).
-        let first = try await CapstanUp.start(dataDirectory: directory + "/data", listen: "127.0.0.1:\(try CapstanUp.unusedPort())")
+        // A port the restart can count on getting back (see `restartablePort`).
+        let first = try await CapstanUp.start(dataDirectory: directory + "/data", listen: "127.0.0.1:\(try restartablePort())")
         let address = first.address
         let environment = ["CAPSTAN_CONFIG": directory + "/none"]
         func create(_ name: String) async throws {

@@ -4,6 +4,7 @@ import CapstanAPIServerHost
 import CapstanClient
 import CapstanRPC
 import Synchronization
+import CapstanTestSupport
 import Testing
 
 @Suite("Informers against a real API server", .timeLimit(.minutes(5)))

@@ -2,6 +2,7 @@ import CapstanAPI
 import CapstanAPIServerHost
 import CapstanClient
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 @Suite("CapstanClient deadlines, retries and failover", .timeLimit(.minutes(3)))

@@ -4,32 +4,11 @@ import CapstanAPIServerHost
 import CapstanClient
 import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Foundation
 import Glibc
 import Synchronization
 import Testing
-
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "gave up waiting for \(what)" }
-}
-
-/// Runs `body`, failing with `TestTimeout` after `seconds` — a bound that keeps a broken client
-/// or server from hanging the suite, never meant to fire on a working one.
-func bounded<T: Sendable>(
-    _ what: String, seconds: Int = 60, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TestTimeout(what: what) }
-        return value
-    }
-}
 
 /// Polls `condition` every 20 ms until it holds, failing with `TestTimeout` after `seconds`.
 func eventually(_ what: String, seconds: Int = 60, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
@@ -40,40 +19,11 @@ func eventually(_ what: String, seconds: Int = 60, _ condition: @escaping @Senda
 
 /// A fresh temporary directory, removed after `body`.
 func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-client-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
+    try await CapstanTestSupport.withTemporaryDirectory(prefix: "capstan-client", body)
 }
 
-/// A loopback port nothing listens on, for a server that a test stops and starts again on the
-/// same port. It comes from below the kernel's ephemeral range (32768–60999 by default), so no
-/// port-0 listener or outgoing connection of a concurrently running test can take it between the
-/// stop and the restart; it is checked free by binding it (and released).
-func unusedPort() throws -> Int {
-    for _ in 0..<200 {
-        let candidate = Int.random(in: 20_000..<32_000)
-        if canBind(port: candidate) { return candidate }
-    }
-    throw TestTimeout(what: "a free port below the ephemeral range")
-}
-
-/// Whether 127.0.0.1:`port` can be bound now.
-private func canBind(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var reuse: Int32 = 1
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    let length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    return withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 }
-    }
-}
+/// A port a test can stop and restart a server on (see `restartablePort`).
+func unusedPort() throws -> Int { try restartablePort() }
 
 /// API server options for tests: reads wait long on a loaded machine; quick bookmarks.
 func testOptions(_ adjust: (inout APIServerOptions) -> Void = { _ in }) -> APIServerOptions {

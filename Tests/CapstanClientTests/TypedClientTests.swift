@@ -3,6 +3,7 @@ import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanClient
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 @Suite("CapstanClient typed clients over HTTP/2", .timeLimit(.minutes(3)))
