@@ -2,8 +2,11 @@
 # make bench-obs: what request logs and metrics cost per call. Unary echo calls under h2load
 # against capstan-h2-echo started three ways, in one run, on 127.0.0.1:
 #   plain    — RPCServer with no interceptor (the anchor)
-#   metrics  — with MetricsInterceptor
-#   +log     — with RequestLogInterceptor (info: one text line per call, to /dev/null) and metrics
+#   metrics  — with metrics (MetricsObserver: keeps the unary fast path)
+#   +log     — with request logs (RequestLogObserver, info: one text line per call, to /dev/null)
+#              and metrics
+#   metrics-i, +log-i — the same as interceptors (MetricsInterceptor, RequestLogInterceptor), which
+#              turn off the unary fast path: what observers save
 # Rounds alternate the servers (plain, metrics, +log, plain, …) so drift on a shared machine hits
 # all of them. Reported per server: the best round's calls/s, and the server's CPU time per call
 # (user + system from /proc, summed over all rounds): the steadier figure on a loaded machine.
@@ -64,7 +67,9 @@ load() { # port
 p_plain=$(free_port); start plain "$p_plain"
 p_metrics=$(free_port); start metrics "$p_metrics" --metrics
 p_log=$(free_port); start log "$p_log" --metrics --log
-servers="plain metrics log"
+p_metrics_i=$(free_port); start metrics_i "$p_metrics_i" --metrics --interceptors
+p_log_i=$(free_port); start log_i "$p_log_i" --metrics --log --interceptors
+servers="plain metrics log metrics_i log_i"
 if [ -n "${BASELINE_H2_ECHO:-}" ]; then
   p_baseline=$(free_port); start baseline "$p_baseline"
   servers="baseline $servers"
@@ -93,6 +98,6 @@ for name in $servers; do
   ratio=$(awk -v a="${best[$name]}" -v b="${best[plain]}" 'BEGIN{ printf "%.3f", a / b }')
   cpu=$(cpu_us "$name")
   cpu_ratio=$(awk -v a="$cpu" -v b="$(cpu_us plain)" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
-  label=$name; [ "$name" = log ] && label="+log"
+  case $name in log) label="+log" ;; metrics_i) label="metrics-i" ;; log_i) label="+log-i" ;; *) label=$name ;; esac
   printf '%-9s %12.0f %8s %14s %8s  %s\n' "$label" "${best[$name]}" "$ratio" "$cpu" "$cpu_ratio" "${checks[$name]}"
 done

@@ -98,7 +98,8 @@ public final class APIServerHost: Sendable {
     }
 
     /// Opens `store`, listens on `host:port` (port 0 picks a free one) and serves until `stop()`.
-    /// `interceptors` run inside the request log and metrics interceptors of `observability`.
+    /// `interceptors` run inside the request log and metrics of `observability` (which are call
+    /// observers: they see calls the interceptors reject, and keep the unary fast path).
     public static func start(
         store address: StoreAddress,
         host: String = "127.0.0.1",
@@ -160,12 +161,11 @@ public final class APIServerHost: Sendable {
         if let metrics { MetricsService(metrics: metrics).register(on: &router) }
         let health = HealthService()
         _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
-        var chain: [any ServerInterceptor] = []
+        var observers: [any CallObserver] = []
+        if let metrics { observers.append(metrics.observer) }
         if let logger = observability.requestLogger {
-            chain.append(RequestLogInterceptor(logger: logger, skippedServices: observability.unloggedServices))
+            observers.append(RequestLogObserver(logger: logger, skippedServices: observability.unloggedServices))
         }
-        if let metrics { chain.append(metrics.interceptor) }
-        chain += interceptors
         let metricsEndpoint: MetricsEndpoint?
         let transport: HTTP2ServerTransport
         do {
@@ -186,7 +186,7 @@ public final class APIServerHost: Sendable {
             await closeStore()
             throw error
         }
-        let server = RPCServer(router: router, interceptors: chain)
+        let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
         let serving = Task {
             await withTaskGroup(of: Void.self) { tasks in
                 let feed = Task { await api.run() }

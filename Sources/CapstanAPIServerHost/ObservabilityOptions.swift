@@ -3,7 +3,7 @@ public import Logging
 
 /// Request logs and metrics of an `APIServerHost`.
 public struct ObservabilityOptions: Sendable {
-    /// Where one line per call goes (`RequestLogInterceptor`); `nil`: no request logs.
+    /// Where one line per call goes (`RequestLogObserver`); `nil`: no request logs.
     public var requestLogger: Logger?
     /// Services whose calls are not logged (by default health checks).
     public var unloggedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices

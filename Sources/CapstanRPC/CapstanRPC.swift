@@ -26,13 +26,16 @@
 /// - **Standard services** (`Standard/`): `HealthService` (`grpc.health.v1.Health`) and
 ///   `ReflectionService` (`grpc.reflection.v1alpha` and `v1`, answered from `ProtoFileDescriptor`s);
 ///   `RPCRouter.addStandardServices(health:descriptors:)` installs both after the application's services.
-/// - **Observability** (`Observability/`): `RequestLogInterceptor` logs one swift-log record per
+/// - **Observability** (`Observability/`): `RequestLogObserver` logs one swift-log record per
 ///   call (method, status code, latency, peer, message counts of streams, error message) at a level
-///   chosen by the code; `MetricsInterceptor` fills `RPCMetrics`: per method, finished calls by code,
+///   chosen by the code; `MetricsObserver` fills `RPCMetrics`: per method, finished calls by code,
 ///   a fixed-bucket latency histogram, calls in flight and messages each way, read structured
-///   (`MetricsService`, `capstan.v1.Metrics`) or as Prometheus text. Both learn the final status
-///   from `ServerContext` (`endedStatus` covers a deadline that ended the call before its handler
-///   returned) and the message counts the core keeps per call. `LineLogHandler` writes records as
+///   (`MetricsService`, `capstan.v1.Metrics`) or as Prometheus text. Both are `CallObserver`s, which
+///   `RPCServer` calls synchronously at a call's start and end on every path (the unary fast path
+///   stays on) with the status its single `finish` recorded, so a deadline that ended the call is
+///   `DEADLINE_EXCEEDED` even when the handler then failed. Calls without a route count under
+///   `unknown`/`unknown`. `RequestLogInterceptor` and `MetricsInterceptor` do the same as
+///   interceptors (which turn the fast path off). `LineLogHandler` writes records as
 ///   `key=value` text or JSON lines to standard error.
 /// - **InProcessTransport**: a connected client/server pair over bounded in-memory buffers, so
 ///   back-pressure and cancellation behave as they would over a network; used by tests.

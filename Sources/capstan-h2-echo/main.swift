@@ -1,10 +1,11 @@
 // A small gRPC echo server over CapstanHTTP2, for load checks by hand (h2load, ghz):
-//   swift run -c release capstan-h2-echo --port 50051 [--threads N] [--raw] [--metrics] [--log]
+//   swift run -c release capstan-h2-echo --port 50051 [--threads N] [--raw] [--metrics] [--log] [--interceptors]
 // Service `capstan.test.Echo`: `Unary` answers the request bytes; `Stream` is bidirectional echo.
 // `--raw` answers every stream's first message straight through the transport, without RPCServer,
-// to tell the transport's share of the cost from the RPC core's. `--metrics` installs the metrics
-// interceptor and `--log` the request log interceptor (text lines on standard error), to measure
-// what observability costs per call. Stops gracefully on SIGINT/SIGTERM.
+// to tell the transport's share of the cost from the RPC core's. `--metrics` installs metrics and
+// `--log` request logs (text lines on standard error), as call observers, or with `--interceptors`
+// as the equivalent interceptors (which turn off the unary fast path), to measure what
+// observability costs per call. Stops gracefully on SIGINT/SIGTERM.
 import CapstanAPI
 import CapstanHTTP2
 import CapstanRPC
@@ -24,21 +25,32 @@ struct Payload: WireMessage {
 
 var port = 50051
 var threads = EventLoopGroup.coreCount
-var interceptors: [any ServerInterceptor] = []
+var metrics = false
+var log = false
+var asInterceptors = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--port": port = Int(arguments.next() ?? "") ?? port
     case "--threads": threads = Int(arguments.next() ?? "") ?? threads
     case "--raw": break
-    case "--metrics": interceptors.append(RPCMetrics().interceptor)
-    case "--log":
-        interceptors.insert(
-            RequestLogInterceptor(logger: Logger(label: "capstan.rpc") { LineLogHandler(label: $0, level: .info) }), at: 0)
+    case "--metrics": metrics = true
+    case "--log": log = true
+    case "--interceptors": asInterceptors = true
     default:
-        print("usage: capstan-h2-echo [--port N] [--threads N] [--raw] [--metrics] [--log]")
+        print("usage: capstan-h2-echo [--port N] [--threads N] [--raw] [--metrics] [--log] [--interceptors]")
         exit(2)
     }
+}
+var interceptors: [any ServerInterceptor] = []
+var observers: [any CallObserver] = []
+let logger = Logger(label: "capstan.rpc") { LineLogHandler(label: $0, level: .info) }
+if asInterceptors {
+    if log { interceptors.append(RequestLogInterceptor(logger: logger)) }
+    if metrics { interceptors.append(RPCMetrics().interceptor) }
+} else {
+    if metrics { observers.append(RPCMetrics().observer) }
+    if log { observers.append(RequestLogObserver(logger: logger)) }
 }
 
 ProcessTuning.keepAllocatorHeap()
@@ -80,7 +92,7 @@ if CommandLine.arguments.contains("--raw") {
         }
     }
 } else {
-    try await RPCServer(router: router, interceptors: interceptors).serve(on: transport)
+    try await RPCServer(router: router, interceptors: interceptors, observers: observers).serve(on: transport)
 }
 await group.shutdown()
 print("stopped")

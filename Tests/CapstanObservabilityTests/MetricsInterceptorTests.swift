@@ -3,7 +3,7 @@ import CapstanRPC
 import CapstanWire
 import Testing
 
-@Suite("Per-method metrics through an in-process server", .timeLimit(.minutes(1)))
+@Suite("Per-method metrics through an in-process server (as observer and as interceptor)", .timeLimit(.minutes(1)))
 struct MetricsInterceptorTests {
     /// The metrics of `method` in `metrics`, if it was called.
     private func find(_ metrics: RPCMetrics, _ method: String) -> MethodMetrics? {
@@ -14,10 +14,12 @@ struct MetricsInterceptorTests {
         Dictionary(uniqueKeysWithValues: (m?.codes ?? []).map { ($0.code, $0.count) })
     }
 
-    @Test("calls are counted by status code, with exact message counts per kind")
-    func countsByCodeAndKind() async throws {
+    @Test("calls are counted by status code, with exact message counts per kind", arguments: MetricsInstallation.allCases)
+    func countsByCodeAndKind(installation: MetricsInstallation) async throws {
         let metrics = RPCMetrics()
-        try await withProbeServer(interceptors: [metrics.interceptor]) { client in
+        try await withProbeServer(
+            interceptors: installation.interceptors(metrics), observers: installation.observers(metrics)
+        ) { client in
             for _ in 0..<3 { _ = try await client.unary(Probe.get, note("hello"), options: .default) }
             for _ in 0..<2 {
                 #expect(await failureCode { _ = try await client.unary(Probe.get, note("missing"), options: .default) } == .notFound)
@@ -71,10 +73,12 @@ struct MetricsInterceptorTests {
         #expect(metrics.methodMetrics().map(\.method) == ["Chat", "Collect", "Expand", "Get"])
     }
 
-    @Test("the latency histogram has the fixed cumulative buckets; a 30 ms call lands above 25 ms")
-    func histogram() async throws {
+    @Test("the latency histogram has the fixed cumulative buckets; a 30 ms call lands above 25 ms", arguments: MetricsInstallation.allCases)
+    func histogram(installation: MetricsInstallation) async throws {
         let metrics = RPCMetrics()
-        try await withProbeServer(interceptors: [metrics.interceptor]) { client in
+        try await withProbeServer(
+            interceptors: installation.interceptors(metrics), observers: installation.observers(metrics)
+        ) { client in
             _ = try await client.unary(Probe.get, note("slow"), options: .default)
             _ = try await client.unary(Probe.get, note("fast"), options: .default)
         }
@@ -90,12 +94,12 @@ struct MetricsInterceptorTests {
         #expect(get.latencySumSeconds >= 0.030)
     }
 
-    @Test("a call whose deadline passes on the server counts as DEADLINE_EXCEEDED, not CANCELLED")
-    func deadline() async throws {
+    @Test("a call whose deadline passes on the server counts as DEADLINE_EXCEEDED, not CANCELLED", arguments: MetricsInstallation.allCases)
+    func deadline(installation: MetricsInstallation) async throws {
         let metrics = RPCMetrics()
         var router = RPCRouter()
         Probe.register(in: &router)
-        let server = RPCServer(router: router, interceptors: [metrics.interceptor])
+        let server = installation.server(router, metrics)
         let writer = RecordingWriter()
         let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
         continuation.yield(note("hang").serializedBytes())
@@ -109,10 +113,12 @@ struct MetricsInterceptorTests {
         #expect(find(metrics, "Get")?.inFlight == 0)
     }
 
-    @Test("calls in flight are counted while they run")
-    func inFlight() async throws {
+    @Test("calls in flight are counted while they run", arguments: MetricsInstallation.allCases)
+    func inFlight(installation: MetricsInstallation) async throws {
         let metrics = RPCMetrics()
-        try await withProbeServer(interceptors: [metrics.interceptor]) { client in
+        try await withProbeServer(
+            interceptors: installation.interceptors(metrics), observers: installation.observers(metrics)
+        ) { client in
             let chat = try await client.bidirectional(Probe.chat, options: .default)
             var responses = chat.responses.makeAsyncIterator()
             try await chat.send(note("x"))

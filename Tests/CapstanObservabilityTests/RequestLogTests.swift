@@ -10,11 +10,16 @@ struct RequestLogTests {
         return value
     }
 
-    @Test("one record per call: method, code, latency, peer; errors and stream counts; health skipped")
-    func recordsPerCall() async throws {
+    @Test(
+        "one record per call: method, code, latency, peer; errors and stream counts; health skipped",
+        arguments: MetricsInstallation.allCases)
+    func recordsPerCall(installation: MetricsInstallation) async throws {
         let records = CapturedRecords()
-        let interceptor = RequestLogInterceptor(logger: records.logger(level: .info))
-        try await withProbeServer(interceptors: [interceptor]) { client in
+        let logger = records.logger(level: .info)
+        let interceptors: [any ServerInterceptor] =
+            installation == .interceptor ? [RequestLogInterceptor(logger: logger)] : []
+        let observers: [any CallObserver] = installation == .observer ? [RequestLogObserver(logger: logger)] : []
+        try await withProbeServer(interceptors: interceptors, observers: observers) { client in
             _ = try await client.unary(Probe.get, note("hello"), options: .default)
             #expect(await failureCode { _ = try await client.unary(Probe.get, note("missing"), options: .default) } == .notFound)
             #expect(await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) } == .unknown)
@@ -53,11 +58,11 @@ struct RequestLogTests {
         #expect(RequestLogInterceptor.level(for: .dataLoss) == .error)
     }
 
-    @Test("a logger at warning drops successful calls and keeps faults")
+    @Test("a logger at warning drops successful calls and keeps faults (observer)")
     func levelFilter() async throws {
         let records = CapturedRecords()
-        let interceptor = RequestLogInterceptor(logger: records.logger(level: .warning), skippedServices: [])
-        try await withProbeServer(interceptors: [interceptor]) { client in
+        let observer = RequestLogObserver(logger: records.logger(level: .warning), skippedServices: [])
+        try await withProbeServer(observers: [observer]) { client in
             _ = try await client.unary(Probe.get, note("hello"), options: .default)
             _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
         }

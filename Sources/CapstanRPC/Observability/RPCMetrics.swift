@@ -3,7 +3,7 @@ import Synchronization
 
 /// Per-method call metrics of an RPC server: finished calls by status code, a latency histogram
 /// (fixed buckets 0.1 ms … 10 s), calls in flight, and request/response messages. Filled by
-/// `MetricsInterceptor`, read as `MetricsSnapshot`s (the `capstan.v1.Metrics` service) or as
+/// `MetricsObserver` (or `MetricsInterceptor`), read as `MetricsSnapshot`s (the `capstan.v1.Metrics` service) or as
 /// Prometheus text (`prometheusText()`, what `GET /metrics` serves).
 ///
 /// A method appears once it is first called. The per-call cost is a lookup in a locked table
@@ -48,6 +48,10 @@ public final class RPCMetrics: Sendable {
         PrometheusText.render(methodMetrics())
     }
 
-    /// The interceptor that fills these metrics; install it on every server to be measured.
+    /// The observer that fills these metrics (`RPCServer(router:observers:)`); prefer it to the
+    /// interceptor, which turns off the server's unary fast path.
+    public var observer: MetricsObserver { MetricsObserver(metrics: self) }
+
+    /// The interceptor that fills these metrics, for servers that take interceptors only.
     public var interceptor: MetricsInterceptor { MetricsInterceptor(metrics: self) }
 }

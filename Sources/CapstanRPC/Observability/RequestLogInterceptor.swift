@@ -9,7 +9,7 @@ public import Logging
 /// `CANCELLED` …); `warning` when the server could not serve in time or capacity
 /// (`DEADLINE_EXCEEDED`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, `UNIMPLEMENTED`); `error` for server
 /// faults (`INTERNAL`, `UNKNOWN`, `DATA_LOSS`). Nothing is formatted when the logger's level drops
-/// the line.
+/// the line. `RequestLogObserver` writes the same lines without costing the unary fast path.
 public struct RequestLogInterceptor: ServerInterceptor {
     /// Where lines go.
     public let logger: Logger
@@ -40,10 +40,12 @@ public struct RequestLogInterceptor: ServerInterceptor {
         } catch {
             thrown = error
         }
-        let latency = start.duration(to: .now)
-        let status = CallOutcome.status(thrown: thrown, context: context)
-        let level = Self.level(for: status.code)
-        logger.log(level: level, "rpc", metadata: Self.metadata(context: context, status: status, latency: latency))
+        let call = FinishedCall(
+            method: context.method, path: context.method.path, peer: context.peer,
+            status: CallOutcome.status(thrown: thrown, context: context),
+            messagesReceived: context.messagesReceived, messagesSent: context.messagesSent,
+            latency: start.duration(to: .now))
+        Self.log(call, to: logger)
         if let thrown { throw thrown }
     }
 
@@ -60,18 +62,25 @@ public struct RequestLogInterceptor: ServerInterceptor {
         }
     }
 
-    private static func metadata(context: ServerContext, status: RPCStatus, latency: Duration) -> Logger.Metadata {
+    /// Logs `call`'s line at its level; nothing is formatted when `logger` drops the level.
+    static func log(_ call: FinishedCall, to logger: Logger) {
+        let level = level(for: call.status.code)
+        guard logger.logLevel <= level else { return }
+        logger.log(level: level, "rpc", metadata: metadata(call))
+    }
+
+    private static func metadata(_ call: FinishedCall) -> Logger.Metadata {
         var metadata: Logger.Metadata = [
-            "rpc.method": .string(context.method.path),
-            "rpc.code": .string(status.code.description),
-            "rpc.latency_ms": .string(milliseconds(latency)),
+            "rpc.method": .string(call.path),
+            "rpc.code": .string(call.status.code.description),
+            "rpc.latency_ms": .string(milliseconds(call.latency)),
         ]
-        if !context.peer.isEmpty { metadata["rpc.peer"] = .string(context.peer) }
-        if context.method.kind != .unary {
-            metadata["rpc.messages_received"] = .string(String(context.messagesReceived))
-            metadata["rpc.messages_sent"] = .string(String(context.messagesSent))
+        if !call.peer.isEmpty { metadata["rpc.peer"] = .string(call.peer) }
+        if call.method.kind != .unary {
+            metadata["rpc.messages_received"] = .string(String(call.messagesReceived))
+            metadata["rpc.messages_sent"] = .string(String(call.messagesSent))
         }
-        if status.code != .ok { metadata["rpc.error"] = .string(status.message) }
+        if call.status.code != .ok { metadata["rpc.error"] = .string(call.status.message) }
         return metadata
     }
 

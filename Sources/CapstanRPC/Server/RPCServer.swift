@@ -8,14 +8,22 @@ import Synchronization
 /// deadline the call runs in the caller's task with no extra task, closure chain or task group,
 /// so on a transport that starts handler tasks on its connection's loop a call that never
 /// suspends is decoded, handled and answered on that thread without a task switch.
+/// Interceptors (closures around the handler) turn the fast path off; `CallObserver`s (metrics,
+/// request logs) do not: they are called synchronously as the call starts and after it ended, on
+/// every path, with the status the call's single `finish` recorded.
 public struct RPCServer: Sendable {
     public let router: RPCRouter
     /// Applied to every routed call, outermost first.
     public let interceptors: [any ServerInterceptor]
+    /// Told of every call, routed or not, outside the interceptors (so rejections are seen too).
+    public var observers: [any CallObserver] { callObservers.all }
 
-    public init(router: RPCRouter, interceptors: [any ServerInterceptor] = []) {
+    private let callObservers: CallObservers
+
+    public init(router: RPCRouter, interceptors: [any ServerInterceptor] = [], observers: [any CallObserver] = []) {
         self.router = router
         self.interceptors = interceptors
+        self.callObservers = CallObservers(observers)
     }
 
     /// Serves every stream `transport` accepts until it shuts down.
@@ -32,9 +40,9 @@ public struct RPCServer: Sendable {
         switch router.route(for: stream.path) {
         case nil:
             let error = router.unknownPathError(stream.path)
-            stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
+            answerUnrouted(stream, error)
         case .fixed(let error)?:
-            stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
+            answerUnrouted(stream, error)
         case .method(let descriptor, let handler, let unary)?:
             let call = ServerCall(writer: stream.writer)
             let context = ServerContext(
@@ -44,17 +52,35 @@ public struct RPCServer: Sendable {
                 peer: stream.peer,
                 call: call
             )
+            let observed = callObservers.start(descriptor)
             if let unary {
                 await handleUnary(stream, call: call, context: context, unary: unary)
-                return
+            } else {
+                let requests = stream.requests
+                let chain = intercepted { context in try await handler(requests, call, context) }
+                await withTaskCancellationHandler {
+                    await ServerCallRunner.run(call: call, deadline: stream.deadline) { try await chain(context) }
+                } onCancel: {
+                    call.markCancelled()
+                }
             }
-            let requests = stream.requests
-            let chain = intercepted { context in try await handler(requests, call, context) }
-            await withTaskCancellationHandler {
-                await ServerCallRunner.run(call: call, deadline: stream.deadline) { try await chain(context) }
-            } onCancel: {
-                call.markCancelled()
+            if let observed {
+                // Every path ends the call through `ServerCall` before returning here; the fallback
+                // only guards against a path that would not.
+                let status = call.endedStatus ?? RPCStatus(code: .unknown, message: "the call ended without a status")
+                callObservers.finish(
+                    observed, path: stream.path, peer: stream.peer, status: status,
+                    received: call.messagesReceived, sent: call.messagesSent)
             }
+        }
+    }
+
+    /// Ends a call that has no handler with `error`, observed under `CallObservation.unroutedMethod`.
+    private func answerUnrouted(_ stream: ServerTransportStream, _ error: RPCError) {
+        let observed = callObservers.start(CallObservation.unroutedMethod)
+        stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
+        if let observed {
+            callObservers.finish(observed, path: stream.path, peer: stream.peer, status: error.status, received: 0, sent: 0)
         }
     }
 

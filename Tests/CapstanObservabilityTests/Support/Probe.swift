@@ -2,6 +2,7 @@ import CapstanAPI
 import CapstanRPC
 import CapstanWire
 import Synchronization
+import Testing
 
 /// The message both ways of every `Probe` method: a string in `service`.
 typealias Note = Grpc_Health_V1_HealthCheckRequest
@@ -54,14 +55,15 @@ enum Probe {
 
 /// Runs `body` against an `RPCServer` (Probe and health) over a fresh in-process transport.
 func withProbeServer<T: Sendable>(
-    interceptors: [any ServerInterceptor],
+    interceptors: [any ServerInterceptor] = [],
+    observers: [any CallObserver] = [],
     _ body: @Sendable (RPCClient) async throws -> T
 ) async throws -> T {
     var router = RPCRouter()
     Probe.register(in: &router)
     HealthService().register(on: &router)
     let transport = InProcessTransport()
-    let server = RPCServer(router: router, interceptors: interceptors)
+    let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
     let client = RPCClient(transport: transport.client)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.serve(on: transport.server) }
@@ -113,5 +115,26 @@ final class RecordingWriter: ServerStreamWriter {
 
     func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata) {
         sent.withLock { $0.statuses.append(status) }
+    }
+}
+
+/// How a test installs metrics on a server: as an observer (the unary fast path stays on) or as
+/// an interceptor (every call takes the general path).
+enum MetricsInstallation: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case observer
+    case interceptor
+
+    var testDescription: String { rawValue }
+
+    func interceptors(_ metrics: RPCMetrics) -> [any ServerInterceptor] {
+        self == .interceptor ? [metrics.interceptor] : []
+    }
+
+    func observers(_ metrics: RPCMetrics) -> [any CallObserver] {
+        self == .observer ? [metrics.observer] : []
+    }
+
+    func server(_ router: RPCRouter, _ metrics: RPCMetrics) -> RPCServer {
+        RPCServer(router: router, interceptors: interceptors(metrics), observers: observers(metrics))
     }
 }

@@ -1,0 +1,21 @@
+public import Logging
+
+/// Logs one structured line per call once it ended, as a `CallObserver`: the same lines, levels
+/// and skipped services as `RequestLogInterceptor`, without turning off the server's unary fast
+/// path. Calls without a route are logged with the path the client sent.
+public struct RequestLogObserver: CallObserver {
+    /// Where lines go.
+    public let logger: Logger
+    /// Services whose calls are not logged (by default the health service).
+    public let skippedServices: Set<String>
+
+    public init(logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices) {
+        self.logger = logger
+        self.skippedServices = skippedServices
+    }
+
+    public func callFinished(_ call: FinishedCall, token: CallObserverToken) {
+        if !skippedServices.isEmpty, skippedServices.contains(call.method.service) { return }
+        RequestLogInterceptor.log(call, to: logger)
+    }
+}

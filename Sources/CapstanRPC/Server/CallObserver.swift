@@ -1,0 +1,116 @@
+/// Sees every call a server answers: once as it starts (before any interceptor) and once after it
+/// ended, with the status the client got. Metrics and request logs are observers.
+///
+/// Observers cost the server no task, closure or async frame: both hooks are plain synchronous
+/// calls on the thread that serves the call, on the unary fast path and the general path alike,
+/// so keep them short and non-blocking. Calls without a route (`UNIMPLEMENTED`) and calls the
+/// router answers itself (`RPCRouter.answer(path:with:)`) are observed too, under
+/// `CallObservation.unroutedMethod`.
+public protocol CallObserver: Sendable {
+    /// A call to `method` starts. What it returns comes back to `callFinished` of the same call
+    /// (e.g. the counters of the method, so the end needs no second lookup).
+    func callStarted(method: AnyMethodDescriptor) -> CallObserverToken
+
+    /// The call ended and its handler returned.
+    func callFinished(_ call: FinishedCall, token: CallObserverToken)
+}
+
+extension CallObserver {
+    public func callStarted(method: AnyMethodDescriptor) -> CallObserverToken { nil }
+}
+
+/// What an observer hands itself from `callStarted` to `callFinished`: an object or nothing.
+public typealias CallObserverToken = (any AnyObject & Sendable)?
+
+/// A call as it ended, for `CallObserver.callFinished`.
+public struct FinishedCall: Sendable {
+    /// The method called; `CallObservation.unroutedMethod` for a path without a handler.
+    public let method: AnyMethodDescriptor
+    /// The requested HTTP/2 `:path` (the method's path for routed calls).
+    public let path: String
+    /// Who called, as the transport describes it.
+    public let peer: String
+    /// The status the client got: `DEADLINE_EXCEEDED` when the deadline ended the call even if the
+    /// handler then failed with `CANCELLED`, the converted error when the handler threw.
+    public let status: RPCStatus
+    /// Request messages handed to the handler.
+    public let messagesReceived: Int
+    /// Response messages written.
+    public let messagesSent: Int
+    /// From the call's start (before its interceptors) to its handler's return.
+    public let latency: Duration
+
+    public init(
+        method: AnyMethodDescriptor, path: String, peer: String, status: RPCStatus,
+        messagesReceived: Int, messagesSent: Int, latency: Duration
+    ) {
+        self.method = method
+        self.path = path
+        self.peer = peer
+        self.status = status
+        self.messagesReceived = messagesReceived
+        self.messagesSent = messagesSent
+        self.latency = latency
+    }
+}
+
+/// Names shared by observers.
+public enum CallObservation {
+    /// The one method every call without a handler is counted under (`unknown`/`unknown`), so an
+    /// observer's labels stay bounded whatever paths clients send.
+    public static let unroutedMethod = AnyMethodDescriptor(
+        service: "unknown", method: "unknown", kind: .unary, requestType: "", responseType: "")
+}
+
+/// A server's observers with the tokens of one call kept inline (no allocation for up to two).
+struct CallObservers: Sendable {
+    let all: [any CallObserver]
+
+    init(_ observers: [any CallObserver]) {
+        all = observers
+    }
+
+    var isEmpty: Bool { all.isEmpty }
+
+    /// One call being observed.
+    struct Running {
+        let method: AnyMethodDescriptor
+        let start: ContinuousClock.Instant
+        var first: CallObserverToken = nil
+        var second: CallObserverToken = nil
+        var rest: [CallObserverToken] = []
+    }
+
+    @inline(__always)
+    func start(_ method: AnyMethodDescriptor) -> Running? {
+        if all.isEmpty { return nil }
+        var running = Running(method: method, start: .now)
+        for (index, observer) in all.enumerated() {
+            let token = observer.callStarted(method: method)
+            switch index {
+            case 0: running.first = token
+            case 1: running.second = token
+            default: running.rest.append(token)
+            }
+        }
+        return running
+    }
+
+    @inline(__always)
+    func finish(
+        _ running: Running, path: String, peer: String, status: RPCStatus, received: Int, sent: Int
+    ) {
+        let call = FinishedCall(
+            method: running.method, path: path, peer: peer, status: status,
+            messagesReceived: received, messagesSent: sent, latency: running.start.duration(to: .now))
+        for (index, observer) in all.enumerated() {
+            let token: CallObserverToken =
+                switch index {
+                case 0: running.first
+                case 1: running.second
+                default: running.rest[index - 2]
+                }
+            observer.callFinished(call, token: token)
+        }
+    }
+}
