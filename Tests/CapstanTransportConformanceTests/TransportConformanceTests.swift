@@ -182,12 +182,13 @@ func conformanceRoutes(started: Flag, cancelled: Flag) -> RPCRouter {
     return router
 }
 
-/// Serves `conformanceRoutes` over `transport`, runs `body` with a client, then shuts down.
+/// Serves `router` (by default `conformanceRoutes`) over `transport`, runs `body` with a client, then shuts down.
 func withTransport(
     _ transport: TransportConformanceTests.Transport, started: Flag = Flag(), cancelled: Flag = Flag(),
+    router: RPCRouter? = nil,
     _ body: @Sendable (RPCClient) async throws -> Void
 ) async throws {
-    let server = RPCServer(router: conformanceRoutes(started: started, cancelled: cancelled))
+    let server = RPCServer(router: router ?? conformanceRoutes(started: started, cancelled: cancelled))
     switch transport {
     case .inProcess:
         let pair = InProcessTransport()

@@ -86,8 +86,12 @@ extension Registry {
             filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
             allowBookmarks: request.allowBookmarks)
         defer { subscription.stop() }
-        while let batch = try await subscription.queue.next(upTo: 64) {
-            for bytes in batch { try await response.write(EncodedMessage(unchecked: bytes)) }
+        // Each wake-up writes what the watcher's queue holds by then as one batch.
+        try await subscription.queue.forEachBatch(upTo: 256) { batch in
+            var messages: [EncodedMessage<S.Event>] = []
+            messages.reserveCapacity(batch.count)
+            for bytes in batch { messages.append(EncodedMessage(unchecked: bytes)) }
+            try await response.write(contentsOf: messages)
         }
     }
 }

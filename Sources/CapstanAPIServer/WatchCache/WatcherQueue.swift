@@ -34,10 +34,37 @@ final class WatcherQueue: Sendable {
         var lastRevision: Int64
         /// How the watch ends once `items` are delivered; nil while it goes on.
         var ending: Ending?
-        var waiter: CheckedContinuation<[[UInt8]]?, any Error>?
+        /// The puller parked until something changes; it looks again when resumed.
+        var waiter: UnsafeContinuation<Void, Never>?
         var cancelled = false
 
         var liveCount: Int { items.count - max(head, initialEnd) }
+
+        /// Takes up to `limit` queued items (at least one), or says how the watch ends, or nil
+        /// when there is nothing to take yet.
+        mutating func take(upTo limit: Int) -> Result<[Item]?, RegistryError>? {
+            if head < items.count {
+                let end = min(items.count, head + max(1, limit))
+                let taken = Array(items[head..<end])
+                head = end
+                if head == items.count {
+                    items.removeAll(keepingCapacity: items.capacity <= 256)
+                    initialEnd = 0
+                    head = 0
+                } else if head > 64 && head * 2 > items.count {
+                    items.removeFirst(head)
+                    initialEnd = max(0, initialEnd - head)
+                    head = 0
+                }
+                return .success(taken)
+            }
+            if cancelled { return .success(nil) }
+            switch ending {
+            case .finished?: return .success(nil)
+            case .failed(let error)?: return .failure(error)
+            case nil: return nil
+            }
+        }
     }
 
     enum Ending: Sendable {
@@ -66,34 +93,42 @@ final class WatcherQueue: Sendable {
     /// or was cancelled; the cache then forgets it.
     @discardableResult
     func push(_ bytes: [UInt8], revision: Int64, countsAgainstLimit: Bool = true) -> Bool {
-        let (waiter, alive): (CheckedContinuation<[[UInt8]]?, any Error>?, Bool) = state.withLock { state in
+        let (waiter, alive): (UnsafeContinuation<Void, Never>?, Bool) = state.withLock { state in
             guard state.ending == nil, !state.cancelled else { return (nil, false) }
             if countsAgainstLimit && state.liveCount >= limit {
                 state.ending = .failed(.watcherTooSlow(limit: limit))
-                return (nil, false)
+                return (Self.takeWaiter(&state), false)
             }
             state.lastRevision = max(state.lastRevision, revision)
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (waiter, true)
-            }
+            // The event is queued even when the puller waits: it takes whatever the queue
+            // holds once it runs, so events pushed before then travel in the same batch.
             state.items.append(.event(bytes))
-            return (nil, true)
+            return (Self.takeWaiter(&state), true)
         }
-        waiter?.resume(returning: [bytes])
+        waiter?.resume()
         return alive
     }
 
     /// Ends the watch after what is queued: normally (`nil`) or with `error`.
     func end(_ error: RegistryError?) {
-        let waiter: CheckedContinuation<[[UInt8]]?, any Error>? = state.withLock { state in
+        let waiter = state.withLock { state in
             if state.ending == nil { state.ending = error.map(Ending.failed) ?? .finished }
-            guard state.head == state.items.count, let waiter = state.waiter else { return nil }
-            state.waiter = nil
-            return waiter
+            return Self.takeWaiter(&state)
         }
-        guard let waiter else { return }
-        if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        waiter?.resume()
+    }
+
+    /// The bytes of each item, in order.
+    private static func bytes(_ items: [Item]) -> [[UInt8]] {
+        var bytes: [[UInt8]] = []
+        bytes.reserveCapacity(items.count)
+        for item in items { bytes.append(item.bytes) }
+        return bytes
+    }
+
+    private static func takeWaiter(_ state: inout State) -> UnsafeContinuation<Void, Never>? {
+        defer { state.waiter = nil }
+        return state.waiter
     }
 
     /// The next event's bytes; nil when the watch finished or the task was cancelled; throws the
@@ -104,36 +139,43 @@ final class WatcherQueue: Sendable {
 
     /// Up to `limit` queued events in order, waiting for one when none is queued; nil when the
     /// watch finished or the task was cancelled; throws the error it ended with once every
-    /// queued event was taken. Taking what is queued in one step spares the handler a
-    /// suspension per event when events arrive faster than they are written (a fan-out).
+    /// queued event was taken.
     func next(upTo limit: Int) async throws -> [[UInt8]]? {
+        if let result = state.withLock({ $0.take(upTo: limit) }) { return try result.get().map(Self.bytes) }
+        return try await withTaskCancellationHandler {
+            try await wait(upTo: limit)
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    /// Hands batches of up to `limit` queued events, in order, to `body` until the watch
+    /// finishes or the task is cancelled (then it returns), or it failed (then it throws the
+    /// error once every queued event was handed over). Each wake-up takes what the queue holds
+    /// by then, so a watcher falling behind a burst catches up in few batches, and the
+    /// cancellation handler is installed once for the whole watch rather than per wait.
+    func forEachBatch(upTo limit: Int, _ body: ([[UInt8]]) async throws -> Void) async throws {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[[UInt8]]?, any Error>) in
-                let result: Result<[Item]?, RegistryError>? = state.withLock { state in
-                    if state.head < state.items.count {
-                        let end = min(state.items.count, state.head + max(1, limit))
-                        let items = Array(state.items[state.head..<end])
-                        state.head = end
-                        if state.head > 64 && state.head * 2 > state.items.count {
-                            state.items.removeFirst(state.head)
-                            state.initialEnd = max(0, state.initialEnd - state.head)
-                            state.head = 0
-                        }
-                        return .success(items)
-                    }
-                    if state.cancelled { return .success(nil) }
-                    switch state.ending {
-                    case .finished?: return .success(nil)
-                    case .failed(let error)?: return .failure(error)
-                    case nil:
-                        state.waiter = continuation
-                        return nil
-                    }
-                }
-                if let result { continuation.resume(with: result.map { $0?.map(\.bytes) }) }
+            while let batch = try await wait(upTo: limit) {
+                try await body(batch)
             }
         } onCancel: {
             cancel()
+        }
+    }
+
+    /// Takes up to `limit` events, parking until there are some; the caller handles cancellation.
+    private func wait(upTo limit: Int) async throws -> [[UInt8]]? {
+        while true {
+            if let result = state.withLock({ $0.take(upTo: limit) }) { return try result.get().map(Self.bytes) }
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let ready = state.withLock { state in
+                    if state.head < state.items.count || state.cancelled || state.ending != nil { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
         }
     }
 
@@ -141,9 +183,8 @@ final class WatcherQueue: Sendable {
     func cancel() {
         let waiter = state.withLock { state in
             state.cancelled = true
-            defer { state.waiter = nil }
-            return state.waiter
+            return Self.takeWaiter(&state)
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume()
     }
 }

@@ -85,6 +85,17 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         return outbound.isOverHighWater
     }
 
+    /// Queues several response messages in order and wakes the data provider once, so they go
+    /// out in as few DATA frames as the window allows. Returns whether the writer must wait.
+    func enqueue(contentsOf messages: [[UInt8]]) throws(RPCError) -> Bool {
+        assert(loop.inEventLoop)
+        guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
+        if !responseStarted { try sendHeaders(Metadata()) }
+        for message in messages { outbound.appendMessage(message) }
+        resumeProvider()
+        return outbound.isOverHighWater
+    }
+
     /// A whole unary response in one go: the headers (unless already sent), one message, OK.
     func respond(headers: Metadata?, message: [UInt8], trailers: Metadata) throws(RPCError) {
         assert(loop.inEventLoop)

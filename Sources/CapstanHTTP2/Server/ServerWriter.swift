@@ -25,21 +25,38 @@ struct ServerWriter: ServerStreamWriter {
 
     func writeMessage(_ bytes: [UInt8]) async throws {
         let stream = stream
-        let queued: Bool
         if stream.loop.inEventLoop {
             guard try stream.enqueue(bytes) else { return }
-            queued = true
             try Task.checkCancellation()
+            try await waitForRoom(stream, enqueue: nil)
         } else {
-            queued = false
+            try await waitForRoom(stream) { () throws(RPCError) in _ = try stream.enqueue(bytes) }
         }
-        // Off the loop, or the queue is over its mark: queue there if not done yet, and continue
-        // once the queue is below its mark. (Parking always happens on the loop.)
+    }
+
+    /// Queues the whole batch in one step (one hop when off the loop, one wake-up of the data
+    /// provider), then waits as `writeMessage` does while the queue is over its mark. The batch
+    /// may take the queue past the mark by its own size; the next write waits.
+    func writeMessages(_ messages: [[UInt8]]) async throws {
+        guard !messages.isEmpty else { return }
+        let stream = stream
+        if stream.loop.inEventLoop {
+            guard try stream.enqueue(contentsOf: messages) else { return }
+            try Task.checkCancellation()
+            try await waitForRoom(stream, enqueue: nil)
+        } else {
+            try await waitForRoom(stream) { () throws(RPCError) in _ = try stream.enqueue(contentsOf: messages) }
+        }
+    }
+
+    /// On the loop: queues with `enqueue` (unless already queued), then continues once the queue
+    /// is below its mark. (Parking always happens on the loop.)
+    private func waitForRoom(_ stream: ServerStream, enqueue: (@Sendable () throws(RPCError) -> Void)?) async throws {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let park: @Sendable () -> Void = {
                     do {
-                        if !queued { _ = try stream.enqueue(bytes) }
+                        try enqueue?()
                         stream.outbound.park(continuation)
                     } catch {
                         continuation.resume(throwing: error)

@@ -29,6 +29,15 @@ extension ResponseStream {
     public func write(_ message: EncodedMessage<Message>) async throws {
         try await call.writeMessage(message.bytes)
     }
+
+    /// Sends messages given in their encoding, in order, in one hand-over to the transport;
+    /// see `write(contentsOf:)`.
+    public func write(contentsOf messages: [EncodedMessage<Message>]) async throws {
+        var bytes: [[UInt8]] = []
+        bytes.reserveCapacity(messages.count)
+        for message in messages { bytes.append(message.bytes) }
+        try await call.writeMessages(bytes)
+    }
 }
 
 extension RPCRouter {

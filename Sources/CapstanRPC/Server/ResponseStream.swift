@@ -14,4 +14,15 @@ public struct ResponseStream<Message: WireMessage>: Sendable {
     public func write(_ message: Message) async throws {
         try await call.writeMessage(message.serializedBytes())
     }
+
+    /// Sends `messages` in order, as `write` for each would, but hands them to the transport
+    /// in one step (over HTTP/2: queued together and framed in as few DATA frames as fit).
+    /// Suspends while the client cannot take more; throws once the call ended, possibly after
+    /// some of the messages went out. Write from one task at a time.
+    public func write(contentsOf messages: some Sequence<Message>) async throws {
+        var bytes: [[UInt8]] = []
+        bytes.reserveCapacity(messages.underestimatedCount)
+        for message in messages { bytes.append(message.serializedBytes()) }
+        try await call.writeMessages(bytes)
+    }
 }

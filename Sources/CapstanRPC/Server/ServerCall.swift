@@ -58,7 +58,23 @@ final class ServerCall: Sendable {
 
     /// Sends one response message, preceded by the headers if they are still pending.
     func writeMessage(_ bytes: [UInt8]) async throws {
-        let headers: Metadata? = try state.withLock { (state) throws(RPCError) -> Metadata? in
+        if let headers = try takeHeadersForWrite() { try await writer.writeHeaders(headers) }
+        try await writer.writeMessage(bytes)
+        sent.add(1, ordering: .relaxed)
+    }
+
+    /// Sends response messages in order in one hand-over to the writer, preceded by the headers
+    /// if they are still pending.
+    func writeMessages(_ messages: [[UInt8]]) async throws {
+        guard !messages.isEmpty else { return }
+        if let headers = try takeHeadersForWrite() { try await writer.writeHeaders(headers) }
+        try await writer.writeMessages(messages)
+        sent.add(messages.count, ordering: .relaxed)
+    }
+
+    /// The headers still to send before a message (nil when sent); throws once the call ended.
+    private func takeHeadersForWrite() throws(RPCError) -> Metadata? {
+        try state.withLock { (state) throws(RPCError) -> Metadata? in
             if let code = state.endedWith?.code {
                 throw RPCError(
                     code: code == .ok ? .failedPrecondition : code,
@@ -69,9 +85,6 @@ final class ServerCall: Sendable {
             state.headersSent = true
             return state.responseHeaders
         }
-        if let headers { try await writer.writeHeaders(headers) }
-        try await writer.writeMessage(bytes)
-        sent.add(1, ordering: .relaxed)
     }
 
     /// Ends the call with OK after its one response message: headers (if still pending), the

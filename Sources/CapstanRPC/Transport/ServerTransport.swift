@@ -54,6 +54,11 @@ public protocol ServerStreamWriter: Sendable {
     func writeHeaders(_ metadata: Metadata) async throws
     /// Sends one message; suspends while the peer cannot take more. Throws once the stream ended.
     func writeMessage(_ bytes: [UInt8]) async throws
+    /// Sends several messages in order, as `writeMessage` for each would, but lets the transport
+    /// queue them in one step (one hop, one wake-up of its output). Suspends while the peer cannot
+    /// take more; throws once the stream ended (messages before the failure may have been sent).
+    /// The default calls `writeMessage` for each.
+    func writeMessages(_ messages: [[UInt8]]) async throws
     /// Ends the stream with its status, `grpc-status-details-bin` bytes and trailers.
     /// Must not wait for pending writes: they fail, and the status follows the messages already sent.
     func finish(status: RPCStatus, details: [UInt8]?, trailers: Metadata)
@@ -64,6 +69,10 @@ public protocol ServerStreamWriter: Sendable {
 }
 
 extension ServerStreamWriter {
+    public func writeMessages(_ messages: [[UInt8]]) async throws {
+        for message in messages { try await writeMessage(message) }
+    }
+
     public func finishUnary(headers: Metadata?, message: [UInt8], trailers: Metadata) async throws {
         do {
             if let headers { try await writeHeaders(headers) }
