@@ -61,7 +61,7 @@ struct Registry<S: KindStrategy>: Sendable {
             } catch {
                 throw .store(error)
             }
-            return try written(object, bytes: bytes, revision: revision)
+            return try written(object, bytes: bytes, revision: revision, cacheKey: key)
         }
         throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
     }
@@ -93,10 +93,10 @@ struct Registry<S: KindStrategy>: Sendable {
         object.metadata.resourceVersion = 0
         let bytes = try encode(object)
         let meta = object.metadata
+        let key = keys.key(namespace: meta.namespace, name: meta.name)
         let revision: Int64
         do throws(StoreError) {
-            revision = try await store.update(
-                keys.key(namespace: meta.namespace, name: meta.name), value: bytes, expectedRevision: stored.revision)
+            revision = try await store.update(key, value: bytes, expectedRevision: stored.revision)
         } catch .conflict(_, let current) {
             throw .conflict(kind: S.kind, namespace: meta.namespace, name: meta.name, expected: stored.revision, current: current)
         } catch .notFound {
@@ -104,7 +104,7 @@ struct Registry<S: KindStrategy>: Sendable {
         } catch {
             throw .store(error)
         }
-        return try written(object, bytes: bytes, revision: revision)
+        return try written(object, bytes: bytes, revision: revision, cacheKey: key)
     }
 
     /// Reads, transforms and compare-and-swaps until it succeeds. With `expected` (a client's
@@ -209,13 +209,22 @@ struct Registry<S: KindStrategy>: Sendable {
         return bytes
     }
 
-    /// The answer to a write at `revision`; notes the write for read-your-writes.
-    private func written(_ object: S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true) throws(RegistryError) -> Written {
+    /// The answer to a write at `revision`; notes the write for read-your-writes. With `cacheKey`
+    /// (a put of `object` stored as `bytes` at that key), hands the watch cache the answer bytes
+    /// and selector fields, so that it need not decode the stored bytes again.
+    private func written(
+        _ object: S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true, cacheKey: String? = nil
+    ) throws(RegistryError) -> Written {
         if isWrite { progress.noteWrite(revision) }
         var object = object
         object.metadata.resourceVersion = UInt64(revision)
         do {
             let encoded = try ProtoBytes.object(bytes, withResourceVersion: revision)
+            if let cacheKey {
+                cache.expectWrite(
+                    key: cacheKey, revision: revision, bytes: encoded,
+                    selectorFields: SelectorFields(labels: object.metadata.labels, fields: object.selectableFields))
+            }
             return Written(object: object, revision: revision, encoded: EncodedMessage(unchecked: encoded))
         } catch {
             throw .internal("\(S.kind) encoding is malformed")

@@ -50,10 +50,23 @@ final class WatchCache: Sendable {
         var watchesClosed: RegistryError?
     }
 
+    /// Writes this server made whose events the feed has not applied yet, by key: the cached
+    /// form the registry built from the object it wrote (its answer bytes and selector fields),
+    /// so the feed need not decode the stored bytes again. `applied` is the revision of the last
+    /// event of this kind the feed applied; a write at or before it is not expected any more.
+    private struct Expected {
+        var objects: [String: CachedObject] = [:]
+        var applied: Int64 = 0
+    }
+
+    /// Most expected writes kept; more are dropped (the feed then decodes their bytes).
+    static let maxExpected = 4_096
+
     let codec: KindCodec
     let limits: Limits
     let progress: CacheProgress
     private let shared = Mutex(Shared())
+    private let expected = Mutex(Expected())
 
     init(codec: KindCodec, limits: Limits, progress: CacheProgress) {
         self.codec = codec
@@ -64,6 +77,28 @@ final class WatchCache: Sendable {
     var prefix: String { codec.keys.root }
 
     // MARK: Feed side
+
+    /// Notes that this server wrote `object` (its answer encoding, with `metadata.resource_version`
+    /// set to `revision`) at `key`: when the feed applies that very write it uses these bytes and
+    /// selector fields instead of decoding the stored ones. They must be what `cachedObject` would
+    /// build from the stored entry.
+    func expectWrite(key: String, revision: Int64, bytes: [UInt8], selectorFields: SelectorFields) {
+        expected.withLock { expected in
+            guard revision > expected.applied, expected.objects.count < Self.maxExpected else { return }
+            let (namespace, name) = codec.keys.parse(key) ?? ("", key)
+            expected.objects[key] = CachedObject(
+                key: key, namespace: namespace, name: name, selectorFields: selectorFields, revision: revision, bytes: bytes)
+        }
+    }
+
+    /// The expected form of the change the feed applies now, if this server noted it.
+    private func takeExpected(_ change: WatchEvent) -> CachedObject? {
+        expected.withLock { expected in
+            expected.applied = max(expected.applied, change.revision)
+            guard let object = expected.objects.removeValue(forKey: change.entry.key) else { return nil }
+            return change.kind == .put && object.revision == change.entry.modRevision ? object : nil
+        }
+    }
 
     /// The cached form of a stored entry.
     func cachedObject(_ entry: KeyValue) -> CachedObject {
@@ -94,6 +129,10 @@ final class WatchCache: Sendable {
     /// with `tooOld`: what happened between their revision and `revision` is not known.
     func reset(listing: [KeyValue], revision: Int64) {
         let objects = listing.map(cachedObject)
+        expected.withLock { expected in
+            expected.objects = [:]
+            expected.applied = max(expected.applied, revision)
+        }
         let ended: [Watcher] = shared.withLock { shared in
             shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
             shared.failure = nil
@@ -105,7 +144,8 @@ final class WatchCache: Sendable {
 
     /// Applies one change from the store and hands it to every watcher it concerns.
     func apply(_ change: WatchEvent) {
-        let object = change.kind == .put ? cachedObject(change.entry) : nil
+        let noted = takeExpected(change)
+        let object = change.kind == .put ? (noted ?? cachedObject(change.entry)) : nil
         shared.withLock { shared in
             guard shared.state != nil else { return }
             let event: CacheEvent?
