@@ -1,10 +1,11 @@
 @testable import CapstanAPIServer
 import CapstanAPI
 import CapstanStore
+import CapstanWire
 import Testing
 
-/// The watch cache takes the cached form of this server's own writes from the registry instead of
-/// decoding the stored bytes: it must be exactly what decoding would give.
+/// The watch cache takes the selector fields of this server's own writes from the registry instead
+/// of decoding the stored bytes: only for a put of exactly the noted bytes.
 @Suite("Watch cache: expected writes")
 struct ExpectedWriteTests {
     static let key = "/registry/pods/prod/web"
@@ -29,10 +30,11 @@ struct ExpectedWriteTests {
         WatchEvent(kind: .put, entry: KeyValue(key: Self.key, value: pod.serializedBytes(), createRevision: 2, modRevision: revision))
     }
 
-    func expect(_ cache: WatchCache, _ pod: Pod, revision: Int64, labels: [String: String]? = nil) throws {
-        let bytes = try ProtoBytes.object(pod.serializedBytes(), withResourceVersion: revision)
+    /// Notes a write of `pod`, with `labels` as its selector labels when given (to tell a noted
+    /// form from a decoded one).
+    func expect(_ cache: WatchCache, _ pod: Pod, labels: [String: String]? = nil) {
         cache.expectWrite(
-            key: Self.key, revision: revision, bytes: bytes,
+            key: Self.key, value: pod.serializedBytes(),
             selectorFields: SelectorFields(labels: labels ?? pod.metadata.labels, fields: pod.selectableFields))
     }
 
@@ -40,7 +42,7 @@ struct ExpectedWriteTests {
     func sameAsDecoded() throws {
         let cache = cache()
         let stored = pod(labels: ["app": "web", "tier": "front"], host: "m1")
-        try expect(cache, stored, revision: 2)
+        expect(cache, stored)
         let event = put(stored, revision: 2)
         cache.apply(event)
         let cached = try #require(try cache.get(Self.key))
@@ -49,28 +51,33 @@ struct ExpectedWriteTests {
         #expect(cached.namespace == "prod" && cached.name == "web" && cached.revision == 2)
         let matching = try ObjectFilter.parse(namespace: "", labelSelector: "tier=front", fieldSelector: "spec.host=m1", schema: Pod.fieldSchema)
         #expect(matching.matches(cached))
-        // The noted form is what the cache keeps (here told apart by its labels): no decode.
-        try expect(cache, stored, revision: 3, labels: ["noted": "yes"])
+        // The noted fields are what the cache keeps (here told apart by their labels): no decode.
+        expect(cache, stored, labels: ["noted": "yes"])
         cache.apply(put(stored, revision: 3))
         #expect(try cache.get(Self.key)?.selectorFields.labels == ["noted": "yes"])
     }
 
-    @Test("a note for another revision, or one arriving after its event, is not used")
+    @Test("a note for other bytes, a consumed note and a forgotten note are not used")
     func staleNotes() throws {
         let cache = cache()
-        // Noted at revision 3, but the store's event is revision 2: the bytes are decoded instead.
-        try expect(cache, pod(labels: ["app": "wrong"], host: ""), revision: 3, labels: ["app": "wrong"])
-        let stored = pod(labels: ["app": "right"], host: "")
-        cache.apply(put(stored, revision: 2))
+        // Noted one object, but the store's event carries another: its bytes are decoded.
+        expect(cache, pod(labels: ["app": "noted"], host: ""), labels: ["app": "wrong"])
+        cache.apply(put(pod(labels: ["app": "right"], host: ""), revision: 2))
         #expect(try cache.get(Self.key)?.selectorFields.labels == ["app": "right"])
-        // The note was consumed: the event at revision 3 decodes its own bytes too.
-        let later = pod(labels: ["app": "later"], host: "")
-        cache.apply(put(later, revision: 3))
-        #expect(try cache.get(Self.key)?.selectorFields.labels == ["app": "later"])
-        // A note for a revision already applied is never used for a later write.
-        try expect(cache, pod(labels: ["app": "late-note"], host: ""), revision: 3, labels: ["app": "late-note"])
-        let fourth = pod(labels: ["app": "fourth"], host: "")
-        cache.apply(put(fourth, revision: 4))
-        #expect(try cache.get(Self.key)?.selectorFields.labels == ["app": "fourth"])
+        // That event consumed the note: the same bytes arriving later are decoded too.
+        cache.apply(put(pod(labels: ["app": "noted"], host: ""), revision: 3))
+        #expect(try cache.get(Self.key)?.selectorFields.labels == ["app": "noted"])
+        // A failed write's note is forgotten.
+        let failed = pod(labels: ["app": "failed"], host: "")
+        expect(cache, failed, labels: ["app": "wrong"])
+        cache.forgetWrite(key: Self.key, value: failed.serializedBytes())
+        cache.apply(put(failed, revision: 4))
+        #expect(try cache.get(Self.key)?.selectorFields.labels == ["app": "failed"])
+        // A delete consumes a note too.
+        expect(cache, failed, labels: ["app": "wrong"])
+        cache.apply(WatchEvent(kind: .delete, entry: KeyValue(key: Self.key, value: [], createRevision: 2, modRevision: 5)))
+        #expect(try cache.get(Self.key) == nil)
+        cache.apply(put(failed, revision: 6))
+        #expect(try cache.get(Self.key)?.selectorFields.labels == ["app": "failed"])
     }
 }

@@ -51,17 +51,21 @@ struct Registry<S: KindStrategy>: Sendable {
             let bytes = try encode(object)
             let key = keys.key(namespace: object.metadata.namespace, name: object.metadata.name)
             let revision: Int64
+            expectWrite(object, key: key, bytes: bytes)
             do throws(StoreError) {
                 revision = try await store.create(key, value: bytes)
             } catch .alreadyExists where nameWasGenerated && attempt < 8 {
+                cache.forgetWrite(key: key, value: bytes)
                 object.metadata.name = NameGenerator.generate(prefix: object.metadata.generateName)
                 continue
             } catch .alreadyExists {
+                cache.forgetWrite(key: key, value: bytes)
                 throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
             } catch {
+                cache.forgetWrite(key: key, value: bytes)
                 throw .store(error)
             }
-            return try written(object, bytes: bytes, revision: revision, cacheKey: key)
+            return try written(object, bytes: bytes, revision: revision)
         }
         throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
     }
@@ -95,16 +99,20 @@ struct Registry<S: KindStrategy>: Sendable {
         let meta = object.metadata
         let key = keys.key(namespace: meta.namespace, name: meta.name)
         let revision: Int64
+        expectWrite(object, key: key, bytes: bytes)
         do throws(StoreError) {
             revision = try await store.update(key, value: bytes, expectedRevision: stored.revision)
         } catch .conflict(_, let current) {
+            cache.forgetWrite(key: key, value: bytes)
             throw .conflict(kind: S.kind, namespace: meta.namespace, name: meta.name, expected: stored.revision, current: current)
         } catch .notFound {
+            cache.forgetWrite(key: key, value: bytes)
             throw .notFound(kind: S.kind, namespace: meta.namespace, name: meta.name)
         } catch {
+            cache.forgetWrite(key: key, value: bytes)
             throw .store(error)
         }
-        return try written(object, bytes: bytes, revision: revision, cacheKey: key)
+        return try written(object, bytes: bytes, revision: revision)
     }
 
     /// Reads, transforms and compare-and-swaps until it succeeds. With `expected` (a client's
@@ -209,22 +217,20 @@ struct Registry<S: KindStrategy>: Sendable {
         return bytes
     }
 
-    /// The answer to a write at `revision`; notes the write for read-your-writes. With `cacheKey`
-    /// (a put of `object` stored as `bytes` at that key), hands the watch cache the answer bytes
-    /// and selector fields, so that it need not decode the stored bytes again.
-    private func written(
-        _ object: S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true, cacheKey: String? = nil
-    ) throws(RegistryError) -> Written {
+    /// Tells the watch cache the selector fields of `object`, about to be stored as `bytes` at
+    /// `key`, so that it need not decode the bytes again when the change comes back.
+    private func expectWrite(_ object: S.Object, key: String, bytes: [UInt8]) {
+        cache.expectWrite(
+            key: key, value: bytes, selectorFields: SelectorFields(labels: object.metadata.labels, fields: object.selectableFields))
+    }
+
+    /// The answer to a write at `revision`; notes the write for read-your-writes.
+    private func written(_ object: S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true) throws(RegistryError) -> Written {
         if isWrite { progress.noteWrite(revision) }
         var object = object
         object.metadata.resourceVersion = UInt64(revision)
         do {
             let encoded = try ProtoBytes.object(bytes, withResourceVersion: revision)
-            if let cacheKey {
-                cache.expectWrite(
-                    key: cacheKey, revision: revision, bytes: encoded,
-                    selectorFields: SelectorFields(labels: object.metadata.labels, fields: object.selectableFields))
-            }
             return Written(object: object, revision: revision, encoded: EncodedMessage(unchecked: encoded))
         } catch {
             throw .internal("\(S.kind) encoding is malformed")

@@ -50,13 +50,12 @@ final class WatchCache: Sendable {
         var watchesClosed: RegistryError?
     }
 
-    /// Writes this server made whose events the feed has not applied yet, by key: the cached
-    /// form the registry built from the object it wrote (its answer bytes and selector fields),
-    /// so the feed need not decode the stored bytes again. `applied` is the revision of the last
-    /// event of this kind the feed applied; a write at or before it is not expected any more.
+    /// Writes this server is making, by key: the stored bytes and the selector fields the registry
+    /// took from the object it encoded. When the feed applies a put of exactly these bytes it uses
+    /// these fields instead of decoding the bytes again (equal bytes are the same object). Noted
+    /// before the store write (the store may publish the change before the writer resumes).
     private struct Expected {
-        var objects: [String: CachedObject] = [:]
-        var applied: Int64 = 0
+        var objects: [String: (value: [UInt8], fields: SelectorFields)] = [:]
     }
 
     /// Most expected writes kept; more are dropped (the feed then decodes their bytes).
@@ -78,32 +77,33 @@ final class WatchCache: Sendable {
 
     // MARK: Feed side
 
-    /// Notes that this server wrote `object` (its answer encoding, with `metadata.resource_version`
-    /// set to `revision`) at `key`: when the feed applies that very write it uses these bytes and
-    /// selector fields instead of decoding the stored ones. They must be what `cachedObject` would
-    /// build from the stored entry.
-    func expectWrite(key: String, revision: Int64, bytes: [UInt8], selectorFields: SelectorFields) {
+    /// Notes that this server is about to store `value` at `key`, an object with `selectorFields`.
+    func expectWrite(key: String, value: [UInt8], selectorFields: SelectorFields) {
         expected.withLock { expected in
-            guard revision > expected.applied, expected.objects.count < Self.maxExpected else { return }
-            let (namespace, name) = codec.keys.parse(key) ?? ("", key)
-            expected.objects[key] = CachedObject(
-                key: key, namespace: namespace, name: name, selectorFields: selectorFields, revision: revision, bytes: bytes)
+            guard expected.objects.count < Self.maxExpected || expected.objects[key] != nil else { return }
+            expected.objects[key] = (value, selectorFields)
         }
     }
 
-    /// The expected form of the change the feed applies now, if this server noted it.
-    private func takeExpected(_ change: WatchEvent) -> CachedObject? {
+    /// Forgets the note of a write of `value` at `key` that failed.
+    func forgetWrite(key: String, value: [UInt8]) {
         expected.withLock { expected in
-            expected.applied = max(expected.applied, change.revision)
-            guard let object = expected.objects.removeValue(forKey: change.entry.key) else { return nil }
-            return change.kind == .put && object.revision == change.entry.modRevision ? object : nil
+            if let noted = expected.objects[key], noted.value == value { expected.objects[key] = nil }
+        }
+    }
+
+    /// The selector fields of the change the feed applies now, if this server noted that write.
+    private func takeExpected(_ change: WatchEvent) -> SelectorFields? {
+        expected.withLock { expected in
+            guard let noted = expected.objects.removeValue(forKey: change.entry.key) else { return nil }
+            return change.kind == .put && noted.value == change.entry.value ? noted.fields : nil
         }
     }
 
     /// The cached form of a stored entry.
-    func cachedObject(_ entry: KeyValue) -> CachedObject {
+    func cachedObject(_ entry: KeyValue, selectorFields: SelectorFields? = nil) -> CachedObject {
         let (namespace, name) = codec.keys.parse(entry.key) ?? ("", entry.key)
-        let fields = (try? codec.selectorFields(entry.value))
+        let fields = selectorFields ?? (try? codec.selectorFields(entry.value))
             ?? SelectorFields(labels: [:], fields: ["metadata.name": name, "metadata.namespace": namespace])
         let bytes = (try? ProtoBytes.object(entry.value, withResourceVersion: entry.modRevision)) ?? entry.value
         return CachedObject(
@@ -128,11 +128,8 @@ final class WatchCache: Sendable {
     /// Replaces the whole state with a listing at `revision`. Watchers of an earlier state end
     /// with `tooOld`: what happened between their revision and `revision` is not known.
     func reset(listing: [KeyValue], revision: Int64) {
-        let objects = listing.map(cachedObject)
-        expected.withLock { expected in
-            expected.objects = [:]
-            expected.applied = max(expected.applied, revision)
-        }
+        let objects = listing.map { cachedObject($0) }
+        expected.withLock { $0.objects = [:] }
         let ended: [Watcher] = shared.withLock { shared in
             shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
             shared.failure = nil
@@ -145,7 +142,7 @@ final class WatchCache: Sendable {
     /// Applies one change from the store and hands it to every watcher it concerns.
     func apply(_ change: WatchEvent) {
         let noted = takeExpected(change)
-        let object = change.kind == .put ? (noted ?? cachedObject(change.entry)) : nil
+        let object = change.kind == .put ? cachedObject(change.entry, selectorFields: noted) : nil
         shared.withLock { shared in
             guard shared.state != nil else { return }
             let event: CacheEvent?
