@@ -68,7 +68,7 @@ struct CacheUnitTests {
     func state() {
         var state = WatchCacheState(
             objects: [object("b", revision: 1), object("a", namespace: "prod", revision: 2)], revision: 2, ringCapacity: 10)
-        #expect(state.keys == ["/registry/pods/default/b", "/registry/pods/prod/a"])
+        #expect(Array(state.keys) == ["/registry/pods/default/b", "/registry/pods/prod/a"])
         let created = state.put(object("a", labels: ["x": "y"], revision: 3))
         #expect(created.naturalType == .added && created.previous == nil)
         let updated = state.put(object("a", labels: ["x": "z"], revision: 4))
@@ -76,7 +76,7 @@ struct CacheUnitTests {
         let deleted = state.delete("/registry/pods/default/b", revision: 5)
         #expect(deleted?.naturalType == .deleted && deleted?.deleted?.revision == 5)
         #expect(state.delete("/registry/pods/default/nope", revision: 6) == nil && state.revision == 6)
-        #expect(state.keys == ["/registry/pods/default/a", "/registry/pods/prod/a"])
+        #expect(Array(state.keys) == ["/registry/pods/default/a", "/registry/pods/prod/a"])
         let all = state.page(prefix: "/registry/pods/", after: nil, filter: ObjectFilter(), limit: 1, byteBudget: 1 << 20)
         #expect(all.items.map(\.key) == ["/registry/pods/default/a"] && all.more)
         let next = state.page(prefix: "/registry/pods/", after: all.items[0].key, filter: ObjectFilter(), limit: 1, byteBudget: 1 << 20)

@@ -32,28 +32,31 @@ public enum DNS1123 {
         if name.utf8.count > maxSubdomainLength {
             return "must be at most \(maxSubdomainLength) characters (is \(name.utf8.count))"
         }
-        for part in name.split(separator: ".", omittingEmptySubsequences: false) {
-            if labelViolation(String(part)) != nil {
+        let utf8 = name.utf8
+        var start = utf8.startIndex
+        while true {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: ".")) ?? utf8.endIndex
+            if !isLabel(utf8: utf8[start..<end]) {
                 return "must be lowercase DNS labels joined by '.' (\"\(name)\" is not)"
             }
+            guard end < utf8.endIndex else { return nil }
+            start = utf8.index(after: end)
         }
-        return nil
     }
 
     /// Why `key` is not a valid label or annotation key: an optional DNS-1123 subdomain prefix and
     /// '/', then a name of at most 63 alphanumerics, '-', '_' or '.', starting and ending with an
     /// alphanumeric (Kubernetes' "qualified name").
     public static func qualifiedNameViolation(_ key: String) -> String? {
-        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-        switch parts.count {
-        case 1:
+        guard let slash = key.utf8.firstIndex(of: UInt8(ascii: "/")) else {
             return labelValueViolation(key, allowEmpty: false).map { "key \($0)" }
-        case 2:
-            if let reason = subdomainViolation(String(parts[0])) { return "key prefix \(reason)" }
-            return labelValueViolation(String(parts[1]), allowEmpty: false).map { "key name \($0)" }
-        default:
+        }
+        let nameStart = key.utf8.index(after: slash)
+        if key.utf8[nameStart...].contains(UInt8(ascii: "/")) {
             return "key \"\(key)\" must have at most one '/'"
         }
+        if let reason = subdomainViolation(String(key[..<slash])) { return "key prefix \(reason)" }
+        return labelValueViolation(String(key[nameStart...]), allowEmpty: false).map { "key name \($0)" }
     }
 
     /// Why `value` is not a valid label value: empty, or at most 63 alphanumerics, '-', '_' or '.',
@@ -72,6 +75,17 @@ public enum DNS1123 {
             return "must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit (\"\(value)\" is not)"
         }
         return nil
+    }
+
+    /// Whether `bytes` spell a DNS-1123 label (what `labelViolation` accepts), without a string.
+    static func isLabel(utf8 bytes: some Collection<UInt8>) -> Bool {
+        guard let first = bytes.first, bytes.count <= maxLabelLength, isLowerAlphanumeric(first) else { return false }
+        var last = first
+        for byte in bytes {
+            guard isLowerAlphanumeric(byte) || byte == UInt8(ascii: "-") else { return false }
+            last = byte
+        }
+        return isLowerAlphanumeric(last)
     }
 
     static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {

@@ -1,29 +1,76 @@
 /// A path to a field from the object's root, in proto field names:
 /// `spec.containers[0].ports[1].container_port`.
+///
+/// Validation builds a path for every field it checks but needs its text only for the few that
+/// are wrong, so a path is kept as its steps and spelled out only when asked (`description`,
+/// equality, hashing).
 public struct FieldPath: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
-    public let description: String
+    private indirect enum Step: Sendable {
+        case root(String)
+        case child(Step, String)
+        case index(Step, Int)
+        case key(Step, String)
+
+        func write(to text: inout String) {
+            switch self {
+            case .root(let path):
+                text += path
+            case .child(let parent, let name):
+                parent.write(to: &text)
+                if !text.isEmpty { text += "." }
+                text += name
+            case .index(let parent, let index):
+                parent.write(to: &text)
+                text += "[\(index)]"
+            case .key(let parent, let key):
+                parent.write(to: &text)
+                text += "[\(key)]"
+            }
+        }
+    }
+
+    private let step: Step
 
     public init(_ path: String) {
-        self.description = path
+        self.step = .root(path)
+    }
+
+    private init(step: Step) {
+        self.step = step
     }
 
     public init(stringLiteral value: String) {
         self.init(value)
     }
 
+    public var description: String {
+        if case .root(let path) = step { return path }
+        var text = ""
+        step.write(to: &text)
+        return text
+    }
+
+    public static func == (a: FieldPath, b: FieldPath) -> Bool {
+        a.description == b.description
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(description)
+    }
+
     /// The path of field `name` inside this one.
     public func child(_ name: String) -> FieldPath {
-        FieldPath(description.isEmpty ? name : "\(description).\(name)")
+        FieldPath(step: .child(step, name))
     }
 
     /// The path of element `index` of this repeated field.
     public func index(_ index: Int) -> FieldPath {
-        FieldPath("\(description)[\(index)]")
+        FieldPath(step: .index(step, index))
     }
 
     /// The path of key `key` of this map field.
     public func key(_ key: String) -> FieldPath {
-        FieldPath("\(description)[\(key)]")
+        FieldPath(step: .key(step, key))
     }
 }
 
@@ -53,9 +100,9 @@ public struct FieldErrors: Sendable, Hashable {
         all.append(FieldError(path, reason))
     }
 
-    /// Adds `reason` for `path` when it is non-nil.
-    public mutating func add(_ path: FieldPath, ifPresent reason: String?) {
-        if let reason { add(path, reason) }
+    /// Adds `reason` for `path` when it is non-nil; the path is built only then.
+    public mutating func add(_ path: @autoclosure () -> FieldPath, ifPresent reason: String?) {
+        if let reason { add(path(), reason) }
     }
 
     public mutating func append(contentsOf other: FieldErrors) {

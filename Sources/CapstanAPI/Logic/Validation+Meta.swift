@@ -28,8 +28,11 @@ public enum Validation {
             errors.add(path.child("namespace"), "must be empty: this kind is not namespaced")
         }
         errors.append(contentsOf: labels(meta.labels, path: path.child("labels")))
-        for key in meta.annotations.keys.sorted() {
-            errors.add(path.child("annotations").key(key), ifPresent: DNS1123.qualifiedNameViolation(key))
+        // Sorted (for a stable order of errors) only when some key is wrong.
+        if !meta.annotations.keys.allSatisfy({ DNS1123.qualifiedNameViolation($0) == nil }) {
+            for key in meta.annotations.keys.sorted() {
+                errors.add(path.child("annotations").key(key), ifPresent: DNS1123.qualifiedNameViolation(key))
+            }
         }
         return errors
     }
@@ -37,6 +40,11 @@ public enum Validation {
     /// Problems of a label map (labels, selectors, node selectors) at `path`.
     public static func labels(_ labels: [String: String], path: FieldPath) -> FieldErrors {
         var errors = FieldErrors()
+        // Sorted (for a stable order of errors) only when some entry is wrong.
+        let valid = labels.allSatisfy { key, value in
+            DNS1123.qualifiedNameViolation(key) == nil && DNS1123.labelValueViolation(value) == nil
+        }
+        if valid { return errors }
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
             errors.add(path.key(key), ifPresent: DNS1123.qualifiedNameViolation(key))
             errors.add(path.key(key), ifPresent: DNS1123.labelValueViolation(value).map { "value \($0)" })

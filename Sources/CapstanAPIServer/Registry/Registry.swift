@@ -51,14 +51,18 @@ struct Registry<S: KindStrategy>: Sendable {
             let bytes = try encode(object)
             let key = keys.key(namespace: object.metadata.namespace, name: object.metadata.name)
             let revision: Int64
+            expectWrite(object, key: key, bytes: bytes)
             do throws(StoreError) {
                 revision = try await store.create(key, value: bytes)
             } catch .alreadyExists where nameWasGenerated && attempt < 8 {
+                cache.forgetWrite(key: key, value: bytes)
                 object.metadata.name = NameGenerator.generate(prefix: object.metadata.generateName)
                 continue
             } catch .alreadyExists {
+                cache.forgetWrite(key: key, value: bytes)
                 throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
             } catch {
+                cache.forgetWrite(key: key, value: bytes)
                 throw .store(error)
             }
             return try written(object, bytes: bytes, revision: revision)
@@ -93,15 +97,19 @@ struct Registry<S: KindStrategy>: Sendable {
         object.metadata.resourceVersion = 0
         let bytes = try encode(object)
         let meta = object.metadata
+        let key = keys.key(namespace: meta.namespace, name: meta.name)
         let revision: Int64
+        expectWrite(object, key: key, bytes: bytes)
         do throws(StoreError) {
-            revision = try await store.update(
-                keys.key(namespace: meta.namespace, name: meta.name), value: bytes, expectedRevision: stored.revision)
+            revision = try await store.update(key, value: bytes, expectedRevision: stored.revision)
         } catch .conflict(_, let current) {
+            cache.forgetWrite(key: key, value: bytes)
             throw .conflict(kind: S.kind, namespace: meta.namespace, name: meta.name, expected: stored.revision, current: current)
         } catch .notFound {
+            cache.forgetWrite(key: key, value: bytes)
             throw .notFound(kind: S.kind, namespace: meta.namespace, name: meta.name)
         } catch {
+            cache.forgetWrite(key: key, value: bytes)
             throw .store(error)
         }
         return try written(object, bytes: bytes, revision: revision)
@@ -207,6 +215,13 @@ struct Registry<S: KindStrategy>: Sendable {
             throw .tooLarge(kind: S.kind, bytes: bytes.count, limit: options.maxObjectBytes)
         }
         return bytes
+    }
+
+    /// Tells the watch cache the selector fields of `object`, about to be stored as `bytes` at
+    /// `key`, so that it need not decode the bytes again when the change comes back.
+    private func expectWrite(_ object: S.Object, key: String, bytes: [UInt8]) {
+        cache.expectWrite(
+            key: key, value: bytes, selectorFields: SelectorFields(labels: object.metadata.labels, fields: object.selectableFields))
     }
 
     /// The answer to a write at `revision`; notes the write for read-your-writes.

@@ -50,10 +50,22 @@ final class WatchCache: Sendable {
         var watchesClosed: RegistryError?
     }
 
+    /// Writes this server is making, by key: the stored bytes and the selector fields the registry
+    /// took from the object it encoded. When the feed applies a put of exactly these bytes it uses
+    /// these fields instead of decoding the bytes again (equal bytes are the same object). Noted
+    /// before the store write (the store may publish the change before the writer resumes).
+    private struct Expected {
+        var objects: [String: (value: [UInt8], fields: SelectorFields)] = [:]
+    }
+
+    /// Most expected writes kept; more are dropped (the feed then decodes their bytes).
+    static let maxExpected = 4_096
+
     let codec: KindCodec
     let limits: Limits
     let progress: CacheProgress
     private let shared = Mutex(Shared())
+    private let expected = Mutex(Expected())
 
     init(codec: KindCodec, limits: Limits, progress: CacheProgress) {
         self.codec = codec
@@ -65,10 +77,33 @@ final class WatchCache: Sendable {
 
     // MARK: Feed side
 
+    /// Notes that this server is about to store `value` at `key`, an object with `selectorFields`.
+    func expectWrite(key: String, value: [UInt8], selectorFields: SelectorFields) {
+        expected.withLock { expected in
+            guard expected.objects.count < Self.maxExpected || expected.objects[key] != nil else { return }
+            expected.objects[key] = (value, selectorFields)
+        }
+    }
+
+    /// Forgets the note of a write of `value` at `key` that failed.
+    func forgetWrite(key: String, value: [UInt8]) {
+        expected.withLock { expected in
+            if let noted = expected.objects[key], noted.value == value { expected.objects[key] = nil }
+        }
+    }
+
+    /// The selector fields of the change the feed applies now, if this server noted that write.
+    private func takeExpected(_ change: WatchEvent) -> SelectorFields? {
+        expected.withLock { expected in
+            guard let noted = expected.objects.removeValue(forKey: change.entry.key) else { return nil }
+            return change.kind == .put && noted.value == change.entry.value ? noted.fields : nil
+        }
+    }
+
     /// The cached form of a stored entry.
-    func cachedObject(_ entry: KeyValue) -> CachedObject {
+    func cachedObject(_ entry: KeyValue, selectorFields: SelectorFields? = nil) -> CachedObject {
         let (namespace, name) = codec.keys.parse(entry.key) ?? ("", entry.key)
-        let fields = (try? codec.selectorFields(entry.value))
+        let fields = selectorFields ?? (try? codec.selectorFields(entry.value))
             ?? SelectorFields(labels: [:], fields: ["metadata.name": name, "metadata.namespace": namespace])
         let bytes = (try? ProtoBytes.object(entry.value, withResourceVersion: entry.modRevision)) ?? entry.value
         return CachedObject(
@@ -93,7 +128,8 @@ final class WatchCache: Sendable {
     /// Replaces the whole state with a listing at `revision`. Watchers of an earlier state end
     /// with `tooOld`: what happened between their revision and `revision` is not known.
     func reset(listing: [KeyValue], revision: Int64) {
-        let objects = listing.map(cachedObject)
+        let objects = listing.map { cachedObject($0) }
+        expected.withLock { $0.objects = [:] }
         let ended: [Watcher] = shared.withLock { shared in
             shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
             shared.failure = nil
@@ -105,7 +141,8 @@ final class WatchCache: Sendable {
 
     /// Applies one change from the store and hands it to every watcher it concerns.
     func apply(_ change: WatchEvent) {
-        let object = change.kind == .put ? cachedObject(change.entry) : nil
+        let noted = takeExpected(change)
+        let object = change.kind == .put ? cachedObject(change.entry, selectorFields: noted) : nil
         shared.withLock { shared in
             guard shared.state != nil else { return }
             let event: CacheEvent?

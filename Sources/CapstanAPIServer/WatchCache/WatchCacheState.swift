@@ -3,7 +3,7 @@
 struct WatchCacheState: Sendable {
     private(set) var objects: [String: CachedObject] = [:]
     /// Keys in byte order, as the store orders them.
-    private(set) var keys: [String] = []
+    private(set) var keys = OrderedKeys()
     private(set) var ring: EventRing
     /// The revision of the last applied event of this kind (or of the listing it started from).
     private(set) var revision: Int64
@@ -11,7 +11,7 @@ struct WatchCacheState: Sendable {
     /// The state listed at `revision`.
     init(objects: [CachedObject], revision: Int64, ringCapacity: Int) {
         for object in objects { self.objects[object.key] = object }
-        self.keys = self.objects.keys.sorted(by: Self.precedes)
+        self.keys = OrderedKeys(sorted: self.objects.keys.sorted(by: Self.precedes))
         self.revision = revision
         self.ring = EventRing(capacity: ringCapacity, startRevision: revision)
     }
@@ -23,7 +23,7 @@ struct WatchCacheState: Sendable {
     /// Records that `object` was written at `object.revision`; returns the event.
     mutating func put(_ object: CachedObject) -> CacheEvent {
         let previous = objects.updateValue(object, forKey: object.key)
-        if previous == nil { keys.insert(object.key, at: insertionIndex(object.key)) }
+        if previous == nil { keys.insert(object.key) }
         return record(CacheEvent(revision: object.revision, key: object.key, previous: previous, current: object))
     }
 
@@ -33,8 +33,7 @@ struct WatchCacheState: Sendable {
             self.revision = max(self.revision, revision)
             return nil
         }
-        let index = insertionIndex(key)
-        if index < keys.count && keys[index] == key { keys.remove(at: index) }
+        keys.remove(key)
         return record(CacheEvent(revision: revision, key: key, previous: previous, current: nil))
     }
 
@@ -44,24 +43,13 @@ struct WatchCacheState: Sendable {
         return event
     }
 
-    /// The index of the first key not before `key`.
-    private func insertionIndex(_ key: String) -> Int {
-        var low = 0
-        var high = keys.count
-        while low < high {
-            let middle = (low + high) / 2
-            if Self.precedes(keys[middle], key) { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
-
     /// Every object under `prefix` that matches `filter`, in key order.
     func matching(prefix: String, filter: ObjectFilter) -> [CachedObject] {
-        var index = insertionIndex(prefix)
+        var index = keys.lowerBound(prefix)
         var items: [CachedObject] = []
-        while index < keys.count, keys[index].hasPrefix(prefix) {
+        while index < keys.endIndex, keys[index].hasPrefix(prefix) {
             let object = objects[keys[index]]!
-            index += 1
+            index = keys.index(after: index)
             if filter.matches(object) { items.append(object) }
         }
         return items
@@ -73,12 +61,12 @@ struct WatchCacheState: Sendable {
     func page(prefix: String, after afterKey: String?, filter: ObjectFilter, limit: Int, byteBudget: Int)
         -> (items: [CachedObject], more: Bool)
     {
-        var index = insertionIndex(afterKey.map { $0 + "\u{0}" } ?? prefix)
+        var index = keys.lowerBound(afterKey.map { $0 + "\u{0}" } ?? prefix)
         var items: [CachedObject] = []
         var bytes = 0
-        while index < keys.count, keys[index].hasPrefix(prefix) {
+        while index < keys.endIndex, keys[index].hasPrefix(prefix) {
             let object = objects[keys[index]]!
-            index += 1
+            index = keys.index(after: index)
             guard filter.matches(object) else { continue }
             let size = ProtoBytes.listItemSize(object.bytes)
             if items.count == limit || (!items.isEmpty && bytes + size > byteBudget) {

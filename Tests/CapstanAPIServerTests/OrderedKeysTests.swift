@@ -1,0 +1,92 @@
+@testable import CapstanAPIServer
+import Testing
+
+/// The watch cache's ordered key index against a plain sorted array.
+@Suite("Ordered keys")
+struct OrderedKeysTests {
+    /// A small deterministic generator, so a failure can be replayed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+
+    /// The reference: the first index in `sorted` not before `key`.
+    static func lowerBound(_ key: String, in sorted: [String]) -> Int {
+        var (low, high) = (0, sorted.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if precedes(sorted[middle], key) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    @Test("random inserts and deletes keep the same keys in the same order as a sorted array", arguments: [1, 2, 3])
+    func randomOperations(seed: UInt64) {
+        var random = SplitMix(state: seed)
+        var keys = OrderedKeys()
+        var reference: [String] = []
+        // Keys from a small space so inserts hit existing keys and deletes hit present ones; bytes
+        // above ASCII check byte order (not Unicode order).
+        let namespaces = ["a", "b", "ns", "zz", "é"]
+        for step in 0..<8_000 {
+            let key = "/registry/pods/\(namespaces.randomElement(using: &random)!)/p\(Int.random(in: 0..<1_000, using: &random))"
+            // Grow for the first half, then delete more often than insert.
+            let insert = Int.random(in: 0..<10, using: &random) < (step < 4_000 ? 7 : 3)
+            let at = Self.lowerBound(key, in: reference)
+            let present = at < reference.count && reference[at] == key
+            if insert {
+                let inserted = keys.insert(key)
+                #expect(inserted == !present)
+                if !present { reference.insert(key, at: at) }
+            } else {
+                let removed = keys.remove(key)
+                #expect(removed == present)
+                if present { reference.remove(at: at) }
+            }
+            if step % 500 == 499 {
+                #expect(Array(keys) == reference)
+                #expect(keys.count == reference.count)
+            }
+        }
+        #expect(Array(keys) == reference)
+        // Lower bounds land on the same key as in the array, for present and absent probes.
+        for probe in ["", "/registry/pods/", "/registry/pods/b/", "/registry/pods/b/p1", "/registry/pods/ns/p999\u{0}", "/registry/pods/zz/", "\u{FFFF}"] {
+            let index = keys.lowerBound(probe)
+            let expected = Self.lowerBound(probe, in: reference)
+            if expected == reference.count {
+                #expect(index == keys.endIndex)
+            } else {
+                #expect(keys[index] == reference[expected])
+                #expect(Array(keys[index...]) == Array(reference[expected...]))
+            }
+        }
+    }
+
+    @Test("a sorted listing splits into chunks and survives deleting every key")
+    func bulkLoadAndDrain() {
+        let sorted = (0..<5_000).map { "/registry/pods/default/p\(String($0 + 100_000))" }
+        var keys = OrderedKeys(sorted: sorted)
+        #expect(Array(keys) == sorted && keys.count == 5_000)
+        var remaining = sorted
+        var random = SplitMix(state: 9)
+        remaining.shuffle(using: &random)
+        for (removed, key) in remaining.enumerated() {
+            let wasPresent = keys.remove(key)
+            #expect(wasPresent)
+            if removed % 500 == 0 { #expect(keys.count == 5_000 - removed - 1) }
+        }
+        #expect(keys.isEmpty && Array(keys).isEmpty && keys.lowerBound("") == keys.endIndex)
+        let removedAgain = keys.remove("/registry/pods/default/p100000")
+        #expect(!removedAgain)
+        let inserted = keys.insert("k")
+        #expect(inserted && Array(keys) == ["k"])
+    }
+}
