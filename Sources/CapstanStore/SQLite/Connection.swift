@@ -10,6 +10,8 @@ final class Connection {
     let path: String
     private let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// Kept alive while SQLite holds a pointer to it (see `reportCommits(to:)`).
+    private var walMonitor: WALMonitor?
 
     /// Opens (creating when `create`) the database at `path`, through the VFS named `vfs` (nil: the default).
     init(path: String, create: Bool, vfs: String? = nil) throws(StoreError) {
@@ -31,6 +33,43 @@ final class Connection {
     func close() {
         statements.removeAll()
         sqlite3_close_v2(handle)
+        walMonitor = nil
+    }
+
+    /// Replaces SQLite's automatic checkpoints (which run inside COMMIT) with a report of the WAL's
+    /// size to `monitor` after every commit; a background `Checkpointer` acts on it.
+    func reportCommits(to monitor: WALMonitor) {
+        walMonitor = monitor
+        let context = Unmanaged.passUnretained(monitor).toOpaque()
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, frames in
+                guard let context else { return SQLITE_OK }
+                Unmanaged<WALMonitor>.fromOpaque(context).takeUnretainedValue().committed(frames: Int(frames))
+                return SQLITE_OK
+            }, context)
+    }
+
+    /// The ways `checkpoint(_:)` can run (SQLite's `SQLITE_CHECKPOINT_*`).
+    enum CheckpointMode {
+        /// Copies what it can without waiting for, or blocking, readers and the writer.
+        case passive
+        /// Waits for the writer and readers (through the busy timeout), copies everything and empties
+        /// the WAL file to zero bytes.
+        case truncate
+    }
+
+    /// Copies committed WAL frames into the database file (and syncs it). Returns the WAL's frames and
+    /// how many of them are now in the database file; SQLITE_BUSY (a truncate that could not get
+    /// its locks in time) is not an error, the counts then say how far it got.
+    func checkpoint(_ mode: CheckpointMode) throws(StoreError) -> (walFrames: Int, checkpointed: Int) {
+        var walFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let code = sqlite3_wal_checkpoint_v2(
+            handle, "main", mode == .passive ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_TRUNCATE,
+            &walFrames, &checkpointed)
+        if code != SQLITE_OK && code != SQLITE_BUSY { throw error(code, doing: "checkpoint") }
+        return (Int(max(0, walFrames)), Int(max(0, checkpointed)))
     }
 
     /// Runs SQL without results (several statements allowed).
