@@ -9,15 +9,20 @@ import Synchronization
 /// when the WAL holds `checkpointPages` or more:
 ///
 /// - PASSIVE: copies the committed frames no reader still needs, without taking the write lock, so
-///   commits go on meanwhile. Once everything is copied, the writer's next transaction starts the
-///   WAL over from its beginning (SQLite does this itself), so the file stops growing.
-/// - TRUNCATE, only when the WAL has reached `walLimitPages` (readers kept it from starting over, or
-///   writes outran the copying): it waits, at most the busy timeout, for the writer and readers,
-///   copies everything and empties the WAL file. Writers wait for it; it bounds the WAL's size.
+///   commits go on meanwhile. When everything is copied as the writer begins a transaction, SQLite
+///   starts the WAL over from its beginning; under a steady stream of commits that moment rarely
+///   comes, so the WAL keeps growing until:
+/// - RESTART, when the WAL has reached `walLimitPages`, right after a PASSIVE pass has copied the
+///   bulk: it holds the writer off while it copies the few frames committed since (and syncs the
+///   database file), waits (at most the busy timeout) for readers to leave the WAL, and the next
+///   transaction starts the WAL over. Writers wait about one commit's time for it, once per
+///   `walLimitPages`, instead of a whole checkpoint every 1000 pages; the WAL file stays at most
+///   about `walLimitPages` long (it is reused, not truncated, so commits do not grow the file).
 ///
 /// Durability does not change: commits are durable when the WAL is synced at COMMIT; a checkpoint
 /// only copies committed pages into the database file. A checkpoint that fails (an I/O error on the
-/// database file) leaves the WAL as it was; it is retried after `retryDelay`. A failed commit's
+/// database file) leaves the WAL as it was; it is retried after `retryDelay`, as is opening the
+/// checkpointer's own connection (on its thread, when the first checkpoint is due). A failed commit's
 /// frames (see `WriterThread`) lie past the last commit, where no checkpoint reads.
 ///
 /// `close` lets a running checkpoint finish, then the thread closes its connection and ends.
@@ -30,7 +35,7 @@ final class WALMonitor: Sendable {
     let closed = Atomic<Bool>(false)
 
     let checkpoints = Atomic<Int>(0)
-    let truncations = Atomic<Int>(0)
+    let restarts = Atomic<Int>(0)
     let checkpointFailures = Atomic<Int>(0)
     let checkpointNanoseconds = Atomic<Int>(0)
 
@@ -52,13 +57,28 @@ final class WALMonitor: Sendable {
 }
 
 /// The checkpointer thread's loop (see `WALMonitor`).
-struct Checkpointer {
-    let connection: Connection
+struct Checkpointer: Sendable {
+    let path: String
+    let vfs: String?
     let monitor: WALMonitor
     let walLimitPages: Int
     let retryDelay: Duration
 
+    /// Opens the checkpointer's connection; a restart holds writers off while it waits for
+    /// readers, so it waits at most a second.
+    private func open() throws(StoreError) -> Connection {
+        let connection = try Connection(path: path, create: false, vfs: vfs)
+        do throws(StoreError) {
+            try connection.execute(Schema.connectionPragmas + "PRAGMA busy_timeout = 1000;")
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
+    }
+
     func run() {
+        var connection: Connection?
         // Frames copied by the last pass, to tell progress from a reader holding the WAL.
         var lastCopied = -1
         while !monitor.closed.load(ordering: .acquiring) {
@@ -67,11 +87,24 @@ struct Checkpointer {
                 monitor.signal.wait(timeout: .seconds(1))
                 continue
             }
-            let mode: Connection.CheckpointMode = frames >= walLimitPages ? .truncate : .passive
+            if connection == nil {
+                do throws(StoreError) {
+                    connection = try open()
+                } catch {
+                    monitor.checkpointFailures.add(1, ordering: .relaxed)
+                    monitor.signal.wait(timeout: retryDelay)
+                    continue
+                }
+            }
+            guard let connection else { continue }
             let start = ContinuousClock.now
-            let result: (walFrames: Int, checkpointed: Int)
+            var result: (walFrames: Int, checkpointed: Int)
             do throws(StoreError) {
-                result = try connection.checkpoint(mode)
+                result = try connection.checkpoint(.passive)
+                if frames >= walLimitPages {
+                    result = try connection.checkpoint(.restart)
+                    monitor.restarts.add(1, ordering: .relaxed)
+                }
             } catch {
                 monitor.checkpointFailures.add(1, ordering: .relaxed)
                 lastCopied = -1
@@ -83,7 +116,6 @@ struct Checkpointer {
                 Int(elapsed.components.seconds) * 1_000_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000),
                 ordering: .relaxed)
             monitor.checkpoints.add(1, ordering: .relaxed)
-            if mode == .truncate { monitor.truncations.add(1, ordering: .relaxed) }
             if result.checkpointed >= result.walFrames {
                 // All copied: the writer's next transaction starts the WAL over; wait for its report
                 // (unless a commit reported meanwhile).
@@ -97,6 +129,6 @@ struct Checkpointer {
                 lastCopied = result.checkpointed
             }
         }
-        connection.close()
+        connection?.close()
     }
 }

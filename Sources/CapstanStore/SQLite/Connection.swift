@@ -54,19 +54,19 @@ final class Connection {
     enum CheckpointMode {
         /// Copies what it can without waiting for, or blocking, readers and the writer.
         case passive
-        /// Waits for the writer and readers (through the busy timeout), copies everything and empties
-        /// the WAL file to zero bytes.
-        case truncate
+        /// Waits for the writer and readers (through the busy timeout), copies everything and makes
+        /// the writer's next transaction start the WAL over from its beginning.
+        case restart
     }
 
     /// Copies committed WAL frames into the database file (and syncs it). Returns the WAL's frames and
-    /// how many of them are now in the database file; SQLITE_BUSY (a truncate that could not get
+    /// how many of them are now in the database file; SQLITE_BUSY (a restart that could not get
     /// its locks in time) is not an error, the counts then say how far it got.
     func checkpoint(_ mode: CheckpointMode) throws(StoreError) -> (walFrames: Int, checkpointed: Int) {
         var walFrames: Int32 = 0
         var checkpointed: Int32 = 0
         let code = sqlite3_wal_checkpoint_v2(
-            handle, "main", mode == .passive ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_TRUNCATE,
+            handle, "main", mode == .passive ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART,
             &walFrames, &checkpointed)
         if code != SQLITE_OK && code != SQLITE_BUSY { throw error(code, doing: "checkpoint") }
         return (Int(max(0, walFrames)), Int(max(0, checkpointed)))

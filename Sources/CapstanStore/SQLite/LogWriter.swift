@@ -94,24 +94,16 @@ final class LogWriter: Sendable {
         return try opened.get()
     }
 
-    /// Turns the writer connection's automatic checkpoints off and opens the background
-    /// checkpointer's connection (see `WALMonitor`).
+    /// Turns the writer connection's automatic checkpoints off and prepares the background
+    /// checkpointer (see `WALMonitor`), which opens its own connection on its own thread.
     private static func startCheckpoints(
         writing connection: Connection, path: String, options: SQLiteStoreOptions, monitor: WALMonitor
     ) throws(StoreError) -> Checkpointer {
         try connection.execute("PRAGMA wal_autocheckpoint = 0")
         connection.reportCommits(to: monitor)
-        let checkpointing = try Connection(path: path, create: false, vfs: options.vfsName)
-        do throws(StoreError) {
-            // A truncation holds writers off while it waits for readers: wait at most a second.
-            try checkpointing.execute(Schema.connectionPragmas + "PRAGMA busy_timeout = 1000;")
-        } catch {
-            checkpointing.close()
-            throw error
-        }
         return Checkpointer(
-            connection: checkpointing, monitor: monitor, walLimitPages: max(options.walLimitPages, monitor.checkpointPages),
-            retryDelay: options.checkpointRetryDelay)
+            path: path, vfs: options.vfsName, monitor: monitor,
+            walLimitPages: max(options.walLimitPages, monitor.checkpointPages), retryDelay: options.checkpointRetryDelay)
     }
 
     /// Queues `request` and waits for the transaction holding it to commit (or fail).
@@ -177,7 +169,7 @@ final class LogWriter: Sendable {
             commitNanoseconds: commitNanoseconds.load(ordering: .relaxed),
             slowestCommitNanoseconds: slowestCommitNanoseconds.load(ordering: .relaxed),
             checkpoints: wal?.checkpoints.load(ordering: .relaxed) ?? 0,
-            walTruncations: wal?.truncations.load(ordering: .relaxed) ?? 0,
+            walRestarts: wal?.restarts.load(ordering: .relaxed) ?? 0,
             checkpointFailures: wal?.checkpointFailures.load(ordering: .relaxed) ?? 0,
             checkpointNanoseconds: wal?.checkpointNanoseconds.load(ordering: .relaxed) ?? 0,
             walFrames: wal?.frames.load(ordering: .relaxed) ?? 0,

@@ -41,10 +41,10 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     /// checkpoints, checkpointing), in total and the longest one.
     public var commitNanoseconds: Int
     public var slowestCommitNanoseconds: Int
-    /// Background checkpoints run (0 with SQLite's automatic checkpoints), those that truncated the
+    /// Background checkpoints run (0 with SQLite's automatic checkpoints), those that restarted the
     /// WAL at its limit, those that failed (and were retried), and the time they took.
     public var checkpoints: Int
-    public var walTruncations: Int
+    public var walRestarts: Int
     public var checkpointFailures: Int
     public var checkpointNanoseconds: Int
     /// WAL frames after the last commit, and the most seen after any commit (background checkpoints only).
