@@ -79,11 +79,14 @@ struct Checkpointer: Sendable {
 
     func run() {
         var connection: Connection?
-        // Frames copied by the last pass, to tell progress from a reader holding the WAL.
-        var lastCopied = -1
+        // Frames of the current WAL already copied into the database file: a pass runs once
+        // `checkpointPages` more have been committed (as SQLite's automatic checkpoint would), so a
+        // reader holding old frames causes no busy loop, or when the WAL reaches its limit.
+        var copied = 0
         while !monitor.closed.load(ordering: .acquiring) {
             let frames = monitor.frames.load(ordering: .relaxed)
-            guard frames >= monitor.checkpointPages else {
+            if frames < copied { copied = 0 }  // the WAL started over
+            guard frames - copied >= monitor.checkpointPages || frames >= walLimitPages else {
                 monitor.signal.wait(timeout: .seconds(1))
                 continue
             }
@@ -107,7 +110,6 @@ struct Checkpointer: Sendable {
                 }
             } catch {
                 monitor.checkpointFailures.add(1, ordering: .relaxed)
-                lastCopied = -1
                 monitor.signal.wait(timeout: retryDelay)
                 continue
             }
@@ -116,17 +118,16 @@ struct Checkpointer: Sendable {
                 Int(elapsed.components.seconds) * 1_000_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000),
                 ordering: .relaxed)
             monitor.checkpoints.add(1, ordering: .relaxed)
+            copied = result.checkpointed
             if result.checkpointed >= result.walFrames {
-                // All copied: the writer's next transaction starts the WAL over; wait for its report
-                // (unless a commit reported meanwhile).
-                _ = monitor.frames.compareExchange(expected: frames, desired: 0, ordering: .relaxed)
-                lastCopied = -1
-                monitor.signal.wait(timeout: .seconds(1))
-            } else if result.checkpointed == lastCopied {
-                // No progress: a reader still needs those frames. Try again shortly.
+                // All copied: the writer's next transaction starts the WAL over, and its report will
+                // say so (unless a commit reported meanwhile).
+                if monitor.frames.compareExchange(expected: frames, desired: 0, ordering: .relaxed).exchanged {
+                    copied = 0
+                }
+            } else if frames >= walLimitPages {
+                // Readers kept the restart from finishing: try again shortly.
                 monitor.signal.wait(timeout: .milliseconds(20))
-            } else {
-                lastCopied = result.checkpointed
             }
         }
         connection?.close()
