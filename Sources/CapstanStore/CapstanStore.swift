@@ -29,7 +29,8 @@
 ///   - **Checkpoints** run on a thread of their own (`WALMonitor`): SQLite's automatic checkpoint,
 ///     which copies the WAL into the database file and syncs it inside a COMMIT, is off on the write
 ///     connection; a background connection copies the WAL (PASSIVE) once it passes
-///     `checkpointPages`, and makes it start over (holding writers off briefly) only at `walLimitPages`.
+///     `checkpointPages`; at `walLimitPages` the writer copies the last few commits' frames itself
+///     between batches, so the WAL starts over.
 ///   - **Compaction** removes rows superseded at or before the compaction revision, in small steps;
 ///     a background policy keeps a retention window (revisions and time).
 ///   - **Write failures** (a full disk, `maxDatabaseBytes` reached, an I/O error on write or fsync):

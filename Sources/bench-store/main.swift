@@ -51,10 +51,11 @@ func report(_ name: String, _ rate: Double, _ note: String = "") {
 func commitNote(_ statistics: SQLiteStoreStatistics) -> String {
     let commits = Double(max(1, statistics.writeTransactions))
     return String(
-        format: "(%.1f writes/commit, commit %.2f ms mean %.0f ms max; %d checkpoints %.0f ms, %d WAL restarts, WAL ≤ %d pages)",
+        format: "(%.1f writes/commit, commit %.2f ms mean %.0f ms max; %d checkpoints %.0f ms, %d by the writer %.0f ms, WAL ≤ %d pages)",
         Double(statistics.writesCompleted) / commits, Double(statistics.commitNanoseconds) / commits / 1e6,
         Double(statistics.slowestCommitNanoseconds) / 1e6, statistics.checkpoints,
-        Double(statistics.checkpointNanoseconds) / 1e6, statistics.walRestarts, statistics.largestWALFrames)
+        Double(statistics.checkpointNanoseconds) / 1e6, statistics.limitCheckpoints,
+        Double(statistics.limitCheckpointNanoseconds) / 1e6, statistics.largestWALFrames)
 }
 
 let checkpointMode = arguments.contains("--autocheckpoint") ? "SQLite's automatic checkpoints" : "background checkpoints"

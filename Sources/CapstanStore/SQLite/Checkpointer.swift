@@ -8,16 +8,16 @@ import Synchronization
 /// size after each commit (`WALMonitor`); this thread, with a connection of its own, checkpoints
 /// when the WAL holds `checkpointPages` or more:
 ///
-/// - PASSIVE: copies the committed frames no reader still needs, without taking the write lock, so
-///   commits go on meanwhile. When everything is copied as the writer begins a transaction, SQLite
-///   starts the WAL over from its beginning; under a steady stream of commits that moment rarely
-///   comes, so the WAL keeps growing until:
-/// - RESTART, when the WAL has reached `walLimitPages`, right after a PASSIVE pass has copied the
-///   bulk: it holds the writer off while it copies the few frames committed since (and syncs the
-///   database file), waits (at most the busy timeout) for readers to leave the WAL, and the next
-///   transaction starts the WAL over. Writers wait about one commit's time for it, once per
-///   `walLimitPages`, instead of a whole checkpoint every 1000 pages; the WAL file stays at most
-///   about `walLimitPages` long (it is reused, not truncated, so commits do not grow the file).
+/// Each pass is PASSIVE: it copies the committed frames no reader still needs, without taking the
+/// write lock, so commits go on meanwhile. SQLite starts the WAL over from its beginning when a
+/// transaction begins with everything copied; under a steady stream of commits that moment rarely
+/// comes (the checkpointer is always a few commits behind), so at `walLimitPages` the writer itself
+/// checkpoints between two batches (`WriterThread.checkpointAtLimit`): only the frames committed
+/// since the background pass, and the database file's sync, so it holds writes up for about one
+/// commit's time, once per `walLimitPages`; its next transaction then starts the WAL over. The WAL
+/// file is reused, not truncated, so it stays about `walLimitPages` long and commits do not grow it.
+/// (A reader holding an old snapshot can delay the restart; the writer tries again every
+/// `checkpointPages` frames.)
 ///
 /// Durability does not change: commits are durable when the WAL is synced at COMMIT; a checkpoint
 /// only copies committed pages into the database file. A checkpoint that fails (an I/O error on the
@@ -28,6 +28,7 @@ import Synchronization
 /// `close` lets a running checkpoint finish, then the thread closes its connection and ends.
 final class WALMonitor: Sendable {
     let checkpointPages: Int
+    let walLimitPages: Int
     let signal = ThreadSignal()
     /// WAL frames after the last commit.
     let frames = Atomic<Int>(0)
@@ -35,12 +36,15 @@ final class WALMonitor: Sendable {
     let closed = Atomic<Bool>(false)
 
     let checkpoints = Atomic<Int>(0)
-    let restarts = Atomic<Int>(0)
+    /// Checkpoints the writer ran at the limit, and their time.
+    let limitCheckpoints = Atomic<Int>(0)
+    let limitCheckpointNanoseconds = Atomic<Int>(0)
     let checkpointFailures = Atomic<Int>(0)
     let checkpointNanoseconds = Atomic<Int>(0)
 
-    init(checkpointPages: Int) {
+    init(checkpointPages: Int, walLimitPages: Int) {
         self.checkpointPages = max(1, checkpointPages)
+        self.walLimitPages = max(self.checkpointPages, walLimitPages)
     }
 
     /// Called on the writer thread after each commit, with the WAL's size in frames.
@@ -61,15 +65,13 @@ struct Checkpointer: Sendable {
     let path: String
     let vfs: String?
     let monitor: WALMonitor
-    let walLimitPages: Int
     let retryDelay: Duration
 
-    /// Opens the checkpointer's connection; a restart holds writers off while it waits for
-    /// readers, so it waits at most a second.
+    /// Opens the checkpointer's connection.
     private func open() throws(StoreError) -> Connection {
         let connection = try Connection(path: path, create: false, vfs: vfs)
         do throws(StoreError) {
-            try connection.execute(Schema.connectionPragmas + "PRAGMA busy_timeout = 1000;")
+            try connection.execute(Schema.connectionPragmas)
         } catch {
             connection.close()
             throw error
@@ -81,12 +83,12 @@ struct Checkpointer: Sendable {
         var connection: Connection?
         // Frames of the current WAL already copied into the database file: a pass runs once
         // `checkpointPages` more have been committed (as SQLite's automatic checkpoint would), so a
-        // reader holding old frames causes no busy loop, or when the WAL reaches its limit.
+        // reader holding old frames causes no busy loop.
         var copied = 0
         while !monitor.closed.load(ordering: .acquiring) {
             let frames = monitor.frames.load(ordering: .relaxed)
             if frames < copied { copied = 0 }  // the WAL started over
-            guard frames - copied >= monitor.checkpointPages || frames >= walLimitPages else {
+            guard frames - copied >= monitor.checkpointPages else {
                 monitor.signal.wait(timeout: .seconds(1))
                 continue
             }
@@ -101,16 +103,17 @@ struct Checkpointer: Sendable {
             }
             guard let connection else { continue }
             let start = ContinuousClock.now
-            var result: (walFrames: Int, checkpointed: Int)
+            let checkpointed: (walFrames: Int, checkpointed: Int)?
             do throws(StoreError) {
-                result = try connection.checkpoint(.passive)
-                if frames >= walLimitPages {
-                    result = try connection.checkpoint(.restart)
-                    monitor.restarts.add(1, ordering: .relaxed)
-                }
+                checkpointed = try connection.checkpoint()
             } catch {
                 monitor.checkpointFailures.add(1, ordering: .relaxed)
                 monitor.signal.wait(timeout: retryDelay)
+                continue
+            }
+            guard let result = checkpointed else {
+                // The writer is checkpointing at the WAL's limit: this pass is not needed.
+                monitor.signal.wait(timeout: .seconds(1))
                 continue
             }
             let elapsed = ContinuousClock.now - start
@@ -125,9 +128,6 @@ struct Checkpointer: Sendable {
                 if monitor.frames.compareExchange(expected: frames, desired: 0, ordering: .relaxed).exchanged {
                     copied = 0
                 }
-            } else if frames >= walLimitPages {
-                // Readers kept the restart from finishing: try again shortly.
-                monitor.signal.wait(timeout: .milliseconds(20))
             }
         }
         connection?.close()

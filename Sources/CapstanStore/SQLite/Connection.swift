@@ -50,25 +50,16 @@ final class Connection {
             }, context)
     }
 
-    /// The ways `checkpoint(_:)` can run (SQLite's `SQLITE_CHECKPOINT_*`).
-    enum CheckpointMode {
-        /// Copies what it can without waiting for, or blocking, readers and the writer.
-        case passive
-        /// Waits for the writer and readers (through the busy timeout), copies everything and makes
-        /// the writer's next transaction start the WAL over from its beginning.
-        case restart
-    }
-
-    /// Copies committed WAL frames into the database file (and syncs it). Returns the WAL's frames and
-    /// how many of them are now in the database file; SQLITE_BUSY (a restart that could not get
-    /// its locks in time) is not an error, the counts then say how far it got.
-    func checkpoint(_ mode: CheckpointMode) throws(StoreError) -> (walFrames: Int, checkpointed: Int) {
+    /// Copies the committed WAL frames no reader still needs into the database file and syncs it
+    /// (a PASSIVE checkpoint: it waits for no lock). Returns the WAL's frames and how many of them are
+    /// now in the database file, or nil when another connection is checkpointing.
+    func checkpoint() throws(StoreError) -> (walFrames: Int, checkpointed: Int)? {
         var walFrames: Int32 = 0
         var checkpointed: Int32 = 0
         let code = sqlite3_wal_checkpoint_v2(
-            handle, "main", mode == .passive ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART,
-            &walFrames, &checkpointed)
-        if code != SQLITE_OK && code != SQLITE_BUSY { throw error(code, doing: "checkpoint") }
+            handle, "main", SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
+        if code & 0xff == SQLITE_BUSY { return nil }
+        if code != SQLITE_OK { throw error(code, doing: "checkpoint") }
         return (Int(max(0, walFrames)), Int(max(0, checkpointed)))
     }
 

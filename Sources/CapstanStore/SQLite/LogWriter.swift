@@ -50,7 +50,7 @@ final class LogWriter: Sendable {
         LogWriter, WatchHub
     ) {
         let leases = LeaseTable()
-        let wal = options.checkpointPages.map { WALMonitor(checkpointPages: $0) }
+        let wal = options.checkpointPages.map { WALMonitor(checkpointPages: $0, walLimitPages: options.walLimitPages) }
         let opened: Result<(LogWriter, WatchHub), StoreError> = await withCheckedContinuation { continuation in
             startThread(name: "store-writer") {
                 let connection: Connection
@@ -102,8 +102,7 @@ final class LogWriter: Sendable {
         try connection.execute("PRAGMA wal_autocheckpoint = 0")
         connection.reportCommits(to: monitor)
         return Checkpointer(
-            path: path, vfs: options.vfsName, monitor: monitor,
-            walLimitPages: max(options.walLimitPages, monitor.checkpointPages), retryDelay: options.checkpointRetryDelay)
+            path: path, vfs: options.vfsName, monitor: monitor, retryDelay: options.checkpointRetryDelay)
     }
 
     /// Queues `request` and waits for the transaction holding it to commit (or fail).
@@ -169,9 +168,10 @@ final class LogWriter: Sendable {
             commitNanoseconds: commitNanoseconds.load(ordering: .relaxed),
             slowestCommitNanoseconds: slowestCommitNanoseconds.load(ordering: .relaxed),
             checkpoints: wal?.checkpoints.load(ordering: .relaxed) ?? 0,
-            walRestarts: wal?.restarts.load(ordering: .relaxed) ?? 0,
             checkpointFailures: wal?.checkpointFailures.load(ordering: .relaxed) ?? 0,
             checkpointNanoseconds: wal?.checkpointNanoseconds.load(ordering: .relaxed) ?? 0,
+            limitCheckpoints: wal?.limitCheckpoints.load(ordering: .relaxed) ?? 0,
+            limitCheckpointNanoseconds: wal?.limitCheckpointNanoseconds.load(ordering: .relaxed) ?? 0,
             walFrames: wal?.frames.load(ordering: .relaxed) ?? 0,
             largestWALFrames: wal?.largestFrames.load(ordering: .relaxed) ?? 0)
     }

@@ -36,9 +36,9 @@ public struct SQLiteStoreOptions: Sendable {
     /// database file off the commit path (see `WALMonitor`). nil: SQLite's automatic checkpoint at
     /// 1000 pages instead, run inside the commit that crosses it.
     public var checkpointPages: Int? = 1000
-    /// WAL pages at which the background checkpointer makes the WAL start over, holding writers off
-    /// for about one commit's time: the bound on the WAL's size when a steady stream of commits (or
-    /// readers) keeps it from starting over by itself.
+    /// WAL pages at which the writer checkpoints between batches (what the background checkpointer
+    /// has not copied yet) so the WAL starts over: the bound on the WAL's size when a steady stream
+    /// of commits keeps it from starting over by itself.
     public var walLimitPages: Int = 4096
     /// How long the background checkpointer waits before retrying a checkpoint that failed.
     public var checkpointRetryDelay: Duration = .seconds(1)

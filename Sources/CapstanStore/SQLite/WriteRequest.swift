@@ -41,12 +41,14 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     /// checkpoints, checkpointing), in total and the longest one.
     public var commitNanoseconds: Int
     public var slowestCommitNanoseconds: Int
-    /// Background checkpoints run (0 with SQLite's automatic checkpoints), those that restarted the
-    /// WAL at its limit, those that failed (and were retried), and the time they took.
+    /// Background checkpoints run (0 with SQLite's automatic checkpoints), those that failed (and
+    /// were retried), and the time they took.
     public var checkpoints: Int
-    public var walRestarts: Int
     public var checkpointFailures: Int
     public var checkpointNanoseconds: Int
+    /// Checkpoints the writer ran between batches at the WAL's limit, and the time they took.
+    public var limitCheckpoints: Int
+    public var limitCheckpointNanoseconds: Int
     /// WAL frames after the last commit, and the most seen after any commit (background checkpoints only).
     public var walFrames: Int
     public var largestWALFrames: Int
