@@ -39,7 +39,7 @@ public struct SQLiteStoreOptions: Sendable {
     /// WAL pages at which the writer checkpoints between batches (what the background checkpointer
     /// has not copied yet) so the WAL starts over: the bound on the WAL's size when a steady stream
     /// of commits keeps it from starting over by itself.
-    public var walLimitPages: Int = 4096
+    public var walLimitPages: Int = 16384
     /// How long the background checkpointer waits before retrying a checkpoint that failed.
     public var checkpointRetryDelay: Duration = .seconds(1)
     /// The registered SQLite VFS to open the database with (nil: SQLite's default). Tests use one
