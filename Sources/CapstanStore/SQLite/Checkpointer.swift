@@ -6,7 +6,7 @@ import Synchronization
 /// commit copies the WAL into the database file and syncs it while every writer of the next group
 /// commit waits. Instead, the writer connection has automatic checkpoints off and reports the WAL's
 /// size after each commit (`WALMonitor`); this thread, with a connection of its own, checkpoints
-/// when the WAL holds `checkpointPages` or more:
+/// each time `checkpointPages` more frames have been committed.
 ///
 /// Each pass is PASSIVE: it copies the committed frames no reader still needs, without taking the
 /// write lock, so commits go on meanwhile. SQLite starts the WAL over from its beginning when a
