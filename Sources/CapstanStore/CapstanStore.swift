@@ -26,6 +26,11 @@
 ///     only when it has read up to the last published revision (checked under the hub's lock), so
 ///     there is no gap and no duplicate at the seam. Each watcher's queue is bounded: one that falls
 ///     behind leaves the hub and reads what it missed from the table again.
+///   - **Checkpoints** run on a thread of their own (`WALMonitor`): SQLite's automatic checkpoint,
+///     which copies the WAL into the database file and syncs it inside a COMMIT, is off on the write
+///     connection; a background connection copies the WAL (PASSIVE) once it passes
+///     `checkpointPages`; at `walLimitPages` the writer copies the last few commits' frames itself
+///     between batches, so the WAL starts over.
 ///   - **Compaction** removes rows superseded at or before the compaction revision, in small steps;
 ///     a background policy keeps a retention window (revisions and time).
 ///   - **Write failures** (a full disk, `maxDatabaseBytes` reached, an I/O error on write or fsync):

@@ -6,7 +6,10 @@
 // `Etcd.swift`. `--no-etcd` skips that part.
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
-//         [--directory DIR] [--no-etcd | --only-etcd]
+//         [--directory DIR] [--no-etcd | --only-etcd] [--autocheckpoint]
+//
+// `--autocheckpoint` lets SQLite checkpoint inside commits (its default) instead of the store's
+// background checkpointer, for comparison.
 import CapstanBenchSupport
 import CapstanStore
 import Foundation
@@ -27,6 +30,7 @@ func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     var options = SQLiteStoreOptions()
     options.retention = nil
+    if arguments.contains("--autocheckpoint") { options.checkpointPages = nil }
     let store = try await SQLiteStore.open(directory: directory, options: options)
     do {
         let result = try await body(store)
@@ -43,7 +47,19 @@ func report(_ name: String, _ rate: Double, _ note: String = "") {
     print("\(padded) \(String(format: "%10.0f", rate)) /s  \(note)")
 }
 
-print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent)")
+/// Writes per commit, mean and longest COMMIT, and background checkpoints.
+func commitNote(_ statistics: SQLiteStoreStatistics) -> String {
+    let commits = Double(max(1, statistics.writeTransactions))
+    return String(
+        format: "(%.1f writes/commit, commit %.2f ms mean %.0f ms max; %d checkpoints %.0f ms, %d by the writer %.0f ms, WAL ≤ %d pages)",
+        Double(statistics.writesCompleted) / commits, Double(statistics.commitNanoseconds) / commits / 1e6,
+        Double(statistics.slowestCommitNanoseconds) / 1e6, statistics.checkpoints,
+        Double(statistics.checkpointNanoseconds) / 1e6, statistics.limitCheckpoints,
+        Double(statistics.limitCheckpointNanoseconds) / 1e6, statistics.largestWALFrames)
+}
+
+let checkpointMode = arguments.contains("--autocheckpoint") ? "SQLite's automatic checkpoints" : "background checkpoints"
+print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent), \(checkpointMode)")
 for writers in [1, 16, 64] where !arguments.contains("--only-etcd") {
     let (rate, statistics) = try await withStore { store in
         let rate = try await measure(workers: writers, seconds: seconds) { worker, iteration in
@@ -51,8 +67,7 @@ for writers in [1, 16, 64] where !arguments.contains("--only-etcd") {
         }
         return (rate, store.statistics)
     }
-    let perCommit = Double(statistics.writesCompleted) / Double(max(1, statistics.writeTransactions))
-    report("creates, \(writers) writers", rate, String(format: "(%.1f writes per commit)", perCommit))
+    report("creates, \(writers) writers", rate, commitNote(statistics))
 }
 
 if !arguments.contains("--only-etcd") {

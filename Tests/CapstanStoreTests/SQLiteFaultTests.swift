@@ -224,24 +224,50 @@ struct SQLiteFaultTests {
     }
 
     /// Checkpoints copy the WAL into the database file after commits; when they fail, the WAL keeps
-    /// the data, so the commits still succeed and nothing is lost.
-    @Test func failedCheckpointsLoseNothing() async throws {
+    /// the data, so the commits still succeed and nothing is lost, and the checkpoint is retried:
+    /// with SQLite's automatic checkpoints (inside commits) and with the background checkpointer.
+    @Test(arguments: [false, true]) func failedCheckpointsLoseNothing(background: Bool) async throws {
         let vfs = try FaultVFS()
         defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
-            let store = try await SQLiteStore.open(directory: data, options: Self.options(vfs: vfs))
+            var options = Self.options(vfs: vfs)
+            if background {
+                options.checkpointPages = 200
+                options.checkpointRetryDelay = .milliseconds(50)
+            } else {
+                options.checkpointPages = nil
+            }
+            let store = try await SQLiteStore.open(directory: data, options: options)
             vfs.arm([.write, .sync], on: .database, count: nil, code: SQLiteCode.ioerrWrite)
             var model = StoreModel()
-            // Enough 1 KiB writes for SQLite's automatic checkpoint (every 1000 WAL pages) to run.
+            // Enough 1 KiB writes for a checkpoint (at 1000 or 200 WAL pages) to run.
             for round in 0..<50 {
                 let results = try await Self.batch(store, (0..<40).map { ("/k/\(round)/\($0)", Self.lostValue($0)) })
                 let written = try results.enumerated().map { ($0.offset, try $0.element.get()) }.sorted { $0.1 < $1.1 }
                 for (index, revision) in written { model.put("/k/\(round)/\(index)", Self.lostValue(index), revision: revision) }
             }
+            if background {
+                // Bounded wait for the checkpointer to fail a few times (it retries every 50 ms).
+                for _ in 0..<2000 where store.statistics.checkpointFailures < 3 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(store.statistics.checkpointFailures >= 3, "the failed checkpoint was not retried")
+                #expect(store.statistics.checkpoints == 0)
+            }
             #expect(vfs.failures > 0, "no checkpoint ran")
             try await Self.expectCrashCopy(of: data, in: directory, holds: model)
             vfs.disarm()
+            if background {
+                // Once the fault clears, a retry copies the WAL into the database file.
+                let written = vfs.passed(.write, on: .database)
+                for _ in 0..<2000 where store.statistics.checkpoints == 0 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(store.statistics.checkpoints > 0, "no checkpoint succeeded after the fault cleared")
+                #expect(vfs.passed(.write, on: .database) > written)
+                try await Self.expectCrashCopy(of: data, in: directory, holds: model)
+            }
             await store.close()
             try await Self.expectReopened(data, vfs: vfs, holds: model)
         }

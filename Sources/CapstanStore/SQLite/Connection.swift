@@ -10,6 +10,8 @@ final class Connection {
     let path: String
     private let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// Kept alive while SQLite holds a pointer to it (see `reportCommits(to:)`).
+    private var walMonitor: WALMonitor?
 
     /// Opens (creating when `create`) the database at `path`, through the VFS named `vfs` (nil: the default).
     init(path: String, create: Bool, vfs: String? = nil) throws(StoreError) {
@@ -31,6 +33,34 @@ final class Connection {
     func close() {
         statements.removeAll()
         sqlite3_close_v2(handle)
+        walMonitor = nil
+    }
+
+    /// Replaces SQLite's automatic checkpoints (which run inside COMMIT) with a report of the WAL's
+    /// size to `monitor` after every commit; a background `Checkpointer` acts on it.
+    func reportCommits(to monitor: WALMonitor) {
+        walMonitor = monitor
+        let context = Unmanaged.passUnretained(monitor).toOpaque()
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, frames in
+                guard let context else { return SQLITE_OK }
+                Unmanaged<WALMonitor>.fromOpaque(context).takeUnretainedValue().committed(frames: Int(frames))
+                return SQLITE_OK
+            }, context)
+    }
+
+    /// Copies the committed WAL frames no reader still needs into the database file and syncs it
+    /// (a PASSIVE checkpoint: it waits for no lock). Returns the WAL's frames and how many of them are
+    /// now in the database file, or nil when another connection is checkpointing.
+    func checkpoint() throws(StoreError) -> (walFrames: Int, checkpointed: Int)? {
+        var walFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let code = sqlite3_wal_checkpoint_v2(
+            handle, "main", SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
+        if code & 0xff == SQLITE_BUSY { return nil }
+        if code != SQLITE_OK { throw error(code, doing: "checkpoint") }
+        return (Int(max(0, walFrames)), Int(max(0, checkpointed)))
     }
 
     /// Runs SQL without results (several statements allowed).

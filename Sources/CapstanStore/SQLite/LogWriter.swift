@@ -31,8 +31,13 @@ final class LogWriter: Sendable {
     let compactionSteps = Atomic<Int>(0)
     let compactedRows = Atomic<Int>(0)
     let seals = Atomic<Int>(0)
+    let commitNanoseconds = Atomic<Int>(0)
+    let slowestCommitNanoseconds = Atomic<Int>(0)
+    /// The background checkpointer's monitor (nil: SQLite checkpoints inside commits).
+    let wal: WALMonitor?
 
-    private init(hub: WatchHub, leases: LeaseTable, options: SQLiteStoreOptions, compacted: Int64) {
+    private init(hub: WatchHub, leases: LeaseTable, options: SQLiteStoreOptions, compacted: Int64, wal: WALMonitor?) {
+        self.wal = wal
         self.hub = hub
         self.leases = leases
         self.options = options
@@ -45,6 +50,7 @@ final class LogWriter: Sendable {
         LogWriter, WatchHub
     ) {
         let leases = LeaseTable()
+        let wal = options.checkpointPages.map { WALMonitor(checkpointPages: $0, walLimitPages: options.walLimitPages) }
         let opened: Result<(LogWriter, WatchHub), StoreError> = await withCheckedContinuation { continuation in
             startThread(name: "store-writer") {
                 let connection: Connection
@@ -55,11 +61,30 @@ final class LogWriter: Sendable {
                     continuation.resume(returning: .failure(error))
                     return
                 }
+                var checkpointer: Checkpointer?
+                if let wal {
+                    do throws(StoreError) {
+                        checkpointer = try Self.startCheckpoints(
+                            writing: connection, path: path, options: options, monitor: wal)
+                    } catch {
+                        connection.close()
+                        continuation.resume(returning: .failure(error))
+                        return
+                    }
+                }
                 let now = ContinuousClock.now
                 for (id, ttl) in recovered.leases { leases.add(id, ttl: ttl, now: now) }
                 let hub = WatchHub(published: recovered.head)
-                let writer = LogWriter(hub: hub, leases: leases, options: options, compacted: recovered.compacted)
+                let writer = LogWriter(
+                    hub: hub, leases: leases, options: options, compacted: recovered.compacted, wal: wal)
                 writer.threads.adopt()
+                if let checkpointer {
+                    writer.threads.adopt()
+                    startThread(name: "store-checkpointer") {
+                        checkpointer.run()
+                        writer.threads.finished()
+                    }
+                }
                 continuation.resume(returning: .success((writer, hub)))
                 let thread = WriterThread(writer: writer, connection: connection, recovered: recovered)
                 thread.run()
@@ -67,6 +92,17 @@ final class LogWriter: Sendable {
             }
         }
         return try opened.get()
+    }
+
+    /// Turns the writer connection's automatic checkpoints off and prepares the background
+    /// checkpointer (see `WALMonitor`), which opens its own connection on its own thread.
+    private static func startCheckpoints(
+        writing connection: Connection, path: String, options: SQLiteStoreOptions, monitor: WALMonitor
+    ) throws(StoreError) -> Checkpointer {
+        try connection.execute("PRAGMA wal_autocheckpoint = 0")
+        connection.reportCommits(to: monitor)
+        return Checkpointer(
+            path: path, vfs: options.vfsName, monitor: monitor, retryDelay: options.checkpointRetryDelay)
     }
 
     /// Queues `request` and waits for the transaction holding it to commit (or fail).
@@ -118,6 +154,7 @@ final class LogWriter: Sendable {
     func close() async {
         queue.withLock { $0.closed = true }
         signal.signal()
+        wal?.close()
         await threads.waitUntilFinished()
     }
 
@@ -127,6 +164,15 @@ final class LogWriter: Sendable {
             writesCompleted: writesCompleted.load(ordering: .relaxed),
             compactionSteps: compactionSteps.load(ordering: .relaxed),
             compactedRows: compactedRows.load(ordering: .relaxed),
-            seals: seals.load(ordering: .relaxed))
+            seals: seals.load(ordering: .relaxed),
+            commitNanoseconds: commitNanoseconds.load(ordering: .relaxed),
+            slowestCommitNanoseconds: slowestCommitNanoseconds.load(ordering: .relaxed),
+            checkpoints: wal?.checkpoints.load(ordering: .relaxed) ?? 0,
+            checkpointFailures: wal?.checkpointFailures.load(ordering: .relaxed) ?? 0,
+            checkpointNanoseconds: wal?.checkpointNanoseconds.load(ordering: .relaxed) ?? 0,
+            limitCheckpoints: wal?.limitCheckpoints.load(ordering: .relaxed) ?? 0,
+            limitCheckpointNanoseconds: wal?.limitCheckpointNanoseconds.load(ordering: .relaxed) ?? 0,
+            walFrames: wal?.frames.load(ordering: .relaxed) ?? 0,
+            largestWALFrames: wal?.largestFrames.load(ordering: .relaxed) ?? 0)
     }
 }

@@ -32,6 +32,16 @@ public struct SQLiteStoreOptions: Sendable {
     /// Most bytes the database file may grow to (whole pages; nil: only the disk limits it). A write
     /// that needs more fails with `unavailable` and writes nothing; compaction frees space for more.
     public var maxDatabaseBytes: Int?
+    /// WAL pages (of 4 KiB) at which a background thread checkpoints, copying the WAL into the
+    /// database file off the commit path (see `WALMonitor`). nil: SQLite's automatic checkpoint at
+    /// 1000 pages instead, run inside the commit that crosses it.
+    public var checkpointPages: Int? = 1000
+    /// WAL pages at which the writer checkpoints between batches (what the background checkpointer
+    /// has not copied yet) so the WAL starts over: the bound on the WAL's size when a steady stream
+    /// of commits keeps it from starting over by itself.
+    public var walLimitPages: Int = 16384
+    /// How long the background checkpointer waits before retrying a checkpoint that failed.
+    public var checkpointRetryDelay: Duration = .seconds(1)
     /// The registered SQLite VFS to open the database with (nil: SQLite's default). Tests use one
     /// that injects I/O errors beneath SQLite.
     public var vfsName: String?

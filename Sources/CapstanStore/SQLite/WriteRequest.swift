@@ -37,4 +37,19 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     public var compactedRows: Int
     /// Seals committed after failed commits (see the module documentation).
     public var seals: Int
+    /// Time spent in group commits' COMMIT statements (syncing the WAL, and with SQLite's automatic
+    /// checkpoints, checkpointing), in total and the longest one.
+    public var commitNanoseconds: Int
+    public var slowestCommitNanoseconds: Int
+    /// Background checkpoints run (0 with SQLite's automatic checkpoints), those that failed (and
+    /// were retried), and the time they took.
+    public var checkpoints: Int
+    public var checkpointFailures: Int
+    public var checkpointNanoseconds: Int
+    /// Checkpoints the writer ran between batches at the WAL's limit, and the time they took.
+    public var limitCheckpoints: Int
+    public var limitCheckpointNanoseconds: Int
+    /// WAL frames after the last commit, and the most seen after any commit (background checkpoints only).
+    public var walFrames: Int
+    public var largestWALFrames: Int
 }

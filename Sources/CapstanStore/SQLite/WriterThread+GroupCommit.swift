@@ -54,6 +54,7 @@ extension WriterThread {
                 return
             }
         }
+        let commitStart = ContinuousClock.now
         do throws(StoreError) {
             try connection.execute("COMMIT")
         } catch {
@@ -74,6 +75,13 @@ extension WriterThread {
         }
         head = batch.head
         writer.writeTransactions.add(1, ordering: .relaxed)
+        let commitTime = ContinuousClock.now - commitStart
+        let commitNanoseconds =
+            Int(commitTime.components.seconds) * 1_000_000_000 + Int(commitTime.components.attoseconds / 1_000_000_000)
+        writer.commitNanoseconds.add(commitNanoseconds, ordering: .relaxed)
+        if commitNanoseconds > writer.slowestCommitNanoseconds.load(ordering: .relaxed) {
+            writer.slowestCommitNanoseconds.store(commitNanoseconds, ordering: .relaxed)
+        }
         let now = ContinuousClock.now
         for (id, ttl) in batch.grantedLeases where !batch.revokedLeases.contains(id) {
             writer.leases.add(id, ttl: ttl, now: now)

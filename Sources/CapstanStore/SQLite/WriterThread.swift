@@ -51,6 +51,8 @@ final class WriterThread {
     var unsealed: StoreError?
     /// After a failed batch, expired leases are retried no sooner than this (no hot loop on a full disk).
     var retryExpiryAfter = ContinuousClock.now
+    /// WAL frames when the writer last checkpointed at the WAL's limit (0: not since it started over).
+    var limitCheckpointFrames = 0
     /// After a failed compaction step, background compaction waits until this.
     var retryCompactionAfter = ContinuousClock.now
 
@@ -135,6 +137,7 @@ final class WriterThread {
             }
             if !work.isEmpty {
                 runBatch(work)
+                checkpointAtLimit()
                 if compactionDue(now: .now) { compactionStep() }
                 continue
             }
