@@ -124,6 +124,7 @@ public struct RPCServer: Sendable {
             call.countReceived()
             let bytes = try await unary(request, context)
             response.withLock { $0 = bytes }
+            call.countSent()
         }
         await withTaskCancellationHandler {
             await ServerCallRunner.run(call: call, deadline: stream.deadline) {
@@ -131,7 +132,7 @@ public struct RPCServer: Sendable {
                 guard let bytes = response.withLock({ $0.take() }) else {
                     throw RPCError(code: .internal, message: "\(path): an interceptor returned without calling the handler")
                 }
-                try await call.finishUnary(bytes)
+                try await call.finishUnary(bytes, counted: true)
             }
         } onCancel: {
             call.markCancelled()

@@ -33,6 +33,12 @@ final class ServerCall: Sendable {
     /// Response messages written so far.
     var messagesSent: Int { sent.load(ordering: .relaxed) }
 
+    /// Counts one response message as sent before it is written: a unary response produced inside
+    /// the interceptors goes out only after they return, but they should see it counted.
+    func countSent() {
+        sent.add(1, ordering: .relaxed)
+    }
+
     /// Counts one request message handed to the handler.
     func countReceived() {
         received.add(1, ordering: .relaxed)
@@ -89,15 +95,16 @@ final class ServerCall: Sendable {
 
     /// Ends the call with OK after its one response message: headers (if still pending), the
     /// message and the trailers go to the writer together. Throws as `writeMessage` does once
-    /// the call ended.
-    func finishUnary(_ bytes: [UInt8]) async throws {
-        let (headers, trailers) = try endUnary()
+    /// the call ended. `counted`: the response was already counted as sent (`countSent`).
+    func finishUnary(_ bytes: [UInt8], counted: Bool = false) async throws {
+        let (headers, trailers) = try endUnary(counting: !counted)
         try await writer.finishUnary(headers: headers, message: bytes, trailers: trailers)
     }
 
     /// Marks the call ended with OK for `finishUnary`: the headers still to send (nil when sent)
-    /// and the trailers; the caller hands them to the writer with the message.
-    func endUnary() throws(RPCError) -> (headers: Metadata?, trailers: Metadata) {
+    /// and the trailers; the caller hands them to the writer with the message. Counts the
+    /// response as sent unless `counting` is false.
+    func endUnary(counting: Bool = true) throws(RPCError) -> (headers: Metadata?, trailers: Metadata) {
         let ended = try state.withLock { (state) throws(RPCError) -> (Metadata?, Metadata) in
             if let code = state.endedWith?.code {
                 throw RPCError(
@@ -113,7 +120,7 @@ final class ServerCall: Sendable {
             }
             return (headers, state.trailers)
         }
-        sent.add(1, ordering: .relaxed)
+        if counting { sent.add(1, ordering: .relaxed) }
         return ended
     }
 
