@@ -12,7 +12,9 @@
 // one member with default durability (CapstanEtcdLauncher). The closing table is printed and
 // written to `--output` (default .build-bench/bench-api.txt). Run from the repository root:
 //
-//     swift build -c release --product capstan --product bench-api && .build/release/bench-api
+//     make bench-api     (or: swift build -c release --product capstan; swift build -c release
+//                         --product bench-api; .build/release/bench-api — one product per build)
+//     .build/release/bench-api
 //         [--get-seconds 8] [--get-rounds 2] [--create-seconds 4] [--create-rounds 2] [--create-writers 16]
 //         [--list-pods 10000] [--watchers 10000] [--watch-connections 100] [--watch-changes 100]
 //         [--etcd-watchers-per-stream 100]
