@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "CapstanObservabilityTests",
             dependencies: [
-                "CapstanAPIServerHost", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanProcessSupport",
+                "CapstanAPIServerHost", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanProcessSupport", "CapstanTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -206,7 +206,7 @@ let package = Package(
             name: "CapstanAPIServerTests",
             dependencies: [
                 "CapstanAPIServer", "CapstanAPIServerHost", "CapstanStore", "CapstanRPC", "CapstanWire", "CapstanAPI",
-                "CapstanHTTP2", "CapstanEtcdLauncher", "CapstanProcessSupport",
+                "CapstanHTTP2", "CapstanEtcdLauncher", "CapstanProcessSupport", "CapstanTestSupport",
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -5,6 +5,7 @@ import CapstanRPC
 import CapstanStore
 import CapstanWire
 import Synchronization
+import CapstanTestSupport
 import Testing
 
 /// Watch correctness on both store backends, through a real API server host over HTTP/2:

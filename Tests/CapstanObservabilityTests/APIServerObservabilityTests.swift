@@ -4,6 +4,7 @@ import CapstanHTTP2
 import CapstanRPC
 import Foundation
 import Logging
+import CapstanTestSupport
 import Testing
 
 /// An API server on a temporary SQLite store with request logs into `records`, metrics and a
@@ -31,27 +32,6 @@ func withObservedServer<T: Sendable>(
     await group.shutdown()
     await host.stop()
     return try result.get()
-}
-
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "gave up waiting for \(what)" }
-}
-
-/// Runs `body`, failing with `TestTimeout` after `seconds` (a bound for a broken server only).
-func bounded<T: Sendable>(
-    _ what: String, seconds: Int = 60, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TestTimeout(what: what) }
-        return value
-    }
 }
 
 private func minion(_ name: String) -> Minion {

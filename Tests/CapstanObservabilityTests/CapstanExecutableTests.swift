@@ -3,6 +3,7 @@ import CapstanHTTP2
 import CapstanProcessSupport
 import CapstanRPC
 import Foundation
+import CapstanTestSupport
 import Testing
 
 @Suite("The capstan executable's observability flags", .timeLimit(.minutes(2)))

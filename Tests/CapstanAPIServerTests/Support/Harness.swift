@@ -3,6 +3,7 @@ import CapstanAPIServer
 import CapstanRPC
 import CapstanStore
 import Foundation
+import CapstanTestSupport
 import Testing
 
 /// The typed clients of every API service, over one in-process connection.
@@ -16,34 +17,9 @@ struct APIClients: Sendable {
     var bindings: Bindings.Client { Bindings.Client(rpc) }
 }
 
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "gave up waiting for \(what)" }
-}
-
-/// Runs `body`, failing with `TestTimeout` after `seconds` — a bound that keeps a broken server
-/// from hanging the suite, never meant to fire on a working one.
-func bounded<T: Sendable>(
-    _ what: String, seconds: Int = 60, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TestTimeout(what: what) }
-        return value
-    }
-}
-
 /// A fresh temporary directory, removed after `body`.
 func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-api-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
+    try await CapstanTestSupport.withTemporaryDirectory(prefix: "capstan-api", body)
 }
 
 /// Options small enough for tests to reach every limit.

@@ -1,5 +1,6 @@
 import CapstanAPI
 import CapstanRPC
+import CapstanTestSupport
 import CapstanWire
 import Synchronization
 
