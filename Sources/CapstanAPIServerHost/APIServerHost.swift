@@ -164,7 +164,9 @@ public final class APIServerHost: Sendable {
         var observers: [any CallObserver] = []
         if let metrics { observers.append(metrics.observer) }
         if let logger = observability.requestLogger {
-            observers.append(RequestLogObserver(logger: logger, skippedServices: observability.unloggedServices))
+            observers.append(RequestLogObserver(
+                logger: logger, skippedServices: observability.unloggedServices,
+                slowCallThreshold: observability.slowCallThreshold))
         }
         let metricsEndpoint: MetricsEndpoint?
         let transport: HTTP2ServerTransport

@@ -3,10 +3,13 @@ public import Logging
 
 /// Request logs and metrics of an `APIServerHost`.
 public struct ObservabilityOptions: Sendable {
-    /// Where one line per call goes (`RequestLogObserver`); `nil`: no request logs.
+    /// Where one line per call goes (`RequestLogObserver`: successful calls at `debug` unless
+    /// slow, failures at `info` and above); `nil`: no request logs.
     public var requestLogger: Logger?
     /// Services whose calls are not logged (by default health checks).
     public var unloggedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices
+    /// Successful calls that took at least this long are logged at `info`, not `debug`.
+    public var slowCallThreshold: Duration = RequestLogInterceptor.defaultSlowCallThreshold
     /// Count per-method metrics and serve them through `capstan.v1.Metrics`.
     public var metrics = true
     /// Also serve them as Prometheus text at `GET /metrics` on this `HOST:PORT` (plain HTTP/1.1;

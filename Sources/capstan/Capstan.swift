@@ -24,7 +24,11 @@ let defaultUpMetricsListen = "127.0.0.1:7444"
 
 /// Logging flags shared by the daemons.
 struct LogFlags: ParsableArguments {
-    @Option(help: "Lowest level logged: trace, debug, info (one line per call), notice, warning, error, critical.")
+    @Option(
+        help: """
+            Lowest level logged: trace, debug (one line per call), info (failed and slow calls), notice, warning, \
+            error, critical.
+            """)
     var logLevel = "info"
 
     @Option(help: "Log line format on standard error: text (key=value) or json.")

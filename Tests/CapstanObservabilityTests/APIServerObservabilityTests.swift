@@ -19,7 +19,7 @@ func withObservedServer<T: Sendable>(
     let host = try await APIServerHost.start(
         store: .sqlite(directory), host: "127.0.0.1", port: 0,
         observability: ObservabilityOptions(
-            requestLogger: records.logger(level: .info), metrics: true, metricsListen: ("127.0.0.1", 0)))
+            requestLogger: records.logger(level: .debug), metrics: true, metricsListen: ("127.0.0.1", 0)))
     let group = try EventLoopGroup(threads: 1)
     let transport = try HTTP2ClientTransport(targets: [host.address], group: group)
     let result: Result<T, any Error>

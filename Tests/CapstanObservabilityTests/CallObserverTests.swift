@@ -132,7 +132,7 @@ struct CallObserverTests {
         let nowhere = MethodDescriptor<Note, Note>(service: "capstan.test.Nowhere", method: "Get", kind: .unary)
         let missing = MethodDescriptor<Note, Note>(service: Probe.service, method: "Missing", kind: .unary)
         try await withProbeServer(
-            observers: [metrics.observer, RequestLogObserver(logger: records.logger(level: .info))]
+            observers: [metrics.observer, RequestLogObserver(logger: records.logger(level: .debug))]
         ) { client in
             #expect(await failureCode { _ = try await client.unary(nowhere, note("x"), options: .default) } == .unimplemented)
             #expect(await failureCode { _ = try await client.unary(missing, note("x"), options: .default) } == .unimplemented)
@@ -151,7 +151,7 @@ struct CallObserverTests {
             return path
         }
         #expect(logged == [nowhere.path, missing.path, Probe.get.path])
-        #expect(records.all.map(\.level) == [.warning, .warning, .info])
+        #expect(records.all.map(\.level) == [.warning, .warning, .debug])
     }
 
     @Test("observers see calls an interceptor rejects (the general path), before any message")

@@ -43,7 +43,7 @@ struct CapstanExecutableTests {
         process.executableURL = executable
         process.arguments = [
             "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-            "--log-format", "json", "--log-level", "info",
+            "--log-format", "json", "--log-level", "debug",
         ]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
@@ -83,7 +83,7 @@ struct CapstanExecutableTests {
         }
         let create = try #require(records.first { $0["rpc.method"] as? String == "/capstan.v1.Minions/Create" })
         #expect(create["rpc.code"] as? String == "OK")
-        #expect(create["level"] as? String == "info")
+        #expect(create["level"] as? String == "debug", "successful calls log at debug")
         #expect(create["logger"] as? String == "capstan.rpc")
         #expect(Double(create["rpc.latency_ms"] as? String ?? "") != nil)
 

@@ -15,7 +15,7 @@ struct RequestLogTests {
         arguments: MetricsInstallation.allCases)
     func recordsPerCall(installation: MetricsInstallation) async throws {
         let records = CapturedRecords()
-        let logger = records.logger(level: .info)
+        let logger = records.logger(level: .debug)
         let interceptors: [any ServerInterceptor] =
             installation == .interceptor ? [RequestLogInterceptor(logger: logger)] : []
         let observers: [any CallObserver] = installation == .observer ? [RequestLogObserver(logger: logger)] : []
@@ -34,7 +34,7 @@ struct RequestLogTests {
             "/capstan.test.Probe/Get", "/capstan.test.Probe/Get", "/capstan.test.Probe/Get", "/capstan.test.Probe/Expand",
         ])
         #expect(all.map { string($0, "rpc.code") } == ["OK", "NOT_FOUND", "UNKNOWN", "OK"])
-        #expect(all.map(\.level) == [.info, .info, .error, .info])
+        #expect(all.map(\.level) == [.debug, .info, .error, .debug])
         for record in all {
             let latency = try #require(string(record, "rpc.latency_ms").flatMap(Double.init))
             #expect(latency >= 0 && latency < 60_000)
@@ -48,9 +48,13 @@ struct RequestLogTests {
         #expect(string(all[3], "rpc.messages_sent") == "3")
     }
 
-    @Test("levels: server faults are errors, capacity and time warnings, caller mistakes info")
+    @Test("levels: server faults are errors, capacity and time warnings, caller mistakes and slow calls info, other successes debug")
     func levels() {
-        #expect(RequestLogInterceptor.level(for: .ok) == .info)
+        #expect(RequestLogInterceptor.level(for: .ok) == .debug)
+        #expect(RequestLogInterceptor.level(for: .ok, latency: .milliseconds(499)) == .debug)
+        #expect(RequestLogInterceptor.level(for: .ok, latency: .milliseconds(500)) == .info)
+        #expect(RequestLogInterceptor.level(for: .ok, latency: .milliseconds(20), slowCallThreshold: .milliseconds(10)) == .info)
+        #expect(RequestLogInterceptor.level(for: .invalidArgument, latency: .seconds(5)) == .info)
         #expect(RequestLogInterceptor.level(for: .invalidArgument) == .info)
         #expect(RequestLogInterceptor.level(for: .deadlineExceeded) == .warning)
         #expect(RequestLogInterceptor.level(for: .unavailable) == .warning)
@@ -67,6 +71,25 @@ struct RequestLogTests {
             _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
         }
         #expect(records.all.map { string($0, "rpc.code") } == ["UNKNOWN"])
+    }
+
+    @Test("at info, a successful call is logged only when it reaches the slow-call threshold", arguments: MetricsInstallation.allCases)
+    func slowCalls(installation: MetricsInstallation) async throws {
+        for threshold in [Duration.seconds(60), .zero] {
+            let records = CapturedRecords()
+            let logger = records.logger(level: .info)
+            let interceptors: [any ServerInterceptor] =
+                installation == .interceptor ? [RequestLogInterceptor(logger: logger, slowCallThreshold: threshold)] : []
+            let observers: [any CallObserver] =
+                installation == .observer ? [RequestLogObserver(logger: logger, slowCallThreshold: threshold)] : []
+            try await withProbeServer(interceptors: interceptors, observers: observers) { client in
+                _ = try await client.unary(Probe.get, note("hello"), options: .default)
+                _ = await failureCode { _ = try await client.unary(Probe.get, note("missing"), options: .default) }
+            }
+            let expected = threshold == .zero ? ["OK", "NOT_FOUND"] : ["NOT_FOUND"]
+            #expect(records.all.map { string($0, "rpc.code") } == expected, "threshold \(threshold)")
+            #expect(records.all.allSatisfy { $0.level == .info })
+        }
     }
 
     @Test("health checks are logged when not skipped")

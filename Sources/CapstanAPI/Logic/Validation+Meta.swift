@@ -37,14 +37,16 @@ public enum Validation {
         return errors
     }
 
-    /// Problems of a label map (labels, selectors, node selectors) at `path`.
-    public static func labels(_ labels: [String: String], path: FieldPath) -> FieldErrors {
+    /// Problems of a label map (labels, selectors, node selectors) at `path` (built only when
+    /// some entry is wrong).
+    public static func labels(_ labels: [String: String], path: @autoclosure () -> FieldPath) -> FieldErrors {
         var errors = FieldErrors()
         // Sorted (for a stable order of errors) only when some entry is wrong.
         let valid = labels.allSatisfy { key, value in
             DNS1123.qualifiedNameViolation(key) == nil && DNS1123.labelValueViolation(value) == nil
         }
         if valid { return errors }
+        let path = path()
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
             errors.add(path.key(key), ifPresent: DNS1123.qualifiedNameViolation(key))
             errors.add(path.key(key), ifPresent: DNS1123.labelValueViolation(value).map { "value \($0)" })

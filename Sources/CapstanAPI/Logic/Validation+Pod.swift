@@ -6,62 +6,71 @@ extension Validation {
     /// with a handler and valid ports; known enum values.
     public static func podSpec(_ spec: PodSpec, path: FieldPath) -> FieldErrors {
         var errors = FieldErrors()
-        let volumeNames = volumes(spec.volumes, path: path.child("volumes"), errors: &errors)
+        let volumeNames = volumes(spec.volumes, path: path, errors: &errors)
         if spec.containers.isEmpty {
             errors.add(path.child("containers"), "at least one container is required")
         }
+        // Paths are built only for fields that are wrong (`add(_:ifPresent:)` takes an autoclosure),
+        // and a set of names only for pods with many containers: validation runs on every write.
         var containerNames: Set<String> = []
+        let manyContainers = spec.containers.count > 8
         var hostPorts: [String: FieldPath] = [:]
         for (index, container) in spec.containers.enumerated() {
-            let containerPath = path.child("containers").index(index)
+            func containerPath() -> FieldPath { path.child("containers").index(index) }
             if let reason = DNS1123.labelViolation(container.name) {
-                errors.add(containerPath.child("name"), reason)
-            } else if !containerNames.insert(container.name).inserted {
-                errors.add(containerPath.child("name"), "duplicate container name \"\(container.name)\"")
+                errors.add(containerPath().child("name"), reason)
+            } else if manyContainers
+                ? !containerNames.insert(container.name).inserted
+                : spec.containers[..<index].contains(where: { $0.name == container.name })
+            {
+                errors.add(containerPath().child("name"), "duplicate container name \"\(container.name)\"")
             }
             if container.image.isEmpty {
-                errors.add(containerPath.child("image"), "must not be empty")
+                errors.add(containerPath().child("image"), "must not be empty")
             }
             for (portIndex, port) in container.ports.enumerated() {
-                let portPath = containerPath.child("ports").index(portIndex)
-                errors.add(portPath.child("container_port"), ifPresent: portViolation(port.containerPort))
-                errors.add(portPath.child("protocol"), ifPresent: enumViolation(port.protocol))
+                func portPath() -> FieldPath { containerPath().child("ports").index(portIndex) }
+                errors.add(portPath().child("container_port"), ifPresent: portViolation(port.containerPort))
+                errors.add(portPath().child("protocol"), ifPresent: enumViolation(port.protocol))
                 if port.hostPort != 0 {
                     if let reason = portViolation(port.hostPort) {
-                        errors.add(portPath.child("host_port"), reason + " (0 means no host port)")
+                        errors.add(portPath().child("host_port"), reason + " (0 means no host port)")
                     } else {
                         let proto = port.protocol == .udp ? "UDP" : "TCP"
                         let key = "\(port.hostPort)/\(proto)"
                         if let first = hostPorts[key] {
-                            errors.add(portPath.child("host_port"), "duplicate host port \(key): already used by \(first)")
+                            errors.add(portPath().child("host_port"), "duplicate host port \(key): already used by \(first)")
                         } else {
-                            hostPorts[key] = portPath.child("host_port")
+                            hostPorts[key] = portPath().child("host_port")
                         }
                     }
                 }
                 if !port.name.isEmpty {
-                    errors.add(portPath.child("name"), ifPresent: DNS1123.labelViolation(port.name))
+                    errors.add(portPath().child("name"), ifPresent: DNS1123.labelViolation(port.name))
                 }
             }
             for (envIndex, variable) in container.env.enumerated() where variable.name.isEmpty {
-                errors.add(containerPath.child("env").index(envIndex).child("name"), "must not be empty")
+                errors.add(containerPath().child("env").index(envIndex).child("name"), "must not be empty")
             }
-            let resourcesPath = containerPath.child("resources")
-            errors.add(resourcesPath.child("cpu_millis"), ifPresent: nonNegativeViolation(container.resources.cpuMillis))
-            errors.add(resourcesPath.child("memory_bytes"), ifPresent: nonNegativeViolation(container.resources.memoryBytes))
+            errors.add(
+                containerPath().child("resources").child("cpu_millis"),
+                ifPresent: nonNegativeViolation(container.resources.cpuMillis))
+            errors.add(
+                containerPath().child("resources").child("memory_bytes"),
+                ifPresent: nonNegativeViolation(container.resources.memoryBytes))
             for (mountIndex, mount) in container.volumeMounts.enumerated() {
-                let mountPath = containerPath.child("volume_mounts").index(mountIndex)
+                func mountPath() -> FieldPath { containerPath().child("volume_mounts").index(mountIndex) }
                 if mount.name.isEmpty {
-                    errors.add(mountPath.child("name"), "must not be empty")
+                    errors.add(mountPath().child("name"), "must not be empty")
                 } else if !volumeNames.contains(mount.name) {
-                    errors.add(mountPath.child("name"), "no volume named \"\(mount.name)\" in \(path.child("volumes"))")
+                    errors.add(mountPath().child("name"), "no volume named \"\(mount.name)\" in \(path.child("volumes"))")
                 }
                 if mount.mountPath.isEmpty {
-                    errors.add(mountPath.child("mount_path"), "must not be empty")
+                    errors.add(mountPath().child("mount_path"), "must not be empty")
                 }
             }
             if container.hasLivenessProbe {
-                errors.append(contentsOf: probe(container.livenessProbe, path: containerPath.child("liveness_probe")))
+                errors.append(contentsOf: probe(container.livenessProbe, path: containerPath().child("liveness_probe")))
             }
         }
         errors.add(path.child("restart_policy"), ifPresent: enumViolation(spec.restartPolicy))
@@ -72,9 +81,12 @@ extension Validation {
         return errors
     }
 
-    /// Checks volumes, adding problems to `errors`; returns the declared names.
-    private static func volumes(_ volumes: [Volume], path: FieldPath, errors: inout FieldErrors) -> Set<String> {
+    /// Checks the volumes of the pod spec at `spec`, adding problems to `errors`; returns the
+    /// declared names.
+    private static func volumes(_ volumes: [Volume], path spec: FieldPath, errors: inout FieldErrors) -> Set<String> {
         var names: Set<String> = []
+        guard !volumes.isEmpty else { return names }
+        let path = spec.child("volumes")
         for (index, volume) in volumes.enumerated() {
             let volumePath = path.index(index)
             if let reason = DNS1123.labelViolation(volume.name) {

@@ -111,6 +111,7 @@ extension ProtoBytes {
     /// `object` (an encoded kind with `metadata = 1`) with `metadata.resource_version` set to
     /// `revision`, and any earlier resource_version dropped. Metadata is written first.
     static func object(_ object: [UInt8], withResourceVersion revision: Int64) throws(Malformed) -> [UInt8] {
+        if let appended = try appendingResourceVersion(object, revision) { return appended }
         let fields = try fields(of: object[...])
         var metadata: [UInt8] = []
         for field in fields where field.number == 1 && field.type == .lengthDelimited {
@@ -126,6 +127,54 @@ extension ProtoBytes {
             result.append(contentsOf: object[field.whole])
         }
         return result
+    }
+
+    /// The common case of `object(_:withResourceVersion:)` in one copy: metadata is the first
+    /// field, the only one numbered 1, and has no resource_version (how the server stores
+    /// objects), so the result is `object` with its metadata length grown and the resource
+    /// version appended inside. nil when that is not the shape; throws when malformed.
+    private static func appendingResourceVersion(_ object: [UInt8], _ revision: Int64) throws(Malformed) -> [UInt8]? {
+        let bytes = object[...]
+        var index = bytes.startIndex
+        guard index < bytes.endIndex, bytes[index] == 1 << 3 | WireType.lengthDelimited.rawValue else { return nil }
+        index += 1
+        let length = try readVarint(bytes, &index)
+        guard length <= UInt64(bytes.endIndex - index) else { throw Malformed() }
+        let metadata = index..<(index + Int(length))
+        var inner = metadata.lowerBound
+        while inner < metadata.upperBound {
+            guard try skipField(bytes[..<metadata.upperBound], &inner) != 4 else { return nil }
+        }
+        var rest = metadata.upperBound
+        while rest < bytes.endIndex {
+            guard try skipField(bytes, &rest) != 1 else { return nil }
+        }
+        let appendedLength = UInt64(1 + varintSize(UInt64(revision)))
+        var result: [UInt8] = []
+        result.reserveCapacity(object.count + 12)
+        result.append(bytes[bytes.startIndex])
+        appendVarint(length + appendedLength, to: &result)
+        result.append(contentsOf: bytes[metadata])
+        appendVarintField(4, UInt64(revision), to: &result)
+        result.append(contentsOf: bytes[metadata.upperBound...])
+        return result
+    }
+
+    /// Steps `index` over one field of `bytes`; returns its number.
+    private static func skipField(_ bytes: ArraySlice<UInt8>, _ index: inout Int) throws(Malformed) -> UInt64 {
+        let tag = try readVarint(bytes, &index)
+        guard let type = WireType(rawValue: UInt8(tag & 7)), tag >> 3 != 0 else { throw Malformed() }
+        switch type {
+        case .varint: _ = try readVarint(bytes, &index)
+        case .fixed64: index += 8
+        case .fixed32: index += 4
+        case .lengthDelimited:
+            let length = try readVarint(bytes, &index)
+            guard length <= UInt64(bytes.endIndex - index) else { throw Malformed() }
+            index += Int(length)
+        }
+        guard index <= bytes.endIndex else { throw Malformed() }
+        return tag >> 3
     }
 
     /// A `<Kind>Event` with `type` (an `EventType` number) and `object`.

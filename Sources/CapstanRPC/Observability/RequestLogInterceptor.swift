@@ -5,11 +5,16 @@ public import Logging
 /// `rpc.messages_sent`, and for failures `rpc.error` (the status message). All of it is logger
 /// metadata; the message is always "rpc".
 ///
-/// Levels: `info` for `OK` and for errors the caller caused (`INVALID_ARGUMENT`, `NOT_FOUND`,
-/// `CANCELLED` …); `warning` when the server could not serve in time or capacity
+/// Levels: `debug` for `OK` calls faster than the slow-call threshold (500 ms unless told
+/// otherwise), `info` for slower `OK` calls and for errors the caller caused (`INVALID_ARGUMENT`,
+/// `NOT_FOUND`, `CANCELLED` …); `warning` when the server could not serve in time or capacity
 /// (`DEADLINE_EXCEEDED`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, `UNIMPLEMENTED`); `error` for server
-/// faults (`INTERNAL`, `UNKNOWN`, `DATA_LOSS`). Nothing is formatted when the logger's level drops
-/// the line. `RequestLogObserver` writes the same lines without costing the unary fast path.
+/// faults (`INTERNAL`, `UNKNOWN`, `DATA_LOSS`). So at the default `info` a server logs what an
+/// operator acts on (failures, slow calls, ended watches) and not every successful request, as
+/// production API servers do (kube-apiserver logs each request only at verbosity 3 and above,
+/// etcd only requests that took too long): one line per call would cost more than the call
+/// itself on a busy server. Nothing is formatted when the logger's level drops the line.
+/// `RequestLogObserver` writes the same lines without costing the unary fast path.
 public struct RequestLogInterceptor: ServerInterceptor {
     /// Where lines go.
     public let logger: Logger
@@ -17,12 +22,21 @@ public struct RequestLogInterceptor: ServerInterceptor {
     /// and probes call constantly).
     public let skippedServices: Set<String>
 
+    /// `OK` calls that took at least this long log at `info`, faster ones at `debug`.
+    public let slowCallThreshold: Duration
+
     /// The services skipped unless told otherwise.
     public static let defaultSkippedServices: Set<String> = ["grpc.health.v1.Health"]
+    /// The slow-call threshold unless told otherwise.
+    public static let defaultSlowCallThreshold: Duration = .milliseconds(500)
 
-    public init(logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices) {
+    public init(
+        logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices,
+        slowCallThreshold: Duration = RequestLogInterceptor.defaultSlowCallThreshold
+    ) {
         self.logger = logger
         self.skippedServices = skippedServices
+        self.slowCallThreshold = slowCallThreshold
     }
 
     public func intercept(
@@ -45,26 +59,30 @@ public struct RequestLogInterceptor: ServerInterceptor {
             status: CallOutcome.status(thrown: thrown, context: context),
             messagesReceived: context.messagesReceived, messagesSent: context.messagesSent,
             latency: start.duration(to: .now))
-        Self.log(call, to: logger)
+        Self.log(call, to: logger, slowCallThreshold: slowCallThreshold)
         if let thrown { throw thrown }
     }
 
-    /// The level a call ending with `code` is logged at.
-    public static func level(for code: RPCCode) -> Logger.Level {
+    /// The level a call ending with `code` after `latency` is logged at.
+    public static func level(
+        for code: RPCCode, latency: Duration = .zero, slowCallThreshold: Duration = defaultSlowCallThreshold
+    ) -> Logger.Level {
         switch code {
         case .internal, .unknown, .dataLoss:
             .error
         case .deadlineExceeded, .resourceExhausted, .unavailable, .unimplemented:
             .warning
-        case .ok, .cancelled, .invalidArgument, .notFound, .alreadyExists, .permissionDenied, .failedPrecondition,
+        case .ok:
+            latency >= slowCallThreshold ? .info : .debug
+        case .cancelled, .invalidArgument, .notFound, .alreadyExists, .permissionDenied, .failedPrecondition,
             .aborted, .outOfRange, .unauthenticated:
             .info
         }
     }
 
     /// Logs `call`'s line at its level; nothing is formatted when `logger` drops the level.
-    static func log(_ call: FinishedCall, to logger: Logger) {
-        let level = level(for: call.status.code)
+    static func log(_ call: FinishedCall, to logger: Logger, slowCallThreshold: Duration) {
+        let level = level(for: call.status.code, latency: call.latency, slowCallThreshold: slowCallThreshold)
         guard logger.logLevel <= level else { return }
         logger.log(level: level, "rpc", metadata: metadata(call))
     }

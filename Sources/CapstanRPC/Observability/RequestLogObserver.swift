@@ -8,14 +8,20 @@ public struct RequestLogObserver: CallObserver {
     public let logger: Logger
     /// Services whose calls are not logged (by default the health service).
     public let skippedServices: Set<String>
+    /// `OK` calls that took at least this long log at `info`, faster ones at `debug`.
+    public let slowCallThreshold: Duration
 
-    public init(logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices) {
+    public init(
+        logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices,
+        slowCallThreshold: Duration = RequestLogInterceptor.defaultSlowCallThreshold
+    ) {
         self.logger = logger
         self.skippedServices = skippedServices
+        self.slowCallThreshold = slowCallThreshold
     }
 
     public func callFinished(_ call: FinishedCall, token: CallObserverToken) {
         if !skippedServices.isEmpty, skippedServices.contains(call.method.service) { return }
-        RequestLogInterceptor.log(call, to: logger)
+        RequestLogInterceptor.log(call, to: logger, slowCallThreshold: slowCallThreshold)
     }
 }
