@@ -48,6 +48,11 @@ public enum DNS1123 {
     /// '/', then a name of at most 63 alphanumerics, '-', '_' or '.', starting and ending with an
     /// alphanumeric (Kubernetes' "qualified name").
     public static func qualifiedNameViolation(_ key: String) -> String? {
+        isQualifiedName(utf8: key.utf8) ? nil : qualifiedNameProblem(key)
+    }
+
+    /// Why `key` is not a qualified name, worked out step by step (nil when it is one).
+    static func qualifiedNameProblem(_ key: String) -> String? {
         guard let slash = key.utf8.firstIndex(of: UInt8(ascii: "/")) else {
             return labelValueViolation(key, allowEmpty: false).map { "key \($0)" }
         }
@@ -75,6 +80,37 @@ public enum DNS1123 {
             return "must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit (\"\(value)\" is not)"
         }
         return nil
+    }
+
+    /// Whether `key` is what `qualifiedNameViolation` accepts, without making strings (label and
+    /// annotation keys are checked on every write; the messages are built only for bad ones).
+    static func isQualifiedName(utf8 key: String.UTF8View) -> Bool {
+        guard let slash = key.firstIndex(of: UInt8(ascii: "/")) else { return isLabelValue(utf8: key, allowEmpty: false) }
+        let prefix = key[..<slash]
+        let name = key[key.index(after: slash)...]
+        guard !prefix.isEmpty, prefix.count <= maxSubdomainLength, isLabelValue(utf8: name, allowEmpty: false) else {
+            return false
+        }
+        var start = prefix.startIndex
+        while true {
+            let end = prefix[start...].firstIndex(of: UInt8(ascii: ".")) ?? prefix.endIndex
+            guard isLabel(utf8: prefix[start..<end]) else { return false }
+            guard end < prefix.endIndex else { return true }
+            start = prefix.index(after: end)
+        }
+    }
+
+    /// Whether `bytes` spell what `labelValueViolation` accepts, without a string.
+    static func isLabelValue(utf8 bytes: some Collection<UInt8>, allowEmpty: Bool) -> Bool {
+        guard let first = bytes.first else { return allowEmpty }
+        guard bytes.count <= maxLabelLength, isAlphanumeric(first) else { return false }
+        var last = first
+        for byte in bytes {
+            guard isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            else { return false }
+            last = byte
+        }
+        return isAlphanumeric(last)
     }
 
     /// Whether `bytes` spell a DNS-1123 label (what `labelViolation` accepts), without a string.
