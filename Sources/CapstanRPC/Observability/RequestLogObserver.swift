@@ -21,6 +21,10 @@ public struct RequestLogObserver: CallObserver {
     }
 
     public func callFinished(_ call: FinishedCall, token: CallObserverToken) {
+        // The level first: most calls are fast successes, dropped at the default level.
+        let level = RequestLogInterceptor.level(
+            for: call.status.code, latency: call.latency, slowCallThreshold: slowCallThreshold)
+        guard logger.logLevel <= level else { return }
         if !skippedServices.isEmpty, skippedServices.contains(call.method.service) { return }
         RequestLogInterceptor.log(call, to: logger, slowCallThreshold: slowCallThreshold)
     }

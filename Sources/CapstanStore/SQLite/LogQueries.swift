@@ -2,6 +2,10 @@
 extension Connection {
     private static let rowColumns = "id, name, created, deleted, create_revision, prev_revision, lease, value"
     private static let rowColumnsWithoutValue = "id, name, created, deleted, create_revision, prev_revision, lease, X''"
+    /// Spelled once: every write checks the key's latest row (the text keys the statement cache).
+    private static let latestRowSQL = "SELECT \(rowColumns) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
+    private static let latestRowWithoutValueSQL =
+        "SELECT \(rowColumnsWithoutValue) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
 
     private static func row(_ statement: Statement) -> LogRow {
         LogRow(
@@ -13,8 +17,7 @@ extension Connection {
     /// The newest row for `name` (a tombstone when the key is deleted), if any; without its value
     /// (left empty) unless `withValue`, so checks do not read large values.
     func latestRow(_ name: String, withValue: Bool = true) throws(StoreError) -> LogRow? {
-        let columns = withValue ? Self.rowColumns : Self.rowColumnsWithoutValue
-        let statement = try statement("SELECT \(columns) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1")
+        let statement = try statement(withValue ? Self.latestRowSQL : Self.latestRowWithoutValueSQL)
         defer { statement.reset() }
         try statement.bind(1, name)
         return try statement.step() ? Self.row(statement) : nil
