@@ -75,6 +75,24 @@ struct ValidationTests {
         #expect(hostPort?.reason.contains("8080/TCP") == true)
     }
 
+    @Test("duplicate container names are reported at each repeat, in small and large pods", arguments: [4, 9, 20])
+    func duplicateContainerNames(count: Int) {
+        var pod = Fixtures.pod()
+        let template = pod.spec.containers[0]
+        pod.spec.containers = (0..<count).map { index in
+            var container = template
+            container.name = "c\(index)"
+            container.ports = []
+            return container
+        }
+        pod.spec.containers[1].name = "c0"
+        pod.spec.containers[count - 1].name = "c0"
+        pod.spec.containers[count - 2].name = "Bad"
+        let errors = defaulted(pod).validate()
+        #expect(paths(errors) == ["spec.containers[1].name", "spec.containers[\(count - 2)].name", "spec.containers[\(count - 1)].name"])
+        #expect(errors.all.filter { $0.reason == "duplicate container name \"c0\"" }.count == 2)
+    }
+
     @Test("a pod needs at least one container")
     func noContainers() {
         var pod = Fixtures.pod()
