@@ -43,6 +43,18 @@ final class CacheEvent: Sendable {
         current == nil ? .deleted : (previous == nil ? .added : .modified)
     }
 
+    /// The namespace of the object ("" for a cluster-wide kind).
+    var namespace: String { (current ?? previous)?.namespace ?? "" }
+
+    /// What a watcher of the object's namespace (or of all) with no label or field selector
+    /// receives: the event as it happened, the same bytes `delivery(for:)` gives such a filter.
+    func naturalDelivery() -> [UInt8] {
+        if let current { return encoded(naturalType, current) }
+        // A delete always has its last state (`deleted`) where `previous` exists; the state
+        // only makes events of a delete for a key it holds.
+        return encoded(.deleted, deleted ?? previous!)
+    }
+
     private func encoded(_ type: EventType, _ object: CachedObject) -> [UInt8] {
         encodings.withLock { encodings in
             if let bytes = encodings[type.rawValue] { return bytes }
