@@ -12,6 +12,9 @@ final class CacheEvent: Sendable {
     let current: CachedObject?
     /// For a delete: the last state, reported at the delete's revision.
     let deleted: CachedObject?
+    /// The namespace of the object ("" for a cluster-wide kind), kept apart so that thousands
+    /// of watchers comparing it do not copy the objects.
+    let namespace: String
     private let encodings = Mutex<[Int32: [UInt8]]>([:])
 
     init(revision: Int64, key: String, previous: CachedObject?, current: CachedObject?) {
@@ -20,6 +23,7 @@ final class CacheEvent: Sendable {
         self.previous = previous
         self.current = current
         self.deleted = current == nil ? previous?.at(revision: revision) : nil
+        self.namespace = current?.namespace ?? previous?.namespace ?? ""
     }
 
     /// What a watcher selecting `filter` receives, as an encoded `<Kind>Event`, or nil if nothing.
@@ -43,8 +47,6 @@ final class CacheEvent: Sendable {
         current == nil ? .deleted : (previous == nil ? .added : .modified)
     }
 
-    /// The namespace of the object ("" for a cluster-wide kind).
-    var namespace: String { (current ?? previous)?.namespace ?? "" }
 
     /// What a watcher of the object's namespace (or of all) with no label or field selector
     /// receives: the event as it happened, the same bytes `delivery(for:)` gives such a filter.

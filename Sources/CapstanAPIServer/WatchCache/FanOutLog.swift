@@ -23,8 +23,8 @@ final class FanOutLog: Sendable {
 
     /// What a read found.
     enum Read {
-        /// Entries from the cursor, and the cursor after them.
-        case entries([Entry], next: Int)
+        /// Entries were read; the cursor after them.
+        case read(next: Int)
         /// Nothing after the cursor yet.
         case none
         /// Entries after the cursor were dropped: the watcher is too slow.
@@ -73,23 +73,24 @@ final class FanOutLog: Sendable {
         }
     }
 
-    /// Up to `limit` entries from sequence number `cursor` on.
-    func read(from cursor: Int, upTo limit: Int) -> Read {
+    /// Reads up to `limit` entries from sequence number `cursor` on, handing each to `body`
+    /// in order. `body` runs under the log's lock (appends wait for it): it must be short and
+    /// must not call back into the log. Reading in place spares copying the entries out, which
+    /// for thousands of watchers reading the same entries is most of the cost.
+    func read(from cursor: Int, upTo limit: Int, _ body: (Entry) -> Void) -> Read {
         state.withLock { state in
             let oldest = state.next - state.count
             if cursor < oldest { return .missed }
             let available = state.next - cursor
             if available <= 0 { return .none }
             let taking = min(available, max(1, limit))
-            var entries: [Entry] = []
-            entries.reserveCapacity(taking)
             var index = (state.head + (cursor - oldest)) % capacity
             for _ in 0..<taking {
-                entries.append(state.entries[index]!)
+                body(state.entries[index]!)
                 index += 1
                 if index == capacity { index = 0 }
             }
-            return .entries(entries, next: cursor + taking)
+            return .read(next: cursor + taking)
         }
     }
 

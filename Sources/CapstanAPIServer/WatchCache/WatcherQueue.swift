@@ -230,7 +230,21 @@ final class WatcherQueue: Sendable {
     private func takeLive(_ live: Live, upTo limit: Int) -> (batch: [[UInt8]], progressed: Bool) {
         let (cursor, known, bound) = state.withLock { ($0.cursor, $0.lastRevision, $0.ending == nil ? Int.max : $0.liveEnd) }
         guard cursor < bound else { return ([], false) }
-        switch live.log.read(from: cursor, upTo: min(limit, bound - cursor)) {
+        var batch: [[UInt8]] = []
+        var lastRevision = known
+        let read = live.log.read(from: cursor, upTo: min(limit, bound - cursor)) { entry in
+            switch entry {
+            case .event(let event, let natural):
+                guard event.revision > live.floor, let bytes = live.select(event, natural) else { return }
+                batch.append(bytes)
+                lastRevision = max(lastRevision, event.revision)
+            case .bookmark(let revision, let bytes):
+                guard live.allowBookmarks, lastRevision < revision else { return }
+                batch.append(bytes)
+                lastRevision = revision
+            }
+        }
+        switch read {
         case .none:
             return ([], false)
         case .missed:
@@ -239,22 +253,7 @@ final class WatcherQueue: Sendable {
                 state.liveEnd = state.cursor
             }
             return ([], true)
-        case .entries(let entries, let next):
-            var batch: [[UInt8]] = []
-            batch.reserveCapacity(entries.count)
-            var lastRevision = known
-            for entry in entries {
-                switch entry {
-                case .event(let event, let natural):
-                    guard event.revision > live.floor, let bytes = live.select(event, natural) else { continue }
-                    batch.append(bytes)
-                    lastRevision = max(lastRevision, event.revision)
-                case .bookmark(let revision, let bytes):
-                    guard live.allowBookmarks, lastRevision < revision else { continue }
-                    batch.append(bytes)
-                    lastRevision = revision
-                }
-            }
+        case .read(let next):
             state.withLock { state in
                 state.cursor = next
                 state.lastRevision = max(state.lastRevision, lastRevision)
