@@ -155,4 +155,24 @@ struct WatchFanOutTests {
         for subscription in [slow, fast, late] { subscription.stop() }
         #expect(cache.watcherCount == 0)
     }
+
+    @Test("the log wakes each parked watcher once per entry, refuses to park one that has entries waiting, and drops ended watchers from its list")
+    func parking() async throws {
+        let log = FanOutLog(capacity: 4)
+        let queues = (0..<1_500).map { _ in WatcherQueue(limit: 4, initial: [], lastRevision: 0) }
+        for queue in queues { #expect(log.park(queue, cursor: 0)) }
+        let woken = log.append(.bookmark(revision: 1, bytes: [1]))
+        #expect(woken.count == 1_500 && log.parkedCount == 0)
+        // An entry after the cursor is waiting: no parking.
+        #expect(!log.park(queues[0], cursor: 0))
+        // Watches that ended while parked do not pile up when no entry comes.
+        for queue in queues {
+            queue.cancel()
+            #expect(log.park(queue, cursor: 1))
+        }
+        #expect(log.parkedCount < 1_500)
+        let live = WatcherQueue(limit: 4, initial: [], lastRevision: 0)
+        #expect(log.park(live, cursor: 1))
+        #expect(log.append(.bookmark(revision: 2, bytes: [2])).contains { $0 === live })
+    }
 }

@@ -40,6 +40,9 @@ final class FanOutLog: Sendable {
         var next = 0
         /// Watchers waiting for the next entry.
         var parked: [WatcherQueue] = []
+        /// At this many parked, the ended ones are dropped (when no entry comes for a long time
+        /// while watches start and stop, the list would otherwise only grow).
+        var pruneAt = 1_024
     }
 
     let capacity: Int
@@ -50,6 +53,9 @@ final class FanOutLog: Sendable {
         self.capacity = capacity
         state = Mutex(State(entries: Array(repeating: nil, count: capacity)))
     }
+
+    /// How many watchers are parked (for tests).
+    var parkedCount: Int { state.withLock { $0.parked.count } }
 
     /// The sequence number of the next entry: where a watcher starting now begins to read.
     var nextSequence: Int { state.withLock { $0.next } }
@@ -69,6 +75,7 @@ final class FanOutLog: Sendable {
             guard !state.parked.isEmpty else { return [] }
             var parked: [WatcherQueue] = []
             swap(&parked, &state.parked)
+            state.pruneAt = 1_024
             return parked
         }
     }
@@ -95,10 +102,15 @@ final class FanOutLog: Sendable {
     }
 
     /// Parks `queue` until the next append, unless an entry at `cursor` or later exists already
-    /// (then returns false and does not park it).
+    /// (then returns false and does not park it). Takes the queue's lock (`isEnded`): a queue
+    /// never calls into the log while holding its own.
     func park(_ queue: WatcherQueue, cursor: Int) -> Bool {
         state.withLock { state in
             if state.next > cursor || cursor < state.next - state.count { return false }
+            if state.parked.count >= state.pruneAt {
+                state.parked.removeAll { $0.isEnded }
+                state.pruneAt = max(1_024, state.parked.count * 2)
+            }
             state.parked.append(queue)
             return true
         }

@@ -143,10 +143,12 @@ final class WatcherQueue: Sendable {
     /// Ends the watch after what is queued (including what its log holds for it by now):
     /// normally (`nil`) or with `error`.
     func end(_ error: RegistryError?) {
+        // Read before taking this queue's lock: the log takes queue locks under its own.
+        let logEnd = live?.log.nextSequence ?? 0
         let waiter = state.withLock { state in
             if state.ending == nil {
                 state.ending = error.map(Ending.failed) ?? .finished
-                state.liveEnd = live?.log.nextSequence ?? 0
+                state.liveEnd = logEnd
             }
             return Self.takeWaiter(&state)
         }
