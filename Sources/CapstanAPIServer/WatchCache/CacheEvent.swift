@@ -47,7 +47,6 @@ final class CacheEvent: Sendable {
         current == nil ? .deleted : (previous == nil ? .added : .modified)
     }
 
-
     /// What a watcher of the object's namespace (or of all) with no label or field selector
     /// receives: the event as it happened, the same bytes `delivery(for:)` gives such a filter.
     func naturalDelivery() -> [UInt8] {

@@ -80,6 +80,18 @@ final class FanOutLog: Sendable {
         }
     }
 
+    /// Forgets the parked watchers that ended (a parked queue and the log hold each other until
+    /// the next append), or all of them.
+    func releaseParked(all: Bool = false) {
+        let released: [WatcherQueue] = state.withLock { state in
+            var kept: [WatcherQueue] = []
+            if !all { kept = state.parked.filter { !$0.isEnded } }
+            swap(&kept, &state.parked)
+            return kept
+        }
+        _ = released
+    }
+
     /// Reads up to `limit` entries from sequence number `cursor` on, handing each to `body`
     /// in order. `body` runs under the log's lock (appends wait for it): it must be short and
     /// must not call back into the log. Reading in place spares copying the entries out, which

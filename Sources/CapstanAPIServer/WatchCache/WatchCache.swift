@@ -85,6 +85,10 @@ final class WatchCache: Sendable {
         log = FanOutLog(capacity: max(1, limits.watcherQueueLimit))
     }
 
+    deinit {
+        log.releaseParked(all: true)
+    }
+
     var prefix: String { codec.keys.root }
 
     // MARK: Feed side
@@ -148,6 +152,7 @@ final class WatchCache: Sendable {
             return Self.removeAll(&shared)
         }
         for watcher in ended { watcher.queue.end(.tooOld(requested: watcher.queue.lastRevision)) }
+        log.releaseParked()
     }
 
     /// Applies one change from the store and appends it to the fan-out log (when anyone
@@ -186,6 +191,7 @@ final class WatchCache: Sendable {
             return Self.removeAll(&shared)
         }
         for watcher in ended { watcher.queue.end(error) }
+        log.releaseParked()
     }
 
     /// Ends every watcher with `error` and refuses new watches with it, for good; reads go on.
@@ -196,10 +202,12 @@ final class WatchCache: Sendable {
             return Self.removeAll(&shared)
         }
         for watcher in ended { watcher.queue.end(error) }
+        log.releaseParked()
     }
 
     /// Sends a BOOKMARK at the current revision to every watcher that asked for bookmarks and has
     /// not been told about it yet.
+    ///
     /// The bookmark is an entry of the fan-out log, so it reaches each watcher after every
     /// event before it; each watcher skips it if it already received that revision.
     func sendBookmarks() {
