@@ -32,6 +32,12 @@ struct FanOut {
     var failures = 0
     /// First change until the last change was acknowledged.
     var changesAcknowledged: Duration = .zero
+    /// CPU time of the server process and of this client from the first change until every
+    /// stream was over.
+    var serverCPU: Duration?
+    var clientCPU: Duration = .zero
+    /// Response messages that carried the events.
+    var messages = 0
 }
 
 /// What one watch message says, as far as the benchmark needs to know.
@@ -120,6 +126,11 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
             side.name, run.setup.seconds, run.changesAcknowledged.seconds, run.elapsed.seconds, run.median.seconds, grouped(Double(run.events)),
             grouped(Double(run.events) / run.elapsed.seconds),
             run.serverResidentKiB.map { ", server RSS \($0 / 1024) MiB with the watchers" } ?? ""))
+        print(String(
+            format: "  %@: %@ messages carried the events; CPU per event delivered: server %@, client %.2f µs", side.name,
+            grouped(Double(run.messages)),
+            run.serverCPU.map { String(format: "%.2f µs", $0.seconds * 1e6 / Double(max(run.events, 1))) } ?? "?",
+            run.clientCPU.seconds * 1e6 / Double(max(run.events, 1))))
         fflush(nil)
         if !run.complete {
             result.notes.append(
@@ -135,33 +146,55 @@ func benchWatch(_ bench: Bench, serverPID: Int32, etcdPID: Int32?) async throws 
         ours: String(format: "%.3f s, %@ ev/s", capstan.elapsed.seconds, grouped(ourRate)),
         anchor: String(format: "etcd %.3f s, %@ ev/s", etcd.elapsed.seconds, grouped(etcdRate)),
         ratio: etcdRate > 0 ? ourRate / etcdRate : nil, target: "≥ 500,000 ev/s", met: capstan.complete && ourRate >= 500_000))
+    if let ours = capstan.serverCPU, let theirs = etcd.serverCPU, capstan.events > 0, etcd.events > 0 {
+        let (oursPer, theirsPer) = (ours.seconds / Double(capstan.events), theirs.seconds / Double(etcd.events))
+        result.rows.append(ReportRow(
+            figure: "watch fan-out server CPU per event", ours: String(format: "%.2f µs", oursPer * 1e6),
+            anchor: String(format: "etcd %.2f µs", theirsPer * 1e6), ratio: oursPer / theirsPer, target: "-", met: nil))
+    }
     if let ours = capstan.serverResidentKiB, let theirs = etcd.serverResidentKiB {
         result.rows.append(ReportRow(
             figure: "RSS with \(grouped(Double(options.watchers))) watchers open", ours: "\(ours / 1024) MiB",
             anchor: "etcd \(theirs / 1024) MiB", ratio: Double(ours) / Double(theirs), target: "-", met: nil))
     }
     result.notes.append(String(
-        format: "watch: set-up (open every stream, first message on each) %.1f s ours, %.1f s etcd; events/s = watchers × changes ÷ time from the first change to the last watcher done; etcd: %d watchers per Watch stream",
-        capstan.setup.seconds, etcd.setup.seconds, options.etcdWatchersPerStream))
+        format: "watch: set-up (open every stream, first message on each) %.1f s ours, %.1f s etcd; events/s = watchers × changes ÷ time from the first change to the last watcher done; CPU from the first change until every stream was over (client: ours %.2f µs/event, etcd %.2f µs/event); etcd: %d watchers per Watch stream",
+        capstan.setup.seconds, etcd.setup.seconds, capstan.clientCPU.seconds * 1e6 / Double(max(capstan.events, 1)),
+        etcd.clientCPU.seconds * 1e6 / Double(max(etcd.events, 1)), options.etcdWatchersPerStream))
     return result
 }
 
-/// Completion times of the watchers, shared by their tasks.
+/// Completion times of the watchers and what became of their streams, shared by their tasks.
 private final class Finish: Sendable {
     let ready = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
     let events = Atomic<Int>(0)
+    /// Messages carrying events (each task adds its count when it ends).
+    let messages = Atomic<Int>(0)
+    /// Streams whose task is over (every watcher done, or failed).
+    let streamsOver = Atomic<Int>(0)
     let times = Mutex<[ContinuousClock.Instant]>([])
+    let writers = Mutex<[any ClientStreamWriter]>([])
+    let failures = Mutex<[String]>([])
 }
 
-private enum WatcherOutcome: Sendable {
-    case done(any ClientStreamWriter)
-    case failed(String)
-    case cancelled
-    case timedOut
+/// User + system CPU time of process `pid` so far, from /proc/PID/stat (clock ticks of 10 ms).
+func processCPU(of pid: Int32) -> Duration? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = text.lastIndex(of: ")")
+    else { return nil }
+    // After "pid (comm)": state is field 3, utime 14, stime 15.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Int64(fields[11]), let system = Int64(fields[12]) else { return nil }
+    return .milliseconds((user + system) * 10)
 }
 
 /// One fan-out run of `side`, bounded in time.
+///
+/// Each stream is read by its own unstructured task, which records the instant its watchers
+/// held every event; the run waits on counters. (A task group of 10,000 children, one per
+/// stream on our side against 100 on etcd's, costs the client time per child attached and per
+/// result collected that grows with the number of children, inside the measured window.)
 private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) async throws -> FanOut {
     var transports: [HTTP2ClientTransport] = []
     for _ in 0..<options.watchConnections {
@@ -170,16 +203,20 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
     let finish = Finish()
     let changes = options.watchChanges
     let streams = options.watchers / side.watchersPerStream
+    let perStream = side.watchersPerStream
     let setupStart = ContinuousClock.now
     var outcome = FanOut(setup: .zero, elapsed: .zero, median: .zero, watchersDone: 0, events: 0, serverResidentKiB: nil, complete: false)
-    var writers: [any ClientStreamWriter] = []
-    var failures: [String] = []
-    try await withThrowingTaskGroup(of: WatcherOutcome.self) { tasks in
-        let perStream = side.watchersPerStream
-        for index in 0..<streams {
-            let transport = transports[index % transports.count]
-            tasks.addTask {
-              do {
+    var tasks: [Task<Void, Never>] = []
+    tasks.reserveCapacity(streams)
+    for index in 0..<streams {
+        let transport = transports[index % transports.count]
+        tasks.append(Task {
+            var messages = 0
+            defer {
+                finish.messages.add(messages, ordering: .relaxed)
+                finish.streamsOver.add(1, ordering: .relaxed)
+            }
+            do {
                 let stream = try await transport.openStream(path: side.path, metadata: Metadata(), deadline: nil)
                 for _ in 0..<perStream { try await stream.writer.writeMessage(side.request) }
                 if !side.keepSendOpen { stream.writer.closeSend() }
@@ -196,6 +233,7 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
                             finish.ready.add(1, ordering: .relaxed)
                             continue
                         }
+                        messages += 1
                         guard confirmed == perStream else { throw BenchError("\(side.name) watch: events before every watcher was confirmed") }
                         let before = events[message.watcher, default: 0]
                         events[message.watcher] = before + message.events
@@ -204,67 +242,67 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
                         finish.times.withLock { $0.append(now) }
                         finish.events.add(before + message.events, ordering: .relaxed)
                         done += 1
-                        if done == perStream { return .done(stream.writer) }
+                        if done == perStream {
+                            finish.writers.withLock { $0.append(stream.writer) }
+                            return
+                        }
                     case .status(let status, _, _):
                         throw BenchError("\(side.name) watch ended early: \(status)")
                     }
                 }
                 throw BenchError("\(side.name) watch: the stream ended")
-              } catch {
-                  if Task.isCancelled { return .cancelled }
-                  finish.failed.add(1, ordering: .relaxed)
-                  return .failed("\(error)")
-              }
+            } catch {
+                if Task.isCancelled { return }
+                finish.failed.add(1, ordering: .relaxed)
+                let count = finish.failures.withLock { failures in
+                    failures.append("\(error)")
+                    return failures.count
+                }
+                if count == 1 { print("  \(side.name) watcher failed: \(error)") }
             }
-        }
-        // Every watcher in place (bounded), then the changes, all at once.
-        let setupDeadline = ContinuousClock.now + .seconds(180)
-        while finish.ready.load(ordering: .relaxed) + finish.failed.load(ordering: .relaxed) < options.watchers,
-            ContinuousClock.now < setupDeadline
-        {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        outcome.setup = ContinuousClock.now - setupStart
-        guard finish.ready.load(ordering: .relaxed) > 0 else {
-            tasks.cancelAll()
-            throw BenchError("\(side.name): only \(finish.ready.load(ordering: .relaxed)) of \(options.watchers) watchers were set up within 180 s (\(finish.failed.load(ordering: .relaxed)) failed)")
-        }
-        outcome.serverResidentKiB = side.serverPID.flatMap { residentMemoryKiB(of: $0) }
-        let start = ContinuousClock.now
-        tasks.addTask {
-            try? await Task.sleep(for: .seconds(120))
-            return .timedOut
-        }
-        try await withThrowingTaskGroup(of: Void.self) { writes in
-            for index in 0..<changes { writes.addTask { try await side.change(index) } }
-            try await writes.waitForAll()
-        }
-        outcome.changesAcknowledged = ContinuousClock.now - start
-        while let next = try await tasks.next() {
-            switch next {
-            case .done(let writer):
-                writers.append(writer)
-                if writers.count == streams { tasks.cancelAll() }
-            case .failed(let reason):
-                failures.append(reason)
-                if failures.count == 1 { print("  \(side.name) watcher failed: \(reason)") }
-            case .cancelled:
-                continue
-            case .timedOut:
-                tasks.cancelAll()
-            }
-            if writers.count == streams { break }
-        }
-        tasks.cancelAll()
-        let times = finish.times.withLock { $0 }.sorted()
-        outcome.watchersDone = times.count
-        outcome.complete = times.count == options.watchers
-        outcome.elapsed = (times.last ?? start) - start
-        outcome.median = times.isEmpty ? .zero : times[times.count / 2] - start
-        outcome.events = finish.events.load(ordering: .relaxed)
-        outcome.failures = failures.count
+        })
     }
-    for writer in writers { writer.cancel() }
+    defer { for task in tasks { task.cancel() } }
+    // Every watcher in place (bounded), then the changes, all at once.
+    let setupDeadline = ContinuousClock.now + .seconds(180)
+    while finish.ready.load(ordering: .relaxed) + finish.failed.load(ordering: .relaxed) < options.watchers,
+        ContinuousClock.now < setupDeadline
+    {
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    outcome.setup = ContinuousClock.now - setupStart
+    guard finish.ready.load(ordering: .relaxed) > 0 else {
+        throw BenchError("\(side.name): only \(finish.ready.load(ordering: .relaxed)) of \(options.watchers) watchers were set up within 180 s (\(finish.failed.load(ordering: .relaxed)) failed)")
+    }
+    outcome.serverResidentKiB = side.serverPID.flatMap { residentMemoryKiB(of: $0) }
+    let serverCPUStart = side.serverPID.flatMap { processCPU(of: $0) }
+    let clientCPUStart = processCPU()
+    let start = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { writes in
+        for index in 0..<changes { writes.addTask { try await side.change(index) } }
+        try await writes.waitForAll()
+    }
+    outcome.changesAcknowledged = ContinuousClock.now - start
+    // Every stream over (bounded); the watchers note their own completion instants.
+    let deadline = start + .seconds(120)
+    while finish.streamsOver.load(ordering: .relaxed) < streams, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    if let serverCPUStart, let serverCPUEnd = side.serverPID.flatMap({ processCPU(of: $0) }) {
+        outcome.serverCPU = serverCPUEnd - serverCPUStart
+    }
+    outcome.clientCPU = processCPU() - clientCPUStart
+    for task in tasks { task.cancel() }
+    let times = finish.times.withLock { $0 }.sorted()
+    outcome.watchersDone = times.count
+    outcome.complete = times.count == options.watchers
+    outcome.elapsed = (times.last ?? start) - start
+    outcome.median = times.isEmpty ? .zero : times[times.count / 2] - start
+    outcome.events = finish.events.load(ordering: .relaxed)
+    outcome.messages = finish.messages.load(ordering: .relaxed)
+    outcome.failures = finish.failures.withLock { $0.count }
+    for writer in finish.writers.withLock({ $0 }) { writer.cancel() }
+    for task in tasks { await task.value }
     for transport in transports { await transport.close() }
     return outcome
 }

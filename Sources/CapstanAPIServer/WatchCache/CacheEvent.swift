@@ -12,6 +12,9 @@ final class CacheEvent: Sendable {
     let current: CachedObject?
     /// For a delete: the last state, reported at the delete's revision.
     let deleted: CachedObject?
+    /// The namespace of the object ("" for a cluster-wide kind), kept apart so that thousands
+    /// of watchers comparing it do not copy the objects.
+    let namespace: String
     private let encodings = Mutex<[Int32: [UInt8]]>([:])
 
     init(revision: Int64, key: String, previous: CachedObject?, current: CachedObject?) {
@@ -20,6 +23,7 @@ final class CacheEvent: Sendable {
         self.previous = previous
         self.current = current
         self.deleted = current == nil ? previous?.at(revision: revision) : nil
+        self.namespace = current?.namespace ?? previous?.namespace ?? ""
     }
 
     /// What a watcher selecting `filter` receives, as an encoded `<Kind>Event`, or nil if nothing.
@@ -41,6 +45,15 @@ final class CacheEvent: Sendable {
     /// The event type a watcher with no selector sees.
     var naturalType: EventType {
         current == nil ? .deleted : (previous == nil ? .added : .modified)
+    }
+
+    /// What a watcher of the object's namespace (or of all) with no label or field selector
+    /// receives: the event as it happened, the same bytes `delivery(for:)` gives such a filter.
+    func naturalDelivery() -> [UInt8] {
+        if let current { return encoded(naturalType, current) }
+        // A delete always has its last state (`deleted`) where `previous` exists; the state
+        // only makes events of a delete for a key it holds.
+        return encoded(.deleted, deleted ?? previous!)
     }
 
     private func encoded(_ type: EventType, _ object: CachedObject) -> [UInt8] {

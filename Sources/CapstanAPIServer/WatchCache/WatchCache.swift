@@ -5,12 +5,17 @@ import Synchronization
 /// One kind's watch cache (DESIGN.md, "API server"): every current object as its encoded bytes
 /// plus selector fields, a ring of recent events, and the watchers. `CacheFeed` applies the
 /// store's changes; Get, List and Watch read here.
+///
+/// Live events reach the watchers through the kind's `FanOutLog`: applying a change appends it
+/// there once and wakes only the watchers parked waiting for it; each watcher's task reads the
+/// log itself (see `WatcherQueue`).
 final class WatchCache: Sendable {
     /// Sizes of the cache.
     struct Limits: Sendable {
         /// Recent events kept for watches that resume.
         var ringCapacity = 10_000
-        /// Live events a watcher may have queued before it is dropped.
+        /// Live events a watcher may lag behind before it is dropped (the fan-out log keeps
+        /// this many).
         var watcherQueueLimit = 1_000
         /// Watchers this kind serves at once.
         var maxWatchers = 10_000
@@ -22,21 +27,21 @@ final class WatchCache: Sendable {
         let stop: @Sendable () -> Void
     }
 
-    /// A class, so that handing an event to 10,000 watchers retains one reference per watcher,
-    /// not each of its fields.
-    private final class Watcher: Sendable {
-        let filter: ObjectFilter
+    private struct Watcher: Sendable {
         let allowBookmarks: Bool
-        /// Live events at or before this revision were already covered (or are not wanted).
-        let floor: Int64
         let queue: WatcherQueue
+    }
 
-        init(filter: ObjectFilter, allowBookmarks: Bool, floor: Int64, queue: WatcherQueue) {
-            self.filter = filter
-            self.allowBookmarks = allowBookmarks
-            self.floor = floor
-            self.queue = queue
+    /// What a watcher selecting `filter` receives of an event, given the event as it happened.
+    /// Without label and field selectors that is the event itself wherever the namespace fits,
+    /// without looking at the objects.
+    private static func selection(_ filter: ObjectFilter) -> @Sendable (CacheEvent, [UInt8]) -> [UInt8]? {
+        guard filter.labels.isEmpty, filter.fields.isEmpty else {
+            return { event, _ in event.delivery(for: filter) }
         }
+        let namespace = filter.namespace
+        if namespace.isEmpty { return { _, natural in natural } }
+        return { event, natural in event.namespace == namespace ? natural : nil }
     }
 
     private struct Shared {
@@ -46,6 +51,10 @@ final class WatchCache: Sendable {
         var failure: RegistryError?
         var watchers: [Int: Watcher] = [:]
         var nextWatcher = 0
+        /// Watchers that allow bookmarks.
+        var bookmarkWatchers = 0
+        /// The revision of the last bookmark appended to the log.
+        var lastBookmark: Int64 = 0
         /// Set once the server shuts down: new watches fail with it (reads still work).
         var watchesClosed: RegistryError?
     }
@@ -66,11 +75,18 @@ final class WatchCache: Sendable {
     let progress: CacheProgress
     private let shared = Mutex(Shared())
     private let expected = Mutex(Expected())
+    /// Live events and bookmarks for the watchers; appended under `shared`.
+    private let log: FanOutLog
 
     init(codec: KindCodec, limits: Limits, progress: CacheProgress) {
         self.codec = codec
         self.limits = limits
         self.progress = progress
+        log = FanOutLog(capacity: max(1, limits.watcherQueueLimit))
+    }
+
+    deinit {
+        log.releaseParked(all: true)
     }
 
     var prefix: String { codec.keys.root }
@@ -133,40 +149,49 @@ final class WatchCache: Sendable {
         let ended: [Watcher] = shared.withLock { shared in
             shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
             shared.failure = nil
-            defer { shared.watchers = [:] }
-            return Array(shared.watchers.values)
+            return Self.removeAll(&shared)
         }
         for watcher in ended { watcher.queue.end(.tooOld(requested: watcher.queue.lastRevision)) }
+        log.releaseParked()
     }
 
-    /// Applies one change from the store and hands it to every watcher it concerns.
+    /// Applies one change from the store and appends it to the fan-out log (when anyone
+    /// watches), then wakes the watchers parked there, outside the lock.
     func apply(_ change: WatchEvent) {
         let noted = takeExpected(change)
         let object = change.kind == .put ? cachedObject(change.entry, selectorFields: noted) : nil
-        shared.withLock { shared in
-            guard shared.state != nil else { return }
+        let parked: [WatcherQueue] = shared.withLock { shared in
+            guard shared.state != nil else { return [] }
             let event: CacheEvent?
             if let object {
                 event = shared.state!.put(object)
             } else {
                 event = shared.state!.delete(change.entry.key, revision: change.revision)
             }
-            guard let event else { return }
-            for (id, watcher) in shared.watchers where event.revision > watcher.floor {
-                guard let bytes = event.delivery(for: watcher.filter) else { continue }
-                if !watcher.queue.push(bytes, revision: event.revision) { shared.watchers[id] = nil }
-            }
+            // A watcher starting later reads the log from its end: nobody needs this entry.
+            guard let event, !shared.watchers.isEmpty else { return [] }
+            return log.append(.event(event, natural: event.naturalDelivery()))
         }
+        for queue in parked { queue.wake() }
+    }
+
+    /// Empties `shared.watchers`, returning them.
+    private static func removeAll(_ shared: inout Shared) -> [Watcher] {
+        defer {
+            shared.watchers = [:]
+            shared.bookmarkWatchers = 0
+        }
+        return Array(shared.watchers.values)
     }
 
     /// Ends every watcher with `error`; reads fail with it until the next `reset`.
     func fail(_ error: RegistryError) {
         let ended: [Watcher] = shared.withLock { shared in
             shared.failure = error
-            defer { shared.watchers = [:] }
-            return Array(shared.watchers.values)
+            return Self.removeAll(&shared)
         }
         for watcher in ended { watcher.queue.end(error) }
+        log.releaseParked()
     }
 
     /// Ends every watcher with `error` and refuses new watches with it, for good; reads go on.
@@ -174,24 +199,26 @@ final class WatchCache: Sendable {
     func closeWatches(_ error: RegistryError) {
         let ended: [Watcher] = shared.withLock { shared in
             shared.watchesClosed = error
-            defer { shared.watchers = [:] }
-            return Array(shared.watchers.values)
+            return Self.removeAll(&shared)
         }
         for watcher in ended { watcher.queue.end(error) }
+        log.releaseParked()
     }
 
     /// Sends a BOOKMARK at the current revision to every watcher that asked for bookmarks and has
     /// not been told about it yet.
+    ///
+    /// The bookmark is an entry of the fan-out log, so it reaches each watcher after every
+    /// event before it; each watcher skips it if it already received that revision.
     func sendBookmarks() {
-        shared.withLock { shared in
-            guard let state = shared.state else { return }
+        let parked: [WatcherQueue] = shared.withLock { shared in
+            guard let state = shared.state, shared.bookmarkWatchers > 0 else { return [] }
             let revision = effectiveRevision(state)
-            var bytes: [UInt8]? = nil
-            for (id, watcher) in shared.watchers where watcher.allowBookmarks && watcher.queue.lastRevision < revision {
-                if bytes == nil { bytes = ProtoBytes.bookmarkEvent(revision: revision) }
-                if !watcher.queue.push(bytes!, revision: revision, countsAgainstLimit: false) { shared.watchers[id] = nil }
-            }
+            guard revision > shared.lastBookmark else { return [] }
+            shared.lastBookmark = revision
+            return log.append(.bookmark(revision: revision, bytes: ProtoBytes.bookmarkEvent(revision: revision)))
         }
+        for queue in parked { queue.wake() }
     }
 
     /// How many watchers are registered (for tests).
@@ -253,15 +280,20 @@ final class WatchCache: Sendable {
             } else {
                 floor = now
             }
-            let queue = WatcherQueue(limit: limits.watcherQueueLimit, initial: initial, lastRevision: floor)
+            // Entries appended from now on are after `floor`: the log is appended under this lock.
+            let live = WatcherQueue.Live(log: log, floor: floor, allowBookmarks: allowBookmarks, select: Self.selection(filter))
+            let queue = WatcherQueue(
+                limit: limits.watcherQueueLimit, initial: initial, lastRevision: floor, live: live, cursor: log.nextSequence)
             shared.nextWatcher += 1
-            shared.watchers[shared.nextWatcher] = Watcher(
-                filter: filter, allowBookmarks: allowBookmarks, floor: floor, queue: queue)
+            shared.watchers[shared.nextWatcher] = Watcher(allowBookmarks: allowBookmarks, queue: queue)
+            if allowBookmarks { shared.bookmarkWatchers += 1 }
             return (shared.nextWatcher, queue)
         }
         return Subscription(queue: queue) { [weak self] in
             queue.cancel()
-            self?.shared.withLock { _ = $0.watchers.removeValue(forKey: id) }
+            self?.shared.withLock { shared in
+                if let removed = shared.watchers.removeValue(forKey: id), removed.allowBookmarks { shared.bookmarkWatchers -= 1 }
+            }
         }
     }
 }

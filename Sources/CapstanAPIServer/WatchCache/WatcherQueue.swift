@@ -2,14 +2,28 @@ import CapstanAPI
 import Synchronization
 
 /// The events waiting for one watcher: its initial events (the snapshot or the replay from the
-/// ring, taken whole), then live events in a queue bounded by `limit`. A snapshot's objects are
-/// kept as references and framed as ADDED events only when taken, so a large initial listing
-/// costs no copy up front.
+/// ring, taken whole), then live events. A snapshot's objects are kept as references and framed
+/// as ADDED events only when taken, so a large initial listing costs no copy up front.
 ///
-/// The cache pushes under its own lock; the watch handler pulls with `next()`. A push that finds
-/// the live queue full ends the watcher: it still receives what was queued, then
-/// `watcherTooSlow`, and can resume from the last revision it received.
+/// A watcher of the cache reads its live events from the kind's `FanOutLog` (`Live`): the feed
+/// appends each event there once, and the puller takes what its selection wants from its own
+/// cursor on. A watcher more than `limit` entries behind the log has lost events and ends with
+/// `watcherTooSlow` (it can resume from the last revision it received). A queue without a log
+/// takes live events through `push` instead, bounded by `limit` in the same way: a push that
+/// finds the queue full ends the watcher after what was queued.
+///
+/// The watch handler pulls with `next()` or `forEachBatch`, from one task.
 final class WatcherQueue: Sendable {
+    /// Where a watcher of the cache reads its live events.
+    struct Live: Sendable {
+        let log: FanOutLog
+        /// Events at or before this revision were already covered (or are not wanted).
+        let floor: Int64
+        let allowBookmarks: Bool
+        /// What the watcher receives of an event, given the event as it happened (nil: nothing).
+        let select: @Sendable (CacheEvent, _ natural: [UInt8]) -> [UInt8]?
+    }
+
     /// One queued event.
     enum Item: Sendable {
         /// An encoded `<Kind>Event`.
@@ -37,6 +51,11 @@ final class WatcherQueue: Sendable {
         /// The puller parked until something changes; it looks again when resumed.
         var waiter: UnsafeContinuation<Void, Never>?
         var cancelled = false
+        /// Sequence number of the next log entry to read (with a `Live` source).
+        var cursor = 0
+        /// Once the watch ends: the log's end at that moment. Entries before it were queued
+        /// for the watcher before it ended and are delivered first.
+        var liveEnd = 0
 
         var liveCount: Int { items.count - max(head, initialEnd) }
 
@@ -59,6 +78,7 @@ final class WatcherQueue: Sendable {
                 return .success(taken)
             }
             if cancelled { return .success(nil) }
+            if ending != nil, cursor < liveEnd { return nil }
             switch ending {
             case .finished?: return .success(nil)
             case .failed(let error)?: return .failure(error)
@@ -73,14 +93,25 @@ final class WatcherQueue: Sendable {
     }
 
     let limit: Int
+    private let live: Live?
     private let state: Mutex<State>
 
-    init(limit: Int, initial: [Item], lastRevision: Int64) {
+    /// A queue holding `initial`; with `live`, its live events come from that log from sequence
+    /// number `cursor` on.
+    init(limit: Int, initial: [Item], lastRevision: Int64, live: Live? = nil, cursor: Int = 0) {
         self.limit = limit
+        self.live = live
         var state = State(lastRevision: lastRevision)
         state.items = initial
         state.initialEnd = initial.count
+        state.cursor = cursor
         self.state = Mutex(state)
+    }
+
+    /// Resumes the puller if it is parked (the log had a new entry).
+    func wake() {
+        let waiter = state.withLock { Self.takeWaiter(&$0) }
+        waiter?.resume()
     }
 
     /// The revision of the newest event queued.
@@ -109,10 +140,16 @@ final class WatcherQueue: Sendable {
         return alive
     }
 
-    /// Ends the watch after what is queued: normally (`nil`) or with `error`.
+    /// Ends the watch after what is queued (including what its log holds for it by now):
+    /// normally (`nil`) or with `error`.
     func end(_ error: RegistryError?) {
+        // Read before taking this queue's lock: the log takes queue locks under its own.
+        let logEnd = live?.log.nextSequence ?? 0
         let waiter = state.withLock { state in
-            if state.ending == nil { state.ending = error.map(Ending.failed) ?? .finished }
+            if state.ending == nil {
+                state.ending = error.map(Ending.failed) ?? .finished
+                state.liveEnd = logEnd
+            }
             return Self.takeWaiter(&state)
         }
         waiter?.resume()
@@ -168,14 +205,62 @@ final class WatcherQueue: Sendable {
     private func wait(upTo limit: Int) async throws -> [[UInt8]]? {
         while true {
             if let result = state.withLock({ $0.take(upTo: limit) }) { return try result.get().map(Self.bytes) }
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                let ready = state.withLock { state in
-                    if state.head < state.items.count || state.cancelled || state.ending != nil { return true }
-                    state.waiter = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
+            if let live {
+                let (batch, progressed) = takeLive(live, upTo: limit)
+                if !batch.isEmpty { return batch }
+                // Entries were read but none was for this watcher: read on.
+                if progressed { continue }
             }
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let (ready, cursor) = state.withLock { state in
+                    if state.head < state.items.count || state.cancelled || state.ending != nil { return (true, 0) }
+                    state.waiter = continuation
+                    return (false, state.cursor)
+                }
+                if ready {
+                    continuation.resume()
+                } else if let live, !live.log.park(self, cursor: cursor) {
+                    // An entry arrived meanwhile: look again (unless something else woke it).
+                    wake()
+                }
+            }
+        }
+    }
+
+    /// Reads the log from the cursor: the events for this watcher (at most `limit`), and whether
+    /// the cursor moved. A cursor behind the log ends the watcher with `watcherTooSlow`.
+    private func takeLive(_ live: Live, upTo limit: Int) -> (batch: [[UInt8]], progressed: Bool) {
+        let (cursor, known, bound) = state.withLock { ($0.cursor, $0.lastRevision, $0.ending == nil ? Int.max : $0.liveEnd) }
+        guard cursor < bound else { return ([], false) }
+        var batch: [[UInt8]] = []
+        var lastRevision = known
+        let read = live.log.read(from: cursor, upTo: min(limit, bound - cursor)) { entry in
+            switch entry {
+            case .event(let event, let natural):
+                guard event.revision > live.floor, let bytes = live.select(event, natural) else { return }
+                batch.append(bytes)
+                lastRevision = max(lastRevision, event.revision)
+            case .bookmark(let revision, let bytes):
+                guard live.allowBookmarks, lastRevision < revision else { return }
+                batch.append(bytes)
+                lastRevision = revision
+            }
+        }
+        switch read {
+        case .none:
+            return ([], false)
+        case .missed:
+            state.withLock { state in
+                if state.ending == nil { state.ending = .failed(.watcherTooSlow(limit: self.limit)) }
+                state.liveEnd = state.cursor
+            }
+            return ([], true)
+        case .read(let next):
+            state.withLock { state in
+                state.cursor = next
+                state.lastRevision = max(state.lastRevision, lastRevision)
+            }
+            return (batch, true)
         }
     }
 

@@ -1,0 +1,178 @@
+@testable import CapstanAPIServer
+import CapstanAPI
+import CapstanStore
+import CapstanWire
+import Testing
+
+/// The watch cache's fan-out: events queued for every watcher outside the cache's lock, watchers
+/// without selectors served the event as it happened, bookmarks never ahead of an event.
+@Suite("Watch cache fan-out")
+struct WatchFanOutTests {
+    func cache(queueLimit: Int = 1_000) -> WatchCache {
+        var limits = WatchCache.Limits()
+        limits.watcherQueueLimit = queueLimit
+        let cache = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
+        cache.reset(listing: [], revision: 1)
+        return cache
+    }
+
+    func put(namespace: String, name: String, labels: [String: String], revision: Int64) -> WatchEvent {
+        var pod = Pod()
+        pod.metadata.name = name
+        pod.metadata.namespace = namespace
+        pod.metadata.labels = labels
+        return WatchEvent(
+            kind: .put,
+            entry: KeyValue(key: "/registry/pods/\(namespace)/\(name)", value: pod.serializedBytes(), createRevision: 2, modRevision: revision))
+    }
+
+    func delete(namespace: String, name: String, revision: Int64) -> WatchEvent {
+        WatchEvent(kind: .delete, entry: KeyValue(key: "/registry/pods/\(namespace)/\(name)", value: [], createRevision: 2, modRevision: revision))
+    }
+
+    /// Everything queued for `subscription` by now, after which it is stopped.
+    func drain(_ subscription: WatchCache.Subscription) async throws -> [[UInt8]] {
+        subscription.queue.end(nil)
+        var taken: [[UInt8]] = []
+        while let bytes = try await subscription.queue.next() { taken.append(bytes) }
+        subscription.stop()
+        return taken
+    }
+
+    func summary(_ events: [[UInt8]]) throws -> [String] {
+        try events.map { bytes in
+            let event = try PodEvent(serializedBytes: bytes)
+            let type = switch event.type {
+            case .added: "added"
+            case .modified: "modified"
+            case .deleted: "deleted"
+            default: "other"
+            }
+            return "\(type) \(event.object.metadata.namespace)/\(event.object.metadata.name)@\(event.object.metadata.resourceVersion)"
+        }
+    }
+
+    @Test("watchers with and without selectors get each change as its filter sees it; one encoding is shared")
+    func selections() async throws {
+        let cache = cache()
+        func watch(_ namespace: String, _ labels: String = "") throws -> WatchCache.Subscription {
+            let filter = try ObjectFilter.parse(namespace: namespace, labelSelector: labels, fieldSelector: "", schema: Pod.fieldSchema)
+            return try cache.watch(filter: filter, fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        }
+        let all = try watch("")
+        let allAgain = try watch("")
+        let prod = try watch("prod")
+        let other = try watch("other")
+        let web = try watch("", "app=web")
+        cache.apply(put(namespace: "prod", name: "p", labels: ["app": "web"], revision: 2))
+        cache.apply(put(namespace: "prod", name: "p", labels: ["app": "db"], revision: 3))
+        cache.apply(put(namespace: "other", name: "x", labels: [:], revision: 4))
+        cache.apply(delete(namespace: "prod", name: "p", revision: 5))
+        cache.apply(delete(namespace: "prod", name: "missing", revision: 6))
+
+        let allEvents = try await drain(all)
+        #expect(try summary(allEvents) == ["added prod/p@2", "modified prod/p@3", "added other/x@4", "deleted prod/p@5"])
+        let allAgainEvents = try await drain(allAgain)
+        #expect(allAgainEvents == allEvents)
+        for (a, b) in zip(allEvents, allAgainEvents) {
+            a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in #expect(a.baseAddress == b.baseAddress) } }
+        }
+        #expect(try summary(await drain(prod)) == ["added prod/p@2", "modified prod/p@3", "deleted prod/p@5"])
+        #expect(try summary(await drain(other)) == ["added other/x@4"])
+        // Leaving the selection is a DELETED of the object as it now is.
+        #expect(try summary(await drain(web)) == ["added prod/p@2", "deleted prod/p@3"])
+        #expect(cache.watcherCount == 0)
+    }
+
+    @Test("bookmarks sent while events are applied never run ahead of an event; each watcher gets every event in order")
+    func bookmarksInOrder() async throws {
+        let cache = cache(queueLimit: 2_000)
+        var subscriptions: [WatchCache.Subscription] = []
+        for index in 0..<8 {
+            let filter = ObjectFilter(namespace: index % 2 == 0 ? "" : "prod")
+            subscriptions.append(try cache.watch(filter: filter, fromRevision: 0, sendInitialEvents: false, allowBookmarks: true))
+        }
+        let changes: Int64 = 400
+        let bookmarks = Task {
+            for _ in 0..<400 {
+                cache.sendBookmarks()
+                await Task.yield()
+            }
+        }
+        for revision in 2...(changes + 1) {
+            cache.apply(put(namespace: "prod", name: "p\(revision % 7)", labels: [:], revision: revision))
+            cache.progress.advance(to: revision)
+            if revision % 16 == 0 { await Task.yield() }
+        }
+        await bookmarks.value
+        for subscription in subscriptions {
+            var eventRevisions: [UInt64] = []
+            var highest: UInt64 = 0
+            for bytes in try await drain(subscription) {
+                let event = try PodEvent(serializedBytes: bytes)
+                let revision = event.object.metadata.resourceVersion
+                if event.type == .bookmark {
+                    #expect(revision >= highest, "a bookmark at \(revision) after the event at \(highest)")
+                } else {
+                    #expect(revision > highest, "event \(revision) after \(highest)")
+                    eventRevisions.append(revision)
+                }
+                highest = max(highest, revision)
+            }
+            #expect(eventRevisions == Array(2...UInt64(changes + 1)))
+        }
+    }
+
+    @Test("a watcher more than `limit` entries behind the log ends with RESOURCE_EXHAUSTED after what it took; the others go on")
+    func slowWatcher() async throws {
+        let cache = cache(queueLimit: 5)
+        let slow = try cache.watch(filter: ObjectFilter(), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        let fast = try cache.watch(filter: ObjectFilter(namespace: "prod"), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        var fastTaken: [[UInt8]] = []
+        var slowTaken: [[UInt8]] = []
+        for revision in Int64(2)...21 {
+            cache.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision))
+            fastTaken += try await fast.queue.next(upTo: 64) ?? []
+            // The slow watcher keeps up for three events, then stops taking any.
+            if revision <= 4 { slowTaken += try await slow.queue.next(upTo: 64) ?? [] }
+        }
+        #expect(fastTaken.count == 20)
+        do {
+            while let bytes = try await slow.queue.next() { slowTaken.append(bytes) }
+            Issue.record("the slow watcher should end with an error")
+        } catch let error as RegistryError {
+            #expect(error == .watcherTooSlow(limit: 5))
+        }
+        #expect(try summary(slowTaken) == ["added prod/p@2", "modified prod/p@3", "modified prod/p@4"])
+        // It can resume from the last revision it received.
+        #expect(slow.queue.lastRevision == 4)
+        let resumed = try cache.watch(filter: ObjectFilter(), fromRevision: 4, sendInitialEvents: false, allowBookmarks: false)
+        #expect(try await drain(resumed).count == 17)
+        // Five entries behind is still in time.
+        let late = try cache.watch(filter: ObjectFilter(), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        for revision in Int64(22)...26 { cache.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision)) }
+        #expect(try await late.queue.next(upTo: 64)?.count == 5)
+        for subscription in [slow, fast, late] { subscription.stop() }
+        #expect(cache.watcherCount == 0)
+    }
+
+    @Test("the log wakes each parked watcher once per entry, refuses to park one that has entries waiting, and drops ended watchers from its list")
+    func parking() async throws {
+        let log = FanOutLog(capacity: 4)
+        let queues = (0..<1_500).map { _ in WatcherQueue(limit: 4, initial: [], lastRevision: 0) }
+        for queue in queues { #expect(log.park(queue, cursor: 0)) }
+        let woken = log.append(.bookmark(revision: 1, bytes: [1]))
+        #expect(woken.count == 1_500 && log.parkedCount == 0)
+        // An entry after the cursor is waiting: no parking.
+        #expect(!log.park(queues[0], cursor: 0))
+        // Watches that ended while parked do not pile up when no entry comes.
+        for queue in queues {
+            queue.cancel()
+            #expect(log.park(queue, cursor: 1))
+        }
+        #expect(log.parkedCount < 1_500)
+        let live = WatcherQueue(limit: 4, initial: [], lastRevision: 0)
+        #expect(log.park(live, cursor: 1))
+        #expect(log.append(.bookmark(revision: 2, bytes: [2])).contains { $0 === live })
+    }
+}
