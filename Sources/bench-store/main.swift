@@ -6,7 +6,11 @@
 // `Etcd.swift`. `--no-etcd` skips that part.
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
-//         [--directory DIR] [--no-etcd | --only-etcd] [--autocheckpoint]
+//         [--directory DIR] [--no-etcd | --only-etcd] [--etcd-cases creates,updates,gets,watch] [--autocheckpoint]
+//
+// `--etcd-cases` runs only the named etcd cases (all by default), e.g. `--only-etcd --etcd-cases gets`
+// to profile the read path alone (`perf record -g -p PID`). `raw-gets` and `store-gets` each make
+// `--operations N` (default 20000) gets through one path only, for instruction counts under valgrind.
 //
 // `--autocheckpoint` lets SQLite checkpoint inside commits (its default) instead of the store's
 // background checkpointer, for comparison.
@@ -22,6 +26,14 @@ func option(_ name: String) -> String? {
 let seconds = Double(option("--seconds") ?? "") ?? 3
 /// Rounds of the etcd comparisons (each case's best round counts).
 let rounds = max(1, Int(option("--rounds") ?? "") ?? 3)
+/// The etcd cases to run.
+let etcdCases = Set((option("--etcd-cases") ?? "creates,updates,gets,watch").split(separator: ",").map(String.init))
+if let unknown = etcdCases.subtracting(["creates", "updates", "gets", "watch", "raw-gets", "store-gets"]).first {
+    print("bench-store: unknown etcd case \"\(unknown)\" (known: creates, updates, gets, watch, raw-gets, store-gets)")
+    exit(2)
+}
+/// Gets made by the `raw-gets` and `store-gets` cases.
+let fixedOperations = max(1, Int(option("--operations") ?? "") ?? 20000)
 let parent = option("--directory") ?? FileManager.default.temporaryDirectory.path
 let value = [UInt8](repeating: 0x5a, count: 1024)
 
