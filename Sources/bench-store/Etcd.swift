@@ -171,30 +171,9 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
     }
 
     if etcdCases.contains("watch") {
-        // Watch: 4 watchers follow 16 writers live; deliveries = events received by all watchers.
-        let watchers = 4
-        let delivered = Counter()
-        let start = try await store.currentRevision()
-        var consumers: [Task<Void, any Error>] = []
-        for _ in 0..<watchers {
-            let stream = try await store.watch(prefix: "/watched/", fromRevision: start)
-            consumers.append(
-                Task {
-                    for try await event in stream {
-                        delivered.value.add(1, ordering: .relaxed)
-                        if event.entry.key == "/watched/end" { break }
-                    }
-                })
-        }
-        let clock = ContinuousClock.now
-        let writes = try await measure(workers: 16, seconds: seconds) { worker, iteration in
-            _ = try await store.create("/watched/w\(worker)/\(iteration)", value: value)
-        }
-        _ = try await store.create("/watched/end", value: [])
-        for consumer in consumers { try await consumer.value }
-        let elapsed = ContinuousClock.now - clock
-        let rate = Double(delivered.value.load(ordering: .relaxed)) / elapsed.seconds
-        report("EtcdStore watch deliveries, 4 watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
+        // 4 watchers follow 16 writers live.
+        let (deliveries, writes) = try await watchDeliveries(store, prefix: "/watched/", writers: 16)
+        report("EtcdStore watch deliveries, 4 watchers", deliveries, String(format: "(%.0f writes/s being watched)", writes))
     }
 
     print("")

@@ -100,31 +100,10 @@ if !arguments.contains("--only-etcd") {
         report("lists of 500 keys, 2 readers", list)
     }
 
-    // Watch: 4 watchers follow 64 writers live; deliveries = events received by all watchers.
+    // Watch: 4 watchers follow 64 writers live.
     try await withStore { store in
-        let watchers = 4
-        let delivered = Atomic<Int>(0)
-        let start = try await store.currentRevision()
-        var consumers: [Task<Void, any Error>] = []
-        for _ in 0..<watchers {
-            let stream = try await store.watch(prefix: "/bench/", fromRevision: start)
-            consumers.append(
-                Task {
-                    for try await event in stream {
-                        delivered.add(1, ordering: .relaxed)
-                        if event.entry.key == "/bench/end" { break }
-                    }
-                })
-        }
-        let clock = ContinuousClock.now
-        let writes = try await measure(workers: 64, seconds: seconds) { worker, iteration in
-            _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
-        }
-        _ = try await store.create("/bench/end", value: [])
-        for consumer in consumers { try await consumer.value }
-        let elapsed = ContinuousClock.now - clock
-        let rate = Double(delivered.load(ordering: .relaxed)) / elapsed.seconds
-        report("watch deliveries, 4 live watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
+        let (deliveries, writes) = try await watchDeliveries(store, prefix: "/bench/", writers: 64)
+        report("watch deliveries, 4 live watchers", deliveries, String(format: "(%.0f writes/s being watched)", writes))
 
         // History: one watcher reads the whole log from revision 0.
         let head = try await store.currentRevision()
@@ -139,6 +118,33 @@ if !arguments.contains("--only-etcd") {
             "watch deliveries, history replay", Double(count) / historyElapsed.seconds,
             "(\(count) events)")
     }
+}
+
+/// Watch deliveries/s (events received by all of 4 watchers) while `writers` writers create keys
+/// under `prefix` for `seconds`, and the writes/s being watched.
+func watchDeliveries(_ store: any Store, prefix: String, writers: Int) async throws -> (deliveries: Double, writes: Double) {
+    let watchers = 4
+    let delivered = Counter()
+    let start = try await store.currentRevision()
+    var consumers: [Task<Void, any Error>] = []
+    for _ in 0..<watchers {
+        let stream = try await store.watch(prefix: prefix, fromRevision: start)
+        consumers.append(
+            Task {
+                for try await event in stream {
+                    delivered.value.add(1, ordering: .relaxed)
+                    if event.entry.key == prefix + "end" { break }
+                }
+            })
+    }
+    let clock = ContinuousClock.now
+    let writes = try await measure(workers: writers, seconds: seconds) { worker, iteration in
+        _ = try await store.create(prefix + "w\(worker)/\(iteration)", value: value)
+    }
+    _ = try await store.create(prefix + "end", value: [])
+    for consumer in consumers { try await consumer.value }
+    let elapsed = ContinuousClock.now - clock
+    return (Double(delivered.value.load(ordering: .relaxed)) / elapsed.seconds, writes)
 }
 
 if !arguments.contains("--no-etcd") {
