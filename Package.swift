@@ -171,7 +171,7 @@ let package = Package(
             name: "CSystemLibrariesTests", dependencies: ["CNghttp2", "CSQLite", "CProtobufC"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CapstanRPCTests", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI"],
+            name: "CapstanRPCTests", dependencies: ["CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanTestSupport"],
             swiftSettings: swiftSettings),
         // Request logs and metrics: in process, through a real API server (the Metrics RPC over
         // HTTP/2), the GET /metrics endpoint over real sockets, and the `capstan` executable.
@@ -184,7 +184,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanHTTP2Tests",
-            dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2"],
+            dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2", "CapstanTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanTransportConformanceTests",
@@ -199,7 +199,7 @@ let package = Package(
             dependencies: [
                 "CapstanStore", "CapstanStoreTorture", "CSQLite", "CSQLiteFaultVFS", "CapstanEtcdLauncher", "CapstanRPC",
                 "CapstanHTTP2",
-                "CapstanAPI", "CapstanProcessSupport",
+                "CapstanAPI", "CapstanProcessSupport", "CapstanTestSupport",
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -51,8 +51,9 @@
 ///   (`ignore_lease`). A watch is its own bidirectional `Watch` stream, pulled by its consumer,
 ///   asked from `fromRevision` itself (so etcd's compaction check is the store's) and resumed from
 ///   the last delivered revision on another member when a stream breaks. Leases share one
-///   `LeaseKeepAlive` stream. Every request runs in its own task (a cancelled caller does not
-///   abandon a write) under a deadline kept by one ticking task; reads and keep-alives are retried,
-///   writes never. Transport failures become `unavailable`; `EtcdErrors` is the one mapping table.
+///   `LeaseKeepAlive` stream. Every request has a deadline kept by one ticking task; a write runs
+///   in its own task (a cancelled caller does not abandon it), a read in the caller's task (made
+///   again in its own task if the caller is cancelled); reads and keep-alives are retried, writes
+///   never. Transport failures become `unavailable`; `EtcdErrors` is the one mapping table.
 ///
 /// Only `SQLite/Connection.swift`, `SQLite/Statement.swift` and `System/*` touch pointers.

@@ -76,98 +76,121 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
         return request
     }
 
-    let created = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
-        { worker, iteration in _ = try await kv.put(put("/raw/w\(worker)/\(iteration)")) },
-        { worker, iteration in _ = try await kv.txn(guarded("/txn/w\(worker)/\(iteration)", existing: false)) },
-        { worker, iteration in _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value) },
-        { worker, iteration in _ = try await sqlite.create("/bench/w\(worker)/\(iteration)", value: value) },
-    ])
-    let (puts, txns, creates, sqliteCreates) = (created[0].rate, created[1].rate, created[2].rate, created[3].rate)
-    report("etcd raw Put (new keys), 16 writers", puts, created[0].cpuText)
-    report("etcd raw Txn (create guard), 16 writers", txns, created[1].cpuText + " what EtcdStore.create sends")
-    report("EtcdStore creates, 16 writers", creates, created[2].cpuText)
-    report("SQLiteStore creates, 16 writers", sqliteCreates, "(the same rounds, for the ratio)")
+    var summary: [String] = []
+    var overhead: [String] = []
+    var cpu: [String] = []
+    var unguarded: [String] = []
+    var guardCost: [String] = []
+    func percent(_ name: String, _ ratio: Double) -> String { String(format: "%@ %+.1f %%", name, (ratio - 1) * 100) }
 
-    let created64 = try await alternate(workers: 64, seconds: seconds, rounds: rounds, [
-        { worker, iteration in _ = try await kv.put(put("/raw64/w\(worker)/\(iteration)")) },
-        { worker, iteration in _ = try await sqlite.create("/bench64/w\(worker)/\(iteration)", value: value) },
-    ])
-    let (puts64, sqliteCreates64) = (created64[0].rate, created64[1].rate)
-    report("etcd raw Put (new keys), 64 writers", puts64, created64[0].cpuText)
-    report("SQLiteStore creates, 64 writers", sqliteCreates64, "(the same rounds, for the ratio)")
-    print(String(format: "SQLite ÷ etcd Put: %.2f× at 16 writers, %.2f× at 64 writers", sqliteCreates / puts, sqliteCreates64 / puts64))
-    print("SQLite in the etcd rounds: \(commitNote(sqlite.statistics))")
+    if etcdCases.contains("creates") {
+        let created = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
+            { worker, iteration in _ = try await kv.put(put("/raw/w\(worker)/\(iteration)")) },
+            { worker, iteration in _ = try await kv.txn(guarded("/txn/w\(worker)/\(iteration)", existing: false)) },
+            { worker, iteration in _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value) },
+            { worker, iteration in _ = try await sqlite.create("/bench/w\(worker)/\(iteration)", value: value) },
+        ])
+        let (puts, txns, creates, sqliteCreates) = (created[0].rate, created[1].rate, created[2].rate, created[3].rate)
+        report("etcd raw Put (new keys), 16 writers", puts, created[0].cpuText)
+        report("etcd raw Txn (create guard), 16 writers", txns, created[1].cpuText + " what EtcdStore.create sends")
+        report("EtcdStore creates, 16 writers", creates, created[2].cpuText)
+        report("SQLiteStore creates, 16 writers", sqliteCreates, "(the same rounds, for the ratio)")
+
+        let created64 = try await alternate(workers: 64, seconds: seconds, rounds: rounds, [
+            { worker, iteration in _ = try await kv.put(put("/raw64/w\(worker)/\(iteration)")) },
+            { worker, iteration in _ = try await sqlite.create("/bench64/w\(worker)/\(iteration)", value: value) },
+        ])
+        let (puts64, sqliteCreates64) = (created64[0].rate, created64[1].rate)
+        report("etcd raw Put (new keys), 64 writers", puts64, created64[0].cpuText)
+        report("SQLiteStore creates, 64 writers", sqliteCreates64, "(the same rounds, for the ratio)")
+        print("SQLite in the etcd rounds: \(commitNote(sqlite.statistics))")
+        summary.append(String(format: "SQLiteStore creates ÷ etcd raw Put: %.2f× with 16 writers, %.2f× with 64  (target ≥ 2×)",
+            sqliteCreates / puts, sqliteCreates64 / puts64))
+        overhead.append(percent("creates", txns / creates))
+        cpu.append(percent("creates", created[2].cpuPerOperation / created[1].cpuPerOperation))
+        unguarded.append(percent("creates", puts / creates))
+        guardCost.append(percent("creates", puts / txns))
+    }
 
     let keys = 1000
-    for index in 0..<keys {
-        _ = try await store.create("/bench/k\(index)", value: value)
+    if !etcdCases.isDisjoint(with: ["updates", "gets", "raw-gets", "store-gets"]) {
+        for index in 0..<keys {
+            _ = try await store.create("/bench/k\(index)", value: value)
+        }
     }
-    let updated = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
-        { worker, iteration in _ = try await kv.put(put("/bench/k\((worker * 61 + iteration) % keys)")) },
-        { worker, iteration in _ = try await kv.txn(guarded("/bench/k\((worker * 61 + iteration) % keys)", existing: true)) },
-        { worker, iteration in
-            _ = try await store.update("/bench/k\((worker * 61 + iteration) % keys)", value: value, expectedRevision: 0)
-        },
-    ])
-    let (overwrites, updateTxns, updates) = (updated[0].rate, updated[1].rate, updated[2].rate)
-    report("etcd raw Put (existing keys), 16 writers", overwrites, updated[0].cpuText)
-    report("etcd raw Txn (update guard), 16 writers", updateTxns, updated[1].cpuText + " what EtcdStore.update sends")
-    report("EtcdStore updates, 16 writers", updates, updated[2].cpuText)
+    if etcdCases.contains("updates") {
+        let updated = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
+            { worker, iteration in _ = try await kv.put(put("/bench/k\((worker * 61 + iteration) % keys)")) },
+            { worker, iteration in _ = try await kv.txn(guarded("/bench/k\((worker * 61 + iteration) % keys)", existing: true)) },
+            { worker, iteration in
+                _ = try await store.update("/bench/k\((worker * 61 + iteration) % keys)", value: value, expectedRevision: 0)
+            },
+        ])
+        let (overwrites, updateTxns, updates) = (updated[0].rate, updated[1].rate, updated[2].rate)
+        report("etcd raw Put (existing keys), 16 writers", overwrites, updated[0].cpuText)
+        report("etcd raw Txn (update guard), 16 writers", updateTxns, updated[1].cpuText + " what EtcdStore.update sends")
+        report("EtcdStore updates, 16 writers", updates, updated[2].cpuText)
+        overhead.append(percent("updates", updateTxns / updates))
+        cpu.append(percent("updates", updated[2].cpuPerOperation / updated[1].cpuPerOperation))
+        unguarded.append(percent("updates", overwrites / updates))
+        guardCost.append(percent("updates", overwrites / updateTxns))
+    }
 
-    let read = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
-        { worker, iteration in
-            var request = Etcdserverpb_RangeRequest()
-            request.key = Array("/bench/k\((worker * 61 + iteration) % keys)".utf8)
-            _ = try await kv.range(request)
-        },
-        { worker, iteration in _ = try await store.get("/bench/k\((worker * 61 + iteration) % keys)") },
-    ])
-    let (ranges, gets) = (read[0].rate, read[1].rate)
-    report("etcd raw Range (one key), 16 readers", ranges, read[0].cpuText)
-    report("EtcdStore gets, 16 readers", gets, read[1].cpuText)
+    // Profiling aids: a fixed number of gets through one path only (under `valgrind --tool=callgrind`,
+    // instructions per get without the noise of a shared machine's timing).
+    for (name, useStore) in [("raw-gets", false), ("store-gets", true)] where etcdCases.contains(name) {
+        let cpu = processCPU()
+        let rate = try await measure(workers: 16, seconds: 3600, limit: fixedOperations) { worker, iteration in
+            let key = "/bench/k\((worker * 61 + iteration) % keys)"
+            if useStore {
+                _ = try await store.get(key)
+            } else {
+                var request = Etcdserverpb_RangeRequest()
+                request.key = Array(key.utf8)
+                _ = try await kv.range(request)
+            }
+        }
+        report("\(name), \(fixedOperations) in all, 16 readers", rate,
+            String(format: "(client CPU %.0f µs/op)", (processCPU() - cpu).seconds * 1e6 / Double(fixedOperations)))
+    }
 
-    // Watch: 4 watchers follow 16 writers live; deliveries = events received by all watchers.
-    let watchers = 4
-    let delivered = Counter()
-    let start = try await store.currentRevision()
-    var consumers: [Task<Void, any Error>] = []
-    for _ in 0..<watchers {
-        let stream = try await store.watch(prefix: "/watched/", fromRevision: start)
-        consumers.append(
-            Task {
-                for try await event in stream {
-                    delivered.value.add(1, ordering: .relaxed)
-                    if event.entry.key == "/watched/end" { break }
-                }
-            })
+    if etcdCases.contains("gets") {
+        let read = try await alternate(workers: 16, seconds: seconds, rounds: rounds, [
+            { worker, iteration in
+                var request = Etcdserverpb_RangeRequest()
+                request.key = Array("/bench/k\((worker * 61 + iteration) % keys)".utf8)
+                _ = try await kv.range(request)
+            },
+            { worker, iteration in _ = try await store.get("/bench/k\((worker * 61 + iteration) % keys)") },
+        ])
+        let (ranges, gets) = (read[0].rate, read[1].rate)
+        report("etcd raw Range (one key), 16 readers", ranges, read[0].cpuText)
+        report("EtcdStore gets, 16 readers", gets, read[1].cpuText)
+        overhead.append(percent("gets", ranges / gets))
+        cpu.append(percent("gets", read[1].cpuPerOperation / read[0].cpuPerOperation))
     }
-    let clock = ContinuousClock.now
-    let writes = try await measure(workers: 16, seconds: seconds) { worker, iteration in
-        _ = try await store.create("/watched/w\(worker)/\(iteration)", value: value)
+
+    if etcdCases.contains("watch") {
+        // 4 watchers follow 16 writers live.
+        let (deliveries, writes) = try await watchDeliveries(store, prefix: "/watched/", writers: 16)
+        report("EtcdStore watch deliveries, 4 watchers", deliveries, String(format: "(%.0f writes/s being watched)", writes))
     }
-    _ = try await store.create("/watched/end", value: [])
-    for consumer in consumers { try await consumer.value }
-    let elapsed = ContinuousClock.now - clock
-    let rate = Double(delivered.value.load(ordering: .relaxed)) / elapsed.seconds
-    report("EtcdStore watch deliveries, 4 watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
 
     print("")
-    print(String(format: "SQLiteStore creates ÷ etcd raw Put: %.2f× with 16 writers, %.2f× with 64  (target ≥ 2×)",
-        sqliteCreates / puts, sqliteCreates64 / puts64))
+    for line in summary { print(line) }
     // The like-for-like anchor is the raw request EtcdStore sends: a create must be guarded
     // (create_revision == 0) and an update compares revisions, so each is a Txn; a raw Put does less
     // work in etcd itself, and the Put ratios show that cost of the guard, not EtcdStore's.
-    print(String(format: "EtcdStore overhead vs the same raw request (Txn for writes, Range for gets; like-for-like): "
-        + "creates %+.1f %%, updates %+.1f %%, gets %+.1f %%  (target ≤ 10 %%)",
-        (txns / creates - 1) * 100, (updateTxns / updates - 1) * 100, (ranges / gets - 1) * 100))
-    print(String(format: "EtcdStore writes vs raw unguarded Put (not like-for-like: includes etcd's cost of the Txn guard): "
-        + "creates %+.1f %%, updates %+.1f %%", (puts / creates - 1) * 100, (overwrites / updates - 1) * 100))
-    print(String(format: "etcd's own cost of the guard, raw Txn vs raw Put: creates %+.1f %%, updates %+.1f %%",
-        (puts / txns - 1) * 100, (overwrites / updateTxns - 1) * 100))
-    print(String(format: "EtcdStore client CPU per operation vs the same raw request: creates %+.1f %%, updates %+.1f %%, gets %+.1f %%",
-        (created[2].cpuPerOperation / created[1].cpuPerOperation - 1) * 100,
-        (updated[2].cpuPerOperation / updated[1].cpuPerOperation - 1) * 100,
-        (read[1].cpuPerOperation / read[0].cpuPerOperation - 1) * 100))
+    if !overhead.isEmpty {
+        print("EtcdStore overhead vs the same raw request (Txn for writes, Range for gets; like-for-like): "
+            + overhead.joined(separator: ", ") + "  (target ≤ 10 %)")
+        print("EtcdStore client CPU per operation vs the same raw request: " + cpu.joined(separator: ", "))
+    }
+    if !unguarded.isEmpty {
+        print("EtcdStore writes vs raw unguarded Put (not like-for-like: includes etcd's cost of the Txn guard): "
+            + unguarded.joined(separator: ", "))
+        print("etcd's own cost of the guard, raw Txn vs raw Put: " + guardCost.joined(separator: ", "))
+    }
 }
 
 final class Counter: Sendable {

@@ -6,7 +6,11 @@
 // `Etcd.swift`. `--no-etcd` skips that part.
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
-//         [--directory DIR] [--no-etcd | --only-etcd] [--autocheckpoint]
+//         [--directory DIR] [--no-etcd | --only-etcd] [--etcd-cases creates,updates,gets,watch] [--autocheckpoint]
+//
+// `--etcd-cases` runs only the named etcd cases (all by default), e.g. `--only-etcd --etcd-cases gets`
+// to profile the read path alone (`perf record -g -p PID`). `raw-gets` and `store-gets` each make
+// `--operations N` (default 20000) gets through one path only, for instruction counts under valgrind.
 //
 // `--autocheckpoint` lets SQLite checkpoint inside commits (its default) instead of the store's
 // background checkpointer, for comparison.
@@ -22,6 +26,14 @@ func option(_ name: String) -> String? {
 let seconds = Double(option("--seconds") ?? "") ?? 3
 /// Rounds of the etcd comparisons (each case's best round counts).
 let rounds = max(1, Int(option("--rounds") ?? "") ?? 3)
+/// The etcd cases to run.
+let etcdCases = Set((option("--etcd-cases") ?? "creates,updates,gets,watch").split(separator: ",").map(String.init))
+if let unknown = etcdCases.subtracting(["creates", "updates", "gets", "watch", "raw-gets", "store-gets"]).first {
+    print("bench-store: unknown etcd case \"\(unknown)\" (known: creates, updates, gets, watch, raw-gets, store-gets)")
+    exit(2)
+}
+/// Gets made by the `raw-gets` and `store-gets` cases.
+let fixedOperations = max(1, Int(option("--operations") ?? "") ?? 20000)
 let parent = option("--directory") ?? FileManager.default.temporaryDirectory.path
 let value = [UInt8](repeating: 0x5a, count: 1024)
 
@@ -88,31 +100,10 @@ if !arguments.contains("--only-etcd") {
         report("lists of 500 keys, 2 readers", list)
     }
 
-    // Watch: 4 watchers follow 64 writers live; deliveries = events received by all watchers.
+    // Watch: 4 watchers follow 64 writers live.
     try await withStore { store in
-        let watchers = 4
-        let delivered = Atomic<Int>(0)
-        let start = try await store.currentRevision()
-        var consumers: [Task<Void, any Error>] = []
-        for _ in 0..<watchers {
-            let stream = try await store.watch(prefix: "/bench/", fromRevision: start)
-            consumers.append(
-                Task {
-                    for try await event in stream {
-                        delivered.add(1, ordering: .relaxed)
-                        if event.entry.key == "/bench/end" { break }
-                    }
-                })
-        }
-        let clock = ContinuousClock.now
-        let writes = try await measure(workers: 64, seconds: seconds) { worker, iteration in
-            _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
-        }
-        _ = try await store.create("/bench/end", value: [])
-        for consumer in consumers { try await consumer.value }
-        let elapsed = ContinuousClock.now - clock
-        let rate = Double(delivered.load(ordering: .relaxed)) / elapsed.seconds
-        report("watch deliveries, 4 live watchers", rate, String(format: "(%.0f writes/s being watched)", writes))
+        let (deliveries, writes) = try await watchDeliveries(store, prefix: "/bench/", writers: 64)
+        report("watch deliveries, 4 live watchers", deliveries, String(format: "(%.0f writes/s being watched)", writes))
 
         // History: one watcher reads the whole log from revision 0.
         let head = try await store.currentRevision()
@@ -127,6 +118,33 @@ if !arguments.contains("--only-etcd") {
             "watch deliveries, history replay", Double(count) / historyElapsed.seconds,
             "(\(count) events)")
     }
+}
+
+/// Watch deliveries/s (events received by all of 4 watchers) while `writers` writers create keys
+/// under `prefix` for `seconds`, and the writes/s being watched.
+func watchDeliveries(_ store: any Store, prefix: String, writers: Int) async throws -> (deliveries: Double, writes: Double) {
+    let watchers = 4
+    let delivered = Counter()
+    let start = try await store.currentRevision()
+    var consumers: [Task<Void, any Error>] = []
+    for _ in 0..<watchers {
+        let stream = try await store.watch(prefix: prefix, fromRevision: start)
+        consumers.append(
+            Task {
+                for try await event in stream {
+                    delivered.value.add(1, ordering: .relaxed)
+                    if event.entry.key == prefix + "end" { break }
+                }
+            })
+    }
+    let clock = ContinuousClock.now
+    let writes = try await measure(workers: writers, seconds: seconds) { worker, iteration in
+        _ = try await store.create(prefix + "w\(worker)/\(iteration)", value: value)
+    }
+    _ = try await store.create(prefix + "end", value: [])
+    for consumer in consumers { try await consumer.value }
+    let elapsed = ContinuousClock.now - clock
+    return (Double(delivered.value.load(ordering: .relaxed)) / elapsed.seconds, writes)
 }
 
 if !arguments.contains("--no-etcd") {

@@ -1,5 +1,6 @@
 @testable import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 @Suite("HTTP/2 flow control as back-pressure", .timeLimit(.minutes(1)))
@@ -48,32 +49,11 @@ struct HTTP2BackPressureTests {
 
     @Test("a handler that does not read holds the client's writer")
     func slowServerReader() async throws {
-        let gate = Gate()
-        let server = HTTP2ServerTransport.Configuration()
-        let client = HTTP2ClientTransport.Configuration()
-        try await withHTTP2Server(server: server, client: client, routes: { router in
-            router.clientStreaming(Self.sink) { requests, _ in
-                await gate.wait()
-                var count = 0
-                for try await _ in requests { count += 1 }
-                return Text("\(count)")
-            }
-        }) { harness in
-            let call = try await harness.client.clientStreaming(Self.sink)
-            let sent = Counter()
-            let sender = Task {
-                for _ in 0..<1_000 {
-                    try await call.send(Blob(count: Self.messageSize))
-                    sent.increment()
-                }
-            }
+        try await Self.withHeldSink(messages: 1_000) { sent, server, client in
             let floor = (server.initialStreamWindowSize + client.outboundBufferSize) / Self.messageSize - 2
             let bound = (server.initialStreamWindowSize + server.inboundBufferSize + client.outboundBufferSize) / Self.messageSize + 3
             #expect(await eventually { sent.value >= floor })
             #expect(sent.value <= bound)
-            gate.open()
-            try await sender.value
-            #expect(try await call.finish().value == "1000")
         }
     }
 
@@ -82,6 +62,24 @@ struct HTTP2BackPressureTests {
     /// messages is never held back.
     @Test("a client writer that pauses between messages is held back too")
     func pausingClientWriter() async throws {
+        // Each pause lets the loop take the message over: nothing stays in transit.
+        try await Self.withHeldSink(messages: 400, pause: .milliseconds(1)) { sent, server, client in
+            let bound = (server.initialStreamWindowSize + server.inboundBufferSize + 2 * client.outboundBufferSize)
+                / Self.messageSize + 3
+            // Held back, the writer stops near the bound for good; unchecked, it runs on to 400.
+            let overran = await eventually(timeout: .seconds(3)) { sent.value > bound }
+            #expect(!overran, "sent \(sent.value) messages while the server read none; bound \(bound)")
+        }
+    }
+
+    /// A `sink` handler that waits at a gate before reading, and a client task sending it `messages`
+    /// messages (pausing `pause` after each). `body` sees how many were sent so far while the handler
+    /// waits; then the gate opens and the call must finish with every message read.
+    static func withHeldSink(
+        messages: Int, pause: Duration? = nil,
+        _ body: @Sendable (_ sent: Counter, _ server: HTTP2ServerTransport.Configuration,
+            _ client: HTTP2ClientTransport.Configuration) async throws -> Void
+    ) async throws {
         let gate = Gate()
         let server = HTTP2ServerTransport.Configuration()
         let client = HTTP2ClientTransport.Configuration()
@@ -96,21 +94,16 @@ struct HTTP2BackPressureTests {
             let call = try await harness.client.clientStreaming(Self.sink)
             let sent = Counter()
             let sender = Task {
-                for _ in 0..<400 {
+                for _ in 0..<messages {
                     try await call.send(Blob(count: Self.messageSize))
                     sent.increment()
-                    // Lets the loop take the message over: nothing stays in transit.
-                    try await Task.sleep(for: .milliseconds(1))
+                    if let pause { try await Task.sleep(for: pause) }
                 }
             }
-            let bound = (server.initialStreamWindowSize + server.inboundBufferSize + 2 * client.outboundBufferSize)
-                / Self.messageSize + 3
-            // Held back, the writer stops near the bound for good; unchecked, it runs on to 400.
-            let overran = await eventually(timeout: .seconds(3)) { sent.value > bound }
-            #expect(!overran, "sent \(sent.value) messages while the server read none; bound \(bound)")
+            try await body(sent, server, client)
             gate.open()
             try await sender.value
-            #expect(try await call.finish().value == "400")
+            #expect(try await call.finish().value == "\(messages)")
         }
     }
 }

@@ -1,5 +1,6 @@
 @testable import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Glibc
 import Testing
 

@@ -1,5 +1,6 @@
 @testable import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 @Suite("HTTP/2 deadlines and cancellation", .timeLimit(.minutes(1)))

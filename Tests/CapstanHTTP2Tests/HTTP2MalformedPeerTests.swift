@@ -1,5 +1,6 @@
 @testable import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 @Suite("HTTP/2 malformed requests from a raw client", .timeLimit(.minutes(1)))

@@ -1,4 +1,5 @@
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 @Suite("Back-pressure", .timeLimit(.minutes(1)))

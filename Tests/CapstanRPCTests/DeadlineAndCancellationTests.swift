@@ -1,4 +1,5 @@
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 @Suite("Deadlines and cancellation", .timeLimit(.minutes(1)))

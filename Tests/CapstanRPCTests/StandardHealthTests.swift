@@ -1,5 +1,6 @@
 import CapstanAPI
 @testable import CapstanRPC
+import CapstanTestSupport
 import CapstanWire
 import Testing
 

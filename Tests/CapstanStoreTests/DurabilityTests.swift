@@ -74,45 +74,11 @@ struct DurabilityTests {
             try await store.watch(prefix: StoreTorture.prefix, fromRevision: 0), count: Int(head) - round)
         #expect(events.count == Int(head) - round)
 
-        var byRevision: [Int64: WatchEvent] = [:]
-        var latest: [String: WatchEvent] = [:]
-        var torn = 0
-        var broken = 0
-        for event in events {
-            byRevision[event.revision] = event
-            let key = event.entry.key
-            let value = event.kind == .put ? event.entry.value : event.prevValue ?? []
-            if !StoreTorture.isComplete(value, key: key) { torn += 1 }
-            // Chains: a create follows nothing or a delete; an update or delete follows a put of the
-            // same incarnation.
-            let previous = latest[key]
-            if event.isCreate {
-                if let previous, previous.kind != .delete { broken += 1 }
-            } else if previous?.kind != .put || previous?.entry.createRevision != event.entry.createRevision {
-                broken += 1
-            }
-            latest[key] = event
-        }
-        #expect(torn == 0, "rows that are not complete writes")
-        #expect(broken == 0, "rows that do not chain")
-
-        var missing: [StoreTorture.Record] = []
-        for record in acknowledged {
-            guard let event = byRevision[record.revision], event.entry.key == record.key else {
-                missing.append(record)
-                continue
-            }
-            switch record.kind {
-            case .put where event.kind != .put || StoreTorture.hash(event.entry.value) != record.hash: missing.append(record)
-            case .delete where event.kind != .delete: missing.append(record)
-            default: break
-            }
-        }
-        #expect(missing.isEmpty, "round \(round): \(missing.count) acknowledged writes lost, e.g. \(missing.prefix(3))")
+        let history = TortureHistory(events, acknowledged: acknowledged, label: "round \(round)")
 
         // The current state agrees with the history, and the store takes writes.
         let listing = try await store.list(prefix: StoreTorture.prefix)
-        #expect(listing.items.map(\.key) == latest.values.filter { $0.kind == .put }.map(\.entry.key).sorted())
+        #expect(listing.items.map(\.key) == history.liveKeys)
         #expect(try await store.create("/verified/\(round)", value: []) == head + 1)
         await store.close()
     }

@@ -57,43 +57,11 @@ struct EtcdDurabilityTests {
         let events = try await collect(try await store.watch(prefix: StoreTorture.prefix, fromRevision: 0), through: head)
         #expect(events.last?.revision == head, "\(member): history ends at \(events.last?.revision ?? 0), head is \(head)")
 
-        var byRevision: [Int64: WatchEvent] = [:]
-        var latest: [String: WatchEvent] = [:]
-        var torn = 0
-        var broken = 0
-        for event in events {
-            byRevision[event.revision] = event
-            let key = event.entry.key
-            let value = event.kind == .put ? event.entry.value : event.prevValue ?? []
-            if !StoreTorture.isComplete(value, key: key) { torn += 1 }
-            let previous = latest[key]
-            if event.isCreate {
-                if let previous, previous.kind != .delete { broken += 1 }
-            } else if previous?.kind != .put || previous?.entry.createRevision != event.entry.createRevision {
-                broken += 1
-            }
-            latest[key] = event
-        }
-        #expect(torn == 0, "\(member): values that are not complete writes")
-        #expect(broken == 0, "\(member): writes that do not chain")
-
-        var missing: [StoreTorture.Record] = []
-        for record in acknowledged {
-            guard let event = byRevision[record.revision], event.entry.key == record.key else {
-                missing.append(record)
-                continue
-            }
-            switch record.kind {
-            case .put where event.kind != .put || StoreTorture.hash(event.entry.value) != record.hash: missing.append(record)
-            case .delete where event.kind != .delete: missing.append(record)
-            default: break
-            }
-        }
-        #expect(missing.isEmpty, "\(member): \(missing.count) of \(acknowledged.count) acknowledged writes lost, e.g. \(missing.prefix(3))")
+        let history = TortureHistory(events, acknowledged: acknowledged, label: member)
 
         let listing = try await store.list(prefix: StoreTorture.prefix, after: nil, limit: 0, revision: head)
-        #expect(listing.items.map(\.key) == latest.values.filter { $0.kind == .put }.map(\.entry.key).sorted())
-        #expect(listing.items.allSatisfy { byRevision[$0.modRevision]?.entry == $0 })
+        #expect(listing.items.map(\.key) == history.liveKeys)
+        #expect(listing.items.allSatisfy { history.byRevision[$0.modRevision]?.entry == $0 })
         return events
     }
 }

@@ -1,5 +1,6 @@
 import CapstanEtcdLauncher
 import CapstanStore
+import CapstanTestSupport
 import Testing
 
 /// What is particular to `EtcdStore`, against one real etcd member.
@@ -115,7 +116,7 @@ struct EtcdStoreTests {
                 return count
             }
             await store.close()
-            #expect(try await bounded("the watch to end") { try await reader.value } == 0)
+            #expect(try await bounded("the watch to end", seconds: 120) { try await reader.value } == 0)
             if case .unavailable? = await storeError({ _ = try await store.get("/c/a") }) {} else { Issue.record("closed") }
         }
     }
@@ -131,7 +132,7 @@ struct EtcdStoreTests {
                     return count
                 }
                 reader.cancel()
-                #expect(try await bounded("the cancelled watch to end") { try await reader.value } == 0)
+                #expect(try await bounded("the cancelled watch to end", seconds: 120) { try await reader.value } == 0)
             }
         }
     }
@@ -148,6 +149,25 @@ struct EtcdStoreTests {
                     let revision = try await write.value
                     #expect(try await store.get("/w/\(index)").modRevision == revision)
                 }
+            }
+        }
+    }
+
+    /// A read whose caller is cancelled still answers (see `Store`): a read runs in its caller's task,
+    /// and is made again in a task of its own when the caller's cancellation reset its stream.
+    @Test func cancelledCallersStillGetReads() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                let revision = try await store.create("/r/a", value: bytes("a"))
+                // Each caller is cancelled before or while it reads.
+                let reads = (0..<20).map { _ in Task { try await store.get("/r/a") } }
+                for read in reads { read.cancel() }
+                for read in reads {
+                    let entry = try await read.value
+                    #expect(entry.modRevision == revision && entry.value == bytes("a"))
+                }
+                // Asking again for a cancelled caller is not a retry.
+                #expect(store.statistics.retries == 0)
             }
         }
     }

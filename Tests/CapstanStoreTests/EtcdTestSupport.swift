@@ -1,5 +1,6 @@
 import CapstanEtcdLauncher
 import CapstanStore
+import CapstanTestSupport
 import Testing
 
 /// Which member a cluster test kills: the raft leader, or a follower.

@@ -1,4 +1,5 @@
 @testable import CapstanStore
+import CapstanTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -225,7 +226,7 @@ struct SQLiteStoreTests {
             }
             _ = try await store.create("/x", value: [])
             consumer.cancel()
-            let count = try await bounded("the cancelled consumer to finish") { try await consumer.value }
+            let count = try await bounded("the cancelled consumer to finish", seconds: 120) { try await consumer.value }
             #expect(count <= 1)
             await store.close()
         }

@@ -9,7 +9,7 @@ import Synchronization
 final class EtcdDeadlines: Sendable {
     private struct Entry {
         let deadline: ContinuousClock.Instant
-        let cancel: @Sendable () -> Void
+        let target: any EtcdDeadlineTarget
     }
 
     private struct State {
@@ -25,11 +25,11 @@ final class EtcdDeadlines: Sendable {
         self.tick = tick
     }
 
-    /// Calls `cancel` once `deadline` has passed, unless `finish` came first. Returns the entry's id.
-    func register(_ deadline: ContinuousClock.Instant, cancel: @escaping @Sendable () -> Void) -> UInt64 {
+    /// Cancels `target` once `deadline` has passed, unless `finish` came first. Returns the entry's id.
+    func register(_ deadline: ContinuousClock.Instant, _ target: any EtcdDeadlineTarget) -> UInt64 {
         let (id, startTicking) = state.withLock { state in
             state.nextID += 1
-            state.entries[state.nextID] = Entry(deadline: deadline, cancel: cancel)
+            state.entries[state.nextID] = Entry(deadline: deadline, target: target)
             defer { state.ticking = true }
             return (state.nextID, !state.ticking)
         }
@@ -56,8 +56,17 @@ final class EtcdDeadlines: Sendable {
                 if state.entries.isEmpty { state.ticking = false }
                 return (overdue, !state.ticking)
             }
-            for entry in overdue { entry.cancel() }
+            for entry in overdue { entry.target.deadlinePassed() }
             if idle { return }
         }
     }
+}
+
+/// What a request's deadline cancels: its task, or (a read in its caller's task) its stream.
+protocol EtcdDeadlineTarget: Sendable {
+    func deadlinePassed()
+}
+
+extension Task: EtcdDeadlineTarget {
+    func deadlinePassed() { cancel() }
 }

@@ -23,7 +23,10 @@ struct EtcdKeys: Sendable {
         if !prefix.isEmpty, !key.isEmpty, key.utf8.first != UInt8(ascii: "/") {
             throw .invalid(reason: "\(key) does not start with /, as keys of a store with a key prefix must")
         }
-        return prefix + Array(key.utf8)
+        guard !prefix.isEmpty else { return Array(key.utf8) }
+        var bytes = prefix
+        bytes.append(contentsOf: key.utf8)
+        return bytes
     }
 
     func storeKey(_ bytes: [UInt8]) -> String {

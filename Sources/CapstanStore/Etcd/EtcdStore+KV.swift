@@ -8,8 +8,7 @@ extension EtcdStore {
         try validate(key)
         var request = Etcdserverpb_RangeRequest()
         request.key = try keys.etcdKey(key)
-        let kv = kv
-        let response = try await perform(retrying: true) { [request] in try await kv.range(request) }
+        let response = try await performRead { [request] rpc in try await Etcdserverpb_KV.Client(rpc).range(request) }
         guard let found = response.kvs.first else { throw .notFound(key: key) }
         return keys.keyValue(found)
     }
@@ -25,11 +24,10 @@ extension EtcdStore {
         request.limit = Int64(limit)
         request.revision = revision
         // No sort order: etcd returns keys ascending, and a sort would make it read past the limit.
-        let kv = kv
         let response: Etcdserverpb_RangeResponse
         do {
-            response = try await perform(retrying: true, revision: revision) { [request] in
-                try await kv.range(request)
+            response = try await performRead(revision: revision) { [request] rpc in
+                try await Etcdserverpb_KV.Client(rpc).range(request)
             }
         } catch {
             throw await resolve(error)
@@ -108,7 +106,7 @@ extension EtcdStore {
 
     private func txn(_ request: Etcdserverpb_TxnRequest, leaseID: Int64 = 0) async throws(StoreError) -> Etcdserverpb_TxnResponse {
         let kv = kv
-        return try await perform(retrying: false, leaseID: leaseID) { [request] in try await kv.txn(request) }
+        return try await perform(leaseID: leaseID) { [request] in try await kv.txn(request) }
     }
 
     static func compare(

@@ -9,7 +9,7 @@ extension EtcdStore {
         let (seconds, attoseconds) = ttl.components
         request.TTL = seconds + (attoseconds > 0 ? 1 : 0)
         let client = leaseClient
-        let response = try await perform(retrying: false) { [request] in try await client.leaseGrant(request) }
+        let response = try await perform { [request] in try await client.leaseGrant(request) }
         guard response.error.isEmpty, response.ID > 0 else {
             throw .unavailable(reason: "etcd did not grant the lease: \(response.error)")
         }
@@ -33,9 +33,8 @@ extension EtcdStore {
         var lookup = Etcdserverpb_LeaseTimeToLiveRequest()
         lookup.ID = lease
         lookup.keys = true
-        let client = leaseClient
-        let attached = try await perform(retrying: true, leaseID: lease) { [lookup] in
-            try await client.leaseTimeToLive(lookup)
+        let attached = try await performRead(leaseID: lease) { [lookup] rpc in
+            try await Etcdserverpb_Lease.Client(rpc).leaseTimeToLive(lookup)
         }
         guard attached.TTL >= 0 else { throw .notFound(key: leaseKey(lease)) }
         let kv = kv
@@ -45,12 +44,13 @@ extension EtcdStore {
             var request = Etcdserverpb_TxnRequest()
             request.compare = [Self.compare(key, .lease, .equal, lease)]
             request.success = [Etcdserverpb_RequestOp(delete)]
-            _ = try await perform(retrying: false, leaseID: lease) { [request] in try await kv.txn(request) }
+            _ = try await perform(leaseID: lease) { [request] in try await kv.txn(request) }
         }
         var revoke = Etcdserverpb_LeaseRevokeRequest()
         revoke.ID = lease
+        let client = leaseClient
         do {
-            _ = try await perform(retrying: false, leaseID: lease) { [revoke] in try await client.leaseRevoke(revoke) }
+            _ = try await perform(leaseID: lease) { [revoke] in try await client.leaseRevoke(revoke) }
         } catch .notFound {
             // It expired meanwhile: etcd deleted what was left, which is what revoking does.
         }

@@ -16,6 +16,7 @@ import Synchronization
 /// - Leases: LeaseGrant, LeaseRevoke, and one shared bidirectional `LeaseKeepAlive` stream.
 /// - Several endpoints: the transport fails over between them. Reads and keep-alives are retried
 ///   after failures; writes are not (their outcome is unknown), and fail with `unavailable`.
+/// - Calls are not cancellable (see `Store`) and have a deadline: see `EtcdStore+Calls.swift`.
 ///
 /// Differences from `SQLiteStore` that etcd imposes: when etcd itself expires a lease, all its keys
 /// are deleted at one revision (`revokeLease` deletes them one revision each, like SQLite); etcd
@@ -25,9 +26,11 @@ public final class EtcdStore: Store {
     public let options: EtcdStoreOptions
     let keys: EtcdKeys
     let kv: Etcdserverpb_KV.Client
+    /// What `kv` calls through; a read makes its own client on `transport` (see `performRead`).
+    let rpc: RPCClient
+    let transport: HTTP2ClientTransport
     let watchClient: Etcdserverpb_Watch.Client
     let leaseClient: Etcdserverpb_Lease.Client
-    private let transport: HTTP2ClientTransport
     private let group: EventLoopGroup
     let watches = WatchRegistry()
     let keeper: EtcdLeaseKeeper
@@ -58,7 +61,7 @@ public final class EtcdStore: Store {
             Task { await group.shutdown() }
             throw .invalid(reason: "bad etcd endpoint: \(error)")
         }
-        let rpc = RPCClient(transport: transport)
+        rpc = RPCClient(transport: transport)
         kv = Etcdserverpb_KV.Client(rpc)
         watchClient = Etcdserverpb_Watch.Client(rpc)
         leaseClient = Etcdserverpb_Lease.Client(rpc)
@@ -107,53 +110,13 @@ public final class EtcdStore: Store {
         if closed.load(ordering: .acquiring) { throw .unavailable(reason: "the store is closed") }
     }
 
-    // MARK: Calls
-
-    /// Runs one request in a task of its own, so that cancelling the caller does not abandon a write
-    /// etcd may already have applied (see `Store`), within `options.requestTimeout` (see
-    /// `EtcdDeadlines`); maps failures through `EtcdErrors`. With `retrying`, failures that may be
-    /// transient are retried with backoff, each attempt in a new task (idempotent reads only).
-    func perform<T: Sendable>(
-        retrying: Bool, leaseID: Int64 = 0, revision: Int64 = 0,
-        _ body: @escaping @Sendable () async throws -> T
-    ) async throws(StoreError) -> T {
-        try checkOpen()
-        var delay = Duration.zero
-        var attempt = 0
-        while true {
-            let wait = delay
-            let task = Task { () async -> Result<T, any Error> in
-                if wait > .zero { try? await Task.sleep(for: wait) }
-                do {
-                    return .success(try await body())
-                } catch {
-                    return .failure(error)
-                }
-            }
-            let deadline = ContinuousClock.now + wait + options.requestTimeout
-            let id = deadlines.register(deadline) { task.cancel() }
-            let outcome = await task.value
-            let failure: StoreError
-            switch (outcome, deadlines.finish(id)) {
-            case (.success(let value), _): return value
-            case (.failure, false): failure = .unavailable(reason: "etcd did not answer within \(options.requestTimeout)")
-            case (.failure(let error), true): failure = EtcdErrors.storeError(error, leaseID: leaseID, revision: revision)
-            }
-            guard retrying, attempt < options.readRetries, EtcdErrors.isRetryable(failure), !isClosed else { throw failure }
-            attempt += 1
-            counters.retries.add(1, ordering: .relaxed)
-            delay = attempt == 1 ? options.retryDelay : min(delay * 2, options.maxRetryDelay)
-        }
-    }
-
     // MARK: Revisions
 
     public func currentRevision() async throws(StoreError) -> Int64 {
         var request = Etcdserverpb_RangeRequest()
         request.key = keys.prefix + [0]
         request.countOnly = true
-        let kv = kv
-        return try await perform(retrying: true) { [request] in try await kv.range(request).header.revision }
+        return try await performRead { [request] rpc in try await Etcdserverpb_KV.Client(rpc).range(request).header.revision }
     }
 
     public func compact(_ revision: Int64) async throws(StoreError) {
@@ -164,7 +127,7 @@ public final class EtcdStore: Store {
         request.physical = options.physicalCompaction
         let kv = kv
         do {
-            _ = try await perform(retrying: false, revision: revision) { [request] in try await kv.compact(request) }
+            _ = try await perform(revision: revision) { [request] in try await kv.compact(request) }
             knownCompaction.raise(to: revision)
         } catch let error where error.needsCompactedRevision {
             let compacted = try await compactedRevision(after: revision)
@@ -197,9 +160,8 @@ public final class EtcdStore: Store {
         request.key = keys.prefix + [0]
         request.countOnly = true
         request.revision = revision
-        let kv = kv
         do {
-            _ = try await perform(retrying: true, revision: revision) { [request] in try await kv.range(request) }
+            _ = try await performRead(revision: revision) { [request] rpc in try await Etcdserverpb_KV.Client(rpc).range(request) }
             return true
         } catch let error where error.needsCompactedRevision {
             return false

@@ -76,16 +76,6 @@ func rpcError(_ body: () async throws -> Void) async -> RPCError? {
     }
 }
 
-/// Polls `condition` every 2 ms for at most `timeout`; returns whether it became true.
-func eventually(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return await condition()
-}
-
 /// A one-shot signal tasks can wait for. Waits are bounded: a gate that does not open within the
 /// timeout records a test issue and stops waiting, so a broken expectation fails instead of hanging.
 final class Gate: Sendable {

@@ -41,16 +41,6 @@ func rpcError(_ body: () async throws -> Void) async -> RPCError? {
     }
 }
 
-/// Polls `condition` every 2 ms for at most `timeout`; returns whether it became true.
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return condition()
-}
-
 /// A thread-safe flag for handlers to report what happened.
 final class Flag: Sendable {
     private let value = Atomic<Bool>(false)

@@ -1,4 +1,5 @@
 import CapstanStore
+import CapstanTestSupport
 import Testing
 
 extension StoreConformance {
@@ -66,7 +67,7 @@ extension StoreConformance {
         let incrementsPerWriter = 25
         let start = try await store.currentRevision()
         for counter in 0..<counters { _ = try await store.create("/counter/\(counter)", value: bytes("0")) }
-        let conflicts = try await bounded("concurrent counters") {
+        let conflicts = try await bounded("concurrent counters", seconds: 120) {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for writer in 0..<writers {
                     group.addTask {

@@ -1,4 +1,5 @@
 import CapstanStore
+import CapstanTestSupport
 import Testing
 
 extension StoreConformance {
