@@ -45,7 +45,7 @@ final class HandlerWorkers: @unchecked Sendable {
     }
 
     /// Runs `call` on an idle worker or a new one. Loop thread only.
-    func start(_ call: Call) {
+    func start(_ call: consuming Call) {
         assert(loop.inEventLoop)
         if let worker = idle.popLast(), let next = worker.next {
             worker.next = nil
@@ -53,12 +53,19 @@ final class HandlerWorkers: @unchecked Sendable {
             next.resume(returning: call)
             return
         }
+        startWorker(with: call)
+    }
+
+    private func startWorker(with call: Call) {
         let worker = Worker()
         let task = Task(executorPreference: loop) { [self] in
+            // `take()` moves each call out instead of copying it (a copy retains every reference
+            // the call holds, and its release follows).
             var current: Call? = call
-            while let call = current {
+            while let call = current.take() {
+                let (stream, transport) = (call.stream, call.transport)
                 await Self.run(call)
-                current = await callEnded(call, worker: worker)
+                current = await callEnded(stream: stream, transport: transport, worker: worker)
             }
         }
         worker.task = task
@@ -78,7 +85,7 @@ final class HandlerWorkers: @unchecked Sendable {
         }
     }
 
-    nonisolated(nonsending) private static func run(_ call: Call) async {
+    nonisolated(nonsending) private static func run(_ call: consuming Call) async {
         await call.handler(call.transportStream)
         // A handler that returned without a status leaves a broken stream: end it clearly.
         ServerWriter(stream: call.stream).finish(
@@ -88,13 +95,15 @@ final class HandlerWorkers: @unchecked Sendable {
 
     /// The worker's call ended: it parks for the next call (whose `Call` this returns) or ends
     /// (`nil`) when cancelled, draining, off the loop or with enough idle workers.
-    nonisolated(nonsending) private func callEnded(_ call: Call, worker: Worker) async -> Call? {
+    nonisolated(nonsending) private func callEnded(
+        stream: ServerStream, transport: HTTP2ServerTransport, worker: Worker
+    ) async -> Call? {
         guard loop.inEventLoop else {
             // Only the loop touches the pool: hand the bookkeeping over and end this worker.
-            loop.execute { [self] in release(call) }
+            loop.execute { Self.release(stream: stream, transport: transport) }
             return nil
         }
-        release(call)
+        Self.release(stream: stream, transport: transport)
         guard !Task.isCancelled, !draining, idle.count < maxIdle else { return nil }
         // Resumed by `start` (which hands the stream this worker's task) or `drain`.
         return await withUnsafeContinuation { (continuation: UnsafeContinuation<Call?, Never>) in
@@ -104,8 +113,8 @@ final class HandlerWorkers: @unchecked Sendable {
     }
 
     /// The stream no longer belongs to a running handler.
-    private func release(_ call: Call) {
-        call.stream.task = nil
-        call.transport.handlerFinished()
+    private static func release(stream: ServerStream, transport: HTTP2ServerTransport) {
+        stream.task = nil
+        transport.handlerFinished()
     }
 }
