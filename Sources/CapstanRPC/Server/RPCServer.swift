@@ -4,10 +4,13 @@ import Synchronization
 /// Unary fast path: a unary method runs as one function of the request bytes (decode, handler,
 /// encode); when the transport already holds the complete request (the client half-closed,
 /// `ServerTransportStream.immediateRequests`) it is taken without suspending, and the response
-/// goes out as headers, message and trailers in one writer call (`finishUnary`). Without a
-/// deadline the call runs in the caller's task with no extra task, closure chain or task group,
-/// so on a transport that starts handler tasks on its connection's loop a call that never
-/// suspends is decoded, handled and answered on that thread without a task switch.
+/// goes out as headers, message and trailers in one writer call (`finishUnary`). The call runs
+/// in the caller's task with no extra task, closure chain or task group, so on a transport that
+/// starts handler tasks on its connection's loop a call that never suspends is decoded, handled
+/// and answered on that thread. On a transport with `ServerCallControl` (HTTP/2) that holds with
+/// a deadline too, and without a cancellation handler: the transport tells the call of a peer
+/// reset and ends it at its deadline from its event loop's deadline queue; other transports
+/// (in-process) get a task group with a timer task for calls with a deadline.
 /// Interceptors (closures around the handler) turn the fast path off; `CallObserver`s (metrics,
 /// request logs) do not: they are called synchronously as the call starts and after it ended, on
 /// every path, with the status the call's single `finish` recorded.
