@@ -59,14 +59,7 @@ final class HandlerWorkers: @unchecked Sendable {
     private func startWorker(with call: Call) {
         let worker = Worker()
         let task = Task(executorPreference: loop) { [self] in
-            // `take()` moves each call out instead of copying it (a copy retains every reference
-            // the call holds, and its release follows).
-            var current: Call? = call
-            while let call = current.take() {
-                let (stream, transport) = (call.stream, call.transport)
-                await Self.run(call)
-                current = await callEnded(stream: stream, transport: transport, worker: worker)
-            }
+            await serve(call, worker: worker)
         }
         worker.task = task
         call.stream.task = task
@@ -82,6 +75,20 @@ final class HandlerWorkers: @unchecked Sendable {
             let next = worker.next
             worker.next = nil
             next?.resume(returning: nil)
+        }
+    }
+
+    /// A worker's life: its first call, then each call it is handed, until it ends. (Not in the
+    /// task's closure: a `nonisolated(nonsending)` function calls `run` and `callEnded` without
+    /// an executor check around each.)
+    nonisolated(nonsending) private func serve(_ first: Call, worker: Worker) async {
+        // `take()` moves each call out instead of copying it (a copy retains every reference the
+        // call holds, and its release follows).
+        var current: Call? = first
+        while let call = current.take() {
+            let (stream, transport) = (call.stream, call.transport)
+            await Self.run(call)
+            current = await callEnded(stream: stream, transport: transport, worker: worker)
         }
     }
 
