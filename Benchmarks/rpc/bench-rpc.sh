@@ -8,7 +8,9 @@
 # 1. Unary calls under h2load (-c 16 -m 64 and -c 16 -m 1). Every server answers
 #    grpc.testing.TestService/UnaryCall with the same 73-byte framed response, so "data bytes ==
 #    73 × succeeded" proves each response carried a message (an error would be a trailers-only
-#    response with no DATA). Ratios are against nghttpd in the same run. The server's RSS is
+#    response with no DATA). Ratios are against nghttpd in the same run. At -m 64 capstan runs a second time with every
+#    call carrying `grpc-timeout: 10S` (row "capstan+dl"): what a deadline that the call meets
+#    costs the server. The server's RSS is
 #    sampled during each run (start → end, and the peak): memory must stay flat under load.
 # 2. Server-streaming messages/s over STREAMS (default 1,000) concurrent StreamingOutputCall calls
 #    (each asking for STREAM_MESSAGES responses of 64 bytes), driven by the grpc C++ load client
@@ -83,15 +85,18 @@ p_cpp=$(free_port); start grpc-cpp "$p_cpp" "$grpc_cpp" "$p_cpp"; pid_cpp=${pids
 # One h2load run; prints "rate p50_us p99_us ok cpu_us_per_call" and checks every response
 # carried the message. The server's CPU time per call does not depend on how busy the machine
 # is the way calls/s does. The server's RSS samples go to $work/rss-PORT-C-M.
-load() { # port connections streams pid
-  local port=$1 c=$2 m=$3 log="$work/h2load-$1-$2-$3.log" lat="$work/lat-$1-$2-$3.log"
-  sample_rss "$4" "$work/rss-$1-$2-$3" & local sampler=$!
+load() { # port connections streams pid [extra request header]
+  local tag="$1-$2-$3${5:+-dl}"
+  local port=$1 c=$2 m=$3 log="$work/h2load-$tag.log" lat="$work/lat-$tag.log"
+  local extra=()
+  if [ -n "${5:-}" ]; then extra=(-H "$5"); fi
+  sample_rss "$4" "$work/rss-$tag" & local sampler=$!
   local cpu_before; cpu_before=$(cpu_ticks "$4")
   h2load -D "$run_seconds" -c "$c" -m "$m" -t 1 -d "$work/request.bin" \
-    -H 'content-type: application/grpc' -H 'te: trailers' --log-file="$lat" \
+    -H 'content-type: application/grpc' -H 'te: trailers' "${extra[@]}" --log-file="$lat" \
     "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" > "$log" 2>&1 || true
   local cpu_after; cpu_after=$(cpu_ticks "$4")
-  rss_kib "$4" >> "$work/rss-$1-$2-$3" 2>/dev/null || true
+  rss_kib "$4" >> "$work/rss-$tag" 2>/dev/null || true
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   local rate succeeded data
   rate=$(awk '/^finished in/{gsub(",","",$4); print $4}' "$log")
@@ -122,13 +127,18 @@ if [ "${SKIP_UNARY:-0}" != 1 ]; then
     read -r r_ng p50_ng p99_ng ok_ng cpu_ng < <(load "$p_nghttpd" "$c" "$m" "$pid_nghttpd")
     read -r r_ca p50_ca p99_ca ok_ca cpu_ca < <(load "$p_capstan" "$c" "$m" "$pid_capstan")
     read -r r_cpp p50_cpp p99_cpp ok_cpp cpu_cpp < <(load "$p_cpp" "$c" "$m" "$pid_cpp")
-    for row in "nghttpd $p_nghttpd $r_ng $p50_ng $p99_ng $ok_ng $cpu_ng" "capstan $p_capstan $r_ca $p50_ca $p99_ca $ok_ca $cpu_ca" \
-               "grpc-c++ $p_cpp $r_cpp $p50_cpp $p99_cpp $ok_cpp $cpu_cpp"; do
-      read -r name port rate p50 p99 ok cpu <<< "$row"
+    rows=("nghttpd $p_nghttpd-$c-$m $r_ng $p50_ng $p99_ng $ok_ng $cpu_ng" "capstan $p_capstan-$c-$m $r_ca $p50_ca $p99_ca $ok_ca $cpu_ca"
+          "grpc-c++ $p_cpp-$c-$m $r_cpp $p50_cpp $p99_cpp $ok_cpp $cpu_cpp")
+    if [ "$m" = 64 ]; then
+      read -r r_dl p50_dl p99_dl ok_dl cpu_dl < <(load "$p_capstan" "$c" "$m" "$pid_capstan" 'grpc-timeout: 10S')
+      rows+=("capstan+dl $p_capstan-$c-$m-dl $r_dl $p50_dl $p99_dl $ok_dl $cpu_dl")
+    fi
+    for row in "${rows[@]}"; do
+      read -r name tag rate p50 p99 ok cpu <<< "$row"
       ratio=$(awk -v a="$rate" -v b="$r_ng" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
       cpu_ratio=$(awk -v a="$cpu" -v b="$cpu_ng" 'BEGIN{ if (a > 0 && b > 0) printf "%.2f", b / a; else print "-" }')
       printf '%-10s %-12s %12s %10s %10s %8s %12s %9s  %-5s  %s\n' "$name" "-c$c -m$m" "$rate" "$p50" "$p99" "$ratio" \
-        "$cpu" "$cpu_ratio" "$ok" "$(rss_summary "$work/rss-$port-$c-$m")"
+        "$cpu" "$cpu_ratio" "$ok" "$(rss_summary "$work/rss-$tag")"
     done
   done
 fi

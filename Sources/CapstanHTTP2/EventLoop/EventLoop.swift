@@ -54,6 +54,7 @@ public final class EventLoop: @unchecked Sendable {
     private let epoll: Epoll
     private var local: [LocalWork] = []
     private var timers = TimerHeap()
+    private var deadlines = DeadlineQueue()
     private var handlers: [UInt64: any IOHandler] = [:]
     private var nextToken: UInt64 = 1
     private var endOfTick: [() -> Void] = []
@@ -177,6 +178,25 @@ public final class EventLoop: @unchecked Sendable {
         return EventLoopTimer(loop: self, id: id)
     }
 
+    /// Calls `entry.deadlinePassed()` on the loop at `deadline` unless `disarmDeadline` comes
+    /// first (an entry already armed is moved). Loop thread only.
+    func armDeadline(_ entry: any DeadlineEntry, at deadline: ContinuousClock.Instant) {
+        assert(inEventLoop)
+        deadlines.insert(entry, at: deadline)
+    }
+
+    /// Takes `entry`'s deadline off the loop (nothing happens if it is not armed). Loop thread only.
+    func disarmDeadline(_ entry: any DeadlineEntry) {
+        assert(inEventLoop)
+        deadlines.remove(entry)
+    }
+
+    /// Deadlines armed (for tests).
+    var armedDeadlineCount: Int {
+        assert(inEventLoop)
+        return deadlines.count
+    }
+
     func cancelTimer(id: UInt64) {
         if inEventLoop {
             timers.cancel(id: id)
@@ -269,7 +289,14 @@ public final class EventLoop: @unchecked Sendable {
             return true
         }
         guard asleep else { return 0 }
-        guard let deadline = timers.nextDeadline() else { return -1 }
+        let next: ContinuousClock.Instant? =
+            switch (timers.nextDeadline(), deadlines.nextDeadline) {
+            case (let timer?, let call?): min(timer, call)
+            case (let timer?, nil): timer
+            case (nil, let call?): call
+            case (nil, nil): nil
+            }
+        guard let deadline = next else { return -1 }
         let remaining = ContinuousClock.now.duration(to: deadline)
         if remaining <= .zero { return 0 }
         let (seconds, attoseconds) = remaining.components
@@ -288,8 +315,14 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runTimers() {
-        guard timers.count > 0 else { return }
-        for body in timers.popDue(now: .now) { body() }
+        guard timers.count > 0 || deadlines.count > 0 else { return }
+        let now = ContinuousClock.now
+        if timers.count > 0 {
+            for body in timers.popDue(now: now) { body() }
+        }
+        if let first = deadlines.nextDeadline, first <= now {
+            for entry in deadlines.popDue(now: now) { entry.deadlinePassed() }
+        }
     }
 
     private func runWork() {

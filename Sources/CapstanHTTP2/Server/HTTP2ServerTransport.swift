@@ -8,6 +8,10 @@ import Synchronization
 /// every connection sends GOAWAY, calls in flight finish, and `listen` returns once the last
 /// connection closed and the last handler returned. Cancelling the task in `listen` closes
 /// everything at once (handlers are cancelled).
+///
+/// Each call's handler runs in a task of its own that prefers the connection's loop; those tasks
+/// are reused from call to call (`HandlerWorkers`), and a call with a deadline is ended by the
+/// loop's deadline queue (`ServerCallControl`), so neither costs a task per call.
 public final class HTTP2ServerTransport: ServerTransport {
     public struct Configuration: Sendable {
         /// SETTINGS_MAX_CONCURRENT_STREAMS per connection; further streams are refused
@@ -53,6 +57,8 @@ public final class HTTP2ServerTransport: ServerTransport {
     }
 
     private let state = Mutex(State())
+    /// The handler tasks of each loop of `group`, in the group's order.
+    private let workers: [HandlerWorkers]
     /// Handlers running (an atomic: every call changes it twice, from every loop).
     private let handlers = Atomic<Int>(0)
 
@@ -65,6 +71,7 @@ public final class HTTP2ServerTransport: ServerTransport {
     ) throws(HTTP2TransportError) {
         self.configuration = configuration
         self.group = group
+        workers = group.loops.map { HandlerWorkers(loop: $0) }
         let address = try SocketAddress(host: host, port: port)
         let fd = try Socket.listen(on: address)
         guard let bound = Socket.localAddress(fd) else {
@@ -157,7 +164,10 @@ public final class HTTP2ServerTransport: ServerTransport {
             state.handler = nil
             return done
         }
-        done?.resume()
+        guard let done else { return }
+        // No handler runs any more: the idle handler tasks end.
+        for pool in workers { pool.loop.execute { pool.drain() } }
+        done.resume()
     }
 
     // MARK: From the loops
@@ -170,10 +180,11 @@ public final class HTTP2ServerTransport: ServerTransport {
         }
         let loop = group.next()
         let configuration = configuration
+        let workers = workers.first { $0.loop === loop } ?? HandlerWorkers(loop: loop)
         let open: @Sendable () -> Void = { [self] in
             let connection = ServerConnection(
                 loop: loop, fd: fd, peer: peer?.description ?? "unknown", transport: self,
-                configuration: configuration, handler: handler)
+                configuration: configuration, handler: handler, workers: workers)
             let admitted = state.withLock { state in
                 guard !state.shuttingDown else { return false }
                 state.connections[ObjectIdentifier(connection)] = connection
@@ -222,6 +233,20 @@ public final class HTTP2ServerTransport: ServerTransport {
 
     /// The connections, for tests that inspect them on their loops.
     var openConnections: [ServerConnection] { state.withLock { Array($0.connections.values) } }
+
+    /// Idle handler tasks and armed call deadlines over all loops (for tests).
+    func handlerTaskDiagnostics() async -> (idleTasks: Int, armedDeadlines: Int) {
+        var idle = 0
+        var armed = 0
+        for pool in workers {
+            let (i, a) = await withCheckedContinuation { (continuation: CheckedContinuation<(Int, Int), Never>) in
+                pool.loop.execute { continuation.resume(returning: (pool.idleCount, pool.loop.armedDeadlineCount)) }
+            }
+            idle += i
+            armed += a
+        }
+        return (idle, armed)
+    }
 
     /// The most bytes any stream of an open connection had queued for sending (for tests).
     func outboundHighWaterMark() async -> Int {

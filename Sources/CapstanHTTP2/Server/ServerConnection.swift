@@ -1,7 +1,8 @@
 internal import CapstanRPC
 
 /// A server-side HTTP/2 connection: turns each inbound stream into a `ServerTransportStream` and
-/// runs the RPC core's handler for it in a task that prefers this connection's loop.
+/// runs the RPC core's handler for it in a task that prefers this connection's loop (a worker of
+/// the loop's `HandlerWorkers`, reused from call to call).
 ///
 /// Safety of `@unchecked Sendable`: as for `HTTP2Connection`, every stored property here is
 /// touched on `loop`'s thread only; other threads only hand it work with `loop.execute`.
@@ -9,6 +10,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private let transport: HTTP2ServerTransport
     private let configuration: HTTP2ServerTransport.Configuration
     private let handler: @Sendable (ServerTransportStream) async -> Void
+    /// The tasks that run handlers on this connection's loop (shared by the loop's connections).
+    private let workers: HandlerWorkers
     private var streams: [Int32: ServerStream] = [:]
 
     private enum Drain { case open, noticeSent, goAwaySent }
@@ -21,11 +24,13 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         peer: String,
         transport: HTTP2ServerTransport,
         configuration: HTTP2ServerTransport.Configuration,
-        handler: @escaping @Sendable (ServerTransportStream) async -> Void
+        handler: @escaping @Sendable (ServerTransportStream) async -> Void,
+        workers: HandlerWorkers
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handler = handler
+        self.workers = workers
         super.init(loop: loop, fd: fd, peer: peer, keepalive: configuration.keepalive)
     }
 
@@ -151,25 +156,18 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         stream.accepting = true
         if endStream { requestEnded(stream) }
         let requests = RequestMessages(inbox: stream.inbox)
-        var transportStream = ServerTransportStream(
+        let writer = ServerWriter(stream: stream)
+        let transportStream = ServerTransportStream(
             path: head.path,
             metadata: head.metadata,
             deadline: head.timeout.map { ContinuousClock.now.advanced(by: $0) },
             peer: peer,
             requests: requests,
-            writer: ServerWriter(stream: stream))
-        transportStream.immediateRequests = requests
-        let handler = handler
-        let transport = transport
+            writer: writer,
+            immediateRequests: requests,
+            callControl: writer)
         transport.handlerStarted()
-        stream.task = Task(executorPreference: loop) {
-            await handler(transportStream)
-            // A handler that returned without a status leaves a broken stream: end it clearly.
-            ServerWriter(stream: stream).finish(
-                status: RPCStatus(code: .internal, message: "the server ended the call without a status"),
-                details: nil, trailers: Metadata())
-            transport.handlerFinished()
-        }
+        workers.start(HandlerWorkers.Call(stream: stream, transportStream: transportStream, handler: handler, transport: transport))
     }
 
     override func sessionDataChunk(streamID: Int32, chunk: DataChunk) {

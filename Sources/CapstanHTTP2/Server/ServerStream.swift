@@ -6,7 +6,7 @@ internal import CapstanRPC
 /// Safety of `@unchecked Sendable`: every `var` is read and written on the connection's loop
 /// thread only; the writer (`ServerWriter`) checks `loop.inEventLoop` and otherwise hops there
 /// with `loop.execute`. `inbox` is itself thread-safe, and `inboxMadeRoom` only hops to the loop.
-final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
+final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked Sendable {
     let id: Int32
     let connection: ServerConnection
     let loop: EventLoop
@@ -27,6 +27,14 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     /// nghttp2 closed the stream.
     var closed = false
     var task: Task<Void, Never>?
+    /// The RPC core's call, told of peer cancellation and of the deadline (see `attach`). Held
+    /// until the stream closes (the call holds the writer, which holds the stream: the cycle
+    /// breaks there).
+    private var callTarget: (any ServerCallTarget)?
+    /// The peer (or the transport, on a bad request) cancelled the call before the core attached.
+    private var cancelledEarly = false
+    /// The stream's slot in its loop's `DeadlineQueue` (-1: no deadline armed).
+    var deadlineSlot = -1
 
     init(id: Int32, connection: ServerConnection, maxMessageSize: Int, inboundHighWater: Int, outboundHighWater: Int) {
         self.id = id
@@ -110,6 +118,7 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         assert(loop.inEventLoop)
         guard !finished else { return }
         finished = true
+        if deadlineSlot >= 0 { loop.disarmDeadline(self) }
         // Nobody reads requests any more: later DATA is dropped and its window returned at once.
         accepting = false
         outbound.fail(Self.finishedError)
@@ -182,7 +191,7 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         inbox.fail(RPCError(code: status.code, message: status.message))
         outbound.clear()
         finish(status: status, details: nil, trailers: Metadata())
-        task?.cancel()
+        cancelCall()
     }
 
     /// nghttp2 closed the stream. Before the response ended that means the client reset it (or
@@ -190,6 +199,8 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     func streamClosed(errorCode: UInt32?) {
         closed = true
         accepting = false
+        if deadlineSlot >= 0 { loop.disarmDeadline(self) }
+        defer { callTarget = nil }
         if finished {
             inbox.fail(Self.lostError)
             outbound.fail(Self.finishedError)
@@ -202,6 +213,39 @@ final class ServerStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         inbox.fail(error)
         outbound.fail(error)
         outbound.clear()
+        cancelCall()
+    }
+
+    // MARK: Cancellation and deadline (loop thread)
+
+    /// The core's call for this stream: told when the peer cancels and, with a deadline, when it
+    /// passes (the loop's `DeadlineQueue` fires `deadlinePassed`).
+    func attach(_ target: any ServerCallTarget, deadline: ContinuousClock.Instant?) {
+        assert(loop.inEventLoop)
+        if cancelledEarly {
+            target.peerCancelled()
+            return
+        }
+        guard !finished, !closed else { return }
+        callTarget = target
+        if let deadline { loop.armDeadline(self, at: deadline) }
+    }
+
+    func deadlinePassed() {
+        guard !finished, !closed, let target = callTarget else { return }
+        // Ends the call with DEADLINE_EXCEEDED through the core (which finishes this stream).
+        target.deadlinePassed()
+        task?.cancel()
+    }
+
+    /// The call is being cancelled by the peer or the transport: the core hears first, then the
+    /// task serving the stream is cancelled.
+    private func cancelCall() {
+        if let target = callTarget {
+            target.peerCancelled()
+        } else {
+            cancelledEarly = true
+        }
         task?.cancel()
     }
 

@@ -2,7 +2,7 @@ internal import CapstanRPC
 
 /// The response half of a `ServerStream`, as the RPC core sees it. On the stream's loop thread
 /// (the usual case: handler tasks prefer that loop) it acts at once; elsewhere it hops there.
-struct ServerWriter: ServerStreamWriter {
+struct ServerWriter: ServerStreamWriter, ServerCallControl {
     let stream: ServerStream
 
     func writeHeaders(_ metadata: Metadata) async throws {
@@ -70,6 +70,10 @@ struct ServerWriter: ServerStreamWriter {
     }
 
     func finishUnary(headers: Metadata?, message: [UInt8], trailers: Metadata) async throws {
+        try sendUnary(headers: headers, message: message, trailers: trailers)
+    }
+
+    func sendUnary(headers: Metadata?, message: [UInt8], trailers: Metadata) throws {
         let stream = stream
         if stream.loop.inEventLoop {
             try stream.respond(headers: headers, message: message, trailers: trailers)
@@ -85,6 +89,15 @@ struct ServerWriter: ServerStreamWriter {
             stream.finish(status: status, details: details, trailers: trailers)
         } else {
             stream.loop.execute { stream.finish(status: status, details: details, trailers: trailers) }
+        }
+    }
+
+    func attach(_ target: any ServerCallTarget, deadline: ContinuousClock.Instant?) {
+        let stream = stream
+        if stream.loop.inEventLoop {
+            stream.attach(target, deadline: deadline)
+        } else {
+            stream.loop.execute { stream.attach(target, deadline: deadline) }
         }
     }
 }

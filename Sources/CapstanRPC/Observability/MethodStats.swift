@@ -2,25 +2,28 @@ import CapstanAPI
 import Synchronization
 
 /// The counters of one method on one server. `callStarted`/`callEnded` run on every call, from
-/// any thread: the in-flight gauge is an atomic, and everything a finished call adds is updated
-/// under one per-method lock held for a few array increments.
+/// any thread, and take no lock: every counter is an atomic (relaxed; they are independent
+/// counts, read together only by `snapshot`).
 final class MethodStats: Sendable {
-    private struct Totals {
-        /// Finished calls by `RPCCode.rawValue` (0…16).
-        var codes = [UInt64](repeating: 0, count: RPCCode.allCases.count)
-        /// Finished calls per latency bucket (not cumulative), the last one +Inf.
-        var buckets = [UInt64](repeating: 0, count: LatencyBuckets.count)
-        var latencySumNanoseconds: Int64 = 0
-        var messagesReceived: UInt64 = 0
-        var messagesSent: UInt64 = 0
-    }
+    /// `RPCCode.allCases.count` and `LatencyBuckets.count` (checked in `init`).
+    private static let codeCount = 17
+    private static let bucketCount = 17
 
     let method: AnyMethodDescriptor
     private let inFlight = Atomic<Int>(0)
-    private let totals = Mutex(Totals())
+    /// Finished calls by `RPCCode.rawValue` (0…16).
+    private let codes: InlineArray<17, Atomic<UInt64>>
+    /// Finished calls per latency bucket (not cumulative), the last one +Inf.
+    private let buckets: InlineArray<17, Atomic<UInt64>>
+    private let latencySumNanoseconds = Atomic<Int64>(0)
+    private let messagesReceived = Atomic<UInt64>(0)
+    private let messagesSent = Atomic<UInt64>(0)
 
     init(method: AnyMethodDescriptor) {
+        precondition(RPCCode.allCases.count == Self.codeCount && LatencyBuckets.count == Self.bucketCount)
         self.method = method
+        codes = InlineArray { _ in Atomic<UInt64>(0) }
+        buckets = InlineArray { _ in Atomic<UInt64>(0) }
     }
 
     func callStarted() {
@@ -29,44 +32,49 @@ final class MethodStats: Sendable {
 
     func callEnded(code: RPCCode, latencyNanoseconds: Int64, received: Int, sent: Int) {
         let latency = max(latencyNanoseconds, 0)
-        let bucket = LatencyBuckets.index(of: latency)
-        totals.withLock { totals in
-            totals.codes[code.rawValue] &+= 1
-            totals.buckets[bucket] &+= 1
-            totals.latencySumNanoseconds &+= latency
-            totals.messagesReceived &+= UInt64(received)
-            totals.messagesSent &+= UInt64(sent)
-        }
+        buckets[LatencyBuckets.index(of: latency)].wrappingAdd(1, ordering: .relaxed)
+        latencySumNanoseconds.wrappingAdd(latency, ordering: .relaxed)
+        if received != 0 { messagesReceived.wrappingAdd(UInt64(received), ordering: .relaxed) }
+        if sent != 0 { messagesSent.wrappingAdd(UInt64(sent), ordering: .relaxed) }
+        // The code last, so a reader that sees the call counted sees the rest too (mostly: the
+        // counters are independent; a snapshot taken while calls end may be a call apart).
+        codes[code.rawValue].wrappingAdd(1, ordering: .releasing)
         inFlight.subtract(1, ordering: .relaxed)
     }
 
-    /// A consistent copy of the counters (the gauge is read separately, just after).
+    /// A copy of the counters. Taken while calls end, the message and latency counters may
+    /// include a few of those calls; the histogram is kept consistent with `calls` (codes are
+    /// read first and every call's bucket is counted before its code, so cumulative bucket
+    /// counts are capped at `calls`).
     func snapshot() -> MethodMetrics {
-        let totals = totals.withLock { $0 }
+        var codeCounts = [UInt64](repeating: 0, count: Self.codeCount)
+        for index in 0..<Self.codeCount { codeCounts[index] = codes[index].load(ordering: .acquiring) }
+        var bucketCounts = [UInt64](repeating: 0, count: Self.bucketCount)
+        for index in 0..<Self.bucketCount { bucketCounts[index] = buckets[index].load(ordering: .relaxed) }
         var result = MethodMetrics()
         result.service = method.service
         result.method = method.method
         result.kind = method.kind.rawValue
-        for code in RPCCode.allCases where totals.codes[code.rawValue] > 0 {
+        for code in RPCCode.allCases where codeCounts[code.rawValue] > 0 {
             var count = MethodMetrics.CodeCount()
             count.code = code.description
             count.number = Int32(code.rawValue)
-            count.count = totals.codes[code.rawValue]
+            count.count = codeCounts[code.rawValue]
             result.codes.append(count)
         }
-        result.calls = totals.codes.reduce(0, &+)
+        result.calls = codeCounts.reduce(0, &+)
         result.inFlight = Int64(inFlight.load(ordering: .relaxed))
-        result.messagesReceived = totals.messagesReceived
-        result.messagesSent = totals.messagesSent
+        result.messagesReceived = messagesReceived.load(ordering: .relaxed)
+        result.messagesSent = messagesSent.load(ordering: .relaxed)
         var cumulative: UInt64 = 0
-        for (index, count) in totals.buckets.enumerated() {
+        for (index, count) in bucketCounts.enumerated() {
             cumulative &+= count
             var bucket = MethodMetrics.Bucket()
             bucket.upperBoundSeconds = LatencyBuckets.boundsSeconds[index]
-            bucket.cumulativeCount = cumulative
+            bucket.cumulativeCount = index == Self.bucketCount - 1 ? result.calls : min(cumulative, result.calls)
             result.latencyBuckets.append(bucket)
         }
-        result.latencySumSeconds = Double(totals.latencySumNanoseconds) / 1e9
+        result.latencySumSeconds = Double(latencySumNanoseconds.load(ordering: .relaxed)) / 1e9
         return result
     }
 }

@@ -15,6 +15,20 @@ public struct MetricsObserver: CallObserver {
         return stats
     }
 
+    /// The method's slot in `metrics`, so calls reach its counters without a lookup.
+    public func prepare(method: AnyMethodDescriptor) -> CallObserverToken {
+        metrics.slot(for: method)
+    }
+
+    public func callStarted(method: AnyMethodDescriptor, prepared: CallObserverToken) -> CallObserverToken {
+        guard let slot = prepared as? RPCMetrics.MethodSlot, slot.metrics === metrics else {
+            return callStarted(method: method)
+        }
+        let stats = slot.stats
+        stats.callStarted()
+        return stats
+    }
+
     public func callFinished(_ call: FinishedCall, token: CallObserverToken) {
         // The token is always the method's counters from `callStarted`; look them up if not.
         let stats = token as? MethodStats ?? metrics.stats(for: call.method)

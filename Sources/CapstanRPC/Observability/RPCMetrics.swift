@@ -6,8 +6,9 @@ import Synchronization
 /// `MetricsObserver` (or `MetricsInterceptor`), read as `MetricsSnapshot`s (the `capstan.v1.Metrics` service) or as
 /// Prometheus text (`prometheusText()`, what `GET /metrics` serves).
 ///
-/// A method appears once it is first called. The per-call cost is a lookup in a locked table
-/// (short: a hash of the method's names) and one per-method lock for the counters.
+/// A method appears once it is first called. Observed through `RPCServer`, a call costs no lookup:
+/// the server resolves each route's `MethodSlot` once, and the counters are atomics.
+/// (`stats(for:)`, a lookup in a locked table, serves the interceptor and unrouted paths.)
 public final class RPCMetrics: Sendable {
     private struct Key: Hashable {
         let service: String
@@ -27,6 +28,28 @@ public final class RPCMetrics: Sendable {
             methods[key] = stats
             return stats
         }
+    }
+
+    /// Where one method's counters are, resolved once per route (`MetricsObserver.prepare`):
+    /// the counters are created on the method's first call, then read without a lock.
+    final class MethodSlot: Sendable {
+        let metrics: RPCMetrics
+        let method: AnyMethodDescriptor
+        private let resolved = AtomicLazyReference<MethodStats>()
+
+        init(metrics: RPCMetrics, method: AnyMethodDescriptor) {
+            self.metrics = metrics
+            self.method = method
+        }
+
+        var stats: MethodStats {
+            if let stats = resolved.load() { return stats }
+            return resolved.storeIfNil(metrics.stats(for: method))
+        }
+    }
+
+    func slot(for method: AnyMethodDescriptor) -> MethodSlot {
+        MethodSlot(metrics: self, method: method)
     }
 
     /// Every method called so far, sorted by service, then method.

@@ -11,12 +11,27 @@ public protocol CallObserver: Sendable {
     /// (e.g. the counters of the method, so the end needs no second lookup).
     func callStarted(method: AnyMethodDescriptor) -> CallObserverToken
 
+    /// What this observer resolves once per method rather than per call (e.g. where the method's
+    /// counters live); the server asks once per route when it is created and hands the result
+    /// to every `callStarted(method:prepared:)` of that method. The default is `nil`.
+    func prepare(method: AnyMethodDescriptor) -> CallObserverToken
+
+    /// A call starts, with what `prepare(method:)` returned for its method. The default calls
+    /// `callStarted(method:)`.
+    func callStarted(method: AnyMethodDescriptor, prepared: CallObserverToken) -> CallObserverToken
+
     /// The call ended and its handler returned.
     func callFinished(_ call: FinishedCall, token: CallObserverToken)
 }
 
 extension CallObserver {
     public func callStarted(method: AnyMethodDescriptor) -> CallObserverToken { nil }
+
+    public func prepare(method: AnyMethodDescriptor) -> CallObserverToken { nil }
+
+    public func callStarted(method: AnyMethodDescriptor, prepared: CallObserverToken) -> CallObserverToken {
+        callStarted(method: method)
+    }
 }
 
 /// What an observer hands itself from `callStarted` to `callFinished`: an object or nothing.
@@ -81,12 +96,28 @@ struct CallObservers: Sendable {
         var rest: [CallObserverToken] = []
     }
 
+    /// What each observer prepared for one method, in observer order (see `CallObserver.prepare`).
+    final class Prepared: Sendable {
+        let method: AnyMethodDescriptor
+        let tokens: [CallObserverToken]
+
+        init(method: AnyMethodDescriptor, observers: [any CallObserver]) {
+            self.method = method
+            tokens = observers.map { $0.prepare(method: method) }
+        }
+    }
+
+    func prepare(_ method: AnyMethodDescriptor) -> Prepared {
+        Prepared(method: method, observers: all)
+    }
+
     @inline(__always)
-    func start(_ method: AnyMethodDescriptor) -> Running? {
+    func start(_ prepared: Prepared) -> Running? {
         if all.isEmpty { return nil }
+        let method = prepared.method
         var running = Running(method: method, start: .now)
         for (index, observer) in all.enumerated() {
-            let token = observer.callStarted(method: method)
+            let token = observer.callStarted(method: method, prepared: prepared.tokens[index])
             switch index {
             case 0: running.first = token
             case 1: running.second = token

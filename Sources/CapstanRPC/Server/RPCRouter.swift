@@ -10,7 +10,7 @@ public struct RPCRouter: Sendable {
 
     /// A unary method as a function of the request's bytes to the response's bytes (decode,
     /// handle, encode): what the server's unary fast path calls.
-    typealias UnaryHandler = @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
+    typealias UnaryHandler = nonisolated(nonsending) @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
 
     enum Route: Sendable {
         /// `unary` is set for unary methods (the fast path); `handler` serves every kind.
@@ -88,6 +88,9 @@ public struct RPCRouter: Sendable {
     func route(for path: String) -> Route? {
         routes[path]
     }
+
+    /// Every path with its route (for servers that resolve per-route state once).
+    var allRoutes: [String: Route] { routes }
 
     /// The `UNIMPLEMENTED` error for a path with no route, naming what is missing.
     func unknownPathError(_ path: String) -> RPCError {

@@ -4,10 +4,13 @@ import Synchronization
 /// Unary fast path: a unary method runs as one function of the request bytes (decode, handler,
 /// encode); when the transport already holds the complete request (the client half-closed,
 /// `ServerTransportStream.immediateRequests`) it is taken without suspending, and the response
-/// goes out as headers, message and trailers in one writer call (`finishUnary`). Without a
-/// deadline the call runs in the caller's task with no extra task, closure chain or task group,
-/// so on a transport that starts handler tasks on its connection's loop a call that never
-/// suspends is decoded, handled and answered on that thread without a task switch.
+/// goes out as headers, message and trailers in one writer call (`finishUnary`). The call runs
+/// in the caller's task with no extra task, closure chain or task group, so on a transport that
+/// starts handler tasks on its connection's loop a call that never suspends is decoded, handled
+/// and answered on that thread. On a transport with `ServerCallControl` (HTTP/2) that holds with
+/// a deadline too, and without a cancellation handler: the transport tells the call of a peer
+/// reset and ends it at its deadline from its event loop's deadline queue; other transports
+/// (in-process) get a task group with a timer task for calls with a deadline.
 /// Interceptors (closures around the handler) turn the fast path off; `CallObserver`s (metrics,
 /// request logs) do not: they are called synchronously as the call starts and after it ended, on
 /// every path, with the status the call's single `finish` recorded.
@@ -19,11 +22,30 @@ public struct RPCServer: Sendable {
     public var observers: [any CallObserver] { callObservers.all }
 
     private let callObservers: CallObservers
+    /// The router's routes with what the observers prepared for each method, resolved once here
+    /// so a call costs one lookup of its path (and observers none of their own).
+    private let served: [String: ServedRoute]
+    private let unrouted: CallObservers.Prepared
+
+    private struct ServedRoute: Sendable {
+        let route: RPCRouter.Route
+        let observed: CallObservers.Prepared?
+    }
 
     public init(router: RPCRouter, interceptors: [any ServerInterceptor] = [], observers: [any CallObserver] = []) {
         self.router = router
         self.interceptors = interceptors
-        self.callObservers = CallObservers(observers)
+        let callObservers = CallObservers(observers)
+        self.callObservers = callObservers
+        unrouted = callObservers.prepare(CallObservation.unroutedMethod)
+        served = router.allRoutes.mapValues { route in
+            switch route {
+            case .method(let descriptor, _, _):
+                ServedRoute(route: route, observed: callObservers.isEmpty ? nil : callObservers.prepare(descriptor))
+            case .fixed:
+                ServedRoute(route: route, observed: nil)
+            }
+        }
     }
 
     /// Serves every stream `transport` accepts until it shuts down.
@@ -36,8 +58,9 @@ public struct RPCServer: Sendable {
     /// Serves one stream to completion: routes it, runs interceptors and handler, enforces the
     /// deadline, and always ends the stream with a status. Cancelling the calling task (the
     /// peer reset the stream) cancels the handler.
-    public func handle(_ stream: ServerTransportStream) async {
-        switch router.route(for: stream.path) {
+    nonisolated(nonsending) public func handle(_ stream: ServerTransportStream) async {
+        let entry = served[stream.path]
+        switch entry?.route {
         case nil:
             let error = router.unknownPathError(stream.path)
             answerUnrouted(stream, error)
@@ -52,8 +75,10 @@ public struct RPCServer: Sendable {
                 peer: stream.peer,
                 call: call
             )
-            let observed = callObservers.start(descriptor)
-            if let unary {
+            let observed = entry?.observed.flatMap { callObservers.start($0) }
+            if let control = stream.callControl {
+                await handleControlled(stream, control: control, call: call, context: context, handler: handler, unary: unary)
+            } else if let unary {
                 await handleUnary(stream, call: call, context: context, unary: unary)
             } else {
                 let requests = stream.requests
@@ -77,11 +102,68 @@ public struct RPCServer: Sendable {
 
     /// Ends a call that has no handler with `error`, observed under `CallObservation.unroutedMethod`.
     private func answerUnrouted(_ stream: ServerTransportStream, _ error: RPCError) {
-        let observed = callObservers.start(CallObservation.unroutedMethod)
+        let observed = callObservers.start(unrouted)
         stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
         if let observed {
             callObservers.finish(observed, path: stream.path, peer: stream.peer, status: error.status, received: 0, sent: 0)
         }
+    }
+
+    /// A call on a transport that reports cancellation and enforces the deadline itself
+    /// (`ServerCallControl`): the body runs inline in the caller's task, with no cancellation
+    /// handler, task group or timer task; at the deadline the transport ends the call with
+    /// `DEADLINE_EXCEEDED` and cancels this task. Unary calls without interceptors take the fast
+    /// path, deadline or not.
+    nonisolated(nonsending) private func handleControlled(
+        _ stream: ServerTransportStream, control: any ServerCallControl, call: ServerCall, context: ServerContext,
+        handler: @escaping RPCRouter.Handler, unary: RPCRouter.UnaryHandler?
+    ) async {
+        let path = stream.path
+        if let deadline = stream.deadline, deadline <= .now {
+            call.deadlinePassed()
+            return
+        }
+        control.attach(call, deadline: stream.deadline)
+        guard let unary else {
+            let requests = stream.requests
+            let chain = intercepted { context in try await handler(requests, call, context) }
+            call.finish(await ServerCallRunner.outcome(of: { try await chain(context) }))
+            return
+        }
+        if interceptors.isEmpty {
+            do {
+                let request: [UInt8]
+                if let taken = try Self.immediateRequest(stream.immediateRequests, path: path) {
+                    request = taken
+                } else {
+                    request = try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
+                }
+                call.countReceived()
+                let response = try await unary(request, context)
+                let (headers, trailers) = try call.endUnary()
+                try control.sendUnary(headers: headers, message: response, trailers: trailers)
+            } catch {
+                call.finish(RPCError(converting: error))
+            }
+            return
+        }
+        // As in `handleUnary`: the response goes out only once every interceptor has returned.
+        let response = Mutex<[UInt8]?>(nil)
+        let chain = intercepted { context in
+            let request = try await Self.unaryRequest(stream, path: path)
+            call.countReceived()
+            let bytes = try await unary(request, context)
+            response.withLock { $0 = bytes }
+            call.countSent()
+        }
+        let failure = await ServerCallRunner.outcome {
+            try await chain(context)
+            guard let bytes = response.withLock({ $0.take() }) else {
+                throw RPCError(code: .internal, message: "\(path): an interceptor returned without calling the handler")
+            }
+            try await call.finishUnary(bytes, counted: true)
+        }
+        call.finish(failure)
     }
 
     /// The unary fast path (see the type's notes). Kept flat — few async frames — because each

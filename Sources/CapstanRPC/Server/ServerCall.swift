@@ -143,3 +143,15 @@ final class ServerCall: Sendable {
         writer.finish(status: error?.status ?? .ok, details: error?.details, trailers: trailers)
     }
 }
+
+extension ServerCall: ServerCallTarget {
+    func peerCancelled() {
+        markCancelled()
+    }
+
+    /// Ends the call with `DEADLINE_EXCEEDED` (unless it already ended) and marks it cancelled.
+    func deadlinePassed() {
+        markCancelled()
+        finish(RPCError(code: .deadlineExceeded, message: "the deadline passed before the call completed"))
+    }
+}

@@ -1,5 +1,9 @@
 /// Runs a call's body and ends the call with its outcome, enforcing the deadline:
 /// once it passes the call ends with `DEADLINE_EXCEEDED` at once and the body is cancelled.
+///
+/// This is the path of transports without `ServerCallControl` (the in-process transport): with
+/// a deadline it runs the body in a task group beside a sleeping task. Transports with it (HTTP/2)
+/// enforce deadlines on their event loop's timers instead (`RPCServer.handleControlled`).
 enum ServerCallRunner {
     private enum Event: Sendable {
         case bodyReturned
@@ -13,7 +17,7 @@ enum ServerCallRunner {
         body: @escaping @Sendable () async throws -> Void
     ) async {
         guard let deadline else {
-            call.finish(await outcome(of: body, call: call))
+            call.finish(await outcome(of: body))
             return
         }
         guard deadline > .now else {
@@ -22,7 +26,7 @@ enum ServerCallRunner {
         }
         await withTaskGroup(of: Event.self) { group in
             group.addTask {
-                call.finish(await outcome(of: body, call: call))
+                call.finish(await outcome(of: body))
                 return .bodyReturned
             }
             group.addTask {
@@ -49,12 +53,11 @@ enum ServerCallRunner {
     }
 
     private static func expire(_ call: ServerCall) {
-        call.markCancelled()
-        call.finish(RPCError(code: .deadlineExceeded, message: "the deadline passed before the call completed"))
+        call.deadlinePassed()
     }
 
     /// `nil` for success, else the error as the client should see it.
-    private static func outcome(of body: @Sendable () async throws -> Void, call: ServerCall) async -> RPCError? {
+    static func outcome(of body: () async throws -> Void) async -> RPCError? {
         do {
             try await body()
             return nil

@@ -29,6 +29,10 @@ public struct ServerTransportStream: Sendable {
     /// The same request messages, readable without suspending once the client half-closed (set
     /// by transports that buffer them; the core's unary fast path takes the one request from it).
     package var immediateRequests: (any ImmediateRequestSource)?
+    /// Set by transports that tell the core themselves when the peer cancels the call and that
+    /// enforce its deadline on their own timers (see `ServerCallControl`); the core then needs no
+    /// cancellation handler, task group or sleeping task per call.
+    package var callControl: (any ServerCallControl)?
 
     public init(
         path: String,
@@ -44,6 +48,27 @@ public struct ServerTransportStream: Sendable {
         self.peer = peer
         self.requests = requests
         self.writer = writer
+    }
+
+    /// A stream whose transport also offers buffered requests and call control.
+    package init(
+        path: String,
+        metadata: Metadata,
+        deadline: ContinuousClock.Instant?,
+        peer: String,
+        requests: any AsyncSequence<[UInt8], any Error> & Sendable,
+        writer: any ServerStreamWriter,
+        immediateRequests: (any ImmediateRequestSource)?,
+        callControl: (any ServerCallControl)?
+    ) {
+        self.path = path
+        self.metadata = metadata
+        self.deadline = deadline
+        self.peer = peer
+        self.requests = requests
+        self.writer = writer
+        self.immediateRequests = immediateRequests
+        self.callControl = callControl
     }
 }
 
@@ -104,4 +129,29 @@ package protocol ImmediateRequestSource: Sendable {
     /// Takes the single request if the client already half-closed; throws as `requests` would
     /// (the stream was reset or its request was malformed).
     func takeImmediately() throws -> ImmediateRequests
+}
+
+/// What the core hands a transport that controls a call's cancellation (`ServerCallControl`).
+package protocol ServerCallTarget: AnyObject, Sendable {
+    /// The peer reset the stream or the connection was lost; the transport cancels the task
+    /// serving the stream right after.
+    func peerCancelled()
+    /// The deadline passed before the call ended; the transport cancels the task serving the
+    /// stream right after.
+    func deadlinePassed()
+}
+
+/// A transport's cancellation and deadline service for one server stream.
+package protocol ServerCallControl: Sendable {
+    /// From now on, tells `target` when the peer cancels the call and, with a `deadline` (which
+    /// must still be ahead), when it passes, each time before the transport cancels the task
+    /// serving the stream. The deadline stops counting once the response ended. If the peer
+    /// cancelled before this call, `target` hears of it at once. Called at most once per stream,
+    /// from the task serving it.
+    func attach(_ target: any ServerCallTarget, deadline: ContinuousClock.Instant?)
+
+    /// `ServerStreamWriter.finishUnary` without suspending: hands headers, message and OK
+    /// trailers to the transport, which sends them whatever the peer's window. Throws when the
+    /// stream already ended (as far as the calling thread can tell).
+    func sendUnary(headers: Metadata?, message: [UInt8], trailers: Metadata) throws
 }

@@ -1,0 +1,127 @@
+internal import CapstanRPC
+
+/// The tasks that run a server's handlers on one loop, reused from call to call.
+///
+/// A new `Task` per call costs an allocation for the task and, as its async frames grow, a
+/// fresh stack slab or several (about 1 KiB each); a task that lives on keeps its slabs. So each
+/// call goes to an idle worker — a task preferring this loop, parked between calls — or, when
+/// none is idle, to a new one; a call never waits for a busy worker. A worker that finished its
+/// call parks again (up to `maxIdle` idle workers; beyond that it ends). The stream holds the
+/// worker's task while the call runs, so a peer reset or a passed deadline cancels it as before;
+/// cancellation cannot be undone, so a cancelled worker ends after its call instead of parking.
+/// `drain` (the transport shut down) ends the idle workers.
+///
+/// Safety of `@unchecked Sendable`: every stored property is touched on `loop`'s thread only;
+/// workers hand back to the loop before touching them (see `callEnded`).
+final class HandlerWorkers: @unchecked Sendable {
+    /// One call to run: its stream and what the RPC core gets.
+    struct Call: Sendable {
+        let stream: ServerStream
+        let transportStream: ServerTransportStream
+        let handler: @Sendable (ServerTransportStream) async -> Void
+        let transport: HTTP2ServerTransport
+    }
+
+    /// A parked worker's way back in.
+    private final class Worker: @unchecked Sendable {
+        var task: Task<Void, Never>?
+        var next: UnsafeContinuation<Call?, Never>?
+    }
+
+    let loop: EventLoop
+    private let maxIdle: Int
+    private var idle: [Worker] = []
+    private var draining = false
+
+    init(loop: EventLoop, maxIdle: Int = 1024) {
+        self.loop = loop
+        self.maxIdle = maxIdle
+    }
+
+    /// Idle workers (for tests).
+    var idleCount: Int {
+        assert(loop.inEventLoop)
+        return idle.count
+    }
+
+    /// Runs `call` on an idle worker or a new one. Loop thread only.
+    func start(_ call: consuming Call) {
+        assert(loop.inEventLoop)
+        if let worker = idle.popLast(), let next = worker.next {
+            worker.next = nil
+            call.stream.task = worker.task
+            next.resume(returning: call)
+            return
+        }
+        startWorker(with: call)
+    }
+
+    private func startWorker(with call: Call) {
+        let worker = Worker()
+        let task = Task(executorPreference: loop) { [self] in
+            await serve(call, worker: worker)
+        }
+        worker.task = task
+        call.stream.task = task
+    }
+
+    /// Ends the idle workers; from now on workers end after their call. Loop thread only.
+    func drain() {
+        assert(loop.inEventLoop)
+        draining = true
+        let parked = idle
+        idle.removeAll()
+        for worker in parked {
+            let next = worker.next
+            worker.next = nil
+            next?.resume(returning: nil)
+        }
+    }
+
+    /// A worker's life: its first call, then each call it is handed, until it ends. (Not in the
+    /// task's closure: a `nonisolated(nonsending)` function calls `run` and `callEnded` without
+    /// an executor check around each.)
+    nonisolated(nonsending) private func serve(_ first: Call, worker: Worker) async {
+        // `take()` moves each call out instead of copying it (a copy retains every reference the
+        // call holds, and its release follows).
+        var current: Call? = first
+        while let call = current.take() {
+            let (stream, transport) = (call.stream, call.transport)
+            await Self.run(call)
+            current = await callEnded(stream: stream, transport: transport, worker: worker)
+        }
+    }
+
+    nonisolated(nonsending) private static func run(_ call: consuming Call) async {
+        await call.handler(call.transportStream)
+        // A handler that returned without a status leaves a broken stream: end it clearly.
+        ServerWriter(stream: call.stream).finish(
+            status: RPCStatus(code: .internal, message: "the server ended the call without a status"),
+            details: nil, trailers: Metadata())
+    }
+
+    /// The worker's call ended: it parks for the next call (whose `Call` this returns) or ends
+    /// (`nil`) when cancelled, draining, off the loop or with enough idle workers.
+    nonisolated(nonsending) private func callEnded(
+        stream: ServerStream, transport: HTTP2ServerTransport, worker: Worker
+    ) async -> Call? {
+        guard loop.inEventLoop else {
+            // Only the loop touches the pool: hand the bookkeeping over and end this worker.
+            loop.execute { Self.release(stream: stream, transport: transport) }
+            return nil
+        }
+        Self.release(stream: stream, transport: transport)
+        guard !Task.isCancelled, !draining, idle.count < maxIdle else { return nil }
+        // Resumed by `start` (which hands the stream this worker's task) or `drain`.
+        return await withUnsafeContinuation { (continuation: UnsafeContinuation<Call?, Never>) in
+            worker.next = continuation
+            idle.append(worker)
+        }
+    }
+
+    /// The stream no longer belongs to a running handler.
+    private static func release(stream: ServerStream, transport: HTTP2ServerTransport) {
+        stream.task = nil
+        transport.handlerFinished()
+    }
+}
