@@ -44,7 +44,9 @@ while let argument = arguments.next() {
 }
 var interceptors: [any ServerInterceptor] = []
 var observers: [any CallObserver] = []
-let logger = Logger(label: "capstan.rpc") { LineLogHandler(label: $0, level: .info) }
+// At debug every successful call is logged (at info only failed and slow ones), so `make bench-obs`
+// measures the cost of one log line per call.
+let logger = Logger(label: "capstan.rpc") { LineLogHandler(label: $0, level: .debug) }
 if asInterceptors {
     if log { interceptors.append(RequestLogInterceptor(logger: logger)) }
     if metrics { interceptors.append(RPCMetrics().interceptor) }
