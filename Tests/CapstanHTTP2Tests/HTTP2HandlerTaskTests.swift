@@ -1,5 +1,6 @@
 @testable import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Testing
 
 /// Handler tasks are reused from call to call, and deadlines live on the loops' deadline queues.
