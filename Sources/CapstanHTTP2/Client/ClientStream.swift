@@ -103,7 +103,7 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         guard !statusDelivered else { return }
         statusDelivered = true
         ended.store(true, ordering: .relaxed)
-        inbox.push(.status(status, details: details, trailers: trailers), bytes: 0)
+        push(.status(status, details: details, trailers: trailers), bytes: 0)
         inbox.finish()
         outbound.fail(Self.endedError)
     }
@@ -112,8 +112,15 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         if case .status(let status, let details, let trailers) = part {
             deliverStatus(status, details: details, trailers: trailers)
         } else if !statusDelivered {
-            inbox.push(part, bytes: 0)
+            push(part, bytes: 0)
         }
+    }
+
+    /// Buffers a response part; a parked reader is resumed at the end of the loop tick, with
+    /// whatever else arrived for it by then (one task wake per tick, not per part).
+    func push(_ part: ClientResponsePart, bytes: Int) {
+        assert(loop.inEventLoop)
+        if inbox.pushDeferringWake(part, bytes: bytes) { connection.scheduleWake(inbox) }
     }
 }
 
