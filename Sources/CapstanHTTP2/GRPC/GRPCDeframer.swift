@@ -77,6 +77,19 @@ struct GRPCDeframer: Sendable {
             }
             if need > 0 {
                 guard offset < bytes.count else { return }
+                if buffered >= GRPCFraming.prefixLength, need <= bytes.count - offset {
+                    // The buffer holds the start of one message (often just its prefix, when a
+                    // sender frames the prefix apart): assemble it without buffering the rest.
+                    var message: [UInt8] = []
+                    message.reserveCapacity(buffered - GRPCFraming.prefixLength + need)
+                    message.append(contentsOf: buffer[(readIndex + GRPCFraming.prefixLength)...])
+                    message.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + need]))
+                    offset += need
+                    buffer.removeAll(keepingCapacity: true)
+                    readIndex = 0
+                    deliver(message)
+                    continue
+                }
                 let take = min(need, bytes.count - offset)
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
                 offset += take
