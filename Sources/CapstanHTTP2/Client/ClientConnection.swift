@@ -167,9 +167,14 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             return
         }
         stream.uncredited += chunk.count
+        // One reference to the inbox for the whole chunk: the reader's thread works on the same
+        // object, so a retain per message would bounce its cache line between the cores.
+        let inbox: StreamInbox = stream.inbox
         do {
             try chunk.deframe(into: &stream.deframer) { message in
-                stream.push(.message(message), bytes: message.count + GRPCFraming.prefixLength)
+                if inbox.pushDeferringWake(.message(message), bytes: message.count + GRPCFraming.prefixLength) {
+                    scheduleWake(inbox)
+                }
             }
         } catch {
             session.consumeStream(streamID, stream.uncredited)
