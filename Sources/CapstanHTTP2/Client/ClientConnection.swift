@@ -117,6 +117,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         }
         stream.attached = true
         streams[stream.id] = stream
+        stream.startDeadline()
         stream.resumeProvider()
     }
 
