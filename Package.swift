@@ -154,6 +154,7 @@ let package = Package(
             name: "bench-api",
             dependencies: [
                 "CapstanBenchSupport", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanWire", "CapstanAPI",
+                "CapstanClient",
             ],
             swiftSettings: swiftSettings),
 

@@ -28,8 +28,8 @@ struct Options: Sendable {
     var h2loadScript = "Benchmarks/lib/h2load-grpc.sh"
     var output = ".build-bench/bench-api.txt"
     var directory = FileManager.default.temporaryDirectory.path
-    /// The parts to run (get, creates, list, watch, memory); all by default.
-    var parts: Set<String> = ["get", "creates", "list", "watch", "memory"]
+    /// The parts to run (get, creates, client, list, watch, memory); all by default.
+    var parts: Set<String> = ["get", "creates", "client", "list", "watch", "memory"]
 
     /// Parses `--name value` pairs; unknown names are an error.
     init(arguments: [String]) throws {

@@ -3,6 +3,7 @@
 //   - Get of a 1 KiB pod under h2load -c16 -m64 (Pods/Get) against etcd Range of a 1 KiB value
 //     and nghttpd serving our response bytes statically (GetBench.swift);
 //   - durable pod creates against etcd Put (CreateBench.swift);
+//   - the client CPU of a pod create through CapstanClient against raw bytes (ClientBench.swift);
 //   - List of 10,000 pods against etcd's paged Range (ListBench.swift);
 //   - watch fan-out, 10,000 watchers × 100 changes, against etcd's watch (WatchBench.swift);
 //   - RSS with 150,000 pods stored (MemoryBench.swift).
@@ -19,7 +20,7 @@
 //         [--list-pods 10000] [--watchers 10000] [--watch-connections 100] [--watch-changes 100]
 //         [--etcd-watchers-per-stream 100]
 //         [--stored-pods 150000] [--fill-seconds 360] [--capstan PATH] [--output PATH] [--directory DIR]
-//         [--only get,creates,list,watch,memory]
+//         [--only get,creates,client,list,watch,memory]
 import CapstanAPI
 import CapstanBenchSupport
 import CapstanEtcdLauncher
@@ -82,6 +83,7 @@ let bench = Bench(
 
 await phase("Get") { try await benchGet(bench) }
 await phase("Creates") { try await benchCreates(bench) }
+await phase("Client") { try await benchClient(bench) }
 await phase("List") { try await benchList(bench) }
 let serverPID = server.child.processIdentifier
 let etcdPID = cluster.members[0].processIdentifier

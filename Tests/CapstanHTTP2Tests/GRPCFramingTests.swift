@@ -171,6 +171,80 @@ struct GRPCFramingTests {
         #expect(throws: GRPCDeframingError.truncated(buffered: 2)) { try deframer.finish() }
     }
 
+    // MARK: append(_:deliver:) (the client's path: whole messages copied straight out of a chunk)
+
+    /// Feeds `chunks` through `append(_:deliver:)`; returns the messages delivered.
+    private func deframeDelivering(_ chunks: [ArraySlice<UInt8>], limit: Int = 1 << 20) throws -> [[UInt8]] {
+        var deframer = GRPCDeframer(maxMessageSize: limit)
+        var messages: [[UInt8]] = []
+        for chunk in chunks {
+            try Array(chunk).withUnsafeBytes { bytes in try deframer.append(bytes) { messages.append($0) } }
+        }
+        try deframer.finish()
+        return messages
+    }
+
+    @Test func deliveringSplitIntoThreeAtEveryPairOfBoundaries() throws {
+        let messages: [[UInt8]] = [[9, 9], [], [1, 2, 3, 4, 5, 6, 7], [], (0..<40).map { UInt8($0) }]
+        let bytes = framed(messages)
+        for first in 0...bytes.count {
+            for second in first...bytes.count {
+                let chunks = [bytes[..<first], bytes[first..<second], bytes[second...]]
+                #expect(try deframeDelivering(chunks) == messages, "split at \(first), \(second)")
+            }
+        }
+    }
+
+    @Test func deliveringOneByteAtATimeAndWholeChunks() throws {
+        let messages: [[UInt8]] = [[1], [], [2, 3], (0..<300).map { UInt8(truncatingIfNeeded: $0) }]
+        let bytes = framed(messages)
+        #expect(try deframeDelivering(bytes.indices.map { bytes[$0...$0] }) == messages)
+        #expect(try deframeDelivering([bytes[...]]) == messages)
+        #expect(try deframeDelivering(messages.map { framed([$0])[...] }) == messages)
+    }
+
+    @Test func deliveringMessagesBeforeABadPrefixThenFailingForGood() throws {
+        var deframer = GRPCDeframer(maxMessageSize: 10)
+        var messages: [[UInt8]] = []
+        let bytes = framed([[1, 2]]) + [1, 0, 0, 0, 1, 9]
+        #expect(throws: GRPCDeframingError.compressedMessage) {
+            try bytes.withUnsafeBytes { chunk in try deframer.append(chunk) { messages.append($0) } }
+        }
+        #expect(messages == [[1, 2]])
+        #expect(throws: GRPCDeframingError.compressedMessage) {
+            try framed([[3]]).withUnsafeBytes { chunk in try deframer.append(chunk) { messages.append($0) } }
+        }
+        #expect(messages == [[1, 2]])
+    }
+
+    @Test func deliveringRejectsAnOversizedPrefixSplitAcrossChunksWithoutBuffering() throws {
+        var deframer = GRPCDeframer(maxMessageSize: 100)
+        var messages: [[UInt8]] = []
+        try [UInt8]([0, 0, 0]).withUnsafeBytes { chunk in try deframer.append(chunk) { messages.append($0) } }
+        #expect(throws: GRPCDeframingError.tooLarge(length: 1000, limit: 100)) {
+            try [UInt8]([3, 0xE8, 1, 2]).withUnsafeBytes { chunk in try deframer.append(chunk) { messages.append($0) } }
+        }
+        #expect(deframer.bufferedByteCount == 0)
+        #expect(messages.isEmpty)
+    }
+
+    @Test(arguments: [UInt8(2), 0x80, 0xFF])
+    func deliveringRejectsAnInvalidFlag(flag: UInt8) throws {
+        var deframer = GRPCDeframer(maxMessageSize: 10)
+        #expect(throws: GRPCDeframingError.badFlag(flag)) {
+            try [flag, 0, 0, 0, 0].withUnsafeBytes { chunk in try deframer.append(chunk) { _ in } }
+        }
+    }
+
+    @Test func deliveringLeavesATruncatedTailForFinish() throws {
+        var deframer = GRPCDeframer(maxMessageSize: 100)
+        var messages: [[UInt8]] = []
+        try (framed([[7]]) + [0, 0, 0, 0, 10, 1, 2]).withUnsafeBytes { chunk in try deframer.append(chunk) { messages.append($0) } }
+        #expect(messages == [[7]])
+        #expect(deframer.bufferedByteCount == 7)
+        #expect(throws: GRPCDeframingError.truncated(buffered: 7)) { try deframer.finish() }
+    }
+
     @Test func errorsMapToGRPCStatuses() {
         #expect(GRPCDeframingError.compressedMessage.status.code == .unimplemented)
         let tooLarge = GRPCDeframingError.tooLarge(length: 5_000_000, limit: 4_194_304).status

@@ -78,6 +78,27 @@ struct HTTP2DeadlineAndCancellationTests {
         }
     }
 
+    @Test("the transport ends a stream whose deadline passed with DEADLINE_EXCEEDED; later writes fail")
+    func transportEnforcesTheDeadline() async throws {
+        let observations = Observations()
+        try await withHTTP2Server(routes: Self.routes(observations)) { harness in
+            let deadline = ContinuousClock.now + .seconds(2)
+            let stream = try await harness.clientTransport.openStream(path: Self.hang.path, metadata: Metadata(), deadline: deadline)
+            #expect(stream.enforcesDeadline)
+            try await stream.writer.writeMessage(Text("x").serializedBytes())
+            stream.writer.closeSend()
+            var status: RPCStatus?
+            for try await part in stream.responses {
+                if case .status(let ended, _, _) = part { status = ended }
+            }
+            #expect(status?.code == .deadlineExceeded)
+            #expect(ContinuousClock.now >= deadline)
+            // Writing after the deadline fails: the stream is over.
+            await #expect(throws: (any Error).self) { try await stream.writer.writeMessage(Text("late").serializedBytes()) }
+            #expect(await eventually { harness.server.activeHandlerCount == 0 })
+        }
+    }
+
     @Test("an already expired deadline fails without a call")
     func expiredDeadline() async throws {
         try await withHTTP2Server { harness in

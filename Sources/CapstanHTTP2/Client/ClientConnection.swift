@@ -24,6 +24,8 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     /// The GOAWAY received, if any: nghttp2 closes the streams above its last stream id with
     /// REFUSED_STREAM.
     private var goAway: (lastStreamID: Int32, errorCode: UInt32)?
+    /// Inboxes whose parked reader got response parts this tick (woken at its end).
+    private var wakes: [StreamInbox] = []
 
     init(loop: EventLoop, fd: Int32, address: SocketAddress, configuration: HTTP2ClientTransport.Configuration, pool: ConnectionPool) {
         self.address = address
@@ -74,6 +76,20 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
 
     // MARK: Streams
 
+    /// Resumes `inbox`'s parked reader at the end of this loop tick, so the parts of all the
+    /// frames read in one go reach it in one resume.
+    func scheduleWake(_ inbox: StreamInbox) {
+        assert(loop.inEventLoop)
+        if wakes.isEmpty { loop.executeAtEndOfTick { [self] in wakeReaders() } }
+        wakes.append(inbox)
+    }
+
+    private func wakeReaders() {
+        let inboxes = wakes
+        wakes.removeAll(keepingCapacity: true)
+        for inbox in inboxes { inbox.wake() }
+    }
+
     /// Submits the stream's request HEADERS (loop thread). A connection that closed or drains
     /// ends the stream with UNAVAILABLE.
     func attach(_ stream: ClientStream) {
@@ -101,6 +117,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         }
         stream.attached = true
         streams[stream.id] = stream
+        stream.startDeadline()
         stream.resumeProvider()
     }
 
@@ -151,10 +168,14 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             return
         }
         stream.uncredited += chunk.count
-        chunk.append(to: &stream.deframer)
+        // One reference to the inbox for the whole chunk: the reader's thread works on the same
+        // object, so a retain per message would bounce its cache line between the cores.
+        let inbox: StreamInbox = stream.inbox
         do {
-            while let message = try stream.deframer.next() {
-                stream.inbox.push(.message(message), bytes: message.count + GRPCFraming.prefixLength)
+            try chunk.deframe(into: &stream.deframer) { message in
+                if inbox.pushDeferringWake(.message(message), bytes: message.count + GRPCFraming.prefixLength) {
+                    scheduleWake(inbox)
+                }
             }
         } catch {
             session.consumeStream(streamID, stream.uncredited)

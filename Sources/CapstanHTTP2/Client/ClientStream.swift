@@ -31,11 +31,21 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
 
     /// Set once the stream can take no more requests.
     let ended = Atomic<Bool>(false)
+    /// The call's method path (for the deadline's message) and deadline, enforced on the loop
+    /// from `attach` on (`startDeadline`).
+    let path: String
+    let deadline: ContinuousClock.Instant?
+    private var deadlineTimer: EventLoopTimer?
 
-    init(connection: ClientConnection, requestHeaders: [HeaderField], configuration: HTTP2ClientTransport.Configuration) {
+    init(
+        connection: ClientConnection, requestHeaders: [HeaderField], configuration: HTTP2ClientTransport.Configuration,
+        path: String = "", deadline: ContinuousClock.Instant? = nil
+    ) {
         self.connection = connection
         loop = connection.loop
         self.requestHeaders = requestHeaders
+        self.path = path
+        self.deadline = deadline
         deframer = GRPCDeframer(maxMessageSize: configuration.maxReceiveMessageSize)
         super.init(highWater: configuration.outboundBufferSize)
         inbox = StreamInbox(highWater: configuration.inboundBufferSize, owner: self)
@@ -72,9 +82,37 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         resumeProvider()
     }
 
+    /// Arms the deadline (loop thread, once the stream is attached): when it passes first, the
+    /// stream is reset and the call ends with DEADLINE_EXCEEDED, as the RPC core's own timer
+    /// would end it.
+    func startDeadline() {
+        assert(loop.inEventLoop)
+        guard let deadline, !statusDelivered else { return }
+        deadlineTimer = loop.scheduleTimerOnLoop(after: ContinuousClock.now.duration(to: deadline)) { [weak self] in
+            self?.expire()
+        }
+    }
+
+    private func expire() {
+        deadlineTimer = nil
+        guard !statusDelivered else { return }
+        let status = RPCStatus(code: .deadlineExceeded, message: "the deadline passed before \(path) completed")
+        ended.store(true, ordering: .relaxed)
+        outbound.fail(RPCError(code: status.code, message: status.message))
+        outbound.clear()
+        let reset = attached && !closed && id > 0
+        deliverStatus(status)
+        if reset {
+            connection.session?.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.cancel)
+            connection.scheduleFlush()
+        }
+    }
+
     /// The caller gave up: reset the stream (CANCEL) and fail its reads.
     func cancel() {
         assert(loop.inEventLoop)
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
         ended.store(true, ordering: .relaxed)
         outbound.fail(Self.cancelledError)
         outbound.clear()
@@ -102,8 +140,10 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     func deliverStatus(_ status: RPCStatus, details: [UInt8]? = nil, trailers: Metadata = Metadata()) {
         guard !statusDelivered else { return }
         statusDelivered = true
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
         ended.store(true, ordering: .relaxed)
-        inbox.push(.status(status, details: details, trailers: trailers), bytes: 0)
+        push(.status(status, details: details, trailers: trailers), bytes: 0)
         inbox.finish()
         outbound.fail(Self.endedError)
     }
@@ -112,8 +152,15 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
         if case .status(let status, let details, let trailers) = part {
             deliverStatus(status, details: details, trailers: trailers)
         } else if !statusDelivered {
-            inbox.push(part, bytes: 0)
+            push(part, bytes: 0)
         }
+    }
+
+    /// Buffers a response part; a parked reader is resumed at the end of the loop tick, with
+    /// whatever else arrived for it by then (one task wake per tick, not per part).
+    func push(_ part: ClientResponsePart, bytes: Int) {
+        assert(loop.inEventLoop)
+        if inbox.pushDeferringWake(part, bytes: bytes) { connection.scheduleWake(inbox) }
     }
 }
 

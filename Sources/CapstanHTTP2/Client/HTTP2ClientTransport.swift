@@ -126,13 +126,14 @@ public final class HTTP2ClientTransport: ClientTransport {
                 timeout: deadline.map { ContinuousClock.now.duration(to: $0) },
                 metadata: metadata,
                 userAgent: configuration.userAgent)
-            let stream = ClientStream(connection: connection, requestHeaders: headers, configuration: configuration)
+            let stream = ClientStream(
+                connection: connection, requestHeaders: headers, configuration: configuration, path: path, deadline: deadline)
             if connection.loop.inEventLoop {
                 connection.attach(stream)
             } else {
                 connection.loop.execute { connection.attach(stream) }
             }
-            return ClientTransportStream(responses: stream.inbox, writer: ClientWriter(stream: stream))
+            return ClientTransportStream(responses: stream.inbox, writer: ClientWriter(stream: stream), enforcesDeadline: true)
         }
     }
 

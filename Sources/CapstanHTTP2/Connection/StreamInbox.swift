@@ -45,12 +45,14 @@ final class StreamInbox: AsyncSequence, Sendable {
         var head = 0
         var bufferedBytes = 0
         var end: End?
-        var waiter: CheckedContinuation<Element?, any Error>?
+        var waiter: UnsafeContinuation<Element?, any Error>?
         var waiterID: UInt64 = 0
         /// The id of a wait whose task was cancelled before it parked.
         var cancelledID: UInt64?
         var creditWithheld = false
         var owner: (any InboxOwner)?
+        /// `pushDeferringWake` buffered an element for a parked reader; `wake()` resumes it.
+        var wakePending = false
     }
 
     let highWater: Int
@@ -67,7 +69,7 @@ final class StreamInbox: AsyncSequence, Sendable {
 
     /// Delivers an element that accounts for `bytes` of flow-control window.
     func push(_ element: Element, bytes: Int) {
-        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+        let waiter: UnsafeContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -82,6 +84,38 @@ final class StreamInbox: AsyncSequence, Sendable {
             return nil
         }
         waiter?.resume(returning: element)
+    }
+
+    /// Delivers an element like `push`, but leaves a parked reader parked: returns true when the
+    /// caller must call `wake()` later (once per wait, however many elements arrive meanwhile),
+    /// so everything delivered in one loop tick reaches the reader in one resume.
+    func pushDeferringWake(_ element: Element, bytes: Int) -> Bool {
+        state.withLock { state in
+            guard state.end == nil else { return false }
+            if state.single == nil, state.head == state.buffer.count {
+                state.single = Entry(element: element, bytes: bytes)
+            } else {
+                state.buffer.append(Entry(element: element, bytes: bytes))
+            }
+            state.bufferedBytes += bytes
+            guard state.waiter != nil, !state.wakePending else { return false }
+            state.wakePending = true
+            return true
+        }
+    }
+
+    /// Resumes a parked reader with the oldest element (after `pushDeferringWake`).
+    func wake() {
+        typealias Resumption = (UnsafeContinuation<Element?, any Error>, Element, (any InboxOwner)?)
+        let resumption: Resumption? = state.withLock { state in
+            state.wakePending = false
+            guard let waiter = state.waiter, case .element(let element, let room)? = pop(&state) else { return nil }
+            state.waiter = nil
+            return (waiter, element, room)
+        }
+        guard let (waiter, element, room) = resumption else { return }
+        room?.inboxMadeRoom()
+        waiter.resume(returning: element)
     }
 
     /// Whether the loop may return window now; if not, the owner hears once the reader made room.
@@ -107,21 +141,26 @@ final class StreamInbox: AsyncSequence, Sendable {
     }
 
     private func end(_ end: End) {
-        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
-            guard state.end == nil else { return nil }
+        // A reader parked while `pushDeferringWake` buffered elements gets the oldest one.
+        let (waiter, next): (UnsafeContinuation<Element?, any Error>?, Element?) = state.withLock { state in
+            guard state.end == nil else { return (nil, nil) }
             state.end = end
-            state.owner = nil
             if case .failed = end {
                 state.single = nil
                 state.buffer.removeAll()
                 state.head = 0
                 state.bufferedBytes = 0
             }
-            defer { state.waiter = nil }
-            return state.waiter
+            defer {
+                state.waiter = nil
+                state.owner = nil
+            }
+            guard let waiter = state.waiter else { return (nil, nil) }
+            guard case .element(let element, _)? = pop(&state) else { return (waiter, nil) }
+            return (waiter, element)
         }
         switch end {
-        case .finished: waiter?.resume(returning: nil)
+        case .finished: waiter?.resume(returning: next)
         case .failed(let error): waiter?.resume(throwing: error)
         }
     }
@@ -235,7 +274,7 @@ final class StreamInbox: AsyncSequence, Sendable {
     /// Waits for the next element after `poll` found none.
     func wait(id: UInt64) async throws -> Element? {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
                 let step: Step = state.withLock { state in
                     if state.cancelledID == id {
                         state.cancelledID = nil
@@ -261,7 +300,7 @@ final class StreamInbox: AsyncSequence, Sendable {
                 }
             }
         } onCancel: {
-            let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+            let waiter: UnsafeContinuation<Element?, any Error>? = state.withLock { state in
                 if state.waiterID == id, let waiter = state.waiter {
                     state.waiter = nil
                     return waiter

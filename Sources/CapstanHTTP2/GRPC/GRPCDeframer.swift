@@ -47,6 +47,84 @@ struct GRPCDeframer: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Adds the bytes of one DATA chunk and hands each message it completes to `deliver`, in
+    /// order: the same messages `append` then `next()` would return, but a message lying whole
+    /// inside the chunk is copied once, straight out of it; only a partial message at either end
+    /// goes through the buffer. Throws as `next()` does, after delivering the messages before the
+    /// bad prefix (errors are sticky).
+    mutating func append(
+        _ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) -> Void
+    ) throws(GRPCDeframingError) {
+        if let failure { throw failure }
+        var offset = 0
+        // Complete what is buffered first, taking from the chunk only the bytes it lacks.
+        if let message = whole {
+            whole = nil
+            deliver(message)
+        }
+        while readIndex < buffer.count {
+            let buffered = buffer.count - readIndex
+            var need = GRPCFraming.prefixLength - buffered
+            if need <= 0 {
+                let length: Int
+                do {
+                    length = try validatedLength()
+                } catch {
+                    fail(error)
+                    throw error
+                }
+                need = GRPCFraming.prefixLength + length - buffered
+            }
+            if need > 0 {
+                guard offset < bytes.count else { return }
+                if buffered >= GRPCFraming.prefixLength, need <= bytes.count - offset {
+                    // The buffer holds the start of one message (often just its prefix, when a
+                    // sender frames the prefix apart): assemble it without buffering the rest.
+                    var message: [UInt8] = []
+                    message.reserveCapacity(buffered - GRPCFraming.prefixLength + need)
+                    message.append(contentsOf: buffer[(readIndex + GRPCFraming.prefixLength)...])
+                    message.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + need]))
+                    offset += need
+                    buffer.removeAll(keepingCapacity: true)
+                    readIndex = 0
+                    deliver(message)
+                    continue
+                }
+                let take = min(need, bytes.count - offset)
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+                offset += take
+                if take < need { return }
+                // Only the prefix was completed: read its length next.
+                if buffered + take <= GRPCFraming.prefixLength { continue }
+            }
+            if let message = try next() { deliver(message) }
+        }
+        // Nothing buffered: parse the chunk in place.
+        while bytes.count - offset >= GRPCFraming.prefixLength {
+            let flag = bytes[offset]
+            var length = 0
+            for index in 1..<GRPCFraming.prefixLength { length = length << 8 | Int(bytes[offset + index]) }
+            let error: GRPCDeframingError? =
+                switch flag {
+                case 0: length > maxMessageSize ? .tooLarge(length: length, limit: maxMessageSize) : nil
+                case 1: .compressedMessage
+                default: .badFlag(flag)
+                }
+            if let error {
+                fail(error)
+                throw error
+            }
+            let start = offset + GRPCFraming.prefixLength
+            guard bytes.count - start >= length else { break }
+            deliver(Array(UnsafeRawBufferPointer(rebasing: bytes[start..<start + length])))
+            offset = start + length
+        }
+        if offset < bytes.count {
+            compactIfWorthwhile()
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        }
+    }
+
     /// The next complete message, or nil until more bytes arrive.
     mutating func next() throws(GRPCDeframingError) -> [UInt8]? {
         if let failure { throw failure }

@@ -43,4 +43,10 @@ struct DataChunk {
     func append(to deframer: inout GRPCDeframer) {
         deframer.append(bytes)
     }
+
+    /// Hands the bytes to a gRPC deframer, which passes each message they complete to `deliver`
+    /// (copied once; see `GRPCDeframer.append(_:deliver:)`).
+    func deframe(into deframer: inout GRPCDeframer, _ deliver: ([UInt8]) -> Void) throws(GRPCDeframingError) {
+        try deframer.append(bytes, deliver: deliver)
+    }
 }

@@ -30,7 +30,8 @@ final class ClientCall: Sendable {
         self.path = path
         self.writer = stream.writer
         self.reader = ClientResponseReader(stream.responses)
-        if let deadline { startTimer(deadline) }
+        // A transport that enforces the deadline (on its own timers) spares a task per call.
+        if let deadline, !stream.enforcesDeadline { startTimer(deadline) }
     }
 
     deinit {

@@ -1,7 +1,8 @@
 /// Opens outbound streams (for example HTTP/2 streams on a connection).
 public protocol ClientTransport: Sendable {
     /// Starts a call to `path`. The transport sends `metadata` and the `deadline` (as
-    /// `grpc-timeout`); the core enforces the deadline locally as well.
+    /// `grpc-timeout`); the core enforces the deadline locally as well, unless the stream says
+    /// the transport does (`enforcesDeadline`).
     func openStream(
         path: String,
         metadata: Metadata,
@@ -17,13 +18,18 @@ public struct ClientTransportStream: Sendable {
     public var responses: any AsyncSequence<ClientResponsePart, any Error> & Sendable
     /// Where requests go.
     public var writer: any ClientStreamWriter
+    /// The transport itself ends the stream when its deadline passes (resetting it and ending
+    /// `responses` with `DEADLINE_EXCEEDED`), so the core need not run a timer of its own.
+    public var enforcesDeadline: Bool
 
     public init(
         responses: any AsyncSequence<ClientResponsePart, any Error> & Sendable,
-        writer: any ClientStreamWriter
+        writer: any ClientStreamWriter,
+        enforcesDeadline: Bool = false
     ) {
         self.responses = responses
         self.writer = writer
+        self.enforcesDeadline = enforcesDeadline
     }
 }
 

@@ -1,0 +1,74 @@
+@testable import CapstanHTTP2
+import CapstanRPC
+import Synchronization
+import Testing
+
+/// Counts the times a reader made room after credit was withheld.
+private final class RoomCounter: InboxOwner {
+    let rooms = Atomic<Int>(0)
+    func inboxMadeRoom() { rooms.add(1, ordering: .relaxed) }
+}
+
+@Suite("Stream inbox: deferred wakes")
+struct StreamInboxTests {
+    private func message(_ byte: UInt8) -> ClientResponsePart { .message([byte]) }
+
+    /// Reads the inbox to its end on another task.
+    private func drain(_ inbox: StreamInbox) -> Task<[ClientResponsePart], any Error> {
+        Task {
+            var parts: [ClientResponsePart] = []
+            for try await part in inbox { parts.append(part) }
+            return parts
+        }
+    }
+
+    @Test func deferredPartsReachAParkedReaderInOrderWhetherWokenOrFinished() async throws {
+        // Each round races the reader parking against the pushes: both orders must lose nothing.
+        for round in 0..<300 {
+            let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+            let reader = drain(inbox)
+            if round % 3 != 0 { await Task.yield() }
+            let first = inbox.pushDeferringWake(message(1), bytes: 1)
+            let second = inbox.pushDeferringWake(message(2), bytes: 1)
+            // (The reader may take the first part and park again before the second arrives.)
+            if first || second, round % 2 == 0 { inbox.wake() }
+            _ = inbox.pushDeferringWake(.status(RPCStatus(code: .ok, message: ""), details: nil, trailers: Metadata()), bytes: 0)
+            // Finishing while the reader is still parked hands it the oldest part, not the end.
+            inbox.finish()
+            let parts = try await reader.value
+            #expect(parts == [message(1), message(2), .status(RPCStatus(code: .ok, message: ""), details: nil, trailers: Metadata())])
+        }
+    }
+
+    @Test func aWakeWithNothingParkedIsHarmless() async throws {
+        let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+        #expect(!inbox.pushDeferringWake(message(1), bytes: 1))
+        inbox.wake()
+        inbox.finish()
+        #expect(try await drain(inbox).value == [message(1)])
+    }
+
+    @Test func failingDropsDeferredPartsAndFailsTheParkedReader() async throws {
+        for round in 0..<100 {
+            let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+            let reader = drain(inbox)
+            if round % 2 == 0 { await Task.yield() }
+            _ = inbox.pushDeferringWake(message(1), bytes: 1)
+            inbox.fail(RPCError(code: .cancelled, message: "gone"))
+            await #expect(throws: RPCError.self) { try await reader.value }
+        }
+    }
+
+    @Test func creditWithheldFlowsAgainOnceADeferredPartIsRead() async throws {
+        let owner = RoomCounter()
+        let inbox = StreamInbox(highWater: 10, owner: owner)
+        _ = inbox.pushDeferringWake(.message([UInt8](repeating: 0, count: 20)), bytes: 25)
+        #expect(!inbox.admitsCredit(), "25 bytes buffered exceed the mark")
+        #expect(owner.rooms.load(ordering: .relaxed) == 0)
+        var iterator = inbox.makeAsyncIterator()
+        _ = try await iterator.next()
+        #expect(owner.rooms.load(ordering: .relaxed) == 1)
+        #expect(inbox.admitsCredit())
+        inbox.finish()
+    }
+}
