@@ -23,6 +23,29 @@ let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
     arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
 }
+let usage = """
+    usage: bench-store [--seconds N] [--rounds N] [--directory DIR] [--no-etcd | --only-etcd]
+                       [--etcd-cases creates,updates,gets,watch,raw-gets,store-gets] [--operations N] [--autocheckpoint]
+    """
+do {
+    let valued: Set<String> = ["--seconds", "--rounds", "--etcd-cases", "--operations", "--directory"]
+    let flags: Set<String> = ["--no-etcd", "--only-etcd", "--autocheckpoint"]
+    var index = 1
+    while index < arguments.count {
+        let argument = arguments[index]
+        if argument == "--help" || argument == "-h" {
+            print(usage)
+            exit(0)
+        } else if valued.contains(argument), index + 1 < arguments.count {
+            index += 2
+        } else if flags.contains(argument) {
+            index += 1
+        } else {
+            print("bench-store: unknown or incomplete argument \"\(argument)\"\n\(usage)")
+            exit(2)
+        }
+    }
+}
 let seconds = Double(option("--seconds") ?? "") ?? 3
 /// Rounds of the etcd comparisons (each case's best round counts).
 let rounds = max(1, Int(option("--rounds") ?? "") ?? 3)
