@@ -72,6 +72,29 @@ struct SQLiteStoreTests {
         }
     }
 
+    @Test func cleanCloseLeavesAnEmptyWAL() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory, options: Self.options())
+            for index in 0..<500 { _ = try await store.create("/w/\(pad(index))", value: Array(repeating: 3, count: 300)) }
+            let path = SQLiteStore.databasePath(directory: directory)
+            let walPath = path + "-wal"
+            let before = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
+            #expect(before > 0, "the WAL holds the recent commits while the store is open")
+            // Another connection stays open across the close (as a backup tool's might, or a reader
+            // thread still closing), so the store's last close is not the database's last one and
+            // SQLite's own checkpoint-on-last-close cannot be what empties the WAL.
+            let bystander = try Connection(path: path, create: false)
+            defer { bystander.close() }
+            try bystander.execute("SELECT count(*) FROM sqlite_master;")
+            await store.close()
+            let after = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
+            #expect(after == 0, "a clean close checkpoints every commit and empties the WAL (\(after) bytes left)")
+            let reopened = try await SQLiteStore.open(directory: directory, options: Self.options())
+            #expect(try await reopened.list(prefix: "/w/").items.count == 500)
+            await reopened.close()
+        }
+    }
+
     @Test func corruptDatabaseIsAClearError() async throws {
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteStore.open(directory: directory, options: Self.options())

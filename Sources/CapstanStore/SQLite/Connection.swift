@@ -63,6 +63,16 @@ final class Connection {
         return (Int(max(0, walFrames)), Int(max(0, checkpointed)))
     }
 
+    /// Copies every WAL frame into the database file, syncs it and truncates the WAL to zero bytes
+    /// (a TRUNCATE checkpoint), waiting at most `wait` for readers to finish. Best effort, for a
+    /// clean close: false when it could not complete (the WAL then stays and is replayed at the
+    /// next open, as after a crash).
+    func checkpointAndTruncate(wait milliseconds: Int32) -> Bool {
+        sqlite3_busy_timeout(handle, milliseconds)
+        let code = sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+        return code == SQLITE_OK
+    }
+
     /// Runs SQL without results (several statements allowed).
     func execute(_ sql: String) throws(StoreError) {
         let code = sqlite3_exec(handle, sql, nil, nil, nil)

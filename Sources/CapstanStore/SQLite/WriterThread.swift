@@ -155,6 +155,10 @@ final class WriterThread {
         let closedError = StoreError.unavailable(reason: "the store is closed")
         for waiter in compactionWaiters { waiter.completion.resume(returning: .failure(closedError)) }
         compactionWaiters = []
+        // A clean close leaves every commit in the database file and an empty WAL, so the file alone
+        // is a complete copy and the next open replays nothing. Not after a failed COMMIT that no
+        // seal has followed: then the WAL is left exactly as it is for the next open to recover.
+        if unsealed == nil { _ = connection.checkpointAndTruncate(wait: 2000) }
         connection.close()
     }
 }
