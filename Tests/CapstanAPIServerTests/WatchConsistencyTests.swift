@@ -4,6 +4,7 @@ import CapstanRPC
 import CapstanStore
 import CapstanWire
 import Testing
+import CapstanTestSupport
 
 /// What one watcher selects, and the events the store's history implies for it.
 struct Selection: Sendable {
@@ -74,17 +75,6 @@ func events(of watch: WatchReader<PodEvent>, through revision: Int64) async thro
     return seen
 }
 
-/// A small deterministic random source for reproducible workloads.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// One writer's share of a mixed workload on pods named `w<writer>-<n>`.
 func runWriter(_ api: APIClients, writer: Int, operations: Int) async throws {

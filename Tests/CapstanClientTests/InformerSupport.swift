@@ -3,6 +3,7 @@ import CapstanClient
 import CapstanRPC
 import Synchronization
 import Testing
+import CapstanTestSupport
 
 /// What an informer's handlers were told, replayed into a map: it must always equal the cache.
 /// Records every call that does not fit what came before (an add of a key already present, an

@@ -14,9 +14,11 @@ protocol DeadlineEntry: AnyObject {
 /// until its deadline). No allocation per entry beyond the heap array's growth; the loop's
 /// `epoll_wait` sleeps until the earliest deadline. Loop-thread only.
 struct DeadlineQueue {
-    private struct Slot {
+    private struct Slot: HeapElement {
         let deadline: ContinuousClock.Instant
         let entry: any DeadlineEntry
+
+        func placed(at index: Int) { entry.deadlineSlot = index }
     }
 
     private var heap: [Slot] = []
@@ -31,7 +33,7 @@ struct DeadlineQueue {
         if entry.deadlineSlot >= 0 { remove(entry) }
         heap.append(Slot(deadline: deadline, entry: entry))
         entry.deadlineSlot = heap.count - 1
-        siftUp(heap.count - 1)
+        heap.heapSiftUp(heap.count - 1)
     }
 
     /// Takes `entry` out if it is queued.
@@ -44,9 +46,9 @@ struct DeadlineQueue {
         heap[index] = last
         last.entry.deadlineSlot = index
         if index > 0, heap[index].deadline < heap[(index - 1) / 2].deadline {
-            siftUp(index)
+            heap.heapSiftUp(index)
         } else {
-            siftDown(index)
+            heap.heapSiftDown(index)
         }
     }
 
@@ -58,35 +60,5 @@ struct DeadlineQueue {
             due.append(first.entry)
         }
         return due
-    }
-
-    private mutating func swapSlots(_ a: Int, _ b: Int) {
-        heap.swapAt(a, b)
-        heap[a].entry.deadlineSlot = a
-        heap[b].entry.deadlineSlot = b
-    }
-
-    private mutating func siftUp(_ start: Int) {
-        var child = start
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].deadline < heap[parent].deadline else { return }
-            swapSlots(child, parent)
-            child = parent
-        }
-    }
-
-    private mutating func siftDown(_ start: Int) {
-        var parent = start
-        while true {
-            let left = 2 * parent + 1
-            guard left < heap.count else { return }
-            var smallest = left
-            let right = left + 1
-            if right < heap.count, heap[right].deadline < heap[left].deadline { smallest = right }
-            guard heap[smallest].deadline < heap[parent].deadline else { return }
-            swapSlots(parent, smallest)
-            parent = smallest
-        }
     }
 }

@@ -1,7 +1,7 @@
 /// Timers of one loop: a binary min-heap of deadlines plus the bodies by id. Cancelling removes
 /// the body; its heap entry is dropped when it comes up. Loop-thread only.
 struct TimerHeap {
-    private struct Entry {
+    private struct Entry: HeapElement {
         let deadline: ContinuousClock.Instant
         let id: UInt64
     }
@@ -14,7 +14,7 @@ struct TimerHeap {
     mutating func insert(id: UInt64, deadline: ContinuousClock.Instant, _ body: @escaping () -> Void) {
         bodies[id] = body
         heap.append(Entry(deadline: deadline, id: id))
-        siftUp(heap.count - 1)
+        heap.heapSiftUp(heap.count - 1)
     }
 
     mutating func cancel(id: UInt64) {
@@ -45,30 +45,6 @@ struct TimerHeap {
         let last = heap.removeLast()
         guard !heap.isEmpty else { return }
         heap[0] = last
-        siftDown(0)
-    }
-
-    private mutating func siftUp(_ start: Int) {
-        var child = start
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].deadline < heap[parent].deadline else { return }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private mutating func siftDown(_ start: Int) {
-        var parent = start
-        while true {
-            let left = 2 * parent + 1
-            guard left < heap.count else { return }
-            var smallest = left
-            let right = left + 1
-            if right < heap.count, heap[right].deadline < heap[left].deadline { smallest = right }
-            guard heap[smallest].deadline < heap[parent].deadline else { return }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
+        heap.heapSiftDown(0)
     }
 }

@@ -66,13 +66,7 @@ struct GRPCDeframer: Sendable {
             let buffered = buffer.count - readIndex
             var need = GRPCFraming.prefixLength - buffered
             if need <= 0 {
-                let length: Int
-                do {
-                    length = try validatedLength()
-                } catch {
-                    fail(error)
-                    throw error
-                }
+                let length = try bufferedLength()
                 need = GRPCFraming.prefixLength + length - buffered
             }
             if need > 0 {
@@ -101,16 +95,10 @@ struct GRPCDeframer: Sendable {
         }
         // Nothing buffered: parse the chunk in place.
         while bytes.count - offset >= GRPCFraming.prefixLength {
-            let flag = bytes[offset]
-            var length = 0
-            for index in 1..<GRPCFraming.prefixLength { length = length << 8 | Int(bytes[offset + index]) }
-            let error: GRPCDeframingError? =
-                switch flag {
-                case 0: length > maxMessageSize ? .tooLarge(length: length, limit: maxMessageSize) : nil
-                case 1: .compressedMessage
-                default: .badFlag(flag)
-                }
-            if let error {
+            let length: Int
+            do {
+                length = try Self.announcedLength(prefixAt: offset, in: bytes, limit: maxMessageSize)
+            } catch {
                 fail(error)
                 throw error
             }
@@ -133,13 +121,7 @@ struct GRPCDeframer: Sendable {
             return message
         }
         guard bufferedByteCount >= GRPCFraming.prefixLength else { return nil }
-        let length: Int
-        do {
-            length = try validatedLength()
-        } catch {
-            fail(error)
-            throw error
-        }
+        let length = try bufferedLength()
         let start = readIndex + GRPCFraming.prefixLength
         guard buffer.count - start >= length else { return nil }
         let message = Array(buffer[start..<start + length])
@@ -157,18 +139,28 @@ struct GRPCDeframer: Sendable {
         if bufferedByteCount > 0 { throw .truncated(buffered: bufferedByteCount) }
     }
 
-    /// The length announced by the prefix at `readIndex`, after checking its flag and the limit.
-    private func validatedLength() throws(GRPCDeframingError) -> Int {
-        switch buffer[readIndex] {
+    /// The length announced by the buffered prefix at `readIndex`; a bad prefix is recorded as the failure.
+    private mutating func bufferedLength() throws(GRPCDeframingError) -> Int {
+        do {
+            return try Self.announcedLength(prefixAt: readIndex, in: buffer, limit: maxMessageSize)
+        } catch {
+            fail(error)
+            throw error
+        }
+    }
+
+    /// The length the 5-byte prefix at `start` announces, or the error its flag or length is.
+    private static func announcedLength<Bytes: RandomAccessCollection<UInt8>>(
+        prefixAt start: Int, in bytes: Bytes, limit: Int
+    ) throws(GRPCDeframingError) -> Int where Bytes.Index == Int {
+        switch bytes[start] {
         case 0: break
         case 1: throw .compressedMessage
         case let flag: throw .badFlag(flag)
         }
         var length = 0
-        for offset in 1..<GRPCFraming.prefixLength {
-            length = length << 8 | Int(buffer[readIndex + offset])
-        }
-        if length > maxMessageSize { throw .tooLarge(length: length, limit: maxMessageSize) }
+        for index in 1..<GRPCFraming.prefixLength { length = length << 8 | Int(bytes[start + index]) }
+        if length > limit { throw .tooLarge(length: length, limit: limit) }
         return length
     }
 

@@ -147,23 +147,8 @@ public struct RPCServer: Sendable {
             }
             return
         }
-        // As in `handleUnary`: the response goes out only once every interceptor has returned.
-        let response = Mutex<[UInt8]?>(nil)
-        let chain = intercepted { context in
-            let request = try await Self.unaryRequest(stream, path: path)
-            call.countReceived()
-            let bytes = try await unary(request, context)
-            response.withLock { $0 = bytes }
-            call.countSent()
-        }
-        let failure = await ServerCallRunner.outcome {
-            try await chain(context)
-            guard let bytes = response.withLock({ $0.take() }) else {
-                throw RPCError(code: .internal, message: "\(path): an interceptor returned without calling the handler")
-            }
-            try await call.finishUnary(bytes, counted: true)
-        }
-        call.finish(failure)
+        let body = interceptedUnary(stream, call: call, context: context, unary: unary)
+        call.finish(await ServerCallRunner.outcome(of: body))
     }
 
     /// The unary fast path (see the type's notes). Kept flat — few async frames — because each
@@ -198,8 +183,21 @@ public struct RPCServer: Sendable {
             }
             return
         }
-        // The response goes out only once every interceptor has returned, so an interceptor can
-        // still fail the call after the handler ran (the response is then never sent).
+        let body = interceptedUnary(stream, call: call, context: context, unary: unary)
+        await withTaskCancellationHandler {
+            await ServerCallRunner.run(call: call, deadline: stream.deadline, body: body)
+        } onCancel: {
+            call.markCancelled()
+        }
+    }
+
+    /// A unary call through the interceptors. The response goes out only once every interceptor has
+    /// returned, so an interceptor can still fail the call after the handler ran (the response is
+    /// then never sent).
+    private func interceptedUnary(
+        _ stream: ServerTransportStream, call: ServerCall, context: ServerContext, unary: @escaping RPCRouter.UnaryHandler
+    ) -> @Sendable () async throws -> Void {
+        let path = stream.path
         let response = Mutex<[UInt8]?>(nil)
         let chain = intercepted { context in
             let request = try await Self.unaryRequest(stream, path: path)
@@ -208,16 +206,12 @@ public struct RPCServer: Sendable {
             response.withLock { $0 = bytes }
             call.countSent()
         }
-        await withTaskCancellationHandler {
-            await ServerCallRunner.run(call: call, deadline: stream.deadline) {
-                try await chain(context)
-                guard let bytes = response.withLock({ $0.take() }) else {
-                    throw RPCError(code: .internal, message: "\(path): an interceptor returned without calling the handler")
-                }
-                try await call.finishUnary(bytes, counted: true)
+        return {
+            try await chain(context)
+            guard let bytes = response.withLock({ $0.take() }) else {
+                throw RPCError(code: .internal, message: "\(path): an interceptor returned without calling the handler")
             }
-        } onCancel: {
-            call.markCancelled()
+            try await call.finishUnary(bytes, counted: true)
         }
     }
 

@@ -42,12 +42,9 @@ public struct ServerTransportStream: Sendable {
         requests: any AsyncSequence<[UInt8], any Error> & Sendable,
         writer: any ServerStreamWriter
     ) {
-        self.path = path
-        self.metadata = metadata
-        self.deadline = deadline
-        self.peer = peer
-        self.requests = requests
-        self.writer = writer
+        self.init(
+            path: path, metadata: metadata, deadline: deadline, peer: peer, requests: requests, writer: writer,
+            immediateRequests: nil, callControl: nil)
     }
 
     /// A stream whose transport also offers buffered requests and call control.
