@@ -82,6 +82,9 @@ struct HTTP2DeadlineAndCancellationTests {
     func transportEnforcesTheDeadline() async throws {
         let observations = Observations()
         try await withHTTP2Server(routes: Self.routes(observations)) { harness in
+            // Connected first, so the deadline below is spent on the call, not on connecting (which
+            // takes seconds when the machine is loaded).
+            #expect(try await harness.client.unary(Echo.get, "warm").value == "echo: warm")
             let deadline = ContinuousClock.now + .seconds(2)
             let stream = try await harness.clientTransport.openStream(path: Self.hang.path, metadata: Metadata(), deadline: deadline)
             #expect(stream.enforcesDeadline)
