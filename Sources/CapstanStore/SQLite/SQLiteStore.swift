@@ -31,7 +31,7 @@ public final class SQLiteStore: Store {
     public static func open(directory: String, options: SQLiteStoreOptions = SQLiteStoreOptions())
         async throws(StoreError) -> SQLiteStore
     {
-        let lock = try DirectoryLock(directory: directory)
+        let lock = try await DirectoryLock.acquire(directory: directory)
         let path = databasePath(directory: directory)
         let writer: LogWriter
         let hub: WatchHub

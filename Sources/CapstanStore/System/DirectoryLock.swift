@@ -13,15 +13,46 @@ final class DirectoryLock: Sendable {
     let path: String
     private let descriptor: Int32
 
+    /// How long `acquire` keeps trying a held lock before it reports the directory in use: long
+    /// enough to outlast a holder that has just let go (a process still exiting, or a child forked
+    /// by another thread that holds a copy of the descriptor until it execs), short enough that an
+    /// operator starting a second server hears at once that the first one holds the directory.
+    static let defaultPatience: Duration = .seconds(1)
+
+    /// Creates the directory if missing, then takes the lock, retrying a held lock for `patience`.
+    static func acquire(directory: String, patience: Duration = defaultPatience) async throws(StoreError)
+        -> DirectoryLock
+    {
+        let clock = ContinuousClock()
+        let deadline = clock.now + patience
+        while true {
+            do {
+                return try DirectoryLock(directory: directory)
+            } catch let held as HeldError {
+                guard clock.now < deadline else { throw held.error }
+                try? await Task.sleep(for: .milliseconds(10))
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw .unavailable(reason: "cannot lock the data directory \(directory): \(error)")
+            }
+        }
+    }
+
+    /// The lock is held by someone else (`error` is what to report if it stays held).
+    private struct HeldError: Error {
+        let error: StoreError
+    }
+
     /// Creates the directory if missing, then takes the lock without waiting.
-    init(directory: String) throws(StoreError) {
+    private init(directory: String) throws(any Error) {
         let path = directory + "/LOCK"
         self.path = path
         do {
             try Self.makeDirectory(directory)
             descriptor = try systemCall("open(\(path))") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
         } catch {
-            throw .unavailable(reason: "cannot open the data directory \(directory): \(error)")
+            throw StoreError.unavailable(reason: "cannot open the data directory \(directory): \(error)")
         }
         let descriptor = descriptor
         do {
@@ -30,11 +61,11 @@ final class DirectoryLock: Sendable {
             let holder = Self.readHolder(descriptor)
             close(descriptor)
             if error.errno == EWOULDBLOCK {
-                throw .unavailable(
+                throw HeldError(error: .unavailable(
                     reason: "data directory \(directory) is in use by another store"
-                        + (holder.map { " (pid \($0))" } ?? "") + "; stop it first")
+                        + (holder.map { " (pid \($0))" } ?? "") + "; stop it first"))
             }
-            throw .unavailable(reason: "cannot lock \(path): \(error)")
+            throw StoreError.unavailable(reason: "cannot lock \(path): \(error)")
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = try? systemCall("ftruncate") { ftruncate(descriptor, 0) }
