@@ -146,5 +146,28 @@ struct CacheUnitTests {
         #expect(minions.key(namespace: "", name: "m1") == "/registry/minions/m1")
         #expect(minions.parse("/registry/minions/m1")! == ("", "m1"))
         #expect(minions.prefix(namespace: "ignored") == "/registry/minions/")
+        for bad in ["/registry/pods/ns/", "/registry/pods//a", "/registry/pods/ns/a/b", "/registry/podsx/ns/a", "/registry/pods/"] {
+            #expect(Self.keys.parse(bad) == nil, "\(bad)")
+        }
+        for bad in ["/registry/minions/", "/registry/minions/a/b", "/registry/pods/m1"] {
+            #expect(minions.parse(bad) == nil, "\(bad)")
+        }
+        #expect(Self.keys.parse("/registry/pods/ns/é-x")! == ("ns", "é-x"))
+    }
+
+    @Test("uids are distinct version-4 UUIDs in canonical form, across refills of the random pool")
+    func uids() {
+        let hex = Set("0123456789abcdef")
+        var seen: Set<String> = []
+        for _ in 0..<1_000 {
+            let uid = ServerFields.uuid()
+            let groups = uid.split(separator: "-", omittingEmptySubsequences: false)
+            #expect(groups.map(\.count) == [8, 4, 4, 4, 12], "\(uid)")
+            #expect(uid.allSatisfy { $0 == "-" || hex.contains($0) }, "\(uid)")
+            #expect(groups.count == 5 && groups[2].first == "4", "version: \(uid)")
+            #expect(groups.count == 5 && "89ab".contains(groups[3].first ?? "x"), "variant: \(uid)")
+            seen.insert(uid)
+        }
+        #expect(seen.count == 1_000)
     }
 }

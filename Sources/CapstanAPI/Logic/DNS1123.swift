@@ -12,6 +12,8 @@ public enum DNS1123 {
         if name.utf8.count > maxLabelLength {
             return "must be at most \(maxLabelLength) characters (is \(name.utf8.count))"
         }
+        let bytes = name.utf8.span
+        if isLabel(bytes, from: 0, to: bytes.count) { return nil }
         guard name.utf8.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }) else {
             return "must consist of lowercase letters, digits and '-' (\"\(name)\" does not)"
         }
@@ -71,32 +73,29 @@ public enum DNS1123 {
         if value.utf8.count > maxLabelLength {
             return "must be at most \(maxLabelLength) characters (is \(value.utf8.count))"
         }
-        let allowed = value.utf8.allSatisfy {
-            isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
-        }
-        guard allowed, let first = value.utf8.first, let last = value.utf8.last,
-              isAlphanumeric(first), isAlphanumeric(last)
-        else {
-            return "must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit (\"\(value)\" is not)"
-        }
-        return nil
+        let bytes = value.utf8.span
+        if isLabelValue(bytes, from: 0, to: bytes.count, allowEmpty: false) { return nil }
+        return "must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit (\"\(value)\" is not)"
     }
 
     /// Whether `key` is what `qualifiedNameViolation` accepts, without making strings (label and
     /// annotation keys are checked on every write; the messages are built only for bad ones).
+    /// Works on the bytes in place with integer positions: the generic collection walk over
+    /// `UTF8View` slices cost several times more.
     static func isQualifiedName(utf8 key: String.UTF8View) -> Bool {
-        guard let slash = key.firstIndex(of: UInt8(ascii: "/")) else { return isLabelValue(utf8: key, allowEmpty: false) }
-        let prefix = key[..<slash]
-        let name = key[key.index(after: slash)...]
-        guard !prefix.isEmpty, prefix.count <= maxSubdomainLength, isLabelValue(utf8: name, allowEmpty: false) else {
-            return false
+        let bytes = key.span
+        guard let slash = firstIndex(of: UInt8(ascii: "/"), in: bytes, from: 0, to: bytes.count) else {
+            return isLabelValue(bytes, from: 0, to: bytes.count, allowEmpty: false)
         }
-        var start = prefix.startIndex
+        guard slash > 0, slash <= maxSubdomainLength,
+              isLabelValue(bytes, from: slash + 1, to: bytes.count, allowEmpty: false)
+        else { return false }
+        var start = 0
         while true {
-            let end = prefix[start...].firstIndex(of: UInt8(ascii: ".")) ?? prefix.endIndex
-            guard isLabel(utf8: prefix[start..<end]) else { return false }
-            guard end < prefix.endIndex else { return true }
-            start = prefix.index(after: end)
+            let end = firstIndex(of: UInt8(ascii: "."), in: bytes, from: start, to: slash) ?? slash
+            guard isLabel(bytes, from: start, to: end) else { return false }
+            guard end < slash else { return true }
+            start = end + 1
         }
     }
 
@@ -106,8 +105,7 @@ public enum DNS1123 {
         guard bytes.count <= maxLabelLength, isAlphanumeric(first) else { return false }
         var last = first
         for byte in bytes {
-            guard isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
-            else { return false }
+            guard isLabelValueByte(byte) else { return false }
             last = byte
         }
         return isAlphanumeric(last)
@@ -122,6 +120,32 @@ public enum DNS1123 {
             last = byte
         }
         return isLowerAlphanumeric(last)
+    }
+
+    /// `isLabelValue(utf8:allowEmpty:)` of `bytes[start..<end]`.
+    private static func isLabelValue(_ bytes: Span<UInt8>, from start: Int, to end: Int, allowEmpty: Bool) -> Bool {
+        guard start < end else { return allowEmpty }
+        guard end - start <= maxLabelLength, isAlphanumeric(bytes[start]), isAlphanumeric(bytes[end - 1]) else { return false }
+        for index in start..<end where !isLabelValueByte(bytes[index]) { return false }
+        return true
+    }
+
+    /// `isLabel(utf8:)` of `bytes[start..<end]`.
+    private static func isLabel(_ bytes: Span<UInt8>, from start: Int, to end: Int) -> Bool {
+        guard start < end, end - start <= maxLabelLength, isLowerAlphanumeric(bytes[start]), isLowerAlphanumeric(bytes[end - 1])
+        else { return false }
+        for index in start..<end where !(isLowerAlphanumeric(bytes[index]) || bytes[index] == UInt8(ascii: "-")) { return false }
+        return true
+    }
+
+    /// The first position of `byte` in `bytes[start..<end]`.
+    private static func firstIndex(of byte: UInt8, in bytes: Span<UInt8>, from start: Int, to end: Int) -> Int? {
+        for index in start..<end where bytes[index] == byte { return index }
+        return nil
+    }
+
+    static func isLabelValueByte(_ byte: UInt8) -> Bool {
+        isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
     }
 
     static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {

@@ -25,7 +25,8 @@ struct Registry<S: KindStrategy>: Sendable {
     let progress: CacheProgress
     let options: APIServerOptions
 
-    var keys: ObjectKeys { S.keys }
+    /// The kind's keys (the cache's copy: `S.keys` would build the root string on every call).
+    var keys: ObjectKeys { cache.codec.keys }
 
     // MARK: Create
 
@@ -34,14 +35,19 @@ struct Registry<S: KindStrategy>: Sendable {
     func prepareForCreate(_ request: S.Object) throws(RegistryError) -> S.Object {
         var object = request
         object.applyDefaults()
-        if object.metadata.name.isEmpty && !object.metadata.generateName.isEmpty {
-            object.metadata.name = NameGenerator.generate(prefix: object.metadata.generateName)
-        }
-        object.metadata.uid = ServerFields.uuid()
-        object.metadata.creationTimestamp = ServerFields.now()
-        object.metadata.resourceVersion = 0
+        // One in-place access: every read of `metadata` from outside CapstanAPI copies it whole.
+        Self.setServerFields(&object.metadata)
         try validate(object)
         return object
+    }
+
+    private static func setServerFields(_ meta: inout ObjectMeta) {
+        if meta.name.isEmpty && !meta.generateName.isEmpty {
+            meta.name = NameGenerator.generate(prefix: meta.generateName)
+        }
+        meta.uid = ServerFields.uuid()
+        meta.creationTimestamp = ServerFields.now()
+        meta.resourceVersion = 0
     }
 
     /// Stores a prepared object. With `nameWasGenerated`, a name that collides is generated again.
@@ -49,9 +55,11 @@ struct Registry<S: KindStrategy>: Sendable {
         var object = prepared
         for attempt in 1...8 {
             let bytes = try encode(object)
-            let key = keys.key(namespace: object.metadata.namespace, name: object.metadata.name)
+            let meta = object.metadata
+            let (namespace, name) = (meta.namespace, meta.name)
+            let key = keys.key(namespace: namespace, name: name)
             let revision: Int64
-            expectWrite(object, key: key, bytes: bytes)
+            expectWrite(object, labels: meta.labels, key: key, bytes: bytes)
             do throws(StoreError) {
                 revision = try await store.create(key, value: bytes)
             } catch .alreadyExists where nameWasGenerated && attempt < 8 {
@@ -60,7 +68,7 @@ struct Registry<S: KindStrategy>: Sendable {
                 continue
             } catch .alreadyExists {
                 cache.forgetWrite(key: key, value: bytes)
-                throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
+                throw .alreadyExists(kind: S.kind, namespace: namespace, name: name)
             } catch {
                 cache.forgetWrite(key: key, value: bytes)
                 throw .store(error)
@@ -99,7 +107,7 @@ struct Registry<S: KindStrategy>: Sendable {
         let meta = object.metadata
         let key = keys.key(namespace: meta.namespace, name: meta.name)
         let revision: Int64
-        expectWrite(object, key: key, bytes: bytes)
+        expectWrite(object, labels: meta.labels, key: key, bytes: bytes)
         do throws(StoreError) {
             revision = try await store.update(key, value: bytes, expectedRevision: stored.revision)
         } catch .conflict(_, let current) {
@@ -219,9 +227,8 @@ struct Registry<S: KindStrategy>: Sendable {
 
     /// Tells the watch cache the selector fields of `object`, about to be stored as `bytes` at
     /// `key`, so that it need not decode the bytes again when the change comes back.
-    private func expectWrite(_ object: S.Object, key: String, bytes: [UInt8]) {
-        cache.expectWrite(
-            key: key, value: bytes, selectorFields: SelectorFields(labels: object.metadata.labels, fields: object.selectableFields))
+    private func expectWrite(_ object: S.Object, labels: [String: String], key: String, bytes: [UInt8]) {
+        cache.expectWrite(key: key, value: bytes, selectorFields: SelectorFields(labels: labels, fields: object.selectableFields))
     }
 
     /// The answer to a write at `revision`; notes the write for read-your-writes.

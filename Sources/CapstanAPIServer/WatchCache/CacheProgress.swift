@@ -24,6 +24,9 @@ final class CacheProgress: Sendable {
 
     private let state = Mutex(State())
     private let writes = Atomic<Int64>(0)
+    /// `state.revision`, readable without the lock: a read that needs nothing newer (almost
+    /// every Get) checks only this.
+    private let reached = Atomic<Int64>(-1)
 
     /// The revision every cache has applied all events up to.
     var revision: Int64 { state.withLock { $0.revision } }
@@ -47,6 +50,7 @@ final class CacheProgress: Sendable {
         let ready: [CheckedContinuation<Bool, Never>] = state.withLock { state in
             guard revision > state.revision else { return [] }
             state.revision = revision
+            reached.store(revision, ordering: .releasing)
             var ready: [CheckedContinuation<Bool, Never>] = []
             for (id, waiter) in state.waiters {
                 guard case .waiting(let wanted, let continuation) = waiter, wanted <= revision else { continue }
@@ -65,6 +69,7 @@ final class CacheProgress: Sendable {
 
     /// Waits until `revision` is reached, at most `timeout`; `unavailable` when it is not.
     func wait(for revision: Int64, timeout: Duration) async throws(RegistryError) {
+        if reached.load(ordering: .acquiring) >= revision { return }
         let id: Int? = state.withLock { state in
             guard state.revision < revision else { return nil }
             state.nextWaiter += 1

@@ -38,8 +38,19 @@ struct OrderedKeys: Sendable, Collection {
         count = sorted.count
     }
 
+    /// Whether `a` comes before `b` in byte order (the store's order, not `String`'s Unicode
+    /// order). Compares the UTF-8 bytes in place: the generic `lexicographicallyPrecedes` over
+    /// `UTF8View`s costs ten times more, and a create makes about 30 of these comparisons.
     static func precedes(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+        let (x, y) = (a.utf8.span, b.utf8.span)
+        let common = Swift.min(x.count, y.count)
+        var index = 0
+        while index < common {
+            let (p, q) = (x[index], y[index])
+            if p != q { return p < q }
+            index += 1
+        }
+        return x.count < y.count
     }
 
     var startIndex: Index { Index(chunk: 0, offset: 0) }

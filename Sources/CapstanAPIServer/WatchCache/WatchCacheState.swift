@@ -11,13 +11,9 @@ struct WatchCacheState: Sendable {
     /// The state listed at `revision`.
     init(objects: [CachedObject], revision: Int64, ringCapacity: Int) {
         for object in objects { self.objects[object.key] = object }
-        self.keys = OrderedKeys(sorted: self.objects.keys.sorted(by: Self.precedes))
+        self.keys = OrderedKeys(sorted: self.objects.keys.sorted(by: OrderedKeys.precedes))
         self.revision = revision
         self.ring = EventRing(capacity: ringCapacity, startRevision: revision)
-    }
-
-    static func precedes(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     /// Records that `object` was written at `object.revision`; returns the event.
