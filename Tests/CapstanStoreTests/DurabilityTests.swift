@@ -37,7 +37,7 @@ struct DurabilityTests {
     static func runAndKill(_ executable: URL, data: String, output: String) async throws -> [StoreTorture.Record] {
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         _ = FileManager.default.createFile(atPath: output + ".err", contents: nil)
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = executable
         process.arguments = [data, "--writers", "8", "--keys", "150", "--seconds", "120"]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))

@@ -54,7 +54,7 @@ import Testing
         try JSONEncoder().encode(CapstanFileDescriptors.all.map { Base64.encode($0.serialized) }).write(to: descriptors)
 
         // Their side.
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [
             Self.packageRoot.appendingPathComponent("Tests/python/wire_compat.py").path,
