@@ -41,6 +41,7 @@ public final class Subprocess: Sendable {
 
     private let configuration = Mutex(Configuration())
     private let phase = Mutex(Phase.configuring)
+    private let waiters = Mutex(ExitWaiters())
     /// Entered when the child starts, left when it has been reaped.
     private let exited = DispatchGroup()
 
@@ -137,6 +138,19 @@ public final class Subprocess: Sendable {
         exited.wait()
     }
 
+    /// Waits until the child has ended without blocking a thread (or until the task is cancelled).
+    public func waitForExit() async {
+        precondition(processIdentifier != 0, "the process was not started")
+        let id = waiters.withLock { $0.newID() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                if waiters.withLock({ $0.add(id, continuation) }) { continuation.resume() }
+            }
+        } onCancel: {
+            waiters.withLock { $0.cancel(id) }?.resume()
+        }
+    }
+
     /// Starts the child on the calling thread; `wrapper` goes before the program (for `setpriv`).
     func start(wrapper: [String]) throws(SubprocessError) {
         let configuration = configuration.withLock { $0 }
@@ -164,6 +178,7 @@ public final class Subprocess: Sendable {
             PosixSpawn.waitUntilEnded(pid)
             phase.withLock { $0 = .ended(pid, PosixSpawn.reap(pid)) }
             exited.leave()
+            for waiter in waiters.withLock({ $0.end() }) { waiter.resume() }
             terminationHandler?(self)
         }
         reaper.name = "capstan-reaper-\(pid)"
@@ -182,6 +197,40 @@ public final class Subprocess: Sendable {
         default:
             .null
         }
+    }
+}
+
+/// The tasks waiting in `Subprocess.waitForExit()`.
+private struct ExitWaiters {
+    private var ended = false
+    private var lastID: UInt64 = 0
+    private var waiting: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var cancelled: Set<UInt64> = []
+
+    mutating func newID() -> UInt64 {
+        lastID += 1
+        return lastID
+    }
+
+    /// Adds a waiter; true if instead it is to be resumed at once (the child ended, or it was cancelled).
+    mutating func add(_ id: UInt64, _ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        if ended || cancelled.remove(id) != nil { return true }
+        waiting[id] = continuation
+        return false
+    }
+
+    /// The waiter to resume now that it is cancelled (nil: it was not added yet, or is gone).
+    mutating func cancel(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
+        if let continuation = waiting.removeValue(forKey: id) { return continuation }
+        if !ended { cancelled.insert(id) }
+        return nil
+    }
+
+    /// Every waiter, to resume now that the child has ended.
+    mutating func end() -> [CheckedContinuation<Void, Never>] {
+        ended = true
+        defer { waiting.removeAll() }
+        return Array(waiting.values)
     }
 }
 

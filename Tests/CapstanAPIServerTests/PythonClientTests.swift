@@ -66,7 +66,7 @@ func runChild(_ executable: String, _ arguments: [String], output: String, timeo
     var status: Int32?
     if process.isRunning {
         process.terminate()
-        process.waitUntilExit()
+        await process.waitForExit()
     } else {
         status = process.terminationStatus
     }

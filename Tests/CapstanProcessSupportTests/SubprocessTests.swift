@@ -81,6 +81,28 @@ import Testing
         process.signal(SIGKILL)  // nothing: it has been reaped
     }
 
+    @Test func waitingForTheExitAsynchronously() async throws {
+        let process = Subprocess()
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["60"]
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        defer { process.signal(SIGKILL) }
+        // A cancelled wait returns while the child goes on.
+        let cancelled = Task { await process.waitForExit() }
+        cancelled.cancel()
+        try await bounded("a cancelled wait", seconds: 30) { await cancelled.value }
+        #expect(process.isRunning)
+        let waiters = (0..<3).map { _ in Task { await process.waitForExit() } }
+        process.signal(SIGKILL)
+        try await bounded("the exit", seconds: 30) {
+            for waiter in waiters { await waiter.value }
+        }
+        #expect(!process.isRunning)
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(process.terminationStatus == SIGKILL)
+        try await bounded("a wait after the exit", seconds: 30) { await process.waitForExit() }
+    }
+
     @Test func aMissingProgramIsAClearError() async throws {
         let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: "/nonexistent/capstan-no-such-program")

@@ -52,7 +52,7 @@ struct DurabilityTests {
         try await Task.sleep(for: .milliseconds(Int.random(in: 0...400)))
         let wasRunning = process.isRunning
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.waitForExit()
         let errors = (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
         #expect(wasRunning, "store-torture exited early: \(errors)")
         #expect(process.terminationReason == .uncaughtSignal)
