@@ -1,5 +1,6 @@
 public import Foundation
 import Synchronization
+import Glibc
 
 /// What a child's standard input, output or error can be connected to: a `FileHandle` (its
 /// descriptor is duplicated; `FileHandle.nullDevice` means `/dev/null`) or a `Pipe` (the child
@@ -156,6 +157,10 @@ public final class Subprocess: Sendable {
         let configuration = configuration.withLock { $0 }
         guard case .configuring = phase.withLock({ $0 }) else { throw SubprocessError("the process was already started") }
         guard let executable = configuration.executableURL?.path else { throw SubprocessError("no executableURL") }
+        // Checked here too: behind a wrapper, a missing program would only make the wrapper fail.
+        guard access(executable, X_OK) == 0 else {
+            throw SubprocessError("cannot start \(executable): \(String(cString: strerror(errno)))")
+        }
         let streams = [configuration.standardInput, configuration.standardOutput, configuration.standardError]
         let standard = streams.enumerated().map { index, stream in Self.childDescriptor(stream, reads: index == 0) }
         let command = wrapper + [executable] + configuration.arguments

@@ -104,13 +104,17 @@ import Testing
     }
 
     @Test func aMissingProgramIsAClearError() async throws {
-        let process = Subprocess()
-        process.executableURL = URL(fileURLWithPath: "/nonexistent/capstan-no-such-program")
-        let error = await #expect(throws: SubprocessError.self) {
-            try await ProcessSpawner.shared.spawn(process, killedWithParent: false)
+        for killedWithParent in [false, true] {
+            let process = Subprocess()
+            process.executableURL = URL(fileURLWithPath: "/nonexistent/capstan-no-such-program")
+            let error = await #expect(throws: SubprocessError.self) {
+                try await ProcessSpawner.shared.spawn(process, killedWithParent: killedWithParent)
+            }
+            #expect(
+                error?.description == "cannot start /nonexistent/capstan-no-such-program: No such file or directory",
+                "\(String(describing: error))")
+            #expect(!process.isRunning)
         }
-        #expect(error?.description.contains("/nonexistent/capstan-no-such-program") == true, "\(String(describing: error))")
-        #expect(!process.isRunning)
     }
 
     /// A descriptor we opened without close-on-exec, holding an flock, is not inherited: the
