@@ -225,6 +225,9 @@ let package = Package(
             exclude: ["Golden", "Manifests"], swiftSettings: swiftSettings),
         .testTarget(name: "CapstanAPITests", dependencies: ["CapstanAPI"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "CapstanProcessSupportTests", dependencies: ["CapstanProcessSupport", "CapstanTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CapstanWireTests", dependencies: ["CapstanWire", "CapstanAPI", "CapstanProcessSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -15,7 +15,7 @@ public func runTool(_ executable: String, _ arguments: [String]) async throws ->
     _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: outputPath) }
     let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    let process = Process()
+    let process = Subprocess()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.standardOutput = output
@@ -39,7 +39,7 @@ public final class ChildServer: Sendable {
     public let name: String
     /// Where its standard output and error go.
     public let logPath: String
-    private let process: Process
+    private let process: Subprocess
 
     /// The process id (the server's own: the spawner's `setpriv` wrapper execs it).
     public var processIdentifier: Int32 { process.processIdentifier }
@@ -48,7 +48,7 @@ public final class ChildServer: Sendable {
     public init(name: String, executable: String, arguments: [String], logPath: String) async throws {
         self.name = name
         self.logPath = logPath
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)

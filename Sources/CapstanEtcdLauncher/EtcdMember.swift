@@ -47,7 +47,7 @@ public final class EtcdMember: Sendable {
     /// Starts the process (it must not be running). Does not wait for it to serve.
     public func start() async throws {
         guard running.withLock({ $0 == nil }) else { throw EtcdLaunchError("\(name) is already running") }
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: EtcdMember.executable)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
@@ -73,7 +73,7 @@ public final class EtcdMember: Sendable {
     /// SIGKILLs the process and waits (bounded) until it is gone. Nothing if it is not running.
     public func kill() async {
         guard let current = running.withLock({ state -> RunningEtcd? in defer { state = nil }; return state }) else { return }
-        if current.process.isRunning { _ = Glibc.kill(current.process.processIdentifier, SIGKILL) }
+        current.process.signal(SIGKILL)
         await current.exit.wait(timeout: .seconds(30))
     }
 
@@ -81,10 +81,10 @@ public final class EtcdMember: Sendable {
     /// (bounded) until it exited; SIGKILL if it has not after `timeout`.
     public func stop(timeout: Duration = .seconds(30)) async {
         guard let current = running.withLock({ state -> RunningEtcd? in defer { state = nil }; return state }) else { return }
-        if current.process.isRunning { _ = Glibc.kill(current.process.processIdentifier, SIGTERM) }
+        current.process.signal(SIGTERM)
         await current.exit.wait(timeout: timeout)
         if current.process.isRunning {
-            _ = Glibc.kill(current.process.processIdentifier, SIGKILL)
+            current.process.signal(SIGKILL)
             await current.exit.wait(timeout: .seconds(30))
         }
     }
@@ -152,7 +152,7 @@ public final class EtcdMember: Sendable {
 }
 
 private struct RunningEtcd: Sendable {
-    let process: Process
+    let process: Subprocess
     let exit: ExitWaiter
 }
 

@@ -8,7 +8,7 @@ import Glibc
 /// two-second socket timeouts; only for probing test processes.
 enum HTTPProbe {
     static func get(port: Int, path: String) -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
@@ -51,23 +51,30 @@ enum HTTPProbe {
         return address
     }
 
-    /// A port nothing listens on now: bound to 127.0.0.1:0, read back, released. Another process may
-    /// take it before etcd does; `EtcdCluster.start` retries with new ports when a member fails.
+    /// A loopback port nothing is bound to now, from 20000–31999: below the kernel's ephemeral
+    /// range (32768–60999), so no outgoing connection takes it while a member is down between a
+    /// kill and its restart on the same ports (a load of thousands of connections, as the
+    /// benchmarks make, would take a good share of the ephemeral ports meanwhile). Another process
+    /// may still bind it before etcd does; `EtcdCluster.start` retries with new ports then.
     static func freePort() -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            if canBind(port: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound now (with SO_REUSEADDR, as etcd binds).
+    private static func canBind(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        var reuse: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard bound == 0 else { return nil }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { return nil }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

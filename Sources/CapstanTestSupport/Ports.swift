@@ -16,7 +16,7 @@ public func restartablePort() throws -> Int {
 
 /// Whether 127.0.0.1:`port` can be bound now (with SO_REUSEADDR, as servers bind).
 public func canBindLoopback(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var reuse: Int32 = 1

@@ -13,7 +13,7 @@ import Testing
 
     /// Runs capctl with `arguments` and `stdin`; returns (exit code, stdout, stderr).
     static func run(_ arguments: [String], stdin: String = "", environment: [String: String]) async throws -> (Int32, String, String) {
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.environment = environment

@@ -6,12 +6,12 @@ import Synchronization
 /// `capstan up` (built beside this test bundle) as a child process, for tests that need a server
 /// that can die abruptly.
 final class CapstanUp: Sendable {
-    private let process: Process
+    private let process: Subprocess
     private let output: Pipe
     /// `127.0.0.1:PORT` it listens on.
     let address: String
 
-    private init(process: Process, output: Pipe, address: String) {
+    private init(process: Subprocess, output: Pipe, address: String) {
         self.process = process
         self.output = output
         self.address = address
@@ -20,7 +20,7 @@ final class CapstanUp: Sendable {
     /// Starts `capstan up` and waits (bounded) until it says where it listens.
     static func start(dataDirectory: String, listen: String) async throws -> CapstanUp {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("capstan").path
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["up", "--data-dir", dataDirectory, "--listen", listen]
         let output = Pipe()

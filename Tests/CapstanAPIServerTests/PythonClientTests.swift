@@ -53,7 +53,7 @@ func runChild(_ executable: String, _ arguments: [String], output: String, timeo
     _ = FileManager.default.createFile(atPath: output, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
     defer { try? handle.close() }
-    let process = Process()
+    let process = Subprocess()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.standardOutput = handle
@@ -66,7 +66,7 @@ func runChild(_ executable: String, _ arguments: [String], output: String, timeo
     var status: Int32?
     if process.isRunning {
         process.terminate()
-        process.waitUntilExit()
+        await process.waitForExit()
     } else {
         status = process.terminationStatus
     }

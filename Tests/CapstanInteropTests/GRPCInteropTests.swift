@@ -67,11 +67,11 @@ final class ChildProcess: Sendable {
         let bytes = Mutex<[UInt8]>([])
     }
 
-    private let process: Process
+    private let process: Subprocess
     private let collected = Collected()
 
     init(_ executable: String, _ arguments: [String]) async throws {
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()

@@ -39,7 +39,7 @@ struct CapstanExecutableTests {
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
 
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = executable
         process.arguments = [
             "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",

@@ -37,7 +37,7 @@ struct DurabilityTests {
     static func runAndKill(_ executable: URL, data: String, output: String) async throws -> [StoreTorture.Record] {
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         _ = FileManager.default.createFile(atPath: output + ".err", contents: nil)
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = executable
         process.arguments = [data, "--writers", "8", "--keys", "150", "--seconds", "120"]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
@@ -52,7 +52,7 @@ struct DurabilityTests {
         try await Task.sleep(for: .milliseconds(Int.random(in: 0...400)))
         let wasRunning = process.isRunning
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.waitForExit()
         let errors = (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
         #expect(wasRunning, "store-torture exited early: \(errors)")
         #expect(process.terminationReason == .uncaughtSignal)

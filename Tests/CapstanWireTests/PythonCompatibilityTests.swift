@@ -54,17 +54,22 @@ import Testing
         try JSONEncoder().encode(CapstanFileDescriptors.all.map { Base64.encode($0.serialized) }).write(to: descriptors)
 
         // Their side.
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [
             Self.packageRoot.appendingPathComponent("Tests/python/wire_compat.py").path,
             Self.packageRoot.appendingPathComponent("proto").path, input.path, output.path, descriptors.path,
         ]
-        let stderr = Pipe()
-        process.standardError = stderr
+        // Into a file, awaited without blocking: a cooperative thread (one of two on a 2-core
+        // machine) blocked for the whole Python run would stall every other test meanwhile.
+        let reportPath = dir.appendingPathComponent("report.txt").path
+        _ = FileManager.default.createFile(atPath: reportPath, contents: nil)
+        let reportFile = try FileHandle(forWritingTo: URL(fileURLWithPath: reportPath))
+        process.standardError = reportFile
         try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
-        let report = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        try reportFile.close()
+        await process.waitForExit()
+        let report = (try? String(contentsOfFile: reportPath, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 0, "Python disagreed:\n\(report)")
 
         // Back to us: their bytes and their JSON decode to our original values.

@@ -13,7 +13,7 @@ import Testing
     static func request(for file: String, parameter: String) async throws -> CodeGeneratorRequest {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("golden-\(UUID().uuidString).pb")
         defer { try? FileManager.default.removeItem(at: out) }
-        let protoc = Process()
+        let protoc = Subprocess()
         protoc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         protoc.arguments = [
             "protoc", "-I", golden.path, "-I", "/usr/include", "--include_imports", "--include_source_info",
@@ -122,7 +122,7 @@ import Testing
 
     static func requestIn(dir: URL, file: String) async throws -> CodeGeneratorRequest {
         let out = dir.appendingPathComponent("set.pb")
-        let protoc = Process()
+        let protoc = Subprocess()
         protoc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         protoc.arguments = ["protoc", "-I", dir.path, "--include_imports", "--descriptor_set_out=\(out.path)", file]
         try await runToCompletion(protoc)
@@ -138,7 +138,7 @@ import Testing
 }
 
 /// Runs a process to completion (bounded: 60 s), started through the shared spawner thread.
-func runToCompletion(_ process: Process) async throws {
+func runToCompletion(_ process: Subprocess) async throws {
     try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
     let deadline = ContinuousClock.now.advanced(by: .seconds(60))
     while process.isRunning && ContinuousClock.now < deadline {
