@@ -74,8 +74,10 @@ final class DirectoryLock: Sendable {
         }
     }
 
-    /// Releases the lock (closing the descriptor releases the `flock`).
+    /// Releases the lock. `LOCK_UN` first: closing alone would leave it held while a child forked
+    /// at this moment by another thread still holds a copy of the descriptor.
     func unlock() {
+        flock(descriptor, LOCK_UN)
         close(descriptor)
     }
 
