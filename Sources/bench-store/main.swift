@@ -7,6 +7,12 @@
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
 //         [--directory DIR] [--no-etcd | --only-etcd] [--etcd-cases creates,updates,gets,watch] [--autocheckpoint]
+//         [--writers 1,16,64] [--sqlite-cases creates,reads,watch] [--wal-buffer BYTES]
+//
+// Each SQLite creates case also reports CPU per write: this process's (user + system, callers'
+// tasks included) and the store's writer thread's alone, and writes per commit (per WAL fsync).
+// `--writers` picks the creates cases, `--sqlite-cases` the SQLite parts (for `perf` on one case).
+// `--wal-buffer` sets `SQLiteStoreOptions.walWriteBufferBytes` (0: SQLite writes each WAL frame itself).
 //
 // `--etcd-cases` runs only the named etcd cases (all by default), e.g. `--only-etcd --etcd-cases gets`
 // to profile the read path alone (`perf record -g -p PID`). `raw-gets` and `store-gets` each make
@@ -26,9 +32,12 @@ func option(_ name: String) -> String? {
 let usage = """
     usage: bench-store [--seconds N] [--rounds N] [--directory DIR] [--no-etcd | --only-etcd]
                        [--etcd-cases creates,updates,gets,watch,raw-gets,store-gets] [--operations N] [--autocheckpoint]
+                       [--writers 1,16,64] [--sqlite-cases creates,reads,watch] [--wal-buffer BYTES]
     """
 do {
-    let valued: Set<String> = ["--seconds", "--rounds", "--etcd-cases", "--operations", "--directory"]
+    let valued: Set<String> = [
+        "--seconds", "--rounds", "--etcd-cases", "--operations", "--directory", "--writers", "--sqlite-cases", "--wal-buffer",
+    ]
     let flags: Set<String> = ["--no-etcd", "--only-etcd", "--autocheckpoint"]
     var index = 1
     while index < arguments.count {
@@ -55,6 +64,17 @@ if let unknown = etcdCases.subtracting(["creates", "updates", "gets", "watch", "
     print("bench-store: unknown etcd case \"\(unknown)\" (known: creates, updates, gets, watch, raw-gets, store-gets)")
     exit(2)
 }
+/// The SQLite parts to run, and the writer counts of its creates cases.
+let sqliteCases = Set((option("--sqlite-cases") ?? "creates,reads,watch").split(separator: ",").map(String.init))
+if let unknown = sqliteCases.subtracting(["creates", "reads", "watch"]).first {
+    print("bench-store: unknown SQLite case \"\(unknown)\" (known: creates, reads, watch)")
+    exit(2)
+}
+let writerCounts = (option("--writers") ?? "1,16,64").split(separator: ",").map { Int($0) ?? 0 }
+if writerCounts.contains(where: { $0 < 1 || $0 > 4096 }) {
+    print("bench-store: --writers takes a comma-separated list of writer counts from 1 to 4096")
+    exit(2)
+}
 /// Gets made by the `raw-gets` and `store-gets` cases.
 let fixedOperations = max(1, Int(option("--operations") ?? "") ?? 20000)
 let parent = option("--directory") ?? FileManager.default.temporaryDirectory.path
@@ -66,6 +86,7 @@ func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
     var options = SQLiteStoreOptions()
     options.retention = nil
     if arguments.contains("--autocheckpoint") { options.checkpointPages = nil }
+    if let bytes = option("--wal-buffer").flatMap({ Int($0) }) { options.walWriteBufferBytes = bytes }
     let store = try await SQLiteStore.open(directory: directory, options: options)
     do {
         let result = try await body(store)
@@ -94,18 +115,35 @@ func commitNote(_ statistics: SQLiteStoreStatistics) -> String {
 }
 
 let checkpointMode = arguments.contains("--autocheckpoint") ? "SQLite's automatic checkpoints" : "background checkpoints"
-print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent), \(checkpointMode)")
-for writers in [1, 16, 64] where !arguments.contains("--only-etcd") {
-    let (rate, statistics) = try await withStore { store in
+let walBuffer = option("--wal-buffer").flatMap { Int($0) } ?? SQLiteStoreOptions().walWriteBufferBytes
+print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent), \(checkpointMode), WAL write buffer \(walBuffer) bytes")
+/// CPU per write of a run of creates: this process's and the writer thread's, from statistics
+/// and process CPU taken before and after it.
+func cpuNote(before: SQLiteStoreStatistics, after: SQLiteStoreStatistics, processCPU cpu: Duration) -> String {
+    let writes = Double(max(1, after.writesCompleted - before.writesCompleted))
+    let commits = Double(max(1, after.writeTransactions - before.writeTransactions))
+    return String(
+        format: "CPU per write: process %.1f µs, writer thread %.1f µs; %.1f writes per commit (fsync)",
+        cpu.seconds * 1e6 / writes, Double(after.writerCPUNanoseconds - before.writerCPUNanoseconds) / writes / 1e3,
+        writes / commits)
+}
+
+for writers in writerCounts where !arguments.contains("--only-etcd") && sqliteCases.contains("creates") {
+    let (rate, statistics, note) = try await withStore { store in
+        let before = store.statistics
+        let cpu = processCPU()
         let rate = try await measure(workers: writers, seconds: seconds) { worker, iteration in
             _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
         }
-        return (rate, store.statistics)
+        let spent = processCPU() - cpu
+        let after = store.statistics
+        return (rate, after, cpuNote(before: before, after: after, processCPU: spent))
     }
     report("creates, \(writers) writers", rate, commitNote(statistics))
+    print("    \(note)")
 }
 
-if !arguments.contains("--only-etcd") {
+if !arguments.contains("--only-etcd") && sqliteCases.contains("reads") {
     try await withStore { store in
         let keys = 1000
         for index in 0..<keys { _ = try await store.create("/bench/k\(index)", value: value) }
@@ -123,6 +161,8 @@ if !arguments.contains("--only-etcd") {
         report("lists of 500 keys, 2 readers", list)
     }
 
+}
+if !arguments.contains("--only-etcd") && sqliteCases.contains("watch") {
     // Watch: 4 watchers follow 64 writers live.
     try await withStore { store in
         let (deliveries, writes) = try await watchDeliveries(store, prefix: "/bench/", writers: 64)
