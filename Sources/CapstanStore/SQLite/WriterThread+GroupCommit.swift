@@ -147,15 +147,18 @@ extension WriterThread {
         switch request {
         case .create(let key, let value, let lease):
             if lease != 0, !leaseExists(lease, batch) { return .now(.failure(.notFound(key: leaseKey(lease)))) }
-            let latest = try connection.latestRow(key, withValue: false)
-            if let latest, !latest.deleted { return .now(.failure(.alreadyExists(key: key))) }
+            // The check and the insert in one statement: it inserts nothing when the key is live.
             let revision = batch.head + 1
-            let row = LogRow(
-                revision: revision, name: key, created: true, deleted: false, createRevision: revision,
-                prevRevision: latest?.revision ?? 0, lease: lease, value: value)
-            try insert(row)
+            let statement = try prepared(&createStatement, Self.createSQL)
+            try statement.bind(1, revision)
+            try statement.bind(2, key)
+            try statement.bind(3, lease)
+            guard try statement.run(bindingValue: value, at: 4) == 1 else { return .now(.failure(.alreadyExists(key: key))) }
             batch.head = revision
-            batch.events.append(row.event)
+            batch.events.append(
+                WatchEvent(
+                    kind: .put,
+                    entry: KeyValue(key: key, value: value, createRevision: revision, modRevision: revision, lease: lease)))
             return .now(.success(.revision(revision)))
 
         case .update(let key, let value, let expected):
@@ -248,11 +251,7 @@ extension WriterThread {
     }
 
     private func insert(_ row: LogRow) throws(StoreError) {
-        let statement = try connection.statement(
-            """
-            INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-            """)
+        let statement = try prepared(&insertStatement, Self.insertSQL)
         try statement.bind(1, row.revision)
         try statement.bind(2, row.name)
         try statement.bind(3, row.created ? 1 : 0)
@@ -260,9 +259,30 @@ extension WriterThread {
         try statement.bind(5, row.createRevision)
         try statement.bind(6, row.prevRevision)
         try statement.bind(7, row.lease)
-        try statement.bind(8, row.value)
-        try statement.run()
+        try statement.run(bindingValue: row.value, at: 8)
     }
+
+    /// `cached`, or `sql` prepared (through the connection's cache) and kept in `cached`.
+    private func prepared(_ cached: inout Statement?, _ sql: String) throws(StoreError) -> Statement {
+        if let cached { return cached }
+        let statement = try connection.statement(sql)
+        cached = statement
+        return statement
+    }
+
+    private static let insertSQL = """
+        INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        """
+
+    /// A create as one statement (?1 revision, ?2 key, ?3 lease, ?4 value): the creating row,
+    /// following the key's newest row (a tombstone) if any, inserted only when that row is not live.
+    private static let createSQL = """
+        INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
+        SELECT ?1, ?2, 1, 0, ?1, IFNULL(latest.id, 0), ?3, ?4
+        FROM (SELECT MAX(id) AS id FROM log WHERE name = ?2) AS newest LEFT JOIN log AS latest ON latest.id = newest.id
+        WHERE IFNULL(latest.deleted, 1) != 0
+        """
 }
 
 extension KeyValue {

@@ -55,6 +55,10 @@ final class WriterThread {
     var limitCheckpointFrames = 0
     /// After a failed compaction step, background compaction waits until this.
     var retryCompactionAfter = ContinuousClock.now
+    /// The write path's statements, once prepared (`prepared(_:_:)`): the connection's cache would
+    /// hash their text on every write.
+    var createStatement: Statement?
+    var insertStatement: Statement?
 
     init(writer: LogWriter, connection: Connection, recovered: Recovered) {
         self.writer = writer
