@@ -12,6 +12,7 @@
 // Each SQLite creates case also reports CPU per write: this process's (user + system, callers'
 // tasks included) and the store's writer thread's alone, and writes per commit (per WAL fsync).
 // `--writers` picks the creates cases, `--sqlite-cases` the SQLite parts (for `perf` on one case).
+// `--operations N` makes each creates case N creates instead (for instruction counts under valgrind).
 // `--wal-buffer` sets `SQLiteStoreOptions.walWriteBufferBytes` (0: SQLite writes each WAL frame itself).
 //
 // `--etcd-cases` runs only the named etcd cases (all by default), e.g. `--only-etcd --etcd-cases gets`
@@ -128,11 +129,16 @@ func cpuNote(before: SQLiteStoreStatistics, after: SQLiteStoreStatistics, proces
         writes / commits)
 }
 
+/// With `--operations`, each creates case makes that many creates instead of running for `--seconds`
+/// (for instruction counts under `valgrind --tool=callgrind --separate-threads=yes`).
+let createLimit = option("--operations") == nil ? Int.max : fixedOperations
+let createSeconds = option("--operations") == nil ? seconds : 3600
+
 for writers in writerCounts where !arguments.contains("--only-etcd") && sqliteCases.contains("creates") {
     let (rate, statistics, note) = try await withStore { store in
         let before = store.statistics
         let cpu = processCPU()
-        let rate = try await measure(workers: writers, seconds: seconds) { worker, iteration in
+        let rate = try await measure(workers: writers, seconds: createSeconds, limit: createLimit) { worker, iteration in
             _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
         }
         let spent = processCPU() - cpu
