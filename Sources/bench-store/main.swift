@@ -118,14 +118,29 @@ func commitNote(_ statistics: SQLiteStoreStatistics) -> String {
 let checkpointMode = arguments.contains("--autocheckpoint") ? "SQLite's automatic checkpoints" : "background checkpoints"
 let walBuffer = option("--wal-buffer").flatMap { Int($0) } ?? SQLiteStoreOptions().walWriteBufferBytes
 print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent), \(checkpointMode), WAL write buffer \(walBuffer) bytes")
-/// CPU per write of a run of creates: this process's and the writer thread's, from statistics
-/// and process CPU taken before and after it.
-func cpuNote(before: SQLiteStoreStatistics, after: SQLiteStoreStatistics, processCPU cpu: Duration) -> String {
+/// This process's user and system CPU time so far, in seconds.
+func processUserAndSystemCPU() -> (user: Double, system: Double) {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return (
+        Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+        Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    )
+}
+
+/// CPU per write of a run of creates: this process's (user + system) and the writer thread's, from
+/// statistics and process CPU taken before and after it.
+func cpuNote(
+    before: SQLiteStoreStatistics, after: SQLiteStoreStatistics, cpuBefore: (user: Double, system: Double),
+    cpuAfter: (user: Double, system: Double)
+) -> String {
     let writes = Double(max(1, after.writesCompleted - before.writesCompleted))
     let commits = Double(max(1, after.writeTransactions - before.writeTransactions))
+    let user = (cpuAfter.user - cpuBefore.user) * 1e6 / writes
+    let system = (cpuAfter.system - cpuBefore.system) * 1e6 / writes
     return String(
-        format: "CPU per write: process %.1f µs, writer thread %.1f µs; %.1f writes per commit (fsync)",
-        cpu.seconds * 1e6 / writes, Double(after.writerCPUNanoseconds - before.writerCPUNanoseconds) / writes / 1e3,
+        format: "CPU per write: process %.1f µs (user %.1f, system %.1f), writer thread %.1f µs; %.1f writes per commit (fsync)",
+        user + system, user, system, Double(after.writerCPUNanoseconds - before.writerCPUNanoseconds) / writes / 1e3,
         writes / commits)
 }
 
@@ -137,13 +152,13 @@ let createSeconds = option("--operations") == nil ? seconds : 3600
 for writers in writerCounts where !arguments.contains("--only-etcd") && sqliteCases.contains("creates") {
     let (rate, statistics, note) = try await withStore { store in
         let before = store.statistics
-        let cpu = processCPU()
+        let cpu = processUserAndSystemCPU()
         let rate = try await measure(workers: writers, seconds: createSeconds, limit: createLimit) { worker, iteration in
             _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
         }
-        let spent = processCPU() - cpu
+        let cpuAfter = processUserAndSystemCPU()
         let after = store.statistics
-        return (rate, after, cpuNote(before: before, after: after, processCPU: spent))
+        return (rate, after, cpuNote(before: before, after: after, cpuBefore: cpu, cpuAfter: cpuAfter))
     }
     report("creates, \(writers) writers", rate, commitNote(statistics))
     print("    \(note)")
