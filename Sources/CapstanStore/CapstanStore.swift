@@ -19,8 +19,7 @@
 ///     commits once (WAL, `synchronous=FULL`), publishes the batch to watchers and only then resumes
 ///     the callers (group commit). Lease expiry and compaction steps run on the same thread between
 ///     batches, each its own short transaction.
-///     A create's check and insert are one `INSERT … SELECT` (it inserts nothing when the key is
-///     live); the writer's WAL writes go through `WALWriteBuffer`, a VFS over the configured one
+///     The writer's WAL writes go through `WALWriteBuffer`, a VFS over the configured one
 ///     that gathers a commit's frames into one write made at the commit's fsync (SQLite would make
 ///     two per page), so durability is unchanged.
 ///   - **Reader threads**, each with its own connection, serve get, list and watch history from WAL

@@ -147,18 +147,18 @@ extension WriterThread {
         switch request {
         case .create(let key, let value, let lease):
             if lease != 0, !leaseExists(lease, batch) { return .now(.failure(.notFound(key: leaseKey(lease)))) }
-            // The check and the insert in one statement: it inserts nothing when the key is live.
+            // A SELECT, then an INSERT. One `INSERT … SELECT` with the check in its WHERE measured
+            // about 7 µs more CPU per create (bench-store): reading the table it inserts into, SQLite
+            // first copies the SELECT's row into a temporary table (98 VDBE operations, against 25 + 43).
+            let latest = try connection.latestRow(key, withValue: false)
+            if let latest, !latest.deleted { return .now(.failure(.alreadyExists(key: key))) }
             let revision = batch.head + 1
-            let statement = try prepared(&createStatement, Self.createSQL)
-            try statement.bind(1, revision)
-            try statement.bind(2, key)
-            try statement.bind(3, lease)
-            guard try statement.run(bindingValue: value, at: 4) == 1 else { return .now(.failure(.alreadyExists(key: key))) }
+            let row = LogRow(
+                revision: revision, name: key, created: true, deleted: false, createRevision: revision,
+                prevRevision: latest?.revision ?? 0, lease: lease, value: value)
+            try insert(row)
             batch.head = revision
-            batch.events.append(
-                WatchEvent(
-                    kind: .put,
-                    entry: KeyValue(key: key, value: value, createRevision: revision, modRevision: revision, lease: lease)))
+            batch.events.append(row.event)
             return .now(.success(.revision(revision)))
 
         case .update(let key, let value, let expected):
@@ -273,15 +273,6 @@ extension WriterThread {
     private static let insertSQL = """
         INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-        """
-
-    /// A create as one statement (?1 revision, ?2 key, ?3 lease, ?4 value): the creating row,
-    /// following the key's newest row (a tombstone) if any, inserted only when that row is not live.
-    private static let createSQL = """
-        INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
-        SELECT ?1, ?2, 1, 0, ?1, IFNULL(latest.id, 0), ?3, ?4
-        FROM (SELECT MAX(id) AS id FROM log WHERE name = ?2) AS newest LEFT JOIN log AS latest ON latest.id = newest.id
-        WHERE IFNULL(latest.deleted, 1) != 0
         """
 }
 

@@ -57,7 +57,6 @@ final class WriterThread {
     var retryCompactionAfter = ContinuousClock.now
     /// The write path's statements, once prepared (`prepared(_:_:)`): the connection's cache would
     /// hash their text on every write.
-    var createStatement: Statement?
     var insertStatement: Statement?
 
     init(writer: LogWriter, connection: Connection, recovered: Recovered) {
