@@ -12,7 +12,7 @@
 // Each SQLite creates case also reports CPU per write: this process's (user + system, callers'
 // tasks included) and the store's writer thread's alone, and writes per commit (per WAL fsync).
 // `--writers` picks the creates cases, `--sqlite-cases` the SQLite parts (for `perf` on one case).
-// `--operations N` makes each creates case N creates instead (for instruction counts under valgrind).
+// `--operations N` makes each creates case N creates instead (a fixed amount of work, e.g. for `strace -f -c`).
 // `--wal-buffer` sets `SQLiteStoreOptions.walWriteBufferBytes` (0: SQLite writes each WAL frame itself).
 //
 // `--etcd-cases` runs only the named etcd cases (all by default), e.g. `--only-etcd --etcd-cases gets`
@@ -145,7 +145,7 @@ func cpuNote(
 }
 
 /// With `--operations`, each creates case makes that many creates instead of running for `--seconds`
-/// (for instruction counts under `valgrind --tool=callgrind --separate-threads=yes`).
+/// (a fixed amount of work, e.g. for system call counts with `strace -f -c`).
 let createLimit = option("--operations") == nil ? Int.max : fixedOperations
 let createSeconds = option("--operations") == nil ? seconds : 3600
 
