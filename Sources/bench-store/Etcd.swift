@@ -94,7 +94,7 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
         report("etcd raw Put (new keys), 16 writers", puts, created[0].cpuText)
         report("etcd raw Txn (create guard), 16 writers", txns, created[1].cpuText + " what EtcdStore.create sends")
         report("EtcdStore creates, 16 writers", creates, created[2].cpuText)
-        report("SQLiteStore creates, 16 writers", sqliteCreates, "(the same rounds, for the ratio)")
+        report("SQLiteStore creates, 16 writers", sqliteCreates, created[3].cpuText + " the same rounds, for the ratio")
 
         let created64 = try await alternate(workers: 64, seconds: seconds, rounds: rounds, [
             { worker, iteration in _ = try await kv.put(put("/raw64/w\(worker)/\(iteration)")) },
@@ -102,7 +102,7 @@ func runEtcdCases(store: EtcdStore, kv: Etcdserverpb_KV.Client, sqlite: SQLiteSt
         ])
         let (puts64, sqliteCreates64) = (created64[0].rate, created64[1].rate)
         report("etcd raw Put (new keys), 64 writers", puts64, created64[0].cpuText)
-        report("SQLiteStore creates, 64 writers", sqliteCreates64, "(the same rounds, for the ratio)")
+        report("SQLiteStore creates, 64 writers", sqliteCreates64, created64[1].cpuText + " the same rounds, for the ratio")
         print("SQLite in the etcd rounds: \(commitNote(sqlite.statistics))")
         summary.append(String(format: "SQLiteStore creates ÷ etcd raw Put: %.2f× with 16 writers, %.2f× with 64  (target ≥ 2×)",
             sqliteCreates / puts, sqliteCreates64 / puts64))

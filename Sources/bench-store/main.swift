@@ -7,6 +7,13 @@
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
 //         [--directory DIR] [--no-etcd | --only-etcd] [--etcd-cases creates,updates,gets,watch] [--autocheckpoint]
+//         [--writers 1,16,64] [--sqlite-cases creates,reads,watch] [--wal-buffer BYTES]
+//
+// Each SQLite creates case also reports CPU per write: this process's (user + system, callers'
+// tasks included) and the store's writer thread's alone, and writes per commit (per WAL fsync).
+// `--writers` picks the creates cases, `--sqlite-cases` the SQLite parts (for `perf` on one case).
+// `--operations N` makes each creates case N creates instead (a fixed amount of work, e.g. for `strace -f -c`).
+// `--wal-buffer` sets `SQLiteStoreOptions.walWriteBufferBytes` (0: SQLite writes each WAL frame itself).
 //
 // `--etcd-cases` runs only the named etcd cases (all by default), e.g. `--only-etcd --etcd-cases gets`
 // to profile the read path alone (`perf record -g -p PID`). `raw-gets` and `store-gets` each make
@@ -26,9 +33,12 @@ func option(_ name: String) -> String? {
 let usage = """
     usage: bench-store [--seconds N] [--rounds N] [--directory DIR] [--no-etcd | --only-etcd]
                        [--etcd-cases creates,updates,gets,watch,raw-gets,store-gets] [--operations N] [--autocheckpoint]
+                       [--writers 1,16,64] [--sqlite-cases creates,reads,watch] [--wal-buffer BYTES]
     """
 do {
-    let valued: Set<String> = ["--seconds", "--rounds", "--etcd-cases", "--operations", "--directory"]
+    let valued: Set<String> = [
+        "--seconds", "--rounds", "--etcd-cases", "--operations", "--directory", "--writers", "--sqlite-cases", "--wal-buffer",
+    ]
     let flags: Set<String> = ["--no-etcd", "--only-etcd", "--autocheckpoint"]
     var index = 1
     while index < arguments.count {
@@ -55,6 +65,17 @@ if let unknown = etcdCases.subtracting(["creates", "updates", "gets", "watch", "
     print("bench-store: unknown etcd case \"\(unknown)\" (known: creates, updates, gets, watch, raw-gets, store-gets)")
     exit(2)
 }
+/// The SQLite parts to run, and the writer counts of its creates cases.
+let sqliteCases = Set((option("--sqlite-cases") ?? "creates,reads,watch").split(separator: ",").map(String.init))
+if let unknown = sqliteCases.subtracting(["creates", "reads", "watch"]).first {
+    print("bench-store: unknown SQLite case \"\(unknown)\" (known: creates, reads, watch)")
+    exit(2)
+}
+let writerCounts = (option("--writers") ?? "1,16,64").split(separator: ",").map { Int($0) ?? 0 }
+if writerCounts.contains(where: { $0 < 1 || $0 > 4096 }) {
+    print("bench-store: --writers takes a comma-separated list of writer counts from 1 to 4096")
+    exit(2)
+}
 /// Gets made by the `raw-gets` and `store-gets` cases.
 let fixedOperations = max(1, Int(option("--operations") ?? "") ?? 20000)
 let parent = option("--directory") ?? FileManager.default.temporaryDirectory.path
@@ -66,6 +87,7 @@ func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
     var options = SQLiteStoreOptions()
     options.retention = nil
     if arguments.contains("--autocheckpoint") { options.checkpointPages = nil }
+    if let bytes = option("--wal-buffer").flatMap({ Int($0) }) { options.walWriteBufferBytes = bytes }
     let store = try await SQLiteStore.open(directory: directory, options: options)
     do {
         let result = try await body(store)
@@ -94,18 +116,55 @@ func commitNote(_ statistics: SQLiteStoreStatistics) -> String {
 }
 
 let checkpointMode = arguments.contains("--autocheckpoint") ? "SQLite's automatic checkpoints" : "background checkpoints"
-print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent), \(checkpointMode)")
-for writers in [1, 16, 64] where !arguments.contains("--only-etcd") {
-    let (rate, statistics) = try await withStore { store in
-        let rate = try await measure(workers: writers, seconds: seconds) { worker, iteration in
-            _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
-        }
-        return (rate, store.statistics)
-    }
-    report("creates, \(writers) writers", rate, commitNote(statistics))
+let walBuffer = option("--wal-buffer").flatMap { Int($0) } ?? SQLiteStoreOptions().walWriteBufferBytes
+print("bench-store: 1 KiB values, \(seconds) s per case, data under \(parent), \(checkpointMode), WAL write buffer \(walBuffer) bytes")
+/// This process's user and system CPU time so far, in seconds.
+func processUserAndSystemCPU() -> (user: Double, system: Double) {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return (
+        Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+        Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    )
 }
 
-if !arguments.contains("--only-etcd") {
+/// CPU per write of a run of creates: this process's (user + system) and the writer thread's, from
+/// statistics and process CPU taken before and after it.
+func cpuNote(
+    before: SQLiteStoreStatistics, after: SQLiteStoreStatistics, cpuBefore: (user: Double, system: Double),
+    cpuAfter: (user: Double, system: Double)
+) -> String {
+    let writes = Double(max(1, after.writesCompleted - before.writesCompleted))
+    let commits = Double(max(1, after.writeTransactions - before.writeTransactions))
+    let user = (cpuAfter.user - cpuBefore.user) * 1e6 / writes
+    let system = (cpuAfter.system - cpuBefore.system) * 1e6 / writes
+    return String(
+        format: "CPU per write: process %.1f µs (user %.1f, system %.1f), writer thread %.1f µs; %.1f writes per commit (fsync)",
+        user + system, user, system, Double(after.writerCPUNanoseconds - before.writerCPUNanoseconds) / writes / 1e3,
+        writes / commits)
+}
+
+/// With `--operations`, each creates case makes that many creates instead of running for `--seconds`
+/// (a fixed amount of work, e.g. for system call counts with `strace -f -c`).
+let createLimit = option("--operations") == nil ? Int.max : fixedOperations
+let createSeconds = option("--operations") == nil ? seconds : 3600
+
+for writers in writerCounts where !arguments.contains("--only-etcd") && sqliteCases.contains("creates") {
+    let (rate, statistics, note) = try await withStore { store in
+        let before = store.statistics
+        let cpu = processUserAndSystemCPU()
+        let rate = try await measure(workers: writers, seconds: createSeconds, limit: createLimit) { worker, iteration in
+            _ = try await store.create("/bench/w\(worker)/\(iteration)", value: value)
+        }
+        let cpuAfter = processUserAndSystemCPU()
+        let after = store.statistics
+        return (rate, after, cpuNote(before: before, after: after, cpuBefore: cpu, cpuAfter: cpuAfter))
+    }
+    report("creates, \(writers) writers", rate, commitNote(statistics))
+    print("    \(note)")
+}
+
+if !arguments.contains("--only-etcd") && sqliteCases.contains("reads") {
     try await withStore { store in
         let keys = 1000
         for index in 0..<keys { _ = try await store.create("/bench/k\(index)", value: value) }
@@ -123,6 +182,8 @@ if !arguments.contains("--only-etcd") {
         report("lists of 500 keys, 2 readers", list)
     }
 
+}
+if !arguments.contains("--only-etcd") && sqliteCases.contains("watch") {
     // Watch: 4 watchers follow 64 writers live.
     try await withStore { store in
         let (deliveries, writes) = try await watchDeliveries(store, prefix: "/bench/", writers: 64)

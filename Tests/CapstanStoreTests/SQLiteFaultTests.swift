@@ -10,23 +10,31 @@ import Testing
 /// holds exactly the acknowledged writes.
 @Suite("SQLiteStore faults")
 struct SQLiteFaultTests {
-    /// A fault at COMMIT: which operation fails on the WAL, after how many pass, with which code.
+    /// A fault at COMMIT: which operation fails on the WAL, after how many pass, with which code,
+    /// and the writer's WAL write buffer (nil: the default).
     struct CommitFault: Sendable, CustomTestStringConvertible {
         var operation: FaultVFS.Operations
         var skip: Int
         var code: Int32
+        var walBuffer: Int? = nil
         var testDescription: String {
             "\(operation == .sync ? "fsync" : "write") fails after \(skip) with code \(code)"
+                + (walBuffer.map { ", WAL write buffer \($0) bytes" } ?? "")
         }
     }
 
     static let commitFaults = [
         // fsync of the WAL after every frame, commit frame included, was written.
         CommitFault(operation: .sync, skip: 0, code: SQLiteCode.ioerrFsync),
-        // The first frame write; a later one (some frames written); a disk that fills up mid-commit.
+        // The write of the whole buffered commit, at its fsync.
         CommitFault(operation: .write, skip: 0, code: SQLiteCode.ioerrWrite),
-        CommitFault(operation: .write, skip: 3, code: SQLiteCode.ioerrWrite),
-        CommitFault(operation: .write, skip: 2, code: SQLiteCode.full),
+        // With a buffer of about one frame the commit takes several writes: the first; a later one
+        // (some frames written); a disk that fills up mid-commit. And without the buffer: a frame's
+        // write, as SQLite makes it.
+        CommitFault(operation: .write, skip: 0, code: SQLiteCode.ioerrWrite, walBuffer: 8192),
+        CommitFault(operation: .write, skip: 3, code: SQLiteCode.ioerrWrite, walBuffer: 8192),
+        CommitFault(operation: .write, skip: 2, code: SQLiteCode.full, walBuffer: 8192),
+        CommitFault(operation: .write, skip: 3, code: SQLiteCode.ioerrWrite, walBuffer: 0),
     ]
 
     @Test(arguments: commitFaults) func failedCommitFailsTheWholeBatchAndTheStoreGoesOn(fault: CommitFault) async throws {
@@ -34,7 +42,9 @@ struct SQLiteFaultTests {
         defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
-            let store = try await SQLiteStore.open(directory: data, options: Self.options(vfs: vfs))
+            var options = Self.options(vfs: vfs)
+            if let walBuffer = fault.walBuffer { options.walWriteBufferBytes = walBuffer }
+            let store = try await SQLiteStore.open(directory: data, options: options)
             let stream = try await store.watch(prefix: "/", fromRevision: 0)
             var model = StoreModel()
             for index in 0..<5 {

@@ -42,6 +42,11 @@ public struct SQLiteStoreOptions: Sendable {
     public var walLimitPages: Int = 16384
     /// How long the background checkpointer waits before retrying a checkpoint that failed.
     public var checkpointRetryDelay: Duration = .seconds(1)
+    /// Bytes of the buffer in which the writer gathers a commit's WAL writes, to write them with one
+    /// system call before the commit's fsync instead of two per page (see `WALWriteBuffer`); a
+    /// commit larger than this is written in several. At most 124 KiB (SQLite's unix VFS writes
+    /// less than 128 KiB per call); 0: SQLite writes each frame itself.
+    public var walWriteBufferBytes: Int = 124 << 10
     /// The registered SQLite VFS to open the database with (nil: SQLite's default). Tests use one
     /// that injects I/O errors beneath SQLite.
     public var vfsName: String?

@@ -70,6 +70,28 @@ final class Statement {
         reset()
     }
 
+    /// Binds `value` as a blob at `index` without copying it (SQLite reads it only while the
+    /// statement runs), runs the statement, which returns no rows, and resets it. Returns the rows it
+    /// inserted, updated or deleted.
+    @discardableResult
+    func run(bindingValue value: [UInt8], at index: Int32) throws(StoreError) -> Int64 {
+        let failure: StoreError? = value.withUnsafeBytes { raw in
+            // A zero-length blob still binds a (non-NULL) empty blob. SQLITE_STATIC (nil): no copy.
+            let bound = sqlite3_bind_blob(
+                handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), nil)
+            if bound != SQLITE_OK {
+                return connection.error(bound, doing: "bind a parameter of \(sql)")
+            }
+            let code = sqlite3_step(handle)
+            let failure = code == SQLITE_DONE || code == SQLITE_ROW ? nil : connection.error(code, doing: "run \(sql)")
+            // Unbinds the bytes before they go out of scope.
+            reset()
+            return failure
+        }
+        if let failure { throw failure }
+        return sqlite3_changes64(sqlite3_db_handle(handle))
+    }
+
     func int64(_ column: Int32) -> Int64 {
         sqlite3_column_int64(handle, column)
     }

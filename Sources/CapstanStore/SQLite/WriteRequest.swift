@@ -41,6 +41,9 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     /// checkpoints, checkpointing), in total and the longest one.
     public var commitNanoseconds: Int
     public var slowestCommitNanoseconds: Int
+    /// CPU time the writer thread has used (applying, committing, publishing and answering writes,
+    /// compaction steps and checkpoints at the WAL's limit), updated after each pass of its loop.
+    public var writerCPUNanoseconds: Int
     /// Background checkpoints run (0 with SQLite's automatic checkpoints), those that failed (and
     /// were retried), and the time they took.
     public var checkpoints: Int

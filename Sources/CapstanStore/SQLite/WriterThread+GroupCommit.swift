@@ -147,6 +147,9 @@ extension WriterThread {
         switch request {
         case .create(let key, let value, let lease):
             if lease != 0, !leaseExists(lease, batch) { return .now(.failure(.notFound(key: leaseKey(lease)))) }
+            // A SELECT, then an INSERT. One `INSERT … SELECT` with the check in its WHERE measured
+            // about 7 µs more CPU per create (bench-store): reading the table it inserts into, SQLite
+            // first copies the SELECT's row into a temporary table (98 VDBE operations, against 25 + 43).
             let latest = try connection.latestRow(key, withValue: false)
             if let latest, !latest.deleted { return .now(.failure(.alreadyExists(key: key))) }
             let revision = batch.head + 1
@@ -248,11 +251,7 @@ extension WriterThread {
     }
 
     private func insert(_ row: LogRow) throws(StoreError) {
-        let statement = try connection.statement(
-            """
-            INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-            """)
+        let statement = try prepared(&insertStatement, Self.insertSQL)
         try statement.bind(1, row.revision)
         try statement.bind(2, row.name)
         try statement.bind(3, row.created ? 1 : 0)
@@ -260,9 +259,21 @@ extension WriterThread {
         try statement.bind(5, row.createRevision)
         try statement.bind(6, row.prevRevision)
         try statement.bind(7, row.lease)
-        try statement.bind(8, row.value)
-        try statement.run()
+        try statement.run(bindingValue: row.value, at: 8)
     }
+
+    /// `cached`, or `sql` prepared (through the connection's cache) and kept in `cached`.
+    private func prepared(_ cached: inout Statement?, _ sql: String) throws(StoreError) -> Statement {
+        if let cached { return cached }
+        let statement = try connection.statement(sql)
+        cached = statement
+        return statement
+    }
+
+    private static let insertSQL = """
+        INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        """
 }
 
 extension KeyValue {

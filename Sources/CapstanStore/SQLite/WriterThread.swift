@@ -55,6 +55,9 @@ final class WriterThread {
     var limitCheckpointFrames = 0
     /// After a failed compaction step, background compaction waits until this.
     var retryCompactionAfter = ContinuousClock.now
+    /// The write path's statements, once prepared (`prepared(_:_:)`): the connection's cache would
+    /// hash their text on every write.
+    var insertStatement: Statement?
 
     init(writer: LogWriter, connection: Connection, recovered: Recovered) {
         self.writer = writer
@@ -72,9 +75,19 @@ final class WriterThread {
     static func openDatabase(path: String, directory: String, options: SQLiteStoreOptions) throws(StoreError) -> (
         Connection, Recovered
     ) {
-        let connection = try Connection(path: path, create: true, vfs: options.vfsName)
+        let vfs =
+            options.walWriteBufferBytes > 0
+            ? try WALWriteBuffer.vfsName(over: options.vfsName, bufferBytes: options.walWriteBufferBytes)
+            : options.vfsName
+        let connection = try Connection(path: path, create: true, vfs: vfs)
         do throws(StoreError) {
             try connection.execute(Schema.connectionPragmas)
+            // Every commit must sync the WAL: acknowledged writes are durable, and `WALWriteBuffer`
+            // writes its buffer at that sync.
+            let synchronous = try connection.scalarText("PRAGMA synchronous")
+            guard synchronous == "2" || synchronous == "3" else {
+                throw StoreError.unavailable(reason: "cannot set synchronous = FULL on \(path) (it is \(synchronous ?? "?"))")
+            }
             let mode = try connection.scalarText("PRAGMA journal_mode = WAL")
             guard mode?.lowercased() == "wal" else {
                 throw StoreError.unavailable(reason: "cannot put \(path) in WAL mode (journal mode is \(mode ?? "?"))")
@@ -129,6 +142,7 @@ final class WriterThread {
         // Each pass commits one batch, runs one compaction step, or parks until woken, the next lease
         // deadline or a one-second housekeeping tick. It ends once closed and drained.
         while true {
+            writer.writerCPUNanoseconds.store(currentThreadCPUNanoseconds(), ordering: .relaxed)
             let (batch, closed) = writer.take()
             var work = batch
             let now = ContinuousClock.now

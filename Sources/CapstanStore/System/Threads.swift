@@ -88,3 +88,10 @@ final class ThreadSignal: @unchecked Sendable {
         return true
     }
 }
+
+/// CPU time (user and system) the calling thread has used so far, in nanoseconds.
+func currentThreadCPUNanoseconds() -> Int {
+    var time = timespec()
+    guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return 0 }
+    return Int(time.tv_sec) * 1_000_000_000 + Int(time.tv_nsec)
+}
