@@ -26,7 +26,7 @@ struct SQLiteWALBufferTests {
     }
 
     @Test func aCommitIsOneWALWrite() async throws {
-        let buffered = try await Self.walOperations(buffer: SQLiteStoreOptions().walWriteBufferBytes, count: 20, valueBytes: 1000)
+        let buffered = try await Self.walOperations(buffer: 124 << 10, count: 20, valueBytes: 1000)
         let unbuffered = try await Self.walOperations(buffer: 0, count: 20, valueBytes: 1000)
         #expect(buffered.syncs == 1 && unbuffered.syncs == 1, "one commit, one fsync: \(buffered), \(unbuffered)")
         #expect(buffered.writes == 1, "the commit's frames took \(buffered.writes) writes")
