@@ -53,6 +53,9 @@ final class Session {
         defer { nghttp2_option_del(option) }
         // Inbound flow control is ours: WINDOW_UPDATE only for bytes the reader took.
         nghttp2_option_set_no_auto_window_update(option, 1)
+        // Closed streams are not kept for RFC 7540's priority tree (gRPC sends no priorities),
+        // so the stream map holds only open streams and a finished stream costs nothing later.
+        nghttp2_option_set_no_closed_streams(option, 1)
         if role == .client { nghttp2_option_set_peer_max_concurrent_streams(option, 100) }
 
         let retained = Unmanaged.passRetained(self)
