@@ -42,7 +42,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
                 initialWindowSize: UInt32(clamping: configuration.initialStreamWindowSize),
                 connectionWindowSize: Int32(clamping: configuration.connectionWindowSize),
                 maxHeaderListSize: UInt32(clamping: configuration.maxHeaderListSize)),
-            delegate: self)
+            delegate: self, memory: loop.sessionMemory)
     }
 
     /// Starts connecting (on the loop); readiness reports the outcome.

@@ -28,6 +28,8 @@ final class Session {
     /// whenever this is used. Cleared by `close()`.
     private var delegateReference: Unmanaged<SessionDelegate>?
     private var retained: Unmanaged<Session>?
+    /// Where nghttp2 allocates (the loop's pool), retained until the nghttp2 session is deleted.
+    private var memory: Unmanaged<Nghttp2Memory>?
 
     /// Calls `body` with the delegate, if the session is open, without retaining it.
     @inline(__always)
@@ -35,7 +37,9 @@ final class Session {
         delegateReference?._withUnsafeGuaranteedRef(body)
     }
 
-    init(role: Role, settings: Settings, delegate: SessionDelegate) throws(HTTP2TransportError) {
+    /// A session whose nghttp2 allocations come from `memory` (its loop's pool: the session must
+    /// be created, used and closed on that loop's thread).
+    init(role: Role, settings: Settings, delegate: SessionDelegate, memory: Nghttp2Memory) throws(HTTP2TransportError) {
         self.role = role
         delegateReference = Unmanaged.passUnretained(delegate)
 
@@ -59,17 +63,22 @@ final class Session {
         if role == .client { nghttp2_option_set_peer_max_concurrent_streams(option, 100) }
 
         let retained = Unmanaged.passRetained(self)
+        let pool = Unmanaged.passRetained(memory)
+        // nghttp2 copies the struct.
+        var mem = Nghttp2Memory.nghttp2Mem(pool)
         var session: OpaquePointer?
         let result = switch role {
-        case .server: nghttp2_session_server_new2(&session, callbacks, retained.toOpaque(), option)
-        case .client: nghttp2_session_client_new2(&session, callbacks, retained.toOpaque(), option)
+        case .server: nghttp2_session_server_new3(&session, callbacks, retained.toOpaque(), option, &mem)
+        case .client: nghttp2_session_client_new3(&session, callbacks, retained.toOpaque(), option, &mem)
         }
         guard result == 0, let session else {
             retained.release()
+            pool.release()
             throw Self.error("nghttp2_session_new", result)
         }
         raw = session
         self.retained = retained
+        self.memory = pool
 
         var entries: [nghttp2_settings_entry] = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
@@ -107,6 +116,8 @@ final class Session {
         nghttp2_session_del(session)
         retained?.release()
         retained = nil
+        memory?.release()
+        memory = nil
     }
 
     static func error(_ what: String, _ code: Int32) -> HTTP2TransportError {
