@@ -17,8 +17,8 @@ static inline int CLinux_set_thread_name(const char *name) {
 /// Keeps glibc's allocator from handing heap memory back to the kernel after every burst of
 /// frees: `top_pad` bytes of slack are kept when a heap grows, and a heap is trimmed only when
 /// `trim_threshold` bytes are free at its top. Returns 0 if either setting was refused.
-static inline int CLinux_malloc_keep_heap(int top_pad, int trim_threshold) {
-    return mallopt(M_TOP_PAD, top_pad) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
+static inline int CLinux_malloc_keep_heap(int top_pad, int trim_threshold, int max_fast) {
+    return mallopt(M_TOP_PAD, top_pad) && mallopt(M_TRIM_THRESHOLD, trim_threshold) && mallopt(M_MXFAST, max_fast);
 }
 
 #endif

@@ -41,6 +41,9 @@
 ///   `NGHTTP2_ERR_DEFERRED` when the queue is empty and is resumed when data (or the end)
 ///   arrives; trailers are submitted from the provider once the queue drained. Header blocks
 ///   most calls send are laid out once (`PreparedHeaders`) and submitted without copying.
+///   Received header fields reach the connection as bytes valid during the callback
+///   (`HeaderBytes`); nghttp2 allocates from its loop's pool (`Nghttp2Memory`) and keeps no
+///   closed streams.
 /// - `Connection/`: `HTTP2Connection`, one socket + session on one loop: reads into the loop's
 ///   buffer and feeds nghttp2 at once; produces and writes output once per tick (until the
 ///   socket is full, then on EPOLLOUT); keepalive PINGs; closes are deferred while nghttp2 is on
@@ -51,8 +54,9 @@
 ///   `listen` onto the group's loops, and turns each stream into a `ServerTransportStream`
 ///   (headers validated by `GRPCRequestHeaders`: HTTP status for non-gRPC requests, trailers-only
 ///   for gRPC-level rejections; deadline from `grpc-timeout`; peer `ipv4:…`/`ipv6:[…]:…`). The
-///   core's handler runs in a task preferring the connection's loop. Headers are parsed in one
-///   pass over a per-connection array; a request message that arrives whole in one DATA chunk
+///   core's handler runs in a task preferring the connection's loop. Headers are validated field
+///   by field as bytes, in place (only `:path` and metadata become strings, the path and keys
+///   from a per-connection cache of recent texts); a request message that arrives whole in one DATA chunk
 ///   is taken without buffering, and the stream offers its complete request to the core without
 ///   suspending (`immediateRequests`), so the core's unary fast path reads, handles and answers
 ///   (`finishUnary`: headers, message and trailers queued at once) in one run of the task. A writer whose stream

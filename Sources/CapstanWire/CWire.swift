@@ -26,7 +26,10 @@ package protocol CMessage: WireMessage {
 
 package enum CWire {
     package static func encode<M: CMessage>(_ message: M) -> [UInt8] {
-        let arena = Arena()
+        // A small first chunk (the arena doubles as needed): glibc serves it from its per-thread
+        // cache, where a 4 KiB one took the large-request path, which also consolidates the
+        // allocator's fast bins, on every encode.
+        let arena = Arena(initialCapacity: 512)
         defer { arena.release() }
         let c = arena.message(message)
         let base = UnsafeMutableRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)

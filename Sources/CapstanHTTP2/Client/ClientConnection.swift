@@ -42,7 +42,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
                 initialWindowSize: UInt32(clamping: configuration.initialStreamWindowSize),
                 connectionWindowSize: Int32(clamping: configuration.connectionWindowSize),
                 maxHeaderListSize: UInt32(clamping: configuration.maxHeaderListSize)),
-            delegate: self)
+            delegate: self, memory: loop.sessionMemory)
     }
 
     /// Starts connecting (on the loop); readiness reports the outcome.
@@ -131,8 +131,12 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         stream.collectingTrailers = stream.sawResponseHeaders
     }
 
-    override func sessionHeader(streamID: Int32, name: String, value: String) {
-        streams[streamID]?.responseHeaders.append(HeaderField(name: name, value: value))
+    /// Recent response header names and values (`content-type`, `grpc-status`, …), reused.
+    private var headerTexts = HeaderTextCache()
+
+    override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) {
+        guard let stream = streams[streamID] else { return }
+        stream.responseHeaders.append(HeaderField(name: headerTexts.text(name), value: headerTexts.text(value)))
     }
 
     override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {

@@ -23,7 +23,7 @@ public struct Keepalive: Sendable, Hashable {
 /// Safety of `@unchecked Sendable`: every stored property is read and written on `loop`'s thread
 /// only (methods assert `loop.inEventLoop`); other threads hold a reference only to hand work to
 /// the loop with `loop.execute`.
-class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
+class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
     let loop: EventLoop
     let fd: Int32
     /// The peer in gRPC notation, e.g. `ipv4:127.0.0.1:51234`.
@@ -263,21 +263,8 @@ class HTTP2Connection: IOHandler, SessionDelegate, @unchecked Sendable {
     }
 
     /// A PING we sent was acknowledged; subclasses call `super`.
-    func sessionPingAcknowledged() {
+    override func sessionPingAcknowledged() {
         pingTimeoutTimer?.cancel()
         pingTimeoutTimer = nil
     }
-
-    // MARK: Session delegate defaults
-
-    func sessionBeginHeaders(streamID: Int32, first: Bool) {}
-    func sessionHeader(streamID: Int32, name: String, value: String) {}
-    func sessionHeadersReceived(streamID: Int32, endStream: Bool) {}
-    func sessionDataChunk(streamID: Int32, chunk: DataChunk) {}
-    func sessionDataReceived(streamID: Int32, endStream: Bool) {}
-    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {}
-    func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool) {}
-    func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {}
-    func sessionSettingsReceived() {}
-    func sessionOutbound(streamID: Int32) -> StreamOutbound? { nil }
 }

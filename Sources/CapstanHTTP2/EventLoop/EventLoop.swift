@@ -64,6 +64,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Where connections on this loop produce their output before writing it (empty between
     /// flushes; see `HTTP2Connection.flush`).
     let writeBuffer = WriteBuffer(capacity: 128 * 1024)
+    /// Where the nghttp2 sessions of this loop's connections allocate.
+    let sessionMemory = Nghttp2Memory()
 
     /// The token of the eventfd's registration.
     private static let wakeToken: UInt64 = 0

@@ -30,45 +30,70 @@ enum GRPCMetadataHeaders {
     /// Adds the entries of one header field to `metadata` if it is custom metadata (see
     /// `decode(_:)`).
     static func decode(name: String, value: String, into metadata: inout Metadata) throws(RPCError) {
+        var keys = HeaderTextCache()
+        let failure: RPCError? = HeaderBytes.with(name) { name in
+            HeaderBytes.with(value) { (value) -> RPCError? in
+                do throws(RPCError) {
+                    try decode(name: name, value: value, into: &metadata, keys: &keys)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// `decode(name:value:into:)` on the bytes of a field as nghttp2 hands them over; the key comes
+    /// from `keys` when a recent field had the same name.
+    static func decode(
+        name: HeaderBytes, value: HeaderBytes, into metadata: inout Metadata, keys: inout HeaderTextCache
+    ) throws(RPCError) {
         guard isCustomMetadata(name) else { return }
+        let key = keys.text(name)
         if name.hasSuffix("-bin") {
-            for piece in value.split(separator: ",", omittingEmptySubsequences: false) {
+            for piece in value.string.split(separator: ",", omittingEmptySubsequences: false) {
                 let text = piece.trimmingSpaces
                 guard let bytes = GRPCBase64.decode(text) else {
-                    throw RPCError(code: .internal, message: "metadata '\(name)' is not valid base64")
+                    throw RPCError(code: .internal, message: "metadata '\(key)' is not valid base64")
                 }
                 // `isCustomMetadata` checked the name as `Metadata.add` would.
-                metadata.appendValidated(name, .binary(bytes))
+                metadata.appendValidated(key, .binary(bytes))
             }
-        } else if value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) {
-            metadata.appendValidated(name, .string(value))
+        } else if value.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) {
+            metadata.appendValidated(key, .string(value.string))
         }
     }
 
     /// Whether a field called `name` is custom metadata an application may see.
     static func isCustomMetadata(_ name: String) -> Bool {
-        guard let first = name.utf8.first, first != UInt8(ascii: ":") else { return false }
+        HeaderBytes.with(name) { isCustomMetadata($0) }
+    }
+
+    /// Whether a field called `name` is custom metadata an application may see.
+    static func isCustomMetadata(_ name: HeaderBytes) -> Bool {
+        guard let first = name.first, first != UInt8(ascii: ":") else { return false }
         guard !name.hasPrefix("grpc-"), !isTransportHeader(name) else { return false }
-        return name.utf8.allSatisfy(isKeyByte)
+        return name.allSatisfy(isKeyByte)
     }
 
     /// Header fields owned by HTTP/2 or gRPC itself, never custom metadata (besides every
     /// pseudo-header and every other `grpc-` name, reserved for gRPC). A `switch`, so checking a
     /// field hashes nothing.
-    private static func isTransportHeader(_ name: String) -> Bool {
-        // By length first: at most a few string comparisons per field.
-        switch name.utf8.count {
-        case 2: name == "te"
-        case 4: name == "host"
-        case 7: name == "upgrade"
-        case 10: name == "user-agent" || name == "connection" || name == "keep-alive"
-        case 11: name == "grpc-status"
-        case 12: name == "content-type" || name == "grpc-timeout" || name == "grpc-message"
-        case 13: name == "grpc-encoding"
-        case 16: name == "proxy-connection"
-        case 17: name == "grpc-message-type" || name == "transfer-encoding"
-        case 20: name == "grpc-accept-encoding"
-        case 23: name == "grpc-status-details-bin"
+    private static func isTransportHeader(_ name: HeaderBytes) -> Bool {
+        // By length first: at most a few byte comparisons per field.
+        switch name.count {
+        case 2: name.equals("te")
+        case 4: name.equals("host")
+        case 7: name.equals("upgrade")
+        case 10: name.equals("user-agent") || name.equals("connection") || name.equals("keep-alive")
+        case 11: name.equals("grpc-status")
+        case 12: name.equals("content-type") || name.equals("grpc-timeout") || name.equals("grpc-message")
+        case 13: name.equals("grpc-encoding")
+        case 16: name.equals("proxy-connection")
+        case 17: name.equals("grpc-message-type") || name.equals("transfer-encoding")
+        case 20: name.equals("grpc-accept-encoding")
+        case 23: name.equals("grpc-status-details-bin")
         default: false
         }
     }

@@ -42,22 +42,22 @@ enum GRPCRequestHeaders {
 }
 
 /// The request header names a gRPC server reads, recognised by length first so that a field
-/// costs at most two string comparisons.
+/// costs at most two byte comparisons.
 enum RequestHeaderName {
     case method, scheme, path, authority, contentType, te, encoding, acceptEncoding, timeout, userAgent
 
-    init?(_ name: String) {
-        switch name.utf8.count {
-        case 2 where name == "te": self = .te
-        case 5 where name == ":path": self = .path
-        case 7 where name == ":method": self = .method
-        case 7 where name == ":scheme": self = .scheme
-        case 10 where name == ":authority": self = .authority
-        case 10 where name == "user-agent": self = .userAgent
-        case 12 where name == "content-type": self = .contentType
-        case 12 where name == "grpc-timeout": self = .timeout
-        case 13 where name == "grpc-encoding": self = .encoding
-        case 20 where name == "grpc-accept-encoding": self = .acceptEncoding
+    init?(_ name: HeaderBytes) {
+        switch name.count {
+        case 2 where name.equals("te"): self = .te
+        case 5 where name.equals(":path"): self = .path
+        case 7 where name.equals(":method"): self = .method
+        case 7 where name.equals(":scheme"): self = .scheme
+        case 10 where name.equals(":authority"): self = .authority
+        case 10 where name.equals("user-agent"): self = .userAgent
+        case 12 where name.equals("content-type"): self = .contentType
+        case 12 where name.equals("grpc-timeout"): self = .timeout
+        case 13 where name.equals("grpc-encoding"): self = .encoding
+        case 20 where name.equals("grpc-accept-encoding"): self = .acceptEncoding
         default: return nil
         }
     }
@@ -67,75 +67,143 @@ enum RequestHeaderName {
 /// nghttp2's header callback, so a request's header block is never collected into an array).
 /// Keeps the first of each header the call definition uses and decodes metadata as it goes;
 /// `finish` runs the checks in the documented order.
+///
+/// Fields are read as bytes in place: what is only checked (`:method` is POST, `content-type` is
+/// gRPC, `grpc-encoding` is identity) becomes a `String` only when the check fails (for the
+/// error message), and `:path` and metadata keys come from a cache of recent texts, so a typical
+/// request's header block costs no allocation besides its metadata.
 struct GRPCRequestHeaderParser {
-    private var method: String?
+    /// What a header that is checked rather than kept said.
+    private enum Checked {
+        case absent
+        case valid
+        /// Invalid, with the text for the error message.
+        case invalid(String)
+    }
+
+    private enum Timeout {
+        case absent
+        case valid(Duration)
+        case malformed(String)
+    }
+
+    /// Whether `:authority` and `user-agent` are kept (a server does not use them).
+    private let keepsAuthorityAndUserAgent: Bool
+    private var method = Checked.absent
     private var path: String?
     private var authority: String?
-    private var contentType: String?
-    private var encoding: String?
-    private var timeoutText: String?
+    private var contentType = Checked.absent
+    private var encoding = Checked.absent
+    private var timeout = Timeout.absent
     private var userAgent: String?
     private var metadata = Metadata()
     /// The first metadata field that could not be decoded.
     private var metadataError: RPCError?
+    /// Recent paths and metadata keys (kept across header blocks).
+    private var texts = HeaderTextCache()
 
-    init() {}
+    /// A parser; `keepsAuthorityAndUserAgent: false` leaves those two `nil` in the result.
+    init(keepsAuthorityAndUserAgent: Bool = true) {
+        self.keepsAuthorityAndUserAgent = keepsAuthorityAndUserAgent
+    }
 
     mutating func add(name: String, value: String) {
+        HeaderBytes.with(name) { name in
+            HeaderBytes.with(value) { value in add(name: name, value: value) }
+        }
+    }
+
+    mutating func add(name: HeaderBytes, value: HeaderBytes) {
         switch RequestHeaderName(name) {
-        case .method: if method == nil { method = value }
-        case .path: if path == nil { path = value }
-        case .authority: if authority == nil { authority = value }
-        case .contentType: if contentType == nil { contentType = value }
-        case .encoding: if encoding == nil { encoding = value }
-        case .timeout: if timeoutText == nil { timeoutText = value }
-        case .userAgent: if userAgent == nil { userAgent = value }
-        case .scheme, .te, .acceptEncoding: break
+        case .method:
+            if case .absent = method { method = value.equals("POST") ? .valid : .invalid(value.string) }
+        case .path:
+            if path == nil { path = texts.text(value) }
+        case .authority:
+            if keepsAuthorityAndUserAgent, authority == nil { authority = value.string }
+        case .contentType:
+            if case .absent = contentType { contentType = GRPCContentType.isGRPC(value) ? .valid : .invalid(value.string) }
+        case .encoding:
+            if case .absent = encoding { encoding = Self.isIdentity(value) ? .valid : .invalid(value.string) }
+        case .timeout:
+            if case .absent = timeout { timeout = GRPCTimeout.parse(value).map { .valid($0) } ?? .malformed(value.string) }
+        case .userAgent:
+            if keepsAuthorityAndUserAgent, userAgent == nil { userAgent = value.string }
+        case .scheme, .te, .acceptEncoding:
+            break
         case nil:
             guard metadataError == nil else { return }
             do {
-                try GRPCMetadataHeaders.decode(name: name, value: value, into: &metadata)
+                try GRPCMetadataHeaders.decode(name: name, value: value, into: &metadata, keys: &texts)
             } catch {
                 metadataError = error
             }
         }
     }
 
+    /// Forgets the header block so far (not the cache of recent texts): the next field starts a
+    /// new one.
+    mutating func reset() {
+        method = .absent
+        path = nil
+        authority = nil
+        contentType = .absent
+        encoding = .absent
+        timeout = .absent
+        userAgent = nil
+        if !metadata.isEmpty { metadata = Metadata() }
+        metadataError = nil
+    }
+
+    /// `identity`, in any case.
+    private static func isIdentity(_ value: HeaderBytes) -> Bool {
+        guard value.count == 8 else { return false }
+        return zip(value, "identity".utf8).allSatisfy { byte, expected in
+            (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte) == expected
+        }
+    }
+
     /// The outcome; the parser is left empty, ready for the next header block (`mutating`, so
     /// the fields move out instead of being copied).
     mutating func finish() -> Result<GRPCRequestHead, GRPCRequestRejection> {
-        defer { self = GRPCRequestHeaderParser() }
-        guard let method else {
-            return .failure(.http(status: 400, message: "missing :method"))
-        }
-        guard method == "POST" else {
+        let (method, contentType, encoding, timeout) = (method, contentType, encoding, timeout)
+        let (path, authority, userAgent, metadataError) = (path.take(), authority.take(), userAgent.take(), metadataError.take())
+        var metadata = Metadata()
+        swap(&metadata, &self.metadata)
+        reset()
+
+        switch method {
+        case .absent: return .failure(.http(status: 400, message: "missing :method"))
+        case .invalid(let method):
             return .failure(.http(status: 405, message: "method \(method) not allowed: gRPC requests are POST"))
+        case .valid: break
         }
         guard let path, path.utf8.first == UInt8(ascii: "/") else {
             return .failure(.http(status: 400, message: "missing or invalid :path"))
         }
-        guard let contentType, GRPCContentType.isGRPC(contentType) else {
-            let shown = contentType.map { "'\($0)'" } ?? "missing"
-            return .failure(.http(status: 415, message: "content-type \(shown) is not application/grpc"))
+        switch contentType {
+        case .valid: break
+        case .absent: return .failure(.http(status: 415, message: "content-type missing is not application/grpc"))
+        case .invalid(let text): return .failure(.http(status: 415, message: "content-type '\(text)' is not application/grpc"))
         }
         let identity = GRPCRequestHeaders.identity
-        if let encoding, encoding != identity, encoding.lowercased() != identity {
+        if case .invalid(let encoding) = encoding {
             let status = RPCStatus(
                 code: .unimplemented,
                 message: "grpc-encoding '\(encoding)' is not supported; only identity is")
             return .failure(.grpc(status, acceptEncoding: identity))
         }
-        var timeout: Duration?
-        if let timeoutText {
-            guard let parsed = GRPCTimeout.parse(timeoutText) else {
-                return .failure(.grpc(RPCStatus(code: .internal, message: "malformed grpc-timeout '\(timeoutText)'"), acceptEncoding: nil))
-            }
-            timeout = parsed
+        var duration: Duration?
+        switch timeout {
+        case .absent: break
+        case .valid(let parsed): duration = parsed
+        case .malformed(let text):
+            return .failure(.grpc(RPCStatus(code: .internal, message: "malformed grpc-timeout '\(text)'"), acceptEncoding: nil))
         }
         if let metadataError {
             return .failure(.grpc(metadataError.status, acceptEncoding: nil))
         }
         return .success(GRPCRequestHead(
-            path: path, authority: authority, timeout: timeout, metadata: metadata, userAgent: userAgent))
+            path: path, authority: authority, timeout: duration, metadata: metadata, userAgent: userAgent))
     }
 }

@@ -18,15 +18,24 @@ enum GRPCTimeout {
     /// anything but digits before the unit, an unknown unit). `0n` is accepted, as a deadline
     /// that has already passed, because clients send it for expired deadlines.
     static func parse(_ value: String) -> Duration? {
-        let bytes = Array(value.utf8)
-        guard bytes.count >= 2, bytes.count <= 9, let unit = units.first(where: { $0.letter == bytes.last }) else {
-            return nil
-        }
+        parse(value.utf8)
+    }
+
+    /// `parse` on the bytes of the value (read in place, no copy).
+    static func parse<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Duration? {
+        let count = bytes.count
+        guard count >= 2, count <= 9 else { return nil }
         var amount: Int64 = 0
-        for byte in bytes.dropLast() {
+        var unitLetter: UInt8 = 0
+        for (offset, byte) in bytes.enumerated() {
+            if offset == count - 1 {
+                unitLetter = byte
+                break
+            }
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             amount = amount * 10 + Int64(byte - UInt8(ascii: "0"))
         }
+        guard let unit = units.first(where: { $0.letter == unitLetter }) else { return nil }
         // At most 99,999,999 hours: 3.6e11 seconds, well inside Duration's range.
         let perSecond: Int64 = 1_000_000_000
         if unit.nanoseconds >= perSecond {

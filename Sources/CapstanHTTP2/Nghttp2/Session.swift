@@ -22,20 +22,26 @@ final class Session {
 
     let role: Role
     private var raw: OpaquePointer?
-    /// The connection that owns this session. Not retained (`unowned(unsafe)`, so the many
-    /// callbacks per request pay no reference counting): the owner holds the session strongly
-    /// and nghttp2 calls back only from inside the owner's own calls into the session, so the
-    /// owner is alive whenever this is read. Cleared by `close()`.
-    private(set) unowned(unsafe) var delegate: (any SessionDelegate)?
+    /// The connection that owns this session. Not retained (`Unmanaged`, so the many callbacks
+    /// per request pay no reference counting): the owner holds the session strongly and nghttp2
+    /// calls back only from inside the owner's own calls into the session, so the owner is alive
+    /// whenever this is used. Cleared by `close()`.
+    private var delegateReference: Unmanaged<SessionDelegate>?
     private var retained: Unmanaged<Session>?
-    /// Recent header names and values longer than a small string, reused instead of allocating
-    /// again (`:path`, `content-type`, `user-agent` repeat on every request).
-    private var interned: [String] = []
-    private var internCursor = 0
+    /// Where nghttp2 allocates (the loop's pool), retained until the nghttp2 session is deleted.
+    private var memory: Unmanaged<Nghttp2Memory>?
 
-    init(role: Role, settings: Settings, delegate: any SessionDelegate) throws(HTTP2TransportError) {
+    /// Calls `body` with the delegate, if the session is open, without retaining it.
+    @inline(__always)
+    private func withDelegate<Result>(_ body: (SessionDelegate) -> Result) -> Result? {
+        delegateReference?._withUnsafeGuaranteedRef(body)
+    }
+
+    /// A session whose nghttp2 allocations come from `memory` (its loop's pool: the session must
+    /// be created, used and closed on that loop's thread).
+    init(role: Role, settings: Settings, delegate: SessionDelegate, memory: Nghttp2Memory) throws(HTTP2TransportError) {
         self.role = role
-        self.delegate = delegate
+        delegateReference = Unmanaged.passUnretained(delegate)
 
         var callbacks: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else {
@@ -51,20 +57,28 @@ final class Session {
         defer { nghttp2_option_del(option) }
         // Inbound flow control is ours: WINDOW_UPDATE only for bytes the reader took.
         nghttp2_option_set_no_auto_window_update(option, 1)
+        // Closed streams are not kept for RFC 7540's priority tree (gRPC sends no priorities),
+        // so the stream map holds only open streams and a finished stream costs nothing later.
+        nghttp2_option_set_no_closed_streams(option, 1)
         if role == .client { nghttp2_option_set_peer_max_concurrent_streams(option, 100) }
 
         let retained = Unmanaged.passRetained(self)
+        let pool = Unmanaged.passRetained(memory)
+        // nghttp2 copies the struct.
+        var mem = Nghttp2Memory.nghttp2Mem(pool)
         var session: OpaquePointer?
         let result = switch role {
-        case .server: nghttp2_session_server_new2(&session, callbacks, retained.toOpaque(), option)
-        case .client: nghttp2_session_client_new2(&session, callbacks, retained.toOpaque(), option)
+        case .server: nghttp2_session_server_new3(&session, callbacks, retained.toOpaque(), option, &mem)
+        case .client: nghttp2_session_client_new3(&session, callbacks, retained.toOpaque(), option, &mem)
         }
         guard result == 0, let session else {
             retained.release()
+            pool.release()
             throw Self.error("nghttp2_session_new", result)
         }
         raw = session
         self.retained = retained
+        self.memory = pool
 
         var entries: [nghttp2_settings_entry] = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
@@ -98,10 +112,12 @@ final class Session {
     func close() {
         guard let session = raw else { return }
         raw = nil
-        delegate = nil
+        delegateReference = nil
         nghttp2_session_del(session)
         retained?.release()
         retained = nil
+        memory?.release()
+        memory = nil
     }
 
     static func error(_ what: String, _ code: Int32) -> HTTP2TransportError {
@@ -279,26 +295,6 @@ final class Session {
         return (start, count)
     }
 
-    /// The text of `bytes`, reusing a recent equal string when it is too long to be stored inline.
-    private func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        // Up to 15 UTF-8 bytes fit in a String without an allocation.
-        guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
-        for candidate in interned where candidate.utf8.count == bytes.count {
-            let equal = candidate.utf8.withContiguousStorageIfAvailable { stored in
-                memcmp(stored.baseAddress!, bytes.baseAddress!, bytes.count) == 0
-            }
-            if equal == true { return candidate }
-        }
-        let text = String(decoding: bytes, as: UTF8.self)
-        if interned.count < 16 {
-            interned.append(text)
-        } else {
-            interned[internCursor] = text
-            internCursor = (internCursor + 1) % interned.count
-        }
-        return text
-    }
-
     // MARK: Callbacks
 
     /// The data provider every stream with a body uses: it reads the stream's `StreamOutbound`.
@@ -316,7 +312,7 @@ final class Session {
         length: Int,
         flags: UnsafeMutablePointer<UInt32>
     ) -> Int {
-        guard let outbound = delegate?.sessionOutbound(streamID: streamID), let session = raw else {
+        guard let outbound = withDelegate({ $0.sessionOutbound(streamID: streamID) }) ?? nil, let session = raw else {
             return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
         let written = outbound.fill(UnsafeMutableRawBufferPointer(start: buffer, count: length))
@@ -375,46 +371,53 @@ final class Session {
             let category = frame.headers.cat.rawValue
             let first = category == NGHTTP2_HCAT_REQUEST.rawValue || category == NGHTTP2_HCAT_RESPONSE.rawValue
             Session.owner(userData)._withUnsafeGuaranteedRef {
-                $0.delegate?.sessionBeginHeaders(streamID: frame.hd.stream_id, first: first)
+                $0.withDelegate { $0.sessionBeginHeaders(streamID: frame.hd.stream_id, first: first) }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             let streamID = frame!.pointee.hd.stream_id
             Session.owner(userData)._withUnsafeGuaranteedRef { session in
-                let name = session.intern(UnsafeBufferPointer(start: name, count: nameLength))
-                let value = session.intern(UnsafeBufferPointer(start: value, count: valueLength))
-                session.delegate?.sessionHeader(streamID: streamID, name: name, value: value)
+                session.withDelegate {
+                    $0.sessionHeader(
+                        streamID: streamID, name: HeaderBytes(name, count: nameLength), value: HeaderBytes(value, count: valueLength))
+                }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             let frame = frame!.pointee
-            guard let delegate = Session.owner(userData)._withUnsafeGuaranteedRef({ $0.delegate }) else { return 0 }
             let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-            switch Session.kind(frame.hd.type) {
-            case .headers:
-                delegate.sessionHeadersReceived(streamID: frame.hd.stream_id, endStream: endStream)
-            case .data:
-                delegate.sessionDataReceived(streamID: frame.hd.stream_id, endStream: endStream)
-            case .ping:
-                if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { delegate.sessionPingAcknowledged() }
-            case .goaway:
-                delegate.sessionGoAwayReceived(lastStreamID: frame.goaway.last_stream_id, errorCode: frame.goaway.error_code)
-            case .settings:
-                if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { delegate.sessionSettingsReceived() }
-            default:
-                break
+            let kind = Session.kind(frame.hd.type)
+            Session.owner(userData)._withUnsafeGuaranteedRef { session in
+                session.withDelegate { delegate in
+                    switch kind {
+                    case .headers:
+                        delegate.sessionHeadersReceived(streamID: frame.hd.stream_id, endStream: endStream)
+                    case .data:
+                        delegate.sessionDataReceived(streamID: frame.hd.stream_id, endStream: endStream)
+                    case .ping:
+                        if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { delegate.sessionPingAcknowledged() }
+                    case .goaway:
+                        delegate.sessionGoAwayReceived(lastStreamID: frame.goaway.last_stream_id, errorCode: frame.goaway.error_code)
+                    case .settings:
+                        if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { delegate.sessionSettingsReceived() }
+                    default:
+                        break
+                    }
+                }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
             let chunk = DataChunk(UnsafeRawBufferPointer(start: data, count: length))
-            Session.owner(userData)._withUnsafeGuaranteedRef { $0.delegate?.sessionDataChunk(streamID: streamID, chunk: chunk) }
+            Session.owner(userData)._withUnsafeGuaranteedRef { $0.withDelegate { $0.sessionDataChunk(streamID: streamID, chunk: chunk) } }
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
-            Session.owner(userData)._withUnsafeGuaranteedRef { $0.delegate?.sessionStreamClosed(streamID: streamID, errorCode: errorCode) }
+            Session.owner(userData)._withUnsafeGuaranteedRef {
+                $0.withDelegate { $0.sessionStreamClosed(streamID: streamID, errorCode: errorCode) }
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
@@ -422,7 +425,7 @@ final class Session {
             let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             let kind = Session.kind(frame.hd.type)
             Session.owner(userData)._withUnsafeGuaranteedRef {
-                $0.delegate?.sessionFrameSent(streamID: frame.hd.stream_id, kind: kind, endStream: endStream)
+                $0.withDelegate { $0.sessionFrameSent(streamID: frame.hd.stream_id, kind: kind, endStream: endStream) }
             }
             return 0
         }

@@ -6,27 +6,32 @@ enum FrameKind: Sendable {
 /// What a `Session` reports. Every method runs on the loop thread, from inside
 /// `Session.receive` or `Session.produceOutput` (that is, inside nghttp2): a delegate may submit
 /// frames but must not start reading or writing the session again from these methods.
-protocol SessionDelegate: AnyObject {
+///
+/// A class rather than a protocol, so that the session can hold its delegate as an `Unmanaged`
+/// reference and call it without reference counting (nghttp2 calls back a dozen times per
+/// request). The methods here do nothing; `HTTP2Connection` and its subclasses override them.
+class SessionDelegate {
     /// A header block starts on `streamID` (`first`: request headers on a server, the first
     /// response block on a client; otherwise trailers).
-    func sessionBeginHeaders(streamID: Int32, first: Bool)
-    func sessionHeader(streamID: Int32, name: String, value: String)
+    func sessionBeginHeaders(streamID: Int32, first: Bool) {}
+    /// One field of the header block (`name` and `value` valid only during the call).
+    func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) {}
     /// The header block of `streamID` is complete.
-    func sessionHeadersReceived(streamID: Int32, endStream: Bool)
+    func sessionHeadersReceived(streamID: Int32, endStream: Bool) {}
     /// Bytes of a DATA frame (padding excluded), valid only during the call.
-    func sessionDataChunk(streamID: Int32, chunk: DataChunk)
+    func sessionDataChunk(streamID: Int32, chunk: DataChunk) {}
     /// A DATA frame ended; `endStream` when it carried END_STREAM.
-    func sessionDataReceived(streamID: Int32, endStream: Bool)
+    func sessionDataReceived(streamID: Int32, endStream: Bool) {}
     /// The stream is gone (both sides ended, reset, or refused); `errorCode` is HTTP/2's.
-    func sessionStreamClosed(streamID: Int32, errorCode: UInt32)
-    func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool)
+    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {}
+    func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool) {}
     /// A PING we sent was acknowledged.
-    func sessionPingAcknowledged()
-    func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32)
+    func sessionPingAcknowledged() {}
+    func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {}
     /// The peer's SETTINGS arrived (not an ACK).
-    func sessionSettingsReceived()
+    func sessionSettingsReceived() {}
     /// The outbound queue of `streamID`, for the data provider; `nil` resets the stream.
-    func sessionOutbound(streamID: Int32) -> StreamOutbound?
+    func sessionOutbound(streamID: Int32) -> StreamOutbound? { nil }
 }
 
 /// The bytes of one DATA frame chunk, valid only during `sessionDataChunk`.

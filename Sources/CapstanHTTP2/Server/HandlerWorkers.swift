@@ -78,44 +78,33 @@ final class HandlerWorkers: @unchecked Sendable {
         }
     }
 
-    /// A worker's life: its first call, then each call it is handed, until it ends. (Not in the
-    /// task's closure: a `nonisolated(nonsending)` function calls `run` and `callEnded` without
-    /// an executor check around each.)
-    nonisolated(nonsending) private func serve(_ first: Call, worker: Worker) async {
+    /// A worker's life: its first call, then each call it is handed, until it ends (`nil` from
+    /// the park: drained), or it ends after a call when cancelled, draining, off the loop or with
+    /// enough idle workers. One flat function: every async function boundary between the task and
+    /// the handler costs an executor check (`swift_task_switch`) per call.
+    private func serve(_ first: Call, worker: Worker) async {
         // `take()` moves each call out instead of copying it (a copy retains every reference the
         // call holds, and its release follows).
         var current: Call? = first
         while let call = current.take() {
             let (stream, transport) = (call.stream, call.transport)
-            await Self.run(call)
-            current = await callEnded(stream: stream, transport: transport, worker: worker)
-        }
-    }
-
-    nonisolated(nonsending) private static func run(_ call: consuming Call) async {
-        await call.handler(call.transportStream)
-        // A handler that returned without a status leaves a broken stream: end it clearly.
-        ServerWriter(stream: call.stream).finish(
-            status: RPCStatus(code: .internal, message: "the server ended the call without a status"),
-            details: nil, trailers: Metadata())
-    }
-
-    /// The worker's call ended: it parks for the next call (whose `Call` this returns) or ends
-    /// (`nil`) when cancelled, draining, off the loop or with enough idle workers.
-    nonisolated(nonsending) private func callEnded(
-        stream: ServerStream, transport: HTTP2ServerTransport, worker: Worker
-    ) async -> Call? {
-        guard loop.inEventLoop else {
-            // Only the loop touches the pool: hand the bookkeeping over and end this worker.
-            loop.execute { Self.release(stream: stream, transport: transport) }
-            return nil
-        }
-        Self.release(stream: stream, transport: transport)
-        guard !Task.isCancelled, !draining, idle.count < maxIdle else { return nil }
-        // Resumed by `start` (which hands the stream this worker's task) or `drain`.
-        return await withUnsafeContinuation { (continuation: UnsafeContinuation<Call?, Never>) in
-            worker.next = continuation
-            idle.append(worker)
+            await call.handler(call.transportStream)
+            // A handler that returned without a status leaves a broken stream: end it clearly.
+            ServerWriter(stream: stream).finish(
+                status: RPCStatus(code: .internal, message: "the server ended the call without a status"),
+                details: nil, trailers: Metadata())
+            guard loop.inEventLoop else {
+                // Only the loop touches the pool: hand the bookkeeping over and end this worker.
+                loop.execute { Self.release(stream: stream, transport: transport) }
+                return
+            }
+            Self.release(stream: stream, transport: transport)
+            guard !Task.isCancelled, !draining, idle.count < maxIdle else { return }
+            // Resumed by `start` (which hands the stream this worker's task) or `drain`.
+            current = await withUnsafeContinuation { (continuation: UnsafeContinuation<Call?, Never>) in
+                worker.next = continuation
+                idle.append(worker)
+            }
         }
     }
 

@@ -42,7 +42,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
                 initialWindowSize: UInt32(clamping: configuration.initialStreamWindowSize),
                 connectionWindowSize: Int32(clamping: configuration.connectionWindowSize),
                 maxHeaderListSize: UInt32(clamping: configuration.maxHeaderListSize)),
-            delegate: self)
+            delegate: self, memory: loop.sessionMemory)
     }
 
     /// Number of open streams (for tests).
@@ -107,7 +107,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// Its id (checked per header field without touching the stream), 0 when none.
     private var receivingHeadersID: Int32 = 0
     /// The header block arriving, validated field by field as nghttp2 hands them over.
-    private var headerParser = GRPCRequestHeaderParser()
+    private var headerParser = GRPCRequestHeaderParser(keepsAuthorityAndUserAgent: false)
 
     override func sessionBeginHeaders(streamID: Int32, first: Bool) {
         // Trailers from a client carry nothing a gRPC server uses: they are ignored.
@@ -122,10 +122,10 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         streams[streamID] = stream
         receivingHeaders = stream
         receivingHeadersID = streamID
-        headerParser = GRPCRequestHeaderParser()
+        headerParser.reset()
     }
 
-    override func sessionHeader(streamID: Int32, name: String, value: String) {
+    override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) {
         guard receivingHeadersID == streamID, streamID != 0 else { return }
         headerParser.add(name: name, value: value)
     }
