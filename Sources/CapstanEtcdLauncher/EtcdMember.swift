@@ -16,7 +16,7 @@ public final class EtcdMember: Sendable {
     /// etcd's own output (both streams), appended across restarts.
     public let logPath: String
     let arguments: [String]
-    private let running = Mutex<RunningEtcd?>(nil)
+    private let running = Mutex<Subprocess?>(nil)
 
     init(name: String, clientPort: Int, peerPort: Int, directory: String, initialCluster: String, token: String) {
         self.name = name
@@ -40,9 +40,9 @@ public final class EtcdMember: Sendable {
     public var clientAddress: String { "127.0.0.1:\(clientPort)" }
 
     /// The process id while it runs.
-    public var processIdentifier: Int32? { running.withLock { $0?.process.processIdentifier } }
+    public var processIdentifier: Int32? { running.withLock { $0?.processIdentifier } }
 
-    public var isRunning: Bool { running.withLock { $0?.process.isRunning ?? false } }
+    public var isRunning: Bool { running.withLock { $0?.isRunning ?? false } }
 
     /// Starts the process (it must not be running). Does not wait for it to serve.
     public func start() async throws {
@@ -63,29 +63,27 @@ public final class EtcdMember: Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        let exit = ExitWaiter()
-        process.terminationHandler = { _ in exit.signal() }
         try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
         try? log.close()
-        running.withLock { $0 = RunningEtcd(process: process, exit: exit) }
+        running.withLock { $0 = process }
     }
 
     /// SIGKILLs the process and waits (bounded) until it is gone. Nothing if it is not running.
     public func kill() async {
-        guard let current = running.withLock({ state -> RunningEtcd? in defer { state = nil }; return state }) else { return }
-        current.process.signal(SIGKILL)
-        await current.exit.wait(timeout: .seconds(30))
+        guard let current = running.withLock({ state -> Subprocess? in defer { state = nil }; return state }) else { return }
+        current.signal(SIGKILL)
+        await current.waitForExit(timeout: .seconds(30))
     }
 
     /// Stops the member gracefully (SIGTERM: etcd sends GOAWAY and closes its connections), waiting
     /// (bounded) until it exited; SIGKILL if it has not after `timeout`.
     public func stop(timeout: Duration = .seconds(30)) async {
-        guard let current = running.withLock({ state -> RunningEtcd? in defer { state = nil }; return state }) else { return }
-        current.process.signal(SIGTERM)
-        await current.exit.wait(timeout: timeout)
-        if current.process.isRunning {
-            current.process.signal(SIGKILL)
-            await current.exit.wait(timeout: .seconds(30))
+        guard let current = running.withLock({ state -> Subprocess? in defer { state = nil }; return state }) else { return }
+        current.signal(SIGTERM)
+        await current.waitForExit(timeout: timeout)
+        if current.isRunning {
+            current.signal(SIGKILL)
+            await current.waitForExit(timeout: .seconds(30))
         }
     }
 
@@ -151,63 +149,8 @@ public final class EtcdMember: Sendable {
     #endif
 }
 
-private struct RunningEtcd: Sendable {
-    let process: Subprocess
-    let exit: ExitWaiter
-}
-
 /// Why a member or cluster could not be started.
 public struct EtcdLaunchError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Signalled once by a process's termination handler; waiters are resumed then (or on timeout).
-final class ExitWaiter: Sendable {
-    private struct State {
-        var exited = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        var timedOut: Set<UInt64> = []
-        var nextID: UInt64 = 0
-    }
-
-    private let state = Mutex(State())
-
-    func signal() {
-        let waiters = state.withLock { state in
-            state.exited = true
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func wait(timeout: Duration) async {
-        let id = state.withLock { state in
-            state.nextID += 1
-            return state.nextID
-        }
-        let timer = Task {
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            self.timeOut(id)
-        }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { state in
-                if state.exited || state.timedOut.remove(id) != nil { return true }
-                state.waiters[id] = continuation
-                return false
-            }
-            if done { continuation.resume() }
-        }
-        timer.cancel()
-    }
-
-    private func timeOut(_ id: UInt64) {
-        let waiter = state.withLock { state in
-            let waiter = state.waiters.removeValue(forKey: id)
-            if waiter == nil { state.timedOut.insert(id) }
-            return waiter
-        }
-        waiter?.resume()
-    }
 }

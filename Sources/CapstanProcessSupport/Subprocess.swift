@@ -152,6 +152,18 @@ public final class Subprocess: Sendable {
         }
     }
 
+    /// Waits until the child has ended or `timeout` has passed, whichever comes first; true if it ended.
+    @discardableResult
+    public func waitForExit(timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForExit() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        return !isRunning
+    }
+
     /// Starts the child on the calling thread; `wrapper` goes before the program (for `setpriv`).
     func start(wrapper: [String]) throws(SubprocessError) {
         let configuration = configuration.withLock { $0 }

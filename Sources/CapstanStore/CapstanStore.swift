@@ -19,9 +19,9 @@
 ///     commits once (WAL, `synchronous=FULL`), publishes the batch to watchers and only then resumes
 ///     the callers (group commit). Lease expiry and compaction steps run on the same thread between
 ///     batches, each its own short transaction.
-///     The writer's WAL writes go through `WALWriteBuffer`, a VFS over the configured one
-///     that gathers a commit's frames into one write made at the commit's fsync (SQLite would make
-///     two per page), so durability is unchanged.
+///     With `walWriteBufferBytes` set (off by default), the writer's WAL writes go through
+///     `WALWriteBuffer`, a VFS over the configured one that gathers a commit's frames into one
+///     write made at the commit's fsync (SQLite would make two per page); durability is unchanged.
 ///   - **Reader threads**, each with its own connection, serve get, list and watch history from WAL
 ///     snapshots; SQLite's blocking calls never run on Swift's cooperative pool.
 ///   - **Watch hub**: committed batches fan out in memory to live watchers. A watcher first reads the

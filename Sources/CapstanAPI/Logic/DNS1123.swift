@@ -34,16 +34,9 @@ public enum DNS1123 {
         if name.utf8.count > maxSubdomainLength {
             return "must be at most \(maxSubdomainLength) characters (is \(name.utf8.count))"
         }
-        let utf8 = name.utf8
-        var start = utf8.startIndex
-        while true {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: ".")) ?? utf8.endIndex
-            if !isLabel(utf8: utf8[start..<end]) {
-                return "must be lowercase DNS labels joined by '.' (\"\(name)\" is not)"
-            }
-            guard end < utf8.endIndex else { return nil }
-            start = utf8.index(after: end)
-        }
+        let bytes = name.utf8.span
+        if isSubdomain(bytes, from: 0, to: bytes.count) { return nil }
+        return "must be lowercase DNS labels joined by '.' (\"\(name)\" is not)"
     }
 
     /// Why `key` is not a valid label or annotation key: an optional DNS-1123 subdomain prefix and
@@ -87,42 +80,23 @@ public enum DNS1123 {
         guard let slash = firstIndex(of: UInt8(ascii: "/"), in: bytes, from: 0, to: bytes.count) else {
             return isLabelValue(bytes, from: 0, to: bytes.count, allowEmpty: false)
         }
-        guard slash > 0, slash <= maxSubdomainLength,
-              isLabelValue(bytes, from: slash + 1, to: bytes.count, allowEmpty: false)
-        else { return false }
-        var start = 0
+        return slash > 0 && slash <= maxSubdomainLength
+            && isLabelValue(bytes, from: slash + 1, to: bytes.count, allowEmpty: false)
+            && isSubdomain(bytes, from: 0, to: slash)
+    }
+
+    /// Whether `bytes[start..<end]` are DNS-1123 labels joined by '.' (the length is the caller's check).
+    private static func isSubdomain(_ bytes: Span<UInt8>, from start: Int, to end: Int) -> Bool {
+        var start = start
         while true {
-            let end = firstIndex(of: UInt8(ascii: "."), in: bytes, from: start, to: slash) ?? slash
-            guard isLabel(bytes, from: start, to: end) else { return false }
-            guard end < slash else { return true }
-            start = end + 1
+            let dot = firstIndex(of: UInt8(ascii: "."), in: bytes, from: start, to: end) ?? end
+            guard isLabel(bytes, from: start, to: dot) else { return false }
+            guard dot < end else { return true }
+            start = dot + 1
         }
     }
 
-    /// Whether `bytes` spell what `labelValueViolation` accepts, without a string.
-    static func isLabelValue(utf8 bytes: some Collection<UInt8>, allowEmpty: Bool) -> Bool {
-        guard let first = bytes.first else { return allowEmpty }
-        guard bytes.count <= maxLabelLength, isAlphanumeric(first) else { return false }
-        var last = first
-        for byte in bytes {
-            guard isLabelValueByte(byte) else { return false }
-            last = byte
-        }
-        return isAlphanumeric(last)
-    }
-
-    /// Whether `bytes` spell a DNS-1123 label (what `labelViolation` accepts), without a string.
-    static func isLabel(utf8 bytes: some Collection<UInt8>) -> Bool {
-        guard let first = bytes.first, bytes.count <= maxLabelLength, isLowerAlphanumeric(first) else { return false }
-        var last = first
-        for byte in bytes {
-            guard isLowerAlphanumeric(byte) || byte == UInt8(ascii: "-") else { return false }
-            last = byte
-        }
-        return isLowerAlphanumeric(last)
-    }
-
-    /// `isLabelValue(utf8:allowEmpty:)` of `bytes[start..<end]`.
+    /// Whether `bytes[start..<end]` spell what `labelValueViolation` accepts, without a string.
     private static func isLabelValue(_ bytes: Span<UInt8>, from start: Int, to end: Int, allowEmpty: Bool) -> Bool {
         guard start < end else { return allowEmpty }
         guard end - start <= maxLabelLength, isAlphanumeric(bytes[start]), isAlphanumeric(bytes[end - 1]) else { return false }
@@ -130,7 +104,7 @@ public enum DNS1123 {
         return true
     }
 
-    /// `isLabel(utf8:)` of `bytes[start..<end]`.
+    /// Whether `bytes[start..<end]` spell a DNS-1123 label (what `labelViolation` accepts).
     private static func isLabel(_ bytes: Span<UInt8>, from start: Int, to end: Int) -> Bool {
         guard start < end, end - start <= maxLabelLength, isLowerAlphanumeric(bytes[start]), isLowerAlphanumeric(bytes[end - 1])
         else { return false }

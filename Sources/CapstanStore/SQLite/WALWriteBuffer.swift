@@ -196,6 +196,17 @@ enum WALWriteBuffer {
         return vfs
     }
 
+    /// Writes out `file`'s buffer, then (if that worked) calls `body` with the wrapped file and its
+    /// methods: for every method that needs the bytes in the file first.
+    private static func afterFlushing(
+        _ file: UnsafeMutablePointer<sqlite3_file>?, _ body: (UnsafeMutablePointer<sqlite3_file>, sqlite3_io_methods) -> Int32
+    ) -> Int32 {
+        let buffer = buffer(file)
+        let flushed = buffer.flush()
+        if flushed != SQLITE_OK { return flushed }
+        return body(buffer.file, buffer.file.pointee.pMethods.pointee)
+    }
+
     /// A WAL's methods (version 1: SQLite maps shared memory and pages through the database file only).
     private static func walMethods() -> sqlite3_io_methods {
         var methods = sqlite3_io_methods()
@@ -208,10 +219,7 @@ enum WALWriteBuffer {
             return flushed != SQLITE_OK ? flushed : closed
         }
         methods.xRead = { file, output, count, offset in
-            let buffer = WALWriteBuffer.buffer(file)
-            let flushed = buffer.flush()
-            if flushed != SQLITE_OK { return flushed }
-            return buffer.file.pointee.pMethods.pointee.xRead(buffer.file, output, count, offset)
+            WALWriteBuffer.afterFlushing(file) { $1.xRead($0, output, count, offset) }
         }
         methods.xWrite = { file, bytes, count, offset in
             let buffer = WALWriteBuffer.buffer(file)
@@ -234,22 +242,13 @@ enum WALWriteBuffer {
             return SQLITE_OK
         }
         methods.xTruncate = { file, size in
-            let buffer = WALWriteBuffer.buffer(file)
-            let flushed = buffer.flush()
-            if flushed != SQLITE_OK { return flushed }
-            return buffer.file.pointee.pMethods.pointee.xTruncate(buffer.file, size)
+            WALWriteBuffer.afterFlushing(file) { $1.xTruncate($0, size) }
         }
         methods.xSync = { file, flags in
-            let buffer = WALWriteBuffer.buffer(file)
-            let flushed = buffer.flush()
-            if flushed != SQLITE_OK { return flushed }
-            return buffer.file.pointee.pMethods.pointee.xSync(buffer.file, flags)
+            WALWriteBuffer.afterFlushing(file) { $1.xSync($0, flags) }
         }
         methods.xFileSize = { file, size in
-            let buffer = WALWriteBuffer.buffer(file)
-            let flushed = buffer.flush()
-            if flushed != SQLITE_OK { return flushed }
-            return buffer.file.pointee.pMethods.pointee.xFileSize(buffer.file, size)
+            WALWriteBuffer.afterFlushing(file) { $1.xFileSize($0, size) }
         }
         methods.xLock = { file, level in
             let inner = WALWriteBuffer.buffer(file).file
