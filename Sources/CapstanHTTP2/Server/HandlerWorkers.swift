@@ -18,7 +18,7 @@ final class HandlerWorkers: @unchecked Sendable {
     struct Call: Sendable {
         let stream: ServerStream
         let transportStream: ServerTransportStream
-        let handler: @Sendable (ServerTransportStream) async -> Void
+        let handler: ServerStreamHandler
         let transport: HTTP2ServerTransport
     }
 

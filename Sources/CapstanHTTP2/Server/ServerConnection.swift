@@ -9,10 +9,10 @@ internal import CapstanRPC
 final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private let transport: HTTP2ServerTransport
     private let configuration: HTTP2ServerTransport.Configuration
-    private let handler: @Sendable (ServerTransportStream) async -> Void
+    private let handler: ServerStreamHandler
     /// The tasks that run handlers on this connection's loop (shared by the loop's connections).
     private let workers: HandlerWorkers
-    private var streams: [Int32: ServerStream] = [:]
+    private var streams = StreamTable<ServerStream>()
 
     private enum Drain { case open, noticeSent, goAwaySent }
     private var drain = Drain.open
@@ -24,7 +24,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         peer: String,
         transport: HTTP2ServerTransport,
         configuration: HTTP2ServerTransport.Configuration,
-        handler: @escaping @Sendable (ServerTransportStream) async -> Void,
+        handler: @escaping ServerStreamHandler,
         workers: HandlerWorkers
     ) {
         self.transport = transport
@@ -52,7 +52,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// (for tests).
     private var closedStreamsHighWaterMark = 0
     var outboundHighWaterMark: Int {
-        streams.values.reduce(closedStreamsHighWaterMark) { max($0, $1.outbound.queuedHighWaterMark) }
+        streams.allValues.reduce(closedStreamsHighWaterMark) { max($0, $1.outbound.queuedHighWaterMark) }
     }
 
     // MARK: Graceful shutdown
@@ -96,7 +96,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         receivingHeadersID = 0
         let open = streams
         streams.removeAll()
-        for stream in open.values { stream.streamClosed(errorCode: nil) }
+        for stream in open.allValues { stream.streamClosed(errorCode: nil) }
         transport.connectionClosed(self)
     }
 
@@ -160,7 +160,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         let transportStream = ServerTransportStream(
             path: head.path,
             metadata: head.metadata,
-            deadline: head.timeout.map { ContinuousClock.now.advanced(by: $0) },
+            deadline: head.timeout.map { CallDeadline(after: $0) },
             peer: peer,
             requests: requests,
             writer: writer,

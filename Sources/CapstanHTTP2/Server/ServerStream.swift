@@ -220,7 +220,7 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
 
     /// The core's call for this stream: told when the peer cancels and, with a deadline, when it
     /// passes (the loop's `DeadlineQueue` fires `deadlinePassed`).
-    func attach(_ target: any ServerCallTarget, deadline: ContinuousClock.Instant?) {
+    func attach(_ target: any ServerCallTarget, deadline: CallDeadline?) {
         assert(loop.inEventLoop)
         if cancelledEarly {
             target.peerCancelled()
@@ -228,7 +228,7 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         }
         guard !finished, !closed else { return }
         callTarget = target
-        if let deadline { loop.armDeadline(self, at: deadline) }
+        if let deadline { loop.armDeadline(self, at: deadline.instant) }
     }
 
     func deadlinePassed() {

@@ -71,7 +71,7 @@ public struct RPCServer: Sendable {
             let context = ServerContext(
                 method: descriptor,
                 metadata: stream.metadata,
-                deadline: stream.deadline,
+                deadline: stream.callDeadline,
                 peer: stream.peer,
                 call: call
             )
@@ -119,11 +119,11 @@ public struct RPCServer: Sendable {
         handler: @escaping RPCRouter.Handler, unary: RPCRouter.UnaryHandler?
     ) async {
         let path = stream.path
-        if let deadline = stream.deadline, deadline <= .now {
+        if let deadline = stream.callDeadline, deadline.hasPassed {
             call.deadlinePassed()
             return
         }
-        control.attach(call, deadline: stream.deadline)
+        control.attach(call, deadline: stream.callDeadline)
         guard let unary else {
             let requests = stream.requests
             let chain = intercepted { context in try await handler(requests, call, context) }
@@ -158,7 +158,7 @@ public struct RPCServer: Sendable {
         _ stream: ServerTransportStream, call: ServerCall, context: ServerContext, unary: @escaping RPCRouter.UnaryHandler
     ) async {
         let path = stream.path
-        if stream.deadline == nil, interceptors.isEmpty {
+        if stream.callDeadline == nil, interceptors.isEmpty {
             // Only what the call needs is captured (copying the whole stream costs retains).
             let immediate = stream.immediateRequests
             let requests = stream.requests
