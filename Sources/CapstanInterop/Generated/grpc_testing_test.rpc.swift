@@ -100,19 +100,19 @@ public enum Grpc_Testing_TestService {
 extension Grpc_Testing_TestService.Handler {
     /// Registers every method of `grpc.testing.TestService` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Grpc_Testing_TestService.Method.emptyCall, bytes: { request, context in
+        router.unaryBytes(Grpc_Testing_TestService.Method.emptyCall) { request, context in
             try await self.emptyCall(request: Grpc_Testing_TestService.Method.emptyCall.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Grpc_Testing_TestService.Method.unaryCall, bytes: { request, context in
+        }
+        router.unaryBytes(Grpc_Testing_TestService.Method.unaryCall) { request, context in
             try await self.unaryCall(request: Grpc_Testing_TestService.Method.unaryCall.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(Grpc_Testing_TestService.Method.streamingOutputCall) { request, response, context in try await self.streamingOutputCall(request: request, response: response, context: context) }
         router.clientStreaming(Grpc_Testing_TestService.Method.streamingInputCall) { requests, context in try await self.streamingInputCall(requests: requests, context: context) }
         router.bidirectional(Grpc_Testing_TestService.Method.fullDuplexCall) { requests, response, context in try await self.fullDuplexCall(requests: requests, response: response, context: context) }
         router.bidirectional(Grpc_Testing_TestService.Method.halfDuplexCall) { requests, response, context in try await self.halfDuplexCall(requests: requests, response: response, context: context) }
-        router.unary(Grpc_Testing_TestService.Method.unimplementedCall, bytes: { request, context in
+        router.unaryBytes(Grpc_Testing_TestService.Method.unimplementedCall) { request, context in
             try await self.unimplementedCall(request: Grpc_Testing_TestService.Method.unimplementedCall.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }
 
@@ -156,8 +156,8 @@ public enum Grpc_Testing_UnimplementedService {
 extension Grpc_Testing_UnimplementedService.Handler {
     /// Registers every method of `grpc.testing.UnimplementedService` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Grpc_Testing_UnimplementedService.Method.unimplementedCall, bytes: { request, context in
+        router.unaryBytes(Grpc_Testing_UnimplementedService.Method.unimplementedCall) { request, context in
             try await self.unimplementedCall(request: Grpc_Testing_UnimplementedService.Method.unimplementedCall.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }

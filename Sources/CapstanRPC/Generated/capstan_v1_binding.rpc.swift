@@ -47,8 +47,8 @@ public enum Bindings {
 extension Bindings.Handler {
     /// Registers every method of `capstan.v1.Bindings` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Bindings.Method.create, bytes: { request, context in
+        router.unaryBytes(Bindings.Method.create) { request, context in
             try await self.create(request: Bindings.Method.create.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }

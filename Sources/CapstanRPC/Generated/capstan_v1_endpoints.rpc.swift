@@ -80,21 +80,21 @@ public enum EndpointsRegistry {
 extension EndpointsRegistry.Handler {
     /// Registers every method of `capstan.v1.EndpointsRegistry` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(EndpointsRegistry.Method.create, bytes: { request, context in
+        router.unaryBytes(EndpointsRegistry.Method.create) { request, context in
             try await self.create(request: EndpointsRegistry.Method.create.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(EndpointsRegistry.Method.get, bytes: { request, context in
+        }
+        router.unaryBytes(EndpointsRegistry.Method.get) { request, context in
             try await self.get(request: EndpointsRegistry.Method.get.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(EndpointsRegistry.Method.list, bytes: { request, context in
+        }
+        router.unaryBytes(EndpointsRegistry.Method.list) { request, context in
             try await self.list(request: EndpointsRegistry.Method.list.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(EndpointsRegistry.Method.update, bytes: { request, context in
+        }
+        router.unaryBytes(EndpointsRegistry.Method.update) { request, context in
             try await self.update(request: EndpointsRegistry.Method.update.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(EndpointsRegistry.Method.delete, bytes: { request, context in
+        }
+        router.unaryBytes(EndpointsRegistry.Method.delete) { request, context in
             try await self.delete(request: EndpointsRegistry.Method.delete.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(EndpointsRegistry.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

@@ -72,18 +72,18 @@ public enum Kubelet {
 extension Kubelet.Handler {
     /// Registers every method of `capstan.v1.Kubelet` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Kubelet.Method.getPodInfo, bytes: { request, context in
+        router.unaryBytes(Kubelet.Method.getPodInfo) { request, context in
             try await self.getPodInfo(request: Kubelet.Method.getPodInfo.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Kubelet.Method.getMachineInfo, bytes: { request, context in
+        }
+        router.unaryBytes(Kubelet.Method.getMachineInfo) { request, context in
             try await self.getMachineInfo(request: Kubelet.Method.getMachineInfo.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Kubelet.Method.getContainerStats, bytes: { request, context in
+        }
+        router.unaryBytes(Kubelet.Method.getContainerStats) { request, context in
             try await self.getContainerStats(request: Kubelet.Method.getContainerStats.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Kubelet.Method.exec, bytes: { request, context in
+        }
+        router.unaryBytes(Kubelet.Method.exec) { request, context in
             try await self.exec(request: Kubelet.Method.exec.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(Kubelet.Method.logs) { request, response, context in try await self.logs(request: request, response: response, context: context) }
     }
 }

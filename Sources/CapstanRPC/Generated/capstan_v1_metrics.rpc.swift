@@ -45,8 +45,8 @@ public enum Metrics {
 extension Metrics.Handler {
     /// Registers every method of `capstan.v1.Metrics` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Metrics.Method.get, bytes: { request, context in
+        router.unaryBytes(Metrics.Method.get) { request, context in
             try await self.get(request: Metrics.Method.get.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }

@@ -80,21 +80,21 @@ public enum Minions {
 extension Minions.Handler {
     /// Registers every method of `capstan.v1.Minions` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Minions.Method.create, bytes: { request, context in
+        router.unaryBytes(Minions.Method.create) { request, context in
             try await self.create(request: Minions.Method.create.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Minions.Method.get, bytes: { request, context in
+        }
+        router.unaryBytes(Minions.Method.get) { request, context in
             try await self.get(request: Minions.Method.get.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Minions.Method.list, bytes: { request, context in
+        }
+        router.unaryBytes(Minions.Method.list) { request, context in
             try await self.list(request: Minions.Method.list.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Minions.Method.delete, bytes: { request, context in
+        }
+        router.unaryBytes(Minions.Method.delete) { request, context in
             try await self.delete(request: Minions.Method.delete.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(Minions.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
-        router.unary(Minions.Method.reportStatus, bytes: { request, context in
+        router.unaryBytes(Minions.Method.reportStatus) { request, context in
             try await self.reportStatus(request: Minions.Method.reportStatus.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }

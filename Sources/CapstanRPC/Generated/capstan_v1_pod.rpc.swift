@@ -92,24 +92,24 @@ public enum Pods {
 extension Pods.Handler {
     /// Registers every method of `capstan.v1.Pods` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Pods.Method.create, bytes: { request, context in
+        router.unaryBytes(Pods.Method.create) { request, context in
             try await self.create(request: Pods.Method.create.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Pods.Method.get, bytes: { request, context in
+        }
+        router.unaryBytes(Pods.Method.get) { request, context in
             try await self.get(request: Pods.Method.get.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Pods.Method.list, bytes: { request, context in
+        }
+        router.unaryBytes(Pods.Method.list) { request, context in
             try await self.list(request: Pods.Method.list.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Pods.Method.update, bytes: { request, context in
+        }
+        router.unaryBytes(Pods.Method.update) { request, context in
             try await self.update(request: Pods.Method.update.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Pods.Method.delete, bytes: { request, context in
+        }
+        router.unaryBytes(Pods.Method.delete) { request, context in
             try await self.delete(request: Pods.Method.delete.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(Pods.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
-        router.unary(Pods.Method.updateStatus, bytes: { request, context in
+        router.unaryBytes(Pods.Method.updateStatus) { request, context in
             try await self.updateStatus(request: Pods.Method.updateStatus.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }

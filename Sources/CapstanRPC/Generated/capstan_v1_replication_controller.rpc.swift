@@ -79,21 +79,21 @@ public enum ReplicationControllers {
 extension ReplicationControllers.Handler {
     /// Registers every method of `capstan.v1.ReplicationControllers` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(ReplicationControllers.Method.create, bytes: { request, context in
+        router.unaryBytes(ReplicationControllers.Method.create) { request, context in
             try await self.create(request: ReplicationControllers.Method.create.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(ReplicationControllers.Method.get, bytes: { request, context in
+        }
+        router.unaryBytes(ReplicationControllers.Method.get) { request, context in
             try await self.get(request: ReplicationControllers.Method.get.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(ReplicationControllers.Method.list, bytes: { request, context in
+        }
+        router.unaryBytes(ReplicationControllers.Method.list) { request, context in
             try await self.list(request: ReplicationControllers.Method.list.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(ReplicationControllers.Method.update, bytes: { request, context in
+        }
+        router.unaryBytes(ReplicationControllers.Method.update) { request, context in
             try await self.update(request: ReplicationControllers.Method.update.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(ReplicationControllers.Method.delete, bytes: { request, context in
+        }
+        router.unaryBytes(ReplicationControllers.Method.delete) { request, context in
             try await self.delete(request: ReplicationControllers.Method.delete.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(ReplicationControllers.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

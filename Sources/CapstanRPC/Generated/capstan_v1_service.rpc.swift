@@ -79,21 +79,21 @@ public enum Services {
 extension Services.Handler {
     /// Registers every method of `capstan.v1.Services` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Services.Method.create, bytes: { request, context in
+        router.unaryBytes(Services.Method.create) { request, context in
             try await self.create(request: Services.Method.create.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Services.Method.get, bytes: { request, context in
+        }
+        router.unaryBytes(Services.Method.get) { request, context in
             try await self.get(request: Services.Method.get.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Services.Method.list, bytes: { request, context in
+        }
+        router.unaryBytes(Services.Method.list) { request, context in
             try await self.list(request: Services.Method.list.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Services.Method.update, bytes: { request, context in
+        }
+        router.unaryBytes(Services.Method.update) { request, context in
             try await self.update(request: Services.Method.update.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Services.Method.delete, bytes: { request, context in
+        }
+        router.unaryBytes(Services.Method.delete) { request, context in
             try await self.delete(request: Services.Method.delete.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(Services.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

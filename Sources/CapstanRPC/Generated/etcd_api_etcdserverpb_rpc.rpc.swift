@@ -75,21 +75,21 @@ public enum Etcdserverpb_KV {
 extension Etcdserverpb_KV.Handler {
     /// Registers every method of `etcdserverpb.KV` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Etcdserverpb_KV.Method.range, bytes: { request, context in
+        router.unaryBytes(Etcdserverpb_KV.Method.range) { request, context in
             try await self.range(request: Etcdserverpb_KV.Method.range.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Etcdserverpb_KV.Method.put, bytes: { request, context in
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.put) { request, context in
             try await self.put(request: Etcdserverpb_KV.Method.put.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Etcdserverpb_KV.Method.deleteRange, bytes: { request, context in
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.deleteRange) { request, context in
             try await self.deleteRange(request: Etcdserverpb_KV.Method.deleteRange.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Etcdserverpb_KV.Method.txn, bytes: { request, context in
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.txn) { request, context in
             try await self.txn(request: Etcdserverpb_KV.Method.txn.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Etcdserverpb_KV.Method.compact, bytes: { request, context in
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.compact) { request, context in
             try await self.compact(request: Etcdserverpb_KV.Method.compact.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }
 
@@ -199,15 +199,15 @@ public enum Etcdserverpb_Lease {
 extension Etcdserverpb_Lease.Handler {
     /// Registers every method of `etcdserverpb.Lease` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Etcdserverpb_Lease.Method.leaseGrant, bytes: { request, context in
+        router.unaryBytes(Etcdserverpb_Lease.Method.leaseGrant) { request, context in
             try await self.leaseGrant(request: Etcdserverpb_Lease.Method.leaseGrant.decodeRequest(request), context: context).serializedBytes()
-        })
-        router.unary(Etcdserverpb_Lease.Method.leaseRevoke, bytes: { request, context in
+        }
+        router.unaryBytes(Etcdserverpb_Lease.Method.leaseRevoke) { request, context in
             try await self.leaseRevoke(request: Etcdserverpb_Lease.Method.leaseRevoke.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.bidirectional(Etcdserverpb_Lease.Method.leaseKeepAlive) { requests, response, context in try await self.leaseKeepAlive(requests: requests, response: response, context: context) }
-        router.unary(Etcdserverpb_Lease.Method.leaseTimeToLive, bytes: { request, context in
+        router.unaryBytes(Etcdserverpb_Lease.Method.leaseTimeToLive) { request, context in
             try await self.leaseTimeToLive(request: Etcdserverpb_Lease.Method.leaseTimeToLive.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
     }
 }

@@ -54,9 +54,9 @@ public enum Grpc_Health_V1_Health {
 extension Grpc_Health_V1_Health.Handler {
     /// Registers every method of `grpc.health.v1.Health` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Grpc_Health_V1_Health.Method.check, bytes: { request, context in
+        router.unaryBytes(Grpc_Health_V1_Health.Method.check) { request, context in
             try await self.check(request: Grpc_Health_V1_Health.Method.check.decodeRequest(request), context: context).serializedBytes()
-        })
+        }
         router.serverStreaming(Grpc_Health_V1_Health.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

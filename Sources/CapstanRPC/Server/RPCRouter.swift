@@ -40,9 +40,9 @@ public struct RPCRouter: Sendable {
     /// Generated `register(on:)` code uses this: against the typed `unary(_:_:)` it saves an
     /// async frame (and the executor check when it returns) on every call. Otherwise the same:
     /// interceptors, deadlines and errors apply alike.
-    public mutating func unary<Req, Res>(
+    public mutating func unaryBytes<Req, Res>(
         _ m: MethodDescriptor<Req, Res>,
-        bytes handler: nonisolated(nonsending) @escaping @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
+        _ handler: nonisolated(nonsending) @escaping @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
     ) {
         register(m, .unary, Self.unaryHandler(m, handler), unary: handler)
     }

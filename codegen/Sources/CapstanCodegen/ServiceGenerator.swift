@@ -85,9 +85,9 @@ struct ServiceGenerator {
                         // Bytes to bytes in one closure: a typed closure inside the router's
                         // decoding one would be one more async frame, and each frame costs an
                         // executor check when its callee returns.
-                        p.line("router.unary(\(method), bytes: { request, context in")
+                        p.line("router.unaryBytes(\(method)) { request, context in")
                         p.line("    try await self.\(m.swiftName)(request: \(method).decodeRequest(request), context: context).serializedBytes()")
-                        p.line("})")
+                        p.line("}")
                     case "serverStreaming":
                         p.line("router.serverStreaming(\(method)) { request, response, context in try await self.\(m.swiftName)(request: request, response: response, context: context) }")
                     case "clientStreaming":
