@@ -30,7 +30,8 @@ final class HandlerWorkers: @unchecked Sendable {
 
     let loop: EventLoop
     private let maxIdle: Int
-    private var idle: [Worker] = []
+    /// Loop thread only (see `ServerConnection.streams` on `@exclusivity(unchecked)`).
+    @exclusivity(unchecked) private var idle: [Worker] = []
     private var draining = false
 
     init(loop: EventLoop, maxIdle: Int = 1024) {

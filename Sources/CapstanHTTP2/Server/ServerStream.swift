@@ -11,7 +11,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     let connection: ServerConnection
     let loop: EventLoop
 
-    var deframer: GRPCDeframer
+    /// Loop thread only (see `ServerConnection.streams` on `@exclusivity(unchecked)`).
+    @exclusivity(unchecked) var deframer: GRPCDeframer
     private(set) var inbox: StreamInbox!
     /// The response queue (this stream itself).
     var outbound: StreamOutbound { self }
