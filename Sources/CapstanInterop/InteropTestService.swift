@@ -32,12 +32,12 @@ public struct InteropTestService: Grpc_Testing_TestService.Handler {
         self.sleep = sleep
     }
 
-    public func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
+    nonisolated(nonsending) public func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
         try InteropEcho.echoMetadata(context)
         return Grpc_Testing_Empty()
     }
 
-    public func unaryCall(
+    nonisolated(nonsending) public func unaryCall(
         request: Grpc_Testing_SimpleRequest, context: ServerContext
     ) async throws -> Grpc_Testing_SimpleResponse {
         try InteropEcho.echoMetadata(context)
@@ -49,7 +49,7 @@ public struct InteropTestService: Grpc_Testing_TestService.Handler {
         return response
     }
 
-    public func streamingOutputCall(
+    nonisolated(nonsending) public func streamingOutputCall(
         request: Grpc_Testing_StreamingOutputCallRequest,
         response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>,
         context: ServerContext
@@ -57,7 +57,7 @@ public struct InteropTestService: Grpc_Testing_TestService.Handler {
         try await answer(request, on: response)
     }
 
-    public func streamingInputCall(
+    nonisolated(nonsending) public func streamingInputCall(
         requests: RequestStream<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext
     ) async throws -> Grpc_Testing_StreamingInputCallResponse {
         var total = 0
@@ -72,7 +72,7 @@ public struct InteropTestService: Grpc_Testing_TestService.Handler {
         return response
     }
 
-    public func fullDuplexCall(
+    nonisolated(nonsending) public func fullDuplexCall(
         requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>,
         response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>,
         context: ServerContext
@@ -83,7 +83,7 @@ public struct InteropTestService: Grpc_Testing_TestService.Handler {
         }
     }
 
-    public func halfDuplexCall(
+    nonisolated(nonsending) public func halfDuplexCall(
         requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>,
         response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>,
         context: ServerContext
@@ -98,7 +98,7 @@ public struct InteropTestService: Grpc_Testing_TestService.Handler {
         }
     }
 
-    public func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
+    nonisolated(nonsending) public func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
         throw RPCError(
             code: .unimplemented,
             message: "\(Grpc_Testing_TestService.Method.unimplementedCall.path) is deliberately not implemented"

@@ -13,6 +13,15 @@
 ///   see `ServerContext`, `RequestStream` (inbound, back-pressured) and `ResponseStream` (outbound,
 ///   suspends while the peer's buffer is full). Unary methods take a fast path (`RPCServer`'s
 ///   notes): request bytes in, response bytes out, the whole response handed to the writer at once.
+///   Executor hops: the transport's stream handler, unary handlers (`RPCRouter.unary`,
+///   `unaryBytes`) and the generated handler protocols' methods are `nonisolated(nonsending)`, so
+///   none hops to the global executor on entry. Each `await` of an async call that code follows
+///   still costs an executor check when the callee returns (`swift_task_switch`, which locks the
+///   task's status records when the task prefers an executor, as HTTP/2 handler tasks do), so the
+///   unary path keeps few async frames: generated code registers a unary method as one bytes-to-bytes
+///   closure (`unaryBytes`), and the deadline is stored as `CallDeadline` (a frozen type; the
+///   library-evolution `ContinuousClock.Instant` would make every copy of the stream and context
+///   go through value witnesses).
 /// - **Client**: `RPCClient` opens a stream through the `ClientInterceptor` chain on a
 ///   `ClientTransport` and exposes typed calls (`unary`, `ServerStreamingCall`,
 ///   `ClientStreamingCall`, `BidirectionalCall`). Deadlines are enforced locally too; cancelling the

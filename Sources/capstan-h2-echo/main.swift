@@ -85,7 +85,8 @@ if CommandLine.arguments.contains("--raw") {
     try await transport.listen { stream in
         do {
             var it = stream.requests.makeAsyncIterator()
-            let message = try await it.next() ?? []
+            // On the handler's own executor (it runs `nonisolated(nonsending)`): the iterator stays put.
+            let message = try await it.next(isolation: #isolation) ?? []
             try await stream.writer.writeHeaders(Metadata())
             try await stream.writer.writeMessage(message)
             stream.writer.finish(status: .ok, details: nil, trailers: Metadata())

@@ -52,7 +52,9 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Loop thread
     private let epoll: Epoll
-    private var local: [LocalWork] = []
+    /// Loop thread only and never held across a call that could touch it again: no dynamic
+    /// exclusivity check (one per job a handler task enqueues).
+    @exclusivity(unchecked) private var local: [LocalWork] = []
     private var timers = TimerHeap()
     private var deadlines = DeadlineQueue()
     private var handlers: [UInt64: any IOHandler] = [:]

@@ -36,9 +36,11 @@ class StreamOutbound {
     /// The first message queued while nothing else was (a unary response), kept out of `chunks`
     /// so that case needs no array; it goes out before `chunks`. `firstOffset` counts the bytes
     /// of its prefix and body already handed out.
-    final private var first: [UInt8]?
+    // Loop thread only, never across a suspension: no dynamic exclusivity checks (see
+    // `ServerConnection.streams`).
+    @exclusivity(unchecked) final private var first: [UInt8]?
     final private var firstOffset = 0
-    final private var chunks: [Chunk] = []
+    @exclusivity(unchecked) final private var chunks: [Chunk] = []
     final private var head = 0
     final private var headOffset = 0
 
@@ -59,9 +61,9 @@ class StreamOutbound {
 
     /// Above this many queued bytes writers park.
     final let highWater: Int
-    final private var waiters: [CheckedContinuation<Void, any Error>] = []
+    @exclusivity(unchecked) final private var waiters: [CheckedContinuation<Void, any Error>] = []
     /// Once set, parking and later writes fail with it.
-    final private(set) var failure: RPCError?
+    @exclusivity(unchecked) final private(set) var failure: RPCError?
 
     init(highWater: Int) {
         self.highWater = highWater

@@ -53,7 +53,14 @@ public final class HTTP2ServerTransport: ServerTransport {
         var listenerClosed = false
         var connections: [ObjectIdentifier: ServerConnection] = [:]
         var done: CheckedContinuation<Void, Never>?
-        var handler: (@Sendable (ServerTransportStream) async -> Void)?
+        var handler: StreamHandlerBox?
+    }
+
+    /// The handler inside a struct: a function value taken out of the lock directly (through
+    /// `withLock`'s generic result) comes back wrapped in a reabstraction thunk, one more async
+    /// frame and executor check on every call.
+    private struct StreamHandlerBox {
+        let run: ServerStreamHandler
     }
 
     private let state = Mutex(State())
@@ -88,12 +95,12 @@ public final class HTTP2ServerTransport: ServerTransport {
         if let fd = state.withLock({ $0.listenFD }) { System.close(fd) }
     }
 
-    public func listen(_ handler: @escaping @Sendable (ServerTransportStream) async -> Void) async throws {
+    public func listen(_ handler: @escaping ServerStreamHandler) async throws {
         let loop = group.next()
         let start: Listener? = try state.withLock { (state) throws(HTTP2TransportError) -> Listener? in
             guard !state.listening else { throw HTTP2TransportError(.invalidUse, "listen was already called") }
             state.listening = true
-            state.handler = handler
+            state.handler = StreamHandlerBox(run: handler)
             guard let fd = state.listenFD else { return nil }
             state.listenFD = nil
             if state.shuttingDown {
@@ -174,7 +181,7 @@ public final class HTTP2ServerTransport: ServerTransport {
 
     /// A socket was accepted: it becomes a connection on the next loop.
     func accepted(fd: Int32, peer: SocketAddress?) {
-        guard let handler = state.withLock({ $0.handler }) else {
+        guard let handler = state.withLock({ $0.handler })?.run else {
             System.close(fd)
             return
         }

@@ -18,7 +18,7 @@ final class HandlerWorkers: @unchecked Sendable {
     struct Call: Sendable {
         let stream: ServerStream
         let transportStream: ServerTransportStream
-        let handler: @Sendable (ServerTransportStream) async -> Void
+        let handler: ServerStreamHandler
         let transport: HTTP2ServerTransport
     }
 
@@ -30,7 +30,8 @@ final class HandlerWorkers: @unchecked Sendable {
 
     let loop: EventLoop
     private let maxIdle: Int
-    private var idle: [Worker] = []
+    /// Loop thread only (see `ServerConnection.streams` on `@exclusivity(unchecked)`).
+    @exclusivity(unchecked) private var idle: [Worker] = []
     private var draining = false
 
     init(loop: EventLoop, maxIdle: Int = 1024) {

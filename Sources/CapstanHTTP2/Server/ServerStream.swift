@@ -11,7 +11,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     let connection: ServerConnection
     let loop: EventLoop
 
-    var deframer: GRPCDeframer
+    /// Loop thread only (see `ServerConnection.streams` on `@exclusivity(unchecked)`).
+    @exclusivity(unchecked) var deframer: GRPCDeframer
     private(set) var inbox: StreamInbox!
     /// The response queue (this stream itself).
     var outbound: StreamOutbound { self }
@@ -220,7 +221,7 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
 
     /// The core's call for this stream: told when the peer cancels and, with a deadline, when it
     /// passes (the loop's `DeadlineQueue` fires `deadlinePassed`).
-    func attach(_ target: any ServerCallTarget, deadline: ContinuousClock.Instant?) {
+    func attach(_ target: any ServerCallTarget, deadline: CallDeadline?) {
         assert(loop.inEventLoop)
         if cancelledEarly {
             target.peerCancelled()
@@ -228,7 +229,7 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         }
         guard !finished, !closed else { return }
         callTarget = target
-        if let deadline { loop.armDeadline(self, at: deadline) }
+        if let deadline { loop.armDeadline(self, at: deadline.instant) }
     }
 
     func deadlinePassed() {

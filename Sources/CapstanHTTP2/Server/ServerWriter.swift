@@ -92,7 +92,7 @@ struct ServerWriter: ServerStreamWriter, ServerCallControl {
         }
     }
 
-    func attach(_ target: any ServerCallTarget, deadline: ContinuousClock.Instant?) {
+    func attach(_ target: any ServerCallTarget, deadline: CallDeadline?) {
         let stream = stream
         if stream.loop.inEventLoop {
             stream.attach(target, deadline: deadline)

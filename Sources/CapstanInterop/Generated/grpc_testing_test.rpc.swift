@@ -37,19 +37,23 @@ public enum Grpc_Testing_TestService {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `grpc.testing.TestService`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
-        func unaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse
+        nonisolated(nonsending) func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
+        nonisolated(nonsending) func unaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse
         /// One request, a stream of responses shaped by response_parameters.
-        func streamingOutputCall(request: Grpc_Testing_StreamingOutputCallRequest, response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws
+        nonisolated(nonsending) func streamingOutputCall(request: Grpc_Testing_StreamingOutputCallRequest, response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws
         /// A stream of requests, one response with the total payload size.
-        func streamingInputCall(requests: RequestStream<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext) async throws -> Grpc_Testing_StreamingInputCallResponse
+        nonisolated(nonsending) func streamingInputCall(requests: RequestStream<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext) async throws -> Grpc_Testing_StreamingInputCallResponse
         /// Each request is answered as soon as it arrives.
-        func fullDuplexCall(requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>, response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws
+        nonisolated(nonsending) func fullDuplexCall(requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>, response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws
         /// All requests are read first, then answered in order.
-        func halfDuplexCall(requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>, response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws
+        nonisolated(nonsending) func halfDuplexCall(requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>, response: ResponseStream<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws
         /// Servers leave this unimplemented on purpose.
-        func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
+        nonisolated(nonsending) func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
     }
 
     /// A typed client of `grpc.testing.TestService`.
@@ -96,13 +100,19 @@ public enum Grpc_Testing_TestService {
 extension Grpc_Testing_TestService.Handler {
     /// Registers every method of `grpc.testing.TestService` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Grpc_Testing_TestService.Method.emptyCall) { request, context in try await self.emptyCall(request: request, context: context) }
-        router.unary(Grpc_Testing_TestService.Method.unaryCall) { request, context in try await self.unaryCall(request: request, context: context) }
+        router.unaryBytes(Grpc_Testing_TestService.Method.emptyCall) { request, context in
+            try await self.emptyCall(request: Grpc_Testing_TestService.Method.emptyCall.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Grpc_Testing_TestService.Method.unaryCall) { request, context in
+            try await self.unaryCall(request: Grpc_Testing_TestService.Method.unaryCall.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(Grpc_Testing_TestService.Method.streamingOutputCall) { request, response, context in try await self.streamingOutputCall(request: request, response: response, context: context) }
         router.clientStreaming(Grpc_Testing_TestService.Method.streamingInputCall) { requests, context in try await self.streamingInputCall(requests: requests, context: context) }
         router.bidirectional(Grpc_Testing_TestService.Method.fullDuplexCall) { requests, response, context in try await self.fullDuplexCall(requests: requests, response: response, context: context) }
         router.bidirectional(Grpc_Testing_TestService.Method.halfDuplexCall) { requests, response, context in try await self.halfDuplexCall(requests: requests, response: response, context: context) }
-        router.unary(Grpc_Testing_TestService.Method.unimplementedCall) { request, context in try await self.unimplementedCall(request: request, context: context) }
+        router.unaryBytes(Grpc_Testing_TestService.Method.unimplementedCall) { request, context in
+            try await self.unimplementedCall(request: Grpc_Testing_TestService.Method.unimplementedCall.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }
 
@@ -123,8 +133,12 @@ public enum Grpc_Testing_UnimplementedService {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `grpc.testing.UnimplementedService`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
+        nonisolated(nonsending) func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
     }
 
     /// A typed client of `grpc.testing.UnimplementedService`.
@@ -142,6 +156,8 @@ public enum Grpc_Testing_UnimplementedService {
 extension Grpc_Testing_UnimplementedService.Handler {
     /// Registers every method of `grpc.testing.UnimplementedService` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Grpc_Testing_UnimplementedService.Method.unimplementedCall) { request, context in try await self.unimplementedCall(request: request, context: context) }
+        router.unaryBytes(Grpc_Testing_UnimplementedService.Method.unimplementedCall) { request, context in
+            try await self.unimplementedCall(request: Grpc_Testing_UnimplementedService.Method.unimplementedCall.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }

@@ -18,6 +18,18 @@ public struct MethodDescriptor<Request: WireMessage, Response: WireMessage>: Sen
     /// The HTTP/2 `:path`, e.g. `/capstan.v1.Pods/Create`.
     public var path: String { "/\(service)/\(method)" }
 
+    /// Decodes a request of this method from its binary encoding; one that does not parse is an
+    /// `INTERNAL` error naming the method and the message type (gRPC's convention). Inlinable, so
+    /// generated handlers decode their concrete type without generic dispatch.
+    @inlinable
+    public func decodeRequest(_ bytes: [UInt8]) throws(RPCError) -> Request {
+        do {
+            return try bytes.withUnsafeBytes { raw in try Request(serializedBytes: raw) }
+        } catch {
+            throw MessageCodec.unparsableRequest(Request.self, path: path, error: error)
+        }
+    }
+
     /// The same method without its static types.
     public var erased: AnyMethodDescriptor {
         AnyMethodDescriptor(

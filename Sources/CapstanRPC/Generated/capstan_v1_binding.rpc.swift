@@ -22,9 +22,13 @@ public enum Bindings {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.Bindings`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
         /// Returns the bound pod.
-        func create(request: Binding, context: ServerContext) async throws -> Pod
+        nonisolated(nonsending) func create(request: Binding, context: ServerContext) async throws -> Pod
     }
 
     /// A typed client of `capstan.v1.Bindings`.
@@ -43,6 +47,8 @@ public enum Bindings {
 extension Bindings.Handler {
     /// Registers every method of `capstan.v1.Bindings` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Bindings.Method.create) { request, context in try await self.create(request: request, context: context) }
+        router.unaryBytes(Bindings.Method.create) { request, context in
+            try await self.create(request: Bindings.Method.create.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }

@@ -32,13 +32,17 @@ public enum EndpointsRegistry {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.EndpointsRegistry`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func create(request: Endpoints, context: ServerContext) async throws -> Endpoints
-        func get(request: GetRequest, context: ServerContext) async throws -> Endpoints
-        func list(request: ListRequest, context: ServerContext) async throws -> EndpointsList
-        func update(request: Endpoints, context: ServerContext) async throws -> Endpoints
-        func delete(request: DeleteRequest, context: ServerContext) async throws -> Endpoints
-        func watch(request: WatchRequest, response: ResponseStream<EndpointsEvent>, context: ServerContext) async throws
+        nonisolated(nonsending) func create(request: Endpoints, context: ServerContext) async throws -> Endpoints
+        nonisolated(nonsending) func get(request: GetRequest, context: ServerContext) async throws -> Endpoints
+        nonisolated(nonsending) func list(request: ListRequest, context: ServerContext) async throws -> EndpointsList
+        nonisolated(nonsending) func update(request: Endpoints, context: ServerContext) async throws -> Endpoints
+        nonisolated(nonsending) func delete(request: DeleteRequest, context: ServerContext) async throws -> Endpoints
+        nonisolated(nonsending) func watch(request: WatchRequest, response: ResponseStream<EndpointsEvent>, context: ServerContext) async throws
     }
 
     /// A typed client of `capstan.v1.EndpointsRegistry`.
@@ -76,11 +80,21 @@ public enum EndpointsRegistry {
 extension EndpointsRegistry.Handler {
     /// Registers every method of `capstan.v1.EndpointsRegistry` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(EndpointsRegistry.Method.create) { request, context in try await self.create(request: request, context: context) }
-        router.unary(EndpointsRegistry.Method.get) { request, context in try await self.get(request: request, context: context) }
-        router.unary(EndpointsRegistry.Method.list) { request, context in try await self.list(request: request, context: context) }
-        router.unary(EndpointsRegistry.Method.update) { request, context in try await self.update(request: request, context: context) }
-        router.unary(EndpointsRegistry.Method.delete) { request, context in try await self.delete(request: request, context: context) }
+        router.unaryBytes(EndpointsRegistry.Method.create) { request, context in
+            try await self.create(request: EndpointsRegistry.Method.create.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(EndpointsRegistry.Method.get) { request, context in
+            try await self.get(request: EndpointsRegistry.Method.get.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(EndpointsRegistry.Method.list) { request, context in
+            try await self.list(request: EndpointsRegistry.Method.list.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(EndpointsRegistry.Method.update) { request, context in
+            try await self.update(request: EndpointsRegistry.Method.update.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(EndpointsRegistry.Method.delete) { request, context in
+            try await self.delete(request: EndpointsRegistry.Method.delete.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(EndpointsRegistry.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

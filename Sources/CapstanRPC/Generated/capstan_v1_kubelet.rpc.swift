@@ -29,12 +29,16 @@ public enum Kubelet {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.Kubelet`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func getPodInfo(request: PodInfoRequest, context: ServerContext) async throws -> PodInfo
-        func getMachineInfo(request: MachineInfoRequest, context: ServerContext) async throws -> MachineInfo
-        func getContainerStats(request: ContainerStatsRequest, context: ServerContext) async throws -> ContainerStats
-        func exec(request: ExecRequest, context: ServerContext) async throws -> ExecResponse
-        func logs(request: LogsRequest, response: ResponseStream<LogChunk>, context: ServerContext) async throws
+        nonisolated(nonsending) func getPodInfo(request: PodInfoRequest, context: ServerContext) async throws -> PodInfo
+        nonisolated(nonsending) func getMachineInfo(request: MachineInfoRequest, context: ServerContext) async throws -> MachineInfo
+        nonisolated(nonsending) func getContainerStats(request: ContainerStatsRequest, context: ServerContext) async throws -> ContainerStats
+        nonisolated(nonsending) func exec(request: ExecRequest, context: ServerContext) async throws -> ExecResponse
+        nonisolated(nonsending) func logs(request: LogsRequest, response: ResponseStream<LogChunk>, context: ServerContext) async throws
     }
 
     /// A typed client of `capstan.v1.Kubelet`.
@@ -68,10 +72,18 @@ public enum Kubelet {
 extension Kubelet.Handler {
     /// Registers every method of `capstan.v1.Kubelet` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Kubelet.Method.getPodInfo) { request, context in try await self.getPodInfo(request: request, context: context) }
-        router.unary(Kubelet.Method.getMachineInfo) { request, context in try await self.getMachineInfo(request: request, context: context) }
-        router.unary(Kubelet.Method.getContainerStats) { request, context in try await self.getContainerStats(request: request, context: context) }
-        router.unary(Kubelet.Method.exec) { request, context in try await self.exec(request: request, context: context) }
+        router.unaryBytes(Kubelet.Method.getPodInfo) { request, context in
+            try await self.getPodInfo(request: Kubelet.Method.getPodInfo.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Kubelet.Method.getMachineInfo) { request, context in
+            try await self.getMachineInfo(request: Kubelet.Method.getMachineInfo.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Kubelet.Method.getContainerStats) { request, context in
+            try await self.getContainerStats(request: Kubelet.Method.getContainerStats.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Kubelet.Method.exec) { request, context in
+            try await self.exec(request: Kubelet.Method.exec.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(Kubelet.Method.logs) { request, response, context in try await self.logs(request: request, response: response, context: context) }
     }
 }

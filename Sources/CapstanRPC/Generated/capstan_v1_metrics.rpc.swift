@@ -22,8 +22,12 @@ public enum Metrics {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.Metrics`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func get(request: MetricsRequest, context: ServerContext) async throws -> MetricsSnapshot
+        nonisolated(nonsending) func get(request: MetricsRequest, context: ServerContext) async throws -> MetricsSnapshot
     }
 
     /// A typed client of `capstan.v1.Metrics`.
@@ -41,6 +45,8 @@ public enum Metrics {
 extension Metrics.Handler {
     /// Registers every method of `capstan.v1.Metrics` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Metrics.Method.get) { request, context in try await self.get(request: request, context: context) }
+        router.unaryBytes(Metrics.Method.get) { request, context in
+            try await self.get(request: Metrics.Method.get.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }

@@ -32,13 +32,17 @@ public enum Minions {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.Minions`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func create(request: Minion, context: ServerContext) async throws -> Minion
-        func get(request: GetRequest, context: ServerContext) async throws -> Minion
-        func list(request: ListRequest, context: ServerContext) async throws -> MinionList
-        func delete(request: DeleteRequest, context: ServerContext) async throws -> Minion
-        func watch(request: WatchRequest, response: ResponseStream<MinionEvent>, context: ServerContext) async throws
-        func reportStatus(request: MinionStatusReport, context: ServerContext) async throws -> Minion
+        nonisolated(nonsending) func create(request: Minion, context: ServerContext) async throws -> Minion
+        nonisolated(nonsending) func get(request: GetRequest, context: ServerContext) async throws -> Minion
+        nonisolated(nonsending) func list(request: ListRequest, context: ServerContext) async throws -> MinionList
+        nonisolated(nonsending) func delete(request: DeleteRequest, context: ServerContext) async throws -> Minion
+        nonisolated(nonsending) func watch(request: WatchRequest, response: ResponseStream<MinionEvent>, context: ServerContext) async throws
+        nonisolated(nonsending) func reportStatus(request: MinionStatusReport, context: ServerContext) async throws -> Minion
     }
 
     /// A typed client of `capstan.v1.Minions`.
@@ -76,11 +80,21 @@ public enum Minions {
 extension Minions.Handler {
     /// Registers every method of `capstan.v1.Minions` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Minions.Method.create) { request, context in try await self.create(request: request, context: context) }
-        router.unary(Minions.Method.get) { request, context in try await self.get(request: request, context: context) }
-        router.unary(Minions.Method.list) { request, context in try await self.list(request: request, context: context) }
-        router.unary(Minions.Method.delete) { request, context in try await self.delete(request: request, context: context) }
+        router.unaryBytes(Minions.Method.create) { request, context in
+            try await self.create(request: Minions.Method.create.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Minions.Method.get) { request, context in
+            try await self.get(request: Minions.Method.get.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Minions.Method.list) { request, context in
+            try await self.list(request: Minions.Method.list.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Minions.Method.delete) { request, context in
+            try await self.delete(request: Minions.Method.delete.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(Minions.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
-        router.unary(Minions.Method.reportStatus) { request, context in try await self.reportStatus(request: request, context: context) }
+        router.unaryBytes(Minions.Method.reportStatus) { request, context in
+            try await self.reportStatus(request: Minions.Method.reportStatus.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }

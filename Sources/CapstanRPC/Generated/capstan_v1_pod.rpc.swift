@@ -35,16 +35,20 @@ public enum Pods {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.Pods`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func create(request: Pod, context: ServerContext) async throws -> Pod
-        func get(request: GetRequest, context: ServerContext) async throws -> Pod
-        func list(request: ListRequest, context: ServerContext) async throws -> PodList
+        nonisolated(nonsending) func create(request: Pod, context: ServerContext) async throws -> Pod
+        nonisolated(nonsending) func get(request: GetRequest, context: ServerContext) async throws -> Pod
+        nonisolated(nonsending) func list(request: ListRequest, context: ServerContext) async throws -> PodList
         /// May not change spec.host (use Bindings) nor status (use UpdateStatus).
-        func update(request: Pod, context: ServerContext) async throws -> Pod
-        func delete(request: DeleteRequest, context: ServerContext) async throws -> Pod
-        func watch(request: WatchRequest, response: ResponseStream<PodEvent>, context: ServerContext) async throws
+        nonisolated(nonsending) func update(request: Pod, context: ServerContext) async throws -> Pod
+        nonisolated(nonsending) func delete(request: DeleteRequest, context: ServerContext) async throws -> Pod
+        nonisolated(nonsending) func watch(request: WatchRequest, response: ResponseStream<PodEvent>, context: ServerContext) async throws
         /// Changes only status; used by the kubelet.
-        func updateStatus(request: Pod, context: ServerContext) async throws -> Pod
+        nonisolated(nonsending) func updateStatus(request: Pod, context: ServerContext) async throws -> Pod
     }
 
     /// A typed client of `capstan.v1.Pods`.
@@ -88,12 +92,24 @@ public enum Pods {
 extension Pods.Handler {
     /// Registers every method of `capstan.v1.Pods` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Pods.Method.create) { request, context in try await self.create(request: request, context: context) }
-        router.unary(Pods.Method.get) { request, context in try await self.get(request: request, context: context) }
-        router.unary(Pods.Method.list) { request, context in try await self.list(request: request, context: context) }
-        router.unary(Pods.Method.update) { request, context in try await self.update(request: request, context: context) }
-        router.unary(Pods.Method.delete) { request, context in try await self.delete(request: request, context: context) }
+        router.unaryBytes(Pods.Method.create) { request, context in
+            try await self.create(request: Pods.Method.create.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Pods.Method.get) { request, context in
+            try await self.get(request: Pods.Method.get.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Pods.Method.list) { request, context in
+            try await self.list(request: Pods.Method.list.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Pods.Method.update) { request, context in
+            try await self.update(request: Pods.Method.update.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Pods.Method.delete) { request, context in
+            try await self.delete(request: Pods.Method.delete.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(Pods.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
-        router.unary(Pods.Method.updateStatus) { request, context in try await self.updateStatus(request: request, context: context) }
+        router.unaryBytes(Pods.Method.updateStatus) { request, context in
+            try await self.updateStatus(request: Pods.Method.updateStatus.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }

@@ -31,13 +31,17 @@ public enum ReplicationControllers {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.ReplicationControllers`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func create(request: ReplicationController, context: ServerContext) async throws -> ReplicationController
-        func get(request: GetRequest, context: ServerContext) async throws -> ReplicationController
-        func list(request: ListRequest, context: ServerContext) async throws -> ReplicationControllerList
-        func update(request: ReplicationController, context: ServerContext) async throws -> ReplicationController
-        func delete(request: DeleteRequest, context: ServerContext) async throws -> ReplicationController
-        func watch(request: WatchRequest, response: ResponseStream<ReplicationControllerEvent>, context: ServerContext) async throws
+        nonisolated(nonsending) func create(request: ReplicationController, context: ServerContext) async throws -> ReplicationController
+        nonisolated(nonsending) func get(request: GetRequest, context: ServerContext) async throws -> ReplicationController
+        nonisolated(nonsending) func list(request: ListRequest, context: ServerContext) async throws -> ReplicationControllerList
+        nonisolated(nonsending) func update(request: ReplicationController, context: ServerContext) async throws -> ReplicationController
+        nonisolated(nonsending) func delete(request: DeleteRequest, context: ServerContext) async throws -> ReplicationController
+        nonisolated(nonsending) func watch(request: WatchRequest, response: ResponseStream<ReplicationControllerEvent>, context: ServerContext) async throws
     }
 
     /// A typed client of `capstan.v1.ReplicationControllers`.
@@ -75,11 +79,21 @@ public enum ReplicationControllers {
 extension ReplicationControllers.Handler {
     /// Registers every method of `capstan.v1.ReplicationControllers` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(ReplicationControllers.Method.create) { request, context in try await self.create(request: request, context: context) }
-        router.unary(ReplicationControllers.Method.get) { request, context in try await self.get(request: request, context: context) }
-        router.unary(ReplicationControllers.Method.list) { request, context in try await self.list(request: request, context: context) }
-        router.unary(ReplicationControllers.Method.update) { request, context in try await self.update(request: request, context: context) }
-        router.unary(ReplicationControllers.Method.delete) { request, context in try await self.delete(request: request, context: context) }
+        router.unaryBytes(ReplicationControllers.Method.create) { request, context in
+            try await self.create(request: ReplicationControllers.Method.create.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(ReplicationControllers.Method.get) { request, context in
+            try await self.get(request: ReplicationControllers.Method.get.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(ReplicationControllers.Method.list) { request, context in
+            try await self.list(request: ReplicationControllers.Method.list.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(ReplicationControllers.Method.update) { request, context in
+            try await self.update(request: ReplicationControllers.Method.update.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(ReplicationControllers.Method.delete) { request, context in
+            try await self.delete(request: ReplicationControllers.Method.delete.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(ReplicationControllers.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

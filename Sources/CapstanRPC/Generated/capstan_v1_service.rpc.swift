@@ -31,13 +31,17 @@ public enum Services {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `capstan.v1.Services`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func create(request: Service, context: ServerContext) async throws -> Service
-        func get(request: GetRequest, context: ServerContext) async throws -> Service
-        func list(request: ListRequest, context: ServerContext) async throws -> ServiceList
-        func update(request: Service, context: ServerContext) async throws -> Service
-        func delete(request: DeleteRequest, context: ServerContext) async throws -> Service
-        func watch(request: WatchRequest, response: ResponseStream<ServiceEvent>, context: ServerContext) async throws
+        nonisolated(nonsending) func create(request: Service, context: ServerContext) async throws -> Service
+        nonisolated(nonsending) func get(request: GetRequest, context: ServerContext) async throws -> Service
+        nonisolated(nonsending) func list(request: ListRequest, context: ServerContext) async throws -> ServiceList
+        nonisolated(nonsending) func update(request: Service, context: ServerContext) async throws -> Service
+        nonisolated(nonsending) func delete(request: DeleteRequest, context: ServerContext) async throws -> Service
+        nonisolated(nonsending) func watch(request: WatchRequest, response: ResponseStream<ServiceEvent>, context: ServerContext) async throws
     }
 
     /// A typed client of `capstan.v1.Services`.
@@ -75,11 +79,21 @@ public enum Services {
 extension Services.Handler {
     /// Registers every method of `capstan.v1.Services` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Services.Method.create) { request, context in try await self.create(request: request, context: context) }
-        router.unary(Services.Method.get) { request, context in try await self.get(request: request, context: context) }
-        router.unary(Services.Method.list) { request, context in try await self.list(request: request, context: context) }
-        router.unary(Services.Method.update) { request, context in try await self.update(request: request, context: context) }
-        router.unary(Services.Method.delete) { request, context in try await self.delete(request: request, context: context) }
+        router.unaryBytes(Services.Method.create) { request, context in
+            try await self.create(request: Services.Method.create.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Services.Method.get) { request, context in
+            try await self.get(request: Services.Method.get.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Services.Method.list) { request, context in
+            try await self.list(request: Services.Method.list.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Services.Method.update) { request, context in
+            try await self.update(request: Services.Method.update.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Services.Method.delete) { request, context in
+            try await self.delete(request: Services.Method.delete.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(Services.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

@@ -30,13 +30,17 @@ public enum Etcdserverpb_KV {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `etcdserverpb.KV`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func range(request: Etcdserverpb_RangeRequest, context: ServerContext) async throws -> Etcdserverpb_RangeResponse
-        func put(request: Etcdserverpb_PutRequest, context: ServerContext) async throws -> Etcdserverpb_PutResponse
-        func deleteRange(request: Etcdserverpb_DeleteRangeRequest, context: ServerContext) async throws -> Etcdserverpb_DeleteRangeResponse
+        nonisolated(nonsending) func range(request: Etcdserverpb_RangeRequest, context: ServerContext) async throws -> Etcdserverpb_RangeResponse
+        nonisolated(nonsending) func put(request: Etcdserverpb_PutRequest, context: ServerContext) async throws -> Etcdserverpb_PutResponse
+        nonisolated(nonsending) func deleteRange(request: Etcdserverpb_DeleteRangeRequest, context: ServerContext) async throws -> Etcdserverpb_DeleteRangeResponse
         /// Compare-then-act, atomically.
-        func txn(request: Etcdserverpb_TxnRequest, context: ServerContext) async throws -> Etcdserverpb_TxnResponse
-        func compact(request: Etcdserverpb_CompactionRequest, context: ServerContext) async throws -> Etcdserverpb_CompactionResponse
+        nonisolated(nonsending) func txn(request: Etcdserverpb_TxnRequest, context: ServerContext) async throws -> Etcdserverpb_TxnResponse
+        nonisolated(nonsending) func compact(request: Etcdserverpb_CompactionRequest, context: ServerContext) async throws -> Etcdserverpb_CompactionResponse
     }
 
     /// A typed client of `etcdserverpb.KV`.
@@ -71,11 +75,21 @@ public enum Etcdserverpb_KV {
 extension Etcdserverpb_KV.Handler {
     /// Registers every method of `etcdserverpb.KV` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Etcdserverpb_KV.Method.range) { request, context in try await self.range(request: request, context: context) }
-        router.unary(Etcdserverpb_KV.Method.put) { request, context in try await self.put(request: request, context: context) }
-        router.unary(Etcdserverpb_KV.Method.deleteRange) { request, context in try await self.deleteRange(request: request, context: context) }
-        router.unary(Etcdserverpb_KV.Method.txn) { request, context in try await self.txn(request: request, context: context) }
-        router.unary(Etcdserverpb_KV.Method.compact) { request, context in try await self.compact(request: request, context: context) }
+        router.unaryBytes(Etcdserverpb_KV.Method.range) { request, context in
+            try await self.range(request: Etcdserverpb_KV.Method.range.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.put) { request, context in
+            try await self.put(request: Etcdserverpb_KV.Method.put.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.deleteRange) { request, context in
+            try await self.deleteRange(request: Etcdserverpb_KV.Method.deleteRange.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.txn) { request, context in
+            try await self.txn(request: Etcdserverpb_KV.Method.txn.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Etcdserverpb_KV.Method.compact) { request, context in
+            try await self.compact(request: Etcdserverpb_KV.Method.compact.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }
 
@@ -96,9 +110,13 @@ public enum Etcdserverpb_Watch {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `etcdserverpb.Watch`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
         /// One stream multiplexes any number of watchers.
-        func watch(requests: RequestStream<Etcdserverpb_WatchRequest>, response: ResponseStream<Etcdserverpb_WatchResponse>, context: ServerContext) async throws
+        nonisolated(nonsending) func watch(requests: RequestStream<Etcdserverpb_WatchRequest>, response: ResponseStream<Etcdserverpb_WatchResponse>, context: ServerContext) async throws
     }
 
     /// A typed client of `etcdserverpb.Watch`.
@@ -143,11 +161,15 @@ public enum Etcdserverpb_Lease {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `etcdserverpb.Lease`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func leaseGrant(request: Etcdserverpb_LeaseGrantRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseGrantResponse
-        func leaseRevoke(request: Etcdserverpb_LeaseRevokeRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseRevokeResponse
-        func leaseKeepAlive(requests: RequestStream<Etcdserverpb_LeaseKeepAliveRequest>, response: ResponseStream<Etcdserverpb_LeaseKeepAliveResponse>, context: ServerContext) async throws
-        func leaseTimeToLive(request: Etcdserverpb_LeaseTimeToLiveRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseTimeToLiveResponse
+        nonisolated(nonsending) func leaseGrant(request: Etcdserverpb_LeaseGrantRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseGrantResponse
+        nonisolated(nonsending) func leaseRevoke(request: Etcdserverpb_LeaseRevokeRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseRevokeResponse
+        nonisolated(nonsending) func leaseKeepAlive(requests: RequestStream<Etcdserverpb_LeaseKeepAliveRequest>, response: ResponseStream<Etcdserverpb_LeaseKeepAliveResponse>, context: ServerContext) async throws
+        nonisolated(nonsending) func leaseTimeToLive(request: Etcdserverpb_LeaseTimeToLiveRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseTimeToLiveResponse
     }
 
     /// A typed client of `etcdserverpb.Lease`.
@@ -177,9 +199,15 @@ public enum Etcdserverpb_Lease {
 extension Etcdserverpb_Lease.Handler {
     /// Registers every method of `etcdserverpb.Lease` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Etcdserverpb_Lease.Method.leaseGrant) { request, context in try await self.leaseGrant(request: request, context: context) }
-        router.unary(Etcdserverpb_Lease.Method.leaseRevoke) { request, context in try await self.leaseRevoke(request: request, context: context) }
+        router.unaryBytes(Etcdserverpb_Lease.Method.leaseGrant) { request, context in
+            try await self.leaseGrant(request: Etcdserverpb_Lease.Method.leaseGrant.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Etcdserverpb_Lease.Method.leaseRevoke) { request, context in
+            try await self.leaseRevoke(request: Etcdserverpb_Lease.Method.leaseRevoke.decodeRequest(request), context: context).serializedBytes()
+        }
         router.bidirectional(Etcdserverpb_Lease.Method.leaseKeepAlive) { requests, response, context in try await self.leaseKeepAlive(requests: requests, response: response, context: context) }
-        router.unary(Etcdserverpb_Lease.Method.leaseTimeToLive) { request, context in try await self.leaseTimeToLive(request: request, context: context) }
+        router.unaryBytes(Etcdserverpb_Lease.Method.leaseTimeToLive) { request, context in
+            try await self.leaseTimeToLive(request: Etcdserverpb_Lease.Method.leaseTimeToLive.decodeRequest(request), context: context).serializedBytes()
+        }
     }
 }

@@ -24,10 +24,14 @@ public enum Grpc_Health_V1_Health {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `grpc.health.v1.Health`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
-        func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse
+        nonisolated(nonsending) func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse
         /// Sends the current status, then one message per change.
-        func watch(request: Grpc_Health_V1_HealthCheckRequest, response: ResponseStream<Grpc_Health_V1_HealthCheckResponse>, context: ServerContext) async throws
+        nonisolated(nonsending) func watch(request: Grpc_Health_V1_HealthCheckRequest, response: ResponseStream<Grpc_Health_V1_HealthCheckResponse>, context: ServerContext) async throws
     }
 
     /// A typed client of `grpc.health.v1.Health`.
@@ -50,7 +54,9 @@ public enum Grpc_Health_V1_Health {
 extension Grpc_Health_V1_Health.Handler {
     /// Registers every method of `grpc.health.v1.Health` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Grpc_Health_V1_Health.Method.check) { request, context in try await self.check(request: request, context: context) }
+        router.unaryBytes(Grpc_Health_V1_Health.Method.check) { request, context in
+            try await self.check(request: Grpc_Health_V1_Health.Method.check.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(Grpc_Health_V1_Health.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
     }
 }

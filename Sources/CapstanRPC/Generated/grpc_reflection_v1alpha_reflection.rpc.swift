@@ -22,9 +22,13 @@ public enum Grpc_Reflection_V1alpha_ServerReflection {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `grpc.reflection.v1alpha.ServerReflection`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
         /// One bidirectional stream carries any number of queries.
-        func serverReflectionInfo(requests: RequestStream<Grpc_Reflection_V1alpha_ServerReflectionRequest>, response: ResponseStream<Grpc_Reflection_V1alpha_ServerReflectionResponse>, context: ServerContext) async throws
+        nonisolated(nonsending) func serverReflectionInfo(requests: RequestStream<Grpc_Reflection_V1alpha_ServerReflectionRequest>, response: ResponseStream<Grpc_Reflection_V1alpha_ServerReflectionResponse>, context: ServerContext) async throws
     }
 
     /// A typed client of `grpc.reflection.v1alpha.ServerReflection`.

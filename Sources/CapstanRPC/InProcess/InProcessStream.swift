@@ -24,7 +24,7 @@ final class InProcessStream: Sendable {
     }
 
     /// Runs `handler` for this stream in a task of its own, so the client can cancel it alone.
-    func serve(_ handler: @escaping @Sendable (ServerTransportStream) async -> Void) async {
+    func serve(_ handler: @escaping ServerStreamHandler) async {
         let serverStream = ServerTransportStream(
             path: path,
             metadata: metadata,

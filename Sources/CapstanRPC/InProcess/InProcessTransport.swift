@@ -21,7 +21,7 @@ public struct InProcessTransport: Sendable {
 
         init() {}
 
-        public func listen(_ handler: @escaping @Sendable (ServerTransportStream) async -> Void) async throws {
+        public func listen(_ handler: @escaping ServerStreamHandler) async throws {
             await withDiscardingTaskGroup { group in
                 while let stream = try? await accepted.next() {
                     group.addTask { await stream.serve(handler) }

@@ -27,9 +27,28 @@ public struct RPCServer: Sendable {
     private let served: [String: ServedRoute]
     private let unrouted: CallObservers.Prepared
 
-    private struct ServedRoute: Sendable {
-        let route: RPCRouter.Route
+    /// One path's route. A routed method is one object, so looking a call's path up costs one
+    /// retain rather than one per descriptor and handler closure.
+    private enum ServedRoute: Sendable {
+        case method(ServedMethod)
+        case fixed(RPCError)
+    }
+
+    private final class ServedMethod: Sendable {
+        let descriptor: AnyMethodDescriptor
+        let handler: RPCRouter.Handler
+        let unary: RPCRouter.UnaryHandler?
         let observed: CallObservers.Prepared?
+
+        init(
+            descriptor: AnyMethodDescriptor, handler: @escaping RPCRouter.Handler, unary: RPCRouter.UnaryHandler?,
+            observed: CallObservers.Prepared?
+        ) {
+            self.descriptor = descriptor
+            self.handler = handler
+            self.unary = unary
+            self.observed = observed
+        }
     }
 
     public init(router: RPCRouter, interceptors: [any ServerInterceptor] = [], observers: [any CallObserver] = []) {
@@ -40,10 +59,12 @@ public struct RPCServer: Sendable {
         unrouted = callObservers.prepare(CallObservation.unroutedMethod)
         served = router.allRoutes.mapValues { route in
             switch route {
-            case .method(let descriptor, _, _):
-                ServedRoute(route: route, observed: callObservers.isEmpty ? nil : callObservers.prepare(descriptor))
-            case .fixed:
-                ServedRoute(route: route, observed: nil)
+            case .method(let descriptor, let handler, let unary):
+                .method(ServedMethod(
+                    descriptor: descriptor, handler: handler, unary: unary,
+                    observed: callObservers.isEmpty ? nil : callObservers.prepare(descriptor)))
+            case .fixed(let error):
+                .fixed(error)
             }
         }
     }
@@ -59,29 +80,29 @@ public struct RPCServer: Sendable {
     /// deadline, and always ends the stream with a status. Cancelling the calling task (the
     /// peer reset the stream) cancels the handler.
     nonisolated(nonsending) public func handle(_ stream: ServerTransportStream) async {
-        let entry = served[stream.path]
-        switch entry?.route {
+        switch served[stream.path] {
         case nil:
             let error = router.unknownPathError(stream.path)
             answerUnrouted(stream, error)
         case .fixed(let error)?:
             answerUnrouted(stream, error)
-        case .method(let descriptor, let handler, let unary)?:
+        case .method(let served)?:
             let call = ServerCall(writer: stream.writer)
             let context = ServerContext(
-                method: descriptor,
+                method: served.descriptor,
                 metadata: stream.metadata,
-                deadline: stream.deadline,
+                deadline: stream.callDeadline,
                 peer: stream.peer,
                 call: call
             )
-            let observed = entry?.observed.flatMap { callObservers.start($0) }
+            let observed = served.observed.flatMap { callObservers.start($0) }
             if let control = stream.callControl {
-                await handleControlled(stream, control: control, call: call, context: context, handler: handler, unary: unary)
-            } else if let unary {
+                await handleControlled(
+                    stream, control: control, call: call, context: context, handler: served.handler, unary: served.unary)
+            } else if let unary = served.unary {
                 await handleUnary(stream, call: call, context: context, unary: unary)
             } else {
-                let requests = stream.requests
+                let (requests, handler) = (stream.requests, served.handler)
                 let chain = intercepted { context in try await handler(requests, call, context) }
                 await withTaskCancellationHandler {
                     await ServerCallRunner.run(call: call, deadline: stream.deadline) { try await chain(context) }
@@ -119,11 +140,11 @@ public struct RPCServer: Sendable {
         handler: @escaping RPCRouter.Handler, unary: RPCRouter.UnaryHandler?
     ) async {
         let path = stream.path
-        if let deadline = stream.deadline, deadline <= .now {
+        if let deadline = stream.callDeadline, deadline.hasPassed {
             call.deadlinePassed()
             return
         }
-        control.attach(call, deadline: stream.deadline)
+        control.attach(call, deadline: stream.callDeadline)
         guard let unary else {
             let requests = stream.requests
             let chain = intercepted { context in try await handler(requests, call, context) }
@@ -158,7 +179,7 @@ public struct RPCServer: Sendable {
         _ stream: ServerTransportStream, call: ServerCall, context: ServerContext, unary: @escaping RPCRouter.UnaryHandler
     ) async {
         let path = stream.path
-        if stream.deadline == nil, interceptors.isEmpty {
+        if stream.callDeadline == nil, interceptors.isEmpty {
             // Only what the call needs is captured (copying the whole stream costs retains).
             let immediate = stream.immediateRequests
             let requests = stream.requests

@@ -5,7 +5,7 @@ extension RPCRouter {
     /// A typed unary handler as bytes to bytes (see `UnaryHandler`).
     static func unaryBytesHandler<Req, Res>(
         _ m: MethodDescriptor<Req, Res>,
-        _ handler: @escaping @Sendable (Req, ServerContext) async throws -> Res
+        _ handler: nonisolated(nonsending) @escaping @Sendable (Req, ServerContext) async throws -> Res
     ) -> UnaryHandler {
         let path = m.path
         return { bytes, context in

@@ -5,16 +5,18 @@ public struct ServerContext: Sendable {
     /// Custom request metadata; interceptors may change it for the handlers after them.
     public var metadata: Metadata
     /// When the client stops waiting; past it the handler is cancelled.
-    public let deadline: ContinuousClock.Instant?
+    public var deadline: ContinuousClock.Instant? { callDeadline?.instant }
+    /// The same, stored in a frozen form (see `CallDeadline`).
+    let callDeadline: CallDeadline?
     /// Who called, as the transport describes it.
     public let peer: String
 
     let call: ServerCall
 
-    init(method: AnyMethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, call: ServerCall) {
+    init(method: AnyMethodDescriptor, metadata: Metadata, deadline: CallDeadline?, peer: String, call: ServerCall) {
         self.method = method
         self.metadata = metadata
-        self.deadline = deadline
+        callDeadline = deadline
         self.peer = peer
         self.call = call
     }

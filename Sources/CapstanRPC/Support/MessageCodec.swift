@@ -1,7 +1,8 @@
-import CapstanWire
+public import CapstanWire
 internal import CapstanAPI
 
 /// Decoding with gRPC's error conventions: an unparsable message is `INTERNAL`.
+@usableFromInline
 enum MessageCodec {
     static func decodeRequest<Message: WireMessage>(
         _ type: Message.Type,
@@ -9,13 +10,18 @@ enum MessageCodec {
         path: String
     ) throws(RPCError) -> Message {
         do {
-            return try Message(serializedBytes: bytes)
+            // Straight from the array's storage: `init(serializedBytes: [UInt8])` goes through a
+            // `Result` whose generic metadata is looked up on every (unspecialized) call.
+            return try bytes.withUnsafeBytes { raw in try Message(serializedBytes: raw) }
         } catch {
-            throw RPCError(
-                code: .internal,
-                message: "could not parse the request to \(path) as \(Message.protoMessageName): \(error)"
-            )
+            throw unparsableRequest(Message.self, path: path, error: error)
         }
+    }
+
+    /// The error for a request that does not parse as `type`.
+    @usableFromInline
+    static func unparsableRequest<Message: WireMessage>(_ type: Message.Type, path: String, error: any Error) -> RPCError {
+        RPCError(code: .internal, message: "could not parse the request to \(path) as \(Message.protoMessageName): \(error)")
     }
 
     static func decodeResponse<Message: WireMessage>(

@@ -3,12 +3,17 @@ public protocol ServerTransport: Sendable {
     /// Accepts streams until shut down, calling `handler` for each in its own task.
     ///
     /// When the peer resets a stream the transport cancels the task running its handler.
-    /// Returns once shut down and every handler has returned.
-    func listen(_ handler: @escaping @Sendable (ServerTransportStream) async -> Void) async throws
+    /// Returns once shut down and every handler has returned. `handler` runs on the executor of
+    /// the task that calls it (`nonisolated(nonsending)`): no executor hop on entry.
+    func listen(_ handler: @escaping ServerStreamHandler) async throws
 
     /// Stops accepting new streams; streams in flight run to completion.
     func beginGracefulShutdown()
 }
+
+/// What a `ServerTransport` runs for each inbound stream, in the stream's task and on that
+/// task's executor (no hop on entry).
+public typealias ServerStreamHandler = nonisolated(nonsending) @Sendable (ServerTransportStream) async -> Void
 
 /// One inbound call as the transport sees it: bytes only, no HTTP/2.
 public struct ServerTransportStream: Sendable {
@@ -17,7 +22,12 @@ public struct ServerTransportStream: Sendable {
     /// Custom request metadata (transport headers such as `grpc-timeout` already removed).
     public var metadata: Metadata
     /// When the client stops waiting, if it set a deadline.
-    public var deadline: ContinuousClock.Instant?
+    public var deadline: ContinuousClock.Instant? {
+        get { callDeadline?.instant }
+        set { callDeadline = newValue.map(CallDeadline.init) }
+    }
+    /// The same, stored in a frozen form (see `CallDeadline`).
+    package var callDeadline: CallDeadline?
     /// Who called, for logs (e.g. `ipv4:127.0.0.1:51234`).
     public var peer: String
     /// Request message bytes. Pulled on demand (back-pressure); ends when the client half-closes;
@@ -43,15 +53,15 @@ public struct ServerTransportStream: Sendable {
         writer: any ServerStreamWriter
     ) {
         self.init(
-            path: path, metadata: metadata, deadline: deadline, peer: peer, requests: requests, writer: writer,
-            immediateRequests: nil, callControl: nil)
+            path: path, metadata: metadata, deadline: deadline.map(CallDeadline.init), peer: peer, requests: requests,
+            writer: writer, immediateRequests: nil, callControl: nil)
     }
 
     /// A stream whose transport also offers buffered requests and call control.
     package init(
         path: String,
         metadata: Metadata,
-        deadline: ContinuousClock.Instant?,
+        deadline: CallDeadline?,
         peer: String,
         requests: any AsyncSequence<[UInt8], any Error> & Sendable,
         writer: any ServerStreamWriter,
@@ -60,7 +70,7 @@ public struct ServerTransportStream: Sendable {
     ) {
         self.path = path
         self.metadata = metadata
-        self.deadline = deadline
+        callDeadline = deadline
         self.peer = peer
         self.requests = requests
         self.writer = writer
@@ -145,7 +155,7 @@ package protocol ServerCallControl: Sendable {
     /// serving the stream. The deadline stops counting once the response ended. If the peer
     /// cancelled before this call, `target` hears of it at once. Called at most once per stream,
     /// from the task serving it.
-    func attach(_ target: any ServerCallTarget, deadline: ContinuousClock.Instant?)
+    func attach(_ target: any ServerCallTarget, deadline: CallDeadline?)
 
     /// `ServerStreamWriter.finishUnary` without suspending: hands headers, message and OK
     /// trailers to the transport, which sends them whatever the peer's window. Throws when the

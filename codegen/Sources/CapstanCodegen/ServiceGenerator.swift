@@ -61,10 +61,14 @@ struct ServiceGenerator {
             p.line("public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)")
             p.line()
             p.line("/// What a server implements to serve `\(fullName)`.")
+            p.line("///")
+            p.line("/// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).")
+            p.line("/// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,")
+            p.line("/// but then every call hops to the global executor and back.")
             p.block("public protocol Handler: Sendable") { p in
                 for m in methods {
                     p.docComment(m.comment)
-                    p.line("func \(m.swiftName)(\(handlerParameters(m))) async throws\(handlerResult(m))")
+                    p.line("nonisolated(nonsending) func \(m.swiftName)(\(handlerParameters(m))) async throws\(handlerResult(m))")
                 }
             }
             p.line()
@@ -78,7 +82,12 @@ struct ServiceGenerator {
                     let method = "\(namespace).Method.\(Names.escaped(m.swiftName))"
                     switch m.kind {
                     case "unary":
-                        p.line("router.unary(\(method)) { request, context in try await self.\(m.swiftName)(request: request, context: context) }")
+                        // Bytes to bytes in one closure: a typed closure inside the router's
+                        // decoding one would be one more async frame, and each frame costs an
+                        // executor check when its callee returns.
+                        p.line("router.unaryBytes(\(method)) { request, context in")
+                        p.line("    try await self.\(m.swiftName)(request: \(method).decodeRequest(request), context: context).serializedBytes()")
+                        p.line("}")
                     case "serverStreaming":
                         p.line("router.serverStreaming(\(method)) { request, response, context in try await self.\(m.swiftName)(request: request, response: response, context: context) }")
                     case "clientStreaming":

@@ -30,12 +30,16 @@ public enum Golden_V1_Things {
     public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
 
     /// What a server implements to serve `golden.v1.Things`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
     public protocol Handler: Sendable {
         /// One in, one out.
-        func get(request: Golden_V1_Everything, context: ServerContext) async throws -> Golden_V1_Everything
-        func watch(request: Golden_V1_Empty, response: ResponseStream<Golden_V1_Everything>, context: ServerContext) async throws
-        func upload(requests: RequestStream<Golden_V1_Everything>, context: ServerContext) async throws -> Golden_V1_Empty
-        func chat(requests: RequestStream<Golden_V1_Everything>, response: ResponseStream<Golden_V1_Everything>, context: ServerContext) async throws
+        nonisolated(nonsending) func get(request: Golden_V1_Everything, context: ServerContext) async throws -> Golden_V1_Everything
+        nonisolated(nonsending) func watch(request: Golden_V1_Empty, response: ResponseStream<Golden_V1_Everything>, context: ServerContext) async throws
+        nonisolated(nonsending) func upload(requests: RequestStream<Golden_V1_Everything>, context: ServerContext) async throws -> Golden_V1_Empty
+        nonisolated(nonsending) func chat(requests: RequestStream<Golden_V1_Everything>, response: ResponseStream<Golden_V1_Everything>, context: ServerContext) async throws
     }
 
     /// A typed client of `golden.v1.Things`.
@@ -66,7 +70,9 @@ public enum Golden_V1_Things {
 extension Golden_V1_Things.Handler {
     /// Registers every method of `golden.v1.Things` with `router`.
     public func register(on router: inout RPCRouter) {
-        router.unary(Golden_V1_Things.Method.get) { request, context in try await self.get(request: request, context: context) }
+        router.unaryBytes(Golden_V1_Things.Method.get) { request, context in
+            try await self.get(request: Golden_V1_Things.Method.get.decodeRequest(request), context: context).serializedBytes()
+        }
         router.serverStreaming(Golden_V1_Things.Method.watch) { request, response, context in try await self.watch(request: request, response: response, context: context) }
         router.clientStreaming(Golden_V1_Things.Method.upload) { requests, context in try await self.upload(requests: requests, context: context) }
         router.bidirectional(Golden_V1_Things.Method.chat) { requests, response, context in try await self.chat(requests: requests, response: response, context: context) }
