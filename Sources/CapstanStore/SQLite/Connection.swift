@@ -84,10 +84,17 @@ final class Connection {
         return code == SQLITE_OK
     }
 
-    /// Runs SQL without results (several statements allowed).
+    /// Runs SQL without results (several statements allowed), parsing it each time.
     func execute(_ sql: String) throws(StoreError) {
         let code = sqlite3_exec(handle, sql, nil, nil, nil)
         if code != SQLITE_OK { throw error(code, doing: sql) }
+    }
+
+    /// Runs one statement without results through the statement cache: prepared once, where
+    /// `execute` parses and compiles it on every call. For the transaction statements (BEGIN,
+    /// COMMIT, ROLLBACK) run on every batch and every read.
+    func run(_ sql: String) throws(StoreError) {
+        try statement(sql).run()
     }
 
     /// The cached prepared statement for `sql`, reset and with bindings cleared.
