@@ -19,9 +19,9 @@
 ///     commits once (WAL, `synchronous=FULL`), publishes the batch to watchers and only then resumes
 ///     the callers (group commit). Lease expiry and compaction steps run on the same thread between
 ///     batches, each its own short transaction.
-///     With `walWriteBufferBytes` set (off by default), the writer's WAL writes go through
-///     `WALWriteBuffer`, a VFS over the configured one that gathers a commit's frames into one
-///     write made at the commit's fsync (SQLite would make two per page); durability is unchanged.
+///     The writer's WAL writes go through `WALWriteBuffer` (`walWriteBufferBytes`, 0 turns it off),
+///     a VFS over the configured one that gathers a commit's frames into one write made at the
+///     commit's fsync (SQLite would make two per page); durability is unchanged.
 ///   - **Reader threads**, each with its own connection, serve get, list and watch history from WAL
 ///     snapshots; SQLite's blocking calls never run on Swift's cooperative pool.
 ///   - **Watch hub**: committed batches fan out in memory to live watchers. A watcher first reads the
@@ -44,7 +44,8 @@
 ///     batches fail unwritten, and the store resumes by itself when the fault clears.
 ///   - **Safety on open**: an exclusive `flock` on `LOCK` in the data directory (the error names the
 ///     holder's pid), `PRAGMA quick_check`, and clear errors for files that are not databases,
-///     corrupt, or unreadable.
+///     corrupt, or unreadable. `close()` returns once every connection is closed (each connection
+///     finalizes all its statements first, so SQLite never keeps one open past its close).
 ///
 /// - **etcd backend** (`EtcdStore`, `Etcd/`): the same semantics on etcd v3 through `CapstanRPC`'s
 ///   generated clients over `CapstanHTTP2` (several endpoints, failover). Reads are linearizable
@@ -59,4 +60,5 @@
 ///   again in its own task if the caller is cancelled); reads and keep-alives are retried, writes
 ///   never. Transport failures become `unavailable`; `EtcdErrors` is the one mapping table.
 ///
-/// Only `SQLite/Connection.swift`, `SQLite/Statement.swift` and `System/*` touch pointers.
+/// Only `SQLite/Connection.swift`, `SQLite/Statement.swift`, `SQLite/WALWriteBuffer.swift` and `System/*`
+/// touch pointers.

@@ -7,11 +7,14 @@
 //
 //     swift build -c release --product bench-store && .build/release/bench-store [--seconds N] [--rounds N]
 //         [--directory DIR] [--no-etcd | --only-etcd] [--etcd-cases creates,updates,gets,watch] [--autocheckpoint]
-//         [--writers 1,16,64] [--sqlite-cases creates,reads,watch] [--wal-buffer BYTES]
+//         [--writers 1,16,64] [--sqlite-cases creates,batches,reads,watch] [--wal-buffer BYTES]
 //
 // Each SQLite creates case also reports CPU per write: this process's (user + system, callers'
 // tasks included) and the store's writer thread's alone, and writes per commit (per WAL fsync).
 // `--writers` picks the creates cases, `--sqlite-cases` the SQLite parts (for `perf` on one case).
+// The `batches` case is the writer's fixed cost per group commit without I/O: one caller making
+// empty writes (`compact` to the current compaction revision), each its own batch, an empty
+// transaction (BEGIN IMMEDIATE, COMMIT) that writes and syncs nothing.
 // `--operations N` makes each creates case N creates instead (a fixed amount of work, e.g. for `strace -f -c`).
 // `--wal-buffer` sets `SQLiteStoreOptions.walWriteBufferBytes` (0: SQLite writes each WAL frame itself).
 //
@@ -33,7 +36,7 @@ func option(_ name: String) -> String? {
 let usage = """
     usage: bench-store [--seconds N] [--rounds N] [--directory DIR] [--no-etcd | --only-etcd]
                        [--etcd-cases creates,updates,gets,watch,raw-gets,store-gets] [--operations N] [--autocheckpoint]
-                       [--writers 1,16,64] [--sqlite-cases creates,reads,watch] [--wal-buffer BYTES]
+                       [--writers 1,16,64] [--sqlite-cases creates,batches,reads,watch] [--wal-buffer BYTES]
     """
 do {
     let valued: Set<String> = [
@@ -66,9 +69,9 @@ if let unknown = etcdCases.subtracting(["creates", "updates", "gets", "watch", "
     exit(2)
 }
 /// The SQLite parts to run, and the writer counts of its creates cases.
-let sqliteCases = Set((option("--sqlite-cases") ?? "creates,reads,watch").split(separator: ",").map(String.init))
-if let unknown = sqliteCases.subtracting(["creates", "reads", "watch"]).first {
-    print("bench-store: unknown SQLite case \"\(unknown)\" (known: creates, reads, watch)")
+let sqliteCases = Set((option("--sqlite-cases") ?? "creates,batches,reads,watch").split(separator: ",").map(String.init))
+if let unknown = sqliteCases.subtracting(["creates", "batches", "reads", "watch"]).first {
+    print("bench-store: unknown SQLite case \"\(unknown)\" (known: creates, batches, reads, watch)")
     exit(2)
 }
 let writerCounts = (option("--writers") ?? "1,16,64").split(separator: ",").map { Int($0) ?? 0 }
@@ -161,6 +164,20 @@ for writers in writerCounts where !arguments.contains("--only-etcd") && sqliteCa
         return (rate, after, cpuNote(before: before, after: after, cpuBefore: cpu, cpuAfter: cpuAfter))
     }
     report("creates, \(writers) writers", rate, commitNote(statistics))
+    print("    \(note)")
+}
+
+if !arguments.contains("--only-etcd") && sqliteCases.contains("batches") {
+    let (rate, note) = try await withStore { store in
+        let before = store.statistics
+        let cpu = processUserAndSystemCPU()
+        let rate = try await measure(workers: 1, seconds: createSeconds, limit: createLimit) { _, _ in
+            try await store.compact(0)
+        }
+        let cpuAfter = processUserAndSystemCPU()
+        return (rate, cpuNote(before: before, after: store.statistics, cpuBefore: cpu, cpuAfter: cpuAfter))
+    }
+    report("empty batches (no I/O), 1 writer", rate)
     print("    \(note)")
 }
 

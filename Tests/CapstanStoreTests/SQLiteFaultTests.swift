@@ -11,42 +11,34 @@ import Testing
 @Suite("SQLiteStore faults")
 struct SQLiteFaultTests {
     /// A fault at COMMIT: which operation fails on the WAL, after how many pass, with which code,
-    /// and the writer's WAL write buffer (nil: the default).
+    /// and the writer's WAL write buffer (0: off, SQLite writes each frame itself).
     struct CommitFault: Sendable, CustomTestStringConvertible {
         var operation: FaultVFS.Operations
         var skip: Int
         var code: Int32
-        var walBuffer: Int? = nil
+        var walBuffer: Int
         var testDescription: String {
-            "\(operation == .sync ? "fsync" : "write") fails after \(skip) with code \(code)"
-                + (walBuffer.map { ", WAL write buffer \($0) bytes" } ?? "")
+            "\(operation == .sync ? "fsync" : "write") fails after \(skip) with code \(code), WAL write buffer "
+                + (walBuffer == 0 ? "off" : "\(walBuffer) bytes")
         }
     }
 
     static let commitFaults = [
         // fsync of the WAL after every frame, commit frame included, was written.
-        CommitFault(operation: .sync, skip: 0, code: SQLiteCode.ioerrFsync),
-        // A frame's write, as SQLite makes it: the first, a later one (some frames written).
-        CommitFault(operation: .write, skip: 0, code: SQLiteCode.ioerrWrite),
-        CommitFault(operation: .write, skip: 3, code: SQLiteCode.ioerrWrite),
-    ]
-
-    /// The same with the WAL write buffer on (off by default): the write of the whole buffered
-    /// commit at its fsync; with a buffer of about one frame, so the commit takes several writes,
-    /// the first, a later one, and a disk that fills up mid-commit. Run only when
-    /// CAPSTAN_WAL_BUFFER_FAULTS is set: 2 of about 44 loaded runs failed a reopen with
-    /// "database is locked", not yet explained, which is why the buffer is off by default.
-    static let bufferedCommitFaults = [
-        CommitFault(operation: .write, skip: 0, code: SQLiteCode.ioerrWrite, walBuffer: 124 << 10),
+        CommitFault(operation: .sync, skip: 0, code: SQLiteCode.ioerrFsync, walBuffer: 0),
+        CommitFault(operation: .sync, skip: 0, code: SQLiteCode.ioerrFsync, walBuffer: SQLiteStoreOptions().walWriteBufferBytes),
+        // Without the buffer, a frame's write, as SQLite makes it: the first, a later one (some
+        // frames written).
+        CommitFault(operation: .write, skip: 0, code: SQLiteCode.ioerrWrite, walBuffer: 0),
+        CommitFault(operation: .write, skip: 3, code: SQLiteCode.ioerrWrite, walBuffer: 0),
+        // With the buffer (the default): the write of the whole buffered commit at its fsync; with
+        // a buffer of about one frame, so the commit takes several writes, the first, a later one,
+        // and a disk that fills up mid-commit.
+        CommitFault(operation: .write, skip: 0, code: SQLiteCode.ioerrWrite, walBuffer: SQLiteStoreOptions().walWriteBufferBytes),
         CommitFault(operation: .write, skip: 0, code: SQLiteCode.ioerrWrite, walBuffer: 8192),
         CommitFault(operation: .write, skip: 3, code: SQLiteCode.ioerrWrite, walBuffer: 8192),
         CommitFault(operation: .write, skip: 2, code: SQLiteCode.full, walBuffer: 8192),
     ]
-
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["CAPSTAN_WAL_BUFFER_FAULTS"] != nil), arguments: bufferedCommitFaults)
-    func failedBufferedCommitFailsTheWholeBatchAndTheStoreGoesOn(fault: CommitFault) async throws {
-        try await failedCommitFailsTheWholeBatchAndTheStoreGoesOn(fault: fault)
-    }
 
     @Test(arguments: commitFaults) func failedCommitFailsTheWholeBatchAndTheStoreGoesOn(fault: CommitFault) async throws {
         let vfs = try FaultVFS()
@@ -54,7 +46,7 @@ struct SQLiteFaultTests {
         try await withTemporaryDirectory { directory in
             let data = directory + "/data"
             var options = Self.options(vfs: vfs)
-            if let walBuffer = fault.walBuffer { options.walWriteBufferBytes = walBuffer }
+            options.walWriteBufferBytes = fault.walBuffer
             let store = try await SQLiteStore.open(directory: data, options: options)
             let stream = try await store.watch(prefix: "/", fromRevision: 0)
             var model = StoreModel()

@@ -27,10 +27,21 @@ final class Connection {
         }
         self.handle = handle
         sqlite3_extended_result_codes(handle, 1)
+        // Before the first statement, which reads the schema and so takes the database's SHARED lock:
+        // a lock held a moment by a connection that another thread or process is closing (the
+        // last one checkpoints under an EXCLUSIVE lock) is waited for instead of failing the open.
+        sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
     }
 
-    /// Finalizes every statement and closes the connection.
+    /// How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
+    static let busyTimeoutMilliseconds: Int32 = 10_000
+
+    /// Finalizes every statement, also those still referenced elsewhere (the writer keeps its insert
+    /// statement), and closes the connection. With a statement left, `sqlite3_close_v2` would keep
+    /// the connection open, and its locks held, until that statement is finalized: after the
+    /// caller has reported the database closed.
     func close() {
+        for statement in statements.values { statement.finalize() }
         statements.removeAll()
         sqlite3_close_v2(handle)
         walMonitor = nil
@@ -73,10 +84,17 @@ final class Connection {
         return code == SQLITE_OK
     }
 
-    /// Runs SQL without results (several statements allowed).
+    /// Runs SQL without results (several statements allowed), parsing it each time.
     func execute(_ sql: String) throws(StoreError) {
         let code = sqlite3_exec(handle, sql, nil, nil, nil)
         if code != SQLITE_OK { throw error(code, doing: sql) }
+    }
+
+    /// Runs one statement without results through the statement cache: prepared once, where
+    /// `execute` parses and compiles it on every call. For the transaction statements (BEGIN,
+    /// COMMIT, ROLLBACK) run on every batch and every read.
+    func run(_ sql: String) throws(StoreError) {
+        try statement(sql).run()
     }
 
     /// The cached prepared statement for `sql`, reset and with bindings cleared.

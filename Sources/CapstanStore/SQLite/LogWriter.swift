@@ -33,7 +33,7 @@ final class LogWriter: Sendable {
     let seals = Atomic<Int>(0)
     let commitNanoseconds = Atomic<Int>(0)
     let slowestCommitNanoseconds = Atomic<Int>(0)
-    let writerCPUNanoseconds = Atomic<Int>(0)
+    let writerCPU = ThreadCPUTime()
     /// The background checkpointer's monitor (nil: SQLite checkpoints inside commits).
     let wal: WALMonitor?
 
@@ -168,7 +168,7 @@ final class LogWriter: Sendable {
             seals: seals.load(ordering: .relaxed),
             commitNanoseconds: commitNanoseconds.load(ordering: .relaxed),
             slowestCommitNanoseconds: slowestCommitNanoseconds.load(ordering: .relaxed),
-            writerCPUNanoseconds: writerCPUNanoseconds.load(ordering: .relaxed),
+            writerCPUNanoseconds: writerCPU.nanoseconds,
             checkpoints: wal?.checkpoints.load(ordering: .relaxed) ?? 0,
             checkpointFailures: wal?.checkpointFailures.load(ordering: .relaxed) ?? 0,
             checkpointNanoseconds: wal?.checkpointNanoseconds.load(ordering: .relaxed) ?? 0,

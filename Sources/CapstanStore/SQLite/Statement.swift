@@ -12,7 +12,18 @@ final class Statement {
         self.sql = sql
     }
 
+    /// Set once `finalize()` has run: the handle is gone.
+    private var finalized = false
+
     deinit {
+        finalize()
+    }
+
+    /// Frees SQLite's statement (its connection finalizes every statement before it closes, even
+    /// one still referenced elsewhere); the statement must not be used afterwards.
+    func finalize() {
+        guard !finalized else { return }
+        finalized = true
         sqlite3_finalize(handle)
     }
 

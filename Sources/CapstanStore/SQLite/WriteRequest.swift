@@ -42,7 +42,7 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     public var commitNanoseconds: Int
     public var slowestCommitNanoseconds: Int
     /// CPU time the writer thread has used (applying, committing, publishing and answering writes,
-    /// compaction steps and checkpoints at the WAL's limit), updated after each pass of its loop.
+    /// compaction steps and checkpoints at the WAL's limit), read from its CPU clock.
     public var writerCPUNanoseconds: Int
     /// Background checkpoints run (0 with SQLite's automatic checkpoints), those that failed (and
     /// were retried), and the time they took.

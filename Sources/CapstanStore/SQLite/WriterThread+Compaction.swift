@@ -51,7 +51,7 @@ extension WriterThread {
         var committing = false
         do throws(StoreError) {
             if unsealed != nil { try seal() }
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run("BEGIN IMMEDIATE")
             do throws(StoreError) {
                 let select = try connection.statement(
                     "SELECT id, prev_revision, deleted FROM log WHERE id > ?1 AND id <= ?2 ORDER BY id")
@@ -74,11 +74,11 @@ extension WriterThread {
                 try update.bind(1, through)
                 try update.run()
             } catch {
-                try? connection.execute("ROLLBACK")
+                try? connection.run("ROLLBACK")
                 throw error
             }
             committing = true
-            try connection.execute("COMMIT")
+            try connection.run("COMMIT")
         } catch {
             rollback(after: error)
             if committing {

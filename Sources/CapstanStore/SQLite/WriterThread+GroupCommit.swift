@@ -33,7 +33,7 @@ extension WriterThread {
         var results: [Result<WriteOutcome, StoreError>?] = []
         results.reserveCapacity(work.count)
         do throws(StoreError) {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run("BEGIN IMMEDIATE")
         } catch {
             finish(work, failure: .unavailable(reason: "nothing in this batch was written: \(error.reason)"))
             return
@@ -56,7 +56,7 @@ extension WriterThread {
         }
         let commitStart = ContinuousClock.now
         do throws(StoreError) {
-            try connection.execute("COMMIT")
+            try connection.run("COMMIT")
         } catch {
             // The batch's frames may still be in the WAL: seal before answering (see `WriterThread`).
             rollback(after: error)
@@ -101,11 +101,11 @@ extension WriterThread {
     /// Commits a one-row write of its own, so that a failed commit's frames in the WAL can never be
     /// recovered (see `WriterThread`); clears `unsealed`. Throws if it fails too.
     func seal() throws(StoreError) {
-        try connection.execute("BEGIN IMMEDIATE")
+        try connection.run("BEGIN IMMEDIATE")
         do throws(StoreError) {
             try connection.execute(
                 "INSERT INTO meta (key, value) VALUES ('failed_commits', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1")
-            try connection.execute("COMMIT")
+            try connection.run("COMMIT")
         } catch {
             rollback(after: error)
             throw error
@@ -118,7 +118,7 @@ extension WriterThread {
     func rollback(after cause: StoreError) {
         guard !connection.isAutocommit else { return }
         do throws(StoreError) {
-            try connection.execute("ROLLBACK")
+            try connection.run("ROLLBACK")
         } catch {
             broken = .unavailable(reason: "a rollback failed (\(error)) after \(cause); reopen the store")
         }

@@ -141,8 +141,10 @@ final class WriterThread {
     func run() {
         // Each pass commits one batch, runs one compaction step, or parks until woken, the next lease
         // deadline or a one-second housekeeping tick. It ends once closed and drained.
+        // Statistics read the thread's CPU clock themselves (a system call per pass here before).
+        writer.writerCPU.started(clock: currentThreadCPUClock())
+        defer { writer.writerCPU.finished(nanoseconds: currentThreadCPUNanoseconds()) }
         while true {
-            writer.writerCPUNanoseconds.store(currentThreadCPUNanoseconds(), ordering: .relaxed)
             let (batch, closed) = writer.take()
             var work = batch
             let now = ContinuousClock.now

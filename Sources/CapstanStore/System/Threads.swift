@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -91,7 +93,46 @@ final class ThreadSignal: @unchecked Sendable {
 
 /// CPU time (user and system) the calling thread has used so far, in nanoseconds.
 func currentThreadCPUNanoseconds() -> Int {
+    cpuNanoseconds(clock: CLOCK_THREAD_CPUTIME_ID) ?? 0
+}
+
+/// The clock of the calling thread's CPU time, which other threads can read (`cpuNanoseconds(clock:)`)
+/// while this thread lives.
+func currentThreadCPUClock() -> clockid_t? {
+    var clock = clockid_t()
+    return pthread_getcpuclockid(pthread_self(), &clock) == 0 ? clock : nil
+}
+
+/// The time of `clock` in nanoseconds; nil when it cannot be read (a thread's clock, once it ended).
+func cpuNanoseconds(clock: clockid_t) -> Int? {
     var time = timespec()
-    guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return 0 }
+    guard clock_gettime(clock, &time) == 0 else { return nil }
     return Int(time.tv_sec) * 1_000_000_000 + Int(time.tv_nsec)
+}
+
+/// One thread's CPU time as other threads see it: read from the thread's CPU clock while it runs
+/// (no cost to the thread), the final figure once it has ended.
+final class ThreadCPUTime: Sendable {
+    private struct State {
+        var clock: clockid_t?
+        var final = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Called by the thread when it starts, with `currentThreadCPUClock()`.
+    func started(clock: clockid_t?) {
+        state.withLock { $0.clock = clock }
+    }
+
+    /// Called by the thread as it ends, with its CPU time.
+    func finished(nanoseconds: Int) {
+        state.withLock { $0 = State(clock: nil, final: nanoseconds) }
+    }
+
+    /// CPU time the thread has used so far (0 before it started).
+    var nanoseconds: Int {
+        // Under the lock, so the thread cannot end (and its clock's id be reused) meanwhile.
+        state.withLock { state in state.clock.flatMap { cpuNanoseconds(clock: $0) } ?? state.final }
+    }
 }
