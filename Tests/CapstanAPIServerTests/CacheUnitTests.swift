@@ -17,7 +17,7 @@ struct CacheUnitTests {
         let bytes = try! ProtoBytes.object(pod.serializedBytes(), withResourceVersion: revision)
         return CachedObject(
             key: Self.keys.key(namespace: namespace, name: name), namespace: namespace, name: name,
-            selectorFields: SelectorFields(labels: labels, fields: pod.selectableFields), revision: revision, bytes: bytes)
+            selectorFields: SelectorFields(labels: labels, fields: pod.selectableFieldValues), revision: revision, bytes: bytes)
     }
 
     @Test("splicing the resource version matches the typed encoding, for every kind")

@@ -35,7 +35,7 @@ struct ExpectedWriteTests {
     func expect(_ cache: WatchCache, _ pod: Pod, labels: [String: String]? = nil) {
         cache.expectWrite(
             key: Self.key, value: pod.serializedBytes(),
-            selectorFields: SelectorFields(labels: labels ?? pod.metadata.labels, fields: pod.selectableFields))
+            selectorFields: SelectorFields(labels: labels ?? pod.metadata.labels, fields: pod.selectableFieldValues))
     }
 
     @Test("a noted write is cached as decoding its stored bytes would cache it")

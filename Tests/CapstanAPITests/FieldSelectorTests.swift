@@ -31,6 +31,9 @@ struct FieldSelectorTests {
     func podFields(selector: String, expected: Bool) throws {
         let parsed = try FieldSelector.parse(selector, schema: Pod.fieldSchema)
         #expect(parsed.matches(pod().selectableFields) == expected, "\(selector)")
+        // The server matches the pairs, without a dictionary: the same verdict.
+        #expect(parsed.matches(pod().selectableFieldValues) == expected, "\(selector) on field values")
+        #expect(parsed.matches(FieldValues(pod().selectableFields)) == expected, "\(selector) on values from a dictionary")
     }
 
     @Test("an unset phase counts as PENDING")

@@ -10,13 +10,16 @@ public protocol APIObject: ProtoMessage {
     /// The fields field selectors may name for this kind.
     static var fieldSchema: FieldSchema { get }
     /// This object's selectable fields, in canonical form (see `FieldSelector`).
-    var selectableFields: [String: String] { get }
+    var selectableFieldValues: FieldValues { get }
 }
 
 extension APIObject {
+    /// This object's selectable fields, in canonical form, as a dictionary.
+    public var selectableFields: [String: String] { selectableFieldValues.dictionary }
+
     /// `metadata.name` and `metadata.namespace`.
-    var metadataFields: [String: String] {
-        ["metadata.name": metadata.name, "metadata.namespace": metadata.namespace]
+    var metadataFields: FieldValues {
+        FieldValues([.init("metadata.name", metadata.name), .init("metadata.namespace", metadata.namespace)])
     }
 }
 
@@ -36,12 +39,12 @@ extension Pod: APIObject {
     ])
 
     /// `spec.host` is "" while unscheduled; an unset phase counts as `PENDING`, its default.
-    public var selectableFields: [String: String] {
-        var fields = metadataFields
-        fields["spec.host"] = spec.host
+    public var selectableFieldValues: FieldValues {
         let phase = status.phase == .unspecified ? PodPhase.pending : status.phase
-        fields["status.phase"] = phase.protoName ?? String(phase.rawValue)
-        return fields
+        return FieldValues([
+            .init("metadata.name", metadata.name), .init("metadata.namespace", metadata.namespace),
+            .init("spec.host", spec.host), .init("status.phase", phase.protoName ?? String(phase.rawValue)),
+        ])
     }
 }
 
@@ -57,9 +60,9 @@ extension Minion: APIObject {
 
     public static let fieldSchema = FieldSchema(["spec.unschedulable": .bool])
 
-    public var selectableFields: [String: String] {
+    public var selectableFieldValues: FieldValues {
         var fields = metadataFields
-        fields["spec.unschedulable"] = spec.unschedulable ? "true" : "false"
+        fields.fields.append(.init("spec.unschedulable", spec.unschedulable ? "true" : "false"))
         return fields
     }
 }
@@ -74,7 +77,7 @@ extension Service: APIObject {
     }
 
     public static let fieldSchema = FieldSchema()
-    public var selectableFields: [String: String] { metadataFields }
+    public var selectableFieldValues: FieldValues { metadataFields }
 }
 
 extension ReplicationController: APIObject {
@@ -88,7 +91,7 @@ extension ReplicationController: APIObject {
     }
 
     public static let fieldSchema = FieldSchema()
-    public var selectableFields: [String: String] { metadataFields }
+    public var selectableFieldValues: FieldValues { metadataFields }
 }
 
 extension Endpoints: APIObject {
@@ -101,5 +104,5 @@ extension Endpoints: APIObject {
     }
 
     public static let fieldSchema = FieldSchema()
-    public var selectableFields: [String: String] { metadataFields }
+    public var selectableFieldValues: FieldValues { metadataFields }
 }

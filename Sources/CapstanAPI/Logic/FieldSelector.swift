@@ -42,6 +42,14 @@ public struct FieldSelector: Sendable, Hashable, CustomStringConvertible {
         requirements.allSatisfy { $0.matches(fields) }
     }
 
+    /// Whether `fields` satisfy every requirement (a missing field counts as "").
+    public func matches(_ fields: FieldValues) -> Bool {
+        requirements.allSatisfy { requirement in
+            let actual = fields[requirement.field] ?? ""
+            return requirement.op == .equals ? actual == requirement.value : actual != requirement.value
+        }
+    }
+
     /// The requirement values for `field` when the selector demands equality (e.g. to narrow a
     /// lookup to one namespace), or nil when it does not constrain `field` that way.
     public func requiredValue(of field: String) -> String? {
@@ -157,4 +165,40 @@ public struct FieldSchema: Sendable {
     }
 
     public func kind(of field: String) -> ValueKind? { kinds[field] }
+}
+
+/// One object's selectable fields as (field, canonical value) pairs: what `FieldSelector`
+/// matches, built on every write without hashing (a kind has a handful of fields).
+public struct FieldValues: Sendable, Hashable {
+    public struct Field: Sendable, Hashable {
+        public var name: String
+        public var value: String
+
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var fields: [Field]
+
+    public init(_ fields: [Field]) {
+        self.fields = fields
+    }
+
+    /// The pairs of a dictionary, in key order.
+    public init(_ dictionary: [String: String]) {
+        fields = dictionary.sorted { $0.key < $1.key }.map { Field($0.key, $0.value) }
+    }
+
+    /// The value of `name`, or nil when the object has no such field.
+    public subscript(name: String) -> String? {
+        for field in fields where field.name == name { return field.value }
+        return nil
+    }
+
+    /// The pairs as a dictionary.
+    public var dictionary: [String: String] {
+        Dictionary(fields.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+    }
 }

@@ -81,17 +81,36 @@ extension Validation {
         return errors
     }
 
+    /// The names of a pod's volumes, for lookups: a set only for pods with many volumes (hashing
+    /// costs more than a scan of a few).
+    private struct VolumeNames {
+        let volumes: [Volume]
+        let set: Set<String>?
+
+        init(_ volumes: [Volume]) {
+            self.volumes = volumes
+            set = volumes.count > 8 ? Set(volumes.map(\.name)) : nil
+        }
+
+        func contains(_ name: String) -> Bool {
+            if let set { return set.contains(name) }
+            return volumes.contains { $0.name == name }
+        }
+    }
+
     /// Checks the volumes of the pod spec at `spec`, adding problems to `errors`; returns the
     /// declared names.
-    private static func volumes(_ volumes: [Volume], path spec: FieldPath, errors: inout FieldErrors) -> Set<String> {
-        var names: Set<String> = []
+    private static func volumes(_ volumes: [Volume], path spec: FieldPath, errors: inout FieldErrors) -> VolumeNames {
+        let names = VolumeNames(volumes)
         guard !volumes.isEmpty else { return names }
         let path = spec.child("volumes")
+        var seen: Set<String> = []
+        let many = volumes.count > 8
         for (index, volume) in volumes.enumerated() {
             let volumePath = path.index(index)
             if let reason = DNS1123.labelViolation(volume.name) {
                 errors.add(volumePath.child("name"), reason)
-            } else if !names.insert(volume.name).inserted {
+            } else if many ? !seen.insert(volume.name).inserted : volumes[..<index].contains(where: { $0.name == volume.name }) {
                 errors.add(volumePath.child("name"), "duplicate volume name \"\(volume.name)\"")
             }
             switch volume.source {

@@ -42,7 +42,7 @@ extension KindStrategy {
     static var codec: KindCodec {
         KindCodec(keys: keys) { bytes throws(RegistryError) in
             let object = try decode(bytes)
-            return SelectorFields(labels: object.metadata.labels, fields: object.selectableFields)
+            return SelectorFields(labels: object.metadata.labels, fields: object.selectableFieldValues)
         }
     }
 

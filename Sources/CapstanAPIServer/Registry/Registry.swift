@@ -228,7 +228,7 @@ struct Registry<S: KindStrategy>: Sendable {
     /// Tells the watch cache the selector fields of `object`, about to be stored as `bytes` at
     /// `key`, so that it need not decode the bytes again when the change comes back.
     private func expectWrite(_ object: S.Object, labels: [String: String], key: String, bytes: [UInt8]) {
-        cache.expectWrite(key: key, value: bytes, selectorFields: SelectorFields(labels: labels, fields: object.selectableFields))
+        cache.expectWrite(key: key, value: bytes, selectorFields: SelectorFields(labels: labels, fields: object.selectableFieldValues))
     }
 
     /// The answer to a write at `revision`; notes the write for read-your-writes.

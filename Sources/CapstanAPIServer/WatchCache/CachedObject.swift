@@ -4,7 +4,7 @@ import CapstanAPI
 struct SelectorFields: Sendable, Hashable {
     var labels: [String: String]
     /// Canonical values of the kind's selectable fields (see `FieldSelector`).
-    var fields: [String: String]
+    var fields: FieldValues
 }
 
 /// How the cache reads one kind: where its keys are and how to get selector fields from bytes.

@@ -120,7 +120,7 @@ final class WatchCache: Sendable {
     func cachedObject(_ entry: KeyValue, selectorFields: SelectorFields? = nil) -> CachedObject {
         let (namespace, name) = codec.keys.parse(entry.key) ?? ("", entry.key)
         let fields = selectorFields ?? (try? codec.selectorFields(entry.value))
-            ?? SelectorFields(labels: [:], fields: ["metadata.name": name, "metadata.namespace": namespace])
+            ?? SelectorFields(labels: [:], fields: FieldValues([.init("metadata.name", name), .init("metadata.namespace", namespace)]))
         let bytes = (try? ProtoBytes.object(entry.value, withResourceVersion: entry.modRevision)) ?? entry.value
         return CachedObject(
             key: entry.key, namespace: namespace, name: name, selectorFields: fields, revision: entry.modRevision, bytes: bytes)
