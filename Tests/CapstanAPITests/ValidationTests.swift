@@ -137,6 +137,26 @@ struct ValidationTests {
         ])
     }
 
+    @Test("duplicate volume names and mounts of undeclared volumes are found alike for few and many volumes", arguments: [3, 12])
+    func volumeNames(count: Int) {
+        var pod = Fixtures.pod()
+        pod.spec.volumes = (0..<count).map { index in
+            var volume = Volume()
+            volume.name = index == count - 1 ? "v0" : "v\(index)"
+            volume.source = .emptyDir(EmptyDirVolume())
+            return volume
+        }
+        pod.spec.containers[0].volumeMounts = ["v1", "missing"].map { name in
+            var mount = VolumeMount()
+            mount.name = name
+            mount.mountPath = "/\(name)"
+            return mount
+        }
+        #expect(Set(paths(defaulted(pod).validate())) == [
+            "spec.volumes[\(count - 1)].name", "spec.containers[0].volume_mounts[1].name",
+        ])
+    }
+
     @Test("unknown enum numbers are rejected")
     func unknownEnums() {
         var pod = Fixtures.pod()

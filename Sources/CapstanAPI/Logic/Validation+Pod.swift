@@ -81,20 +81,28 @@ extension Validation {
         return errors
     }
 
-    /// The names of a pod's volumes, for lookups: a set only for pods with many volumes (hashing
-    /// costs more than a scan of a few).
+    /// The names of a pod's volumes, for lookups: a scan for a few, a dictionary of each name's
+    /// first position for many (hashing costs more than a scan of a few).
     private struct VolumeNames {
         let volumes: [Volume]
-        let set: Set<String>?
+        let firstIndex: [String: Int]?
 
         init(_ volumes: [Volume]) {
             self.volumes = volumes
-            set = volumes.count > 8 ? Set(volumes.map(\.name)) : nil
+            firstIndex = volumes.count > 8
+                ? Dictionary(volumes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first }) : nil
         }
 
         func contains(_ name: String) -> Bool {
-            if let set { return set.contains(name) }
+            if let firstIndex { return firstIndex[name] != nil }
             return volumes.contains { $0.name == name }
+        }
+
+        /// Whether a volume before the one at `index` has its name.
+        func repeatsEarlier(_ index: Int) -> Bool {
+            let name = volumes[index].name
+            if let firstIndex { return firstIndex[name, default: index] < index }
+            return volumes[..<index].contains { $0.name == name }
         }
     }
 
@@ -104,13 +112,11 @@ extension Validation {
         let names = VolumeNames(volumes)
         guard !volumes.isEmpty else { return names }
         let path = spec.child("volumes")
-        var seen: Set<String> = []
-        let many = volumes.count > 8
         for (index, volume) in volumes.enumerated() {
             let volumePath = path.index(index)
             if let reason = DNS1123.labelViolation(volume.name) {
                 errors.add(volumePath.child("name"), reason)
-            } else if many ? !seen.insert(volume.name).inserted : volumes[..<index].contains(where: { $0.name == volume.name }) {
+            } else if names.repeatsEarlier(index) {
                 errors.add(volumePath.child("name"), "duplicate volume name \"\(volume.name)\"")
             }
             switch volume.source {

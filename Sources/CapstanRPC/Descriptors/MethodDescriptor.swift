@@ -23,11 +23,7 @@ public struct MethodDescriptor<Request: WireMessage, Response: WireMessage>: Sen
     /// generated handlers decode their concrete type without generic dispatch.
     @inlinable
     public func decodeRequest(_ bytes: [UInt8]) throws(RPCError) -> Request {
-        do {
-            return try bytes.withUnsafeBytes { raw in try Request(serializedBytes: raw) }
-        } catch {
-            throw MessageCodec.unparsableRequest(Request.self, path: path, error: error)
-        }
+        try MessageCodec.decodeRequest(Request.self, from: bytes, path: path)
     }
 
     /// The same method without its static types.

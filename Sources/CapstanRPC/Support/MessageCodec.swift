@@ -4,17 +4,21 @@ internal import CapstanAPI
 /// Decoding with gRPC's error conventions: an unparsable message is `INTERNAL`.
 @usableFromInline
 enum MessageCodec {
+    /// Decodes a request; `path` (the method's, for the error) is only built when it fails.
+    /// Inlinable, so generated handlers (through `MethodDescriptor.decodeRequest`) decode their
+    /// concrete type without generic dispatch.
+    @inlinable
     static func decodeRequest<Message: WireMessage>(
         _ type: Message.Type,
         from bytes: [UInt8],
-        path: String
+        path: @autoclosure () -> String
     ) throws(RPCError) -> Message {
         do {
             // Straight from the array's storage: `init(serializedBytes: [UInt8])` goes through a
             // `Result` whose generic metadata is looked up on every (unspecialized) call.
             return try bytes.withUnsafeBytes { raw in try Message(serializedBytes: raw) }
         } catch {
-            throw unparsableRequest(Message.self, path: path, error: error)
+            throw unparsableRequest(Message.self, path: path(), error: error)
         }
     }
 
