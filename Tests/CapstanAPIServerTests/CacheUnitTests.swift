@@ -155,6 +155,24 @@ struct CacheUnitTests {
         #expect(Self.keys.parse("/registry/pods/ns/é-x")! == ("ns", "é-x"))
     }
 
+    @Test("the feed's byte-wise key split answers as ObjectKeys.parse")
+    func keyNames() {
+        let minions = ObjectKeys(resource: "minions", namespaced: false)
+        let samples = [
+            "/registry/pods/ns/a", "/registry/pods/a", "/registry/pods/ns/", "/registry/pods//a", "/registry/pods/ns/a/b",
+            "/registry/podsx/ns/a", "/registry/pods/", "/registry/pods", "", "/registry/pods/ns/é-x", "/registry/pods/é/x",
+            "/registry/minions/m1", "/registry/minions/", "/registry/minions/a/b", "/registry/minions/ü", "/registry/pods/m1",
+            "/registry/pods/creates/c-15-123456", "/registry/pods/a/\u{0}", "/registry/pod/ns/a",
+        ]
+        for keys in [Self.keys, minions] {
+            for key in samples {
+                let (expected, found) = (keys.parse(key), keys.names(of: key))
+                #expect(expected?.namespace == found?.namespace && expected?.name == found?.name, "\(keys.resource) \(key)")
+            }
+        }
+        #expect(Self.keys.names(of: "/registry/pods/ns/a")! == ("ns", "a"))
+    }
+
     @Test("uids are distinct version-4 UUIDs in canonical form, across refills of the random pool")
     func uids() {
         let hex = Set("0123456789abcdef")

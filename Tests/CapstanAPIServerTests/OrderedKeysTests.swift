@@ -92,4 +92,76 @@ struct OrderedKeysTests {
         let inserted = keys.insert("k")
         #expect(inserted && Array(keys) == ["k"])
     }
+
+    @Test("keys that share long prefixes, contain NUL bytes or are prefixes of each other stay ordered", arguments: [4, 5])
+    func tiedHeads(seed: UInt64) {
+        var random = SplitMix(state: seed)
+        var keys = OrderedKeys()
+        var reference: [String] = []
+        // Names of one replica set share 28 bytes after the namespace; short and NUL-padded
+        // suffixes make equal 8-byte heads that only the keys themselves order.
+        let stems = ["nginx-deployment-7fb96c846b-", "nginx-deployment-7fb96c846b-x", "a", "", "b\u{0}", "b\u{0}\u{0}"]
+        let tails = ["", "\u{0}", "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}z", "x2k4p", "x2k4p\u{0}", "é", "e\u{301}"]
+        for step in 0..<6_000 {
+            let namespace = ["default", "kube-system", "d"].randomElement(using: &random)!
+            let stem = stems.randomElement(using: &random)!
+            let tail = tails.randomElement(using: &random)!
+            let key = "/registry/pods/\(namespace)/\(stem)\(Int.random(in: 0..<60, using: &random))\(tail)"
+            let insert = Int.random(in: 0..<10, using: &random) < (step < 3_000 ? 7 : 3)
+            let at = Self.lowerBound(key, in: reference)
+            let present = at < reference.count && reference[at].utf8.elementsEqual(key.utf8)
+            if insert {
+                let inserted = keys.insert(key)
+                #expect(inserted == !present, "\(key.debugDescription)")
+                if !present { reference.insert(key, at: at) }
+            } else {
+                let removed = keys.remove(key)
+                #expect(removed == present, "\(key.debugDescription)")
+                if present { reference.remove(at: at) }
+            }
+            if step % 300 == 299 {
+                #expect(Array(keys).map { Array($0.utf8) } == reference.map { Array($0.utf8) })
+            }
+        }
+        #expect(Array(keys).map { Array($0.utf8) } == reference.map { Array($0.utf8) })
+        for probe in ["/registry/pods/d/", "/registry/pods/d/\u{0}", "/registry/pods/default/nginx-deployment-7fb96c846b-", "/registry/pods/e"] {
+            let index = keys.lowerBound(probe)
+            let expected = Self.lowerBound(probe, in: reference)
+            if expected == reference.count {
+                #expect(index == keys.endIndex)
+            } else {
+                #expect(keys[index].utf8.elementsEqual(reference[expected].utf8))
+            }
+        }
+    }
+
+    @Test("finding a key's place reads a few stored keys, not one per step of a binary search")
+    func fewKeyReads() {
+        // Creates from 16 writers interleave all over the order (as `bench-api --only creates`).
+        var keys = OrderedKeys()
+        for iteration in 0..<2_500 {
+            for writer in 0..<16 { keys.insert("/registry/pods/creates/c-\(writer)-\(iteration)") }
+        }
+        // And pods of replica sets across namespaces, whose names share long prefixes.
+        for namespace in ["default", "kube-system", "web"] {
+            for set in ["api-7fb96c846b", "api-5d9f8c7b4d", "worker-6c8d7f9b5c"] {
+                for replica in 0..<400 { keys.insert("/registry/pods/\(namespace)/\(set)-\(String(replica * 7919 % 100_000, radix: 36))") }
+            }
+        }
+        #expect(keys.count == 40_000 + 3_600)
+        var total = 0
+        var mostForCreates = 0
+        for iteration in stride(from: 1, to: 2_500, by: 97) {
+            let reads = keys.keyReads(toFind: "/registry/pods/creates/c-\(iteration % 16)-\(iteration + 2_500)")
+            mostForCreates = max(mostForCreates, reads)
+            total += reads + keys.keyReads(toFind: "/registry/pods/web/api-5d9f8c7b4d-\(iteration)z")
+        }
+        // A plain binary search over 43,600 keys reads about 16 of them. The heads leave the
+        // first key of the set and of the chunk, and a few more where equal heads must be told
+        // apart: in a chunk that spans two namespaces ("kube-system/…" to "web/…") the shared
+        // prefix ends before the namespace, and the 16 bytes after it do not reach the pod's
+        // own part of the name.
+        #expect(mostForCreates <= 3, "at most \(mostForCreates) key reads for a create")
+        #expect(total <= 4 * 52, "\(total) key reads for 52 probes")
+    }
 }

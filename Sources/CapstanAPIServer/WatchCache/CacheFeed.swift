@@ -102,16 +102,35 @@ final class CacheFeed: Sendable {
         }
     }
 
+    /// Most changes taken from the store watch at once.
+    static let batchLimit = 512
+
     /// Applies every change after `revision` until cancelled or the store fails, counting them.
+    ///
+    /// Takes every change queued at once (one wake-up per batch the store publishes, not one
+    /// pass per change), applies each run of one kind's changes under one lock of its cache, and
+    /// advances `progress` once the whole batch is applied.
     private func follow(from revision: Int64, applied: inout Int) async throws(StoreError) {
         let stream = try await store.watch(prefix: ObjectKeys.registryRoot, fromRevision: revision)
-        for try await change in stream {
-            applied += 1
-            if let cache = caches.first(where: { change.entry.key.hasPrefix($0.prefix) }) {
-                cache.apply(change)
+        var changes = stream.makeAsyncIterator()
+        while let batch = try await changes.nextBatch(limit: Self.batchLimit) {
+            guard let last = batch.last else { continue }
+            applied += batch.count
+            var start = batch.startIndex
+            while start < batch.endIndex {
+                let cache = owner(of: batch[start])
+                var end = start + 1
+                while end < batch.endIndex, owner(of: batch[end]) === cache { end += 1 }
+                cache?.apply(batch[start..<end])
+                start = end
             }
-            progress.advance(to: change.revision)
+            progress.advance(to: last.revision)
         }
+    }
+
+    /// The cache of the kind `change` belongs to, if any.
+    private func owner(of change: WatchEvent) -> WatchCache? {
+        caches.first(where: { change.entry.key.hasPrefix($0.prefix) })
     }
 
     /// Sends periodic bookmarks every `interval` until cancelled.

@@ -108,17 +108,21 @@ final class WatchCache: Sendable {
         }
     }
 
-    /// The selector fields of the change the feed applies now, if this server noted that write.
-    private func takeExpected(_ change: WatchEvent) -> SelectorFields? {
+    /// The selector fields of each change the feed applies now, where this server noted that
+    /// write.
+    private func takeExpected(_ changes: ArraySlice<WatchEvent>) -> [SelectorFields?] {
         expected.withLock { expected in
-            guard let noted = expected.objects.removeValue(forKey: change.entry.key) else { return nil }
-            return change.kind == .put && noted.value == change.entry.value ? noted.fields : nil
+            guard !expected.objects.isEmpty else { return Array(repeating: nil, count: changes.count) }
+            return changes.map { change in
+                guard let noted = expected.objects.removeValue(forKey: change.entry.key) else { return nil }
+                return change.kind == .put && noted.value == change.entry.value ? noted.fields : nil
+            }
         }
     }
 
     /// The cached form of a stored entry.
     func cachedObject(_ entry: KeyValue, selectorFields: SelectorFields? = nil) -> CachedObject {
-        let (namespace, name) = codec.keys.parse(entry.key) ?? ("", entry.key)
+        let (namespace, name) = codec.keys.names(of: entry.key) ?? ("", entry.key)
         let fields = selectorFields ?? (try? codec.selectorFields(entry.value))
             ?? SelectorFields(labels: [:], fields: FieldValues([.init("metadata.name", name), .init("metadata.namespace", namespace)]))
         let bytes = (try? ProtoBytes.object(entry.value, withResourceVersion: entry.modRevision)) ?? entry.value
@@ -155,22 +159,36 @@ final class WatchCache: Sendable {
         log.releaseParked()
     }
 
-    /// Applies one change from the store and appends it to the fan-out log (when anyone
-    /// watches), then wakes the watchers parked there, outside the lock.
+    /// Applies one change from the store; see `apply(_:)` for a run of them.
     func apply(_ change: WatchEvent) {
-        let noted = takeExpected(change)
-        let object = change.kind == .put ? cachedObject(change.entry, selectorFields: noted) : nil
+        apply([change][...])
+    }
+
+    /// Applies changes from the store, in order, and appends each to the fan-out log (when
+    /// anyone watches), then wakes the watchers parked there, outside the lock. A run of changes
+    /// takes each lock once.
+    func apply(_ changes: ArraySlice<WatchEvent>) {
+        let noted = takeExpected(changes)
+        var objects: [CachedObject?] = []
+        objects.reserveCapacity(changes.count)
+        for (change, fields) in zip(changes, noted) {
+            objects.append(change.kind == .put ? cachedObject(change.entry, selectorFields: fields) : nil)
+        }
         let parked: [WatcherQueue] = shared.withLock { shared in
             guard shared.state != nil else { return [] }
-            let event: CacheEvent?
-            if let object {
-                event = shared.state!.put(object)
-            } else {
-                event = shared.state!.delete(change.entry.key, revision: change.revision)
+            var parked: [WatcherQueue] = []
+            for (change, object) in zip(changes, objects) {
+                let event: CacheEvent?
+                if let object {
+                    event = shared.state!.put(object)
+                } else {
+                    event = shared.state!.delete(change.entry.key, revision: change.revision)
+                }
+                // A watcher starting later reads the log from its end: nobody needs this entry.
+                guard let event, !shared.watchers.isEmpty else { continue }
+                parked += log.append(.event(event, natural: event.naturalDelivery()))
             }
-            // A watcher starting later reads the log from its end: nobody needs this entry.
-            guard let event, !shared.watchers.isEmpty else { return [] }
-            return log.append(.event(event, natural: event.naturalDelivery()))
+            return parked
         }
         for queue in parked { queue.wake() }
     }

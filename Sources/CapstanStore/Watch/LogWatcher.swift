@@ -61,7 +61,7 @@ final class LogWatcher: WatchEventSource {
     // MARK: Consumer side
 
     private enum Step {
-        case deliver(WatchEvent)
+        case deliver([WatchEvent])
         case fail(StoreError)
         case end
         case catchUp(Int64)
@@ -69,6 +69,15 @@ final class LogWatcher: WatchEventSource {
     }
 
     func next() async throws(StoreError) -> WatchEvent? {
+        try await take(limit: 1)?.first
+    }
+
+    func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]? {
+        try await take(limit: limit)
+    }
+
+    /// Up to `limit` queued events (at least one), taken under one lock; nil once ended.
+    private func take(limit: Int) async throws(StoreError) -> [WatchEvent]? {
         // Each pass delivers, ends, reads one chunk of history (advancing `scanned`) or waits for the
         // hub; it never spins.
         while true {
@@ -77,7 +86,7 @@ final class LogWatcher: WatchEventSource {
                 return nil
             }
             let step: Step = state.withLock { state in
-                if let event = state.queue.popFirst() { return .deliver(event) }
+                if !state.queue.isEmpty { return .deliver(state.queue.popFirst(upTo: limit)) }
                 switch state.phase {
                 case .failed(let error):
                     state.phase = .ended
@@ -88,7 +97,7 @@ final class LogWatcher: WatchEventSource {
                 }
             }
             switch step {
-            case .deliver(let event): return event
+            case .deliver(let events): return events
             case .fail(let error):
                 hub.remove(id)
                 throw error
@@ -177,7 +186,9 @@ final class LogWatcher: WatchEventSource {
     func offer(_ events: [WatchEvent], previouslyPublished: Int64) -> (
         wakeup: CheckedContinuation<Void, Never>?, stayLive: Bool
     ) {
-        let matching = events.filter { $0.revision > fromRevision && $0.entry.key.hasBytePrefix(prefix) }
+        // Usually every event matches (the watch cache watches all of /registry/): no copy then.
+        let matches = { (event: WatchEvent) in event.revision > self.fromRevision && event.entry.key.hasBytePrefix(self.prefix) }
+        let matching = events.allSatisfy(matches) ? events : events.filter(matches)
         return state.withLock { state in
             guard case .live = state.phase else { return (nil, false) }
             if matching.isEmpty { return (nil, true) }

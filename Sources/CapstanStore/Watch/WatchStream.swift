@@ -29,6 +29,13 @@ public struct WatchStream: AsyncSequence, Sendable {
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(StoreError) -> WatchEvent? {
             try await handle.source.next()
         }
+
+        /// The events that are ready, in order: at least one (waiting for it), at most `limit`;
+        /// nil once the watch ended. The same events `next()` would return one by one, for a
+        /// consumer that applies many at once.
+        public mutating func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]? {
+            try await handle.source.nextBatch(limit: Swift.max(1, limit))
+        }
     }
 }
 
@@ -36,8 +43,17 @@ public struct WatchStream: AsyncSequence, Sendable {
 protocol WatchEventSource: Sendable {
     /// The next event; nil once the watch ended (cancelled, or after `cancel()`).
     func next() async throws(StoreError) -> WatchEvent?
+    /// The next events: at least one, at most `limit`; nil once the watch ended.
+    func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]?
     /// Ends the watch and releases its resources; idempotent.
     func cancel()
+}
+
+extension WatchEventSource {
+    /// One event at a time, for sources that do not queue.
+    func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]? {
+        try await next().map { [$0] }
+    }
 }
 
 /// Ends the watch when the last stream or iterator holding it goes away.
