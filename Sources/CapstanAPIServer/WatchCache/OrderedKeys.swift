@@ -7,19 +7,20 @@
 /// `Collection` whose index is a (chunk, offset) position.
 ///
 /// Searching without reading the keys: every key is a separate heap string, so each comparison
-/// of a binary search that reads one is a cache miss, and a create made about 18 of them (most of
-/// the watch feed's time per create). So each chunk knows a prefix all its keys share
+/// of a binary search that reads one is a cache miss, and a create made about 18 of them (about
+/// a third of the watch feed's time per create). So each chunk knows a prefix all its keys share
 /// (`Chunk.common` bytes long) and keeps, beside each key, the 16 bytes after that prefix as
 /// big-endian numbers (`heads`, zero-padded); the set likewise knows a prefix all keys share and
-/// keeps the 32 bytes after it of each chunk's last key (`lastHeads`). Two keys that share the prefix and
-/// have different heads are ordered as their heads (see `head(_:at:)`); only equal heads need
-/// the keys themselves. A search reads about two keys: the first key of the set and of its chunk,
-/// to check that the searched key shares their prefix (a key that does not is before or after
-/// every key there). The prefixes only shrink when a key that does not share them is inserted
-/// (then the heads are recomputed); a split or a merge recomputes the chunks' own.
+/// keeps the 32 bytes after it of each chunk's first and last key (`firstHeads`, `lastHeads`).
+/// Two keys that share a prefix and have different heads after it are ordered as their heads
+/// (see `head(_:at:)`); only equal heads need the keys themselves. A search reads the first key
+/// of the set (to check that the searched key has the prefix all share: one that does not is
+/// before or after every key), and rarely another. The prefixes only shrink when a key that does
+/// not share them is inserted (then the heads are recomputed); a split or a merge recomputes the
+/// chunks' own.
 struct OrderedKeys: Sendable, Collection {
     /// Most keys in one chunk; a fuller chunk splits in two.
-    static let maxChunk = 512
+    static let maxChunk = 256
 
     struct Index: Sendable, Comparable {
         var chunk: Int
@@ -96,6 +97,15 @@ struct OrderedKeys: Sendable, Collection {
 
         static func == (a: WideHead, b: WideHead) -> Bool { a.words == b.words }
 
+        /// How many of the 32 bytes are equal before the first that differs.
+        func sharedPrefixLength(_ other: WideHead) -> Int {
+            if words.0 != other.words.0 { return (words.0 ^ other.words.0).leadingZeroBitCount / 8 }
+            if words.1 != other.words.1 { return 8 + (words.1 ^ other.words.1).leadingZeroBitCount / 8 }
+            if words.2 != other.words.2 { return 16 + (words.2 ^ other.words.2).leadingZeroBitCount / 8 }
+            if words.3 != other.words.3 { return 24 + (words.3 ^ other.words.3).leadingZeroBitCount / 8 }
+            return 32
+        }
+
         static func < (a: WideHead, b: WideHead) -> Bool {
             if a.words.0 != b.words.0 { return a.words.0 < b.words.0 }
             if a.words.1 != b.words.1 { return a.words.1 < b.words.1 }
@@ -107,6 +117,10 @@ struct OrderedKeys: Sendable, Collection {
     private var chunks: [Chunk] = []
     /// `lastHeads[c]` is `WideHead(chunks[c].keys.last, at: common)`.
     private var lastHeads: [WideHead] = []
+    /// `firstHeads[c]` is `WideHead(chunks[c].keys.first, at: common)`: whether a key has a
+    /// chunk's shared prefix is then known without reading the chunk's first key, when that
+    /// prefix ends within 32 bytes after `common`.
+    private var firstHeads: [WideHead] = []
     /// The length in bytes of a prefix every key has.
     private var common = 0
     private(set) var count = 0
@@ -130,6 +144,7 @@ struct OrderedKeys: Sendable, Collection {
             common = Self.commonPrefixLength(first, last)
         }
         lastHeads = chunks.map { WideHead($0.keys[$0.keys.count - 1], at: common) }
+        firstHeads = chunks.map { WideHead($0.keys[0], at: common) }
     }
 
     /// Whether `a` comes before `b` in byte order (the store's order, not `String`'s Unicode
@@ -195,17 +210,17 @@ struct OrderedKeys: Sendable, Collection {
     /// The position of the first key not before `key` (`endIndex` if none).
     func lowerBound(_ key: String) -> Index {
         var reads = 0
-        let chunk = chunkIndex(for: key, reads: &reads)
+        let (chunk, head) = chunkIndex(for: key, reads: &reads)
         guard chunk < chunks.count else { return endIndex }
-        return Index(chunk: chunk, offset: position(of: key, in: chunk, reads: &reads).offset)
+        return Index(chunk: chunk, offset: position(of: key, head: head, in: chunk, reads: &reads).offset)
     }
 
     /// How many stored keys finding `key`'s position reads (each read of a key is likely a
     /// cache miss; the heads spare most of them). For tests.
     func keyReads(toFind key: String) -> Int {
         var reads = 0
-        let chunk = chunkIndex(for: key, reads: &reads)
-        if chunk < chunks.count { _ = position(of: key, in: chunk, reads: &reads) }
+        let (chunk, head) = chunkIndex(for: key, reads: &reads)
+        if chunk < chunks.count { _ = position(of: key, head: head, in: chunk, reads: &reads) }
         return reads
     }
 
@@ -216,6 +231,7 @@ struct OrderedKeys: Sendable, Collection {
             common = key.utf8.count
             chunks = [Chunk(keys: [key], heads: [Head(key, at: common)], common: common)]
             lastHeads = [WideHead(key, at: common)]
+            firstHeads = lastHeads
             count = 1
             return true
         }
@@ -224,10 +240,12 @@ struct OrderedKeys: Sendable, Collection {
         if shared < common {
             common = shared
             lastHeads = chunks.map { WideHead($0.keys[$0.keys.count - 1], at: shared) }
+            firstHeads = chunks.map { WideHead($0.keys[0], at: shared) }
         }
         var reads = 0
-        let chunk = Swift.min(chunkIndex(for: key, reads: &reads), chunks.count - 1)
-        let found = position(of: key, in: chunk, reads: &reads)
+        let located = chunkIndex(for: key, reads: &reads)
+        let chunk = Swift.min(located.chunk, chunks.count - 1)
+        let found = position(of: key, head: located.head, in: chunk, reads: &reads)
         if found.present { return false }
         if let outside = found.sharedWithFirst { chunks[chunk].rehead(at: outside) }
         let head = Head(key, at: chunks[chunk].common)
@@ -235,7 +253,8 @@ struct OrderedKeys: Sendable, Collection {
         chunks[chunk].heads.insert(head, at: found.offset)
         count += 1
         let size = chunks[chunk].keys.count
-        if found.offset == size - 1 { lastHeads[chunk] = WideHead(key, at: common) }
+        if found.offset == size - 1 { lastHeads[chunk] = located.head ?? WideHead(key, at: common) }
+        if found.offset == 0 { firstHeads[chunk] = located.head ?? WideHead(key, at: common) }
         if size > Self.maxChunk { split(chunk) }
         return true
     }
@@ -244,9 +263,9 @@ struct OrderedKeys: Sendable, Collection {
     @discardableResult
     mutating func remove(_ key: String) -> Bool {
         var reads = 0
-        let chunk = chunkIndex(for: key, reads: &reads)
+        let (chunk, head) = chunkIndex(for: key, reads: &reads)
         guard chunk < chunks.count else { return false }
-        let found = position(of: key, in: chunk, reads: &reads)
+        let found = position(of: key, head: head, in: chunk, reads: &reads)
         guard found.present else { return false }
         chunks[chunk].keys.remove(at: found.offset)
         chunks[chunk].heads.remove(at: found.offset)
@@ -255,9 +274,11 @@ struct OrderedKeys: Sendable, Collection {
         if size == 0 {
             chunks.remove(at: chunk)
             lastHeads.remove(at: chunk)
+            firstHeads.remove(at: chunk)
             return true
         }
         if found.offset == size { lastHeads[chunk] = WideHead(chunks[chunk].keys[size - 1], at: common) }
+        if found.offset == 0 { firstHeads[chunk] = WideHead(chunks[chunk].keys[0], at: common) }
         if size < Self.maxChunk / 4, chunk + 1 < chunks.count, size + chunks[chunk + 1].keys.count <= Self.maxChunk / 2 {
             // Keeps chunks from thinning out under deletes: merge with the next one.
             merge(chunk)
@@ -278,6 +299,7 @@ struct OrderedKeys: Sendable, Collection {
         chunks[index].sharpen()
         chunks.insert(upper, at: index + 1)
         lastHeads.insert(lastHeads[index], at: index + 1)
+        firstHeads.insert(WideHead(chunks[index + 1].keys[0], at: common), at: index + 1)
         lastHeads[index] = WideHead(chunks[index].keys[half - 1], at: common)
     }
 
@@ -285,6 +307,7 @@ struct OrderedKeys: Sendable, Collection {
     private mutating func merge(_ index: Int) {
         var next = chunks.remove(at: index + 1)
         let nextLast = lastHeads.remove(at: index + 1)
+        firstHeads.remove(at: index + 1)
         let shared = Swift.min(
             chunks[index].common, next.common,
             Self.commonPrefixLength(chunks[index].keys[0], next.keys[next.keys.count - 1]))
@@ -295,15 +318,16 @@ struct OrderedKeys: Sendable, Collection {
         lastHeads[index] = nextLast
     }
 
-    /// The first chunk whose last key is not before `key` (`chunks.count` if none), counting
-    /// the stored keys it reads in `reads`.
-    private func chunkIndex(for key: String, reads: inout Int) -> Int {
-        guard !chunks.isEmpty else { return 0 }
+    /// The first chunk whose last key is not before `key` (`chunks.count` if none), and
+    /// `key`'s wide head when it has the prefix every key shares; counts the stored keys it
+    /// reads in `reads`.
+    private func chunkIndex(for key: String, reads: inout Int) -> (chunk: Int, head: WideHead?) {
+        guard !chunks.isEmpty else { return (0, nil) }
         let first = chunks[0].keys[0]
         reads += 1
         if Self.commonPrefixLength(key, first) < common {
             // Every stored key has the prefix `key` lacks: `key` is before or after them all.
-            return Self.precedes(key, first) ? 0 : chunks.count
+            return (Self.precedes(key, first) ? 0 : chunks.count, nil)
         }
         let head = WideHead(key, at: common)
         var low = 0
@@ -320,21 +344,32 @@ struct OrderedKeys: Sendable, Collection {
             }
             if before { low = middle + 1 } else { high = middle }
         }
-        return low
+        return (low, head)
     }
 
     /// The first offset in chunk `index` whose key is not before `key`; whether that key is
     /// `key`; and, when `key` lacks the chunk's shared prefix, how many bytes of it `key` has
-    /// (an insert shortens the prefix to that).
-    private func position(of key: String, in index: Int, reads: inout Int)
+    /// (an insert shortens the prefix to that). `wide` is `key`'s wide head, if it has the
+    /// prefix every key shares.
+    private func position(of key: String, head wide: WideHead?, in index: Int, reads: inout Int)
         -> (offset: Int, present: Bool, sharedWithFirst: Int?)
     {
         let common = chunks[index].common
-        let first = chunks[index].keys[0]
-        reads += 1
-        let shared = Self.commonPrefixLength(key, first)
-        if shared < common {
-            return (Self.precedes(key, first) ? 0 : chunks[index].keys.count, false, shared)
+        let beyond = common - self.common
+        if let wide, beyond <= 32, key.utf8.count >= common {
+            // Both keys have real bytes up to `common`: the wide heads tell whether they agree
+            // there and, if not, how they are ordered and how many bytes they share.
+            let shared = wide.sharedPrefixLength(firstHeads[index])
+            if shared < beyond {
+                return (wide < firstHeads[index] ? 0 : chunks[index].keys.count, false, self.common + shared)
+            }
+        } else {
+            let first = chunks[index].keys[0]
+            reads += 1
+            let shared = Self.commonPrefixLength(key, first)
+            if shared < common {
+                return (Self.precedes(key, first) ? 0 : chunks[index].keys.count, false, shared)
+            }
         }
         let head = Head(key, at: common)
         var low = 0
