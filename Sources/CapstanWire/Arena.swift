@@ -12,7 +12,22 @@ package struct Arena {
         self.raw = raw
     }
 
+    private init(raw: OpaquePointer) {
+        self.raw = raw
+    }
+
+    /// An empty arena of at least `minimumCapacity` bytes, reusing the one this thread's last
+    /// call handed back (`giveBack()`): an encode or decode then allocates no chunk of its own.
+    static func take(minimumCapacity: Int) -> Arena {
+        guard let raw = capstan_arena_take(minimumCapacity) else { fatalError("out of memory creating an arena") }
+        return Arena(raw: raw)
+    }
+
     package func release() { capstan_arena_free(raw) }
+
+    /// Empties the arena and keeps it for this thread's next `take` (or frees it); like `release()`,
+    /// nothing allocated from it may be used afterwards.
+    func giveBack() { capstan_arena_give(raw) }
 
     package var allocator: UnsafeMutablePointer<ProtobufCAllocator> { capstan_arena_allocator(raw) }
 

@@ -12,6 +12,10 @@ extension PodSpec {
     /// Restart policy ALWAYS and port protocol TCP where unset.
     public mutating func applyDefaults() {
         if restartPolicy == .unspecified { restartPolicy = .always }
+        // Looked for first: a mutating walk copies the containers (still shared with the request
+        // they were decoded into) even when it writes nothing.
+        let unset = containers.contains { $0.ports.contains { $0.protocol == .unspecified } }
+        guard unset else { return }
         for containerIndex in containers.indices {
             for portIndex in containers[containerIndex].ports.indices
             where containers[containerIndex].ports[portIndex].protocol == .unspecified {
