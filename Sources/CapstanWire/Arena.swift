@@ -40,15 +40,20 @@ package struct Arena {
 
     /// A NUL-terminated copy (never NULL: oneof and repeated members need a real pointer).
     package func string(_ s: String) -> UnsafeMutablePointer<CChar> {
+        // Read in place (native strings are contiguous): `withUTF8` is mutating, so it needs a
+        // copy of the string, a retain and a release per string encoded.
+        if let p = s.utf8.withContiguousStorageIfAvailable(cString) { return p }
         var s = s
-        return s.withUTF8 { utf8 in
-            let p = allocate(CChar.self, count: utf8.count + 1)
-            if let base = utf8.baseAddress {
-                UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: utf8.count)
-            }
-            p[utf8.count] = 0
-            return p
+        return s.withUTF8(cString)
+    }
+
+    private func cString(_ utf8: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CChar> {
+        let p = allocate(CChar.self, count: utf8.count + 1)
+        if let base = utf8.baseAddress {
+            UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: utf8.count)
         }
+        p[utf8.count] = 0
+        return p
     }
 
     /// NULL for the empty string, which protobuf-c omits from a proto3 singular field anyway.

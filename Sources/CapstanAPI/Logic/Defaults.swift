@@ -28,9 +28,11 @@ extension PodSpec {
 extension Pod {
     /// Namespace "default", the spec's defaults, phase PENDING.
     public mutating func applyDefaults() {
-        defaultNamespaceIfEmpty()
+        // Read through the optional storage: `metadata.namespace` and `status.phase` would copy
+        // the whole metadata and status to read one field.
+        if _metadata?.namespace.isEmpty ?? true { metadata.namespace = defaultNamespace }
         spec.applyDefaults()
-        if status.phase == .unspecified { status.phase = .pending }
+        if (_status?.phase ?? .unspecified) == .unspecified { status.phase = .pending }
     }
 }
 

@@ -56,11 +56,13 @@ struct Registry<S: KindStrategy>: Sendable {
         var object = prepared
         for attempt in 1...8 {
             let bytes = try encode(object)
-            // Field by field: a copy of the whole metadata would retain every one of its fields.
-            let (namespace, name) = (object.metadata.namespace, object.metadata.name)
+            // One copy of the metadata: each read of `object.metadata` outside CapstanAPI copies it
+            // whole (a retain of every field).
+            let meta = object.metadata
+            let (namespace, name) = (meta.namespace, meta.name)
             let key = keys.key(namespace: namespace, name: name)
             let revision: Int64
-            expectWrite(object, labels: object.metadata.labels, key: key, bytes: bytes)
+            expectWrite(object, labels: meta.labels, key: key, bytes: bytes)
             do throws(StoreError) {
                 revision = try await store.create(key, value: bytes)
             } catch .alreadyExists where nameWasGenerated && attempt < 8 {
