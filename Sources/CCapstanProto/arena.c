@@ -1,5 +1,6 @@
 #include "capstan_arena.h"
 
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,4 +100,60 @@ ProtobufCAllocator *capstan_arena_allocator(CapstanArena *arena) {
 
 size_t capstan_arena_used(const CapstanArena *arena) {
     return arena->total;
+}
+
+// MARK: - One cached arena per thread
+
+/// The largest first chunk a thread keeps between calls; bigger arenas are freed after use.
+#define CAPSTAN_ARENA_KEEP_MAX ((size_t)64 * 1024)
+
+static pthread_key_t cached_key;
+static pthread_once_t cached_once = PTHREAD_ONCE_INIT;
+
+static void cached_destroy(void *arena) {
+    capstan_arena_free((CapstanArena *)arena);
+}
+
+static void cached_key_create(void) {
+    (void)pthread_key_create(&cached_key, cached_destroy);
+}
+
+CapstanArena *capstan_arena_take(size_t initial) {
+    pthread_once(&cached_once, cached_key_create);
+    CapstanArena *arena = pthread_getspecific(cached_key);
+    if (arena != NULL) {
+        (void)pthread_setspecific(cached_key, NULL);
+        if (arena->first->size >= initial) return arena;
+        capstan_arena_free(arena);
+    }
+    return capstan_arena_new(initial);
+}
+
+void capstan_arena_give(CapstanArena *arena) {
+    if (arena == NULL) return;
+    // Capacity the call needed: with several chunks, one first chunk that holds them all, so
+    // the next call of the same size allocates nothing.
+    size_t capacity = 0;
+    for (Chunk *chunk = arena->head; chunk != NULL; chunk = chunk->next) {
+        capacity += chunk->size;
+    }
+    if (capacity > CAPSTAN_ARENA_KEEP_MAX || pthread_getspecific(cached_key) != NULL) {
+        capstan_arena_free(arena);
+        return;
+    }
+    if (arena->head != arena->first) {
+        Chunk *bigger = chunk_new(capacity);
+        if (bigger == NULL) {
+            capstan_arena_free(arena);
+            return;
+        }
+        capstan_arena_reset(arena);
+        free(arena->first);
+        arena->first = bigger;
+        arena->head = bigger;
+    } else {
+        arena->first->used = 0;
+        arena->total = 0;
+    }
+    if (pthread_setspecific(cached_key, arena) != 0) capstan_arena_free(arena);
 }

@@ -12,7 +12,22 @@ package struct Arena {
         self.raw = raw
     }
 
+    private init(raw: OpaquePointer) {
+        self.raw = raw
+    }
+
+    /// An empty arena of at least `minimumCapacity` bytes, reusing the one this thread's last
+    /// call handed back (`giveBack()`): an encode or decode then allocates no chunk of its own.
+    static func take(minimumCapacity: Int) -> Arena {
+        guard let raw = capstan_arena_take(minimumCapacity) else { fatalError("out of memory creating an arena") }
+        return Arena(raw: raw)
+    }
+
     package func release() { capstan_arena_free(raw) }
+
+    /// Empties the arena and keeps it for this thread's next `take` (or frees it); like `release()`,
+    /// nothing allocated from it may be used afterwards.
+    func giveBack() { capstan_arena_give(raw) }
 
     package var allocator: UnsafeMutablePointer<ProtobufCAllocator> { capstan_arena_allocator(raw) }
 
@@ -25,15 +40,20 @@ package struct Arena {
 
     /// A NUL-terminated copy (never NULL: oneof and repeated members need a real pointer).
     package func string(_ s: String) -> UnsafeMutablePointer<CChar> {
+        // Read in place (native strings are contiguous): `withUTF8` is mutating, so it needs a
+        // copy of the string, a retain and a release per string encoded.
+        if let p = s.utf8.withContiguousStorageIfAvailable(cString) { return p }
         var s = s
-        return s.withUTF8 { utf8 in
-            let p = allocate(CChar.self, count: utf8.count + 1)
-            if let base = utf8.baseAddress {
-                UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: utf8.count)
-            }
-            p[utf8.count] = 0
-            return p
+        return s.withUTF8(cString)
+    }
+
+    private func cString(_ utf8: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CChar> {
+        let p = allocate(CChar.self, count: utf8.count + 1)
+        if let base = utf8.baseAddress {
+            UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: utf8.count)
         }
+        p[utf8.count] = 0
+        return p
     }
 
     /// NULL for the empty string, which protobuf-c omits from a proto3 singular field anyway.

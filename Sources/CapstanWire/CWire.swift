@@ -6,8 +6,9 @@ package import CapstanAPI
 /// hold the module's hand-written pointer code; generated `*.wire.swift` files call only these.
 ///
 /// Encoding fills a tree of C structs allocated from one arena, asks protobuf-c for the packed size,
-/// packs into a Swift array and drops the arena. Decoding has protobuf-c unpack into an arena
-/// (its allocator never frees piecemeal), copies the tree into Swift values and drops the arena.
+/// packs into a Swift array and empties the arena. Decoding has protobuf-c unpack into an arena
+/// (its allocator never frees piecemeal), copies the tree into Swift values and empties the arena.
+/// The arena is the calling thread's cached one (`Arena.take`), so a call allocates no chunks.
 /// No C pointer outlives the call that made it. These declarations are `package`-visible so that
 /// generated wire code in other modules of the package (the interop program's) can use them.
 
@@ -26,11 +27,11 @@ package protocol CMessage: WireMessage {
 
 package enum CWire {
     package static func encode<M: CMessage>(_ message: M) -> [UInt8] {
-        // A small first chunk (the arena doubles as needed): glibc serves it from its per-thread
-        // cache, where a 4 KiB one took the large-request path, which also consolidates the
-        // allocator's fast bins, on every encode.
-        let arena = Arena(initialCapacity: 512)
-        defer { arena.release() }
+        // The thread's cached arena (grown to what earlier encodes needed): no chunk is allocated,
+        // where a fresh arena took several, the bigger ones through glibc's large-request path
+        // (which also consolidates the allocator's fast bins).
+        let arena = Arena.take(minimumCapacity: 512)
+        defer { arena.giveBack() }
         let c = arena.message(message)
         let base = UnsafeMutableRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)
         let size = protobuf_c_message_get_packed_size(base)
@@ -40,8 +41,8 @@ package enum CWire {
     }
 
     package static func decode<M: CMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPointer) throws(WireError) -> M {
-        let arena = Arena(initialCapacity: bytes.count * 2 + 512)
-        defer { arena.release() }
+        let arena = Arena.take(minimumCapacity: bytes.count * 2 + 512)
+        defer { arena.giveBack() }
         guard let descriptor = UnsafePointer<ProtobufCMessageDescriptor>(bitPattern: M.cDescriptorAddress) else {
             preconditionFailure("no protobuf-c descriptor for \(M.protoMessageName)")
         }

@@ -21,6 +21,16 @@ void capstan_arena_reset(CapstanArena *arena);
 /// Releases the arena and everything allocated from it.
 void capstan_arena_free(CapstanArena *arena);
 
+/// An empty arena of at least `initial` bytes for one call on this thread: the one the thread's
+/// last call gave back when it is big enough, else a new one; NULL when out of memory. Hand it
+/// back with capstan_arena_give (or release it with capstan_arena_free).
+CapstanArena *capstan_arena_take(size_t initial);
+
+/// Empties `arena` and keeps it for the calling thread's next capstan_arena_take (grown to hold
+/// in one chunk what this call needed), or frees it when the thread already keeps one or it is
+/// over 64 KiB. The kept arena is freed when the thread exits.
+void capstan_arena_give(CapstanArena *arena);
+
 /// A protobuf-c allocator that allocates from the arena and never frees (the arena does).
 ProtobufCAllocator *capstan_arena_allocator(CapstanArena *arena);
 

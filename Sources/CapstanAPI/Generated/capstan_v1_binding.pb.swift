@@ -10,7 +10,7 @@ public struct Binding: ProtoMessage {
     /// Name of an existing minion.
     public var host: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

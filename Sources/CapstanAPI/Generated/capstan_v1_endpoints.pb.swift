@@ -6,22 +6,22 @@ public struct Endpoints: ProtoMessage {
     public static let protoMessageName = "capstan.v1.Endpoints"
 
     public var metadata: ObjectMeta {
-        get { _metadata ?? ObjectMeta() }
-        set { _metadata = newValue }
-        _modify {
+        @inlinable get { _metadata ?? ObjectMeta() }
+        @inlinable set { _metadata = newValue }
+        @inlinable _modify {
             if _metadata == nil { _metadata = ObjectMeta() }
             yield &_metadata!
         }
     }
     /// Whether `metadata` is set.
-    public var hasMetadata: Bool { _metadata != nil }
+    @inlinable public var hasMetadata: Bool { _metadata != nil }
     /// Unsets `metadata`.
-    public mutating func clearMetadata() { _metadata = nil }
+    @inlinable public mutating func clearMetadata() { _metadata = nil }
     /// "ip:port" strings, e.g. "10.10.1.1:1909".
     public var endpoints: [String] = []
-    fileprivate var _metadata: ObjectMeta? = nil
+    @usableFromInline var _metadata: ObjectMeta? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct EndpointsList: ProtoMessage {
@@ -31,7 +31,7 @@ public struct EndpointsList: ProtoMessage {
     public var resourceVersion: UInt64 = 0
     public var continueToken: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct EndpointsEvent: ProtoMessage {
@@ -39,20 +39,20 @@ public struct EndpointsEvent: ProtoMessage {
 
     public var type: EventType = EventType()
     public var object: Endpoints {
-        get { _object ?? Endpoints() }
-        set { _object = newValue }
-        _modify {
+        @inlinable get { _object ?? Endpoints() }
+        @inlinable set { _object = newValue }
+        @inlinable _modify {
             if _object == nil { _object = Endpoints() }
             yield &_object!
         }
     }
     /// Whether `object` is set.
-    public var hasObject: Bool { _object != nil }
+    @inlinable public var hasObject: Bool { _object != nil }
     /// Unsets `object`.
-    public mutating func clearObject() { _object = nil }
-    fileprivate var _object: Endpoints? = nil
+    @inlinable public mutating func clearObject() { _object = nil }
+    @usableFromInline var _object: Endpoints? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

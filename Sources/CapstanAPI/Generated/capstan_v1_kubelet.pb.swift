@@ -9,7 +9,7 @@ public struct PodInfoRequest: ProtoMessage {
     public var namespace: String = ""
     public var name: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// What the kubelet currently observes for one pod.
@@ -22,20 +22,20 @@ public struct PodInfo: ProtoMessage {
     /// Same shape the kubelet sends with Pods/UpdateStatus;
     /// status.container_statuses holds one entry per container.
     public var status: PodStatus {
-        get { _status ?? PodStatus() }
-        set { _status = newValue }
-        _modify {
+        @inlinable get { _status ?? PodStatus() }
+        @inlinable set { _status = newValue }
+        @inlinable _modify {
             if _status == nil { _status = PodStatus() }
             yield &_status!
         }
     }
     /// Whether `status` is set.
-    public var hasStatus: Bool { _status != nil }
+    @inlinable public var hasStatus: Bool { _status != nil }
     /// Unsets `status`.
-    public mutating func clearStatus() { _status = nil }
-    fileprivate var _status: PodStatus? = nil
+    @inlinable public mutating func clearStatus() { _status = nil }
+    @usableFromInline var _status: PodStatus? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// No parameters: the answer describes the kubelet's own host.
@@ -43,7 +43,7 @@ public struct MachineInfoRequest: ProtoMessage {
     public static let protoMessageName = "capstan.v1.MachineInfoRequest"
 
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ContainerStatsRequest: ProtoMessage {
@@ -54,7 +54,7 @@ public struct ContainerStatsRequest: ProtoMessage {
     /// Empty means the whole pod (sum over its containers).
     public var containerName: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// One sample of resource usage.
@@ -66,17 +66,17 @@ public struct ContainerStats: ProtoMessage {
     public var containerName: String = ""
     /// When the sample was taken.
     public var timestamp: Google_Protobuf_Timestamp {
-        get { _timestamp ?? Google_Protobuf_Timestamp() }
-        set { _timestamp = newValue }
-        _modify {
+        @inlinable get { _timestamp ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _timestamp = newValue }
+        @inlinable _modify {
             if _timestamp == nil { _timestamp = Google_Protobuf_Timestamp() }
             yield &_timestamp!
         }
     }
     /// Whether `timestamp` is set.
-    public var hasTimestamp: Bool { _timestamp != nil }
+    @inlinable public var hasTimestamp: Bool { _timestamp != nil }
     /// Unsets `timestamp`.
-    public mutating func clearTimestamp() { _timestamp = nil }
+    @inlinable public mutating func clearTimestamp() { _timestamp = nil }
     /// Cumulative CPU time since the container started.
     public var cpuUsageNanoseconds: UInt64 = 0
     public var cpuUserNanoseconds: UInt64 = 0
@@ -90,9 +90,9 @@ public struct ContainerStats: ProtoMessage {
     public var numProcesses: UInt32 = 0
     /// Where the numbers came from: "cgroup" or "proc".
     public var source: String = ""
-    fileprivate var _timestamp: Google_Protobuf_Timestamp? = nil
+    @usableFromInline var _timestamp: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Runs a command to completion inside a container.
@@ -109,20 +109,20 @@ public struct ExecRequest: ProtoMessage {
     /// Kill the command after this long; unset or zero means the kubelet's
     /// default.
     public var timeout: Google_Protobuf_Duration {
-        get { _timeout ?? Google_Protobuf_Duration() }
-        set { _timeout = newValue }
-        _modify {
+        @inlinable get { _timeout ?? Google_Protobuf_Duration() }
+        @inlinable set { _timeout = newValue }
+        @inlinable _modify {
             if _timeout == nil { _timeout = Google_Protobuf_Duration() }
             yield &_timeout!
         }
     }
     /// Whether `timeout` is set.
-    public var hasTimeout: Bool { _timeout != nil }
+    @inlinable public var hasTimeout: Bool { _timeout != nil }
     /// Unsets `timeout`.
-    public mutating func clearTimeout() { _timeout = nil }
-    fileprivate var _timeout: Google_Protobuf_Duration? = nil
+    @inlinable public mutating func clearTimeout() { _timeout = nil }
+    @usableFromInline var _timeout: Google_Protobuf_Duration? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ExecResponse: ProtoMessage {
@@ -134,7 +134,7 @@ public struct ExecResponse: ProtoMessage {
     /// True when the command was killed because the timeout passed.
     public var timedOut: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct LogsRequest: ProtoMessage {
@@ -151,7 +151,7 @@ public struct LogsRequest: ProtoMessage {
     /// Fill LogChunk.time.
     public var timestamps: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// A piece of a container's output.
@@ -163,20 +163,20 @@ public struct LogChunk: ProtoMessage {
     public var stream: String = ""
     /// When the data was written (set when LogsRequest.timestamps is true).
     public var time: Google_Protobuf_Timestamp {
-        get { _time ?? Google_Protobuf_Timestamp() }
-        set { _time = newValue }
-        _modify {
+        @inlinable get { _time ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _time = newValue }
+        @inlinable _modify {
             if _time == nil { _time = Google_Protobuf_Timestamp() }
             yield &_time!
         }
     }
     /// Whether `time` is set.
-    public var hasTime: Bool { _time != nil }
+    @inlinable public var hasTime: Bool { _time != nil }
     /// Unsets `time`.
-    public mutating func clearTime() { _time = nil }
-    fileprivate var _time: Google_Protobuf_Timestamp? = nil
+    @inlinable public mutating func clearTime() { _time = nil }
+    @usableFromInline var _time: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -158,24 +158,24 @@ public struct ObjectMeta: ProtoMessage {
     public var resourceVersion: UInt64 = 0
     /// Server-set.
     public var creationTimestamp: Google_Protobuf_Timestamp {
-        get { _creationTimestamp ?? Google_Protobuf_Timestamp() }
-        set { _creationTimestamp = newValue }
-        _modify {
+        @inlinable get { _creationTimestamp ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _creationTimestamp = newValue }
+        @inlinable _modify {
             if _creationTimestamp == nil { _creationTimestamp = Google_Protobuf_Timestamp() }
             yield &_creationTimestamp!
         }
     }
     /// Whether `creationTimestamp` is set.
-    public var hasCreationTimestamp: Bool { _creationTimestamp != nil }
+    @inlinable public var hasCreationTimestamp: Bool { _creationTimestamp != nil }
     /// Unsets `creationTimestamp`.
-    public mutating func clearCreationTimestamp() { _creationTimestamp = nil }
+    @inlinable public mutating func clearCreationTimestamp() { _creationTimestamp = nil }
     public var labels: [String: String] = [:]
     public var annotations: [String: String] = [:]
     /// Name prefix; the server adds a random suffix when name is empty.
     public var generateName: String = ""
-    fileprivate var _creationTimestamp: Google_Protobuf_Timestamp? = nil
+    @usableFromInline var _creationTimestamp: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Amounts of compute resources.
@@ -186,7 +186,7 @@ public struct ResourceList: ProtoMessage {
     public var memoryBytes: Int64 = 0
     public var pods: Int32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Get one object. Empty namespace means "default" for namespaced kinds.
@@ -196,7 +196,7 @@ public struct GetRequest: ProtoMessage {
     public var namespace: String = ""
     public var name: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// List objects, one page at a time.
@@ -212,7 +212,7 @@ public struct ListRequest: ProtoMessage {
     /// Token from the previous page's response; empty for the first page.
     public var continueToken: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Watch changes of one kind.
@@ -229,7 +229,7 @@ public struct WatchRequest: ProtoMessage {
     public var sendInitialEvents: Bool = false
     public var allowBookmarks: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Delete one object.
@@ -242,7 +242,7 @@ public struct DeleteRequest: ProtoMessage {
     /// object's resource_version equals this value.
     public var preconditionResourceVersion: UInt64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

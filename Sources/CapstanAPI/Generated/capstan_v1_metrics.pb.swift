@@ -7,7 +7,7 @@ public struct MetricsRequest: ProtoMessage {
     public static let protoMessageName = "capstan.v1.MetricsRequest"
 
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// What one server has counted for one method since it started.
@@ -34,7 +34,7 @@ public struct MethodMetrics: ProtoMessage {
     public var latencyBuckets: [MethodMetrics.Bucket] = []
     public var latencySumSeconds: Double = 0
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The calls that ended with one gRPC status code.
     public struct CodeCount: ProtoMessage {
@@ -46,7 +46,7 @@ public struct MethodMetrics: ProtoMessage {
         public var number: Int32 = 0
         public var count: UInt64 = 0
 
-        public init() {}
+        @inlinable public init() {}
     }
 
     /// One cumulative latency bucket, as Prometheus' `le` buckets.
@@ -58,7 +58,7 @@ public struct MethodMetrics: ProtoMessage {
         /// Calls that took at most `upper_bound_seconds` (this bucket and every smaller one).
         public var cumulativeCount: UInt64 = 0
 
-        public init() {}
+        @inlinable public init() {}
     }
 }
 
@@ -70,7 +70,7 @@ public struct MetricsSnapshot: ProtoMessage {
     /// The same counters in Prometheus' text exposition format (version 0.0.4), as GET /metrics serves them.
     public var prometheusText: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

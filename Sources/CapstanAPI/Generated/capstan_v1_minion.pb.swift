@@ -6,46 +6,46 @@ public struct Minion: ProtoMessage {
     public static let protoMessageName = "capstan.v1.Minion"
 
     public var metadata: ObjectMeta {
-        get { _metadata ?? ObjectMeta() }
-        set { _metadata = newValue }
-        _modify {
+        @inlinable get { _metadata ?? ObjectMeta() }
+        @inlinable set { _metadata = newValue }
+        @inlinable _modify {
             if _metadata == nil { _metadata = ObjectMeta() }
             yield &_metadata!
         }
     }
     /// Whether `metadata` is set.
-    public var hasMetadata: Bool { _metadata != nil }
+    @inlinable public var hasMetadata: Bool { _metadata != nil }
     /// Unsets `metadata`.
-    public mutating func clearMetadata() { _metadata = nil }
+    @inlinable public mutating func clearMetadata() { _metadata = nil }
     public var spec: MinionSpec {
-        get { _spec ?? MinionSpec() }
-        set { _spec = newValue }
-        _modify {
+        @inlinable get { _spec ?? MinionSpec() }
+        @inlinable set { _spec = newValue }
+        @inlinable _modify {
             if _spec == nil { _spec = MinionSpec() }
             yield &_spec!
         }
     }
     /// Whether `spec` is set.
-    public var hasSpec: Bool { _spec != nil }
+    @inlinable public var hasSpec: Bool { _spec != nil }
     /// Unsets `spec`.
-    public mutating func clearSpec() { _spec = nil }
+    @inlinable public mutating func clearSpec() { _spec = nil }
     public var status: MinionStatus {
-        get { _status ?? MinionStatus() }
-        set { _status = newValue }
-        _modify {
+        @inlinable get { _status ?? MinionStatus() }
+        @inlinable set { _status = newValue }
+        @inlinable _modify {
             if _status == nil { _status = MinionStatus() }
             yield &_status!
         }
     }
     /// Whether `status` is set.
-    public var hasStatus: Bool { _status != nil }
+    @inlinable public var hasStatus: Bool { _status != nil }
     /// Unsets `status`.
-    public mutating func clearStatus() { _status = nil }
-    fileprivate var _metadata: ObjectMeta? = nil
-    fileprivate var _spec: MinionSpec? = nil
-    fileprivate var _status: MinionStatus? = nil
+    @inlinable public mutating func clearStatus() { _status = nil }
+    @usableFromInline var _metadata: ObjectMeta? = nil
+    @usableFromInline var _spec: MinionSpec? = nil
+    @usableFromInline var _status: MinionStatus? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct MinionSpec: ProtoMessage {
@@ -54,21 +54,21 @@ public struct MinionSpec: ProtoMessage {
     public var address: String = ""
     public var kubeletPort: Int32 = 0
     public var capacity: ResourceList {
-        get { _capacity ?? ResourceList() }
-        set { _capacity = newValue }
-        _modify {
+        @inlinable get { _capacity ?? ResourceList() }
+        @inlinable set { _capacity = newValue }
+        @inlinable _modify {
             if _capacity == nil { _capacity = ResourceList() }
             yield &_capacity!
         }
     }
     /// Whether `capacity` is set.
-    public var hasCapacity: Bool { _capacity != nil }
+    @inlinable public var hasCapacity: Bool { _capacity != nil }
     /// Unsets `capacity`.
-    public mutating func clearCapacity() { _capacity = nil }
+    @inlinable public mutating func clearCapacity() { _capacity = nil }
     public var unschedulable: Bool = false
-    fileprivate var _capacity: ResourceList? = nil
+    @usableFromInline var _capacity: ResourceList? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct MinionStatus: ProtoMessage {
@@ -76,33 +76,33 @@ public struct MinionStatus: ProtoMessage {
 
     public var conditions: [MinionCondition] = []
     public var machineInfo: MachineInfo {
-        get { _machineInfo ?? MachineInfo() }
-        set { _machineInfo = newValue }
-        _modify {
+        @inlinable get { _machineInfo ?? MachineInfo() }
+        @inlinable set { _machineInfo = newValue }
+        @inlinable _modify {
             if _machineInfo == nil { _machineInfo = MachineInfo() }
             yield &_machineInfo!
         }
     }
     /// Whether `machineInfo` is set.
-    public var hasMachineInfo: Bool { _machineInfo != nil }
+    @inlinable public var hasMachineInfo: Bool { _machineInfo != nil }
     /// Unsets `machineInfo`.
-    public mutating func clearMachineInfo() { _machineInfo = nil }
+    @inlinable public mutating func clearMachineInfo() { _machineInfo = nil }
     public var lastHeartbeat: Google_Protobuf_Timestamp {
-        get { _lastHeartbeat ?? Google_Protobuf_Timestamp() }
-        set { _lastHeartbeat = newValue }
-        _modify {
+        @inlinable get { _lastHeartbeat ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _lastHeartbeat = newValue }
+        @inlinable _modify {
             if _lastHeartbeat == nil { _lastHeartbeat = Google_Protobuf_Timestamp() }
             yield &_lastHeartbeat!
         }
     }
     /// Whether `lastHeartbeat` is set.
-    public var hasLastHeartbeat: Bool { _lastHeartbeat != nil }
+    @inlinable public var hasLastHeartbeat: Bool { _lastHeartbeat != nil }
     /// Unsets `lastHeartbeat`.
-    public mutating func clearLastHeartbeat() { _lastHeartbeat = nil }
-    fileprivate var _machineInfo: MachineInfo? = nil
-    fileprivate var _lastHeartbeat: Google_Protobuf_Timestamp? = nil
+    @inlinable public mutating func clearLastHeartbeat() { _lastHeartbeat = nil }
+    @usableFromInline var _machineInfo: MachineInfo? = nil
+    @usableFromInline var _lastHeartbeat: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct MinionCondition: ProtoMessage {
@@ -114,20 +114,20 @@ public struct MinionCondition: ProtoMessage {
     public var reason: String = ""
     public var message: String = ""
     public var lastTransitionTime: Google_Protobuf_Timestamp {
-        get { _lastTransitionTime ?? Google_Protobuf_Timestamp() }
-        set { _lastTransitionTime = newValue }
-        _modify {
+        @inlinable get { _lastTransitionTime ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _lastTransitionTime = newValue }
+        @inlinable _modify {
             if _lastTransitionTime == nil { _lastTransitionTime = Google_Protobuf_Timestamp() }
             yield &_lastTransitionTime!
         }
     }
     /// Whether `lastTransitionTime` is set.
-    public var hasLastTransitionTime: Bool { _lastTransitionTime != nil }
+    @inlinable public var hasLastTransitionTime: Bool { _lastTransitionTime != nil }
     /// Unsets `lastTransitionTime`.
-    public mutating func clearLastTransitionTime() { _lastTransitionTime = nil }
-    fileprivate var _lastTransitionTime: Google_Protobuf_Timestamp? = nil
+    @inlinable public mutating func clearLastTransitionTime() { _lastTransitionTime = nil }
+    @usableFromInline var _lastTransitionTime: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Facts about a host, reported by its kubelet.
@@ -140,7 +140,7 @@ public struct MachineInfo: ProtoMessage {
     public var os: String = ""
     public var kernelVersion: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Kubelet heartbeat: replaces the status of minion `name`.
@@ -149,20 +149,20 @@ public struct MinionStatusReport: ProtoMessage {
 
     public var name: String = ""
     public var status: MinionStatus {
-        get { _status ?? MinionStatus() }
-        set { _status = newValue }
-        _modify {
+        @inlinable get { _status ?? MinionStatus() }
+        @inlinable set { _status = newValue }
+        @inlinable _modify {
             if _status == nil { _status = MinionStatus() }
             yield &_status!
         }
     }
     /// Whether `status` is set.
-    public var hasStatus: Bool { _status != nil }
+    @inlinable public var hasStatus: Bool { _status != nil }
     /// Unsets `status`.
-    public mutating func clearStatus() { _status = nil }
-    fileprivate var _status: MinionStatus? = nil
+    @inlinable public mutating func clearStatus() { _status = nil }
+    @usableFromInline var _status: MinionStatus? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct MinionList: ProtoMessage {
@@ -172,7 +172,7 @@ public struct MinionList: ProtoMessage {
     public var resourceVersion: UInt64 = 0
     public var continueToken: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct MinionEvent: ProtoMessage {
@@ -180,20 +180,20 @@ public struct MinionEvent: ProtoMessage {
 
     public var type: EventType = EventType()
     public var object: Minion {
-        get { _object ?? Minion() }
-        set { _object = newValue }
-        _modify {
+        @inlinable get { _object ?? Minion() }
+        @inlinable set { _object = newValue }
+        @inlinable _modify {
             if _object == nil { _object = Minion() }
             yield &_object!
         }
     }
     /// Whether `object` is set.
-    public var hasObject: Bool { _object != nil }
+    @inlinable public var hasObject: Bool { _object != nil }
     /// Unsets `object`.
-    public mutating func clearObject() { _object = nil }
-    fileprivate var _object: Minion? = nil
+    @inlinable public mutating func clearObject() { _object = nil }
+    @usableFromInline var _object: Minion? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -108,46 +108,46 @@ public struct Pod: ProtoMessage {
     public static let protoMessageName = "capstan.v1.Pod"
 
     public var metadata: ObjectMeta {
-        get { _metadata ?? ObjectMeta() }
-        set { _metadata = newValue }
-        _modify {
+        @inlinable get { _metadata ?? ObjectMeta() }
+        @inlinable set { _metadata = newValue }
+        @inlinable _modify {
             if _metadata == nil { _metadata = ObjectMeta() }
             yield &_metadata!
         }
     }
     /// Whether `metadata` is set.
-    public var hasMetadata: Bool { _metadata != nil }
+    @inlinable public var hasMetadata: Bool { _metadata != nil }
     /// Unsets `metadata`.
-    public mutating func clearMetadata() { _metadata = nil }
+    @inlinable public mutating func clearMetadata() { _metadata = nil }
     public var spec: PodSpec {
-        get { _spec ?? PodSpec() }
-        set { _spec = newValue }
-        _modify {
+        @inlinable get { _spec ?? PodSpec() }
+        @inlinable set { _spec = newValue }
+        @inlinable _modify {
             if _spec == nil { _spec = PodSpec() }
             yield &_spec!
         }
     }
     /// Whether `spec` is set.
-    public var hasSpec: Bool { _spec != nil }
+    @inlinable public var hasSpec: Bool { _spec != nil }
     /// Unsets `spec`.
-    public mutating func clearSpec() { _spec = nil }
+    @inlinable public mutating func clearSpec() { _spec = nil }
     public var status: PodStatus {
-        get { _status ?? PodStatus() }
-        set { _status = newValue }
-        _modify {
+        @inlinable get { _status ?? PodStatus() }
+        @inlinable set { _status = newValue }
+        @inlinable _modify {
             if _status == nil { _status = PodStatus() }
             yield &_status!
         }
     }
     /// Whether `status` is set.
-    public var hasStatus: Bool { _status != nil }
+    @inlinable public var hasStatus: Bool { _status != nil }
     /// Unsets `status`.
-    public mutating func clearStatus() { _status = nil }
-    fileprivate var _metadata: ObjectMeta? = nil
-    fileprivate var _spec: PodSpec? = nil
-    fileprivate var _status: PodStatus? = nil
+    @inlinable public mutating func clearStatus() { _status = nil }
+    @usableFromInline var _metadata: ObjectMeta? = nil
+    @usableFromInline var _spec: PodSpec? = nil
+    @usableFromInline var _status: PodStatus? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct PodSpec: ProtoMessage {
@@ -160,7 +160,7 @@ public struct PodSpec: ProtoMessage {
     /// Minion the pod is bound to; empty while unscheduled.
     public var host: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Container: ProtoMessage {
@@ -174,34 +174,34 @@ public struct Container: ProtoMessage {
     public var ports: [ContainerPort] = []
     public var env: [EnvVar] = []
     public var resources: ResourceRequirements {
-        get { _resources ?? ResourceRequirements() }
-        set { _resources = newValue }
-        _modify {
+        @inlinable get { _resources ?? ResourceRequirements() }
+        @inlinable set { _resources = newValue }
+        @inlinable _modify {
             if _resources == nil { _resources = ResourceRequirements() }
             yield &_resources!
         }
     }
     /// Whether `resources` is set.
-    public var hasResources: Bool { _resources != nil }
+    @inlinable public var hasResources: Bool { _resources != nil }
     /// Unsets `resources`.
-    public mutating func clearResources() { _resources = nil }
+    @inlinable public mutating func clearResources() { _resources = nil }
     public var volumeMounts: [VolumeMount] = []
     public var livenessProbe: Probe {
-        get { _livenessProbe ?? Probe() }
-        set { _livenessProbe = newValue }
-        _modify {
+        @inlinable get { _livenessProbe ?? Probe() }
+        @inlinable set { _livenessProbe = newValue }
+        @inlinable _modify {
             if _livenessProbe == nil { _livenessProbe = Probe() }
             yield &_livenessProbe!
         }
     }
     /// Whether `livenessProbe` is set.
-    public var hasLivenessProbe: Bool { _livenessProbe != nil }
+    @inlinable public var hasLivenessProbe: Bool { _livenessProbe != nil }
     /// Unsets `livenessProbe`.
-    public mutating func clearLivenessProbe() { _livenessProbe = nil }
-    fileprivate var _resources: ResourceRequirements? = nil
-    fileprivate var _livenessProbe: Probe? = nil
+    @inlinable public mutating func clearLivenessProbe() { _livenessProbe = nil }
+    @usableFromInline var _resources: ResourceRequirements? = nil
+    @usableFromInline var _livenessProbe: Probe? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ContainerPort: ProtoMessage {
@@ -212,7 +212,7 @@ public struct ContainerPort: ProtoMessage {
     public var hostPort: Int32 = 0
     public var `protocol`: Protocol = Protocol()
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct EnvVar: ProtoMessage {
@@ -221,7 +221,7 @@ public struct EnvVar: ProtoMessage {
     public var name: String = ""
     public var value: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ResourceRequirements: ProtoMessage {
@@ -230,7 +230,7 @@ public struct ResourceRequirements: ProtoMessage {
     public var cpuMillis: Int64 = 0
     public var memoryBytes: Int64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct VolumeMount: ProtoMessage {
@@ -241,7 +241,7 @@ public struct VolumeMount: ProtoMessage {
     public var mountPath: String = ""
     public var readOnly: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Probe: ProtoMessage {
@@ -254,30 +254,30 @@ public struct Probe: ProtoMessage {
     public var handler: Handler? = nil
     /// The `http_get` case of `handler`, or its default when another case is set.
     public var httpGet: HTTPGetAction {
-        get {
+        @inlinable get {
             if case .httpGet(let v)? = handler { return v }
             return HTTPGetAction()
         }
-        set { handler = .httpGet(newValue) }
+        @inlinable set { handler = .httpGet(newValue) }
     }
     /// The `tcp_socket` case of `handler`, or its default when another case is set.
     public var tcpSocket: TCPSocketAction {
-        get {
+        @inlinable get {
             if case .tcpSocket(let v)? = handler { return v }
             return TCPSocketAction()
         }
-        set { handler = .tcpSocket(newValue) }
+        @inlinable set { handler = .tcpSocket(newValue) }
     }
     /// The `exec` case of `handler`, or its default when another case is set.
     public var exec: ExecAction {
-        get {
+        @inlinable get {
             if case .exec(let v)? = handler { return v }
             return ExecAction()
         }
-        set { handler = .exec(newValue) }
+        @inlinable set { handler = .exec(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `handler`.
     public enum Handler: Hashable, Sendable {
@@ -296,7 +296,7 @@ public struct HTTPGetAction: ProtoMessage {
     /// Empty means the pod's IP.
     public var host: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Healthy when a TCP connection to the port succeeds.
@@ -305,7 +305,7 @@ public struct TCPSocketAction: ProtoMessage {
 
     public var port: Int32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Healthy when the command exits with status 0.
@@ -314,7 +314,7 @@ public struct ExecAction: ProtoMessage {
 
     public var command: [String] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Volume: ProtoMessage {
@@ -324,22 +324,22 @@ public struct Volume: ProtoMessage {
     public var source: Source? = nil
     /// The `empty_dir` case of `source`, or its default when another case is set.
     public var emptyDir: EmptyDirVolume {
-        get {
+        @inlinable get {
             if case .emptyDir(let v)? = source { return v }
             return EmptyDirVolume()
         }
-        set { source = .emptyDir(newValue) }
+        @inlinable set { source = .emptyDir(newValue) }
     }
     /// The `host_dir` case of `source`, or its default when another case is set.
     public var hostDir: HostDirVolume {
-        get {
+        @inlinable get {
             if case .hostDir(let v)? = source { return v }
             return HostDirVolume()
         }
-        set { source = .hostDir(newValue) }
+        @inlinable set { source = .hostDir(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `source`.
     public enum Source: Hashable, Sendable {
@@ -353,7 +353,7 @@ public struct EmptyDirVolume: ProtoMessage {
     public static let protoMessageName = "capstan.v1.EmptyDirVolume"
 
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// A directory of the minion's file system.
@@ -362,7 +362,7 @@ public struct HostDirVolume: ProtoMessage {
 
     public var path: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct PodStatus: ProtoMessage {
@@ -374,20 +374,20 @@ public struct PodStatus: ProtoMessage {
     public var containerStatuses: [ContainerStatus] = []
     public var message: String = ""
     public var startTime: Google_Protobuf_Timestamp {
-        get { _startTime ?? Google_Protobuf_Timestamp() }
-        set { _startTime = newValue }
-        _modify {
+        @inlinable get { _startTime ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _startTime = newValue }
+        @inlinable _modify {
             if _startTime == nil { _startTime = Google_Protobuf_Timestamp() }
             yield &_startTime!
         }
     }
     /// Whether `startTime` is set.
-    public var hasStartTime: Bool { _startTime != nil }
+    @inlinable public var hasStartTime: Bool { _startTime != nil }
     /// Unsets `startTime`.
-    public mutating func clearStartTime() { _startTime = nil }
-    fileprivate var _startTime: Google_Protobuf_Timestamp? = nil
+    @inlinable public mutating func clearStartTime() { _startTime = nil }
+    @usableFromInline var _startTime: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ContainerStatus: ProtoMessage {
@@ -400,30 +400,30 @@ public struct ContainerStatus: ProtoMessage {
     public var state: State? = nil
     /// The `waiting` case of `state`, or its default when another case is set.
     public var waiting: ContainerStateWaiting {
-        get {
+        @inlinable get {
             if case .waiting(let v)? = state { return v }
             return ContainerStateWaiting()
         }
-        set { state = .waiting(newValue) }
+        @inlinable set { state = .waiting(newValue) }
     }
     /// The `running` case of `state`, or its default when another case is set.
     public var running: ContainerStateRunning {
-        get {
+        @inlinable get {
             if case .running(let v)? = state { return v }
             return ContainerStateRunning()
         }
-        set { state = .running(newValue) }
+        @inlinable set { state = .running(newValue) }
     }
     /// The `terminated` case of `state`, or its default when another case is set.
     public var terminated: ContainerStateTerminated {
-        get {
+        @inlinable get {
             if case .terminated(let v)? = state { return v }
             return ContainerStateTerminated()
         }
-        set { state = .terminated(newValue) }
+        @inlinable set { state = .terminated(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `state`.
     public enum State: Hashable, Sendable {
@@ -438,27 +438,27 @@ public struct ContainerStateWaiting: ProtoMessage {
 
     public var reason: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ContainerStateRunning: ProtoMessage {
     public static let protoMessageName = "capstan.v1.ContainerStateRunning"
 
     public var startedAt: Google_Protobuf_Timestamp {
-        get { _startedAt ?? Google_Protobuf_Timestamp() }
-        set { _startedAt = newValue }
-        _modify {
+        @inlinable get { _startedAt ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _startedAt = newValue }
+        @inlinable _modify {
             if _startedAt == nil { _startedAt = Google_Protobuf_Timestamp() }
             yield &_startedAt!
         }
     }
     /// Whether `startedAt` is set.
-    public var hasStartedAt: Bool { _startedAt != nil }
+    @inlinable public var hasStartedAt: Bool { _startedAt != nil }
     /// Unsets `startedAt`.
-    public mutating func clearStartedAt() { _startedAt = nil }
-    fileprivate var _startedAt: Google_Protobuf_Timestamp? = nil
+    @inlinable public mutating func clearStartedAt() { _startedAt = nil }
+    @usableFromInline var _startedAt: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ContainerStateTerminated: ProtoMessage {
@@ -467,20 +467,20 @@ public struct ContainerStateTerminated: ProtoMessage {
     public var exitCode: Int32 = 0
     public var reason: String = ""
     public var finishedAt: Google_Protobuf_Timestamp {
-        get { _finishedAt ?? Google_Protobuf_Timestamp() }
-        set { _finishedAt = newValue }
-        _modify {
+        @inlinable get { _finishedAt ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _finishedAt = newValue }
+        @inlinable _modify {
             if _finishedAt == nil { _finishedAt = Google_Protobuf_Timestamp() }
             yield &_finishedAt!
         }
     }
     /// Whether `finishedAt` is set.
-    public var hasFinishedAt: Bool { _finishedAt != nil }
+    @inlinable public var hasFinishedAt: Bool { _finishedAt != nil }
     /// Unsets `finishedAt`.
-    public mutating func clearFinishedAt() { _finishedAt = nil }
-    fileprivate var _finishedAt: Google_Protobuf_Timestamp? = nil
+    @inlinable public mutating func clearFinishedAt() { _finishedAt = nil }
+    @usableFromInline var _finishedAt: Google_Protobuf_Timestamp? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct PodList: ProtoMessage {
@@ -490,7 +490,7 @@ public struct PodList: ProtoMessage {
     public var resourceVersion: UInt64 = 0
     public var continueToken: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct PodEvent: ProtoMessage {
@@ -498,20 +498,20 @@ public struct PodEvent: ProtoMessage {
 
     public var type: EventType = EventType()
     public var object: Pod {
-        get { _object ?? Pod() }
-        set { _object = newValue }
-        _modify {
+        @inlinable get { _object ?? Pod() }
+        @inlinable set { _object = newValue }
+        @inlinable _modify {
             if _object == nil { _object = Pod() }
             yield &_object!
         }
     }
     /// Whether `object` is set.
-    public var hasObject: Bool { _object != nil }
+    @inlinable public var hasObject: Bool { _object != nil }
     /// Unsets `object`.
-    public mutating func clearObject() { _object = nil }
-    fileprivate var _object: Pod? = nil
+    @inlinable public mutating func clearObject() { _object = nil }
+    @usableFromInline var _object: Pod? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -6,46 +6,46 @@ public struct ReplicationController: ProtoMessage {
     public static let protoMessageName = "capstan.v1.ReplicationController"
 
     public var metadata: ObjectMeta {
-        get { _metadata ?? ObjectMeta() }
-        set { _metadata = newValue }
-        _modify {
+        @inlinable get { _metadata ?? ObjectMeta() }
+        @inlinable set { _metadata = newValue }
+        @inlinable _modify {
             if _metadata == nil { _metadata = ObjectMeta() }
             yield &_metadata!
         }
     }
     /// Whether `metadata` is set.
-    public var hasMetadata: Bool { _metadata != nil }
+    @inlinable public var hasMetadata: Bool { _metadata != nil }
     /// Unsets `metadata`.
-    public mutating func clearMetadata() { _metadata = nil }
+    @inlinable public mutating func clearMetadata() { _metadata = nil }
     public var spec: ReplicationControllerSpec {
-        get { _spec ?? ReplicationControllerSpec() }
-        set { _spec = newValue }
-        _modify {
+        @inlinable get { _spec ?? ReplicationControllerSpec() }
+        @inlinable set { _spec = newValue }
+        @inlinable _modify {
             if _spec == nil { _spec = ReplicationControllerSpec() }
             yield &_spec!
         }
     }
     /// Whether `spec` is set.
-    public var hasSpec: Bool { _spec != nil }
+    @inlinable public var hasSpec: Bool { _spec != nil }
     /// Unsets `spec`.
-    public mutating func clearSpec() { _spec = nil }
+    @inlinable public mutating func clearSpec() { _spec = nil }
     public var status: ReplicationControllerStatus {
-        get { _status ?? ReplicationControllerStatus() }
-        set { _status = newValue }
-        _modify {
+        @inlinable get { _status ?? ReplicationControllerStatus() }
+        @inlinable set { _status = newValue }
+        @inlinable _modify {
             if _status == nil { _status = ReplicationControllerStatus() }
             yield &_status!
         }
     }
     /// Whether `status` is set.
-    public var hasStatus: Bool { _status != nil }
+    @inlinable public var hasStatus: Bool { _status != nil }
     /// Unsets `status`.
-    public mutating func clearStatus() { _status = nil }
-    fileprivate var _metadata: ObjectMeta? = nil
-    fileprivate var _spec: ReplicationControllerSpec? = nil
-    fileprivate var _status: ReplicationControllerStatus? = nil
+    @inlinable public mutating func clearStatus() { _status = nil }
+    @usableFromInline var _metadata: ObjectMeta? = nil
+    @usableFromInline var _spec: ReplicationControllerSpec? = nil
+    @usableFromInline var _status: ReplicationControllerStatus? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ReplicationControllerSpec: ProtoMessage {
@@ -55,20 +55,20 @@ public struct ReplicationControllerSpec: ProtoMessage {
     public var selector: [String: String] = [:]
     /// Its labels must match selector.
     public var template: PodTemplate {
-        get { _template ?? PodTemplate() }
-        set { _template = newValue }
-        _modify {
+        @inlinable get { _template ?? PodTemplate() }
+        @inlinable set { _template = newValue }
+        @inlinable _modify {
             if _template == nil { _template = PodTemplate() }
             yield &_template!
         }
     }
     /// Whether `template` is set.
-    public var hasTemplate: Bool { _template != nil }
+    @inlinable public var hasTemplate: Bool { _template != nil }
     /// Unsets `template`.
-    public mutating func clearTemplate() { _template = nil }
-    fileprivate var _template: PodTemplate? = nil
+    @inlinable public mutating func clearTemplate() { _template = nil }
+    @usableFromInline var _template: PodTemplate? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Pods created by a controller are made from this.
@@ -76,33 +76,33 @@ public struct PodTemplate: ProtoMessage {
     public static let protoMessageName = "capstan.v1.PodTemplate"
 
     public var metadata: ObjectMeta {
-        get { _metadata ?? ObjectMeta() }
-        set { _metadata = newValue }
-        _modify {
+        @inlinable get { _metadata ?? ObjectMeta() }
+        @inlinable set { _metadata = newValue }
+        @inlinable _modify {
             if _metadata == nil { _metadata = ObjectMeta() }
             yield &_metadata!
         }
     }
     /// Whether `metadata` is set.
-    public var hasMetadata: Bool { _metadata != nil }
+    @inlinable public var hasMetadata: Bool { _metadata != nil }
     /// Unsets `metadata`.
-    public mutating func clearMetadata() { _metadata = nil }
+    @inlinable public mutating func clearMetadata() { _metadata = nil }
     public var spec: PodSpec {
-        get { _spec ?? PodSpec() }
-        set { _spec = newValue }
-        _modify {
+        @inlinable get { _spec ?? PodSpec() }
+        @inlinable set { _spec = newValue }
+        @inlinable _modify {
             if _spec == nil { _spec = PodSpec() }
             yield &_spec!
         }
     }
     /// Whether `spec` is set.
-    public var hasSpec: Bool { _spec != nil }
+    @inlinable public var hasSpec: Bool { _spec != nil }
     /// Unsets `spec`.
-    public mutating func clearSpec() { _spec = nil }
-    fileprivate var _metadata: ObjectMeta? = nil
-    fileprivate var _spec: PodSpec? = nil
+    @inlinable public mutating func clearSpec() { _spec = nil }
+    @usableFromInline var _metadata: ObjectMeta? = nil
+    @usableFromInline var _spec: PodSpec? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ReplicationControllerStatus: ProtoMessage {
@@ -111,7 +111,7 @@ public struct ReplicationControllerStatus: ProtoMessage {
     /// Observed number of matching, non-terminated pods.
     public var replicas: Int32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ReplicationControllerList: ProtoMessage {
@@ -121,7 +121,7 @@ public struct ReplicationControllerList: ProtoMessage {
     public var resourceVersion: UInt64 = 0
     public var continueToken: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ReplicationControllerEvent: ProtoMessage {
@@ -129,20 +129,20 @@ public struct ReplicationControllerEvent: ProtoMessage {
 
     public var type: EventType = EventType()
     public var object: ReplicationController {
-        get { _object ?? ReplicationController() }
-        set { _object = newValue }
-        _modify {
+        @inlinable get { _object ?? ReplicationController() }
+        @inlinable set { _object = newValue }
+        @inlinable _modify {
             if _object == nil { _object = ReplicationController() }
             yield &_object!
         }
     }
     /// Whether `object` is set.
-    public var hasObject: Bool { _object != nil }
+    @inlinable public var hasObject: Bool { _object != nil }
     /// Unsets `object`.
-    public mutating func clearObject() { _object = nil }
-    fileprivate var _object: ReplicationController? = nil
+    @inlinable public mutating func clearObject() { _object = nil }
+    @usableFromInline var _object: ReplicationController? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

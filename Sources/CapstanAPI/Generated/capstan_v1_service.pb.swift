@@ -50,33 +50,33 @@ public struct Service: ProtoMessage {
     public static let protoMessageName = "capstan.v1.Service"
 
     public var metadata: ObjectMeta {
-        get { _metadata ?? ObjectMeta() }
-        set { _metadata = newValue }
-        _modify {
+        @inlinable get { _metadata ?? ObjectMeta() }
+        @inlinable set { _metadata = newValue }
+        @inlinable _modify {
             if _metadata == nil { _metadata = ObjectMeta() }
             yield &_metadata!
         }
     }
     /// Whether `metadata` is set.
-    public var hasMetadata: Bool { _metadata != nil }
+    @inlinable public var hasMetadata: Bool { _metadata != nil }
     /// Unsets `metadata`.
-    public mutating func clearMetadata() { _metadata = nil }
+    @inlinable public mutating func clearMetadata() { _metadata = nil }
     public var spec: ServiceSpec {
-        get { _spec ?? ServiceSpec() }
-        set { _spec = newValue }
-        _modify {
+        @inlinable get { _spec ?? ServiceSpec() }
+        @inlinable set { _spec = newValue }
+        @inlinable _modify {
             if _spec == nil { _spec = ServiceSpec() }
             yield &_spec!
         }
     }
     /// Whether `spec` is set.
-    public var hasSpec: Bool { _spec != nil }
+    @inlinable public var hasSpec: Bool { _spec != nil }
     /// Unsets `spec`.
-    public mutating func clearSpec() { _spec = nil }
-    fileprivate var _metadata: ObjectMeta? = nil
-    fileprivate var _spec: ServiceSpec? = nil
+    @inlinable public mutating func clearSpec() { _spec = nil }
+    @usableFromInline var _metadata: ObjectMeta? = nil
+    @usableFromInline var _spec: ServiceSpec? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ServiceSpec: ProtoMessage {
@@ -90,7 +90,7 @@ public struct ServiceSpec: ProtoMessage {
     public var containerPort: Int32 = 0
     public var sessionAffinity: SessionAffinity = SessionAffinity()
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ServiceList: ProtoMessage {
@@ -100,7 +100,7 @@ public struct ServiceList: ProtoMessage {
     public var resourceVersion: UInt64 = 0
     public var continueToken: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct ServiceEvent: ProtoMessage {
@@ -108,20 +108,20 @@ public struct ServiceEvent: ProtoMessage {
 
     public var type: EventType = EventType()
     public var object: Service {
-        get { _object ?? Service() }
-        set { _object = newValue }
-        _modify {
+        @inlinable get { _object ?? Service() }
+        @inlinable set { _object = newValue }
+        @inlinable _modify {
             if _object == nil { _object = Service() }
             yield &_object!
         }
     }
     /// Whether `object` is set.
-    public var hasObject: Bool { _object != nil }
+    @inlinable public var hasObject: Bool { _object != nil }
     /// Unsets `object`.
-    public mutating func clearObject() { _object = nil }
-    fileprivate var _object: Service? = nil
+    @inlinable public mutating func clearObject() { _object = nil }
+    @usableFromInline var _object: Service? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -11,7 +11,7 @@ public struct Etcdserverpb_ResponseHeader: ProtoMessage {
     public var revision: Int64 = 0
     public var raftTerm: UInt64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Reads keys in [key, range_end); empty range_end means just key.
@@ -34,7 +34,7 @@ public struct Etcdserverpb_RangeRequest: ProtoMessage {
     public var minCreateRevision: Int64 = 0
     public var maxCreateRevision: Int64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 
     public enum SortOrder: ProtoEnum {
         case none // = 0
@@ -133,24 +133,24 @@ public struct Etcdserverpb_RangeResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.RangeResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var kvs: [Mvccpb_KeyValue] = []
     /// More keys matched than limit allowed.
     public var more: Bool = false
     public var count: Int64 = 0
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_PutRequest: ProtoMessage {
@@ -163,40 +163,40 @@ public struct Etcdserverpb_PutRequest: ProtoMessage {
     public var ignoreValue: Bool = false
     public var ignoreLease: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_PutResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.PutResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var prevKv: Mvccpb_KeyValue {
-        get { _prevKv ?? Mvccpb_KeyValue() }
-        set { _prevKv = newValue }
-        _modify {
+        @inlinable get { _prevKv ?? Mvccpb_KeyValue() }
+        @inlinable set { _prevKv = newValue }
+        @inlinable _modify {
             if _prevKv == nil { _prevKv = Mvccpb_KeyValue() }
             yield &_prevKv!
         }
     }
     /// Whether `prevKv` is set.
-    public var hasPrevKv: Bool { _prevKv != nil }
+    @inlinable public var hasPrevKv: Bool { _prevKv != nil }
     /// Unsets `prevKv`.
-    public mutating func clearPrevKv() { _prevKv = nil }
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
-    fileprivate var _prevKv: Mvccpb_KeyValue? = nil
+    @inlinable public mutating func clearPrevKv() { _prevKv = nil }
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _prevKv: Mvccpb_KeyValue? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_DeleteRangeRequest: ProtoMessage {
@@ -206,29 +206,29 @@ public struct Etcdserverpb_DeleteRangeRequest: ProtoMessage {
     public var rangeEnd: [UInt8] = []
     public var prevKv: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_DeleteRangeResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.DeleteRangeResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var deleted: Int64 = 0
     public var prevKvs: [Mvccpb_KeyValue] = []
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_RequestOp: ProtoMessage {
@@ -237,38 +237,38 @@ public struct Etcdserverpb_RequestOp: ProtoMessage {
     public var request: Request? = nil
     /// The `request_range` case of `request`, or its default when another case is set.
     public var requestRange: Etcdserverpb_RangeRequest {
-        get {
+        @inlinable get {
             if case .requestRange(let v)? = request { return v }
             return Etcdserverpb_RangeRequest()
         }
-        set { request = .requestRange(newValue) }
+        @inlinable set { request = .requestRange(newValue) }
     }
     /// The `request_put` case of `request`, or its default when another case is set.
     public var requestPut: Etcdserverpb_PutRequest {
-        get {
+        @inlinable get {
             if case .requestPut(let v)? = request { return v }
             return Etcdserverpb_PutRequest()
         }
-        set { request = .requestPut(newValue) }
+        @inlinable set { request = .requestPut(newValue) }
     }
     /// The `request_delete_range` case of `request`, or its default when another case is set.
     public var requestDeleteRange: Etcdserverpb_DeleteRangeRequest {
-        get {
+        @inlinable get {
             if case .requestDeleteRange(let v)? = request { return v }
             return Etcdserverpb_DeleteRangeRequest()
         }
-        set { request = .requestDeleteRange(newValue) }
+        @inlinable set { request = .requestDeleteRange(newValue) }
     }
     /// The `request_txn` case of `request`, or its default when another case is set.
     public var requestTxn: Etcdserverpb_TxnRequest {
-        get {
+        @inlinable get {
             if case .requestTxn(let v)? = request { return v }
             return Etcdserverpb_TxnRequest()
         }
-        set { request = .requestTxn(newValue) }
+        @inlinable set { request = .requestTxn(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `request`.
     public enum Request: Hashable, Sendable {
@@ -285,38 +285,38 @@ public struct Etcdserverpb_ResponseOp: ProtoMessage {
     public var response: Response? = nil
     /// The `response_range` case of `response`, or its default when another case is set.
     public var responseRange: Etcdserverpb_RangeResponse {
-        get {
+        @inlinable get {
             if case .responseRange(let v)? = response { return v }
             return Etcdserverpb_RangeResponse()
         }
-        set { response = .responseRange(newValue) }
+        @inlinable set { response = .responseRange(newValue) }
     }
     /// The `response_put` case of `response`, or its default when another case is set.
     public var responsePut: Etcdserverpb_PutResponse {
-        get {
+        @inlinable get {
             if case .responsePut(let v)? = response { return v }
             return Etcdserverpb_PutResponse()
         }
-        set { response = .responsePut(newValue) }
+        @inlinable set { response = .responsePut(newValue) }
     }
     /// The `response_delete_range` case of `response`, or its default when another case is set.
     public var responseDeleteRange: Etcdserverpb_DeleteRangeResponse {
-        get {
+        @inlinable get {
             if case .responseDeleteRange(let v)? = response { return v }
             return Etcdserverpb_DeleteRangeResponse()
         }
-        set { response = .responseDeleteRange(newValue) }
+        @inlinable set { response = .responseDeleteRange(newValue) }
     }
     /// The `response_txn` case of `response`, or its default when another case is set.
     public var responseTxn: Etcdserverpb_TxnResponse {
-        get {
+        @inlinable get {
             if case .responseTxn(let v)? = response { return v }
             return Etcdserverpb_TxnResponse()
         }
-        set { response = .responseTxn(newValue) }
+        @inlinable set { response = .responseTxn(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `response`.
     public enum Response: Hashable, Sendable {
@@ -338,46 +338,46 @@ public struct Etcdserverpb_Compare: ProtoMessage {
     public var targetUnion: TargetUnion? = nil
     /// The `version` case of `target_union`, or its default when another case is set.
     public var version: Int64 {
-        get {
+        @inlinable get {
             if case .version(let v)? = targetUnion { return v }
             return 0
         }
-        set { targetUnion = .version(newValue) }
+        @inlinable set { targetUnion = .version(newValue) }
     }
     /// The `create_revision` case of `target_union`, or its default when another case is set.
     public var createRevision: Int64 {
-        get {
+        @inlinable get {
             if case .createRevision(let v)? = targetUnion { return v }
             return 0
         }
-        set { targetUnion = .createRevision(newValue) }
+        @inlinable set { targetUnion = .createRevision(newValue) }
     }
     /// The `mod_revision` case of `target_union`, or its default when another case is set.
     public var modRevision: Int64 {
-        get {
+        @inlinable get {
             if case .modRevision(let v)? = targetUnion { return v }
             return 0
         }
-        set { targetUnion = .modRevision(newValue) }
+        @inlinable set { targetUnion = .modRevision(newValue) }
     }
     /// The `value` case of `target_union`, or its default when another case is set.
     public var value: [UInt8] {
-        get {
+        @inlinable get {
             if case .value(let v)? = targetUnion { return v }
             return []
         }
-        set { targetUnion = .value(newValue) }
+        @inlinable set { targetUnion = .value(newValue) }
     }
     /// The `lease` case of `target_union`, or its default when another case is set.
     public var lease: Int64 {
-        get {
+        @inlinable get {
             if case .lease(let v)? = targetUnion { return v }
             return 0
         }
-        set { targetUnion = .lease(newValue) }
+        @inlinable set { targetUnion = .lease(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `target_union`.
     public enum TargetUnion: Hashable, Sendable {
@@ -493,29 +493,29 @@ public struct Etcdserverpb_TxnRequest: ProtoMessage {
     public var success: [Etcdserverpb_RequestOp] = []
     public var failure: [Etcdserverpb_RequestOp] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_TxnResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.TxnResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var succeeded: Bool = false
     public var responses: [Etcdserverpb_ResponseOp] = []
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Drops history older than revision.
@@ -525,27 +525,27 @@ public struct Etcdserverpb_CompactionRequest: ProtoMessage {
     public var revision: Int64 = 0
     public var physical: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_CompactionResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.CompactionResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @inlinable public mutating func clearHeader() { _header = nil }
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_WatchRequest: ProtoMessage {
@@ -554,30 +554,30 @@ public struct Etcdserverpb_WatchRequest: ProtoMessage {
     public var requestUnion: RequestUnion? = nil
     /// The `create_request` case of `request_union`, or its default when another case is set.
     public var createRequest: Etcdserverpb_WatchCreateRequest {
-        get {
+        @inlinable get {
             if case .createRequest(let v)? = requestUnion { return v }
             return Etcdserverpb_WatchCreateRequest()
         }
-        set { requestUnion = .createRequest(newValue) }
+        @inlinable set { requestUnion = .createRequest(newValue) }
     }
     /// The `cancel_request` case of `request_union`, or its default when another case is set.
     public var cancelRequest: Etcdserverpb_WatchCancelRequest {
-        get {
+        @inlinable get {
             if case .cancelRequest(let v)? = requestUnion { return v }
             return Etcdserverpb_WatchCancelRequest()
         }
-        set { requestUnion = .cancelRequest(newValue) }
+        @inlinable set { requestUnion = .cancelRequest(newValue) }
     }
     /// The `progress_request` case of `request_union`, or its default when another case is set.
     public var progressRequest: Etcdserverpb_WatchProgressRequest {
-        get {
+        @inlinable get {
             if case .progressRequest(let v)? = requestUnion { return v }
             return Etcdserverpb_WatchProgressRequest()
         }
-        set { requestUnion = .progressRequest(newValue) }
+        @inlinable set { requestUnion = .progressRequest(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `request_union`.
     public enum RequestUnion: Hashable, Sendable {
@@ -600,7 +600,7 @@ public struct Etcdserverpb_WatchCreateRequest: ProtoMessage {
     public var watchId: Int64 = 0
     public var fragment: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 
     public enum FilterType: ProtoEnum {
         case noput // = 0
@@ -646,7 +646,7 @@ public struct Etcdserverpb_WatchCancelRequest: ProtoMessage {
 
     public var watchId: Int64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Asks for a progress notification (a response with no events).
@@ -654,24 +654,24 @@ public struct Etcdserverpb_WatchProgressRequest: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.WatchProgressRequest"
 
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_WatchResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.WatchResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var watchId: Int64 = 0
     public var created: Bool = false
     public var canceled: Bool = false
@@ -680,9 +680,9 @@ public struct Etcdserverpb_WatchResponse: ProtoMessage {
     public var cancelReason: String = ""
     public var fragment: Bool = false
     public var events: [Mvccpb_Event] = []
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseGrantRequest: ProtoMessage {
@@ -693,30 +693,30 @@ public struct Etcdserverpb_LeaseGrantRequest: ProtoMessage {
     /// 0 lets the server choose.
     public var ID: Int64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseGrantResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.LeaseGrantResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var ID: Int64 = 0
     public var TTL: Int64 = 0
     public var error: String = ""
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseRevokeRequest: ProtoMessage {
@@ -724,27 +724,27 @@ public struct Etcdserverpb_LeaseRevokeRequest: ProtoMessage {
 
     public var ID: Int64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseRevokeResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.LeaseRevokeResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @inlinable public mutating func clearHeader() { _header = nil }
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseKeepAliveRequest: ProtoMessage {
@@ -752,30 +752,30 @@ public struct Etcdserverpb_LeaseKeepAliveRequest: ProtoMessage {
 
     public var ID: Int64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseKeepAliveResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.LeaseKeepAliveResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var ID: Int64 = 0
     /// New TTL in seconds; <= 0 means the lease is gone.
     public var TTL: Int64 = 0
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseTimeToLiveRequest: ProtoMessage {
@@ -785,32 +785,32 @@ public struct Etcdserverpb_LeaseTimeToLiveRequest: ProtoMessage {
     /// Also list the keys attached to the lease.
     public var keys: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Etcdserverpb_LeaseTimeToLiveResponse: ProtoMessage {
     public static let protoMessageName = "etcdserverpb.LeaseTimeToLiveResponse"
 
     public var header: Etcdserverpb_ResponseHeader {
-        get { _header ?? Etcdserverpb_ResponseHeader() }
-        set { _header = newValue }
-        _modify {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
             if _header == nil { _header = Etcdserverpb_ResponseHeader() }
             yield &_header!
         }
     }
     /// Whether `header` is set.
-    public var hasHeader: Bool { _header != nil }
+    @inlinable public var hasHeader: Bool { _header != nil }
     /// Unsets `header`.
-    public mutating func clearHeader() { _header = nil }
+    @inlinable public mutating func clearHeader() { _header = nil }
     public var ID: Int64 = 0
     /// Remaining seconds; -1 when expired or missing.
     public var TTL: Int64 = 0
     public var grantedTTL: Int64 = 0
     public var keys: [[UInt8]] = []
-    fileprivate var _header: Etcdserverpb_ResponseHeader? = nil
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

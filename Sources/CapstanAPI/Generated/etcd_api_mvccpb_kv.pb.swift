@@ -16,7 +16,7 @@ public struct Mvccpb_KeyValue: ProtoMessage {
     /// Attached lease ID; 0 means none.
     public var lease: Int64 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Mvccpb_Event: ProtoMessage {
@@ -25,34 +25,34 @@ public struct Mvccpb_Event: ProtoMessage {
     public var type: Mvccpb_Event.EventType = Mvccpb_Event.EventType()
     /// For DELETE, mod_revision is the delete's revision.
     public var kv: Mvccpb_KeyValue {
-        get { _kv ?? Mvccpb_KeyValue() }
-        set { _kv = newValue }
-        _modify {
+        @inlinable get { _kv ?? Mvccpb_KeyValue() }
+        @inlinable set { _kv = newValue }
+        @inlinable _modify {
             if _kv == nil { _kv = Mvccpb_KeyValue() }
             yield &_kv!
         }
     }
     /// Whether `kv` is set.
-    public var hasKv: Bool { _kv != nil }
+    @inlinable public var hasKv: Bool { _kv != nil }
     /// Unsets `kv`.
-    public mutating func clearKv() { _kv = nil }
+    @inlinable public mutating func clearKv() { _kv = nil }
     /// Set only when the watch asked for prev_kv.
     public var prevKv: Mvccpb_KeyValue {
-        get { _prevKv ?? Mvccpb_KeyValue() }
-        set { _prevKv = newValue }
-        _modify {
+        @inlinable get { _prevKv ?? Mvccpb_KeyValue() }
+        @inlinable set { _prevKv = newValue }
+        @inlinable _modify {
             if _prevKv == nil { _prevKv = Mvccpb_KeyValue() }
             yield &_prevKv!
         }
     }
     /// Whether `prevKv` is set.
-    public var hasPrevKv: Bool { _prevKv != nil }
+    @inlinable public var hasPrevKv: Bool { _prevKv != nil }
     /// Unsets `prevKv`.
-    public mutating func clearPrevKv() { _prevKv = nil }
-    fileprivate var _kv: Mvccpb_KeyValue? = nil
-    fileprivate var _prevKv: Mvccpb_KeyValue? = nil
+    @inlinable public mutating func clearPrevKv() { _prevKv = nil }
+    @usableFromInline var _kv: Mvccpb_KeyValue? = nil
+    @usableFromInline var _prevKv: Mvccpb_KeyValue? = nil
 
-    public init() {}
+    @inlinable public init() {}
 
     public enum EventType: ProtoEnum {
         case put // = 0

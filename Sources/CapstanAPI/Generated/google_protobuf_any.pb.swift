@@ -118,7 +118,7 @@ public struct Google_Protobuf_Any: ProtoMessage {
     /// Must be a valid serialized protocol buffer of the above specified type.
     public var value: [UInt8] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -75,7 +75,7 @@ public struct Google_Protobuf_Duration: ProtoMessage {
     /// to +999,999,999 inclusive.
     public var nanos: Int32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -106,7 +106,7 @@ public struct Google_Protobuf_Timestamp: ProtoMessage {
     /// inclusive.
     public var nanos: Int32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -10,7 +10,7 @@ public struct Google_Rpc_ErrorInfo: ProtoMessage {
     public var domain: String = ""
     public var metadata: [String: String] = [:]
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Every invalid field of a request.
@@ -19,7 +19,7 @@ public struct Google_Rpc_BadRequest: ProtoMessage {
 
     public var fieldViolations: [Google_Rpc_BadRequest.FieldViolation] = []
 
-    public init() {}
+    @inlinable public init() {}
 
     public struct FieldViolation: ProtoMessage {
         public static let protoMessageName = "google.rpc.BadRequest.FieldViolation"
@@ -29,7 +29,7 @@ public struct Google_Rpc_BadRequest: ProtoMessage {
         public var field: String = ""
         public var description: String = ""
 
-        public init() {}
+        @inlinable public init() {}
     }
 }
 

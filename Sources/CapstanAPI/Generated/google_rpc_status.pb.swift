@@ -11,7 +11,7 @@ public struct Google_Rpc_Status: ProtoMessage {
     /// e.g. a google.rpc.BadRequest.
     public var details: [Google_Protobuf_Any] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -8,7 +8,7 @@ public struct Grpc_Health_V1_HealthCheckRequest: ProtoMessage {
     /// Empty asks about the server as a whole.
     public var service: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Health_V1_HealthCheckResponse: ProtoMessage {
@@ -16,7 +16,7 @@ public struct Grpc_Health_V1_HealthCheckResponse: ProtoMessage {
 
     public var status: Grpc_Health_V1_HealthCheckResponse.ServingStatus = Grpc_Health_V1_HealthCheckResponse.ServingStatus()
 
-    public init() {}
+    @inlinable public init() {}
 
     public enum ServingStatus: ProtoEnum {
         case unknown // = 0

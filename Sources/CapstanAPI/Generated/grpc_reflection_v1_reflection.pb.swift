@@ -9,46 +9,46 @@ public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage {
     public var messageRequest: MessageRequest? = nil
     /// The `file_by_filename` case of `message_request`, or its default when another case is set.
     public var fileByFilename: String {
-        get {
+        @inlinable get {
             if case .fileByFilename(let v)? = messageRequest { return v }
             return ""
         }
-        set { messageRequest = .fileByFilename(newValue) }
+        @inlinable set { messageRequest = .fileByFilename(newValue) }
     }
     /// The `file_containing_symbol` case of `message_request`, or its default when another case is set.
     public var fileContainingSymbol: String {
-        get {
+        @inlinable get {
             if case .fileContainingSymbol(let v)? = messageRequest { return v }
             return ""
         }
-        set { messageRequest = .fileContainingSymbol(newValue) }
+        @inlinable set { messageRequest = .fileContainingSymbol(newValue) }
     }
     /// The `file_containing_extension` case of `message_request`, or its default when another case is set.
     public var fileContainingExtension: Grpc_Reflection_V1_ExtensionRequest {
-        get {
+        @inlinable get {
             if case .fileContainingExtension(let v)? = messageRequest { return v }
             return Grpc_Reflection_V1_ExtensionRequest()
         }
-        set { messageRequest = .fileContainingExtension(newValue) }
+        @inlinable set { messageRequest = .fileContainingExtension(newValue) }
     }
     /// The `all_extension_numbers_of_type` case of `message_request`, or its default when another case is set.
     public var allExtensionNumbersOfType: String {
-        get {
+        @inlinable get {
             if case .allExtensionNumbersOfType(let v)? = messageRequest { return v }
             return ""
         }
-        set { messageRequest = .allExtensionNumbersOfType(newValue) }
+        @inlinable set { messageRequest = .allExtensionNumbersOfType(newValue) }
     }
     /// The `list_services` case of `message_request`, or its default when another case is set.
     public var listServices: String {
-        get {
+        @inlinable get {
             if case .listServices(let v)? = messageRequest { return v }
             return ""
         }
-        set { messageRequest = .listServices(newValue) }
+        @inlinable set { messageRequest = .listServices(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `message_request`.
     public enum MessageRequest: Hashable, Sendable {
@@ -66,7 +66,7 @@ public struct Grpc_Reflection_V1_ExtensionRequest: ProtoMessage {
     public var containingType: String = ""
     public var extensionNumber: Int32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage {
@@ -74,53 +74,53 @@ public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage {
 
     public var validHost: String = ""
     public var originalRequest: Grpc_Reflection_V1_ServerReflectionRequest {
-        get { _originalRequest ?? Grpc_Reflection_V1_ServerReflectionRequest() }
-        set { _originalRequest = newValue }
-        _modify {
+        @inlinable get { _originalRequest ?? Grpc_Reflection_V1_ServerReflectionRequest() }
+        @inlinable set { _originalRequest = newValue }
+        @inlinable _modify {
             if _originalRequest == nil { _originalRequest = Grpc_Reflection_V1_ServerReflectionRequest() }
             yield &_originalRequest!
         }
     }
     /// Whether `originalRequest` is set.
-    public var hasOriginalRequest: Bool { _originalRequest != nil }
+    @inlinable public var hasOriginalRequest: Bool { _originalRequest != nil }
     /// Unsets `originalRequest`.
-    public mutating func clearOriginalRequest() { _originalRequest = nil }
+    @inlinable public mutating func clearOriginalRequest() { _originalRequest = nil }
     public var messageResponse: MessageResponse? = nil
     /// The `file_descriptor_response` case of `message_response`, or its default when another case is set.
     public var fileDescriptorResponse: Grpc_Reflection_V1_FileDescriptorResponse {
-        get {
+        @inlinable get {
             if case .fileDescriptorResponse(let v)? = messageResponse { return v }
             return Grpc_Reflection_V1_FileDescriptorResponse()
         }
-        set { messageResponse = .fileDescriptorResponse(newValue) }
+        @inlinable set { messageResponse = .fileDescriptorResponse(newValue) }
     }
     /// The `all_extension_numbers_response` case of `message_response`, or its default when another case is set.
     public var allExtensionNumbersResponse: Grpc_Reflection_V1_ExtensionNumberResponse {
-        get {
+        @inlinable get {
             if case .allExtensionNumbersResponse(let v)? = messageResponse { return v }
             return Grpc_Reflection_V1_ExtensionNumberResponse()
         }
-        set { messageResponse = .allExtensionNumbersResponse(newValue) }
+        @inlinable set { messageResponse = .allExtensionNumbersResponse(newValue) }
     }
     /// The `list_services_response` case of `message_response`, or its default when another case is set.
     public var listServicesResponse: Grpc_Reflection_V1_ListServiceResponse {
-        get {
+        @inlinable get {
             if case .listServicesResponse(let v)? = messageResponse { return v }
             return Grpc_Reflection_V1_ListServiceResponse()
         }
-        set { messageResponse = .listServicesResponse(newValue) }
+        @inlinable set { messageResponse = .listServicesResponse(newValue) }
     }
     /// The `error_response` case of `message_response`, or its default when another case is set.
     public var errorResponse: Grpc_Reflection_V1_ErrorResponse {
-        get {
+        @inlinable get {
             if case .errorResponse(let v)? = messageResponse { return v }
             return Grpc_Reflection_V1_ErrorResponse()
         }
-        set { messageResponse = .errorResponse(newValue) }
+        @inlinable set { messageResponse = .errorResponse(newValue) }
     }
-    fileprivate var _originalRequest: Grpc_Reflection_V1_ServerReflectionRequest? = nil
+    @usableFromInline var _originalRequest: Grpc_Reflection_V1_ServerReflectionRequest? = nil
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `message_response`.
     public enum MessageResponse: Hashable, Sendable {
@@ -137,7 +137,7 @@ public struct Grpc_Reflection_V1_FileDescriptorResponse: ProtoMessage {
 
     public var fileDescriptorProto: [[UInt8]] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Reflection_V1_ExtensionNumberResponse: ProtoMessage {
@@ -146,7 +146,7 @@ public struct Grpc_Reflection_V1_ExtensionNumberResponse: ProtoMessage {
     public var baseTypeName: String = ""
     public var extensionNumber: [Int32] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Reflection_V1_ListServiceResponse: ProtoMessage {
@@ -154,7 +154,7 @@ public struct Grpc_Reflection_V1_ListServiceResponse: ProtoMessage {
 
     public var service: [Grpc_Reflection_V1_ServiceResponse] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Reflection_V1_ServiceResponse: ProtoMessage {
@@ -163,7 +163,7 @@ public struct Grpc_Reflection_V1_ServiceResponse: ProtoMessage {
     /// Fully-qualified service name.
     public var name: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Reflection_V1_ErrorResponse: ProtoMessage {
@@ -173,7 +173,7 @@ public struct Grpc_Reflection_V1_ErrorResponse: ProtoMessage {
     public var errorCode: Int32 = 0
     public var errorMessage: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

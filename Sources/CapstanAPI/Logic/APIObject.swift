@@ -40,10 +40,13 @@ extension Pod: APIObject {
 
     /// `spec.host` is "" while unscheduled; an unset phase counts as `PENDING`, its default.
     public var selectableFieldValues: FieldValues {
-        let phase = status.phase == .unspecified ? PodPhase.pending : status.phase
+        // Through the optional storage: `metadata.name` copies the whole metadata (a retain of
+        // every field) to read one; every write asks for these.
+        let phase = _status?.phase ?? .unspecified
+        let shownPhase = phase == .unspecified ? PodPhase.pending : phase
         return FieldValues([
-            .init("metadata.name", metadata.name), .init("metadata.namespace", metadata.namespace),
-            .init("spec.host", spec.host), .init("status.phase", phase.protoName ?? String(phase.rawValue)),
+            .init("metadata.name", _metadata?.name ?? ""), .init("metadata.namespace", _metadata?.namespace ?? ""),
+            .init("spec.host", _spec?.host ?? ""), .init("status.phase", shownPhase.protoName ?? String(shownPhase.rawValue)),
         ])
     }
 }

@@ -12,6 +12,10 @@ extension PodSpec {
     /// Restart policy ALWAYS and port protocol TCP where unset.
     public mutating func applyDefaults() {
         if restartPolicy == .unspecified { restartPolicy = .always }
+        // Looked for first: a mutating walk copies the containers (still shared with the request
+        // they were decoded into) even when it writes nothing.
+        let unset = containers.contains { $0.ports.contains { $0.protocol == .unspecified } }
+        guard unset else { return }
         for containerIndex in containers.indices {
             for portIndex in containers[containerIndex].ports.indices
             where containers[containerIndex].ports[portIndex].protocol == .unspecified {
@@ -24,9 +28,11 @@ extension PodSpec {
 extension Pod {
     /// Namespace "default", the spec's defaults, phase PENDING.
     public mutating func applyDefaults() {
-        defaultNamespaceIfEmpty()
+        // Read through the optional storage: `metadata.namespace` and `status.phase` would copy
+        // the whole metadata and status to read one field.
+        if _metadata?.namespace.isEmpty ?? true { metadata.namespace = defaultNamespace }
         spec.applyDefaults()
-        if status.phase == .unspecified { status.phase = .pending }
+        if (_status?.phase ?? .unspecified) == .unspecified { status.phase = .pending }
     }
 }
 

@@ -5,11 +5,13 @@
 /// are wrong, so a path is kept as its steps and spelled out only when asked (`description`,
 /// equality, hashing).
 public struct FieldPath: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
-    private indirect enum Step: Sendable {
+    /// A root is stored inline (a path made for a call that finds nothing wrong allocates
+    /// nothing); the steps below it are boxed.
+    private enum Step: Sendable {
         case root(String)
-        case child(Step, String)
-        case index(Step, Int)
-        case key(Step, String)
+        indirect case child(Step, String)
+        indirect case index(Step, Int)
+        indirect case key(Step, String)
 
         func write(to text: inout String) {
             switch self {

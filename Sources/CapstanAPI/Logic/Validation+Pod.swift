@@ -111,20 +111,20 @@ extension Validation {
     private static func volumes(_ volumes: [Volume], path spec: FieldPath, errors: inout FieldErrors) -> VolumeNames {
         let names = VolumeNames(volumes)
         guard !volumes.isEmpty else { return names }
-        let path = spec.child("volumes")
         for (index, volume) in volumes.enumerated() {
-            let volumePath = path.index(index)
+            // Built only for a volume that is wrong.
+            func volumePath() -> FieldPath { spec.child("volumes").index(index) }
             if let reason = DNS1123.labelViolation(volume.name) {
-                errors.add(volumePath.child("name"), reason)
+                errors.add(volumePath().child("name"), reason)
             } else if names.repeatsEarlier(index) {
-                errors.add(volumePath.child("name"), "duplicate volume name \"\(volume.name)\"")
+                errors.add(volumePath().child("name"), "duplicate volume name \"\(volume.name)\"")
             }
             switch volume.source {
             case nil:
-                errors.add(volumePath, "must set a source: empty_dir or host_dir")
+                errors.add(volumePath(), "must set a source: empty_dir or host_dir")
             case .hostDir(let hostDir)?:
                 if !hostDir.path.hasPrefix("/") {
-                    errors.add(volumePath.child("host_dir").child("path"), "must be an absolute path (is \"\(hostDir.path)\")")
+                    errors.add(volumePath().child("host_dir").child("path"), "must be an absolute path (is \"\(hostDir.path)\")")
                 }
             case .emptyDir?:
                 break

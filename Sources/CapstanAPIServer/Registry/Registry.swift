@@ -32,7 +32,8 @@ struct Registry<S: KindStrategy>: Sendable {
 
     /// Applies defaults and server-set fields (uid, creation timestamp, a generated name) and
     /// validates. Throws `invalid` listing every bad field.
-    func prepareForCreate(_ request: S.Object) throws(RegistryError) -> S.Object {
+    /// Takes `request` consuming, so that a caller handing over its last use spends no copy.
+    func prepareForCreate(_ request: consuming S.Object) throws(RegistryError) -> S.Object {
         var object = request
         object.applyDefaults()
         // One in-place access: every read of `metadata` from outside CapstanAPI copies it whole.
@@ -51,10 +52,12 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     /// Stores a prepared object. With `nameWasGenerated`, a name that collides is generated again.
-    func insert(_ prepared: S.Object, nameWasGenerated: Bool) async throws(RegistryError) -> Written {
+    func insert(_ prepared: consuming S.Object, nameWasGenerated: Bool) async throws(RegistryError) -> Written {
         var object = prepared
         for attempt in 1...8 {
             let bytes = try encode(object)
+            // One copy of the metadata: each read of `object.metadata` outside CapstanAPI copies it
+            // whole (a retain of every field).
             let meta = object.metadata
             let (namespace, name) = (meta.namespace, meta.name)
             let key = keys.key(namespace: namespace, name: name)
@@ -78,8 +81,9 @@ struct Registry<S: KindStrategy>: Sendable {
         throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
     }
 
-    func create(_ request: S.Object) async throws(RegistryError) -> Written {
-        try await insert(try prepareForCreate(request), nameWasGenerated: request.metadata.name.isEmpty)
+    func create(_ request: consuming S.Object) async throws(RegistryError) -> Written {
+        let nameWasGenerated = request.metadata.name.isEmpty
+        return try await insert(try prepareForCreate(request), nameWasGenerated: nameWasGenerated)
     }
 
     // MARK: Update
@@ -232,7 +236,9 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     /// The answer to a write at `revision`; notes the write for read-your-writes.
-    private func written(_ object: S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true) throws(RegistryError) -> Written {
+    private func written(
+        _ object: consuming S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true
+    ) throws(RegistryError) -> Written {
         if isWrite { progress.noteWrite(revision) }
         var object = object
         object.metadata.resourceVersion = UInt64(revision)

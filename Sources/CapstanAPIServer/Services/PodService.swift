@@ -11,9 +11,10 @@ struct PodService: Sendable {
         KindService(registry: registry).register(on: &router)
         let (registry, bindings) = (registry, bindings)
         router.unaryEncoded(Pods.Method.create) { request, _ in
+            let nameWasGenerated = request.metadata.name.isEmpty
             let prepared = try registry.prepareForCreate(request)
             if !prepared.spec.host.isEmpty { try await bindings.requireMinion(prepared.spec.host) }
-            return try await registry.insert(prepared, nameWasGenerated: request.metadata.name.isEmpty).encoded
+            return try await registry.insert(prepared, nameWasGenerated: nameWasGenerated).encoded
         }
         router.unaryEncoded(Pods.Method.updateStatus) { request, _ in
             let namespace = PodStrategy.requestNamespace(request.metadata.namespace)

@@ -8,7 +8,7 @@ public struct Grpc_Testing_Empty: ProtoMessage {
     public static let protoMessageName = "grpc.testing.Empty"
 
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

@@ -86,7 +86,7 @@ public struct Grpc_Testing_BoolValue: ProtoMessage {
 
     public var value: Bool = false
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Testing_Payload: ProtoMessage {
@@ -95,7 +95,7 @@ public struct Grpc_Testing_Payload: ProtoMessage {
     public var type: Grpc_Testing_PayloadType = Grpc_Testing_PayloadType()
     public var body: [UInt8] = []
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// A status the client asks the server to answer with.
@@ -105,7 +105,7 @@ public struct Grpc_Testing_EchoStatus: ProtoMessage {
     public var code: Int32 = 0
     public var message: String = ""
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Testing_SimpleRequest: ProtoMessage {
@@ -114,121 +114,121 @@ public struct Grpc_Testing_SimpleRequest: ProtoMessage {
     public var responseType: Grpc_Testing_PayloadType = Grpc_Testing_PayloadType()
     public var responseSize: Int32 = 0
     public var payload: Grpc_Testing_Payload {
-        get { _payload ?? Grpc_Testing_Payload() }
-        set { _payload = newValue }
-        _modify {
+        @inlinable get { _payload ?? Grpc_Testing_Payload() }
+        @inlinable set { _payload = newValue }
+        @inlinable _modify {
             if _payload == nil { _payload = Grpc_Testing_Payload() }
             yield &_payload!
         }
     }
     /// Whether `payload` is set.
-    public var hasPayload: Bool { _payload != nil }
+    @inlinable public var hasPayload: Bool { _payload != nil }
     /// Unsets `payload`.
-    public mutating func clearPayload() { _payload = nil }
+    @inlinable public mutating func clearPayload() { _payload = nil }
     public var fillUsername: Bool = false
     public var fillOauthScope: Bool = false
     public var responseCompressed: Grpc_Testing_BoolValue {
-        get { _responseCompressed ?? Grpc_Testing_BoolValue() }
-        set { _responseCompressed = newValue }
-        _modify {
+        @inlinable get { _responseCompressed ?? Grpc_Testing_BoolValue() }
+        @inlinable set { _responseCompressed = newValue }
+        @inlinable _modify {
             if _responseCompressed == nil { _responseCompressed = Grpc_Testing_BoolValue() }
             yield &_responseCompressed!
         }
     }
     /// Whether `responseCompressed` is set.
-    public var hasResponseCompressed: Bool { _responseCompressed != nil }
+    @inlinable public var hasResponseCompressed: Bool { _responseCompressed != nil }
     /// Unsets `responseCompressed`.
-    public mutating func clearResponseCompressed() { _responseCompressed = nil }
+    @inlinable public mutating func clearResponseCompressed() { _responseCompressed = nil }
     public var responseStatus: Grpc_Testing_EchoStatus {
-        get { _responseStatus ?? Grpc_Testing_EchoStatus() }
-        set { _responseStatus = newValue }
-        _modify {
+        @inlinable get { _responseStatus ?? Grpc_Testing_EchoStatus() }
+        @inlinable set { _responseStatus = newValue }
+        @inlinable _modify {
             if _responseStatus == nil { _responseStatus = Grpc_Testing_EchoStatus() }
             yield &_responseStatus!
         }
     }
     /// Whether `responseStatus` is set.
-    public var hasResponseStatus: Bool { _responseStatus != nil }
+    @inlinable public var hasResponseStatus: Bool { _responseStatus != nil }
     /// Unsets `responseStatus`.
-    public mutating func clearResponseStatus() { _responseStatus = nil }
+    @inlinable public mutating func clearResponseStatus() { _responseStatus = nil }
     public var expectCompressed: Grpc_Testing_BoolValue {
-        get { _expectCompressed ?? Grpc_Testing_BoolValue() }
-        set { _expectCompressed = newValue }
-        _modify {
+        @inlinable get { _expectCompressed ?? Grpc_Testing_BoolValue() }
+        @inlinable set { _expectCompressed = newValue }
+        @inlinable _modify {
             if _expectCompressed == nil { _expectCompressed = Grpc_Testing_BoolValue() }
             yield &_expectCompressed!
         }
     }
     /// Whether `expectCompressed` is set.
-    public var hasExpectCompressed: Bool { _expectCompressed != nil }
+    @inlinable public var hasExpectCompressed: Bool { _expectCompressed != nil }
     /// Unsets `expectCompressed`.
-    public mutating func clearExpectCompressed() { _expectCompressed = nil }
+    @inlinable public mutating func clearExpectCompressed() { _expectCompressed = nil }
     public var fillServerId: Bool = false
     public var fillGrpclbRouteType: Bool = false
-    fileprivate var _payload: Grpc_Testing_Payload? = nil
-    fileprivate var _responseCompressed: Grpc_Testing_BoolValue? = nil
-    fileprivate var _responseStatus: Grpc_Testing_EchoStatus? = nil
-    fileprivate var _expectCompressed: Grpc_Testing_BoolValue? = nil
+    @usableFromInline var _payload: Grpc_Testing_Payload? = nil
+    @usableFromInline var _responseCompressed: Grpc_Testing_BoolValue? = nil
+    @usableFromInline var _responseStatus: Grpc_Testing_EchoStatus? = nil
+    @usableFromInline var _expectCompressed: Grpc_Testing_BoolValue? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Testing_SimpleResponse: ProtoMessage {
     public static let protoMessageName = "grpc.testing.SimpleResponse"
 
     public var payload: Grpc_Testing_Payload {
-        get { _payload ?? Grpc_Testing_Payload() }
-        set { _payload = newValue }
-        _modify {
+        @inlinable get { _payload ?? Grpc_Testing_Payload() }
+        @inlinable set { _payload = newValue }
+        @inlinable _modify {
             if _payload == nil { _payload = Grpc_Testing_Payload() }
             yield &_payload!
         }
     }
     /// Whether `payload` is set.
-    public var hasPayload: Bool { _payload != nil }
+    @inlinable public var hasPayload: Bool { _payload != nil }
     /// Unsets `payload`.
-    public mutating func clearPayload() { _payload = nil }
+    @inlinable public mutating func clearPayload() { _payload = nil }
     public var username: String = ""
     public var oauthScope: String = ""
     public var serverId: String = ""
     public var grpclbRouteType: Grpc_Testing_GrpclbRouteType = Grpc_Testing_GrpclbRouteType()
     public var hostname: String = ""
-    fileprivate var _payload: Grpc_Testing_Payload? = nil
+    @usableFromInline var _payload: Grpc_Testing_Payload? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Testing_StreamingInputCallRequest: ProtoMessage {
     public static let protoMessageName = "grpc.testing.StreamingInputCallRequest"
 
     public var payload: Grpc_Testing_Payload {
-        get { _payload ?? Grpc_Testing_Payload() }
-        set { _payload = newValue }
-        _modify {
+        @inlinable get { _payload ?? Grpc_Testing_Payload() }
+        @inlinable set { _payload = newValue }
+        @inlinable _modify {
             if _payload == nil { _payload = Grpc_Testing_Payload() }
             yield &_payload!
         }
     }
     /// Whether `payload` is set.
-    public var hasPayload: Bool { _payload != nil }
+    @inlinable public var hasPayload: Bool { _payload != nil }
     /// Unsets `payload`.
-    public mutating func clearPayload() { _payload = nil }
+    @inlinable public mutating func clearPayload() { _payload = nil }
     public var expectCompressed: Grpc_Testing_BoolValue {
-        get { _expectCompressed ?? Grpc_Testing_BoolValue() }
-        set { _expectCompressed = newValue }
-        _modify {
+        @inlinable get { _expectCompressed ?? Grpc_Testing_BoolValue() }
+        @inlinable set { _expectCompressed = newValue }
+        @inlinable _modify {
             if _expectCompressed == nil { _expectCompressed = Grpc_Testing_BoolValue() }
             yield &_expectCompressed!
         }
     }
     /// Whether `expectCompressed` is set.
-    public var hasExpectCompressed: Bool { _expectCompressed != nil }
+    @inlinable public var hasExpectCompressed: Bool { _expectCompressed != nil }
     /// Unsets `expectCompressed`.
-    public mutating func clearExpectCompressed() { _expectCompressed = nil }
-    fileprivate var _payload: Grpc_Testing_Payload? = nil
-    fileprivate var _expectCompressed: Grpc_Testing_BoolValue? = nil
+    @inlinable public mutating func clearExpectCompressed() { _expectCompressed = nil }
+    @usableFromInline var _payload: Grpc_Testing_Payload? = nil
+    @usableFromInline var _expectCompressed: Grpc_Testing_BoolValue? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Testing_StreamingInputCallResponse: ProtoMessage {
@@ -237,7 +237,7 @@ public struct Grpc_Testing_StreamingInputCallResponse: ProtoMessage {
     /// Sum of the payload sizes the client sent.
     public var aggregatedPayloadSize: Int32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Shape of one streamed response.
@@ -248,20 +248,20 @@ public struct Grpc_Testing_ResponseParameters: ProtoMessage {
     /// Delay before this response, in microseconds.
     public var intervalUs: Int32 = 0
     public var compressed: Grpc_Testing_BoolValue {
-        get { _compressed ?? Grpc_Testing_BoolValue() }
-        set { _compressed = newValue }
-        _modify {
+        @inlinable get { _compressed ?? Grpc_Testing_BoolValue() }
+        @inlinable set { _compressed = newValue }
+        @inlinable _modify {
             if _compressed == nil { _compressed = Grpc_Testing_BoolValue() }
             yield &_compressed!
         }
     }
     /// Whether `compressed` is set.
-    public var hasCompressed: Bool { _compressed != nil }
+    @inlinable public var hasCompressed: Bool { _compressed != nil }
     /// Unsets `compressed`.
-    public mutating func clearCompressed() { _compressed = nil }
-    fileprivate var _compressed: Grpc_Testing_BoolValue? = nil
+    @inlinable public mutating func clearCompressed() { _compressed = nil }
+    @usableFromInline var _compressed: Grpc_Testing_BoolValue? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Testing_StreamingOutputCallRequest: ProtoMessage {
@@ -270,53 +270,53 @@ public struct Grpc_Testing_StreamingOutputCallRequest: ProtoMessage {
     public var responseType: Grpc_Testing_PayloadType = Grpc_Testing_PayloadType()
     public var responseParameters: [Grpc_Testing_ResponseParameters] = []
     public var payload: Grpc_Testing_Payload {
-        get { _payload ?? Grpc_Testing_Payload() }
-        set { _payload = newValue }
-        _modify {
+        @inlinable get { _payload ?? Grpc_Testing_Payload() }
+        @inlinable set { _payload = newValue }
+        @inlinable _modify {
             if _payload == nil { _payload = Grpc_Testing_Payload() }
             yield &_payload!
         }
     }
     /// Whether `payload` is set.
-    public var hasPayload: Bool { _payload != nil }
+    @inlinable public var hasPayload: Bool { _payload != nil }
     /// Unsets `payload`.
-    public mutating func clearPayload() { _payload = nil }
+    @inlinable public mutating func clearPayload() { _payload = nil }
     public var responseStatus: Grpc_Testing_EchoStatus {
-        get { _responseStatus ?? Grpc_Testing_EchoStatus() }
-        set { _responseStatus = newValue }
-        _modify {
+        @inlinable get { _responseStatus ?? Grpc_Testing_EchoStatus() }
+        @inlinable set { _responseStatus = newValue }
+        @inlinable _modify {
             if _responseStatus == nil { _responseStatus = Grpc_Testing_EchoStatus() }
             yield &_responseStatus!
         }
     }
     /// Whether `responseStatus` is set.
-    public var hasResponseStatus: Bool { _responseStatus != nil }
+    @inlinable public var hasResponseStatus: Bool { _responseStatus != nil }
     /// Unsets `responseStatus`.
-    public mutating func clearResponseStatus() { _responseStatus = nil }
-    fileprivate var _payload: Grpc_Testing_Payload? = nil
-    fileprivate var _responseStatus: Grpc_Testing_EchoStatus? = nil
+    @inlinable public mutating func clearResponseStatus() { _responseStatus = nil }
+    @usableFromInline var _payload: Grpc_Testing_Payload? = nil
+    @usableFromInline var _responseStatus: Grpc_Testing_EchoStatus? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 public struct Grpc_Testing_StreamingOutputCallResponse: ProtoMessage {
     public static let protoMessageName = "grpc.testing.StreamingOutputCallResponse"
 
     public var payload: Grpc_Testing_Payload {
-        get { _payload ?? Grpc_Testing_Payload() }
-        set { _payload = newValue }
-        _modify {
+        @inlinable get { _payload ?? Grpc_Testing_Payload() }
+        @inlinable set { _payload = newValue }
+        @inlinable _modify {
             if _payload == nil { _payload = Grpc_Testing_Payload() }
             yield &_payload!
         }
     }
     /// Whether `payload` is set.
-    public var hasPayload: Bool { _payload != nil }
+    @inlinable public var hasPayload: Bool { _payload != nil }
     /// Unsets `payload`.
-    public mutating func clearPayload() { _payload = nil }
-    fileprivate var _payload: Grpc_Testing_Payload? = nil
+    @inlinable public mutating func clearPayload() { _payload = nil }
+    @usableFromInline var _payload: Grpc_Testing_Payload? = nil
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 // MARK: - proto3 JSON

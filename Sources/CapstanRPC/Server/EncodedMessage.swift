@@ -41,10 +41,11 @@ extension ResponseStream {
 }
 
 extension RPCRouter {
-    /// Registers a unary method whose handler answers with an already-encoded response.
+    /// Registers a unary method whose handler answers with an already-encoded response. The
+    /// handler owns the decoded request (it may change it without copying it first).
     public mutating func unaryEncoded<Req, Res>(
         _ m: MethodDescriptor<Req, Res>,
-        _ handler: @escaping @Sendable (Req, ServerContext) async throws -> EncodedMessage<Res>
+        _ handler: @escaping @Sendable (consuming Req, ServerContext) async throws -> EncodedMessage<Res>
     ) {
         let path = m.path
         let unary: UnaryHandler = { bytes, context in

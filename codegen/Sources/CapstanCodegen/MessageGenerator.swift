@@ -42,10 +42,10 @@ struct MessageGenerator {
                 }
             }
             for plan in plans where plan.isPresenceMessage {
-                p.line("fileprivate var _\(plan.name): \(plan.swiftType)? = nil")
+                p.line("@usableFromInline var _\(plan.name): \(plan.swiftType)? = nil")
             }
             p.line()
-            p.line("public init() {}")
+            p.line("@inlinable public init() {}")
             try generateNested(into: &p)
         }
     }
@@ -54,18 +54,18 @@ struct MessageGenerator {
         let storage = "_\(plan.name)"
         p.docComment(comment)
         p.block("public var \(plan.escapedName): \(plan.swiftType)") { p in
-            p.line("get { \(storage) ?? \(plan.swiftType)() }")
-            p.line("set { \(storage) = newValue }")
-            p.block("_modify") { p in
+            p.line("@inlinable get { \(storage) ?? \(plan.swiftType)() }")
+            p.line("@inlinable set { \(storage) = newValue }")
+            p.block("@inlinable _modify") { p in
                 p.line("if \(storage) == nil { \(storage) = \(plan.swiftType)() }")
                 p.line("yield &\(storage)!")
             }
         }
         let upper = Names.upperCamel(plan.field.name)
         p.line("/// Whether `\(plan.name)` is set.")
-        p.line("public var has\(upper): Bool { \(storage) != nil }")
+        p.line("@inlinable public var has\(upper): Bool { \(storage) != nil }")
         p.line("/// Unsets `\(plan.name)`.")
-        p.line("public mutating func clear\(upper)() { \(storage) = nil }")
+        p.line("@inlinable public mutating func clear\(upper)() { \(storage) = nil }")
     }
 
     private func emitOneofAccessor(_ plan: FieldPlan, oneof: String, typeName: String, into p: inout Printer) {
@@ -73,11 +73,11 @@ struct MessageGenerator {
         let caseName = Names.escaped(plan.name)
         p.line("/// The `\(plan.field.name)` case of `\(oneof)`, or its default when another case is set.")
         p.block("public var \(plan.escapedName): \(plan.swiftType)") { p in
-            p.block("get") { p in
+            p.block("@inlinable get") { p in
                 p.line("if case .\(caseName)(let v)? = \(oneofProperty) { return v }")
                 p.line("return \(FieldPlan.defaultValue(plan.field, swiftType: plan.swiftType))")
             }
-            p.line("set { \(oneofProperty) = .\(caseName)(newValue) }")
+            p.line("@inlinable set { \(oneofProperty) = .\(caseName)(newValue) }")
         }
     }
 

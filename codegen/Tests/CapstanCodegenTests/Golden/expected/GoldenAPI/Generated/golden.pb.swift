@@ -73,17 +73,17 @@ public struct Golden_V1_Everything: ProtoMessage {
     public var s32: Int32 = 0
     public var s64: Int64 = 0
     public var nested: Golden_V1_Everything.Nested {
-        get { _nested ?? Golden_V1_Everything.Nested() }
-        set { _nested = newValue }
-        _modify {
+        @inlinable get { _nested ?? Golden_V1_Everything.Nested() }
+        @inlinable set { _nested = newValue }
+        @inlinable _modify {
             if _nested == nil { _nested = Golden_V1_Everything.Nested() }
             yield &_nested!
         }
     }
     /// Whether `nested` is set.
-    public var hasNested: Bool { _nested != nil }
+    @inlinable public var hasNested: Bool { _nested != nil }
     /// Unsets `nested`.
-    public mutating func clearNested() { _nested = nil }
+    @inlinable public mutating func clearNested() { _nested = nil }
     public var names: [String] = []
     public var counts: [Int64] = []
     public var items: [Golden_V1_Everything.Nested] = []
@@ -93,64 +93,64 @@ public struct Golden_V1_Everything: ProtoMessage {
     public var labels: [String: String] = [:]
     public var byId: [Int32: Golden_V1_Everything.Nested] = [:]
     public var when: Google_Protobuf_Timestamp {
-        get { _when ?? Google_Protobuf_Timestamp() }
-        set { _when = newValue }
-        _modify {
+        @inlinable get { _when ?? Google_Protobuf_Timestamp() }
+        @inlinable set { _when = newValue }
+        @inlinable _modify {
             if _when == nil { _when = Google_Protobuf_Timestamp() }
             yield &_when!
         }
     }
     /// Whether `when` is set.
-    public var hasWhen: Bool { _when != nil }
+    @inlinable public var hasWhen: Bool { _when != nil }
     /// Unsets `when`.
-    public mutating func clearWhen() { _when = nil }
+    @inlinable public mutating func clearWhen() { _when = nil }
     /// Keywords in Swift and in C.
     public var `protocol`: String = ""
     public var `default`: Int32 = 0
     public var namespace: String = ""
     public var TTL: Bool = false
     public var type: Golden_V1_Everything.Type_ {
-        get { _type ?? Golden_V1_Everything.Type_() }
-        set { _type = newValue }
-        _modify {
+        @inlinable get { _type ?? Golden_V1_Everything.Type_() }
+        @inlinable set { _type = newValue }
+        @inlinable _modify {
             if _type == nil { _type = Golden_V1_Everything.Type_() }
             yield &_type!
         }
     }
     /// Whether `type` is set.
-    public var hasType: Bool { _type != nil }
+    @inlinable public var hasType: Bool { _type != nil }
     /// Unsets `type`.
-    public mutating func clearType() { _type = nil }
+    @inlinable public mutating func clearType() { _type = nil }
     public var choice: Choice? = nil
     /// The `word` case of `choice`, or its default when another case is set.
     public var word: String {
-        get {
+        @inlinable get {
             if case .word(let v)? = choice { return v }
             return ""
         }
-        set { choice = .word(newValue) }
+        @inlinable set { choice = .word(newValue) }
     }
     /// The `number` case of `choice`, or its default when another case is set.
     public var number: Int64 {
-        get {
+        @inlinable get {
             if case .number(let v)? = choice { return v }
             return 0
         }
-        set { choice = .number(newValue) }
+        @inlinable set { choice = .number(newValue) }
     }
     /// The `child` case of `choice`, or its default when another case is set.
     public var child: Golden_V1_Everything.Nested {
-        get {
+        @inlinable get {
             if case .child(let v)? = choice { return v }
             return Golden_V1_Everything.Nested()
         }
-        set { choice = .child(newValue) }
+        @inlinable set { choice = .child(newValue) }
     }
-    fileprivate var _nested: Golden_V1_Everything.Nested? = nil
-    fileprivate var _when: Google_Protobuf_Timestamp? = nil
-    fileprivate var _type: Golden_V1_Everything.Type_? = nil
+    @usableFromInline var _nested: Golden_V1_Everything.Nested? = nil
+    @usableFromInline var _when: Google_Protobuf_Timestamp? = nil
+    @usableFromInline var _type: Golden_V1_Everything.Type_? = nil
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `choice`.
     public enum Choice: Hashable, Sendable {
@@ -166,7 +166,7 @@ public struct Golden_V1_Everything: ProtoMessage {
         public var name: String = ""
         public var kind: Golden_V1_Everything.Nested.Kind = Golden_V1_Everything.Nested.Kind()
 
-        public init() {}
+        @inlinable public init() {}
 
         public enum Kind: ProtoEnum {
             case unspecified // = 0
@@ -211,7 +211,7 @@ public struct Golden_V1_Everything: ProtoMessage {
         public static let protoMessageName = "golden.v1.Everything.Type"
 
 
-        public init() {}
+        @inlinable public init() {}
     }
 }
 
@@ -219,7 +219,7 @@ public struct Golden_V1_Empty: ProtoMessage {
     public static let protoMessageName = "golden.v1.Empty"
 
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Recursion through a oneof and a repeated field is fine.
@@ -230,22 +230,22 @@ public struct Golden_V1_Tree: ProtoMessage {
     public var node: Node? = nil
     /// The `only` case of `node`, or its default when another case is set.
     public var only: Golden_V1_Tree {
-        get {
+        @inlinable get {
             if case .only(let v)? = node { return v }
             return Golden_V1_Tree()
         }
-        set { node = .only(newValue) }
+        @inlinable set { node = .only(newValue) }
     }
     /// The `leaf` case of `node`, or its default when another case is set.
     public var leaf: String {
-        get {
+        @inlinable get {
             if case .leaf(let v)? = node { return v }
             return ""
         }
-        set { node = .leaf(newValue) }
+        @inlinable set { node = .leaf(newValue) }
     }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// The set case of oneof `node`.
     public indirect enum Node: Hashable, Sendable {
