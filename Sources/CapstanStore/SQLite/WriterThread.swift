@@ -62,6 +62,10 @@ final class WriterThread {
     /// The write path's statements, once prepared (`prepared(_:_:)`): the connection's cache would
     /// hash their text on every write.
     var insertStatement: Statement?
+    var latestStatement: Statement?
+    var latestWithValueStatement: Statement?
+    var beginStatement: Statement?
+    var commitStatement: Statement?
 
     init(writer: LogWriter, connection: Connection, recovered: Recovered) {
         self.writer = writer
