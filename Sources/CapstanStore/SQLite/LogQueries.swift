@@ -3,13 +3,26 @@ extension Connection {
     private static let rowColumns = "id, name, created, deleted, create_revision, prev_revision, lease, value"
     private static let rowColumnsWithoutValue = "id, name, created, deleted, create_revision, prev_revision, lease, X''"
     /// Spelled once: every write checks the key's latest row (the text keys the statement cache).
-    private static let latestRowSQL = "SELECT \(rowColumns) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
-    private static let latestRowWithoutValueSQL =
+    static let latestRowSQL = "SELECT \(rowColumns) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
+    static let latestRowWithoutValueSQL =
         "SELECT \(rowColumnsWithoutValue) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
 
     private static func row(_ statement: Statement) -> LogRow {
         LogRow(
             revision: statement.int64(0), name: statement.text(1), created: statement.int64(2) != 0,
+            deleted: statement.int64(3) != 0, createRevision: statement.int64(4), prevRevision: statement.int64(5),
+            lease: statement.int64(6), value: statement.blob(7))
+    }
+
+    /// `latestRow` through `statement` (prepared from `latestRowSQL` or `latestRowWithoutValueSQL`
+    /// and kept by the caller: the writer checks every write, and the statement cache would hash
+    /// the query's text each time); the row's name is `name`, not read back.
+    func latestRow(_ name: String, using statement: Statement) throws(StoreError) -> LogRow? {
+        defer { statement.reset() }
+        try statement.bind(1, name)
+        guard try statement.step() else { return nil }
+        return LogRow(
+            revision: statement.int64(0), name: name, created: statement.int64(2) != 0,
             deleted: statement.int64(3) != 0, createRevision: statement.int64(4), prevRevision: statement.int64(5),
             lease: statement.int64(6), value: statement.blob(7))
     }

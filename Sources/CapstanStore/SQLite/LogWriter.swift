@@ -9,8 +9,12 @@ final class LogWriter: Sendable {
     }
 
     private struct Queue {
-        var pending = FIFO<Pending>()
+        var pending: [Pending] = []
+        /// Set while the writer waits for writes; cleared by the submitter that wakes it.
         var parked = false
+        /// While parked, the pending writes that wake the writer: 1, or more while it gathers a
+        /// group commit (`gather(until:for:)`).
+        var wakeAt = 1
         var closed = false
         /// Test hook: while set, the writer takes nothing (so a test can queue a known batch).
         var held = false
@@ -112,8 +116,9 @@ final class LogWriter: Sendable {
             let wake = queue.withLock { queue -> Bool? in
                 if queue.closed { return nil }
                 queue.pending.append(Pending(request: request, completion: continuation))
-                defer { queue.parked = false }
-                return queue.parked
+                guard queue.parked, queue.pending.count >= queue.wakeAt else { return false }
+                queue.parked = false
+                return true
             }
             switch wake {
             case nil: continuation.resume(returning: .failure(.unavailable(reason: "the store is closed")))
@@ -124,22 +129,45 @@ final class LogWriter: Sendable {
         return try result.get()
     }
 
-    /// Takes up to the batch limits of pending writes; marks the writer parked when there are none.
-    func take() -> (batch: [Pending], closed: Bool) {
+    /// Moves pending writes into `batch` up to the batch limits (`bytes`: the value bytes already
+    /// in it); marks the writer parked when there were none. Returns whether the writer is closed.
+    /// Taking all of them (the usual case) swaps the arrays: nothing is copied, and `batch`'s
+    /// capacity (the writer passes its previous batch, emptied) is the queue's next.
+    func take(into batch: inout [Pending], bytes: inout Int) -> Bool {
         queue.withLock { queue in
-            var batch: [Pending] = []
+            queue.wakeAt = 1
+            queue.parked = false
             if queue.held && !queue.closed {
-                queue.parked = true
-                return (batch, false)
+                if batch.isEmpty { queue.parked = true }
+                return false
             }
-            var bytes = 0
-            while batch.count < options.maxBatchWrites, bytes < options.maxBatchBytes, let next = queue.pending.popFirst() {
-                bytes += next.request.payloadBytes
-                batch.append(next)
+            let room = min(queue.pending.count, max(0, options.maxBatchWrites - batch.count))
+            var end = 0
+            while end < room, bytes < options.maxBatchBytes {
+                bytes += queue.pending[end].request.payloadBytes
+                end += 1
+            }
+            if end == queue.pending.count, batch.isEmpty {
+                swap(&batch, &queue.pending)
+            } else if end > 0 {
+                batch.append(contentsOf: queue.pending[..<end])
+                queue.pending.removeFirst(end)
             }
             if batch.isEmpty { queue.parked = true }
-            return (batch, queue.closed)
+            return queue.closed
         }
+    }
+
+    /// Group commit's wait (see `SQLiteStoreOptions.groupCommitWait`): sleeps until `count` writes
+    /// are pending, at most `timeout`; returns at once when they already are, or when closed or held.
+    func gather(until count: Int, for timeout: Duration) {
+        let wait = queue.withLock { queue -> Bool in
+            guard queue.pending.count < count, !queue.closed, !queue.held else { return false }
+            queue.parked = true
+            queue.wakeAt = count
+            return true
+        }
+        if wait { signal.wait(timeout: timeout) }
     }
 
     /// Test hook: holds the writer (it takes no writes) until released.

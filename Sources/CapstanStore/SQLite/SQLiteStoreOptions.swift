@@ -21,6 +21,16 @@ public struct SQLiteStoreOptions: Sendable {
     /// Most writes one group-commit transaction takes, and most bytes of values.
     public var maxBatchWrites: Int = 1024
     public var maxBatchBytes: Int = 32 << 20
+    /// Group commit's wait (like PostgreSQL's `commit_delay`): the longest the writer holds a batch
+    /// back for more writes. Only when the last batch had writes of several callers and this one
+    /// has fewer so far, and only until as many are pending as the last batch had (at most
+    /// `maxBatchWrites`): a lone writer never waits, a steady set of callers is gathered as soon as
+    /// it is back, and after a burst ends one write may wait this long once. Every write is still
+    /// synced before it is acknowledged; fewer, larger commits cost less CPU per write (the sync,
+    /// the WAL's write and the wake-ups are per commit). 1 ms by default: through the API server
+    /// with 16 callers it took commits from about 6 to about 10 writes and the writer thread's
+    /// CPU per write down by about a sixth (see bench-api). `.zero`: never wait.
+    public var groupCommitWait: Duration = .milliseconds(1)
     /// Largest value accepted.
     public var maxValueBytes: Int = 16 << 20
     /// Longest key accepted, in UTF-8 bytes.

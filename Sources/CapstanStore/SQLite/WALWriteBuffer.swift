@@ -70,7 +70,9 @@ enum WALWriteBuffer {
     }
 
     /// One open WAL: the wrapped VFS's file and the pending bytes, which go at `start` in the file.
-    private final class Buffer {
+    /// A struct in memory of its own (allocated at open, freed at close), not a class: the methods
+    /// run on every page SQLite writes, and reaching a class instance retained and released it.
+    private struct Buffer {
         let file: UnsafeMutablePointer<sqlite3_file>
         let storage: UnsafeMutableRawPointer
         let capacity: Int
@@ -83,10 +85,8 @@ enum WALWriteBuffer {
             storage = .allocate(byteCount: capacity, alignment: 16)
         }
 
-        deinit { storage.deallocate() }
-
         /// Writes the pending bytes with one call; drops them whether or not it succeeds.
-        func flush() -> Int32 {
+        mutating func flush() -> Int32 {
             guard count > 0 else { return SQLITE_OK }
             let bytes = Int32(count)
             count = 0
@@ -106,10 +106,9 @@ enum WALWriteBuffer {
         (UnsafeMutableRawPointer(file) + headerBytes).assumingMemoryBound(to: sqlite3_file.self)
     }
 
-    private static func buffer(_ file: UnsafeMutablePointer<sqlite3_file>?) -> Buffer {
-        let raw = UnsafeMutableRawPointer(file!).load(
-            fromByteOffset: MemoryLayout<UnsafeRawPointer>.stride, as: UnsafeMutableRawPointer.self)
-        return Unmanaged<Buffer>.fromOpaque(raw).takeUnretainedValue()
+    private static func buffer(_ file: UnsafeMutablePointer<sqlite3_file>?) -> UnsafeMutablePointer<Buffer> {
+        UnsafeMutableRawPointer(file!).load(
+            fromByteOffset: MemoryLayout<UnsafeRawPointer>.stride, as: UnsafeMutablePointer<Buffer>.self)
     }
 
     private static func makeVFS(wrapping wrapped: UnsafeMutablePointer<sqlite3_vfs>, name: String, context: Context)
@@ -135,10 +134,10 @@ enum WALWriteBuffer {
                 if inner.pointee.pMethods != nil { _ = inner.pointee.pMethods.pointee.xClose(inner) }
                 return code
             }
-            let buffer = Buffer(file: inner, capacity: context.bufferBytes)
+            let buffer = UnsafeMutablePointer<Buffer>.allocate(capacity: 1)
+            buffer.initialize(to: Buffer(file: inner, capacity: context.bufferBytes))
             UnsafeMutableRawPointer(file).storeBytes(
-                of: Unmanaged.passRetained(buffer).toOpaque(), toByteOffset: MemoryLayout<UnsafeRawPointer>.stride,
-                as: UnsafeMutableRawPointer.self)
+                of: buffer, toByteOffset: MemoryLayout<UnsafeRawPointer>.stride, as: UnsafeMutablePointer<Buffer>.self)
             file.pointee.pMethods = UnsafePointer(context.methods)
             return SQLITE_OK
         }
@@ -202,9 +201,10 @@ enum WALWriteBuffer {
         _ file: UnsafeMutablePointer<sqlite3_file>?, _ body: (UnsafeMutablePointer<sqlite3_file>, sqlite3_io_methods) -> Int32
     ) -> Int32 {
         let buffer = buffer(file)
-        let flushed = buffer.flush()
+        let flushed = buffer.pointee.flush()
         if flushed != SQLITE_OK { return flushed }
-        return body(buffer.file, buffer.file.pointee.pMethods.pointee)
+        let inner = buffer.pointee.file
+        return body(inner, inner.pointee.pMethods.pointee)
     }
 
     /// A WAL's methods (version 1: SQLite maps shared memory and pages through the database file only).
@@ -213,9 +213,12 @@ enum WALWriteBuffer {
         methods.iVersion = 1
         methods.xClose = { file in
             let buffer = WALWriteBuffer.buffer(file)
-            let flushed = buffer.flush()
-            let closed = buffer.file.pointee.pMethods.pointee.xClose(buffer.file)
-            Unmanaged.passUnretained(buffer).release()
+            let flushed = buffer.pointee.flush()
+            let inner = buffer.pointee.file
+            let closed = inner.pointee.pMethods.pointee.xClose(inner)
+            buffer.pointee.storage.deallocate()
+            buffer.deinitialize(count: 1)
+            buffer.deallocate()
             return flushed != SQLITE_OK ? flushed : closed
         }
         methods.xRead = { file, output, count, offset in
@@ -224,21 +227,23 @@ enum WALWriteBuffer {
         methods.xWrite = { file, bytes, count, offset in
             let buffer = WALWriteBuffer.buffer(file)
             let length = Int(count)
-            if buffer.count > 0, offset == buffer.start + Int64(buffer.count), buffer.count + length <= buffer.capacity,
+            let pending = buffer.pointee.count
+            if pending > 0, offset == buffer.pointee.start + Int64(pending), pending + length <= buffer.pointee.capacity,
                 let bytes
             {
-                (buffer.storage + buffer.count).copyMemory(from: bytes, byteCount: length)
-                buffer.count += length
+                (buffer.pointee.storage + pending).copyMemory(from: bytes, byteCount: length)
+                buffer.pointee.count = pending + length
                 return SQLITE_OK
             }
-            let flushed = buffer.flush()
+            let flushed = buffer.pointee.flush()
             if flushed != SQLITE_OK { return flushed }
-            guard length < buffer.capacity, let bytes else {
-                return buffer.file.pointee.pMethods.pointee.xWrite(buffer.file, bytes, count, offset)
+            guard length < buffer.pointee.capacity, let bytes else {
+                let inner = buffer.pointee.file
+                return inner.pointee.pMethods.pointee.xWrite(inner, bytes, count, offset)
             }
-            buffer.storage.copyMemory(from: bytes, byteCount: length)
-            buffer.start = offset
-            buffer.count = length
+            buffer.pointee.storage.copyMemory(from: bytes, byteCount: length)
+            buffer.pointee.start = offset
+            buffer.pointee.count = length
             return SQLITE_OK
         }
         methods.xTruncate = { file, size in
@@ -251,27 +256,27 @@ enum WALWriteBuffer {
             WALWriteBuffer.afterFlushing(file) { $1.xFileSize($0, size) }
         }
         methods.xLock = { file, level in
-            let inner = WALWriteBuffer.buffer(file).file
+            let inner = WALWriteBuffer.buffer(file).pointee.file
             return inner.pointee.pMethods.pointee.xLock(inner, level)
         }
         methods.xUnlock = { file, level in
-            let inner = WALWriteBuffer.buffer(file).file
+            let inner = WALWriteBuffer.buffer(file).pointee.file
             return inner.pointee.pMethods.pointee.xUnlock(inner, level)
         }
         methods.xCheckReservedLock = { file, result in
-            let inner = WALWriteBuffer.buffer(file).file
+            let inner = WALWriteBuffer.buffer(file).pointee.file
             return inner.pointee.pMethods.pointee.xCheckReservedLock(inner, result)
         }
         methods.xFileControl = { file, operation, argument in
-            let inner = WALWriteBuffer.buffer(file).file
+            let inner = WALWriteBuffer.buffer(file).pointee.file
             return inner.pointee.pMethods.pointee.xFileControl(inner, operation, argument)
         }
         methods.xSectorSize = { file in
-            let inner = WALWriteBuffer.buffer(file).file
+            let inner = WALWriteBuffer.buffer(file).pointee.file
             return inner.pointee.pMethods.pointee.xSectorSize(inner)
         }
         methods.xDeviceCharacteristics = { file in
-            let inner = WALWriteBuffer.buffer(file).file
+            let inner = WALWriteBuffer.buffer(file).pointee.file
             return inner.pointee.pMethods.pointee.xDeviceCharacteristics(inner)
         }
         return methods

@@ -33,7 +33,7 @@ extension WriterThread {
         var results: [Result<WriteOutcome, StoreError>?] = []
         results.reserveCapacity(work.count)
         do throws(StoreError) {
-            try connection.run("BEGIN IMMEDIATE")
+            try prepared(&beginStatement, "BEGIN IMMEDIATE").run()
         } catch {
             finish(work, failure: .unavailable(reason: "nothing in this batch was written: \(error.reason)"))
             return
@@ -56,7 +56,7 @@ extension WriterThread {
         }
         let commitStart = ContinuousClock.now
         do throws(StoreError) {
-            try connection.run("COMMIT")
+            try prepared(&commitStatement, "COMMIT").run()
         } catch {
             // The batch's frames may still be in the WAL: seal before answering (see `WriterThread`).
             rollback(after: error)
@@ -150,7 +150,7 @@ extension WriterThread {
             // A SELECT, then an INSERT. One `INSERT … SELECT` with the check in its WHERE measured
             // about 7 µs more CPU per create (bench-store): reading the table it inserts into, SQLite
             // first copies the SELECT's row into a temporary table (98 VDBE operations, against 25 + 43).
-            let latest = try connection.latestRow(key, withValue: false)
+            let latest = try latestRow(key, withValue: false)
             if let latest, !latest.deleted { return .now(.failure(.alreadyExists(key: key))) }
             let revision = batch.head + 1
             let row = LogRow(
@@ -162,7 +162,7 @@ extension WriterThread {
             return .now(.success(.revision(revision)))
 
         case .update(let key, let value, let expected):
-            guard let latest = try connection.latestRow(key, withValue: false), !latest.deleted else {
+            guard let latest = try latestRow(key, withValue: false), !latest.deleted else {
                 return .now(.failure(.notFound(key: key)))
             }
             if expected != 0, latest.revision != expected {
@@ -178,7 +178,7 @@ extension WriterThread {
             return .now(.success(.revision(revision)))
 
         case .delete(let key, let expected):
-            guard let latest = try connection.latestRow(key), !latest.deleted else {
+            guard let latest = try latestRow(key, withValue: true), !latest.deleted else {
                 return .now(.failure(.notFound(key: key)))
             }
             if expected != 0, latest.revision != expected {
@@ -260,6 +260,15 @@ extension WriterThread {
         try statement.bind(6, row.prevRevision)
         try statement.bind(7, row.lease)
         try statement.run(bindingValue: row.value, at: 8)
+    }
+
+    /// The key's newest row through the writer's own statements (see `Connection.latestRow(_:using:)`).
+    private func latestRow(_ key: String, withValue: Bool) throws(StoreError) -> LogRow? {
+        let statement =
+            withValue
+            ? try prepared(&latestWithValueStatement, Connection.latestRowSQL)
+            : try prepared(&latestStatement, Connection.latestRowWithoutValueSQL)
+        return try connection.latestRow(key, using: statement)
     }
 
     /// `cached`, or `sql` prepared (through the connection's cache) and kept in `cached`.

@@ -3,7 +3,9 @@ import Synchronization
 /// The writer thread's state and loop. Everything here runs on that one thread and owns the only
 /// write connection; other threads reach it through `LogWriter`'s queue.
 ///
-/// Group commit: each pass takes every pending write (up to the batch limits), applies each in order
+/// Group commit: each pass takes every pending write (up to the batch limits; when the last batch
+/// showed several callers and fewer are pending now, after waiting briefly for about as many, see
+/// `SQLiteStoreOptions.groupCommitWait`), applies each in order
 /// with its check inside one `BEGIN IMMEDIATE … COMMIT`, then publishes the batch's events to the
 /// hub and resumes the callers. Checks see the writes before them in the batch. A check that fails
 /// (conflict, already exists …) fails only its write; an SQLite error (a full disk or database, an
@@ -55,9 +57,15 @@ final class WriterThread {
     var limitCheckpointFrames = 0
     /// After a failed compaction step, background compaction waits until this.
     var retryCompactionAfter = ContinuousClock.now
+    /// Callers' writes in the last batch: the concurrency group commit's wait expects.
+    var lastBatchWrites = 0
     /// The write path's statements, once prepared (`prepared(_:_:)`): the connection's cache would
     /// hash their text on every write.
     var insertStatement: Statement?
+    var latestStatement: Statement?
+    var latestWithValueStatement: Statement?
+    var beginStatement: Statement?
+    var commitStatement: Statement?
 
     init(writer: LogWriter, connection: Connection, recovered: Recovered) {
         self.writer = writer
@@ -138,21 +146,41 @@ final class WriterThread {
 
     // MARK: Loop
 
+    /// How many more pending writes are worth waiting for before committing `taken` (nil: commit
+    /// now). Only when the last batch showed concurrency (several callers' writes) and this one has
+    /// fewer so far: then about as many callers are likely on their way. A lone writer never waits.
+    func gatherTarget(taken: Int) -> Int? {
+        guard options.groupCommitWait > .zero, taken > 0, lastBatchWrites >= 2, taken < lastBatchWrites else {
+            return nil
+        }
+        let target = min(lastBatchWrites, options.maxBatchWrites)
+        return taken < target ? target - taken : nil
+    }
+
     func run() {
         // Each pass commits one batch, runs one compaction step, or parks until woken, the next lease
         // deadline or a one-second housekeeping tick. It ends once closed and drained.
         // Statistics read the thread's CPU clock themselves (a system call per pass here before).
         writer.writerCPU.started(clock: currentThreadCPUClock())
         defer { writer.writerCPU.finished(nanoseconds: currentThreadCPUNanoseconds()) }
+        // The batch array is reused: `take` hands its capacity to the queue.
+        var work: [LogWriter.Pending] = []
         while true {
-            let (batch, closed) = writer.take()
-            var work = batch
+            var bytes = 0
+            var closed = writer.take(into: &work, bytes: &bytes)
+            if !closed, let more = gatherTarget(taken: work.count) {
+                writer.gather(until: more, for: options.groupCommitWait)
+                closed = writer.take(into: &work, bytes: &bytes)
+            }
+            let writes = work.count
             let now = ContinuousClock.now
             for lease in now >= retryExpiryAfter ? writer.leases.expired(now: now) : [] {
                 work.append(LogWriter.Pending(request: .revokeLease(lease, ifExpired: true), completion: nil))
             }
             if !work.isEmpty {
+                lastBatchWrites = writes
                 runBatch(work)
+                work.removeAll(keepingCapacity: true)
                 checkpointAtLimit()
                 if compactionDue(now: .now) { compactionStep() }
                 continue
