@@ -17,9 +17,9 @@
 ///   - One **writer thread** owns the only write connection. Callers enqueue writes and suspend; the
 ///     writer takes every pending write, applies each with its check in order inside one transaction,
 ///     commits once (WAL, `synchronous=FULL`), publishes the batch to watchers and only then resumes
-///     the callers (group commit). When the last batch held several callers' writes and fewer are
-///     pending, it first waits briefly for about as many (`groupCommitWait`, 1 ms at most; never for
-///     a lone writer): fewer commits, less CPU per write. Lease expiry and compaction steps run on
+///     the callers (group commit). Optionally (`groupCommitWait`, off by default), when the last
+///     batch held several callers' writes and fewer are pending, it first waits briefly for about as
+///     many (never for a lone writer): fewer commits, less CPU per write, more latency. Lease expiry and compaction steps run on
 ///     the same thread between batches, each its own short transaction.
 ///     The writer's WAL writes go through `WALWriteBuffer` (`walWriteBufferBytes`, 0 turns it off),
 ///     a VFS over the configured one that gathers a commit's frames into one write made at the
