@@ -3,9 +3,9 @@ import Synchronization
 /// The writer thread's state and loop. Everything here runs on that one thread and owns the only
 /// write connection; other threads reach it through `LogWriter`'s queue.
 ///
-/// Group commit: each pass takes every pending write (up to the batch limits; when the last batch
-/// showed several callers and fewer are pending now, after waiting briefly for about as many, see
-/// `SQLiteStoreOptions.groupCommitWait`), applies each in order
+/// Group commit: each pass takes every pending write (up to the batch limits; with
+/// `SQLiteStoreOptions.groupCommitWait` set, off by default, when the last batch showed several
+/// callers and fewer are pending now, after waiting briefly for about as many), applies each in order
 /// with its check inside one `BEGIN IMMEDIATE … COMMIT`, then publishes the batch's events to the
 /// hub and resumes the callers. Checks see the writes before them in the batch. A check that fails
 /// (conflict, already exists …) fails only its write; an SQLite error (a full disk or database, an
