@@ -1,4 +1,5 @@
 @testable import CapstanHTTP2
+import CapstanTestSupport
 import Testing
 
 @Suite("StreamTable")
@@ -14,7 +15,7 @@ struct StreamTableTests {
     func agreesWithADictionary(seed: UInt64) {
         var table = StreamTable<Box>()
         var reference: [Int32: Box] = [:]
-        var random = SplitMix(seed: seed)
+        var random = SplitMix(state: seed)
         for _ in 0..<20_000 {
             // Odd ids as clients use, from a small range so they repeat and collide.
             let id = Int32(random.next() % 600) * 2 + 1
@@ -50,18 +51,5 @@ struct StreamTableTests {
         table[5] = nil
         #expect(table.isEmpty)
         #expect(table[5] == nil)
-    }
-
-    /// A deterministic generator, so a failure reproduces.
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

@@ -1,5 +1,4 @@
-@testable import CapstanStore
-import CapstanTestSupport
+import CapstanStore
 import Testing
 
 /// `WatchStream.Iterator.nextBatch(limit:)`: the events `next()` gives, several at once.
@@ -7,14 +6,9 @@ import Testing
 struct WatchBatchTests {
     @Test("batches hold the same events in revision order, history and live, at most the limit each")
     func batchesMatchSingleEvents() async throws {
-        try await withTemporaryDirectory { directory in
-            var options = SQLiteStoreOptions()
-            options.retention = nil
-            // A small queue and history chunk: batches come from history, from the live queue,
-            // and after falling behind, from history again.
-            options.watcherQueueCapacity = 16
-            options.historyChunk = 8
-            let store = try await SQLiteStore.open(directory: directory, options: options)
+        // The conformance suite's store: its small queue and history chunk make batches come
+        // from history, from the live queue, and after falling behind, from history again.
+        try await SQLiteStoreFactory().withFreshStore { store in
             var written: [Int64] = []
             for index in 0..<30 { written.append(try await store.create("/b/h\(index)", value: [UInt8(index)])) }
             _ = try await store.create("/other/x", value: [])
@@ -42,7 +36,6 @@ struct WatchBatchTests {
             #expect(seen.allSatisfy { $0.entry.key.hasPrefix("/b/") && $0.kind == .put })
             #expect(Array(seen.prefix(30).map(\.revision)) == written)
             #expect(largest > 1, "queued events come several at once")
-            await store.close()
         }
     }
 }

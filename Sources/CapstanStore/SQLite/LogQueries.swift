@@ -7,9 +7,10 @@ extension Connection {
     static let latestRowWithoutValueSQL =
         "SELECT \(rowColumnsWithoutValue) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
 
-    private static func row(_ statement: Statement) -> LogRow {
+    /// The row `statement` is on; `name` when the caller knows it (spares reading it back).
+    private static func row(_ statement: Statement, name: String? = nil) -> LogRow {
         LogRow(
-            revision: statement.int64(0), name: statement.text(1), created: statement.int64(2) != 0,
+            revision: statement.int64(0), name: name ?? statement.text(1), created: statement.int64(2) != 0,
             deleted: statement.int64(3) != 0, createRevision: statement.int64(4), prevRevision: statement.int64(5),
             lease: statement.int64(6), value: statement.blob(7))
     }
@@ -20,20 +21,13 @@ extension Connection {
     func latestRow(_ name: String, using statement: Statement) throws(StoreError) -> LogRow? {
         defer { statement.reset() }
         try statement.bind(1, name)
-        guard try statement.step() else { return nil }
-        return LogRow(
-            revision: statement.int64(0), name: name, created: statement.int64(2) != 0,
-            deleted: statement.int64(3) != 0, createRevision: statement.int64(4), prevRevision: statement.int64(5),
-            lease: statement.int64(6), value: statement.blob(7))
+        return try statement.step() ? Self.row(statement, name: name) : nil
     }
 
     /// The newest row for `name` (a tombstone when the key is deleted), if any; without its value
     /// (left empty) unless `withValue`, so checks do not read large values.
     func latestRow(_ name: String, withValue: Bool = true) throws(StoreError) -> LogRow? {
-        let statement = try statement(withValue ? Self.latestRowSQL : Self.latestRowWithoutValueSQL)
-        defer { statement.reset() }
-        try statement.bind(1, name)
-        return try statement.step() ? Self.row(statement) : nil
+        try latestRow(name, using: try statement(withValue ? Self.latestRowSQL : Self.latestRowWithoutValueSQL))
     }
 
     /// The compaction revision recorded in the database.
