@@ -23,13 +23,16 @@ private func check<M: WireMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPoint
         fatalError("\(M.protoMessageName): decoding its own encoding changed it")
     }
     // Values without a JSON form (a timestamp past year 9999, say) fail to encode; that is allowed.
-    guard let json = try? JSONEncoder().encode(message) else { return }
+    // Keys are sorted: an unsorted encoder may order one message's keys differently each time.
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    guard let json = try? encoder.encode(message) else { return }
     guard let fromJSON = try? JSONDecoder().decode(M.self, from: json) else {
         fatalError("\(M.protoMessageName): its own JSON does not decode: \(String(decoding: json, as: UTF8.self))")
     }
     // A NaN's payload bits have no JSON spelling ("NaN" decodes to the canonical NaN), so where
     // the bytes differ the message must at least give the very same JSON again.
-    guard fromJSON.serializedBytes() == encoded || (try? JSONEncoder().encode(fromJSON)) == json else {
+    guard fromJSON.serializedBytes() == encoded || (try? encoder.encode(fromJSON)) == json else {
         fatalError("\(M.protoMessageName): JSON round trip changed it: \(String(decoding: json, as: UTF8.self))")
     }
 }
