@@ -141,19 +141,17 @@ void capstan_arena_give(CapstanArena *arena) {
         capstan_arena_free(arena);
         return;
     }
-    if (arena->head != arena->first) {
+    int several = arena->head != arena->first;
+    capstan_arena_reset(arena);
+    if (several) {
         Chunk *bigger = chunk_new(capacity);
         if (bigger == NULL) {
             capstan_arena_free(arena);
             return;
         }
-        capstan_arena_reset(arena);
         free(arena->first);
         arena->first = bigger;
         arena->head = bigger;
-    } else {
-        arena->first->used = 0;
-        arena->total = 0;
     }
     if (pthread_setspecific(cached_key, arena) != 0) capstan_arena_free(arena);
 }

@@ -19,8 +19,8 @@
 ///     commits once (WAL, `synchronous=FULL`), publishes the batch to watchers and only then resumes
 ///     the callers (group commit). Optionally (`groupCommitWait`, off by default), when the last
 ///     batch held several callers' writes and fewer are pending, it first waits briefly for about as
-///     many (never for a lone writer): fewer commits, less CPU per write, more latency. Lease expiry and compaction steps run on
-///     the same thread between batches, each its own short transaction.
+///     many (never for a lone writer): fewer commits, less CPU per write, more latency. Lease expiry
+///     and compaction steps run on the same thread between batches, each its own short transaction.
 ///     The writer's WAL writes go through `WALWriteBuffer` (`walWriteBufferBytes`, 0 turns it off),
 ///     a VFS over the configured one that gathers a commit's frames into one write made at the
 ///     commit's fsync (SQLite would make two per page); durability is unchanged.

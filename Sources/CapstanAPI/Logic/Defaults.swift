@@ -4,7 +4,11 @@ public let defaultNamespace = "default"
 extension APIObject {
     /// Sets `metadata.namespace` to "default" when a namespaced object names none.
     mutating func defaultNamespaceIfEmpty() {
-        if Self.isNamespaced && metadata.namespace.isEmpty { metadata.namespace = defaultNamespace }
+        guard Self.isNamespaced else { return }
+        // One in-place access: reading `metadata.namespace` would copy the whole metadata (a
+        // retain of every field) to look at one.
+        func fill(_ meta: inout ObjectMeta) { if meta.namespace.isEmpty { meta.namespace = defaultNamespace } }
+        fill(&metadata)
     }
 }
 
@@ -28,10 +32,9 @@ extension PodSpec {
 extension Pod {
     /// Namespace "default", the spec's defaults, phase PENDING.
     public mutating func applyDefaults() {
-        // Read through the optional storage: `metadata.namespace` and `status.phase` would copy
-        // the whole metadata and status to read one field.
-        if _metadata?.namespace.isEmpty ?? true { metadata.namespace = defaultNamespace }
+        defaultNamespaceIfEmpty()
         spec.applyDefaults()
+        // Read through the optional storage: `status.phase` would copy the whole status.
         if (_status?.phase ?? .unspecified) == .unspecified { status.phase = .pending }
     }
 }

@@ -32,16 +32,29 @@ struct ObjectKeys: Sendable, Hashable {
         namespaced && !namespace.isEmpty ? "\(root)\(namespace)/" : root
     }
 
-    /// The namespace and name of `key`, or nil when it is not one of the kind's keys.
+    /// The namespace and name of `key`, or nil when it is not one of the kind's keys. Compares and
+    /// scans the key's bytes in place: the watch feed does this for every change.
     func parse(_ key: String) -> (namespace: String, name: String)? {
-        guard key.hasPrefix(root) else { return nil }
-        let rest = Substring(key.utf8.dropFirst(root.utf8.count))
+        let utf8 = key.utf8
+        let bytes = utf8.span
+        let rootLength = root.utf8.count
+        guard bytes.count > rootLength, OrderedKeys.commonPrefixLength(key, root) == rootLength else { return nil }
         let slash = UInt8(ascii: "/")
-        if !namespaced { return rest.isEmpty || rest.utf8.contains(slash) ? nil : ("", String(rest)) }
-        guard let separator = rest.utf8.firstIndex(of: slash) else { return nil }
-        let namespace = rest[..<separator]
-        let name = rest[rest.utf8.index(after: separator)...]
-        guard !namespace.isEmpty, !name.isEmpty, !name.utf8.contains(slash) else { return nil }
-        return (String(namespace), String(name))
+        var separator = -1
+        var index = rootLength
+        while index < bytes.count {
+            if bytes[index] == slash {
+                // A second slash, or one in a cluster-scoped key, makes no key of the kind.
+                guard namespaced, separator < 0 else { return nil }
+                separator = index
+            }
+            index += 1
+        }
+        func text(_ from: Int, _ to: Int) -> String {
+            String(Substring(utf8[utf8.index(utf8.startIndex, offsetBy: from)..<utf8.index(utf8.startIndex, offsetBy: to)]))
+        }
+        guard namespaced else { return ("", text(rootLength, bytes.count)) }
+        guard separator > rootLength, separator + 1 < bytes.count else { return nil }
+        return (text(rootLength, separator), text(separator + 1, bytes.count))
     }
 }

@@ -122,7 +122,7 @@ final class WatchCache: Sendable {
 
     /// The cached form of a stored entry.
     func cachedObject(_ entry: KeyValue, selectorFields: SelectorFields? = nil) -> CachedObject {
-        let (namespace, name) = codec.keys.names(of: entry.key) ?? ("", entry.key)
+        let (namespace, name) = codec.keys.parse(entry.key) ?? ("", entry.key)
         let fields = selectorFields ?? (try? codec.selectorFields(entry.value))
             ?? SelectorFields(labels: [:], fields: FieldValues([.init("metadata.name", name), .init("metadata.namespace", namespace)]))
         let bytes = (try? ProtoBytes.object(entry.value, withResourceVersion: entry.modRevision)) ?? entry.value
