@@ -11,8 +11,9 @@
 ///   Services keep one service per (port, protocol) with claim keys (`ServicePortClaims`);
 ///   Bindings bind a pod with a compare-and-swap on the pod.
 /// - **Watch cache** (`WatchCache/`): per kind, the encoded objects plus the fields selectors
-///   need, and a ring of recent events, fed by one store watch (`CacheFeed`). Get, List (first
-///   page) and Watch are answered from it, as bytes assembled without decoding. Every event is
+///   need, and a ring of recent events, fed by one store watch (`CacheFeed`). Get, List and
+///   Watch are answered from it, as bytes assembled without decoding; a List's later page comes
+///   from the store at the first page's revision only when the kind changed since. Every event is
 ///   encoded once and shared by its watchers; each watcher has a bounded queue and is dropped
 ///   with RESOURCE_EXHAUSTED when it falls behind. Reads wait until the cache has every write
 ///   the server acknowledged (`CacheProgress`), so a client reads its own writes.

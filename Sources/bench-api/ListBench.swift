@@ -1,5 +1,5 @@
-// List of 10,000 pods: the whole collection page by page with the default page size (500; the
-// first page from the watch cache, later pages from the store at the first page's revision), and
+// List of 10,000 pods: the whole collection page by page with the default page size (500; every
+// page from the watch cache, as no pod changes while listing), and
 // with limit 10,000 (pages then end at the server's 3 MiB page budget). Anchor: etcd Range over
 // 10,000 keys of 1 KiB, 500 per page. The client takes each page as bytes and only finds the
 // items and the continuation in them (no decoding), in both cases.

@@ -21,8 +21,9 @@ extension Registry {
             schema: S.Object.fieldSchema)
     }
 
-    /// One page. The first comes from the cache; later ones (with a continue token) from the
-    /// store at the first page's revision, so all pages show one consistent state.
+    /// One page. The first comes from the cache. Later ones (with a continue token) show the
+    /// state at the first page's revision, so all pages show one consistent state: from the cache
+    /// while this kind has not changed since that revision, else from the store at it.
     func list(_ request: ListRequest) async throws(RegistryError) -> EncodedMessage<S.List> {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         guard request.limit >= 0 else {
@@ -39,7 +40,14 @@ extension Registry {
                 prefix: prefix, after: nil, filter: filter, limit: limit, byteBudget: options.maxPageBytes)
         } else {
             let token = try ContinueToken(parsing: request.continueToken, prefix: prefix)
-            (items, more) = try await storePage(prefix: prefix, token: token, filter: filter, limit: limit)
+            if let page = try cache.page(
+                atRevision: token.revision, prefix: prefix, after: token.lastKey, filter: filter, limit: limit,
+                byteBudget: options.maxPageBytes)
+            {
+                (items, more) = page
+            } else {
+                (items, more) = try await storePage(prefix: prefix, token: token, filter: filter, limit: limit)
+            }
             revision = token.revision
         }
         let next = more ? ContinueToken(revision: revision, lastKey: items.last!.key).encoded : ""
