@@ -138,6 +138,29 @@ struct SQLiteCheckpointTests {
             await store.close()
         }
     }
+
+    /// A commit wakes the checkpointer only once `checkpointPages` frames lie past what it copied,
+    /// also after the WAL started over, not after every commit of a long WAL.
+    @Test func commitsWakeTheCheckpointerOnlyWhenAPassIsDue() {
+        let monitor = WALMonitor(checkpointPages: 10, walLimitPages: 100)
+        func commit(_ frames: Int, wakes: Bool, _ comment: Comment) {
+            let before = monitor.wakeups.load(ordering: .relaxed)
+            monitor.committed(frames: frames)
+            #expect(monitor.wakeups.load(ordering: .relaxed) == before + (wakes ? 1 : 0), comment)
+            #expect(monitor.signal.wait(timeout: .zero) == wakes, comment)
+        }
+        commit(5, wakes: false, "5 frames, none copied")
+        commit(9, wakes: false, "9 frames, none copied")
+        commit(12, wakes: true, "12 frames, none copied")
+        monitor.copied.store(12, ordering: .relaxed)  // a pass copied them
+        commit(15, wakes: false, "3 frames past the pass")
+        commit(21, wakes: false, "9 frames past the pass")
+        commit(22, wakes: true, "10 frames past the pass")
+        commit(30, wakes: true, "still due: the pass has not run")
+        monitor.copied.store(30, ordering: .relaxed)
+        commit(3, wakes: false, "the WAL started over: 3 frames")
+        commit(11, wakes: true, "the WAL started over: 11 frames, though fewer than copied before")
+    }
 }
 
 /// A flag one task sets and another polls.

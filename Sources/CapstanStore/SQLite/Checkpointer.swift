@@ -32,8 +32,13 @@ final class WALMonitor: Sendable {
     let signal = ThreadSignal()
     /// WAL frames after the last commit.
     let frames = Atomic<Int>(0)
+    /// Frames of the current WAL the background checkpointer has copied into the database file
+    /// (set by the checkpointer; more than `frames` once the WAL started over).
+    let copied = Atomic<Int>(0)
     let largestFrames = Atomic<Int>(0)
     let closed = Atomic<Bool>(false)
+    /// Times a commit woke the checkpointer (once per pass due, not once per commit).
+    let wakeups = Atomic<Int>(0)
 
     let checkpoints = Atomic<Int>(0)
     /// Checkpoints the writer ran at the limit, and their time.
@@ -47,11 +52,19 @@ final class WALMonitor: Sendable {
         self.walLimitPages = max(self.checkpointPages, walLimitPages)
     }
 
-    /// Called on the writer thread after each commit, with the WAL's size in frames.
+    /// Called on the writer thread after each commit, with the WAL's size in frames. Wakes the
+    /// checkpointer only when a pass is due (`checkpointPages` frames past what it copied): waking
+    /// it after every commit once the WAL is that long would cost two context switches a commit.
+    /// A pass running meanwhile may make the wake-up needless, never missing: the checkpointer
+    /// checks the frames again before it waits, and its signal keeps a wake-up sent early.
     func committed(frames: Int) {
         self.frames.store(frames, ordering: .relaxed)
         if frames > largestFrames.load(ordering: .relaxed) { largestFrames.store(frames, ordering: .relaxed) }
-        if frames >= checkpointPages { signal.signal() }
+        let done = copied.load(ordering: .relaxed)
+        if frames - (frames < done ? 0 : done) >= checkpointPages {
+            wakeups.add(1, ordering: .relaxed)
+            signal.signal()
+        }
     }
 
     func close() {
@@ -81,13 +94,17 @@ struct Checkpointer: Sendable {
 
     func run() {
         var connection: Connection?
-        // Frames of the current WAL already copied into the database file: a pass runs once
-        // `checkpointPages` more have been committed (as SQLite's automatic checkpoint would), so a
-        // reader holding old frames causes no busy loop.
+        // Frames of the current WAL already copied into the database file (`monitor.copied`, which
+        // the writer reads to know when to wake this thread): a pass runs once `checkpointPages`
+        // more have been committed (as SQLite's automatic checkpoint would), so a reader holding
+        // old frames causes no busy loop.
         var copied = 0
         while !monitor.closed.load(ordering: .acquiring) {
             let frames = monitor.frames.load(ordering: .relaxed)
-            if frames < copied { copied = 0 }  // the WAL started over
+            if frames < copied {  // the WAL started over
+                copied = 0
+                monitor.copied.store(0, ordering: .relaxed)
+            }
             guard frames - copied >= monitor.checkpointPages else {
                 monitor.signal.wait(timeout: .seconds(1))
                 continue
@@ -129,6 +146,7 @@ struct Checkpointer: Sendable {
                     copied = 0
                 }
             }
+            monitor.copied.store(copied, ordering: .relaxed)
         }
         connection?.close()
     }

@@ -202,6 +202,7 @@ final class LogWriter: Sendable {
             checkpointNanoseconds: wal?.checkpointNanoseconds.load(ordering: .relaxed) ?? 0,
             limitCheckpoints: wal?.limitCheckpoints.load(ordering: .relaxed) ?? 0,
             limitCheckpointNanoseconds: wal?.limitCheckpointNanoseconds.load(ordering: .relaxed) ?? 0,
+            checkpointerWakeups: wal?.wakeups.load(ordering: .relaxed) ?? 0,
             walFrames: wal?.frames.load(ordering: .relaxed) ?? 0,
             largestWALFrames: wal?.largestFrames.load(ordering: .relaxed) ?? 0)
     }

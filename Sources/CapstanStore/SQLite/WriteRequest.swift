@@ -52,6 +52,8 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     /// Checkpoints the writer ran between batches at the WAL's limit, and the time they took.
     public var limitCheckpoints: Int
     public var limitCheckpointNanoseconds: Int
+    /// Times a commit woke the background checkpointer (about once per background checkpoint).
+    public var checkpointerWakeups: Int
     /// WAL frames after the last commit, and the most seen after any commit (background checkpoints only).
     public var walFrames: Int
     public var largestWALFrames: Int
