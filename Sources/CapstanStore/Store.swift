@@ -2,28 +2,30 @@
 ///
 /// Revisions are global, start at 1 and increase by one with every write (create, update, delete,
 /// each key deleted by a lease). Calls are not cancellable once made: a write that was accepted is
-/// applied and its outcome returned even if the caller's task is cancelled meanwhile.
+/// applied and its outcome returned even if the caller's task is cancelled meanwhile. Reads and
+/// writes are `nonisolated(nonsending)`: they run on the caller's executor up to their first
+/// suspension, so a call from an event loop's task costs no executor switch on the way in or out.
 public protocol Store: Sendable {
     /// The key's current state; `notFound` if it is absent.
-    func get(_ key: String) async throws(StoreError) -> KeyValue
+    nonisolated(nonsending) func get(_ key: String) async throws(StoreError) -> KeyValue
 
     /// Keys starting with `prefix` (all keys for ""), ascending, after `continueKey` when given, at most
     /// `limit` (0: no limit), as of `revision` (0: the current revision). Every page of one listing must
     /// pass the first page's `revision`; `compacted` when that revision is no longer retained.
-    func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
+    nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
 
     /// Creates `key`; `alreadyExists` if present. Returns the write's revision.
-    func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64
+    nonisolated(nonsending) func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64
 
     /// Replaces `key`'s value if its mod revision is `expectedRevision` (0: unconditionally);
     /// `notFound` if absent, `conflict` (with the current revision) if it changed. The key keeps
     /// its lease. Returns the write's revision.
-    func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64
+    nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64
 
     /// Deletes `key` if its mod revision is `expectedRevision` (0: unconditionally). Returns the entry
     /// as last stored, with the delete's revision as `modRevision`.
-    func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue
+    nonisolated(nonsending) func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue
 
     /// Every change to keys under `prefix` with a revision greater than `fromRevision`, in revision
     /// order, each once, then live changes. `compacted` (thrown here or from the stream) when the
@@ -49,13 +51,13 @@ public protocol Store: Sendable {
 }
 
 extension Store {
-    public func list(prefix: String, after continueKey: String? = nil, limit: Int = 0)
+    nonisolated(nonsending) public func list(prefix: String, after continueKey: String? = nil, limit: Int = 0)
         async throws(StoreError) -> ListResult
     {
         try await list(prefix: prefix, after: continueKey, limit: limit, revision: 0)
     }
 
-    public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> Int64 {
+    nonisolated(nonsending) public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> Int64 {
         try await create(key, value: value, lease: 0)
     }
 }

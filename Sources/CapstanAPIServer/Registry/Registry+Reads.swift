@@ -4,14 +4,14 @@ import CapstanStore
 
 /// Get, List and Watch: served from the watch cache after it reached every acknowledged write.
 extension Registry {
-    func get(_ request: GetRequest) async throws(RegistryError) -> EncodedMessage<S.Object> {
+    nonisolated(nonsending) func get(_ request: GetRequest) async throws(RegistryError) -> EncodedMessage<S.Object> {
         let namespace = S.requestNamespace(request.namespace)
         let name = try requireName(request.name, field: "name", namespace: namespace)
         try await progress.waitForWrites(timeout: options.readWaitTimeout)
-        guard let object = try cache.get(keys.key(namespace: namespace, name: name)) else {
+        guard let bytes = try cache.encoded(keys.key(namespace: namespace, name: name)) else {
             throw .notFound(kind: S.kind, namespace: namespace, name: name)
         }
-        return EncodedMessage(unchecked: object.bytes)
+        return EncodedMessage(unchecked: bytes)
     }
 
     /// The selectors of a List or Watch; the namespace only matters for namespaced kinds.
@@ -24,7 +24,7 @@ extension Registry {
     /// One page. The first comes from the cache. Later ones (with a continue token) show the
     /// state at the first page's revision, so all pages show one consistent state: from the cache
     /// while this kind has not changed since that revision, else from the store at it.
-    func list(_ request: ListRequest) async throws(RegistryError) -> EncodedMessage<S.List> {
+    nonisolated(nonsending) func list(_ request: ListRequest) async throws(RegistryError) -> EncodedMessage<S.List> {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         guard request.limit >= 0 else {
             throw .invalid(kind: S.kind, namespace: request.namespace, name: "", errors: [FieldError("limit", "must not be negative")])

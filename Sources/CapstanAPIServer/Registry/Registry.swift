@@ -52,7 +52,7 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     /// Stores a prepared object. With `nameWasGenerated`, a name that collides is generated again.
-    func insert(_ prepared: consuming S.Object, nameWasGenerated: Bool) async throws(RegistryError) -> Written {
+    nonisolated(nonsending) func insert(_ prepared: consuming S.Object, nameWasGenerated: Bool) async throws(RegistryError) -> Written {
         var object = prepared
         for attempt in 1...8 {
             let bytes = try encode(object)
@@ -81,7 +81,7 @@ struct Registry<S: KindStrategy>: Sendable {
         throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
     }
 
-    func create(_ request: consuming S.Object) async throws(RegistryError) -> Written {
+    nonisolated(nonsending) func create(_ request: consuming S.Object) async throws(RegistryError) -> Written {
         let nameWasGenerated = request.metadata.name.isEmpty
         return try await insert(try prepareForCreate(request), nameWasGenerated: nameWasGenerated)
     }
@@ -89,7 +89,7 @@ struct Registry<S: KindStrategy>: Sendable {
     // MARK: Update
 
     /// The stored object at `namespace`/`name`, straight from the store.
-    func read(namespace: String, name: String) async throws(RegistryError) -> Stored {
+    nonisolated(nonsending) func read(namespace: String, name: String) async throws(RegistryError) -> Stored {
         let entry: KeyValue
         do throws(StoreError) {
             entry = try await store.get(keys.key(namespace: namespace, name: name))
@@ -104,7 +104,7 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     /// Writes `new` over exactly `stored`'s revision; `conflict` if it changed meanwhile.
-    func replace(_ stored: Stored, with new: S.Object) async throws(RegistryError) -> Written {
+    nonisolated(nonsending) func replace(_ stored: Stored, with new: S.Object) async throws(RegistryError) -> Written {
         var object = new
         object.metadata.resourceVersion = 0
         let bytes = try encode(object)
@@ -172,7 +172,7 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     /// The generic Update verb.
-    func update(_ request: S.Object) async throws(RegistryError) -> Written {
+    nonisolated(nonsending) func update(_ request: S.Object) async throws(RegistryError) -> Written {
         let namespace = S.requestNamespace(request.metadata.namespace)
         let name = try requireName(request.metadata.name, field: "metadata.name", namespace: namespace)
         return try await update(
@@ -185,7 +185,7 @@ struct Registry<S: KindStrategy>: Sendable {
     // MARK: Delete
 
     /// Deletes the object; returns it as last stored, at the delete's revision.
-    func delete(_ request: DeleteRequest) async throws(RegistryError) -> Written {
+    nonisolated(nonsending) func delete(_ request: DeleteRequest) async throws(RegistryError) -> Written {
         let namespace = S.requestNamespace(request.namespace)
         let name = try requireName(request.name, field: "name", namespace: namespace)
         let expected = Int64(request.preconditionResourceVersion)

@@ -63,12 +63,12 @@ final class CacheProgress: Sendable {
     }
 
     /// Waits until the caches reach every write this server acknowledged.
-    func waitForWrites(timeout: Duration) async throws(RegistryError) {
+    nonisolated(nonsending) func waitForWrites(timeout: Duration) async throws(RegistryError) {
         try await wait(for: writeMark, timeout: timeout)
     }
 
     /// Waits until `revision` is reached, at most `timeout`; `unavailable` when it is not.
-    func wait(for revision: Int64, timeout: Duration) async throws(RegistryError) {
+    nonisolated(nonsending) func wait(for revision: Int64, timeout: Duration) async throws(RegistryError) {
         if reached.load(ordering: .acquiring) >= revision { return }
         let id: Int? = state.withLock { state in
             guard state.revision < revision else { return nil }

@@ -261,6 +261,13 @@ final class WatchCache: Sendable {
         try shared.withLock { (shared) throws(RegistryError) in try readable(shared).objects[key] }
     }
 
+    /// The encoding of the object at `key`, if present: what a Get answers. One reference taken
+    /// under the lock, not one per field of the cached object (both event loops read the same
+    /// objects, so each reference count touched is a cache line the cores pass back and forth).
+    func encoded(_ key: String) throws(RegistryError) -> [UInt8]? {
+        try shared.withLock { (shared) throws(RegistryError) in try readable(shared).objects[key]?.bytes }
+    }
+
     /// One page of matching objects under `prefix`, and the revision it reflects.
     func page(prefix: String, after key: String?, filter: ObjectFilter, limit: Int, byteBudget: Int)
         throws(RegistryError) -> (items: [CachedObject], more: Bool, revision: Int64)

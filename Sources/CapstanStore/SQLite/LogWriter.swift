@@ -111,7 +111,7 @@ final class LogWriter: Sendable {
     }
 
     /// Queues `request` and waits for the transaction holding it to commit (or fail).
-    func submit(_ request: WriteRequest) async throws(StoreError) -> WriteOutcome {
+    nonisolated(nonsending) func submit(_ request: WriteRequest) async throws(StoreError) -> WriteOutcome {
         let result: Result<WriteOutcome, StoreError> = await withCheckedContinuation { continuation in
             let wake = queue.withLock { queue -> Bool? in
                 if queue.closed { return nil }

@@ -81,14 +81,14 @@ public final class SQLiteStore: Store {
 
     // MARK: Reads
 
-    public func get(_ key: String) async throws(StoreError) -> KeyValue {
+    nonisolated(nonsending) public func get(_ key: String) async throws(StoreError) -> KeyValue {
         try validate(key: key)
         let row = try await readers.read { connection throws(StoreError) in try connection.latestRow(key) }
         guard let row, !row.deleted else { throw .notFound(key: key) }
         return row.keyValue
     }
 
-    public func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
+    nonisolated(nonsending) public func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
     {
         guard limit >= 0, revision >= 0 else { throw .invalid(reason: "limit and revision must not be negative") }
@@ -116,14 +116,14 @@ public final class SQLiteStore: Store {
 
     // MARK: Writes
 
-    public func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64 {
+    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64 {
         try validate(key: key, value: value)
         guard case .revision(let revision) = try await writer.submit(.create(key: key, value: value, lease: lease))
         else { throw unexpected() }
         return revision
     }
 
-    public func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64 {
+    nonisolated(nonsending) public func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64 {
         try validate(key: key, value: value)
         guard
             case .revision(let revision) = try await writer.submit(
@@ -132,7 +132,7 @@ public final class SQLiteStore: Store {
         return revision
     }
 
-    public func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
+    nonisolated(nonsending) public func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
         try validate(key: key)
         guard case .deleted(let entry) = try await writer.submit(.delete(key: key, expectedRevision: expectedRevision))
         else { throw unexpected() }
