@@ -21,7 +21,8 @@ public protocol Store: Sendable {
     /// Replaces `key`'s value if its mod revision is `expectedRevision` (0: unconditionally);
     /// `notFound` if absent, `conflict` (with the current revision) if it changed. The key keeps
     /// its lease. Returns the write's revision.
-    nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64
+    nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64)
+        async throws(StoreError) -> Int64
 
     /// Deletes `key` if its mod revision is `expectedRevision` (0: unconditionally). Returns the entry
     /// as last stored, with the delete's revision as `modRevision`.

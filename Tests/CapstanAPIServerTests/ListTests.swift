@@ -168,7 +168,9 @@ struct ListTests {
             #expect(all.map(\.metadata.name) == (0..<7).map { "p\($0)" })
             // Once a pod changes, the same token needs the store, which no longer has that revision.
             _ = try await api.pods.delete(Make.delete("p6"))
-            let expired = await rpcError { _ = try await api.pods.list(Make.list(limit: 3, continueToken: first.continueToken)) }
+            let expired = await rpcError {
+                _ = try await api.pods.list(Make.list(limit: 3, continueToken: first.continueToken))
+            }
             #expect(expired.code == .outOfRange)
         }
     }

@@ -52,7 +52,9 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     /// Stores a prepared object. With `nameWasGenerated`, a name that collides is generated again.
-    nonisolated(nonsending) func insert(_ prepared: consuming S.Object, nameWasGenerated: Bool) async throws(RegistryError) -> Written {
+    nonisolated(nonsending) func insert(_ prepared: consuming S.Object, nameWasGenerated: Bool)
+        async throws(RegistryError) -> Written
+    {
         var object = prepared
         for attempt in 1...8 {
             let bytes = try encode(object)

@@ -282,8 +282,9 @@ final class WatchCache: Sendable {
     /// One page of the listing at `revision` (a continue token's), when the cache can serve it:
     /// it has applied every change up to `revision` and none of this kind since, so its current
     /// objects are the state at `revision`. nil otherwise (the store must answer).
-    func page(atRevision revision: Int64, prefix: String, after key: String, filter: ObjectFilter, limit: Int, byteBudget: Int)
-        throws(RegistryError) -> (items: [CachedObject], more: Bool)?
+    func page(
+        atRevision revision: Int64, prefix: String, after key: String, filter: ObjectFilter, limit: Int, byteBudget: Int
+    ) throws(RegistryError) -> (items: [CachedObject], more: Bool)?
     {
         try shared.withLock { (shared) throws(RegistryError) in
             let state = try readable(shared)

@@ -4,7 +4,7 @@ import CapstanRPC
 extension EtcdStore {
     // MARK: Reads
 
-    public func get(_ key: String) async throws(StoreError) -> KeyValue {
+    nonisolated(nonsending) public func get(_ key: String) async throws(StoreError) -> KeyValue {
         try validate(key)
         var request = Etcdserverpb_RangeRequest()
         request.key = try keys.etcdKey(key)
@@ -13,7 +13,7 @@ extension EtcdStore {
         return keys.keyValue(found)
     }
 
-    public func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
+    nonisolated(nonsending) public func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
     {
         guard limit >= 0, revision >= 0 else { throw .invalid(reason: "limit and revision must not be negative") }
@@ -39,7 +39,9 @@ extension EtcdStore {
 
     // MARK: Writes
 
-    public func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64 {
+    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64)
+        async throws(StoreError) -> Int64
+    {
         try validate(key)
         guard lease >= 0 else { throw .invalid(reason: "a lease id is positive") }
         let etcdKey = try keys.etcdKey(key)
@@ -55,7 +57,9 @@ extension EtcdStore {
         return response.header.revision
     }
 
-    public func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64 {
+    nonisolated(nonsending) public func update(_ key: String, value: [UInt8], expectedRevision: Int64)
+        async throws(StoreError) -> Int64
+    {
         try validate(key)
         let etcdKey = try keys.etcdKey(key)
         var put = Etcdserverpb_PutRequest()
@@ -66,7 +70,9 @@ extension EtcdStore {
         return response.header.revision
     }
 
-    public func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
+    nonisolated(nonsending) public func delete(_ key: String, expectedRevision: Int64)
+        async throws(StoreError) -> KeyValue
+    {
         try validate(key)
         let etcdKey = try keys.etcdKey(key)
         var delete = Etcdserverpb_DeleteRangeRequest()

@@ -116,14 +116,18 @@ public final class SQLiteStore: Store {
 
     // MARK: Writes
 
-    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64 {
+    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64)
+        async throws(StoreError) -> Int64
+    {
         try validate(key: key, value: value)
         guard case .revision(let revision) = try await writer.submit(.create(key: key, value: value, lease: lease))
         else { throw unexpected() }
         return revision
     }
 
-    nonisolated(nonsending) public func update(_ key: String, value: [UInt8], expectedRevision: Int64) async throws(StoreError) -> Int64 {
+    nonisolated(nonsending) public func update(_ key: String, value: [UInt8], expectedRevision: Int64)
+        async throws(StoreError) -> Int64
+    {
         try validate(key: key, value: value)
         guard
             case .revision(let revision) = try await writer.submit(
@@ -132,7 +136,9 @@ public final class SQLiteStore: Store {
         return revision
     }
 
-    nonisolated(nonsending) public func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
+    nonisolated(nonsending) public func delete(_ key: String, expectedRevision: Int64)
+        async throws(StoreError) -> KeyValue
+    {
         try validate(key: key)
         guard case .deleted(let entry) = try await writer.submit(.delete(key: key, expectedRevision: expectedRevision))
         else { throw unexpected() }
