@@ -12,8 +12,9 @@
 ///   Bindings bind a pod with a compare-and-swap on the pod.
 /// - **Watch cache** (`WatchCache/`): per kind, the encoded objects plus the fields selectors
 ///   need, and a ring of recent events, fed by one store watch (`CacheFeed`). Get, List and
-///   Watch are answered from it, as bytes assembled without decoding; a List's later page comes
-///   from the store at the first page's revision only when the kind changed since. Every event is
+///   Watch are answered from it, as bytes assembled without decoding; a List's later page shows
+///   the first page's revision from today's objects with the changes since undone from the ring,
+///   and comes from the store only once the ring no longer holds them. Every event is
 ///   encoded once and shared by its watchers; each watcher has a bounded queue and is dropped
 ///   with RESOURCE_EXHAUSTED when it falls behind. Reads wait until the cache has every write
 ///   the server acknowledged (`CacheProgress`), so a client reads its own writes.

@@ -1,6 +1,7 @@
 @testable import CapstanAPIServer
 import CapstanAPI
 import CapstanStore
+import CapstanTestSupport
 import CapstanWire
 import Testing
 
@@ -84,6 +85,59 @@ struct CacheUnitTests {
         let filter = ObjectFilter(labels: LabelSelector(matching: ["x": "z"]))
         #expect(state.page(prefix: "/registry/pods/", after: nil, filter: filter, limit: 5, byteBudget: 1).items.count == 1)
         #expect(state.page(prefix: "/registry/pods/prod/", after: nil, filter: ObjectFilter(), limit: 5, byteBudget: 1 << 20).items.count == 1)
+    }
+
+    @Test("a page at an earlier revision is that revision's page, from today's objects and the ring")
+    func pagesAtEarlierRevisions() {
+        var random = SplitMix(state: 11)
+        let namespaces = ["a", "b", "c"]
+        let names = (0..<8).map { "p\($0)" }
+        let allKeys = namespaces.flatMap { namespace in names.map { Self.keys.key(namespace: namespace, name: $0) } }
+        var state = WatchCacheState(objects: [], revision: 0, ringCapacity: 40)
+        var now: [String: CachedObject] = [:]
+        var snapshots: [[String: CachedObject]] = [[:]]  // by revision
+        for revision in Int64(1)...400 {
+            let (namespace, name) = (namespaces[Int(random.next() % 3)], names[Int(random.next() % 8)])
+            let key = Self.keys.key(namespace: namespace, name: name)
+            if now[key] != nil, random.next() % 3 == 0 {
+                _ = state.delete(key, revision: revision)
+                now[key] = nil
+            } else {
+                let written = object(name, namespace: namespace, labels: ["x": "\(random.next() % 2)"], revision: revision)
+                _ = state.put(written)
+                now[key] = written
+            }
+            snapshots.append(now)
+            for _ in 0..<4 {
+                let at = Int64(random.next() % UInt64(revision + 1))
+                let prefix = random.next() % 2 == 0 ? Self.keys.prefix(namespace: "") : Self.keys.prefix(namespace: "b")
+                let after = allKeys[Int(random.next() % UInt64(allKeys.count))]
+                let filter = random.next() % 2 == 0 ? ObjectFilter() : ObjectFilter(labels: LabelSelector(matching: ["x": "1"]))
+                let limit = 1 + Int(random.next() % 4)
+                let budget = random.next() % 4 == 0 ? 1 : 1 << 20
+                let page = state.page(atRevision: at, prefix: prefix, after: after, filter: filter, limit: limit, byteBudget: budget)
+                guard at >= state.ring.startRevision else {
+                    #expect(page == nil, "revision \(at) is older than the ring")
+                    continue
+                }
+                // The reference: that revision's objects after `after` under `prefix`, in store order.
+                let then = snapshots[Int(at)].values
+                    .filter { $0.key.hasPrefix(prefix) && OrderedKeys.precedes(after, $0.key) && filter.matches($0) }
+                    .sorted { OrderedKeys.precedes($0.key, $1.key) }
+                var expected: [CachedObject] = []
+                var bytes = 0
+                for object in then {
+                    let size = ProtoBytes.listItemSize(object.bytes)
+                    if expected.count == limit || (!expected.isEmpty && bytes + size > budget) { break }
+                    expected.append(object)
+                    bytes += size
+                }
+                let comment: Comment = "at \(at) of \(revision), prefix \(prefix), after \(after), limit \(limit), budget \(budget)"
+                #expect(page?.items.map(\.key) == expected.map(\.key), comment)
+                #expect(page?.items.map(\.revision) == expected.map(\.revision), comment)
+                #expect(page?.more == (then.count > expected.count), comment)
+            }
+        }
     }
 
     @Test("an event is delivered per filter: ADDED on entering, DELETED on leaving, nothing outside; bytes shared")

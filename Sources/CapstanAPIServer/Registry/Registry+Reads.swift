@@ -23,7 +23,7 @@ extension Registry {
 
     /// One page. The first comes from the cache. Later ones (with a continue token) show the
     /// state at the first page's revision, so all pages show one consistent state: from the cache
-    /// while this kind has not changed since that revision, else from the store at it.
+    /// while its ring holds this kind's changes since that revision, else from the store at it.
     nonisolated(nonsending) func list(_ request: ListRequest) async throws(RegistryError) -> EncodedMessage<S.List> {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         guard request.limit >= 0 else {

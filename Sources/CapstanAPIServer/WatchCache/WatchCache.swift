@@ -280,16 +280,16 @@ final class WatchCache: Sendable {
     }
 
     /// One page of the listing at `revision` (a continue token's), when the cache can serve it:
-    /// it has applied every change up to `revision` and none of this kind since, so its current
-    /// objects are the state at `revision`. nil otherwise (the store must answer).
+    /// it has applied every change up to `revision`, and its ring still holds this kind's changes
+    /// since (see `WatchCacheState.page(atRevision:…)`). nil otherwise (the store must answer).
     func page(
         atRevision revision: Int64, prefix: String, after key: String, filter: ObjectFilter, limit: Int, byteBudget: Int
-    ) throws(RegistryError) -> (items: [CachedObject], more: Bool)?
-    {
+    ) throws(RegistryError) -> (items: [CachedObject], more: Bool)? {
         try shared.withLock { (shared) throws(RegistryError) in
             let state = try readable(shared)
-            guard state.revision <= revision, effectiveRevision(state) >= revision else { return nil }
-            return state.page(prefix: prefix, after: key, filter: filter, limit: limit, byteBudget: byteBudget)
+            guard effectiveRevision(state) >= revision else { return nil }
+            return state.page(
+                atRevision: revision, prefix: prefix, after: key, filter: filter, limit: limit, byteBudget: byteBudget)
         }
     }
 

@@ -57,20 +57,87 @@ struct WatchCacheState: Sendable {
     func page(prefix: String, after afterKey: String?, filter: ObjectFilter, limit: Int, byteBudget: Int)
         -> (items: [CachedObject], more: Bool)
     {
-        var index = keys.lowerBound(afterKey.map { $0 + "\u{0}" } ?? prefix)
-        var items: [CachedObject] = []
-        var bytes = 0
+        var index = firstIndex(prefix: prefix, after: afterKey)
+        var page = PageBuilder(filter: filter, limit: limit, byteBudget: byteBudget)
         while index < keys.endIndex, keys[index].hasPrefix(prefix) {
             let object = objects[keys[index]]!
             index = keys.index(after: index)
-            guard filter.matches(object) else { continue }
-            let size = ProtoBytes.listItemSize(object.bytes)
-            if items.count == limit || (!items.isEmpty && bytes + size > byteBudget) {
-                return (items, true)
-            }
-            items.append(object)
-            bytes += size
+            if page.offer(object) { return (page.items, true) }
         }
-        return (items, false)
+        return (page.items, false)
+    }
+
+    /// Where the keys under `prefix` after `afterKey` begin.
+    private func firstIndex(prefix: String, after afterKey: String?) -> OrderedKeys.Index {
+        guard let afterKey else { return keys.lowerBound(prefix) }
+        let next = afterKey + "\u{0}"
+        return keys.lowerBound(OrderedKeys.precedes(next, prefix) ? prefix : next)
+    }
+
+    /// The same page of the listing as it was at `revision` (an earlier revision this state
+    /// reached), or nil when the ring no longer holds every event after `revision`. The objects
+    /// are today's, except that each key changed since `revision` is put back as its first change
+    /// after `revision` found it (absent if that change created it): changes before `afterKey` or
+    /// outside `prefix` cost nothing but the walk over the ring.
+    func page(
+        atRevision revision: Int64, prefix: String, after afterKey: String, filter: ObjectFilter, limit: Int,
+        byteBudget: Int
+    ) -> (items: [CachedObject], more: Bool)? {
+        guard self.revision > revision else {
+            return page(prefix: prefix, after: afterKey, filter: filter, limit: limit, byteBudget: byteBudget)
+        }
+        guard let later = ring.events(after: revision) else { return nil }
+        var then: [String: CachedObject?] = [:]
+        for event in later where then[event.key] == nil && event.key.hasPrefix(prefix) && OrderedKeys.precedes(afterKey, event.key) {
+            then[event.key] = .some(event.previous)
+        }
+        let changed = then.keys.sorted(by: OrderedKeys.precedes)
+        var index = firstIndex(prefix: prefix, after: afterKey)
+        var next = 0
+        var page = PageBuilder(filter: filter, limit: limit, byteBudget: byteBudget)
+        // Today's keys and the changed keys, merged in store order; a key in both is taken once,
+        // as it was at `revision`.
+        while true {
+            let current = index < keys.endIndex && keys[index].hasPrefix(prefix) ? keys[index] : nil
+            let restored = next < changed.count ? changed[next] : nil
+            let object: CachedObject?
+            if let current, restored.map({ OrderedKeys.precedes(current, $0) }) ?? true {
+                object = objects[current]!
+                index = keys.index(after: index)
+            } else if let restored {
+                object = then[restored]!
+                next += 1
+                if let current, !OrderedKeys.precedes(restored, current) { index = keys.index(after: index) }
+            } else {
+                return (page.items, false)
+            }
+            if let object, page.offer(object) { return (page.items, true) }
+        }
+    }
+}
+
+/// A page being filled: matching objects up to the limit and the byte budget (at least one).
+private struct PageBuilder {
+    let filter: ObjectFilter
+    let limit: Int
+    let byteBudget: Int
+    private(set) var items: [CachedObject] = []
+    private var bytes = 0
+
+    init(filter: ObjectFilter, limit: Int, byteBudget: Int) {
+        self.filter = filter
+        self.limit = limit
+        self.byteBudget = byteBudget
+    }
+
+    /// Adds `object` if it matches; true when it matches but the page is already full (so more
+    /// follow the page).
+    mutating func offer(_ object: CachedObject) -> Bool {
+        guard filter.matches(object) else { return false }
+        let size = ProtoBytes.listItemSize(object.bytes)
+        if items.count == limit || (!items.isEmpty && bytes + size > byteBudget) { return true }
+        items.append(object)
+        bytes += size
+        return false
     }
 }
