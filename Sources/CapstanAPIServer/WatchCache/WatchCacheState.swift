@@ -88,8 +88,8 @@ struct WatchCacheState: Sendable {
         }
         guard let later = ring.events(after: revision) else { return nil }
         var then: [String: CachedObject?] = [:]
-        for event in later where then[event.key] == nil && event.key.hasPrefix(prefix) && OrderedKeys.precedes(afterKey, event.key) {
-            then[event.key] = .some(event.previous)
+        for event in later where then[event.key] == nil && event.key.hasPrefix(prefix) {
+            if OrderedKeys.precedes(afterKey, event.key) { then[event.key] = .some(event.previous) }
         }
         let changed = then.keys.sorted(by: OrderedKeys.precedes)
         var index = firstIndex(prefix: prefix, after: afterKey)
