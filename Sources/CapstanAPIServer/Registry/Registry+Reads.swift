@@ -55,32 +55,25 @@ extension Registry {
     }
 
     /// A later page of a listing, read from the store at the listing's revision.
-    private func storePage(prefix: String, token: ContinueToken, filter: ObjectFilter, limit: Int)
-        async throws(RegistryError) -> (items: [CachedObject], more: Bool)
-    {
-        var items: [CachedObject] = []
-        var bytes = 0
+    nonisolated(nonsending) private func storePage(
+        prefix: String, token: ContinueToken, filter: ObjectFilter, limit: Int
+    ) async throws(RegistryError) -> (items: [CachedObject], more: Bool) {
+        var page = PageBuilder(filter: filter, limit: limit, byteBudget: options.maxPageBytes)
         var after = token.lastKey
         while true {
-            let page: ListResult
+            let listed: ListResult
             do throws(StoreError) {
-                page = try await store.list(prefix: prefix, after: after, limit: max(limit, 64), revision: token.revision)
+                listed = try await store.list(prefix: prefix, after: after, limit: max(limit, 64), revision: token.revision)
             } catch .compacted {
                 throw .tooOld(requested: token.revision)
             } catch {
                 throw .store(error)
             }
-            for object in cache.cachedObjects(page.items) {
+            for object in cache.cachedObjects(listed.items) {
                 after = object.key
-                guard filter.matches(object) else { continue }
-                let size = ProtoBytes.listItemSize(object.bytes)
-                if items.count == limit || (!items.isEmpty && bytes + size > options.maxPageBytes) {
-                    return (items, true)
-                }
-                items.append(object)
-                bytes += size
+                if page.offer(object) { return (page.items, true) }
             }
-            if !page.more { return (items, false) }
+            if !listed.more { return (page.items, false) }
         }
     }
 
