@@ -111,10 +111,10 @@ func report(_ name: String, _ rate: Double, _ note: String = "") {
 func commitNote(_ statistics: SQLiteStoreStatistics) -> String {
     let commits = Double(max(1, statistics.writeTransactions))
     return String(
-        format: "(%.1f writes/commit, commit %.2f ms mean %.0f ms max; %d checkpoints %.0f ms, %d by the writer %.0f ms, WAL ≤ %d pages)",
+        format: "(%.1f writes/commit, commit %.2f ms mean %.0f ms max; %d checkpoints %.0f ms after %d wake-ups, %d by the writer %.0f ms, WAL ≤ %d pages)",
         Double(statistics.writesCompleted) / commits, Double(statistics.commitNanoseconds) / commits / 1e6,
         Double(statistics.slowestCommitNanoseconds) / 1e6, statistics.checkpoints,
-        Double(statistics.checkpointNanoseconds) / 1e6, statistics.limitCheckpoints,
+        Double(statistics.checkpointNanoseconds) / 1e6, statistics.checkpointerWakeups, statistics.limitCheckpoints,
         Double(statistics.limitCheckpointNanoseconds) / 1e6, statistics.largestWALFrames)
 }
 

@@ -94,13 +94,13 @@ struct Checkpointer: Sendable {
 
     func run() {
         var connection: Connection?
-        // Frames of the current WAL already copied into the database file (`monitor.copied`, which
-        // the writer reads to know when to wake this thread): a pass runs once `checkpointPages`
-        // more have been committed (as SQLite's automatic checkpoint would), so a reader holding
-        // old frames causes no busy loop.
-        var copied = 0
+        // A pass runs once `checkpointPages` frames lie past those already copied into the database
+        // file (`monitor.copied`, which only this thread writes and the writer reads to know when to
+        // wake it), as SQLite's automatic checkpoint would, so a reader holding old frames causes no
+        // busy loop.
         while !monitor.closed.load(ordering: .acquiring) {
             let frames = monitor.frames.load(ordering: .relaxed)
+            var copied = monitor.copied.load(ordering: .relaxed)
             if frames < copied {  // the WAL started over
                 copied = 0
                 monitor.copied.store(0, ordering: .relaxed)
