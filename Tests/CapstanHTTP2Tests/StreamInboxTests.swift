@@ -71,4 +71,38 @@ struct StreamInboxTests {
         #expect(inbox.admitsCredit())
         inbox.finish()
     }
+
+    @Test func peekingLeavesTheRequestForTheReader() throws {
+        let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+        inbox.push(message(7), bytes: 1)
+        guard case .pending = try inbox.peekImmediately() else {
+            Issue.record("a request before the half-close is pending")
+            return
+        }
+        inbox.finish()
+        for _ in 0..<2 {
+            guard case .one(let bytes) = try inbox.peekImmediately() else {
+                Issue.record("expected the one request")
+                return
+            }
+            #expect(bytes == [7])
+        }
+        guard case .one(let taken) = try inbox.takeImmediately() else {
+            Issue.record("the peeked request is still there to take")
+            return
+        }
+        #expect(taken == [7])
+        guard case .none = try inbox.peekImmediately() else {
+            Issue.record("nothing is left once taken")
+            return
+        }
+        let twice = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+        twice.push(message(1), bytes: 1)
+        twice.push(message(2), bytes: 1)
+        twice.finish()
+        guard case .several = try twice.peekImmediately() else {
+            Issue.record("two requests are several")
+            return
+        }
+    }
 }

@@ -5,9 +5,26 @@ import CapstanStore
 /// Get, List and Watch: served from the watch cache after it reached every acknowledged write.
 extension Registry {
     nonisolated(nonsending) func get(_ request: GetRequest) async throws(RegistryError) -> EncodedMessage<S.Object> {
-        let namespace = S.requestNamespace(request.namespace)
-        let name = try requireName(request.name, field: "name", namespace: namespace)
+        let (namespace, name) = try target(of: request)
         try await progress.waitForWrites(timeout: options.readWaitTimeout)
+        return try cached(namespace: namespace, name: name)
+    }
+
+    /// `get` when it needs no waiting (the caches reached every acknowledged write), answered on
+    /// the caller's thread; `nil` when it would have to wait.
+    func getImmediately(_ request: GetRequest) throws(RegistryError) -> EncodedMessage<S.Object>? {
+        let (namespace, name) = try target(of: request)
+        guard progress.hasReachedWrites else { return nil }
+        return try cached(namespace: namespace, name: name)
+    }
+
+    private func target(of request: GetRequest) throws(RegistryError) -> (namespace: String, name: String) {
+        let namespace = S.requestNamespace(request.namespace)
+        return (namespace, try requireName(request.name, field: "name", namespace: namespace))
+    }
+
+    /// The cached object's encoding (see `WatchCache.encoded`).
+    private func cached(namespace: String, name: String) throws(RegistryError) -> EncodedMessage<S.Object> {
         guard let bytes = try cache.encoded(keys.key(namespace: namespace, name: name)) else {
             throw .notFound(kind: S.kind, namespace: namespace, name: name)
         }

@@ -62,6 +62,12 @@ final class CacheProgress: Sendable {
         for continuation in ready { continuation.resume(returning: true) }
     }
 
+    /// Whether the caches already reached every write this server acknowledged: a read may be
+    /// served now, without `waitForWrites`.
+    var hasReachedWrites: Bool {
+        reached.load(ordering: .acquiring) >= writeMark
+    }
+
     /// Waits until the caches reach every write this server acknowledged.
     nonisolated(nonsending) func waitForWrites(timeout: Duration) async throws(RegistryError) {
         try await wait(for: writeMark, timeout: timeout)

@@ -241,6 +241,15 @@ final class StreamInbox: AsyncSequence, Sendable {
     /// The single request of a server stream whose client already half-closed, taken without
     /// suspending (`pending` while the client may still send). Fails as `poll` does.
     func takeImmediately() throws -> ImmediateRequests {
+        try immediately(taking: true)
+    }
+
+    /// As `takeImmediately`, but leaves the request in the inbox for a later reader.
+    func peekImmediately() throws -> ImmediateRequests {
+        try immediately(taking: false)
+    }
+
+    private func immediately(taking: Bool) throws -> ImmediateRequests {
         enum Outcome {
             case taken(ImmediateRequests, room: (any InboxOwner)?)
             case fail(RPCError)
@@ -255,6 +264,11 @@ final class StreamInbox: AsyncSequence, Sendable {
             switch queued {
             case 0: return .taken(.none, room: nil)
             case 1:
+                guard taking else {
+                    let entry = state.single ?? state.buffer[state.head]
+                    guard case .message(let bytes) = entry.element else { return .taken(.none, room: nil) }
+                    return .taken(.one(bytes), room: nil)
+                }
                 guard case .element(.message(let bytes), let room)? = pop(&state) else {
                     return .taken(.none, room: nil)
                 }

@@ -11,8 +11,10 @@ import Synchronization
 ///
 /// Each call's handler runs in a task of its own that prefers the connection's loop; those tasks
 /// are reused from call to call (`HandlerWorkers`), and a call with a deadline is ended by the
-/// loop's deadline queue (`ServerCallControl`), so neither costs a task per call.
-public final class HTTP2ServerTransport: ServerTransport {
+/// loop's deadline queue (`ServerCallControl`), so neither costs a task per call. Served by
+/// `RPCServer`, a unary method with an immediate handler (`ImmediateMethod`) is started only
+/// once the client half-closed, and answered then on the loop with no task when it can be.
+public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport {
     public struct Configuration: Sendable {
         /// SETTINGS_MAX_CONCURRENT_STREAMS per connection; further streams are refused
         /// (RST_STREAM REFUSED_STREAM).
@@ -61,6 +63,7 @@ public final class HTTP2ServerTransport: ServerTransport {
     /// frame and executor check on every call.
     private struct StreamHandlerBox {
         let run: ServerStreamHandler
+        let immediateMethod: (@Sendable (String) -> ImmediateMethod?)?
     }
 
     private let state = Mutex(State())
@@ -96,11 +99,21 @@ public final class HTTP2ServerTransport: ServerTransport {
     }
 
     public func listen(_ handler: @escaping ServerStreamHandler) async throws {
+        try await listen(StreamHandlerBox(run: handler, immediateMethod: nil))
+    }
+
+    package func listen(
+        _ handler: @escaping ServerStreamHandler, immediateMethod: @escaping @Sendable (String) -> ImmediateMethod?
+    ) async throws {
+        try await listen(StreamHandlerBox(run: handler, immediateMethod: immediateMethod))
+    }
+
+    private func listen(_ handler: StreamHandlerBox) async throws {
         let loop = group.next()
         let start: Listener? = try state.withLock { (state) throws(HTTP2TransportError) -> Listener? in
             guard !state.listening else { throw HTTP2TransportError(.invalidUse, "listen was already called") }
             state.listening = true
-            state.handler = StreamHandlerBox(run: handler)
+            state.handler = handler
             guard let fd = state.listenFD else { return nil }
             state.listenFD = nil
             if state.shuttingDown {
@@ -181,7 +194,7 @@ public final class HTTP2ServerTransport: ServerTransport {
 
     /// A socket was accepted: it becomes a connection on the next loop.
     func accepted(fd: Int32, peer: SocketAddress?) {
-        guard let handler = state.withLock({ $0.handler })?.run else {
+        guard let handler = state.withLock({ $0.handler }) else {
             System.close(fd)
             return
         }
@@ -191,7 +204,8 @@ public final class HTTP2ServerTransport: ServerTransport {
         let open: @Sendable () -> Void = { [self] in
             let connection = ServerConnection(
                 loop: loop, fd: fd, peer: peer?.description ?? "unknown", transport: self,
-                configuration: configuration, handler: handler, workers: workers)
+                configuration: configuration, handler: handler.run, immediateMethod: handler.immediateMethod,
+                workers: workers)
             let admitted = state.withLock { state in
                 guard !state.shuttingDown else { return false }
                 state.connections[ObjectIdentifier(connection)] = connection

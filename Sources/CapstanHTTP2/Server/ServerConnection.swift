@@ -10,6 +10,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private let transport: HTTP2ServerTransport
     private let configuration: HTTP2ServerTransport.Configuration
     private let handler: ServerStreamHandler
+    /// The core's immediate path for a method path, when the core offers one.
+    private let immediateMethod: (@Sendable (String) -> ImmediateMethod?)?
     /// The tasks that run handlers on this connection's loop (shared by the loop's connections).
     private let workers: HandlerWorkers
     // `@exclusivity(unchecked)` here and on the other loop-thread-only state of the server path
@@ -29,11 +31,13 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         transport: HTTP2ServerTransport,
         configuration: HTTP2ServerTransport.Configuration,
         handler: @escaping ServerStreamHandler,
+        immediateMethod: (@Sendable (String) -> ImmediateMethod?)?,
         workers: HandlerWorkers
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handler = handler
+        self.immediateMethod = immediateMethod
         self.workers = workers
         super.init(loop: loop, fd: fd, peer: peer, keepalive: configuration.keepalive)
     }
@@ -138,7 +142,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         receivingHeaders = nil
         receivingHeadersID = 0
         guard let stream = streams[streamID] else { return }
-        if stream.task == nil, !stream.finished {
+        if stream.task == nil, stream.held == nil, !stream.finished {
             start(stream, endStream: endStream)
         } else if endStream {
             requestEnded(stream)
@@ -158,13 +162,25 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             return
         }
         stream.accepting = true
+        let deadline = head.timeout.map { CallDeadline(after: $0) }
+        if let method = immediateMethod?(head.path) {
+            // Held until the client half-closes, then offered to the immediate path first.
+            stream.held = ServerStream.Held(head: head, deadline: deadline, method: method)
+            if endStream { requestEnded(stream) }
+            return
+        }
         if endStream { requestEnded(stream) }
+        launch(stream, head: head, deadline: deadline)
+    }
+
+    /// Starts the stream's handler task.
+    private func launch(_ stream: ServerStream, head: GRPCRequestHead, deadline: CallDeadline?) {
         let requests = RequestMessages(inbox: stream.inbox)
         let writer = ServerWriter(stream: stream)
         let transportStream = ServerTransportStream(
             path: head.path,
             metadata: head.metadata,
-            deadline: head.timeout.map { CallDeadline(after: $0) },
+            deadline: deadline,
             peer: peer,
             requests: requests,
             writer: writer,
@@ -187,6 +203,13 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         do {
             while let message = try stream.deframer.next() {
                 stream.inbox.push(.message(message), bytes: message.count + GRPCFraming.prefixLength)
+                // A held call waits for the half-close after its one request. A further message
+                // starts its task at once: the general path fails the call as it should.
+                if stream.heldMessage, let held = stream.held.take() {
+                    launch(stream, head: held.head, deadline: held.deadline)
+                } else if stream.held != nil {
+                    stream.heldMessage = true
+                }
             }
         } catch {
             session.consumeStream(streamID, stream.uncredited)
@@ -210,8 +233,19 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             try stream.deframer.finish()
             stream.inbox.finish()
         } catch {
+            stream.held = nil
             stream.abort(error.status)
+            return
         }
+        guard let held = stream.held.take() else { return }
+        if case .one(let request)? = try? stream.inbox.peekImmediately(),
+            held.method.answer(
+                path: held.head.path, metadata: held.head.metadata, deadline: held.deadline, peer: peer, request: request,
+                writer: ServerWriter(stream: stream))
+        {
+            return
+        }
+        launch(stream, head: held.head, deadline: held.deadline)
     }
 
     /// Returns the stream window the handler made room for (see `StreamInbox`).

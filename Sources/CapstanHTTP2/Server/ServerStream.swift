@@ -28,6 +28,15 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     /// nghttp2 closed the stream.
     var closed = false
     var task: Task<Void, Never>?
+    /// A call for the core's immediate path, held (no task started) until the client half-closes.
+    struct Held {
+        let head: GRPCRequestHead
+        let deadline: CallDeadline?
+        let method: ImmediateMethod
+    }
+    var held: Held?
+    /// The held call's request message arrived.
+    var heldMessage = false
     /// The RPC core's call, told of peer cancellation and of the deadline (see `attach`). Held
     /// until the stream closes (the call holds the writer, which holds the stream: the cycle
     /// breaks there).

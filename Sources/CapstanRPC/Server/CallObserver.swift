@@ -111,11 +111,13 @@ struct CallObservers: Sendable {
         Prepared(method: method, observers: all)
     }
 
+    /// Tells every observer a call of `prepared.method` starts (at `start`: now, unless the call
+    /// began earlier); `nil` when there are no observers.
     @inline(__always)
-    func start(_ prepared: Prepared) -> Running? {
+    func start(_ prepared: Prepared, at start: ContinuousClock.Instant = .now) -> Running? {
         if all.isEmpty { return nil }
         let method = prepared.method
-        var running = Running(method: method, start: .now)
+        var running = Running(method: method, start: start)
         for (index, observer) in all.enumerated() {
             let token = observer.callStarted(method: method, prepared: prepared.tokens[index])
             switch index {

@@ -54,4 +54,24 @@ extension RPCRouter {
         }
         register(m, .unary, Self.unaryHandler(m, unary), unary: unary)
     }
+
+    /// As `unaryEncoded(_:_:)`, with an immediate handler tried first on transports that offer
+    /// complete requests (see `ImmediateMethod`): it answers on the transport's thread, with no
+    /// task, or returns `nil` before any effect, and then `handler` serves the call as usual.
+    public mutating func unaryEncoded<Req, Res>(
+        _ m: MethodDescriptor<Req, Res>,
+        immediately: @escaping @Sendable (consuming Req, ServerContext) throws -> EncodedMessage<Res>?,
+        _ handler: @escaping @Sendable (consuming Req, ServerContext) async throws -> EncodedMessage<Res>
+    ) {
+        let path = m.path
+        let unary: UnaryHandler = { bytes, context in
+            let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
+            return try await handler(request, context).bytes
+        }
+        let immediate: ImmediateHandler = { bytes, context in
+            let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
+            return try immediately(request, context)?.bytes
+        }
+        register(m, .unary, Self.unaryHandler(m, unary), unary: unary, immediate: immediate)
+    }
 }

@@ -12,9 +12,15 @@ public struct RPCRouter: Sendable {
     /// handle, encode): what the server's unary fast path calls.
     typealias UnaryHandler = nonisolated(nonsending) @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
 
+    /// A unary method's answer when it needs no waiting, on the transport's thread (see
+    /// `ImmediateMethod`): the response's bytes, or `nil` (before any effect) to take the
+    /// general path.
+    typealias ImmediateHandler = @Sendable (_ request: [UInt8], _ context: ServerContext) throws -> [UInt8]?
+
     enum Route: Sendable {
-        /// `unary` is set for unary methods (the fast path); `handler` serves every kind.
-        case method(AnyMethodDescriptor, Handler, unary: UnaryHandler?)
+        /// `unary` is set for unary methods (the fast path), `immediate` for those that may answer
+        /// without a task; `handler` serves every kind.
+        case method(AnyMethodDescriptor, Handler, unary: UnaryHandler?, immediate: ImmediateHandler?)
         case fixed(RPCError)
     }
 
@@ -83,7 +89,7 @@ public struct RPCRouter: Sendable {
     public var services: [ServiceDescriptor] {
         var result: [ServiceDescriptor] = []
         for path in methodOrder {
-            guard case .method(let descriptor, _, _)? = routes[path] else { continue }
+            guard case .method(let descriptor, _, _, _)? = routes[path] else { continue }
             if let index = result.firstIndex(where: { $0.name == descriptor.service }) {
                 result[index].methods.append(descriptor)
             } else {
@@ -95,7 +101,7 @@ public struct RPCRouter: Sendable {
 
     /// The method registered for `path`, if any.
     public func method(for path: String) -> AnyMethodDescriptor? {
-        guard case .method(let descriptor, _, _)? = routes[path] else { return nil }
+        guard case .method(let descriptor, _, _, _)? = routes[path] else { return nil }
         return descriptor
     }
 
@@ -118,12 +124,13 @@ public struct RPCRouter: Sendable {
     }
 
     mutating func register<Req, Res>(
-        _ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler, unary: UnaryHandler? = nil
+        _ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler, unary: UnaryHandler? = nil,
+        immediate: ImmediateHandler? = nil
     ) {
         precondition(m.kind == kind, "\(m.path) is declared \(m.kind) but registered as \(kind)")
         knownServices.insert(m.service)
         if !methodOrder.contains(m.path) { methodOrder.append(m.path) }
-        routes[m.path] = .method(m.erased, handler, unary: unary)
+        routes[m.path] = .method(m.erased, handler, unary: unary, immediate: immediate)
     }
 
     /// Splits `/service/method`; `nil` when malformed.

@@ -11,6 +11,8 @@ import Synchronization
 /// a deadline too, and without a cancellation handler: the transport tells the call of a peer
 /// reset and ends it at its deadline from its event loop's deadline queue; other transports
 /// (in-process) get a task group with a timer task for calls with a deadline.
+/// Before either, a transport that holds complete requests (`ImmediateCallTransport`) offers a
+/// method's immediate handler the request on its own thread, with no task (`ImmediateMethod`).
 /// Interceptors (closures around the handler) turn the fast path off; `CallObserver`s (metrics,
 /// request logs) do not: they are called synchronously as the call starts and after it ended, on
 /// every path, with the status the call's single `finish` recorded.
@@ -39,15 +41,18 @@ public struct RPCServer: Sendable {
         let handler: RPCRouter.Handler
         let unary: RPCRouter.UnaryHandler?
         let observed: CallObservers.Prepared?
+        /// Set for methods with an immediate handler when the server has no interceptors.
+        let immediate: ImmediateMethod?
 
         init(
             descriptor: AnyMethodDescriptor, handler: @escaping RPCRouter.Handler, unary: RPCRouter.UnaryHandler?,
-            observed: CallObservers.Prepared?
+            observed: CallObservers.Prepared?, immediate: ImmediateMethod?
         ) {
             self.descriptor = descriptor
             self.handler = handler
             self.unary = unary
             self.observed = observed
+            self.immediate = immediate
         }
     }
 
@@ -57,23 +62,44 @@ public struct RPCServer: Sendable {
         let callObservers = CallObservers(observers)
         self.callObservers = callObservers
         unrouted = callObservers.prepare(CallObservation.unroutedMethod)
-        served = router.allRoutes.mapValues { route in
+        served = router.allRoutes.mapValues { [interceptors] route in
             switch route {
-            case .method(let descriptor, let handler, let unary):
-                .method(ServedMethod(
-                    descriptor: descriptor, handler: handler, unary: unary,
-                    observed: callObservers.isEmpty ? nil : callObservers.prepare(descriptor)))
+            case .method(let descriptor, let handler, let unary, let immediate):
+                Self.method(descriptor, handler, unary, immediate, interceptors: interceptors, observers: callObservers)
             case .fixed(let error):
                 .fixed(error)
             }
         }
     }
 
+    private static func method(
+        _ descriptor: AnyMethodDescriptor, _ handler: @escaping RPCRouter.Handler, _ unary: RPCRouter.UnaryHandler?,
+        _ immediate: RPCRouter.ImmediateHandler?, interceptors: [any ServerInterceptor], observers: CallObservers
+    ) -> ServedRoute {
+        let observed = observers.isEmpty ? nil : observers.prepare(descriptor)
+        let immediateMethod = immediate.flatMap { immediate in
+            interceptors.isEmpty
+                ? ImmediateMethod(descriptor: descriptor, handler: immediate, observers: observers, observed: observed) : nil
+        }
+        return .method(ServedMethod(
+            descriptor: descriptor, handler: handler, unary: unary, observed: observed, immediate: immediateMethod))
+    }
+
     /// Serves every stream `transport` accepts until it shuts down.
     public func serve(on transport: any ServerTransport) async throws {
+        if let transport = transport as? any ImmediateCallTransport {
+            try await transport.listen({ stream in await self.handle(stream) }, immediateMethod: immediateMethod(for:))
+            return
+        }
         try await transport.listen { stream in
             await self.handle(stream)
         }
+    }
+
+    /// The immediate path of `path`'s method, if it has one (see `ImmediateMethod`).
+    package func immediateMethod(for path: String) -> ImmediateMethod? {
+        guard case .method(let served)? = served[path] else { return nil }
+        return served.immediate
     }
 
     /// Serves one stream to completion: routes it, runs interceptors and handler, enforces the

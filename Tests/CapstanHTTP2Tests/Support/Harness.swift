@@ -27,6 +27,7 @@ func withHTTP2Server<T: Sendable>(
     server serverConfiguration: HTTP2ServerTransport.Configuration = .defaults,
     client clientConfiguration: HTTP2ClientTransport.Configuration = .defaults,
     interceptors: [any ServerInterceptor] = [],
+    observers: [any CallObserver] = [],
     routes: (inout RPCRouter) -> Void = Echo.register,
     _ body: @Sendable (HTTP2Harness) async throws -> T
 ) async throws -> T {
@@ -46,7 +47,7 @@ func withHTTP2Server<T: Sendable>(
     let harness = HTTP2Harness(
         group: group, server: serverTransport, clientTransport: clientTransport,
         client: RPCClient(transport: clientTransport))
-    let server = RPCServer(router: router, interceptors: interceptors)
+    let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
     let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try? await server.serve(on: serverTransport) }
         let result: Result<T, any Error>

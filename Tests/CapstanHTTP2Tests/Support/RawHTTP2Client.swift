@@ -190,6 +190,13 @@ final class RawHTTP2Client {
         }
     }
 
+    /// Resets a stream (CANCEL) and sends the frame.
+    func reset(streamID: Int32) throws {
+        guard let session else { throw RawError("no session") }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
+        try flushSession()
+    }
+
     /// Writes bytes straight to the socket.
     func sendRaw(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try sendAll($0) }

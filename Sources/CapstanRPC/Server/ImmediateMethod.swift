@@ -1,0 +1,79 @@
+/// Unary calls answered on the transport's thread, with no task: the immediate path.
+///
+/// A method registered with an immediate handler (`RPCRouter.unaryEncoded(_:immediately:_:)`)
+/// can often answer without waiting (a Get served from memory). A transport that supports it
+/// (`ImmediateCallTransport`) asks `RPCServer` for the path's `ImmediateMethod` as the request
+/// headers arrive, holds the call's start until the client half-closes, and then offers the one
+/// request to `answer` on its own thread. The immediate handler either answers (or fails the
+/// call) there and then, or returns `nil` before any effect: the transport then starts the
+/// call's task as for any other method, and the method's general handler serves it from the
+/// request's bytes (decoding them a second time).
+///
+/// The call gets what every call gets: observers see its start and end, its status and counts
+/// are kept by a `ServerCall`, and errors convert as in the general path. Methods with
+/// interceptors never take this path (an interceptor may suspend), nor do calls whose deadline
+/// already passed (the general path answers those with `DEADLINE_EXCEEDED`).
+package final class ImmediateMethod: Sendable {
+    let descriptor: AnyMethodDescriptor
+    let handler: RPCRouter.ImmediateHandler
+    let observers: CallObservers
+    let observed: CallObservers.Prepared?
+
+    init(
+        descriptor: AnyMethodDescriptor, handler: @escaping RPCRouter.ImmediateHandler, observers: CallObservers,
+        observed: CallObservers.Prepared?
+    ) {
+        self.descriptor = descriptor
+        self.handler = handler
+        self.observers = observers
+        self.observed = observed
+    }
+
+    /// Answers the call with `request` (the client's one message) through `writer`; `false`
+    /// when the method needs the general path (nothing was written then).
+    package func answer(
+        path: String, metadata: Metadata, deadline: CallDeadline?, peer: String, request: [UInt8],
+        writer: any ServerStreamWriter & ServerCallControl
+    ) -> Bool {
+        if let deadline, deadline.hasPassed { return false }
+        let start = ContinuousClock.now
+        let call = ServerCall(writer: writer)
+        let context = ServerContext(method: descriptor, metadata: metadata, deadline: deadline, peer: peer, call: call)
+        call.countReceived()
+        var failure: RPCError?
+        var response: [UInt8] = []
+        do {
+            guard let answered = try handler(request, context) else { return false }
+            response = answered
+        } catch {
+            failure = RPCError(converting: error)
+        }
+        let running = observed.flatMap { observers.start($0, at: start) }
+        if let failure {
+            call.finish(failure)
+        } else {
+            do {
+                let (headers, trailers) = try call.endUnary()
+                try writer.sendUnary(headers: headers, message: response, trailers: trailers)
+            } catch {
+                call.finish(RPCError(converting: error))
+            }
+        }
+        if let running {
+            let status = call.endedStatus ?? RPCStatus(code: .unknown, message: "the call ended without a status")
+            observers.finish(
+                running, path: path, peer: peer, status: status, received: call.messagesReceived, sent: call.messagesSent)
+        }
+        return true
+    }
+}
+
+/// A `ServerTransport` that offers complete unary requests to the core's immediate path.
+package protocol ImmediateCallTransport: ServerTransport {
+    /// As `listen(_:)`; for each stream whose path `immediateMethod` resolves, the transport
+    /// first offers the complete request to that method's `answer`.
+    func listen(
+        _ handler: @escaping ServerStreamHandler,
+        immediateMethod: @escaping @Sendable (_ path: String) -> ImmediateMethod?
+    ) async throws
+}
