@@ -63,7 +63,7 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
     /// frame and executor check on every call.
     private struct StreamHandlerBox {
         let run: ServerStreamHandler
-        let immediateMethod: (@Sendable (String) -> ImmediateMethod?)?
+        let immediateMethods: [String: ImmediateMethod]
     }
 
     private let state = Mutex(State())
@@ -99,13 +99,11 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
     }
 
     public func listen(_ handler: @escaping ServerStreamHandler) async throws {
-        try await listen(StreamHandlerBox(run: handler, immediateMethod: nil))
+        try await listen(StreamHandlerBox(run: handler, immediateMethods: [:]))
     }
 
-    package func listen(
-        _ handler: @escaping ServerStreamHandler, immediateMethod: @escaping @Sendable (String) -> ImmediateMethod?
-    ) async throws {
-        try await listen(StreamHandlerBox(run: handler, immediateMethod: immediateMethod))
+    package func listen(_ handler: @escaping ServerStreamHandler, immediateMethods: [String: ImmediateMethod]) async throws {
+        try await listen(StreamHandlerBox(run: handler, immediateMethods: immediateMethods))
     }
 
     private func listen(_ handler: StreamHandlerBox) async throws {
@@ -204,7 +202,7 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         let open: @Sendable () -> Void = { [self] in
             let connection = ServerConnection(
                 loop: loop, fd: fd, peer: peer?.description ?? "unknown", transport: self,
-                configuration: configuration, handler: handler.run, immediateMethod: handler.immediateMethod,
+                configuration: configuration, handler: handler.run, immediateMethods: handler.immediateMethods,
                 workers: workers)
             let admitted = state.withLock { state in
                 guard !state.shuttingDown else { return false }

@@ -10,8 +10,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private let transport: HTTP2ServerTransport
     private let configuration: HTTP2ServerTransport.Configuration
     private let handler: ServerStreamHandler
-    /// The core's immediate path for a method path, when the core offers one.
-    private let immediateMethod: (@Sendable (String) -> ImmediateMethod?)?
+    /// The core's immediate paths, by method path.
+    private let immediateMethods: [String: ImmediateMethod]
     /// The tasks that run handlers on this connection's loop (shared by the loop's connections).
     private let workers: HandlerWorkers
     // `@exclusivity(unchecked)` here and on the other loop-thread-only state of the server path
@@ -31,13 +31,13 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         transport: HTTP2ServerTransport,
         configuration: HTTP2ServerTransport.Configuration,
         handler: @escaping ServerStreamHandler,
-        immediateMethod: (@Sendable (String) -> ImmediateMethod?)?,
+        immediateMethods: [String: ImmediateMethod],
         workers: HandlerWorkers
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handler = handler
-        self.immediateMethod = immediateMethod
+        self.immediateMethods = immediateMethods
         self.workers = workers
         super.init(loop: loop, fd: fd, peer: peer, keepalive: configuration.keepalive)
     }
@@ -163,7 +163,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         }
         stream.accepting = true
         let deadline = head.timeout.map { CallDeadline(after: $0) }
-        if let method = immediateMethod?(head.path) {
+        if !immediateMethods.isEmpty, let method = immediateMethods[head.path] {
             // Held until the client half-closes, then offered to the immediate path first.
             stream.held = ServerStream.Held(head: head, deadline: deadline, method: method)
             if endStream { requestEnded(stream) }

@@ -10,6 +10,10 @@ final class MethodStats: Sendable {
     private static let bucketCount = 17
 
     let method: AnyMethodDescriptor
+    /// The `RPCMetrics` these counters belong to.
+    let owner: ObjectIdentifier
+    /// Shown in snapshots: set by the first call (or a lookup by method), see `RPCMetrics.preparedStats`.
+    private let listed: Atomic<Bool>
     private let inFlight = Atomic<Int>(0)
     /// Finished calls by `RPCCode.rawValue` (0…16).
     private let codes: InlineArray<17, Atomic<UInt64>>
@@ -19,14 +23,24 @@ final class MethodStats: Sendable {
     private let messagesReceived = Atomic<UInt64>(0)
     private let messagesSent = Atomic<UInt64>(0)
 
-    init(method: AnyMethodDescriptor) {
+    init(method: AnyMethodDescriptor, owner: RPCMetrics, listed: Bool) {
         precondition(RPCCode.allCases.count == Self.codeCount && LatencyBuckets.count == Self.bucketCount)
         self.method = method
+        self.owner = ObjectIdentifier(owner)
+        self.listed = Atomic(listed)
         codes = InlineArray { _ in Atomic<UInt64>(0) }
         buckets = InlineArray { _ in Atomic<UInt64>(0) }
     }
 
+    var isListed: Bool { listed.load(ordering: .acquiring) }
+
+    func list() {
+        // A load first: after the first call the flag is only read, so its cache line stays shared.
+        if !listed.load(ordering: .relaxed) { listed.store(true, ordering: .releasing) }
+    }
+
     func callStarted() {
+        list()
         inFlight.add(1, ordering: .relaxed)
     }
 

@@ -15,16 +15,16 @@ public struct MetricsObserver: CallObserver {
         return stats
     }
 
-    /// The method's slot in `metrics`, so calls reach its counters without a lookup.
+    /// The method's counters in `metrics` (listed from its first call), so calls reach them
+    /// without a lookup.
     public func prepare(method: AnyMethodDescriptor) -> CallObserverToken {
-        metrics.slot(for: method)
+        metrics.preparedStats(for: method)
     }
 
     public func callStarted(method: AnyMethodDescriptor, prepared: CallObserverToken) -> CallObserverToken {
-        guard let slot = prepared as? RPCMetrics.MethodSlot, slot.metrics === metrics else {
+        guard let stats = prepared as? MethodStats, stats.owner == ObjectIdentifier(metrics) else {
             return callStarted(method: method)
         }
-        let stats = slot.stats
         stats.callStarted()
         return stats
     }

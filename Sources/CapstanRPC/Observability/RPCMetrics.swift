@@ -7,7 +7,7 @@ import Synchronization
 /// Prometheus text (`prometheusText()`, what `GET /metrics` serves).
 ///
 /// A method appears once it is first called. Observed through `RPCServer`, a call costs no lookup:
-/// the server resolves each route's `MethodSlot` once, and the counters are atomics.
+/// the server resolves each route's counters once (`preparedStats(for:)`), and they are atomics.
 /// (`stats(for:)`, a lookup in a locked table, serves the interceptor and unrouted paths.)
 public final class RPCMetrics: Sendable {
     private struct Key: Hashable {
@@ -23,38 +23,32 @@ public final class RPCMetrics: Sendable {
     func stats(for method: AnyMethodDescriptor) -> MethodStats {
         let key = Key(service: method.service, method: method.method)
         return methods.withLock { methods in
-            if let stats = methods[key] { return stats }
-            let stats = MethodStats(method: method)
+            if let stats = methods[key] {
+                stats.list()
+                return stats
+            }
+            let stats = MethodStats(method: method, owner: self, listed: true)
             methods[key] = stats
             return stats
         }
     }
 
-    /// Where one method's counters are, resolved once per route (`MetricsObserver.prepare`):
-    /// the counters are created on the method's first call, then read without a lock.
-    final class MethodSlot: Sendable {
-        let metrics: RPCMetrics
-        let method: AnyMethodDescriptor
-        private let resolved = AtomicLazyReference<MethodStats>()
-
-        init(metrics: RPCMetrics, method: AnyMethodDescriptor) {
-            self.metrics = metrics
-            self.method = method
+    /// The counters of `method` for a route resolved once (`MetricsObserver.prepare`): created
+    /// now but listed only from the method's first call (`MethodStats.callStarted`), so the
+    /// server's calls reach them without a lock or lookup.
+    func preparedStats(for method: AnyMethodDescriptor) -> MethodStats {
+        let key = Key(service: method.service, method: method.method)
+        return methods.withLock { methods in
+            if let stats = methods[key] { return stats }
+            let stats = MethodStats(method: method, owner: self, listed: false)
+            methods[key] = stats
+            return stats
         }
-
-        var stats: MethodStats {
-            if let stats = resolved.load() { return stats }
-            return resolved.storeIfNil(metrics.stats(for: method))
-        }
-    }
-
-    func slot(for method: AnyMethodDescriptor) -> MethodSlot {
-        MethodSlot(metrics: self, method: method)
     }
 
     /// Every method called so far, sorted by service, then method.
     public func methodMetrics() -> [MethodMetrics] {
-        let all = methods.withLock { Array($0.values) }
+        let all = methods.withLock { $0.values.filter(\.isListed) }
         return all.map { $0.snapshot() }.sorted { ($0.service, $0.method) < ($1.service, $1.method) }
     }
 

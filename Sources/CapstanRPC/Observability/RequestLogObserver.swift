@@ -10,6 +10,10 @@ public struct RequestLogObserver: CallObserver {
     public let skippedServices: Set<String>
     /// `OK` calls that took at least this long log at `info`, faster ones at `debug`.
     public let slowCallThreshold: Duration
+    /// `logger.logLevel`, read once: the logger is a value, so its level cannot change under this
+    /// observer (unless its handler is a class that shares its level), and reading it per call
+    /// copies the handler.
+    private let logLevel: Logger.Level
 
     public init(
         logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices,
@@ -18,13 +22,14 @@ public struct RequestLogObserver: CallObserver {
         self.logger = logger
         self.skippedServices = skippedServices
         self.slowCallThreshold = slowCallThreshold
+        logLevel = logger.logLevel
     }
 
     public func callFinished(_ call: FinishedCall, token: CallObserverToken) {
         // The level first: most calls are fast successes, dropped at the default level.
         let level = RequestLogInterceptor.level(
             for: call.status.code, latency: call.latency, slowCallThreshold: slowCallThreshold)
-        guard logger.logLevel <= level else { return }
+        guard logLevel <= level else { return }
         if !skippedServices.isEmpty, skippedServices.contains(call.method.service) { return }
         RequestLogInterceptor.log(call, to: logger, slowCallThreshold: slowCallThreshold)
     }

@@ -116,14 +116,23 @@ struct CallObservers: Sendable {
     @inline(__always)
     func start(_ prepared: Prepared, at start: ContinuousClock.Instant = .now) -> Running? {
         if all.isEmpty { return nil }
+        return begin(prepared, at: start)
+    }
+
+    /// `start` for a server that has observers.
+    @inline(__always)
+    func begin(_ prepared: Prepared, at start: ContinuousClock.Instant) -> Running {
         let method = prepared.method
         var running = Running(method: method, start: start)
-        for (index, observer) in all.enumerated() {
-            let token = observer.callStarted(method: method, prepared: prepared.tokens[index])
-            switch index {
-            case 0: running.first = token
-            case 1: running.second = token
-            default: running.rest.append(token)
+        // Through the buffer: iterating the array would copy each observer out of it.
+        all.withUnsafeBufferPointer { observers in
+            for index in observers.indices {
+                let token = observers[index].callStarted(method: method, prepared: prepared.tokens[index])
+                switch index {
+                case 0: running.first = token
+                case 1: running.second = token
+                default: running.rest.append(token)
+                }
             }
         }
         return running
@@ -136,14 +145,16 @@ struct CallObservers: Sendable {
         let call = FinishedCall(
             method: running.method, path: path, peer: peer, status: status,
             messagesReceived: received, messagesSent: sent, latency: running.start.duration(to: .now))
-        for (index, observer) in all.enumerated() {
-            let token: CallObserverToken =
-                switch index {
-                case 0: running.first
-                case 1: running.second
-                default: running.rest[index - 2]
-                }
-            observer.callFinished(call, token: token)
+        all.withUnsafeBufferPointer { observers in
+            for index in observers.indices {
+                let token: CallObserverToken =
+                    switch index {
+                    case 0: running.first
+                    case 1: running.second
+                    default: running.rest[index - 2]
+                    }
+                observers[index].callFinished(call, token: token)
+            }
         }
     }
 }

@@ -2,8 +2,8 @@
 ///
 /// A method registered with an immediate handler (`RPCRouter.unaryEncoded(_:immediately:_:)`)
 /// can often answer without waiting (a Get served from memory). A transport that supports it
-/// (`ImmediateCallTransport`) asks `RPCServer` for the path's `ImmediateMethod` as the request
-/// headers arrive, holds the call's start until the client half-closes, and then offers the one
+/// (`ImmediateCallTransport`) looks the path's `ImmediateMethod` up (`RPCServer.immediateMethods`)
+/// as the request headers arrive, holds the call's start until the client half-closes, and then offers the one
 /// request to `answer` on its own thread. The immediate handler either answers (or fails the
 /// call) there and then, or returns `nil` before any effect: the transport then starts the
 /// call's task as for any other method, and the method's general handler serves it from the
@@ -48,32 +48,38 @@ package final class ImmediateMethod: Sendable {
         } catch {
             failure = RPCError(converting: error)
         }
-        let running = observed.flatMap { observers.start($0, at: start) }
+        guard let observed else {
+            respond(call, writer: writer, response: response, failure: failure)
+            return true
+        }
+        let running = observers.begin(observed, at: start)
+        respond(call, writer: writer, response: response, failure: failure)
+        let status = call.endedStatus ?? RPCStatus(code: .unknown, message: "the call ended without a status")
+        observers.finish(
+            running, path: path, peer: peer, status: status, received: call.messagesReceived, sent: call.messagesSent)
+        return true
+    }
+
+    /// Ends the call with `failure`, or with OK after `response`.
+    private func respond(
+        _ call: ServerCall, writer: any ServerStreamWriter & ServerCallControl, response: [UInt8], failure: RPCError?
+    ) {
         if let failure {
             call.finish(failure)
-        } else {
-            do {
-                let (headers, trailers) = try call.endUnary()
-                try writer.sendUnary(headers: headers, message: response, trailers: trailers)
-            } catch {
-                call.finish(RPCError(converting: error))
-            }
+            return
         }
-        if let running {
-            let status = call.endedStatus ?? RPCStatus(code: .unknown, message: "the call ended without a status")
-            observers.finish(
-                running, path: path, peer: peer, status: status, received: call.messagesReceived, sent: call.messagesSent)
+        do {
+            let (headers, trailers) = try call.endUnary()
+            try writer.sendUnary(headers: headers, message: response, trailers: trailers)
+        } catch {
+            call.finish(RPCError(converting: error))
         }
-        return true
     }
 }
 
 /// A `ServerTransport` that offers complete unary requests to the core's immediate path.
 package protocol ImmediateCallTransport: ServerTransport {
-    /// As `listen(_:)`; for each stream whose path `immediateMethod` resolves, the transport
-    /// first offers the complete request to that method's `answer`.
-    func listen(
-        _ handler: @escaping ServerStreamHandler,
-        immediateMethod: @escaping @Sendable (_ path: String) -> ImmediateMethod?
-    ) async throws
+    /// As `listen(_:)`; for each stream whose path has an entry in `immediateMethods`, the
+    /// transport first offers the complete request to that method's `answer`.
+    func listen(_ handler: @escaping ServerStreamHandler, immediateMethods: [String: ImmediateMethod]) async throws
 }

@@ -88,7 +88,7 @@ public struct RPCServer: Sendable {
     /// Serves every stream `transport` accepts until it shuts down.
     public func serve(on transport: any ServerTransport) async throws {
         if let transport = transport as? any ImmediateCallTransport {
-            try await transport.listen({ stream in await self.handle(stream) }, immediateMethod: immediateMethod(for:))
+            try await transport.listen({ stream in await self.handle(stream) }, immediateMethods: immediateMethods)
             return
         }
         try await transport.listen { stream in
@@ -96,10 +96,12 @@ public struct RPCServer: Sendable {
         }
     }
 
-    /// The immediate path of `path`'s method, if it has one (see `ImmediateMethod`).
-    package func immediateMethod(for path: String) -> ImmediateMethod? {
-        guard case .method(let served)? = served[path] else { return nil }
-        return served.immediate
+    /// The methods with an immediate path, by path (see `ImmediateMethod`).
+    package var immediateMethods: [String: ImmediateMethod] {
+        served.compactMapValues { route in
+            guard case .method(let served) = route else { return nil }
+            return served.immediate
+        }
     }
 
     /// Serves one stream to completion: routes it, runs interceptors and handler, enforces the
