@@ -132,7 +132,8 @@ struct HTTP2ImmediateCallTests {
                 let raw = try RawHTTP2Client(port: port)
                 defer { raw.close() }
                 try raw.startSession()
-                let id = try raw.request(path: Self.path, body: grpcPrefix(length: 1) + Array("x".utf8), endStream: false)
+                let body = grpcPrefix(length: 1) + Array("x".utf8)
+                let id = try raw.request(path: Self.path, body: body, endStream: false)
                 try raw.run { _ in true }
                 try raw.reset(streamID: id)
                 try raw.run { _ in true }

@@ -10,9 +10,9 @@ struct KindService<S: KindStrategy>: Sendable {
         let registry = registry
         let methods = S.methods
         router.unaryEncoded(methods.create) { request, _ in try await registry.create(request).encoded }
-        router.unaryEncoded(methods.get, immediately: { request, _ in try registry.getImmediately(request) }) { request, _ in
-            try await registry.get(request)
-        }
+        router.unaryEncoded(
+            methods.get, immediately: { request, _ in try registry.getImmediately(request) },
+            { request, _ in try await registry.get(request) })
         router.unaryEncoded(methods.list) { request, _ in try await registry.list(request) }
         if let update = methods.update {
             router.unaryEncoded(update) { request, _ in try await registry.update(request).encoded }

@@ -102,7 +102,9 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         try await listen(StreamHandlerBox(run: handler, immediateMethods: [:]))
     }
 
-    package func listen(_ handler: @escaping ServerStreamHandler, immediateMethods: [String: ImmediateMethod]) async throws {
+    package func listen(
+        _ handler: @escaping ServerStreamHandler, immediateMethods: [String: ImmediateMethod]
+    ) async throws {
         try await listen(StreamHandlerBox(run: handler, immediateMethods: immediateMethods))
     }
 

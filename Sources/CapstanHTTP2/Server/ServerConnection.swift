@@ -240,8 +240,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         guard let held = stream.held.take() else { return }
         if case .one(let request)? = try? stream.inbox.peekImmediately(),
             held.method.answer(
-                path: held.head.path, metadata: held.head.metadata, deadline: held.deadline, peer: peer, request: request,
-                writer: ServerWriter(stream: stream))
+                path: held.head.path, metadata: held.head.metadata, deadline: held.deadline, peer: peer,
+                request: request, writer: ServerWriter(stream: stream))
         {
             return
         }

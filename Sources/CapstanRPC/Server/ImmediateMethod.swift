@@ -2,17 +2,19 @@
 ///
 /// A method registered with an immediate handler (`RPCRouter.unaryEncoded(_:immediately:_:)`)
 /// can often answer without waiting (a Get served from memory). A transport that supports it
-/// (`ImmediateCallTransport`) looks the path's `ImmediateMethod` up (`RPCServer.immediateMethods`)
-/// as the request headers arrive, holds the call's start until the client half-closes, and then offers the one
-/// request to `answer` on its own thread. The immediate handler either answers (or fails the
-/// call) there and then, or returns `nil` before any effect: the transport then starts the
-/// call's task as for any other method, and the method's general handler serves it from the
-/// request's bytes (decoding them a second time).
+/// (`ImmediateCallTransport`) looks the path's `ImmediateMethod` up in
+/// `RPCServer.immediateMethods` as the request headers arrive, holds the call's start until the
+/// client half-closes, and then offers the one request to `answer` on its own thread. The
+/// immediate handler either answers (or fails the call) there and then, or returns `nil` before
+/// any effect: the transport then starts the call's task as for any other method, and the
+/// method's general handler serves it from the request's bytes (decoding them a second time).
 ///
 /// The call gets what every call gets: observers see its start and end, its status and counts
-/// are kept by a `ServerCall`, and errors convert as in the general path. Methods with
-/// interceptors never take this path (an interceptor may suspend), nor do calls whose deadline
-/// already passed (the general path answers those with `DEADLINE_EXCEEDED`).
+/// are kept by a `ServerCall`, and errors convert as in the general path. Observers are told of
+/// the start only once the handler answered (with the time from before it ran), so a call that
+/// goes on to the general path is observed once, there. Methods with interceptors never take
+/// this path (an interceptor may suspend), nor do calls whose deadline already passed (the
+/// general path answers those with `DEADLINE_EXCEEDED`).
 package final class ImmediateMethod: Sendable {
     let descriptor: AnyMethodDescriptor
     let handler: RPCRouter.ImmediateHandler

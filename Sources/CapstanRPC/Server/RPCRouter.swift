@@ -124,8 +124,8 @@ public struct RPCRouter: Sendable {
     }
 
     mutating func register<Req, Res>(
-        _ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler, unary: UnaryHandler? = nil,
-        immediate: ImmediateHandler? = nil
+        _ m: MethodDescriptor<Req, Res>, _ kind: StreamingKind, _ handler: @escaping Handler,
+        unary: UnaryHandler? = nil, immediate: ImmediateHandler? = nil
     ) {
         precondition(m.kind == kind, "\(m.path) is declared \(m.kind) but registered as \(kind)")
         knownServices.insert(m.service)

@@ -77,9 +77,10 @@ public struct RPCServer: Sendable {
         _ immediate: RPCRouter.ImmediateHandler?, interceptors: [any ServerInterceptor], observers: CallObservers
     ) -> ServedRoute {
         let observed = observers.isEmpty ? nil : observers.prepare(descriptor)
-        let immediateMethod = immediate.flatMap { immediate in
-            interceptors.isEmpty
-                ? ImmediateMethod(descriptor: descriptor, handler: immediate, observers: observers, observed: observed) : nil
+        var immediateMethod: ImmediateMethod?
+        if let immediate, interceptors.isEmpty {
+            immediateMethod = ImmediateMethod(
+                descriptor: descriptor, handler: immediate, observers: observers, observed: observed)
         }
         return .method(ServedMethod(
             descriptor: descriptor, handler: handler, unary: unary, observed: observed, immediate: immediateMethod))
