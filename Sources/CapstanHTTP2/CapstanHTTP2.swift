@@ -59,7 +59,10 @@
 ///   from a per-connection cache of recent texts); a request message that arrives whole in one DATA chunk
 ///   is taken without buffering, and the stream offers its complete request to the core without
 ///   suspending (`immediateRequests`), so the core's unary fast path reads, handles and answers
-///   (`finishUnary`: headers, message and trailers queued at once) in one run of the task. A writer whose stream
+///   (`finishUnary`: headers, message and trailers queued at once) in one run of the task. A method
+///   with an immediate handler (`ImmediateMethod`) starts no task: the stream is held until the
+///   client half-closes, then its request is offered to the handler on the loop, and a task
+///   starts only if the handler declines (or a second message arrives). A writer whose stream
 ///   queues more than `outboundBufferSize` suspends until nghttp2 drained it. RST_STREAM or
 ///   connection loss cancels the handler's task; a corrupt or oversized request ends the call
 ///   with the deframer's status and resets the stream; a response that ends while the client is

@@ -13,6 +13,9 @@
 ///   see `ServerContext`, `RequestStream` (inbound, back-pressured) and `ResponseStream` (outbound,
 ///   suspends while the peer's buffer is full). Unary methods take a fast path (`RPCServer`'s
 ///   notes): request bytes in, response bytes out, the whole response handed to the writer at once.
+///   A unary method may also register an immediate handler (`ImmediateMethod`): a transport that
+///   holds complete requests (`ImmediateCallTransport`, the HTTP/2 one) offers it the request on
+///   its own thread with no task, and it answers there or hands the call to the general path.
 ///   Executor hops: the transport's stream handler, unary handlers (`RPCRouter.unary`,
 ///   `unaryBytes`) and the generated handler protocols' methods are `nonisolated(nonsending)`, so
 ///   none hops to the global executor on entry. Each `await` of an async call that code follows
