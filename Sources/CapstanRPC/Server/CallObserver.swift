@@ -111,15 +111,14 @@ struct CallObservers: Sendable {
         Prepared(method: method, observers: all)
     }
 
-    /// Tells every observer a call of `prepared.method` starts (at `start`: now, unless the call
-    /// began earlier); `nil` when there are no observers.
+    /// Tells every observer a call of `prepared.method` starts now; `nil` when there are none.
     @inline(__always)
-    func start(_ prepared: Prepared, at start: ContinuousClock.Instant = .now) -> Running? {
+    func start(_ prepared: Prepared) -> Running? {
         if all.isEmpty { return nil }
-        return begin(prepared, at: start)
+        return begin(prepared, at: .now)
     }
 
-    /// `start` for a server that has observers.
+    /// `start` for a server that has observers, for a call that began at `start`.
     @inline(__always)
     func begin(_ prepared: Prepared, at start: ContinuousClock.Instant) -> Running {
         let method = prepared.method
@@ -136,6 +135,15 @@ struct CallObservers: Sendable {
             }
         }
         return running
+    }
+
+    /// `finish` with what `call` recorded. Every path ends a call through its `ServerCall` before
+    /// the observers hear of the end; the fallback status only guards against one that would not.
+    @inline(__always)
+    func finish(_ running: Running, path: String, peer: String, call: ServerCall) {
+        let status = call.endedStatus ?? RPCStatus(code: .unknown, message: "the call ended without a status")
+        finish(
+            running, path: path, peer: peer, status: status, received: call.messagesReceived, sent: call.messagesSent)
     }
 
     @inline(__always)

@@ -42,39 +42,30 @@ package final class ImmediateMethod: Sendable {
         let call = ServerCall(writer: writer)
         let context = ServerContext(method: descriptor, metadata: metadata, deadline: deadline, peer: peer, call: call)
         call.countReceived()
-        var failure: RPCError?
-        var response: [UInt8] = []
+        let outcome: Result<[UInt8], RPCError>
         do {
             guard let answered = try handler(request, context) else { return false }
-            response = answered
+            outcome = .success(answered)
         } catch {
-            failure = RPCError(converting: error)
+            outcome = .failure(RPCError(converting: error))
         }
+        // Observers only when there are any: an optional record would be copied out to use it.
         guard let observed else {
-            respond(call, writer: writer, response: response, failure: failure)
+            Self.end(call, with: outcome, through: writer)
             return true
         }
         let running = observers.begin(observed, at: start)
-        respond(call, writer: writer, response: response, failure: failure)
-        let status = call.endedStatus ?? RPCStatus(code: .unknown, message: "the call ended without a status")
-        observers.finish(
-            running, path: path, peer: peer, status: status, received: call.messagesReceived, sent: call.messagesSent)
+        Self.end(call, with: outcome, through: writer)
+        observers.finish(running, path: path, peer: peer, call: call)
         return true
     }
 
-    /// Ends the call with `failure`, or with OK after `response`.
-    private func respond(
-        _ call: ServerCall, writer: any ServerStreamWriter & ServerCallControl, response: [UInt8], failure: RPCError?
+    private static func end(
+        _ call: ServerCall, with outcome: Result<[UInt8], RPCError>, through writer: some ServerCallControl
     ) {
-        if let failure {
-            call.finish(failure)
-            return
-        }
-        do {
-            let (headers, trailers) = try call.endUnary()
-            try writer.sendUnary(headers: headers, message: response, trailers: trailers)
-        } catch {
-            call.finish(RPCError(converting: error))
+        switch outcome {
+        case .success(let response): call.answerUnary(response, through: writer)
+        case .failure(let failure): call.finish(failure)
         }
     }
 }

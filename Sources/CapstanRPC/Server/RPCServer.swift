@@ -139,14 +139,7 @@ public struct RPCServer: Sendable {
                     call.markCancelled()
                 }
             }
-            if let observed {
-                // Every path ends the call through `ServerCall` before returning here; the fallback
-                // only guards against a path that would not.
-                let status = call.endedStatus ?? RPCStatus(code: .unknown, message: "the call ended without a status")
-                callObservers.finish(
-                    observed, path: stream.path, peer: stream.peer, status: status,
-                    received: call.messagesReceived, sent: call.messagesSent)
-            }
+            if let observed { callObservers.finish(observed, path: stream.path, peer: stream.peer, call: call) }
         }
     }
 
@@ -189,9 +182,7 @@ public struct RPCServer: Sendable {
                     request = try await RPCRouter.singleRequestBytes(from: stream.requests, path: path, kind: .unary)
                 }
                 call.countReceived()
-                let response = try await unary(request, context)
-                let (headers, trailers) = try call.endUnary()
-                try control.sendUnary(headers: headers, message: response, trailers: trailers)
+                call.answerUnary(try await unary(request, context), through: control)
             } catch {
                 call.finish(RPCError(converting: error))
             }

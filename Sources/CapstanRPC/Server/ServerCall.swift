@@ -124,6 +124,17 @@ final class ServerCall: Sendable {
         return ended
     }
 
+    /// Ends the call with OK after its one response, handed to `control` with the headers and
+    /// trailers in one go; if that fails, the call ends with the failure instead.
+    func answerUnary(_ response: [UInt8], through control: some ServerCallControl) {
+        do {
+            let (headers, trailers) = try endUnary()
+            try control.sendUnary(headers: headers, message: response, trailers: trailers)
+        } catch {
+            finish(RPCError(converting: error))
+        }
+    }
+
     /// Ends the call with OK (`error == nil`) or the error; only the first call has an effect.
     /// Headers never sent travel with the trailers (a trailers-only response).
     func finish(_ error: RPCError?) {
