@@ -254,8 +254,9 @@ struct SQLiteFaultTests {
             let store = try await SQLiteStore.open(directory: data, options: options)
             vfs.arm([.write, .sync], on: .database, count: nil, code: SQLiteCode.ioerrWrite)
             var model = StoreModel()
-            // Enough 1 KiB writes for a checkpoint (at 1000 or 200 WAL pages) to run.
-            for round in 0..<50 {
+            // Enough 1 KiB writes for a checkpoint (at 1000 or 200 WAL pages) to run, with one index
+            // by name (2,000 writes were not, at 1000).
+            for round in 0..<80 {
                 let results = try await Self.batch(store, (0..<40).map { ("/k/\(round)/\($0)", Self.lostValue($0)) })
                 let written = try results.enumerated().map { ($0.offset, try $0.element.get()) }.sorted { $0.1 < $1.1 }
                 for (index, revision) in written { model.put("/k/\(round)/\(index)", Self.lostValue(index), revision: revision) }

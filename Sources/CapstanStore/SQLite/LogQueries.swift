@@ -3,9 +3,10 @@ extension Connection {
     private static let rowColumns = "id, name, created, deleted, create_revision, prev_revision, lease, value"
     private static let rowColumnsWithoutValue = "id, name, created, deleted, create_revision, prev_revision, lease, X''"
     /// Spelled once: every write checks the key's latest row (the text keys the statement cache).
-    static let latestRowSQL = "SELECT \(rowColumns) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
+    /// A name's rows are in `id` order in the `(name, prev_revision)` index too (`Schema`).
+    static let latestRowSQL = "SELECT \(rowColumns) FROM log WHERE name = ?1 ORDER BY prev_revision DESC LIMIT 1"
     static let latestRowWithoutValueSQL =
-        "SELECT \(rowColumnsWithoutValue) FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1"
+        "SELECT \(rowColumnsWithoutValue) FROM log WHERE name = ?1 ORDER BY prev_revision DESC LIMIT 1"
 
     /// The row `statement` is on; `name` when the caller knows it (spares reading it back).
     private static func row(_ statement: Statement, name: String? = nil) -> LogRow {
@@ -59,18 +60,20 @@ extension Connection {
     }
 
     /// Keys in `[start, end)` live at `revision`, ascending, at most `limit` (fetches one more to
-    /// know whether more remain). The inner query walks only the `(name, id)` index — each name's
-    /// newest row at or before `revision` — so superseded rows cost an index entry, not a table
-    /// read; SQLite flattens it, so `LIMIT` stops the walk early.
+    /// know whether more remain). The inner query walks only the `(name, prev_revision)` index —
+    /// each name's row at or before `revision` that no row at or before `revision` follows, one
+    /// lookup in the same index — so superseded rows cost index entries, not table reads; SQLite
+    /// flattens it, so `LIMIT` stops the walk early.
     func listRows(start: [UInt8], end: [UInt8], revision: Int64, limit: Int) throws(StoreError) -> (
         rows: [LogRow], more: Bool
     ) {
         let statement = try statement(
             """
             SELECT \(Self.rowColumns.split(separator: ", ").map { "l.\($0)" }.joined(separator: ", ")) FROM (
-              SELECT k.id AS id FROM log AS k INDEXED BY log_name_id
+              SELECT k.id AS id FROM log AS k INDEXED BY log_name_prev_revision
               WHERE k.name >= ?1 AND k.name < ?2 AND k.id <= ?3
-                AND k.id = (SELECT MAX(m.id) FROM log AS m WHERE m.name = k.name AND m.id <= ?3)
+                AND NOT EXISTS (
+                  SELECT 1 FROM log AS m WHERE m.name = k.name AND m.prev_revision = k.id AND m.id <= ?3)
               ORDER BY k.name) AS w
             JOIN log AS l ON l.id = w.id WHERE l.deleted = 0 LIMIT ?4
             """)
@@ -113,13 +116,13 @@ extension Connection {
         return rows
     }
 
-    /// The current (newest, live) rows attached to `lease`.
+    /// The current (newest, live) rows attached to `lease`: those no row follows.
     func rowsAttached(toLease lease: Int64) throws(StoreError) -> [LogRow] {
         let statement = try statement(
             """
             SELECT \(Self.rowColumns) FROM log AS l
             WHERE l.lease = ?1 AND l.lease != 0 AND l.deleted = 0
-              AND l.id = (SELECT MAX(m.id) FROM log AS m WHERE m.name = l.name)
+              AND NOT EXISTS (SELECT 1 FROM log AS m WHERE m.name = l.name AND m.prev_revision = l.id)
             ORDER BY l.id
             """)
         defer { statement.reset() }

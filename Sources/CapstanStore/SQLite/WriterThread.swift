@@ -113,7 +113,7 @@ final class WriterThread {
             }
             try connection.execute("BEGIN IMMEDIATE")
             do throws(StoreError) {
-                try connection.execute(Schema.create + "PRAGMA user_version = \(Schema.version);")
+                try connection.execute(Schema.create + Schema.migrate + "PRAGMA user_version = \(Schema.version);")
                 try connection.execute("COMMIT")
             } catch {
                 try? connection.execute("ROLLBACK")
