@@ -14,6 +14,8 @@
 ///   shape: `id` = revision, `name`, `created`, `deleted`, `create_revision`, `prev_revision`,
 ///   `lease`, `value`). The state at revision R is, per name, the newest row with `id <= R` unless it
 ///   is a tombstone, so every revision's listing is a query and no long read transaction is needed.
+///   One index by name, unique on `(name, prev_revision)`, serves every lookup and forbids two
+///   writes following the same row (`Schema`).
 ///   - One **writer thread** owns the only write connection. Callers enqueue writes and suspend; the
 ///     writer takes every pending write, applies each with its check in order inside one transaction,
 ///     commits once (WAL, `synchronous=FULL`), publishes the batch to watchers and only then resumes
