@@ -38,7 +38,8 @@ struct SQLiteSchemaTests {
         var history = History()
         history.lease = try await store.grantLease(ttl: .seconds(600))
         for index in 0..<40 {
-            _ = try await store.create("/k/\(pad(index))", value: bytes("v0-\(index)"), lease: index == 7 ? history.lease : 0)
+            _ = try await store.create(
+                "/k/\(pad(index))", value: bytes("v0-\(index)"), lease: index == 7 ? history.lease : 0)
         }
         history.afterFirstRound = try await store.currentRevision()
         for round in 1...3 {
