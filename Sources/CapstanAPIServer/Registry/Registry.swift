@@ -34,7 +34,7 @@ struct Registry<S: KindStrategy>: Sendable {
     /// validates. Throws `invalid` listing every bad field.
     /// Takes `request` consuming, so that a caller handing over its last use spends no copy.
     func prepareForCreate(_ request: consuming S.Object) throws(RegistryError) -> S.Object {
-        var object = request
+        var object = consume request
         object.applyDefaults()
         // One in-place access: every read of `metadata` from outside CapstanAPI copies it whole.
         Self.setServerFields(&object.metadata)
@@ -55,7 +55,7 @@ struct Registry<S: KindStrategy>: Sendable {
     nonisolated(nonsending) func insert(_ prepared: consuming S.Object, nameWasGenerated: Bool)
         async throws(RegistryError) -> Written
     {
-        var object = prepared
+        var object = consume prepared
         for attempt in 1...8 {
             let bytes = try encode(object)
             // One copy of the metadata: each read of `object.metadata` outside CapstanAPI copies it
@@ -85,7 +85,7 @@ struct Registry<S: KindStrategy>: Sendable {
 
     nonisolated(nonsending) func create(_ request: consuming S.Object) async throws(RegistryError) -> Written {
         let nameWasGenerated = request.metadata.name.isEmpty
-        return try await insert(try prepareForCreate(request), nameWasGenerated: nameWasGenerated)
+        return try await insert(try prepareForCreate(consume request), nameWasGenerated: nameWasGenerated)
     }
 
     // MARK: Update

@@ -14,7 +14,7 @@ struct PodService: Sendable {
             let nameWasGenerated = request.metadata.name.isEmpty
             let prepared = try registry.prepareForCreate(request)
             if !prepared.spec.host.isEmpty { try await bindings.requireMinion(prepared.spec.host) }
-            return try await registry.insert(prepared, nameWasGenerated: nameWasGenerated).encoded
+            return try await registry.insert(consume prepared, nameWasGenerated: nameWasGenerated).encoded
         }
         router.unaryEncoded(Pods.Method.updateStatus) { request, _ in
             let namespace = PodStrategy.requestNamespace(request.metadata.namespace)

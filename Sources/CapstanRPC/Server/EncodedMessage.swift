@@ -42,7 +42,9 @@ extension ResponseStream {
 
 extension RPCRouter {
     /// Registers a unary method whose handler answers with an already-encoded response. The
-    /// handler owns the decoded request (it may change it without copying it first).
+    /// handler owns the decoded request (it may change it without copying it first): it is handed
+    /// over with `consume`, since without it the request was copied and a handler's first change
+    /// to one of its arrays copied that array too.
     public mutating func unaryEncoded<Req, Res>(
         _ m: MethodDescriptor<Req, Res>,
         _ handler: @escaping @Sendable (consuming Req, ServerContext) async throws -> EncodedMessage<Res>
@@ -50,7 +52,7 @@ extension RPCRouter {
         let path = m.path
         let unary: UnaryHandler = { bytes, context in
             let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
-            return try await handler(request, context).bytes
+            return try await handler(consume request, context).bytes
         }
         register(m, .unary, Self.unaryHandler(m, unary), unary: unary)
     }
@@ -66,11 +68,11 @@ extension RPCRouter {
         let path = m.path
         let unary: UnaryHandler = { bytes, context in
             let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
-            return try await handler(request, context).bytes
+            return try await handler(consume request, context).bytes
         }
         let immediate: ImmediateHandler = { bytes, context in
             let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
-            return try immediately(request, context)?.bytes
+            return try immediately(consume request, context)?.bytes
         }
         register(m, .unary, Self.unaryHandler(m, unary), unary: unary, immediate: immediate)
     }
