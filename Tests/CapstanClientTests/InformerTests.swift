@@ -158,7 +158,9 @@ struct InformerTests {
 
     @Test("stop ends the informer: a wait for a sync that never came throws; the cache keeps its contents")
     func stopping() async throws {
-        let client = try CapstanClient(servers: ["127.0.0.1:\(try unusedPort())"], options: clientOptions())
+        let refused = try RefusedPort()
+        defer { withExtendedLifetime(refused) {} }
+        let client = try CapstanClient(servers: ["127.0.0.1:\(refused.port)"], options: clientOptions())
         let informer = client.pods.informer(options: InformerOptions(initialBackoff: .milliseconds(20)))
         informer.start()
         let waiting = Task { try await informer.waitUntilSynced() }

@@ -67,7 +67,9 @@ struct ResilienceTests {
     @Test("a Create that never reached a server is retried until one answers, and happens once")
     func unsentCreateIsRetried() async throws {
         try await withTemporaryDirectory { directory in
-            let port = try unusedPort()
+            // Held until the server starts there, so nothing else takes it meanwhile.
+            var held: RefusedPort? = try RefusedPort()
+            let port = held!.port
             let recorder = CallRecorder()
             let client = try CapstanClient(
                 servers: ["127.0.0.1:\(port)"],
@@ -75,6 +77,7 @@ struct ResilienceTests {
             let creating = Task { try await client.pods.create(Make.pod("late")) }
             // Let the first attempts fail (connection refused), then start the server on that port.
             try await Task.sleep(for: .milliseconds(300))
+            held = nil
             let server = try await startServer(directory, port: port, interceptors: [recorder])
             let created = try await bounded("the create") { try await creating.value }
             #expect(created.metadata.name == "late")
@@ -88,7 +91,8 @@ struct ResilienceTests {
     @Test("calls fail over to the next server, and back when the first address serves again")
     func failover() async throws {
         try await withTemporaryDirectory { directory in
-            let firstPort = try unusedPort()
+            var held: RefusedPort? = try RefusedPort()
+            let firstPort = held!.port
             let second = try await startServer(directory)
             let client = try CapstanClient(servers: ["127.0.0.1:\(firstPort)", second.address], options: clientOptions())
             // Nothing listens on the first address: every call goes to the second.
@@ -97,6 +101,7 @@ struct ResilienceTests {
 
             // The second server goes away and a new one serves the same data on the first address.
             try await stopServer(second)
+            held = nil
             let first = try await startServer(directory, port: firstPort)
             let names = try await bounded("a list after failing back") { try await client.pods.list().items.map(\.metadata.name) }
             #expect(names == ["p0", "p1", "p2"])
@@ -151,13 +156,15 @@ struct ResilienceTests {
 
     @Test("with no server reachable, reads fail with UNAVAILABLE after their retries, within the deadline")
     func nothingReachable() async throws {
+        let (first, second, third) = (try RefusedPort(), try RefusedPort(), try RefusedPort())
+        defer { withExtendedLifetime((first, second, third)) {} }
         let client = try CapstanClient(
-            servers: ["127.0.0.1:\(try unusedPort())", "localhost:\(try unusedPort())"],
+            servers: ["127.0.0.1:\(first.port)", "localhost:\(second.port)"],
             options: clientOptions { $0.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(10)) })
         let error = await rpcError { _ = try await client.pods.get(name: "p") }
-        #expect(error.code == .unavailable)
+        #expect(error.code == .unavailable, "\(error)")
         let short = try CapstanClient(
-            servers: ["127.0.0.1:\(try unusedPort())"],
+            servers: ["127.0.0.1:\(third.port)"],
             options: clientOptions { $0.timeout = .milliseconds(200); $0.retry = RetryPolicy(maxAttempts: 1000) })
         #expect(await rpcError { _ = try await short.pods.list() }.code == .deadlineExceeded)
         await client.close()

@@ -22,9 +22,6 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     try await CapstanTestSupport.withTemporaryDirectory(prefix: "capstan-client", body)
 }
 
-/// A port a test can stop and restart a server on (see `restartablePort`).
-func unusedPort() throws -> Int { try restartablePort() }
-
 /// API server options for tests: reads wait long on a loaded machine; quick bookmarks.
 func testOptions(_ adjust: (inout APIServerOptions) -> Void = { _ in }) -> APIServerOptions {
     var options = APIServerOptions()

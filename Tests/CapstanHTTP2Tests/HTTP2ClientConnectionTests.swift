@@ -6,17 +6,12 @@ import Testing
 
 @Suite("HTTP/2 client connections: failover, unreachable targets, deadlines", .timeLimit(.minutes(1)))
 struct HTTP2ClientConnectionTests {
-    /// A loopback port nothing listens on (bound, then released).
-    static func unusedPort() throws -> Int {
-        let fd = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
-        let port = Socket.localAddress(fd)!.port
-        System.close(fd)
-        return port
-    }
 
     @Test("with an unreachable first target, calls fail over to the next one")
     func failover() async throws {
-        let dead = try Self.unusedPort()
+        let refused = try RefusedPort()
+        defer { withExtendedLifetime(refused) {} }
+        let dead = refused.port
         try await withHTTP2Server { harness in
             let transport = try HTTP2ClientTransport(
                 targets: ["127.0.0.1:\(dead)", harness.target], group: harness.group)
@@ -29,11 +24,28 @@ struct HTTP2ClientConnectionTests {
         }
     }
 
+    @Test("a held port (the unreachable targets' own) refuses connections, and no server can take it")
+    func refusedPortIsHeld() async throws {
+        var held: RefusedPort? = try RefusedPort()
+        let port = held!.port
+        #expect(!canBindLoopback(port: port), "a server binding with SO_REUSEADDR must not get it")
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(targets: ["127.0.0.1:\(port)"], group: group)
+        let error = await rpcError { _ = try await RPCClient(transport: transport).unary(Echo.get, "x") }
+        #expect(error?.code == .unavailable)
+        await transport.close()
+        await group.shutdown()
+        held = nil
+        #expect(canBindLoopback(port: port), "released when the value goes")
+    }
+
     @Test("no reachable target: UNAVAILABLE at once")
     func unreachable() async throws {
+        let (first, second) = (try RefusedPort(), try RefusedPort())
+        defer { withExtendedLifetime((first, second)) {} }
         let group = try EventLoopGroup(threads: 1)
         let transport = try HTTP2ClientTransport(
-            targets: ["127.0.0.1:\(try Self.unusedPort())", "[::1]:\(try Self.unusedPort())"], group: group)
+            targets: ["127.0.0.1:\(first.port)", "[::1]:\(second.port)"], group: group)
         let error = await rpcError { _ = try await RPCClient(transport: transport).unary(Echo.get, "x") }
         #expect(error?.code == .unavailable)
         // Still in backoff: fails again without waiting.

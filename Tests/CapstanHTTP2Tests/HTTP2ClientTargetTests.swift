@@ -1,5 +1,6 @@
 @testable import CapstanHTTP2
 import CapstanRPC
+import CapstanTestSupport
 import Glibc
 import Testing
 
@@ -40,9 +41,10 @@ struct HTTP2ClientTargetTests {
 
     @Test("a call no target could take is marked unprocessed; a server cannot set that mark")
     func unprocessedMark() async throws {
+        let refused = try RefusedPort()
+        defer { withExtendedLifetime(refused) {} }
         let group = try EventLoopGroup(threads: 1)
-        let transport = try HTTP2ClientTransport(
-            targets: ["127.0.0.1:\(try HTTP2ClientConnectionTests.unusedPort())"], group: group)
+        let transport = try HTTP2ClientTransport(targets: ["127.0.0.1:\(refused.port)"], group: group)
         let error = await rpcError { _ = try await RPCClient(transport: transport).unary(Echo.get, "x") }
         #expect(error?.code == .unavailable)
         #expect(error?.trailers.first(HTTP2ClientTransport.unprocessedKey) == "1")
