@@ -78,7 +78,7 @@ struct Registry<S: KindStrategy>: Sendable {
                 cache.forgetWrite(key: key, value: bytes)
                 throw .store(error)
             }
-            return try written(object, bytes: bytes, revision: revision)
+            return try written(consume object, bytes: bytes, revision: revision)
         }
         throw .alreadyExists(kind: S.kind, namespace: object.metadata.namespace, name: object.metadata.name)
     }
@@ -126,7 +126,7 @@ struct Registry<S: KindStrategy>: Sendable {
             cache.forgetWrite(key: key, value: bytes)
             throw .store(error)
         }
-        return try written(object, bytes: bytes, revision: revision)
+        return try written(consume object, bytes: bytes, revision: revision)
     }
 
     /// Reads, transforms and compare-and-swaps until it succeeds. With `expected` (a client's
@@ -242,11 +242,10 @@ struct Registry<S: KindStrategy>: Sendable {
         _ object: consuming S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true
     ) throws(RegistryError) -> Written {
         if isWrite { progress.noteWrite(revision) }
-        var object = object
         object.metadata.resourceVersion = UInt64(revision)
         do {
             let encoded = try ProtoBytes.object(bytes, withResourceVersion: revision)
-            return Written(object: object, revision: revision, encoded: EncodedMessage(unchecked: encoded))
+            return Written(object: consume object, revision: revision, encoded: EncodedMessage(unchecked: encoded))
         } catch {
             throw .internal("\(S.kind) encoding is malformed")
         }
