@@ -51,14 +51,15 @@ enum HTTPProbe {
         return address
     }
 
-    /// A loopback port nothing is bound to now, from 20000–31999: below the kernel's ephemeral
+    /// A loopback port nothing is bound to now, from 20000–25999: below the kernel's ephemeral
     /// range (32768–60999), so no outgoing connection takes it while a member is down between a
     /// kill and its restart on the same ports (a load of thousands of connections, as the
-    /// benchmarks make, would take a good share of the ephemeral ports meanwhile). Another process
+    /// benchmarks make, would take a good share of the ephemeral ports meanwhile), and apart from
+    /// the tests' restartable server ports (26000–31999, `restartablePort()`). Another process
     /// may still bind it before etcd does; `EtcdCluster.start` retries with new ports then.
     static func freePort() -> Int? {
         for _ in 0..<200 {
-            let candidate = Int.random(in: 20_000..<32_000)
+            let candidate = Int.random(in: 20_000..<26_000)
             if canBind(port: candidate) { return candidate }
         }
         return nil
