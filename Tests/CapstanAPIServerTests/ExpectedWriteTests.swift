@@ -22,7 +22,7 @@ struct ExpectedWriteTests {
 
     func cache() -> WatchCache {
         let cache = WatchCache(codec: PodStrategy.codec, limits: WatchCache.Limits(), progress: CacheProgress())
-        cache.reset(listing: [], revision: 1)
+        cache.reset(objects: [], revision: 1)
         return cache
     }
 

@@ -12,7 +12,7 @@ struct WatchFanOutTests {
         var limits = WatchCache.Limits()
         limits.watcherQueueLimit = queueLimit
         let cache = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
-        cache.reset(listing: [], revision: 1)
+        cache.reset(objects: [], revision: 1)
         return cache
     }
 

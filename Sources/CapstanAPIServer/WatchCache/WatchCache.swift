@@ -145,13 +145,9 @@ final class WatchCache: Sendable {
         }
     }
 
-    /// Replaces the whole state with a listing at `revision`. Watchers of an earlier state end
-    /// with `tooOld`: what happened between their revision and `revision` is not known.
-    func reset(listing: [KeyValue], revision: Int64) {
-        reset(objects: listing.map { cachedObject($0) }, revision: revision)
-    }
-
-    /// `reset(listing:revision:)` with the listing already in its cached form (`cachedObject`).
+    /// Replaces the whole state with a listing at `revision`, in its cached form (`cachedObject`).
+    /// Watchers of an earlier state end with `tooOld`: what happened between their revision and
+    /// `revision` is not known.
     func reset(objects: [CachedObject], revision: Int64) {
         expected.withLock { $0.objects = [:] }
         let ended: [Watcher] = shared.withLock { shared in

@@ -21,26 +21,25 @@ public final class RPCMetrics: Sendable {
 
     /// The counters of `method`, created on first use.
     func stats(for method: AnyMethodDescriptor) -> MethodStats {
-        let key = Key(service: method.service, method: method.method)
-        return methods.withLock { methods in
-            if let stats = methods[key] {
-                stats.list()
-                return stats
-            }
-            let stats = MethodStats(method: method, owner: self, listed: true)
-            methods[key] = stats
-            return stats
-        }
+        stats(for: method, listing: true)
     }
 
     /// The counters of `method` for a route resolved once (`MetricsObserver.prepare`): created
     /// now but listed only from the method's first call (`MethodStats.callStarted`), so the
     /// server's calls reach them without a lock or lookup.
     func preparedStats(for method: AnyMethodDescriptor) -> MethodStats {
+        stats(for: method, listing: false)
+    }
+
+    /// The counters of `method`, created if missing; `listing` shows them in snapshots from now.
+    private func stats(for method: AnyMethodDescriptor, listing: Bool) -> MethodStats {
         let key = Key(service: method.service, method: method.method)
         return methods.withLock { methods in
-            if let stats = methods[key] { return stats }
-            let stats = MethodStats(method: method, owner: self, listed: false)
+            if let stats = methods[key] {
+                if listing { stats.list() }
+                return stats
+            }
+            let stats = MethodStats(method: method, owner: self, listed: listing)
             methods[key] = stats
             return stats
         }
