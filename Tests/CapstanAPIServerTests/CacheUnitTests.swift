@@ -240,6 +240,24 @@ struct CacheUnitTests {
         return (String(namespace), String(name))
     }
 
+    @Test("generated names from the pool: the prefix and five allowed characters, spread evenly, across refills")
+    func generatedNames() {
+        var seen: Set<String> = []
+        var counts: [Character: Int] = [:]
+        // 2,000 names take 10,000 words: the 512-word pool refills about 20 times.
+        for _ in 0..<2_000 {
+            let name = ServerFields.name(prefix: "web-")
+            #expect(name.hasPrefix("web-") && name.count == 9 && DNS1123.isLabel(name), "\(name)")
+            for character in name.dropFirst(4) { counts[character, default: 0] += 1 }
+            seen.insert(name)
+        }
+        #expect(seen.count > 1_990)
+        let alphabet = Set("bcdfghjklmnpqrstvwxz2456789")
+        #expect(Set(counts.keys) == alphabet)
+        // Each of the 27 characters is expected 370 times in 10,000; a bias this far off is not chance.
+        #expect(counts.values.allSatisfy { (250...500).contains($0) }, "\(counts)")
+    }
+
     @Test("uids are distinct version-4 UUIDs in canonical form, across refills of the random pool")
     func uids() {
         let hex = Set("0123456789abcdef")

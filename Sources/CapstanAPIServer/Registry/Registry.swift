@@ -44,7 +44,7 @@ struct Registry<S: KindStrategy>: Sendable {
 
     private static func setServerFields(_ meta: inout ObjectMeta) {
         if meta.name.isEmpty && !meta.generateName.isEmpty {
-            meta.name = NameGenerator.generate(prefix: meta.generateName)
+            meta.name = ServerFields.name(prefix: meta.generateName)
         }
         meta.uid = ServerFields.uuid()
         meta.creationTimestamp = ServerFields.now()
@@ -69,7 +69,7 @@ struct Registry<S: KindStrategy>: Sendable {
                 revision = try await store.create(key, value: bytes)
             } catch .alreadyExists where nameWasGenerated && attempt < 8 {
                 cache.forgetWrite(key: key, value: bytes)
-                object.metadata.name = NameGenerator.generate(prefix: object.metadata.generateName)
+                object.metadata.name = ServerFields.name(prefix: object.metadata.generateName)
                 continue
             } catch .alreadyExists {
                 cache.forgetWrite(key: key, value: bytes)

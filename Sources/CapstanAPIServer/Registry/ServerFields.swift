@@ -2,21 +2,26 @@ import CapstanAPI
 import Glibc
 import Synchronization
 
-/// The values the server sets on objects: uids and timestamps.
+/// The values the server sets on objects: uids, generated names and timestamps.
 enum ServerFields {
-    /// Random bits for uids, drawn from the kernel a page at a time: one `arc4random_buf` call
-    /// serves 256 creates, instead of two `getrandom` system calls for each.
+    /// Random bits for uids and generated names, drawn from the kernel a page at a time: one
+    /// `arc4random_buf` call serves hundreds of creates, instead of a `getrandom` system call for
+    /// every 8 bytes (two per uid, one per character of a generated name).
     private struct RandomPool {
         var words = [UInt64](repeating: 0, count: 512)
         var next = 512
 
-        mutating func take() -> (UInt64, UInt64) {
-            if next + 2 > words.count {
+        mutating func takePair() -> (UInt64, UInt64) {
+            (takeWord(), takeWord())
+        }
+
+        mutating func takeWord() -> UInt64 {
+            if next == words.count {
                 refill()
                 next = 0
             }
-            defer { next += 2 }
-            return (words[next], words[next + 1])
+            defer { next += 1 }
+            return words[next]
         }
 
         /// glibc's `arc4random_buf`: the kernel's generator (getrandom), without a system call
@@ -31,7 +36,7 @@ enum ServerFields {
 
     /// A random (version 4) UUID in its canonical lowercase form.
     static func uuid() -> String {
-        let (high, low) = pool.withLock { $0.take() }
+        let (high, low) = pool.withLock { $0.takePair() }
         return String(unsafeUninitializedCapacity: 36) { text in
             var at = 0
             for index in 0..<16 {
@@ -48,6 +53,19 @@ enum ServerFields {
             }
             return at
         }
+    }
+
+    /// The random number generator for generated names: words from the uids' pool.
+    struct Random: RandomNumberGenerator {
+        mutating func next() -> UInt64 {
+            ServerFields.pool.withLock { $0.takeWord() }
+        }
+    }
+
+    /// `prefix` with a random suffix (see `NameGenerator`), its randomness from the pool.
+    static func name(prefix: String) -> String {
+        var random = Random()
+        return NameGenerator.generate(prefix: prefix, using: &random)
     }
 
     /// The wall-clock time now.
