@@ -11,7 +11,7 @@ VENV := .venv
 FUZZ_SECONDS ?= 60
 SWIFT_BUILD_FLAGS ?=
 # `--sanitize=fuzzer` links libFuzzer but (Swift 6.3) does not instrument Swift code for coverage;
-# this does, for every module of the fuzz build. Both fuzz targets share it so they share one build.
+# this does, for every module of the fuzz build. The fuzz targets share it so they share one build.
 FUZZ_BUILD_FLAGS := --sanitize=fuzzer --sanitize=address \
 	-Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 
@@ -81,7 +81,8 @@ check-generated: deps
 	if [ $$status != 0 ]; then echo "check-generated: generated code is stale; run 'make proto' and commit"; exit 1; fi; \
 	echo "check-generated: generated code is up to date"
 
-# libFuzzer over every message decoder and the gRPC framing and header parsing, each bounded by FUZZ_SECONDS.
+# libFuzzer over every message decoder, the gRPC framing and header parsing, and the text readers
+# (selectors, continue tokens, manifests), each bounded by FUZZ_SECONDS.
 fuzz: deps
 	cd Fuzz && swift build --product FuzzWireDecode $(FUZZ_BUILD_FLAGS)
 	mkdir -p .fuzz/wire-decode
@@ -89,6 +90,10 @@ fuzz: deps
 	cd Fuzz && swift build --product FuzzGRPCFraming $(FUZZ_BUILD_FLAGS)
 	mkdir -p .fuzz/grpc-framing
 	Fuzz/.build/debug/FuzzGRPCFraming -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 .fuzz/grpc-framing
+	cd Fuzz && swift build --product FuzzTextInputs $(FUZZ_BUILD_FLAGS)
+	mkdir -p .fuzz/text-inputs
+	Fuzz/.build/debug/FuzzTextInputs -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+		.fuzz/text-inputs Fuzz/Seeds/text-inputs
 
 # The wire and codegen tests under AddressSanitizer (leaks included), in their own build folder.
 test-asan: deps venv

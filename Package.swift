@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "CapstanAPIServer", targets: ["CapstanAPIServer"]),
         .library(name: "CapstanAPIServerHost", targets: ["CapstanAPIServerHost"]),
         .library(name: "CapstanClient", targets: ["CapstanClient"]),
+        // For the fuzz targets (Fuzz/), which read manifests the way capctl does.
+        .library(name: "CapctlKit", targets: ["CapctlKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

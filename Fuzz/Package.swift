@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// libFuzzer targets for Capstan's decoders, in their own package so the sanitizer flags they need
+// libFuzzer targets for Capstan's decoders and text readers, in their own package so the sanitizer flags they need
 // never touch the main build. Run through `make fuzz` (bounded in time).
 import PackageDescription
 
@@ -18,6 +18,14 @@ let package = Package(
             dependencies: [
                 .product(name: "CapstanWire", package: "Capstan"),
                 .product(name: "CapstanAPI", package: "Capstan"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "FuzzTextInputs",
+            dependencies: [
+                .product(name: "CapstanAPI", package: "Capstan"),
+                .product(name: "CapstanAPIServer", package: "Capstan"),
+                .product(name: "CapctlKit", package: "Capstan"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(

@@ -1,0 +1,39 @@
+// Fuzzes the text a client or user hands Capstan: label and field selectors (every kind's field
+// schema), List continue tokens and capctl manifests. The first byte picks the reader, the rest
+// is the text. Reading may fail with the reader's own error but must not crash; whatever reads
+// must read back unchanged from its own canonical form (a manifest's objects from capctl's own
+// json and yaml output).
+import CapctlKit
+import CapstanAPI
+import CapstanAPIServer
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTextInputs(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
+    guard let start, count > 0 else { return 0 }
+    let input = UnsafeRawBufferPointer(start: start, count: count)
+    let text = String(decoding: input[1...], as: UTF8.self)
+    switch input[0] % 8 {
+    case 0: checkLabelSelector(text)
+    case 1: checkFieldSelector(text, schema: Pod.fieldSchema)
+    case 2: checkFieldSelector(text, schema: Minion.fieldSchema)
+    case 3: checkFieldSelector(text, schema: Service.fieldSchema)
+    case 4: checkFieldSelector(text, schema: ReplicationController.fieldSchema)
+    case 5: ContinueTokenFuzzEntry.check(text)
+    default: ManifestFuzzEntry.check(text)
+    }
+    return 0
+}
+
+private func checkLabelSelector(_ text: String) {
+    guard let selector = try? LabelSelector.parse(text) else { return }
+    guard let again = try? LabelSelector.parse(selector.description), again == selector else {
+        fatalError("label selector \(text) does not read back from its canonical form \(selector.description)")
+    }
+}
+
+private func checkFieldSelector(_ text: String, schema: FieldSchema) {
+    guard let selector = try? FieldSelector.parse(text, schema: schema) else { return }
+    guard let again = try? FieldSelector.parse(selector.description, schema: schema), again == selector else {
+        fatalError("field selector \(text) does not read back from its canonical form \(selector.description)")
+    }
+}
