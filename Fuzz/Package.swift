@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "CapstanAPI", package: "Capstan"),
                 .product(name: "CapstanAPIServer", package: "Capstan"),
                 .product(name: "CapctlKit", package: "Capstan"),
+                .product(name: "CapstanHTTP2", package: "Capstan"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(

@@ -1,11 +1,12 @@
 // Fuzzes the text a client or user hands Capstan: label and field selectors (every kind's field
-// schema), List continue tokens and capctl manifests. The first byte picks the reader, the rest
-// is the text. Reading may fail with the reader's own error but must not crash; whatever reads
-// must read back unchanged from its own canonical form (a manifest's objects from capctl's own
-// json and yaml output).
+// schema), List continue tokens, capctl manifests and the metrics endpoint's HTTP/1 request
+// heads. The first byte picks the reader, the rest is the input. Reading may fail with the
+// reader's own error but must not crash; whatever reads must read back unchanged from its own
+// canonical form (a manifest's objects from capctl's own json and yaml output).
 import CapctlKit
 import CapstanAPI
 import CapstanAPIServer
+import CapstanHTTP2
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTextInputs(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
@@ -19,6 +20,7 @@ public func fuzzTextInputs(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     case 3: checkFieldSelector(text, schema: Service.fieldSchema)
     case 4: checkFieldSelector(text, schema: ReplicationController.fieldSchema)
     case 5: ContinueTokenFuzzEntry.check(text)
+    case 6: MetricsFuzzEntry.check(UnsafeRawBufferPointer(rebasing: input[1...]))
     default: ManifestFuzzEntry.check(text)
     }
     return 0

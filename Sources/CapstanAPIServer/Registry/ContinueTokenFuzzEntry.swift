@@ -7,9 +7,11 @@ public enum ContinueTokenFuzzEntry {
         let prefix = "/registry/pods/default/"
         do {
             let token = try ContinueToken(parsing: text, prefix: prefix)
-            precondition(token.revision > 0 && token.lastKey.hasPrefix(prefix), "a token was accepted for another listing")
+            precondition(
+                token.revision > 0 && token.lastKey.hasPrefix(prefix), "a token was accepted for another listing")
             let again = try? ContinueToken(parsing: token.encoded, prefix: prefix)
-            precondition(again == token, "token \(text) reads back from \(token.encoded) as \(String(describing: again))")
+            precondition(
+                again == token, "token \(text) reads back from \(token.encoded) as \(String(describing: again))")
         } catch {
             guard case .badContinueToken = error else { fatalError("token \(text) failed with \(error)") }
         }
