@@ -84,6 +84,31 @@ struct APIServerObservabilityTests {
         }
     }
 
+    @Test("a watch the client cancels is counted and logged as CANCELLED, not OK")
+    func cancelledWatch() async throws {
+        let records = CapturedRecords()
+        try await withObservedServer(records: records) { _, rpc in
+            var request = WatchRequest()
+            request.sendInitialEvents = true
+            let watch = try await Pods.Client(rpc).watch(request)
+            var events = watch.makeAsyncIterator()
+            #expect(try await events.next()?.type == .bookmark)
+            watch.cancel()
+            let metrics = Metrics.Client(rpc)
+            var pods: MethodMetrics?
+            for _ in 0..<200 {
+                let snapshot = try await metrics.get(MetricsRequest())
+                pods = snapshot.methods.first { $0.service == "capstan.v1.Pods" && $0.method == "Watch" }
+                if pods?.calls == 1 { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            #expect(pods?.codes.map(\.code) == ["CANCELLED"])
+            #expect(pods?.inFlight == 0)
+            let lines = records.all.filter { $0.metadata["rpc.method"] == "/capstan.v1.Pods/Watch" }
+            #expect(lines.map { $0.metadata["rpc.code"] } == ["CANCELLED"])
+        }
+    }
+
     @Test("GET /metrics over a socket serves valid exposition text matching the calls made")
     func metricsEndpoint() async throws {
         let records = CapturedRecords()

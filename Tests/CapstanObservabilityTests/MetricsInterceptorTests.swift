@@ -113,6 +113,23 @@ struct MetricsInterceptorTests {
         #expect(find(metrics, "Get")?.inFlight == 0)
     }
 
+    @Test(
+        "a stream the client cancels counts as CANCELLED, also when its handler then returns normally",
+        arguments: MetricsInstallation.allCases)
+    func cancelledStream(installation: MetricsInstallation) async throws {
+        let metrics = RPCMetrics()
+        try await withProbeServer(
+            interceptors: installation.interceptors(metrics), observers: installation.observers(metrics)
+        ) { client in
+            let call = try await client.serverStreaming(Probe.expand, note("quiet"))
+            var responses = call.makeAsyncIterator()
+            #expect(try await responses.next()?.service == "0")
+            call.cancel()
+            #expect(await eventually { find(metrics, "Expand")?.calls == 1 })
+            #expect(codes(find(metrics, "Expand")) == ["CANCELLED": 1])
+        }
+    }
+
     @Test("calls in flight are counted while they run", arguments: MetricsInstallation.allCases)
     func inFlight(installation: MetricsInstallation) async throws {
         let metrics = RPCMetrics()

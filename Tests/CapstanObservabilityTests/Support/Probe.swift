@@ -21,7 +21,8 @@ enum Probe {
     /// Unary: echoes; "missing" fails NOT_FOUND, "crash" throws a plain error (UNKNOWN), "slow"
     /// sleeps 30 ms first, "hang" sleeps 10 s (for deadlines).
     static let get = MethodDescriptor<Note, Note>(service: service, method: "Get", kind: .unary)
-    /// Server streaming: the request is a count n; answers "0" … "n-1".
+    /// Server streaming: the request is a count n; answers "0" … "n-1". "quiet" answers "0", then
+    /// waits up to 10 s and returns normally, also when cancelled.
     static let expand = MethodDescriptor<Note, Note>(service: service, method: "Expand", kind: .serverStreaming)
     /// Client streaming: answers the requests joined with ",".
     static let collect = MethodDescriptor<Note, Note>(service: service, method: "Collect", kind: .clientStreaming)
@@ -40,6 +41,12 @@ enum Probe {
             return request
         }
         router.serverStreaming(expand) { request, responses, _ in
+            if request.service == "quiet" {
+                // As a watch does: one message, then wait, and return quietly once cancelled.
+                try await responses.write(note("0"))
+                try? await Task.sleep(for: .seconds(10))
+                return
+            }
             for index in 0..<(Int(request.service) ?? 0) { try await responses.write(note("\(index)")) }
         }
         router.clientStreaming(collect) { requests, _ in
