@@ -132,6 +132,23 @@ struct PodTests {
         }
     }
 
+    @Test("Create drops a status the client sent: the kubelet reports it")
+    func createDropsStatus() async throws {
+        try await withAPIServer { api, _ in
+            var pod = Make.pod("web")
+            pod.status.phase = .running
+            pod.status.podIp = "10.1.0.5"
+            pod.status.message = "made up"
+            let created = try await api.pods.create(pod)
+            #expect(created.status == { var status = PodStatus(); status.phase = .pending; return status }())
+            #expect(try await api.pods.get(Make.get("web")).status == created.status)
+            // Nor does a status that would not validate fail the Create: it is not kept.
+            var odd = Make.pod("odd")
+            odd.status.phase = .unrecognized(42)
+            #expect(try await api.pods.create(odd).status.phase == .pending)
+        }
+    }
+
     @Test("Update cannot change spec.host and keeps the status; UpdateStatus changes only the status")
     func updateRules() async throws {
         try await withAPIServer { api, _ in

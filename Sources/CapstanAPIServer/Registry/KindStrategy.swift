@@ -31,10 +31,16 @@ protocol KindStrategy: Sendable {
     /// (server-set metadata is already copied). Throws `fieldNotChangeable` for a field the
     /// verb may not change; fields it silently keeps (a status) are copied from `old`.
     static func prepareForUpdate(_ new: inout Object, old: Object) throws(RegistryError)
+
+    /// Clears what a client may not set at Create, before defaults apply: a status the kind's
+    /// owner reports (a pod's by its kubelet, a controller's by the controller manager).
+    static func prepareForCreate(_ object: inout Object)
 }
 
 extension KindStrategy {
     static func prepareForUpdate(_ new: inout Object, old: Object) throws(RegistryError) {}
+
+    static func prepareForCreate(_ object: inout Object) {}
 
     static var keys: ObjectKeys { ObjectKeys(resource: resource, namespaced: Object.isNamespaced) }
 

@@ -30,11 +30,13 @@ struct Registry<S: KindStrategy>: Sendable {
 
     // MARK: Create
 
-    /// Applies defaults and server-set fields (uid, creation timestamp, a generated name) and
-    /// validates. Throws `invalid` listing every bad field.
+    /// Drops what a client may not set (the strategy's `prepareForCreate`: a status), applies
+    /// defaults and server-set fields (uid, creation timestamp, a generated name) and validates.
+    /// Throws `invalid` listing every bad field.
     /// Takes `request` consuming, so that a caller handing over its last use spends no copy.
     func prepareForCreate(_ request: consuming S.Object) throws(RegistryError) -> S.Object {
         var object = consume request
+        S.prepareForCreate(&object)
         object.applyDefaults()
         // One in-place access: every read of `metadata` from outside CapstanAPI copies it whole.
         Self.setServerFields(&object.metadata)

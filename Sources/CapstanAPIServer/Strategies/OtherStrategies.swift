@@ -25,8 +25,8 @@ enum ServiceStrategy: KindStrategy {
         update: Services.Method.update, delete: Services.Method.delete, watch: Services.Method.watch)
 }
 
-/// Replication controllers: Update changes spec and status (the controller manager reports the
-/// observed count through it).
+/// Replication controllers: Create starts with no status (no pods observed yet); Update changes
+/// spec and status (the controller manager reports the observed count through it).
 enum ReplicationControllerStrategy: KindStrategy {
     typealias Object = ReplicationController
     static let resource = "replicationcontrollers"
@@ -35,6 +35,10 @@ enum ReplicationControllerStrategy: KindStrategy {
         create: ReplicationControllers.Method.create, get: ReplicationControllers.Method.get,
         list: ReplicationControllers.Method.list, update: ReplicationControllers.Method.update,
         delete: ReplicationControllers.Method.delete, watch: ReplicationControllers.Method.watch)
+
+    static func prepareForCreate(_ object: inout ReplicationController) {
+        if object.hasStatus { object.clearStatus() }
+    }
 }
 
 /// Endpoints: named after their service; Update replaces the list.

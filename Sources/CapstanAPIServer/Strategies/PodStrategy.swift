@@ -1,8 +1,8 @@
 import CapstanAPI
 import CapstanRPC
 
-/// Pods: Update may not change `spec.host` (Bindings/Create does) and keeps the stored status
-/// (Pods/UpdateStatus changes it).
+/// Pods: Create starts with no status (its kubelet reports it) and Update keeps the stored one
+/// (Pods/UpdateStatus changes it); Update may not change `spec.host` (Bindings/Create does).
 enum PodStrategy: KindStrategy {
     typealias Object = Pod
     static let resource = "pods"
@@ -10,6 +10,11 @@ enum PodStrategy: KindStrategy {
     static let methods = KindMethods(
         create: Pods.Method.create, get: Pods.Method.get, list: Pods.Method.list, update: Pods.Method.update,
         delete: Pods.Method.delete, watch: Pods.Method.watch)
+
+    /// A status sent with Create is dropped: defaults then set the phase to PENDING.
+    static func prepareForCreate(_ object: inout Pod) {
+        if object.hasStatus { object.clearStatus() }
+    }
 
     static func prepareForUpdate(_ new: inout Pod, old: Pod) throws(RegistryError) {
         if new.spec.host != old.spec.host {
