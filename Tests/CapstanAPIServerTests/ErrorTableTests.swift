@@ -18,6 +18,7 @@ struct ErrorTableTests {
         (.badSelector(SelectorError(kind: .label, selector: "a b", position: 2, token: "b", reason: "r")), .invalidArgument),
         (.badContinueToken("x"), .invalidArgument),
         (.tooOld(requested: 3), .outOfRange),
+        (.tooNew(requested: 9, current: 5), .outOfRange),
         (.alreadyBound(namespace: "a", name: "b", host: "m1"), .failedPrecondition),
         (.portInUse(port: 80, protocol: "TCP", holderNamespace: "a", holderName: "b"), .alreadyExists),
         (.watcherTooSlow(limit: 5), .resourceExhausted),

@@ -64,6 +64,25 @@ struct WatchTests {
         }
     }
 
+    @Test("a revision the store never reached is OUT_OF_RANGE at once; the current one is watched from")
+    func tooNew() async throws {
+        try await withAPIServer { api, store in
+            let created = try await api.pods.create(Make.pod("a"))
+            let current = try await store.currentRevision()
+            for initial in [false, true] {
+                var request = Make.watch(from: UInt64(current) + 1_000)
+                request.sendInitialEvents = initial
+                let watch = WatchReader(try await api.pods.watch(request))
+                let error = await rpcError { _ = try await watch.next() }
+                #expect(error.code == .outOfRange)
+                #expect(error.message.contains("resource version \(current + 1_000) is newer than the store's revision"))
+            }
+            let watch = WatchReader(try await api.pods.watch(Make.watch(from: created.metadata.resourceVersion)))
+            let later = try await api.pods.create(Make.pod("b"))
+            #expect(try await watch.next()?.seen == Seen(type: .added, name: "default/b", revision: later.metadata.resourceVersion))
+        }
+    }
+
     @Test("selectors: objects entering the selection are ADDED, leaving it DELETED")
     func selectorTransitions() async throws {
         try await withAPIServer { api, _ in

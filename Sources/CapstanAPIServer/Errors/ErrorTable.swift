@@ -45,6 +45,11 @@ extension RegistryError: RPCErrorConvertible {
                 details: BadRequestDetails.encode(code: .invalidArgument, message: "invalid continue_token", [FieldError("continue_token", reason)]))
         case .tooOld(let requested):
             return RPCError(code: .outOfRange, message: "resource version \(requested) is too old; list again")
+        case .tooNew(let requested, let current):
+            return RPCError(
+                code: .outOfRange,
+                message: "resource version \(requested) is newer than the store's revision \(current): "
+                    + "it is not from this store (was the store replaced?); list again")
         case .alreadyBound(let namespace, let name, let host):
             return RPCError(code: .failedPrecondition, message: "pod \"\(namespace)/\(name)\" is already bound to minion \"\(host)\"")
         case .portInUse(let port, let proto, let holderNamespace, let holderName):

@@ -28,6 +28,9 @@ public enum RegistryError: Error, Sendable, Hashable {
     case badContinueToken(String)
     /// A watch or paged list asked for history older than what is retained.
     case tooOld(requested: Int64)
+    /// A watch asked to start after a revision the store has not reached (`current`): the
+    /// revision came from another store, or from this one before it was replaced.
+    case tooNew(requested: Int64, current: Int64)
     /// A binding for a pod that is already bound.
     case alreadyBound(namespace: String, name: String, host: String)
     /// A service port that another service holds.

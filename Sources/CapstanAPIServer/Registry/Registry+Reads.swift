@@ -99,6 +99,13 @@ extension Registry {
     func watch(_ request: WatchRequest, response: ResponseStream<S.Event>) async throws {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         let from = Int64(clamping: request.resourceVersion)
+        if from > progress.revision {
+            // Past what the caches applied: a revision the store never reached would make the
+            // watch wait silently for ever, so it is refused (the client lists again).
+            let current: Int64
+            do { current = try await store.currentRevision() } catch { throw RegistryError.store(error) }
+            if from > current { throw RegistryError.tooNew(requested: from, current: current) }
+        }
         try await progress.wait(for: max(progress.writeMark, request.sendInitialEvents ? from : 0), timeout: options.readWaitTimeout)
         let subscription = try cache.watch(
             filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
