@@ -30,6 +30,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
+            name: "FuzzAPIServer",
+            dependencies: [
+                .product(name: "CapstanAPI", package: "Capstan"),
+                .product(name: "CapstanAPIServerHost", package: "Capstan"),
+                .product(name: "CapstanHTTP2", package: "Capstan"),
+                .product(name: "CapstanRPC", package: "Capstan"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
             name: "FuzzGRPCFraming",
             dependencies: [.product(name: "CapstanHTTP2", package: "Capstan")],
             swiftSettings: swiftSettings),
