@@ -83,24 +83,24 @@ check-generated: deps
 
 # libFuzzer over every message decoder, the gRPC framing and header parsing, the text readers
 # (selectors, continue tokens, manifests, metrics requests) and a whole API server fed raw HTTP/2
-# on loopback connections, each bounded by FUZZ_SECONDS.
+# on loopback connections, each bounded by FUZZ_SECONDS; artifacts go under .fuzz/. The API server
+# runs without leak checks: its memory is meant to outlive each input, and Swift keeps weak-reference
+# side tables behind tagged pointers that LeakSanitizer cannot follow.
+FUZZ_RUN_FLAGS := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=.fuzz/
 fuzz: deps
 	cd Fuzz && swift build --product FuzzWireDecode $(FUZZ_BUILD_FLAGS)
 	mkdir -p .fuzz/wire-decode
-	Fuzz/.build/debug/FuzzWireDecode -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=.fuzz/ .fuzz/wire-decode
+	Fuzz/.build/debug/FuzzWireDecode $(FUZZ_RUN_FLAGS) .fuzz/wire-decode
 	cd Fuzz && swift build --product FuzzGRPCFraming $(FUZZ_BUILD_FLAGS)
 	mkdir -p .fuzz/grpc-framing
-	Fuzz/.build/debug/FuzzGRPCFraming -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=.fuzz/ .fuzz/grpc-framing
+	Fuzz/.build/debug/FuzzGRPCFraming $(FUZZ_RUN_FLAGS) .fuzz/grpc-framing
 	cd Fuzz && swift build --product FuzzTextInputs $(FUZZ_BUILD_FLAGS)
 	mkdir -p .fuzz/text-inputs
-	Fuzz/.build/debug/FuzzTextInputs -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix=.fuzz/ .fuzz/text-inputs Fuzz/Seeds/text-inputs
-	# A live server between inputs, so no leak checks: its memory is meant to outlive each input, and
-	# Swift keeps weak-reference side tables behind tagged pointers that LeakSanitizer cannot follow.
+	Fuzz/.build/debug/FuzzTextInputs $(FUZZ_RUN_FLAGS) .fuzz/text-inputs Fuzz/Seeds/text-inputs
 	cd Fuzz && swift build --product FuzzAPIServer $(FUZZ_BUILD_FLAGS)
 	mkdir -p .fuzz/api-server
-	ASAN_OPTIONS=detect_leaks=0 Fuzz/.build/debug/FuzzAPIServer -max_total_time=$(FUZZ_SECONDS) -detect_leaks=0 \
-		-rss_limit_mb=2048 -timeout=30 -print_final_stats=1 -artifact_prefix=.fuzz/ .fuzz/api-server Fuzz/Seeds/api-server
+	ASAN_OPTIONS=detect_leaks=0 Fuzz/.build/debug/FuzzAPIServer $(FUZZ_RUN_FLAGS) -detect_leaks=0 -timeout=30 \
+		.fuzz/api-server Fuzz/Seeds/api-server
 
 # The wire and codegen tests under AddressSanitizer (leaks included), in their own build folder.
 test-asan: deps venv

@@ -99,7 +99,7 @@ extension Registry {
     func watch(_ request: WatchRequest, response: ResponseStream<S.Event>) async throws {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         let from = Int64(clamping: request.resourceVersion)
-        if from > progress.revision {
+        if from > 0, from > progress.revision {
             // Past what the caches applied: a revision the store never reached would make the
             // watch wait silently for ever, so it is refused (the client lists again).
             let current: Int64

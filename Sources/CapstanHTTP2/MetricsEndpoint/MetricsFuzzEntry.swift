@@ -22,8 +22,11 @@ public enum MetricsFuzzEntry {
                 continue
             }
             precondition([200, 400, 404, 405, 431].contains(answer.status), "status \(answer.status)")
-            let head = String(decoding: answer.serialized.prefix(while: { $0 != 0 }), as: UTF8.self)
-            precondition(head.contains("Content-Length: \(answer.body.count)\r\n"), "wrong Content-Length in \(head)")
+            let bytes = answer.serialized
+            let blankLine: [UInt8] = [13, 10, 13, 10]
+            let end = bytes.indices.dropLast(3).first { bytes[$0..<$0 + 4].elementsEqual(blankLine) } ?? bytes.count
+            let head = String(decoding: bytes[..<end], as: UTF8.self)
+            precondition(head.contains("\r\nContent-Length: \(answer.body.count)\r\n"), "wrong Content-Length in \(head)")
         }
     }
 }
