@@ -26,7 +26,8 @@ public enum MetricsFuzzEntry {
             let blankLine: [UInt8] = [13, 10, 13, 10]
             let end = bytes.indices.dropLast(3).first { bytes[$0..<$0 + 4].elementsEqual(blankLine) } ?? bytes.count
             let head = String(decoding: bytes[..<end], as: UTF8.self)
-            precondition(head.contains("\r\nContent-Length: \(answer.body.count)\r\n"), "wrong Content-Length in \(head)")
+            let length = "\r\nContent-Length: \(answer.body.count)\r\n"
+            precondition(head.contains(length), "wrong Content-Length in \(head)")
         }
     }
 }
