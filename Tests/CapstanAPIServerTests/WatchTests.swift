@@ -88,10 +88,12 @@ struct WatchTests {
     @Test("selectors: objects entering the selection are ADDED, leaving it DELETED")
     func selectorTransitions() async throws {
         try await withAPIServer { api, _ in
-            _ = try await api.minions.create(Make.minion("m1"))
-            let web = WatchReader(try await api.pods.watch(Make.watch(labels: "app=web")))
-            let unscheduled = WatchReader(try await api.pods.watch(Make.watch(fields: "spec.host=")))
-            let prod = WatchReader(try await api.pods.watch(Make.watch(namespace: "prod")))
+            // From the minion's revision, not "now": a watcher the server registers only after the
+            // pod's create would otherwise miss it.
+            let start = try await api.minions.create(Make.minion("m1")).metadata.resourceVersion
+            let web = WatchReader(try await api.pods.watch(Make.watch(labels: "app=web", from: start)))
+            let unscheduled = WatchReader(try await api.pods.watch(Make.watch(fields: "spec.host=", from: start)))
+            let prod = WatchReader(try await api.pods.watch(Make.watch(namespace: "prod", from: start)))
             let pod = try await api.pods.create(Make.pod("p", labels: ["app": "db"]))
             var relabeled = pod
             relabeled.metadata.labels = ["app": "web"]
@@ -125,8 +127,13 @@ struct WatchTests {
     func bookmarks() async throws {
         let options = testOptions { $0.bookmarkInterval = .milliseconds(20) }
         try await withAPIServer(options: options) { api, _ in
-            let with = WatchReader(try await api.pods.watch(Make.watch(bookmarks: true)))
-            let without = WatchReader(try await api.pods.watch(Make.watch()))
+            // With the initial state, each watcher's first event (the BOOKMARK closing the empty
+            // snapshot) proves the server registered it. Watching from "now" instead, a watcher
+            // registered late could start at the minion's revision, after its only bookmark.
+            let with = WatchReader(try await api.pods.watch(Make.watch(initial: true, bookmarks: true)))
+            let without = WatchReader(try await api.pods.watch(Make.watch(initial: true)))
+            #expect(try await with.next()?.type == .bookmark)
+            #expect(try await without.next()?.type == .bookmark)
             let minion = try await api.minions.create(Make.minion("m1"))
             while true {
                 let event = try #require(try await with.next())
