@@ -170,7 +170,7 @@ public struct RPCServer: Sendable {
         guard let unary else {
             let requests = stream.requests
             let chain = intercepted { context in try await handler(requests, call, context) }
-            call.finish(await ServerCallRunner.outcome(of: { try await chain(context) }, call: call))
+            call.finish(await ServerCallRunner.outcome(of: { try await chain(context) }))
             return
         }
         if interceptors.isEmpty {
@@ -189,7 +189,7 @@ public struct RPCServer: Sendable {
             return
         }
         let body = interceptedUnary(stream, call: call, context: context, unary: unary)
-        call.finish(await ServerCallRunner.outcome(of: body, call: call))
+        call.finish(await ServerCallRunner.outcome(of: body))
     }
 
     /// The unary fast path (see the type's notes). Kept flat — few async frames — because each

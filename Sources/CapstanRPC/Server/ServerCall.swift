@@ -49,6 +49,9 @@ final class ServerCall: Sendable {
         state.withLock { $0.endedWith }
     }
 
+    /// How a call the peer cancelled ends when its handler returns normally.
+    static let cancelledByPeer = RPCError(code: .cancelled, message: "the client cancelled the call")
+
     func addResponseHeaders(_ headers: Metadata) throws(RPCError) {
         try state.withLock { (state) throws(RPCError) in
             guard !state.headersSent, state.endedWith == nil else {
@@ -136,8 +139,11 @@ final class ServerCall: Sendable {
     }
 
     /// Ends the call with OK (`error == nil`) or the error; only the first call has an effect.
-    /// Headers never sent travel with the trailers (a trailers-only response).
+    /// Headers never sent travel with the trailers (a trailers-only response). An OK end after
+    /// the peer cancelled (a watch ends quietly then) is `CANCELLED`: the client never got an OK,
+    /// and logs and metrics must not count one.
     func finish(_ error: RPCError?) {
+        let error = error ?? (isCancelled ? Self.cancelledByPeer : nil)
         let trailers: Metadata? = state.withLock { state in
             guard state.endedWith == nil else { return nil }
             state.endedWith = error?.status ?? .ok

@@ -17,7 +17,7 @@ enum ServerCallRunner {
         body: @escaping @Sendable () async throws -> Void
     ) async {
         guard let deadline else {
-            call.finish(await outcome(of: body, call: call))
+            call.finish(await outcome(of: body))
             return
         }
         guard deadline > .now else {
@@ -26,7 +26,7 @@ enum ServerCallRunner {
         }
         await withTaskGroup(of: Event.self) { group in
             group.addTask {
-                call.finish(await outcome(of: body, call: call))
+                call.finish(await outcome(of: body))
                 return .bodyReturned
             }
             group.addTask {
@@ -56,17 +56,13 @@ enum ServerCallRunner {
         call.deadlinePassed()
     }
 
-    /// `nil` for success, else the error as the client should see it. A body that returns after
-    /// the peer cancelled the call (a watch ends quietly then) ends it with `CANCELLED`: the client
-    /// never got an `OK`, and logs and metrics must not count one.
-    static func outcome(of body: () async throws -> Void, call: ServerCall) async -> RPCError? {
+    /// `nil` for success, else the error as the client should see it.
+    static func outcome(of body: () async throws -> Void) async -> RPCError? {
         do {
             try await body()
-            return call.isCancelled ? cancelledByPeer : nil
+            return nil
         } catch {
             return RPCError(converting: error)
         }
     }
-
-    static let cancelledByPeer = RPCError(code: .cancelled, message: "the client cancelled the call")
 }
