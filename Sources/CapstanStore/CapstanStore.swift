@@ -6,7 +6,9 @@
 /// ## Shape
 /// - **Interface** (`Store`, `StoreError`, `KeyValue`, `ListResult`, `WatchEvent`, `WatchStream`):
 ///   etcd v3 semantics. One global revision counter, increased by every write; each key carries its
-///   create and mod revisions and an optional lease. Writes are compare-and-swap on the mod revision;
+///   create and mod revisions and an optional lease. Writes are compare-and-swap on the mod revision,
+///   and a create or update can also require other keys to be unchanged (the API server binds a pod
+///   only while its minion exists: one transaction, no window for the minion's delete);
 ///   a paged list reads every page at the revision of the first one; a watch delivers every change
 ///   after a revision, in order, exactly once, then follows live; compaction forgets history older
 ///   than a revision; leases delete their keys when they expire or are revoked.
@@ -54,9 +56,9 @@
 /// - **etcd backend** (`EtcdStore`, `Etcd/`): the same semantics on etcd v3 through `CapstanRPC`'s
 ///   generated clients over `CapstanHTTP2` (several endpoints, failover). Reads are linearizable
 ///   Range calls (a paged list reads at the first page's revision); each write is one `Txn` whose
-///   guard is the store's check (`create_revision == 0`, `mod_revision == expected`) and whose
-///   failure branch reads the key, so conflicts carry the current revision; updates keep the lease
-///   (`ignore_lease`). A watch is its own bidirectional `Watch` stream, pulled by its consumer,
+///   guard is the store's check (`create_revision == 0`, `mod_revision == expected`, one
+///   `mod_revision` compare per other key required) and whose failure branch reads every key
+///   compared, so conflicts carry the current revision; updates keep the lease (`ignore_lease`). A watch is its own bidirectional `Watch` stream, pulled by its consumer,
 ///   asked from `fromRevision` itself (so etcd's compaction check is the store's) and resumed from
 ///   the last delivered revision on another member when a stream breaks. Leases share one
 ///   `LeaseKeepAlive` stream. Every request has a deadline kept by one ticking task; a write runs

@@ -18,6 +18,17 @@ public struct KeyValue: Sendable, Hashable {
     }
 }
 
+/// A key at a mod revision: what a conditional write requires to be still current.
+public struct KeyRevision: Sendable, Hashable {
+    public var key: String
+    public var modRevision: Int64
+
+    public init(key: String, modRevision: Int64) {
+        self.key = key
+        self.modRevision = modRevision
+    }
+}
+
 /// One page of a listing.
 public struct ListResult: Sendable, Hashable {
     /// Keys in ascending byte order.

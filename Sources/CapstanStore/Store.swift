@@ -15,14 +15,22 @@ public protocol Store: Sendable {
     nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
 
-    /// Creates `key`; `alreadyExists` if present. Returns the write's revision.
-    nonisolated(nonsending) func create(_ key: String, value: [UInt8], lease: Int64) async throws(StoreError) -> Int64
-
-    /// Replaces `key`'s value if its mod revision is `expectedRevision` (0: unconditionally);
-    /// `notFound` if absent, `conflict` (with the current revision) if it changed. The key keeps
-    /// its lease. Returns the write's revision.
-    nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64)
+    /// Creates `key`, attached to `lease` unless it is 0, if it is absent and every key of
+    /// `unchanged` still exists at the mod revision given, all in one transaction. Otherwise nothing
+    /// is written and the first failed check is reported: `alreadyExists` for `key`; for a key of
+    /// `unchanged`, `notFound` if it is absent and `conflict` (with its current revision) if it
+    /// changed. Returns the write's revision.
+    nonisolated(nonsending) func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
+
+    /// Replaces `key`'s value if its mod revision is `expectedRevision` (0: unconditionally) and
+    /// every key of `unchanged` still exists at the mod revision given, all in one transaction.
+    /// Otherwise nothing is written and the first failed check is reported (`key`'s own first):
+    /// `notFound` if its key is absent, `conflict` (with the key's current revision) if it changed.
+    /// The key keeps its lease. Returns the write's revision.
+    nonisolated(nonsending) func update(
+        _ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision]
+    ) async throws(StoreError) -> Int64
 
     /// Deletes `key` if its mod revision is `expectedRevision` (0: unconditionally). Returns the entry
     /// as last stored, with the delete's revision as `modRevision`.
@@ -58,8 +66,18 @@ extension Store {
         try await list(prefix: prefix, after: continueKey, limit: limit, revision: 0)
     }
 
-    nonisolated(nonsending) public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> Int64 {
-        try await create(key, value: value, lease: 0)
+    /// `create(_:value:lease:unchanged:)` with no other key to check.
+    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64 = 0)
+        async throws(StoreError) -> Int64
+    {
+        try await create(key, value: value, lease: lease, unchanged: [])
+    }
+
+    /// `update(_:value:expectedRevision:unchanged:)` with no other key to check.
+    nonisolated(nonsending) public func update(_ key: String, value: [UInt8], expectedRevision: Int64)
+        async throws(StoreError) -> Int64
+    {
+        try await update(key, value: value, expectedRevision: expectedRevision, unchanged: [])
     }
 }
 

@@ -130,6 +130,64 @@ struct BindingTests {
         }
     }
 
+    @Test("a binding racing its minion's delete: never a pod bound after its minion is gone")
+    func raceWithMinionDelete() async throws {
+        try await withAPIServer { api, _ in
+            for round in 0..<40 {
+                _ = try await api.minions.create(Make.minion("m\(round)"))
+                _ = try await api.pods.create(Make.pod("p\(round)"))
+                async let bound = outcome { try await api.bindings.create(binding("p\(round)", to: "m\(round)")) }
+                async let deleted = api.minions.delete(Make.delete("m\(round)"))
+                let (write, minion) = try await (bound, deleted)
+                try await expectNotAfterDelete(write, minion, round: round) {
+                    try await api.pods.get(Make.get("p\(round)")).spec.host.isEmpty
+                }
+            }
+        }
+    }
+
+    @Test("a pod created on a minion racing the minion's delete: never created after the minion is gone")
+    func placedPodRaceWithMinionDelete() async throws {
+        try await withAPIServer { api, _ in
+            for round in 0..<40 {
+                _ = try await api.minions.create(Make.minion("m\(round)"))
+                async let created = outcome { try await api.pods.create(Make.pod("p\(round)", host: "m\(round)")) }
+                async let deleted = api.minions.delete(Make.delete("m\(round)"))
+                let (pod, minion) = try await (created, deleted)
+                try await expectNotAfterDelete(pod, minion, round: round) {
+                    await rpcError { _ = try await api.pods.get(Make.get("p\(round)")) }.code == .notFound
+                }
+            }
+        }
+    }
+
+    /// The pod written, or the error of the call that tried.
+    private func outcome(_ call: () async throws -> Pod) async -> Result<Pod, RPCError> {
+        do {
+            return .success(try await call())
+        } catch let error as RPCError {
+            return .failure(error)
+        } catch {
+            return .failure(RPCError(code: .unknown, message: "\(error)"))
+        }
+    }
+
+    /// A write that succeeded came before the minion's delete; one that failed names the minion
+    /// as missing and left `unwritten` true.
+    private func expectNotAfterDelete(
+        _ write: Result<Pod, RPCError>, _ minion: Minion, round: Int, unwritten: () async throws -> Bool
+    ) async throws {
+        switch write {
+        case .success(let pod):
+            let (written, deleted) = (pod.metadata.resourceVersion, minion.metadata.resourceVersion)
+            #expect(written < deleted, "round \(round): written at \(written), its minion deleted at \(deleted)")
+        case .failure(let error):
+            #expect(error.code == .notFound, "round \(round): \(error)")
+            #expect(error.message == "minion \"m\(round)\" not found", "round \(round)")
+            #expect(try await unwritten(), "round \(round)")
+        }
+    }
+
     @Test("every other Bindings method is UNIMPLEMENTED with the reason", arguments: ["Get", "List", "Update", "Delete", "Watch"])
     func writeOnly(method: String) async throws {
         try await withAPIServer { api, _ in

@@ -39,9 +39,13 @@ struct SQLiteStoreTests {
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteStore.open(directory: directory, options: Self.options())
             _ = try await store.create("/kept", value: bytes("1"))
+            await store.close()
+            // The holder is the lock alone, so it lets go at a known moment: a store's close can
+            // take longer than the open's patience on a loaded machine.
+            let holder = try await DirectoryLock.acquire(directory: directory)
             async let second = SQLiteStore.open(directory: directory, options: Self.options())
             try await Task.sleep(for: .milliseconds(200))
-            await store.close()
+            holder.unlock()
             let reopened = try await second
             #expect(try await reopened.get("/kept").value == bytes("1"))
             await reopened.close()

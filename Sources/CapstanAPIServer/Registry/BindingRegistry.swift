@@ -1,6 +1,9 @@
 import CapstanAPI
+import CapstanStore
 
-/// Bindings: assigns an unbound pod to an existing minion with a compare-and-swap on the pod.
+/// Bindings: assigns an unbound pod to an existing minion in one store transaction, a
+/// compare-and-swap on the pod that also requires the minion to be as it was read (so a minion
+/// deleted meanwhile fails the binding instead of leaving a pod bound to nothing).
 struct BindingRegistry: Sendable {
     let pods: Registry<PodStrategy>
     let minions: Registry<MinionStrategy>
@@ -15,20 +18,33 @@ struct BindingRegistry: Sendable {
             guard stored.object.spec.host.isEmpty else {
                 throw .alreadyBound(namespace: namespace, name: binding.podName, host: stored.object.spec.host)
             }
-            try await requireMinion(binding.host)
+            let minion = try await minionAsRead(binding.host)
             var bound = stored.object
             bound.spec.host = binding.host
             do throws(RegistryError) {
-                return try await pods.replace(stored, with: bound)
+                return try await pods.replace(stored, with: bound, unchanged: [minion])
             } catch .conflict {
-                continue
+                continue  // the pod changed: read it again
+            } catch let error where Self.minionChanged(error, minion) {
+                continue  // the minion changed (a status report) or is gone: read both again
             }
         }
     }
 
-    /// `notFound` naming the minion unless it exists.
-    func requireMinion(_ name: String) async throws(RegistryError) {
-        _ = try await minions.read(namespace: "", name: name)
+    /// The minion's key at its current revision, for a write that must not outlive it;
+    /// `notFound` naming the minion if it does not exist.
+    func minionAsRead(_ name: String) async throws(RegistryError) -> KeyRevision {
+        let minion = try await minions.read(namespace: "", name: name)
+        return KeyRevision(key: minions.keys.key(namespace: "", name: name), modRevision: minion.revision)
+    }
+
+    /// Whether a write failed because `minion` is no longer at its revision: reading it again
+    /// either finds it at a new one or reports it missing.
+    static func minionChanged(_ error: RegistryError, _ minion: KeyRevision) -> Bool {
+        switch error {
+        case .store(.conflict(let key, _)), .store(.notFound(let key)): key == minion.key
+        default: false
+        }
     }
 
     private func validate(_ binding: Binding, namespace: String) throws(RegistryError) {

@@ -54,9 +54,11 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     /// Stores a prepared object. With `nameWasGenerated`, a name that collides is generated again.
-    nonisolated(nonsending) func insert(_ prepared: consuming S.Object, nameWasGenerated: Bool)
-        async throws(RegistryError) -> Written
-    {
+    /// With `unchanged`, only while those keys are at those revisions: if one is not, the store's
+    /// `notFound` or `conflict` naming it comes back as `.store`.
+    nonisolated(nonsending) func insert(
+        _ prepared: consuming S.Object, nameWasGenerated: Bool, unchanged: [KeyRevision] = []
+    ) async throws(RegistryError) -> Written {
         var object = consume prepared
         for attempt in 1...8 {
             let bytes = try encode(object)
@@ -68,7 +70,7 @@ struct Registry<S: KindStrategy>: Sendable {
             let revision: Int64
             expectWrite(object, labels: meta.labels, key: key, bytes: bytes)
             do throws(StoreError) {
-                revision = try await store.create(key, value: bytes)
+                revision = try await store.create(key, value: bytes, lease: 0, unchanged: unchanged)
             } catch .alreadyExists where nameWasGenerated && attempt < 8 {
                 cache.forgetWrite(key: key, value: bytes)
                 object.metadata.name = ServerFields.name(prefix: object.metadata.generateName)
@@ -107,8 +109,12 @@ struct Registry<S: KindStrategy>: Sendable {
         return Stored(object: object, revision: entry.modRevision)
     }
 
-    /// Writes `new` over exactly `stored`'s revision; `conflict` if it changed meanwhile.
-    nonisolated(nonsending) func replace(_ stored: Stored, with new: S.Object) async throws(RegistryError) -> Written {
+    /// Writes `new` over exactly `stored`'s revision; `conflict` if it changed meanwhile. With
+    /// `unchanged`, only while those keys are at those revisions: if one is not, the store's
+    /// `notFound` or `conflict` naming it comes back as `.store`.
+    nonisolated(nonsending) func replace(_ stored: Stored, with new: S.Object, unchanged: [KeyRevision] = [])
+        async throws(RegistryError) -> Written
+    {
         var object = new
         object.metadata.resourceVersion = 0
         let bytes = try encode(object)
@@ -117,11 +123,12 @@ struct Registry<S: KindStrategy>: Sendable {
         let revision: Int64
         expectWrite(object, labels: meta.labels, key: key, bytes: bytes)
         do throws(StoreError) {
-            revision = try await store.update(key, value: bytes, expectedRevision: stored.revision)
-        } catch .conflict(_, let current) {
+            revision = try await store.update(
+                key, value: bytes, expectedRevision: stored.revision, unchanged: unchanged)
+        } catch .conflict(let failed, let current) where failed == key {
             cache.forgetWrite(key: key, value: bytes)
             throw .conflict(kind: S.kind, namespace: meta.namespace, name: meta.name, expected: stored.revision, current: current)
-        } catch .notFound {
+        } catch .notFound(let failed) where failed == key {
             cache.forgetWrite(key: key, value: bytes)
             throw .notFound(kind: S.kind, namespace: meta.namespace, name: meta.name)
         } catch {

@@ -39,34 +39,34 @@ extension EtcdStore {
 
     // MARK: Writes
 
-    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64)
+    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
     {
         try validate(key)
         guard lease >= 0 else { throw .invalid(reason: "a lease id is positive") }
         let etcdKey = try keys.etcdKey(key)
+        let others = try required(unchanged)
         var put = Etcdserverpb_PutRequest()
         put.key = etcdKey
         put.value = value
         put.lease = lease
-        var request = Etcdserverpb_TxnRequest()
-        request.compare = [Self.compare(etcdKey, .create, .equal, 0)]
-        request.success = [Etcdserverpb_RequestOp(put)]
-        let response = try await txn(request, leaseID: lease)
-        guard response.succeeded else { throw .alreadyExists(key: key) }
+        let response = try await guardedWrite(
+            key, etcdKey, .absent, Etcdserverpb_RequestOp(put), unchanged: others, leaseID: lease)
         return response.header.revision
     }
 
-    nonisolated(nonsending) public func update(_ key: String, value: [UInt8], expectedRevision: Int64)
-        async throws(StoreError) -> Int64
-    {
+    nonisolated(nonsending) public func update(
+        _ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision]
+    ) async throws(StoreError) -> Int64 {
         try validate(key)
         let etcdKey = try keys.etcdKey(key)
+        let others = try required(unchanged)
         var put = Etcdserverpb_PutRequest()
         put.key = etcdKey
         put.value = value
         put.ignoreLease = true
-        let response = try await guardedWrite(key, etcdKey, expectedRevision, Etcdserverpb_RequestOp(put))
+        let response = try await guardedWrite(
+            key, etcdKey, .present(expectedRevision), Etcdserverpb_RequestOp(put), unchanged: others)
         return response.header.revision
     }
 
@@ -78,7 +78,7 @@ extension EtcdStore {
         var delete = Etcdserverpb_DeleteRangeRequest()
         delete.key = etcdKey
         delete.prevKv = true
-        let response = try await guardedWrite(key, etcdKey, expectedRevision, Etcdserverpb_RequestOp(delete))
+        let response = try await guardedWrite(key, etcdKey, .present(expectedRevision), Etcdserverpb_RequestOp(delete))
         guard let previous = response.responses.first?.responseDeleteRange.prevKvs.first else {
             throw .unavailable(reason: "etcd deleted \(key) without returning it")
         }
@@ -87,27 +87,76 @@ extension EtcdStore {
         return entry
     }
 
-    /// `operation` if the key's mod revision is `expectedRevision` (any, for 0) — the key must exist
-    /// either way; otherwise the failure branch reads the key: `notFound`, or `conflict` with its
-    /// current revision.
-    private func guardedWrite(_ key: String, _ etcdKey: [UInt8], _ expectedRevision: Int64, _ operation: Etcdserverpb_RequestOp)
-        async throws(StoreError) -> Etcdserverpb_TxnResponse
-    {
-        guard expectedRevision >= 0 else { throw .invalid(reason: "a revision is not negative") }
-        var read = Etcdserverpb_RangeRequest()
-        read.key = etcdKey
-        read.keysOnly = true
+    /// The state a guarded write requires of its own key.
+    enum Expectation {
+        /// Absent (a create).
+        case absent
+        /// Present, at this mod revision (any, for 0).
+        case present(Int64)
+    }
+
+    /// A key a write requires at a mod revision, with its etcd spelling.
+    typealias RequiredKey = (key: String, etcdKey: [UInt8], modRevision: Int64)
+
+    /// The etcd keys of `unchanged`, checked.
+    private func required(_ unchanged: [KeyRevision]) throws(StoreError) -> [RequiredKey] {
+        var others: [RequiredKey] = []
+        for other in unchanged {
+            try validate(other.key)
+            guard other.modRevision > 0 else {
+                throw .invalid(reason: "the revision \(other.key) must be at is positive")
+            }
+            others.append((other.key, try keys.etcdKey(other.key), other.modRevision))
+        }
+        return others
+    }
+
+    /// `operation` if the key is as `expected` and each of `unchanged` is at its mod revision, in
+    /// one Txn. Otherwise the failure branch reads every key compared (at the revision the compares
+    /// saw) and the first that failed is reported: `alreadyExists` for a create's key, `notFound`,
+    /// or `conflict` with the key's current revision.
+    private func guardedWrite(
+        _ key: String, _ etcdKey: [UInt8], _ expected: Expectation, _ operation: Etcdserverpb_RequestOp,
+        unchanged: [RequiredKey] = [], leaseID: Int64 = 0
+    ) async throws(StoreError) -> Etcdserverpb_TxnResponse {
         var request = Etcdserverpb_TxnRequest()
-        request.compare = [
-            expectedRevision == 0
-                ? Self.compare(etcdKey, .create, .greater, 0) : Self.compare(etcdKey, .mod, .equal, expectedRevision)
-        ]
+        switch expected {
+        case .absent:
+            request.compare = [Self.compare(etcdKey, .create, .equal, 0)]
+        case .present(let revision):
+            guard revision >= 0 else { throw .invalid(reason: "a revision is not negative") }
+            request.compare = [
+                revision == 0
+                    ? Self.compare(etcdKey, .create, .greater, 0) : Self.compare(etcdKey, .mod, .equal, revision)
+            ]
+        }
+        request.compare += unchanged.map { Self.compare($0.etcdKey, .mod, .equal, $0.modRevision) }
         request.success = [operation]
-        request.failure = [Etcdserverpb_RequestOp(read)]
-        let response = try await txn(request)
+        request.failure = ([etcdKey] + unchanged.map(\.etcdKey)).map { compared in
+            var read = Etcdserverpb_RangeRequest()
+            read.key = compared
+            read.keysOnly = true
+            return Etcdserverpb_RequestOp(read)
+        }
+        let response = try await txn(request, leaseID: leaseID)
         if response.succeeded { return response }
-        guard let current = response.responses.first?.responseRange.kvs.first else { throw .notFound(key: key) }
-        throw .conflict(key: key, currentRevision: current.modRevision)
+        let current = response.responses.map { $0.responseRange.kvs.first?.modRevision }
+        guard current.count == 1 + unchanged.count else {
+            throw .unavailable(
+                reason: "etcd answered a failed Txn on \(key) with \(current.count) reads, not \(1 + unchanged.count)")
+        }
+        switch (expected, current[0]) {
+        case (.absent, .some): throw .alreadyExists(key: key)
+        case (.present, nil): throw .notFound(key: key)
+        case (.present(let wanted), .some(let revision)) where wanted != 0 && revision != wanted:
+            throw .conflict(key: key, currentRevision: revision)
+        default: break
+        }
+        for (other, revision) in zip(unchanged, current.dropFirst()) {
+            guard let revision else { throw .notFound(key: other.key) }
+            if revision != other.modRevision { throw .conflict(key: other.key, currentRevision: revision) }
+        }
+        throw .unavailable(reason: "etcd refused the write to \(key) although every key it compared matched")
     }
 
     private func txn(_ request: Etcdserverpb_TxnRequest, leaseID: Int64 = 0) async throws(StoreError) -> Etcdserverpb_TxnResponse {

@@ -116,22 +116,26 @@ public final class SQLiteStore: Store {
 
     // MARK: Writes
 
-    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64)
+    nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
     {
         try validate(key: key, value: value)
-        guard case .revision(let revision) = try await writer.submit(.create(key: key, value: value, lease: lease))
+        try validate(unchanged)
+        guard
+            case .revision(let revision) = try await writer.submit(
+                .create(key: key, value: value, lease: lease, unchanged: unchanged))
         else { throw unexpected() }
         return revision
     }
 
-    nonisolated(nonsending) public func update(_ key: String, value: [UInt8], expectedRevision: Int64)
-        async throws(StoreError) -> Int64
-    {
+    nonisolated(nonsending) public func update(
+        _ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision]
+    ) async throws(StoreError) -> Int64 {
         try validate(key: key, value: value)
+        try validate(unchanged)
         guard
             case .revision(let revision) = try await writer.submit(
-                .update(key: key, value: value, expectedRevision: expectedRevision))
+                .update(key: key, value: value, expectedRevision: expectedRevision, unchanged: unchanged))
         else { throw unexpected() }
         return revision
     }
@@ -197,6 +201,15 @@ public final class SQLiteStore: Store {
 
     private func checkOpen() throws(StoreError) {
         if closed.load(ordering: .acquiring) { throw .unavailable(reason: "the store is closed") }
+    }
+
+    private func validate(_ unchanged: [KeyRevision]) throws(StoreError) {
+        for other in unchanged {
+            try validate(key: other.key)
+            guard other.modRevision > 0 else {
+                throw .invalid(reason: "the revision \(other.key) must be at is positive")
+            }
+        }
     }
 
     private func validate(key: String, value: [UInt8]? = nil) throws(StoreError) {

@@ -1,7 +1,8 @@
 /// A write submitted to the writer thread.
 enum WriteRequest: Sendable {
-    case create(key: String, value: [UInt8], lease: Int64)
-    case update(key: String, value: [UInt8], expectedRevision: Int64)
+    /// `unchanged`: other keys that must still be at these mod revisions.
+    case create(key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
+    case update(key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision])
     case delete(key: String, expectedRevision: Int64)
     case grantLease(ttl: Duration)
     /// `ifExpired`: the writer's own expiry sweep, skipped if a keep-alive won the race.
@@ -11,7 +12,7 @@ enum WriteRequest: Sendable {
     /// Value bytes, for batch sizing.
     var payloadBytes: Int {
         switch self {
-        case .create(_, let value, _), .update(_, let value, _): value.count
+        case .create(_, let value, _, _), .update(_, let value, _, _): value.count
         default: 0
         }
     }

@@ -12,6 +12,8 @@ protocol StoreFactory: Sendable {
 enum StoreConformanceCase: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case revisionsAndOrdering
     case compareAndSwap
+    case conditionalWrites
+    case conditionalWriteRacingDelete
     case concurrentCounters
     case listAtRevision
     case listPagingIsConsistent
@@ -34,6 +36,8 @@ enum StoreConformance {
             switch scenario {
             case .revisionsAndOrdering: try await revisionsAndOrdering(store)
             case .compareAndSwap: try await compareAndSwap(store)
+            case .conditionalWrites: try await conditionalWrites(store)
+            case .conditionalWriteRacingDelete: try await conditionalWriteRacingDelete(store)
             case .concurrentCounters: try await concurrentCounters(store)
             case .listAtRevision: try await listAtRevision(store)
             case .listPagingIsConsistent: try await listPagingIsConsistent(store)
