@@ -145,6 +145,30 @@ struct WatchTests {
         }
     }
 
+    @Test("a watcher from \"now\" is told the revision by the next bookmark, even one already bookmarked")
+    func bookmarkFromNow() async throws {
+        let options = testOptions { $0.bookmarkInterval = .milliseconds(20) }
+        try await withAPIServer(options: options) { api, _ in
+            let revision = try await api.minions.create(Make.minion("m1")).metadata.resourceVersion
+            let first = WatchReader(try await api.pods.watch(Make.watch(bookmarks: true)))
+            while true {
+                let event = try #require(try await first.next())
+                #expect(event.type == .bookmark)
+                if event.object.metadata.resourceVersion >= revision { break }
+            }
+            // The revision had its bookmark, and nothing changed since: a new watcher from "now"
+            // is still told it.
+            let second = WatchReader(try await api.pods.watch(Make.watch(bookmarks: true)))
+            let told = try #require(try await second.next())
+            #expect(told.type == .bookmark && told.object.metadata.resourceVersion == revision)
+            // Neither hears of the revision twice: the next event of each is the next change.
+            let pod = try await api.pods.create(Make.pod("p"))
+            let added = Seen(type: .added, name: "default/p", revision: pod.metadata.resourceVersion)
+            #expect(try await first.next()?.seen == added)
+            #expect(try await second.next()?.seen == added)
+        }
+    }
+
     @Test("a watcher that falls too far behind ends with RESOURCE_EXHAUSTED and resumes without loss")
     func slowWatcher() async throws {
         let options = testOptions { $0.watcherQueueLimit = 5 }

@@ -55,6 +55,9 @@ final class WatchCache: Sendable {
         var bookmarkWatchers = 0
         /// The revision of the last bookmark appended to the log.
         var lastBookmark: Int64 = 0
+        /// A watcher that allows bookmarks started from "now" since the last bookmark: it has not
+        /// been told any revision, so the next bookmark goes out even if the revision did not move.
+        var untoldWatchers = false
         /// Set once the server shuts down: new watches fail with it (reads still work).
         var watchesClosed: RegistryError?
     }
@@ -155,7 +158,7 @@ final class WatchCache: Sendable {
             shared.failure = nil
             return Self.removeAll(&shared)
         }
-        for watcher in ended { watcher.queue.end(.tooOld(requested: watcher.queue.lastRevision)) }
+        for watcher in ended { watcher.queue.end(.tooOld(requested: watcher.queue.position)) }
         log.releaseParked()
     }
 
@@ -224,7 +227,7 @@ final class WatchCache: Sendable {
     }
 
     /// Sends a BOOKMARK at the current revision to every watcher that asked for bookmarks and has
-    /// not been told about it yet.
+    /// not been told about it yet (one that started from "now" has been told no revision at all).
     ///
     /// The bookmark is an entry of the fan-out log, so it reaches each watcher after every
     /// event before it; each watcher skips it if it already received that revision.
@@ -232,8 +235,9 @@ final class WatchCache: Sendable {
         let parked: [WatcherQueue] = shared.withLock { shared in
             guard let state = shared.state, shared.bookmarkWatchers > 0 else { return [] }
             let revision = effectiveRevision(state)
-            guard revision > shared.lastBookmark else { return [] }
+            guard revision > shared.lastBookmark || shared.untoldWatchers else { return [] }
             shared.lastBookmark = revision
+            shared.untoldWatchers = false
             return log.append(.bookmark(revision: revision, bytes: ProtoBytes.bookmarkEvent(revision: revision)))
         }
         for queue in parked { queue.wake() }
@@ -306,23 +310,31 @@ final class WatchCache: Sendable {
             let now = effectiveRevision(state)
             var initial: [WatcherQueue.Item] = []
             let floor: Int64
+            // The newest revision the client knows: the initial BOOKMARK's, or the one it asked
+            // from; none for a watch from "now", so that a bookmark at `now` still reaches it.
+            var told: Int64
             if sendInitialEvents {
                 // Only the namespace's keys: a watch of one namespace costs nothing for the others.
                 initial = state.matching(prefix: codec.keys.prefix(namespace: filter.namespace), filter: filter)
                     .map(WatcherQueue.Item.added)
                 initial.append(.event(ProtoBytes.bookmarkEvent(revision: now)))
                 floor = now
+                told = now
             } else if fromRevision > 0 {
                 guard let events = state.ring.events(after: fromRevision) else { throw .tooOld(requested: fromRevision) }
                 initial = events.compactMap { $0.delivery(for: filter).map(WatcherQueue.Item.event) }
                 floor = max(fromRevision, events.last?.revision ?? 0)
+                told = floor
             } else {
                 floor = now
+                told = 0
+                if allowBookmarks { shared.untoldWatchers = true }
             }
             // Entries appended from now on are after `floor`: the log is appended under this lock.
             let live = WatcherQueue.Live(log: log, floor: floor, allowBookmarks: allowBookmarks, select: Self.selection(filter))
             let queue = WatcherQueue(
-                limit: limits.watcherQueueLimit, initial: initial, lastRevision: floor, live: live, cursor: log.nextSequence)
+                limit: limits.watcherQueueLimit, initial: initial, lastRevision: told, live: live,
+                cursor: log.nextSequence)
             shared.nextWatcher += 1
             shared.watchers[shared.nextWatcher] = Watcher(allowBookmarks: allowBookmarks, queue: queue)
             if allowBookmarks { shared.bookmarkWatchers += 1 }

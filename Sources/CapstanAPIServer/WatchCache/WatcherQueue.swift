@@ -44,7 +44,8 @@ final class WatcherQueue: Sendable {
         var head = 0
         /// Items before this index are initial events, which do not count against the limit.
         var initialEnd = 0
-        /// Revision of the newest event queued (or the revision the watch started after).
+        /// Revision of the newest event or bookmark queued, or else the newest the client knew when
+        /// it started (0 for a watch from "now": a bookmark at the start revision is news to it).
         var lastRevision: Int64
         /// How the watch ends once `items` are delivered; nil while it goes on.
         var ending: Ending?
@@ -114,8 +115,12 @@ final class WatcherQueue: Sendable {
         waiter?.resume()
     }
 
-    /// The revision of the newest event queued.
+    /// The revision of the newest event queued (see `State.lastRevision`).
     var lastRevision: Int64 { state.withLock { $0.lastRevision } }
+
+    /// The revision the watcher has every change up to: its newest event queued, or the revision
+    /// it started after.
+    var position: Int64 { max(lastRevision, live?.floor ?? 0) }
 
     /// Whether the watch has ended or been cancelled (the cache drops it).
     var isEnded: Bool { state.withLock { $0.ending != nil || $0.cancelled } }
