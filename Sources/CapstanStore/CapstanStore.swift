@@ -58,8 +58,9 @@
 ///   Range calls (a paged list reads at the first page's revision); each write is one `Txn` whose
 ///   guard is the store's check (`create_revision == 0`, `mod_revision == expected`, one
 ///   `mod_revision` compare per other key required) and whose failure branch reads every key
-///   compared, so conflicts carry the current revision; updates keep the lease (`ignore_lease`). A watch is its own bidirectional `Watch` stream, pulled by its consumer,
-///   asked from `fromRevision` itself (so etcd's compaction check is the store's) and resumed from
+///   compared, so conflicts carry the current revision; updates keep the lease (`ignore_lease`).
+///   A watch is its own bidirectional `Watch` stream, pulled by its consumer, asked from
+///   `fromRevision` itself (so etcd's compaction check is the store's) and resumed from
 ///   the last delivered revision on another member when a stream breaks. Leases share one
 ///   `LeaseKeepAlive` stream. Every request has a deadline kept by one ticking task; a write runs
 ///   in its own task (a cancelled caller does not abandon it), a read in the caller's task (made

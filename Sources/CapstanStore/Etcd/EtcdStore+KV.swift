@@ -104,7 +104,7 @@ extension EtcdStore {
         for other in unchanged {
             try validate(other.key)
             guard other.modRevision > 0 else {
-                throw .invalid(reason: "the revision \(other.key) must be at is positive")
+                throw .invalid(reason: "the revision required of \(other.key) must be positive")
             }
             others.append((other.key, try keys.etcdKey(other.key), other.modRevision))
         }

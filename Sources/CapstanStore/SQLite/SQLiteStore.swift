@@ -207,7 +207,7 @@ public final class SQLiteStore: Store {
         for other in unchanged {
             try validate(key: other.key)
             guard other.modRevision > 0 else {
-                throw .invalid(reason: "the revision \(other.key) must be at is positive")
+                throw .invalid(reason: "the revision required of \(other.key) must be positive")
             }
         }
     }
