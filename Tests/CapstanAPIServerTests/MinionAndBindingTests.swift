@@ -1,4 +1,5 @@
 import CapstanAPI
+import CapstanAPIServerHost
 import CapstanRPC
 import CapstanStore
 import Testing
@@ -132,31 +133,53 @@ struct BindingTests {
 
     @Test("a binding racing its minion's delete: never a pod bound after its minion is gone")
     func raceWithMinionDelete() async throws {
-        try await withAPIServer { api, _ in
-            for round in 0..<40 {
-                _ = try await api.minions.create(Make.minion("m\(round)"))
-                _ = try await api.pods.create(Make.pod("p\(round)"))
-                async let bound = outcome { try await api.bindings.create(binding("p\(round)", to: "m\(round)")) }
-                async let deleted = api.minions.delete(Make.delete("m\(round)"))
-                let (write, minion) = try await (bound, deleted)
-                try await expectNotAfterDelete(write, minion, round: round) {
-                    try await api.pods.get(Make.get("p\(round)")).spec.host.isEmpty
-                }
-            }
-        }
+        try await withAPIServer { api, _ in try await raceBindingsWithMinionDeletes(api, rounds: 40) }
     }
 
     @Test("a pod created on a minion racing the minion's delete: never created after the minion is gone")
     func placedPodRaceWithMinionDelete() async throws {
-        try await withAPIServer { api, _ in
-            for round in 0..<40 {
-                _ = try await api.minions.create(Make.minion("m\(round)"))
-                async let created = outcome { try await api.pods.create(Make.pod("p\(round)", host: "m\(round)")) }
-                async let deleted = api.minions.delete(Make.delete("m\(round)"))
-                let (pod, minion) = try await (created, deleted)
-                try await expectNotAfterDelete(pod, minion, round: round) {
-                    await rpcError { _ = try await api.pods.get(Make.get("p\(round)")) }.code == .notFound
-                }
+        try await withAPIServer { api, _ in try await racePlacedPodsWithMinionDeletes(api, rounds: 40) }
+    }
+
+    @Test("both races over HTTP/2, on each store backend", .timeLimit(.minutes(3)), arguments: Backend.allCases)
+    func racesWithMinionDeleteOverHTTP2(backend: Backend) async throws {
+        try await BackendFixture.with(backend) { fixture in
+            let host = try await fixture.startHost(options: testOptions())
+            let clients = try HTTP2Clients(address: host.address)
+            do {
+                try await raceBindingsWithMinionDeletes(clients.api, rounds: 20)
+                try await racePlacedPodsWithMinionDeletes(clients.api, rounds: 20)
+            } catch {
+                Issue.record(error, "\(backend)")
+            }
+            await clients.close()
+            await host.stop()
+        }
+    }
+
+    /// Each round binds a new pod to a new minion while deleting the minion.
+    private func raceBindingsWithMinionDeletes(_ api: APIClients, rounds: Int) async throws {
+        for round in 0..<rounds {
+            _ = try await api.minions.create(Make.minion("m\(round)"))
+            _ = try await api.pods.create(Make.pod("p\(round)"))
+            async let bound = outcome { try await api.bindings.create(binding("p\(round)", to: "m\(round)")) }
+            async let deleted = api.minions.delete(Make.delete("m\(round)"))
+            let (write, minion) = try await (bound, deleted)
+            try await expectNotAfterDelete(write, minion, round: round) {
+                try await api.pods.get(Make.get("p\(round)")).spec.host.isEmpty
+            }
+        }
+    }
+
+    /// Each round creates a pod on a new minion (`spec.host` set) while deleting the minion.
+    private func racePlacedPodsWithMinionDeletes(_ api: APIClients, rounds: Int) async throws {
+        for round in 0..<rounds {
+            _ = try await api.minions.create(Make.minion("n\(round)"))
+            async let created = outcome { try await api.pods.create(Make.pod("q\(round)", host: "n\(round)")) }
+            async let deleted = api.minions.delete(Make.delete("n\(round)"))
+            let (pod, minion) = try await (created, deleted)
+            try await expectNotAfterDelete(pod, minion, round: round) {
+                await rpcError { _ = try await api.pods.get(Make.get("q\(round)")) }.code == .notFound
             }
         }
     }
@@ -183,7 +206,7 @@ struct BindingTests {
             #expect(written < deleted, "round \(round): written at \(written), its minion deleted at \(deleted)")
         case .failure(let error):
             #expect(error.code == .notFound, "round \(round): \(error)")
-            #expect(error.message == "minion \"m\(round)\" not found", "round \(round)")
+            #expect(error.message == "minion \"\(minion.metadata.name)\" not found", "round \(round)")
             #expect(try await unwritten(), "round \(round)")
         }
     }
