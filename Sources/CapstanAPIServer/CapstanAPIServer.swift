@@ -17,7 +17,9 @@
 ///   and comes from the store only once the ring no longer holds them. Every event is
 ///   encoded once and shared by its watchers; each watcher has a bounded queue and is dropped
 ///   with RESOURCE_EXHAUSTED when it falls behind. Reads wait until the cache has every write
-///   the server acknowledged (`CacheProgress`), so a client reads its own writes.
+///   the server acknowledged (`CacheProgress`), so a client reads its own writes; a read that
+///   carries a revision (`ReadAfter` metadata, sent by `CapstanClient`) also waits for that one,
+///   so a client that wrote through another API server of the cluster reads its writes too.
 /// - **Errors** (`Errors/`): `RegistryError`, and `ErrorTable.swift`, the one mapping to gRPC
 ///   status codes (API.md's error table), with `google.rpc.BadRequest` details for
 ///   INVALID_ARGUMENT.

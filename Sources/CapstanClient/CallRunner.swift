@@ -1,6 +1,8 @@
+import CapstanAPI
 import CapstanHTTP2
 import CapstanRPC
 import CapstanWire
+import Synchronization
 
 /// Whether a call may run twice with the same effect as once.
 enum Idempotency: Sendable {
@@ -10,15 +12,45 @@ enum Idempotency: Sendable {
     case write
 }
 
-/// Makes the calls of every typed client: metadata (bearer token), deadline, retries.
+/// The newest store revision a client has seen: in an object or a list it wrote or read.
+/// Its reads carry it (`ReadAfter`), so an API server that answers one after a failover first
+/// catches up with what the client saw through another: it reads its own writes, and never an
+/// older state than it already read.
+final class ReadSession: Sendable {
+    private let newest = Atomic<Int64>(0)
+
+    /// The revision reads must reflect at least; 0 before the first answer.
+    var revision: Int64 { newest.load(ordering: .relaxed) }
+
+    /// Forgets every revision seen: they came from another store (`ReadAfter.rejectedKey`).
+    func forget(_ revision: Int64) {
+        _ = newest.compareExchange(expected: revision, desired: 0, ordering: .relaxed)
+    }
+
+    /// Notes a revision the client has seen.
+    func note(_ revision: UInt64) {
+        let revision = Int64(clamping: revision)
+        var current = newest.load(ordering: .relaxed)
+        while current < revision {
+            let (exchanged, original) = newest.compareExchange(expected: current, desired: revision, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+}
+
+/// Makes the calls of every typed client: metadata (bearer token, `ReadAfter` on reads),
+/// deadline, retries.
 struct CallRunner: Sendable {
     let rpc: RPCClient
     let options: ClientOptions
+    let session = ReadSession()
 
-    /// The request metadata of every call.
-    var metadata: Metadata {
+    /// The request metadata of a call: the token, and `ReadAfter` with `readAfter` unless it is 0.
+    func metadata(readAfter: Int64) -> Metadata {
         var metadata = Metadata()
         if let token = options.token { try? metadata.add("authorization", "Bearer \(token)") }
+        if readAfter > 0 { try? metadata.add(ReadAfter.key, String(readAfter)) }
         return metadata
     }
 
@@ -41,14 +73,23 @@ struct CallRunner: Sendable {
     ) async throws -> Value {
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         var attempts = 0
+        var forgotten = false
         while true {
             attempts += 1
             let remaining = deadline.map { ContinuousClock.now.duration(to: $0) }
             if let remaining, remaining <= .zero {
                 throw RPCError(code: .deadlineExceeded, message: "the deadline passed before \(path) could be sent")
             }
+            let sent = idempotency == .idempotent ? session.revision : 0
             do {
-                return try await attempt(CallOptions(timeout: remaining, metadata: metadata))
+                return try await attempt(CallOptions(timeout: remaining, metadata: metadata(readAfter: sent)))
+            } catch let error as RPCError
+                where !forgotten && sent > 0 && error.trailers.first(ReadAfter.rejectedKey) != nil
+            {
+                // The revisions this client saw are not from the store behind the server (it was
+                // replaced): forget them and read again, once.
+                session.forget(sent)
+                forgotten = true
             } catch let error as RPCError {
                 guard Self.isRetryable(error, idempotency), attempts < options.retry.maxAttempts else { throw error }
                 let pause = options.retry.pause(after: attempts)
@@ -69,8 +110,11 @@ struct CallRunner: Sendable {
         timeout: Duration?,
         _ idempotency: Idempotency
     ) async throws -> Response {
-        try await withRetries(method.path, timeout: timeout ?? options.timeout, idempotency) { callOptions in
+        let timeout = timeout ?? options.timeout
+        let response = try await withRetries(method.path, timeout: timeout, idempotency) { callOptions in
             try await rpc.unary(method, request, options: callOptions)
         }
+        if let object = response as? any APIObject { session.note(object.metadata.resourceVersion) }
+        return response
     }
 }

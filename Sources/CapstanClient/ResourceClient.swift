@@ -25,7 +25,9 @@ public struct ResourceClient<Object: Resource>: Sendable {
 
     /// One page of a listing, as the server sends it (`continueToken` names the next page).
     public func list(_ request: ListRequest, timeout: Duration? = nil) async throws -> Object.List {
-        try await runner.unary(Object.listMethod, request, timeout: timeout, .idempotent)
+        let list = try await runner.unary(Object.listMethod, request, timeout: timeout, .idempotent)
+        runner.session.note(Object.page(list).resourceVersion)
+        return list
     }
 
     /// Every matching object, read page by page at one revision (the first page's). `timeout`

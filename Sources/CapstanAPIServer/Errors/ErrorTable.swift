@@ -50,6 +50,14 @@ extension RegistryError: RPCErrorConvertible {
                 code: .outOfRange,
                 message: "resource version \(requested) is newer than the store's revision \(current): "
                     + "it is not from this store (was the store replaced?); list again")
+        case .readAfterUnknown(let requested, let current):
+            var trailers = Metadata()
+            try? trailers.add(ReadAfter.rejectedKey, String(current))
+            return RPCError(
+                code: .outOfRange,
+                message: "\(ReadAfter.key) revision \(requested) is newer than the store's revision \(current): "
+                    + "the client saw another store (was the store replaced?); read again without it",
+                trailers: trailers)
         case .alreadyBound(let namespace, let name, let host):
             return RPCError(code: .failedPrecondition, message: "pod \"\(namespace)/\(name)\" is already bound to minion \"\(host)\"")
         case .portInUse(let port, let proto, let holderNamespace, let holderName):

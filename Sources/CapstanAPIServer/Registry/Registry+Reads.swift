@@ -2,20 +2,35 @@ import CapstanAPI
 import CapstanRPC
 import CapstanStore
 
-/// Get, List and Watch: served from the watch cache after it reached every acknowledged write.
+/// Get, List and Watch: served from the watch cache after it reached every write this server
+/// acknowledged, and the revision the client asked to read after (`ReadAfter`), if any.
 extension Registry {
-    nonisolated(nonsending) func get(_ request: GetRequest) async throws(RegistryError) -> EncodedMessage<S.Object> {
+    /// `after`: the client's `ReadAfter` revision (0: none).
+    nonisolated(nonsending) func get(_ request: GetRequest, after: Int64 = 0) async throws(RegistryError)
+        -> EncodedMessage<S.Object>
+    {
         let (namespace, name) = try target(of: request)
-        try await progress.waitForWrites(timeout: options.readWaitTimeout)
+        try await waitToRead(after: after)
         return try cached(namespace: namespace, name: name)
     }
 
-    /// `get` when it needs no waiting (the caches reached every acknowledged write), answered on
-    /// the caller's thread; `nil` when it would have to wait.
-    func getImmediately(_ request: GetRequest) throws(RegistryError) -> EncodedMessage<S.Object>? {
+    /// `get` when it needs no waiting (the caches reached every acknowledged write and `after`),
+    /// answered on the caller's thread; `nil` when it would have to wait.
+    func getImmediately(_ request: GetRequest, after: Int64 = 0) throws(RegistryError) -> EncodedMessage<S.Object>? {
         let (namespace, name) = try target(of: request)
-        guard progress.hasReachedWrites else { return nil }
+        guard progress.hasReachedWrites, after <= 0 || progress.hasReached(after) else { return nil }
         return try cached(namespace: namespace, name: name)
+    }
+
+    /// Waits until the caches reached every write this server acknowledged and `after`. A
+    /// revision past the store's own came from another store: `readAfterUnknown`, not a wait.
+    nonisolated(nonsending) func waitToRead(after: Int64) async throws(RegistryError) {
+        if after > 0, !progress.hasReached(after) {
+            let current: Int64
+            do { current = try await store.currentRevision() } catch { throw .store(error) }
+            if after > current { throw .readAfterUnknown(requested: after, current: current) }
+        }
+        try await progress.wait(for: max(progress.writeMark, after), timeout: options.readWaitTimeout)
     }
 
     private func target(of request: GetRequest) throws(RegistryError) -> (namespace: String, name: String) {
@@ -41,7 +56,9 @@ extension Registry {
     /// One page. The first comes from the cache. Later ones (with a continue token) show the
     /// state at the first page's revision, so all pages show one consistent state: from the cache
     /// while its ring holds this kind's changes since that revision, else from the store at it.
-    nonisolated(nonsending) func list(_ request: ListRequest) async throws(RegistryError) -> EncodedMessage<S.List> {
+    nonisolated(nonsending) func list(_ request: ListRequest, after: Int64 = 0) async throws(RegistryError)
+        -> EncodedMessage<S.List>
+    {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         guard request.limit >= 0 else {
             throw .invalid(kind: S.kind, namespace: request.namespace, name: "", errors: [FieldError("limit", "must not be negative")])
@@ -52,7 +69,7 @@ extension Registry {
         let more: Bool
         let revision: Int64
         if request.continueToken.isEmpty {
-            try await progress.waitForWrites(timeout: options.readWaitTimeout)
+            try await waitToRead(after: after)
             (items, more, revision) = try cache.page(
                 prefix: prefix, after: nil, filter: filter, limit: limit, byteBudget: options.maxPageBytes)
         } else {
@@ -96,7 +113,7 @@ extension Registry {
 
     /// Streams the watch to `response` until the client goes away, the watcher is dropped, or
     /// the server stops.
-    func watch(_ request: WatchRequest, response: ResponseStream<S.Event>) async throws {
+    func watch(_ request: WatchRequest, response: ResponseStream<S.Event>, after: Int64 = 0) async throws {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         let from = Int64(clamping: request.resourceVersion)
         if from > 0, from > progress.revision {
@@ -106,7 +123,8 @@ extension Registry {
             do { current = try await store.currentRevision() } catch { throw RegistryError.store(error) }
             if from > current { throw RegistryError.tooNew(requested: from, current: current) }
         }
-        try await progress.wait(for: max(progress.writeMark, request.sendInitialEvents ? from : 0), timeout: options.readWaitTimeout)
+        try await waitToRead(after: after)
+        if request.sendInitialEvents { try await progress.wait(for: from, timeout: options.readWaitTimeout) }
         let subscription = try cache.watch(
             filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
             allowBookmarks: request.allowBookmarks)

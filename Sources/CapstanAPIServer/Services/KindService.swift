@@ -11,15 +11,30 @@ struct KindService<S: KindStrategy>: Sendable {
         let methods = S.methods
         router.unaryEncoded(methods.create) { request, _ in try await registry.create(request).encoded }
         router.unaryEncoded(
-            methods.get, immediately: { request, _ in try registry.getImmediately(request) },
-            { request, _ in try await registry.get(request) })
-        router.unaryEncoded(methods.list) { request, _ in try await registry.list(request) }
+            methods.get,
+            immediately: { request, context in try registry.getImmediately(request, after: readAfter(context)) },
+            { request, context in try await registry.get(request, after: readAfter(context)) })
+        router.unaryEncoded(methods.list) { request, context in
+            try await registry.list(request, after: readAfter(context))
+        }
         if let update = methods.update {
             router.unaryEncoded(update) { request, _ in try await registry.update(request).encoded }
         }
         router.unaryEncoded(methods.delete) { request, _ in try await registry.delete(request).encoded }
-        router.serverStreaming(methods.watch) { request, response, _ in
-            try await registry.watch(request, response: response)
+        router.serverStreaming(methods.watch) { request, response, context in
+            try await registry.watch(request, response: response, after: readAfter(context))
         }
     }
+}
+
+/// The revision a read must reflect at least (`ReadAfter`): 0 without the metadata,
+/// `INVALID_ARGUMENT` for a value that is not a revision.
+func readAfter(_ context: ServerContext) throws(RPCError) -> Int64 {
+    guard let value = context.metadata.first(ReadAfter.key) else { return 0 }
+    guard let revision = ReadAfter.revision(value) else {
+        throw RPCError(
+            code: .invalidArgument,
+            message: "metadata \(ReadAfter.key) must be a store revision (a decimal number), not \"\(value)\"")
+    }
+    return revision
 }

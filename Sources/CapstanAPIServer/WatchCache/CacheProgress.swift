@@ -62,6 +62,11 @@ final class CacheProgress: Sendable {
         for continuation in ready { continuation.resume(returning: true) }
     }
 
+    /// Whether every cache has applied the events up to `revision`.
+    func hasReached(_ revision: Int64) -> Bool {
+        reached.load(ordering: .acquiring) >= revision
+    }
+
     /// Whether the caches already reached every write this server acknowledged: a read may be
     /// served now, without `waitForWrites`.
     var hasReachedWrites: Bool {
