@@ -19,6 +19,7 @@ struct ErrorTableTests {
         (.badContinueToken("x"), .invalidArgument),
         (.tooOld(requested: 3), .outOfRange),
         (.tooNew(requested: 9, current: 5), .outOfRange),
+        (.readAfterUnknown(requested: 9, current: 5), .outOfRange),
         (.alreadyBound(namespace: "a", name: "b", host: "m1"), .failedPrecondition),
         (.portInUse(port: 80, protocol: "TCP", holderNamespace: "a", holderName: "b"), .alreadyExists),
         (.watcherTooSlow(limit: 5), .resourceExhausted),
