@@ -489,6 +489,25 @@ def scenario_bindings(channel):
     check(bound == ["b1"], "spec.host=bind-m1 lists %s" % bound)
 
 
+def scenario_read_after(channel):
+    """The capstan-read-after metadata: a revision this store reached is served, one past it is
+    OUT_OF_RANGE with the store's revision in a trailer, a malformed one INVALID_ARGUMENT."""
+    pods = S.pod_grpc.PodsStub(channel)
+    ns = "read-after"
+    created = pods.Create(make_pod("r1", ns), timeout=TIMEOUT)
+    revision = created.metadata.resource_version
+    got = pods.Get(get("r1", ns), timeout=TIMEOUT, metadata=(("capstan-read-after", str(revision)),))
+    check(got == created, "Get after the pod's revision returned %s" % got.metadata)
+    listed = pods.List(S.meta.ListRequest(namespace=ns), timeout=TIMEOUT,
+                       metadata=(("capstan-read-after", str(revision)),))
+    check([item.metadata.name for item in listed.items] == ["r1"], "List after the revision: %s" % listed.items)
+    error = expect_error(grpc.StatusCode.OUT_OF_RANGE, pods.Get, get("r1", ns),
+                         metadata=(("capstan-read-after", str(revision + 1000000)),))
+    rejected = [value for key, value in error.trailing_metadata() or () if key == "capstan-read-after-rejected"]
+    check(len(rejected) == 1 and int(rejected[0]) >= revision, "trailers: %s" % (error.trailing_metadata(),))
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, pods.Get, get("r1", ns), metadata=(("capstan-read-after", "soon"),))
+
+
 def scenario_service_port_clash(channel):
     services = S.service_grpc.ServicesStub(channel)
     services.Create(make_service("holder", "ports-a", 31001), timeout=TIMEOUT)
@@ -571,6 +590,7 @@ SCENARIOS = [
     ("validation_details", scenario_validation_details),
     ("bindings", scenario_bindings),
     ("service_port_clash", scenario_service_port_clash),
+    ("read_after", scenario_read_after),
 ]
 
 
