@@ -31,16 +31,31 @@ struct BindingRegistry: Sendable {
         }
     }
 
+    /// Creates a prepared pod whose `spec.host` is set (placed by hand), in one store transaction
+    /// with a check that its minion is as it was read; `notFound` naming the minion if it is gone.
+    func insertPlaced(_ prepared: Pod, nameWasGenerated: Bool) async throws(RegistryError)
+        -> Registry<PodStrategy>.Written
+    {
+        while true {
+            let minion = try await minionAsRead(prepared.spec.host)
+            do throws(RegistryError) {
+                return try await pods.insert(prepared, nameWasGenerated: nameWasGenerated, unchanged: [minion])
+            } catch let error where Self.minionChanged(error, minion) {
+                continue  // the minion changed (a status report) or is gone: read it again
+            }
+        }
+    }
+
     /// The minion's key at its current revision, for a write that must not outlive it;
     /// `notFound` naming the minion if it does not exist.
-    func minionAsRead(_ name: String) async throws(RegistryError) -> KeyRevision {
+    private func minionAsRead(_ name: String) async throws(RegistryError) -> KeyRevision {
         let minion = try await minions.read(namespace: "", name: name)
         return KeyRevision(key: minions.keys.key(namespace: "", name: name), modRevision: minion.revision)
     }
 
     /// Whether a write failed because `minion` is no longer at its revision: reading it again
     /// either finds it at a new one or reports it missing.
-    static func minionChanged(_ error: RegistryError, _ minion: KeyRevision) -> Bool {
+    private static func minionChanged(_ error: RegistryError, _ minion: KeyRevision) -> Bool {
         switch error {
         case .store(.conflict(let key, _)), .store(.notFound(let key)): key == minion.key
         default: false

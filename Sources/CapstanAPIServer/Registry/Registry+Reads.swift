@@ -25,12 +25,20 @@ extension Registry {
     /// Waits until the caches reached every write this server acknowledged and `after`. A
     /// revision past the store's own came from another store: `readAfterUnknown`, not a wait.
     nonisolated(nonsending) func waitToRead(after: Int64) async throws(RegistryError) {
-        if after > 0, !progress.hasReached(after) {
-            let current: Int64
-            do { current = try await store.currentRevision() } catch { throw .store(error) }
-            if after > current { throw .readAfterUnknown(requested: after, current: current) }
-        }
+        try await requireInStore(after) { .readAfterUnknown(requested: $0, current: $1) }
         try await progress.wait(for: max(progress.writeMark, after), timeout: options.readWaitTimeout)
+    }
+
+    /// Throws `refusal(revision, store's revision)` when `revision` is past the store's own: it
+    /// came from another store, and waiting for it would never end. The store is asked only when
+    /// the caches have not reached `revision` (else the store has too).
+    nonisolated(nonsending) private func requireInStore(
+        _ revision: Int64, _ refusal: (Int64, Int64) -> RegistryError
+    ) async throws(RegistryError) {
+        guard revision > 0, !progress.hasReached(revision) else { return }
+        let current: Int64
+        do { current = try await store.currentRevision() } catch { throw .store(error) }
+        if revision > current { throw refusal(revision, current) }
     }
 
     private func target(of request: GetRequest) throws(RegistryError) -> (namespace: String, name: String) {
@@ -116,13 +124,9 @@ extension Registry {
     func watch(_ request: WatchRequest, response: ResponseStream<S.Event>, after: Int64 = 0) async throws {
         let filter = try filter(namespace: request.namespace, labelSelector: request.labelSelector, fieldSelector: request.fieldSelector)
         let from = Int64(clamping: request.resourceVersion)
-        if from > 0, from > progress.revision {
-            // Past what the caches applied: a revision the store never reached would make the
-            // watch wait silently for ever, so it is refused (the client lists again).
-            let current: Int64
-            do { current = try await store.currentRevision() } catch { throw RegistryError.store(error) }
-            if from > current { throw RegistryError.tooNew(requested: from, current: current) }
-        }
+        // A revision the store never reached would make the watch wait silently for ever, so it
+        // is refused (the client lists again).
+        try await requireInStore(from) { .tooNew(requested: $0, current: $1) }
         try await waitToRead(after: after)
         if request.sendInitialEvents { try await progress.wait(for: from, timeout: options.readWaitTimeout) }
         let subscription = try cache.watch(

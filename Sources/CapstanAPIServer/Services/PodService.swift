@@ -16,20 +16,7 @@ struct PodService: Sendable {
             guard !prepared.spec.host.isEmpty else {
                 return try await registry.insert(consume prepared, nameWasGenerated: nameWasGenerated).encoded
             }
-            // A pod placed by hand: created only while its minion exists, in the same transaction.
-            while true {
-                let minion = try await bindings.minionAsRead(prepared.spec.host)
-                let object = copy prepared
-                let written: Registry<PodStrategy>.Written
-                do throws(RegistryError) {
-                    written = try await registry.insert(
-                        consume object, nameWasGenerated: nameWasGenerated, unchanged: [minion])
-                } catch {
-                    if BindingRegistry.minionChanged(error, minion) { continue }
-                    throw error
-                }
-                return written.encoded
-            }
+            return try await bindings.insertPlaced(prepared, nameWasGenerated: nameWasGenerated).encoded
         }
         router.unaryEncoded(Pods.Method.updateStatus) { request, _ in
             let namespace = PodStrategy.requestNamespace(request.metadata.namespace)

@@ -312,7 +312,7 @@ final class WatchCache: Sendable {
             let floor: Int64
             // The newest revision the client knows: the initial BOOKMARK's, or the one it asked
             // from; none for a watch from "now", so that a bookmark at `now` still reaches it.
-            var told: Int64
+            let told: Int64
             if sendInitialEvents {
                 // Only the namespace's keys: a watch of one namespace costs nothing for the others.
                 initial = state.matching(prefix: codec.keys.prefix(namespace: filter.namespace), filter: filter)
