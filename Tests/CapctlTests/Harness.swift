@@ -138,14 +138,3 @@ func expectGolden(_ name: String, _ actual: String, sourceLocation: SourceLocati
     }
     #expect(actual == expected, "\(name) differs from its golden file:\n\(actual)", sourceLocation: sourceLocation)
 }
-
-/// Runs blocking work (reading a child's pipes, waiting for it to exit) on a Dispatch thread, not
-/// on one of Swift concurrency's few cooperative threads, which the in-process API server and the
-/// other tests need meanwhile.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try body() })
-        }
-    }
-}
