@@ -12,7 +12,8 @@ enum Idempotency: Sendable {
     case write
 }
 
-/// The newest store revision a client has seen: in an object or a list it wrote or read.
+/// The newest store revision a client has seen: in an object or a list it wrote or read, or in
+/// a watch event it received.
 /// Its reads carry it (`ReadAfter`), so an API server that answers one after a failover first
 /// catches up with what the client saw through another: it reads its own writes, and never an
 /// older state than it already read.

@@ -37,7 +37,7 @@ public import CapstanRPC
 ///   refuses connections is skipped (with backoff) and the next one is used. A lost connection
 ///   fails its calls with `UNAVAILABLE`; the retry above then reaches the next live server.
 /// - **Read after what was seen** (`ReadSession`): the client keeps the newest revision of any
-///   object or list it wrote or read, and its reads carry it (`ReadAfter`). The server answering
+///   object or list it wrote or read and of any watch event it received, and its reads carry it (`ReadAfter`). The server answering
 ///   waits until its cache has that revision, so after a failover the client still reads its own
 ///   writes and never an older state than it saw. If the server refuses the revision as newer
 ///   than its store (the store was replaced), the client forgets it and reads once more.

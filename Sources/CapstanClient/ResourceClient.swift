@@ -106,7 +106,7 @@ public struct ResourceClient<Object: Resource>: Sendable {
         let call = try await runner.withRetries(Object.watchMethod.path, timeout: timeout, .idempotent) { options in
             try await rpc.serverStreaming(Object.watchMethod, request, options: options)
         }
-        return WatchStream(call: call)
+        return WatchStream(call: call, session: runner.session)
     }
 
     /// An informer for this kind, not yet started (see `Informer`).

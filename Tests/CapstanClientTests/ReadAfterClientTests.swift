@@ -55,6 +55,31 @@ struct ReadAfterClientTests {
         }
     }
 
+    @Test("a watch event counts as seen: later reads carry its revision")
+    func watchEventsSeen() async throws {
+        let recorder = ReadAfterRecorder()
+        try await withServerAndClient(interceptors: [recorder]) { server, watcher in
+            let writer = try CapstanClient(servers: [server.address], options: clientOptions())
+            let listed = try await watcher.pods.list()
+            let stream = try await watcher.pods.watch(resourceVersion: listed.resourceVersion)
+            var events = stream.makeAsyncIterator()
+            // The watcher writes nothing: only the events tell it of the other client's writes.
+            let created = try await writer.pods.create(Make.pod("w"))
+            var updated = created
+            updated.metadata.labels["seen"] = "yes"
+            let changed = try await writer.pods.update(updated)
+            #expect(try await events.next()?.object.metadata.resourceVersion == created.metadata.resourceVersion)
+            _ = try await watcher.pods.get(name: "w")
+            #expect(try await events.next()?.object.metadata.resourceVersion == changed.metadata.resourceVersion)
+            _ = try await watcher.pods.list()
+            stream.cancel()
+            await writer.close()
+
+            #expect(recorder.values(Self.get) == [String(created.metadata.resourceVersion)])
+            #expect(recorder.values(Self.list) == ["", String(changed.metadata.resourceVersion)])
+        }
+    }
+
     @Test("after the store was replaced, the client forgets the revisions it saw and reads again")
     func storeReplaced() async throws {
         try await withTemporaryDirectory { old in
