@@ -1,0 +1,81 @@
+import CapstanAPI
+import CapstanAPIServerHost
+import CapstanEtcdLauncher
+import CapstanRPC
+import CapstanTestSupport
+import Foundation
+import Testing
+
+/// An API server whose only etcd member is SIGKILLed and comes back: while it is gone writes fail
+/// promptly with UNAVAILABLE (retryable, naming etcd) and write nothing, reads are served from the
+/// cache, which holds every write this server acknowledged; once etcd is back the same server
+/// takes writes again, and a watch opened before the outage gets every later change, once, in
+/// order. (An outage longer than `EtcdStoreOptions.watchReconnectTimeout`, 60 s, ends watches
+/// with UNAVAILABLE instead; the cache then relists.)
+@Suite("API server through an etcd outage", .serialized)
+struct EtcdOutageTests {
+    @Test(.timeLimit(.minutes(3)))
+    func serverOutlivesEtcdRestart() async throws {
+        try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
+        try await withEtcdCluster(members: 1) { cluster in
+            let member = cluster.members[0]
+            let host = try await APIServerHost.start(store: .etcd([member.clientAddress]), options: testOptions())
+            let clients = try HTTP2Clients(address: host.address)
+            do {
+                try await Self.exercise(clients.api, cluster: cluster)
+            } catch {
+                Issue.record("\(error)\netcd's log:\n\(member.logTail())")
+            }
+            await clients.close()
+            await host.stop()
+        }
+    }
+
+    static func exercise(_ api: APIClients, cluster: EtcdCluster) async throws {
+        let member = cluster.members[0]
+        var before: [Pod] = []
+        for index in 0..<3 { before.append(try await api.pods.create(Make.pod("before\(index)"))) }
+        // A read through this server waits for its cache to hold its own writes.
+        #expect(try await api.pods.get(Make.get("before2")) == before[2])
+        let watch = WatchReader(try await api.pods.watch(Make.watch(from: before[0].metadata.resourceVersion)))
+        var seen = try await watch.next(2).map(\.object)
+        #expect(seen == Array(before[1...]))
+
+        await member.kill()
+        let short = CallOptions(timeout: .seconds(20))
+        let create = await rpcError { _ = try await api.pods.create(Make.pod("during"), options: short) }
+        #expect(create.code == .unavailable, "\(create)")
+        #expect(create.message.contains("etcd"), "\(create)")
+        // The cache holds every write this server acknowledged: reads go on from it.
+        #expect(try await api.pods.get(Make.get("before0"), options: short) == before[0])
+        #expect(try await api.pods.list(Make.list(), options: short).items == before)
+
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        // The server reconnects by itself (with backoff); until then writes stay UNAVAILABLE.
+        var after: [Pod] = [try await Self.createOnceBack(api, "after0")]
+        for index in 1..<3 { after.append(try await api.pods.create(Make.pod("after\(index)"))) }
+
+        // The watch opened before the outage stayed open (its store watch resumed from the
+        // revision it had reached) and now gets exactly the later writes, in order.
+        seen = try await watch.next(3).map(\.object)
+        #expect(seen == after)
+        watch.cancel()
+        let names = try await api.pods.list(Make.list()).items.map(\.metadata.name)
+        #expect(names == ["after0", "after1", "after2", "before0", "before1", "before2"])
+    }
+
+    /// Creates `name` as soon as the server's store is reachable again (at most 60 s), retrying
+    /// only UNAVAILABLE that says nothing was sent to etcd.
+    static func createOnceBack(_ api: APIClients, _ name: String) async throws -> Pod {
+        let start = ContinuousClock.now
+        while true {
+            do {
+                return try await api.pods.create(Make.pod(name))
+            } catch let error as RPCError where error.code == .unavailable && error.message.contains("no target is reachable") {
+                guard ContinuousClock.now - start < .seconds(60) else { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+}
