@@ -72,7 +72,9 @@ struct EtcdOutageTests {
         while true {
             do {
                 return try await api.pods.create(Make.pod(name))
-            } catch let error as RPCError where error.code == .unavailable && error.message.contains("no target is reachable") {
+            } catch let error as RPCError
+                where error.code == .unavailable && error.message.contains("no target is reachable")
+            {
                 guard ContinuousClock.now - start < .seconds(60) else { throw error }
                 try await Task.sleep(for: .milliseconds(100))
             }
