@@ -52,6 +52,12 @@ public final class APIServer: Sendable {
         feed = CacheFeed(store: store, caches: caches, progress: progress, historyRevisions: options.historyRevisions)
     }
 
+    /// The services `register(on:)` adds, by their full gRPC names.
+    public static let serviceNames = [
+        Minions.serviceName, Pods.serviceName, Services.serviceName, ReplicationControllers.serviceName,
+        EndpointsRegistry.serviceName, Bindings.serviceName,
+    ]
+
     /// Registers Minions, Pods, Services, ReplicationControllers, EndpointsRegistry and Bindings.
     public func register(on router: inout RPCRouter) {
         MinionService(registry: minions).register(on: &router)

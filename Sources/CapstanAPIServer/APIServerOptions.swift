@@ -25,6 +25,10 @@ public struct APIServerOptions: Sendable {
     /// How long a service-port claim may stay unconfirmed before another service may take it over
     /// (only matters when an API server died between claiming and creating).
     public var portClaimGracePeriod: Duration = .seconds(30)
+    /// How often a host asks the store whether it answers, for the health service.
+    public var storeProbeInterval: Duration = .seconds(1)
+    /// How long a store probe may take before the store counts as not answering.
+    public var storeProbeTimeout: Duration = .seconds(2)
 
     public init() {}
 }

@@ -68,7 +68,8 @@ public final class APIServerHost: Sendable {
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     /// The API server core (registries, caches).
     public let api: APIServer
-    /// The health service: `shutdown()` marks every service NOT_SERVING.
+    /// The health service: the server (`""`) and the API's services are NOT_SERVING while the
+    /// store does not answer (`StoreHealthProbe`), and every service once `shutdown()` began.
     public let health: HealthService
     /// Per-method call metrics of every service served, unless turned off.
     public let metrics: RPCMetrics?
@@ -189,13 +190,19 @@ public final class APIServerHost: Sendable {
             throw error
         }
         let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
+        let storeProbe = StoreHealthProbe(
+            store: store, health: health, services: [""] + APIServer.serviceNames,
+            interval: options.storeProbeInterval, timeout: options.storeProbeTimeout)
         let serving = Task {
             await withTaskGroup(of: Void.self) { tasks in
                 let feed = Task { await api.run() }
+                let probe = Task { await storeProbe.run() }
                 tasks.addTask { try? await server.serve(on: transport) }
                 await tasks.waitForAll()
+                probe.cancel()
                 feed.cancel()
                 _ = await feed.value
+                _ = await probe.value
             }
         }
         let running = APIServerHost(

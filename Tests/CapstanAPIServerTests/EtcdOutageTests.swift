@@ -1,4 +1,5 @@
 import CapstanAPI
+import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanEtcdLauncher
 import CapstanRPC
@@ -8,7 +9,8 @@ import Testing
 
 /// An API server whose only etcd member is SIGKILLed and comes back: while it is gone writes fail
 /// promptly with UNAVAILABLE (retryable, naming etcd) and write nothing, reads are served from the
-/// cache, which holds every write this server acknowledged; once etcd is back the same server
+/// cache, which holds every write this server acknowledged, and health reports the server and
+/// its API services NOT_SERVING; once etcd is back health is SERVING again, the same server
 /// takes writes again, and a watch opened before the outage gets every later change, once, in
 /// order. (An outage longer than `EtcdStoreOptions.watchReconnectTimeout`, 60 s, ends watches
 /// with UNAVAILABLE instead; the cache then relists.)
@@ -19,7 +21,11 @@ struct EtcdOutageTests {
         try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
         try await withEtcdCluster(members: 1) { cluster in
             let member = cluster.members[0]
-            let host = try await APIServerHost.start(store: .etcd([member.clientAddress]), options: testOptions())
+            let options = testOptions {
+                $0.storeProbeInterval = .milliseconds(100)
+                $0.storeProbeTimeout = .seconds(1)
+            }
+            let host = try await APIServerHost.start(store: .etcd([member.clientAddress]), options: options)
             let clients = try HTTP2Clients(address: host.address)
             do {
                 try await Self.exercise(clients.api, cluster: cluster)
@@ -40,8 +46,17 @@ struct EtcdOutageTests {
         let watch = WatchReader(try await api.pods.watch(Make.watch(from: before[0].metadata.resourceVersion)))
         var seen = try await watch.next(2).map(\.object)
         #expect(seen == Array(before[1...]))
+        let health = Grpc_Health_V1_Health.Client(api.rpc)
+        var request = Grpc_Health_V1_HealthCheckRequest()
+        request.service = Pods.serviceName
+        let statuses = WatchReader(try await health.watch(request))
+        #expect(try await statuses.next()?.status == .serving)
+        #expect(try await health.check(Grpc_Health_V1_HealthCheckRequest()).status == .serving)
 
         await member.kill()
+        // The store probe notices: the server and its API services turn NOT_SERVING.
+        #expect(try await statuses.next()?.status == .notServing)
+        #expect(try await health.check(Grpc_Health_V1_HealthCheckRequest()).status == .notServing)
         let short = CallOptions(timeout: .seconds(20))
         let create = await rpcError { _ = try await api.pods.create(Make.pod("during"), options: short) }
         #expect(create.code == .unavailable, "\(create)")
@@ -52,6 +67,8 @@ struct EtcdOutageTests {
 
         try await member.start()
         try await cluster.waitUntilHealthy()
+        #expect(try await statuses.next()?.status == .serving)
+        statuses.cancel()
         // The server reconnects by itself (with backoff); until then writes stay UNAVAILABLE.
         var after: [Pod] = [try await Self.createOnceBack(api, "after0")]
         for index in 1..<3 { after.append(try await api.pods.create(Make.pod("after\(index)"))) }

@@ -526,6 +526,9 @@ def scenario_health_check(channel):
     health = S.health_grpc.HealthStub(channel)
     serving = S.health.HealthCheckResponse.SERVING
     check(health.Check(S.health.HealthCheckRequest(), timeout=TIMEOUT).status == serving, "server not SERVING")
+    # Each API service follows the store (SERVING while it answers).
+    pods = health.Check(S.health.HealthCheckRequest(service="capstan.v1.Pods"), timeout=TIMEOUT)
+    check(pods.status == serving, "capstan.v1.Pods not SERVING")
     # The server reports its overall status; a service it was not told about is NOT_FOUND.
     expect_error(grpc.StatusCode.NOT_FOUND, health.Check, S.health.HealthCheckRequest(service="no.such.Service"))
     call = health.Watch(S.health.HealthCheckRequest(), timeout=TIMEOUT)
