@@ -3,7 +3,9 @@ import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanEtcdLauncher
 import CapstanRPC
+import CapstanStore
 import CapstanTestSupport
+import CapstanWire
 import Foundation
 import Testing
 
@@ -35,6 +37,82 @@ struct EtcdOutageTests {
             await clients.close()
             await host.stop()
         }
+    }
+
+    /// Past the store watch's reconnect bound (1 s here, 60 s by default) the feed gives up on
+    /// its watch: watches end UNAVAILABLE and reads fail the same way (the cache cannot tell what
+    /// it is missing). Once etcd is back the caches carry on from the revision they had reached,
+    /// with their history: a watch resumed from its last revision (or from before the outage)
+    /// gets every later change, not OUT_OF_RANGE, so no client has to list again.
+    @Test(.timeLimit(.minutes(3)))
+    func cachesCarryOnAfterALongOutage() async throws {
+        try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
+        try await withEtcdCluster(members: 1) { cluster in
+            let member = cluster.members[0]
+            var storeOptions = EtcdStoreOptions()
+            storeOptions.watchReconnectTimeout = .seconds(1)
+            let store = try EtcdStore(endpoints: [member.clientAddress], options: storeOptions)
+            let options = testOptions {
+                $0.storeProbeInterval = .milliseconds(100)
+                $0.storeProbeTimeout = .seconds(1)
+            }
+            let host = try await APIServerHost.start(
+                store: store, closeStore: { await store.close() }, options: options)
+            let clients = try HTTP2Clients(address: host.address)
+            do {
+                try await Self.outlast(clients.api, cluster: cluster)
+            } catch {
+                Issue.record("\(error)\netcd's log:\n\(member.logTail())")
+            }
+            await clients.close()
+            await host.stop()
+        }
+    }
+
+    static func outlast(_ api: APIClients, cluster: EtcdCluster) async throws {
+        let member = cluster.members[0]
+        var before: [Pod] = []
+        for index in 0..<3 { before.append(try await api.pods.create(Make.pod("before\(index)"))) }
+        #expect(try await api.pods.get(Make.get("before2")) == before[2])
+        let watch = WatchReader(try await api.pods.watch(Make.watch(from: before[0].metadata.resourceVersion)))
+        let seen = try await watch.next(2).map(\.object)
+        #expect(seen == Array(before[1...]))
+
+        await member.kill()
+        let ended = await rpcError { while try await watch.next(seconds: 30) != nil {} }
+        #expect(ended.code == .unavailable, "\(ended)")
+        let get = await rpcError { _ = try await api.pods.get(Make.get("before0")) }
+        #expect(get.code == .unavailable, "\(get)")
+        let watchDuring = await rpcError {
+            let reader = WatchReader(try await api.pods.watch(Make.watch(initial: true)))
+            defer { reader.cancel() }
+            _ = try await reader.next(seconds: 30)
+        }
+        #expect(watchDuring.code == .unavailable, "\(watchDuring)")
+
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        // Another API server's write, as soon as etcd is back (this server's store client is
+        // still backing off): the store moved on while the caches could not follow.
+        var elsewhere = Make.pod("elsewhere")
+        elsewhere.metadata.namespace = "default"
+        elsewhere.metadata.uid = "uid-elsewhere"
+        let other = try await EtcdStore.connect(endpoints: [member.clientAddress])
+        let written = try await other.create("/registry/pods/default/elsewhere", value: elsewhere.serializedBytes())
+        await other.close()
+        elsewhere.metadata.resourceVersion = UInt64(written)
+        var after: [Pod] = [try await Self.createOnceBack(api, "after0")]
+        for index in 1..<3 { after.append(try await api.pods.create(Make.pod("after\(index)"))) }
+        #expect(try await api.pods.get(Make.get("after2")) == after[2])
+        #expect(try await api.pods.get(Make.get("before0")) == before[0])
+
+        let resumed = WatchReader(try await api.pods.watch(Make.watch(from: seen.last!.metadata.resourceVersion)))
+        #expect(try await resumed.next(4).map(\.object) == [elsewhere] + after)
+        resumed.cancel()
+        // The history from before the outage is still there, too.
+        let replayed = WatchReader(try await api.pods.watch(Make.watch(from: before[0].metadata.resourceVersion)))
+        #expect(try await replayed.next(6).map(\.object) == Array(before[1...]) + [elsewhere] + after)
+        replayed.cancel()
     }
 
     static func exercise(_ api: APIClients, cluster: EtcdCluster) async throws {

@@ -9,7 +9,11 @@ import CapstanStore
 /// store's current revision as a read floor, so no read is answered from a state older than the
 /// store was at start. If the watch falls behind the store's compaction it relists at the current
 /// revision (watchers end with OUT_OF_RANGE and list again); if the store fails, watchers end with
-/// UNAVAILABLE and the feed retries with backoff.
+/// UNAVAILABLE, reads fail the same way, and the feed retries with backoff. Once the store answers
+/// again the caches keep their state and the feed follows the store from the revision they had
+/// reached, so watchers resume from theirs and nobody lists again; only if the store compacted
+/// past that revision meanwhile, or went back before it (replaced by an older copy), do the
+/// caches list it anew.
 ///
 /// The store must be dedicated to the API server: keys outside `/registry/` would advance the
 /// store revision without an event here, and reads would wait for them in vain.
@@ -37,24 +41,47 @@ final class CacheFeed: Sendable {
         // out to be compacted before anything was applied.
         var withHistory = true
         var historyFloor: Int64 = 0
+        // After a store failure: the revision every cache had applied, to follow on from.
+        var resumeFrom: Int64?
         while !Task.isCancelled {
             var applied = 0
             do throws(StoreError) {
-                let start = try await initialize(withHistory: withHistory, floor: historyFloor)
+                let start: Int64
+                if let revision = resumeFrom, let resumed = try await resume(from: revision) {
+                    start = resumed
+                } else {
+                    start = try await initialize(withHistory: withHistory, floor: historyFloor)
+                }
+                resumeFrom = nil
                 backoff = .milliseconds(20)
                 try await follow(from: start, applied: &applied)
             } catch .compacted(_, let compactedRevision) {
                 withHistory = withHistory && applied == 0
                 historyFloor = compactedRevision
+                resumeFrom = nil
                 continue
             } catch {
                 for cache in caches { cache.fail(.store(error)) }
+                let reached = progress.revision
+                if reached >= 0, resumeFrom == nil { resumeFrom = reached }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, maxBackoff)
             }
             withHistory = false
         }
         for cache in caches { cache.fail(.unavailable(reason: "the API server is shutting down")) }
+    }
+
+    /// After a store failure, when the caches hold the store as of `revision`: once the store
+    /// answers, marks its head as a read floor (reads wait until the caches caught up), lets
+    /// reads and watches in again and returns `revision` to follow from; nil when the store is
+    /// now behind `revision` (an older copy replaced it) and must be listed anew.
+    private func resume(from revision: Int64) async throws(StoreError) -> Int64? {
+        let head = try await store.currentRevision()
+        guard head >= revision else { return nil }
+        progress.noteWrite(head)
+        for cache in caches { cache.recover() }
+        return revision
     }
 
     /// Lists every kind at one revision and resets the caches to it; returns the revision.

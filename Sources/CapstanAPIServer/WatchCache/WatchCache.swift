@@ -205,7 +205,13 @@ final class WatchCache: Sendable {
         return Array(shared.watchers.values)
     }
 
-    /// Ends every watcher with `error`; reads fail with it until the next `reset`.
+    /// Lets reads and watches in again after `fail`, keeping the state: the feed follows the
+    /// store again from the revision this cache had reached, so it is still a state of the store.
+    func recover() {
+        shared.withLock { $0.failure = nil }
+    }
+
+    /// Ends every watcher with `error`; reads fail with it until the next `reset` or `recover`.
     func fail(_ error: RegistryError) {
         let ended: [Watcher] = shared.withLock { shared in
             shared.failure = error
