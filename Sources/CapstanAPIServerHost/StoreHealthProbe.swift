@@ -45,70 +45,67 @@ struct StoreHealthProbe: Sendable {
         for service in services { health.setStatus(healthy ? .serving : .notServing, for: service) }
     }
 
-    /// nil when the store answered within `timeout`, else what went wrong.
+    /// nil when the store answered within `timeout`, else what went wrong. The call and the
+    /// timer are unstructured tasks, so that a store call deaf to cancellation cannot hold the
+    /// probe past its timeout; the first to finish answers and both are cancelled.
     private func probe() async -> String? {
         let store = store
         let timeout = timeout
-        let race = FirstAnswer()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            // Unstructured, so that a store call deaf to cancellation cannot hold the probe past
-            // its timeout: whichever finishes first answers and cancels the other.
-            race.start(
-                continuation,
-                Task {
-                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                    race.resume("no answer within \(timeout)")
-                },
-                Task {
-                    do {
-                        _ = try await store.currentRevision()
-                        race.resume(nil)
-                    } catch {
-                        race.resume("\(error)")
-                    }
-                })
+        let answer = FirstAnswer()
+        let timer = Task {
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            answer.give("no answer within \(timeout)")
         }
+        let call = Task {
+            do {
+                _ = try await store.currentRevision()
+                answer.give(nil)
+            } catch {
+                answer.give("\(error)")
+            }
+        }
+        let result = await withTaskCancellationHandler {
+            await answer.value
+        } onCancel: {
+            answer.give("the probe was cancelled")
+        }
+        timer.cancel()
+        call.cancel()
+        return result
     }
 }
 
-/// A continuation resumed by the first of two racing tasks, which then cancels both.
+/// The first answer given, awaited by one caller.
 private final class FirstAnswer: Sendable {
     private struct State {
-        var continuation: CheckedContinuation<String?, Never>?
-        var tasks: [Task<Void, Never>] = []
-        /// An answer that came before `start` finished.
-        var early: String??
+        var answer: String??
+        var waiter: CheckedContinuation<String?, Never>?
     }
 
     private let state = Mutex(State())
 
-    func start(
-        _ continuation: CheckedContinuation<String?, Never>, _ first: Task<Void, Never>, _ second: Task<Void, Never>
-    ) {
-        let early: String?? = state.withLock { state in
-            if let early = state.early { return early }
-            state.continuation = continuation
-            state.tasks = [first, second]
-            return nil
+    /// Records `answer` unless one was given before, and hands it to the waiter.
+    func give(_ answer: String?) {
+        let waiter: CheckedContinuation<String?, Never>? = state.withLock { state in
+            guard state.answer == nil else { return nil }
+            state.answer = .some(answer)
+            defer { state.waiter = nil }
+            return state.waiter
         }
-        if let early {
-            first.cancel()
-            second.cancel()
-            continuation.resume(returning: early)
-        }
+        waiter?.resume(returning: answer)
     }
 
-    func resume(_ value: String?) {
-        let (continuation, tasks) = state.withLock { state in
-            guard let continuation = state.continuation else {
-                if state.early == nil { state.early = .some(value) }
-                return (nil as CheckedContinuation<String?, Never>?, [Task<Void, Never>]())
+    /// The first answer, once given.
+    var value: String? {
+        get async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+                let given: String?? = state.withLock { state in
+                    if let answer = state.answer { return answer }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let given { continuation.resume(returning: given) }
             }
-            state.continuation = nil
-            defer { state.tasks = [] }
-            return (continuation, state.tasks)
         }
-        for task in tasks { task.cancel() }
-        continuation?.resume(returning: value)
     }
 }

@@ -37,10 +37,11 @@ public import CapstanRPC
 ///   refuses connections is skipped (with backoff) and the next one is used. A lost connection
 ///   fails its calls with `UNAVAILABLE`; the retry above then reaches the next live server.
 /// - **Read after what was seen** (`ReadSession`): the client keeps the newest revision of any
-///   object or list it wrote or read and of any watch event it received, and its reads carry it (`ReadAfter`). The server answering
-///   waits until its cache has that revision, so after a failover the client still reads its own
-///   writes and never an older state than it saw. If the server refuses the revision as newer
-///   than its store (the store was replaced), the client forgets it and reads once more.
+///   object or list it wrote or read and of any watch event it received, and its reads carry it
+///   (`ReadAfter`). The server answering waits until its cache has that revision, so after a
+///   failover the client still reads its own writes and never an older state than it saw. If
+///   the server refuses the revision as newer than its store (the store was replaced), the
+///   client forgets it and reads once more.
 /// - **Informers** (`Informer/`): list (all pages, one consistent revision), replace the cache
 ///   and tell the handlers what changed, then watch from the list's revision with bookmarks. When
 ///   the watch ends or fails it resumes from the last revision seen (events and bookmarks advance
