@@ -35,7 +35,9 @@ public import CapstanRPC
 ///   out as `authorization: Bearer …` on every call.
 /// - **Failover**: the HTTP/2 transport holds the server addresses in order; a server that
 ///   refuses connections is skipped (with backoff) and the next one is used. A lost connection
-///   fails its calls with `UNAVAILABLE`; the retry above then reaches the next live server.
+///   fails its calls with `UNAVAILABLE`; the retry above then reaches the next live server. So
+///   does a server's own `UNAVAILABLE` answer (e.g. its store is unreachable): later calls, the
+///   retry among them, go to the next server.
 /// - **Read after what was seen** (`ReadSession`): the client keeps the newest revision of any
 ///   object or list it wrote or read and of any watch event it received, and its reads carry it
 ///   (`ReadAfter`). The server answering waits until its cache has that revision, so after a

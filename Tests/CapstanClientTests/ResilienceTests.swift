@@ -112,6 +112,30 @@ struct ResilienceTests {
         }
     }
 
+    @Test("a server that answers UNAVAILABLE is passed over: the retry and later calls go to the next one")
+    func unavailableServerIsPassedOver() async throws {
+        try await withTemporaryDirectory { firstDirectory in
+            try await withTemporaryDirectory { secondDirectory in
+                let recorder = CallRecorder()
+                recorder.failBefore(Self.podsGet, times: 1_000)
+                let first = try await startServer(firstDirectory, interceptors: [recorder])
+                let second = try await startServer(secondDirectory)
+                let client = try CapstanClient(servers: [first.address, second.address], options: clientOptions())
+                // The Get goes to the first server, which cannot serve it; its retry to the second.
+                #expect(await rpcError { _ = try await client.pods.get(name: "p") }.code == .notFound)
+                #expect(recorder.count(Self.podsGet) == 1)
+                // Later calls start at the second server.
+                let created = try await client.pods.create(Make.pod("p"))
+                #expect(try await client.pods.get(name: "p") == created)
+                #expect(recorder.count(Self.podsGet) == 1)
+                #expect(recorder.count(Self.podsCreate) == 0)
+                await client.close()
+                try await stopServer(first)
+                try await stopServer(second)
+            }
+        }
+    }
+
     @Test("creates in flight while the server restarts are never stored twice by a retry")
     func noDuplicateWritesAcrossRestart() async throws {
         try await withTemporaryDirectory { directory in

@@ -118,3 +118,54 @@ struct HTTP2ClientConnectionTests {
         }
     }
 }
+
+/// A server that answers UNAVAILABLE is up but cannot serve: later calls go to the next target.
+@Suite("HTTP/2 client: a server's UNAVAILABLE moves calls on")
+struct HTTP2UnavailableFailoverTests {
+    /// Routes answering `Echo.get` with `reply`, or failing it with `code` when the request asks
+    /// for it ("fail").
+    static func routes(_ name: String, failing code: RPCCode) -> (inout RPCRouter) -> Void {
+        { router in
+            router.unary(Echo.get) { request, _ in
+                if request.value == "fail" { throw RPCError(code: code, message: "\(name) cannot serve") }
+                return Text(name)
+            }
+        }
+    }
+
+    @Test("UNAVAILABLE from the first server: the next call goes to the second, and stays there")
+    func movesOn() async throws {
+        try await withHTTP2Server(routes: Self.routes("first", failing: .unavailable)) { first in
+            try await withHTTP2Server(routes: Self.routes("second", failing: .unavailable)) { second in
+                let transport = try HTTP2ClientTransport(targets: [first.target, second.target], group: first.group)
+                let client = RPCClient(transport: transport)
+                #expect(try await client.unary(Echo.get, "x").value == "first")
+                let error = await rpcError { _ = try await client.unary(Echo.get, "fail") }
+                #expect(error?.code == .unavailable && error?.message == "first cannot serve")
+                #expect(try await client.unary(Echo.get, "x").value == "second")
+                #expect(try await client.unary(Echo.get, "x").value == "second")
+                // The second one failing the same way sends calls back to the first.
+                _ = await rpcError { _ = try await client.unary(Echo.get, "fail") }
+                #expect(try await client.unary(Echo.get, "x").value == "first")
+                await transport.close()
+            }
+        }
+    }
+
+    @Test("other codes, and UNAVAILABLE with one target, change nothing")
+    func staysOtherwise() async throws {
+        try await withHTTP2Server(routes: Self.routes("first", failing: .notFound)) { first in
+            try await withHTTP2Server(routes: Self.routes("second", failing: .unavailable)) { second in
+                let transport = try HTTP2ClientTransport(targets: [first.target, second.target], group: first.group)
+                let client = RPCClient(transport: transport)
+                let error = await rpcError { _ = try await client.unary(Echo.get, "fail") }
+                #expect(error?.code == .notFound)
+                #expect(try await client.unary(Echo.get, "x").value == "first")
+                await transport.close()
+                let alone = RPCClient(transport: second.clientTransport)
+                _ = await rpcError { _ = try await alone.unary(Echo.get, "fail") }
+                #expect(try await alone.unary(Echo.get, "x").value == "second")
+            }
+        }
+    }
+}

@@ -144,11 +144,14 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let fields = stream.responseHeaders
         stream.responseHeaders = []
         if stream.collectingTrailers {
-            stream.deliver(Self.withoutUnprocessedKey(GRPCResponseHeaders.parseTrailers(fields)))
+            let part = Self.withoutUnprocessedKey(GRPCResponseHeaders.parseTrailers(fields))
+            noteUnavailable(part)
+            stream.deliver(part)
         } else {
             if let status = fields.first(":status"), status.hasPrefix("1") { return }  // informational
             stream.sawResponseHeaders = true
             let part = Self.withoutUnprocessedKey(GRPCResponseHeaders.parseHeaders(fields))
+            noteUnavailable(part)
             stream.deliver(part)
             if case .headers = part, endStream {
                 stream.deliverStatus(RPCStatus(code: .internal, message: "the server ended the stream without a status"))
@@ -230,6 +233,12 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         guard errorCode == Nghttp2ErrorCode.refusedStream else { return false }
         guard let goAway, streamID > goAway.lastStreamID else { return true }
         return goAway.errorCode == 0
+    }
+
+    /// A status UNAVAILABLE from the server makes later calls prefer another target (the server
+    /// may stay unable for a while; another may serve). The call itself is not retried here.
+    private func noteUnavailable(_ part: ClientResponsePart) {
+        if case .status(let status, _, _) = part, status.code == .unavailable { pool.serverUnavailable(on: self) }
     }
 
     /// The trailers of a status for a stream the server never processed.

@@ -188,6 +188,18 @@ final class ConnectionPool: Sendable {
         if state.preferred == index { state.preferred = (index + 1) % state.targets.count }
     }
 
+    /// The server behind `connection` answered a call with UNAVAILABLE (it is up but cannot
+    /// serve now: its store is unreachable, it is draining): later calls prefer the next target,
+    /// if there is another. No backoff: it stays reachable and is tried again in turn.
+    func serverUnavailable(on connection: ClientConnection) {
+        state.withLock { state in
+            let key = ObjectIdentifier(connection)
+            let count = state.targets.count
+            guard count > 1, state.targets[state.preferred].entries[key] != nil else { return }
+            state.preferred = (state.preferred + 1) % count
+        }
+    }
+
     private func update(_ connection: ClientConnection, _ body: (inout Entry) -> Void) {
         state.withLock { state in
             let key = ObjectIdentifier(connection)

@@ -9,7 +9,8 @@ public import CapstanRPC
 /// name: it is resolved (`getaddrinfo`, on the calling task) when a connection to it is needed,
 /// at most every 30 s, and again after every one of its addresses failed; its addresses are
 /// tried in the resolver's order. A call fails with `UNAVAILABLE` when no target is reachable
-/// and when its connection is lost.
+/// and when its connection is lost. When a server answers a call with `UNAVAILABLE` (it is up
+/// but cannot serve, e.g. an API server that lost its store), later calls prefer the next target.
 ///
 /// A call that provably never reached a server's handler fails with `UNAVAILABLE` and carries
 /// `unprocessedKey` in its error's trailers: no target was reachable, its connection closed or
