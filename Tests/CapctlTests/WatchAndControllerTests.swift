@@ -49,7 +49,9 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A port the restart can count on getting back (see `restartablePort`).
-        let first = try await CapstanUp.start(dataDirectory: directory + "/data", listen: "127.0.0.1:\(try restartablePort())")
+        let first = try await CapstanProcess.start(
+            ["up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:\(try restartablePort())"],
+            logPath: directory + "/up-1.log")
         let address = first.address
         let environment = ["CAPSTAN_CONFIG": directory + "/none"]
         func create(_ name: String) async throws {
@@ -67,13 +69,13 @@ import Testing
                 arguments: ["get", "pods", "-w", "-o", "name", "--max-events", "1", "--watch-seconds", "150", "--server", address],
                 console: console.console)
         }
-        var second: CapstanUp?
+        var second: CapstanProcess?
         do {
             try await Self.waitFor("the list") { console.out.contains("pod/before") }
-            first.kill()
-            try await bounded("capstan up to die") { try await first.waitUntilExit() }
+            try await first.kill()
             try await Self.waitFor("the watch to notice") { console.err.contains("watch interrupted") }
-            second = try await CapstanUp.start(dataDirectory: directory + "/data", listen: address)
+            second = try await CapstanProcess.start(
+                ["up", "--data-dir", directory + "/data", "--listen", address], logPath: directory + "/up-2.log")
             try await create("after")
             let code = try await bounded("the watch to see the second pod", seconds: 120) { await watch.value }
             #expect(code == 0, "\(console.err)")
@@ -82,11 +84,11 @@ import Testing
         } catch {
             Issue.record("the watch printed:\n\(console.out)--- stderr\n\(console.err)")
             watch.cancel()
-            first.kill()
-            second?.kill()
+            _ = try? await first.kill()
+            _ = try? await second?.kill()
             throw error
         }
-        second?.kill()
+        _ = try await second?.kill()
     }
 
     @Test(.timeLimit(.minutes(2)))

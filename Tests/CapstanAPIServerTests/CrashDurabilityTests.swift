@@ -24,12 +24,10 @@ struct CrashDurabilityTests {
         try await BackendFixture.with(backend) { fixture in
             try await withTemporaryDirectory { directory in
                 let ledger = Ledger()
-                var server = try await APIServerProcess.start(
-                    store: fixture.address.description, logPath: directory + "/server-0.log")
+                var server = try await Self.start(fixture, log: directory + "/server-0.log")
                 for round in 0..<Self.rounds {
                     try await Self.loadAndKill(server, round: round, ledger: ledger)
-                    server = try await APIServerProcess.start(
-                        store: fixture.address.description, logPath: directory + "/server-\(round + 1).log")
+                    server = try await Self.start(fixture, log: directory + "/server-\(round + 1).log")
                     try await Self.verify(server, ledger: ledger, round: round)
                 }
                 try await server.stop()
@@ -37,9 +35,15 @@ struct CrashDurabilityTests {
         }
     }
 
+    /// `capstan apiserver` on the fixture's store, on a random loopback port.
+    static func start(_ fixture: BackendFixture, log: String) async throws -> CapstanProcess {
+        try await CapstanProcess.start(
+            ["apiserver", "--listen", "127.0.0.1:0", "--store", fixture.address.description], logPath: log)
+    }
+
     /// Runs the callers against `server` until it is killed, a random moment after 300 calls
     /// were acknowledged; every caller must stop on its own once the server is gone.
-    static func loadAndKill(_ server: APIServerProcess, round: Int, ledger: Ledger) async throws {
+    static func loadAndKill(_ server: CapstanProcess, round: Int, ledger: Ledger) async throws {
         let clients = try HTTP2Clients(address: server.address)
         let callers = (0..<callers).map { caller in
             Task { () -> (any Error)? in
@@ -97,7 +101,7 @@ struct CrashDurabilityTests {
 
     /// Lists every pod from the restarted `server` and checks it against the ledger; then one more
     /// create, whose revision must be past every acknowledged one.
-    static func verify(_ server: APIServerProcess, ledger: Ledger, round: Int) async throws {
+    static func verify(_ server: CapstanProcess, ledger: Ledger, round: Int) async throws {
         let clients = try HTTP2Clients(address: server.address)
         do {
             var stored: [String: PodState] = [:]
