@@ -139,6 +139,8 @@ struct EtcdOutageTests {
         let create = await rpcError { _ = try await api.pods.create(Make.pod("during"), options: short) }
         #expect(create.code == .unavailable, "\(create)")
         #expect(create.message.contains("etcd"), "\(create)")
+        // No member was reachable: the create never went out, and the message does not hedge.
+        #expect(!create.message.contains(EtcdStore.mayTakeEffect), "\(create)")
         // The cache holds every write this server acknowledged: reads go on from it.
         #expect(try await api.pods.get(Make.get("before0"), options: short) == before[0])
         #expect(try await api.pods.list(Make.list(), options: short).items == before)

@@ -1,3 +1,4 @@
+import CapstanHTTP2
 import CapstanRPC
 import Synchronization
 
@@ -17,13 +18,22 @@ import Synchronization
 /// member) is bounded by the transport's `connectTimeout` and failover, and a read whose deadline
 /// passed meanwhile is reset as soon as its stream opens.
 extension EtcdStore {
-    /// Runs one write (or other request not to be repeated) in a task of its own.
+    /// Runs one write (or other request not to be repeated) in a task of its own. When it fails
+    /// `unavailable` after it may have reached etcd (no answer in time, a lost connection, etcd's
+    /// own timeout or leader change), the reason says that it may still take effect: a caller that
+    /// repeats it blindly may find it done (a create's name taken, an update's revision moved).
     func perform<T: Sendable>(
         leaseID: Int64 = 0, revision: Int64 = 0, _ body: @escaping @Sendable () async throws -> T
     ) async throws(StoreError) -> T {
         try checkOpen()
-        return try await inTask(notBefore: nil, leaseID: leaseID, revision: revision, body).get()
+        switch await inTask(notBefore: nil, leaseID: leaseID, revision: revision, body, sent: true) {
+        case .success(let value): return value
+        case .failure(let failure): throw failure
+        }
     }
+
+    /// Appended to the reason of a request that failed `unavailable` but may have reached etcd.
+    public static let mayTakeEffect = "; the request may still take effect: read the object before repeating it"
 
     /// Runs one idempotent read with `body(rpc)`, retried after failures that may be transient.
     func performRead<T: Sendable>(
@@ -79,9 +89,10 @@ extension EtcdStore {
     }
 
     /// Runs `body` in a task of its own, after `notBefore`, cancelling it at the deadline.
+    /// `sent`: a write's failure may be `mayTakeEffect`.
     private func inTask<T: Sendable>(
         notBefore: ContinuousClock.Instant?, leaseID: Int64, revision: Int64,
-        _ body: @escaping @Sendable () async throws -> T
+        _ body: @escaping @Sendable () async throws -> T, sent: Bool = false
     ) async -> Result<T, StoreError> {
         let task = Task.immediate { () async -> Result<T, any Error> in
             if let notBefore, notBefore > .now { try? await Task.sleep(until: notBefore) }
@@ -97,13 +108,22 @@ extension EtcdStore {
         let inTime = deadlines.finish(id)
         switch outcome {
         case .success(let value): return .success(value)
-        case .failure(let error): return .failure(failure(error, inTime: inTime, leaseID: leaseID, revision: revision))
+        case .failure(let error):
+            let mapped = failure(error, inTime: inTime, leaseID: leaseID, revision: revision)
+            guard sent, case .unavailable(let reason) = mapped, !Self.neverSent(error) else { return .failure(mapped) }
+            return .failure(.unavailable(reason: reason + Self.mayTakeEffect))
         }
     }
 
     private func failure(_ error: any Error, inTime: Bool, leaseID: Int64, revision: Int64) -> StoreError {
         guard inTime else { return .unavailable(reason: "etcd did not answer within \(options.requestTimeout)") }
         return EtcdErrors.storeError(error, leaseID: leaseID, revision: revision)
+    }
+
+    /// Whether the transport proves the request never reached etcd (no member reachable, the
+    /// connection closed before the stream went out, a refused stream).
+    private static func neverSent(_ error: any Error) -> Bool {
+        (error as? RPCError)?.trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
     }
 }
 
