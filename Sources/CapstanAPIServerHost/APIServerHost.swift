@@ -1,3 +1,4 @@
+import CapstanAPI
 public import CapstanAPIServer
 public import CapstanHTTP2
 public import CapstanRPC
@@ -68,8 +69,9 @@ public final class APIServerHost: Sendable {
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     /// The API server core (registries, caches).
     public let api: APIServer
-    /// The health service: the server (`""`) and the API's services are NOT_SERVING while the
-    /// store does not answer (`StoreHealthProbe`), and every service once `shutdown()` began.
+    /// The health service: the server (`""`) and the API's services are NOT_SERVING until the
+    /// caches first hold the store and while the store does not answer (`StoreHealthProbe`), and
+    /// every service once `shutdown()` began.
     public let health: HealthService
     /// Per-method call metrics of every service served, unless turned off.
     public let metrics: RPCMetrics?
@@ -160,7 +162,11 @@ public final class APIServerHost: Sendable {
         api.register(on: &router)
         let metrics = observability.metrics ? RPCMetrics() : nil
         if let metrics { MetricsService(metrics: metrics).register(on: &router) }
-        let health = HealthService()
+        // NOT_SERVING until the caches hold the store (`waitUntilReady` below); then the store
+        // probe keeps it.
+        let healthNames = [""] + APIServer.serviceNames
+        let health = HealthService(serverStatus: .notServing)
+        for name in healthNames { health.setStatus(.notServing, for: name) }
         _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
         var observers: [any CallObserver] = []
         if let metrics { observers.append(metrics.observer) }
@@ -191,7 +197,7 @@ public final class APIServerHost: Sendable {
         }
         let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
         let storeProbe = StoreHealthProbe(
-            store: store, health: health, services: [""] + APIServer.serviceNames,
+            store: store, health: health, services: healthNames, ready: { try await api.waitUntilReady() },
             interval: options.storeProbeInterval, timeout: options.storeProbeTimeout)
         let serving = Task {
             await withTaskGroup(of: Void.self) { tasks in
@@ -215,6 +221,7 @@ public final class APIServerHost: Sendable {
             await running.stop()
             throw error
         }
+        for name in healthNames { health.setStatus(.serving, for: name) }
         return running
     }
 

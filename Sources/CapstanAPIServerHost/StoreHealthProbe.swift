@@ -18,14 +18,16 @@ struct StoreHealthProbe: Sendable {
     let health: HealthService
     /// The names whose status follows the store (`""` and the API's services).
     let services: [String]
+    /// Returns once the caches first hold the store (the host marks the names SERVING then).
+    let ready: @Sendable () async throws -> Void
     let interval: Duration
     let timeout: Duration
     let logger = Logger(label: "capstan.apiserver")
 
-    /// Marks every name `SERVING`, then probes every `interval` until the task is cancelled.
+    /// Once the server is ready, probes every `interval` until the task is cancelled.
     func run() async {
+        guard (try? await ready()) != nil else { return }
         var healthy = true
-        set(healthy)
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: interval)) != nil else { return }
             let failure = await probe()

@@ -115,6 +115,41 @@ struct EtcdOutageTests {
         replayed.cancel()
     }
 
+    /// While the caches load the store the server already accepts calls, but health says
+    /// NOT_SERVING (for the server and its API services) until they hold it.
+    @Test(.timeLimit(.minutes(3)))
+    func notServingUntilReady() async throws {
+        try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
+        try await withEtcdCluster(members: 1) { cluster in
+            let member = cluster.members[0]
+            let port = try restartablePort()
+            member.freeze()
+            let starting = Task {
+                try await APIServerHost.start(store: .etcd([member.clientAddress]), port: port, options: testOptions())
+            }
+            let clients = try HTTP2Clients(address: "127.0.0.1:\(port)")
+            let health = Grpc_Health_V1_Health.Client(clients.api.rpc)
+            var request = Grpc_Health_V1_HealthCheckRequest()
+            request.service = Pods.serviceName
+            let pods = request
+            // Once the listener answers (the caches cannot load: etcd is frozen).
+            let early = try await bounded("the listener") { () -> Grpc_Health_V1_HealthCheckResponse in
+                while true {
+                    if let answer = try? await health.check(pods) { return answer }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(early.status == .notServing)
+            #expect(try await health.check(Grpc_Health_V1_HealthCheckRequest()).status == .notServing)
+            member.thaw()
+            let host = try await bounded("the server to start") { try await starting.value }
+            #expect(try await health.check(pods).status == .serving)
+            #expect(try await health.check(Grpc_Health_V1_HealthCheckRequest()).status == .serving)
+            await clients.close()
+            await host.stop()
+        }
+    }
+
     static func exercise(_ api: APIClients, cluster: EtcdCluster) async throws {
         let member = cluster.members[0]
         var before: [Pod] = []
