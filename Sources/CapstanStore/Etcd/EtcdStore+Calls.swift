@@ -26,7 +26,7 @@ extension EtcdStore {
         leaseID: Int64 = 0, revision: Int64 = 0, _ body: @escaping @Sendable () async throws -> T
     ) async throws(StoreError) -> T {
         try checkOpen()
-        switch await inTask(notBefore: nil, leaseID: leaseID, revision: revision, body, sent: true) {
+        switch await inTask(notBefore: nil, leaseID: leaseID, revision: revision, body, isWrite: true) {
         case .success(let value): return value
         case .failure(let failure): throw failure
         }
@@ -89,10 +89,10 @@ extension EtcdStore {
     }
 
     /// Runs `body` in a task of its own, after `notBefore`, cancelling it at the deadline.
-    /// `sent`: a write's failure may be `mayTakeEffect`.
+    /// `isWrite`: an `unavailable` failure that may have reached etcd says `mayTakeEffect`.
     private func inTask<T: Sendable>(
         notBefore: ContinuousClock.Instant?, leaseID: Int64, revision: Int64,
-        _ body: @escaping @Sendable () async throws -> T, sent: Bool = false
+        _ body: @escaping @Sendable () async throws -> T, isWrite: Bool = false
     ) async -> Result<T, StoreError> {
         let task = Task.immediate { () async -> Result<T, any Error> in
             if let notBefore, notBefore > .now { try? await Task.sleep(until: notBefore) }
@@ -110,7 +110,7 @@ extension EtcdStore {
         case .success(let value): return .success(value)
         case .failure(let error):
             let mapped = failure(error, inTime: inTime, leaseID: leaseID, revision: revision)
-            guard sent, case .unavailable(let reason) = mapped, !Self.neverSent(error) else { return .failure(mapped) }
+            guard isWrite, case .unavailable(let reason) = mapped, !Self.neverSent(error) else { return .failure(mapped) }
             return .failure(.unavailable(reason: reason + Self.mayTakeEffect))
         }
     }
