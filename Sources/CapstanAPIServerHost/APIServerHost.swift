@@ -164,9 +164,12 @@ public final class APIServerHost: Sendable {
         if let metrics { MetricsService(metrics: metrics).register(on: &router) }
         // NOT_SERVING until the caches hold the store (`waitUntilReady` below); then the store
         // probe keeps it.
-        let healthNames = [""] + APIServer.serviceNames
         let health = HealthService(serverStatus: .notServing)
-        for name in healthNames { health.setStatus(.notServing, for: name) }
+        let storeProbe = StoreHealthProbe(
+            store: store, health: health, services: [""] + APIServer.serviceNames,
+            ready: { try await api.waitUntilReady() },
+            interval: options.storeProbeInterval, timeout: options.storeProbeTimeout)
+        storeProbe.set(false)
         _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
         var observers: [any CallObserver] = []
         if let metrics { observers.append(metrics.observer) }
@@ -196,9 +199,6 @@ public final class APIServerHost: Sendable {
             throw error
         }
         let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
-        let storeProbe = StoreHealthProbe(
-            store: store, health: health, services: healthNames, ready: { try await api.waitUntilReady() },
-            interval: options.storeProbeInterval, timeout: options.storeProbeTimeout)
         let serving = Task {
             await withTaskGroup(of: Void.self) { tasks in
                 let feed = Task { await api.run() }
@@ -221,7 +221,7 @@ public final class APIServerHost: Sendable {
             await running.stop()
             throw error
         }
-        for name in healthNames { health.setStatus(.serving, for: name) }
+        storeProbe.set(true)
         return running
     }
 

@@ -43,7 +43,8 @@ struct StoreHealthProbe: Sendable {
         }
     }
 
-    private func set(_ healthy: Bool) {
+    /// Marks every name `SERVING` or `NOT_SERVING`.
+    func set(_ healthy: Bool) {
         for service in services { health.setStatus(healthy ? .serving : .notServing, for: service) }
     }
 

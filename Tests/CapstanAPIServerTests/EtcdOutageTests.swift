@@ -20,17 +20,27 @@ import Testing
 struct EtcdOutageTests {
     @Test(.timeLimit(.minutes(3)))
     func serverOutlivesEtcdRestart() async throws {
+        try await Self.withServer(EtcdStoreOptions(), Self.exercise)
+    }
+
+    /// Runs `body` against an API server (store probe every 100 ms) on a one-member etcd cluster
+    /// reached with `storeOptions`; a failure is recorded with etcd's log.
+    static func withServer(
+        _ storeOptions: EtcdStoreOptions, _ body: (APIClients, EtcdCluster) async throws -> Void
+    ) async throws {
         try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
         try await withEtcdCluster(members: 1) { cluster in
             let member = cluster.members[0]
+            let store = try EtcdStore(endpoints: [member.clientAddress], options: storeOptions)
             let options = testOptions {
                 $0.storeProbeInterval = .milliseconds(100)
                 $0.storeProbeTimeout = .seconds(1)
             }
-            let host = try await APIServerHost.start(store: .etcd([member.clientAddress]), options: options)
+            let host = try await APIServerHost.start(
+                store: store, closeStore: { await store.close() }, options: options)
             let clients = try HTTP2Clients(address: host.address)
             do {
-                try await Self.exercise(clients.api, cluster: cluster)
+                try await body(clients.api, cluster)
             } catch {
                 Issue.record("\(error)\netcd's log:\n\(member.logTail())")
             }
@@ -46,27 +56,9 @@ struct EtcdOutageTests {
     /// gets every later change, not OUT_OF_RANGE, so no client has to list again.
     @Test(.timeLimit(.minutes(3)))
     func cachesCarryOnAfterALongOutage() async throws {
-        try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
-        try await withEtcdCluster(members: 1) { cluster in
-            let member = cluster.members[0]
-            var storeOptions = EtcdStoreOptions()
-            storeOptions.watchReconnectTimeout = .seconds(1)
-            let store = try EtcdStore(endpoints: [member.clientAddress], options: storeOptions)
-            let options = testOptions {
-                $0.storeProbeInterval = .milliseconds(100)
-                $0.storeProbeTimeout = .seconds(1)
-            }
-            let host = try await APIServerHost.start(
-                store: store, closeStore: { await store.close() }, options: options)
-            let clients = try HTTP2Clients(address: host.address)
-            do {
-                try await Self.outlast(clients.api, cluster: cluster)
-            } catch {
-                Issue.record("\(error)\netcd's log:\n\(member.logTail())")
-            }
-            await clients.close()
-            await host.stop()
-        }
+        var storeOptions = EtcdStoreOptions()
+        storeOptions.watchReconnectTimeout = .seconds(1)
+        try await Self.withServer(storeOptions, Self.outlast)
     }
 
     static func outlast(_ api: APIClients, cluster: EtcdCluster) async throws {
