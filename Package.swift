@@ -98,7 +98,9 @@ let package = Package(
         // Real etcd members on loopback ports in temporary directories, for tests and benchmarks.
         .target(name: "CapstanEtcdLauncher", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
         // Helpers shared by the test targets: bounded waits, temporary directories, ports.
-        .target(name: "CapstanTestSupport", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
+        .target(
+            name: "CapstanTestSupport", dependencies: ["CapstanProcessSupport", "CSQLite", "CSQLiteFaultVFS"],
+            swiftSettings: swiftSettings),
         // Starts child processes from one long-lived thread (tests, the etcd launcher).
         .target(name: "CapstanProcessSupport", swiftSettings: swiftSettings),
         // The durability test's workload and record format, shared by `store-torture` and the tests.

@@ -6,11 +6,13 @@ import Synchronization
 
 /// Keeps the health of the API's services in step with the store behind them.
 ///
-/// Every `interval` it asks the store for its current revision, bounded by `timeout`. A probe
-/// that fails or times out turns the whole server (`""`) and every API service `NOT_SERVING`; the
-/// next one that succeeds turns them `SERVING` again. Each change is logged once. So a load
-/// balancer, or an operator's `grpc_health_probe`, moves away from an API server that lost its
-/// store (etcd down or cut off) while it still accepts connections, as a Kubernetes API server's
+/// Every `interval` it asks the store whether it could take a write (`Store.checkWritable`: for
+/// etcd a linearizable read, which needs a leader with a quorum; for SQLite a pass through the
+/// writer's queue), bounded by `timeout`. A probe that fails or times out turns the whole server
+/// (`""`) and every API service `NOT_SERVING`; the next one that succeeds turns them `SERVING`
+/// again. Each change is logged once. So a load balancer, or an operator's `grpc_health_probe`,
+/// moves away from an API server that lost its store (etcd down or cut off, a SQLite writer that
+/// cannot write) while it still accepts connections, as a Kubernetes API server's
 /// `/healthz` reports its etcd. The standard services (health, reflection) stay as they are.
 /// After `HealthService.shutdown()` the statuses stay `NOT_SERVING` whatever the probe finds.
 struct StoreHealthProbe: Sendable {
@@ -36,9 +38,10 @@ struct StoreHealthProbe: Sendable {
             set(healthy)
             if let failure {
                 logger.warning(
-                    "the store does not answer; health is NOT_SERVING until it does", metadata: ["error": "\(failure)"])
+                    "the store cannot take writes; health is NOT_SERVING until it can",
+                    metadata: ["error": "\(failure)"])
             } else {
-                logger.notice("the store answers again; health is SERVING")
+                logger.notice("the store can take writes again; health is SERVING")
             }
         }
     }
@@ -61,7 +64,7 @@ struct StoreHealthProbe: Sendable {
         }
         let call = Task {
             do {
-                _ = try await store.currentRevision()
+                try await store.checkWritable()
                 answer.give(nil)
             } catch {
                 answer.give("\(error)")

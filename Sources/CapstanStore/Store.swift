@@ -49,6 +49,10 @@ public protocol Store: Sendable {
     /// The revision of the last acknowledged write.
     func currentRevision() async throws(StoreError) -> Int64
 
+    /// Returns once the store could take a write now, or throws why it cannot (`unavailable`). It
+    /// writes nothing. For health checks, which bound the wait themselves.
+    func checkWritable() async throws(StoreError)
+
     /// Grants a lease that expires `ttl` after its grant or last keep-alive. Returns its id (> 0).
     func grantLease(ttl: Duration) async throws(StoreError) -> Int64
 

@@ -32,20 +32,13 @@ struct EtcdOutageTests {
         try await withEtcdCluster(members: 1) { cluster in
             let member = cluster.members[0]
             let store = try EtcdStore(endpoints: [member.clientAddress], options: storeOptions)
-            let options = testOptions {
-                $0.storeProbeInterval = .milliseconds(100)
-                $0.storeProbeTimeout = .seconds(1)
+            try await withProbedServer(store: store, closeStore: { await store.close() }) { api in
+                do {
+                    try await body(api, cluster)
+                } catch {
+                    Issue.record("\(error)\netcd's log:\n\(member.logTail())")
+                }
             }
-            let host = try await APIServerHost.start(
-                store: store, closeStore: { await store.close() }, options: options)
-            let clients = try HTTP2Clients(address: host.address)
-            do {
-                try await body(clients.api, cluster)
-            } catch {
-                Issue.record("\(error)\netcd's log:\n\(member.logTail())")
-            }
-            await clients.close()
-            await host.stop()
         }
     }
 

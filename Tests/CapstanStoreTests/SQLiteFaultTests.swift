@@ -1,4 +1,5 @@
 @testable import CapstanStore
+import CapstanTestSupport
 import Foundation
 import Testing
 
@@ -146,6 +147,51 @@ struct SQLiteFaultTests {
             await store.close()
 
             try await Self.expectReopened(data, vfs: vfs, holds: model)
+        }
+    }
+
+    /// `checkWritable` (the API server's health probe) follows the writer: it passes and writes
+    /// nothing while writes can commit, fails while a failed commit cannot be sealed, and once the
+    /// fault is gone its own pass seals, so the store recovers without waiting for a write.
+    @Test func checkWritableFollowsTheWriter() async throws {
+        let vfs = try FaultVFS()
+        defer { vfs.unregister() }
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory + "/data", options: Self.options(vfs: vfs))
+            _ = try await store.create("/before", value: [])
+            let head = try await store.currentRevision()
+            let before = store.statistics
+            try await store.checkWritable()
+            #expect(try await store.currentRevision() == head)
+            #expect(store.statistics.writeTransactions == before.writeTransactions)
+            #expect(store.statistics.writesCompleted == before.writesCompleted)
+
+            vfs.arm(.sync, on: .wal, count: nil, code: SQLiteCode.ioerrFsync)
+            let failed = await storeError { _ = try await store.create("/lost", value: Self.lostValue(0)) }
+            guard case .unavailable? = failed else {
+                Issue.record("a write during the fault got \(String(describing: failed))")
+                return
+            }
+            let probe = await storeError { try await store.checkWritable() }
+            guard case .unavailable(let reason)? = probe else {
+                Issue.record("checkWritable during the fault got \(String(describing: probe))")
+                return
+            }
+            #expect(reason.contains("the store cannot write"), "\(reason)")
+            #expect(store.statistics.seals == 0)
+
+            vfs.disarm()
+            try await store.checkWritable()
+            #expect(store.statistics.seals == 1)
+            #expect(try await store.currentRevision() == head)
+            #expect(try await store.create("/after", value: []) == head + 1)
+            #expect(try await store.list(prefix: "/").items.map(\.key) == ["/after", "/before"])
+            await store.close()
+            let closed = await storeError { try await store.checkWritable() }
+            guard case .unavailable? = closed else {
+                Issue.record("checkWritable on a closed store got \(String(describing: closed))")
+                return
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 @testable import CapstanStore
+import CapstanTestSupport
 import Foundation
 import Testing
 

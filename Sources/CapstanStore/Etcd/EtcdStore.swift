@@ -119,6 +119,12 @@ public final class EtcdStore: Store {
         return try await performRead { [request] rpc in try await Etcdserverpb_KV.Client(rpc).range(request).header.revision }
     }
 
+    /// A linearizable read of the current revision: it needs a leader with a quorum, as a write
+    /// does. (etcd's alarms, such as NOSPACE, are not consulted.)
+    public func checkWritable() async throws(StoreError) {
+        _ = try await currentRevision()
+    }
+
     public func compact(_ revision: Int64) async throws(StoreError) {
         guard revision >= 0 else { throw .invalid(reason: "cannot compact to a negative revision") }
         guard revision > 0 else { return try checkOpen() }

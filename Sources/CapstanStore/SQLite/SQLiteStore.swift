@@ -114,6 +114,15 @@ public final class SQLiteStore: Store {
         return hub.published
     }
 
+    /// Passes through the writer's queue like a write: fails while the writer cannot write (it
+    /// stopped after a failed rollback, or a failed commit could not be sealed yet; the probe's
+    /// batch tries the seal again, so the store recovers without waiting for a write), and waits
+    /// while the writer is busy or stuck, as a write would.
+    public func checkWritable() async throws(StoreError) {
+        try checkOpen()
+        _ = try await writer.submit(.probe)
+    }
+
     // MARK: Writes
 
     nonisolated(nonsending) public func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])

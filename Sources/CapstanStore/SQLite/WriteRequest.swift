@@ -8,6 +8,9 @@ enum WriteRequest: Sendable {
     /// `ifExpired`: the writer's own expiry sweep, skipped if a keep-alive won the race.
     case revokeLease(Int64, ifExpired: Bool)
     case compact(Int64)
+    /// Writes nothing: answered `done` once a batch holding it could be written (see
+    /// `SQLiteStore.checkWritable`).
+    case probe
 
     /// Value bytes, for batch sizing.
     var payloadBytes: Int {

@@ -1,5 +1,6 @@
 import CapstanAPI
 import CapstanAPIServer
+import CapstanAPIServerHost
 import CapstanRPC
 import CapstanStore
 import Foundation
@@ -90,4 +91,24 @@ func rpcError(_ body: () async throws -> Void, sourceLocation: SourceLocation = 
         Issue.record("not an RPCError: \(error)", sourceLocation: sourceLocation)
         return RPCError(code: .unknown, message: "\(error)")
     }
+}
+
+/// Runs `body` against an API server on `store` that probes it every 100 ms (bound 1 s); an
+/// error `body` throws is recorded. Then stops the server, which runs `closeStore`.
+func withProbedServer(
+    store: any Store, closeStore: @escaping @Sendable () async -> Void, _ body: (APIClients) async throws -> Void
+) async throws {
+    let options = testOptions {
+        $0.storeProbeInterval = .milliseconds(100)
+        $0.storeProbeTimeout = .seconds(1)
+    }
+    let host = try await APIServerHost.start(store: store, closeStore: closeStore, options: options)
+    let clients = try HTTP2Clients(address: host.address)
+    do {
+        try await body(clients.api)
+    } catch {
+        Issue.record("\(error)")
+    }
+    await clients.close()
+    await host.stop()
 }
