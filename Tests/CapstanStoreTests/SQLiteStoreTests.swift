@@ -52,6 +52,20 @@ struct SQLiteStoreTests {
         }
     }
 
+    /// The store's threads carry names (what `top -H`, `ps -L` and `perf` show an operator).
+    @Test func threadsAreNamed() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory, options: Self.options())
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+            let names = Set(tasks.compactMap { task in
+                (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            })
+            #expect(names.isSuperset(of: ["store-writer", "store-reader-0", "store-reader-1"]), "\(names.sorted())")
+            await store.close()
+        }
+    }
+
     @Test func reopenKeepsDataRevisionsAndLeases() async throws {
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteStore.open(directory: directory, options: Self.options())

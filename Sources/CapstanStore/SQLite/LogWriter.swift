@@ -85,7 +85,7 @@ final class LogWriter: Sendable {
                 writer.threads.adopt()
                 if let checkpointer {
                     writer.threads.adopt()
-                    startThread(name: "store-checkpointer") {
+                    startThread(name: "store-ckpt") {
                         checkpointer.run()
                         writer.threads.finished()
                     }

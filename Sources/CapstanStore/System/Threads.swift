@@ -1,3 +1,4 @@
+internal import CLinux
 import Synchronization
 
 #if canImport(Glibc)
@@ -6,7 +7,7 @@ import Glibc
 import Musl
 #endif
 
-/// Starts a detached OS thread running `body`. The store's blocking work (SQLite) runs on such
+/// Starts a detached OS thread named `name` (its first 15 bytes) running `body`. The store's blocking work (SQLite) runs on such
 /// threads, never on Swift's cooperative pool.
 func startThread(name: String, _ body: sending @escaping () -> Void) {
     // Ownership: the box is retained here and released by the new thread when it starts; nothing
@@ -23,6 +24,8 @@ func startThread(name: String, _ body: sending @escaping () -> Void) {
     var thread = pthread_t()
     let result = pthread_create(&thread, nil, { raw in
         let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        // The kernel keeps 15 bytes of a thread's name (what `top -H` and `perf` show).
+        _ = CLinux_set_thread_name(String(box.name.utf8.prefix(15)) ?? "capstan-store")
         box.body()
         return nil
     }, box)
