@@ -1,8 +1,9 @@
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 // Linux interfaces the Glibc module does not bring into Swift: epoll, eventfd, thread names.
-// Used only by CapstanHTTP2's Socket/ files and CapstanStore's System/Threads.swift. (Headers Glibc already covers are not included
-// here: a second copy of their definitions in this module would clash with SwiftGlibc's.)
+// Used only by CapstanHTTP2's Socket/ files and CapstanStore's System/Threads.swift. (Headers
+// Glibc already covers are not included here: a second copy of their definitions in this module
+// would clash with SwiftGlibc's.)
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>

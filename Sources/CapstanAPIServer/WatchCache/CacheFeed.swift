@@ -138,7 +138,9 @@ final class CacheFeed: Sendable {
     }
 
     /// One page of `listAll`, its failure as a value (an `async let` does not keep typed throws).
-    private func listPage(_ cache: WatchCache, after key: String?, revision: Int64) async -> Result<ListResult, StoreError> {
+    private func listPage(_ cache: WatchCache, after key: String?, revision: Int64) async
+        -> Result<ListResult, StoreError>
+    {
         do throws(StoreError) {
             return .success(try await store.list(prefix: cache.prefix, after: key, limit: 1000, revision: revision))
         } catch {

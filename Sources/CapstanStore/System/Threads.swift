@@ -7,8 +7,8 @@ import Glibc
 import Musl
 #endif
 
-/// Starts a detached OS thread named `name` (its first 15 bytes) running `body`. The store's blocking work (SQLite) runs on such
-/// threads, never on Swift's cooperative pool.
+/// Starts a detached OS thread named `name` (its first 15 bytes) running `body`. The store's
+/// blocking work (SQLite) runs on such threads, never on Swift's cooperative pool.
 func startThread(name: String, _ body: sending @escaping () -> Void) {
     // Ownership: the box is retained here and released by the new thread when it starts; nothing
     // else touches it, so the non-Sendable closure moves to that thread whole.
