@@ -1,6 +1,7 @@
 // Fuzzes the text a client or user hands Capstan: label and field selectors (every kind's field
 // schema), List continue tokens, capctl manifests and the metrics endpoint's HTTP/1 request
-// heads. The first byte picks the reader, the rest is the input. Reading may fail with the
+// heads; and stored objects' bytes as the watch cache reads their selector fields (the scan
+// against a full decode). The first byte picks the reader, the rest is the input. Reading may fail with the
 // reader's own error but must not crash; whatever reads must read back unchanged from its own
 // canonical form (a manifest's objects from capctl's own json and yaml output).
 import CapctlKit
@@ -13,7 +14,7 @@ public func fuzzTextInputs(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     guard let start, count > 0 else { return 0 }
     let input = UnsafeRawBufferPointer(start: start, count: count)
     let text = String(decoding: input[1...], as: UTF8.self)
-    switch input[0] % 8 {
+    switch input[0] % 9 {
     case 0: checkLabelSelector(text)
     case 1: checkFieldSelector(text, schema: Pod.fieldSchema)
     case 2: checkFieldSelector(text, schema: Minion.fieldSchema)
@@ -21,6 +22,7 @@ public func fuzzTextInputs(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     case 4: checkFieldSelector(text, schema: ReplicationController.fieldSchema)
     case 5: ContinueTokenFuzzEntry.check(text)
     case 6: MetricsFuzzEntry.check(UnsafeRawBufferPointer(rebasing: input[1...]))
+    case 7: SelectorScanFuzzEntry.check(kind: input.count > 1 ? input[1] : 0, Array(input.dropFirst(2)))
     default: ManifestFuzzEntry.check(text)
     }
     return 0

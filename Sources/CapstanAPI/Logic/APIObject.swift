@@ -42,12 +42,19 @@ extension Pod: APIObject {
     public var selectableFieldValues: FieldValues {
         // Through the optional storage: `metadata.name` copies the whole metadata (a retain of
         // every field) to read one; every write asks for these.
-        let phase = _status?.phase ?? .unspecified
-        let shownPhase = phase == .unspecified ? PodPhase.pending : phase
         return FieldValues([
             .init("metadata.name", _metadata?.name ?? ""), .init("metadata.namespace", _metadata?.namespace ?? ""),
-            .init("spec.host", _spec?.host ?? ""), .init("status.phase", shownPhase.protoName ?? String(shownPhase.rawValue)),
+            .init("spec.host", _spec?.host ?? ""),
+            .init("status.phase", PodPhase.selectorValue(_status?.phase ?? .unspecified)),
         ])
+    }
+}
+
+extension PodPhase {
+    /// How `status.phase` reads in field selectors: the phase's name, `PENDING` when unset.
+    public static func selectorValue(_ phase: PodPhase) -> String {
+        let shown = phase == .unspecified ? PodPhase.pending : phase
+        return shown.protoName ?? String(shown.rawValue)
     }
 }
 

@@ -35,6 +35,10 @@ protocol KindStrategy: Sendable {
     /// Clears what a client may not set at Create, before defaults apply: a status the kind's
     /// owner reports (a pod's by its kubelet, a controller's by the controller manager).
     static func prepareForCreate(_ object: inout Object)
+
+    /// Where the kind's selectable fields beyond name and namespace are in its encoding: the
+    /// same fields, in the same order, as `Object.selectableFieldValues`.
+    static var selectorScan: SelectorScan { get }
 }
 
 extension KindStrategy {
@@ -42,11 +46,16 @@ extension KindStrategy {
 
     static func prepareForCreate(_ object: inout Object) {}
 
+    static var selectorScan: SelectorScan { SelectorScan() }
+
     static var keys: ObjectKeys { ObjectKeys(resource: resource, namespaced: Object.isNamespaced) }
 
-    /// How the watch cache reads this kind's stored bytes.
+    /// How the watch cache reads this kind's stored bytes: their selector fields straight from
+    /// the bytes where they have the plain shape the server stores, else from a full decode.
     static var codec: KindCodec {
-        KindCodec(keys: keys) { bytes throws(RegistryError) in
+        let scan = selectorScan
+        return KindCodec(keys: keys) { bytes throws(RegistryError) in
+            if let fields = scan.fields(bytes) { return fields }
             let object = try decode(bytes)
             return SelectorFields(labels: object.metadata.labels, fields: object.selectableFieldValues)
         }

@@ -12,6 +12,9 @@ enum MinionStrategy: KindStrategy {
 
     /// Why `Minions/Update` is not served.
     static let updateUnsupported = "minions cannot be updated: delete and re-create"
+
+    /// `spec.unschedulable` (MinionSpec field 4).
+    static let selectorScan = SelectorScan(extras: [.init(name: "spec.unschedulable", path: (2, 4), value: .bool)])
 }
 
 /// Services: Update may change everything but server-set metadata; the port claim is handled

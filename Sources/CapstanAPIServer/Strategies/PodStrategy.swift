@@ -11,6 +11,12 @@ enum PodStrategy: KindStrategy {
         create: Pods.Method.create, get: Pods.Method.get, list: Pods.Method.list, update: Pods.Method.update,
         delete: Pods.Method.delete, watch: Pods.Method.watch)
 
+    /// `spec.host` (PodSpec field 5) and `status.phase` (PodStatus field 1).
+    static let selectorScan = SelectorScan(extras: [
+        .init(name: "spec.host", path: (2, 5), value: .string),
+        .init(name: "status.phase", path: (3, 1), value: .podPhase),
+    ])
+
     /// A status sent with Create is dropped: defaults then set the phase to PENDING.
     static func prepareForCreate(_ object: inout Pod) {
         if object.hasStatus { object.clearStatus() }
