@@ -78,6 +78,28 @@ struct SelectorScanTests {
         #expect(empty?.fields["status.phase"] == PodPhase.selectorValue(.pending))
     }
 
+    /// A kind whose selectable fields grow must grow its scan too (`KindStrategy.selectorScan`):
+    /// every kind's scan of an object with each of them set must read what its decode does.
+    @Test("every cached kind's scan reads the fields its decode does")
+    func everyKind() {
+        func check<Strategy: KindStrategy>(_ strategy: Strategy.Type, _ object: Strategy.Object) {
+            let compared = Self.compare(strategy, object.serializedBytes())
+            #expect(compared != nil && compared?.scanned == compared?.decoded, "\(Strategy.kind)")
+            let names = Strategy.Object.fieldSchema.names.sorted()
+            #expect(compared?.scanned?.fields.fields.map(\.name).sorted() == names, "\(Strategy.kind)")
+        }
+        var pod = Pod()
+        pod.spec.host = "m1"
+        pod.status.phase = .running
+        check(PodStrategy.self, pod)
+        var minion = Minion()
+        minion.spec.unschedulable = true
+        check(MinionStrategy.self, minion)
+        check(ServiceStrategy.self, Service())
+        check(ReplicationControllerStrategy.self, ReplicationController())
+        check(EndpointsStrategy.self, Endpoints())
+    }
+
     @Test("other shapes are left to the full decode")
     func otherShapes() {
         let scan = PodStrategy.selectorScan
