@@ -51,7 +51,7 @@ struct SelectorScanTests {
         guard let object = try? Strategy.Object(serializedBytes: bytes) else { return nil }
         return (
             Strategy.selectorScan.fields(bytes),
-            SelectorFields(labels: object.metadata.labels, fields: object.selectableFieldValues)
+            SelectorFields(of: object)
         )
     }
 

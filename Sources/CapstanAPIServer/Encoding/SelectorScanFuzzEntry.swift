@@ -18,7 +18,7 @@ public enum SelectorScanFuzzEntry {
     static func check<Strategy: KindStrategy>(_ strategy: Strategy.Type, _ bytes: [UInt8]) {
         let scanned = Strategy.selectorScan.fields(bytes)
         guard let object = try? Strategy.Object(serializedBytes: bytes) else { return }
-        let decoded = SelectorFields(labels: object.metadata.labels, fields: object.selectableFieldValues)
+        let decoded = SelectorFields(of: object)
         if let scanned {
             precondition(scanned == decoded, "\(Strategy.kind): scanned \(scanned), decoded \(decoded)")
         }

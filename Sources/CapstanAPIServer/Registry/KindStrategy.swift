@@ -56,8 +56,7 @@ extension KindStrategy {
         let scan = selectorScan
         return KindCodec(keys: keys) { bytes throws(RegistryError) in
             if let fields = scan.fields(bytes) { return fields }
-            let object = try decode(bytes)
-            return SelectorFields(labels: object.metadata.labels, fields: object.selectableFieldValues)
+            return SelectorFields(of: try decode(bytes))
         }
     }
 

@@ -7,6 +7,13 @@ struct SelectorFields: Sendable, Hashable {
     var fields: FieldValues
 }
 
+extension SelectorFields {
+    /// What selectors read of a decoded object.
+    init<Object: APIObject>(of object: Object) {
+        self.init(labels: object.metadata.labels, fields: object.selectableFieldValues)
+    }
+}
+
 /// How the cache reads one kind: where its keys are and how to get selector fields from bytes.
 struct KindCodec: Sendable {
     let keys: ObjectKeys
