@@ -100,6 +100,66 @@ struct EtcdOutageTests {
         replayed.cancel()
     }
 
+    /// etcd's NOSPACE alarm (raised here through its Maintenance API; a full space quota raises the
+    /// same): etcd refuses every write and still answers reads. Health turns NOT_SERVING naming the
+    /// alarm's remedy, creates fail UNAVAILABLE, and Get is served from the cache; once the alarm
+    /// is cleared, health is SERVING again and writes succeed.
+    @Test(.timeLimit(.minutes(3)))
+    func healthFollowsEtcdAlarms() async throws {
+        try await Self.withServer(EtcdStoreOptions(), Self.alarm)
+    }
+
+    static func alarm(_ api: APIClients, cluster: EtcdCluster) async throws {
+        let before = try await api.pods.create(Make.pod("before"))
+        let health = Grpc_Health_V1_Health.Client(api.rpc)
+        var request = Grpc_Health_V1_HealthCheckRequest()
+        request.service = Pods.serviceName
+        #expect(try await health.check(request).status == .serving)
+
+        let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
+        let maintenance = Etcdserverpb_Maintenance.Client(etcd.api.rpc)
+        var probe = Etcdserverpb_RangeRequest()
+        probe.key = Array("/".utf8)
+        var alarm = Etcdserverpb_AlarmRequest()
+        alarm.memberID = try await Etcdserverpb_KV.Client(etcd.api.rpc).range(probe).header.memberId
+        alarm.alarm = .nospace
+        alarm.action = .activate
+        _ = try await maintenance.alarm(alarm)
+
+        #expect(await eventually { (try? await health.check(request).status) == .notServing }, "health stayed SERVING")
+        let create = await rpcError { _ = try await api.pods.create(Make.pod("during")) }
+        #expect(create.code == .unavailable && create.message.contains("space"), "\(create)")
+        #expect(try await api.pods.get(Make.get("before")) == before)
+        let reason = await storeError(of: cluster)
+        let named = "NOSPACE on member \(String(alarm.memberID, radix: 16))"
+        #expect(reason?.contains(named) == true, "\(String(describing: reason))")
+
+        alarm.action = .deactivate
+        _ = try await maintenance.alarm(alarm)
+        await etcd.close()
+        #expect(await eventually { (try? await health.check(request).status) == .serving }, "health stayed NOT_SERVING")
+        let after = try await api.pods.create(Make.pod("after"))
+        #expect(try await api.pods.list(Make.list()).items == [after, before])
+    }
+
+    /// Why a store of its own on `cluster` says it cannot take writes now (nil: it can).
+    private static func storeError(of cluster: EtcdCluster) async -> String? {
+        let store: EtcdStore
+        do {
+            store = try await EtcdStore.connect(endpoints: cluster.clientAddresses)
+        } catch {
+            return "connect failed: \(error)"
+        }
+        var reason: String?
+        do throws(StoreError) {
+            try await store.checkWritable()
+        } catch {
+            reason = "\(error)"
+        }
+        await store.close()
+        return reason
+    }
+
     /// While the caches load the store the server already accepts calls, but health says
     /// NOT_SERVING (for the server and its API services) until they hold it.
     @Test(.timeLimit(.minutes(3)))

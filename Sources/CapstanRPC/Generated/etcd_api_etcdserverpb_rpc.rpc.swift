@@ -211,3 +211,51 @@ extension Etcdserverpb_Lease.Handler {
         }
     }
 }
+
+public enum Etcdserverpb_Maintenance {
+    /// `etcdserverpb.Maintenance`.
+    public static let serviceName = "etcdserverpb.Maintenance"
+
+    /// Every method of the service.
+    public enum Method {
+        /// Lists, raises or clears alarms. A raised NOSPACE alarm makes etcd refuse writes.
+        public static let alarm = MethodDescriptor<Etcdserverpb_AlarmRequest, Etcdserverpb_AlarmResponse>(service: serviceName, method: "Alarm", kind: .unary)
+
+        public static let all: [AnyMethodDescriptor] = [
+            alarm.erased,
+        ]
+    }
+
+    public static let descriptor = ServiceDescriptor(name: serviceName, methods: Method.all)
+
+    /// What a server implements to serve `etcdserverpb.Maintenance`.
+    ///
+    /// The methods run on the executor of the task serving the call (`nonisolated(nonsending)`).
+    /// Implement them `nonisolated(nonsending)` as well: a plain `async` method conforms too,
+    /// but then every call hops to the global executor and back.
+    public protocol Handler: Sendable {
+        /// Lists, raises or clears alarms. A raised NOSPACE alarm makes etcd refuse writes.
+        nonisolated(nonsending) func alarm(request: Etcdserverpb_AlarmRequest, context: ServerContext) async throws -> Etcdserverpb_AlarmResponse
+    }
+
+    /// A typed client of `etcdserverpb.Maintenance`.
+    public struct Client: Sendable {
+        public let rpc: RPCClient
+
+        public init(_ rpc: RPCClient) { self.rpc = rpc }
+
+        /// Lists, raises or clears alarms. A raised NOSPACE alarm makes etcd refuse writes.
+        public func alarm(_ request: Etcdserverpb_AlarmRequest, options: CallOptions = .default) async throws -> Etcdserverpb_AlarmResponse {
+            try await rpc.unary(Method.alarm, request, options: options)
+        }
+    }
+}
+
+extension Etcdserverpb_Maintenance.Handler {
+    /// Registers every method of `etcdserverpb.Maintenance` with `router`.
+    public func register(on router: inout RPCRouter) {
+        router.unaryBytes(Etcdserverpb_Maintenance.Method.alarm) { request, context in
+            try await self.alarm(request: Etcdserverpb_Maintenance.Method.alarm.decodeRequest(request), context: context).serializedBytes()
+        }
+    }
+}

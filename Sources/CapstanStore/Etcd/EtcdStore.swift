@@ -119,10 +119,32 @@ public final class EtcdStore: Store {
         return try await performRead { [request] rpc in try await Etcdserverpb_KV.Client(rpc).range(request).header.revision }
     }
 
-    /// A linearizable read of the current revision: it needs a leader with a quorum, as a write
-    /// does. (etcd's alarms, such as NOSPACE, are not consulted.)
+    /// etcd's raised alarms, read through raft (so the answer also needs a leader with a quorum,
+    /// as a write does): any alarm fails the check. A NOSPACE alarm makes etcd refuse every write
+    /// while it answers reads, so a read alone would call such a cluster writable.
     public func checkWritable() async throws(StoreError) {
-        _ = try await currentRevision()
+        let alarms = try await performRead { rpc in
+            try await Etcdserverpb_Maintenance.Client(rpc).alarm(Etcdserverpb_AlarmRequest()).alarms
+        }
+        guard alarms.isEmpty else { throw .unavailable(reason: Self.describe(alarms)) }
+    }
+
+    /// What raised alarms mean for writes, and what an operator does about each.
+    static func describe(_ alarms: [Etcdserverpb_AlarmMember]) -> String {
+        let raised = alarms.map { member -> String in
+            let id = String(member.memberID, radix: 16)
+            switch member.alarm {
+            case .nospace:
+                return "NOSPACE on member \(id) (its database reached the space quota: compact and defragment etcd, "
+                    + "or raise --quota-backend-bytes, then clear the alarm with `etcdctl alarm disarm`)"
+            case .corrupt:
+                return "CORRUPT on member \(id) (its data differs from the other members': replace the member "
+                    + "from a healthy one or a backup)"
+            default:
+                return "alarm \(member.alarm.rawValue) on member \(id)"
+            }
+        }
+        return "etcd refuses writes while an alarm is raised: " + raised.joined(separator: "; ")
     }
 
     public func compact(_ revision: Int64) async throws(StoreError) {

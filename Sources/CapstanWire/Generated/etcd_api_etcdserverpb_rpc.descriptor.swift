@@ -9,6 +9,11 @@ extension ProtoFileDescriptor {
         package: "etcdserverpb",
         dependencies: ["etcd/api/mvccpb/kv.proto"],
         symbols: [
+            "etcdserverpb.AlarmMember",
+            "etcdserverpb.AlarmRequest",
+            "etcdserverpb.AlarmRequest.AlarmAction",
+            "etcdserverpb.AlarmResponse",
+            "etcdserverpb.AlarmType",
             "etcdserverpb.CompactionRequest",
             "etcdserverpb.CompactionResponse",
             "etcdserverpb.Compare",
@@ -35,6 +40,8 @@ extension ProtoFileDescriptor {
             "etcdserverpb.LeaseRevokeResponse",
             "etcdserverpb.LeaseTimeToLiveRequest",
             "etcdserverpb.LeaseTimeToLiveResponse",
+            "etcdserverpb.Maintenance",
+            "etcdserverpb.Maintenance.Alarm",
             "etcdserverpb.PutRequest",
             "etcdserverpb.PutResponse",
             "etcdserverpb.RangeRequest",
@@ -119,18 +126,25 @@ extension ProtoFileDescriptor {
         c2VIZWFkZXJSBmhlYWRlchIOCgJJRBgCIAEoA1ICSUQSEAoDVFRMGAMgASgDUgNUVEwiPAoWTGVhc2VUaW1lVG9MaXZlUmVxdWVz
         dBIOCgJJRBgBIAEoA1ICSUQSEgoEa2V5cxgCIAEoCFIEa2V5cyKlAQoXTGVhc2VUaW1lVG9MaXZlUmVzcG9uc2USNAoGaGVhZGVy
         GAEgASgLMhwuZXRjZHNlcnZlcnBiLlJlc3BvbnNlSGVhZGVyUgZoZWFkZXISDgoCSUQYAiABKANSAklEEhAKA1RUTBgDIAEoA1ID
-        VFRMEh4KCmdyYW50ZWRUVEwYBCABKANSCmdyYW50ZWRUVEwSEgoEa2V5cxgFIAMoDFIEa2V5czLgAgoCS1YSQAoFUmFuZ2USGi5l
-        dGNkc2VydmVycGIuUmFuZ2VSZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLlJhbmdlUmVzcG9uc2USOgoDUHV0EhguZXRjZHNlcnZlcnBi
-        LlB1dFJlcXVlc3QaGS5ldGNkc2VydmVycGIuUHV0UmVzcG9uc2USUgoLRGVsZXRlUmFuZ2USIC5ldGNkc2VydmVycGIuRGVsZXRl
-        UmFuZ2VSZXF1ZXN0GiEuZXRjZHNlcnZlcnBiLkRlbGV0ZVJhbmdlUmVzcG9uc2USOgoDVHhuEhguZXRjZHNlcnZlcnBiLlR4blJl
-        cXVlc3QaGS5ldGNkc2VydmVycGIuVHhuUmVzcG9uc2USTAoHQ29tcGFjdBIfLmV0Y2RzZXJ2ZXJwYi5Db21wYWN0aW9uUmVxdWVz
-        dBogLmV0Y2RzZXJ2ZXJwYi5Db21wYWN0aW9uUmVzcG9uc2UyTQoFV2F0Y2gSRAoFV2F0Y2gSGi5ldGNkc2VydmVycGIuV2F0Y2hS
-        ZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLldhdGNoUmVzcG9uc2UoATABMu0CCgVMZWFzZRJPCgpMZWFzZUdyYW50Eh8uZXRjZHNlcnZl
-        cnBiLkxlYXNlR3JhbnRSZXF1ZXN0GiAuZXRjZHNlcnZlcnBiLkxlYXNlR3JhbnRSZXNwb25zZRJSCgtMZWFzZVJldm9rZRIgLmV0
-        Y2RzZXJ2ZXJwYi5MZWFzZVJldm9rZVJlcXVlc3QaIS5ldGNkc2VydmVycGIuTGVhc2VSZXZva2VSZXNwb25zZRJfCg5MZWFzZUtl
-        ZXBBbGl2ZRIjLmV0Y2RzZXJ2ZXJwYi5MZWFzZUtlZXBBbGl2ZVJlcXVlc3QaJC5ldGNkc2VydmVycGIuTGVhc2VLZWVwQWxpdmVS
-        ZXNwb25zZSgBMAESXgoPTGVhc2VUaW1lVG9MaXZlEiQuZXRjZHNlcnZlcnBiLkxlYXNlVGltZVRvTGl2ZVJlcXVlc3QaJS5ldGNk
-        c2VydmVycGIuTGVhc2VUaW1lVG9MaXZlUmVzcG9uc2ViBnByb3RvMw==
+        VFRMEh4KCmdyYW50ZWRUVEwYBCABKANSCmdyYW50ZWRUVEwSEgoEa2V5cxgFIAMoDFIEa2V5cyLPAQoMQWxhcm1SZXF1ZXN0Ej4K
+        BmFjdGlvbhgBIAEoDjImLmV0Y2RzZXJ2ZXJwYi5BbGFybVJlcXVlc3QuQWxhcm1BY3Rpb25SBmFjdGlvbhIaCghtZW1iZXJJRBgC
+        IAEoBFIIbWVtYmVySUQSLQoFYWxhcm0YAyABKA4yFy5ldGNkc2VydmVycGIuQWxhcm1UeXBlUgVhbGFybSI0CgtBbGFybUFjdGlv
+        bhIHCgNHRVQQABIMCghBQ1RJVkFURRABEg4KCkRFQUNUSVZBVEUQAiJYCgtBbGFybU1lbWJlchIaCghtZW1iZXJJRBgBIAEoBFII
+        bWVtYmVySUQSLQoFYWxhcm0YAiABKA4yFy5ldGNkc2VydmVycGIuQWxhcm1UeXBlUgVhbGFybSJ4Cg1BbGFybVJlc3BvbnNlEjQK
+        BmhlYWRlchgBIAEoCzIcLmV0Y2RzZXJ2ZXJwYi5SZXNwb25zZUhlYWRlclIGaGVhZGVyEjEKBmFsYXJtcxgCIAMoCzIZLmV0Y2Rz
+        ZXJ2ZXJwYi5BbGFybU1lbWJlclIGYWxhcm1zKi8KCUFsYXJtVHlwZRIICgROT05FEAASCwoHTk9TUEFDRRABEgsKB0NPUlJVUFQQ
+        AjLgAgoCS1YSQAoFUmFuZ2USGi5ldGNkc2VydmVycGIuUmFuZ2VSZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLlJhbmdlUmVzcG9uc2US
+        OgoDUHV0EhguZXRjZHNlcnZlcnBiLlB1dFJlcXVlc3QaGS5ldGNkc2VydmVycGIuUHV0UmVzcG9uc2USUgoLRGVsZXRlUmFuZ2US
+        IC5ldGNkc2VydmVycGIuRGVsZXRlUmFuZ2VSZXF1ZXN0GiEuZXRjZHNlcnZlcnBiLkRlbGV0ZVJhbmdlUmVzcG9uc2USOgoDVHhu
+        EhguZXRjZHNlcnZlcnBiLlR4blJlcXVlc3QaGS5ldGNkc2VydmVycGIuVHhuUmVzcG9uc2USTAoHQ29tcGFjdBIfLmV0Y2RzZXJ2
+        ZXJwYi5Db21wYWN0aW9uUmVxdWVzdBogLmV0Y2RzZXJ2ZXJwYi5Db21wYWN0aW9uUmVzcG9uc2UyTQoFV2F0Y2gSRAoFV2F0Y2gS
+        Gi5ldGNkc2VydmVycGIuV2F0Y2hSZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLldhdGNoUmVzcG9uc2UoATABMu0CCgVMZWFzZRJPCgpM
+        ZWFzZUdyYW50Eh8uZXRjZHNlcnZlcnBiLkxlYXNlR3JhbnRSZXF1ZXN0GiAuZXRjZHNlcnZlcnBiLkxlYXNlR3JhbnRSZXNwb25z
+        ZRJSCgtMZWFzZVJldm9rZRIgLmV0Y2RzZXJ2ZXJwYi5MZWFzZVJldm9rZVJlcXVlc3QaIS5ldGNkc2VydmVycGIuTGVhc2VSZXZv
+        a2VSZXNwb25zZRJfCg5MZWFzZUtlZXBBbGl2ZRIjLmV0Y2RzZXJ2ZXJwYi5MZWFzZUtlZXBBbGl2ZVJlcXVlc3QaJC5ldGNkc2Vy
+        dmVycGIuTGVhc2VLZWVwQWxpdmVSZXNwb25zZSgBMAESXgoPTGVhc2VUaW1lVG9MaXZlEiQuZXRjZHNlcnZlcnBiLkxlYXNlVGlt
+        ZVRvTGl2ZVJlcXVlc3QaJS5ldGNkc2VydmVycGIuTGVhc2VUaW1lVG9MaXZlUmVzcG9uc2UyTwoLTWFpbnRlbmFuY2USQAoFQWxh
+        cm0SGi5ldGNkc2VydmVycGIuQWxhcm1SZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLkFsYXJtUmVzcG9uc2ViBnByb3RvMw==
         """
     )
 }

@@ -1123,3 +1123,113 @@ extension Etcdserverpb_LeaseTimeToLiveResponse: WireMessage {
         CWire.encode(self)
     }
 }
+
+extension Etcdserverpb_AlarmRequest: CMessage {
+    package typealias CStruct = Etcdserverpb__AlarmRequest
+
+    package static func cInit(_ c: UnsafeMutablePointer<CStruct>) { etcdserverpb__alarm_request__init(c) }
+
+    /// The address of protoc-c's descriptor (a C global with static storage), read from an initialised struct.
+    package static let cDescriptorAddress: UInt = {
+        var m = CStruct()
+        etcdserverpb__alarm_request__init(&m)
+        return UInt(bitPattern: m.base.descriptor)
+    }()
+
+    package func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena) {
+        c.pointee.action = Etcdserverpb__AlarmRequest__AlarmAction(rawValue: .init(truncatingIfNeeded: self.action.rawValue))
+        c.pointee.memberid = self.memberID
+        c.pointee.alarm = Etcdserverpb__AlarmType(rawValue: .init(truncatingIfNeeded: self.alarm.rawValue))
+    }
+
+    package init(cMessage c: UnsafePointer<CStruct>) throws(WireError) {
+        self.init()
+        let m = c.pointee
+        self.action = Etcdserverpb_AlarmRequest.AlarmAction(rawValue: Int32(truncatingIfNeeded: m.action.rawValue))
+        self.memberID = m.memberid
+        self.alarm = Etcdserverpb_AlarmType(rawValue: Int32(truncatingIfNeeded: m.alarm.rawValue))
+    }
+}
+
+extension Etcdserverpb_AlarmRequest: WireMessage {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try CWire.decode(Self.self, bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        CWire.encode(self)
+    }
+}
+
+extension Etcdserverpb_AlarmMember: CMessage {
+    package typealias CStruct = Etcdserverpb__AlarmMember
+
+    package static func cInit(_ c: UnsafeMutablePointer<CStruct>) { etcdserverpb__alarm_member__init(c) }
+
+    /// The address of protoc-c's descriptor (a C global with static storage), read from an initialised struct.
+    package static let cDescriptorAddress: UInt = {
+        var m = CStruct()
+        etcdserverpb__alarm_member__init(&m)
+        return UInt(bitPattern: m.base.descriptor)
+    }()
+
+    package func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena) {
+        c.pointee.memberid = self.memberID
+        c.pointee.alarm = Etcdserverpb__AlarmType(rawValue: .init(truncatingIfNeeded: self.alarm.rawValue))
+    }
+
+    package init(cMessage c: UnsafePointer<CStruct>) throws(WireError) {
+        self.init()
+        let m = c.pointee
+        self.memberID = m.memberid
+        self.alarm = Etcdserverpb_AlarmType(rawValue: Int32(truncatingIfNeeded: m.alarm.rawValue))
+    }
+}
+
+extension Etcdserverpb_AlarmMember: WireMessage {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try CWire.decode(Self.self, bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        CWire.encode(self)
+    }
+}
+
+extension Etcdserverpb_AlarmResponse: CMessage {
+    package typealias CStruct = Etcdserverpb__AlarmResponse
+
+    package static func cInit(_ c: UnsafeMutablePointer<CStruct>) { etcdserverpb__alarm_response__init(c) }
+
+    /// The address of protoc-c's descriptor (a C global with static storage), read from an initialised struct.
+    package static let cDescriptorAddress: UInt = {
+        var m = CStruct()
+        etcdserverpb__alarm_response__init(&m)
+        return UInt(bitPattern: m.base.descriptor)
+    }()
+
+    package func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena) {
+        if self.hasHeader { c.pointee.header = arena.message(self.header) }
+        if !self.alarms.isEmpty {
+            c.pointee.n_alarms = self.alarms.count
+            c.pointee.alarms = arena.messages(self.alarms)
+        }
+    }
+
+    package init(cMessage c: UnsafePointer<CStruct>) throws(WireError) {
+        self.init()
+        let m = c.pointee
+        if let v = m.header { self.header = try Etcdserverpb_ResponseHeader(cMessage: v) }
+        self.alarms = try CWire.messages(m.alarms, m.n_alarms, Etcdserverpb_AlarmMember.self)
+    }
+}
+
+extension Etcdserverpb_AlarmResponse: WireMessage {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try CWire.decode(Self.self, bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        CWire.encode(self)
+    }
+}

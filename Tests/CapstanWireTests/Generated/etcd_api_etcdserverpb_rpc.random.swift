@@ -303,3 +303,31 @@ extension Etcdserverpb_LeaseTimeToLiveResponse: RandomMessage {
         return m
     }
 }
+
+extension Etcdserverpb_AlarmRequest: RandomMessage {
+    static func random(_ g: inout RandomValues, depth: Int) -> Etcdserverpb_AlarmRequest {
+        var m = Etcdserverpb_AlarmRequest()
+        m.action = g.enumValue(Etcdserverpb_AlarmRequest.AlarmAction.self)
+        m.memberID = g.uint64()
+        m.alarm = g.enumValue(Etcdserverpb_AlarmType.self)
+        return m
+    }
+}
+
+extension Etcdserverpb_AlarmMember: RandomMessage {
+    static func random(_ g: inout RandomValues, depth: Int) -> Etcdserverpb_AlarmMember {
+        var m = Etcdserverpb_AlarmMember()
+        m.memberID = g.uint64()
+        m.alarm = g.enumValue(Etcdserverpb_AlarmType.self)
+        return m
+    }
+}
+
+extension Etcdserverpb_AlarmResponse: RandomMessage {
+    static func random(_ g: inout RandomValues, depth: Int) -> Etcdserverpb_AlarmResponse {
+        var m = Etcdserverpb_AlarmResponse()
+        if depth > 0, g.bool() { m.header = Etcdserverpb_ResponseHeader.random(&g, depth: max(depth - 1, 0)) }
+        m.alarms = depth > 0 ? g.array(large: false) { g in Etcdserverpb_AlarmMember.random(&g, depth: max(depth - 1, 0)) } : []
+        return m
+    }
+}

@@ -1222,6 +1222,141 @@ void   etcdserverpb__lease_time_to_live_response__free_unpacked
   assert(message->base.descriptor == &etcdserverpb__lease_time_to_live_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   etcdserverpb__alarm_request__init
+                     (Etcdserverpb__AlarmRequest         *message)
+{
+  static const Etcdserverpb__AlarmRequest init_value = ETCDSERVERPB__ALARM_REQUEST__INIT;
+  *message = init_value;
+}
+size_t etcdserverpb__alarm_request__get_packed_size
+                     (const Etcdserverpb__AlarmRequest *message)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t etcdserverpb__alarm_request__pack
+                     (const Etcdserverpb__AlarmRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t etcdserverpb__alarm_request__pack_to_buffer
+                     (const Etcdserverpb__AlarmRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Etcdserverpb__AlarmRequest *
+       etcdserverpb__alarm_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Etcdserverpb__AlarmRequest *)
+     protobuf_c_message_unpack (&etcdserverpb__alarm_request__descriptor,
+                                allocator, len, data);
+}
+void   etcdserverpb__alarm_request__free_unpacked
+                     (Etcdserverpb__AlarmRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &etcdserverpb__alarm_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   etcdserverpb__alarm_member__init
+                     (Etcdserverpb__AlarmMember         *message)
+{
+  static const Etcdserverpb__AlarmMember init_value = ETCDSERVERPB__ALARM_MEMBER__INIT;
+  *message = init_value;
+}
+size_t etcdserverpb__alarm_member__get_packed_size
+                     (const Etcdserverpb__AlarmMember *message)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_member__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t etcdserverpb__alarm_member__pack
+                     (const Etcdserverpb__AlarmMember *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_member__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t etcdserverpb__alarm_member__pack_to_buffer
+                     (const Etcdserverpb__AlarmMember *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_member__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Etcdserverpb__AlarmMember *
+       etcdserverpb__alarm_member__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Etcdserverpb__AlarmMember *)
+     protobuf_c_message_unpack (&etcdserverpb__alarm_member__descriptor,
+                                allocator, len, data);
+}
+void   etcdserverpb__alarm_member__free_unpacked
+                     (Etcdserverpb__AlarmMember *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &etcdserverpb__alarm_member__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   etcdserverpb__alarm_response__init
+                     (Etcdserverpb__AlarmResponse         *message)
+{
+  static const Etcdserverpb__AlarmResponse init_value = ETCDSERVERPB__ALARM_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t etcdserverpb__alarm_response__get_packed_size
+                     (const Etcdserverpb__AlarmResponse *message)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t etcdserverpb__alarm_response__pack
+                     (const Etcdserverpb__AlarmResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t etcdserverpb__alarm_response__pack_to_buffer
+                     (const Etcdserverpb__AlarmResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &etcdserverpb__alarm_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Etcdserverpb__AlarmResponse *
+       etcdserverpb__alarm_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Etcdserverpb__AlarmResponse *)
+     protobuf_c_message_unpack (&etcdserverpb__alarm_response__descriptor,
+                                allocator, len, data);
+}
+void   etcdserverpb__alarm_response__free_unpacked
+                     (Etcdserverpb__AlarmResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &etcdserverpb__alarm_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor etcdserverpb__response_header__field_descriptors[4] =
 {
   {
@@ -3350,6 +3485,232 @@ const ProtobufCMessageDescriptor etcdserverpb__lease_time_to_live_response__desc
   (ProtobufCMessageInit) etcdserverpb__lease_time_to_live_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCEnumValue etcdserverpb__alarm_request__alarm_action__enum_values_by_number[3] =
+{
+  { "GET", "ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__GET", 0 },
+  { "ACTIVATE", "ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__ACTIVATE", 1 },
+  { "DEACTIVATE", "ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__DEACTIVATE", 2 },
+};
+static const ProtobufCIntRange etcdserverpb__alarm_request__alarm_action__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex etcdserverpb__alarm_request__alarm_action__enum_values_by_name[3] =
+{
+  { "ACTIVATE", 1 },
+  { "DEACTIVATE", 2 },
+  { "GET", 0 },
+};
+const ProtobufCEnumDescriptor etcdserverpb__alarm_request__alarm_action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "etcdserverpb.AlarmRequest.AlarmAction",
+  "AlarmAction",
+  "Etcdserverpb__AlarmRequest__AlarmAction",
+  "etcdserverpb",
+  3,
+  etcdserverpb__alarm_request__alarm_action__enum_values_by_number,
+  3,
+  etcdserverpb__alarm_request__alarm_action__enum_values_by_name,
+  1,
+  etcdserverpb__alarm_request__alarm_action__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor etcdserverpb__alarm_request__field_descriptors[3] =
+{
+  {
+    "action",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__AlarmRequest, action),
+    &etcdserverpb__alarm_request__alarm_action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memberID",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__AlarmRequest, memberid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alarm",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__AlarmRequest, alarm),
+    &etcdserverpb__alarm_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned etcdserverpb__alarm_request__field_indices_by_name[] = {
+  0,   /* field[0] = action */
+  2,   /* field[2] = alarm */
+  1,   /* field[1] = memberID */
+};
+static const ProtobufCIntRange etcdserverpb__alarm_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor etcdserverpb__alarm_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.AlarmRequest",
+  "AlarmRequest",
+  "Etcdserverpb__AlarmRequest",
+  "etcdserverpb",
+  sizeof(Etcdserverpb__AlarmRequest),
+  3,
+  etcdserverpb__alarm_request__field_descriptors,
+  etcdserverpb__alarm_request__field_indices_by_name,
+  1,  etcdserverpb__alarm_request__number_ranges,
+  (ProtobufCMessageInit) etcdserverpb__alarm_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor etcdserverpb__alarm_member__field_descriptors[2] =
+{
+  {
+    "memberID",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__AlarmMember, memberid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alarm",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__AlarmMember, alarm),
+    &etcdserverpb__alarm_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned etcdserverpb__alarm_member__field_indices_by_name[] = {
+  1,   /* field[1] = alarm */
+  0,   /* field[0] = memberID */
+};
+static const ProtobufCIntRange etcdserverpb__alarm_member__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor etcdserverpb__alarm_member__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.AlarmMember",
+  "AlarmMember",
+  "Etcdserverpb__AlarmMember",
+  "etcdserverpb",
+  sizeof(Etcdserverpb__AlarmMember),
+  2,
+  etcdserverpb__alarm_member__field_descriptors,
+  etcdserverpb__alarm_member__field_indices_by_name,
+  1,  etcdserverpb__alarm_member__number_ranges,
+  (ProtobufCMessageInit) etcdserverpb__alarm_member__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor etcdserverpb__alarm_response__field_descriptors[2] =
+{
+  {
+    "header",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__AlarmResponse, header),
+    &etcdserverpb__response_header__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alarms",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Etcdserverpb__AlarmResponse, n_alarms),
+    offsetof(Etcdserverpb__AlarmResponse, alarms),
+    &etcdserverpb__alarm_member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned etcdserverpb__alarm_response__field_indices_by_name[] = {
+  1,   /* field[1] = alarms */
+  0,   /* field[0] = header */
+};
+static const ProtobufCIntRange etcdserverpb__alarm_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor etcdserverpb__alarm_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.AlarmResponse",
+  "AlarmResponse",
+  "Etcdserverpb__AlarmResponse",
+  "etcdserverpb",
+  sizeof(Etcdserverpb__AlarmResponse),
+  2,
+  etcdserverpb__alarm_response__field_descriptors,
+  etcdserverpb__alarm_response__field_indices_by_name,
+  1,  etcdserverpb__alarm_response__number_ranges,
+  (ProtobufCMessageInit) etcdserverpb__alarm_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue etcdserverpb__alarm_type__enum_values_by_number[3] =
+{
+  { "NONE", "ETCDSERVERPB__ALARM_TYPE__NONE", 0 },
+  { "NOSPACE", "ETCDSERVERPB__ALARM_TYPE__NOSPACE", 1 },
+  { "CORRUPT", "ETCDSERVERPB__ALARM_TYPE__CORRUPT", 2 },
+};
+static const ProtobufCIntRange etcdserverpb__alarm_type__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex etcdserverpb__alarm_type__enum_values_by_name[3] =
+{
+  { "CORRUPT", 2 },
+  { "NONE", 0 },
+  { "NOSPACE", 1 },
+};
+const ProtobufCEnumDescriptor etcdserverpb__alarm_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "etcdserverpb.AlarmType",
+  "AlarmType",
+  "Etcdserverpb__AlarmType",
+  "etcdserverpb",
+  3,
+  etcdserverpb__alarm_type__enum_values_by_number,
+  3,
+  etcdserverpb__alarm_type__enum_values_by_name,
+  1,
+  etcdserverpb__alarm_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCMethodDescriptor etcdserverpb__kv__method_descriptors[5] =
 {
   { "Range", &etcdserverpb__range_request__descriptor, &etcdserverpb__range_response__descriptor },
@@ -3517,5 +3878,38 @@ void etcdserverpb__lease__init (Etcdserverpb__Lease_Service *service,
 {
   protobuf_c_service_generated_init (&service->base,
                                      &etcdserverpb__lease__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor etcdserverpb__maintenance__method_descriptors[1] =
+{
+  { "Alarm", &etcdserverpb__alarm_request__descriptor, &etcdserverpb__alarm_response__descriptor },
+};
+const unsigned etcdserverpb__maintenance__method_indices_by_name[] = {
+  0         /* Alarm */
+};
+const ProtobufCServiceDescriptor etcdserverpb__maintenance__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.Maintenance",
+  "Maintenance",
+  "Etcdserverpb__Maintenance",
+  "etcdserverpb",
+  1,
+  etcdserverpb__maintenance__method_descriptors,
+  etcdserverpb__maintenance__method_indices_by_name
+};
+void etcdserverpb__maintenance__alarm(ProtobufCService *service,
+                                      const Etcdserverpb__AlarmRequest *input,
+                                      Etcdserverpb__AlarmResponse_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &etcdserverpb__maintenance__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void etcdserverpb__maintenance__init (Etcdserverpb__Maintenance_Service *service,
+                                      Etcdserverpb__Maintenance_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &etcdserverpb__maintenance__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }

@@ -43,6 +43,9 @@ typedef struct Etcdserverpb__LeaseKeepAliveRequest Etcdserverpb__LeaseKeepAliveR
 typedef struct Etcdserverpb__LeaseKeepAliveResponse Etcdserverpb__LeaseKeepAliveResponse;
 typedef struct Etcdserverpb__LeaseTimeToLiveRequest Etcdserverpb__LeaseTimeToLiveRequest;
 typedef struct Etcdserverpb__LeaseTimeToLiveResponse Etcdserverpb__LeaseTimeToLiveResponse;
+typedef struct Etcdserverpb__AlarmRequest Etcdserverpb__AlarmRequest;
+typedef struct Etcdserverpb__AlarmMember Etcdserverpb__AlarmMember;
+typedef struct Etcdserverpb__AlarmResponse Etcdserverpb__AlarmResponse;
 
 
 /* --- enums --- */
@@ -81,6 +84,27 @@ typedef enum _Etcdserverpb__WatchCreateRequest__FilterType {
   ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NODELETE = 1
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE)
 } Etcdserverpb__WatchCreateRequest__FilterType;
+typedef enum _Etcdserverpb__AlarmRequest__AlarmAction {
+  ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__GET = 0,
+  ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__ACTIVATE = 1,
+  ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__DEACTIVATE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION)
+} Etcdserverpb__AlarmRequest__AlarmAction;
+typedef enum _Etcdserverpb__AlarmType {
+  /*
+   * With GET: every alarm raised.
+   */
+  ETCDSERVERPB__ALARM_TYPE__NONE = 0,
+  /*
+   * The backend database reached its space quota: etcd takes no more writes.
+   */
+  ETCDSERVERPB__ALARM_TYPE__NOSPACE = 1,
+  /*
+   * A member's data differs from the others' (corruption check).
+   */
+  ETCDSERVERPB__ALARM_TYPE__CORRUPT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ETCDSERVERPB__ALARM_TYPE)
+} Etcdserverpb__AlarmType;
 
 /* --- messages --- */
 
@@ -530,6 +554,44 @@ struct  Etcdserverpb__LeaseTimeToLiveResponse
 #define ETCDSERVERPB__LEASE_TIME_TO_LIVE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__lease_time_to_live_response__descriptor) \
     , NULL, 0, 0, 0, 0,NULL }
+
+
+struct  Etcdserverpb__AlarmRequest
+{
+  ProtobufCMessage base;
+  Etcdserverpb__AlarmRequest__AlarmAction action;
+  /*
+   * 0: every member.
+   */
+  uint64_t memberid;
+  Etcdserverpb__AlarmType alarm;
+};
+#define ETCDSERVERPB__ALARM_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__alarm_request__descriptor) \
+    , ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__GET, 0, ETCDSERVERPB__ALARM_TYPE__NONE }
+
+
+struct  Etcdserverpb__AlarmMember
+{
+  ProtobufCMessage base;
+  uint64_t memberid;
+  Etcdserverpb__AlarmType alarm;
+};
+#define ETCDSERVERPB__ALARM_MEMBER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__alarm_member__descriptor) \
+    , 0, ETCDSERVERPB__ALARM_TYPE__NONE }
+
+
+struct  Etcdserverpb__AlarmResponse
+{
+  ProtobufCMessage base;
+  Etcdserverpb__ResponseHeader *header;
+  size_t n_alarms;
+  Etcdserverpb__AlarmMember **alarms;
+};
+#define ETCDSERVERPB__ALARM_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__alarm_response__descriptor) \
+    , NULL, 0,NULL }
 
 
 /* Etcdserverpb__ResponseHeader methods */
@@ -1045,6 +1107,63 @@ Etcdserverpb__LeaseTimeToLiveResponse *
 void   etcdserverpb__lease_time_to_live_response__free_unpacked
                      (Etcdserverpb__LeaseTimeToLiveResponse *message,
                       ProtobufCAllocator *allocator);
+/* Etcdserverpb__AlarmRequest methods */
+void   etcdserverpb__alarm_request__init
+                     (Etcdserverpb__AlarmRequest         *message);
+size_t etcdserverpb__alarm_request__get_packed_size
+                     (const Etcdserverpb__AlarmRequest   *message);
+size_t etcdserverpb__alarm_request__pack
+                     (const Etcdserverpb__AlarmRequest   *message,
+                      uint8_t             *out);
+size_t etcdserverpb__alarm_request__pack_to_buffer
+                     (const Etcdserverpb__AlarmRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Etcdserverpb__AlarmRequest *
+       etcdserverpb__alarm_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   etcdserverpb__alarm_request__free_unpacked
+                     (Etcdserverpb__AlarmRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Etcdserverpb__AlarmMember methods */
+void   etcdserverpb__alarm_member__init
+                     (Etcdserverpb__AlarmMember         *message);
+size_t etcdserverpb__alarm_member__get_packed_size
+                     (const Etcdserverpb__AlarmMember   *message);
+size_t etcdserverpb__alarm_member__pack
+                     (const Etcdserverpb__AlarmMember   *message,
+                      uint8_t             *out);
+size_t etcdserverpb__alarm_member__pack_to_buffer
+                     (const Etcdserverpb__AlarmMember   *message,
+                      ProtobufCBuffer     *buffer);
+Etcdserverpb__AlarmMember *
+       etcdserverpb__alarm_member__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   etcdserverpb__alarm_member__free_unpacked
+                     (Etcdserverpb__AlarmMember *message,
+                      ProtobufCAllocator *allocator);
+/* Etcdserverpb__AlarmResponse methods */
+void   etcdserverpb__alarm_response__init
+                     (Etcdserverpb__AlarmResponse         *message);
+size_t etcdserverpb__alarm_response__get_packed_size
+                     (const Etcdserverpb__AlarmResponse   *message);
+size_t etcdserverpb__alarm_response__pack
+                     (const Etcdserverpb__AlarmResponse   *message,
+                      uint8_t             *out);
+size_t etcdserverpb__alarm_response__pack_to_buffer
+                     (const Etcdserverpb__AlarmResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Etcdserverpb__AlarmResponse *
+       etcdserverpb__alarm_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   etcdserverpb__alarm_response__free_unpacked
+                     (Etcdserverpb__AlarmResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Etcdserverpb__ResponseHeader_Closure)
@@ -1127,6 +1246,15 @@ typedef void (*Etcdserverpb__LeaseTimeToLiveRequest_Closure)
                   void *closure_data);
 typedef void (*Etcdserverpb__LeaseTimeToLiveResponse_Closure)
                  (const Etcdserverpb__LeaseTimeToLiveResponse *message,
+                  void *closure_data);
+typedef void (*Etcdserverpb__AlarmRequest_Closure)
+                 (const Etcdserverpb__AlarmRequest *message,
+                  void *closure_data);
+typedef void (*Etcdserverpb__AlarmMember_Closure)
+                 (const Etcdserverpb__AlarmMember *message,
+                  void *closure_data);
+typedef void (*Etcdserverpb__AlarmResponse_Closure)
+                 (const Etcdserverpb__AlarmResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1257,9 +1385,31 @@ void etcdserverpb__lease__lease_time_to_live(ProtobufCService *service,
                                              const Etcdserverpb__LeaseTimeToLiveRequest *input,
                                              Etcdserverpb__LeaseTimeToLiveResponse_Closure closure,
                                              void *closure_data);
+typedef struct Etcdserverpb__Maintenance_Service Etcdserverpb__Maintenance_Service;
+struct Etcdserverpb__Maintenance_Service
+{
+  ProtobufCService base;
+  void (*alarm)(Etcdserverpb__Maintenance_Service *service,
+                const Etcdserverpb__AlarmRequest *input,
+                Etcdserverpb__AlarmResponse_Closure closure,
+                void *closure_data);
+};
+typedef void (*Etcdserverpb__Maintenance_ServiceDestroy)(Etcdserverpb__Maintenance_Service *);
+void etcdserverpb__maintenance__init (Etcdserverpb__Maintenance_Service *service,
+                                      Etcdserverpb__Maintenance_ServiceDestroy destroy);
+#define ETCDSERVERPB__MAINTENANCE__BASE_INIT \
+    { &etcdserverpb__maintenance__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define ETCDSERVERPB__MAINTENANCE__INIT(function_prefix__) \
+    { ETCDSERVERPB__MAINTENANCE__BASE_INIT,\
+      function_prefix__ ## alarm  }
+void etcdserverpb__maintenance__alarm(ProtobufCService *service,
+                                      const Etcdserverpb__AlarmRequest *input,
+                                      Etcdserverpb__AlarmResponse_Closure closure,
+                                      void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    etcdserverpb__alarm_type__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__response_header__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__range_request__descriptor;
 extern const ProtobufCEnumDescriptor    etcdserverpb__range_request__sort_order__descriptor;
@@ -1292,9 +1442,14 @@ extern const ProtobufCMessageDescriptor etcdserverpb__lease_keep_alive_request__
 extern const ProtobufCMessageDescriptor etcdserverpb__lease_keep_alive_response__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__lease_time_to_live_request__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__lease_time_to_live_response__descriptor;
+extern const ProtobufCMessageDescriptor etcdserverpb__alarm_request__descriptor;
+extern const ProtobufCEnumDescriptor    etcdserverpb__alarm_request__alarm_action__descriptor;
+extern const ProtobufCMessageDescriptor etcdserverpb__alarm_member__descriptor;
+extern const ProtobufCMessageDescriptor etcdserverpb__alarm_response__descriptor;
 extern const ProtobufCServiceDescriptor etcdserverpb__kv__descriptor;
 extern const ProtobufCServiceDescriptor etcdserverpb__watch__descriptor;
 extern const ProtobufCServiceDescriptor etcdserverpb__lease__descriptor;
+extern const ProtobufCServiceDescriptor etcdserverpb__maintenance__descriptor;
 
 PROTOBUF_C__END_DECLS
 
