@@ -121,7 +121,8 @@ public final class EtcdStore: Store {
 
     /// etcd's raised alarms, read through raft (so the answer also needs a leader with a quorum,
     /// as a write does): any alarm fails the check. A NOSPACE alarm makes etcd refuse every write
-    /// while it answers reads, so a read alone would call such a cluster writable.
+    /// while it answers reads, so a read alone would call such a cluster writable. Each check is
+    /// one raft entry (the health probe's, once a second), which changes no key and no revision.
     public func checkWritable() async throws(StoreError) {
         let alarms = try await performRead { rpc in
             try await Etcdserverpb_Maintenance.Client(rpc).alarm(Etcdserverpb_AlarmRequest()).alarms
