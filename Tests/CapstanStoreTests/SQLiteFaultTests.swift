@@ -196,7 +196,8 @@ struct SQLiteFaultTests {
     }
 
     /// `PRAGMA max_page_count` (the store's `maxDatabaseBytes`) makes SQLite itself fail an insert
-    /// with SQLITE_FULL in the middle of a batch; compaction frees pages, and writes go on.
+    /// with SQLITE_FULL in the middle of a batch, and `checkWritable` fails until space is freed;
+    /// compaction frees pages, and writes go on.
     @Test func fullDatabaseFailsTheBatchUntilCompactionFreesSpace() async throws {
         try await withTemporaryDirectory { directory in
             var options = Self.options(vfs: nil)
@@ -235,9 +236,19 @@ struct SQLiteFaultTests {
                 #expect(reason.contains("nothing in this batch was written") && reason.contains("is full"), "\(reason)")
             }
             #expect(try await store.currentRevision() == revision)
+            // The health probe says so too, and keeps saying so: probes write nothing.
+            for _ in 0..<2 {
+                let probe = await storeError { try await store.checkWritable() }
+                guard case .unavailable(let reason)? = probe else {
+                    Issue.record("checkWritable on a full store got \(String(describing: probe))")
+                    break
+                }
+                #expect(reason.contains("the last write found the store full") && reason.contains("is full"), "\(reason)")
+            }
 
-            // Compaction removes the superseded rows; their pages take the same batch.
+            // Compaction removes the superseded rows (the probe passes again); their pages take the same batch.
             try await store.compact(revision)
+            try await store.checkWritable()
             let written = try await Self.batch(store, batch).enumerated().map { ($0.offset, try $0.element.get()) }
                 .sorted { $0.1 < $1.1 }
             #expect(written.map(\.1) == Array(revision + 1...revision + Int64(batch.count)))

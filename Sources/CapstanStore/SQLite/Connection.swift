@@ -161,6 +161,9 @@ final class Connection {
         }
     }
 
+    /// In the reason of every SQLITE_FULL error (see `StoreError.isFull`).
+    static let fullMarker = "is full"
+
     /// Maps an SQLite result code to a `StoreError` whose reason says what to do.
     static func error(code: Int32, message: String, systemErrno: Int32, path: String, doing operation: String)
         -> StoreError
@@ -179,7 +182,7 @@ final class Connection {
             return .unavailable(reason: "cannot open \(path) (or its -wal or -shm file) for writing: \(detail)")
         case SQLITE_FULL:
             return .unavailable(
-                reason: "the database \(path) is full (its disk is full, or it reached the store's maxDatabaseBytes): "
+                reason: "the database \(path) \(fullMarker) (its disk is full, or it reached the store's maxDatabaseBytes): "
                     + "\(detail); free disk space, or compact the store to free space inside the database")
         case SQLITE_IOERR:
             return .unavailable(reason: "I/O error\(ioErrorKind(code).map { " (\($0) failed)" } ?? "") on \(path) or its WAL: \(detail)")

@@ -95,6 +95,8 @@ extension WriterThread {
             return
         }
         compacted = through
+        // The rows it removed freed pages: the next write may fit again.
+        if removed > 0 { full = nil }
         writer.compactedRevision.store(through, ordering: .releasing)
         writer.compactionSteps.add(1, ordering: .relaxed)
         writer.compactedRows.add(removed, ordering: .relaxed)

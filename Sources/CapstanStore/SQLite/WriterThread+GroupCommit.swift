@@ -30,8 +30,12 @@ extension WriterThread {
             }
         }
         if work.allSatisfy({ if case .probe = $0.request { true } else { false } }) {
-            // Nothing to write: the writer could write (the seal, if one was due, committed).
-            for pending in work { pending.completion?.resume(returning: .success(.done)) }
+            // Nothing to write: the writer could write (the seal, if one was due, committed), unless
+            // the last write found no space and nothing freed any since.
+            let answer: Result<WriteOutcome, StoreError> =
+                full.map { .failure(.unavailable(reason: "the last write found the store full: \($0.reason)")) }
+                ?? .success(.done)
+            for pending in work { pending.completion?.resume(returning: answer) }
             return
         }
         var batch = Batch(head: head)
@@ -55,6 +59,7 @@ extension WriterThread {
                 }
             } catch {
                 rollback(after: error)
+                if error.isFull { full = error }
                 fail(work, answered: results, with: .unavailable(reason: "nothing in this batch was written: \(error.reason)"))
                 return
             }
@@ -65,6 +70,7 @@ extension WriterThread {
         } catch {
             // The batch's frames may still be in the WAL: seal before answering (see `WriterThread`).
             rollback(after: error)
+            if error.isFull { full = error }
             unsealed = error
             let failure: StoreError
             do throws(StoreError) {
@@ -78,6 +84,8 @@ extension WriterThread {
             fail(work, answered: results, with: failure)
             return
         }
+        // Something was written, so it found space (a batch of failed checks writes nothing).
+        if batch.head != head { full = nil }
         head = batch.head
         writer.writeTransactions.add(1, ordering: .relaxed)
         let commitTime = ContinuousClock.now - commitStart
@@ -315,5 +323,12 @@ extension KeyValue {
         var copy = self
         copy.value = value
         return copy
+    }
+}
+
+extension StoreError {
+    /// Whether SQLite failed for want of space (SQLITE_FULL; see `Connection.error(code:…)`).
+    var isFull: Bool {
+        if case .unavailable(let reason) = self { reason.contains(Connection.fullMarker) } else { false }
     }
 }

@@ -51,6 +51,10 @@ final class WriterThread {
     /// Set when a COMMIT failed and no seal has committed since (see the type's documentation): the
     /// commit's error.
     var unsealed: StoreError?
+    /// Set when a batch failed for want of space (SQLITE_FULL: the disk, or `maxDatabaseBytes`),
+    /// until a commit or a compaction step succeeds: while set, `checkWritable` fails, so health
+    /// says what every write meets. A write is still tried, and one that fits clears it.
+    var full: StoreError?
     /// After a failed batch, expired leases are retried no sooner than this (no hot loop on a full disk).
     var retryExpiryAfter = ContinuousClock.now
     /// WAL frames when the writer last checkpointed at the WAL's limit (0: not since it started over).
