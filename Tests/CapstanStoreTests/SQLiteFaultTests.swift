@@ -243,10 +243,12 @@ struct SQLiteFaultTests {
                     Issue.record("checkWritable on a full store got \(String(describing: probe))")
                     break
                 }
-                #expect(reason.contains("the last write found the store full") && reason.contains("is full"), "\(reason)")
+                #expect(
+                    reason.contains("the last write found the store full") && reason.contains("is full"), "\(reason)")
             }
 
-            // Compaction removes the superseded rows (the probe passes again); their pages take the same batch.
+            // Compaction removes the superseded rows (the probe passes again); their pages take the
+            // same batch.
             try await store.compact(revision)
             try await store.checkWritable()
             let written = try await Self.batch(store, batch).enumerated().map { ($0.offset, try $0.element.get()) }

@@ -182,8 +182,9 @@ final class Connection {
             return .unavailable(reason: "cannot open \(path) (or its -wal or -shm file) for writing: \(detail)")
         case SQLITE_FULL:
             return .unavailable(
-                reason: "the database \(path) \(fullMarker) (its disk is full, or it reached the store's maxDatabaseBytes): "
-                    + "\(detail); free disk space, or compact the store to free space inside the database")
+                reason: "the database \(path) \(fullMarker) (its disk is full, or it reached the store's "
+                    + "maxDatabaseBytes): \(detail); free disk space, or compact the store to free space inside "
+                    + "the database")
         case SQLITE_IOERR:
             return .unavailable(reason: "I/O error\(ioErrorKind(code).map { " (\($0) failed)" } ?? "") on \(path) or its WAL: \(detail)")
         case SQLITE_BUSY, SQLITE_LOCKED:
