@@ -116,30 +116,42 @@ struct EtcdOutageTests {
         request.service = Pods.serviceName
         #expect(try await health.check(request).status == .serving)
 
-        let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
-        let maintenance = Etcdserverpb_Maintenance.Client(etcd.api.rpc)
-        var probe = Etcdserverpb_RangeRequest()
-        probe.key = Array("/".utf8)
-        var alarm = Etcdserverpb_AlarmRequest()
-        alarm.memberID = try await Etcdserverpb_KV.Client(etcd.api.rpc).range(probe).header.memberId
-        alarm.alarm = .nospace
-        alarm.action = .activate
-        _ = try await maintenance.alarm(alarm)
+        let member = try await Self.nospace(.activate, on: cluster)
 
         #expect(await eventually { (try? await health.check(request).status) == .notServing }, "health stayed SERVING")
         let create = await rpcError { _ = try await api.pods.create(Make.pod("during")) }
         #expect(create.code == .unavailable && create.message.contains("space"), "\(create)")
         #expect(try await api.pods.get(Make.get("before")) == before)
         let reason = await storeError(of: cluster)
-        let named = "NOSPACE on member \(String(alarm.memberID, radix: 16))"
+        let named = "NOSPACE on member \(String(member, radix: 16))"
         #expect(reason?.contains(named) == true, "\(String(describing: reason))")
 
-        alarm.action = .deactivate
-        _ = try await maintenance.alarm(alarm)
-        await etcd.close()
+        _ = try await Self.nospace(.deactivate, on: cluster)
         #expect(await eventually { (try? await health.check(request).status) == .serving }, "health stayed NOT_SERVING")
         let after = try await api.pods.create(Make.pod("after"))
         #expect(try await api.pods.list(Make.list()).items == [after, before])
+    }
+
+    /// Raises or clears NOSPACE on `cluster`'s first member through etcd's own Maintenance API;
+    /// returns the member's id.
+    private static func nospace(_ action: Etcdserverpb_AlarmRequest.AlarmAction, on cluster: EtcdCluster)
+        async throws -> UInt64
+    {
+        let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
+        do {
+            var probe = Etcdserverpb_RangeRequest()
+            probe.key = Array("/".utf8)
+            var alarm = Etcdserverpb_AlarmRequest()
+            alarm.memberID = try await Etcdserverpb_KV.Client(etcd.api.rpc).range(probe).header.memberId
+            alarm.alarm = .nospace
+            alarm.action = action
+            _ = try await Etcdserverpb_Maintenance.Client(etcd.api.rpc).alarm(alarm)
+            await etcd.close()
+            return alarm.memberID
+        } catch {
+            await etcd.close()
+            throw error
+        }
     }
 
     /// Why a store of its own on `cluster` says it cannot take writes now (nil: it can).
