@@ -37,4 +37,23 @@ struct NameTests {
         let long = NameGenerator.generate(prefix: String(repeating: "x", count: 70))
         #expect(long.count == 63 && DNS1123.isLabel(long))
     }
+
+    @Test("a generated suffix is the base-27 digits of the random word's share of 27^5 suffixes")
+    func suffixFromRandomBits() {
+        #expect(NameGenerator.generate(prefix: "p-", random: 0) == "p-bbbbb")
+        #expect(NameGenerator.generate(prefix: "p-", random: .max) == "p-99999")
+        // 2^64 / 27^5 words per suffix: the word at the start of suffix 1 + 2·27 picks "cdbbb".
+        let perSuffix = UInt64.max / 14_348_907 + 1
+        #expect(NameGenerator.generate(prefix: "", random: perSuffix * 55) == "cdbbb")
+        // A prefix cut inside a two-byte character keeps a valid string of the same length bound.
+        let cut = NameGenerator.generate(prefix: String(repeating: "x", count: 57) + "é", random: 0)
+        #expect(cut.hasSuffix("bbbbb") && cut.utf8.count <= 63 + 2)
+        // Words spread over the whole space give suffixes spread over every character.
+        var characters: Set<Character> = []
+        for step in 0..<2_000 {
+            let name = NameGenerator.generate(prefix: "", random: UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+            characters.formUnion(name)
+        }
+        #expect(characters.count == 27)
+    }
 }

@@ -4,21 +4,34 @@ public enum NameGenerator {
     static let alphabet = Array("bcdfghjklmnpqrstvwxz2456789".utf8)
     /// Length of the random suffix.
     public static let suffixLength = 5
+    /// How many suffixes there are: 27 to the 5th.
+    static let suffixCount: UInt64 = 14_348_907
 
-    /// `prefix` followed by a random suffix of `suffixLength` characters, the prefix shortened so
-    /// the whole name is at most 63 characters (a DNS-1123 label if the prefix is a valid start).
-    public static func generate<R: RandomNumberGenerator>(prefix: String, using generator: inout R) -> String {
-        let room = DNS1123.maxLabelLength - suffixLength
-        let base = prefix.utf8.count > room ? String(decoding: prefix.utf8.prefix(room), as: UTF8.self) : prefix
-        var suffix: [UInt8] = []
-        suffix.reserveCapacity(suffixLength)
-        for _ in 0..<suffixLength {
-            suffix.append(alphabet[Int.random(in: 0..<alphabet.count, using: &generator)])
+    /// `prefix` followed by the suffix that `random` (64 uniformly random bits) picks, the prefix
+    /// shortened so the whole name is at most 63 characters (a DNS-1123 label if the prefix is a
+    /// valid start). Every suffix is equally likely to within one part in 10^12.
+    public static func generate(prefix: String, random: UInt64) -> String {
+        let kept = prefix.utf8.prefix(DNS1123.maxLabelLength - suffixLength)
+        // The high word of random × suffixCount falls in 0..<suffixCount; its base-27 digits
+        // are the suffix's characters.
+        var index = random.multipliedFullWidth(by: suffixCount).high
+        return String(unsafeUninitializedCapacity: kept.count + suffixLength) { text in
+            var at = text.initialize(fromContentsOf: kept)
+            for _ in 0..<suffixLength {
+                text[at] = alphabet[Int(index % 27)]
+                index /= 27
+                at += 1
+            }
+            return at
         }
-        return base + String(decoding: suffix, as: UTF8.self)
     }
 
-    /// `generate(prefix:using:)` with the system's random number generator.
+    /// `generate(prefix:random:)` with 64 bits from `generator`.
+    public static func generate<R: RandomNumberGenerator>(prefix: String, using generator: inout R) -> String {
+        generate(prefix: prefix, random: generator.next())
+    }
+
+    /// `generate(prefix:random:)` with the system's random number generator.
     public static func generate(prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
         return generate(prefix: prefix, using: &generator)

@@ -55,17 +55,9 @@ enum ServerFields {
         }
     }
 
-    /// The random number generator for generated names: words from the uids' pool.
-    struct Random: RandomNumberGenerator {
-        mutating func next() -> UInt64 {
-            ServerFields.pool.withLock { $0.takeWord() }
-        }
-    }
-
-    /// `prefix` with a random suffix (see `NameGenerator`), its randomness from the pool.
+    /// `prefix` with a random suffix (see `NameGenerator`), its 64 random bits from the pool.
     static func name(prefix: String) -> String {
-        var random = Random()
-        return NameGenerator.generate(prefix: prefix, using: &random)
+        NameGenerator.generate(prefix: prefix, random: pool.withLock { $0.takeWord() })
     }
 
     /// The wall-clock time now.
