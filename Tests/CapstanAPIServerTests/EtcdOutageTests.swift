@@ -154,6 +154,39 @@ struct EtcdOutageTests {
         }
     }
 
+    /// The writability check (the health probe's, once a second) only reads: however often it
+    /// runs, a quiet cluster's raft log does not grow.
+    @Test(.timeLimit(.minutes(2)))
+    func writabilityCheckAddsNoRaftEntries() async throws {
+        try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
+        try await withEtcdCluster(members: 1) { cluster in
+            let store = try await EtcdStore.connect(endpoints: cluster.clientAddresses)
+            let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
+            do {
+                let maintenance = Etcdserverpb_Maintenance.Client(etcd.api.rpc)
+                // etcd commits a few entries of its own just after it starts (cluster version,
+                // member attributes): wait until its index holds still.
+                var index = try await maintenance.status(Etcdserverpb_StatusRequest()).raftIndex
+                for _ in 0..<40 {
+                    try await Task.sleep(for: .milliseconds(250))
+                    let now = try await maintenance.status(Etcdserverpb_StatusRequest()).raftIndex
+                    if now == index { break }
+                    index = now
+                }
+                for _ in 0..<10 { try await store.checkWritable() }
+                let after = try await maintenance.status(Etcdserverpb_StatusRequest())
+                #expect(after.raftIndex == index, "the checks added \(after.raftIndex - index) raft entries")
+                #expect(after.errors.isEmpty && after.leader != 0)
+                await etcd.close()
+                await store.close()
+            } catch {
+                await etcd.close()
+                await store.close()
+                throw error
+            }
+        }
+    }
+
     /// Why a store of its own on `cluster` says it cannot take writes now (nil: it can).
     private static func storeError(of cluster: EtcdCluster) async -> String? {
         let store: EtcdStore

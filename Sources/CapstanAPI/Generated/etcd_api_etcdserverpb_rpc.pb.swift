@@ -941,6 +941,47 @@ public struct Etcdserverpb_AlarmResponse: ProtoMessage {
     @inlinable public init() {}
 }
 
+public struct Etcdserverpb_StatusRequest: ProtoMessage {
+    public static let protoMessageName = "etcdserverpb.StatusRequest"
+
+
+    @inlinable public init() {}
+}
+
+public struct Etcdserverpb_StatusResponse: ProtoMessage {
+    public static let protoMessageName = "etcdserverpb.StatusResponse"
+
+    public var header: Etcdserverpb_ResponseHeader {
+        @inlinable get { _header ?? Etcdserverpb_ResponseHeader() }
+        @inlinable set { _header = newValue }
+        @inlinable _modify {
+            if _header == nil { _header = Etcdserverpb_ResponseHeader() }
+            yield &_header!
+        }
+    }
+    /// Whether `header` is set.
+    @inlinable public var hasHeader: Bool { _header != nil }
+    /// Unsets `header`.
+    @inlinable public mutating func clearHeader() { _header = nil }
+    /// The member's etcd version.
+    public var version: String = ""
+    /// Bytes its backend database takes on disk.
+    public var dbSize: Int64 = 0
+    /// The member id it takes for the leader (0: none).
+    public var leader: UInt64 = 0
+    /// Its raft committed index.
+    public var raftIndex: UInt64 = 0
+    public var raftTerm: UInt64 = 0
+    public var raftAppliedIndex: UInt64 = 0
+    /// One line per raised alarm, and "no leader" while it has none. Empty when healthy.
+    public var errors: [String] = []
+    /// Bytes of its backend database in use.
+    public var dbSizeInUse: Int64 = 0
+    @usableFromInline var _header: Etcdserverpb_ResponseHeader? = nil
+
+    @inlinable public init() {}
+}
+
 // MARK: - proto3 JSON
 
 extension Etcdserverpb_ResponseHeader: Codable {
@@ -1783,5 +1824,66 @@ extension Etcdserverpb_AlarmResponse: Codable {
         var container = encoder.container(keyedBy: ProtoJSONKey.self)
         if let v = self._header { try container.encode(v, forKey: "header") }
         if !self.alarms.isEmpty { try container.encode(self.alarms, forKey: "alarms") }
+    }
+}
+
+extension Etcdserverpb_StatusRequest: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        for jsonKey in container.allKeys {
+            switch jsonKey.stringValue {
+                default:
+                    throw ProtoJSON.unknownField(jsonKey, in: container, message: Self.protoMessageName, known: [])
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        _ = encoder.container(keyedBy: ProtoJSONKey.self)
+    }
+}
+
+extension Etcdserverpb_StatusResponse: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        for jsonKey in container.allKeys {
+            switch jsonKey.stringValue {
+                case "header":
+                    if let v = try container.protoDecode(Etcdserverpb_ResponseHeader.self, forKey: jsonKey) { self.header = v }
+                case "version":
+                    if let v = try container.protoDecode(String.self, forKey: jsonKey) { self.version = v }
+                case "dbSize":
+                    if let v = try container.protoDecode(ProtoJSONInt64.self, forKey: jsonKey) { self.dbSize = v.value }
+                case "leader":
+                    if let v = try container.protoDecode(ProtoJSONUInt64.self, forKey: jsonKey) { self.leader = v.value }
+                case "raftIndex":
+                    if let v = try container.protoDecode(ProtoJSONUInt64.self, forKey: jsonKey) { self.raftIndex = v.value }
+                case "raftTerm":
+                    if let v = try container.protoDecode(ProtoJSONUInt64.self, forKey: jsonKey) { self.raftTerm = v.value }
+                case "raftAppliedIndex":
+                    if let v = try container.protoDecode(ProtoJSONUInt64.self, forKey: jsonKey) { self.raftAppliedIndex = v.value }
+                case "errors":
+                    if let v = try container.protoDecode([String].self, forKey: jsonKey) { self.errors = v }
+                case "dbSizeInUse":
+                    if let v = try container.protoDecode(ProtoJSONInt64.self, forKey: jsonKey) { self.dbSizeInUse = v.value }
+                default:
+                    throw ProtoJSON.unknownField(jsonKey, in: container, message: Self.protoMessageName, known: ["header", "version", "dbSize", "leader", "raftIndex", "raftTerm", "raftAppliedIndex", "errors", "dbSizeInUse"])
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: ProtoJSONKey.self)
+        if let v = self._header { try container.encode(v, forKey: "header") }
+        if !self.version.isEmpty { try container.encode(self.version, forKey: "version") }
+        if self.dbSize != 0 { try container.encode(ProtoJSONInt64(self.dbSize), forKey: "dbSize") }
+        if self.leader != 0 { try container.encode(ProtoJSONUInt64(self.leader), forKey: "leader") }
+        if self.raftIndex != 0 { try container.encode(ProtoJSONUInt64(self.raftIndex), forKey: "raftIndex") }
+        if self.raftTerm != 0 { try container.encode(ProtoJSONUInt64(self.raftTerm), forKey: "raftTerm") }
+        if self.raftAppliedIndex != 0 { try container.encode(ProtoJSONUInt64(self.raftAppliedIndex), forKey: "raftAppliedIndex") }
+        if !self.errors.isEmpty { try container.encode(self.errors, forKey: "errors") }
+        if self.dbSizeInUse != 0 { try container.encode(ProtoJSONInt64(self.dbSizeInUse), forKey: "dbSizeInUse") }
     }
 }

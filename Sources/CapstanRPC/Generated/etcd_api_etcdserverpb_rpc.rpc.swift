@@ -220,9 +220,13 @@ public enum Etcdserverpb_Maintenance {
     public enum Method {
         /// Lists, raises or clears alarms. A raised NOSPACE alarm makes etcd refuse writes.
         public static let alarm = MethodDescriptor<Etcdserverpb_AlarmRequest, Etcdserverpb_AlarmResponse>(service: serviceName, method: "Alarm", kind: .unary)
+        /// The answering member's view: its leader, raft indexes, and raised alarms (in `errors`).
+        /// Served by the member alone, without raft.
+        public static let status = MethodDescriptor<Etcdserverpb_StatusRequest, Etcdserverpb_StatusResponse>(service: serviceName, method: "Status", kind: .unary)
 
         public static let all: [AnyMethodDescriptor] = [
             alarm.erased,
+            status.erased,
         ]
     }
 
@@ -236,6 +240,9 @@ public enum Etcdserverpb_Maintenance {
     public protocol Handler: Sendable {
         /// Lists, raises or clears alarms. A raised NOSPACE alarm makes etcd refuse writes.
         nonisolated(nonsending) func alarm(request: Etcdserverpb_AlarmRequest, context: ServerContext) async throws -> Etcdserverpb_AlarmResponse
+        /// The answering member's view: its leader, raft indexes, and raised alarms (in `errors`).
+        /// Served by the member alone, without raft.
+        nonisolated(nonsending) func status(request: Etcdserverpb_StatusRequest, context: ServerContext) async throws -> Etcdserverpb_StatusResponse
     }
 
     /// A typed client of `etcdserverpb.Maintenance`.
@@ -248,6 +255,12 @@ public enum Etcdserverpb_Maintenance {
         public func alarm(_ request: Etcdserverpb_AlarmRequest, options: CallOptions = .default) async throws -> Etcdserverpb_AlarmResponse {
             try await rpc.unary(Method.alarm, request, options: options)
         }
+
+        /// The answering member's view: its leader, raft indexes, and raised alarms (in `errors`).
+        /// Served by the member alone, without raft.
+        public func status(_ request: Etcdserverpb_StatusRequest, options: CallOptions = .default) async throws -> Etcdserverpb_StatusResponse {
+            try await rpc.unary(Method.status, request, options: options)
+        }
     }
 }
 
@@ -256,6 +269,9 @@ extension Etcdserverpb_Maintenance.Handler {
     public func register(on router: inout RPCRouter) {
         router.unaryBytes(Etcdserverpb_Maintenance.Method.alarm) { request, context in
             try await self.alarm(request: Etcdserverpb_Maintenance.Method.alarm.decodeRequest(request), context: context).serializedBytes()
+        }
+        router.unaryBytes(Etcdserverpb_Maintenance.Method.status) { request, context in
+            try await self.status(request: Etcdserverpb_Maintenance.Method.status.decodeRequest(request), context: context).serializedBytes()
         }
     }
 }

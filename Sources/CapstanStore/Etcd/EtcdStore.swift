@@ -119,15 +119,22 @@ public final class EtcdStore: Store {
         return try await performRead { [request] rpc in try await Etcdserverpb_KV.Client(rpc).range(request).header.revision }
     }
 
-    /// etcd's raised alarms, read through raft (so the answer also needs a leader with a quorum,
-    /// as a write does): any alarm fails the check. A NOSPACE alarm makes etcd refuse every write
-    /// while it answers reads, so a read alone would call such a cluster writable. Each check is
-    /// one raft entry (the health probe's, once a second), which changes no key and no revision.
+    /// Whether etcd takes writes now: a linearizable read (so a leader with a quorum answers, as a
+    /// write needs) and the answering member's status, whose `errors` list every raised alarm. A
+    /// NOSPACE alarm makes etcd refuse every write while it answers reads, so the read alone would
+    /// call such a cluster writable. Neither call is a raft entry; only when the status reports
+    /// errors does the check read the alarms through raft, to name each alarm and its member.
     public func checkWritable() async throws(StoreError) {
+        _ = try await currentRevision()
+        let errors = try await performRead { rpc in
+            try await Etcdserverpb_Maintenance.Client(rpc).status(Etcdserverpb_StatusRequest()).errors
+        }
+        guard !errors.isEmpty else { return }
         let alarms = try await performRead { rpc in
             try await Etcdserverpb_Maintenance.Client(rpc).alarm(Etcdserverpb_AlarmRequest()).alarms
         }
         guard alarms.isEmpty else { throw .unavailable(reason: Self.describe(alarms)) }
+        throw .unavailable(reason: "etcd reports: " + errors.joined(separator: "; "))
     }
 
     /// What raised alarms mean for writes, and what an operator does about each.

@@ -126,6 +126,8 @@ public enum CapstanFileDescriptors {
         Etcdserverpb_AlarmRequest.self,
         Etcdserverpb_AlarmMember.self,
         Etcdserverpb_AlarmResponse.self,
+        Etcdserverpb_StatusRequest.self,
+        Etcdserverpb_StatusResponse.self,
         Mvccpb_KeyValue.self,
         Mvccpb_Event.self,
         Google_Rpc_ErrorInfo.self,

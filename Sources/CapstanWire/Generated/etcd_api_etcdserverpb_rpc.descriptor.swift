@@ -42,6 +42,7 @@ extension ProtoFileDescriptor {
             "etcdserverpb.LeaseTimeToLiveResponse",
             "etcdserverpb.Maintenance",
             "etcdserverpb.Maintenance.Alarm",
+            "etcdserverpb.Maintenance.Status",
             "etcdserverpb.PutRequest",
             "etcdserverpb.PutResponse",
             "etcdserverpb.RangeRequest",
@@ -51,6 +52,8 @@ extension ProtoFileDescriptor {
             "etcdserverpb.RequestOp",
             "etcdserverpb.ResponseHeader",
             "etcdserverpb.ResponseOp",
+            "etcdserverpb.StatusRequest",
+            "etcdserverpb.StatusResponse",
             "etcdserverpb.TxnRequest",
             "etcdserverpb.TxnResponse",
             "etcdserverpb.Watch",
@@ -132,19 +135,25 @@ extension ProtoFileDescriptor {
         bhIHCgNHRVQQABIMCghBQ1RJVkFURRABEg4KCkRFQUNUSVZBVEUQAiJYCgtBbGFybU1lbWJlchIaCghtZW1iZXJJRBgBIAEoBFII
         bWVtYmVySUQSLQoFYWxhcm0YAiABKA4yFy5ldGNkc2VydmVycGIuQWxhcm1UeXBlUgVhbGFybSJ4Cg1BbGFybVJlc3BvbnNlEjQK
         BmhlYWRlchgBIAEoCzIcLmV0Y2RzZXJ2ZXJwYi5SZXNwb25zZUhlYWRlclIGaGVhZGVyEjEKBmFsYXJtcxgCIAMoCzIZLmV0Y2Rz
-        ZXJ2ZXJwYi5BbGFybU1lbWJlclIGYWxhcm1zKi8KCUFsYXJtVHlwZRIICgROT05FEAASCwoHTk9TUEFDRRABEgsKB0NPUlJVUFQQ
-        AjLgAgoCS1YSQAoFUmFuZ2USGi5ldGNkc2VydmVycGIuUmFuZ2VSZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLlJhbmdlUmVzcG9uc2US
-        OgoDUHV0EhguZXRjZHNlcnZlcnBiLlB1dFJlcXVlc3QaGS5ldGNkc2VydmVycGIuUHV0UmVzcG9uc2USUgoLRGVsZXRlUmFuZ2US
-        IC5ldGNkc2VydmVycGIuRGVsZXRlUmFuZ2VSZXF1ZXN0GiEuZXRjZHNlcnZlcnBiLkRlbGV0ZVJhbmdlUmVzcG9uc2USOgoDVHhu
-        EhguZXRjZHNlcnZlcnBiLlR4blJlcXVlc3QaGS5ldGNkc2VydmVycGIuVHhuUmVzcG9uc2USTAoHQ29tcGFjdBIfLmV0Y2RzZXJ2
-        ZXJwYi5Db21wYWN0aW9uUmVxdWVzdBogLmV0Y2RzZXJ2ZXJwYi5Db21wYWN0aW9uUmVzcG9uc2UyTQoFV2F0Y2gSRAoFV2F0Y2gS
-        Gi5ldGNkc2VydmVycGIuV2F0Y2hSZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLldhdGNoUmVzcG9uc2UoATABMu0CCgVMZWFzZRJPCgpM
-        ZWFzZUdyYW50Eh8uZXRjZHNlcnZlcnBiLkxlYXNlR3JhbnRSZXF1ZXN0GiAuZXRjZHNlcnZlcnBiLkxlYXNlR3JhbnRSZXNwb25z
-        ZRJSCgtMZWFzZVJldm9rZRIgLmV0Y2RzZXJ2ZXJwYi5MZWFzZVJldm9rZVJlcXVlc3QaIS5ldGNkc2VydmVycGIuTGVhc2VSZXZv
-        a2VSZXNwb25zZRJfCg5MZWFzZUtlZXBBbGl2ZRIjLmV0Y2RzZXJ2ZXJwYi5MZWFzZUtlZXBBbGl2ZVJlcXVlc3QaJC5ldGNkc2Vy
-        dmVycGIuTGVhc2VLZWVwQWxpdmVSZXNwb25zZSgBMAESXgoPTGVhc2VUaW1lVG9MaXZlEiQuZXRjZHNlcnZlcnBiLkxlYXNlVGlt
-        ZVRvTGl2ZVJlcXVlc3QaJS5ldGNkc2VydmVycGIuTGVhc2VUaW1lVG9MaXZlUmVzcG9uc2UyTwoLTWFpbnRlbmFuY2USQAoFQWxh
-        cm0SGi5ldGNkc2VydmVycGIuQWxhcm1SZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLkFsYXJtUmVzcG9uc2ViBnByb3RvMw==
+        ZXJ2ZXJwYi5BbGFybU1lbWJlclIGYWxhcm1zIg8KDVN0YXR1c1JlcXVlc3QisAIKDlN0YXR1c1Jlc3BvbnNlEjQKBmhlYWRlchgB
+        IAEoCzIcLmV0Y2RzZXJ2ZXJwYi5SZXNwb25zZUhlYWRlclIGaGVhZGVyEhgKB3ZlcnNpb24YAiABKAlSB3ZlcnNpb24SFgoGZGJT
+        aXplGAMgASgDUgZkYlNpemUSFgoGbGVhZGVyGAQgASgEUgZsZWFkZXISHAoJcmFmdEluZGV4GAUgASgEUglyYWZ0SW5kZXgSGgoI
+        cmFmdFRlcm0YBiABKARSCHJhZnRUZXJtEioKEHJhZnRBcHBsaWVkSW5kZXgYByABKARSEHJhZnRBcHBsaWVkSW5kZXgSFgoGZXJy
+        b3JzGAggAygJUgZlcnJvcnMSIAoLZGJTaXplSW5Vc2UYCSABKANSC2RiU2l6ZUluVXNlKi8KCUFsYXJtVHlwZRIICgROT05FEAAS
+        CwoHTk9TUEFDRRABEgsKB0NPUlJVUFQQAjLgAgoCS1YSQAoFUmFuZ2USGi5ldGNkc2VydmVycGIuUmFuZ2VSZXF1ZXN0GhsuZXRj
+        ZHNlcnZlcnBiLlJhbmdlUmVzcG9uc2USOgoDUHV0EhguZXRjZHNlcnZlcnBiLlB1dFJlcXVlc3QaGS5ldGNkc2VydmVycGIuUHV0
+        UmVzcG9uc2USUgoLRGVsZXRlUmFuZ2USIC5ldGNkc2VydmVycGIuRGVsZXRlUmFuZ2VSZXF1ZXN0GiEuZXRjZHNlcnZlcnBiLkRl
+        bGV0ZVJhbmdlUmVzcG9uc2USOgoDVHhuEhguZXRjZHNlcnZlcnBiLlR4blJlcXVlc3QaGS5ldGNkc2VydmVycGIuVHhuUmVzcG9u
+        c2USTAoHQ29tcGFjdBIfLmV0Y2RzZXJ2ZXJwYi5Db21wYWN0aW9uUmVxdWVzdBogLmV0Y2RzZXJ2ZXJwYi5Db21wYWN0aW9uUmVz
+        cG9uc2UyTQoFV2F0Y2gSRAoFV2F0Y2gSGi5ldGNkc2VydmVycGIuV2F0Y2hSZXF1ZXN0GhsuZXRjZHNlcnZlcnBiLldhdGNoUmVz
+        cG9uc2UoATABMu0CCgVMZWFzZRJPCgpMZWFzZUdyYW50Eh8uZXRjZHNlcnZlcnBiLkxlYXNlR3JhbnRSZXF1ZXN0GiAuZXRjZHNl
+        cnZlcnBiLkxlYXNlR3JhbnRSZXNwb25zZRJSCgtMZWFzZVJldm9rZRIgLmV0Y2RzZXJ2ZXJwYi5MZWFzZVJldm9rZVJlcXVlc3Qa
+        IS5ldGNkc2VydmVycGIuTGVhc2VSZXZva2VSZXNwb25zZRJfCg5MZWFzZUtlZXBBbGl2ZRIjLmV0Y2RzZXJ2ZXJwYi5MZWFzZUtl
+        ZXBBbGl2ZVJlcXVlc3QaJC5ldGNkc2VydmVycGIuTGVhc2VLZWVwQWxpdmVSZXNwb25zZSgBMAESXgoPTGVhc2VUaW1lVG9MaXZl
+        EiQuZXRjZHNlcnZlcnBiLkxlYXNlVGltZVRvTGl2ZVJlcXVlc3QaJS5ldGNkc2VydmVycGIuTGVhc2VUaW1lVG9MaXZlUmVzcG9u
+        c2UylAEKC01haW50ZW5hbmNlEkAKBUFsYXJtEhouZXRjZHNlcnZlcnBiLkFsYXJtUmVxdWVzdBobLmV0Y2RzZXJ2ZXJwYi5BbGFy
+        bVJlc3BvbnNlEkMKBlN0YXR1cxIbLmV0Y2RzZXJ2ZXJwYi5TdGF0dXNSZXF1ZXN0GhwuZXRjZHNlcnZlcnBiLlN0YXR1c1Jlc3Bv
+        bnNlYgZwcm90bzM=
         """
     )
 }

@@ -1233,3 +1233,85 @@ extension Etcdserverpb_AlarmResponse: WireMessage {
         CWire.encode(self)
     }
 }
+
+extension Etcdserverpb_StatusRequest: CMessage {
+    package typealias CStruct = Etcdserverpb__StatusRequest
+
+    package static func cInit(_ c: UnsafeMutablePointer<CStruct>) { etcdserverpb__status_request__init(c) }
+
+    /// The address of protoc-c's descriptor (a C global with static storage), read from an initialised struct.
+    package static let cDescriptorAddress: UInt = {
+        var m = CStruct()
+        etcdserverpb__status_request__init(&m)
+        return UInt(bitPattern: m.base.descriptor)
+    }()
+
+    package func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena) {
+    }
+
+    package init(cMessage c: UnsafePointer<CStruct>) throws(WireError) {
+        self.init()
+    }
+}
+
+extension Etcdserverpb_StatusRequest: WireMessage {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try CWire.decode(Self.self, bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        CWire.encode(self)
+    }
+}
+
+extension Etcdserverpb_StatusResponse: CMessage {
+    package typealias CStruct = Etcdserverpb__StatusResponse
+
+    package static func cInit(_ c: UnsafeMutablePointer<CStruct>) { etcdserverpb__status_response__init(c) }
+
+    /// The address of protoc-c's descriptor (a C global with static storage), read from an initialised struct.
+    package static let cDescriptorAddress: UInt = {
+        var m = CStruct()
+        etcdserverpb__status_response__init(&m)
+        return UInt(bitPattern: m.base.descriptor)
+    }()
+
+    package func cFill(_ c: UnsafeMutablePointer<CStruct>, _ arena: Arena) {
+        if self.hasHeader { c.pointee.header = arena.message(self.header) }
+        c.pointee.version = arena.optionalString(self.version)
+        c.pointee.dbsize = self.dbSize
+        c.pointee.leader = self.leader
+        c.pointee.raftindex = self.raftIndex
+        c.pointee.raftterm = self.raftTerm
+        c.pointee.raftappliedindex = self.raftAppliedIndex
+        if !self.errors.isEmpty {
+            c.pointee.n_errors = self.errors.count
+            c.pointee.errors = arena.strings(self.errors)
+        }
+        c.pointee.dbsizeinuse = self.dbSizeInUse
+    }
+
+    package init(cMessage c: UnsafePointer<CStruct>) throws(WireError) {
+        self.init()
+        let m = c.pointee
+        if let v = m.header { self.header = try Etcdserverpb_ResponseHeader(cMessage: v) }
+        self.version = try CWire.string(m.version)
+        self.dbSize = m.dbsize
+        self.leader = m.leader
+        self.raftIndex = m.raftindex
+        self.raftTerm = m.raftterm
+        self.raftAppliedIndex = m.raftappliedindex
+        self.errors = try CWire.strings(m.errors, m.n_errors)
+        self.dbSizeInUse = m.dbsizeinuse
+    }
+}
+
+extension Etcdserverpb_StatusResponse: WireMessage {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try CWire.decode(Self.self, bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        CWire.encode(self)
+    }
+}

@@ -331,3 +331,25 @@ extension Etcdserverpb_AlarmResponse: RandomMessage {
         return m
     }
 }
+
+extension Etcdserverpb_StatusRequest: RandomMessage {
+    static func random(_ g: inout RandomValues, depth: Int) -> Etcdserverpb_StatusRequest {
+        Etcdserverpb_StatusRequest()
+    }
+}
+
+extension Etcdserverpb_StatusResponse: RandomMessage {
+    static func random(_ g: inout RandomValues, depth: Int) -> Etcdserverpb_StatusResponse {
+        var m = Etcdserverpb_StatusResponse()
+        if depth > 0, g.bool() { m.header = Etcdserverpb_ResponseHeader.random(&g, depth: max(depth - 1, 0)) }
+        m.version = g.string()
+        m.dbSize = g.int64()
+        m.leader = g.uint64()
+        m.raftIndex = g.uint64()
+        m.raftTerm = g.uint64()
+        m.raftAppliedIndex = g.uint64()
+        m.errors = g.array(large: true) { g in g.string() }
+        m.dbSizeInUse = g.int64()
+        return m
+    }
+}

@@ -1357,6 +1357,96 @@ void   etcdserverpb__alarm_response__free_unpacked
   assert(message->base.descriptor == &etcdserverpb__alarm_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   etcdserverpb__status_request__init
+                     (Etcdserverpb__StatusRequest         *message)
+{
+  static const Etcdserverpb__StatusRequest init_value = ETCDSERVERPB__STATUS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t etcdserverpb__status_request__get_packed_size
+                     (const Etcdserverpb__StatusRequest *message)
+{
+  assert(message->base.descriptor == &etcdserverpb__status_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t etcdserverpb__status_request__pack
+                     (const Etcdserverpb__StatusRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &etcdserverpb__status_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t etcdserverpb__status_request__pack_to_buffer
+                     (const Etcdserverpb__StatusRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &etcdserverpb__status_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Etcdserverpb__StatusRequest *
+       etcdserverpb__status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Etcdserverpb__StatusRequest *)
+     protobuf_c_message_unpack (&etcdserverpb__status_request__descriptor,
+                                allocator, len, data);
+}
+void   etcdserverpb__status_request__free_unpacked
+                     (Etcdserverpb__StatusRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &etcdserverpb__status_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   etcdserverpb__status_response__init
+                     (Etcdserverpb__StatusResponse         *message)
+{
+  static const Etcdserverpb__StatusResponse init_value = ETCDSERVERPB__STATUS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t etcdserverpb__status_response__get_packed_size
+                     (const Etcdserverpb__StatusResponse *message)
+{
+  assert(message->base.descriptor == &etcdserverpb__status_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t etcdserverpb__status_response__pack
+                     (const Etcdserverpb__StatusResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &etcdserverpb__status_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t etcdserverpb__status_response__pack_to_buffer
+                     (const Etcdserverpb__StatusResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &etcdserverpb__status_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Etcdserverpb__StatusResponse *
+       etcdserverpb__status_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Etcdserverpb__StatusResponse *)
+     protobuf_c_message_unpack (&etcdserverpb__status_response__descriptor,
+                                allocator, len, data);
+}
+void   etcdserverpb__status_response__free_unpacked
+                     (Etcdserverpb__StatusResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &etcdserverpb__status_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor etcdserverpb__response_header__field_descriptors[4] =
 {
   {
@@ -3681,6 +3771,166 @@ const ProtobufCMessageDescriptor etcdserverpb__alarm_response__descriptor =
   (ProtobufCMessageInit) etcdserverpb__alarm_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define etcdserverpb__status_request__field_descriptors NULL
+#define etcdserverpb__status_request__field_indices_by_name NULL
+#define etcdserverpb__status_request__number_ranges NULL
+const ProtobufCMessageDescriptor etcdserverpb__status_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.StatusRequest",
+  "StatusRequest",
+  "Etcdserverpb__StatusRequest",
+  "etcdserverpb",
+  sizeof(Etcdserverpb__StatusRequest),
+  0,
+  etcdserverpb__status_request__field_descriptors,
+  etcdserverpb__status_request__field_indices_by_name,
+  0,  etcdserverpb__status_request__number_ranges,
+  (ProtobufCMessageInit) etcdserverpb__status_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor etcdserverpb__status_response__field_descriptors[9] =
+{
+  {
+    "header",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, header),
+    &etcdserverpb__response_header__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dbSize",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, dbsize),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leader",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, leader),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raftIndex",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, raftindex),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raftTerm",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, raftterm),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raftAppliedIndex",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, raftappliedindex),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "errors",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Etcdserverpb__StatusResponse, n_errors),
+    offsetof(Etcdserverpb__StatusResponse, errors),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dbSizeInUse",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Etcdserverpb__StatusResponse, dbsizeinuse),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned etcdserverpb__status_response__field_indices_by_name[] = {
+  2,   /* field[2] = dbSize */
+  8,   /* field[8] = dbSizeInUse */
+  7,   /* field[7] = errors */
+  0,   /* field[0] = header */
+  3,   /* field[3] = leader */
+  6,   /* field[6] = raftAppliedIndex */
+  4,   /* field[4] = raftIndex */
+  5,   /* field[5] = raftTerm */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange etcdserverpb__status_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor etcdserverpb__status_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "etcdserverpb.StatusResponse",
+  "StatusResponse",
+  "Etcdserverpb__StatusResponse",
+  "etcdserverpb",
+  sizeof(Etcdserverpb__StatusResponse),
+  9,
+  etcdserverpb__status_response__field_descriptors,
+  etcdserverpb__status_response__field_indices_by_name,
+  1,  etcdserverpb__status_response__number_ranges,
+  (ProtobufCMessageInit) etcdserverpb__status_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue etcdserverpb__alarm_type__enum_values_by_number[3] =
 {
   { "NONE", "ETCDSERVERPB__ALARM_TYPE__NONE", 0 },
@@ -3880,12 +4130,14 @@ void etcdserverpb__lease__init (Etcdserverpb__Lease_Service *service,
                                      &etcdserverpb__lease__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor etcdserverpb__maintenance__method_descriptors[1] =
+static const ProtobufCMethodDescriptor etcdserverpb__maintenance__method_descriptors[2] =
 {
   { "Alarm", &etcdserverpb__alarm_request__descriptor, &etcdserverpb__alarm_response__descriptor },
+  { "Status", &etcdserverpb__status_request__descriptor, &etcdserverpb__status_response__descriptor },
 };
 const unsigned etcdserverpb__maintenance__method_indices_by_name[] = {
-  0         /* Alarm */
+  0,        /* Alarm */
+  1         /* Status */
 };
 const ProtobufCServiceDescriptor etcdserverpb__maintenance__descriptor =
 {
@@ -3894,7 +4146,7 @@ const ProtobufCServiceDescriptor etcdserverpb__maintenance__descriptor =
   "Maintenance",
   "Etcdserverpb__Maintenance",
   "etcdserverpb",
-  1,
+  2,
   etcdserverpb__maintenance__method_descriptors,
   etcdserverpb__maintenance__method_indices_by_name
 };
@@ -3905,6 +4157,14 @@ void etcdserverpb__maintenance__alarm(ProtobufCService *service,
 {
   assert(service->descriptor == &etcdserverpb__maintenance__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void etcdserverpb__maintenance__status(ProtobufCService *service,
+                                       const Etcdserverpb__StatusRequest *input,
+                                       Etcdserverpb__StatusResponse_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &etcdserverpb__maintenance__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void etcdserverpb__maintenance__init (Etcdserverpb__Maintenance_Service *service,
                                       Etcdserverpb__Maintenance_ServiceDestroy destroy)

@@ -46,6 +46,8 @@ typedef struct Etcdserverpb__LeaseTimeToLiveResponse Etcdserverpb__LeaseTimeToLi
 typedef struct Etcdserverpb__AlarmRequest Etcdserverpb__AlarmRequest;
 typedef struct Etcdserverpb__AlarmMember Etcdserverpb__AlarmMember;
 typedef struct Etcdserverpb__AlarmResponse Etcdserverpb__AlarmResponse;
+typedef struct Etcdserverpb__StatusRequest Etcdserverpb__StatusRequest;
+typedef struct Etcdserverpb__StatusResponse Etcdserverpb__StatusResponse;
 
 
 /* --- enums --- */
@@ -592,6 +594,52 @@ struct  Etcdserverpb__AlarmResponse
 #define ETCDSERVERPB__ALARM_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__alarm_response__descriptor) \
     , NULL, 0,NULL }
+
+
+struct  Etcdserverpb__StatusRequest
+{
+  ProtobufCMessage base;
+};
+#define ETCDSERVERPB__STATUS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__status_request__descriptor) \
+     }
+
+
+struct  Etcdserverpb__StatusResponse
+{
+  ProtobufCMessage base;
+  Etcdserverpb__ResponseHeader *header;
+  /*
+   * The member's etcd version.
+   */
+  char *version;
+  /*
+   * Bytes its backend database takes on disk.
+   */
+  int64_t dbsize;
+  /*
+   * The member id it takes for the leader (0: none).
+   */
+  uint64_t leader;
+  /*
+   * Its raft committed index.
+   */
+  uint64_t raftindex;
+  uint64_t raftterm;
+  uint64_t raftappliedindex;
+  /*
+   * One line per raised alarm, and "no leader" while it has none. Empty when healthy.
+   */
+  size_t n_errors;
+  char **errors;
+  /*
+   * Bytes of its backend database in use.
+   */
+  int64_t dbsizeinuse;
+};
+#define ETCDSERVERPB__STATUS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&etcdserverpb__status_response__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, 0 }
 
 
 /* Etcdserverpb__ResponseHeader methods */
@@ -1164,6 +1212,44 @@ Etcdserverpb__AlarmResponse *
 void   etcdserverpb__alarm_response__free_unpacked
                      (Etcdserverpb__AlarmResponse *message,
                       ProtobufCAllocator *allocator);
+/* Etcdserverpb__StatusRequest methods */
+void   etcdserverpb__status_request__init
+                     (Etcdserverpb__StatusRequest         *message);
+size_t etcdserverpb__status_request__get_packed_size
+                     (const Etcdserverpb__StatusRequest   *message);
+size_t etcdserverpb__status_request__pack
+                     (const Etcdserverpb__StatusRequest   *message,
+                      uint8_t             *out);
+size_t etcdserverpb__status_request__pack_to_buffer
+                     (const Etcdserverpb__StatusRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Etcdserverpb__StatusRequest *
+       etcdserverpb__status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   etcdserverpb__status_request__free_unpacked
+                     (Etcdserverpb__StatusRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Etcdserverpb__StatusResponse methods */
+void   etcdserverpb__status_response__init
+                     (Etcdserverpb__StatusResponse         *message);
+size_t etcdserverpb__status_response__get_packed_size
+                     (const Etcdserverpb__StatusResponse   *message);
+size_t etcdserverpb__status_response__pack
+                     (const Etcdserverpb__StatusResponse   *message,
+                      uint8_t             *out);
+size_t etcdserverpb__status_response__pack_to_buffer
+                     (const Etcdserverpb__StatusResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Etcdserverpb__StatusResponse *
+       etcdserverpb__status_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   etcdserverpb__status_response__free_unpacked
+                     (Etcdserverpb__StatusResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Etcdserverpb__ResponseHeader_Closure)
@@ -1255,6 +1341,12 @@ typedef void (*Etcdserverpb__AlarmMember_Closure)
                   void *closure_data);
 typedef void (*Etcdserverpb__AlarmResponse_Closure)
                  (const Etcdserverpb__AlarmResponse *message,
+                  void *closure_data);
+typedef void (*Etcdserverpb__StatusRequest_Closure)
+                 (const Etcdserverpb__StatusRequest *message,
+                  void *closure_data);
+typedef void (*Etcdserverpb__StatusResponse_Closure)
+                 (const Etcdserverpb__StatusResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1393,6 +1485,10 @@ struct Etcdserverpb__Maintenance_Service
                 const Etcdserverpb__AlarmRequest *input,
                 Etcdserverpb__AlarmResponse_Closure closure,
                 void *closure_data);
+  void (*status)(Etcdserverpb__Maintenance_Service *service,
+                 const Etcdserverpb__StatusRequest *input,
+                 Etcdserverpb__StatusResponse_Closure closure,
+                 void *closure_data);
 };
 typedef void (*Etcdserverpb__Maintenance_ServiceDestroy)(Etcdserverpb__Maintenance_Service *);
 void etcdserverpb__maintenance__init (Etcdserverpb__Maintenance_Service *service,
@@ -1401,11 +1497,16 @@ void etcdserverpb__maintenance__init (Etcdserverpb__Maintenance_Service *service
     { &etcdserverpb__maintenance__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define ETCDSERVERPB__MAINTENANCE__INIT(function_prefix__) \
     { ETCDSERVERPB__MAINTENANCE__BASE_INIT,\
-      function_prefix__ ## alarm  }
+      function_prefix__ ## alarm,\
+      function_prefix__ ## status  }
 void etcdserverpb__maintenance__alarm(ProtobufCService *service,
                                       const Etcdserverpb__AlarmRequest *input,
                                       Etcdserverpb__AlarmResponse_Closure closure,
                                       void *closure_data);
+void etcdserverpb__maintenance__status(ProtobufCService *service,
+                                       const Etcdserverpb__StatusRequest *input,
+                                       Etcdserverpb__StatusResponse_Closure closure,
+                                       void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1446,6 +1547,8 @@ extern const ProtobufCMessageDescriptor etcdserverpb__alarm_request__descriptor;
 extern const ProtobufCEnumDescriptor    etcdserverpb__alarm_request__alarm_action__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__alarm_member__descriptor;
 extern const ProtobufCMessageDescriptor etcdserverpb__alarm_response__descriptor;
+extern const ProtobufCMessageDescriptor etcdserverpb__status_request__descriptor;
+extern const ProtobufCMessageDescriptor etcdserverpb__status_response__descriptor;
 extern const ProtobufCServiceDescriptor etcdserverpb__kv__descriptor;
 extern const ProtobufCServiceDescriptor etcdserverpb__watch__descriptor;
 extern const ProtobufCServiceDescriptor etcdserverpb__lease__descriptor;
