@@ -44,6 +44,8 @@ let package = Package(
 
         // A fault-injecting SQLite VFS, for the store's tests only.
         .target(name: "CSQLiteFaultVFS", dependencies: ["CSQLite"]),
+        // SQLite's default page cache, wrapped so B-tree balancing does not make commits walk it.
+        .target(name: "CSQLitePageCache", dependencies: ["CSQLite"]),
 
         // protoc-c's output for every schema in proto/, plus a small arena allocator.
         .target(
@@ -77,7 +79,7 @@ let package = Package(
         // Storage: the `Store` interface, its embedded SQLite backend (log table, group commit, watch)
         // and its etcd v3 backend (through the RPC client over HTTP/2).
         .target(
-            name: "CapstanStore", dependencies: ["CSQLite", "CLinux", "CapstanAPI", "CapstanWire", "CapstanRPC", "CapstanHTTP2"],
+            name: "CapstanStore", dependencies: ["CSQLite", "CSQLitePageCache", "CLinux", "CapstanAPI", "CapstanWire", "CapstanRPC", "CapstanHTTP2"],
             swiftSettings: swiftSettings),
         // The API server core: registries, strategies, watch cache, services.
         .target(
@@ -99,7 +101,8 @@ let package = Package(
         .target(name: "CapstanEtcdLauncher", dependencies: ["CapstanProcessSupport"], swiftSettings: swiftSettings),
         // Helpers shared by the test targets: bounded waits, temporary directories, ports.
         .target(
-            name: "CapstanTestSupport", dependencies: ["CapstanProcessSupport", "CSQLite", "CSQLiteFaultVFS"],
+            name: "CapstanTestSupport",
+            dependencies: ["CapstanProcessSupport", "CSQLite", "CSQLiteFaultVFS", "CSQLitePageCache"],
             swiftSettings: swiftSettings),
         // Starts child processes from one long-lived thread (tests, the etcd launcher).
         .target(name: "CapstanProcessSupport", swiftSettings: swiftSettings),

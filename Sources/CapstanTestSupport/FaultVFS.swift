@@ -1,5 +1,6 @@
 import CSQLite
 import CSQLiteFaultVFS
+import CSQLitePageCache
 import Foundation
 
 /// SQLite's extended result codes that tests inject (Swift does not import their macros).
@@ -36,6 +37,8 @@ public final class FaultVFS: @unchecked Sendable {
     private let handle: OpaquePointer
 
     public init() throws {
+        // Before this VFS initializes SQLite: the store's page cache must be configured first.
+        _ = CSQLitePageCache_install()
         name = "capstan-fault-\(UUID().uuidString)"
         guard let handle = CSQLiteFaultVFS_create(name) else { throw CreateFailed() }
         self.handle = handle

@@ -16,6 +16,7 @@ final class Connection {
     /// Opens (creating when `create`) the database at `path`, through the VFS named `vfs` (nil: the default).
     init(path: String, create: Bool, vfs: String? = nil) throws(StoreError) {
         self.path = path
+        _ = PageCache.installed
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, vfs)

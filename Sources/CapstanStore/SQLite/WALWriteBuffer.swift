@@ -31,6 +31,7 @@ enum WALWriteBuffer {
     /// `bufferBytes`, registering it on first use.
     static func vfsName(over base: String?, bufferBytes: Int) throws(StoreError) -> String {
         let key = "\(base ?? "")|\(bufferBytes)"
+        _ = PageCache.installed
         let result: Result<String, StoreError> = registered.withLock { names in
             if let name = names[key] { return .success(name) }
             guard let wrapped = sqlite3_vfs_find(base) else {
