@@ -102,11 +102,12 @@ fuzz: deps
 	ASAN_OPTIONS=detect_leaks=0 Fuzz/.build/debug/FuzzAPIServer $(FUZZ_RUN_FLAGS) -detect_leaks=0 -timeout=30 \
 		.fuzz/api-server Fuzz/Seeds/api-server
 
-# The wire and codegen tests under AddressSanitizer (leaks included), in their own build folder.
+# The wire and codegen tests, and the SQLite page cache's, under AddressSanitizer (leaks included),
+# in their own build folder.
 test-asan: deps venv
 	CAPSTAN_PYTHON=$(CURDIR)/$(VENV)/bin/python LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
 	  swift test --sanitize=address --scratch-path .build-asan \
-	  --filter 'CapstanWireTests|CapstanCodegenTests'
+	  --filter 'CapstanWireTests|CapstanCodegenTests|SQLitePageCacheTests'
 
 # Encode/decode of a typical Pod, against apple/swift-protobuf, in one run.
 bench-wire: deps

@@ -28,6 +28,9 @@
 ///     The writer's WAL writes go through `WALWriteBuffer` (`walWriteBufferBytes`, 0 turns it off),
 ///     a VFS over the configured one that gathers a commit's frames into one write made at the
 ///     commit's fsync (SQLite would make two per page); durability is unchanged.
+///   - **Page cache**: SQLite's own, wrapped (`PageCache`, C target `CSQLitePageCache`) so that the
+///     temporary page number a B-tree balance swaps pages through does not make every later commit
+///     walk the whole cache; installed once per process, before SQLite initializes.
 ///   - **Reader threads**, each with its own connection, serve get, list and watch history from WAL
 ///     snapshots; SQLite's blocking calls never run on Swift's cooperative pool.
 ///   - **Watch hub**: committed batches fan out in memory to live watchers. A watcher first reads the
