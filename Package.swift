@@ -79,7 +79,10 @@ let package = Package(
         // Storage: the `Store` interface, its embedded SQLite backend (log table, group commit, watch)
         // and its etcd v3 backend (through the RPC client over HTTP/2).
         .target(
-            name: "CapstanStore", dependencies: ["CSQLite", "CSQLitePageCache", "CLinux", "CapstanAPI", "CapstanWire", "CapstanRPC", "CapstanHTTP2"],
+            name: "CapstanStore",
+            dependencies: [
+                "CSQLite", "CSQLitePageCache", "CLinux", "CapstanAPI", "CapstanWire", "CapstanRPC", "CapstanHTTP2",
+            ],
             swiftSettings: swiftSettings),
         // The API server core: registries, strategies, watch cache, services.
         .target(

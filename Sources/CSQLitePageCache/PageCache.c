@@ -6,7 +6,7 @@
 // (`iMaxKey`), and at the end of the transaction the pager truncates the cache to the database's
 // size. With the remembered key far past that size, pcache1 walks every hash bucket and every
 // cached page instead of the few buckets above the size: a walk of the whole cache (thousands of
-// pages, each a cache miss) on nearly every commit that split a page.
+// pages, each a cache miss) at the end of every transaction whose balancing swapped two pages.
 //
 // How: the wrapper files a page that is at the temporary number under key 0 instead, a key the
 // pager never uses (page numbers start at 1), so pcache1's largest key stays at the database's
