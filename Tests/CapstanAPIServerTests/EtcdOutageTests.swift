@@ -137,17 +137,27 @@ struct EtcdOutageTests {
     private static func nospace(_ action: Etcdserverpb_AlarmRequest.AlarmAction, on cluster: EtcdCluster)
         async throws -> UInt64
     {
-        let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
-        do {
+        try await withFirstMember(of: cluster) { rpc in
             var probe = Etcdserverpb_RangeRequest()
             probe.key = Array("/".utf8)
             var alarm = Etcdserverpb_AlarmRequest()
-            alarm.memberID = try await Etcdserverpb_KV.Client(etcd.api.rpc).range(probe).header.memberId
+            alarm.memberID = try await Etcdserverpb_KV.Client(rpc).range(probe).header.memberId
             alarm.alarm = .nospace
             alarm.action = action
-            _ = try await Etcdserverpb_Maintenance.Client(etcd.api.rpc).alarm(alarm)
-            await etcd.close()
+            _ = try await Etcdserverpb_Maintenance.Client(rpc).alarm(alarm)
             return alarm.memberID
+        }
+    }
+
+    /// Runs `body` with a client of `cluster`'s first member, which it closes however `body` ends.
+    private static func withFirstMember<T>(of cluster: EtcdCluster, _ body: (RPCClient) async throws -> T)
+        async throws -> T
+    {
+        let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
+        do {
+            let value = try await body(etcd.api.rpc)
+            await etcd.close()
+            return value
         } catch {
             await etcd.close()
             throw error
@@ -161,29 +171,28 @@ struct EtcdOutageTests {
         try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
         try await withEtcdCluster(members: 1) { cluster in
             let store = try await EtcdStore.connect(endpoints: cluster.clientAddresses)
-            let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
             do {
-                let maintenance = Etcdserverpb_Maintenance.Client(etcd.api.rpc)
-                // etcd commits a few entries of its own just after it starts (cluster version,
-                // member attributes): wait until its index holds still.
-                var index = try await maintenance.status(Etcdserverpb_StatusRequest()).raftIndex
-                for _ in 0..<40 {
-                    try await Task.sleep(for: .milliseconds(250))
-                    let now = try await maintenance.status(Etcdserverpb_StatusRequest()).raftIndex
-                    if now == index { break }
-                    index = now
+                try await Self.withFirstMember(of: cluster) { rpc in
+                    let maintenance = Etcdserverpb_Maintenance.Client(rpc)
+                    // etcd commits a few entries of its own just after it starts (cluster version,
+                    // member attributes): wait until its index holds still.
+                    var index = try await maintenance.status(Etcdserverpb_StatusRequest()).raftIndex
+                    for _ in 0..<40 {
+                        try await Task.sleep(for: .milliseconds(250))
+                        let now = try await maintenance.status(Etcdserverpb_StatusRequest()).raftIndex
+                        if now == index { break }
+                        index = now
+                    }
+                    for _ in 0..<10 { try await store.checkWritable() }
+                    let after = try await maintenance.status(Etcdserverpb_StatusRequest())
+                    #expect(after.raftIndex == index, "the checks added \(after.raftIndex - index) raft entries")
+                    #expect(after.errors.isEmpty && after.leader != 0)
                 }
-                for _ in 0..<10 { try await store.checkWritable() }
-                let after = try await maintenance.status(Etcdserverpb_StatusRequest())
-                #expect(after.raftIndex == index, "the checks added \(after.raftIndex - index) raft entries")
-                #expect(after.errors.isEmpty && after.leader != 0)
-                await etcd.close()
-                await store.close()
             } catch {
-                await etcd.close()
                 await store.close()
                 throw error
             }
+            await store.close()
         }
     }
 

@@ -4,22 +4,23 @@ public enum NameGenerator {
     static let alphabet = Array("bcdfghjklmnpqrstvwxz2456789".utf8)
     /// Length of the random suffix.
     public static let suffixLength = 5
-    /// How many suffixes there are: 27 to the 5th.
-    static let suffixCount: UInt64 = 14_348_907
+    /// How many suffixes there are: the alphabet's size to the `suffixLength`th.
+    static let suffixCount: UInt64 = (0..<suffixLength).reduce(1) { count, _ in count * UInt64(alphabet.count) }
 
     /// `prefix` followed by the suffix that `random` (64 uniformly random bits) picks, the prefix
     /// shortened so the whole name is at most 63 characters (a DNS-1123 label if the prefix is a
     /// valid start). Every suffix is equally likely to within one part in 10^12.
     public static func generate(prefix: String, random: UInt64) -> String {
         let kept = prefix.utf8.prefix(DNS1123.maxLabelLength - suffixLength)
-        // The high word of random × suffixCount falls in 0..<suffixCount; its base-27 digits
-        // are the suffix's characters.
+        // The high word of random × suffixCount falls in 0..<suffixCount; its digits in base
+        // alphabet.count are the suffix's characters.
         var index = random.multipliedFullWidth(by: suffixCount).high
+        let base = UInt64(alphabet.count)
         return String(unsafeUninitializedCapacity: kept.count + suffixLength) { text in
             var at = text.initialize(fromContentsOf: kept)
             for _ in 0..<suffixLength {
-                text[at] = alphabet[Int(index % 27)]
-                index /= 27
+                text[at] = alphabet[Int(index % base)]
+                index /= base
                 at += 1
             }
             return at
