@@ -4,11 +4,12 @@ capstan/v1 compiles as it is (Python package `capstan.v1`). The standard schemas
 packages grpc.* and google.rpc, whose generated modules would shadow grpcio's `grpc` and sit in
 protobuf's `google` namespace; so they are copied under `capstan_std/` with their imports
 rewritten. Proto package names, and with them every method path and Any type URL on the wire, stay
-as they are. Nothing generated is kept: everything goes to a temporary directory.
+as they are. Nothing generated is kept: it goes to a temporary directory, removed once imported.
 """
 import importlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,4 +66,7 @@ def load():
             "capstan_std.grpc.reflection.%s.reflection_pb2" % version)
         modules["reflection_%s_grpc" % version] = importlib.import_module(
             "capstan_std.grpc.reflection.%s.reflection_pb2_grpc" % version)
+    # Every module is imported and lives in memory now: the generated files are not needed again.
+    sys.path.remove(out)
+    shutil.rmtree(out, ignore_errors=True)
     return Stubs(modules)

@@ -8,6 +8,7 @@ the wire, stays grpc.testing.
 import importlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,4 +39,7 @@ def load():
     empty = importlib.import_module("capstan_interop.empty_pb2")
     messages = importlib.import_module("capstan_interop.messages_pb2")
     test_grpc = importlib.import_module("capstan_interop.test_pb2_grpc")
+    # The modules are imported and live in memory now: the generated files are not needed again.
+    sys.path.remove(out)
+    shutil.rmtree(out, ignore_errors=True)
     return empty, messages, test_grpc
