@@ -195,6 +195,9 @@ func processCPU(of pid: Int32) -> Duration? {
 /// held every event; the run waits on counters. (A task group of 10,000 children, one per
 /// stream on our side against 100 on etcd's, costs the client time per child attached and per
 /// result collected that grows with the number of children, inside the measured window.)
+/// Each task reads its stream with the stream's event loop preferred, as a watcher in a real
+/// component can: a message then reaches its reader without a hop to the global executor's
+/// threads (about a tenth less client CPU per event, same for both sides).
 private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) async throws -> FanOut {
     var transports: [HTTP2ClientTransport] = []
     for _ in 0..<options.watchConnections {
@@ -220,37 +223,40 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
                 let stream = try await transport.openStream(path: side.path, metadata: Metadata(), deadline: nil)
                 for _ in 0..<perStream { try await stream.writer.writeMessage(side.request) }
                 if !side.keepSendOpen { stream.writer.closeSend() }
-                var confirmed = 0
-                var events: [Int64: Int] = [:]
-                var done = 0
-                for try await part in stream.responses {
-                    switch part {
-                    case .headers: continue
-                    case .message(let bytes):
-                        guard let message = side.parse(bytes) else { throw BenchError("\(side.name) watch: malformed message") }
-                        if message.confirms {
-                            confirmed += 1
-                            finish.ready.add(1, ordering: .relaxed)
-                            continue
+                // Read on the thread that receives the stream's bytes: no hop per message.
+                try await withTaskExecutorPreference(stream.executor) {
+                    var confirmed = 0
+                    var events: [Int64: Int] = [:]
+                    var done = 0
+                    for try await part in stream.responses {
+                        switch part {
+                        case .headers: continue
+                        case .message(let bytes):
+                            guard let message = side.parse(bytes) else { throw BenchError("\(side.name) watch: malformed message") }
+                            if message.confirms {
+                                confirmed += 1
+                                finish.ready.add(1, ordering: .relaxed)
+                                continue
+                            }
+                            messages += 1
+                            guard confirmed == perStream else { throw BenchError("\(side.name) watch: events before every watcher was confirmed") }
+                            let before = events[message.watcher, default: 0]
+                            events[message.watcher] = before + message.events
+                            guard before < changes, before + message.events >= changes else { continue }
+                            let now = ContinuousClock.now
+                            finish.times.withLock { $0.append(now) }
+                            finish.events.add(before + message.events, ordering: .relaxed)
+                            done += 1
+                            if done == perStream {
+                                finish.writers.withLock { $0.append(stream.writer) }
+                                return
+                            }
+                        case .status(let status, _, _):
+                            throw BenchError("\(side.name) watch ended early: \(status)")
                         }
-                        messages += 1
-                        guard confirmed == perStream else { throw BenchError("\(side.name) watch: events before every watcher was confirmed") }
-                        let before = events[message.watcher, default: 0]
-                        events[message.watcher] = before + message.events
-                        guard before < changes, before + message.events >= changes else { continue }
-                        let now = ContinuousClock.now
-                        finish.times.withLock { $0.append(now) }
-                        finish.events.add(before + message.events, ordering: .relaxed)
-                        done += 1
-                        if done == perStream {
-                            finish.writers.withLock { $0.append(stream.writer) }
-                            return
-                        }
-                    case .status(let status, _, _):
-                        throw BenchError("\(side.name) watch ended early: \(status)")
                     }
+                    throw BenchError("\(side.name) watch: the stream ended")
                 }
-                throw BenchError("\(side.name) watch: the stream ended")
             } catch {
                 if Task.isCancelled { return }
                 finish.failed.add(1, ordering: .relaxed)

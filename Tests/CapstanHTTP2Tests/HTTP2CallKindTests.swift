@@ -43,6 +43,38 @@ struct HTTP2CallKindTests {
         }
     }
 
+    @Test("a reader preferring the stream's executor is resumed on the loop that receives the stream")
+    func readerOnTheStreamsLoop() async throws {
+        try await withHTTP2Server { harness in
+            /// Opens an Expand of 50 and reads it, noting for each part whether it was read on
+            /// the stream's loop; prefers that loop for the reading when `onLoop`.
+            func read(onLoop: Bool) async throws -> (parts: Int, onLoop: Int, known: Bool) {
+                let stream = try await harness.clientTransport.openStream(path: Echo.expand.path, metadata: Metadata(), deadline: nil)
+                try await stream.writer.writeMessage(Text("50").serializedBytes())
+                stream.writer.closeSend()
+                let loop = stream.executor as? EventLoop
+                let known = loop.map { loop in harness.group.loops.contains { $0 === loop } } ?? false
+                return try await withTaskExecutorPreference(onLoop ? stream.executor : nil) {
+                    var (parts, inLoop) = (0, 0)
+                    for try await _ in stream.responses {
+                        parts += 1
+                        if loop?.inEventLoop == true { inLoop += 1 }
+                    }
+                    return (parts, inLoop, known)
+                }
+            }
+            let preferred = try await read(onLoop: true)
+            #expect(preferred.known)
+            // Headers, 50 messages, the status: every one read on the loop.
+            #expect(preferred.parts == 52)
+            #expect(preferred.onLoop == 52)
+            // Without the preference the reader runs on the global executor's threads.
+            let global = try await read(onLoop: false)
+            #expect(global.parts == 52)
+            #expect(global.onLoop == 0)
+        }
+    }
+
     @Test("client streaming")
     func clientStreaming() async throws {
         try await withHTTP2Server { harness in

@@ -134,7 +134,8 @@ public final class HTTP2ClientTransport: ClientTransport {
             } else {
                 connection.loop.execute { connection.attach(stream) }
             }
-            return ClientTransportStream(responses: stream.inbox, writer: ClientWriter(stream: stream), enforcesDeadline: true)
+            return ClientTransportStream(
+                responses: stream.inbox, writer: ClientWriter(stream: stream), enforcesDeadline: true, executor: connection.loop)
         }
     }
 

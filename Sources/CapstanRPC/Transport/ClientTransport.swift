@@ -21,15 +21,21 @@ public struct ClientTransportStream: Sendable {
     /// The transport itself ends the stream when its deadline passes (resetting it and ending
     /// `responses` with `DEADLINE_EXCEEDED`), so the core need not run a timer of its own.
     public var enforcesDeadline: Bool
+    /// The executor whose thread delivers `responses`, if the transport has one. A task reading
+    /// the stream with this executor preferred (`withTaskExecutorPreference`) is resumed there
+    /// without a hop to another thread.
+    public var executor: (any TaskExecutor)?
 
     public init(
         responses: any AsyncSequence<ClientResponsePart, any Error> & Sendable,
         writer: any ClientStreamWriter,
-        enforcesDeadline: Bool = false
+        enforcesDeadline: Bool = false,
+        executor: (any TaskExecutor)? = nil
     ) {
         self.responses = responses
         self.writer = writer
         self.enforcesDeadline = enforcesDeadline
+        self.executor = executor
     }
 }
 
