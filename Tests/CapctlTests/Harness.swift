@@ -83,16 +83,10 @@ final class TestCluster: Sendable {
     func withClient<T: Sendable>(_ body: @Sendable (RPCClient) async throws -> T) async throws -> T {
         let group = try EventLoopGroup(threads: 1)
         let transport = try HTTP2ClientTransport(targets: [address], group: group)
-        do {
-            let result = try await body(RPCClient(transport: transport))
+        return try await withCleanup({
             await transport.close()
             await group.shutdown()
-            return result
-        } catch {
-            await transport.close()
-            await group.shutdown()
-            throw error
-        }
+        }) { try await body(RPCClient(transport: transport)) }
     }
 }
 

@@ -154,14 +154,7 @@ struct EtcdOutageTests {
         async throws -> T
     {
         let etcd = try HTTP2Clients(address: cluster.members[0].clientAddress)
-        do {
-            let value = try await body(etcd.api.rpc)
-            await etcd.close()
-            return value
-        } catch {
-            await etcd.close()
-            throw error
-        }
+        return try await withCleanup({ await etcd.close() }) { try await body(etcd.api.rpc) }
     }
 
     /// The writability check (the health probe's, once a second) only reads: however often it
@@ -171,7 +164,7 @@ struct EtcdOutageTests {
         try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
         try await withEtcdCluster(members: 1) { cluster in
             let store = try await EtcdStore.connect(endpoints: cluster.clientAddresses)
-            do {
+            try await withCleanup({ await store.close() }) {
                 try await Self.withFirstMember(of: cluster) { rpc in
                     let maintenance = Etcdserverpb_Maintenance.Client(rpc)
                     // etcd commits a few entries of its own just after it starts (cluster version,
@@ -188,11 +181,7 @@ struct EtcdOutageTests {
                     #expect(after.raftIndex == index, "the checks added \(after.raftIndex - index) raft entries")
                     #expect(after.errors.isEmpty && after.leader != 0)
                 }
-            } catch {
-                await store.close()
-                throw error
             }
-            await store.close()
         }
     }
 

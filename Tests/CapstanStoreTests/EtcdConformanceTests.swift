@@ -1,5 +1,6 @@
 import CapstanEtcdLauncher
 import CapstanStore
+import CapstanTestSupport
 import Testing
 
 /// A fresh one-member etcd (own process, random loopback ports, temporary directory) per case, and
@@ -12,13 +13,7 @@ struct EtcdStoreFactory: StoreFactory {
             var options = EtcdStoreOptions()
             options.keyPrefix = keyPrefix
             let store = try await EtcdStore.connect(endpoints: cluster.clientAddresses, options: options)
-            do {
-                try await body(store)
-            } catch {
-                await store.close()
-                throw error
-            }
-            await store.close()
+            try await withCleanup({ await store.close() }) { try await body(store) }
         }
     }
 }

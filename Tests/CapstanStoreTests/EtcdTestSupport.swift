@@ -29,14 +29,7 @@ func withEtcdStore<T>(
     _ endpoints: [String], options: EtcdStoreOptions = EtcdStoreOptions(), _ body: (EtcdStore) async throws -> T
 ) async throws -> T {
     let store = try await EtcdStore.connect(endpoints: endpoints, options: options)
-    do {
-        let result = try await body(store)
-        await store.close()
-        return result
-    } catch {
-        await store.close()
-        throw error
-    }
+    return try await withCleanup({ await store.close() }) { try await body(store) }
 }
 
 /// Events of `stream` up to and including the first at or after `revision`.

@@ -1,4 +1,5 @@
 import CapstanStore
+import CapstanTestSupport
 import Testing
 
 /// The SQLite store in a fresh temporary directory; background compaction off so that cases
@@ -12,13 +13,7 @@ struct SQLiteStoreFactory: StoreFactory {
             options.historyChunk = 7
             options.watcherQueueCapacity = 16
             let store = try await SQLiteStore.open(directory: directory, options: options)
-            do {
-                try await body(store)
-            } catch {
-                await store.close()
-                throw error
-            }
-            await store.close()
+            try await withCleanup({ await store.close() }) { try await body(store) }
         }
     }
 }

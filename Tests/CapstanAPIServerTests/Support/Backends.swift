@@ -4,6 +4,7 @@ import CapstanEtcdLauncher
 import CapstanHTTP2
 import CapstanRPC
 import CapstanStore
+import CapstanTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -81,14 +82,7 @@ final class BackendFixture: Sendable {
                 let endpoint = cluster.members[0].clientAddress
                 let history = try await EtcdStore.connect(endpoints: [endpoint])
                 let fixture = BackendFixture(backend: backend, location: endpoint, historyStore: history)
-                do {
-                    let result = try await body(fixture)
-                    await history.close()
-                    return result
-                } catch {
-                    await history.close()
-                    throw error
-                }
+                return try await withCleanup({ await history.close() }) { try await body(fixture) }
             }
         }
     }
