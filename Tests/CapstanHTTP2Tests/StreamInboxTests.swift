@@ -1,5 +1,6 @@
 @testable import CapstanHTTP2
 import CapstanRPC
+import Dispatch
 import Synchronization
 import Testing
 
@@ -7,6 +8,36 @@ import Testing
 private final class RoomCounter: InboxOwner {
     let rooms = Atomic<Int>(0)
     func inboxMadeRoom() { rooms.add(1, ordering: .relaxed) }
+}
+
+/// A serial executor that counts the jobs it is given: each hop onto it is one.
+private final class CountingExecutor: SerialExecutor {
+    let jobs = Atomic<Int>(0)
+    private let queue = DispatchQueue(label: "counting-executor")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        jobs.add(1, ordering: .relaxed)
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+}
+
+/// Reads inboxes isolated to a `CountingExecutor`.
+private actor IsolatedReader {
+    let executor = CountingExecutor()
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    func readAll(_ inbox: StreamInbox) async throws -> Int {
+        var count = 0
+        for try await _ in inbox { count += 1 }
+        return count
+    }
+
+    func readAll(_ messages: RequestMessages) async throws -> Int {
+        var count = 0
+        for try await _ in messages { count += 1 }
+        return count
+    }
 }
 
 @Suite("Stream inbox: deferred wakes")
@@ -104,5 +135,35 @@ struct StreamInboxTests {
             Issue.record("two requests are several")
             return
         }
+    }
+
+    @Test func anIsolatedReaderTakesBufferedPartsWithoutLeavingItsExecutor() async throws {
+        // Each element read through an iterator without `next(isolation:)` hops to the generic
+        // executor and back: one job on the reader's executor per element.
+        let reader = IsolatedReader()
+        let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+        for byte in 0..<100 { inbox.push(message(UInt8(byte)), bytes: 1) }
+        inbox.finish()
+        #expect(try await reader.readAll(inbox) == 100)
+        #expect(reader.executor.jobs.load(ordering: .relaxed) <= 2)
+
+        let requests = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+        for byte in 0..<100 { requests.push(message(UInt8(byte)), bytes: 1) }
+        requests.finish()
+        let before = reader.executor.jobs.load(ordering: .relaxed)
+        #expect(try await reader.readAll(RequestMessages(inbox: requests)) == 100)
+        #expect(reader.executor.jobs.load(ordering: .relaxed) - before <= 2)
+    }
+
+    @Test func anIsolatedReaderParksAndIsWokenInOrder() async throws {
+        let reader = IsolatedReader()
+        let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+        let read = Task { try await reader.readAll(inbox) }
+        for byte in 0..<50 {
+            if inbox.pushDeferringWake(message(UInt8(byte)), bytes: 1) { inbox.wake() }
+            if byte % 10 == 0 { await Task.yield() }
+        }
+        inbox.finish()
+        #expect(try await read.value == 50)
     }
 }

@@ -285,10 +285,12 @@ final class StreamInbox: AsyncSequence, Sendable {
         }
     }
 
-    /// Waits for the next element after `poll` found none.
-    func wait(id: UInt64) async throws -> Element? {
+    /// Waits for the next element after `poll` found none, in the caller's isolation (no hop to
+    /// the generic executor and back, which a preferred task executor makes cost a lock each).
+    func wait(id: UInt64, isolation: isolated (any Actor)? = #isolation) async throws -> Element? {
         try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
+            try await withUnsafeThrowingContinuation(isolation: isolation) {
+                (continuation: UnsafeContinuation<Element?, any Error>) in
                 let step: Step = state.withLock { state in
                     if state.cancelledID == id {
                         state.cancelledID = nil
@@ -328,7 +330,13 @@ final class StreamInbox: AsyncSequence, Sendable {
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let inbox: StreamInbox
+
         mutating func next() async throws -> Element? {
+            try await next(isolation: nil)
+        }
+
+        /// Runs in the caller's isolation: a buffered element costs no executor switch at all.
+        mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
             switch try inbox.poll() {
             case .element(let element): return element
             case .end: return nil
@@ -349,6 +357,11 @@ struct RequestMessages: AsyncSequence, ImmediateRequestSource, Sendable {
         let inbox: StreamInbox
 
         mutating func next() async throws -> [UInt8]? {
+            try await next(isolation: nil)
+        }
+
+        /// Runs in the caller's isolation, as `StreamInbox.AsyncIterator` does.
+        mutating func next(isolation actor: isolated (any Actor)?) async throws -> [UInt8]? {
             while true {
                 let part: ClientResponsePart?
                 switch try inbox.poll() {
