@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 DEBIAN_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-dev libprotobuf-c-dev \
-	libnghttp2-dev libsqlite3-dev pkgconf python3-venv etcd-server
+	libnghttp2-dev libsqlite3-dev libjemalloc-dev pkgconf python3-venv etcd-server
 BENCH_PACKAGES := nghttp2-client nghttp2-server libgrpc++-dev protobuf-compiler-grpc
 PYTHON ?= python3
 VENV := .venv

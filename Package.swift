@@ -41,6 +41,10 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // The daemons' allocator (see CapstanAllocator); executables only, never tests or fuzzers.
+        .systemLibrary(
+            name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
+        .target(name: "CapstanAllocator", dependencies: ["CJemalloc"], swiftSettings: swiftSettings),
 
         // A fault-injecting SQLite VFS, for the store's tests only.
         .target(name: "CSQLiteFaultVFS", dependencies: ["CSQLite"]),
@@ -126,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "capstan",
             dependencies: [
-                "CapstanAPIServerHost", "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire",
+                "CapstanAllocator", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -163,7 +167,7 @@ let package = Package(
         .executableTarget(
             name: "bench-api",
             dependencies: [
-                "CapstanBenchSupport", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanWire", "CapstanAPI",
+                "CapstanAllocator", "CapstanBenchSupport", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanWire", "CapstanAPI",
                 "CapstanClient",
             ],
             swiftSettings: swiftSettings),

@@ -21,6 +21,7 @@
 //         [--etcd-watchers-per-stream 100]
 //         [--stored-pods 150000] [--fill-seconds 360] [--capstan PATH] [--output PATH] [--directory DIR]
 //         [--only get,creates,client,list,watch,memory]
+import CapstanAllocator
 import CapstanAPI
 import CapstanBenchSupport
 import CapstanEtcdLauncher
@@ -46,7 +47,9 @@ let work = options.directory + "/bench-api-\(UUID().uuidString)"
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 let dataDirectory = work + "/data"
 let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, load \(String(format: "%.1f", loadAverage()))"
-print("bench-api: \(machine); work directory \(work)")
+// The client allocates as a Capstan daemon's does (the capstan executable links the same allocator).
+let allocator = Allocator.summary
+print("bench-api: \(machine); client memory: \(allocator); work directory \(work)")
 
 var report = Report()
 /// Whether a part failed: the work directory (server logs) is then kept.
@@ -107,7 +110,7 @@ if failed {
 
 let header = """
     bench-api \(ISO8601DateFormatter().string(from: Date())): capstan apiserver (SQLite, child process) vs etcd 1 member \
-    (fsync on) and nghttpd; \(machine) at start; run took \(String(format: "%.0f", (ContinuousClock.now - runStart).seconds)) s
+    (fsync on) and nghttpd; \(machine) at start; allocator \(allocator); run took \(String(format: "%.0f", (ContinuousClock.now - runStart).seconds)) s
     """
 let table = report.render(header: header)
 print("\n" + table)

@@ -3,6 +3,7 @@
 //   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443] [--metrics-listen 127.0.0.1:7444|off]
 //   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json]
 import ArgumentParser
+import CapstanAllocator
 import CapstanAPIServerHost
 import CapstanHTTP2
 import CapstanRPC
@@ -120,11 +121,10 @@ func serveAPI(
     } catch {
         throw ValidationError(error.description)
     }
-    ProcessTuning.keepAllocatorHeap()
     let server = try await APIServerHost.start(
         store: address, host: host, port: port,
         observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen))
-    print("capstan: API server listening on \(server.address) (store: \(address))")
+    print("capstan: API server listening on \(server.address) (store: \(address); memory: \(Allocator.summary))")
     print("capstan: reach it with any gRPC client, e.g. grpcurl -plaintext \(server.address) list")
     if let endpoint = server.metricsEndpoint {
         print("capstan: Prometheus metrics at http://\(endpoint.address)/metrics")

@@ -52,6 +52,8 @@ struct CapstanExecutableTests {
 
         let banner = try await Self.waitForText(out) { $0.contains("/metrics\n") || !process.isRunning }
         let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
+        // The daemon allocates through jemalloc (linked, and serving malloc), not glibc's malloc.
+        #expect(banner.contains(/memory: jemalloc \d+\.\d+\.\d+\)/), "stdout: \(banner)")
         let metricsPort = try #require(banner.firstMatch(of: /http:\/\/127\.0\.0\.1:(\d+)\/metrics/)?.1).flatMap { Int($0) }
         let port = try #require(metricsPort)
 
