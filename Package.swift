@@ -130,7 +130,8 @@ let package = Package(
         .executableTarget(
             name: "capstan",
             dependencies: [
-                "CapstanAllocator", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanStore", "CapstanHTTP2", "CapstanRPC", "CapstanWire",
+                "CapstanAllocator", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanStore", "CapstanHTTP2",
+                "CapstanRPC", "CapstanWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -167,8 +168,8 @@ let package = Package(
         .executableTarget(
             name: "bench-api",
             dependencies: [
-                "CapstanAllocator", "CapstanBenchSupport", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2", "CapstanWire", "CapstanAPI",
-                "CapstanClient",
+                "CapstanAllocator", "CapstanBenchSupport", "CapstanEtcdLauncher", "CapstanRPC", "CapstanHTTP2",
+                "CapstanWire", "CapstanAPI", "CapstanClient",
             ],
             swiftSettings: swiftSettings),
 

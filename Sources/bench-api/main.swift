@@ -110,7 +110,8 @@ if failed {
 
 let header = """
     bench-api \(ISO8601DateFormatter().string(from: Date())): capstan apiserver (SQLite, child process) vs etcd 1 member \
-    (fsync on) and nghttpd; \(machine) at start; allocator \(allocator); run took \(String(format: "%.0f", (ContinuousClock.now - runStart).seconds)) s
+    (fsync on) and nghttpd; \(machine) at start; allocator \(allocator); \
+    run took \(String(format: "%.0f", (ContinuousClock.now - runStart).seconds)) s
     """
 let table = report.render(header: header)
 print("\n" + table)
