@@ -27,15 +27,9 @@ private actor IsolatedReader {
     let executor = CountingExecutor()
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    func readAll(_ inbox: StreamInbox) async throws -> Int {
+    func readAll(_ sequence: some AsyncSequence & Sendable) async throws -> Int {
         var count = 0
-        for try await _ in inbox { count += 1 }
-        return count
-    }
-
-    func readAll(_ messages: RequestMessages) async throws -> Int {
-        var count = 0
-        for try await _ in messages { count += 1 }
+        for try await _ in sequence { count += 1 }
         return count
     }
 }
@@ -140,16 +134,18 @@ struct StreamInboxTests {
     @Test func anIsolatedReaderTakesBufferedPartsWithoutLeavingItsExecutor() async throws {
         // Each element read through an iterator without `next(isolation:)` hops to the generic
         // executor and back: one job on the reader's executor per element.
+        /// An ended inbox holding 100 messages.
+        func filledInbox() -> StreamInbox {
+            let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
+            for byte in 0..<100 { inbox.push(message(UInt8(byte)), bytes: 1) }
+            inbox.finish()
+            return inbox
+        }
         let reader = IsolatedReader()
-        let inbox = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
-        for byte in 0..<100 { inbox.push(message(UInt8(byte)), bytes: 1) }
-        inbox.finish()
-        #expect(try await reader.readAll(inbox) == 100)
+        #expect(try await reader.readAll(filledInbox()) == 100)
         #expect(reader.executor.jobs.load(ordering: .relaxed) <= 2)
 
-        let requests = StreamInbox(highWater: 1 << 20, owner: RoomCounter())
-        for byte in 0..<100 { requests.push(message(UInt8(byte)), bytes: 1) }
-        requests.finish()
+        let requests = filledInbox()
         let before = reader.executor.jobs.load(ordering: .relaxed)
         #expect(try await reader.readAll(RequestMessages(inbox: requests)) == 100)
         #expect(reader.executor.jobs.load(ordering: .relaxed) - before <= 2)

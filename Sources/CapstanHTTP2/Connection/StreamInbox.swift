@@ -354,29 +354,22 @@ struct RequestMessages: AsyncSequence, ImmediateRequestSource, Sendable {
     let inbox: StreamInbox
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        let inbox: StreamInbox
+        var parts: StreamInbox.AsyncIterator
 
         mutating func next() async throws -> [UInt8]? {
             try await next(isolation: nil)
         }
 
-        /// Runs in the caller's isolation, as `StreamInbox.AsyncIterator` does.
+        /// Runs in the caller's isolation, as the inbox's own iterator does.
         mutating func next(isolation actor: isolated (any Actor)?) async throws -> [UInt8]? {
-            while true {
-                let part: ClientResponsePart?
-                switch try inbox.poll() {
-                case .element(let element): part = element
-                case .end: part = nil
-                case .empty(let id): part = try await inbox.wait(id: id)
-                }
-                guard let part else { return nil }
+            while let part = try await parts.next(isolation: actor) {
                 if case .message(let bytes) = part { return bytes }
             }
             return nil
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: inbox) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(parts: inbox.makeAsyncIterator()) }
 
     func takeImmediately() throws -> ImmediateRequests {
         try inbox.takeImmediately()
