@@ -52,7 +52,12 @@ public final class MetricsEndpoint: Sendable {
         self.host = address.host
         self.port = Socket.localAddress(fd)?.port ?? address.port
         self.loop = loop
-        self.thread = try OSThread.spawn(name: "capstan-metrics") { loop.run() }
+        do {
+            self.thread = try OSThread.spawn(name: "capstan-metrics") { loop.run() }
+        } catch {
+            System.close(fd)  // only the loop's thread closes it, and it never started
+            throw error
+        }
     }
 
     /// Stops accepting, drops open connections, and returns once the thread has ended. Idempotent.

@@ -29,22 +29,29 @@ final class RawHTTP2Client {
     private(set) var goAwayReceived = false
     private(set) var peerClosed = false
 
+    /// Connects to 127.0.0.1:`port`. The socket becomes `fd` only once connected: a throw after
+    /// `self` is fully initialized runs `deinit`, which would close the descriptor a second time,
+    /// by then perhaps a file that another test's thread has just opened under the same number.
     init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw RawError("socket failed") }
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw RawError("socket failed") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
-            Glibc.close(fd)
-            throw RawError("connect failed: errno \(errno)")
+            let code = errno
+            Glibc.close(descriptor)
+            throw RawError("connect failed: errno \(code)")
         }
+        fd = descriptor
     }
 
     deinit { close() }
