@@ -169,3 +169,42 @@ struct HTTP2UnavailableFailoverTests {
         }
     }
 }
+
+/// A transport's close can queue a new connection's drain on its loop ahead of its connect: the
+/// drain closes the descriptor, and the connect must then leave that number alone (another
+/// socket or file may hold it by then).
+@Suite("HTTP/2 client connections: closed before they start")
+struct HTTP2ClientConnectionCloseRaceTests {
+    @Test("a connection drained before its connect ran never touches its old descriptor number")
+    func drainedBeforeConnect() async throws {
+        let group = try EventLoopGroup(threads: 1)
+        let peer = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        defer { System.close(peer) }
+        let port = try #require(Socket.localAddress(peer)).port
+        let address = try SocketAddress(host: "127.0.0.1", port: port)
+        let pool = ConnectionPool(
+            targets: [try ClientTarget(parsing: "127.0.0.1:\(port)")], configuration: .defaults, group: group)
+        let loop = group.loops[0]
+        let (fd, connected) = try Socket.connect(to: address)
+        let connection = ClientConnection(loop: loop, fd: fd, address: address, configuration: .defaults, pool: pool)
+        let outcome: (before: Int, after: Int, reused: Int32, stillOpen: Bool) = await withCheckedContinuation {
+            continuation in
+            loop.execute {
+                let before = loop.registrationCount
+                connection.drain()  // no streams: closes at once, as the pool's close would
+                // The lowest free number, which is the one the drain just closed.
+                let reused = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                connection.connect(connected: connected)
+                let after = loop.registrationCount
+                let stillOpen = fcntl(reused, F_GETFD) >= 0
+                close(reused)
+                continuation.resume(returning: (before, after, reused, stillOpen))
+            }
+        }
+        #expect(outcome.reused == fd, "the test needs the closed number to be reused")
+        #expect(outcome.after == outcome.before, "the closed connection registered a descriptor")
+        #expect(outcome.stillOpen, "the closed connection closed descriptor \(outcome.reused), which it no longer owns")
+        await pool.close()
+        await group.shutdown()
+    }
+}

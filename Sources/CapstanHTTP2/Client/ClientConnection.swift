@@ -48,6 +48,8 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     /// Starts connecting (on the loop); readiness reports the outcome.
     func connect(connected: Bool) {
         assert(loop.inEventLoop)
+        // The pool's close can queue this connection's drain (which closes it) ahead of this.
+        guard !isClosed else { return }
         connectTimer = loop.scheduleTimerOnLoop(after: configuration.connectTimeout) { [self] in
             guard !ready else { return }
             close(HTTP2TransportError(.connectionClosed, "connecting to \(address.hostAndPort) timed out"))

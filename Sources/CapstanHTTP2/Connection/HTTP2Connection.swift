@@ -65,6 +65,9 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
     /// connected). On failure the descriptor is closed and `connectionDidClose` has run.
     func start(connected: Bool = true) throws(HTTP2TransportError) {
         assert(loop.inEventLoop)
+        // Closed before it started (a client's drain queued ahead of its connect): the descriptor
+        // is closed already, and its number may belong to another socket or file by now.
+        guard !isClosed else { throw HTTP2TransportError(.connectionClosed, "the connection closed before it started") }
         do {
             token = try loop.register(fd: fd, interest: connected ? .read : [.read, .write], handler: self)
             watchingWritable = !connected
@@ -79,6 +82,7 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
 
     /// The socket is connected: start speaking HTTP/2.
     func startSession() throws(HTTP2TransportError) {
+        guard !isClosed else { throw HTTP2TransportError(.connectionClosed, "the connection closed before it started") }
         do {
             try Socket.setNoDelay(fd)
             session = try makeSession()
