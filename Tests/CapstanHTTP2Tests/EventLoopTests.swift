@@ -117,6 +117,27 @@ struct EventLoopTests {
         await group.shutdown()
     }
 
+    @Test("a second shutdown returns without joining the thread again, even when a newer thread exists")
+    func secondShutdown() async throws {
+        let first = try EventLoop(name: "test-first")
+        await first.shutdown()
+        // Most likely on the first one's recycled thread descriptor and stack: a second join of
+        // the first thread would wait for this one.
+        let second = try EventLoop(name: "test-second")
+        let returned = Locked(false)
+        let again = Task {
+            await first.shutdown()
+            returned.withLock { $0 = true }
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !returned.value, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(returned.value, "the second shutdown waited for another thread")
+        await second.shutdown()
+        await again.value
+    }
+
     @Test("a job enqueued after the loop stopped still runs elsewhere")
     func lateJob() async throws {
         let loop = try EventLoop(name: "test-late")

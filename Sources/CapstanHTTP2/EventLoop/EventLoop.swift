@@ -40,6 +40,8 @@ public final class EventLoop: @unchecked Sendable {
         var stopping = false
         var stopped = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
+        /// A `shutdown` call has taken the join of the thread (only one may join it).
+        var joinTaken = false
     }
 
     /// A short name for the thread and for logs.
@@ -242,7 +244,8 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Stopping
 
     /// Stops the loop once the work queued so far has run; registered handlers are told to close.
-    /// Returns when the loop thread has ended. Must not be called on the loop itself.
+    /// Returns when the loop has stopped; the first call also waits until its thread has ended.
+    /// Must not be called on the loop itself.
     public func shutdown() async {
         precondition(!inEventLoop, "an event loop cannot wait for its own shutdown")
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -256,7 +259,13 @@ public final class EventLoop: @unchecked Sendable {
             if alreadyStopped { continuation.resume() }
             if wake { wakeFD.signal() }
         }
-        thread?.join()
+        // Exactly one caller joins: a second join of the same thread is undefined, and glibc may
+        // have handed its descriptor to a newer thread by then (that join would wait for it).
+        let joins = remote.withLock { remote in
+            defer { remote.joinTaken = true }
+            return !remote.joinTaken
+        }
+        if joins { thread?.join() }
     }
 
     // MARK: The loop
