@@ -403,7 +403,43 @@ struct SQLiteFaultTests {
         }
     }
 
+    /// A reader whose connection opened but whose set-up failed (here: the schema read under its
+    /// first PRAGMA) closes that connection: the failed open leaves no descriptor on the database.
+    @Test func aReaderWhoseSetUpFailsClosesItsConnection() async throws {
+        let vfs = try FaultVFS()
+        defer { vfs.unregister() }
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory, options: Self.options(vfs: vfs))
+            _ = try await store.create("/k", value: bytes("kept"))
+            await store.close()
+            let path = SQLiteStore.databasePath(directory: directory)
+            #expect(Self.openDescriptors(under: path).isEmpty)
+            // The open itself reads the header (let through); the PRAGMAs' schema read fails.
+            vfs.arm(.read, on: .database, skip: 1, count: nil, code: SQLiteCode.ioerrRead)
+            let error = await storeError { _ = try await ReaderPool.open(path: path, count: 2, vfs: vfs.name) }
+            vfs.disarm()
+            #expect(vfs.failures > 0)
+            guard case .unavailable(let reason)? = error else {
+                Issue.record("expected unavailable, got \(String(describing: error))")
+                return
+            }
+            #expect(reason.contains("I/O error"), "\(reason)")
+            #expect(Self.openDescriptors(under: path).isEmpty, "a failed reader left its database open")
+        }
+    }
+
     // MARK: Helpers
+
+    /// This process's descriptors on `path` or its `-wal` and `-shm` files.
+    static func openDescriptors(under path: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return entries.compactMap { entry in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)"),
+                target == path || target == path + "-wal" || target == path + "-shm"
+            else { return nil }
+            return "\(entry) -> \(target)"
+        }
+    }
 
     static func options(vfs: FaultVFS?) -> SQLiteStoreOptions {
         var options = SQLiteStoreOptions()

@@ -81,8 +81,15 @@ final class ReaderPool: Sendable {
         let connection: Connection
         do throws(StoreError) {
             connection = try Connection(path: path, create: false, vfs: vfs)
+        } catch {
+            opened.resume(returning: .failure(error))
+            return
+        }
+        do throws(StoreError) {
             try connection.execute(Schema.connectionPragmas + "PRAGMA query_only = 1;")
         } catch {
+            // Opened, so it holds the database's files: closed here, or they outlive the failed open.
+            connection.close()
             opened.resume(returning: .failure(error))
             return
         }
