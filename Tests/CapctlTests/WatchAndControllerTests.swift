@@ -50,7 +50,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A port the restart can count on getting back (see `restartablePort`).
         let first = try await CapstanProcess.start(
-            ["up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:\(try restartablePort())"],
+            // No metrics endpoint: its default port is fixed, and other tests run `capstan up` too.
+            [
+                "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:\(try restartablePort())",
+                "--metrics-listen", "off",
+            ],
             logPath: directory + "/up-1.log")
         let address = first.address
         let environment = ["CAPSTAN_CONFIG": directory + "/none"]
@@ -75,7 +79,8 @@ import Testing
             try await first.kill()
             try await Self.waitFor("the watch to notice") { console.err.contains("watch interrupted") }
             second = try await CapstanProcess.start(
-                ["up", "--data-dir", directory + "/data", "--listen", address], logPath: directory + "/up-2.log")
+                ["up", "--data-dir", directory + "/data", "--listen", address, "--metrics-listen", "off"],
+                logPath: directory + "/up-2.log")
             try await create("after")
             let code = try await bounded("the watch to see the second pod", seconds: 120) { await watch.value }
             #expect(code == 0, "\(console.err)")

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The listening socket of an `HTTP2ServerTransport`, registered on one loop; accepted sockets
 /// go to the group's loops round robin.
 ///
@@ -11,6 +13,12 @@ final class Listener: IOHandler, @unchecked Sendable {
     private var token: UInt64 = 0
     private var registered = false
     private(set) var isClosed = false
+    /// Set while accepting is paused after a failed `accept` (see `pauseAccepting`).
+    private var resumeTimer: EventLoopTimer?
+
+    /// How long accepting pauses after `accept` failed for want of resources (descriptors,
+    /// memory): the socket stays readable, so retrying at once would spin the loop.
+    static let acceptPause: Duration = .milliseconds(100)
 
     init(fd: Int32, loop: EventLoop, transport: HTTP2ServerTransport) {
         self.fd = fd
@@ -37,7 +45,11 @@ final class Listener: IOHandler, @unchecked Sendable {
             do {
                 accepted = try Socket.accept(fd)
             } catch {
-                // ECONNABORTED, EMFILE and the like: skip this round; the socket stays readable.
+                // A connection reset while queued is gone; the next one may be fine.
+                if error.errno == ECONNABORTED || error.errno == EPROTO { continue }
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM: the queue is still there, but retrying now fails
+                // again; pause instead of spinning while the socket stays readable.
+                pauseAccepting()
                 return
             }
             guard let accepted else { return }
@@ -49,11 +61,28 @@ final class Listener: IOHandler, @unchecked Sendable {
         }
     }
 
+    /// Stops watching the socket for `acceptPause`, then watches it again.
+    private func pauseAccepting() {
+        guard registered, resumeTimer == nil else { return }
+        do {
+            try loop.setInterest(fd: fd, token: token, interest: [])
+        } catch {
+            return
+        }
+        resumeTimer = loop.scheduleTimerOnLoop(after: Self.acceptPause) { [self] in
+            resumeTimer = nil
+            guard !isClosed else { return }
+            try? loop.setInterest(fd: fd, token: token, interest: .read)
+        }
+    }
+
     /// Stops accepting and closes the socket. Idempotent.
     func close() {
         assert(loop.inEventLoop)
         guard !isClosed else { return }
         isClosed = true
+        resumeTimer?.cancel()
+        resumeTimer = nil
         if registered { loop.deregister(fd: fd, token: token) }
         System.close(fd)
         transport?.listenerClosed()

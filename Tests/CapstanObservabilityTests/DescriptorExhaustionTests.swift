@@ -1,0 +1,116 @@
+import CapstanAPI
+import CapstanHTTP2
+import CapstanProcessSupport
+import CapstanRPC
+import CapstanTestSupport
+import Foundation
+import Testing
+
+/// A server that runs out of descriptors while connections wait to be accepted: `accept` fails
+/// (EMFILE) while the listening socket stays readable. It must pause accepting, not spin its
+/// event loop, and accept again once descriptors are free. The real `capstan up` runs under a
+/// low descriptor limit (set for the child only, by `sh -c ulimit`).
+@Suite("capstan out of descriptors", .timeLimit(.minutes(2)))
+struct DescriptorExhaustionTests {
+    @Test("pauses accepting instead of spinning, and serves again once descriptors are free")
+    func pausesInsteadOfSpinning() async throws {
+        let executable = try #require(
+            CapstanExecutableTests.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("capstan-fds-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let out = directory + "/out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+
+        let process = Subprocess()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [
+            "-c", "ulimit -n 128 && exec \"$0\" \"$@\"", executable.path,
+            "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:0", "--metrics-listen", "off",
+        ]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = FileHandle.nullDevice
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let banner = try await CapstanExecutableTests.waitForText(out) {
+            $0.contains("listening on") || !process.isRunning
+        }
+        let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:(\d+))/), "stdout: \(banner)")
+        let port = try #require(Int(api.2))
+        let pid = process.processIdentifier
+
+        // More connections than the server has descriptors left: the kernel completes them all
+        // into the listen queue, and the server's accepts fail once it is out.
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        for _ in 0..<200 { held.append(try Self.connectLoopback(port: port)) }
+        try await Task.sleep(for: .milliseconds(500))
+        let before = try #require(Self.cpuTime(of: pid))
+        try await Task.sleep(for: .seconds(1))
+        let after = try #require(Self.cpuTime(of: pid))
+        #expect(
+            after - before < .milliseconds(300), "the server used \(after - before) of CPU in 1 s while out of descriptors")
+        #expect(process.isRunning)
+
+        // Descriptors free again: calls are served.
+        for fd in held { close(fd) }
+        held.removeAll()
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(targets: [String(api.1)], group: group)
+        do {
+            var minion = Minion()
+            minion.metadata.name = "after-exhaustion"
+            minion.spec.address = "10.0.0.2"
+            minion.spec.kubeletPort = 10250
+            let created = try await Minions.Client(RPCClient(transport: transport)).create(
+                minion, options: CallOptions(timeout: .seconds(20)))
+            #expect(created.metadata.name == "after-exhaustion")
+        } catch {
+            Issue.record("the server did not serve again once descriptors were free: \(error)")
+        }
+        await transport.close()
+        await group.shutdown()
+        kill(pid, SIGTERM)
+        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!process.isRunning)
+    }
+
+    struct ConnectFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A blocking TCP connection to 127.0.0.1:`port` (the caller closes it).
+    static func connectLoopback(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ConnectFailed(description: "socket: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw ConnectFailed(description: "connect to port \(port): errno \(code)")
+        }
+        return fd
+    }
+
+    /// User plus system CPU time of process `pid`, from `/proc/PID/stat`.
+    static func cpuTime(of pid: Int32) -> Duration? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After the command's closing parenthesis: field 3 (state) onwards; utime and stime are
+        // fields 14 and 15, in clock ticks.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        let ticks = sysconf(Int32(_SC_CLK_TCK))
+        return .milliseconds((user + system) * 1000 / max(1, ticks))
+    }
+}
