@@ -33,6 +33,31 @@ struct WatchTests {
         }
     }
 
+    /// The combination API.md leaves open: N bounds how old the initial state may be (as
+    /// Kubernetes' `resourceVersionMatch=NotOlderThan`); it is not a point to replay from.
+    @Test("send_initial_events with resource_version N: the state at N or newer, not the changes after N")
+    func initialEventsNotOlderThan() async throws {
+        let options = testOptions { $0.eventRingCapacity = 4 }
+        try await withAPIServer(options: options) { api, _ in
+            let first = try await api.pods.create(Make.pod("a"))
+            _ = try await api.pods.delete(Make.delete("a"))
+            // More changes than the ring holds: a replay from N would be OUT_OF_RANGE.
+            for index in 0..<6 { _ = try await api.pods.create(Make.pod("p\(index)")) }
+            let snapshot = try await api.pods.list(Make.list())
+            var request = Make.watch(from: first.metadata.resourceVersion)
+            request.sendInitialEvents = true
+            let watch = WatchReader(try await api.pods.watch(request))
+            let initial = try await watch.next(snapshot.items.count + 1)
+            #expect(initial.prefix(snapshot.items.count).map(\.type) == Array(repeating: .added, count: 6))
+            #expect(initial.prefix(snapshot.items.count).map(\.object) == snapshot.items, "no DELETED for a")
+            #expect(initial.last?.type == .bookmark)
+            #expect(initial.last?.object.metadata.resourceVersion == snapshot.resourceVersion)
+            let later = try await api.pods.create(Make.pod("z"))
+            let seen = try await watch.next()?.seen
+            #expect(seen == Seen(type: .added, name: "default/z", revision: later.metadata.resourceVersion))
+        }
+    }
+
     @Test("resource_version N: every change after N, in order, none lost or duplicated")
     func resume() async throws {
         try await withAPIServer { api, _ in

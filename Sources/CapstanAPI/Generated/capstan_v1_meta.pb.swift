@@ -223,8 +223,10 @@ public struct WatchRequest: ProtoMessage {
     public var namespace: String = ""
     public var labelSelector: String = ""
     public var fieldSelector: String = ""
-    /// Stream changes after this revision; 0 together with
-    /// send_initial_events starts from the current state.
+    /// Stream changes after this revision (0: from now). With
+    /// send_initial_events the current state comes first instead, read at
+    /// this revision or a newer one (0: the newest), then a BOOKMARK at the
+    /// state's revision, then the changes after it.
     public var resourceVersion: UInt64 = 0
     public var sendInitialEvents: Bool = false
     public var allowBookmarks: Bool = false

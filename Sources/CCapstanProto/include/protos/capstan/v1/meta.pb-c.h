@@ -192,8 +192,10 @@ struct  Capstan__V1__WatchRequest
   char *label_selector;
   char *field_selector;
   /*
-   * Stream changes after this revision; 0 together with
-   * send_initial_events starts from the current state.
+   * Stream changes after this revision (0: from now). With
+   * send_initial_events the current state comes first instead, read at
+   * this revision or a newer one (0: the newest), then a BOOKMARK at the
+   * state's revision, then the changes after it.
    */
   uint64_t resource_version;
   protobuf_c_boolean send_initial_events;
