@@ -160,6 +160,15 @@ struct PodTests {
             #expect(error.message.contains("spec.host") && error.message.contains("Pods/Update")
                 && error.message.contains("Bindings/Create"))
             #expect(try fieldViolations(error).keys.contains("spec.host"))
+            // With other bad fields, all of them in one answer.
+            var movedAndBroken = moved
+            movedAndBroken.spec.containers[0].image = ""
+            let both = await rpcError { _ = try await api.pods.update(movedAndBroken) }
+            #expect(both.code == .invalidArgument)
+            let violations = try fieldViolations(both)
+            #expect(violations.keys.contains("spec.host") && violations.keys.contains("spec.containers[0].image"),
+                "\(violations)")
+            #expect(violations["spec.host"]?.contains("Bindings/Create") == true, "\(violations)")
 
             var statusByUpdate = created
             statusByUpdate.status.phase = .running

@@ -26,7 +26,7 @@ extension RegistryError: RPCErrorConvertible {
                 message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" is invalid: \(list)",
                 details: BadRequestDetails.encode(code: .invalidArgument, message: "invalid \(kind)", errors))
         case .fieldNotChangeable(let kind, let field, let verb, let allowedBy):
-            let error = FieldError(FieldPath(field), "cannot be changed by \(verb); use \(allowedBy)")
+            let error = RegistryError.notChangeable(field: field, verb: verb, allowedBy: allowedBy)
             return RPCError(
                 code: .invalidArgument, message: "\(kind) \(error)",
                 details: BadRequestDetails.encode(code: .invalidArgument, message: "\(field) cannot be changed by \(verb)", [error]))

@@ -60,6 +60,13 @@ extension RegistryError: CustomStringConvertible {
     public var description: String { rpcError.message }
 }
 
+extension RegistryError {
+    /// How `fieldNotChangeable` names its field among a request's bad fields.
+    static func notChangeable(field: String, verb: String, allowedBy: String) -> FieldError {
+        FieldError(FieldPath(field), "cannot be changed by \(verb); use \(allowedBy)")
+    }
+}
+
 /// `namespace/name` for namespaced objects, `name` for cluster-scoped ones.
 func objectPath(namespace: String, name: String) -> String {
     namespace.isEmpty ? name : "\(namespace)/\(name)"

@@ -176,10 +176,23 @@ struct Registry<S: KindStrategy>: Sendable {
         new.metadata.uid = old.metadata.uid
         new.metadata.creationTimestamp = old.metadata.creationTimestamp
         new.metadata.generateName = old.metadata.generateName
-        try prepare(&new, old)
+        // A field the verb may not change is reported with every other bad field, at once.
+        var refusal: (error: RegistryError, field: FieldError)?
+        do throws(RegistryError) {
+            try prepare(&new, old)
+        } catch {
+            guard case .fieldNotChangeable(_, let field, let verb, let allowedBy) = error else { throw error }
+            refusal = (error, RegistryError.notChangeable(field: field, verb: verb, allowedBy: allowedBy))
+        }
         new.applyDefaults()
-        try validate(new)
-        return new
+        guard let refusal else {
+            try validate(new)
+            return new
+        }
+        let errors = new.validate().all
+        guard !errors.isEmpty else { throw refusal.error }
+        throw .invalid(
+            kind: S.kind, namespace: new.metadata.namespace, name: new.metadata.name, errors: [refusal.field] + errors)
     }
 
     /// The generic Update verb.
