@@ -1,5 +1,6 @@
 import CapstanEtcdLauncher
 import CapstanStore
+import CapstanTestSupport
 import Testing
 
 /// A 3-member etcd cluster keeps serving through `EtcdStore` while one member is SIGKILLed and
@@ -14,6 +15,34 @@ struct EtcdClusterTests {
         case stopped
 
         var testDescription: String { rawValue }
+    }
+
+    /// A member that stops answering while its connection stays up (SIGSTOP: no bytes and no
+    /// error arrive) does not hold the store's watch: the keepalive closes the silent connection,
+    /// and the watch resumes on another member from the revision it reached.
+    @Test func aWatchLeavesAFrozenMember() async throws {
+        try await withEtcdCluster(members: 3) { cluster in
+            let index = try await Victim.follower.index(in: cluster)
+            let member = cluster.members[index]
+            let others = cluster.members.indices.filter { $0 != index }.map { cluster.members[$0].clientAddress }
+            try await withEtcdStore(cluster.endpoints(first: index)) { store in
+                let start = try await store.currentRevision()
+                let watch = try await store.watch(prefix: "/f/", fromRevision: start)
+                let watcher = Task { try await collect(watch, until: "/f/end", seconds: 120) }
+                _ = try await store.create("/f/before", value: [])
+                member.freeze()
+                defer { member.thaw() }
+                let end = try await withEtcdStore(others) { writer in
+                    _ = try await CertainWrites.create(writer, "/f/during", [])
+                    return try await CertainWrites.create(writer, "/f/end", [])
+                }
+                let events = try await bounded("the watch to leave the frozen member", seconds: 60) {
+                    try await watcher.value
+                }
+                #expect(events.map(\.revision) == Array((start + 1)...end))
+                #expect(events.map(\.entry.key) == ["/f/before", "/f/during", "/f/end"])
+            }
+        }
     }
 
     @Test(arguments: Victim.allCases, Outage.allCases)

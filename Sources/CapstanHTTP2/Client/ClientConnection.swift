@@ -15,6 +15,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     private let pool: ConnectionPool
     let readiness = ReadinessLatch()
     private var streams: [Int32: ClientStream] = [:]
+    override var hasStreams: Bool { !streams.isEmpty }
     private var connectTimer: EventLoopTimer?
     private var ready = false
     /// GOAWAY received or sent: no new streams; close once the last one ended.

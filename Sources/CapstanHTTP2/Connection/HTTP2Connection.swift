@@ -2,10 +2,14 @@
 public struct Keepalive: Sendable, Hashable {
     public var interval: Duration
     public var timeout: Duration
+    /// Whether a connection with no open stream pings too. gRPC servers such as etcd's count
+    /// such pings against the client and close the connection ("too_many_pings") after a few.
+    public var pingsWithoutStreams: Bool
 
-    public init(interval: Duration, timeout: Duration) {
+    public init(interval: Duration, timeout: Duration, pingsWithoutStreams: Bool = true) {
         self.interval = interval
         self.timeout = timeout
+        self.pingsWithoutStreams = pingsWithoutStreams
     }
 }
 
@@ -121,6 +125,9 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
     /// The connection closed (`error` nil for an orderly close): fail what is left. Subclasses
     /// override.
     func connectionDidClose(_ error: HTTP2TransportError?) {}
+
+    /// Whether any stream is open (keepalive may skip idle connections); subclasses override.
+    var hasStreams: Bool { true }
 
     /// A socket that is still connecting became writable (client only).
     func connectCompleted() {}
@@ -261,7 +268,7 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
             readSinceKeepalive = false
             return
         }
-        guard pingTimeoutTimer == nil else { return }
+        guard pingTimeoutTimer == nil, keepalive.pingsWithoutStreams || hasStreams else { return }
         session.submitPing()
         scheduleFlush()
         pingTimeoutTimer = loop.scheduleTimerOnLoop(after: keepalive.timeout) { [self] in

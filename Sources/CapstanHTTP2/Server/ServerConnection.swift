@@ -55,6 +55,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     /// Number of open streams (for tests).
     var streamCount: Int { streams.count }
+    override var hasStreams: Bool { streams.count > 0 }
 
     /// The largest outbound queue any stream of this connection had, open streams included
     /// (for tests).

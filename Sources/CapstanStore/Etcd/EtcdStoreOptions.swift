@@ -22,13 +22,18 @@ public struct EtcdStoreOptions: Sendable {
     /// Event loop threads of the store's own HTTP/2 transport.
     public var eventLoopThreads = 1
     /// The HTTP/2 transport. Defaults differ from the transport's: responses up to 256 MiB (a large
-    /// listing; etcd itself sends up to 2 GiB) and a short reconnect backoff, since a member that comes
-    /// back should be used again soon.
+    /// listing; etcd itself sends up to 2 GiB), a short reconnect backoff, since a member that comes
+    /// back should be used again soon, and a keepalive. Without it a member that stops answering
+    /// while its connection stays up (a frozen process, a dropped route) holds the store's watch
+    /// for ever: no bytes and no error arrive. With it the connection closes within 15 s and the
+    /// watch resumes on another member. The pings go only while a stream is open and at least 10 s
+    /// apart: etcd closes connections that ping more often than every 5 s, or with no stream open.
     public var transport: HTTP2ClientTransport.Configuration = {
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.maxReceiveMessageSize = 256 * 1024 * 1024
         configuration.connectTimeout = .seconds(5)
         configuration.backoff = .init(initial: .milliseconds(200), multiplier: 1.6, maximum: .seconds(5), jitter: 0.2)
+        configuration.keepalive = Keepalive(interval: .seconds(10), timeout: .seconds(5), pingsWithoutStreams: false)
         return configuration
     }()
 
