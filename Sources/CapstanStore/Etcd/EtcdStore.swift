@@ -166,10 +166,13 @@ public final class EtcdStore: Store {
             _ = try await perform(revision: revision) { [request] in try await kv.compact(request) }
             knownCompaction.raise(to: revision)
         } catch let error where error.needsCompactedRevision {
-            let compacted = try await compactedRevision(after: revision)
-            // Compacting to where history already starts is done already.
-            if compacted == revision { return }
-            throw .compacted(requested: revision, compactedRevision: compacted)
+            // etcd refuses a compaction at or before its own. At it, `revision` is still readable
+            // (history starts there): compacting to where history starts is done already.
+            if try await isReadable(at: revision) {
+                knownCompaction.raise(to: revision)
+                return
+            }
+            throw .compacted(requested: revision, compactedRevision: try await compactedRevision(after: revision))
         }
     }
 

@@ -105,6 +105,8 @@ extension StoreConformance {
         #expect(try await collect(try await store.watch(prefix: "/w/", fromRevision: target), count: expected.count) == expected)
 
         #expect(await storeError { try await store.compact(target - 1) } == .compacted(requested: target - 1, compactedRevision: target))
+        // Compacting again to where history already starts is done already, not an error.
+        try await store.compact(target)
         if case .invalid? = await storeError({ try await store.compact(head + 10) }) {} else {
             Issue.record("compacting a future revision must be invalid")
         }
