@@ -100,6 +100,55 @@ struct EtcdOutageTests {
         replayed.cancel()
     }
 
+    /// etcd replaced by an older copy of itself (a restored backup) while the API server runs:
+    /// the caches list it again, and what they tell clients belongs to the restored history, not
+    /// to the one that is gone. A List's resource version is one the store has, and a watch from
+    /// it gets the next change.
+    @Test(.timeLimit(.minutes(3)))
+    func cachesListAgainWhenTheStoreGoesBack() async throws {
+        var storeOptions = EtcdStoreOptions()
+        storeOptions.watchReconnectTimeout = .seconds(1)
+        try await Self.withServer(storeOptions, Self.goBack)
+    }
+
+    static func goBack(_ api: APIClients, cluster: EtcdCluster) async throws {
+        let member = cluster.members[0]
+        _ = try await api.pods.create(Make.pod("kept"))
+        // The backup: the member's data directory, copied while it is stopped.
+        let backup = member.dataDirectory + "-backup"
+        await member.stop()
+        try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        _ = try await Self.createOnceBack(api, "lost0")
+        for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }
+        // The restore, with the member down for longer than the store watch's reconnect bound.
+        await member.kill()
+        try FileManager.default.removeItem(atPath: member.dataDirectory)
+        try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+        try await Task.sleep(for: .seconds(2))
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+
+        var listed: PodList?
+        for _ in 0..<600 {
+            if let list = try? await api.pods.list(Make.list()), list.items.map(\.metadata.name) == ["kept"] {
+                listed = list
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let list = try #require(listed, "the caches never listed the restored store")
+        let store = try await EtcdStore.connect(endpoints: [member.clientAddress])
+        let head = try await store.currentRevision()
+        await store.close()
+        #expect(Int64(list.resourceVersion) <= head, "a List at \(list.resourceVersion) from a store at \(head)")
+        let watch = WatchReader(try await api.pods.watch(Make.watch(from: list.resourceVersion)))
+        defer { watch.cancel() }
+        let next = try await Self.createOnceBack(api, "next")
+        #expect(try await watch.next(seconds: 30)?.object == next)
+    }
+
     /// etcd's NOSPACE alarm (raised here through its Maintenance API; a full space quota raises the
     /// same): etcd refuses every write and still answers reads. Health turns NOT_SERVING naming the
     /// alarm's remedy, creates fail UNAVAILABLE, and Get is served from the cache; once the alarm

@@ -50,6 +50,8 @@ final class CacheFeed: Sendable {
                 if let revision = resumeFrom, let resumed = try await resume(from: revision) {
                     start = resumed
                 } else {
+                    // Behind the revision the caches reached: what they told clients is gone too.
+                    if resumeFrom != nil { progress.restart() }
                     start = try await initialize(withHistory: withHistory, floor: historyFloor)
                 }
                 resumeFrom = nil

@@ -62,6 +62,17 @@ final class CacheProgress: Sendable {
         for continuation in ready { continuation.resume(returning: true) }
     }
 
+    /// The store went back before the revision reached (an older copy replaced it): forgets that
+    /// revision and the write mark, which belong to a history that is gone. Reads wait until the
+    /// caches have listed the store again (`advance`); the listing notes the new head as the mark.
+    func restart() {
+        state.withLock { state in
+            state.revision = -1
+            reached.store(-1, ordering: .releasing)
+        }
+        writes.store(0, ordering: .releasing)
+    }
+
     /// Whether every cache has applied the events up to `revision`.
     func hasReached(_ revision: Int64) -> Bool {
         reached.load(ordering: .acquiring) >= revision

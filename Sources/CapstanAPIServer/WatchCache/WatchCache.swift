@@ -156,6 +156,8 @@ final class WatchCache: Sendable {
         let ended: [Watcher] = shared.withLock { shared in
             shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
             shared.failure = nil
+            // The listing may be older than the last bookmark (the store went back).
+            shared.lastBookmark = 0
             return Self.removeAll(&shared)
         }
         for watcher in ended { watcher.queue.end(.tooOld(requested: watcher.queue.position)) }
