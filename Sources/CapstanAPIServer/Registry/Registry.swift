@@ -228,9 +228,11 @@ struct Registry<S: KindStrategy>: Sendable {
 
     // MARK: Helpers
 
-    /// The answer to an update that changes nothing: the stored object, no write.
+    /// The answer to an update that changes nothing: the stored object, no write. Its revision
+    /// was read from the store, perhaps before the caches applied it, and the client is told it:
+    /// it counts for read-your-writes as a write would.
     func unchanged(_ stored: Stored) throws(RegistryError) -> Written {
-        try written(stored.object, bytes: try encode(stored.object), revision: stored.revision, isWrite: false)
+        try written(stored.object, bytes: try encode(stored.object), revision: stored.revision)
     }
 
     func validate(_ object: S.Object) throws(RegistryError) {
@@ -261,9 +263,9 @@ struct Registry<S: KindStrategy>: Sendable {
 
     /// The answer to a write at `revision`; notes the write for read-your-writes.
     private func written(
-        _ object: consuming S.Object, bytes: [UInt8], revision: Int64, isWrite: Bool = true
+        _ object: consuming S.Object, bytes: [UInt8], revision: Int64
     ) throws(RegistryError) -> Written {
-        if isWrite { progress.noteWrite(revision) }
+        progress.noteWrite(revision)
         object.metadata.resourceVersion = UInt64(revision)
         do {
             let encoded = try ProtoBytes.object(bytes, withResourceVersion: revision)
