@@ -1,6 +1,7 @@
 @testable import CapstanHTTP2
 import CapstanRPC
 import CapstanTestSupport
+import Glibc
 import Testing
 
 @Suite("HTTP/2 malformed requests from a raw client", .timeLimit(.minutes(1)))
@@ -179,6 +180,42 @@ struct HTTP2MalformedPeerTests {
             // The RPC client answered its PINGs all along and still has its connection.
             #expect(try await harness.client.unary(Echo.get, "two").value == "echo: two")
             #expect(harness.clientTransport.connectionCount == 1)
+        }
+    }
+
+    @Test("keepalive without pings on idle connections: an idle silent peer stays; with a stream open it is pinged")
+    func keepaliveOnlyWithStreams() async throws {
+        var server = HTTP2ServerTransport.Configuration()
+        server.keepalive = Keepalive(
+            interval: .milliseconds(50), timeout: .milliseconds(50), pingsWithoutStreams: false)
+        try await withHTTP2Server(server: server) { harness in
+            let port = harness.server.localPort
+            try await runBlocking {
+                let idle = try RawHTTP2Client(port: port)
+                defer { idle.close() }
+                try idle.sendRaw(RawHTTP2Client.preface + [0, 0, 0, 4, 0, 0, 0, 0, 0])
+                // Ten keepalive intervals: a PING would have gone unanswered and closed it.
+                usleep(500_000)
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                var closed = false
+                while true {
+                    let count = buffer.withUnsafeMutableBytes {
+                        recv(idle.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+                    }
+                    if count > 0 { continue }
+                    closed = count == 0 || errno == ECONNRESET
+                    break
+                }
+                #expect(!closed, "the server pinged a connection with no stream open")
+
+                // A stream open and the peer silent (its PING ACKs never go out): closed.
+                let busy = try RawHTTP2Client(port: port)
+                defer { busy.close() }
+                try busy.startSession()
+                _ = try busy.request(path: Self.getPath, body: [], endStream: false)
+                try busy.run { _ in true }
+                try busy.readUntilClosed()
+            }
         }
     }
 }
