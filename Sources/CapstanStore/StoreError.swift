@@ -37,3 +37,13 @@ extension StoreError {
         }
     }
 }
+
+extension StoreError {
+    /// Whether a failed write may still have taken effect: the store could not tell (etcd did not
+    /// answer in time, or lost its leader, after the request went out). Every other failure
+    /// means the write did not happen.
+    public var writeMayHaveTakenEffect: Bool {
+        guard case .unavailable(let reason) = self else { return false }
+        return reason.hasSuffix(EtcdStore.mayTakeEffect)
+    }
+}

@@ -1,4 +1,5 @@
 import CapstanAPI
+import CapstanAPIServer
 import CapstanRPC
 import CapstanStore
 import Testing
@@ -61,6 +62,27 @@ struct ServiceTests {
             _ = try await store.delete("/registry/services/default/web", expectedRevision: 0)
             let other = try await api.services.create(Make.service("other", port: 80))
             #expect(other.spec.port == 80 && other.metadata.uid != web.metadata.uid)
+        }
+    }
+
+    /// A service write whose outcome was unknown (an etcd timeout) may have taken effect with its
+    /// claim left unconfirmed: past the grace period that claim still holds while its service
+    /// exists, and goes once the service does not.
+    @Test("an unconfirmed claim past its grace period holds while its service exists")
+    func unconfirmedClaimOfAnExistingService() async throws {
+        try await withAPIServer(options: testOptions { $0.portClaimGracePeriod = .zero }) { api, store in
+            let web = try await api.services.create(Make.service("web", port: 80))
+            // The claim as the writer left it: claimed long ago, never confirmed.
+            let key = "/registry/serviceports/tcp/80"
+            let entry = try await store.get(key)
+            let pending = "pending 0 default web \(web.metadata.uid)"
+            _ = try await store.update(key, value: Array(pending.utf8), expectedRevision: entry.modRevision)
+            let refused = await rpcError { _ = try await api.services.create(Make.service("other", port: 80)) }
+            #expect(refused.code == .alreadyExists, "\(refused)")
+            #expect(refused.message.contains("default/web"), "\(refused)")
+            _ = try await store.delete("/registry/services/default/web", expectedRevision: 0)
+            let other = try await api.services.create(Make.service("other", port: 80))
+            #expect(other.spec.port == 80)
         }
     }
 

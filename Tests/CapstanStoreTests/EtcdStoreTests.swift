@@ -103,6 +103,7 @@ struct EtcdStoreTests {
                 // The write may have reached etcd: the reason says it may still take effect.
                 #expect(
                     write == .unavailable(reason: "etcd did not answer within \(Duration.seconds(2))" + EtcdStore.mayTakeEffect))
+                #expect(write?.writeMayHaveTakenEffect == true && read?.writeMayHaveTakenEffect == false)
                 #expect(store.statistics.retries == 1)
                 // Once it answers again, so does the store.
                 try await waitUntil("the thawed member to answer") { (try? await store.get("/f/a")) != nil }

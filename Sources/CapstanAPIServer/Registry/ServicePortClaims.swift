@@ -10,7 +10,9 @@ import CapstanStore
 /// anyone else rewrote the claim, so two services can never both succeed on one port. Liveness:
 /// a claim whose holder is gone is taken over — a confirmed one when its holder service no longer
 /// exists with that port and uid, an unconfirmed one only after `gracePeriod` (its API server
-/// died between claiming and confirming).
+/// died between claiming and confirming) and if its holder does not exist either (a service
+/// write whose outcome was unknown may have succeeded, its claim left unconfirmed). A failed
+/// service write releases its claim only when it certainly did not happen (`releasesClaim`).
 struct ServicePortClaims: Sendable {
     /// A held (or being acquired) claim.
     struct Claim: Sendable {
@@ -102,7 +104,7 @@ struct ServicePortClaims: Sendable {
     private func isAlive(_ holder: Record, port: Int32, protocol proto: Protocol) async throws(RegistryError) -> Bool {
         if !holder.confirmed {
             let age = ServerFields.now().seconds - holder.claimedAt
-            return age < gracePeriod.components.seconds
+            if age < gracePeriod.components.seconds { return true }
         }
         let serviceKey = ServiceStrategy.keys.key(namespace: holder.namespace, name: holder.name)
         let entry: KeyValue
@@ -129,6 +131,18 @@ struct ServicePortClaims: Sendable {
             return false
         } catch {
             throw .store(error)
+        }
+    }
+
+    /// Whether a service write that failed with `error` certainly did not happen, so its claim
+    /// may go. A write the store could not vouch for (an etcd timeout, a lost leader) may have
+    /// taken effect, and one that failed after the store took it (`internal`) did: the claim then
+    /// stays, unconfirmed, and `isAlive` finds its service if the write took effect.
+    static func releasesClaim(after error: RegistryError) -> Bool {
+        switch error {
+        case .store(let error): !error.writeMayHaveTakenEffect
+        case .internal: false
+        default: true
         }
     }
 

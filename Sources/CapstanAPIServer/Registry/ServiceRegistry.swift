@@ -23,7 +23,10 @@ struct ServiceRegistry: Sendable {
         do throws(RegistryError) {
             written = try await registry.insert(prepared, nameWasGenerated: request.metadata.name.isEmpty)
         } catch {
-            await claims.release(port: prepared.spec.port, protocol: prepared.spec.protocol, uid: prepared.metadata.uid)
+            if ServicePortClaims.releasesClaim(after: error) {
+                let spec = prepared.spec
+                await claims.release(port: spec.port, protocol: spec.protocol, uid: prepared.metadata.uid)
+            }
             throw error
         }
         var confirmed = claim
@@ -64,7 +67,9 @@ struct ServiceRegistry: Sendable {
                 if portChanged { await claims.release(port: new.spec.port, protocol: new.spec.protocol, uid: new.metadata.uid) }
                 continue
             } catch {
-                if portChanged { await claims.release(port: new.spec.port, protocol: new.spec.protocol, uid: new.metadata.uid) }
+                if portChanged, ServicePortClaims.releasesClaim(after: error) {
+                    await claims.release(port: new.spec.port, protocol: new.spec.protocol, uid: new.metadata.uid)
+                }
                 throw error
             }
             guard let claim else { return written }
