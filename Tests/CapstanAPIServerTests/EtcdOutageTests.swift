@@ -49,9 +49,14 @@ struct EtcdOutageTests {
     /// gets every later change, not OUT_OF_RANGE, so no client has to list again.
     @Test(.timeLimit(.minutes(3)))
     func cachesCarryOnAfterALongOutage() async throws {
-        var storeOptions = EtcdStoreOptions()
-        storeOptions.watchReconnectTimeout = .seconds(1)
-        try await Self.withServer(storeOptions, Self.outlast)
+        try await Self.withServer(Self.shortWatchReconnect, Self.outlast)
+    }
+
+    /// Store options whose watch gives up reconnecting after 1 s (60 s by default).
+    static var shortWatchReconnect: EtcdStoreOptions {
+        var options = EtcdStoreOptions()
+        options.watchReconnectTimeout = .seconds(1)
+        return options
     }
 
     static func outlast(_ api: APIClients, cluster: EtcdCluster) async throws {
@@ -106,9 +111,7 @@ struct EtcdOutageTests {
     /// it gets the next change.
     @Test(.timeLimit(.minutes(3)))
     func cachesListAgainWhenTheStoreGoesBack() async throws {
-        var storeOptions = EtcdStoreOptions()
-        storeOptions.watchReconnectTimeout = .seconds(1)
-        try await Self.withServer(storeOptions, Self.goBack)
+        try await Self.withServer(Self.shortWatchReconnect, Self.goBack)
     }
 
     static func goBack(_ api: APIClients, cluster: EtcdCluster) async throws {

@@ -44,7 +44,7 @@ struct DescriptorExhaustionTests {
         // into the listen queue, and the server's accepts fail once it is out.
         var held: [Int32] = []
         defer { for fd in held { close(fd) } }
-        for _ in 0..<200 { held.append(try Self.connectLoopback(port: port)) }
+        for _ in 0..<200 { held.append(try RawConnection.connectedSocket(port: port)) }
         try await Task.sleep(for: .milliseconds(500))
         let before = try #require(Self.cpuTime(of: pid))
         try await Task.sleep(for: .seconds(1))
@@ -74,31 +74,6 @@ struct DescriptorExhaustionTests {
         kill(pid, SIGTERM)
         for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!process.isRunning)
-    }
-
-    struct ConnectFailed: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// A blocking TCP connection to 127.0.0.1:`port` (the caller closes it).
-    static func connectLoopback(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ConnectFailed(description: "socket: errno \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result == 0 else {
-            let code = errno
-            close(fd)
-            throw ConnectFailed(description: "connect to port \(port): errno \(code)")
-        }
-        return fd
     }
 
     /// User plus system CPU time of process `pid`, from `/proc/PID/stat`.

@@ -384,18 +384,11 @@ struct SQLiteFaultTests {
         let vfs = try FaultVFS()
         defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
-            let store = try await SQLiteStore.open(directory: directory, options: Self.options(vfs: vfs))
-            let revision = try await store.create("/k", value: bytes("kept"))
-            await store.close()
+            let revision = try await Self.storeKeptKey(in: directory, vfs: vfs)
             vfs.arm(.read, on: .database, count: nil, code: SQLiteCode.ioerrRead)
             let error = await storeError { _ = try await SQLiteStore.open(directory: directory, options: Self.options(vfs: vfs)) }
             vfs.disarm()
-            #expect(vfs.failures > 0)
-            guard case .unavailable(let reason)? = error else {
-                Issue.record("expected unavailable, got \(String(describing: error))")
-                return
-            }
-            #expect(reason.contains("I/O error"), "\(reason)")
+            Self.expectReadFault(error, vfs: vfs)
             // The failed open released the directory and changed nothing.
             let reopened = try await SQLiteStore.open(directory: directory, options: Self.options(vfs: vfs))
             #expect(try await reopened.get("/k") == KeyValue(key: "/k", value: bytes("kept"), createRevision: revision, modRevision: revision))
@@ -409,26 +402,37 @@ struct SQLiteFaultTests {
         let vfs = try FaultVFS()
         defer { vfs.unregister() }
         try await withTemporaryDirectory { directory in
-            let store = try await SQLiteStore.open(directory: directory, options: Self.options(vfs: vfs))
-            _ = try await store.create("/k", value: bytes("kept"))
-            await store.close()
+            _ = try await Self.storeKeptKey(in: directory, vfs: vfs)
             let path = SQLiteStore.databasePath(directory: directory)
             #expect(Self.openDescriptors(under: path).isEmpty)
             // The open itself reads the header (let through); the PRAGMAs' schema read fails.
             vfs.arm(.read, on: .database, skip: 1, count: nil, code: SQLiteCode.ioerrRead)
             let error = await storeError { _ = try await ReaderPool.open(path: path, count: 2, vfs: vfs.name) }
             vfs.disarm()
-            #expect(vfs.failures > 0)
-            guard case .unavailable(let reason)? = error else {
-                Issue.record("expected unavailable, got \(String(describing: error))")
-                return
-            }
-            #expect(reason.contains("I/O error"), "\(reason)")
+            Self.expectReadFault(error, vfs: vfs)
             #expect(Self.openDescriptors(under: path).isEmpty, "a failed reader left its database open")
         }
     }
 
     // MARK: Helpers
+
+    /// Opens a store in `directory`, creates `/k` = "kept" and closes it; returns the revision.
+    static func storeKeptKey(in directory: String, vfs: FaultVFS) async throws -> Int64 {
+        let store = try await SQLiteStore.open(directory: directory, options: options(vfs: vfs))
+        let revision = try await store.create("/k", value: bytes("kept"))
+        await store.close()
+        return revision
+    }
+
+    /// `error` is the clear I/O error of a read that `vfs` failed.
+    static func expectReadFault(_ error: StoreError?, vfs: FaultVFS) {
+        #expect(vfs.failures > 0)
+        guard case .unavailable(let reason)? = error else {
+            Issue.record("expected unavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("I/O error"), "\(reason)")
+    }
 
     /// This process's descriptors on `path` or its `-wal` and `-shm` files.
     static func openDescriptors(under path: String) -> [String] {

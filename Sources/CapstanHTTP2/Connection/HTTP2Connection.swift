@@ -71,7 +71,9 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
         assert(loop.inEventLoop)
         // Closed before it started (a client's drain queued ahead of its connect): the descriptor
         // is closed already, and its number may belong to another socket or file by now.
-        guard !isClosed else { throw Self.closedBeforeStart }
+        guard !isClosed else {
+            throw HTTP2TransportError(.connectionClosed, "the connection closed before it started")
+        }
         do {
             token = try loop.register(fd: fd, interest: connected ? .read : [.read, .write], handler: self)
             watchingWritable = !connected
@@ -84,12 +86,8 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
         if connected { try startSession() }
     }
 
-    private static let closedBeforeStart = HTTP2TransportError(
-        .connectionClosed, "the connection closed before it started")
-
     /// The socket is connected: start speaking HTTP/2.
     func startSession() throws(HTTP2TransportError) {
-        guard !isClosed else { throw Self.closedBeforeStart }
         do {
             try Socket.setNoDelay(fd)
             session = try makeSession()

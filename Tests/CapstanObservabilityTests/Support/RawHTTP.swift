@@ -15,7 +15,13 @@ struct RawConnection: ~Copyable {
     /// runs `deinit`, which would close the descriptor a second time, by then perhaps a file that
     /// another test's thread has just opened under the same number.
     init(port: Int) throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = try Self.connectedSocket(port: port)
+    }
+
+    /// A blocking TCP socket connected to 127.0.0.1:`port`, with 10 s send and receive timeouts
+    /// (the caller closes it); closed again when the connect fails.
+    static func connectedSocket(port: Int) throws -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket: errno \(errno)") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -32,9 +38,9 @@ struct RawConnection: ~Copyable {
         guard result == 0 else {
             let code = errno
             close(descriptor)
-            throw Failure(description: "connect: errno \(code)")
+            throw Failure(description: "connect to port \(port): errno \(code)")
         }
-        fd = descriptor
+        return descriptor
     }
 
     deinit { close(fd) }
