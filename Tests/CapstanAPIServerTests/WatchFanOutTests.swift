@@ -156,6 +156,44 @@ struct WatchFanOutTests {
         #expect(cache.watcherCount == 0)
     }
 
+    @Test("a watcher whose unread entries the log dropped for others' events takes its own from the ring; only its own past the limit end it")
+    func recoveryFromTheRing() async throws {
+        let cache = cache(queueLimit: 5)
+        func watch(_ namespace: String, _ labels: String = "") throws -> WatchCache.Subscription {
+            let filter = try ObjectFilter.parse(namespace: namespace, labelSelector: labels, fieldSelector: "", schema: Pod.fieldSchema)
+            return try cache.watch(filter: filter, fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        }
+        let quiet = try watch("quiet")
+        let labelled = try watch("", "app=db")
+        let busy = try watch("prod")
+        cache.apply(put(namespace: "quiet", name: "q1", labels: ["app": "db"], revision: 2))
+        // Twenty entries for another namespace, while none of the three reads: the log (5
+        // entries) drops the quiet watchers' unread entry.
+        for revision in Int64(3)...22 { cache.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision)) }
+        cache.apply(put(namespace: "quiet", name: "q2", labels: ["app": "db"], revision: 23))
+        #expect(try summary(await quiet.queue.next(upTo: 64) ?? []) == ["added quiet/q1@2", "added quiet/q2@23"])
+        #expect(try summary(await labelled.queue.next(upTo: 64) ?? []) == ["added quiet/q1@2", "added quiet/q2@23"])
+        // Live events follow, from the log again.
+        cache.apply(put(namespace: "quiet", name: "q1", labels: [:], revision: 24))
+        #expect(try summary(await quiet.queue.next(upTo: 64) ?? []) == ["modified quiet/q1@24"])
+        #expect(try summary(await labelled.queue.next(upTo: 64) ?? []) == ["deleted quiet/q1@24"])
+        // The busy watcher's own events (20) are more than its limit: it is too slow.
+        await #expect(throws: RegistryError.watcherTooSlow(limit: 5)) { _ = try await busy.queue.next(upTo: 64) }
+        for subscription in [quiet, labelled, busy] { subscription.stop() }
+
+        // A ring that no longer holds the events after the watcher's position cannot help.
+        var limits = WatchCache.Limits()
+        limits.watcherQueueLimit = 5
+        limits.ringCapacity = 8
+        let small = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
+        small.reset(objects: [], revision: 1)
+        let lagging = try small.watch(
+            filter: ObjectFilter(namespace: "quiet"), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        for revision in Int64(2)...21 { small.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision)) }
+        await #expect(throws: RegistryError.watcherTooSlow(limit: 5)) { _ = try await lagging.queue.next(upTo: 64) }
+        lagging.stop()
+    }
+
     @Test("the log wakes each parked watcher once per entry, refuses to park one that has entries waiting, and drops ended watchers from its list")
     func parking() async throws {
         let log = FanOutLog(capacity: 4)

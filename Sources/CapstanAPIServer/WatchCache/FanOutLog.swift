@@ -10,8 +10,9 @@ import Synchronization
 /// or already woken, and a watcher that runs less often than events arrive takes many at once.
 ///
 /// The log keeps the newest `capacity` entries. A watcher whose cursor fell behind the oldest
-/// entry kept is too slow (`WatcherQueue` ends it with RESOURCE_EXHAUSTED; it resumes from the
-/// last revision it received).
+/// entry kept has missed entries, though perhaps none for it: `WatcherQueue` then takes its own
+/// events from the kind's ring, and ends it with RESOURCE_EXHAUSTED only when those are more
+/// than its limit (it resumes from the last revision it received).
 final class FanOutLog: Sendable {
     /// One entry: an event, or a periodic bookmark.
     enum Entry: Sendable {

@@ -251,6 +251,29 @@ final class WatchCache: Sendable {
         for queue in parked { queue.wake() }
     }
 
+    /// What watcher `id` receives of the ring's events after `position`, up to `limit` of them,
+    /// and the log's sequence number after the last (see `WatcherQueue.Live.recover`). The ring
+    /// and the log are appended together under `shared`, and every change since the watcher
+    /// started went to both. nil when the watcher was removed (ended), the ring no longer holds
+    /// every event after `position`, or the watcher's events there are more than `limit`.
+    private func recover(watcher id: Int, filter: ObjectFilter, after position: Int64, limit: Int)
+        -> WatcherQueue.Recovery?
+    {
+        shared.withLock { shared in
+            guard shared.watchers[id] != nil, shared.failure == nil, let state = shared.state,
+                let events = state.ring.events(after: position)
+            else { return nil }
+            var recovered: [[UInt8]] = []
+            for event in events {
+                guard let bytes = event.delivery(for: filter) else { continue }
+                if recovered.count == limit { return nil }
+                recovered.append(bytes)
+            }
+            let revision = events.last?.revision ?? position
+            return WatcherQueue.Recovery(events: recovered, revision: revision, cursor: log.nextSequence)
+        }
+    }
+
     /// How many watchers are registered (for tests).
     var watcherCount: Int { shared.withLock { $0.watchers.count } }
 
@@ -339,14 +362,18 @@ final class WatchCache: Sendable {
                 if allowBookmarks { shared.untoldWatchers = true }
             }
             // Entries appended from now on are after `floor`: the log is appended under this lock.
-            let live = WatcherQueue.Live(log: log, floor: floor, allowBookmarks: allowBookmarks, select: Self.selection(filter))
+            shared.nextWatcher += 1
+            let id = shared.nextWatcher
+            var live = WatcherQueue.Live(log: log, floor: floor, allowBookmarks: allowBookmarks, select: Self.selection(filter))
+            live.recover = { [weak self] after, limit in
+                self?.recover(watcher: id, filter: filter, after: max(after, floor), limit: limit)
+            }
             let queue = WatcherQueue(
                 limit: limits.watcherQueueLimit, initial: initial, lastRevision: told, live: live,
                 cursor: log.nextSequence)
-            shared.nextWatcher += 1
-            shared.watchers[shared.nextWatcher] = Watcher(allowBookmarks: allowBookmarks, queue: queue)
+            shared.watchers[id] = Watcher(allowBookmarks: allowBookmarks, queue: queue)
             if allowBookmarks { shared.bookmarkWatchers += 1 }
-            return (shared.nextWatcher, queue)
+            return (id, queue)
         }
         return Subscription(queue: queue) { [weak self] in
             queue.cancel()

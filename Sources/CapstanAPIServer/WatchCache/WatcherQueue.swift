@@ -7,8 +7,11 @@ import Synchronization
 ///
 /// A watcher of the cache reads its live events from the kind's `FanOutLog` (`Live`): the feed
 /// appends each event there once, and the puller takes what its selection wants from its own
-/// cursor on. A watcher more than `limit` entries behind the log has lost events and ends with
-/// `watcherTooSlow` (it can resume from the last revision it received). A queue without a log
+/// cursor on. The log keeps `limit` entries for all of the kind's watchers, so a watcher whose
+/// unread entries were dropped takes its own events from the kind's ring instead (`recover`):
+/// only when those are more than `limit`, or the ring no longer holds them, has it lost events;
+/// it then ends with `watcherTooSlow` (it can resume from the last revision it received). A
+/// queue without a log
 /// takes live events through `push` instead, bounded by `limit` in the same way: a push that
 /// finds the queue full ends the watcher after what was queued.
 ///
@@ -22,6 +25,22 @@ final class WatcherQueue: Sendable {
         let allowBookmarks: Bool
         /// What the watcher receives of an event, given the event as it happened (nil: nothing).
         let select: @Sendable (CacheEvent, _ natural: [UInt8]) -> [UInt8]?
+        /// Called when the log dropped entries this watcher had not read: what it would have
+        /// received of the events after its position (`after`), taken from the kind's ring,
+        /// and the log's sequence number they reach; nil when the ring no longer holds them,
+        /// the watcher is no longer registered, or they are more than the queue's limit (then
+        /// it is too slow).
+        var recover: (@Sendable (_ after: Int64, _ limit: Int) -> Recovery?)? = nil
+    }
+
+    /// A watcher's own events recovered from the ring after the log dropped entries it had not
+    /// read (most of them for other watchers: other namespaces, other selections).
+    struct Recovery: Sendable {
+        var events: [[UInt8]]
+        /// The revision of the last of `events`, or the position they were taken after.
+        var revision: Int64
+        /// The log's sequence number from which the watcher reads on.
+        var cursor: Int
     }
 
     /// One queued event.
@@ -255,11 +274,21 @@ final class WatcherQueue: Sendable {
         case .none:
             return ([], false)
         case .missed:
-            state.withLock { state in
+            // Entries it had not read were dropped, perhaps only other watchers' (a shared log
+            // holds `limit` entries for all): it is too slow only if its own events are more.
+            let recovery = state.withLock { $0.ending == nil } ? live.recover?(position, self.limit) : nil
+            return state.withLock { state in
+                if let recovery, state.ending == nil, state.cursor == cursor {
+                    // Queued, so that they are taken in batches of the puller's size.
+                    state.items.append(contentsOf: recovery.events.map(Item.event))
+                    state.cursor = recovery.cursor
+                    state.lastRevision = max(state.lastRevision, recovery.revision)
+                    return ([], true)
+                }
                 if state.ending == nil { state.ending = .failed(.watcherTooSlow(limit: self.limit)) }
                 state.liveEnd = state.cursor
+                return ([], true)
             }
-            return ([], true)
         case .read(let next):
             state.withLock { state in
                 state.cursor = next
