@@ -1,4 +1,5 @@
 import CapstanEtcdLauncher
+import CapstanHTTP2
 import CapstanStore
 import CapstanTestSupport
 import Testing
@@ -107,6 +108,44 @@ struct EtcdStoreTests {
                 #expect(store.statistics.retries == 1)
                 // Once it answers again, so does the store.
                 try await waitUntil("the thawed member to answer") { (try? await store.get("/f/a")) != nil }
+            }
+        }
+    }
+
+    /// A listing whose answer would pass the client's size limit is read in smaller pages (with a
+    /// limit: fewer keys, `more` set; without one: every page at one revision, answered together),
+    /// and a single value over the limit is a clear `invalid`, not a retried `unavailable`.
+    @Test func answersOverTheSizeLimitAreSplit() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            var options = EtcdStoreOptions()
+            options.transport.maxReceiveMessageSize = 16 * 1024
+            try await withEtcdStore(cluster.clientAddresses, options: options) { store in
+                let value = [UInt8](repeating: 7, count: 1024)
+                let keys = (0..<40).map { "/big/k" + String(100 + $0) }
+                for key in keys { _ = try await store.create(key, value: value) }
+                var listed: [String] = []
+                var page = try await store.list(prefix: "/big/", after: nil, limit: 1000, revision: 0)
+                let revision = page.revision
+                #expect(page.more && page.items.count < 16)
+                while true {
+                    #expect(page.revision == revision && !page.items.isEmpty)
+                    listed += page.items.map(\.key)
+                    guard let next = page.continueKey else { break }
+                    page = try await store.list(prefix: "/big/", after: next, limit: 1000, revision: revision)
+                }
+                #expect(listed == keys)
+                let whole = try await store.list(prefix: "/big/", after: nil, limit: 0, revision: 0)
+                #expect(whole.items.map(\.key) == keys && !whole.more && whole.items.allSatisfy { $0.value == value })
+
+                _ = try await store.create("/huge/a", value: [UInt8](repeating: 1, count: 20 * 1024))
+                let retries = store.statistics.retries
+                let error = await storeError { _ = try await store.list(prefix: "/huge/", after: nil, limit: 10, revision: 0) }
+                guard case .invalid(let reason)? = error else {
+                    Issue.record("expected invalid, got \(String(describing: error))")
+                    return
+                }
+                #expect(reason.contains("maxReceiveMessageSize") && reason.contains("larger than the limit of 16384 bytes"))
+                #expect(store.statistics.retries == retries)
             }
         }
     }

@@ -1,4 +1,4 @@
-import CapstanRPC
+public import CapstanRPC
 
 /// Why a stream of DATA bytes is not a valid sequence of gRPC messages.
 enum GRPCDeframingError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -22,7 +22,7 @@ enum GRPCDeframingError: Error, Hashable, Sendable, CustomStringConvertible {
         case .tooLarge(let length, let limit):
             RPCStatus(
                 code: .resourceExhausted,
-                message: "received a message of \(length) bytes, larger than the limit of \(limit) bytes")
+                message: "\(ReceiveLimit.exceededMessage)\(length) bytes, larger than the limit of \(limit) bytes")
         case .truncated(let buffered):
             RPCStatus(
                 code: .internal,
@@ -33,4 +33,16 @@ enum GRPCDeframingError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     var description: String { status.description }
+}
+
+/// The receiver's message size limit (`maxReceiveMessageSize`), as calls see it.
+public enum ReceiveLimit {
+    /// How the status message of a call that received a message over the limit begins.
+    static let exceededMessage = "received a message of "
+
+    /// Whether `error` is this side refusing a received message over its size limit (a call's
+    /// RESOURCE_EXHAUSTED from its own deframer, not one the peer sent).
+    public static func isExceeded(_ error: RPCError) -> Bool {
+        error.code == .resourceExhausted && error.message.hasPrefix(exceededMessage)
+    }
 }

@@ -1,3 +1,4 @@
+import CapstanHTTP2
 import CapstanRPC
 
 /// The one table from etcd's gRPC errors (etcd `api/v3rpc/rpctypes/error.go`) to `StoreError`.
@@ -7,6 +8,9 @@ import CapstanRPC
 enum EtcdErrors {
     static let compactedMessage = "required revision has been compacted"
     static let futureRevisionMessage = "required revision is a future revision"
+    /// How the reason begins when an answer was larger than the transport's
+    /// `maxReceiveMessageSize` (a listing whose values are large).
+    static let answerTooLarge = "etcd's answer is larger than this client accepts: "
 
     static func storeError(_ error: any Error, leaseID: Int64 = 0, revision: Int64 = 0) -> StoreError {
         if let error = error as? StoreError { return error }
@@ -19,6 +23,9 @@ enum EtcdErrors {
             return .invalid(reason: "revision \(revision) is in the future (\(message))")
         case .notFound where message.contains("lease not found"):
             return .notFound(key: leaseKey(leaseID))
+        case .resourceExhausted where ReceiveLimit.isExceeded(rpc):
+            // Not etcd's refusal: this client's own limit on an answer's size.
+            return .invalid(reason: answerTooLarge + message)
         case .invalidArgument, .outOfRange, .failedPrecondition:
             // Empty key, request too large, too many operations, lease TTL too large, …
             return .invalid(reason: "etcd refused the request: \(message)")
@@ -37,6 +44,12 @@ enum EtcdErrors {
 }
 
 extension StoreError {
+    /// Whether this is an answer refused for its size (see `EtcdErrors.answerTooLarge`).
+    var isAnswerTooLarge: Bool {
+        if case .invalid(let reason) = self { return reason.hasPrefix(EtcdErrors.answerTooLarge) }
+        return false
+    }
+
     /// Whether this is `compacted` without its revision (see `EtcdErrors`).
     var needsCompactedRevision: Bool {
         if case .compacted(_, 0) = self { return true }

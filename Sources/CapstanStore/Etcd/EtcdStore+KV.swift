@@ -13,16 +13,57 @@ extension EtcdStore {
         return keys.keyValue(found)
     }
 
+    /// A listing whose answer would be larger than the transport's `maxReceiveMessageSize` (large
+    /// values, many to a page) is read in smaller pages: a page of `limit` keys may then hold
+    /// fewer, with `more` set; a listing without a limit reads every page at one revision and
+    /// answers them together. Only a single value over the size limit fails (`invalid`).
     nonisolated(nonsending) public func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
     {
         guard limit >= 0, revision >= 0 else { throw .invalid(reason: "limit and revision must not be negative") }
+        var pageLimit = limit
+        var after = continueKey
+        var atRevision = revision
+        var items: [KeyValue] = []
+        while true {
+            let page: (result: ListResult, count: Int)
+            do throws(StoreError) {
+                page = try await range(prefix: prefix, after: after, limit: pageLimit, countOnly: false, revision: atRevision)
+            } catch let error where error.isAnswerTooLarge {
+                // Half of what the refused answer held: its limit, or the keys left if fewer.
+                let left = try await range(prefix: prefix, after: after, limit: 0, countOnly: true, revision: atRevision).count
+                let keys = pageLimit > 0 ? min(pageLimit, left) : left
+                guard keys > 1 else {
+                    let limitName = "EtcdStoreOptions.transport.maxReceiveMessageSize"
+                    let detail = error.reason.dropFirst(EtcdErrors.answerTooLarge.count)
+                    throw .invalid(reason: "a value under \(prefix) is larger than this client accepts (\(limitName)): \(detail)")
+                }
+                pageLimit = keys / 2
+                continue
+            }
+            // With a limit, the page as it is (fewer keys than asked when they had to be split).
+            if limit > 0 { return page.result }
+            items += page.result.items
+            atRevision = page.result.revision
+            guard page.result.more, let last = page.result.items.last else {
+                return ListResult(items: items, revision: atRevision, more: false)
+            }
+            after = last.key
+        }
+    }
+
+    /// One Range of the keys under `prefix` after `continueKey`: the page, and etcd's count of
+    /// every key in the range (the only answer with `countOnly`).
+    private func range(prefix: String, after continueKey: String?, limit: Int, countOnly: Bool, revision: Int64)
+        async throws(StoreError) -> (result: ListResult, count: Int)
+    {
         let range = try keys.range(prefix: prefix, after: continueKey)
         var request = Etcdserverpb_RangeRequest()
         request.key = range.key
         request.rangeEnd = range.end
         request.limit = Int64(limit)
         request.revision = revision
+        request.countOnly = countOnly
         // No sort order: etcd returns keys ascending, and a sort would make it read past the limit.
         let response: Etcdserverpb_RangeResponse
         do {
@@ -32,9 +73,10 @@ extension EtcdStore {
         } catch {
             throw await resolve(error)
         }
-        return ListResult(
+        let result = ListResult(
             items: response.kvs.map(keys.keyValue), revision: revision == 0 ? response.header.revision : revision,
             more: response.more)
+        return (result, Int(response.count))
     }
 
     // MARK: Writes

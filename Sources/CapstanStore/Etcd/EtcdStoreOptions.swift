@@ -22,7 +22,8 @@ public struct EtcdStoreOptions: Sendable {
     /// Event loop threads of the store's own HTTP/2 transport.
     public var eventLoopThreads = 1
     /// The HTTP/2 transport. Defaults differ from the transport's: responses up to 256 MiB (a large
-    /// listing; etcd itself sends up to 2 GiB), a short reconnect backoff, since a member that comes
+    /// listing; etcd itself sends up to 2 GiB; a listing over the limit is read in smaller pages,
+    /// see `EtcdStore.list`), a short reconnect backoff, since a member that comes
     /// back should be used again soon, and a keepalive. Without it a member that stops answering
     /// while its connection stays up (a frozen process, a dropped route) holds the store's watch
     /// for ever: no bytes and no error arrive. With it the connection closes within 15 s and the
