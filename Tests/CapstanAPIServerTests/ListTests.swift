@@ -148,6 +148,22 @@ struct ListTests {
         }
     }
 
+    @Test("a later page read from the store with the largest limit is served in bounded chunks")
+    func hugeLimitFromTheStore() async throws {
+        var storeOptions = SQLiteStoreOptions()
+        storeOptions.retention = nil
+        // A ring of one event: the changes after the first page send later pages to the store.
+        try await withAPIServer(options: testOptions { $0.eventRingCapacity = 1 }, storeOptions: storeOptions) { api, _ in
+            for index in 0..<5 { _ = try await api.pods.create(Make.pod("p\(index)")) }
+            let first = try await api.pods.list(Make.list(limit: 2))
+            _ = try await api.pods.create(Make.pod("q1"))
+            _ = try await api.pods.create(Make.pod("q2"))
+            let rest = try await api.pods.list(Make.list(limit: .max, continueToken: first.continueToken))
+            #expect(rest.items.map(\.metadata.name) == ["p2", "p3", "p4"] && rest.continueToken.isEmpty)
+            #expect(rest.resourceVersion == first.resourceVersion)
+        }
+    }
+
     @Test("later pages show the first page's state from the cache, past changes and compaction")
     func laterPagesFromTheCache() async throws {
         var storeOptions = SQLiteStoreOptions()

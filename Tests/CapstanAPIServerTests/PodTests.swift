@@ -121,6 +121,37 @@ struct PodTests {
         }
     }
 
+    @Test("a resource version larger than any revision (a uint64 past 2^63 - 1) is INVALID_ARGUMENT naming its field")
+    func resourceVersionOutOfRange() async throws {
+        try await withAPIServer { api, _ in
+            let pod = try await api.pods.create(Make.pod("web"))
+            let service = try await api.services.create(Make.service("front", port: 80))
+            let controller = try await api.controllers.create(Make.controller("rc"))
+            for version in [UInt64(Int64.max) + 1, .max] {
+                var updated = pod
+                updated.metadata.resourceVersion = version
+                var status = updated
+                status.status.phase = .running
+                var moved = service
+                moved.metadata.resourceVersion = version
+                var scaled = controller
+                scaled.metadata.resourceVersion = version
+                let refusals = [
+                    await rpcError { _ = try await api.pods.update(updated) },
+                    await rpcError { _ = try await api.pods.updateStatus(status) },
+                    await rpcError { _ = try await api.services.update(moved) },
+                    await rpcError { _ = try await api.controllers.update(scaled) },
+                ]
+                for refusal in refusals {
+                    #expect(refusal.code == .invalidArgument && refusal.message.contains("metadata.resource_version"), "\(refusal)")
+                }
+                let delete = await rpcError { _ = try await api.pods.delete(Make.delete("web", precondition: version)) }
+                #expect(delete.code == .invalidArgument && delete.message.contains("precondition_resource_version"), "\(delete)")
+            }
+            #expect(try await api.pods.get(Make.get("web")) == pod)
+        }
+    }
+
     @Test("an Update that changes nothing writes nothing")
     func noOpUpdate() async throws {
         try await withAPIServer { api, store in

@@ -105,7 +105,8 @@ extension Registry {
         while true {
             let listed: ListResult
             do throws(StoreError) {
-                listed = try await store.list(prefix: prefix, after: after, limit: max(limit, 64), revision: token.revision)
+                // In chunks of 64 to 1,000 keys, whatever the limit asked (the page also stops at its byte budget).
+                listed = try await store.list(prefix: prefix, after: after, limit: min(max(limit, 64), 1_000), revision: token.revision)
             } catch .compacted {
                 throw .tooOld(requested: token.revision)
             } catch {

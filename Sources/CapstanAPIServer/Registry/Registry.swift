@@ -199,9 +199,10 @@ struct Registry<S: KindStrategy>: Sendable {
     nonisolated(nonsending) func update(_ request: S.Object) async throws(RegistryError) -> Written {
         let namespace = S.requestNamespace(request.metadata.namespace)
         let name = try requireName(request.metadata.name, field: "metadata.name", namespace: namespace)
-        return try await update(
-            namespace: namespace, name: name, expected: Int64(request.metadata.resourceVersion), uid: request.metadata.uid
-        ) { (old) throws(RegistryError) in
+        let expected = try expectedRevision(
+            request.metadata.resourceVersion, field: "metadata.resource_version", namespace: namespace, name: name)
+        return try await update(namespace: namespace, name: name, expected: expected, uid: request.metadata.uid) {
+            (old) throws(RegistryError) in
             try prepareForUpdate(request, old: old) { (new, old) throws(RegistryError) in try S.prepareForUpdate(&new, old: old) }
         }
     }
@@ -212,7 +213,8 @@ struct Registry<S: KindStrategy>: Sendable {
     nonisolated(nonsending) func delete(_ request: DeleteRequest) async throws(RegistryError) -> Written {
         let namespace = S.requestNamespace(request.namespace)
         let name = try requireName(request.name, field: "name", namespace: namespace)
-        let expected = Int64(request.preconditionResourceVersion)
+        let expected = try expectedRevision(
+            request.preconditionResourceVersion, field: "precondition_resource_version", namespace: namespace, name: name)
         let entry: KeyValue
         do throws(StoreError) {
             entry = try await store.delete(keys.key(namespace: namespace, name: name), expectedRevision: expected)
@@ -245,6 +247,16 @@ struct Registry<S: KindStrategy>: Sendable {
     func requireName(_ name: String, field: FieldPath, namespace: String) throws(RegistryError) -> String {
         guard name.isEmpty else { return name }
         throw .invalid(kind: S.kind, namespace: namespace, name: name, errors: [FieldError(field, "must not be empty")])
+    }
+
+    /// A client's expected resource version (a `uint64` field) as a store revision; INVALID_ARGUMENT
+    /// naming `field` when it is larger than any revision can be.
+    func expectedRevision(_ version: UInt64, field: FieldPath, namespace: String, name: String) throws(RegistryError) -> Int64 {
+        guard let revision = Int64(exactly: version) else {
+            let reason = "\(version) is larger than any resource version (at most \(Int64.max))"
+            throw .invalid(kind: S.kind, namespace: namespace, name: name, errors: [FieldError(field, reason)])
+        }
+        return revision
     }
 
     private func encode(_ object: S.Object) throws(RegistryError) -> [UInt8] {

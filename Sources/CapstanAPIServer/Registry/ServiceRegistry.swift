@@ -44,7 +44,8 @@ struct ServiceRegistry: Sendable {
     func update(_ request: Service) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {
         let namespace = ServiceStrategy.requestNamespace(request.metadata.namespace)
         let name = try registry.requireName(request.metadata.name, field: "metadata.name", namespace: namespace)
-        let expected = Int64(request.metadata.resourceVersion)
+        let expected = try registry.expectedRevision(
+            request.metadata.resourceVersion, field: "metadata.resource_version", namespace: namespace, name: name)
         while true {
             let stored = try await registry.read(namespace: namespace, name: name)
             let old = stored.object

@@ -21,9 +21,10 @@ struct PodService: Sendable {
         router.unaryEncoded(Pods.Method.updateStatus) { request, _ in
             let namespace = PodStrategy.requestNamespace(request.metadata.namespace)
             let name = try registry.requireName(request.metadata.name, field: "metadata.name", namespace: namespace)
-            return try await registry.update(
-                namespace: namespace, name: name, expected: Int64(request.metadata.resourceVersion), uid: request.metadata.uid
-            ) { (old) throws(RegistryError) in
+            let expected = try registry.expectedRevision(
+                request.metadata.resourceVersion, field: "metadata.resource_version", namespace: namespace, name: name)
+            return try await registry.update(namespace: namespace, name: name, expected: expected, uid: request.metadata.uid) {
+                (old) throws(RegistryError) in
                 var new = PodStrategy.prepareForStatusUpdate(request, old: old)
                 new.applyDefaults()
                 try registry.validate(new)

@@ -81,7 +81,8 @@ extension Connection {
         try statement.bindText(1, bytes: start)
         try statement.bindText(2, bytes: end)
         try statement.bind(3, revision)
-        try statement.bind(4, limit > 0 ? Int64(limit) + 1 : -1)
+        // One row more than asked tells whether more remain; a limit of Int.max is no limit at all.
+        try statement.bind(4, limit > 0 && limit < Int.max ? Int64(limit) + 1 : -1)
         var rows: [LogRow] = []
         while try statement.step() {
             rows.append(Self.row(statement))
