@@ -1,5 +1,5 @@
 import CapstanAPI
-import CapstanAPIServer
+@testable import CapstanAPIServer
 import CapstanRPC
 import CapstanStore
 import Testing
@@ -83,6 +83,22 @@ struct ServiceTests {
             _ = try await store.delete("/registry/services/default/web", expectedRevision: 0)
             let other = try await api.services.create(Make.service("other", port: 80))
             #expect(other.spec.port == 80)
+        }
+    }
+
+    @Test("a late release of a port the service has claimed again (moved off it, then back) keeps the claim")
+    func lateRelease() async throws {
+        try await withAPIServer { api, store in
+            var web = try await api.services.create(Make.service("web", port: 80))
+            web.spec.port = 81
+            web = try await api.services.update(web)
+            web.spec.port = 80
+            web = try await api.services.update(web)
+            // The release of port 80 by the first update, had it come only now.
+            let claims = ServicePortClaims(store: store, gracePeriod: .seconds(30))
+            await claims.release(port: 80, protocol: .tcp, uid: web.metadata.uid)
+            let refused = await rpcError { _ = try await api.services.create(Make.service("other", port: 80)) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("default/web"), "\(refused)")
         }
     }
 

@@ -146,11 +146,27 @@ struct ServicePortClaims: Sendable {
         }
     }
 
-    /// Releases the claim on `port`/`proto` if the service with `uid` holds it (best effort: a
-    /// claim left behind is taken over later, since its holder no longer has the port).
+    /// Releases the claim on `port`/`proto` if the service with `uid` holds it and is not on that
+    /// port now (best effort: a claim left behind is taken over later, since its holder no longer
+    /// has the port).
+    ///
+    /// The service is read after the claim and the claim deleted only at the revision read: a
+    /// release that comes late (an update moved the service off the port, and another moved it
+    /// back and claimed the port again meanwhile) leaves the new claim alone, and one racing such
+    /// a claim either sees the service back on the port or makes that update's confirmation fail.
     func release(port: Int32, protocol proto: Protocol, uid: String) async {
         let key = Self.key(port: port, protocol: proto)
-        guard let entry = try? await store.get(key), Record(entry.value)?.uid == uid else { return }
+        guard let entry = try? await store.get(key), let holder = Record(entry.value), holder.uid == uid else { return }
+        let serviceKey = ServiceStrategy.keys.key(namespace: holder.namespace, name: holder.name)
+        do throws(StoreError) {
+            let stored = try await store.get(serviceKey)
+            guard let service = try? ServiceStrategy.decode(stored.value) else { return }
+            let onPort = service.spec.port == port && (service.spec.protocol == .udp) == (proto == .udp)
+            if service.metadata.uid == uid && onPort { return }
+        } catch .notFound {
+        } catch {
+            return
+        }
         _ = try? await store.delete(key, expectedRevision: entry.modRevision)
     }
 }
