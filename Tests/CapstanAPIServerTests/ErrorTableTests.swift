@@ -2,6 +2,7 @@
 import CapstanAPI
 import CapstanRPC
 import CapstanStore
+import CapstanWire
 import Foundation
 import Testing
 
@@ -39,6 +40,11 @@ struct ErrorTableTests {
             #expect(error.rpcError.details == nil)
         } else {
             #expect((error.rpcError.details != nil) == (code == .invalidArgument))
+        }
+        // The details' google.rpc.Status agrees with the call's status, as clients check.
+        if let details = error.rpcError.details {
+            let status = try? Google_Rpc_Status(serializedBytes: details)
+            #expect(status?.code == Int32(code.rawValue) && status?.message == error.rpcError.message, "\(String(describing: status))")
         }
     }
 

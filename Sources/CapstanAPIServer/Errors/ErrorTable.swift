@@ -21,28 +21,18 @@ extension RegistryError: RPCErrorConvertible {
                 message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" was re-created: expected uid \(expected), current is \(current)")
         case .invalid(let kind, let namespace, let name, let errors):
             let list = errors.map(\.description).joined(separator: "; ")
-            return RPCError(
-                code: .invalidArgument,
-                message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" is invalid: \(list)",
-                details: BadRequestDetails.encode(code: .invalidArgument, message: "invalid \(kind)", errors))
+            return .badRequest("\(kind) \"\(objectPath(namespace: namespace, name: name))\" is invalid: \(list)", errors)
         case .fieldNotChangeable(let kind, let field, let verb, let allowedBy):
             let error = RegistryError.notChangeable(field: field, verb: verb, allowedBy: allowedBy)
-            return RPCError(
-                code: .invalidArgument, message: "\(kind) \(error)",
-                details: BadRequestDetails.encode(code: .invalidArgument, message: "\(field) cannot be changed by \(verb)", [error]))
+            return .badRequest("\(kind) \(error)", [error])
         case .unsupported(let reason):
             return RPCError(code: .unimplemented, message: reason)
         case .badSelector(let error):
             let field = error.kind == .label ? "label_selector" : "field_selector"
-            return RPCError(
-                code: .invalidArgument, message: error.description,
-                details: BadRequestDetails.encode(
-                    code: .invalidArgument, message: error.description,
-                    [FieldError(FieldPath(field), "position \(error.position), token \"\(error.token)\": \(error.reason)")]))
+            return .badRequest(
+                error.description, [FieldError(FieldPath(field), "position \(error.position), token \"\(error.token)\": \(error.reason)")])
         case .badContinueToken(let reason):
-            return RPCError(
-                code: .invalidArgument, message: "invalid continue_token: \(reason)",
-                details: BadRequestDetails.encode(code: .invalidArgument, message: "invalid continue_token", [FieldError("continue_token", reason)]))
+            return .badRequest("invalid continue_token: \(reason)", [FieldError("continue_token", reason)])
         case .tooOld(let requested):
             return RPCError(code: .outOfRange, message: "resource version \(requested) is too old; list again")
         case .tooNew(let requested, let current):
@@ -121,5 +111,16 @@ enum BadRequestDetails {
         status.message = message
         status.details = [any]
         return status.serializedBytes()
+    }
+}
+
+extension RPCError {
+    /// INVALID_ARGUMENT with `google.rpc.BadRequest` details listing `errors`. The details'
+    /// `google.rpc.Status` carries the same message as `grpc-message`: clients check that they
+    /// agree (grpcio's `rpc_status.from_call` refuses details whose message differs).
+    static func badRequest(_ message: String, _ errors: [FieldError]) -> RPCError {
+        RPCError(
+            code: .invalidArgument, message: message,
+            details: BadRequestDetails.encode(code: .invalidArgument, message: message, errors))
     }
 }

@@ -53,6 +53,8 @@ def bad_request(error):
     status = S.status.Status()
     status.ParseFromString(raw[0])
     check(status.code == error.code().value[0], "details code %d, call code %s" % (status.code, error.code()))
+    # grpcio's rpc_status.from_call refuses details whose message is not the call's.
+    check(status.message == error.details(), "details message %r, call message %r" % (status.message, error.details()))
     check(len(status.details) == 1, "expected one detail, got %d" % len(status.details))
     detail = status.details[0]
     check(detail.type_url == "type.googleapis.com/google.rpc.BadRequest", "detail type %s" % detail.type_url)
