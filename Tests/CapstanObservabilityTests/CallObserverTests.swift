@@ -125,6 +125,28 @@ struct CallObserverTests {
         #expect(metrics.methodMetrics().first?.inFlight == 0)
     }
 
+    @Test("a unary call whose handler answers after the peer cancelled is observed as CANCELLED, not OK")
+    func answerAfterPeerCancelled() async throws {
+        let observer = RecordingObserver()
+        let metrics = RPCMetrics()
+        var router = RPCRouter()
+        Probe.register(in: &router)
+        let server = RPCServer(router: router, observers: [metrics.observer, observer])
+        let writer = RecordingWriter()
+        let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        continuation.yield(note("stubborn").serializedBytes())
+        continuation.finish()
+        let stream = ServerTransportStream(
+            path: Probe.get.path, metadata: Metadata(), deadline: nil, peer: "test", requests: requests, writer: writer)
+        let serving = Task { await server.handle(stream) }
+        #expect(await eventually { observer.started == 1 })
+        serving.cancel()
+        await serving.value
+        #expect(observer.finished.map(\.status.code) == [.cancelled])
+        #expect(observer.finished.map(\.messagesSent) == [0])
+        #expect(metrics.methodMetrics().first?.codes.map(\.code) == ["CANCELLED"])
+    }
+
     @Test("calls without a route count as unknown/unknown UNIMPLEMENTED and are logged with their path")
     func unrouted() async throws {
         let metrics = RPCMetrics()

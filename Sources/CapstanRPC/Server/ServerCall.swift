@@ -106,8 +106,14 @@ final class ServerCall: Sendable {
 
     /// Marks the call ended with OK for `finishUnary`: the headers still to send (nil when sent)
     /// and the trailers; the caller hands them to the writer with the message. Counts the
-    /// response as sent unless `counting` is false.
+    /// response as sent unless `counting` is false. A call the peer cancelled meanwhile (a
+    /// handler that did not heed the cancellation, such as a store write) ends CANCELLED instead
+    /// and throws: its answer can reach nobody, and logs and metrics must not count an OK.
     func endUnary(counting: Bool = true) throws(RPCError) -> (headers: Metadata?, trailers: Metadata) {
+        if isCancelled {
+            finish(Self.cancelledByPeer)
+            throw Self.cancelledByPeer
+        }
         let ended = try state.withLock { (state) throws(RPCError) -> (Metadata?, Metadata) in
             if let code = state.endedWith?.code {
                 throw RPCError(

@@ -19,7 +19,8 @@ struct ProbeCrash: Error {}
 enum Probe {
     static let service = "capstan.test.Probe"
     /// Unary: echoes; "missing" fails NOT_FOUND, "crash" throws a plain error (UNKNOWN), "slow"
-    /// sleeps 30 ms first, "hang" sleeps 10 s (for deadlines).
+    /// sleeps 30 ms first, "hang" sleeps 10 s (for deadlines), "stubborn" takes 200 ms whether
+    /// cancelled or not (as a store write does) and then answers.
     static let get = MethodDescriptor<Note, Note>(service: service, method: "Get", kind: .unary)
     /// Server streaming: the request is a count n; answers "0" … "n-1". "quiet" answers "0", then
     /// waits up to 10 s and returns normally, also when cancelled.
@@ -36,6 +37,7 @@ enum Probe {
             case "crash": throw ProbeCrash()
             case "slow": try await Task.sleep(for: .milliseconds(30))
             case "hang": try await Task.sleep(for: .seconds(10))
+            case "stubborn": await Task.detached { try? await Task.sleep(for: .milliseconds(200)) }.value
             default: break
             }
             return request
