@@ -8,6 +8,20 @@ struct PrometheusTextTests {
         AnyMethodDescriptor(service: service, method: name, kind: .unary, requestType: "t.Req", responseType: "t.Res")
     }
 
+    @Test("the latency sum of long calls (watches) does not wrap past 2^63 nanoseconds")
+    func longCallsSum() throws {
+        let metrics = RPCMetrics()
+        let stats = metrics.stats(for: method("capstan.v1.Pods", "Watch"))
+        // Three calls of 100 years: 9.5e18 ns in all, past Int64.max.
+        let century: Int64 = 100 * 365 * 86_400 * 1_000_000_000
+        for _ in 0..<3 {
+            stats.callStarted()
+            stats.callEnded(code: .ok, latencyNanoseconds: century, received: 1, sent: 1)
+        }
+        let snapshot = try #require(metrics.methodMetrics().first)
+        #expect(abs(snapshot.latencySumSeconds - 3 * Double(century) / 1e9) < 1)
+    }
+
     @Test("buckets, sum and count from known latencies are exact")
     func exactHistogram() throws {
         let metrics = RPCMetrics()
@@ -25,7 +39,8 @@ struct PrometheusTextTests {
         #expect(snapshot.latencyBuckets.map(\.cumulativeCount) == [2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 6])
         #expect(snapshot.calls == 6)
         #expect(snapshot.inFlight == 1)
-        #expect(abs(snapshot.latencySumSeconds - 13.00740005) < 1e-9)
+        // The sum is kept in whole microseconds: the 50 ns call adds nothing.
+        #expect(abs(snapshot.latencySumSeconds - 13.0074) < 1e-9)
 
         let text = try Exposition(parsing: metrics.prometheusText())
         let labels = ["service": "capstan.v1.Pods", "method": "Get"]
@@ -34,7 +49,7 @@ struct PrometheusTextTests {
         let bucketValues = les.map { text.value("capstan_rpc_server_call_duration_seconds_bucket", labels.merging(["le": $0]) { $1 }) }
         #expect(bucketValues == [2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 6])
         #expect(text.value("capstan_rpc_server_call_duration_seconds_count", labels) == 6)
-        #expect(abs((text.value("capstan_rpc_server_call_duration_seconds_sum", labels) ?? 0) - 13.00740005) < 1e-9)
+        #expect(abs((text.value("capstan_rpc_server_call_duration_seconds_sum", labels) ?? 0) - 13.0074) < 1e-9)
         #expect(text.value("capstan_rpc_server_calls_total", labels.merging(["code": "OK"]) { $1 }) == 5)
         #expect(text.value("capstan_rpc_server_calls_total", labels.merging(["code": "INTERNAL"]) { $1 }) == 1)
         #expect(text.value("capstan_rpc_server_calls_in_flight", labels) == 1)

@@ -19,7 +19,9 @@ final class MethodStats: Sendable {
     private let codes: InlineArray<17, Atomic<UInt64>>
     /// Finished calls per latency bucket (not cumulative), the last one +Inf.
     private let buckets: InlineArray<17, Atomic<UInt64>>
-    private let latencySumNanoseconds = Atomic<Int64>(0)
+    /// Microseconds (each call rounded): watches add their whole lifetime, and in nanoseconds a
+    /// signed sum of 1,000 watchers' hours wrapped negative within months; this lasts centuries.
+    private let latencySumMicroseconds = Atomic<UInt64>(0)
     private let messagesReceived = Atomic<UInt64>(0)
     private let messagesSent = Atomic<UInt64>(0)
 
@@ -47,7 +49,7 @@ final class MethodStats: Sendable {
     func callEnded(code: RPCCode, latencyNanoseconds: Int64, received: Int, sent: Int) {
         let latency = max(latencyNanoseconds, 0)
         buckets[LatencyBuckets.index(of: latency)].wrappingAdd(1, ordering: .relaxed)
-        latencySumNanoseconds.wrappingAdd(latency, ordering: .relaxed)
+        latencySumMicroseconds.wrappingAdd(UInt64(latency / 1_000 + (latency % 1_000 >= 500 ? 1 : 0)), ordering: .relaxed)
         if received != 0 { messagesReceived.wrappingAdd(UInt64(received), ordering: .relaxed) }
         if sent != 0 { messagesSent.wrappingAdd(UInt64(sent), ordering: .relaxed) }
         // The code last, so a reader that sees the call counted sees the rest too (mostly: the
@@ -88,7 +90,7 @@ final class MethodStats: Sendable {
             bucket.cumulativeCount = index == Self.bucketCount - 1 ? result.calls : min(cumulative, result.calls)
             result.latencyBuckets.append(bucket)
         }
-        result.latencySumSeconds = Double(latencySumNanoseconds.load(ordering: .relaxed)) / 1e9
+        result.latencySumSeconds = Double(latencySumMicroseconds.load(ordering: .relaxed)) / 1e6
         return result
     }
 }
