@@ -25,4 +25,25 @@ struct CacheProgressTests {
         progress.noteWrite(3)
         #expect(progress.hasReachedWrites)
     }
+
+    @Test("a cancelled read stops waiting at once, not at its timeout")
+    func cancelledWait() async throws {
+        let progress = CacheProgress()
+        progress.advance(to: 5)
+        let started = ContinuousClock.now
+        let waiting = Task { try await progress.wait(for: 9, timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        await #expect(throws: RegistryError.self) { try await waiting.value }
+        #expect(started.duration(to: .now) < .seconds(30), "the wait ran to its timeout")
+        // A read cancelled before it waits does not wait either.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await progress.wait(for: 9, timeout: .seconds(60))
+        }
+        await #expect(throws: RegistryError.self) { try await early.value }
+        // The caches still move on and later reads are served.
+        progress.advance(to: 9)
+        try await progress.wait(for: 9, timeout: .seconds(1))
+    }
 }

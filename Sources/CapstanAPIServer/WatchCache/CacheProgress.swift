@@ -107,14 +107,23 @@ final class CacheProgress: Sendable {
             timer.cancel()
             state.withLock { _ = $0.waiters.removeValue(forKey: id) }
         }
-        let reached = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let immediate: Bool? = state.withLock { state in
-                if state.revision >= revision { return true }
-                guard case .pending? = state.waiters[id] else { return false }
-                state.waiters[id] = .waiting(revision: revision, continuation)
-                return nil
+        // A cancelled read (its client went away, or its deadline passed) stops waiting at once
+        // rather than holding its task until the timeout.
+        let reached = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let immediate: Bool? = state.withLock { state in
+                    if state.revision >= revision { return true }
+                    guard case .pending? = state.waiters[id] else { return false }
+                    state.waiters[id] = .waiting(revision: revision, continuation)
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
             }
-            if let immediate { continuation.resume(returning: immediate) }
+        } onCancel: {
+            expire(id)
+        }
+        if !reached && Task.isCancelled {
+            throw .unavailable(reason: "the read was cancelled while waiting for the watch cache to reach resource version \(revision)")
         }
         guard reached else {
             throw .unavailable(reason: "the watch cache has not yet reached resource version \(revision) (it is at \(self.revision))")
