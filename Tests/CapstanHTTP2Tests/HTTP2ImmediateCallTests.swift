@@ -66,6 +66,29 @@ struct HTTP2ImmediateCallTests {
         }
     }
 
+    @Test("a held call whose client never half-closes ends DEADLINE_EXCEEDED at its deadline")
+    func heldPastItsDeadline() async throws {
+        let counts = Counts()
+        try await withHTTP2Server(routes: Self.routes(counts)) { harness in
+            let port = harness.server.localPort
+            let reply = try await runBlocking {
+                let raw = try RawHTTP2Client(port: port)
+                defer { raw.close() }
+                try raw.startSession()
+                let id = try raw.request(
+                    path: Self.path, extraHeaders: [("grpc-timeout", "200m")], body: grpcPrefix(length: 3) + [0x0A, 0x01, 0x6B],
+                    endStream: false)
+                try raw.run { $0.responses[id]?.closed == true }
+                guard let response = raw.responses[id] else { throw RawError("no response") }
+                return HTTP2MalformedPeerTests.Reply(response)
+            }
+            #expect(reply.value("grpc-status") == String(RPCCode.deadlineExceeded.rawValue))
+            #expect(counts.immediate.load(ordering: .relaxed) == 0)
+            // The server goes on serving held calls.
+            #expect(try await harness.client.unary(Self.lookup, Text("k")).value == "now: k")
+        }
+    }
+
     @Test("an immediate handler's error reaches the client with its code and message")
     func errors() async throws {
         try await withHTTP2Server(routes: Self.routes(Counts())) { harness in

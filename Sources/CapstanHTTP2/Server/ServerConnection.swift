@@ -165,13 +165,25 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         stream.accepting = true
         let deadline = head.timeout.map { CallDeadline(after: $0) }
         if !immediateMethods.isEmpty, let method = immediateMethods[head.path] {
-            // Held until the client half-closes, then offered to the immediate path first.
+            // Held until the client half-closes, then offered to the immediate path first. Its
+            // deadline runs meanwhile: a client that never half-closes gets DEADLINE_EXCEEDED.
             stream.held = ServerStream.Held(head: head, deadline: deadline, method: method)
-            if endStream { requestEnded(stream) }
+            if endStream {
+                requestEnded(stream)
+            } else if let deadline {
+                loop.armDeadline(stream, at: deadline.instant)
+            }
             return
         }
         if endStream { requestEnded(stream) }
         launch(stream, head: head, deadline: deadline)
+    }
+
+    /// A held call's deadline passed before its client half-closed: the general path takes it
+    /// (and, its deadline gone, answers DEADLINE_EXCEEDED as observers see it).
+    func launchHeld(_ stream: ServerStream) {
+        guard let held = stream.held.take() else { return }
+        launch(stream, head: held.head, deadline: held.deadline)
     }
 
     /// Starts the stream's handler task.

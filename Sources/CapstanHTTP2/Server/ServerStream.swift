@@ -242,6 +242,10 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     }
 
     func deadlinePassed() {
+        if held != nil, !finished, !closed {
+            connection.launchHeld(self)
+            return
+        }
         guard !finished, !closed, let target = callTarget else { return }
         // Ends the call with DEADLINE_EXCEEDED through the core (which finishes this stream).
         target.deadlinePassed()
