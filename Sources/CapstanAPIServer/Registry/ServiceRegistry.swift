@@ -32,10 +32,12 @@ struct ServiceRegistry: Sendable {
         var confirmed = claim
         confirmed.record.name = written.object.metadata.name
         if try await claims.confirm(confirmed) { return written }
-        // Another server took the claim over while this one was slow: undo the create.
-        _ = try? await registry.store.delete(
-            registry.keys.key(namespace: written.object.metadata.namespace, name: written.object.metadata.name),
-            expectedRevision: written.revision)
+        // Another server took the claim over while this one was slow: undo the create (noted for
+        // read-your-writes, so that the client's next read does not show the service).
+        let key = registry.keys.key(namespace: written.object.metadata.namespace, name: written.object.metadata.name)
+        if let undone = try? await registry.store.delete(key, expectedRevision: written.revision) {
+            registry.progress.noteWrite(undone.modRevision)
+        }
         throw .portInUse(
             port: prepared.spec.port, protocol: ServicePortClaims.protocolName(prepared.spec.protocol),
             holderNamespace: "?", holderName: "(taken over while this service was being created)")
