@@ -234,15 +234,41 @@ public final class APIServerHost: Sendable {
         api.closeWatches()
     }
 
+    /// Ends every connection at once: calls in flight are cancelled rather than waited for. What
+    /// a graceful shutdown comes to once its grace period is over (a client that stopped reading
+    /// a stream would otherwise hold it for ever), or at once on an operator's second signal.
+    public func abort() {
+        beginShutdown()
+        serving.cancel()
+    }
+
+    /// Starts a graceful shutdown (`beginShutdown()`) that turns into `abort()` if calls are still
+    /// in flight after `gracePeriod`. Does not wait.
+    public func shutDown(gracePeriod: Duration) {
+        beginShutdown()
+        let serving = serving
+        Task {
+            guard (try? await Task.sleep(for: gracePeriod)) != nil else { return }
+            serving.cancel()
+        }
+    }
+
     /// Resolves when the server has stopped serving (after `beginShutdown()` or a listener failure).
     public func waitUntilStopped() async {
         await serving.value
     }
 
-    /// Shuts down gracefully and releases the listeners, event loops and store.
-    public func stop() async {
+    /// Shuts down gracefully, ending the calls still in flight after `gracePeriod`, and releases
+    /// the listeners, event loops and store.
+    public func stop(gracePeriod: Duration = .seconds(10)) async {
         beginShutdown()
+        let serving = serving
+        let timer = Task {
+            guard (try? await Task.sleep(for: gracePeriod)) != nil else { return }
+            serving.cancel()
+        }
         await serving.value
+        timer.cancel()
         metricsEndpoint?.stop()
         await closeStore()
         await group.shutdown()

@@ -2,6 +2,7 @@
 //   capstan apiserver --listen 127.0.0.1:7443 --store sqlite:/var/lib/capstan [--metrics-listen 127.0.0.1:7444]
 //   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443] [--metrics-listen 127.0.0.1:7444|off]
 //   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json]
+//         [--shutdown-grace-period SECONDS (10)]
 import ArgumentParser
 import CapstanAllocator
 import CapstanAPIServerHost
@@ -10,6 +11,7 @@ import CapstanRPC
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 
 @main
 struct Capstan: AsyncParsableCommand {
@@ -49,6 +51,23 @@ struct LogFlags: ParsableArguments {
     }
 }
 
+/// How a daemon stops, shared by the daemons.
+struct ShutdownFlags: ParsableArguments {
+    @Option(
+        help: """
+            Seconds a stop (SIGINT, SIGTERM) waits for calls in flight to finish before it ends them; a second \
+            signal ends them at once.
+            """)
+    var shutdownGracePeriod: Double = 10
+
+    func gracePeriod() throws -> Duration {
+        guard shutdownGracePeriod.isFinite, shutdownGracePeriod >= 0, shutdownGracePeriod <= 86_400 else {
+            throw ValidationError("--shutdown-grace-period must be between 0 and 86400 seconds, got \(shutdownGracePeriod)")
+        }
+        return .milliseconds(Int64(shutdownGracePeriod * 1_000))
+    }
+}
+
 /// `--metrics-listen HOST:PORT`, or `off`/empty for none.
 func parseMetricsListen(_ text: String?) throws -> (host: String, port: Int)? {
     guard let text, !text.isEmpty, text != "off" else { return nil }
@@ -73,6 +92,7 @@ struct APIServerCommand: AsyncParsableCommand {
     var metricsListen: String?
 
     @OptionGroup var log: LogFlags
+    @OptionGroup var shutdown: ShutdownFlags
 
     func run() async throws {
         let address: StoreAddress
@@ -82,8 +102,9 @@ struct APIServerCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let metrics = try parseMetricsListen(metricsListen)
+        let grace = try shutdown.gracePeriod()
         let logger = try log.bootstrap()
-        try await serveAPI(listen: listen, store: address, metricsListen: metrics, logger: logger)
+        try await serveAPI(listen: listen, store: address, metricsListen: metrics, logger: logger, gracePeriod: grace)
     }
 }
 
@@ -102,18 +123,23 @@ struct UpCommand: AsyncParsableCommand {
     var metricsListen = defaultUpMetricsListen
 
     @OptionGroup var log: LogFlags
+    @OptionGroup var shutdown: ShutdownFlags
 
     func run() async throws {
         let metrics = try parseMetricsListen(metricsListen)
+        let grace = try shutdown.gracePeriod()
         let logger = try log.bootstrap()
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        try await serveAPI(listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger)
+        try await serveAPI(
+            listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger, gracePeriod: grace)
     }
 }
 
-/// Opens the store, serves the API until SIGINT or SIGTERM, then drains and closes.
+/// Opens the store, serves the API until SIGINT or SIGTERM, then drains (for at most
+/// `gracePeriod`, or until a second signal) and closes.
 func serveAPI(
-    listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger
+    listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger,
+    gracePeriod: Duration
 ) async throws {
     let (host, port): (String, Int)
     do {
@@ -133,19 +159,34 @@ func serveAPI(
 
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
+    let signals = SignalCount()
     var sources: [any DispatchSourceSignal] = []
     for number in [SIGINT, SIGTERM] {
         let source = DispatchSource.makeSignalSource(signal: number)
         source.setEventHandler { @Sendable [server] in
-            print("capstan: shutting down")
-            fflush(nil)
-            server.beginShutdown()
+            if signals.next() == 1 {
+                print("capstan: shutting down (calls in flight get \(gracePeriod); a second signal ends them now)")
+                fflush(nil)
+                server.shutDown(gracePeriod: gracePeriod)
+            } else {
+                print("capstan: ending the calls in flight")
+                fflush(nil)
+                server.abort()
+            }
         }
         source.resume()
         sources.append(source)
     }
     await server.waitUntilStopped()
-    await server.stop()
+    await server.stop(gracePeriod: gracePeriod)
     withExtendedLifetime(sources) {}
     print("capstan: stopped")
+}
+
+/// Signals received so far (a second one forces the stop).
+final class SignalCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Counts one more signal and returns how many there have been.
+    func next() -> Int { count.add(1, ordering: .relaxed).newValue }
 }

@@ -97,4 +97,54 @@ struct CapstanExecutableTests {
         #expect(process.terminationStatus == 0)
         #expect(throws: RawConnection.Failure.self) { _ = try RawConnection(port: port) }
     }
+
+    @Test("a stop with a stream that never ends: calls are ended after the grace period, or at a second signal", arguments: [false, true])
+    func stopWithAStreamOpen(secondSignal: Bool) async throws {
+        let executable = try #require(Self.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-stop-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let out = directory + "/out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        let process = Subprocess()
+        process.executableURL = executable
+        // With a second signal the grace period is long: only the signal can end the stream in time.
+        process.arguments = [
+            "apiserver", "--store", "sqlite:" + directory + "/data", "--listen", "127.0.0.1:0",
+            "--shutdown-grace-period", secondSignal ? "600" : "1",
+        ]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let banner = try await Self.waitForText(out) { $0.contains("grpcurl") || !process.isRunning }
+        let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
+
+        // A reflection stream whose client keeps its side open: a graceful drain waits for it.
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
+        let stream = try await transport.openStream(
+            path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", metadata: Metadata(), deadline: nil)
+        try await stream.writer.writeMessage([0x3A, 0x00])
+        var responses = stream.responses.makeAsyncIterator()
+        while let part = try await responses.next() {
+            if case .message = part { break }
+        }
+
+        let signalled = ContinuousClock.now
+        kill(process.processIdentifier, SIGTERM)
+        if secondSignal {
+            _ = try await Self.waitForText(out) { $0.contains("shutting down") }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(process.isRunning, "the drain waits for the open stream")
+            kill(process.processIdentifier, SIGTERM)
+        }
+        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!process.isRunning, "still running \(signalled.duration(to: .now)) after the signal")
+        #expect(process.terminationStatus == 0)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(text.contains("capstan: stopped"), "stdout: \(text)")
+        stream.writer.cancel()
+        await transport.close()
+        await group.shutdown()
+    }
 }

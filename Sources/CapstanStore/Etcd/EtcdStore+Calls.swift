@@ -49,7 +49,10 @@ extension EtcdStore {
             case .success(let value): return value
             case .failure(let error): failure = error
             }
-            guard attempt < options.readRetries, EtcdErrors.isRetryable(failure), !isClosed else { throw failure }
+            // A cancelled caller (a shutdown, a client gone) gets the failure rather than more tries.
+            guard attempt < options.readRetries, EtcdErrors.isRetryable(failure), !isClosed, !Task.isCancelled else {
+                throw failure
+            }
             attempt += 1
             counters.retries.add(1, ordering: .relaxed)
             delay = attempt == 1 ? options.retryDelay : min(delay * 2, options.maxRetryDelay)

@@ -8,8 +8,8 @@ public struct EtcdStoreOptions: Sendable {
     /// How long one unary request (Range, Txn, Compact, lease calls) may take.
     public var requestTimeout: Duration = .seconds(15)
     /// Reads (get, list, current revision, lease lookups) and keep-alives are retried this many times
-    /// after an unavailable member or a lost connection; writes are never retried (their outcome is
-    /// unknown, so they fail with `unavailable`).
+    /// after an unavailable member or a lost connection, unless the caller's task was cancelled;
+    /// writes are never retried (their outcome is unknown, so they fail with `unavailable`).
     public var readRetries: Int = 10
     /// The first retry's delay; each further one doubles, up to `maxRetryDelay`.
     public var retryDelay: Duration = .milliseconds(50)
