@@ -86,6 +86,11 @@ public final class APIServer: Sendable {
         for cache in feed.caches { cache.closeWatches(.unavailable(reason: "the API server is shutting down")) }
     }
 
+    /// Why the watch caches last failed to list or follow the store, and when (nil if they never
+    /// failed). Renewed at every retry while the store stays unreachable: a recent one means the
+    /// caches are not following the store now, and reads wait or fail.
+    public var storeFeedFailure: (reason: String, at: ContinuousClock.Instant)? { feed.lastFailure }
+
     /// Waits until the caches reflect the store as it was when `run()` started.
     public func waitUntilReady() async throws {
         // First the first listing (the feed notes the store's head before it), then that head.

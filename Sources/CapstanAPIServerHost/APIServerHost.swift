@@ -3,6 +3,7 @@ public import CapstanAPIServer
 public import CapstanHTTP2
 public import CapstanRPC
 public import CapstanStore
+import Logging
 import CapstanWire
 
 /// Where the cluster state lives: `sqlite:DIRECTORY` or `etcd:HOST:PORT[,HOST:PORT…]`.
@@ -32,10 +33,12 @@ public enum StoreAddress: Sendable, Hashable, CustomStringConvertible {
 /// A configuration error of the host, with a message for the operator.
 public enum APIServerHostError: Error, CustomStringConvertible {
     case invalidArgument(String)
+    /// The watch caches could not list the store before the start-up timeout.
+    case storeUnavailable(String)
 
     public var description: String {
         switch self {
-        case .invalidArgument(let message): message
+        case .invalidArgument(let message), .storeUnavailable(let message): message
         }
     }
 }
@@ -167,7 +170,7 @@ public final class APIServerHost: Sendable {
         let health = HealthService(serverStatus: .notServing)
         let storeProbe = StoreHealthProbe(
             store: store, health: health, services: [""] + APIServer.serviceNames,
-            ready: { try await api.waitUntilReady() },
+            ready: { try await api.waitUntilReady() }, feedFailure: { api.storeFeedFailure },
             interval: options.storeProbeInterval, timeout: options.storeProbeTimeout)
         storeProbe.set(false)
         _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
@@ -216,13 +219,40 @@ public final class APIServerHost: Sendable {
             metricsEndpoint: metricsEndpoint, transport: transport, group: group, serving: serving,
             closeStore: closeStore)
         do {
-            try await api.waitUntilReady()
+            try await waitUntilReady(api, timeout: options.startupTimeout)
         } catch {
             await running.stop()
             throw error
         }
         storeProbe.set(true)
         return running
+    }
+
+    /// Waits until the caches hold the store, logging each new reason the store cannot be read
+    /// meanwhile (an etcd that is not up yet is retried, not silently waited for); at the
+    /// timeout, fails with the last of them.
+    private static func waitUntilReady(_ api: APIServer, timeout: Duration) async throws {
+        let logger = Logger(label: "capstan.apiserver")
+        let reporter = Task {
+            var reported: String?
+            while !Task.isCancelled {
+                if let failure = api.storeFeedFailure, failure.reason != reported {
+                    reported = failure.reason
+                    logger.warning(
+                        "cannot read the store yet; retrying until it answers (the start-up timeout is \(timeout))",
+                        metadata: ["error": "\(failure.reason)"])
+                }
+                guard (try? await Task.sleep(for: .milliseconds(200))) != nil else { return }
+            }
+        }
+        defer { reporter.cancel() }
+        do {
+            try await api.waitUntilReady()
+        } catch {
+            guard let failure = api.storeFeedFailure else { throw error }
+            throw APIServerHostError.storeUnavailable(
+                "the watch caches could not read the store within \(timeout): \(failure.reason)")
+        }
     }
 
     /// Starts a graceful shutdown without waiting: health turns NOT_SERVING, GOAWAY is sent, watches

@@ -9,8 +9,10 @@ import Synchronization
 /// Every `interval` it asks the store whether it could take a write (`Store.checkWritable`: for
 /// etcd a linearizable read, which needs a leader with a quorum; for SQLite a pass through the
 /// writer's queue), bounded by `timeout`. A probe that fails or times out turns the whole server
-/// (`""`) and every API service `NOT_SERVING`; the next one that succeeds turns them `SERVING`
-/// again. Each change is logged once. So a load balancer, or an operator's `grpc_health_probe`,
+/// (`""`) and every API service `NOT_SERVING`, and so does a watch cache feed that failed to
+/// follow the store within the last few retries (a store that takes writes whose changes the
+/// caches cannot read); the next probe that finds both well turns them `SERVING` again. Each
+/// change is logged once. So a load balancer, or an operator's `grpc_health_probe`,
 /// moves away from an API server that lost its store (etcd down or cut off, a SQLite writer that
 /// cannot write) while it still accepts connections, as a Kubernetes API server's
 /// `/healthz` reports its etcd. The standard services (health, reflection) stay as they are.
@@ -22,6 +24,8 @@ struct StoreHealthProbe: Sendable {
     let services: [String]
     /// Returns once the caches first hold the store (the host marks the names SERVING then).
     let ready: @Sendable () async throws -> Void
+    /// The watch caches' latest failure to follow the store, and when (`APIServer.storeFeedFailure`).
+    let feedFailure: @Sendable () -> (reason: String, at: ContinuousClock.Instant)?
     let interval: Duration
     let timeout: Duration
     let logger = Logger(label: "capstan.apiserver")
@@ -32,18 +36,24 @@ struct StoreHealthProbe: Sendable {
         var healthy = true
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: interval)) != nil else { return }
-            let failure = await probe()
+            let failure = await probe() ?? recentFeedFailure()
             guard (failure == nil) != healthy else { continue }
             healthy = failure == nil
             set(healthy)
             if let failure {
-                logger.warning(
-                    "the store cannot take writes; health is NOT_SERVING until it can",
-                    metadata: ["error": "\(failure)"])
+                logger.warning("the store cannot be used; health is NOT_SERVING until it can", metadata: ["error": "\(failure)"])
             } else {
-                logger.notice("the store can take writes again; health is SERVING")
+                logger.notice("the store can be used again; health is SERVING")
             }
         }
+    }
+
+    /// Why the watch caches are not following the store, if they failed within the last few
+    /// retries (a store that takes writes but whose changes the caches cannot read, such as
+    /// SQLite history pages that fail to read, leaves reads stale or failing).
+    private func recentFeedFailure() -> String? {
+        guard let failure = feedFailure(), failure.at.duration(to: .now) < max(interval * 3, .seconds(5)) else { return nil }
+        return "the watch caches cannot follow the store: \(failure.reason)"
     }
 
     /// Marks every name `SERVING` or `NOT_SERVING`.

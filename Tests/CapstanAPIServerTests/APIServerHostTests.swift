@@ -2,6 +2,7 @@ import CapstanAPI
 import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanRPC
+import CapstanStore
 import Testing
 
 /// The API server host over HTTP/2: a graceful shutdown with watches open ends the watches with
@@ -74,6 +75,24 @@ struct APIServerHostTests {
             }
             await clients.close()
             await host.stop()
+        }
+    }
+
+    @Test("a store that cannot be read at start-up fails the start with the store's own error", .timeLimit(.minutes(2)))
+    func unreachableStoreAtStart() async throws {
+        // Nothing listens on port 1 of the loopback address: every connection is refused. One
+        // try per read, so that failures come within the short start-up timeout.
+        let options = testOptions { $0.startupTimeout = .seconds(3) }
+        var storeOptions = EtcdStoreOptions()
+        storeOptions.readRetries = 0
+        let store = try EtcdStore(endpoints: ["127.0.0.1:1"], options: storeOptions)
+        do {
+            let host = try await APIServerHost.start(store: store, closeStore: { await store.close() }, options: options)
+            await host.stop()
+            Issue.record("the start succeeded without a store")
+        } catch let error as APIServerHostError {
+            let text = error.description
+            #expect(text.contains("could not read the store within") && text.contains("store unavailable"), "\(text)")
         }
     }
 }

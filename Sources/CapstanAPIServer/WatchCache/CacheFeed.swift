@@ -1,4 +1,5 @@
 import CapstanStore
+import Synchronization
 
 /// Keeps every kind's watch cache in step with the store through one store watch of
 /// `/registry/`.
@@ -25,6 +26,13 @@ final class CacheFeed: Sendable {
     let historyRevisions: Int64
     /// Longest pause between attempts when the store fails.
     let maxBackoff: Duration
+    /// The feed's latest failure and when it happened (see `lastFailure`).
+    private let failure = Mutex<(reason: String, at: ContinuousClock.Instant)?>(nil)
+
+    /// Why the feed last failed to list or follow the store, and when; nil if it never failed.
+    /// While the store stays unreachable this is renewed at every attempt (at most `maxBackoff`
+    /// apart), so a failure older than a few attempts means the feed follows the store again.
+    var lastFailure: (reason: String, at: ContinuousClock.Instant)? { failure.withLock { $0 } }
 
     init(store: any Store, caches: [WatchCache], progress: CacheProgress, historyRevisions: Int64, maxBackoff: Duration = .seconds(2)) {
         self.store = store
@@ -45,6 +53,7 @@ final class CacheFeed: Sendable {
         var resumeFrom: Int64?
         while !Task.isCancelled {
             var applied = 0
+            var following: ContinuousClock.Instant?
             do throws(StoreError) {
                 let start: Int64
                 if let revision = resumeFrom, let resumed = try await resume(from: revision) {
@@ -55,7 +64,7 @@ final class CacheFeed: Sendable {
                     start = try await initialize(withHistory: withHistory, floor: historyFloor)
                 }
                 resumeFrom = nil
-                backoff = .milliseconds(20)
+                following = .now
                 try await follow(from: start, applied: &applied)
             } catch .compacted(_, let compactedRevision) {
                 withHistory = withHistory && applied == 0
@@ -63,9 +72,16 @@ final class CacheFeed: Sendable {
                 resumeFrom = nil
                 continue
             } catch {
+                if Task.isCancelled { break }
+                failure.withLock { $0 = ("\(error)", .now) }
                 for cache in caches { cache.fail(.store(error)) }
                 let reached = progress.revision
                 if reached >= 0, resumeFrom == nil { resumeFrom = reached }
+                // The pause starts short again only after the feed followed the store for a while
+                // (or applied changes): a store that lists but fails at once is not hammered.
+                if let following, applied > 0 || following.duration(to: .now) >= .seconds(1) {
+                    backoff = .milliseconds(20)
+                }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, maxBackoff)
             }

@@ -1,0 +1,92 @@
+@testable import CapstanAPIServer
+import CapstanAPI
+import CapstanAPIServerHost
+import CapstanRPC
+import CapstanStore
+import CapstanTestSupport
+import Synchronization
+import Testing
+
+/// A real SQLite store whose watch fails at once (as when the history it would replay cannot be
+/// read) while everything else works: fault injection around the real store, as the SQLite fault
+/// VFS does one level down.
+final class UnwatchableStore: Store {
+    let store: SQLiteStore
+    let watches = Atomic<Int>(0)
+
+    init(_ store: SQLiteStore) { self.store = store }
+
+    nonisolated(nonsending) func get(_ key: String) async throws(StoreError) -> KeyValue { try await store.get(key) }
+    nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
+        async throws(StoreError) -> ListResult
+    {
+        try await store.list(prefix: prefix, after: continueKey, limit: limit, revision: revision)
+    }
+    nonisolated(nonsending) func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
+        async throws(StoreError) -> Int64
+    {
+        try await store.create(key, value: value, lease: lease, unchanged: unchanged)
+    }
+    nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision])
+        async throws(StoreError) -> Int64
+    {
+        try await store.update(key, value: value, expectedRevision: expectedRevision, unchanged: unchanged)
+    }
+    nonisolated(nonsending) func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
+        try await store.delete(key, expectedRevision: expectedRevision)
+    }
+    func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
+        watches.add(1, ordering: .relaxed)
+        throw .unavailable(reason: "injected: the history cannot be read")
+    }
+    func compact(_ revision: Int64) async throws(StoreError) { try await store.compact(revision) }
+    func currentRevision() async throws(StoreError) -> Int64 { try await store.currentRevision() }
+    func checkWritable() async throws(StoreError) { try await store.checkWritable() }
+    func grantLease(ttl: Duration) async throws(StoreError) -> Int64 { try await store.grantLease(ttl: ttl) }
+    func keepAlive(_ lease: Int64) async throws(StoreError) -> Duration { try await store.keepAlive(lease) }
+    func revokeLease(_ lease: Int64) async throws(StoreError) { try await store.revokeLease(lease) }
+}
+
+@Suite("Watch cache feed retries")
+struct FeedBackoffTests {
+    @Test("a store that lists but whose watch fails at once is retried with a growing pause, and the failure is reported")
+    func growingPause() async throws {
+        try await withTemporaryDirectory { directory in
+            let sqlite = try await SQLiteStore.open(directory: directory)
+            let store = UnwatchableStore(sqlite)
+            _ = try await store.create("/registry/pods/default/p", value: [])
+            let progress = CacheProgress()
+            let cache = WatchCache(codec: PodStrategy.codec, limits: WatchCache.Limits(), progress: progress)
+            let feed = CacheFeed(
+                store: store, caches: [cache], progress: progress, historyRevisions: 0, maxBackoff: .milliseconds(400))
+            let running = Task { await feed.run() }
+            try await Task.sleep(for: .seconds(2))
+            running.cancel()
+            await running.value
+            // 20, 40, 80, 160, 320, then 400 ms: about eight tries in 2 s. Starting again from
+            // 20 ms after every listing that worked made it a hundred.
+            let tries = store.watches.load(ordering: .relaxed)
+            #expect(tries >= 3 && tries <= 15, "\(tries) watch attempts in 2 s")
+            #expect(feed.lastFailure?.reason.contains("injected") == true)
+            await sqlite.close()
+        }
+    }
+
+    @Test("health is NOT_SERVING while the caches cannot follow a store that still takes writes", .timeLimit(.minutes(1)))
+    func healthFollowsTheFeed() async throws {
+        try await withTemporaryDirectory { directory in
+            let sqlite = try await SQLiteStore.open(directory: directory)
+            let store = UnwatchableStore(sqlite)
+            let host = try await APIServerHost.start(store: store, closeStore: { await sqlite.close() }, options: testOptions())
+            let clients = try HTTP2Clients(address: host.address)
+            let health = Grpc_Health_V1_Health.Client(clients.api.rpc)
+            var request = Grpc_Health_V1_HealthCheckRequest()
+            request.service = Pods.serviceName
+            // The store takes writes (its own probe passes), but nothing written reaches the caches.
+            #expect(await eventually { (try? await health.check(request).status) == .notServing }, "health stayed SERVING")
+            try await sqlite.checkWritable()
+            await clients.close()
+            await host.stop()
+        }
+    }
+}
