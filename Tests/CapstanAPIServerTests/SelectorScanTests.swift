@@ -120,6 +120,11 @@ struct SelectorScanTests {
         ProtoBytes.appendBytesField(6, entry, to: &metadata)
         ProtoBytes.appendBytesField(1, metadata, to: &twice)
         #expect(scan.fields(twice) == nil)
+        // A bool whose ten-byte varint sets only bits past 63: protobuf-c reads it as true.
+        let overlong: [UInt8] = [0x12, 0x0B, 0x20] + Array(repeating: 0x80, count: 9) + [0x02]
+        let overlongMinion = Self.compare(MinionStrategy.self, overlong)
+        #expect(overlongMinion != nil && overlongMinion?.decoded.fields["spec.unschedulable"] == "true")
+        #expect(MinionStrategy.selectorScan.fields(overlong) == nil)
         // A NUL byte or invalid UTF-8 in a string.
         for name in [[0x77, 0x00, 0x65], [0x77, 0xff]] as [[UInt8]] {
             var meta: [UInt8] = []

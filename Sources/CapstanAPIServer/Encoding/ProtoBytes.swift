@@ -97,6 +97,9 @@ enum ProtoBytes {
             let byte = bytes[index]
             index += 1
             guard shift < 64 else { throw Malformed() }
+            // The tenth byte holds bit 63 only: bits past it would be dropped here, while other
+            // decoders (protobuf-c's bool) still see them, so such a varint counts as malformed.
+            guard shift < 63 || byte & 0x7e == 0 else { throw Malformed() }
             result |= UInt64(byte & 0x7f) << shift
             if byte & 0x80 == 0 { return result }
             shift += 7
