@@ -36,10 +36,18 @@ struct FieldSelectorTests {
         #expect(parsed.matches(FieldValues(pod().selectableFields)) == expected, "\(selector) on values from a dictionary")
     }
 
-    @Test("an unset phase counts as PENDING")
+    @Test("an unset phase counts as PENDING, and so does a selector naming UNSPECIFIED")
     func unsetPhase() throws {
         let selector = try FieldSelector.parse("status.phase=Pending", schema: Pod.fieldSchema)
         #expect(selector.matches(pod(phase: .unspecified).selectableFields))
+        for text in ["status.phase=UNSPECIFIED", "status.phase=POD_PHASE_UNSPECIFIED"] {
+            let unspecified = try FieldSelector.parse(text, schema: Pod.fieldSchema)
+            #expect(unspecified.matches(pod(phase: .unspecified).selectableFieldValues), "\(text)")
+            #expect(unspecified.matches(pod(phase: .pending).selectableFieldValues), "\(text)")
+            #expect(!unspecified.matches(pod(phase: .running).selectableFieldValues), "\(text)")
+        }
+        let notUnspecified = try FieldSelector.parse("status.phase!=Unspecified", schema: Pod.fieldSchema)
+        #expect(!notUnspecified.matches(pod(phase: .unspecified).selectableFieldValues))
     }
 
     @Test("minions select on spec.unschedulable, case-insensitively")

@@ -35,7 +35,10 @@ extension Pod: APIObject {
 
     public static let fieldSchema = FieldSchema([
         "spec.host": .string,
-        "status.phase": .of(PodPhase.self),
+        // As objects show it: an unset phase (and a selector naming UNSPECIFIED) is PENDING.
+        "status.phase": .enumeration(
+            { PodPhase(protoName: $0).map(PodPhase.selectorValue) },
+            names: PodPhase.allCases.filter { $0 != .unspecified }.compactMap(\.protoName)),
     ])
 
     /// `spec.host` is "" while unscheduled; an unset phase counts as `PENDING`, its default.
