@@ -2,9 +2,10 @@
 //   capstan apiserver --listen 127.0.0.1:7443 --store sqlite:/var/lib/capstan [--metrics-listen 127.0.0.1:7444]
 //   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443] [--metrics-listen 127.0.0.1:7444|off]
 //   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json]
-//         [--shutdown-grace-period SECONDS (10)]
+//         [--token-file FILE (TOKEN,NAME[,read-only] per line)] [--shutdown-grace-period SECONDS (10)]
 import ArgumentParser
 import CapstanAllocator
+import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanHTTP2
 import CapstanRPC
@@ -51,6 +52,35 @@ struct LogFlags: ParsableArguments {
     }
 }
 
+/// Who may call the API, shared by the daemons.
+struct AuthFlags: ParsableArguments {
+    @Option(
+        help: """
+            File of bearer tokens, one TOKEN,NAME[,read-only] per line (# comments): callers of the API services must \
+            send "authorization: Bearer TOKEN"; read-only names may only Get, List and Watch. Without it nothing \
+            authenticates callers.
+            """)
+    var tokenFile: String?
+
+    /// The token check for the API services, if a token file was given.
+    func interceptors() throws -> [any ServerInterceptor] {
+        guard let tokenFile else { return [] }
+        let text: String
+        do {
+            text = try String(contentsOfFile: tokenFile, encoding: .utf8)
+        } catch {
+            throw ValidationError("--token-file \(tokenFile): cannot read it: \(error.localizedDescription)")
+        }
+        do {
+            let tokens = try TokenAuthenticator.tokens(fromFile: text)
+            guard !tokens.isEmpty else { throw ValidationError("--token-file \(tokenFile): no tokens in it") }
+            return [TokenAuthenticator(tokens: tokens)]
+        } catch let error as TokenAuthenticator.TokenFileError {
+            throw ValidationError("--token-file \(tokenFile): \(error)")
+        }
+    }
+}
+
 /// How a daemon stops, shared by the daemons.
 struct ShutdownFlags: ParsableArguments {
     @Option(
@@ -92,6 +122,7 @@ struct APIServerCommand: AsyncParsableCommand {
     var metricsListen: String?
 
     @OptionGroup var log: LogFlags
+    @OptionGroup var auth: AuthFlags
     @OptionGroup var shutdown: ShutdownFlags
 
     func run() async throws {
@@ -103,8 +134,11 @@ struct APIServerCommand: AsyncParsableCommand {
         }
         let metrics = try parseMetricsListen(metricsListen)
         let grace = try shutdown.gracePeriod()
+        let interceptors = try auth.interceptors()
         let logger = try log.bootstrap()
-        try await serveAPI(listen: listen, store: address, metricsListen: metrics, logger: logger, gracePeriod: grace)
+        try await serveAPI(
+            listen: listen, store: address, metricsListen: metrics, logger: logger, interceptors: interceptors,
+            gracePeriod: grace)
     }
 }
 
@@ -123,15 +157,18 @@ struct UpCommand: AsyncParsableCommand {
     var metricsListen = defaultUpMetricsListen
 
     @OptionGroup var log: LogFlags
+    @OptionGroup var auth: AuthFlags
     @OptionGroup var shutdown: ShutdownFlags
 
     func run() async throws {
         let metrics = try parseMetricsListen(metricsListen)
         let grace = try shutdown.gracePeriod()
+        let interceptors = try auth.interceptors()
         let logger = try log.bootstrap()
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         try await serveAPI(
-            listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger, gracePeriod: grace)
+            listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger, interceptors: interceptors,
+            gracePeriod: grace)
     }
 }
 
@@ -139,7 +176,7 @@ struct UpCommand: AsyncParsableCommand {
 /// `gracePeriod`, or until a second signal) and closes.
 func serveAPI(
     listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger,
-    gracePeriod: Duration
+    interceptors: [any ServerInterceptor], gracePeriod: Duration
 ) async throws {
     let (host, port): (String, Int)
     do {
@@ -149,7 +186,14 @@ func serveAPI(
     }
     let server = try await APIServerHost.start(
         store: address, host: host, port: port,
-        observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen))
+        observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen),
+        interceptors: interceptors)
+    if interceptors.isEmpty, !isLoopback(host) {
+        FileHandle.standardError.write(Data("""
+            capstan: warning: listening on \(host) without --token-file: anyone who can reach it can read and change \
+            the cluster\n
+            """.utf8))
+    }
     print("capstan: API server listening on \(server.address) (store: \(address); memory: \(Allocator.summary))")
     print("capstan: reach it with any gRPC client, e.g. grpcurl -plaintext \(server.address) list")
     if let endpoint = server.metricsEndpoint {
@@ -189,4 +233,9 @@ final class SignalCount: Sendable {
 
     /// Counts one more signal and returns how many there have been.
     func next() -> Int { count.add(1, ordering: .relaxed).newValue }
+}
+
+/// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+func isLoopback(_ host: String) -> Bool {
+    host == "localhost" || host == "::1" || host.hasPrefix("127.")
 }

@@ -147,4 +147,61 @@ struct CapstanExecutableTests {
         await transport.close()
         await group.shutdown()
     }
+
+    @Test("capstan apiserver --token-file: no token is UNAUTHENTICATED, a read-only one may only read, health stays open")
+    func tokenFile() async throws {
+        let executable = try #require(Self.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-auth-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let out = directory + "/out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        try "# tokens\nadmin-token,admin\nviewer-token,viewer,read-only\n".write(
+            toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+        let process = Subprocess()
+        process.executableURL = executable
+        process.arguments = [
+            "apiserver", "--store", "sqlite:" + directory + "/data", "--listen", "127.0.0.1:0",
+            "--token-file", directory + "/tokens",
+        ]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let banner = try await Self.waitForText(out) { $0.contains("grpcurl") || !process.isRunning }
+        let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
+
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
+        let minions = Minions.Client(RPCClient(transport: transport))
+        func options(_ token: String?) -> CallOptions {
+            guard let token else { return CallOptions() }
+            var metadata = Metadata()
+            try? metadata.add("authorization", "Bearer \(token)")
+            return CallOptions(metadata: metadata)
+        }
+        func code(_ call: () async throws -> Void) async -> RPCCode? {
+            do {
+                try await call()
+                return nil
+            } catch {
+                return (error as? RPCError)?.code ?? .unknown
+            }
+        }
+        var minion = Minion()
+        minion.metadata.name = "m1"
+        minion.spec.address = "10.0.0.1"
+        #expect(await code { _ = try await minions.list(ListRequest(), options: options(nil)) } == .unauthenticated)
+        #expect(await code { _ = try await minions.list(ListRequest(), options: options("wrong")) } == .unauthenticated)
+        #expect(await code { _ = try await minions.create(minion, options: options("viewer-token")) } == .permissionDenied)
+        #expect(await code { _ = try await minions.create(minion, options: options("admin-token")) } == nil)
+        #expect(await code { _ = try await minions.list(ListRequest(), options: options("viewer-token")) } == nil)
+        // Health stays open (load balancers probe it without a token).
+        let health = try await Grpc_Health_V1_Health.Client(RPCClient(transport: transport)).check(Grpc_Health_V1_HealthCheckRequest())
+        #expect(health.status == .serving)
+        await transport.close()
+        await group.shutdown()
+        kill(process.processIdentifier, SIGTERM)
+        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(process.terminationStatus == 0)
+    }
 }

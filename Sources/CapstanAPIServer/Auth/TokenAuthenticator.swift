@@ -43,13 +43,57 @@ public struct TokenAuthenticator: ServerInterceptor {
         try await next(context)
     }
 
-    private func authenticate(_ header: String?) throws(RegistryError) -> Identity {
+    /// The identity of an `authorization` value: the scheme `Bearer` (any case), one or more
+    /// spaces or tabs, the token (RFC 6750), optionally followed by spaces or tabs.
+    func authenticate(_ header: String?) throws(RegistryError) -> Identity {
         guard let header else { throw .unauthenticated(reason: "missing authorization metadata: send \"Bearer <token>\"") }
-        let parts = header.split(separator: " ", maxSplits: 1)
+        let parts = header.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw .unauthenticated(reason: "authorization metadata must be \"Bearer <token>\"")
         }
         guard let identity = tokens[String(parts[1])] else { throw .unauthenticated(reason: "unknown token") }
         return identity
+    }
+}
+
+extension TokenAuthenticator {
+    /// Why a token file cannot be used.
+    public struct TokenFileError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The tokens of a token file: one `TOKEN,NAME[,read-only]` per line (the identity may call
+    /// every method unless `read-only` is given); blank lines and lines starting with `#` are
+    /// skipped, and spaces around each column are ignored. Every other shape, an empty token or
+    /// name, and a token given twice are errors naming the line.
+    public static func tokens(fromFile text: String) throws(TokenFileError) -> [String: Identity] {
+        var tokens: [String: Identity] = [:]
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = trimmed(raw)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            func fail(_ reason: String) -> TokenFileError { TokenFileError(description: "token file line \(index + 1): \(reason)") }
+            let columns = line.split(separator: ",", omittingEmptySubsequences: false).map(trimmed)
+            guard (2...3).contains(columns.count) else { throw fail("expected TOKEN,NAME or TOKEN,NAME,read-only") }
+            let (token, name) = (columns[0], columns[1])
+            guard !token.isEmpty, !token.contains(where: { $0 == " " || $0 == "\t" }) else {
+                throw fail("the token must be one word, not empty")
+            }
+            guard !name.isEmpty else { throw fail("the name must not be empty") }
+            var access = Identity.Access.readWrite
+            if columns.count == 3 {
+                guard columns[2] == "read-only" else { throw fail("the third column may only be read-only, got '\(columns[2])'") }
+                access = .readOnly
+            }
+            guard tokens[token] == nil else { throw fail("this token was given before (for \(tokens[token]!.name))") }
+            tokens[token] = Identity(name: name, access: access)
+        }
+        return tokens
+    }
+
+    /// `text` without spaces, tabs and carriage returns at either end.
+    private static func trimmed(_ text: Substring) -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
+        return String(text[first...last])
     }
 }

@@ -1,0 +1,48 @@
+@testable import CapstanAPIServer
+import Testing
+
+/// The daemons' `--token-file` and the `authorization` header as RFC 6750 allows it.
+@Suite("Bearer tokens")
+struct TokenFileTests {
+    @Test("a token file: TOKEN,NAME[,read-only] per line, comments and blank lines skipped")
+    func parses() throws {
+        let tokens = try TokenAuthenticator.tokens(fromFile: """
+            # who may call
+            s3cret, admin
+
+              v1ew ,viewer, read-only\r
+            """)
+        #expect(tokens == [
+            "s3cret": Identity(name: "admin", access: .readWrite), "v1ew": Identity(name: "viewer", access: .readOnly),
+        ])
+    }
+
+    @Test("a bad token file names the line and what is wrong", arguments: [
+        ("a,b\nonly-a-token\n", "line 2: expected TOKEN,NAME"),
+        ("a,b,c,d", "line 1: expected TOKEN,NAME"),
+        (",admin", "line 1: the token must be one word"),
+        ("two words,admin", "line 1: the token must be one word"),
+        ("a,", "line 1: the name must not be empty"),
+        ("a,admin,admin", "line 1: the third column may only be read-only"),
+        ("a,admin\n# again\na,other", "line 3: this token was given before (for admin)"),
+    ])
+    func refuses(text: String, expected: String) {
+        do {
+            _ = try TokenAuthenticator.tokens(fromFile: text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.description.contains(expected), "\(error)")
+        }
+    }
+
+    @Test("Bearer in any case, then one or more spaces or tabs, then the token; trailing blanks are allowed")
+    func headers() throws {
+        let authenticator = TokenAuthenticator(tokens: ["tok": Identity(name: "admin", access: .readWrite)])
+        for header in ["Bearer tok", "bearer tok", "Bearer  tok", "Bearer\ttok", "Bearer tok ", " Bearer tok"] {
+            #expect((try? authenticator.authenticate(header))?.name == "admin", "\(header.debugDescription)")
+        }
+        for header in ["Bearer", "Bearer tok extra", "Basic tok", "Bearertok", "Bearer other"] {
+            #expect((try? authenticator.authenticate(header)) == nil, "\(header.debugDescription)")
+        }
+    }
+}
