@@ -29,6 +29,31 @@ struct CapstanExecutableTests {
         throw TestTimeout(what: "\(file) to show what the test waits for")
     }
 
+    /// Runs `capstan apiserver` on a fresh SQLite directory, on a free loopback port, with the
+    /// arguments `arguments` gives for the directory (which it may fill first), and hands `body`
+    /// the process, its stdout file and its address. SIGKILLs it afterwards if it still runs.
+    static func withAPIServerProcess(
+        _ arguments: (String) throws -> [String],
+        _ body: (Subprocess, _ out: String, _ address: String) async throws -> Void
+    ) async throws {
+        let executable = try #require(capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-exe-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let out = directory + "/out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        let process = Subprocess()
+        process.executableURL = executable
+        process.arguments = ["apiserver", "--store", "sqlite:" + directory + "/data", "--listen", "127.0.0.1:0"]
+            + (try arguments(directory))
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let banner = try await waitForText(out) { $0.contains("grpcurl") || !process.isRunning }
+        let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
+        try await body(process, out, String(api))
+    }
+
     @Test("capstan up: JSON request logs on stderr, GET /metrics, the Metrics RPC, a clean stop on SIGTERM")
     func up() async throws {
         let executable = try #require(Self.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
@@ -100,108 +125,80 @@ struct CapstanExecutableTests {
 
     @Test("a stop with a stream that never ends: calls are ended after the grace period, or at a second signal", arguments: [false, true])
     func stopWithAStreamOpen(secondSignal: Bool) async throws {
-        let executable = try #require(Self.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-stop-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let out = directory + "/out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        let process = Subprocess()
-        process.executableURL = executable
         // With a second signal the grace period is long: only the signal can end the stream in time.
-        process.arguments = [
-            "apiserver", "--store", "sqlite:" + directory + "/data", "--listen", "127.0.0.1:0",
-            "--shutdown-grace-period", secondSignal ? "600" : "1",
-        ]
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let banner = try await Self.waitForText(out) { $0.contains("grpcurl") || !process.isRunning }
-        let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
+        try await Self.withAPIServerProcess({ _ in ["--shutdown-grace-period", secondSignal ? "600" : "1"] }) {
+            process, out, api in
+            // A reflection stream whose client keeps its side open: a graceful drain waits for it.
+            let group = try EventLoopGroup(threads: 1)
+            let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
+            let stream = try await transport.openStream(
+                path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", metadata: Metadata(), deadline: nil)
+            try await stream.writer.writeMessage([0x3A, 0x00])
+            var responses = stream.responses.makeAsyncIterator()
+            while let part = try await responses.next() {
+                if case .message = part { break }
+            }
 
-        // A reflection stream whose client keeps its side open: a graceful drain waits for it.
-        let group = try EventLoopGroup(threads: 1)
-        let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
-        let stream = try await transport.openStream(
-            path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", metadata: Metadata(), deadline: nil)
-        try await stream.writer.writeMessage([0x3A, 0x00])
-        var responses = stream.responses.makeAsyncIterator()
-        while let part = try await responses.next() {
-            if case .message = part { break }
-        }
-
-        let signalled = ContinuousClock.now
-        kill(process.processIdentifier, SIGTERM)
-        if secondSignal {
-            _ = try await Self.waitForText(out) { $0.contains("shutting down") }
-            try await Task.sleep(for: .milliseconds(500))
-            #expect(process.isRunning, "the drain waits for the open stream")
+            let signalled = ContinuousClock.now
             kill(process.processIdentifier, SIGTERM)
+            if secondSignal {
+                _ = try await Self.waitForText(out) { $0.contains("shutting down") }
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(process.isRunning, "the drain waits for the open stream")
+                kill(process.processIdentifier, SIGTERM)
+            }
+            for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning, "still running \(signalled.duration(to: .now)) after the signal")
+            #expect(process.terminationStatus == 0)
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            #expect(text.contains("capstan: stopped"), "stdout: \(text)")
+            stream.writer.cancel()
+            await transport.close()
+            await group.shutdown()
         }
-        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!process.isRunning, "still running \(signalled.duration(to: .now)) after the signal")
-        #expect(process.terminationStatus == 0)
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        #expect(text.contains("capstan: stopped"), "stdout: \(text)")
-        stream.writer.cancel()
-        await transport.close()
-        await group.shutdown()
     }
 
     @Test("capstan apiserver --token-file: no token is UNAUTHENTICATED, a read-only one may only read, health stays open")
     func tokenFile() async throws {
-        let executable = try #require(Self.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-auth-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let out = directory + "/out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        try "# tokens\nadmin-token,admin\nviewer-token,viewer,read-only\n".write(
-            toFile: directory + "/tokens", atomically: true, encoding: .utf8)
-        let process = Subprocess()
-        process.executableURL = executable
-        process.arguments = [
-            "apiserver", "--store", "sqlite:" + directory + "/data", "--listen", "127.0.0.1:0",
-            "--token-file", directory + "/tokens",
-        ]
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let banner = try await Self.waitForText(out) { $0.contains("grpcurl") || !process.isRunning }
-        let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
-
-        let group = try EventLoopGroup(threads: 1)
-        let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
-        let minions = Minions.Client(RPCClient(transport: transport))
-        func options(_ token: String?) -> CallOptions {
-            guard let token else { return CallOptions() }
-            var metadata = Metadata()
-            try? metadata.add("authorization", "Bearer \(token)")
-            return CallOptions(metadata: metadata)
+        let arguments = { (directory: String) throws -> [String] in
+            try "# tokens\nadmin-token,admin\nviewer-token,viewer,read-only\n".write(
+                toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+            return ["--token-file", directory + "/tokens"]
         }
-        func code(_ call: () async throws -> Void) async -> RPCCode? {
-            do {
-                try await call()
-                return nil
-            } catch {
-                return (error as? RPCError)?.code ?? .unknown
+        try await Self.withAPIServerProcess(arguments) { process, _, api in
+            let group = try EventLoopGroup(threads: 1)
+            let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
+            let minions = Minions.Client(RPCClient(transport: transport))
+            func options(_ token: String?) -> CallOptions {
+                guard let token else { return CallOptions() }
+                var metadata = Metadata()
+                try? metadata.add("authorization", "Bearer \(token)")
+                return CallOptions(metadata: metadata)
             }
+            func code(_ call: () async throws -> Void) async -> RPCCode? {
+                do {
+                    try await call()
+                    return nil
+                } catch {
+                    return (error as? RPCError)?.code ?? .unknown
+                }
+            }
+            var minion = Minion()
+            minion.metadata.name = "m1"
+            minion.spec.address = "10.0.0.1"
+            #expect(await code { _ = try await minions.list(ListRequest(), options: options(nil)) } == .unauthenticated)
+            #expect(await code { _ = try await minions.list(ListRequest(), options: options("wrong")) } == .unauthenticated)
+            #expect(await code { _ = try await minions.create(minion, options: options("viewer-token")) } == .permissionDenied)
+            #expect(await code { _ = try await minions.create(minion, options: options("admin-token")) } == nil)
+            #expect(await code { _ = try await minions.list(ListRequest(), options: options("viewer-token")) } == nil)
+            // Health stays open (load balancers probe it without a token).
+            let health = try await Grpc_Health_V1_Health.Client(RPCClient(transport: transport)).check(Grpc_Health_V1_HealthCheckRequest())
+            #expect(health.status == .serving)
+            await transport.close()
+            await group.shutdown()
+            kill(process.processIdentifier, SIGTERM)
+            for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(process.terminationStatus == 0)
         }
-        var minion = Minion()
-        minion.metadata.name = "m1"
-        minion.spec.address = "10.0.0.1"
-        #expect(await code { _ = try await minions.list(ListRequest(), options: options(nil)) } == .unauthenticated)
-        #expect(await code { _ = try await minions.list(ListRequest(), options: options("wrong")) } == .unauthenticated)
-        #expect(await code { _ = try await minions.create(minion, options: options("viewer-token")) } == .permissionDenied)
-        #expect(await code { _ = try await minions.create(minion, options: options("admin-token")) } == nil)
-        #expect(await code { _ = try await minions.list(ListRequest(), options: options("viewer-token")) } == nil)
-        // Health stays open (load balancers probe it without a token).
-        let health = try await Grpc_Health_V1_Health.Client(RPCClient(transport: transport)).check(Grpc_Health_V1_HealthCheckRequest())
-        #expect(health.status == .serving)
-        await transport.close()
-        await group.shutdown()
-        kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(process.terminationStatus == 0)
     }
 }
