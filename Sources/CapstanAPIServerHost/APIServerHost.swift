@@ -35,10 +35,12 @@ public enum APIServerHostError: Error, CustomStringConvertible {
     case invalidArgument(String)
     /// The watch caches could not list the store before the start-up timeout.
     case storeUnavailable(String)
+    /// A listener could not be opened (the address is in use, or not this machine's).
+    case cannotListen(String)
 
     public var description: String {
         switch self {
-        case .invalidArgument(let message), .storeUnavailable(let message): message
+        case .invalidArgument(let message), .storeUnavailable(let message), .cannotListen(let message): message
         }
     }
 }
@@ -185,7 +187,11 @@ public final class APIServerHost: Sendable {
         let transport: HTTP2ServerTransport
         do {
             if let listen = observability.metricsListen, let metrics {
-                metricsEndpoint = try MetricsEndpoint(host: listen.host, port: listen.port) { metrics.prometheusText() }
+                do {
+                    metricsEndpoint = try MetricsEndpoint(host: listen.host, port: listen.port) { metrics.prometheusText() }
+                } catch {
+                    throw APIServerHostError.cannotListen("cannot serve metrics on \(listen.host):\(listen.port): \(error)")
+                }
             } else {
                 metricsEndpoint = nil
             }
@@ -194,7 +200,7 @@ public final class APIServerHost: Sendable {
                     host: host, port: port, configuration: transportConfiguration, group: group)
             } catch {
                 metricsEndpoint?.stop()
-                throw error
+                throw APIServerHostError.cannotListen("cannot listen on \(host):\(port): \(error)")
             }
         } catch {
             await group.shutdown()

@@ -95,4 +95,20 @@ struct APIServerHostTests {
             #expect(text.contains("could not read the store within") && text.contains("store unavailable"), "\(text)")
         }
     }
+
+    @Test("a port in use fails the start naming the address", .timeLimit(.minutes(2)))
+    func portInUse() async throws {
+        try await withTemporaryDirectory { directory in
+            let first = try await APIServerHost.start(store: .sqlite(directory + "/a"), options: testOptions())
+            do {
+                let second = try await APIServerHost.start(store: .sqlite(directory + "/b"), port: first.port, options: testOptions())
+                await second.stop()
+                Issue.record("a second server listened on port \(first.port)")
+            } catch let error as APIServerHostError {
+                #expect(error.description.hasPrefix("cannot listen on 127.0.0.1:\(first.port): "), "\(error)")
+                #expect(error.description.contains("in use"), "\(error)")
+            }
+            await first.stop()
+        }
+    }
 }
