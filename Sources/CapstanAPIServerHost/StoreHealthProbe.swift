@@ -34,9 +34,20 @@ struct StoreHealthProbe: Sendable {
     func run() async {
         guard (try? await ready()) != nil else { return }
         var healthy = true
+        // A store call that outlived its probe's timeout (a hung fsync): no other is started
+        // until it returns, so calls do not pile up while the store hangs.
+        var unanswered: (call: CallState, since: ContinuousClock.Instant)?
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: interval)) != nil else { return }
-            let failure = await probe() ?? recentFeedFailure()
+            var failure: String?
+            if let (call, since) = unanswered, !call.returned.load(ordering: .acquiring) {
+                failure = "the store has not answered a probe sent \(since.duration(to: .now)) ago"
+            } else {
+                let (answer, call) = await probe()
+                unanswered = answer == nil || call.returned.load(ordering: .acquiring) ? nil : (call, .now)
+                failure = answer
+            }
+            failure = failure ?? recentFeedFailure()
             guard (failure == nil) != healthy else { continue }
             healthy = failure == nil
             set(healthy)
@@ -64,7 +75,7 @@ struct StoreHealthProbe: Sendable {
     /// nil when the store answered within `timeout`, else what went wrong. The call and the
     /// timer are unstructured tasks, so that a store call deaf to cancellation cannot hold the
     /// probe past its timeout; the first to finish answers and both are cancelled.
-    private func probe() async -> String? {
+    private func probe() async -> (failure: String?, call: CallState) {
         let store = store
         let timeout = timeout
         let answer = FirstAnswer()
@@ -72,7 +83,9 @@ struct StoreHealthProbe: Sendable {
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
             answer.give("no answer within \(timeout)")
         }
+        let state = CallState()
         let call = Task {
+            defer { state.returned.store(true, ordering: .releasing) }
             do {
                 try await store.checkWritable()
                 answer.give(nil)
@@ -87,8 +100,13 @@ struct StoreHealthProbe: Sendable {
         }
         timer.cancel()
         call.cancel()
-        return result
+        return (result, state)
     }
+}
+
+/// Whether a probe's store call has returned.
+private final class CallState: Sendable {
+    let returned = Atomic<Bool>(false)
 }
 
 /// The first answer given, awaited by one caller.

@@ -8,13 +8,20 @@ import Synchronization
 import Testing
 
 /// A real SQLite store whose watch fails at once (as when the history it would replay cannot be
-/// read) while everything else works: fault injection around the real store, as the SQLite fault
-/// VFS does one level down.
-final class UnwatchableStore: Store {
+/// read) or whose write check hangs, while everything else works: fault injection around the
+/// real store, as the SQLite fault VFS does one level down.
+final class FaultyStore: Store {
     let store: SQLiteStore
     let watches = Atomic<Int>(0)
+    let failsWatches: Bool
+    /// While set, `checkWritable` hangs, deaf to cancellation (as behind a hung fsync).
+    let checksHang = Atomic<Bool>(false)
+    let checks = Atomic<Int>(0)
 
-    init(_ store: SQLiteStore) { self.store = store }
+    init(_ store: SQLiteStore, failsWatches: Bool = true) {
+        self.store = store
+        self.failsWatches = failsWatches
+    }
 
     nonisolated(nonsending) func get(_ key: String) async throws(StoreError) -> KeyValue { try await store.get(key) }
     nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
@@ -37,23 +44,30 @@ final class UnwatchableStore: Store {
     }
     func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
         watches.add(1, ordering: .relaxed)
+        guard failsWatches else { return try await store.watch(prefix: prefix, fromRevision: fromRevision) }
         throw .unavailable(reason: "injected: the history cannot be read")
     }
     func compact(_ revision: Int64) async throws(StoreError) { try await store.compact(revision) }
     func currentRevision() async throws(StoreError) -> Int64 { try await store.currentRevision() }
-    func checkWritable() async throws(StoreError) { try await store.checkWritable() }
+    func checkWritable() async throws(StoreError) {
+        checks.add(1, ordering: .relaxed)
+        await Task.detached { [self] in
+            while checksHang.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+        }.value
+        try await store.checkWritable()
+    }
     func grantLease(ttl: Duration) async throws(StoreError) -> Int64 { try await store.grantLease(ttl: ttl) }
     func keepAlive(_ lease: Int64) async throws(StoreError) -> Duration { try await store.keepAlive(lease) }
     func revokeLease(_ lease: Int64) async throws(StoreError) { try await store.revokeLease(lease) }
 }
 
-@Suite("Watch cache feed retries")
-struct FeedBackoffTests {
+@Suite("Store faults: the feed's retries and health")
+struct StoreFaultTests {
     @Test("a store that lists but whose watch fails at once is retried with a growing pause, and the failure is reported")
     func growingPause() async throws {
         try await withTemporaryDirectory { directory in
             let sqlite = try await SQLiteStore.open(directory: directory)
-            let store = UnwatchableStore(sqlite)
+            let store = FaultyStore(sqlite)
             _ = try await store.create("/registry/pods/default/p", value: [])
             let progress = CacheProgress()
             let cache = WatchCache(codec: PodStrategy.codec, limits: WatchCache.Limits(), progress: progress)
@@ -76,7 +90,7 @@ struct FeedBackoffTests {
     func healthFollowsTheFeed() async throws {
         try await withTemporaryDirectory { directory in
             let sqlite = try await SQLiteStore.open(directory: directory)
-            let store = UnwatchableStore(sqlite)
+            let store = FaultyStore(sqlite)
             let host = try await APIServerHost.start(store: store, closeStore: { await sqlite.close() }, options: testOptions())
             let clients = try HTTP2Clients(address: host.address)
             let health = Grpc_Health_V1_Health.Client(clients.api.rpc)
@@ -87,6 +101,26 @@ struct FeedBackoffTests {
             try await sqlite.checkWritable()
             await clients.close()
             await host.stop()
+        }
+    }
+
+    @Test("a store call that hangs past the probe's timeout is not followed by more until it returns", .timeLimit(.minutes(1)))
+    func hungProbesDoNotPileUp() async throws {
+        try await withTemporaryDirectory { directory in
+            let sqlite = try await SQLiteStore.open(directory: directory)
+            let store = FaultyStore(sqlite, failsWatches: false)
+            try await withProbedServer(store: store, closeStore: { await sqlite.close() }) { api in
+                let health = Grpc_Health_V1_Health.Client(api.rpc)
+                #expect(try await health.check(Grpc_Health_V1_HealthCheckRequest()).status == .serving)
+                store.checksHang.store(true, ordering: .relaxed)
+                let before = store.checks.load(ordering: .relaxed)
+                // Probes every 100 ms, each bounded by 1 s: four seconds would start four calls.
+                #expect(await eventually { (try? await health.check(Grpc_Health_V1_HealthCheckRequest()).status) == .notServing })
+                try await Task.sleep(for: .seconds(4))
+                #expect(store.checks.load(ordering: .relaxed) - before <= 1, "\(store.checks.load(ordering: .relaxed) - before) calls")
+                store.checksHang.store(false, ordering: .relaxed)
+                #expect(await eventually { (try? await health.check(Grpc_Health_V1_HealthCheckRequest()).status) == .serving })
+            }
         }
     }
 }
