@@ -41,6 +41,18 @@ struct LabelSelectorTests {
         #expect(try !LabelSelector.parse("a=").matches([:]))
     }
 
+    @Test("as in Kubernetes, an empty slot of a value set is the empty value: () is the set of it")
+    func emptySlots() throws {
+        #expect(try LabelSelector.parse("a in ()").matches(["a": ""]))
+        #expect(try !LabelSelector.parse("a in ()").matches(["a": "x"]))
+        #expect(try LabelSelector.parse("a in (x,)").matches(["a": ""]))
+        #expect(try LabelSelector.parse("a in (,x)").matches(["a": "x"]))
+        #expect(try !LabelSelector.parse("a notin (x,,y)").matches(["a": ""]))
+        #expect(try LabelSelector.parse("a notin (x,,y)").matches(["a": "z"]))
+        let parsed = try LabelSelector.parse("a in (x,)")
+        #expect(try LabelSelector.parse(parsed.description) == parsed, "\(parsed.description)")
+    }
+
     @Test("bad syntax reports position and token", arguments: [
         ("a in (x", 7, "", "expected \",\" or \")\""),
         ("a in x", 5, "x", "expected \"(\""),
@@ -48,7 +60,7 @@ struct LabelSelectorTests {
         ("a=b,", 4, "", "expected a label key"),
         (",a", 0, ",", "expected a label key"),
         ("a==(", 3, "(", "expected a label value"),
-        ("a in ()", 6, ")", "expected a label value"),
+        ("a in (=)", 6, "=", "expected a label value"),
         ("A B=c", 2, "B", "expected an operator"),
         ("-a=b", 0, "-a", "invalid label key"),
         ("a=b c", 4, "c", "expected \",\" or the end"),

@@ -142,16 +142,24 @@ private struct LabelSelectorParser {
         }
     }
 
+    /// `(v1,v2,…)`. As in Kubernetes, a slot may be empty and stands for the empty value: `()`
+    /// is the set of "", and `(a,)` holds "a" and "".
     private mutating func valueSet() throws(SelectorError) -> Set<String> {
         guard cursor.current.kind == .openParen else { throw error("expected \"(\"") }
         cursor.advance()
         var values: Set<String> = []
         while true {
-            guard cursor.current.kind == .word else { throw error("expected a label value") }
-            let token = cursor.current
-            if let reason = DNS1123.labelValueViolation(token.text) { throw error("invalid label value: \(reason)") }
-            values.insert(token.text)
-            cursor.advance()
+            switch cursor.current.kind {
+            case .word:
+                let token = cursor.current
+                if let reason = DNS1123.labelValueViolation(token.text) { throw error("invalid label value: \(reason)") }
+                values.insert(token.text)
+                cursor.advance()
+            case .comma, .closeParen:
+                values.insert("")
+            default:
+                throw error("expected a label value, \",\" or \")\"")
+            }
             switch cursor.current.kind {
             case .comma:
                 cursor.advance()
