@@ -132,6 +132,22 @@ struct InformerTests {
         }
     }
 
+    @Test("a watch that is too old right after every listing (OUT_OF_RANGE) makes the informer list again after a growing pause, not at once")
+    func relistBacksOff() async throws {
+        // The server's ring never keeps up with the listing: every Pods/Watch is OUT_OF_RANGE.
+        let tooOld = WatchTooOld()
+        try await withServerAndClient(interceptors: [tooOld]) { _, client in
+            let informer = client.pods.informer(options: InformerOptions(initialBackoff: .milliseconds(100), maxBackoff: .seconds(1)))
+            informer.start()
+            try await Task.sleep(for: .seconds(2))
+            let lists = informer.statistics.lists
+            await informer.stop()
+            // Pauses of 0.1, 0.2, 0.4, 0.8 s: about five listings in 2 s (at once: hundreds).
+            #expect(lists >= 2 && lists <= 10, "\(lists) listings in 2 s")
+            #expect(tooOld.watches.load(ordering: .relaxed) == lists)
+        }
+    }
+
     @Test("an informer narrowed by namespace and selectors holds exactly what a List with them returns")
     func narrowed() async throws {
         try await withServerAndClient { _, client in
@@ -171,5 +187,17 @@ struct InformerTests {
         #expect(!informer.hasSynced)
         await #expect(throws: CancellationError.self) { try await informer.waitUntilSynced() }
         await client.close()
+    }
+}
+
+/// Refuses every Pods/Watch as too old, as a server whose event ring is outrun by the writes
+/// during each listing would.
+final class WatchTooOld: ServerInterceptor {
+    let watches = Atomic<Int>(0)
+
+    func intercept(_ context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        guard context.method.method == "Watch" else { return try await next(context) }
+        watches.add(1, ordering: .relaxed)
+        throw RPCError(code: .outOfRange, message: "resource version 1 is too old; list again")
     }
 }

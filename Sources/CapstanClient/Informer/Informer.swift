@@ -34,6 +34,10 @@ public final class Informer<Object: Resource>: Sendable {
         var synced = false
         /// The last revision seen: of the listing, an event or a bookmark.
         var revision: UInt64 = 0
+        /// A watch with initial events is under way and has not sent the BOOKMARK that ends
+        /// them: its objects come in key order, not revision order, so `revision` stays until
+        /// the BOOKMARK, and a watch that ends before it needs a listing.
+        var initialEventsPending = false
         var statistics = InformerStatistics()
         var syncWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
         var nextWaiter = 0
@@ -180,16 +184,19 @@ public final class Informer<Object: Resource>: Sendable {
         var backoff = options.initialBackoff
         var needsList = true
         while !Task.isCancelled {
+            var listed = false
+            var delivered = false
             do {
                 if needsList {
                     try await relist()
                     needsList = false
+                    listed = true
                 }
-                var delivered = false
                 try await watch {
                     delivered = true
                     backoff = self.options.initialBackoff
                 }
+                if state.withLock({ $0.initialEventsPending }) { needsList = true }
                 // The server ended the watch with OK: resume, at once if it delivered anything.
                 if !delivered {
                     guard (try? await Task.sleep(for: backoff * Double.random(in: 0.8...1.2))) != nil else { break }
@@ -198,7 +205,14 @@ public final class Informer<Object: Resource>: Sendable {
             } catch let error as RPCError where error.code == .outOfRange {
                 note(error)
                 needsList = true
+                // A listing whose watch was already too old (the kind changes faster than a
+                // listing takes) is not repeated at once: the pause grows until one keeps up.
+                if listed && !delivered {
+                    guard (try? await Task.sleep(for: backoff * Double.random(in: 0.8...1.2))) != nil else { break }
+                    backoff = min(backoff * 2, options.maxBackoff)
+                }
             } catch {
+                if state.withLock({ $0.initialEventsPending }) { needsList = true }
                 if Task.isCancelled { break }
                 note(error)
                 let jitter = Double.random(in: 0.8...1.2)
@@ -241,9 +255,12 @@ public final class Informer<Object: Resource>: Sendable {
     /// Watches from the last revision seen until the stream ends; `progressed` runs on every
     /// event (bookmarks included), and the backoff starts over.
     private func watch(progressed: () -> Void) async throws {
-        let from = state.withLock { $0.revision }
-        // Revision 0 is a store never written: nothing was listed, and a watch "from now" could
-        // miss what is written before it starts; ask for the current objects first instead.
+        let from = state.withLock { state in
+            // Revision 0 is a store never written: nothing was listed, and a watch "from now"
+            // could miss what is written before it starts; ask for the current objects first.
+            state.initialEventsPending = state.revision == 0
+            return state.revision
+        }
         let stream = try await client.watch(
             namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, resourceVersion: from,
             sendInitialEvents: from == 0, allowBookmarks: true)
@@ -263,7 +280,8 @@ public final class Informer<Object: Resource>: Sendable {
     /// Applies one watch event to the cache; returns the change handlers must hear about.
     private func apply(_ event: WatchEvent<Object>, to state: inout State) -> CacheChange<Object>? {
         let object = event.object
-        state.revision = max(state.revision, object.metadata.resourceVersion)
+        if event.type == .bookmark { state.initialEventsPending = false }
+        if !state.initialEventsPending { state.revision = max(state.revision, object.metadata.resourceVersion) }
         switch event.type {
         case .added, .modified:
             state.statistics.events += 1
