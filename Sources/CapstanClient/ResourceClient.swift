@@ -83,8 +83,9 @@ public struct ResourceClient<Object: Resource>: Sendable {
     }
 
     /// Watches the kind: the changes after `resourceVersion` (0: from now), or with
-    /// `sendInitialEvents` every current object first. Opening the stream is retried like a
-    /// read; later failures end the stream (iterate it to see them). `timeout`, if given, bounds
+    /// `sendInitialEvents` every current object first. Starting the watch (until the server's
+    /// response headers say it is in place) is retried like a read, and a refused read-after
+    /// revision is forgotten as for a read; later failures end the stream (iterate it to see them). `timeout`, if given, bounds
     /// the whole watch; by default it has none. Cancel or drop the stream to end it.
     public func watch(
         namespace: String = "", labelSelector: String = "", fieldSelector: String = "", resourceVersion: UInt64 = 0,
@@ -104,7 +105,11 @@ public struct ResourceClient<Object: Resource>: Sendable {
     public func watch(_ request: WatchRequest, timeout: Duration? = nil) async throws -> WatchStream<Object> {
         let rpc = runner.rpc
         let call = try await runner.withRetries(Object.watchMethod.path, timeout: timeout, .idempotent) { options in
-            try await rpc.serverStreaming(Object.watchMethod, request, options: options)
+            let call = try await rpc.serverStreaming(Object.watchMethod, request, options: options)
+            // A watch that fails to start answers with its status only (UNAVAILABLE, a refused
+            // read-after revision): wait for the headers or that status, within the retries.
+            _ = try await call.responseMetadata
+            return call
         }
         return WatchStream(call: call, session: runner.session)
     }

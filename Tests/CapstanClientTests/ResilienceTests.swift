@@ -9,6 +9,7 @@ import Testing
 struct ResilienceTests {
     static let podsGet = "/capstan.v1.Pods/Get"
     static let podsCreate = "/capstan.v1.Pods/Create"
+    static let podsWatch = "/capstan.v1.Pods/Watch"
 
     @Test("a call that outlasts its deadline fails with DEADLINE_EXCEEDED, per call and by default")
     func deadlines() async throws {
@@ -23,6 +24,23 @@ struct ResilienceTests {
             // Other calls are not held back.
             #expect(try await short.pods.list().items.count == 1)
             await short.close()
+        }
+    }
+
+    @Test("a watch that fails to start with UNAVAILABLE is retried before it is handed over")
+    func watchStartRetried() async throws {
+        let recorder = CallRecorder()
+        try await withServerAndClient(interceptors: [recorder]) { _, client in
+            recorder.failBefore(Self.podsWatch, times: 2)
+            let stream = try await client.pods.watch()
+            #expect(recorder.count(Self.podsWatch) == 3)
+            let created = try await client.pods.create(Make.pod("p"))
+            let first = try await bounded("the first event") { () async throws -> WatchEvent<Pod>? in
+                var events = stream.makeAsyncIterator()
+                return try await events.next()
+            }
+            #expect(first?.type == .added && first?.object == created)
+            stream.cancel()
         }
     }
 

@@ -134,6 +134,9 @@ extension Registry {
             filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
             allowBookmarks: request.allowBookmarks)
         defer { subscription.stop() }
+        // The watch is in place: the headers say so at once (a client retries a watch that fails
+        // to start, such as one whose read-after revision is refused, until it has them).
+        try await response.sendHeaders()
         // Each wake-up writes what the watcher's queue holds by then as one batch.
         try await subscription.queue.forEachBatch(upTo: 256) { batch in
             var messages: [EncodedMessage<S.Event>] = []

@@ -8,6 +8,13 @@ public struct ResponseStream<Message: WireMessage>: Sendable {
         self.call = call
     }
 
+    /// Sends the response headers now, if no message has carried them yet: a client waiting for
+    /// the call to be accepted (a watch in place) learns it before the first message, which may
+    /// be long in coming. Throws once the call ended.
+    public func sendHeaders() async throws {
+        try await call.sendHeaders()
+    }
+
     /// Sends one message, suspending while the client cannot take more.
     /// Throws once the call ended (finished, cancelled or past its deadline).
     /// Write from one task at a time.

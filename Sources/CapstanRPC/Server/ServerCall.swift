@@ -65,6 +65,11 @@ final class ServerCall: Sendable {
         state.withLock { $0.trailers.merge(trailers) }
     }
 
+    /// Sends the response headers now if they are still pending (see `ResponseStream.sendHeaders`).
+    func sendHeaders() async throws {
+        if let headers = try takeHeadersForWrite() { try await writer.writeHeaders(headers) }
+    }
+
     /// Sends one response message, preceded by the headers if they are still pending.
     func writeMessage(_ bytes: [UInt8]) async throws {
         if let headers = try takeHeadersForWrite() { try await writer.writeHeaders(headers) }
