@@ -1,6 +1,7 @@
 @testable import CapstanAPIServer
 import CapstanAPI
 import CapstanStore
+import CapstanTestSupport
 import CapstanWire
 import Testing
 
@@ -192,6 +193,29 @@ struct WatchFanOutTests {
         for revision in Int64(2)...21 { small.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision)) }
         await #expect(throws: RegistryError.watcherTooSlow(limit: 5)) { _ = try await lagging.queue.next(upTo: 64) }
         lagging.stop()
+    }
+
+    @Test("a quiet watcher that read past other watchers' entries recovers from where it read, though its own last event left the ring")
+    func recoveryFromWhereItRead() async throws {
+        var limits = WatchCache.Limits()
+        limits.watcherQueueLimit = 5
+        limits.ringCapacity = 8
+        let cache = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
+        cache.reset(objects: [], revision: 1)
+        let quiet = try cache.watch(
+            filter: ObjectFilter(namespace: "quiet"), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        let reader = Task { try await quiet.queue.next(upTo: 64) ?? [] }
+        // Twenty entries for another namespace, each read (and passed over) as it comes: the
+        // watcher's own position stays at its start, long out of the ring.
+        for revision in Int64(2)...21 {
+            cache.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision))
+            #expect(await eventually { quiet.queue.readThroughRevision == revision }, "read through \(revision)")
+        }
+        // Seven more at once, past the log's five entries but within the ring's eight, then its own.
+        cache.apply((22...28).map { put(namespace: "prod", name: "p", labels: [:], revision: $0) }[...])
+        cache.apply(put(namespace: "quiet", name: "q", labels: [:], revision: 29))
+        #expect(try summary(await reader.value) == ["added quiet/q@29"])
+        quiet.stop()
     }
 
     @Test("the log wakes each parked watcher once per entry, refuses to park one that has entries waiting, and drops ended watchers from its list")

@@ -28,7 +28,8 @@ final class FanOutLog: Sendable {
         case read(next: Int)
         /// Nothing after the cursor yet.
         case none
-        /// Entries after the cursor were dropped: the watcher is too slow.
+        /// Entries after the cursor were dropped (the watcher then recovers its own from the ring,
+        /// or is too slow).
         case missed
     }
 

@@ -14,8 +14,9 @@ final class WatchCache: Sendable {
     struct Limits: Sendable {
         /// Recent events kept for watches that resume.
         var ringCapacity = 10_000
-        /// Live events a watcher may lag behind before it is dropped (the fan-out log keeps
-        /// this many).
+        /// Live events of its own a watcher may lag behind before it is dropped; the fan-out log
+        /// keeps this many entries for all watchers, and the ring covers a watcher whose unread
+        /// entries the log dropped (see `WatcherQueue`).
         var watcherQueueLimit = 1_000
         /// Watchers this kind serves at once.
         var maxWatchers = 10_000
@@ -259,19 +260,23 @@ final class WatchCache: Sendable {
     private func recover(watcher id: Int, filter: ObjectFilter, after position: Int64, limit: Int)
         -> WatcherQueue.Recovery?
     {
-        shared.withLock { shared in
+        // The events and the log's position are taken together under the lock; the filter runs
+        // outside it (up to the ring's 10,000 events), so appends and reads do not wait for it.
+        let taken: (events: [CacheEvent], cursor: Int)? = shared.withLock { shared in
             guard shared.watchers[id] != nil, shared.failure == nil, let state = shared.state,
                 let events = state.ring.events(after: position)
             else { return nil }
-            var recovered: [[UInt8]] = []
-            for event in events {
-                guard let bytes = event.delivery(for: filter) else { continue }
-                if recovered.count == limit { return nil }
-                recovered.append(bytes)
-            }
-            let revision = events.last?.revision ?? position
-            return WatcherQueue.Recovery(events: recovered, revision: revision, cursor: log.nextSequence)
+            return (events, log.nextSequence)
         }
+        guard let taken else { return nil }
+        var recovered: [[UInt8]] = []
+        for event in taken.events {
+            guard let bytes = event.delivery(for: filter) else { continue }
+            if recovered.count == limit { return nil }
+            recovered.append(bytes)
+        }
+        let revision = taken.events.last?.revision ?? position
+        return WatcherQueue.Recovery(events: recovered, revision: revision, cursor: taken.cursor)
     }
 
     /// How many watchers are registered (for tests).

@@ -10,10 +10,9 @@ import Synchronization
 /// cursor on. The log keeps `limit` entries for all of the kind's watchers, so a watcher whose
 /// unread entries were dropped takes its own events from the kind's ring instead (`recover`):
 /// only when those are more than `limit`, or the ring no longer holds them, has it lost events;
-/// it then ends with `watcherTooSlow` (it can resume from the last revision it received). A
-/// queue without a log
-/// takes live events through `push` instead, bounded by `limit` in the same way: a push that
-/// finds the queue full ends the watcher after what was queued.
+/// it then ends with `watcherTooSlow` (it can resume from the last revision it received). A queue
+/// without a log takes live events through `push` instead, bounded by `limit` in the same way: a
+/// push that finds the queue full ends the watcher after what was queued.
 ///
 /// The watch handler pulls with `next()` or `forEachBatch`, from one task.
 final class WatcherQueue: Sendable {
@@ -66,6 +65,9 @@ final class WatcherQueue: Sendable {
         /// Revision of the newest event or bookmark queued, or else the newest the client knew when
         /// it started (0 for a watch from "now": a bookmark at the start revision is news to it).
         var lastRevision: Int64
+        /// The revision of the newest log entry read, whether or not it was for this watcher: the
+        /// watcher has every change of its selection up to here (where a ring recovery starts).
+        var readThrough: Int64 = 0
         /// How the watch ends once `items` are delivered; nil while it goes on.
         var ending: Ending?
         /// The puller parked until something changes; it looks again when resumed.
@@ -140,6 +142,9 @@ final class WatcherQueue: Sendable {
     /// The revision the watcher has every change up to: its newest event queued, or the revision
     /// it started after.
     var position: Int64 { max(lastRevision, live?.floor ?? 0) }
+
+    /// The revision of the newest log entry this watcher read, its own or not (for tests).
+    var readThroughRevision: Int64 { state.withLock { $0.readThrough } }
 
     /// Whether the watch has ended or been cancelled (the cache drops it).
     var isEnded: Bool { state.withLock { $0.ending != nil || $0.cancelled } }
@@ -252,19 +257,25 @@ final class WatcherQueue: Sendable {
     }
 
     /// Reads the log from the cursor: the events for this watcher (at most `limit`), and whether
-    /// the cursor moved. A cursor behind the log ends the watcher with `watcherTooSlow`.
+    /// the cursor moved. A cursor behind the log recovers the watcher's events from the ring
+    /// (`Live.recover`), or ends the watcher with `watcherTooSlow` when they cannot be.
     private func takeLive(_ live: Live, upTo limit: Int) -> (batch: [[UInt8]], progressed: Bool) {
-        let (cursor, known, bound) = state.withLock { ($0.cursor, $0.lastRevision, $0.ending == nil ? Int.max : $0.liveEnd) }
+        let (cursor, known, through, bound) = state.withLock {
+            ($0.cursor, $0.lastRevision, $0.readThrough, $0.ending == nil ? Int.max : $0.liveEnd)
+        }
         guard cursor < bound else { return ([], false) }
         var batch: [[UInt8]] = []
         var lastRevision = known
+        var readThrough = through
         let read = live.log.read(from: cursor, upTo: min(limit, bound - cursor)) { entry in
             switch entry {
             case .event(let event, let natural):
+                readThrough = max(readThrough, event.revision)
                 guard event.revision > live.floor, let bytes = live.select(event, natural) else { return }
                 batch.append(bytes)
                 lastRevision = max(lastRevision, event.revision)
             case .bookmark(let revision, let bytes):
+                readThrough = max(readThrough, revision)
                 guard live.allowBookmarks, lastRevision < revision else { return }
                 batch.append(bytes)
                 lastRevision = revision
@@ -276,13 +287,17 @@ final class WatcherQueue: Sendable {
         case .missed:
             // Entries it had not read were dropped, perhaps only other watchers' (a shared log
             // holds `limit` entries for all): it is too slow only if its own events are more.
-            let recovery = state.withLock { $0.ending == nil } ? live.recover?(position, self.limit) : nil
+            // From the newest entry it read, its own or not: a quiet watcher's own last event may
+            // be far older than the ring.
+            let from = max(position, through)
+            let recovery = state.withLock { $0.ending == nil } ? live.recover?(from, self.limit) : nil
             return state.withLock { state in
                 if let recovery, state.ending == nil, state.cursor == cursor {
                     // Queued, so that they are taken in batches of the puller's size.
                     state.items.append(contentsOf: recovery.events.map(Item.event))
                     state.cursor = recovery.cursor
                     state.lastRevision = max(state.lastRevision, recovery.revision)
+                    state.readThrough = max(state.readThrough, recovery.revision)
                     return ([], true)
                 }
                 if state.ending == nil { state.ending = .failed(.watcherTooSlow(limit: self.limit)) }
@@ -293,6 +308,7 @@ final class WatcherQueue: Sendable {
             state.withLock { state in
                 state.cursor = next
                 state.lastRevision = max(state.lastRevision, lastRevision)
+                state.readThrough = max(state.readThrough, readThrough)
             }
             return (batch, true)
         }
