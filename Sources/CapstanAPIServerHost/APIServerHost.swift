@@ -45,6 +45,15 @@ public enum APIServerHostError: Error, CustomStringConvertible {
     }
 }
 
+/// Whether `host` (as `--listen` takes it) is a loopback address: `localhost`, `::1`, or an IPv4
+/// literal in 127.0.0.0/8.
+public func isLoopbackAddress(_ host: String) -> Bool {
+    if host == "localhost" || host == "::1" { return true }
+    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) else { return false }
+    return parts[0] == "127"
+}
+
 /// Splits `HOST:PORT` (`[::1]:7443` for IPv6) into its parts; `flag` names the option in errors.
 public func parseListenAddress(
     _ text: String, flag: String = "--listen"

@@ -188,7 +188,7 @@ func serveAPI(
         store: address, host: host, port: port,
         observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen),
         interceptors: interceptors)
-    if interceptors.isEmpty, !isLoopback(host) {
+    if interceptors.isEmpty, !isLoopbackAddress(host) {
         FileHandle.standardError.write(Data("""
             capstan: warning: listening on \(host) without --token-file: anyone who can reach it can read and change \
             the cluster\n
@@ -233,9 +233,4 @@ final class SignalCount: Sendable {
 
     /// Counts one more signal and returns how many there have been.
     func next() -> Int { count.add(1, ordering: .relaxed).newValue }
-}
-
-/// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
-func isLoopback(_ host: String) -> Bool {
-    host == "localhost" || host == "::1" || host.hasPrefix("127.")
 }

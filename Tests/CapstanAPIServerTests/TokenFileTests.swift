@@ -1,4 +1,5 @@
 @testable import CapstanAPIServer
+import CapstanAPIServerHost
 import Testing
 
 /// The daemons' `--token-file` and the `authorization` header as RFC 6750 allows it.
@@ -14,6 +15,15 @@ struct TokenFileTests {
             """)
         #expect(tokens == [
             "s3cret": Identity(name: "admin", access: .readWrite), "v1ew": Identity(name: "viewer", access: .readOnly),
+        ])
+    }
+
+    @Test("a token file with Windows line endings reads as lines")
+    func crlf() throws {
+        let tokens = try TokenAuthenticator.tokens(fromFile: "# who\r\nadmin-token,admin\r\nviewer-token,viewer,read-only\r\n")
+        #expect(tokens == [
+            "admin-token": Identity(name: "admin", access: .readWrite),
+            "viewer-token": Identity(name: "viewer", access: .readOnly),
         ])
     }
 
@@ -43,6 +53,14 @@ struct TokenFileTests {
         }
         for header in ["Bearer", "Bearer tok extra", "Basic tok", "Bearertok", "Bearer other"] {
             #expect((try? authenticator.authenticate(header)) == nil, "\(header.debugDescription)")
+        }
+    }
+
+    @Test("loopback listen addresses (no warning without a token file) and others")
+    func loopback() {
+        for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1"] { #expect(isLoopbackAddress(host), "\(host)") }
+        for host in ["0.0.0.0", "10.0.0.1", "127.example.com", "127.0.0", "::", "example.com"] {
+            #expect(!isLoopbackAddress(host), "\(host)")
         }
     }
 }

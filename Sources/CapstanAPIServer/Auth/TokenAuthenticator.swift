@@ -44,7 +44,8 @@ public struct TokenAuthenticator: ServerInterceptor {
     }
 
     /// The identity of an `authorization` value: the scheme `Bearer` (any case), one or more
-    /// spaces or tabs, the token (RFC 6750), optionally followed by spaces or tabs.
+    /// spaces, the token (RFC 6750). Tabs count as spaces, and blanks before the scheme or after
+    /// the token are ignored.
     func authenticate(_ header: String?) throws(RegistryError) -> Identity {
         guard let header else { throw .unauthenticated(reason: "missing authorization metadata: send \"Bearer <token>\"") }
         let parts = header.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -68,7 +69,8 @@ extension TokenAuthenticator {
     /// name, and a token given twice are errors naming the line.
     public static func tokens(fromFile text: String) throws(TokenFileError) -> [String: Identity] {
         var tokens: [String: Identity] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line ending (a CRLF file is one Character per line end, not "\r" then "\n").
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = trimmed(raw)
             if line.isEmpty || line.hasPrefix("#") { continue }
             func fail(_ reason: String) -> TokenFileError { TokenFileError(description: "token file line \(index + 1): \(reason)") }
@@ -90,10 +92,10 @@ extension TokenAuthenticator {
         return tokens
     }
 
-    /// `text` without spaces, tabs and carriage returns at either end.
+    /// `text` without white space at either end.
     private static func trimmed(_ text: Substring) -> String {
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
-        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
         return String(text[first...last])
     }
 }
