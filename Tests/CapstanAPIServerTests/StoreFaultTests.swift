@@ -13,14 +13,15 @@ import Testing
 final class FaultyStore: Store {
     let store: SQLiteStore
     let watches = Atomic<Int>(0)
-    let failsWatches: Bool
+    /// While set, `watch` fails at once.
+    let failsWatches: Atomic<Bool>
     /// While set, `checkWritable` hangs, deaf to cancellation (as behind a hung fsync).
     let checksHang = Atomic<Bool>(false)
     let checks = Atomic<Int>(0)
 
     init(_ store: SQLiteStore, failsWatches: Bool = true) {
         self.store = store
-        self.failsWatches = failsWatches
+        self.failsWatches = Atomic(failsWatches)
     }
 
     nonisolated(nonsending) func get(_ key: String) async throws(StoreError) -> KeyValue { try await store.get(key) }
@@ -44,7 +45,7 @@ final class FaultyStore: Store {
     }
     func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
         watches.add(1, ordering: .relaxed)
-        guard failsWatches else { return try await store.watch(prefix: prefix, fromRevision: fromRevision) }
+        guard failsWatches.load(ordering: .relaxed) else { return try await store.watch(prefix: prefix, fromRevision: fromRevision) }
         throw .unavailable(reason: "injected: the history cannot be read")
     }
     func compact(_ revision: Int64) async throws(StoreError) { try await store.compact(revision) }
@@ -99,6 +100,13 @@ struct StoreFaultTests {
             // The store takes writes (its own probe passes), but nothing written reaches the caches.
             #expect(await eventually { (try? await health.check(request).status) == .notServing }, "health stayed SERVING")
             try await sqlite.checkWritable()
+            // Once the store can be followed again, and a change came through, health recovers
+            // at the next probe (not only when the last failure has aged).
+            store.failsWatches.store(false, ordering: .relaxed)
+            let created = try await clients.api.pods.create(Make.pod("after"))
+            #expect(await eventually { (try? await clients.api.pods.get(Make.get("after"))) == created })
+            let recovered = await eventually(timeout: .milliseconds(1_500)) { (try? await health.check(request).status) == .serving }
+            #expect(recovered, "health stayed NOT_SERVING after the feed followed the store again")
             await clients.close()
             await host.stop()
         }

@@ -26,13 +26,24 @@ final class CacheFeed: Sendable {
     let historyRevisions: Int64
     /// Longest pause between attempts when the store fails.
     let maxBackoff: Duration
-    /// The feed's latest failure and when it happened (see `lastFailure`).
-    private let failure = Mutex<(reason: String, at: ContinuousClock.Instant)?>(nil)
+    private struct Failures {
+        var last: (reason: String, at: ContinuousClock.Instant)?
+        /// When the feed last began to follow the store.
+        var followingSince: ContinuousClock.Instant?
+    }
 
-    /// Why the feed last failed to list or follow the store, and when; nil if it never failed.
-    /// While the store stays unreachable this is renewed at every attempt (at most `maxBackoff`
-    /// apart), so a failure older than a few attempts means the feed follows the store again.
-    var lastFailure: (reason: String, at: ContinuousClock.Instant)? { failure.withLock { $0 } }
+    /// The feed's latest failure and whether it follows the store since (see `lastFailure`).
+    private let failures = Mutex(Failures())
+
+    /// Why the feed last failed to list or follow the store, and when; nil if it never failed or
+    /// has followed the store for a second since (or applied changes, which clears it).
+    var lastFailure: (reason: String, at: ContinuousClock.Instant)? {
+        failures.withLock { failures in
+            guard let last = failures.last else { return nil }
+            if let since = failures.followingSince, since > last.at, since.duration(to: .now) >= .seconds(1) { return nil }
+            return last
+        }
+    }
 
     init(store: any Store, caches: [WatchCache], progress: CacheProgress, historyRevisions: Int64, maxBackoff: Duration = .seconds(2)) {
         self.store = store
@@ -65,6 +76,7 @@ final class CacheFeed: Sendable {
                 }
                 resumeFrom = nil
                 following = .now
+                failures.withLock { $0.followingSince = following }
                 try await follow(from: start, applied: &applied)
             } catch .compacted(_, let compactedRevision) {
                 withHistory = withHistory && applied == 0
@@ -73,7 +85,7 @@ final class CacheFeed: Sendable {
                 continue
             } catch {
                 if Task.isCancelled { break }
-                failure.withLock { $0 = ("\(error)", .now) }
+                failures.withLock { $0 = Failures(last: ("\(error)", .now), followingSince: nil) }
                 for cache in caches { cache.fail(.store(error)) }
                 let reached = progress.revision
                 if reached >= 0, resumeFrom == nil { resumeFrom = reached }
@@ -179,6 +191,8 @@ final class CacheFeed: Sendable {
         var changes = stream.makeAsyncIterator()
         while let batch = try await changes.nextBatch(limit: Self.batchLimit) {
             guard let last = batch.last else { continue }
+            // The first changes applied since the feed (re)started: it follows the store again.
+            if applied == 0 { failures.withLock { $0.last = nil } }
             applied += batch.count
             var start = batch.startIndex
             while start < batch.endIndex {
