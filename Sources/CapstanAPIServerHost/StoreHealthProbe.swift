@@ -36,15 +36,15 @@ struct StoreHealthProbe: Sendable {
         var healthy = true
         // A store call that outlived its probe's timeout (a hung fsync): no other is started
         // until it returns, so calls do not pile up while the store hangs.
-        var unanswered: (call: CallState, since: ContinuousClock.Instant)?
+        var unanswered: CallState?
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: interval)) != nil else { return }
             var failure: String?
-            if let (call, since) = unanswered, !call.returned.load(ordering: .acquiring) {
-                failure = "the store has not answered a probe sent \(since.duration(to: .now)) ago"
+            if let call = unanswered, !call.returned.load(ordering: .acquiring) {
+                failure = "the store has not answered a probe sent \(call.started.duration(to: .now)) ago"
             } else {
                 let (answer, call) = await probe()
-                unanswered = answer == nil || call.returned.load(ordering: .acquiring) ? nil : (call, .now)
+                unanswered = answer == nil || call.returned.load(ordering: .acquiring) ? nil : call
                 failure = answer
             }
             failure = failure ?? recentFeedFailure()
@@ -104,8 +104,9 @@ struct StoreHealthProbe: Sendable {
     }
 }
 
-/// Whether a probe's store call has returned.
+/// When a probe's store call started, and whether it has returned.
 private final class CallState: Sendable {
+    let started = ContinuousClock.now
     let returned = Atomic<Bool>(false)
 }
 

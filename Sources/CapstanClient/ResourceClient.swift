@@ -85,7 +85,9 @@ public struct ResourceClient<Object: Resource>: Sendable {
     /// Watches the kind: the changes after `resourceVersion` (0: from now), or with
     /// `sendInitialEvents` every current object first. Starting the watch (until the server's
     /// response headers say it is in place) is retried like a read, and a refused read-after
-    /// revision is forgotten as for a read; later failures end the stream (iterate it to see them). `timeout`, if given, bounds
+    /// revision is forgotten as for a read; later failures end the stream (iterate it to see
+    /// them). A server older than these headers answers them with its first event, so against
+    /// one (during a rolling upgrade) this returns only once something happens. `timeout`, if given, bounds
     /// the whole watch; by default it has none. Cancel or drop the stream to end it.
     public func watch(
         namespace: String = "", labelSelector: String = "", fieldSelector: String = "", resourceVersion: UInt64 = 0,

@@ -82,7 +82,7 @@ struct APIServerHostTests {
     func unreachableStoreAtStart() async throws {
         // Nothing listens on port 1 of the loopback address: every connection is refused. One
         // try per read, so that failures come within the short start-up timeout.
-        let options = testOptions { $0.startupTimeout = .seconds(3) }
+        let options = testOptions { $0.startupTimeout = .seconds(8) }
         var storeOptions = EtcdStoreOptions()
         storeOptions.readRetries = 0
         let store = try EtcdStore(endpoints: ["127.0.0.1:1"], options: storeOptions)

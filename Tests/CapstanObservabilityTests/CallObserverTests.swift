@@ -33,6 +33,13 @@ final class RecordingObserver: CallObserver {
     }
 }
 
+/// Lets every call through (a server with an interceptor takes the general path).
+struct PassThrough: ServerInterceptor {
+    func intercept(_ context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        try await next(context)
+    }
+}
+
 /// Rejects every `Get` call before its handler runs.
 struct DenyGet: ServerInterceptor {
     func intercept(_ context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
@@ -125,13 +132,16 @@ struct CallObserverTests {
         #expect(metrics.methodMetrics().first?.inFlight == 0)
     }
 
-    @Test("a unary call whose handler answers after the peer cancelled is observed as CANCELLED, not OK")
-    func answerAfterPeerCancelled() async throws {
+    @Test(
+        "a unary call whose handler answers after the peer cancelled is observed as CANCELLED, not OK (with and without interceptors)",
+        .serialized, arguments: [false, true])
+    func answerAfterPeerCancelled(intercepted: Bool) async throws {
+        Probe.stubbornGate.store(false, ordering: .releasing)
         let observer = RecordingObserver()
         let metrics = RPCMetrics()
         var router = RPCRouter()
         Probe.register(in: &router)
-        let server = RPCServer(router: router, observers: [metrics.observer, observer])
+        let server = RPCServer(router: router, interceptors: intercepted ? [PassThrough()] : [], observers: [metrics.observer, observer])
         let writer = RecordingWriter()
         let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
         continuation.yield(note("stubborn").serializedBytes())
@@ -141,6 +151,8 @@ struct CallObserverTests {
         let serving = Task { await server.handle(stream) }
         #expect(await eventually { observer.started == 1 })
         serving.cancel()
+        // The handler answers only now, after the cancel.
+        Probe.stubbornGate.store(true, ordering: .releasing)
         await serving.value
         #expect(observer.finished.map(\.status.code) == [.cancelled])
         #expect(observer.finished.map(\.messagesSent) == [0])

@@ -29,8 +29,8 @@ extension RegistryError: RPCErrorConvertible {
             return RPCError(code: .unimplemented, message: reason)
         case .badSelector(let error):
             let field = error.kind == .label ? "label_selector" : "field_selector"
-            return .badRequest(
-                error.description, [FieldError(FieldPath(field), "position \(error.position), token \"\(error.token)\": \(error.reason)")])
+            let reason = "position \(error.position), token \"\(error.token)\": \(error.reason)"
+            return .badRequest(error.description, [FieldError(FieldPath(field), reason)])
         case .badContinueToken(let reason):
             return .badRequest("invalid continue_token: \(reason)", [FieldError("continue_token", reason)])
         case .tooOld(let requested):

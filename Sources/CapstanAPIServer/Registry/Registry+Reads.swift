@@ -105,8 +105,10 @@ extension Registry {
         while true {
             let listed: ListResult
             do throws(StoreError) {
-                // In chunks of 64 to 1,000 keys, whatever the limit asked (the page also stops at its byte budget).
-                listed = try await store.list(prefix: prefix, after: after, limit: min(max(limit, 64), 1_000), revision: token.revision)
+                // In chunks of 64 to 1,000 keys, whatever the limit asked (the page also stops at
+                // its byte budget).
+                let chunk = min(max(limit, 64), 1_000)
+                listed = try await store.list(prefix: prefix, after: after, limit: chunk, revision: token.revision)
             } catch .compacted {
                 throw .tooOld(requested: token.revision)
             } catch {

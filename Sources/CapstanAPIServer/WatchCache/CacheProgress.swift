@@ -10,7 +10,7 @@ final class CacheProgress: Sendable {
     private enum Waiter {
         /// Counted but not yet suspended.
         case pending(revision: Int64)
-        /// Its timeout passed before it suspended.
+        /// Its timeout passed, or its task was cancelled, before it suspended.
         case expired
         case waiting(revision: Int64, CheckedContinuation<Bool, Never>)
     }

@@ -184,13 +184,11 @@ public final class Informer<Object: Resource>: Sendable {
         var backoff = options.initialBackoff
         var needsList = true
         while !Task.isCancelled {
-            var listed = false
             var delivered = false
             do {
                 if needsList {
                     try await relist()
                     needsList = false
-                    listed = true
                 }
                 try await watch {
                     delivered = true
@@ -205,9 +203,10 @@ public final class Informer<Object: Resource>: Sendable {
             } catch let error as RPCError where error.code == .outOfRange {
                 note(error)
                 needsList = true
-                // A listing whose watch was already too old (the kind changes faster than a
-                // listing takes) is not repeated at once: the pause grows until one keeps up.
-                if listed && !delivered {
+                // A listing that is itself too old (its continue token expired), or whose watch
+                // already is (the kind changes faster than a listing takes), is not repeated at
+                // once: the pause grows until one keeps up. A watch that delivered lists at once.
+                if !delivered {
                     guard (try? await Task.sleep(for: backoff * Double.random(in: 0.8...1.2))) != nil else { break }
                     backoff = min(backoff * 2, options.maxBackoff)
                 }

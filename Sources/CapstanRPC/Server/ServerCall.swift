@@ -115,7 +115,10 @@ final class ServerCall: Sendable {
     /// handler that did not heed the cancellation, such as a store write) ends CANCELLED instead
     /// and throws: its answer can reach nobody, and logs and metrics must not count an OK.
     func endUnary(counting: Bool = true) throws(RPCError) -> (headers: Metadata?, trailers: Metadata) {
-        if isCancelled {
+        // Unless the call already ended (a deadline that passed says so itself).
+        if isCancelled, state.withLock({ $0.endedWith == nil }) {
+            // A response counted ahead (by the interceptors' path) was not sent after all.
+            if !counting { sent.subtract(1, ordering: .relaxed) }
             finish(Self.cancelledByPeer)
             throw Self.cancelledByPeer
         }

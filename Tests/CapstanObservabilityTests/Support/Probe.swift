@@ -18,9 +18,11 @@ struct ProbeCrash: Error {}
 /// A test service with one method of each kind; `Get`'s request text picks its behaviour.
 enum Probe {
     static let service = "capstan.test.Probe"
+    /// Opened by the one test that uses "stubborn".
+    static let stubbornGate = Atomic<Bool>(false)
     /// Unary: echoes; "missing" fails NOT_FOUND, "crash" throws a plain error (UNKNOWN), "slow"
-    /// sleeps 30 ms first, "hang" sleeps 10 s (for deadlines), "stubborn" takes 200 ms whether
-    /// cancelled or not (as a store write does) and then answers.
+    /// sleeps 30 ms first, "hang" sleeps 10 s (for deadlines), "stubborn" waits, whether cancelled
+    /// or not, until `stubbornGate` opens (at most 10 s) and then answers.
     static let get = MethodDescriptor<Note, Note>(service: service, method: "Get", kind: .unary)
     /// Server streaming: the request is a count n; answers "0" … "n-1". "quiet" answers "0", then
     /// waits up to 10 s and returns normally, also when cancelled.
@@ -37,7 +39,13 @@ enum Probe {
             case "crash": throw ProbeCrash()
             case "slow": try await Task.sleep(for: .milliseconds(30))
             case "hang": try await Task.sleep(for: .seconds(10))
-            case "stubborn": await Task.detached { try? await Task.sleep(for: .milliseconds(200)) }.value
+            case "stubborn":
+                // Deaf to cancellation, as a store write is: it answers once the test opens the gate.
+                await Task.detached {
+                    for _ in 0..<2_000 where !Probe.stubbornGate.load(ordering: .acquiring) {
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                }.value
             default: break
             }
             return request

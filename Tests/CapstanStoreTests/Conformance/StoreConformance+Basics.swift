@@ -154,6 +154,9 @@ extension StoreConformance {
             pages += 1
         }
         #expect(keys == (0..<50).map { "/p/\(pad($0))" })
+        // The largest limit is as good as none.
+        let whole = try await store.list(prefix: "/p/", after: nil, limit: .max, revision: revision)
+        #expect(whole.items.map(\.key) == keys && !whole.more)
     }
 
     /// Empty keys, negative revisions and unknown leases are refused without writing.
