@@ -291,8 +291,14 @@ public final class APIServerHost: Sendable {
     /// in flight after `gracePeriod`. Does not wait.
     public func shutDown(gracePeriod: Duration) {
         beginShutdown()
+        _ = abort(after: gracePeriod)
+    }
+
+    /// A task that ends every connection (as `abort()`) once `gracePeriod` is over, unless it is
+    /// cancelled first.
+    private func abort(after gracePeriod: Duration) -> Task<Void, Never> {
         let serving = serving
-        Task {
+        return Task {
             guard (try? await Task.sleep(for: gracePeriod)) != nil else { return }
             serving.cancel()
         }
@@ -307,11 +313,7 @@ public final class APIServerHost: Sendable {
     /// the listeners, event loops and store.
     public func stop(gracePeriod: Duration = .seconds(10)) async {
         beginShutdown()
-        let serving = serving
-        let timer = Task {
-            guard (try? await Task.sleep(for: gracePeriod)) != nil else { return }
-            serving.cancel()
-        }
+        let timer = abort(after: gracePeriod)
         await serving.value
         timer.cancel()
         metricsEndpoint?.stop()

@@ -12,7 +12,6 @@ import Testing
 /// real store, as the SQLite fault VFS does one level down.
 final class FaultyStore: Store {
     let store: SQLiteStore
-    let watches = Atomic<Int>(0)
     /// When each watch was asked for.
     let watchTimes = Mutex<[ContinuousClock.Instant]>([])
     /// While set, `watch` fails at once.
@@ -46,7 +45,6 @@ final class FaultyStore: Store {
         try await store.delete(key, expectedRevision: expectedRevision)
     }
     func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
-        watches.add(1, ordering: .relaxed)
         watchTimes.withLock { $0.append(.now) }
         guard failsWatches.load(ordering: .relaxed) else { return try await store.watch(prefix: prefix, fromRevision: fromRevision) }
         throw .unavailable(reason: "injected: the history cannot be read")
@@ -81,7 +79,7 @@ struct StoreFaultTests {
             // The pauses are 20, 40, 80, 160, 320 and then 400 ms: the sixth try comes at least
             // 300 ms after the fifth. (Starting again from 20 ms after every listing that worked,
             // they came about 20 ms apart.) A loaded machine only lengthens the pauses.
-            #expect(await eventually(timeout: .seconds(60)) { store.watches.load(ordering: .relaxed) >= 6 })
+            #expect(await eventually(timeout: .seconds(60)) { store.watchTimes.withLock { $0.count } >= 6 })
             running.cancel()
             await running.value
             let times = store.watchTimes.withLock { $0 }

@@ -9,9 +9,10 @@ import Testing
 /// without selectors served the event as it happened, bookmarks never ahead of an event.
 @Suite("Watch cache fan-out")
 struct WatchFanOutTests {
-    func cache(queueLimit: Int = 1_000) -> WatchCache {
+    func cache(queueLimit: Int = 1_000, ringCapacity: Int = WatchCache.Limits().ringCapacity) -> WatchCache {
         var limits = WatchCache.Limits()
         limits.watcherQueueLimit = queueLimit
+        limits.ringCapacity = ringCapacity
         let cache = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
         cache.reset(objects: [], revision: 1)
         return cache
@@ -183,11 +184,7 @@ struct WatchFanOutTests {
         for subscription in [quiet, labelled, busy] { subscription.stop() }
 
         // A ring that no longer holds the events after the watcher's position cannot help.
-        var limits = WatchCache.Limits()
-        limits.watcherQueueLimit = 5
-        limits.ringCapacity = 8
-        let small = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
-        small.reset(objects: [], revision: 1)
+        let small = self.cache(queueLimit: 5, ringCapacity: 8)
         let lagging = try small.watch(
             filter: ObjectFilter(namespace: "quiet"), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
         for revision in Int64(2)...21 { small.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision)) }
@@ -197,11 +194,7 @@ struct WatchFanOutTests {
 
     @Test("a quiet watcher that read past other watchers' entries recovers from where it read, though its own last event left the ring")
     func recoveryFromWhereItRead() async throws {
-        var limits = WatchCache.Limits()
-        limits.watcherQueueLimit = 5
-        limits.ringCapacity = 8
-        let cache = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
-        cache.reset(objects: [], revision: 1)
+        let cache = cache(queueLimit: 5, ringCapacity: 8)
         let quiet = try cache.watch(
             filter: ObjectFilter(namespace: "quiet"), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
         let reader = Task { try await quiet.queue.next(upTo: 64) ?? [] }

@@ -90,13 +90,8 @@ struct CallObserverTests {
             router: router, interceptors: installation.interceptors(metrics),
             observers: [observer] + installation.observers(metrics))
         let writer = RecordingWriter()
-        let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        continuation.yield(note("hang").serializedBytes())
-        continuation.finish()
         let started = ContinuousClock.now
-        await server.handle(ServerTransportStream(
-            path: Probe.get.path, metadata: Metadata(), deadline: .now + .milliseconds(200), peer: "test",
-            requests: requests, writer: writer))
+        await server.handle(probeGetStream("hang", deadline: .now + .milliseconds(200), writer: writer))
         #expect(writer.statuses.map(\.code) == [.deadlineExceeded])
         let call = try #require(observer.finished.first)
         #expect(observer.finished.count == 1)
@@ -116,11 +111,7 @@ struct CallObserverTests {
         Probe.register(in: &router)
         let server = RPCServer(router: router, observers: [metrics.observer, observer])
         let writer = RecordingWriter()
-        let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        continuation.yield(note("hang").serializedBytes())
-        continuation.finish()
-        let stream = ServerTransportStream(
-            path: Probe.get.path, metadata: Metadata(), deadline: nil, peer: "test", requests: requests, writer: writer)
+        let stream = probeGetStream("hang", writer: writer)
         let serving = Task { await server.handle(stream) }
         #expect(await eventually { observer.started == 1 })
         #expect(metrics.methodMetrics().first?.inFlight == 1)
@@ -143,11 +134,7 @@ struct CallObserverTests {
         Probe.register(in: &router)
         let server = RPCServer(router: router, interceptors: intercepted ? [PassThrough()] : [], observers: [metrics.observer, observer])
         let writer = RecordingWriter()
-        let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        continuation.yield(note("stubborn").serializedBytes())
-        continuation.finish()
-        let stream = ServerTransportStream(
-            path: Probe.get.path, metadata: Metadata(), deadline: nil, peer: "test", requests: requests, writer: writer)
+        let stream = probeGetStream("stubborn", writer: writer)
         let serving = Task { await server.handle(stream) }
         #expect(await eventually { observer.started == 1 })
         serving.cancel()

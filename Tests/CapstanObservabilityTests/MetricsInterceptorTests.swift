@@ -101,13 +101,8 @@ struct MetricsInterceptorTests {
         Probe.register(in: &router)
         let server = installation.server(router, metrics)
         let writer = RecordingWriter()
-        let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        continuation.yield(note("hang").serializedBytes())
-        continuation.finish()
         // Straight into the server: no client whose own deadline could reset the stream first.
-        await server.handle(ServerTransportStream(
-            path: Probe.get.path, metadata: Metadata(), deadline: .now + .milliseconds(200), peer: "test",
-            requests: requests, writer: writer))
+        await server.handle(probeGetStream("hang", deadline: .now + .milliseconds(200), writer: writer))
         #expect(writer.statuses.map(\.code) == [.deadlineExceeded])
         #expect(codes(find(metrics, "Get")) == ["DEADLINE_EXCEEDED": 1])
         #expect(find(metrics, "Get")?.inFlight == 0)

@@ -118,6 +118,16 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async
 }
 
 /// A server stream writer that keeps what the core sends.
+/// A transport stream carrying one `Probe.get` request with `text`, its responses to `writer`:
+/// what a server's `handle` takes, without a client.
+func probeGetStream(_ text: String, deadline: ContinuousClock.Instant? = nil, writer: RecordingWriter) -> ServerTransportStream {
+    let (requests, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+    continuation.yield(note(text).serializedBytes())
+    continuation.finish()
+    return ServerTransportStream(
+        path: Probe.get.path, metadata: Metadata(), deadline: deadline, peer: "test", requests: requests, writer: writer)
+}
+
 final class RecordingWriter: ServerStreamWriter {
     private let sent = Mutex<(messages: Int, statuses: [RPCStatus])>((0, []))
 
