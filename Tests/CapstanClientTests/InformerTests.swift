@@ -58,8 +58,8 @@ struct InformerTests {
     @Test("across an API server restart during churn the watch resumes (no relist) and the cache converges")
     func serverRestart() async throws {
         try await withTemporaryDirectory { directory in
-            var server = try await startServer(directory)
-            let port = server.port
+            let port = try restartablePort()
+            var server = try await startServer(directory, port: port)
             let client = try CapstanClient(servers: [server.address], options: clientOptions())
             try await createMinions(client)
             try await runWriter(client, writer: 0, operations: 20)
@@ -94,8 +94,8 @@ struct InformerTests {
     @Test("a resume from a revision the server no longer has (OUT_OF_RANGE) relists; handlers converge")
     func relistOnOutOfRange() async throws {
         try await withTemporaryDirectory { directory in
-            var server = try await startServer(directory)
-            let port = server.port
+            let port = try restartablePort()
+            var server = try await startServer(directory, port: port)
             let client = try CapstanClient(servers: [server.address], options: clientOptions())
             try await createMinions(client)
             for index in 0..<10 { _ = try await client.pods.create(Make.pod("base-\(index)", namespace: "ns1", labels: ["app": "a"])) }

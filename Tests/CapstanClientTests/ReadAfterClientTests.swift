@@ -84,8 +84,8 @@ struct ReadAfterClientTests {
     func storeReplaced() async throws {
         try await withTemporaryDirectory { old in
             try await withTemporaryDirectory { new in
-                var server = try await startServer(old)
-                let port = Int(server.address.split(separator: ":").last!)!
+                let port = try restartablePort()
+                var server = try await startServer(old, port: port)
                 let client = try CapstanClient(servers: [server.address], options: clientOptions())
                 for index in 0..<5 { _ = try await client.pods.create(Make.pod("p\(index)")) }
                 try await stopServer(server)

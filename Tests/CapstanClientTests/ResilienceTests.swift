@@ -157,8 +157,8 @@ struct ResilienceTests {
     @Test("creates in flight while the server restarts are never stored twice by a retry")
     func noDuplicateWritesAcrossRestart() async throws {
         try await withTemporaryDirectory { directory in
-            var server = try await startServer(directory)
-            let port = server.port
+            let port = try restartablePort()
+            var server = try await startServer(directory, port: port)
             let client = try CapstanClient(servers: [server.address], options: clientOptions())
             let done = Task {
                 try await withThrowingTaskGroup(of: [String: RPCCode].self) { group in

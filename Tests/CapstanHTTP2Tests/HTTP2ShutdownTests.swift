@@ -85,8 +85,10 @@ struct HTTP2ShutdownTests {
         let group = try EventLoopGroup(threads: 2)
         var router = RPCRouter()
         Echo.register(in: &router)
-        let first = try HTTP2ServerTransport(port: 0, group: group)
-        let port = first.localPort
+        // Below the ephemeral range, so no other test's server or outgoing connection takes the
+        // port while nothing listens on it.
+        let port = try restartablePort()
+        let first = try HTTP2ServerTransport(port: port, group: group)
         let serving = Task { try await RPCServer(router: router).serve(on: first) }
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.backoff = .init(initial: .milliseconds(20), maximum: .milliseconds(100))
