@@ -172,6 +172,37 @@ struct InformerTests {
         }
     }
 
+    @Test("a selector the server refuses ends the informer with that error instead of retrying for ever")
+    func permanentError() async throws {
+        try await withServerAndClient { _, client in
+            let informer = client.pods.informer(
+                labelSelector: "app in (a", options: InformerOptions(initialBackoff: .milliseconds(20)))
+            let handler = HandlerMirror()
+            informer.addHandler(handler.handler)
+            // A wait already under way gets the error, and so does one that starts later.
+            let waiting = Task { try await informer.waitUntilSynced() }
+            informer.start()
+            let outcome = try await bounded("the informer to fail", seconds: 30) {
+                await withTaskCancellationHandler { await waiting.result } onCancel: { waiting.cancel() }
+            }
+            guard case .failure(let thrown) = outcome else {
+                Issue.record("synced with a selector the server refuses")
+                return
+            }
+            #expect((thrown as? RPCError)?.code == .invalidArgument, "\(thrown)")
+            let error = try #require(informer.failure)
+            #expect(error.code == .invalidArgument && error.message.contains("app in (a"), "\(error)")
+            let statistics = informer.statistics
+            #expect(statistics.failures == 1 && statistics.lists == 0, "\(statistics)")
+            await #expect(throws: RPCError.self) { try await informer.waitUntilSynced() }
+            // Stopping keeps the failure; the informer does not start again.
+            await informer.stop()
+            informer.start()
+            #expect(informer.failure?.code == .invalidArgument)
+            #expect(informer.statistics.failures == 1)
+        }
+    }
+
     @Test("stop ends the informer: a wait for a sync that never came throws; the cache keeps its contents")
     func stopping() async throws {
         let refused = try RefusedPort()

@@ -1,5 +1,5 @@
 public import CapstanAPI
-import CapstanRPC
+public import CapstanRPC
 import Synchronization
 
 /// A local, indexed copy of one kind (optionally narrowed by namespace and selectors) that
@@ -10,7 +10,9 @@ import Synchronization
 /// saw before), then watches from the listing's revision with bookmarks. When the watch ends or
 /// fails — the server restarted, the connection broke, the server dropped a slow watcher — it
 /// resumes from the last revision it saw, after a backoff. Only `OUT_OF_RANGE` (that revision is
-/// older than the server's history) makes it list again.
+/// older than the server's history) makes it list again. An answer no retry can change —
+/// `INVALID_ARGUMENT` (a selector the server refuses) or `UNIMPLEMENTED` — stops it: `failure`
+/// holds the error and `waitUntilSynced()` throws it.
 ///
 /// Add indexes any time and handlers before `start()`; then read the cache (`get`, `list`,
 /// `byIndex`, `snapshot`) from any task. `stop()` ends it (not from inside a handler).
@@ -25,6 +27,8 @@ public final class Informer<Object: Resource>: Sendable {
         case idle
         case running(Task<Void, Never>)
         case stopped
+        /// Ended by an error no retry can change.
+        case failed(RPCError)
     }
 
     private struct State {
@@ -89,9 +93,16 @@ public final class Informer<Object: Resource>: Sendable {
     /// Must not be called from a handler (the task would wait for itself).
     public func stop() async {
         let task: Task<Void, Never>? = state.withLock { state in
-            defer { state.phase = .stopped }
-            if case .running(let task) = state.phase { return task }
-            return nil
+            switch state.phase {
+            case .running(let task):
+                state.phase = .stopped
+                return task
+            case .failed:
+                return nil
+            case .idle, .stopped:
+                state.phase = .stopped
+                return nil
+            }
         }
         task?.cancel()
         await task?.value
@@ -103,12 +114,22 @@ public final class Informer<Object: Resource>: Sendable {
     /// Whether the first listing is in the cache and its handlers have run.
     public var hasSynced: Bool { state.withLock { $0.synced } }
 
+    /// The error that ended the informer, if one did (see the type's documentation); the cache
+    /// keeps what it held.
+    public var failure: RPCError? {
+        state.withLock { state in
+            if case .failed(let error) = state.phase { return error }
+            return nil
+        }
+    }
+
     /// Waits until `hasSynced`. Throws `CancellationError` if the calling task is cancelled or
-    /// the informer is stopped first.
+    /// the informer is stopped first, and the informer's `failure` if it ends on one.
     public func waitUntilSynced() async throws {
         let id: Int? = try state.withLock { state in
             if state.synced { return nil }
             if case .stopped = state.phase { throw CancellationError() }
+            if case .failed(let error) = state.phase { throw error }
             state.nextWaiter += 1
             return state.nextWaiter
         }
@@ -119,6 +140,7 @@ public final class Informer<Object: Resource>: Sendable {
                     if state.cancelledWaiters.remove(id) != nil { return .failure(CancellationError()) }
                     if state.synced { return .success(()) }
                     if case .stopped = state.phase { return .failure(CancellationError()) }
+                    if case .failed(let error) = state.phase { return .failure(error) }
                     state.syncWaiters[id] = continuation
                     return nil
                 }
@@ -210,6 +232,13 @@ public final class Informer<Object: Resource>: Sendable {
                     guard (try? await Task.sleep(for: backoff * Double.random(in: 0.8...1.2))) != nil else { break }
                     backoff = min(backoff * 2, options.maxBackoff)
                 }
+            } catch let error as RPCError where Self.isPermanent(error) {
+                if Task.isCancelled { break }
+                note(error)
+                state.withLock { state in
+                    if case .running = state.phase { state.phase = .failed(error) }
+                }
+                break
             } catch {
                 if state.withLock({ $0.initialEventsPending }) { needsList = true }
                 if Task.isCancelled { break }
@@ -220,6 +249,11 @@ public final class Informer<Object: Resource>: Sendable {
             }
         }
         failSyncWaiters()
+    }
+
+    /// Answers that the same request will get again however often it is retried.
+    static func isPermanent(_ error: RPCError) -> Bool {
+        error.code == .invalidArgument || error.code == .unimplemented
     }
 
     private func note(_ error: any Error) {
@@ -297,11 +331,12 @@ public final class Informer<Object: Resource>: Sendable {
     }
 
     private func failSyncWaiters() {
-        let waiters: [CheckedContinuation<Void, any Error>] = state.withLock { state in
-            if case .running = state.phase, !Task.isCancelled { return [] }
+        let (waiters, error): ([CheckedContinuation<Void, any Error>], any Error) = state.withLock { state in
+            if case .running = state.phase, !Task.isCancelled { return ([], CancellationError()) }
             defer { state.syncWaiters.removeAll() }
-            return Array(state.syncWaiters.values)
+            if case .failed(let failure) = state.phase { return (Array(state.syncWaiters.values), failure) }
+            return (Array(state.syncWaiters.values), CancellationError())
         }
-        for waiter in waiters { waiter.resume(throwing: CancellationError()) }
+        for waiter in waiters { waiter.resume(throwing: error) }
     }
 }
