@@ -75,7 +75,7 @@ public final class EtcdCluster: Sendable {
             if let dead = members.first(where: { !$0.isRunning }) {
                 throw EtcdLaunchError("etcd member \(dead.name) exited:\n\(dead.logTail())")
             }
-            if members.allSatisfy({ $0.isHealthy() }) { return }
+            if await Self.blocking({ members.allSatisfy { $0.isHealthy() } }) { return }
             guard ContinuousClock.now < deadline else {
                 let unhealthy = members.filter { !$0.isHealthy() }
                 throw EtcdLaunchError(
@@ -83,6 +83,14 @@ public final class EtcdCluster: Sendable {
                         + unhealthy.map { $0.logTail() }.joined(separator: "\n"))
             }
             try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Runs `probe` (blocking HTTP requests to the members, each up to 2 s when a member is
+    /// frozen) on a thread of its own, not on one of the few threads that run every task.
+    private static func blocking<T: Sendable>(_ probe: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: probe()) }
         }
     }
 
@@ -95,7 +103,7 @@ public final class EtcdCluster: Sendable {
     public func waitForLeader(timeout: Duration = .seconds(60)) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let leader = leaderIndex() { return leader }
+            if let leader = await Self.blocking({ self.leaderIndex() }) { return leader }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw EtcdLaunchError("no etcd leader after \(timeout)")

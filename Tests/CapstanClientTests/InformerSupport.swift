@@ -58,8 +58,9 @@ func expectConverged(
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws {
     let fresh = try await client.pods.list()
-    try await eventually("the informer to reach revision \(fresh.resourceVersion)") {
-        informer.resourceVersion >= fresh.resourceVersion
+    // The informer's revision moves before its handlers hear of the change: wait for both.
+    try await eventually("the informer and its handlers to reach revision \(fresh.resourceVersion)") {
+        informer.resourceVersion >= fresh.resourceVersion && summary(mirror.objects) == summary(informer.list())
     }
     let cached = informer.list()
     #expect(summary(cached) == summary(fresh.items), sourceLocation: sourceLocation)

@@ -162,7 +162,9 @@ struct InformerTests {
                 try await group.waitForAll()
             }
             let fresh = try await client.pods.list(namespace: "ns1", labelSelector: "app!=c", fieldSelector: "spec.host=")
-            try await eventually("the informer to reach the List's revision") { informer.resourceVersion >= fresh.resourceVersion }
+            try await eventually("the informer and its handlers to reach the List's revision") {
+                informer.resourceVersion >= fresh.resourceVersion && summary(mirror.objects) == summary(informer.list())
+            }
             #expect(summary(informer.list()) == summary(fresh.items))
             #expect(summary(mirror.objects) == summary(fresh.items))
             let same = informer.list() == fresh.items

@@ -166,7 +166,9 @@ struct HTTP2MalformedPeerTests {
     @Test("keepalive: a peer that never answers PING is disconnected; a live client stays")
     func keepalive() async throws {
         var server = HTTP2ServerTransport.Configuration()
-        server.keepalive = Keepalive(interval: .milliseconds(50), timeout: .milliseconds(50))
+        // PINGs every 50 ms; an answer may take 2 s, so a live client whose loop a loaded machine
+        // held back for a moment keeps its connection.
+        server.keepalive = Keepalive(interval: .milliseconds(50), timeout: .seconds(2))
         try await withHTTP2Server(server: server) { harness in
             #expect(try await harness.client.unary(Echo.get, "one").value == "echo: one")
             let port = harness.server.localPort

@@ -56,7 +56,11 @@ struct APIServerObservabilityTests {
             #expect(await failureCode { _ = try await minions.get(missing) } == .notFound)
             #expect(await failureCode { _ = try await minions.create(minion("m1")) } == .alreadyExists)
 
-            let snapshot = try await Metrics.Client(rpc).get(MetricsRequest())
+            // A call is counted just after its status went out: the client can ask before that.
+            let snapshot = try await settledMetrics(rpc) { snapshot in
+                let calls = snapshot.methods.filter { $0.service == "capstan.v1.Minions" }.map(\.calls).reduce(0, +)
+                return calls == 4 && records.all.filter { $0.metadata["rpc.method"] == "/capstan.v1.Minions/Create" }.count == 3
+            }
             let create = try #require(snapshot.methods.first { $0.service == "capstan.v1.Minions" && $0.method == "Create" })
             #expect(create.codes.map(\.code) == ["OK", "ALREADY_EXISTS"])
             #expect(create.codes.map(\.count) == [2, 1])
@@ -120,12 +124,19 @@ struct APIServerObservabilityTests {
             unknown.service = "no.such.Service"
             #expect(await failureCode { _ = try await health.check(unknown) } == .notFound)
 
-            let response = try httpExchange(port: port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            // A call is counted just after its status went out: the client can ask before that.
+            let labels = ["service": "grpc.health.v1.Health", "method": "Check"]
+            var response = try httpExchange(port: port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            for _ in 0..<200 {
+                let counted = (try? Exposition(parsing: response.body))?.value("capstan_rpc_server_call_duration_seconds_count", labels)
+                if counted == 6 { break }
+                try await Task.sleep(for: .milliseconds(25))
+                response = try httpExchange(port: port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
             #expect(response.status == 200)
             #expect(response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
             #expect(response.headers["content-length"] == String(response.body.utf8.count))
             let text = try Exposition(parsing: response.body)
-            let labels = ["service": "grpc.health.v1.Health", "method": "Check"]
             #expect(text.value("capstan_rpc_server_calls_total", labels.merging(["code": "OK"]) { $1 }) == 5)
             #expect(text.value("capstan_rpc_server_calls_total", labels.merging(["code": "NOT_FOUND"]) { $1 }) == 1)
             #expect(text.value("capstan_rpc_server_call_duration_seconds_count", labels) == 6)
@@ -175,8 +186,10 @@ struct APIServerObservabilityTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-obs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A port below the ephemeral range: once closed, no other test's listener or outgoing
+        // connection takes it before the check that nothing answers there.
         let host = try await APIServerHost.start(
-            store: .sqlite(directory), observability: ObservabilityOptions(metricsListen: ("127.0.0.1", 0)))
+            store: .sqlite(directory), observability: ObservabilityOptions(metricsListen: ("127.0.0.1", try restartablePort())))
         let port = try #require(host.metricsEndpoint?.port)
         #expect(try httpExchange(port: port, "GET /metrics HTTP/1.1\r\n\r\n").status == 200)
         await host.stop()
@@ -190,4 +203,14 @@ struct APIServerObservabilityTests {
                 store: .sqlite("/nonexistent"), observability: ObservabilityOptions(metrics: false, metricsListen: ("127.0.0.1", 0)))
         }
     }
+}
+
+/// The server's metrics once `settled` holds for them (at most about 5 s of asking).
+func settledMetrics(_ rpc: RPCClient, _ settled: (MetricsSnapshot) -> Bool) async throws -> MetricsSnapshot {
+    var snapshot = try await Metrics.Client(rpc).get(MetricsRequest())
+    for _ in 0..<200 where !settled(snapshot) {
+        try await Task.sleep(for: .milliseconds(25))
+        snapshot = try await Metrics.Client(rpc).get(MetricsRequest())
+    }
+    return snapshot
 }

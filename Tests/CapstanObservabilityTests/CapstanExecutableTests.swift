@@ -67,7 +67,7 @@ struct CapstanExecutableTests {
         let process = Subprocess()
         process.executableURL = executable
         process.arguments = [
-            "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+            "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:\(try restartablePort())",
             "--log-format", "json", "--log-level", "debug",
         ]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
@@ -91,7 +91,7 @@ struct CapstanExecutableTests {
             created.spec.address = "10.0.0.1"
             created.spec.kubeletPort = 10250
             _ = try await Minions.Client(rpc).create(created)
-            let snapshot = try await Metrics.Client(rpc).get(MetricsRequest())
+            let snapshot = try await settledMetrics(rpc) { $0.methods.contains { $0.method == "Create" } }
             #expect(snapshot.methods.contains { $0.method == "Create" && $0.codes.map(\.code) == ["OK"] })
         } catch {
             Issue.record("calls to the daemon failed: \(error)")

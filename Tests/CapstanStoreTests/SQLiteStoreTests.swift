@@ -43,9 +43,10 @@ struct SQLiteStoreTests {
             // The holder is the lock alone, so it lets go at a known moment: a store's close can
             // take longer than the open's patience on a loaded machine.
             let holder = try await DirectoryLock.acquire(directory: directory)
+            // Let go from a thread of its own, 200 ms on: a task sleeping on a busy cooperative
+            // pool could wake past the open's one second of patience.
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(200)) { holder.unlock() }
             async let second = SQLiteStore.open(directory: directory, options: Self.options())
-            try await Task.sleep(for: .milliseconds(200))
-            holder.unlock()
             let reopened = try await second
             #expect(try await reopened.get("/kept").value == bytes("1"))
             await reopened.close()
