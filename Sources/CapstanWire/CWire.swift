@@ -46,6 +46,7 @@ package enum CWire {
         guard let descriptor = UnsafePointer<ProtobufCMessageDescriptor>(bitPattern: M.cDescriptorAddress) else {
             preconditionFailure("no protobuf-c descriptor for \(M.protoMessageName)")
         }
+        try WireScan.check(bytes, descriptor)
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
         guard let unpacked = protobuf_c_message_unpack(descriptor, arena.allocator, bytes.count, data) else {
             throw WireError(.malformed, "\(bytes.count) bytes are not a valid \(M.protoMessageName)")

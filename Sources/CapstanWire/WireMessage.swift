@@ -9,6 +9,9 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidUTF8
         /// The decoder ran out of memory.
         case outOfMemory
+        /// A valid encoding that Capstan's decoder cannot hold faithfully (see `WireScan`): a NUL
+        /// in a string, a singular message field repeated, nesting over 100 deep.
+        case unsupported
     }
 
     public var code: Code

@@ -120,3 +120,88 @@ import Testing
         #expect(try Endpoints(serializedBytes: endpoints.serializedBytes()) == endpoints)
     }
 }
+
+/// Valid protobuf that protobuf-c would decode wrongly without a word is refused as
+/// `unsupported`, naming the field (see `WireScan`).
+@Suite struct UnsupportedBytesTests {
+    @Test func nulInAString() throws {
+        // name = "a\0b": protobuf-c would keep "a".
+        let error = #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: [0x0A, 0x03, 0x61, 0x00, 0x62]) }
+        #expect(error?.code == .unsupported)
+        #expect(error?.message.hasPrefix("name: a string holds a NUL byte (at offset 1 of 3)") == true, "\(String(describing: error))")
+        // Deeper: a map value and a repeated string, with the path from the root.
+        var pod = Pod()
+        pod.metadata.name = "p"
+        pod.metadata.annotations = ["note": "before#after"]
+        let nested = pod.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
+        let deep = #expect(throws: WireError.self) { try Pod(serializedBytes: nested) }
+        #expect(deep?.message.hasPrefix("metadata.annotations.value: a string holds a NUL byte") == true, "\(String(describing: deep))")
+        var container = Container()
+        container.name = "c"
+        container.command = ["sh", "-c#"]
+        let command = container.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
+        let inList = #expect(throws: WireError.self) { try Container(serializedBytes: command) }
+        #expect(inList?.message.hasPrefix("command: ") == true, "\(String(describing: inList))")
+        // Bytes fields may hold NUL.
+        var put = Etcdserverpb_PutRequest()
+        put.value = [0, 1, 0]
+        #expect(try Etcdserverpb_PutRequest(serializedBytes: put.serializedBytes()).value == [0, 1, 0])
+    }
+
+    @Test func singularMessageTwice() throws {
+        // metadata { resource_version: 5 } then metadata { name: "x" }: protobuf merges the two,
+        // protobuf-c 1.4 kept only the second's fields.
+        let twice: [UInt8] = [0x0A, 0x02, 0x20, 0x05, 0x0A, 0x03, 0x0A, 0x01, 0x78]
+        let error = #expect(throws: WireError.self) { try Pod(serializedBytes: twice) }
+        #expect(error?.code == .unsupported)
+        #expect(error?.message.hasPrefix("metadata: this singular message field occurs more than once") == true, "\(String(describing: error))")
+        // Two empty liveness probes in a container in a pod: protobuf-c failed these outright.
+        let probes: [UInt8] = [0x12, 0x06, 0x0A, 0x04, 0x52, 0x00, 0x52, 0x00]
+        let nested = #expect(throws: WireError.self) { try Pod(serializedBytes: probes) }
+        #expect(nested?.message.hasPrefix("spec.containers.liveness_probe: ") == true, "\(String(describing: nested))")
+        // A repeated message field may of course occur many times.
+        var spec = PodSpec()
+        spec.containers = [Container(), Container()]
+        spec.containers[0].name = "a"
+        spec.containers[1].name = "b"
+        #expect(try PodSpec(serializedBytes: spec.serializedBytes()).containers.map(\.name) == ["a", "b"])
+    }
+
+    /// etcd's transactions nest (`RequestOp.request_txn` holds a `TxnRequest` holding
+    /// `RequestOp`s): a peer could send nesting deep enough to overflow protobuf-c's recursion.
+    @Test func deepNesting() throws {
+        func nested(_ levels: Int) -> [UInt8] {
+            var txn: [UInt8] = []
+            for _ in 0..<levels {
+                let op = [0x22] + varint(txn.count) + txn
+                txn = [0x1A] + varint(op.count) + op
+            }
+            return txn
+        }
+        // 49 levels: 49 operations, each holding a transaction (the innermost one empty), in the
+        // outer transaction: 99 messages deep. 50 levels are 101 deep.
+        var depth = 0
+        var txn = try Etcdserverpb_TxnRequest(serializedBytes: nested(49))
+        while let op = txn.failure.first, case .requestTxn(let inner)? = op.request {
+            depth += 1
+            txn = inner
+        }
+        #expect(depth == 49)
+        let error = #expect(throws: WireError.self) { try Etcdserverpb_TxnRequest(serializedBytes: nested(50)) }
+        #expect(error?.code == .unsupported)
+        #expect(error?.message.contains("messages are nested more than 100 deep") == true)
+        // Deep enough to take protobuf-c's recursion near a thread's stack limit: refused at once.
+        #expect(throws: WireError.self) { try Etcdserverpb_TxnRequest(serializedBytes: nested(5_000)) }
+    }
+
+    private func varint(_ value: Int) -> [UInt8] {
+        var value = UInt64(value)
+        var out: [UInt8] = []
+        while value >= 0x80 {
+            out.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        out.append(UInt8(value))
+        return out
+    }
+}

@@ -25,7 +25,12 @@ enum MessageCodec {
     /// The error for a request that does not parse as `type`.
     @usableFromInline
     static func unparsableRequest<Message: WireMessage>(_ type: Message.Type, path: String, error: any Error) -> RPCError {
-        RPCError(code: .internal, message: "could not parse the request to \(path) as \(Message.protoMessageName): \(error)")
+        // Bytes that are not protobuf are INTERNAL, as gRPC's own servers answer them; valid
+        // protobuf holding what Capstan cannot keep is the caller's to change.
+        if let wire = error as? WireError, wire.code == .unsupported {
+            return RPCError(code: .invalidArgument, message: "the request to \(path) cannot be accepted as sent: \(wire)")
+        }
+        return RPCError(code: .internal, message: "could not parse the request to \(path) as \(Message.protoMessageName): \(error)")
     }
 
     static func decodeResponse<Message: WireMessage>(

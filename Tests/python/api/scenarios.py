@@ -463,6 +463,21 @@ def scenario_validation_details(channel):
     endpoints.endpoints.append("nowhere")
     error = expect_error(grpc.StatusCode.INVALID_ARGUMENT, S.endpoints_grpc.EndpointsRegistryStub(channel).Create, endpoints)
     check(set(bad_request(error)) == {"endpoints[2]"}, "endpoints violations %s" % sorted(bad_request(error)))
+    # Valid protobuf that Capstan cannot keep as sent is refused, not silently changed: a NUL in
+    # a string (its strings end there), and a message field that occurs twice (two encoded pods
+    # one after the other, which protobuf merges).
+    nul = make_pod("nul", "validation")
+    nul.metadata.annotations["note"] = "before\0after"
+    error = expect_error(grpc.StatusCode.INVALID_ARGUMENT, pods.Create, nul)
+    check("metadata.annotations.value" in error.details() and "NUL" in error.details(), "message: %s" % error.details())
+    raw_create = channel.unary_unary(
+        "/capstan.v1.Pods/Create", request_serializer=lambda raw: raw, response_deserializer=S.pod.Pod.FromString)
+    second = S.pod.Pod()
+    second.metadata.labels["merged"] = "yes"
+    merged = make_pod("merged", "validation").SerializeToString() + second.SerializeToString()
+    error = expect_error(grpc.StatusCode.INVALID_ARGUMENT, raw_create, merged)
+    check("metadata" in error.details() and "more than once" in error.details(), "message: %s" % error.details())
+    expect_error(grpc.StatusCode.NOT_FOUND, pods.Get, get("merged", "validation"))
 
 
 def scenario_bindings(channel):
