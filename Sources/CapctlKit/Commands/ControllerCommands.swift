@@ -86,6 +86,11 @@ struct WaitOptions: ParsableArguments, Sendable {
 
     @Option(name: .customLong("wait-timeout"), help: "Seconds to wait for the observed count.")
     var waitTimeout: Double = 300
+
+    /// `--wait-timeout` as a duration; a usage error when out of range.
+    func timeout() throws(CapctlError) -> Duration {
+        try Seconds.duration(waitTimeout, flag: "--wait-timeout")
+    }
 }
 
 /// Sets `spec.replicas` (retrying on a conflicting write), then, unless told not to, waits until
@@ -94,6 +99,7 @@ func resize(
     name: String, to replicas: Int32, wait: WaitOptions, connection: APIConnection, namespace: String
 ) async throws {
     let console = Console.current
+    let timeout = try wait.timeout()
     var updated: ReplicationController?
     for _ in 0..<10 {
         do {
@@ -114,14 +120,16 @@ func resize(
         console.line("replicationcontroller/\(name) resized to \(replicas)")
         return
     }
-    try await waitForReplicas(updated, replicas: replicas, timeout: wait.waitTimeout, connection: connection)
+    try await waitForReplicas(
+        updated, replicas: replicas, timeout: timeout, seconds: wait.waitTimeout, connection: connection)
     console.line("replicationcontroller/\(name) resized to \(replicas)")
 }
 
 /// Watches the controller until its observed count is `replicas`; a progress line shows the count
-/// (rewritten in place on a terminal, one line per change otherwise).
+/// (rewritten in place on a terminal, one line per change otherwise). `seconds` is `timeout` as
+/// given, for messages.
 private func waitForReplicas(
-    _ rc: ReplicationController, replicas: Int32, timeout: Double, connection: APIConnection
+    _ rc: ReplicationController, replicas: Int32, timeout: Duration, seconds: Double, connection: APIConnection
 ) async throws {
     let console = Console.current
     let name = rc.metadata.name
@@ -148,7 +156,7 @@ private func waitForReplicas(
     } catch let error as RPCError {
         throw CapctlError.server(error, context: "watch")
     }
-    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+    let deadline = ContinuousClock.now.advanced(by: timeout)
     let timer = Task {
         try? await Task.sleep(until: deadline, clock: .continuous)
         events.cancel()
@@ -172,13 +180,13 @@ private func waitForReplicas(
         finishLine()
         if ContinuousClock.now >= deadline {
             throw CapctlError.other(
-                "timed out after \(timeout)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
+                "timed out after \(seconds)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
         }
         throw CapctlError.server(error, context: "watch")
     }
     finishLine()
     throw CapctlError.other(
-        "timed out after \(timeout)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
+        "timed out after \(seconds)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
 }
 
 /// `capctl resize RC N`.
@@ -198,6 +206,7 @@ struct ResizeCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard replicas >= 0 else { throw CapctlError.usage("the replica count must be 0 or more") }
+        _ = try wait.timeout()  // before anything is written
         try await global.withConnection { connection, settings in
             try await resize(name: name, to: replicas, wait: wait, connection: connection, namespace: settings.namespace)
         }
@@ -217,6 +226,7 @@ struct StopCommand: AsyncParsableCommand {
 
     func run() async throws {
         let console = Console.current
+        _ = try wait.timeout()  // before anything is written
         try await global.withConnection { connection, settings in
             try await resize(name: name, to: 0, wait: wait, connection: connection, namespace: settings.namespace)
             do {

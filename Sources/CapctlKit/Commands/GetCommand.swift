@@ -46,6 +46,7 @@ struct GetCommand: AsyncParsableCommand {
 
     private func get<R: CLIResource>(_ type: R.Type) async throws {
         let console = Console.current
+        let limit = try watchSeconds.map { seconds throws(CapctlError) in try Seconds.duration(seconds, flag: "--watch-seconds") }
         try await global.withConnection { connection, settings in
             let namespace = R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
             var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, watching: watch)
@@ -80,7 +81,8 @@ struct GetCommand: AsyncParsableCommand {
                 revision = list.revision
             }
             if watch {
-                try await follow(R.self, connection: connection, namespace: namespace, from: revision, printer: &printer)
+                try await follow(
+                    R.self, connection: connection, namespace: namespace, from: revision, limit: limit, printer: &printer)
             }
         }
     }
@@ -90,7 +92,8 @@ struct GetCommand: AsyncParsableCommand {
     /// restart, or failover to another server) resumes from the last revision seen, for up to
     /// 60 s of failed attempts; other errors end it.
     private func follow<R: CLIResource>(
-        _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, printer: inout ObjectPrinter<R>
+        _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, limit: Duration?,
+        printer: inout ObjectPrinter<R>
     ) async throws {
         let console = Console.current
         var request = WatchRequest()
@@ -104,7 +107,7 @@ struct GetCommand: AsyncParsableCommand {
         request.allowBookmarks = true  // bookmarks move the resume point past events filtered out
 
         let current = CurrentWatch()
-        let deadline = watchSeconds.map { ContinuousClock.now.advanced(by: .milliseconds(Int64($0 * 1000))) }
+        let deadline = limit.map { ContinuousClock.now.advanced(by: $0) }
         // Ends the watch at the deadline (tests bound it this way; users press Ctrl-C).
         let timer = Task {
             guard let deadline else { return }

@@ -39,12 +39,12 @@ public struct GlobalOptions: ParsableArguments, Sendable {
             servers = ["127.0.0.1:\(defaultAPIPort)"]
         }
         servers = servers.map(Self.withPort)
-        guard timeout > 0, timeout.isFinite else { throw .usage("--timeout must be a positive number of seconds") }
+        let timeout = try Seconds.duration(timeout, flag: "--timeout")
         return Settings(
             servers: servers,
             namespace: namespace ?? file.namespace ?? "default",
             token: token ?? file.token,
-            timeout: .milliseconds(Int64(timeout * 1000)))
+            timeout: timeout)
     }
 
     /// `host` → `host:7443`; `HOST:PORT` and `[v6]:PORT` as they are.
