@@ -125,6 +125,18 @@ import Testing
         }
     }
 
+    /// An empty or blank `-l` is refused: it would match, and delete, every object of the kind.
+    @Test(.timeLimit(.minutes(2)), arguments: ["", "  "])
+    func deleteWithAnEmptySelectorIsRefused(selector: String) async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            try await cluster.ok(["create", "-f", "-"], stdin: "kind: Pod\nmetadata: {name: keep}\nspec: {containers: [{name: c, image: i}]}\n")
+            let run = try await cluster.capctl(["delete", "pods", "-l", selector])
+            #expect(run.code == 1)
+            #expect(run.err.contains("-l needs a label selector"), "\(run)")
+            #expect(try await cluster.ok(["get", "pods", "-o", "name"]) == "pod/keep\n")
+        }
+    }
+
     /// YAML 1.1's `yes`/`on` and timestamps stay strings; `List` documents and JSON arrays hold several objects.
     @Test(.timeLimit(.minutes(2)))
     func listsArraysAndPlainScalars() async throws {

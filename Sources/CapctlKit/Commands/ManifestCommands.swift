@@ -151,6 +151,10 @@ struct DeleteCommand: AsyncParsableCommand {
             let names = Array(arguments.dropFirst())
             if let selector {
                 guard names.isEmpty else { throw CapctlError.usage("NAMEs and -l cannot be used together") }
+                // An empty selector matches everything: never what a typo or an unset variable meant.
+                guard !selector.allSatisfy(\.isWhitespace) else {
+                    throw CapctlError.usage("-l needs a label selector (an empty one would match every \(kind.singular))")
+                }
                 let found = try await matching(kind.resource, selector: selector)
                 if found.isEmpty { console.error("no \(kind.plural) match \"\(selector)\"") }
                 targets = found.map { (kind, $0.namespace, $0.name) }
