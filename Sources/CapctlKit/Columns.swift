@@ -20,6 +20,14 @@ func displayName<E: ProtoEnum>(_ value: E) -> String {
     return name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }.joined()
 }
 
+/// `NOT_SERVING` → `NOT_SERVING`: an enum value's proto name without its prefix, as written in
+/// the API (for statuses users compare with documentation and other tools).
+func constantName<E: ProtoEnum>(_ value: E) -> String {
+    guard var name = value.protoName else { return String(value.rawValue) }
+    if name.hasPrefix(E.protoValuePrefix) { name.removeFirst(E.protoValuePrefix.count) }
+    return name
+}
+
 extension Pod: TableRows {
     static func headers(wide: Bool) -> [String] {
         ["NAME", "IMAGE(S)", "HOST", "LABELS", "STATUS"] + (wide ? ["IP", "RESTARTS", "MESSAGE"] : [])

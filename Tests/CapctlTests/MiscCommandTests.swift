@@ -1,5 +1,8 @@
 import CapctlKit
+import CapstanAPI
 import CapstanAPIServer
+import CapstanAPIServerHost
+import CapstanRPC
 import Foundation
 import Testing
 
@@ -24,6 +27,21 @@ import Testing
             let client = try await cluster.capctl(["version", "--client"], server: false)
             #expect(client.code == 0)
             #expect(client.out == "Client: capctl \(CapctlVersion.current) (API capstan.v1)\n")
+        }
+    }
+
+    /// Statuses print as the health API names them; cluster-info fails for a server not serving.
+    @Test(.timeLimit(.minutes(2)))
+    func clusterInfoFailsWhenNotServing() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            #expect(try await cluster.ok(["cluster-info"]).hasPrefix("API server: \(cluster.address) (SERVING)\n"))
+            cluster.host.health.setStatus(.notServing)
+            let info = try await cluster.capctl(["cluster-info"])
+            #expect(info.code == 1, "\(info)")
+            #expect(info.out.hasPrefix("API server: \(cluster.address) (NOT_SERVING)\n  pods: 0\n"), "\(info)")
+            #expect(info.err.contains("the API server is NOT_SERVING"), "\(info)")
+            let version = try await cluster.capctl(["version"])
+            #expect(version.out.contains("Server: \(cluster.address) NOT_SERVING (API capstan.v1)"), "\(version)")
         }
     }
 

@@ -3,7 +3,8 @@ import CapstanAPI
 import CapstanRPC
 import Foundation
 
-/// `capctl cluster-info`: where the API server is, whether it serves, and what it holds.
+/// `capctl cluster-info`: where the API server is, whether it serves, and what it holds; fails
+/// (after printing all of it) when the server is not `SERVING`.
 struct ClusterInfoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster-info", abstract: "Show the API server's address and health and how many objects of each kind it holds.")
@@ -13,13 +14,14 @@ struct ClusterInfoCommand: AsyncParsableCommand {
     func run() async throws {
         let console = Console.current
         try await global.withConnection { connection, _ in
-            let status: String
+            let health: Grpc_Health_V1_HealthCheckResponse.ServingStatus
             do {
-                status = displayName(try await connection.health()).uppercased()
+                health = try await connection.health()
             } catch let error as RPCError {
                 throw CapctlError.server(error, context: "API server at \(connection.targets.joined(separator: ","))")
             }
-            console.line("API server: \(connection.targets.joined(separator: ",")) (\(console.colored(status, status == "SERVING" ? .green : .red)))")
+            let status = constantName(health)
+            console.line("API server: \(connection.targets.joined(separator: ",")) (\(console.colored(status, health == .serving ? .green : .red)))")
             for kind in Kind.allCases {
                 do {
                     let count = try await Self.count(kind.resource, connection: connection)
@@ -28,6 +30,7 @@ struct ClusterInfoCommand: AsyncParsableCommand {
                     throw CapctlError.server(error, context: "listing \(kind.plural)")
                 }
             }
+            if health != .serving { throw CapctlError.other("the API server is \(status)") }
         }
     }
 
@@ -51,7 +54,7 @@ struct VersionCommand: AsyncParsableCommand {
         if client { return }
         try await global.withConnection { connection, _ in
             do {
-                let status = displayName(try await connection.health()).uppercased()
+                let status = constantName(try await connection.health())
                 console.line("Server: \(connection.targets.joined(separator: ",")) \(status) (API capstan.v1)")
             } catch let error as RPCError {
                 throw CapctlError.server(error, context: "server \(connection.targets.joined(separator: ","))")
