@@ -29,9 +29,26 @@ struct ConfigFile: Codable, Sendable, Equatable {
         }
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return ConfigFile() }
         do {
+            try checkKeys(text, path: path)
             return try YAMLDecoder().decode(ConfigFile.self, from: text)
+        } catch let error as CapctlError {
+            throw error
         } catch {
             throw .config("\(path): not a capctl config (servers, namespace, token): \(error)")
+        }
+    }
+
+    /// The keys the file may hold.
+    static let keys = ["servers", "namespace", "token"]
+
+    /// Refuses keys the file may not hold (a hand-written `server:` would otherwise be ignored).
+    private static func checkKeys(_ text: String, path: String) throws {
+        guard case .mapping(let mapping)? = try Yams.compose(yaml: text) else { return }
+        let unknown = mapping.keys.map { $0.string ?? "\($0)" }.filter { !keys.contains($0) }
+        guard unknown.isEmpty else {
+            let names = unknown.map { "\"\($0)\"" }.joined(separator: ", ")
+            throw CapctlError.config(
+                "\(path): unknown key\(unknown.count == 1 ? "" : "s") \(names) (the keys are \(keys.joined(separator: ", ")))")
         }
     }
 

@@ -45,6 +45,19 @@ import Testing
         }
     }
 
+    /// A key the config file may not hold (`server:` for `servers:`) is an error naming key and file.
+    @Test(.timeLimit(.minutes(1)))
+    func configFileWithAnUnknownKeyIsRefused() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            try "server: 127.0.0.1:1\nnamespace: team-a\n".write(toFile: cluster.configPath, atomically: true, encoding: .utf8)
+            for arguments in [["config", "view"], ["get", "pods"]] {
+                let run = try await cluster.capctl(arguments, server: false)
+                #expect(run.code == 1)
+                #expect(run.err.contains("\(cluster.configPath): unknown key \"server\" (the keys are servers, namespace, token)"), "\(run)")
+            }
+        }
+    }
+
     /// Servers, namespace and token come from the config file when the command line does not say.
     @Test(.timeLimit(.minutes(2)))
     func configFileSuppliesServerNamespaceAndToken() async throws {
