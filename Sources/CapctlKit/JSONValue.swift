@@ -90,7 +90,7 @@ indirect enum JSONValue: Sendable {
         }
     }
 
-    /// `text` as a JSON string literal.
+    /// `text` as a JSON string literal (also a YAML double-quoted scalar).
     static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
@@ -100,7 +100,10 @@ indirect enum JSONValue: Sendable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            // Also the line breaks YAML readers fold (NEL, LINE and PARAGRAPH SEPARATOR): our JSON
+            // and YAML output are read back as YAML.
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x85 || scalar.value == 0x2028
+                || scalar.value == 0x2029:
                 out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }
