@@ -42,29 +42,20 @@ enum Manifest {
         return (path, text)
     }
 
-    /// YAML 1.2's core schema: `yes`, `on` and timestamps stay strings (labels like `on` are common).
-    static let resolver: Resolver = {
-        // swiftlint:disable:next force_try
-        try! Resolver.basic
-            .appending(.null, "^(?:~|null|Null|NULL|)$")
-            .appending(.bool, "^(?:true|True|TRUE|false|False|FALSE)$")
-            .appending(Resolver.Rule.int)
-            .appending(Resolver.Rule.float)
-    }()
-
     /// The objects of one file's text; `source` names it in errors.
     static func parse(_ text: String, source: String) throws(CapctlError) -> [ManifestObject] {
         var objects: [ManifestObject] = []
         var documentNumber = 0
         do {
-            let parser = try Parser(yaml: text, resolver: resolver)
+            // YAML 1.2's core schema (ManifestScalars): `yes`, `on`, `010` and timestamps are not 1.1's.
+            let parser = try Parser(yaml: text, resolver: ManifestScalars.resolver)
             while let root = try parser.nextRoot() {
                 documentNumber += 1
                 let line = root.mark?.line ?? 1
                 let origin = "\(source): document \(documentNumber) (line \(line))"
-                var lines: [String: Int] = [:]
-                let value = try convert(root, path: [], lines: &lines, origin: origin)
-                objects.append(contentsOf: try objectsOf(value, origin: origin, lines: lines))
+                var places = Places()
+                let value = try convert(root, path: [], places: &places, origin: origin)
+                objects.append(contentsOf: try objectsOf(value, origin: origin, places: places))
             }
         } catch let error as CapctlError {
             throw error
@@ -91,31 +82,34 @@ enum Manifest {
         }
     }
 
-    /// A YAML node as JSON; records each path's line in `lines`.
+    /// Where each value of a document was written, by field path (`PathFormat`).
+    struct Places {
+        /// The line of each value.
+        var lines: [String: Int] = [:]
+        /// The text of each scalar that is not a string (`0x10`, `1e3`), for messages.
+        var scalars: [String: String] = [:]
+    }
+
+    /// A YAML node as JSON; records each path's line and non-string scalar text in `places`.
     private static func convert(
-        _ node: Node, path: [PathKey], lines: inout [String: Int], origin: String
+        _ node: Node, path: [PathKey], places: inout Places, origin: String
     ) throws(CapctlError) -> JSONValue {
-        if let line = node.mark?.line { lines[PathFormat.format(path)] = line }
+        let at = PathFormat.format(path)
+        if let line = node.mark?.line { places.lines[at] = line }
         switch node {
         case .scalar(let scalar):
-            switch Tag.Name(rawValue: node.tag.rawValue) {
-            case .null: return .null
-            case .bool: return .bool(node.bool ?? false)
-            case .int:
-                if let value = node.int { return .number(String(value)) }
-                return .number(scalar.string)
-            case .float:
-                guard let value = node.float else { return .string(scalar.string) }
-                if value.isNaN { return .string("NaN") }
-                if value.isInfinite { return .string(value < 0 ? "-Infinity" : "Infinity") }
-                return .number(String(value))
-            default:
-                return .string(scalar.string)
+            let value: JSONValue
+            do {
+                value = try ManifestScalars.value(scalar.string, tag: Tag.Name(rawValue: node.tag.rawValue))
+            } catch {
+                throw .manifest("\(origin.replacingLine(with: node.mark?.line)): \(at.isEmpty ? "" : at + ": ")\(error.reason)")
             }
+            if case .string = value {} else { places.scalars[at] = scalar.string }
+            return value
         case .sequence(let sequence):
             var items: [JSONValue] = []
             for (index, item) in sequence.enumerated() {
-                items.append(try convert(item, path: path + [.index(index)], lines: &lines, origin: origin))
+                items.append(try convert(item, path: path + [.index(index)], places: &places, origin: origin))
             }
             return .array(items)
         case .mapping(let mapping):
@@ -129,7 +123,7 @@ enum Manifest {
                 if members.contains(where: { $0.key == key }) {
                     throw .manifest("\(origin) (line \(keyNode.mark?.line ?? 0)): \(PathFormat.format(path + [.key(key)])): duplicate key")
                 }
-                members.append((key, try convert(valueNode, path: path + [.key(key)], lines: &lines, origin: origin)))
+                members.append((key, try convert(valueNode, path: path + [.key(key)], places: &places, origin: origin)))
             }
             return .object(members)
         case .alias:
@@ -139,7 +133,7 @@ enum Manifest {
 
     /// The objects of one document: an object with `kind`, a `List`, or an array of objects.
     private static func objectsOf(
-        _ value: JSONValue, origin: String, lines: [String: Int]
+        _ value: JSONValue, origin: String, places: Places
     ) throws(CapctlError) -> [ManifestObject] {
         switch value {
         case .null:
@@ -147,7 +141,7 @@ enum Manifest {
         case .array(let items):
             var objects: [ManifestObject] = []
             for (index, item) in items.enumerated() {
-                objects.append(try decode(item, origin: origin, prefix: [.index(index)], lines: lines))
+                objects.append(try decode(item, origin: origin, prefix: [.index(index)], places: places))
             }
             return objects
         case .object:
@@ -157,11 +151,11 @@ enum Manifest {
                 }
                 var objects: [ManifestObject] = []
                 for (index, item) in items.enumerated() {
-                    objects.append(try decode(item, origin: origin, prefix: [.key("items"), .index(index)], lines: lines))
+                    objects.append(try decode(item, origin: origin, prefix: [.key("items"), .index(index)], places: places))
                 }
                 return objects
             }
-            return [try decode(value, origin: origin, prefix: [], lines: lines)]
+            return [try decode(value, origin: origin, prefix: [], places: places)]
         default:
             throw .manifest("\(origin): expected an object with kind, got \(value.shortDescription)")
         }
@@ -169,7 +163,7 @@ enum Manifest {
 
     /// Decodes one object; `prefix` is its path inside the document (for items of a List).
     private static func decode(
-        _ value: JSONValue, origin: String, prefix: [PathKey], lines: [String: Int]
+        _ value: JSONValue, origin: String, prefix: [PathKey], places: Places
     ) throws(CapctlError) -> ManifestObject {
         let itemOrigin = prefix.isEmpty ? origin : "\(origin): \(PathFormat.format(prefix))"
         guard case .object(var members) = value else {
@@ -200,7 +194,7 @@ enum Manifest {
             let object = try decodeObject(kind.resource, from: data)
             return ManifestObject(origin: itemOrigin, kind: kind, object: object)
         } catch let error as DecodingError {
-            throw .manifest(describe(error, in: stripped, origin: origin, prefix: prefix, lines: lines))
+            throw .manifest(describe(error, in: stripped, origin: origin, prefix: prefix, places: places))
         } catch {
             throw .manifest("\(itemOrigin): \(error)")
         }
@@ -212,14 +206,18 @@ enum Manifest {
 
     /// `origin (line L): field.path: what is wrong`.
     private static func describe(
-        _ error: DecodingError, in value: JSONValue, origin: String, prefix: [PathKey], lines: [String: Int]
+        _ error: DecodingError, in value: JSONValue, origin: String, prefix: [PathKey], places: Places
     ) -> String {
         let context: DecodingError.Context
         var reason: String
+        /// The scalar as written, when it is not a string.
+        func written(_ codingPath: [any CodingKey]) -> String? {
+            places.scalars[PathFormat.format(prefix + codingPath.map(PathKey.init))]
+        }
         switch error {
         case .typeMismatch(let type, let c):
             context = c
-            let got = value.value(at: c.codingPath)?.shortDescription ?? "something else"
+            let got = written(c.codingPath) ?? value.value(at: c.codingPath)?.shortDescription ?? "something else"
             reason = "expected \(expectedName(type)), got \(got)"
         case .valueNotFound(let type, let c):
             context = c
@@ -229,7 +227,7 @@ enum Manifest {
             reason = "missing field \(key.stringValue)"
         case .dataCorrupted(let c):
             context = c
-            reason = rephrase(c.debugDescription)
+            reason = rephrase(c.debugDescription, written: written(c.codingPath))
         @unknown default:
             return "\(origin): \(error)"
         }
@@ -239,19 +237,26 @@ enum Manifest {
         var line: Int?
         var search = path
         while line == nil {
-            line = lines[PathFormat.format(search)]
+            line = places.lines[PathFormat.format(search)]
             if search.isEmpty { break }
             search.removeLast()
         }
-        let documentOrigin = origin.replacingOccurrences(
-            of: #"\(line \d+\)$"#, with: line.map { "(line \($0))" } ?? "", options: .regularExpression)
+        let documentOrigin = origin.replacingLine(with: line)
         return field.isEmpty ? "\(documentOrigin): \(reason)" : "\(documentOrigin): \(field): \(reason)"
     }
 
-    /// The generated decoders say `"http" is not a Int32`; say what a manifest writer expects.
-    private static func rephrase(_ message: String) -> String {
+    /// The generated decoders say `"http" is not a Int32`; say what a manifest writer expects,
+    /// with the scalar as `written` when known (`4294967296`, not the decoder's `4294967296.0`).
+    private static func rephrase(_ message: String, written: String?) -> String {
         if let match = message.firstMatch(of: /^(.*) is not a (U?Int\d+)$/) {
-            return "expected an integer, got \(match.1)"
+            let got = written ?? String(match.1)
+            if let number = Double(match.1), number.rounded() == number {
+                let type = String(match.2)
+                let range = type.hasPrefix("U") ? "0 to \(type == "UInt32" ? "4294967295" : "18446744073709551615")"
+                    : type == "Int32" ? "-2147483648 to 2147483647" : "-9223372036854775808 to 9223372036854775807"
+                return "\(got) is out of range for \(type.lowercased()) (\(range))"
+            }
+            return "expected an integer, got \(got)"
         }
         if let match = message.firstMatch(of: /^(.*) is not a (Double|Float)$/) {
             return "expected a number, got \(match.1)"
@@ -304,5 +309,12 @@ enum PathFormat {
             }
         }
         return out
+    }
+}
+
+extension String {
+    /// `pods.yaml: document 2 (line 14)` with the line changed to `line` (removed when nil).
+    func replacingLine(with line: Int?) -> String {
+        replacingOccurrences(of: #"\(line \d+\)$"#, with: line.map { "(line \($0))" } ?? "", options: .regularExpression)
     }
 }
