@@ -11,7 +11,8 @@ struct ManifestObject: Sendable {
     let object: any CLIResource
 }
 
-/// Reads manifests: YAML or JSON files (JSON is read as YAML's flow style), one or many documents
+/// Reads manifests: YAML or JSON files (JSON is read as YAML's flow style; anchors and aliases are
+/// refused, see `YAMLPrescan`), one or many documents
 /// separated by `---`, a `List` (`kind: List` with `items`) or a top-level array; `-` is standard
 /// input. `kind:` picks the type (any spelling `Kind` accepts) and `apiVersion: v1` is accepted;
 /// both are removed before the object is decoded with its generated proto3-JSON `Codable`, so
@@ -43,9 +44,17 @@ enum Manifest {
     }
 
     /// The objects of one file's text; `source` names it in errors.
-    static func parse(_ text: String, source: String) throws(CapctlError) -> [ManifestObject] {
+    static func parse(_ original: String, source: String) throws(CapctlError) -> [ManifestObject] {
         var objects: [ManifestObject] = []
         var documentNumber = 0
+        let text: String
+        do {
+            text = try YAMLPrescan.check(original)
+        } catch {
+            throw .manifest(
+                "\(source): line \(error.line), column \(error.column): YAML anchors and aliases are not supported"
+                    + " (\(error.text)): write the value out in full")
+        }
         do {
             // YAML 1.2's core schema (ManifestScalars): `yes`, `on`, `010` and timestamps are not 1.1's.
             let parser = try Parser(yaml: text, resolver: ManifestScalars.resolver)
@@ -96,6 +105,10 @@ enum Manifest {
     ) throws(CapctlError) -> JSONValue {
         let at = PathFormat.format(path)
         if let line = node.mark?.line { places.lines[at] = line }
+        // YAMLPrescan refuses anchors and aliases first; this is for any it did not recognise.
+        if node.anchor != nil {
+            throw .manifest("\(origin.replacingLine(with: node.mark?.line)): \(at.isEmpty ? "" : at + ": ")YAML anchors and aliases are not supported")
+        }
         switch node {
         case .scalar(let scalar):
             let value: JSONValue

@@ -1,0 +1,79 @@
+import CapstanAPI
+@testable import CapctlKit
+import Foundation
+import Testing
+
+/// Anchors and aliases are refused before the YAML parser expands them; JSON surrogate pairs read.
+@Suite struct CapctlManifestPrescanTests {
+    static let pod = "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n"
+
+    /// Nine levels of nine aliases each: 9^9 nodes once expanded, as a value and as a mapping key
+    /// (Yams hashes keys whole while parsing).
+    static func laughs(asKey: Bool) -> String {
+        var text = "x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for level in 1...9 {
+            text += "x\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        return text + (asKey ? "? *a9\n: boom\n" : "boom: *a9\n") + pod
+    }
+
+    @Test(.timeLimit(.minutes(1)), arguments: [
+        (laughs(asKey: false), "line 1, column 5: YAML anchors and aliases are not supported (&a0)"),
+        (laughs(asKey: true), "line 1, column 5: YAML anchors and aliases are not supported (&a0)"),
+        ("kind: Pod\nmetadata:\n  name: p\n  labels: &l {app: x}\n  annotations: *l\nspec: {containers: [{name: c, image: i}]}\n",
+         "line 4, column 11: YAML anchors and aliases are not supported (&l)"),
+        ("- &p " + pod.replacingOccurrences(of: "\n", with: "\n  ") + "\n- *p\n", "line 1, column 3: YAML anchors and aliases are not supported (&p)"),
+        ("[{\"kind\": \"Pod\", \"metadata\": {\"name\": \"p\"}}, *p]", "line 1, column 46: YAML anchors and aliases are not supported (*p)"),
+    ])
+    func anchorsAndAliasesAreRefused(manifest: String, message: String) {
+        do {
+            let objects = try Manifest.parse(manifest, source: "laughs.yaml")
+            Issue.record("read without error: \(objects.count) objects")
+        } catch {
+            #expect(error.description == "laughs.yaml: \(message): write the value out in full", "\(error)")
+        }
+    }
+
+    /// `*` and `&` inside scalars, quotes, block scalars and comments are text, not aliases.
+    @Test func starsAndAmpersandsInScalarsAreText() throws {
+        let text = """
+            kind: Pod  # *not an alias
+            metadata:
+              name: p
+              annotations:
+                glob: ls *.txt && echo ok
+                quoted: "*x &y"
+                single: '*x, it''s'
+                apostrophe: it's *fine*
+                flow: "{[*]}"
+                script: |
+                  * item
+                  & more
+                folded: >-
+                  *a
+            spec:
+              containers: [{name: c, image: i, command: [sh, -c, echo *, a&b, "*q"]}]
+            """
+        let pod = try #require(try Manifest.parse(text, source: "p.yaml").first?.object as? Pod)
+        #expect(pod.metadata.annotations == [
+            "glob": "ls *.txt && echo ok", "quoted": "*x &y", "single": "*x, it's", "apostrophe": "it's *fine*",
+            "flow": "{[*]}", "script": "* item\n& more\n", "folded": "*a",
+        ])
+        #expect(pod.spec.containers.first?.command == ["sh", "-c", "echo *", "a&b", "*q"])
+    }
+
+    /// Python's json.dumps escapes characters outside the BMP as surrogate pairs, which libyaml refused.
+    @Test func jsonSurrogatePairEscapesRead() throws {
+        let text = #"""
+            {"kind": "Pod", "metadata": {"name": "p", "annotations": {"smile": "\ud83d\ude00 ok",
+             "literal": "\\ud83d\\ude00", "bmp": "\u00e9"}},
+             "spec": {"containers": [{"name": "c", "image": "i"}]}}
+            """#
+        let pod = try #require(try Manifest.parse(text, source: "p.json").first?.object as? Pod)
+        #expect(pod.metadata.annotations == ["smile": "\u{1F600} ok", "literal": #"\ud83d\ude00"#, "bmp": "é"])
+        // Outside double quotes a backslash is not an escape.
+        let plain = "kind: Pod\nmetadata: {name: p, annotations: {a: '\\ud83d\\ude00'}}\nspec: {containers: [{name: c, image: i}]}\n"
+        let single = try #require(try Manifest.parse(plain, source: "p.yaml").first?.object as? Pod)
+        #expect(single.metadata.annotations == ["a": #"\ud83d\ude00"#])
+    }
+}
