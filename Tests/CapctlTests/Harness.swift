@@ -28,14 +28,16 @@ final class TestCluster: Sendable {
         self.directory = directory
     }
 
-    /// Starts a server, runs `body`, stops the server and removes the directory.
+    /// Starts a server with `options`, runs `body`, stops the server and removes the directory.
     static func with<T: Sendable>(
-        interceptors: [any ServerInterceptor] = [], _ body: @Sendable (TestCluster) async throws -> T
+        options: APIServerOptions = APIServerOptions(), interceptors: [any ServerInterceptor] = [],
+        _ body: @Sendable (TestCluster) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/store", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let host = try await APIServerHost.start(store: .sqlite(directory + "/store"), interceptors: interceptors, loops: 1)
+        let host = try await APIServerHost.start(
+            store: .sqlite(directory + "/store"), options: options, interceptors: interceptors, loops: 1)
         let cluster = TestCluster(host: host, directory: directory)
         do {
             let result = try await body(cluster)

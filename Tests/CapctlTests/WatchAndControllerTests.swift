@@ -1,5 +1,6 @@
 import CapctlKit
 import CapstanAPI
+import CapstanAPIServer
 import CapstanRPC
 import Foundation
 import CapstanTestSupport
@@ -38,6 +39,57 @@ import Testing
             let names = try await cluster.capctl(["get", "pods", "-w", "-o", "name", "--watch-seconds", "1"])
             #expect(names.code == 0)
             #expect(names.out == "pod/first\n")
+        }
+    }
+
+    /// `get KIND NAME -w` on an object older than the history the server keeps: the watch starts
+    /// from the store's current revision, not the object's own (which the server refuses as OUT_OF_RANGE).
+    @Test(.timeLimit(.minutes(2)))
+    func watchOfOneOldObjectStartsFromNow() async throws {
+        var options = APIServerOptions()
+        options.historyRevisions = 0
+        options.eventRingCapacity = 8
+        try await TestCluster.with(options: options) { (cluster: TestCluster) async throws in
+            let pod = { (name: String, image: String) in
+                "kind: Pod\nmetadata: {name: \(name)}\nspec: {containers: [{name: c, image: \(image)}]}\n"
+            }
+            try await cluster.ok(["create", "-f", "-"], stdin: pod("web", "one"))
+            // Twenty newer pod events push web's own revision out of the cache's ring of 8.
+            try await cluster.ok(["create", "-f", "-"], stdin: (0..<20).map { pod("filler-\($0)", "x") }.joined(separator: "---\n"))
+            let console = CapturedConsole(environment: cluster.environment)
+            let watch = Task {
+                await Capctl.run(
+                    arguments: ["get", "pod", "web", "-w", "-o", "name", "--max-events", "1", "--watch-seconds", "60", "--server", cluster.address],
+                    console: console.console)
+            }
+            try await Self.waitFor("the object") { console.out.contains("pod/web") }
+            try await cluster.ok(["update", "-f", "-"], stdin: pod("web", "two"))
+            let code = try await bounded("the watch to see the update") { await watch.value }
+            #expect(code == 0, "\(console.err)")
+            #expect(console.out == "pod/web\npod/web\n")
+        }
+    }
+
+    /// With a NAME, -A does not widen the watch: a same-named object elsewhere is not printed.
+    @Test(.timeLimit(.minutes(2)))
+    func watchOfOneObjectStaysInItsNamespace() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let pod = { (image: String) in "kind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: c, image: \(image)}]}\n" }
+            try await cluster.ok(["create", "-f", "-"], stdin: pod("one"))
+            try await cluster.ok(["create", "-n", "other", "-f", "-"], stdin: pod("one"))
+            let console = CapturedConsole(environment: cluster.environment)
+            let watch = Task {
+                await Capctl.run(
+                    arguments: ["get", "pod", "web", "-A", "-w", "-o", "wide", "--max-events", "1", "--watch-seconds", "60", "--server", cluster.address],
+                    console: console.console)
+            }
+            try await Self.waitFor("the object") { console.out.contains("web") }
+            try await cluster.ok(["update", "-n", "other", "-f", "-"], stdin: pod("elsewhere"))
+            try await cluster.ok(["update", "-f", "-"], stdin: pod("here"))
+            let code = try await bounded("the watch to see the update") { await watch.value }
+            #expect(code == 0, "\(console.err)")
+            #expect(console.out.contains("here"), "\(console.out)")
+            #expect(!console.out.contains("elsewhere"), "\(console.out)")
         }
     }
 

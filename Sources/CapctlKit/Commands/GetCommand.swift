@@ -48,7 +48,9 @@ struct GetCommand: AsyncParsableCommand {
         let console = Console.current
         let limit = try watchSeconds.map { seconds throws(CapctlError) in try Seconds.duration(seconds, flag: "--watch-seconds") }
         try await global.withConnection { connection, settings in
-            let namespace = R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
+            // One object lives in one namespace: with a NAME, -A applies to neither get nor watch.
+            let home = R.kind.isNamespaced ? settings.namespace : ""
+            let namespace = name != nil ? home : R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
             var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, watching: watch)
             var revision: UInt64 = 0
             if let name {
@@ -57,14 +59,11 @@ struct GetCommand: AsyncParsableCommand {
                 }
                 let object: R
                 do {
-                    // One object lives in one namespace: -A does not apply.
-                    let home = R.kind.isNamespaced ? settings.namespace : ""
-                    object = try await connection.get(R.self, namespace: home, name: name)
+                    (object, revision) = try await one(R.self, connection: connection, namespace: home, name: name)
                 } catch let error as RPCError {
                     throw CapctlError.server(error, context: "")
                 }
                 try printer.printList([object], singleObject: true)
-                revision = object.metadata.resourceVersion
             } else {
                 var request = ListRequest()
                 request.namespace = namespace
@@ -85,6 +84,24 @@ struct GetCommand: AsyncParsableCommand {
                     R.self, connection: connection, namespace: namespace, from: revision, limit: limit, printer: &printer)
             }
         }
+    }
+
+    /// The object `name`, and the revision a watch of it may start from. Watching, that is a
+    /// listing's (the store's current revision): the object's own may be older than the history
+    /// the server keeps (OUT_OF_RANGE).
+    private func one<R: CLIResource>(
+        _ type: R.Type, connection: APIConnection, namespace: String, name: String
+    ) async throws -> (R, UInt64) {
+        if watch {
+            var request = ListRequest()
+            request.namespace = namespace
+            request.fieldSelector = "metadata.name=\(name)"
+            let list = try await connection.list(R.self, request)
+            if let object = list.items.first { return (object, list.revision) }
+        }
+        // Not watching, or not there when listed: the Get's answer (NOT_FOUND, or one created since).
+        let object = try await connection.get(R.self, namespace: namespace, name: name)
+        return (object, object.metadata.resourceVersion)
     }
 
     /// Prints each change after `revision` until interrupted, `--max-events` or `--watch-seconds`.
