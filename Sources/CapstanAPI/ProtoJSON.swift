@@ -30,6 +30,28 @@ public enum ProtoJSON {
                 + (known.isEmpty ? " (it has no fields)" : " (fields: \(known.joined(separator: ", ")))")))
     }
 
+    /// Throws when `container` holds more than one key of a group: a field under both its
+    /// names (`containerPort` and `container_port`), or two members of one oneof. Proto3's JSON
+    /// mapping refuses both.
+    public static func refuseConflicts(
+        in container: KeyedDecodingContainer<ProtoJSONKey>, message: String, groups: [[String]]
+    ) throws {
+        for group in groups {
+            let present = group.filter { container.contains(ProtoJSONKey(stringValue: $0)) }
+            guard present.count > 1 else { continue }
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: container.codingPath + [ProtoJSONKey(stringValue: present[1])],
+                debugDescription: "\(present.map { "\"\($0)\"" }.joined(separator: " and ")) in one \(message) "
+                    + (group.count == 2 && present.count == 2 && isSpellingPair(group) ? "are one field: give it once"
+                        : "are members of one oneof: give at most one")))
+        }
+    }
+
+    /// Whether `group` is one field's two spellings (a lowerCamel name and its snake_case one).
+    private static func isSpellingPair(_ group: [String]) -> Bool {
+        group[0].filter { $0 != "_" }.lowercased() == group[1].filter { $0 != "_" }.lowercased()
+    }
+
     /// Converts a JSON object's string keys to a map's integer or bool keys.
     public static func mapKeys<K: LosslessStringConvertible & Hashable, V>(
         _ object: [String: V], as type: K.Type, codingPath: [any CodingKey]

@@ -69,6 +69,8 @@ import Testing
     @Test(.timeLimit(.minutes(2)), arguments: [
         ("bad-field.yaml", "document 2 (line 16): spec.containers[0].imagePullPolicy: unknown field \"imagePullPolicy\""),
         ("bad-type.yaml", "document 2 (line 17): spec.containers[0].ports[0].container_port: expected an integer, got \"http\""),
+        ("both-spellings.yaml",
+         "document 2 (line 18): spec.containers[0].ports[0].container_port: \"containerPort\" and \"container_port\" in one capstan.v1.ContainerPort are one field: give it once"),
         ("missing-kind.yaml", "document 2 (line 9): missing kind (one of Pod, ReplicationController, Service, Endpoints, Minion)"),
         ("bad-yaml.yaml", "document 2: line 13, column 5: invalid YAML: did not find expected"),
         ("invalid-pod.yaml", "document 2 (line 9): pod \"Bad_Name\" is invalid:"),

@@ -74,6 +74,33 @@ import Testing
         #expect(try json(kv) == #"{"key":"L2E=","value":"AP8B"}"#)
     }
 
+    /// One field under both its names, or two members of one oneof, is refused: the decoder
+    /// reads an object's keys in no fixed order, so one of them would silently win.
+    @Test func conflictingKeysAreRefused() throws {
+        func refusal<T: Decodable>(_ type: T.Type, _ text: String) -> String {
+            do {
+                _ = try decode(type, text)
+                return "decoded"
+            } catch DecodingError.dataCorrupted(let context) {
+                return context.codingPath.map(\.stringValue).joined(separator: ".") + ": " + context.debugDescription
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(refusal(ContainerPort.self, #"{"containerPort": 80, "container_port": 8080}"#)
+            == #"container_port: "containerPort" and "container_port" in one capstan.v1.ContainerPort are one field: give it once"#)
+        #expect(refusal(Probe.self, #"{"httpGet": {"port": 80}, "exec": {"command": ["true"]}}"#)
+            == #"exec: "httpGet" and "exec" in one capstan.v1.Probe are members of one oneof: give at most one"#)
+        #expect(refusal(Probe.self, #"{"tcpSocket": {"port": 80}, "tcp_socket": {"port": 81}}"#).contains("\"tcpSocket\" and \"tcp_socket\""))
+        // Nested: the path leads to the object.
+        let pod = refusal(Pod.self, #"{"spec": {"containers": [{"name": "a", "workingDir": "/", "working_dir": "/tmp"}]}}"#)
+        #expect(pod.hasPrefix("spec.containers.Index 0.working_dir: "), "\(pod)")
+        // Either spelling alone, and a map's own keys in both styles, are fine.
+        #expect(try decode(ContainerPort.self, #"{"container_port": 80}"#).containerPort == 80)
+        let meta = try decode(ObjectMeta.self, #"{"labels": {"appName": "a", "app_name": "b"}}"#)
+        #expect(meta.labels == ["appName": "a", "app_name": "b"])
+    }
+
     @Test func timestampsAndDurations() throws {
         var ts = Google_Protobuf_Timestamp()
         ts.seconds = 1_764_168_111

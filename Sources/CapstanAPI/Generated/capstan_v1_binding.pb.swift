@@ -19,6 +19,7 @@ extension Binding: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["podName", "pod_name"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":

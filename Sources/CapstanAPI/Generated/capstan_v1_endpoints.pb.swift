@@ -84,6 +84,7 @@ extension EndpointsList: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["resourceVersion", "resource_version"], ["continueToken", "continue_token"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "items":

@@ -254,6 +254,7 @@ extension ContainerStatsRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["podName", "pod_name"], ["containerName", "container_name"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":
@@ -280,6 +281,7 @@ extension ContainerStats: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["podName", "pod_name"], ["containerName", "container_name"], ["cpuUsageNanoseconds", "cpu_usage_nanoseconds"], ["cpuUserNanoseconds", "cpu_user_nanoseconds"], ["cpuSystemNanoseconds", "cpu_system_nanoseconds"], ["memoryUsageBytes", "memory_usage_bytes"], ["memoryRssBytes", "memory_rss_bytes"], ["memoryLimitBytes", "memory_limit_bytes"], ["numProcesses", "num_processes"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":
@@ -333,6 +335,7 @@ extension ExecRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["podName", "pod_name"], ["containerName", "container_name"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":
@@ -368,6 +371,7 @@ extension ExecResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["exitCode", "exit_code"], ["timedOut", "timed_out"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "exitCode", "exit_code":
@@ -397,6 +401,7 @@ extension LogsRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["podName", "pod_name"], ["containerName", "container_name"], ["tailLines", "tail_lines"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":

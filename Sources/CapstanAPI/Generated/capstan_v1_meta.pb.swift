@@ -253,6 +253,7 @@ extension ObjectMeta: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["resourceVersion", "resource_version"], ["creationTimestamp", "creation_timestamp"], ["generateName", "generate_name"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "name":
@@ -294,6 +295,7 @@ extension ResourceList: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["cpuMillis", "cpu_millis"], ["memoryBytes", "memory_bytes"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "cpuMillis", "cpu_millis":
@@ -343,6 +345,7 @@ extension ListRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["labelSelector", "label_selector"], ["fieldSelector", "field_selector"], ["continueToken", "continue_token"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":
@@ -375,6 +378,7 @@ extension WatchRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["labelSelector", "label_selector"], ["fieldSelector", "field_selector"], ["resourceVersion", "resource_version"], ["sendInitialEvents", "send_initial_events"], ["allowBookmarks", "allow_bookmarks"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":
@@ -410,6 +414,7 @@ extension DeleteRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["preconditionResourceVersion", "precondition_resource_version"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "namespace":

@@ -96,6 +96,7 @@ extension MethodMetrics: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["inFlight", "in_flight"], ["messagesReceived", "messages_received"], ["messagesSent", "messages_sent"], ["latencyBuckets", "latency_buckets"], ["latencySumSeconds", "latency_sum_seconds"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "service":
@@ -169,6 +170,7 @@ extension MethodMetrics.Bucket: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["upperBoundSeconds", "upper_bound_seconds"], ["cumulativeCount", "cumulative_count"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "upperBoundSeconds", "upper_bound_seconds":
@@ -192,6 +194,7 @@ extension MetricsSnapshot: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["prometheusText", "prometheus_text"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "methods":

@@ -228,6 +228,7 @@ extension MinionSpec: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["kubeletPort", "kubelet_port"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "address":
@@ -257,6 +258,7 @@ extension MinionStatus: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["machineInfo", "machine_info"], ["lastHeartbeat", "last_heartbeat"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "conditions":
@@ -283,6 +285,7 @@ extension MinionCondition: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["lastTransitionTime", "last_transition_time"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "type":
@@ -315,6 +318,7 @@ extension MachineInfo: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["numCores", "num_cores"], ["memoryBytes", "memory_bytes"], ["kernelVersion", "kernel_version"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "hostname":
@@ -370,6 +374,7 @@ extension MinionList: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["resourceVersion", "resource_version"], ["continueToken", "continue_token"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "items":

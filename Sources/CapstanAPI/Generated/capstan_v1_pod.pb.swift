@@ -546,6 +546,7 @@ extension PodSpec: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["restartPolicy", "restart_policy"], ["nodeSelector", "node_selector"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "containers":
@@ -578,6 +579,7 @@ extension Container: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["workingDir", "working_dir"], ["volumeMounts", "volume_mounts"], ["livenessProbe", "liveness_probe"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "name":
@@ -625,6 +627,7 @@ extension ContainerPort: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["containerPort", "container_port"], ["hostPort", "host_port"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "name":
@@ -677,6 +680,7 @@ extension ResourceRequirements: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["cpuMillis", "cpu_millis"], ["memoryBytes", "memory_bytes"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "cpuMillis", "cpu_millis":
@@ -700,6 +704,7 @@ extension VolumeMount: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["mountPath", "mount_path"], ["readOnly", "read_only"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "name":
@@ -726,6 +731,7 @@ extension Probe: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["initialDelaySeconds", "initial_delay_seconds"], ["timeoutSeconds", "timeout_seconds"], ["periodSeconds", "period_seconds"], ["failureThreshold", "failure_threshold"], ["httpGet", "http_get", "tcpSocket", "tcp_socket", "exec"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "httpGet", "http_get":
@@ -833,6 +839,7 @@ extension Volume: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["emptyDir", "empty_dir", "hostDir", "host_dir"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "name":
@@ -899,6 +906,7 @@ extension PodStatus: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["hostIp", "host_ip"], ["podIp", "pod_ip"], ["containerStatuses", "container_statuses"], ["startTime", "start_time"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "phase":
@@ -934,6 +942,7 @@ extension ContainerStatus: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["restartCount", "restart_count"], ["containerId", "container_id"], ["waiting", "running", "terminated"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "name":
@@ -995,6 +1004,7 @@ extension ContainerStateRunning: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["startedAt", "started_at"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "startedAt", "started_at":
@@ -1015,6 +1025,7 @@ extension ContainerStateTerminated: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["exitCode", "exit_code"], ["finishedAt", "finished_at"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "exitCode", "exit_code":
@@ -1041,6 +1052,7 @@ extension PodList: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["resourceVersion", "resource_version"], ["continueToken", "continue_token"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "items":

@@ -153,6 +153,7 @@ extension ServiceSpec: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["containerPort", "container_port"], ["sessionAffinity", "session_affinity"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "port":
@@ -185,6 +186,7 @@ extension ServiceList: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["resourceVersion", "resource_version"], ["continueToken", "continue_token"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "items":

@@ -988,6 +988,7 @@ extension Etcdserverpb_ResponseHeader: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["clusterId", "cluster_id"], ["memberId", "member_id"], ["raftTerm", "raft_term"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "clusterId", "cluster_id":
@@ -1017,6 +1018,7 @@ extension Etcdserverpb_RangeRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["rangeEnd", "range_end"], ["sortOrder", "sort_order"], ["sortTarget", "sort_target"], ["keysOnly", "keys_only"], ["countOnly", "count_only"], ["minModRevision", "min_mod_revision"], ["maxModRevision", "max_mod_revision"], ["minCreateRevision", "min_create_revision"], ["maxCreateRevision", "max_create_revision"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "key":
@@ -1102,6 +1104,7 @@ extension Etcdserverpb_PutRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["prevKv", "prev_kv"], ["ignoreValue", "ignore_value"], ["ignoreLease", "ignore_lease"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "key":
@@ -1137,6 +1140,7 @@ extension Etcdserverpb_PutResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["prevKv", "prev_kv"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "header":
@@ -1160,6 +1164,7 @@ extension Etcdserverpb_DeleteRangeRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["rangeEnd", "range_end"], ["prevKv", "prev_kv"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "key":
@@ -1186,6 +1191,7 @@ extension Etcdserverpb_DeleteRangeResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["prevKvs", "prev_kvs"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "header":
@@ -1212,6 +1218,7 @@ extension Etcdserverpb_RequestOp: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["requestRange", "request_range", "requestPut", "request_put", "requestDeleteRange", "request_delete_range", "requestTxn", "request_txn"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "requestRange", "request_range":
@@ -1244,6 +1251,7 @@ extension Etcdserverpb_ResponseOp: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["responseRange", "response_range", "responsePut", "response_put", "responseDeleteRange", "response_delete_range", "responseTxn", "response_txn"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "responseRange", "response_range":
@@ -1276,6 +1284,7 @@ extension Etcdserverpb_Compare: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["rangeEnd", "range_end"], ["version", "createRevision", "create_revision", "modRevision", "mod_revision", "value", "lease"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "result":
@@ -1418,6 +1427,7 @@ extension Etcdserverpb_WatchRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["createRequest", "create_request", "cancelRequest", "cancel_request", "progressRequest", "progress_request"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "createRequest", "create_request":
@@ -1447,6 +1457,7 @@ extension Etcdserverpb_WatchCreateRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["rangeEnd", "range_end"], ["startRevision", "start_revision"], ["progressNotify", "progress_notify"], ["prevKv", "prev_kv"], ["watchId", "watch_id"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "key":
@@ -1488,6 +1499,7 @@ extension Etcdserverpb_WatchCancelRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["watchId", "watch_id"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "watchId", "watch_id":
@@ -1525,6 +1537,7 @@ extension Etcdserverpb_WatchResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["watchId", "watch_id"], ["compactRevision", "compact_revision"], ["cancelReason", "cancel_reason"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "header":

@@ -99,6 +99,7 @@ extension Mvccpb_KeyValue: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["createRevision", "create_revision"], ["modRevision", "mod_revision"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "key":
@@ -134,6 +135,7 @@ extension Mvccpb_Event: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["prevKv", "prev_kv"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "type":

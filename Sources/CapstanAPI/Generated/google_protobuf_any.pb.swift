@@ -127,6 +127,7 @@ extension Google_Protobuf_Any: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["typeUrl", "type_url"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "typeUrl", "type_url":

@@ -65,6 +65,7 @@ extension Google_Rpc_BadRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["fieldViolations", "field_violations"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "fieldViolations", "field_violations":

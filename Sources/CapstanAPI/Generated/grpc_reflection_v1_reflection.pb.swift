@@ -182,6 +182,7 @@ extension Grpc_Reflection_V1_ServerReflectionRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["fileByFilename", "file_by_filename", "fileContainingSymbol", "file_containing_symbol", "fileContainingExtension", "file_containing_extension", "allExtensionNumbersOfType", "all_extension_numbers_of_type", "listServices", "list_services"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "host":
@@ -220,6 +221,7 @@ extension Grpc_Reflection_V1_ExtensionRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["containingType", "containing_type"], ["extensionNumber", "extension_number"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "containingType", "containing_type":
@@ -243,6 +245,7 @@ extension Grpc_Reflection_V1_ServerReflectionResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["validHost", "valid_host"], ["originalRequest", "original_request"], ["fileDescriptorResponse", "file_descriptor_response", "allExtensionNumbersResponse", "all_extension_numbers_response", "listServicesResponse", "list_services_response", "errorResponse", "error_response"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "validHost", "valid_host":
@@ -281,6 +284,7 @@ extension Grpc_Reflection_V1_FileDescriptorResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["fileDescriptorProto", "file_descriptor_proto"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "fileDescriptorProto", "file_descriptor_proto":
@@ -301,6 +305,7 @@ extension Grpc_Reflection_V1_ExtensionNumberResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["baseTypeName", "base_type_name"], ["extensionNumber", "extension_number"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "baseTypeName", "base_type_name":
@@ -364,6 +369,7 @@ extension Grpc_Reflection_V1_ErrorResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["errorCode", "error_code"], ["errorMessage", "error_message"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "errorCode", "error_code":

@@ -391,6 +391,7 @@ extension Grpc_Testing_SimpleRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["responseType", "response_type"], ["responseSize", "response_size"], ["fillUsername", "fill_username"], ["fillOauthScope", "fill_oauth_scope"], ["responseCompressed", "response_compressed"], ["responseStatus", "response_status"], ["expectCompressed", "expect_compressed"], ["fillServerId", "fill_server_id"], ["fillGrpclbRouteType", "fill_grpclb_route_type"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "responseType", "response_type":
@@ -438,6 +439,7 @@ extension Grpc_Testing_SimpleResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["oauthScope", "oauth_scope"], ["serverId", "server_id"], ["grpclbRouteType", "grpclb_route_type"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "payload":
@@ -473,6 +475,7 @@ extension Grpc_Testing_StreamingInputCallRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["expectCompressed", "expect_compressed"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "payload":
@@ -496,6 +499,7 @@ extension Grpc_Testing_StreamingInputCallResponse: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["aggregatedPayloadSize", "aggregated_payload_size"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "aggregatedPayloadSize", "aggregated_payload_size":
@@ -516,6 +520,7 @@ extension Grpc_Testing_ResponseParameters: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["intervalUs", "interval_us"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "size":
@@ -542,6 +547,7 @@ extension Grpc_Testing_StreamingOutputCallRequest: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["responseType", "response_type"], ["responseParameters", "response_parameters"], ["responseStatus", "response_status"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "responseType", "response_type":

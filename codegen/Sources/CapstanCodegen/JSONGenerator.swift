@@ -52,6 +52,11 @@ struct JSONGenerator {
         p.block("public init(from decoder: any Decoder) throws") { p in
             p.line("self.init()")
             p.line("let container = try decoder.container(keyedBy: ProtoJSONKey.self)")
+            let groups = conflictGroups(plans)
+            if !groups.isEmpty {
+                let literal = groups.map { "[" + $0.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }.joined(separator: ", ")
+                p.line("try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [\(literal)])")
+            }
             p.block("for jsonKey in container.allKeys") { p in
                 p.block("switch jsonKey.stringValue") { p in
                     for plan in plans {
@@ -68,6 +73,30 @@ struct JSONGenerator {
                 }
             }
         }
+    }
+
+    /// Keys that may not occur together in one object: a field's two spellings, and every
+    /// spelling of every member of one oneof. The decoder loops over the object's keys in no
+    /// particular order, so without the check the last one seen would silently win.
+    private func conflictGroups(_ plans: [FieldPlan]) -> [[String]] {
+        func spellings(_ plan: FieldPlan) -> [String] {
+            plan.field.jsonName == plan.field.name ? [plan.field.name] : [plan.field.jsonName, plan.field.name]
+        }
+        var groups: [[String]] = []
+        for plan in plans {
+            if case .oneofMember = plan.shape { continue }
+            let names = spellings(plan)
+            if names.count > 1 { groups.append(names) }
+        }
+        for i in message.oneofNames.indices {
+            let members = plans.filter { plan in
+                if case .oneofMember(let index) = plan.shape { return index == i }
+                return false
+            }
+            let names = members.flatMap(spellings)
+            if names.count > 1 { groups.append(names) }
+        }
+        return groups
     }
 
     private func decodeField(_ plan: FieldPlan, into p: inout Printer) {

@@ -260,6 +260,7 @@ extension Golden_V1_Everything: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["byId", "by_id"], ["word", "number", "child"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "d":
@@ -441,6 +442,7 @@ extension Golden_V1_Tree: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let container = try decoder.container(keyedBy: ProtoJSONKey.self)
+        try ProtoJSON.refuseConflicts(in: container, message: Self.protoMessageName, groups: [["only", "leaf"]])
         for jsonKey in container.allKeys {
             switch jsonKey.stringValue {
                 case "children":
