@@ -113,6 +113,7 @@ public final class EtcdCluster: Sendable {
     public func shutdown() async {
         for member in members { await member.kill() }
         try? FileManager.default.removeItem(atPath: directory)
+        HTTPProbe.release(members.flatMap { [$0.clientPort, $0.peerPort] })
     }
 }
 

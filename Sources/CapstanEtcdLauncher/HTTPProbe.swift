@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -57,12 +58,30 @@ enum HTTPProbe {
     /// benchmarks make, would take a good share of the ephemeral ports meanwhile), and apart from
     /// the tests' restartable server ports (26000–31999, `restartablePort()`). Another process
     /// may still bind it before etcd does; `EtcdCluster.start` retries with new ports then.
+    ///
+    /// A port handed out stays reserved in this process until `release` — a member killed in a
+    /// test restarts on its own ports, which no other cluster laid out meanwhile may take.
     static func freePort() -> Int? {
         for _ in 0..<200 {
             let candidate = Int.random(in: 20_000..<26_000)
-            if canBind(port: candidate) { return candidate }
+            let reservedNow = reserved.withLock { reserved in
+                guard !reserved.contains(candidate), canBind(port: candidate) else { return false }
+                reserved.insert(candidate)
+                return true
+            }
+            if reservedNow { return candidate }
         }
         return nil
+    }
+
+    /// Ports `freePort` handed out and not yet released.
+    private static let reserved = Mutex<Set<Int>>([])
+
+    /// Makes `ports` (from `freePort`) available to later `freePort` calls again.
+    static func release(_ ports: some Sequence<Int>) {
+        reserved.withLock { reserved in
+            for port in ports { reserved.remove(port) }
+        }
     }
 
     /// Whether 127.0.0.1:`port` can be bound now (with SO_REUSEADDR, as etcd binds).
