@@ -1,3 +1,4 @@
+import Synchronization
 import CapstanAPI
 import CapstanClient
 import Testing
@@ -60,5 +61,23 @@ struct InformerCacheTests {
         #expect(described == ["update change@2->8", "delete gone@3", "add new@9"])
         #expect(cache.list().map(\.metadata.name) == ["change", "keep", "new"])
         #expect(cache.byIndex(InformerCache<Pod>.namespaceIndex, "ns").count == 3)
+    }
+
+    @Test("an index function that changes its answer leaves a stale entry, not a crash")
+    func unstableIndexFunction() {
+        let calls = Mutex(0)
+        var cache = InformerCache<Pod>()
+        cache.addIndex("flaky") { _ in
+            calls.withLock { count in
+                count += 1
+                return ["v\(count)"]
+            }
+        }
+        cache.put(Self.pod("a", "ns", version: 1))
+        cache.remove(ObjectKey(namespace: "ns", name: "a"))
+        // Indexed under v1, taken out under v2: v1 still names the key, whose object is gone.
+        #expect(cache.byIndex("flaky", "v1").isEmpty)
+        #expect(cache.indexValues("flaky") == ["v1"])
+        #expect(cache.list().isEmpty)
     }
 }

@@ -4,7 +4,10 @@ import CapstanAPI
 /// any index added with a function from an object to its index values (e.g. a pod's host).
 /// A plain value: an `Informer` keeps one behind a lock and hands out copies (`snapshot()`).
 public struct InformerCache<Object: Resource>: Sendable {
-    /// From an object to the values it is found under in an index.
+    /// From an object to the values it is found under in an index. It must depend on the object
+    /// alone (the same values each time): an object is taken out of an index under the values
+    /// the function gives when it goes, so a function that changes its mind leaves stale entries
+    /// (never a crash: lookups skip keys whose object is gone).
     public typealias IndexFunction = @Sendable (Object) -> [String]
 
     /// The built-in index of namespaces (`byIndex(namespaceIndex, "default")`).
@@ -43,13 +46,13 @@ public struct InformerCache<Object: Resource>: Sendable {
 
     /// Every object, by key.
     public func list() -> [Object] {
-        objects.keys.sorted().map { objects[$0]! }
+        objects.sorted { $0.key < $1.key }.map(\.value)
     }
 
     /// The objects found under `value` in index `name`, by key; none if there is no such index.
     public func byIndex(_ name: String, _ value: String) -> [Object] {
         guard let keys = indexes[name]?[value] else { return [] }
-        return keys.sorted().map { objects[$0]! }
+        return keys.sorted().compactMap { objects[$0] }
     }
 
     /// Every value index `name` holds objects under.
