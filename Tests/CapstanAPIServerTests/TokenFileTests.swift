@@ -56,6 +56,23 @@ struct TokenFileTests {
         }
     }
 
+    @Test("a token is found only by an exact match, among several, whatever its length")
+    func exactMatch() throws {
+        let authenticator = TokenAuthenticator(tokens: [
+            "token-a": Identity(name: "a", access: .readWrite), "token-ab": Identity(name: "ab", access: .readOnly),
+            "t": Identity(name: "short", access: .readWrite),
+        ])
+        #expect(try authenticator.authenticate("Bearer token-a").name == "a")
+        #expect(try authenticator.authenticate("Bearer token-ab").name == "ab")
+        #expect(try authenticator.authenticate("Bearer t").name == "short")
+        for wrong in ["token-", "token-abc", "token-b", "T", "tt", "token-a\u{0}"] {
+            #expect((try? authenticator.authenticate("Bearer \(wrong)")) == nil, "\(wrong)")
+        }
+        #expect(TokenAuthenticator.equalInConstantTime([], []))
+        #expect(!TokenAuthenticator.equalInConstantTime([1], []))
+        #expect(!TokenAuthenticator.equalInConstantTime([1, 2], [1, 3]))
+    }
+
     @Test("loopback listen addresses (no warning without a token file) and others")
     func loopback() {
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1"] { #expect(isLoopbackAddress(host), "\(host)") }

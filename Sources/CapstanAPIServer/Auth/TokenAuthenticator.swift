@@ -25,9 +25,13 @@ public struct Identity: Sendable, Hashable {
 /// `grpc.*` services (health, reflection) stay open.
 public struct TokenAuthenticator: ServerInterceptor {
     public let tokens: [String: Identity]
+    /// The tokens' bytes, in a fixed order, for a comparison whose time does not depend on how
+    /// much of a guess is right.
+    private let known: [([UInt8], Identity)]
 
     public init(tokens: [String: Identity]) {
         self.tokens = tokens
+        known = tokens.sorted { $0.key < $1.key }.map { (Array($0.key.utf8), $0.value) }
     }
 
     static let readMethods: Set<String> = ["Get", "List", "Watch"]
@@ -52,8 +56,30 @@ public struct TokenAuthenticator: ServerInterceptor {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw .unauthenticated(reason: "authorization metadata must be \"Bearer <token>\"")
         }
-        guard let identity = tokens[String(parts[1])] else { throw .unauthenticated(reason: "unknown token") }
+        guard let identity = lookUp(Array(parts[1].utf8)) else { throw .unauthenticated(reason: "unknown token") }
         return identity
+    }
+
+    /// The identity of `presented`, compared with every known token in full: the time taken
+    /// depends on the tokens' lengths, not on where a wrong guess first differs (a dictionary
+    /// lookup ends its comparison at the first differing byte).
+    private func lookUp(_ presented: [UInt8]) -> Identity? {
+        var found: Identity?
+        for (token, identity) in known where Self.equalInConstantTime(token, presented) {
+            found = identity
+        }
+        return found
+    }
+
+    static func equalInConstantTime(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference: UInt8 = a.count == b.count ? 0 : 1
+        let count = max(a.count, b.count)
+        for index in 0..<count {
+            let x = index < a.count ? a[index] : 0
+            let y = index < b.count ? b[index] : 0
+            difference |= x ^ y
+        }
+        return difference == 0
     }
 }
 
