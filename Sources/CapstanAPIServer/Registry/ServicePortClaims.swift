@@ -1,24 +1,30 @@
 import CapstanAPI
 import CapstanStore
 
-/// Keeps one service per (port, protocol) without multi-key transactions: a service first claims
-/// its port with a key of its own (`/registry/serviceports/<protocol>/<port>`, created only if
-/// absent), then writes itself, then confirms the claim with a compare-and-swap on the claim's
-/// revision.
+/// Keeps one service per (port, protocol): a service first claims its port with a key of its
+/// own (`/registry/serviceports/<protocol>/<port>`, created only if absent), then writes itself
+/// on the condition that the claim is still at the revision it claimed it at (one store
+/// transaction), then marks the claim confirmed.
 ///
-/// Safety: a service write succeeds only if its confirmation does, and a confirmation fails once
-/// anyone else rewrote the claim, so two services can never both succeed on one port. Liveness:
-/// a claim whose holder is gone is taken over — a confirmed one when its holder service no longer
-/// exists with that port and uid, an unconfirmed one only after `gracePeriod` (its API server
-/// died between claiming and confirming) and if its holder does not exist either (a service
-/// write whose outcome was unknown may have succeeded, its claim left unconfirmed). A failed
-/// service write releases its claim only when it certainly did not happen (`releasesClaim`).
+/// Safety: a service is written only while its claim is its own, and anyone who takes a claim
+/// over rewrites it, so two services can never both be written on one port — however the API
+/// servers' clocks differ, and however slow one of them is. Liveness: a claim whose holder is
+/// gone is taken over — a confirmed one when its holder service no longer exists with that port
+/// and uid, an unconfirmed one only after `gracePeriod` (its API server died between claiming and
+/// writing; the age is judged by the claimer's clock, so a skewed clock only moves when) and if
+/// its holder does not exist with the port either (a service write whose outcome was unknown
+/// may have succeeded). A failed service write releases its claim only when it certainly did not
+/// happen (`releasesClaim`). A confirmation can fail only after a later change of the service
+/// (a delete or a move released or took the claim): the write it confirms stands.
 struct ServicePortClaims: Sendable {
     /// A held (or being acquired) claim.
     struct Claim: Sendable {
         var key: String
         var revision: Int64
         var record: Record
+
+        /// The claim as a condition of the service's own write.
+        var keyRevision: KeyRevision { KeyRevision(key: key, modRevision: revision) }
     }
 
     /// What a claim key holds.
@@ -120,7 +126,21 @@ struct ServicePortClaims: Sendable {
             && (service.spec.protocol == .udp) == (proto == .udp)
     }
 
-    /// Confirms `claim` after its service was written; false if it was taken over meanwhile.
+    /// `claim` with its holder's name changed (still unconfirmed); nil if it was taken over.
+    func rename(_ claim: Claim, to name: String) async throws(RegistryError) -> Claim? {
+        var record = claim.record
+        record.name = name
+        do throws(StoreError) {
+            let revision = try await store.update(claim.key, value: record.encoded, expectedRevision: claim.revision)
+            return Claim(key: claim.key, revision: revision, record: record)
+        } catch .conflict, .notFound {
+            return nil
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// Confirms `claim` after its service was written; false if it changed meanwhile.
     func confirm(_ claim: Claim) async throws(RegistryError) -> Bool {
         var record = claim.record
         record.confirmed = true
@@ -168,5 +188,15 @@ struct ServicePortClaims: Sendable {
             return
         }
         _ = try? await store.delete(key, expectedRevision: entry.modRevision)
+    }
+}
+
+extension StoreError {
+    /// Whether this is a failed condition on `key` (absent, or at another revision).
+    func names(_ key: String) -> Bool {
+        switch self {
+        case .notFound(let failed), .conflict(let failed, _): failed == key
+        default: false
+        }
     }
 }

@@ -8,9 +8,13 @@ struct ServiceRegistry: Sendable {
     let registry: Registry<ServiceStrategy>
     let claims: ServicePortClaims
 
+    /// Claims the port, then writes the service only while the claim is still this one's (one
+    /// store transaction), then marks the claim confirmed. A claim taken over meanwhile fails the
+    /// write itself, so no service is ever written and then undone.
     func create(_ request: Service) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {
-        let prepared = try registry.prepareForCreate(request)
-        let claim: ServicePortClaims.Claim
+        var prepared = try registry.prepareForCreate(request)
+        let nameWasGenerated = request.metadata.name.isEmpty
+        var claim: ServicePortClaims.Claim
         do throws(RegistryError) {
             claim = try await claims.acquire(for: prepared)
         } catch .portInUse(_, _, let holderNamespace, let holderName)
@@ -19,28 +23,26 @@ struct ServiceRegistry: Sendable {
             // The name itself is taken (by the service holding the port): say so.
             throw .alreadyExists(kind: ServiceStrategy.kind, namespace: holderNamespace, name: holderName)
         }
-        let written: Registry<ServiceStrategy>.Written
-        do throws(RegistryError) {
-            written = try await registry.insert(prepared, nameWasGenerated: request.metadata.name.isEmpty)
-        } catch {
-            if ServicePortClaims.releasesClaim(after: error) {
-                let spec = prepared.spec
-                await claims.release(port: spec.port, protocol: spec.protocol, uid: prepared.metadata.uid)
+        for attempt in 1...8 {
+            let written: Registry<ServiceStrategy>.Written
+            do throws(RegistryError) {
+                written = try await registry.insert(prepared, nameWasGenerated: false, unchanged: [claim.keyRevision])
+            } catch .alreadyExists where nameWasGenerated && attempt < 8 {
+                // A generated name collided: take another, and say so in the claim (a takeover
+                // looks the holder up by name).
+                prepared.metadata.name = ServerFields.name(prefix: prepared.metadata.generateName)
+                claim = try await renamed(claim, to: prepared.metadata.name, service: prepared)
+                continue
+            } catch {
+                throw await failed(error, claim: claim, service: prepared, verb: "created")
             }
-            throw error
+            // The service is written while the claim was its own: from here a takeover finds it
+            // (with its uid, on the port), so a confirmation that fails means a later change of
+            // this service (a delete, a move) released or took the claim; the create stands.
+            _ = try await claims.confirm(claim)
+            return written
         }
-        var confirmed = claim
-        confirmed.record.name = written.object.metadata.name
-        if try await claims.confirm(confirmed) { return written }
-        // Another server took the claim over while this one was slow: undo the create (noted for
-        // read-your-writes, so that the client's next read does not show the service).
-        let key = registry.keys.key(namespace: written.object.metadata.namespace, name: written.object.metadata.name)
-        if let undone = try? await registry.store.delete(key, expectedRevision: written.revision) {
-            registry.progress.noteWrite(undone.modRevision)
-        }
-        throw .portInUse(
-            port: prepared.spec.port, protocol: ServicePortClaims.protocolName(prepared.spec.protocol),
-            holderNamespace: "?", holderName: "(taken over while this service was being created)")
+        throw .alreadyExists(kind: ServiceStrategy.kind, namespace: prepared.metadata.namespace, name: prepared.metadata.name)
     }
 
     func update(_ request: Service) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {
@@ -65,26 +67,49 @@ struct ServiceRegistry: Sendable {
             let claim = portChanged ? try await claims.acquire(for: new) : nil
             let written: Registry<ServiceStrategy>.Written
             do throws(RegistryError) {
-                written = try await registry.replace(stored, with: new)
+                written = try await registry.replace(stored, with: new, unchanged: claim.map { [$0.keyRevision] } ?? [])
             } catch .conflict where expected == 0 {
                 if portChanged { await claims.release(port: new.spec.port, protocol: new.spec.protocol, uid: new.metadata.uid) }
                 continue
             } catch {
-                if portChanged, ServicePortClaims.releasesClaim(after: error) {
-                    await claims.release(port: new.spec.port, protocol: new.spec.protocol, uid: new.metadata.uid)
-                }
-                throw error
+                guard let claim else { throw error }
+                throw await failed(error, claim: claim, service: new, verb: "updated")
             }
             guard let claim else { return written }
-            guard try await claims.confirm(claim) else {
-                _ = try? await registry.replace(.init(object: written.object, revision: written.revision), with: old)
-                throw .portInUse(
-                    port: new.spec.port, protocol: ServicePortClaims.protocolName(new.spec.protocol),
-                    holderNamespace: "?", holderName: "(taken over while this service was being updated)")
-            }
+            // As for a create: a failed confirmation means a later change of this service.
+            _ = try await claims.confirm(claim)
             await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
             return written
         }
+    }
+
+    /// The error to answer for a service write under `claim` that failed with `error`: the port
+    /// taken if the claim changed (the write did not happen), else `error`, with the claim given
+    /// up when the write certainly did not happen.
+    private func failed(
+        _ error: RegistryError, claim: ServicePortClaims.Claim, service: Service, verb: String
+    ) async -> RegistryError {
+        if case .store(let storeError) = error, storeError.names(claim.key) {
+            return .portInUse(
+                port: service.spec.port, protocol: ServicePortClaims.protocolName(service.spec.protocol),
+                holderNamespace: "?", holderName: "(taken over while this service was being \(verb))")
+        }
+        if ServicePortClaims.releasesClaim(after: error) {
+            await claims.release(port: service.spec.port, protocol: service.spec.protocol, uid: service.metadata.uid)
+        }
+        return error
+    }
+
+    /// `claim` naming `name` (a generated name that collided was replaced).
+    private func renamed(
+        _ claim: ServicePortClaims.Claim, to name: String, service: Service
+    ) async throws(RegistryError) -> ServicePortClaims.Claim {
+        guard let claim = try await claims.rename(claim, to: name) else {
+            throw .portInUse(
+                port: service.spec.port, protocol: ServicePortClaims.protocolName(service.spec.protocol),
+                holderNamespace: "?", holderName: "(taken over while this service was being created)")
+        }
+        return claim
     }
 
     func delete(_ request: DeleteRequest) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {

@@ -38,9 +38,11 @@ func withAPIServer<T: Sendable>(
     options: APIServerOptions = testOptions(),
     storeOptions: SQLiteStoreOptions = SQLiteStoreOptions(),
     interceptors: [any ServerInterceptor] = [],
+    wrapStore: (SQLiteStore) -> any Store = { $0 },
     _ body: @escaping @Sendable (APIClients, any Store) async throws -> T
 ) async throws -> T {
-    let store = try await SQLiteStore.open(directory: directory, options: storeOptions)
+    let sqlite = try await SQLiteStore.open(directory: directory, options: storeOptions)
+    let store = wrapStore(sqlite)
     let api = APIServer(store: store, options: options)
     var router = RPCRouter()
     api.register(on: &router)
@@ -62,7 +64,7 @@ func withAPIServer<T: Sendable>(
         await group.waitForAll()
         return result
     }
-    await store.close()
+    await sqlite.close()
     return try result.get()
 }
 
@@ -71,11 +73,13 @@ func withAPIServer<T: Sendable>(
     options: APIServerOptions = testOptions(),
     storeOptions: SQLiteStoreOptions = SQLiteStoreOptions(),
     interceptors: [any ServerInterceptor] = [],
+    wrapStore: (SQLiteStore) -> any Store = { $0 },
     _ body: @escaping @Sendable (APIClients, any Store) async throws -> T
 ) async throws -> T {
     try await withTemporaryDirectory { directory in
         try await withAPIServer(
-            directory: directory, options: options, storeOptions: storeOptions, interceptors: interceptors, body)
+            directory: directory, options: options, storeOptions: storeOptions, interceptors: interceptors,
+            wrapStore: wrapStore, body)
     }
 }
 

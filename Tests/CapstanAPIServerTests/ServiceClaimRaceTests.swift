@@ -1,0 +1,119 @@
+import CapstanAPI
+@testable import CapstanAPIServer
+import CapstanRPC
+import CapstanStore
+import CapstanTestSupport
+import Synchronization
+import Testing
+
+/// A SQLite store that runs a test's hook (once) around the write of a service, to place
+/// another server's move exactly between the steps of a create or an update.
+final class ServiceWriteHooks: Store {
+    typealias Hook = @Sendable (_ store: SQLiteStore) async -> Void
+    let store: SQLiteStore
+    let beforeCreate = Mutex<Hook?>(nil)
+    let afterUpdate = Mutex<Hook?>(nil)
+
+    init(_ store: SQLiteStore) {
+        self.store = store
+    }
+
+    private static func isServiceWrite(_ key: String) -> Bool {
+        key.hasPrefix("/registry/services/")
+    }
+
+    nonisolated(nonsending) func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
+        async throws(StoreError) -> Int64
+    {
+        if Self.isServiceWrite(key), let hook = beforeCreate.withLock({ hook in defer { hook = nil }; return hook }) {
+            await hook(store)
+        }
+        return try await store.create(key, value: value, lease: lease, unchanged: unchanged)
+    }
+    nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision])
+        async throws(StoreError) -> Int64
+    {
+        let revision = try await store.update(key, value: value, expectedRevision: expectedRevision, unchanged: unchanged)
+        if Self.isServiceWrite(key), let hook = afterUpdate.withLock({ hook in defer { hook = nil }; return hook }) {
+            await hook(store)
+        }
+        return revision
+    }
+    nonisolated(nonsending) func get(_ key: String) async throws(StoreError) -> KeyValue { try await store.get(key) }
+    nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
+        async throws(StoreError) -> ListResult
+    {
+        try await store.list(prefix: prefix, after: continueKey, limit: limit, revision: revision)
+    }
+    nonisolated(nonsending) func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
+        try await store.delete(key, expectedRevision: expectedRevision)
+    }
+    func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
+        try await store.watch(prefix: prefix, fromRevision: fromRevision)
+    }
+    func compact(_ revision: Int64) async throws(StoreError) { try await store.compact(revision) }
+    func currentRevision() async throws(StoreError) -> Int64 { try await store.currentRevision() }
+    func checkWritable() async throws(StoreError) { try await store.checkWritable() }
+    func grantLease(ttl: Duration) async throws(StoreError) -> Int64 { try await store.grantLease(ttl: ttl) }
+    func keepAlive(_ lease: Int64) async throws(StoreError) -> Duration { try await store.keepAlive(lease) }
+    func revokeLease(_ lease: Int64) async throws(StoreError) { try await store.revokeLease(lease) }
+}
+
+@Suite("Service port claims against moves of other servers between a write's steps")
+struct ServiceClaimRaceTests {
+    @Test("a claim taken over between claiming and writing: the service is never written, the create is refused")
+    func takenOverBeforeTheWrite() async throws {
+        let hooks = Mutex<ServiceWriteHooks?>(nil)
+        try await withAPIServer(wrapStore: { sqlite in
+            let wrapped = ServiceWriteHooks(sqlite)
+            hooks.withLock { $0 = wrapped }
+            return wrapped
+        }) { api, _ in
+            let store = try #require(hooks.withLock { $0 })
+            // Another server takes the claim over (as after a long stall of this one) just
+            // before this one writes the service.
+            store.beforeCreate.withLock {
+                $0 = { sqlite in
+                    let key = ServicePortClaims.key(port: 80, protocol: .tcp)
+                    guard let claim = try? await sqlite.get(key) else { return }
+                    _ = try? await sqlite.update(
+                        key, value: Array("bound 0 default other uid-other".utf8), expectedRevision: claim.modRevision)
+                }
+            }
+            let watch = WatchReader(try await api.services.watch(Make.watch()))
+            let refused = await rpcError { _ = try await api.services.create(Make.service("web", port: 80)) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("taken over"), "\(refused)")
+            #expect(await rpcError { _ = try await api.services.get(Make.get("web")) }.code == .notFound)
+            // The watch's first event is the next service: "web" never existed, not even for a moment.
+            _ = try await api.services.create(Make.service("next", port: 81))
+            let first = try #require(try await watch.next())
+            #expect(first.type == .added && first.object.metadata.name == "next", "\(first.type) \(first.object.metadata.name)")
+        }
+    }
+
+    @Test("an update that a delete of the same service follows at once stands: OK, and both ports are free afterwards")
+    func deletedRightAfterAnUpdate() async throws {
+        let hooks = Mutex<ServiceWriteHooks?>(nil)
+        try await withAPIServer(wrapStore: { sqlite in
+            let wrapped = ServiceWriteHooks(sqlite)
+            hooks.withLock { $0 = wrapped }
+            return wrapped
+        }) { api, _ in
+            let store = try #require(hooks.withLock { $0 })
+            var web = try await api.services.create(Make.service("web", port: 80))
+            // Another client deletes the service right after this update wrote it, before the
+            // update confirms its claim on the new port.
+            store.afterUpdate.withLock {
+                $0 = { _ in
+                    _ = try? await api.services.delete(Make.delete("web"))
+                }
+            }
+            web.spec.port = 81
+            let updated = try await api.services.update(web)
+            #expect(updated.spec.port == 81)
+            #expect(await rpcError { _ = try await api.services.get(Make.get("web")) }.code == .notFound)
+            _ = try await api.services.create(Make.service("a", port: 80))
+            _ = try await api.services.create(Make.service("b", port: 81))
+        }
+    }
+}
