@@ -61,6 +61,15 @@ public protocol Store: Sendable {
 
     /// Revokes the lease, deleting every key attached to it (each delete its own revision).
     func revokeLease(_ lease: Int64) async throws(StoreError)
+
+    /// Whether writes outside this store's keys can move its revision (an etcd cluster shared
+    /// with other users, or other prefixes): then a watch of a prefix can sit below the head for
+    /// as long as nothing under the prefix changes.
+    var revisionIsShared: Bool { get }
+}
+
+extension Store {
+    public var revisionIsShared: Bool { false }
 }
 
 extension Store {

@@ -54,6 +54,35 @@ struct APIServerHostTests {
         }
     }
 
+    /// Writes of others (other programs, or another Capstan under another key prefix) move the
+    /// etcd revision without an event for the registry's watch: a restarted server waiting for
+    /// the head it noted would wait until the next registry write.
+    @Test("on an etcd that others write to as well, a restarted host is ready and serves reads at once", .timeLimit(.minutes(2)))
+    func sharedEtcd() async throws {
+        try await BackendFixture.with(.etcd) { fixture in
+            let options = testOptions {
+                $0.readWaitTimeout = .seconds(5)
+                $0.startupTimeout = .seconds(20)
+            }
+            let first = try await APIServerHost.start(store: fixture.address, options: options)
+            let clients = try HTTP2Clients(address: first.address)
+            let created = try await clients.api.pods.create(Make.pod("p"))
+            await clients.close()
+            await first.stop()
+            for index in 0..<5 { _ = try await fixture.store.create("/other/k\(index)", value: [1]) }
+            let second = try await APIServerHost.start(store: fixture.address, options: options)
+            let again = try HTTP2Clients(address: second.address)
+            do {
+                #expect(try await again.api.pods.get(Make.get("p")) == created)
+                #expect(try await again.api.pods.list(Make.list()).items.map(\.metadata.name) == ["p"])
+            } catch {
+                Issue.record(error)
+            }
+            await again.close()
+            await second.stop()
+        }
+    }
+
     @Test("on a brand new etcd the host serves reads before the first write", .timeLimit(.minutes(2)))
     func freshEtcd() async throws {
         try await BackendFixture.with(.etcd) { fixture in

@@ -2,6 +2,7 @@ import CapstanEtcdLauncher
 import CapstanHTTP2
 import CapstanStore
 import CapstanTestSupport
+import Foundation
 import Testing
 
 /// What is particular to `EtcdStore`, against one real etcd member.
@@ -83,6 +84,40 @@ struct EtcdStoreTests {
         await store.close()
         if case .unavailable? = await storeError({ _ = try await EtcdStore.connect(endpoints: [endpoint], options: options) }) {} else {
             Issue.record("connect")
+        }
+    }
+
+    /// etcd replaced by an older copy of itself (a restored backup) while a watch is open: the
+    /// watch resumes against a store behind what it delivered, and ends with `unavailable` saying
+    /// so (etcd itself would accept the watch from that future revision and stay silent).
+    @Test(.timeLimit(.minutes(3)))
+    func watchOfAStoreThatWentBackEnds() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            let member = cluster.members[0]
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                _ = try await store.create("/g/kept", value: [1])
+                await member.stop()
+                let backup = member.dataDirectory + "-backup"
+                try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+                try await member.start()
+                try await cluster.waitUntilHealthy()
+                let from = try await store.currentRevision()
+                var events = try await store.watch(prefix: "/g/", fromRevision: from).makeAsyncIterator()
+                for index in 0..<3 { _ = try await store.create("/g/lost\(index)", value: [1]) }
+                for _ in 0..<3 { _ = try await events.next() }
+                // The restore, quicker than the watch's 60 s reconnect bound.
+                await member.kill()
+                try FileManager.default.removeItem(atPath: member.dataDirectory)
+                try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+                try await member.start()
+                try await cluster.waitUntilHealthy()
+                let error = await storeError { _ = try await events.next() }
+                guard case .unavailable(let reason) = error else {
+                    Issue.record("the watch did not end as unavailable: \(String(describing: error))")
+                    return
+                }
+                #expect(reason.contains("older copy"), "\(reason)")
+            }
         }
     }
 

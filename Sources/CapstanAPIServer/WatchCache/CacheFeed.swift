@@ -114,11 +114,42 @@ final class CacheFeed: Sendable {
         return revision
     }
 
+    /// The store's head at start-up, as a revision the feed will see an event at. A store whose
+    /// revision others move too (`revisionIsShared`: etcd) may have its head at someone else's
+    /// write, which the feed's watch of the registry never delivers: a start-up replaying history
+    /// up to the head would wait for it until the next registry write. So there the feed writes
+    /// a fence key of its own under the registry (no kind's prefix: the caches ignore it) and
+    /// takes its revision. (A resume after a failure still takes the plain head: the same wait
+    /// can happen there, until the next registry write or the read's timeout.)
+    private func markHead() async throws(StoreError) -> Int64 {
+        guard store.revisionIsShared else { return try await store.currentRevision() }
+        let key = ObjectKeys.registryRoot + Self.fenceKey
+        let value = Array("fence".utf8)
+        for _ in 0..<16 {
+            do throws(StoreError) {
+                let current = try await store.get(key)
+                return try await store.update(key, value: value, expectedRevision: current.modRevision)
+            } catch .notFound {
+                do throws(StoreError) {
+                    return try await store.create(key, value: value)
+                } catch .alreadyExists {
+                    continue
+                }
+            } catch .conflict {
+                continue
+            }
+        }
+        throw .unavailable(reason: "the feed's fence key \(key) kept changing under other API servers' writes")
+    }
+
+    /// The fence key's name under the registry root (see `markHead`).
+    static let fenceKey = "feed-fence"
+
     /// Lists every kind at one revision and resets the caches to it; returns the revision.
     /// With history it starts `historyRevisions` before the head (not before `floor`); revision 0
     /// is the empty store, which needs no listing.
     private func initialize(withHistory: Bool, floor: Int64) async throws(StoreError) -> Int64 {
-        let head = try await store.currentRevision()
+        let head = try await markHead()
         progress.noteWrite(head)
         var revision = withHistory ? max(head - historyRevisions, floor, 0) : head
         // etcd starts at revision 1 with no change: a replay from 0 would never reach `head`, so

@@ -112,6 +112,9 @@ public final class EtcdStore: Store {
 
     // MARK: Revisions
 
+    /// Yes: other users of the cluster (or of other key prefixes) move its revision.
+    public var revisionIsShared: Bool { true }
+
     public func currentRevision() async throws(StoreError) -> Int64 {
         var request = Etcdserverpb_RangeRequest()
         request.key = keys.prefix + [0]

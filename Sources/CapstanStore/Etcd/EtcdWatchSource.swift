@@ -73,6 +73,10 @@ final class EtcdWatchSource: WatchEventSource {
                 do {
                     try await open()
                     delay = store.options.retryDelay
+                } catch let behind as StoreBehind {
+                    let failure = StoreError.unavailable(reason: behind.description)
+                    state.withLock { if $0.failure == nil { $0.failure = failure } }
+                    throw failure
                 } catch {
                     try await brokenStream(error, delay: &delay)
                 }
@@ -105,12 +109,31 @@ final class EtcdWatchSource: WatchEventSource {
 
     private var isCancelled: Bool { state.withLock { $0.cancelled } }
 
+    /// A resumed watch found the store behind what it had delivered.
+    private struct StoreBehind: Error, CustomStringConvertible {
+        let head: Int64
+        let delivered: Int64
+        var description: String {
+            "etcd is at revision \(head), behind the \(delivered) this watch had delivered: it was replaced by an older copy"
+        }
+    }
+
     /// Opens a call and asks for the watch from the revision delivered through.
     private func open() async throws {
         try store.checkOpen()
         let call = Call(try await store.watchClient.watch(options: CallOptions(metadata: Self.requireLeader)))
         let (delivered, resuming) = state.withLock { ($0.delivered, $0.opened) }
-        if resuming { store.counters.watchResumes.add(1, ordering: .relaxed) }
+        if resuming {
+            store.counters.watchResumes.add(1, ordering: .relaxed)
+            // etcd accepts a watch from a future revision and stays silent until it comes: on a
+            // store that went back (an older copy of it was restored) the resumed watch would
+            // wait for the lost revisions. The watcher must hear that its history is gone.
+            let head = try await store.currentRevision()
+            if head < delivered {
+                call.cancel()
+                throw StoreBehind(head: head, delivered: delivered)
+            }
+        }
         var create = Etcdserverpb_WatchCreateRequest()
         create.key = range.key
         create.rangeEnd = range.end
