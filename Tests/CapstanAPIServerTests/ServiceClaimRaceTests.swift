@@ -61,15 +61,21 @@ final class ServiceWriteHooks: Store {
 
 @Suite("Service port claims against moves of other servers between a write's steps")
 struct ServiceClaimRaceTests {
-    @Test("a claim taken over between claiming and writing: the service is never written, the create is refused")
-    func takenOverBeforeTheWrite() async throws {
+    /// `withAPIServer` on a store with hooks.
+    func withHookedServer(_ body: @escaping @Sendable (APIClients, ServiceWriteHooks) async throws -> Void) async throws {
         let hooks = Mutex<ServiceWriteHooks?>(nil)
         try await withAPIServer(wrapStore: { sqlite in
             let wrapped = ServiceWriteHooks(sqlite)
             hooks.withLock { $0 = wrapped }
             return wrapped
         }) { api, _ in
-            let store = try #require(hooks.withLock { $0 })
+            try await body(api, try #require(hooks.withLock { $0 }))
+        }
+    }
+
+    @Test("a claim taken over between claiming and writing: the service is never written, the create is refused")
+    func takenOverBeforeTheWrite() async throws {
+        try await withHookedServer { api, store in
             // Another server takes the claim over (as after a long stall of this one) just
             // before this one writes the service.
             store.beforeCreate.withLock {
@@ -93,13 +99,7 @@ struct ServiceClaimRaceTests {
 
     @Test("an update that a delete of the same service follows at once stands: OK, and both ports are free afterwards")
     func deletedRightAfterAnUpdate() async throws {
-        let hooks = Mutex<ServiceWriteHooks?>(nil)
-        try await withAPIServer(wrapStore: { sqlite in
-            let wrapped = ServiceWriteHooks(sqlite)
-            hooks.withLock { $0 = wrapped }
-            return wrapped
-        }) { api, _ in
-            let store = try #require(hooks.withLock { $0 })
+        try await withHookedServer { api, store in
             var web = try await api.services.create(Make.service("web", port: 80))
             // Another client deletes the service right after this update wrote it, before the
             // update confirms its claim on the new port.
