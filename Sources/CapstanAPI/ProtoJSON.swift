@@ -37,12 +37,16 @@ public enum ProtoJSON {
         in container: KeyedDecodingContainer<ProtoJSONKey>, message: String, groups: [[String]]
     ) throws {
         for group in groups {
-            let present = group.filter { container.contains(ProtoJSONKey(stringValue: $0)) }
+            // A key whose value is null sets nothing, so it conflicts with nothing.
+            let present = group.filter { name in
+                let key = ProtoJSONKey(stringValue: name)
+                return container.contains(key) && (try? container.decodeNil(forKey: key)) != true
+            }
             guard present.count > 1 else { continue }
             throw DecodingError.dataCorrupted(.init(
                 codingPath: container.codingPath + [ProtoJSONKey(stringValue: present[1])],
                 debugDescription: "\(present.map { "\"\($0)\"" }.joined(separator: " and ")) in one \(message) "
-                    + (group.count == 2 && present.count == 2 && isSpellingPair(group) ? "are one field: give it once"
+                    + (isSpellingPair([present[0], present[1]]) ? "are one field: give it once"
                         : "are members of one oneof: give at most one")))
         }
     }

@@ -56,8 +56,9 @@ enum HTTPProbe {
     /// range (32768–60999), so no outgoing connection takes it while a member is down between a
     /// kill and its restart on the same ports (a load of thousands of connections, as the
     /// benchmarks make, would take a good share of the ephemeral ports meanwhile), and apart from
-    /// the tests' restartable server ports (26000–31999, `restartablePort()`). Another process
-    /// may still bind it before etcd does; `EtcdCluster.start` retries with new ports then.
+    /// the tests' restartable and held ports (26000–31999: `restartablePort()`, `RefusedPort`).
+    /// Another process may still bind it before etcd does; `EtcdCluster.start` retries with new
+    /// ports then.
     ///
     /// A port handed out stays reserved in this process until `release` — a member killed in a
     /// test restarts on its own ports, which no other cluster laid out meanwhile may take.

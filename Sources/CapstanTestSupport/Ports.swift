@@ -4,12 +4,13 @@ import Glibc
 ///
 /// Port 0 would hand out a port from the kernel's ephemeral range (32768–60999 by default), where
 /// a concurrently running test's port-0 listener or outgoing connection can take it between the
-/// stop and the restart. This one comes from 26000–31999, which the kernel never hands out by
+/// stop and the restart. This one comes from 26000–28999, which the kernel never hands out by
 /// itself, and is checked free by binding it (then released). The etcd launcher takes its
-/// members' ports from 20000–25999, so a member started meanwhile cannot take it either.
+/// members' ports from 20000–25999 and `RefusedPort` from 29000–31999, so neither can take it
+/// meanwhile.
 public func restartablePort() throws -> Int {
     for _ in 0..<200 {
-        let candidate = Int.random(in: 26_000..<32_000)
+        let candidate = Int.random(in: 26_000..<29_000)
         if canBindLoopback(port: candidate) { return candidate }
     }
     throw TestTimeout(what: "a free loopback port below the ephemeral range")

@@ -14,10 +14,11 @@ public final class RefusedPort: Sendable {
 
     public init() throws {
         for _ in 0..<200 {
-            // From below the ephemeral range (as `restartablePort()`): a test that releases the
-            // port to start a server on it is not raced by other tests' port-0 listeners or
-            // outgoing connections, which the kernel gives ephemeral ports.
-            guard let (v4, port) = Self.bind(family: AF_INET, port: Int.random(in: 26_000..<32_000)) else { continue }
+            // From below the ephemeral range: a test that releases the port to start a server on
+            // it is not raced by other tests' port-0 listeners or outgoing connections, which the
+            // kernel gives ephemeral ports; and apart from `restartablePort()`'s, so that it does
+            // not take a port another test's server is stopped on for a moment.
+            guard let (v4, port) = Self.bind(family: AF_INET, port: Int.random(in: 29_000..<32_000)) else { continue }
             if let (v6, _) = Self.bind(family: AF_INET6, port: port) {
                 self.port = port
                 sockets = [v4, v6]

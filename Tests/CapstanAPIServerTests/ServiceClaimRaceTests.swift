@@ -12,6 +12,7 @@ final class ServiceWriteHooks: Store {
     typealias Hook = @Sendable (_ store: SQLiteStore) async -> Void
     let store: SQLiteStore
     let beforeCreate = Mutex<Hook?>(nil)
+    let afterCreate = Mutex<Hook?>(nil)
     let afterUpdate = Mutex<Hook?>(nil)
 
     init(_ store: SQLiteStore) {
@@ -28,7 +29,11 @@ final class ServiceWriteHooks: Store {
         if Self.isServiceWrite(key), let hook = beforeCreate.withLock({ hook in defer { hook = nil }; return hook }) {
             await hook(store)
         }
-        return try await store.create(key, value: value, lease: lease, unchanged: unchanged)
+        let revision = try await store.create(key, value: value, lease: lease, unchanged: unchanged)
+        if Self.isServiceWrite(key), let hook = afterCreate.withLock({ hook in defer { hook = nil }; return hook }) {
+            await hook(store)
+        }
+        return revision
     }
     nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
@@ -94,6 +99,23 @@ struct ServiceClaimRaceTests {
             _ = try await api.services.create(Make.service("next", port: 81))
             let first = try #require(try await watch.next())
             #expect(first.type == .added && first.object.metadata.name == "next", "\(first.type) \(first.object.metadata.name)")
+        }
+    }
+
+    @Test("a claim taken over between the write and its confirmation (the taker read the service as absent just before): the create is undone and refused")
+    func takenOverAfterTheWrite() async throws {
+        try await withHookedServer { api, store in
+            store.afterCreate.withLock {
+                $0 = { sqlite in
+                    let key = ServicePortClaims.key(port: 80, protocol: .tcp)
+                    guard let claim = try? await sqlite.get(key) else { return }
+                    _ = try? await sqlite.update(
+                        key, value: Array("bound 0 default other uid-other".utf8), expectedRevision: claim.modRevision)
+                }
+            }
+            let refused = await rpcError { _ = try await api.services.create(Make.service("web", port: 80)) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("taken over"), "\(refused)")
+            #expect(await rpcError { _ = try await api.services.get(Make.get("web")) }.code == .notFound)
         }
     }
 

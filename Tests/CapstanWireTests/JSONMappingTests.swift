@@ -95,6 +95,10 @@ import Testing
         // Nested: the path leads to the object.
         let pod = refusal(Pod.self, #"{"spec": {"containers": [{"name": "a", "workingDir": "/", "working_dir": "/tmp"}]}}"#)
         #expect(pod.hasPrefix("spec.containers.Index 0.working_dir: "), "\(pod)")
+        // A null member sets nothing: no conflict.
+        var get80 = HTTPGetAction()
+        get80.port = 80
+        #expect(try decode(Probe.self, #"{"httpGet": {"port": 80}, "exec": null}"#).handler == .httpGet(get80))
         // Either spelling alone, and a map's own keys in both styles, are fine.
         #expect(try decode(ContainerPort.self, #"{"container_port": 80}"#).containerPort == 80)
         let meta = try decode(ObjectMeta.self, #"{"labels": {"appName": "a", "app_name": "b"}}"#)

@@ -6,16 +6,17 @@ import CapstanStore
 /// on the condition that the claim is still at the revision it claimed it at (one store
 /// transaction), then marks the claim confirmed.
 ///
-/// Safety: a service is written only while its claim is its own, and anyone who takes a claim
-/// over rewrites it, so two services can never both be written on one port — however the API
-/// servers' clocks differ, and however slow one of them is. Liveness: a claim whose holder is
-/// gone is taken over — a confirmed one when its holder service no longer exists with that port
-/// and uid, an unconfirmed one only after `gracePeriod` (its API server died between claiming and
-/// writing; the age is judged by the claimer's clock, so a skewed clock only moves when) and if
-/// its holder does not exist with the port either (a service write whose outcome was unknown
-/// may have succeeded). A failed service write releases its claim only when it certainly did not
-/// happen (`releasesClaim`). A confirmation can fail only after a later change of the service
-/// (a delete or a move released or took the claim): the write it confirms stands.
+/// Safety: a service is written only while its claim is still the one it took, and a claim
+/// taken over or released between that write and its confirmation makes the writer undo the
+/// write (delete the created service, put an updated one back), so two services never keep one
+/// port. (A takeover decides on a read of the holder's service, which can come just before the
+/// holder's write; a release of an earlier move can come late.) Only when the service is gone by
+/// then does the write stand. Liveness: a claim whose holder is gone is taken over — a
+/// confirmed one when its holder service no longer exists with that port and uid, an unconfirmed
+/// one only after `gracePeriod` (its API server died between claiming and writing; the age is
+/// judged by the claimer's clock) and if its holder does not exist with the port either (a
+/// service write whose outcome was unknown may have succeeded). A failed service write releases
+/// its claim only when it certainly did not happen (`releasesClaim`).
 struct ServicePortClaims: Sendable {
     /// A held (or being acquired) claim.
     struct Claim: Sendable {

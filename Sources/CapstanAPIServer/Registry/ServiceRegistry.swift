@@ -9,8 +9,9 @@ struct ServiceRegistry: Sendable {
     let claims: ServicePortClaims
 
     /// Claims the port, then writes the service only while the claim is still this one's (one
-    /// store transaction), then marks the claim confirmed. A claim taken over meanwhile fails the
-    /// write itself, so no service is ever written and then undone.
+    /// store transaction), then marks the claim confirmed. A claim taken over before the write
+    /// fails the write itself; one taken over or released between the write and the
+    /// confirmation undoes the write (see `undo`).
     func create(_ request: Service) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {
         var prepared = try registry.prepareForCreate(request)
         let nameWasGenerated = request.metadata.name.isEmpty
@@ -36,11 +37,19 @@ struct ServiceRegistry: Sendable {
             } catch {
                 throw await failed(error, claim: claim, service: prepared, verb: "created")
             }
-            // The service is written while the claim was its own: from here a takeover finds it
-            // (with its uid, on the port), so a confirmation that fails means a later change of
-            // this service (a delete, a move) released or took the claim; the create stands.
-            _ = try await claims.confirm(claim)
-            return written
+            if try await claims.confirm(claim) { return written }
+            // Taken over (by a server that read the service as absent just before this write)
+            // or released (by a late release of an earlier move) meanwhile: undo the create,
+            // unless the service is gone already.
+            let key = registry.keys.key(namespace: written.object.metadata.namespace, name: written.object.metadata.name)
+            do throws(StoreError) {
+                let undone = try await registry.store.delete(key, expectedRevision: written.revision)
+                registry.progress.noteWrite(undone.modRevision)
+            } catch .notFound {
+                return written
+            } catch {
+            }
+            throw takenOver(prepared, verb: "created")
         }
         throw .alreadyExists(kind: ServiceStrategy.kind, namespace: prepared.metadata.namespace, name: prepared.metadata.name)
     }
@@ -76,10 +85,19 @@ struct ServiceRegistry: Sendable {
                 throw await failed(error, claim: claim, service: new, verb: "updated")
             }
             guard let claim else { return written }
-            // As for a create: a failed confirmation means a later change of this service.
-            _ = try await claims.confirm(claim)
-            await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
-            return written
+            if try await claims.confirm(claim) {
+                await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
+                return written
+            }
+            // As for a create: put the service back where it was, unless it is gone already (a
+            // delete right after this update released the claim: the update stands).
+            do throws(RegistryError) {
+                _ = try await registry.replace(.init(object: written.object, revision: written.revision), with: old)
+            } catch .notFound {
+                return written
+            } catch {
+            }
+            throw takenOver(new, verb: "updated")
         }
     }
 
@@ -89,26 +107,25 @@ struct ServiceRegistry: Sendable {
     private func failed(
         _ error: RegistryError, claim: ServicePortClaims.Claim, service: Service, verb: String
     ) async -> RegistryError {
-        if case .store(let storeError) = error, storeError.names(claim.key) {
-            return .portInUse(
-                port: service.spec.port, protocol: ServicePortClaims.protocolName(service.spec.protocol),
-                holderNamespace: "?", holderName: "(taken over while this service was being \(verb))")
-        }
+        if case .store(let storeError) = error, storeError.names(claim.key) { return takenOver(service, verb: verb) }
         if ServicePortClaims.releasesClaim(after: error) {
             await claims.release(port: service.spec.port, protocol: service.spec.protocol, uid: service.metadata.uid)
         }
         return error
     }
 
+    /// The answer for a service whose claim was taken over while it was being `verb`.
+    private func takenOver(_ service: Service, verb: String) -> RegistryError {
+        .portInUse(
+            port: service.spec.port, protocol: ServicePortClaims.protocolName(service.spec.protocol),
+            holderNamespace: "?", holderName: "(taken over while this service was being \(verb))")
+    }
+
     /// `claim` naming `name` (a generated name that collided was replaced).
     private func renamed(
         _ claim: ServicePortClaims.Claim, to name: String, service: Service
     ) async throws(RegistryError) -> ServicePortClaims.Claim {
-        guard let claim = try await claims.rename(claim, to: name) else {
-            throw .portInUse(
-                port: service.spec.port, protocol: ServicePortClaims.protocolName(service.spec.protocol),
-                holderNamespace: "?", holderName: "(taken over while this service was being created)")
-        }
+        guard let claim = try await claims.rename(claim, to: name) else { throw takenOver(service, verb: "created") }
         return claim
     }
 

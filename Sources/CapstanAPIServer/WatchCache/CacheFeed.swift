@@ -16,8 +16,9 @@ import Synchronization
 /// past that revision meanwhile, or went back before it (replaced by an older copy), do the
 /// caches list it anew.
 ///
-/// The store must be dedicated to the API server: keys outside `/registry/` would advance the
-/// store revision without an event here, and reads would wait for them in vain.
+/// Keys outside `/registry/` (other users of an etcd cluster) advance the store revision without
+/// an event here: the start-up takes its head from a fence key of its own (`markHead`), and a
+/// resume after a failure waits for the next registry write (or the read's timeout).
 final class CacheFeed: Sendable {
     let store: any Store
     let caches: [WatchCache]

@@ -34,6 +34,8 @@ final class EtcdWatchSource: WatchEventSource {
         var call: Call?
         /// Every event at or below it has been delivered (or was before the watch's start).
         var delivered: Int64
+        /// The revision the watch was asked from.
+        let start: Int64
         var cancelled = false
         var failure: StoreError?
         /// Whether a stream was opened before (the next one resumes).
@@ -50,7 +52,7 @@ final class EtcdWatchSource: WatchEventSource {
     init(store: EtcdStore, range: (key: [UInt8], end: [UInt8]), fromRevision: Int64, id: UInt64) {
         self.store = store
         self.range = range
-        self.state = Mutex(State(delivered: fromRevision))
+        self.state = Mutex(State(delivered: fromRevision, start: fromRevision))
         self.id = id
     }
 
@@ -122,13 +124,14 @@ final class EtcdWatchSource: WatchEventSource {
     private func open() async throws {
         try store.checkOpen()
         let call = Call(try await store.watchClient.watch(options: CallOptions(metadata: Self.requireLeader)))
-        let (delivered, resuming) = state.withLock { ($0.delivered, $0.opened) }
+        let (delivered, resuming, deliveredAny) = state.withLock { ($0.delivered, $0.opened, $0.delivered > $0.start) }
         if resuming {
             store.counters.watchResumes.add(1, ordering: .relaxed)
             // etcd accepts a watch from a future revision and stays silent until it comes: on a
             // store that went back (an older copy of it was restored) the resumed watch would
             // wait for the lost revisions. The watcher must hear that its history is gone.
-            let head = try await store.currentRevision()
+            // (A watch asked from a future revision that has delivered nothing is left waiting.)
+            let head = deliveredAny ? try await store.currentRevision() : delivered
             if head < delivered {
                 call.cancel()
                 throw StoreBehind(head: head, delivered: delivered)
