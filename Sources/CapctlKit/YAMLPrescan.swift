@@ -144,7 +144,7 @@ enum YAMLPrescan {
                 }
                 nodeStart = false
             case "|" where flowDepth == 0, ">" where flowDepth == 0:
-                blockParent = currentIndent()
+                blockParent = parentColumn()
                 skipToLineEnd()
                 nodeStart = false
             case "[", "{":
@@ -237,11 +237,21 @@ enum YAMLPrescan {
             return 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
         }
 
-        /// The indentation of the current line.
-        private func currentIndent() -> Int {
+        /// The column of the node a block scalar indicator at `index` belongs to: the line's
+        /// indentation, past any `- ` entries (`- a: |` belongs to the mapping at column 2),
+        /// but the last entry's own column when the indicator is the entry (`- |`). Content
+        /// lines must be indented more than it; one that is not is the node's next key.
+        private func parentColumn() -> Int {
             var end = lineStart
             while end < scalars.count, scalars[end] == " " { end += 1 }
-            return end - lineStart
+            var column = end - lineStart
+            while end + 1 < scalars.count, scalars[end] == "-", scalars[end + 1] == " " || scalars[end + 1] == "\t" {
+                let dash = end - lineStart
+                end += 1
+                while end < scalars.count, scalars[end] == " " || scalars[end] == "\t" { end += 1 }
+                column = end == index ? dash : end - lineStart
+            }
+            return column
         }
     }
 }

@@ -24,6 +24,8 @@ import Testing
          "line 4, column 11: YAML anchors and aliases are not supported (&l)"),
         ("- &p " + pod.replacingOccurrences(of: "\n", with: "\n  ") + "\n- *p\n", "line 1, column 3: YAML anchors and aliases are not supported (&p)"),
         ("[{\"kind\": \"Pod\", \"metadata\": {\"name\": \"p\"}}, *p]", "line 1, column 46: YAML anchors and aliases are not supported (*p)"),
+        // Keys at the column of a sequence entry's mapping are not a block scalar's content.
+        ("- a: |\n  x: &a [lol, lol]\n  y: *a\n", "line 2, column 6: YAML anchors and aliases are not supported (&a)"),
     ])
     func anchorsAndAliasesAreRefused(manifest: String, message: String) {
         do {
@@ -52,7 +54,17 @@ import Testing
                 folded: >-
                   *a
             spec:
-              containers: [{name: c, image: i, command: [sh, -c, echo *, a&b, "*q"]}]
+              containers:
+              - name: c
+                image: i
+                command: [sh, -c, echo *, a&b, "*q"]
+                args:
+                - |
+                  * one
+                env:
+                - value: |
+                    & two
+                  name: E
             """
         let pod = try #require(try Manifest.parse(text, source: "p.yaml").first?.object as? Pod)
         #expect(pod.metadata.annotations == [
@@ -60,6 +72,8 @@ import Testing
             "flow": "{[*]}", "script": "* item\n& more\n", "folded": "*a",
         ])
         #expect(pod.spec.containers.first?.command == ["sh", "-c", "echo *", "a&b", "*q"])
+        #expect(pod.spec.containers.first?.args == ["* one\n"])
+        #expect(pod.spec.containers.first?.env.map { "\($0.name)=\($0.value)" } == ["E=& two\n"])
     }
 
     /// Python's json.dumps escapes characters outside the BMP as surrogate pairs, which libyaml refused.
