@@ -75,9 +75,9 @@ public final class EtcdCluster: Sendable {
             if let dead = members.first(where: { !$0.isRunning }) {
                 throw EtcdLaunchError("etcd member \(dead.name) exited:\n\(dead.logTail())")
             }
-            if await Self.blocking({ members.allSatisfy { $0.isHealthy() } }) { return }
+            let unhealthy = await Self.blocking { members.filter { !$0.isHealthy() } }
+            if unhealthy.isEmpty { return }
             guard ContinuousClock.now < deadline else {
-                let unhealthy = members.filter { !$0.isHealthy() }
                 throw EtcdLaunchError(
                     "etcd members \(unhealthy.map(\.name)) not healthy after \(timeout):\n"
                         + unhealthy.map { $0.logTail() }.joined(separator: "\n"))

@@ -78,18 +78,21 @@ struct ServiceClaimRaceTests {
         }
     }
 
+    /// Another server's takeover of the claim on port 80/TCP (as after a long stall of this one).
+    static let anotherServerTakesPort80: ServiceWriteHooks.Hook = { sqlite in
+        let key = ServicePortClaims.key(port: 80, protocol: .tcp)
+        guard let claim = try? await sqlite.get(key) else { return }
+        _ = try? await sqlite.update(
+            key, value: Array("bound 0 default other uid-other".utf8), expectedRevision: claim.modRevision)
+    }
+
     @Test("a claim taken over between claiming and writing: the service is never written, the create is refused")
     func takenOverBeforeTheWrite() async throws {
         try await withHookedServer { api, store in
             // Another server takes the claim over (as after a long stall of this one) just
             // before this one writes the service.
             store.beforeCreate.withLock {
-                $0 = { sqlite in
-                    let key = ServicePortClaims.key(port: 80, protocol: .tcp)
-                    guard let claim = try? await sqlite.get(key) else { return }
-                    _ = try? await sqlite.update(
-                        key, value: Array("bound 0 default other uid-other".utf8), expectedRevision: claim.modRevision)
-                }
+                $0 = Self.anotherServerTakesPort80
             }
             let watch = WatchReader(try await api.services.watch(Make.watch()))
             let refused = await rpcError { _ = try await api.services.create(Make.service("web", port: 80)) }
@@ -106,12 +109,7 @@ struct ServiceClaimRaceTests {
     func takenOverAfterTheWrite() async throws {
         try await withHookedServer { api, store in
             store.afterCreate.withLock {
-                $0 = { sqlite in
-                    let key = ServicePortClaims.key(port: 80, protocol: .tcp)
-                    guard let claim = try? await sqlite.get(key) else { return }
-                    _ = try? await sqlite.update(
-                        key, value: Array("bound 0 default other uid-other".utf8), expectedRevision: claim.modRevision)
-                }
+                $0 = Self.anotherServerTakesPort80
             }
             let refused = await rpcError { _ = try await api.services.create(Make.service("web", port: 80)) }
             #expect(refused.code == .alreadyExists && refused.message.contains("taken over"), "\(refused)")

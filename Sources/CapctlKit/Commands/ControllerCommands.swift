@@ -94,12 +94,11 @@ struct WaitOptions: ParsableArguments, Sendable {
 }
 
 /// Sets `spec.replicas` (retrying on a conflicting write), then, unless told not to, waits until
-/// `status.replicas` matches, printing progress.
+/// `status.replicas` matches, printing progress; `timeout` is `wait.timeout()`, checked before.
 func resize(
-    name: String, to replicas: Int32, wait: WaitOptions, connection: APIConnection, namespace: String
+    name: String, to replicas: Int32, wait: WaitOptions, timeout: Duration, connection: APIConnection, namespace: String
 ) async throws {
     let console = Console.current
-    let timeout = try wait.timeout()
     var updated: ReplicationController?
     for _ in 0..<10 {
         do {
@@ -178,15 +177,15 @@ private func waitForReplicas(
         }
     } catch let error as RPCError {
         finishLine()
-        if ContinuousClock.now >= deadline {
-            throw CapctlError.other(
-                "timed out after \(seconds)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
-        }
-        throw CapctlError.server(error, context: "watch")
+        if ContinuousClock.now < deadline { throw CapctlError.server(error, context: "watch") }
+        throw timedOut()
     }
     finishLine()
-    throw CapctlError.other(
-        "timed out after \(seconds)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
+    throw timedOut()
+
+    func timedOut() -> CapctlError {
+        .other("timed out after \(seconds)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
+    }
 }
 
 /// `capctl resize RC N`.
@@ -206,9 +205,10 @@ struct ResizeCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard replicas >= 0 else { throw CapctlError.usage("the replica count must be 0 or more") }
-        _ = try wait.timeout()  // before anything is written
+        let timeout = try wait.timeout()  // before anything is written
         try await global.withConnection { connection, settings in
-            try await resize(name: name, to: replicas, wait: wait, connection: connection, namespace: settings.namespace)
+            try await resize(
+                name: name, to: replicas, wait: wait, timeout: timeout, connection: connection, namespace: settings.namespace)
         }
     }
 }
@@ -226,9 +226,9 @@ struct StopCommand: AsyncParsableCommand {
 
     func run() async throws {
         let console = Console.current
-        _ = try wait.timeout()  // before anything is written
+        let timeout = try wait.timeout()  // before anything is written
         try await global.withConnection { connection, settings in
-            try await resize(name: name, to: 0, wait: wait, connection: connection, namespace: settings.namespace)
+            try await resize(name: name, to: 0, wait: wait, timeout: timeout, connection: connection, namespace: settings.namespace)
             do {
                 _ = try await connection.delete(ReplicationController.self, namespace: settings.namespace, name: name)
             } catch let error as RPCError {

@@ -50,7 +50,7 @@ struct GetCommand: AsyncParsableCommand {
         try await global.withConnection { connection, settings in
             // One object lives in one namespace: with a NAME, -A applies to neither get nor watch.
             let home = R.kind.isNamespaced ? settings.namespace : ""
-            let namespace = name != nil ? home : R.kind.isNamespaced ? (allNamespaces ? "" : settings.namespace) : ""
+            let namespace = name == nil && allNamespaces ? "" : home
             var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, watching: watch)
             var revision: UInt64 = 0
             if let name {

@@ -129,27 +129,24 @@ struct ServicePortClaims: Sendable {
 
     /// `claim` with its holder's name changed (still unconfirmed); nil if it was taken over.
     func rename(_ claim: Claim, to name: String) async throws(RegistryError) -> Claim? {
+        try await rewrite(claim) { $0.name = name }
+    }
+
+    /// Confirms `claim` after its service was written; false if it changed meanwhile.
+    func confirm(_ claim: Claim) async throws(RegistryError) -> Bool {
+        try await rewrite(claim) { $0.confirmed = true } != nil
+    }
+
+    /// `claim` with its record changed by `change`, written over exactly its revision; nil if
+    /// it changed (or went) meanwhile.
+    private func rewrite(_ claim: Claim, _ change: (inout Record) -> Void) async throws(RegistryError) -> Claim? {
         var record = claim.record
-        record.name = name
+        change(&record)
         do throws(StoreError) {
             let revision = try await store.update(claim.key, value: record.encoded, expectedRevision: claim.revision)
             return Claim(key: claim.key, revision: revision, record: record)
         } catch .conflict, .notFound {
             return nil
-        } catch {
-            throw .store(error)
-        }
-    }
-
-    /// Confirms `claim` after its service was written; false if it changed meanwhile.
-    func confirm(_ claim: Claim) async throws(RegistryError) -> Bool {
-        var record = claim.record
-        record.confirmed = true
-        do throws(StoreError) {
-            _ = try await store.update(claim.key, value: record.encoded, expectedRevision: claim.revision)
-            return true
-        } catch .conflict, .notFound {
-            return false
         } catch {
             throw .store(error)
         }
