@@ -16,6 +16,7 @@ struct CapstanArena {
     Chunk *head;       // the chunk being filled; its `next` chain ends at `first`
     Chunk *first;      // allocated with the arena, kept by reset
     size_t total;
+    int cut_string;    // a string copied for encoding held a NUL (capstan_arena_note_cut_string)
     ProtobufCAllocator allocator;
 };
 
@@ -48,6 +49,7 @@ CapstanArena *capstan_arena_new(size_t initial) {
     }
     arena->head = arena->first;
     arena->total = 0;
+    arena->cut_string = 0;
     arena->allocator.alloc = arena_alloc_cb;
     arena->allocator.free = arena_free_cb;
     arena->allocator.allocator_data = arena;
@@ -85,6 +87,7 @@ void capstan_arena_reset(CapstanArena *arena) {
     arena->head = arena->first;
     arena->first->used = 0;
     arena->total = 0;
+    arena->cut_string = 0;
 }
 
 void capstan_arena_free(CapstanArena *arena) {
@@ -100,6 +103,14 @@ ProtobufCAllocator *capstan_arena_allocator(CapstanArena *arena) {
 
 size_t capstan_arena_used(const CapstanArena *arena) {
     return arena->total;
+}
+
+void capstan_arena_note_cut_string(CapstanArena *arena) {
+    arena->cut_string = 1;
+}
+
+int capstan_arena_cut_string(const CapstanArena *arena) {
+    return arena->cut_string;
 }
 
 // MARK: - One cached arena per thread

@@ -1,6 +1,7 @@
 package import CCapstanProto
 internal import CProtobufC
 package import CapstanAPI
+import Glibc
 
 /// A Swift face on the C arena (`capstan_arena.h`): allocations for one encode or decode, all
 /// released together by `release()`. Used by one call on one thread; never stored.
@@ -25,6 +26,9 @@ package struct Arena {
 
     package func release() { capstan_arena_free(raw) }
 
+    /// Whether a string copied in since the arena was taken held a NUL byte (see `string`).
+    var cutString: Bool { capstan_arena_cut_string(raw) != 0 }
+
     /// Empties the arena and keeps it for this thread's next `take` (or frees it); like `release()`,
     /// nothing allocated from it may be used afterwards.
     func giveBack() { capstan_arena_give(raw) }
@@ -38,7 +42,9 @@ package struct Arena {
         return p.bindMemory(to: type, capacity: count)
     }
 
-    /// A NUL-terminated copy (never NULL: oneof and repeated members need a real pointer).
+    /// A NUL-terminated copy (never NULL: oneof and repeated members need a real pointer). A
+    /// string that holds a NUL is cut there by protobuf-c's encoding; the arena notes it
+    /// (`cutString`).
     package func string(_ s: String) -> UnsafeMutablePointer<CChar> {
         // Read in place (native strings are contiguous): `withUTF8` is mutating, so it needs a
         // copy of the string, a retain and a release per string encoded.
@@ -51,6 +57,7 @@ package struct Arena {
         let p = allocate(CChar.self, count: utf8.count + 1)
         if let base = utf8.baseAddress {
             UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: utf8.count)
+            if memchr(base, 0, utf8.count) != nil { capstan_arena_note_cut_string(raw) }
         }
         p[utf8.count] = 0
         return p

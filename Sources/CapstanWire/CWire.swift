@@ -26,13 +26,32 @@ package protocol CMessage: WireMessage {
 }
 
 package enum CWire {
+    /// The binary encoding; a string holding a NUL byte is cut there (see `encodeWhole`).
     package static func encode<M: CMessage>(_ message: M) -> [UInt8] {
         // The thread's cached arena (grown to what earlier encodes needed): no chunk is allocated,
         // where a fresh arena took several, the bigger ones through glibc's large-request path
         // (which also consolidates the allocator's fast bins).
         let arena = Arena.take(minimumCapacity: 512)
         defer { arena.giveBack() }
+        return pack(arena.message(message))
+    }
+
+    /// The binary encoding, or `unsupported` when a string holds a NUL byte: protobuf-c encodes
+    /// strings as C strings, so it would be cut there without a word (decoding refuses such a
+    /// string for the same reason, see `WireScan`).
+    package static func encodeWhole<M: CMessage>(_ message: M) throws(WireError) -> [UInt8] {
+        let arena = Arena.take(minimumCapacity: 512)
+        defer { arena.giveBack() }
         let c = arena.message(message)
+        if arena.cutString {
+            throw WireError(
+                .unsupported,
+                "a string in the \(M.protoMessageName) holds a NUL byte (U+0000), which Capstan's protobuf encoding cannot carry")
+        }
+        return pack(c)
+    }
+
+    private static func pack<S>(_ c: UnsafeMutablePointer<S>) -> [UInt8] {
         let base = UnsafeMutableRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)
         let size = protobuf_c_message_get_packed_size(base)
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in

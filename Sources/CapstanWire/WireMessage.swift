@@ -30,10 +30,18 @@ public protocol WireMessage: ProtoMessage {
     /// Decodes the binary encoding; throws `WireError` for anything that is not a valid encoding.
     init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError)
     /// The binary encoding. Map entries are written in key order, so equal values encode equally.
+    /// A string holding a NUL byte is cut there (protobuf-c keeps strings as C strings).
     func serializedBytes() -> [UInt8]
+    /// The binary encoding, or `WireError.Code.unsupported` when a string holds a NUL byte
+    /// rather than cutting it: what a client sends, so its data is never changed in transit.
+    func wholeSerializedBytes() throws(WireError) -> [UInt8]
 }
 
 extension WireMessage {
+    /// A message whose encoding cannot cut a string (one not encoded through protobuf-c) sends
+    /// what `serializedBytes()` gives.
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] { serializedBytes() }
+
     /// Decodes the binary encoding held in an array.
     public init(serializedBytes bytes: [UInt8]) throws(WireError) {
         let result = bytes.withUnsafeBytes { raw in

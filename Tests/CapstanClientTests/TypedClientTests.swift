@@ -51,6 +51,19 @@ struct TypedClientTests {
         }
     }
 
+    @Test("a string with a NUL byte is refused before it is sent, not cut")
+    func nulInAString() async throws {
+        try await withServerAndClient { _, client in
+            var pod = Make.pod("nul")
+            pod.metadata.annotations = ["note": "a\u{0}b"]
+            let error = await rpcError { _ = try await client.pods.create(pod) }
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("/capstan.v1.Pods/Create cannot be sent"), "\(error)")
+            #expect(error.message.contains("NUL"), "\(error)")
+            #expect(await rpcError { _ = try await client.pods.get(name: "nul") }.code == .notFound)
+        }
+    }
+
     @Test("every other kind: minions, services, controllers, endpoints")
     func otherKinds() async throws {
         try await withServerAndClient { _, client in

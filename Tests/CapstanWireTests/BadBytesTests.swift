@@ -148,6 +148,24 @@ import Testing
         #expect(try Etcdserverpb_PutRequest(serializedBytes: put.serializedBytes()).value == [0, 1, 0])
     }
 
+    /// Encoding cannot carry such a string either: `serializedBytes()` cuts it at the NUL, and
+    /// `wholeSerializedBytes()` (what clients send) refuses it.
+    @Test func nulInAStringToEncode() throws {
+        var pod = Pod()
+        pod.metadata.name = "p"
+        pod.metadata.annotations = ["note": "before\u{0}after"]
+        #expect(try Pod(serializedBytes: pod.serializedBytes()).metadata.annotations == ["note": "before"])
+        let error = #expect(throws: WireError.self) { try pod.wholeSerializedBytes() }
+        #expect(error?.code == .unsupported)
+        #expect(error?.message.contains("holds a NUL byte") == true, "\(String(describing: error))")
+        // The thread's arena is reused: the next message, without a NUL, encodes whole.
+        pod.metadata.annotations = ["note": "before after"]
+        #expect(try pod.wholeSerializedBytes() == pod.serializedBytes())
+        var container = Container()
+        container.command = ["sh", "\u{0}"]
+        #expect(throws: WireError.self) { try container.wholeSerializedBytes() }
+    }
+
     @Test func singularMessageTwice() throws {
         // metadata { resource_version: 5 } then metadata { name: "x" }: protobuf merges the two,
         // protobuf-c 1.4 kept only the second's fields.

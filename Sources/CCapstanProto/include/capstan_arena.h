@@ -37,4 +37,11 @@ ProtobufCAllocator *capstan_arena_allocator(CapstanArena *arena);
 /// Bytes handed out so far (for tests and benchmarks).
 size_t capstan_arena_used(const CapstanArena *arena);
 
+/// Records that a string copied into the arena for encoding held a NUL byte, so protobuf-c's
+/// encoding (which takes strings as C strings) cuts it there. Cleared by reset.
+void capstan_arena_note_cut_string(CapstanArena *arena);
+
+/// Whether capstan_arena_note_cut_string was called since the arena was made or reset.
+int capstan_arena_cut_string(const CapstanArena *arena);
+
 #endif

@@ -36,6 +36,10 @@ extension Grpc_Testing_BoolValue: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Testing_Payload: CMessage {
@@ -71,6 +75,10 @@ extension Grpc_Testing_Payload: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Testing_EchoStatus: CMessage {
@@ -105,6 +113,10 @@ extension Grpc_Testing_EchoStatus: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -157,6 +169,10 @@ extension Grpc_Testing_SimpleRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Testing_SimpleResponse: CMessage {
@@ -200,6 +216,10 @@ extension Grpc_Testing_SimpleResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Testing_StreamingInputCallRequest: CMessage {
@@ -235,6 +255,10 @@ extension Grpc_Testing_StreamingInputCallRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Testing_StreamingInputCallResponse: CMessage {
@@ -267,6 +291,10 @@ extension Grpc_Testing_StreamingInputCallResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -304,6 +332,10 @@ extension Grpc_Testing_ResponseParameters: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -347,6 +379,10 @@ extension Grpc_Testing_StreamingOutputCallRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Testing_StreamingOutputCallResponse: CMessage {
@@ -379,5 +415,9 @@ extension Grpc_Testing_StreamingOutputCallResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }

@@ -5,9 +5,10 @@ public import CapstanWire
 public struct BidirectionalCall<Request: WireMessage, Response: WireMessage>: Sendable {
     let call: ClientCall
 
-    /// Sends one request, suspending while the server cannot take more.
+    /// Sends one request, suspending while the server cannot take more. A request that cannot be
+    /// encoded whole (a string holding a NUL byte) throws `INVALID_ARGUMENT` and sends nothing.
     public func send(_ message: Request) async throws {
-        try await call.send(message.serializedBytes())
+        try await call.send(MessageCodec.encodeRequest(message, path: call.path))
     }
 
     /// Half-closes: the server's request stream ends.

@@ -18,8 +18,9 @@ public struct RPCClient: Sendable {
         _ request: Req,
         options: CallOptions = .default
     ) async throws -> Res {
+        let bytes = try MessageCodec.encodeRequest(request, path: m.path)
         let call = try await open(m.erased, options)
-        try await call.send(request.serializedBytes())
+        try await call.send(bytes)
         call.closeSend()
         return try await call.singleResponse(Res.self)
     }
@@ -29,8 +30,9 @@ public struct RPCClient: Sendable {
         _ request: Req,
         options: CallOptions = .default
     ) async throws -> ServerStreamingCall<Res> {
+        let bytes = try MessageCodec.encodeRequest(request, path: m.path)
         let call = try await open(m.erased, options)
-        try await call.send(request.serializedBytes())
+        try await call.send(bytes)
         call.closeSend()
         return ServerStreamingCall(call: call)
     }

@@ -1,7 +1,8 @@
 public import CapstanWire
 internal import CapstanAPI
 
-/// Decoding with gRPC's error conventions: an unparsable message is `INTERNAL`.
+/// Decoding with gRPC's error conventions (an unparsable message is `INTERNAL`), and requests'
+/// encoding.
 @usableFromInline
 enum MessageCodec {
     /// Decodes a request; `path` (the method's, for the error) is only built when it fails.
@@ -31,6 +32,18 @@ enum MessageCodec {
             return RPCError(code: .invalidArgument, message: "the request to \(path) cannot be accepted as sent: \(wire)")
         }
         return RPCError(code: .internal, message: "could not parse the request to \(path) as \(Message.protoMessageName): \(error)")
+    }
+
+    /// Encodes a request; a message protobuf-c would change (a string holding a NUL byte) is
+    /// refused with `INVALID_ARGUMENT` before anything is sent.
+    static func encodeRequest<Message: WireMessage>(
+        _ message: Message, path: @autoclosure () -> String
+    ) throws(RPCError) -> [UInt8] {
+        do {
+            return try message.wholeSerializedBytes()
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "the request to \(path()) cannot be sent: \(error)")
+        }
     }
 
     static func decodeResponse<Message: WireMessage>(

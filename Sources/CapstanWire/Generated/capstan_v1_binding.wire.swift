@@ -40,4 +40,8 @@ extension Binding: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }

@@ -33,6 +33,10 @@ extension MetricsRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension MethodMetrics: CMessage {
@@ -90,6 +94,10 @@ extension MethodMetrics: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension MethodMetrics.CodeCount: CMessage {
@@ -127,6 +135,10 @@ extension MethodMetrics.CodeCount: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension MethodMetrics.Bucket: CMessage {
@@ -161,6 +173,10 @@ extension MethodMetrics.Bucket: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -199,5 +215,9 @@ extension MetricsSnapshot: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }

@@ -40,6 +40,10 @@ extension Minion: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension MinionSpec: CMessage {
@@ -78,6 +82,10 @@ extension MinionSpec: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -118,6 +126,10 @@ extension MinionStatus: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -160,6 +172,10 @@ extension MinionCondition: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension MachineInfo: CMessage {
@@ -201,6 +217,10 @@ extension MachineInfo: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension MinionStatusReport: CMessage {
@@ -235,6 +255,10 @@ extension MinionStatusReport: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -276,6 +300,10 @@ extension MinionList: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension MinionEvent: CMessage {
@@ -310,5 +338,9 @@ extension MinionEvent: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }

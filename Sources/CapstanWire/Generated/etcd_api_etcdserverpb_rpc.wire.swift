@@ -42,6 +42,10 @@ extension Etcdserverpb_ResponseHeader: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_RangeRequest: CMessage {
@@ -99,6 +103,10 @@ extension Etcdserverpb_RangeRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_RangeResponse: CMessage {
@@ -140,6 +148,10 @@ extension Etcdserverpb_RangeResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -184,6 +196,10 @@ extension Etcdserverpb_PutRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_PutResponse: CMessage {
@@ -218,6 +234,10 @@ extension Etcdserverpb_PutResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -255,6 +275,10 @@ extension Etcdserverpb_DeleteRangeRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -295,6 +319,10 @@ extension Etcdserverpb_DeleteRangeResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -349,6 +377,10 @@ extension Etcdserverpb_RequestOp: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_ResponseOp: CMessage {
@@ -401,6 +433,10 @@ extension Etcdserverpb_ResponseOp: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -467,6 +503,10 @@ extension Etcdserverpb_Compare: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_TxnRequest: CMessage {
@@ -513,6 +553,10 @@ extension Etcdserverpb_TxnRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_TxnResponse: CMessage {
@@ -553,6 +597,10 @@ extension Etcdserverpb_TxnResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_CompactionRequest: CMessage {
@@ -588,6 +636,10 @@ extension Etcdserverpb_CompactionRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_CompactionResponse: CMessage {
@@ -620,6 +672,10 @@ extension Etcdserverpb_CompactionResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -669,6 +725,10 @@ extension Etcdserverpb_WatchRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -720,6 +780,10 @@ extension Etcdserverpb_WatchCreateRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_WatchCancelRequest: CMessage {
@@ -753,6 +817,10 @@ extension Etcdserverpb_WatchCancelRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_WatchProgressRequest: CMessage {
@@ -782,6 +850,10 @@ extension Etcdserverpb_WatchProgressRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -833,6 +905,10 @@ extension Etcdserverpb_WatchResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_LeaseGrantRequest: CMessage {
@@ -867,6 +943,10 @@ extension Etcdserverpb_LeaseGrantRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -907,6 +987,10 @@ extension Etcdserverpb_LeaseGrantResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_LeaseRevokeRequest: CMessage {
@@ -939,6 +1023,10 @@ extension Etcdserverpb_LeaseRevokeRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -973,6 +1061,10 @@ extension Etcdserverpb_LeaseRevokeResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_LeaseKeepAliveRequest: CMessage {
@@ -1005,6 +1097,10 @@ extension Etcdserverpb_LeaseKeepAliveRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -1043,6 +1139,10 @@ extension Etcdserverpb_LeaseKeepAliveResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_LeaseTimeToLiveRequest: CMessage {
@@ -1077,6 +1177,10 @@ extension Etcdserverpb_LeaseTimeToLiveRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -1122,6 +1226,10 @@ extension Etcdserverpb_LeaseTimeToLiveResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_AlarmRequest: CMessage {
@@ -1159,6 +1267,10 @@ extension Etcdserverpb_AlarmRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_AlarmMember: CMessage {
@@ -1193,6 +1305,10 @@ extension Etcdserverpb_AlarmMember: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -1232,6 +1348,10 @@ extension Etcdserverpb_AlarmResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Etcdserverpb_StatusRequest: CMessage {
@@ -1261,6 +1381,10 @@ extension Etcdserverpb_StatusRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -1313,5 +1437,9 @@ extension Etcdserverpb_StatusResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }

@@ -53,6 +53,10 @@ extension Google_Rpc_ErrorInfo: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Google_Rpc_BadRequest: CMessage {
@@ -89,6 +93,10 @@ extension Google_Rpc_BadRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Google_Rpc_BadRequest.FieldViolation: CMessage {
@@ -123,5 +131,9 @@ extension Google_Rpc_BadRequest.FieldViolation: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }

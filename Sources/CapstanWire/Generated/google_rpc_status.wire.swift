@@ -43,4 +43,8 @@ extension Google_Rpc_Status: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }

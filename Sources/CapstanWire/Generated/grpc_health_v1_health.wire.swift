@@ -36,6 +36,10 @@ extension Grpc_Health_V1_HealthCheckRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Health_V1_HealthCheckResponse: CMessage {
@@ -68,5 +72,9 @@ extension Grpc_Health_V1_HealthCheckResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }

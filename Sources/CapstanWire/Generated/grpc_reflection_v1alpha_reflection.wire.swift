@@ -62,6 +62,10 @@ extension Grpc_Reflection_V1alpha_ServerReflectionRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Reflection_V1alpha_ExtensionRequest: CMessage {
@@ -96,6 +100,10 @@ extension Grpc_Reflection_V1alpha_ExtensionRequest: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -154,6 +162,10 @@ extension Grpc_Reflection_V1alpha_ServerReflectionResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Reflection_V1alpha_FileDescriptorResponse: CMessage {
@@ -189,6 +201,10 @@ extension Grpc_Reflection_V1alpha_FileDescriptorResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -228,6 +244,10 @@ extension Grpc_Reflection_V1alpha_ExtensionNumberResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Reflection_V1alpha_ListServiceResponse: CMessage {
@@ -264,6 +284,10 @@ extension Grpc_Reflection_V1alpha_ListServiceResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
     }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
+    }
 }
 
 extension Grpc_Reflection_V1alpha_ServiceResponse: CMessage {
@@ -296,6 +320,10 @@ extension Grpc_Reflection_V1alpha_ServiceResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }
 
@@ -331,5 +359,9 @@ extension Grpc_Reflection_V1alpha_ErrorResponse: WireMessage {
 
     public func serializedBytes() -> [UInt8] {
         CWire.encode(self)
+    }
+
+    public func wholeSerializedBytes() throws(WireError) -> [UInt8] {
+        try CWire.encodeWhole(self)
     }
 }

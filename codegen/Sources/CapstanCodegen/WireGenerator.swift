@@ -47,6 +47,10 @@ struct WireGenerator {
             p.block("public func serializedBytes() -> [UInt8]") { p in
                 p.line("CWire.encode(self)")
             }
+            p.line()
+            p.block("public func wholeSerializedBytes() throws(WireError) -> [UInt8]") { p in
+                p.line("try CWire.encodeWhole(self)")
+            }
         }
     }
 
