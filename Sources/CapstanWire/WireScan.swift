@@ -22,8 +22,9 @@ enum WireScan {
     /// The deepest nesting of messages accepted (the outermost message is depth 1).
     static let maximumDepth = 100
 
-    /// Throws `.unsupported` naming the field's path if `bytes`, as the message `descriptor`
-    /// describes, holds any of the above.
+    /// Throws `.unsupported` naming the field's path (`spec.containers[1].command[0]`; a map's
+    /// entry by its key, `metadata.annotations["note"].value`) if `bytes`, as the message
+    /// `descriptor` describes, holds any of the above.
     static func check(_ bytes: UnsafeRawBufferPointer, _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>) throws(WireError) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         do throws(Refusal) {
@@ -48,6 +49,7 @@ enum WireScan {
         var seenHigh: [UInt32] = []
         var at = 0
         while at < count {
+            let tagAt = at
             guard let tag = varint(p, count, &at) else { return }
             let number = tag >> 3
             switch tag & 7 {
@@ -64,7 +66,15 @@ enum WireScan {
                 guard number <= UInt64(UInt32.max),
                       let field = protobuf_c_message_descriptor_get_field(descriptor, UInt32(number))
                 else { continue }
-                try check(field, p + start, Int(length), depth: depth, seenLow: &seenLow, seenHigh: &seenHigh)
+                do throws(Refusal) {
+                    try check(field, p + start, Int(length), depth: depth, seenLow: &seenLow, seenHigh: &seenHigh)
+                } catch {
+                    var refusal = error
+                    if field.pointee.label == PROTOBUF_C_LABEL_REPEATED, !refusal.path.isEmpty {
+                        refusal.path[refusal.path.count - 1] += elementSuffix(field, p, before: tagAt, entry: p + start, Int(length))
+                    }
+                    throw refusal
+                }
             default:
                 return
             }
@@ -115,6 +125,59 @@ enum WireScan {
         default:
             return
         }
+    }
+
+    /// Which element of a repeated field the refused occurrence (its tag at `before`) is, for the error's path
+    /// (worked out only when something was refused): `[2]` for the third occurrence, and
+    /// `["key"]` for a map's entry with a string key.
+    private static func elementSuffix(
+        _ field: UnsafePointer<ProtobufCFieldDescriptor>, _ p: UnsafePointer<UInt8>, before end: Int,
+        entry: UnsafePointer<UInt8>, _ length: Int
+    ) -> String {
+        if let key = mapKey(field, entry, length) { return "[\"\(key)\"]" }
+        var index = 0
+        var at = 0
+        while at < end, let tag = varint(p, end, &at) {
+            switch tag & 7 {
+            case 0: guard varint(p, end, &at) != nil else { return "" }
+            case 1: at += 8
+            case 5: at += 4
+            case 2:
+                guard let length = varint(p, end, &at), length <= UInt64(end - at) else { return "" }
+                at += Int(length)
+            default: return ""
+            }
+            if tag >> 3 == UInt64(field.pointee.id) { index += 1 }
+        }
+        return "[\(index)]"
+    }
+
+    /// The string key of a map entry (a message `…Entry` whose field 1 is a string key).
+    private static func mapKey(_ field: UnsafePointer<ProtobufCFieldDescriptor>, _ p: UnsafePointer<UInt8>, _ count: Int) -> String? {
+        guard field.pointee.type == PROTOBUF_C_TYPE_MESSAGE,
+              let sub = field.pointee.descriptor?.assumingMemoryBound(to: ProtobufCMessageDescriptor.self),
+              sub.pointee.n_fields == 2,
+              String(cString: sub.pointee.name).hasSuffix("Entry"),
+              let key = protobuf_c_message_descriptor_get_field(sub, 1), key.pointee.type == PROTOBUF_C_TYPE_STRING
+        else { return nil }
+        var found: String?
+        var at = 0
+        while at < count, let tag = varint(p, count, &at) {
+            switch tag & 7 {
+            case 0: guard varint(p, count, &at) != nil else { return found }
+            case 1: at += 8
+            case 5: at += 4
+            case 2:
+                guard let length = varint(p, count, &at), length <= UInt64(count - at) else { return found }
+                if tag >> 3 == 1 {
+                    let bytes = UnsafeBufferPointer(start: p + at, count: Int(length))
+                    found = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                at += Int(length)
+            default: return found
+            }
+        }
+        return found
     }
 
     /// The varint at `at` (advancing past it); nil if it runs past the end or over ten bytes.

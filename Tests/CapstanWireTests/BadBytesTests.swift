@@ -135,13 +135,26 @@ import Testing
         pod.metadata.annotations = ["note": "before#after"]
         let nested = pod.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
         let deep = #expect(throws: WireError.self) { try Pod(serializedBytes: nested) }
-        #expect(deep?.message.hasPrefix("metadata.annotations.value: a string holds a NUL byte") == true, "\(String(describing: deep))")
+        #expect(deep?.message.hasPrefix("metadata.annotations[\"note\"].value: a string holds a NUL byte") == true, "\(String(describing: deep))")
         var container = Container()
         container.name = "c"
         container.command = ["sh", "-c#"]
         let command = container.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
         let inList = #expect(throws: WireError.self) { try Container(serializedBytes: command) }
-        #expect(inList?.message.hasPrefix("command: ") == true, "\(String(describing: inList))")
+        #expect(inList?.message.hasPrefix("command[1]: ") == true, "\(String(describing: inList))")
+        // A repeated message's element: its index among the field's occurrences.
+        var pod2 = Pod()
+        pod2.metadata.name = "p"
+        var first = Container()
+        first.name = "a"
+        first.command = ["x"]
+        var second = Container()
+        second.name = "b"
+        second.command = ["ok", "y#"]
+        pod2.spec.containers = [first, second]
+        let inSecond = pod2.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
+        let element = #expect(throws: WireError.self) { try Pod(serializedBytes: inSecond) }
+        #expect(element?.message.hasPrefix("spec.containers[1].command[1]: ") == true, "\(String(describing: element))")
         // Bytes fields may hold NUL.
         var put = Etcdserverpb_PutRequest()
         put.value = [0, 1, 0]
@@ -176,7 +189,7 @@ import Testing
         // Two empty liveness probes in a container in a pod: protobuf-c failed these outright.
         let probes: [UInt8] = [0x12, 0x06, 0x0A, 0x04, 0x52, 0x00, 0x52, 0x00]
         let nested = #expect(throws: WireError.self) { try Pod(serializedBytes: probes) }
-        #expect(nested?.message.hasPrefix("spec.containers.liveness_probe: ") == true, "\(String(describing: nested))")
+        #expect(nested?.message.hasPrefix("spec.containers[0].liveness_probe: ") == true, "\(String(describing: nested))")
         // A repeated message field may of course occur many times.
         var spec = PodSpec()
         spec.containers = [Container(), Container()]

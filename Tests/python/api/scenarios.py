@@ -469,7 +469,7 @@ def scenario_validation_details(channel):
     nul = make_pod("nul", "validation")
     nul.metadata.annotations["note"] = "before\0after"
     error = expect_error(grpc.StatusCode.INVALID_ARGUMENT, pods.Create, nul)
-    check("metadata.annotations.value" in error.details() and "NUL" in error.details(), "message: %s" % error.details())
+    check('metadata.annotations["note"].value' in error.details() and "NUL" in error.details(), "message: %s" % error.details())
     raw_create = channel.unary_unary(
         "/capstan.v1.Pods/Create", request_serializer=lambda raw: raw, response_deserializer=S.pod.Pod.FromString)
     second = S.pod.Pod()
