@@ -183,7 +183,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let inbox: StreamInbox = stream.inbox
         do {
             try chunk.deframe(into: &stream.deframer) { message in
-                if inbox.pushDeferringWake(.message(message), bytes: message.count + GRPCFraming.prefixLength) {
+                if inbox.pushDeferringWake(.message(message), bytes: StreamInbox.charge(forMessageOfSize: message.count)) {
                     scheduleWake(inbox)
                 }
             }

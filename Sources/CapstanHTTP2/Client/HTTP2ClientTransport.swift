@@ -55,7 +55,8 @@ public final class HTTP2ClientTransport: ClientTransport {
         public var maxHeaderListSize: Int = 16 * 1024
         /// Bytes of request messages a stream queues before `writeMessage` suspends.
         public var outboundBufferSize: Int = 64 * 1024
-        /// Bytes of complete response messages a stream buffers before it stops returning window.
+        /// Bytes of complete response messages a stream buffers before it stops returning window
+        /// (each message counts 64 bytes more, for its bookkeeping).
         public var inboundBufferSize: Int = 64 * 1024
         /// PINGs on idle connections; `nil`: none (gRPC's client default).
         public var keepalive: Keepalive?
