@@ -2,17 +2,23 @@ internal import CapstanRPC
 import Synchronization
 
 /// The connections of an `HTTP2ClientTransport`: per target, the connections open or opening,
-/// how many streams each carries (reserved when a call picks it), the target's addresses (a DNS
-/// name's come from the resolver) and its reconnect backoff. Calls prefer one target and fail
-/// over to the next when it is unreachable; within a target, a failed connect moves on to the
-/// target's next address before the target backs off.
+/// how many streams each carries (reserved when a call picks it, admitted once the connection
+/// is ready and has room under the server's limit), the target's addresses (a DNS name's come
+/// from the resolver) and its reconnect backoff. Calls prefer one target and fail over to the
+/// next when it is unreachable; within a target, a failed connect moves on to the target's next
+/// address before the target backs off.
 final class ConnectionPool: Sendable {
     private struct Entry {
         let connection: ClientConnection
+        /// Calls that picked this connection and have not ended (admitted or not yet).
         var reserved = 0
+        /// Reserved calls admitted to start a stream (`admit`): never more than `limit`, so
+        /// nghttp2 never holds a stream back behind the server's limit (behind long-lived
+        /// watches, it could wait forever).
+        var admitted = 0
         /// The server's SETTINGS_MAX_CONCURRENT_STREAMS; until this connection learns it, the
-        /// target's last known value, or no limit (nghttp2 holds back streams past the limit
-        /// until others end, so calls made while connecting all wait for this connection).
+        /// target's last known value, or no limit: calls made while connecting all reserve
+        /// this connection, and those past the limit it learns are not admitted and pick again.
         var limit = Int.max
         var draining = false
     }
@@ -228,9 +234,45 @@ final class ConnectionPool: Sendable {
         update(connection) { $0.draining = true }
     }
 
-    /// A stream reserved on `connection` ended (or never started).
-    func streamEnded(on connection: ClientConnection) {
-        update(connection) { $0.reserved -= 1 }
+    /// Whether a call that reserved `connection` (now ready) may start its stream: true when
+    /// fewer than the server's limit are admitted (the call is then admitted). Otherwise the
+    /// reservation is released: the call picks again, and since a connection whose admitted
+    /// streams reach its limit also has that many reservations, `pick` passes it over while it
+    /// is full. Also true when the pool no longer lists the connection (it closed: `attach`
+    /// then fails the call as unprocessed).
+    func admit(on connection: ClientConnection) -> Bool {
+        state.withLock { state in
+            let key = ObjectIdentifier(connection)
+            for index in state.targets.indices where state.targets[index].entries[key] != nil {
+                let entry = state.targets[index].entries[key]!
+                if entry.admitted < entry.limit {
+                    state.targets[index].entries[key]!.admitted += 1
+                    return true
+                }
+                state.targets[index].entries[key]!.reserved -= 1
+                return false
+            }
+            return true
+        }
+    }
+
+    /// A call that reserved `connection` ended: `admitted`, its stream ended (or never started
+    /// after `admit`); otherwise it gave up before `admit` (connect failure, deadline,
+    /// cancellation).
+    func streamEnded(on connection: ClientConnection, admitted: Bool = true) {
+        update(connection) { entry in
+            entry.reserved -= 1
+            if admitted { entry.admitted -= 1 }
+        }
+    }
+
+    /// Reserved and admitted calls over all connections (for tests).
+    var streamCounts: (reserved: Int, admitted: Int) {
+        state.withLock { state in
+            state.targets.reduce((0, 0)) { total, target in
+                target.entries.values.reduce(total) { ($0.0 + $1.reserved, $0.1 + $1.admitted) }
+            }
+        }
     }
 
     func connectionClosed(_ connection: ClientConnection, wasReady: Bool, error: RPCError) {

@@ -3,7 +3,10 @@ public import CapstanRPC
 /// gRPC over HTTP/2 (cleartext, prior knowledge) on nghttp2: a `ClientTransport` for `RPCClient`.
 ///
 /// Connects lazily, on the first call. Many calls share one connection per target; a further
-/// connection opens when a connection carries as many streams as the server allows. A call waits
+/// connection opens when a connection carries as many streams as the server allows (calls made
+/// while a connection is being set up wait for it, and those past the limit its server then
+/// announces move on to another connection rather than queue behind streams that may never
+/// end). A call waits
 /// for its connection (until its deadline); a target that cannot be reached is skipped for a
 /// backoff period (exponential, with jitter) and the next target is tried. A target may be a DNS
 /// name: it is resolved (`getaddrinfo`, on the calling task) when a connection to it is needed,
@@ -114,13 +117,15 @@ public final class HTTP2ClientTransport: ClientTransport {
                 try await connection.readiness.wait(deadline: deadline, loop: connection.loop)
             } catch let error as RPCError where error.code == .unavailable {
                 // That address did not answer: try the target's next one, or the next target.
-                pool.streamEnded(on: connection)
+                pool.streamEnded(on: connection, admitted: false)
                 failures[target, default: 0] += 1
                 continue
             } catch {
-                pool.streamEnded(on: connection)
+                pool.streamEnded(on: connection, admitted: false)
                 throw error
             }
+            // Reserved while connecting, past the limit the server announced: another connection.
+            guard pool.admit(on: connection) else { continue }
             let headers = GRPCRequestHeaders.make(
                 path: path,
                 authority: connection.address.hostAndPort,
@@ -152,4 +157,7 @@ public final class HTTP2ClientTransport: ClientTransport {
 
     /// Open or opening connections (for tests and diagnostics).
     public var connectionCount: Int { pool.connectionCount }
+
+    /// Calls that reserved a connection, and those of them admitted to start a stream (for tests).
+    var streamCounts: (reserved: Int, admitted: Int) { pool.streamCounts }
 }
