@@ -20,6 +20,9 @@ final class ClientStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     /// HTTP/2 stream id once submitted.
     var id: Int32 = 0
     var attached = false
+    /// nghttp2 wrote the request HEADERS out (until then they wait in its queue, e.g. behind the
+    /// server's stream limit, and the server cannot have seen the call).
+    var headersSent = false
     var responseHeaders: [HeaderField] = []
     /// The first (non-informational) response header block arrived.
     var sawResponseHeaders = false

@@ -17,7 +17,8 @@ public import CapstanRPC
 ///
 /// A call that provably never reached a server's handler fails with `UNAVAILABLE` and carries
 /// `unprocessedKey` in its error's trailers: no target was reachable, its connection closed or
-/// drained before its stream was sent, or the server refused the stream (REFUSED_STREAM,
+/// drained before its request HEADERS were sent (nghttp2 holds them back while the server's
+/// stream limit is reached), or the server refused the stream (REFUSED_STREAM,
 /// including the streams a graceful GOAWAY left unprocessed). Such a call may be retried even when it is
 /// not idempotent. The key is removed from trailers a server sends.
 public final class HTTP2ClientTransport: ClientTransport {
