@@ -36,6 +36,8 @@ final class ConnectionPool: Sendable {
         var nextDelay: Duration
         var lastError: RPCError?
         var knownLimit: Int?
+        /// The resolution of the name under way, which calls that need it wait for.
+        var resolution: ReadinessLatch?
 
         init(_ target: ClientTarget, initialDelay: Duration) {
             self.target = target
@@ -64,9 +66,16 @@ final class ConnectionPool: Sendable {
 
     enum Pick {
         case use(ClientConnection, target: Int)
-        /// Target `target` is a name that must be resolved (off the lock, see `resolved`) first.
-        case resolve(target: Int, host: String, port: Int)
+        /// A target's name is being resolved (on a thread of its own, see `NameResolver`): wait
+        /// for that, then pick again.
+        case resolve(ReadinessLatch)
         case fail(RPCError)
+    }
+
+    /// What `pick` starts once it let go of the lock.
+    private enum Start {
+        case connect(ClientConnection, connected: Bool)
+        case resolve(target: Int, host: String, port: Int, ReadinessLatch)
     }
 
     /// How long a name's addresses are used before the next connection resolves it again.
@@ -75,10 +84,15 @@ final class ConnectionPool: Sendable {
     private let state: Mutex<State>
     private let group: EventLoopGroup
     private let configuration: HTTP2ClientTransport.Configuration
+    private let resolve: NameResolver.Resolve
 
-    init(targets: [ClientTarget], configuration: HTTP2ClientTransport.Configuration, group: EventLoopGroup) {
+    init(
+        targets: [ClientTarget], configuration: HTTP2ClientTransport.Configuration, group: EventLoopGroup,
+        resolve: @escaping NameResolver.Resolve = NameResolver.resolve
+    ) {
         self.group = group
         self.configuration = configuration
+        self.resolve = resolve
         state = Mutex(State(targets: targets.map { Target($0, initialDelay: configuration.backoff.initial) }))
     }
 
@@ -86,7 +100,7 @@ final class ConnectionPool: Sendable {
     /// one if needed; skips targets in backoff and those that already failed this call once per
     /// address (`attempts`: connect failures so far, by target).
     func pick(attempts: [Int: Int]) -> Pick {
-        let (pick, start): (Pick, (ClientConnection, Bool)?) = state.withLock { state in
+        let (pick, start): (Pick, Start?) = state.withLock { state in
             if state.closed {
                 return (.fail(RPCError(code: .unavailable, message: "the client transport is closed")), nil)
             }
@@ -108,7 +122,10 @@ final class ConnectionPool: Sendable {
                     return (.use(entry.connection, target: index), nil)
                 }
                 if let (host, port) = state.targets[index].needsResolution(now: now, interval: Self.resolutionInterval) {
-                    return (.resolve(target: index, host: host, port: port), nil)
+                    if let pending = state.targets[index].resolution { return (.resolve(pending), nil) }
+                    let resolution = ReadinessLatch()
+                    state.targets[index].resolution = resolution
+                    return (.resolve(resolution), .resolve(target: index, host: host, port: port, resolution))
                 }
                 // A new connection; a socket that fails at once counts as a failed address.
                 let target = state.targets[index]
@@ -121,7 +138,7 @@ final class ConnectionPool: Sendable {
                     entry.reserved = 1
                     entry.limit = target.knownLimit ?? Int.max
                     state.targets[index].entries[ObjectIdentifier(connection)] = entry
-                    return (.use(connection, target: index), (connection, connected))
+                    return (.use(connection, target: index), .connect(connection, connected: connected))
                 } catch {
                     let failure = RPCError(code: .unavailable, message: "cannot connect to \(address.hostAndPort): \(error)")
                     Self.addressFailed(&state, index, address, failure, now: now, configuration: configuration)
@@ -131,15 +148,24 @@ final class ConnectionPool: Sendable {
             let message = lastError.map { "no target is reachable; last error: \($0.message)" } ?? "no target is reachable"
             return (.fail(RPCError(code: .unavailable, message: message)), nil)
         }
-        if let (connection, connected) = start {
+        switch start {
+        case .connect(let connection, let connected)?:
             connection.loop.execute { connection.connect(connected: connected) }
+        case .resolve(let index, let host, let port, let resolution)?:
+            NameResolver.start(host: host, port: port, using: resolve) { [self] result in
+                resolved(target: index, result, by: resolution)
+                resolution.succeed()
+            }
+        case nil:
+            break
         }
         return pick
     }
 
     /// Records the outcome of resolving target `index`'s name; a failure backs the target off.
-    func resolved(target index: Int, _ result: Result<[SocketAddress], HTTP2TransportError>) {
+    private func resolved(target index: Int, _ result: Result<[SocketAddress], HTTP2TransportError>, by resolution: ReadinessLatch) {
         state.withLock { state in
+            if state.targets[index].resolution === resolution { state.targets[index].resolution = nil }
             let now = ContinuousClock.now
             switch result {
             case .success(let addresses):
