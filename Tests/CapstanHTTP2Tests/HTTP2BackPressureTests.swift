@@ -72,6 +72,87 @@ struct HTTP2BackPressureTests {
         }
     }
 
+    /// Empty messages, 5 bytes each on the wire, still cost a buffer entry and an allocation
+    /// each: the inbox must count that, or it buffers ~14 times its size before withholding.
+    static let emptyMessages = 600
+    /// Answers `emptyMessages` empty messages, then waits at the gate.
+    static let empties = MethodDescriptor<Text, Text>(service: "capstan.test.Pressure", method: "Empties", kind: .serverStreaming)
+    /// Waits at the gate, then reads every request and answers how many there were.
+    static let textSink = MethodDescriptor<Text, Text>(service: "capstan.test.Pressure", method: "TextSink", kind: .clientStreaming)
+
+    @Test("empty response messages a client does not read stop its window after inboundBufferSize / (5 + overhead)")
+    func emptyMessagesToASlowClient() async throws {
+        let gate = Gate()
+        var client = HTTP2ClientTransport.Configuration()
+        client.inboundBufferSize = 16 * 1024
+        // Counted as 5 bytes each, 600 messages (3,000 bytes) would fit four times over.
+        #expect(Self.emptyMessages * GRPCFraming.prefixLength < client.inboundBufferSize / 4)
+        #expect(Self.emptyMessages * StreamInbox.charge(forMessageOfSize: 0) > client.inboundBufferSize)
+        try await withHTTP2Server(client: client, routes: { router in
+            router.serverStreaming(Self.empties) { _, responses, _ in
+                for _ in 0..<Self.emptyMessages { try await responses.write(Text("")) }
+                await gate.wait()
+            }
+        }) { harness in
+            let stream = try await harness.clientTransport.openStream(path: Self.empties.path, metadata: Metadata(), deadline: nil)
+            try await stream.writer.writeMessage(Text("go").serializedBytes())
+            stream.writer.closeSend()
+            let inbox = try #require(stream.responses as? StreamInbox)
+            // The response headers and every message arrived; nothing was read.
+            #expect(await eventually { inbox.bufferState.elements == Self.emptyMessages + 1 })
+            #expect(inbox.bufferState.creditWithheld, "the client returned window with \(Self.emptyMessages) empty messages buffered")
+            gate.open()
+            var messages = 0
+            var status: RPCStatus?
+            for try await part in stream.responses {
+                switch part {
+                case .message: messages += 1
+                case .status(let ended, _, _): status = ended
+                case .headers: break
+                }
+            }
+            #expect(messages == Self.emptyMessages)
+            #expect(status?.code == .ok)
+        }
+    }
+
+    @Test("empty request messages a handler does not read stop its window after inboundBufferSize / (5 + overhead)")
+    func emptyMessagesToASlowHandler() async throws {
+        let gate = Gate()
+        var server = HTTP2ServerTransport.Configuration()
+        server.inboundBufferSize = 16 * 1024
+        #expect(Self.emptyMessages * GRPCFraming.prefixLength < server.inboundBufferSize / 4)
+        #expect(Self.emptyMessages * StreamInbox.charge(forMessageOfSize: 0) > server.inboundBufferSize)
+        try await withHTTP2Server(server: server, routes: { router in
+            router.clientStreaming(Self.textSink) { requests, _ in
+                await gate.wait()
+                var count = 0
+                for try await _ in requests { count += 1 }
+                return Text("\(count)")
+            }
+        }) { harness in
+            let call = try await harness.client.clientStreaming(Self.textSink)
+            for _ in 0..<Self.emptyMessages { try await call.send(Text("")) }
+            #expect(await eventually { await Self.serverInboxes(harness).count == 1 })
+            let inbox = try #require(await Self.serverInboxes(harness).first)
+            #expect(await eventually { inbox.bufferState.elements == Self.emptyMessages })
+            #expect(inbox.bufferState.creditWithheld, "the server returned window with \(Self.emptyMessages) empty messages buffered")
+            gate.open()
+            #expect(try await call.finish().value == "\(Self.emptyMessages)")
+        }
+    }
+
+    /// The request inboxes of the server's open streams.
+    static func serverInboxes(_ harness: HTTP2Harness) async -> [StreamInbox] {
+        var inboxes: [StreamInbox] = []
+        for connection in harness.server.openConnections {
+            inboxes += await withCheckedContinuation { (continuation: CheckedContinuation<[StreamInbox], Never>) in
+                connection.loop.execute { continuation.resume(returning: connection.openInboxes) }
+            }
+        }
+        return inboxes
+    }
+
     /// A `sink` handler that waits at a gate before reading, and a client task sending it `messages`
     /// messages (pausing `pause` after each). `body` sees how many were sent so far while the handler
     /// waits; then the gate opens and the call must finish with every message read.

@@ -39,6 +39,79 @@ struct HTTP2ClientTargetTests {
         }
     }
 
+    /// `getaddrinfo` blocks: on a loop thread it would stall every connection of the loop.
+    @Test("a name target works for a task that prefers a loop, and is resolved off the loops, on a thread of its own")
+    func resolvedOffTheLoops() async throws {
+        try await withHTTP2Server { harness in
+            let loops = harness.group.loops
+            let threads = Locked<[(onLoop: Bool, name: String)]>([])
+            let transport = try HTTP2ClientTransport(
+                targets: ["localhost:\(harness.server.localPort)"], configuration: .defaults, group: harness.group,
+                resolve: { host, port throws(HTTP2TransportError) in
+                    threads.withLock { $0.append((loops.contains { $0.inEventLoop }, currentThreadName())) }
+                    return try NameResolver.resolve(host: host, port: port)
+                })
+            let client = RPCClient(transport: transport)
+            let (onLoop, replies) = try await Task(executorPreference: loops[0]) {
+                let onLoop = loops[0].inEventLoop
+                var replies: [String] = []
+                for index in 0..<3 { replies.append(try await client.unary(Echo.get, Text("\(index)")).value) }
+                return (onLoop, replies)
+            }.value
+            #expect(onLoop, "the calling task runs on the loop")
+            #expect(replies == ["echo: 0", "echo: 1", "echo: 2"])
+            #expect(threads.value.count == 1)
+            #expect(threads.value.allSatisfy { !$0.onLoop && $0.name == "capstan-resolve" }, "\(threads.value)")
+            await transport.close()
+        }
+    }
+
+    @Test("calls waiting for a slow resolution end at their deadline or when cancelled; one resolution serves them all")
+    func waitingForResolution() async throws {
+        try await withHTTP2Server { harness in
+            // The resolver blocks reading this pipe until the test writes to it.
+            var ends: [Int32] = [-1, -1]
+            try #require(pipe(&ends) == 0)
+            let (held, release) = (ends[0], ends[1])
+            let released = Locked(false)
+            let releaseResolver: @Sendable () -> Void = {
+                let first = released.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+                guard first else { return }
+                var byte: UInt8 = 1
+                _ = write(release, &byte, 1)
+            }
+            defer {
+                releaseResolver()
+                close(release)
+            }
+            let resolutions = Counter()
+            let transport = try HTTP2ClientTransport(
+                targets: ["localhost:\(harness.server.localPort)"], configuration: .defaults, group: harness.group,
+                resolve: { host, port throws(HTTP2TransportError) in
+                    resolutions.increment()
+                    var byte: UInt8 = 0
+                    _ = read(held, &byte, 1)
+                    close(held)
+                    return try NameResolver.resolve(host: host, port: port)
+                })
+            let client = RPCClient(transport: transport)
+            let expired = await rpcError {
+                _ = try await client.unary(Echo.get, "late", options: CallOptions(timeout: .milliseconds(200)))
+            }
+            #expect(expired?.code == .deadlineExceeded)
+            let cancelled = Task { try await client.unary(Echo.get, "cancelled") }
+            cancelled.cancel()
+            if case .success = await cancelled.result { Issue.record("a cancelled call waiting for resolution succeeded") }
+            releaseResolver()
+            #expect(try await client.unary(Echo.get, "after").value == "echo: after")
+            #expect(resolutions.value == 1)
+            await transport.close()
+        }
+    }
+
     @Test("a call no target could take is marked unprocessed; a server cannot set that mark")
     func unprocessedMark() async throws {
         let refused = try RefusedPort()
@@ -65,5 +138,22 @@ struct HTTP2ClientTargetTests {
             #expect(error?.trailers.first("x-kept") == "yes")
             #expect(error?.trailers.first(HTTP2ClientTransport.unprocessedKey) == nil)
         }
+    }
+}
+
+/// The calling thread's name (from `/proc/thread-self/comm`).
+func currentThreadName() -> String {
+    let fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return "?" }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 32)
+    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard count > 0 else { return "?" }
+    return String(decoding: buffer.prefix(count), as: UTF8.self).trimmingSuffix("\n")
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }

@@ -102,6 +102,42 @@ struct HTTP2DeadlineAndCancellationTests {
         }
     }
 
+    /// Cancelled `TimerHeap` entries stay until they come up; a client deadline must not use one,
+    /// or every finished call would hold its entry (and closure) for as long as its deadline.
+    @Test("finished calls with long deadlines leave nothing queued on the loops")
+    func finishedCallsLeaveNoDeadlines() async throws {
+        try await withHTTP2Server { harness in
+            #expect(try await harness.client.unary(Echo.get, "warm").value == "echo: warm")
+            // A live timer on every loop: a heap whose live timers were all cancelled empties at
+            // once, which would hide stale entries.
+            let keep = harness.group.loops.map { $0.scheduleTimer(after: .seconds(3600)) {} }
+            defer { for timer in keep { timer.cancel() } }
+            let before = await Self.queued(on: harness.group)
+            let calls = 200
+            for index in 0..<calls {
+                let reply = try await harness.client.unary(Echo.get, Text("\(index)"), options: CallOptions(timeout: .seconds(3600)))
+                #expect(reply.value == "echo: \(index)")
+            }
+            let after = await Self.queued(on: harness.group)
+            #expect(after.deadlines == 0)
+            // A few entries may come and go (connection timers); one per call must not stay.
+            #expect(after.timerEntries <= before.timerEntries + 10, "before \(before), after \(after)")
+        }
+    }
+
+    /// Deadlines armed and timer heap entries (cancelled ones included) over all loops.
+    static func queued(on group: EventLoopGroup) async -> (deadlines: Int, timerEntries: Int) {
+        var total = (deadlines: 0, timerEntries: 0)
+        for loop in group.loops {
+            let counts = await withCheckedContinuation { (continuation: CheckedContinuation<(Int, Int), Never>) in
+                loop.execute { continuation.resume(returning: (loop.armedDeadlineCount, loop.timerEntryCount)) }
+            }
+            total.deadlines += counts.0
+            total.timerEntries += counts.1
+        }
+        return total
+    }
+
     @Test("an already expired deadline fails without a call")
     func expiredDeadline() async throws {
         try await withHTTP2Server { harness in

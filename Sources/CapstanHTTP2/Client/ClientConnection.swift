@@ -128,6 +128,11 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         streams[streamID]?.outbound
     }
 
+    override func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool) {
+        guard kind == .headers, let stream = streams[streamID] else { return }
+        stream.headersSent = true
+    }
+
     override func sessionBeginHeaders(streamID: Int32, first: Bool) {
         guard let stream = streams[streamID] else { return }
         stream.responseHeaders.removeAll(keepingCapacity: true)
@@ -183,7 +188,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let inbox: StreamInbox = stream.inbox
         do {
             try chunk.deframe(into: &stream.deframer) { message in
-                if inbox.pushDeferringWake(.message(message), bytes: message.count + GRPCFraming.prefixLength) {
+                if inbox.pushDeferringWake(.message(message), bytes: StreamInbox.charge(forMessageOfSize: message.count)) {
                     scheduleWake(inbox)
                 }
             }
@@ -310,7 +315,8 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         streams.removeAll()
         for stream in open.values {
             stream.closed = true
-            stream.deliverStatus(reason.status)
+            // A stream whose HEADERS never left nghttp2's queue never reached the server.
+            stream.deliverStatus(reason.status, trailers: stream.headersSent ? Metadata() : Self.unprocessedTrailers)
             stream.outbound.fail(reason)
             pool.streamEnded(on: self)
         }

@@ -8,7 +8,7 @@ import Synchronization
 /// happen before the stream is attached simply queue. Safety of `@unchecked Sendable`: every
 /// `var` is touched on the connection's loop thread only (the writer hops there unless it is
 /// already on it); `inbox` is thread-safe; `unsentBytes` and `ended` are atomics.
-final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
+final class ClientStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked Sendable {
     let connection: ClientConnection
     let loop: EventLoop
     let requestHeaders: [HeaderField]
@@ -20,6 +20,9 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     /// HTTP/2 stream id once submitted.
     var id: Int32 = 0
     var attached = false
+    /// nghttp2 wrote the request HEADERS out (until then they wait in its queue, e.g. behind the
+    /// server's stream limit, and the server cannot have seen the call).
+    var headersSent = false
     var responseHeaders: [HeaderField] = []
     /// The first (non-informational) response header block arrived.
     var sawResponseHeaders = false
@@ -35,7 +38,8 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     /// from `attach` on (`startDeadline`).
     let path: String
     let deadline: ContinuousClock.Instant?
-    private var deadlineTimer: EventLoopTimer?
+    /// The stream's slot in its loop's `DeadlineQueue` (-1: no deadline armed).
+    var deadlineSlot = -1
 
     init(
         connection: ClientConnection, requestHeaders: [HeaderField], configuration: HTTP2ClientTransport.Configuration,
@@ -84,17 +88,19 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
 
     /// Arms the deadline (loop thread, once the stream is attached): when it passes first, the
     /// stream is reset and the call ends with DEADLINE_EXCEEDED, as the RPC core's own timer
-    /// would end it.
+    /// would end it. The loop's `DeadlineQueue` holds the stream until the call ends (then it
+    /// leaves the queue at once, so finished calls hold nothing until their deadline).
     func startDeadline() {
         assert(loop.inEventLoop)
         guard let deadline, !statusDelivered else { return }
-        deadlineTimer = loop.scheduleTimerOnLoop(after: ContinuousClock.now.duration(to: deadline)) { [weak self] in
-            self?.expire()
-        }
+        loop.armDeadline(self, at: deadline)
     }
 
-    private func expire() {
-        deadlineTimer = nil
+    private func disarmDeadline() {
+        if deadlineSlot >= 0 { loop.disarmDeadline(self) }
+    }
+
+    func deadlinePassed() {
         guard !statusDelivered else { return }
         let status = RPCStatus(code: .deadlineExceeded, message: "the deadline passed before \(path) completed")
         ended.store(true, ordering: .relaxed)
@@ -111,8 +117,7 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     /// The caller gave up: reset the stream (CANCEL) and fail its reads.
     func cancel() {
         assert(loop.inEventLoop)
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        disarmDeadline()
         ended.store(true, ordering: .relaxed)
         outbound.fail(Self.cancelledError)
         outbound.clear()
@@ -140,8 +145,7 @@ final class ClientStream: StreamOutbound, InboxOwner, @unchecked Sendable {
     func deliverStatus(_ status: RPCStatus, details: [UInt8]? = nil, trailers: Metadata = Metadata()) {
         guard !statusDelivered else { return }
         statusDelivered = true
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        disarmDeadline()
         ended.store(true, ordering: .relaxed)
         push(.status(status, details: details, trailers: trailers), bytes: 0)
         inbox.finish()

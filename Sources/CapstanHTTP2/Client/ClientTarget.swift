@@ -61,10 +61,34 @@ enum ClientTarget: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Name resolution for client targets: `getaddrinfo` for TCP addresses. It blocks, so it runs
-/// on the calling task (never on a loop thread), and only when a named target needs a new
-/// connection and its last answer is older than the pool's resolution interval.
+/// Name resolution for client targets: `getaddrinfo` for TCP addresses. It blocks (for as long
+/// as DNS takes), so it runs on a thread of its own (`start`): never on a loop thread, where it
+/// would stall every connection of the loop, nor on Swift's cooperative pool. It runs only when
+/// a named target needs a new connection and its last answer is older than the pool's
+/// resolution interval.
 enum NameResolver {
+    /// A resolution function (`resolve`, or a test's stand-in).
+    typealias Resolve = @Sendable (_ host: String, _ port: Int) throws(HTTP2TransportError) -> [SocketAddress]
+
+    /// Calls `resolve` on a new thread (detached, named `capstan-resolve`) and hands its result
+    /// to `completion` there. When no thread can be started, `completion` gets that failure at
+    /// once, on the caller's thread.
+    static func start(
+        host: String,
+        port: Int,
+        using resolve: @escaping Resolve,
+        completion: @escaping @Sendable (Result<[SocketAddress], HTTP2TransportError>) -> Void
+    ) {
+        do {
+            let thread = try OSThread.spawn(name: "capstan-resolve") {
+                completion(Result { () throws(HTTP2TransportError) in try resolve(host, port) })
+            }
+            thread.detach()
+        } catch {
+            completion(.failure(HTTP2TransportError(.invalidAddress, "cannot resolve '\(host)': \(error.message)")))
+        }
+    }
+
     /// Every address of `host` (IPv4 and IPv6, in the resolver's preferred order, no duplicates)
     /// with `port`; throws `invalidAddress` with the resolver's reason.
     static func resolve(host: String, port: Int) throws(HTTP2TransportError) -> [SocketAddress] {

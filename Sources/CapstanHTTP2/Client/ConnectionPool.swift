@@ -2,17 +2,23 @@ internal import CapstanRPC
 import Synchronization
 
 /// The connections of an `HTTP2ClientTransport`: per target, the connections open or opening,
-/// how many streams each carries (reserved when a call picks it), the target's addresses (a DNS
-/// name's come from the resolver) and its reconnect backoff. Calls prefer one target and fail
-/// over to the next when it is unreachable; within a target, a failed connect moves on to the
-/// target's next address before the target backs off.
+/// how many streams each carries (reserved when a call picks it, admitted once the connection
+/// is ready and has room under the server's limit), the target's addresses (a DNS name's come
+/// from the resolver) and its reconnect backoff. Calls prefer one target and fail over to the
+/// next when it is unreachable; within a target, a failed connect moves on to the target's next
+/// address before the target backs off.
 final class ConnectionPool: Sendable {
     private struct Entry {
         let connection: ClientConnection
+        /// Calls that picked this connection and have not ended (admitted or not yet).
         var reserved = 0
+        /// Reserved calls admitted to start a stream (`admit`): never more than `limit`, so
+        /// nghttp2 never holds a stream back behind the server's limit (behind long-lived
+        /// watches, it could wait forever).
+        var admitted = 0
         /// The server's SETTINGS_MAX_CONCURRENT_STREAMS; until this connection learns it, the
-        /// target's last known value, or no limit (nghttp2 holds back streams past the limit
-        /// until others end, so calls made while connecting all wait for this connection).
+        /// target's last known value, or no limit: calls made while connecting all reserve
+        /// this connection, and those past the limit it learns are not admitted and pick again.
         var limit = Int.max
         var draining = false
     }
@@ -30,6 +36,8 @@ final class ConnectionPool: Sendable {
         var nextDelay: Duration
         var lastError: RPCError?
         var knownLimit: Int?
+        /// The resolution of the name under way, which calls that need it wait for.
+        var resolution: ReadinessLatch?
 
         init(_ target: ClientTarget, initialDelay: Duration) {
             self.target = target
@@ -58,9 +66,16 @@ final class ConnectionPool: Sendable {
 
     enum Pick {
         case use(ClientConnection, target: Int)
-        /// Target `target` is a name that must be resolved (off the lock, see `resolved`) first.
-        case resolve(target: Int, host: String, port: Int)
+        /// A target's name is being resolved (on a thread of its own, see `NameResolver`): wait
+        /// for that, then pick again.
+        case resolve(ReadinessLatch)
         case fail(RPCError)
+    }
+
+    /// What `pick` starts once it let go of the lock.
+    private enum Start {
+        case connect(ClientConnection, connected: Bool)
+        case resolve(target: Int, host: String, port: Int, ReadinessLatch)
     }
 
     /// How long a name's addresses are used before the next connection resolves it again.
@@ -69,10 +84,15 @@ final class ConnectionPool: Sendable {
     private let state: Mutex<State>
     private let group: EventLoopGroup
     private let configuration: HTTP2ClientTransport.Configuration
+    private let resolve: NameResolver.Resolve
 
-    init(targets: [ClientTarget], configuration: HTTP2ClientTransport.Configuration, group: EventLoopGroup) {
+    init(
+        targets: [ClientTarget], configuration: HTTP2ClientTransport.Configuration, group: EventLoopGroup,
+        resolve: @escaping NameResolver.Resolve = NameResolver.resolve
+    ) {
         self.group = group
         self.configuration = configuration
+        self.resolve = resolve
         state = Mutex(State(targets: targets.map { Target($0, initialDelay: configuration.backoff.initial) }))
     }
 
@@ -80,7 +100,7 @@ final class ConnectionPool: Sendable {
     /// one if needed; skips targets in backoff and those that already failed this call once per
     /// address (`attempts`: connect failures so far, by target).
     func pick(attempts: [Int: Int]) -> Pick {
-        let (pick, start): (Pick, (ClientConnection, Bool)?) = state.withLock { state in
+        let (pick, start): (Pick, Start?) = state.withLock { state in
             if state.closed {
                 return (.fail(RPCError(code: .unavailable, message: "the client transport is closed")), nil)
             }
@@ -102,7 +122,10 @@ final class ConnectionPool: Sendable {
                     return (.use(entry.connection, target: index), nil)
                 }
                 if let (host, port) = state.targets[index].needsResolution(now: now, interval: Self.resolutionInterval) {
-                    return (.resolve(target: index, host: host, port: port), nil)
+                    if let pending = state.targets[index].resolution { return (.resolve(pending), nil) }
+                    let resolution = ReadinessLatch()
+                    state.targets[index].resolution = resolution
+                    return (.resolve(resolution), .resolve(target: index, host: host, port: port, resolution))
                 }
                 // A new connection; a socket that fails at once counts as a failed address.
                 let target = state.targets[index]
@@ -115,7 +138,7 @@ final class ConnectionPool: Sendable {
                     entry.reserved = 1
                     entry.limit = target.knownLimit ?? Int.max
                     state.targets[index].entries[ObjectIdentifier(connection)] = entry
-                    return (.use(connection, target: index), (connection, connected))
+                    return (.use(connection, target: index), .connect(connection, connected: connected))
                 } catch {
                     let failure = RPCError(code: .unavailable, message: "cannot connect to \(address.hostAndPort): \(error)")
                     Self.addressFailed(&state, index, address, failure, now: now, configuration: configuration)
@@ -125,15 +148,24 @@ final class ConnectionPool: Sendable {
             let message = lastError.map { "no target is reachable; last error: \($0.message)" } ?? "no target is reachable"
             return (.fail(RPCError(code: .unavailable, message: message)), nil)
         }
-        if let (connection, connected) = start {
+        switch start {
+        case .connect(let connection, let connected)?:
             connection.loop.execute { connection.connect(connected: connected) }
+        case .resolve(let index, let host, let port, let resolution)?:
+            NameResolver.start(host: host, port: port, using: resolve) { [self] result in
+                resolved(target: index, result, by: resolution)
+                resolution.succeed()
+            }
+        case nil:
+            break
         }
         return pick
     }
 
     /// Records the outcome of resolving target `index`'s name; a failure backs the target off.
-    func resolved(target index: Int, _ result: Result<[SocketAddress], HTTP2TransportError>) {
+    private func resolved(target index: Int, _ result: Result<[SocketAddress], HTTP2TransportError>, by resolution: ReadinessLatch) {
         state.withLock { state in
+            if state.targets[index].resolution === resolution { state.targets[index].resolution = nil }
             let now = ContinuousClock.now
             switch result {
             case .success(let addresses):
@@ -228,9 +260,45 @@ final class ConnectionPool: Sendable {
         update(connection) { $0.draining = true }
     }
 
-    /// A stream reserved on `connection` ended (or never started).
-    func streamEnded(on connection: ClientConnection) {
-        update(connection) { $0.reserved -= 1 }
+    /// Whether a call that reserved `connection` (now ready) may start its stream: true when
+    /// fewer than the server's limit are admitted (the call is then admitted). Otherwise the
+    /// reservation is released: the call picks again, and since a connection whose admitted
+    /// streams reach its limit also has that many reservations, `pick` passes it over while it
+    /// is full. Also true when the pool no longer lists the connection (it closed: `attach`
+    /// then fails the call as unprocessed).
+    func admit(on connection: ClientConnection) -> Bool {
+        state.withLock { state in
+            let key = ObjectIdentifier(connection)
+            for index in state.targets.indices where state.targets[index].entries[key] != nil {
+                let entry = state.targets[index].entries[key]!
+                if entry.admitted < entry.limit {
+                    state.targets[index].entries[key]!.admitted += 1
+                    return true
+                }
+                state.targets[index].entries[key]!.reserved -= 1
+                return false
+            }
+            return true
+        }
+    }
+
+    /// A call that reserved `connection` ended: `admitted`, its stream ended (or never started
+    /// after `admit`); otherwise it gave up before `admit` (connect failure, deadline,
+    /// cancellation).
+    func streamEnded(on connection: ClientConnection, admitted: Bool = true) {
+        update(connection) { entry in
+            entry.reserved -= 1
+            if admitted { entry.admitted -= 1 }
+        }
+    }
+
+    /// Reserved and admitted calls over all connections (for tests).
+    var streamCounts: (reserved: Int, admitted: Int) {
+        state.withLock { state in
+            state.targets.reduce((0, 0)) { total, target in
+                target.entries.values.reduce(total) { ($0.0 + $1.reserved, $0.1 + $1.admitted) }
+            }
+        }
     }
 
     func connectionClosed(_ connection: ClientConnection, wasReady: Bool, error: RPCError) {

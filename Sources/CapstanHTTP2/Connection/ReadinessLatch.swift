@@ -1,8 +1,9 @@
 internal import CapstanRPC
 import Synchronization
 
-/// Whether a client connection is ready for streams; callers wait (bounded by their deadline
-/// and cancellable) until it is, or until it failed.
+/// Whether something calls wait for is done: a client connection ready for streams (or failed),
+/// a target's name resolved. Callers wait (bounded by their deadline and cancellable) until it
+/// is, or until it failed.
 final class ReadinessLatch: Sendable {
     private struct Waiter {
         let continuation: CheckedContinuation<Void, any Error>

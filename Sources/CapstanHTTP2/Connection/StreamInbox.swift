@@ -12,7 +12,8 @@ protocol InboxOwner: AnyObject, Sendable {
 /// pushed by the loop and pulled by one reader on any thread.
 ///
 /// Back-pressure: the loop returns a stream's flow-control window (WINDOW_UPDATE) only while
-/// fewer than `highWater` bytes of complete messages wait here (`admitsCredit`); once the reader
+/// fewer than `highWater` bytes of complete messages wait here (`admitsCredit`; each message
+/// counts `messageOverhead` bytes more, see `charge(forMessageOfSize:)`); once the reader
 /// pulls the buffer below that mark again, the owner (`InboxOwner`) asks its loop to return what
 /// it withheld.
 /// So a reader that stops pulling stops the peer after at most one window more.
@@ -57,6 +58,20 @@ final class StreamInbox: AsyncSequence, Sendable {
 
     let highWater: Int
     private let state: Mutex<State>
+
+    /// What a buffered message costs beyond its bytes, counted against `highWater` with every
+    /// message: its entry in the buffer (about 50 bytes, more while the array has spare
+    /// capacity) and, unless it is empty, its own heap block (a 32-byte array header, the
+    /// block rounded up by malloc): 50 to 100 bytes in all. Without it, a peer streaming empty
+    /// or tiny messages (5 bytes on the wire each) would have a stream buffer 10 to 20 times
+    /// `highWater` before the window stopped coming back.
+    static let messageOverhead = 64
+
+    /// The bytes a message of `count` bytes is charged in the inbox: its framed size (what it
+    /// took of the flow-control window) plus `messageOverhead`.
+    static func charge(forMessageOfSize count: Int) -> Int {
+        count + GRPCFraming.prefixLength + messageOverhead
+    }
 
     init(highWater: Int, owner: any InboxOwner) {
         self.highWater = highWater
@@ -167,6 +182,13 @@ final class StreamInbox: AsyncSequence, Sendable {
 
     /// Whether the stream ended (finished or failed).
     var isEnded: Bool { state.withLock { $0.end != nil } }
+
+    /// Elements buffered, and whether the last `admitsCredit` withheld window (for tests).
+    var bufferState: (elements: Int, creditWithheld: Bool) {
+        state.withLock { state in
+            ((state.single == nil ? 0 : 1) + state.buffer.count - state.head, state.creditWithheld)
+        }
+    }
 
     // MARK: Reader side
 

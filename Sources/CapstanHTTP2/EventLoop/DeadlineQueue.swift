@@ -1,5 +1,5 @@
-/// Something a loop calls back at a deadline (a server stream whose call has a `grpc-timeout`).
-/// Loop-thread only.
+/// Something a loop calls back at a deadline (a server stream whose call has a `grpc-timeout`,
+/// a client stream whose call has a deadline). Loop-thread only.
 protocol DeadlineEntry: AnyObject {
     /// Where the entry sits in its loop's `DeadlineQueue`, -1 when it is not queued. Only the
     /// queue writes it.

@@ -203,6 +203,12 @@ public final class EventLoop: @unchecked Sendable {
         return deadlines.count
     }
 
+    /// Timer heap entries, cancelled ones not yet dropped included (for tests).
+    var timerEntryCount: Int {
+        assert(inEventLoop)
+        return timers.entryCount
+    }
+
     func cancelTimer(id: UInt64) {
         if inEventLoop {
             timers.cancel(id: id)

@@ -11,6 +11,9 @@ struct TimerHeap {
 
     var count: Int { bodies.count }
 
+    /// Heap entries, including those of cancelled timers not dropped yet (for tests).
+    var entryCount: Int { heap.count }
+
     mutating func insert(id: UInt64, deadline: ContinuousClock.Instant, _ body: @escaping () -> Void) {
         bodies[id] = body
         heap.append(Entry(deadline: deadline, id: id))

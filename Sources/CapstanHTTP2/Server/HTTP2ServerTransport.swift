@@ -32,7 +32,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         public var maxHeaderListSize: Int = 16 * 1024
         /// Bytes of response messages a stream queues before `writeMessage` suspends.
         public var outboundBufferSize: Int = 64 * 1024
-        /// Bytes of complete request messages a stream buffers before it stops returning window.
+        /// Bytes of complete request messages a stream buffers before it stops returning window
+        /// (each message counts 64 bytes more, for its bookkeeping).
         public var inboundBufferSize: Int = 64 * 1024
 
         public init() {}

@@ -55,6 +55,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     /// Number of open streams (for tests).
     var streamCount: Int { streams.count }
+    /// The request inboxes of the open streams (for tests).
+    var openInboxes: [StreamInbox] { streams.allValues.map(\.inbox) }
     override var hasStreams: Bool { streams.count > 0 }
 
     /// The largest outbound queue any stream of this connection had, open streams included
@@ -215,7 +217,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         chunk.append(to: &stream.deframer)
         do {
             while let message = try stream.deframer.next() {
-                stream.inbox.push(.message(message), bytes: message.count + GRPCFraming.prefixLength)
+                stream.inbox.push(.message(message), bytes: StreamInbox.charge(forMessageOfSize: message.count))
                 // A held call waits for the half-close after its one request. A further message
                 // starts its task at once: the general path fails the call as it should.
                 if stream.heldMessage, let held = stream.held.take() {

@@ -195,4 +195,9 @@ struct OSThread: Sendable {
     func join() {
         _ = pthread_join(handle, nil)
     }
+
+    /// Lets the thread's resources go when it ends, without a `join` (call once, instead of it).
+    func detach() {
+        _ = pthread_detach(handle)
+    }
 }

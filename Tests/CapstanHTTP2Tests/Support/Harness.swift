@@ -20,10 +20,12 @@ struct HTTP2Harness: Sendable {
 
 /// Runs `body` against an `RPCServer` on an HTTP/2 server transport bound to a random loopback
 /// port, with an `RPCClient` on an HTTP/2 client transport; then shuts everything down (client,
-/// server, loops), also when `body` throws.
+/// server, loops), also when `body` throws. With `serving`, the server accepts connections only
+/// once that gate opens (until then the kernel queues them: clients connect, but hear nothing).
 func withHTTP2Server<T: Sendable>(
     host: String = "127.0.0.1",
     threads: Int = 2,
+    serving: Gate? = nil,
     server serverConfiguration: HTTP2ServerTransport.Configuration = .defaults,
     client clientConfiguration: HTTP2ClientTransport.Configuration = .defaults,
     interceptors: [any ServerInterceptor] = [],
@@ -49,13 +51,17 @@ func withHTTP2Server<T: Sendable>(
         client: RPCClient(transport: clientTransport))
     let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
     let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try? await server.serve(on: serverTransport) }
+        tasks.addTask {
+            if let serving { await serving.wait() }
+            try? await server.serve(on: serverTransport)
+        }
         let result: Result<T, any Error>
         do {
             result = .success(try await body(harness))
         } catch {
             result = .failure(error)
         }
+        serving?.open()
         await clientTransport.close()
         serverTransport.beginGracefulShutdown()
         await tasks.waitForAll()
