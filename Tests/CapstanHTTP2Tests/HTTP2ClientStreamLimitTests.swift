@@ -160,7 +160,7 @@ final class RawPeer: Sendable {
         guard Glibc.poll(&poll, 1, 10_000) == 1 else { throw RawError("no connection within 10 s") }
         let fd = Glibc.accept(listener, nil, nil)
         guard fd >= 0 else { throw RawError("accept failed: errno \(errno)") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = Glibc.timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         connection.withLock { $0 = fd }
         let preface = try read(count: RawHTTP2Client.preface.count)
