@@ -26,6 +26,25 @@ struct CacheProgressTests {
         #expect(progress.hasReachedWrites)
     }
 
+    @Test("a store that went back lowers the write mark to its head; later writes raise it again")
+    func forgottenWrites() {
+        let progress = CacheProgress()
+        progress.advance(to: 3)
+        // Acknowledged, not applied yet, and then lost with the store's history.
+        progress.noteWrite(6)
+        #expect(!progress.hasReachedWrites)
+        progress.forgetWrites(above: 3)
+        #expect(progress.writeMark == 3)
+        #expect(progress.hasReachedWrites)
+        // It only lowers the mark.
+        progress.forgetWrites(above: 9)
+        #expect(progress.writeMark == 3)
+        progress.noteWrite(4)
+        #expect(!progress.hasReachedWrites)
+        progress.advance(to: 4)
+        #expect(progress.hasReachedWrites)
+    }
+
     @Test("a cancelled read stops waiting at once, not at its timeout")
     func cancelledWait() async throws {
         let progress = CacheProgress()

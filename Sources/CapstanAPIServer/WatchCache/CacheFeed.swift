@@ -16,6 +16,18 @@ import Synchronization
 /// past that revision meanwhile, or went back before it (replaced by an older copy), do the
 /// caches list it anew.
 ///
+/// A store that went back (etcd restored from a backup) lost the writes after the copy, and
+/// later writes reuse their revisions for other changes. Whatever this server holds above the
+/// restored head belongs to that lost history and is dropped, so that reads answer the store as
+/// it is now instead of waiting (until their timeout) for revisions that will never show those
+/// writes: caches past the restored head list it anew (and every mark goes with them); caches at
+/// or below it keep their state, which the restored store shares, and only the write mark above
+/// it is forgotten (the server may have acknowledged writes the caches had not applied yet when
+/// the store went away). Clients holding a revision of the lost history are told to list again
+/// (a read-after or watch revision past the store's is OUT_OF_RANGE). A store that went back
+/// and then moved past the old head again before the feed looked cannot be told apart by its
+/// revision.
+///
 /// Keys outside `/registry/` (other users of an etcd cluster) advance the store revision without
 /// an event here: the start-up takes its head from a fence key of its own (`markHead`), and a
 /// resume after a failure waits for the next registry write (or the read's timeout).
@@ -106,10 +118,17 @@ final class CacheFeed: Sendable {
     /// After a store failure, when the caches hold the store as of `revision`: once the store
     /// answers, marks its head as a read floor (reads wait until the caches caught up), lets
     /// reads and watches in again and returns `revision` to follow from; nil when the store is
-    /// now behind `revision` (an older copy replaced it) and must be listed anew.
+    /// now behind `revision` (an older copy replaced it) and must be listed anew. A store behind
+    /// the write mark but not behind `revision` went back too: the mark above its head is
+    /// forgotten (see the type's documentation) and the head read again.
     private func resume(from revision: Int64) async throws(StoreError) -> Int64? {
-        let head = try await store.currentRevision()
+        var head = try await store.currentRevision()
         guard head >= revision else { return nil }
+        if head < progress.writeMark {
+            progress.forgetWrites(above: head)
+            // A write the restored store acknowledged since the first read is covered.
+            head = try await store.currentRevision()
+        }
         progress.noteWrite(head)
         for cache in caches { cache.recover() }
         return revision

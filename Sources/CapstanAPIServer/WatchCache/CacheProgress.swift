@@ -73,6 +73,24 @@ final class CacheProgress: Sendable {
         writes.store(0, ordering: .releasing)
     }
 
+    /// The store went back to `head`, behind the write mark but not behind the revision the
+    /// caches reached (an older copy replaced it before the caches had applied this server's
+    /// latest writes): lowers the mark to `head`. The writes above it are gone with the history
+    /// they were in, and no event will bring the caches to them (later writes reuse their
+    /// revisions for other changes), so a read waiting for them would wait until its timeout.
+    /// Reads already waiting for such a revision still wait for it. The caller marks the store's
+    /// head afresh afterwards: a write the restored store acknowledged while the mark was lowered
+    /// is at or below that head.
+    func forgetWrites(above head: Int64) {
+        var current = writes.load(ordering: .relaxed)
+        while current > head {
+            let (exchanged, original) = writes.compareExchange(
+                expected: current, desired: head, ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = original
+        }
+    }
+
     /// Whether every cache has applied the events up to `revision`.
     func hasReached(_ revision: Int64) -> Bool {
         reached.load(ordering: .acquiring) >= revision
