@@ -217,6 +217,34 @@ struct EtcdOutageTests {
         #expect(try await api.pods.get(Make.get("next")) == next)
     }
 
+    /// On an etcd whose revision others move too (keys outside the registry, which the feed does
+    /// not watch), a feed that follows the store again after a failure marks a head of its own
+    /// (the fence key) as the read floor. The store's plain head was another program's write: no
+    /// event of the feed's watch reached it, and every read waited for it until its timeout.
+    @Test(.timeLimit(.minutes(3)))
+    func resumeOnASharedEtcdMarksItsOwnHead() async throws {
+        try await Self.withServer(Self.shortWatchReconnect, options: { $0.readWaitTimeout = .seconds(5) }, Self.othersWrite)
+    }
+
+    static func othersWrite(_ api: APIClients, cluster: EtcdCluster) async throws {
+        let member = cluster.members[0]
+        let created = try await api.pods.create(Make.pod("p"))
+        #expect(try await api.pods.get(Make.get("p")) == created)
+        let other = try await EtcdStore.connect(endpoints: [member.clientAddress])
+        for index in 0..<5 { _ = try await other.create("/other/k\(index)", value: [1]) }
+        await other.close()
+        // Followed, the feed needs no event of those writes: reads answer at once.
+        #expect(try await api.pods.get(Make.get("p")) == created)
+        await member.kill()
+        // The feed gave up its watch (after 1 s): the caches fail reads.
+        #expect(await eventually(timeout: .seconds(60)) { (try? await api.pods.get(Make.get("p"))) == nil })
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        // Each try waits at most 5 s (the read wait); the whole at most 60 s.
+        #expect(try await Self.firstAnswer(within: .seconds(60)) { try await api.pods.get(Make.get("p")) } == created)
+        #expect(try await api.pods.list(Make.list()).items.map(\.metadata.name) == ["p"])
+    }
+
     /// The first answer `call` gives, trying again 100 ms after each failure until `bound` has
     /// passed; then its last error.
     static func firstAnswer<T>(within bound: Duration, _ call: () async throws -> T) async throws -> T {
