@@ -1,4 +1,5 @@
 @testable import CapstanAPIServer
+import CapstanTestSupport
 import Testing
 
 /// Read-your-writes bookkeeping: what lets a Get answer at once (`hasReachedWrites`) and what
@@ -24,6 +25,54 @@ struct CacheProgressTests {
         // An older write noted late changes nothing.
         progress.noteWrite(3)
         #expect(progress.hasReachedWrites)
+    }
+
+    @Test("a store that went back lowers the write mark to its head; later writes raise it again")
+    func forgottenWrites() {
+        let progress = CacheProgress()
+        progress.advance(to: 3)
+        // Acknowledged, not applied yet, and then lost with the store's history.
+        progress.noteWrite(6)
+        #expect(!progress.hasReachedWrites)
+        progress.forgetWrites(above: 3)
+        #expect(progress.writeMark == 3)
+        #expect(progress.hasReachedWrites)
+        // It only lowers the mark.
+        progress.forgetWrites(above: 9)
+        #expect(progress.writeMark == 3)
+        progress.noteWrite(4)
+        #expect(!progress.hasReachedWrites)
+        progress.advance(to: 4)
+        #expect(progress.hasReachedWrites)
+    }
+
+    @Test("reads waiting for revisions the store lost end at once, not at their timeout", .timeLimit(.minutes(1)))
+    func lostWaits() async throws {
+        let progress = CacheProgress()
+        progress.advance(to: 3)
+        progress.noteWrite(6)
+        let forWrites = Task { try await progress.waitForWrites(timeout: .seconds(90)) }
+        let forFour = Task { try await progress.wait(for: 4, timeout: .seconds(90)) }
+        #expect(await eventually { progress.waitingReads == 2 })
+        // Restored at 5: revision 6 is lost, 4 is still in the store's history.
+        progress.forgetWrites(above: 5)
+        let error = await #expect(throws: RegistryError.self) { try await forWrites.value }
+        if case .unavailable(let reason)? = error {
+            #expect(reason.contains("went back before resource version 6"), "\(reason)")
+        }
+        #expect(progress.waitingReads == 1)
+        progress.advance(to: 4)
+        try await forFour.value
+        // A store that went back before the revision reached: every wait is for a lost revision.
+        let forNine = Task { try await progress.wait(for: 9, timeout: .seconds(90)) }
+        #expect(await eventually { progress.waitingReads == 1 })
+        progress.restart()
+        await #expect(throws: RegistryError.self) { try await forNine.value }
+        // After the relisting, reads wait for the new history's revisions again.
+        let forTwo = Task { try await progress.wait(for: 2, timeout: .seconds(90)) }
+        #expect(await eventually { progress.waitingReads == 1 })
+        progress.advance(to: 2)
+        try await forTwo.value
     }
 
     @Test("a cancelled read stops waiting at once, not at its timeout")

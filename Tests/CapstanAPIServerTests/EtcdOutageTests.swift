@@ -7,6 +7,7 @@ import CapstanStore
 import CapstanTestSupport
 import CapstanWire
 import Foundation
+import Synchronization
 import Testing
 
 /// An API server whose only etcd member is SIGKILLed and comes back: while it is gone writes fail
@@ -23,16 +24,19 @@ struct EtcdOutageTests {
         try await Self.withServer(EtcdStoreOptions(), Self.exercise)
     }
 
-    /// Runs `body` against an API server (store probe every 100 ms) on a one-member etcd cluster
-    /// reached with `storeOptions`; a failure is recorded with etcd's log.
+    /// Runs `body` against an API server (store probe every 100 ms, `adjust` applied to its
+    /// options) on a one-member etcd cluster reached with `storeOptions`, through `wrap`; a
+    /// failure is recorded with etcd's log.
     static func withServer(
-        _ storeOptions: EtcdStoreOptions, _ body: (APIClients, EtcdCluster) async throws -> Void
+        _ storeOptions: EtcdStoreOptions, wrap: (EtcdStore) -> any Store = { $0 },
+        options adjust: (inout APIServerOptions) -> Void = { _ in },
+        _ body: (APIClients, EtcdCluster) async throws -> Void
     ) async throws {
         try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
         try await withEtcdCluster(members: 1) { cluster in
             let member = cluster.members[0]
-            let store = try EtcdStore(endpoints: [member.clientAddress], options: storeOptions)
-            try await withProbedServer(store: store, closeStore: { await store.close() }) { api in
+            let etcd = try EtcdStore(endpoints: [member.clientAddress], options: storeOptions)
+            try await withProbedServer(store: wrap(etcd), closeStore: { await etcd.close() }, options: adjust) { api in
                 do {
                     try await body(api, cluster)
                 } catch {
@@ -150,6 +154,109 @@ struct EtcdOutageTests {
         defer { watch.cancel() }
         let next = try await Self.createOnceBack(api, "next")
         #expect(try await watch.next(seconds: 30)?.object == next)
+    }
+
+    /// The same restore while the caches were behind this server's latest writes (its feed could
+    /// not follow the store when they were acknowledged: under load it may be backing off, or
+    /// its watch may lag): the restored store is not behind the revision the caches reached,
+    /// only behind the write mark. The writes above its head are lost, and reads answer the
+    /// restored store rather than wait for them. (Before, the mark stayed at the lost writes:
+    /// every read waited for it until its timeout: cachesListAgainWhenTheStoreGoesBack hung in
+    /// loaded runs.)
+    @Test(.timeLimit(.minutes(3)))
+    func readsDoNotWaitForWritesTheStoreLost() async throws {
+        let watches = Mutex<FaultyStore?>(nil)
+        try await Self.withServer(
+            Self.shortWatchReconnect,
+            wrap: { etcd in
+                let store = FaultyStore(etcd, failsWatches: false)
+                watches.withLock { $0 = store }
+                return store
+            },
+            options: { $0.readWaitTimeout = .seconds(5) }
+        ) { api, cluster in
+            try await Self.goBackBehindTheWrites(api, cluster: cluster, store: try #require(watches.withLock { $0 }))
+        }
+    }
+
+    static func goBackBehindTheWrites(_ api: APIClients, cluster: EtcdCluster, store: FaultyStore) async throws {
+        let member = cluster.members[0]
+        _ = try await api.pods.create(Make.pod("kept"))
+        #expect(try await api.pods.list(Make.list()).items.map(\.metadata.name) == ["kept"])
+        // From now on the feed cannot watch the store: once its watch breaks, the caches stay at
+        // the revision of "kept", which the backup holds too.
+        store.failsWatches.store(true, ordering: .relaxed)
+        let backup = member.dataDirectory + "-backup"
+        await member.stop()
+        try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+        // The feed gave up its watch (after 1 s): the caches fail reads.
+        #expect(await eventually(timeout: .seconds(60)) { (try? await api.pods.get(Make.get("kept"))) == nil })
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        // Acknowledged, but never applied by the caches.
+        _ = try await Self.createOnceBack(api, "lost0")
+        for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }
+        await member.kill()
+        try FileManager.default.removeItem(atPath: member.dataDirectory)
+        try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        store.failsWatches.store(false, ordering: .relaxed)
+
+        // Each try waits at most 5 s (the read wait); the whole at most 60 s.
+        let list = try await Self.firstAnswer(within: .seconds(60)) { try await api.pods.list(Make.list()) }
+        #expect(list.items.map(\.metadata.name) == ["kept"])
+        let etcd = try await EtcdStore.connect(endpoints: [member.clientAddress])
+        let head = try await etcd.currentRevision()
+        await etcd.close()
+        #expect(Int64(list.resourceVersion) <= head, "a List at \(list.resourceVersion) from a store at \(head)")
+        let watch = WatchReader(try await api.pods.watch(Make.watch(from: list.resourceVersion)))
+        defer { watch.cancel() }
+        let next = try await api.pods.create(Make.pod("next"))
+        #expect(try await watch.next(seconds: 30)?.object == next)
+        #expect(try await api.pods.get(Make.get("next")) == next)
+    }
+
+    /// On an etcd whose revision others move too (keys outside the registry, which the feed does
+    /// not watch), a feed that follows the store again after a failure marks a head of its own
+    /// (the fence key) as the read floor. The store's plain head was another program's write: no
+    /// event of the feed's watch reached it, and every read waited for it until its timeout.
+    @Test(.timeLimit(.minutes(3)))
+    func resumeOnASharedEtcdMarksItsOwnHead() async throws {
+        try await Self.withServer(Self.shortWatchReconnect, options: { $0.readWaitTimeout = .seconds(5) }, Self.othersWrite)
+    }
+
+    static func othersWrite(_ api: APIClients, cluster: EtcdCluster) async throws {
+        let member = cluster.members[0]
+        let created = try await api.pods.create(Make.pod("p"))
+        #expect(try await api.pods.get(Make.get("p")) == created)
+        let other = try await EtcdStore.connect(endpoints: [member.clientAddress])
+        for index in 0..<5 { _ = try await other.create("/other/k\(index)", value: [1]) }
+        await other.close()
+        // Followed, the feed needs no event of those writes: reads answer at once.
+        #expect(try await api.pods.get(Make.get("p")) == created)
+        await member.kill()
+        // The feed gave up its watch (after 1 s): the caches fail reads.
+        #expect(await eventually(timeout: .seconds(60)) { (try? await api.pods.get(Make.get("p"))) == nil })
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        // Each try waits at most 5 s (the read wait); the whole at most 60 s.
+        #expect(try await Self.firstAnswer(within: .seconds(60)) { try await api.pods.get(Make.get("p")) } == created)
+        #expect(try await api.pods.list(Make.list()).items.map(\.metadata.name) == ["p"])
+    }
+
+    /// The first answer `call` gives, trying again 100 ms after each failure until `bound` has
+    /// passed; then its last error.
+    static func firstAnswer<T>(within bound: Duration, _ call: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + bound
+        while true {
+            do {
+                return try await call()
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// etcd's NOSPACE alarm (raised here through its Maintenance API; a full space quota raises the

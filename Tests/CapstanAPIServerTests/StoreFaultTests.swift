@@ -7,11 +7,11 @@ import CapstanTestSupport
 import Synchronization
 import Testing
 
-/// A real SQLite store whose watch fails at once (as when the history it would replay cannot be
-/// read) or whose write check hangs, while everything else works: fault injection around the
-/// real store, as the SQLite fault VFS does one level down.
+/// A real store (SQLite, or etcd) whose watch fails at once (as when the history it would replay
+/// cannot be read) or whose write check hangs, while everything else works: fault injection
+/// around the real store, as the SQLite fault VFS does one level down.
 final class FaultyStore: Store {
-    let store: SQLiteStore
+    let store: any Store
     /// When each watch was asked for.
     let watchTimes = Mutex<[ContinuousClock.Instant]>([])
     /// While set, `watch` fails at once.
@@ -20,7 +20,7 @@ final class FaultyStore: Store {
     let checksHang = Atomic<Bool>(false)
     let checks = Atomic<Int>(0)
 
-    init(_ store: SQLiteStore, failsWatches: Bool = true) {
+    init(_ store: any Store, failsWatches: Bool = true) {
         self.store = store
         self.failsWatches = Atomic(failsWatches)
     }
@@ -61,6 +61,7 @@ final class FaultyStore: Store {
     func grantLease(ttl: Duration) async throws(StoreError) -> Int64 { try await store.grantLease(ttl: ttl) }
     func keepAlive(_ lease: Int64) async throws(StoreError) -> Duration { try await store.keepAlive(lease) }
     func revokeLease(_ lease: Int64) async throws(StoreError) { try await store.revokeLease(lease) }
+    var revisionIsShared: Bool { store.revisionIsShared }
 }
 
 @Suite("Store faults: the feed's retries and health")

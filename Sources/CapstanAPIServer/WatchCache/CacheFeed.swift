@@ -16,9 +16,22 @@ import Synchronization
 /// past that revision meanwhile, or went back before it (replaced by an older copy), do the
 /// caches list it anew.
 ///
+/// A store that went back (etcd restored from a backup) lost the writes after the copy, and
+/// later writes reuse their revisions for other changes. Whatever this server holds above the
+/// restored head belongs to that lost history and is dropped, so that reads answer the store as
+/// it is now instead of waiting (until their timeout) for revisions that will never show those
+/// writes: caches past the restored head list it anew (and every mark goes with them); caches at
+/// or below it keep their state, which the restored store shares, and only the write mark above
+/// it is forgotten (the server may have acknowledged writes the caches had not applied yet when
+/// the store went away). Clients holding a revision of the lost history are told to list again
+/// (a read-after or watch revision past the store's is OUT_OF_RANGE). A store that went back
+/// and then moved past the old head again before the feed looked cannot be told apart by its
+/// revision.
+///
 /// Keys outside `/registry/` (other users of an etcd cluster) advance the store revision without
-/// an event here: the start-up takes its head from a fence key of its own (`markHead`), and a
-/// resume after a failure waits for the next registry write (or the read's timeout).
+/// an event here: every head the feed marks as a read floor (at start-up, after a relisting, and
+/// when it follows the store again after a failure) is taken from a fence key of its own
+/// (`markHead`), a revision its watch delivers.
 final class CacheFeed: Sendable {
     let store: any Store
     let caches: [WatchCache]
@@ -106,22 +119,33 @@ final class CacheFeed: Sendable {
     /// After a store failure, when the caches hold the store as of `revision`: once the store
     /// answers, marks its head as a read floor (reads wait until the caches caught up), lets
     /// reads and watches in again and returns `revision` to follow from; nil when the store is
-    /// now behind `revision` (an older copy replaced it) and must be listed anew.
+    /// now behind `revision` (an older copy replaced it) and must be listed anew. A store behind
+    /// the write mark but not behind `revision` went back too: the mark above its head is
+    /// forgotten (see the type's documentation) and the head marked afresh.
+    ///
+    /// The floor is a head the feed will see an event at (`markHead`: on etcd, its fence key);
+    /// a store still at `revision` needs none (the caches hold its head), so a failure on a quiet
+    /// store writes nothing.
     private func resume(from revision: Int64) async throws(StoreError) -> Int64? {
         let head = try await store.currentRevision()
         guard head >= revision else { return nil }
-        progress.noteWrite(head)
+        let wentBack = head < progress.writeMark
+        if wentBack { progress.forgetWrites(above: head) }
+        // Marked after the mark was lowered: a write the restored store acknowledged since the
+        // first read is at or below the new head.
+        if wentBack || head > revision { progress.noteWrite(try await markHead()) }
         for cache in caches { cache.recover() }
         return revision
     }
 
-    /// The store's head at start-up, as a revision the feed will see an event at. A store whose
-    /// revision others move too (`revisionIsShared`: etcd) may have its head at someone else's
-    /// write, which the feed's watch of the registry never delivers: a start-up replaying history
-    /// up to the head would wait for it until the next registry write. So there the feed writes
-    /// a fence key of its own under the registry (no kind's prefix: the caches ignore it) and
-    /// takes its revision. (A resume after a failure still takes the plain head: the same wait
-    /// can happen there, until the next registry write or the read's timeout.)
+    /// The store's head, as a revision the feed will see an event at: every read floor the feed
+    /// marks (at start-up, relisting, or resuming after a failure). A store whose revision others
+    /// move too (`revisionIsShared`: etcd) may have its head at someone else's write, which the
+    /// feed's watch of the registry never delivers: reads waiting for it would wait until the
+    /// next registry write, or their timeout. So there the feed writes a fence key of its own
+    /// under the registry (no kind's prefix: the caches ignore it) and takes its revision. It
+    /// is a write: while etcd refuses writes (a NOSPACE alarm) a feed that must mark a head
+    /// fails and retries, and reads fail with it, until etcd takes writes again.
     private func markHead() async throws(StoreError) -> Int64 {
         guard store.revisionIsShared else { return try await store.currentRevision() }
         let key = ObjectKeys.registryRoot + Self.fenceKey

@@ -97,14 +97,17 @@ func rpcError(_ body: () async throws -> Void, sourceLocation: SourceLocation = 
     }
 }
 
-/// Runs `body` against an API server on `store` that probes it every 100 ms (bound 1 s); an
-/// error `body` throws is recorded. Then stops the server, which runs `closeStore`.
+/// Runs `body` against an API server on `store` that probes it every 100 ms (bound 1 s), with
+/// `adjust` applied to its options; an error `body` throws is recorded. Then stops the server,
+/// which runs `closeStore`.
 func withProbedServer(
-    store: any Store, closeStore: @escaping @Sendable () async -> Void, _ body: (APIClients) async throws -> Void
+    store: any Store, closeStore: @escaping @Sendable () async -> Void,
+    options adjust: (inout APIServerOptions) -> Void = { _ in }, _ body: (APIClients) async throws -> Void
 ) async throws {
     let options = testOptions {
         $0.storeProbeInterval = .milliseconds(100)
         $0.storeProbeTimeout = .seconds(1)
+        adjust(&$0)
     }
     let host = try await APIServerHost.start(store: store, closeStore: closeStore, options: options)
     let clients = try HTTP2Clients(address: host.address)
