@@ -281,9 +281,30 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
 
     override func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
         goAway = (min(lastStreamID, goAway?.lastStreamID ?? .max), max(errorCode, goAway?.errorCode ?? 0))
+        endQueuedStreams(after: lastStreamID)
         guard !draining else { return }
         draining = true
         pool.connectionDraining(self)
+    }
+
+    /// Ends the streams above `lastStreamID` whose HEADERS still wait in nghttp2's queue (behind
+    /// the server's stream limit): after a GOAWAY they can never start here, and nghttp2 would
+    /// only drop them once a stream ahead of them ended, perhaps never (a watch). They never
+    /// reached the server, whatever the GOAWAY's error code: unprocessed, to be retried
+    /// elsewhere. Their queued HEADERS are cancelled.
+    private func endQueuedStreams(after lastStreamID: Int32) {
+        let queued = streams.filter { $0.key > lastStreamID && !$0.value.headersSent }
+        for (id, stream) in queued {
+            streams[id] = nil
+            stream.closed = true
+            stream.deliverStatus(
+                RPCStatus(code: .unavailable, message: "the server at \(address.hostAndPort) is going away (GOAWAY) before the call started"),
+                trailers: Self.unprocessedTrailers)
+            stream.outbound.fail(ClientStream.endedError)
+            session?.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.cancel)
+            pool.streamEnded(on: self)
+        }
+        if !queued.isEmpty { scheduleFlush() }
     }
 
     /// Orderly close from the transport: no new streams; close when the last one ended.

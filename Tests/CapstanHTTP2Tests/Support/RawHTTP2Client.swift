@@ -29,14 +29,20 @@ final class RawHTTP2Client {
     private(set) var goAwayReceived = false
     private(set) var peerClosed = false
 
+    /// Bounds every blocking read of `fd` (SO_RCVTIMEO). Here, where this file's imports make
+    /// `timeval`'s initializer visible (with MemberImportVisibility, `Glibc` alone does not).
+    static func setReceiveTimeout(_ fd: Int32, seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Connects to 127.0.0.1:`port`. The socket becomes `fd` only once connected: a throw after
     /// `self` is fully initialized runs `deinit`, which would close the descriptor a second time,
     /// by then perhaps a file that another test's thread has just opened under the same number.
     init(port: Int) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw RawError("socket failed") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        Self.setReceiveTimeout(descriptor, seconds: 10)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
