@@ -147,7 +147,7 @@ enum WireScan {
                 at += Int(length)
             default: return ""
             }
-            if tag >> 3 == UInt64(field.pointee.id) { index += 1 }
+            if tag >> 3 == UInt64(field.pointee.id), tag & 7 == 2 { index += 1 }
         }
         return "[\(index)]"
     }
@@ -170,14 +170,31 @@ enum WireScan {
             case 2:
                 guard let length = varint(p, count, &at), length <= UInt64(count - at) else { return found }
                 if tag >> 3 == 1 {
-                    let bytes = UnsafeBufferPointer(start: p + at, count: Int(length))
-                    found = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+                    found = quotedKey(UnsafeBufferPointer(start: p + at, count: Int(length)))
                 }
                 at += Int(length)
             default: return found
             }
         }
         return found
+    }
+
+    /// The longest map key shown in a path, in bytes: the path goes back in the status message,
+    /// whose size a client's header limit bounds (gRPC's clients take 8–16 KiB).
+    static let maximumKeyShown = 64
+
+    /// A map key as shown in a path: up to the first NUL and `maximumKeyShown` bytes (then "…"),
+    /// `"` and `\` escaped with a backslash.
+    private static func quotedKey(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let key = bytes.prefix { $0 != 0 }
+        var shown = String(decoding: key.prefix(maximumKeyShown), as: UTF8.self)
+        if key.count > maximumKeyShown { shown += "…" }
+        var quoted = ""
+        for character in shown {
+            if character == "\"" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted
     }
 
     /// The varint at `at` (advancing past it); nil if it runs past the end or over ten bytes.

@@ -217,6 +217,52 @@ struct EtcdOutageTests {
         #expect(try await api.pods.get(Make.get("next")) == next)
     }
 
+    /// A store that went back behind the caches is listed anew, even when that listing fails
+    /// at first and the store's head meanwhile climbs back past the revision the caches had
+    /// reached. (Before, the failed listing left the feed to resume the caches' lost state once
+    /// the head was back there: the lost pods stayed in every List.)
+    @Test(.timeLimit(.minutes(3)))
+    func aFailedListingAfterGoingBackIsRetried() async throws {
+        let faulty = Mutex<FaultyStore?>(nil)
+        try await Self.withServer(
+            Self.shortWatchReconnect,
+            wrap: { etcd in
+                let store = FaultyStore(etcd, failsWatches: false)
+                faulty.withLock { $0 = store }
+                return store
+            },
+            options: { $0.readWaitTimeout = .seconds(5) }
+        ) { api, cluster in
+            let store = try #require(faulty.withLock { $0 })
+            let member = cluster.members[0]
+            _ = try await api.pods.create(Make.pod("kept"))
+            let backup = member.dataDirectory + "-backup"
+            await member.stop()
+            try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+            try await member.start()
+            try await cluster.waitUntilHealthy()
+            _ = try await Self.createOnceBack(api, "lost0")
+            for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }
+            #expect(try await Self.firstAnswer(within: .seconds(60)) { try await api.pods.list(Make.list()) }.items.count == 4)
+            // The restore; the feed's first listing of the restored store fails.
+            store.failsLists.store(true, ordering: .relaxed)
+            await member.kill()
+            try FileManager.default.removeItem(atPath: member.dataDirectory)
+            try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+            try await Task.sleep(for: .seconds(2))
+            try await member.start()
+            try await cluster.waitUntilHealthy()
+            #expect(await eventually(timeout: .seconds(60)) { store.listFailures.load(ordering: .relaxed) > 0 })
+            // Other writers take the head past every lost revision before the listing works again.
+            let other = try await EtcdStore.connect(endpoints: [member.clientAddress])
+            for index in 0..<20 { _ = try await other.create("/other/k\(index)", value: [1]) }
+            await other.close()
+            store.failsLists.store(false, ordering: .relaxed)
+            let list = try await Self.firstAnswer(within: .seconds(60)) { try await api.pods.list(Make.list()) }
+            #expect(list.items.map(\.metadata.name) == ["kept"])
+        }
+    }
+
     /// On an etcd whose revision others move too (keys outside the registry, which the feed does
     /// not watch), a feed that follows the store again after a failure marks a head of its own
     /// (the fence key) as the read floor. The store's plain head was another program's write: no

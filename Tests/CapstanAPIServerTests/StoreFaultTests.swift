@@ -16,6 +16,9 @@ final class FaultyStore: Store {
     let watchTimes = Mutex<[ContinuousClock.Instant]>([])
     /// While set, `watch` fails at once.
     let failsWatches: Atomic<Bool>
+    /// While set, `list` fails at once (counted in `listFailures`).
+    let failsLists = Atomic<Bool>(false)
+    let listFailures = Atomic<Int>(0)
     /// While set, `checkWritable` hangs, deaf to cancellation (as behind a hung fsync).
     let checksHang = Atomic<Bool>(false)
     let checks = Atomic<Int>(0)
@@ -29,7 +32,11 @@ final class FaultyStore: Store {
     nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
     {
-        try await store.list(prefix: prefix, after: continueKey, limit: limit, revision: revision)
+        if failsLists.load(ordering: .relaxed) {
+            listFailures.add(1, ordering: .relaxed)
+            throw .unavailable(reason: "injected: the store cannot be listed")
+        }
+        return try await store.list(prefix: prefix, after: continueKey, limit: limit, revision: revision)
     }
     nonisolated(nonsending) func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64

@@ -142,6 +142,17 @@ import Testing
         let command = container.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
         let inList = #expect(throws: WireError.self) { try Container(serializedBytes: command) }
         #expect(inList?.message.hasPrefix("command[1]: ") == true, "\(String(describing: inList))")
+        // A map key is shown quoted and cut to 64 bytes: the path goes back in grpc-message.
+        var longKey = Pod()
+        longKey.metadata.annotations = [String(repeating: "k", count: 200) + "\"\\": "v#"]
+        let long = longKey.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
+        let cut = #expect(throws: WireError.self) { try Pod(serializedBytes: long) }
+        #expect(cut?.message.hasPrefix("metadata.annotations[\"" + String(repeating: "k", count: 64) + "…\"].value: ") == true, "\(String(describing: cut))")
+        var quotes = Pod()
+        quotes.metadata.annotations = ["a\"b\\c": "v#"]
+        let quoted = quotes.serializedBytes().map { $0 == UInt8(ascii: "#") ? 0 : $0 }
+        let escaped = #expect(throws: WireError.self) { try Pod(serializedBytes: quoted) }
+        #expect(escaped?.message.hasPrefix(#"metadata.annotations["a\"b\\c"].value: "#) == true, "\(String(describing: escaped))")
         // A repeated message's element: its index among the field's occurrences.
         var pod2 = Pod()
         pod2.metadata.name = "p"

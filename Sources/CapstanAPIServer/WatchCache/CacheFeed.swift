@@ -85,7 +85,12 @@ final class CacheFeed: Sendable {
                     start = resumed
                 } else {
                     // Behind the revision the caches reached: what they told clients is gone too.
-                    if resumeFrom != nil { progress.restart() }
+                    // Forgotten at once, so that a listing that fails lists again next time rather
+                    // than resuming the caches' lost state once the store's head is back past it.
+                    if resumeFrom != nil {
+                        progress.restart()
+                        resumeFrom = nil
+                    }
                     start = try await initialize(withHistory: withHistory, floor: historyFloor)
                 }
                 resumeFrom = nil
@@ -127,13 +132,23 @@ final class CacheFeed: Sendable {
     /// a store still at `revision` needs none (the caches hold its head), so a failure on a quiet
     /// store writes nothing.
     private func resume(from revision: Int64) async throws(StoreError) -> Int64? {
+        // The mark first: every write it covers was acknowledged before the head is read, so a
+        // head below it is a store that went back, not a write that landed in between.
+        let mark = progress.writeMark
         let head = try await store.currentRevision()
         guard head >= revision else { return nil }
-        let wentBack = head < progress.writeMark
+        let wentBack = head < mark
         if wentBack { progress.forgetWrites(above: head) }
         // Marked after the mark was lowered: a write the restored store acknowledged since the
         // first read is at or below the new head.
-        if wentBack || head > revision { progress.noteWrite(try await markHead()) }
+        if wentBack || head > revision {
+            // A fence the store refuses (etcd's NOSPACE alarm refuses every write) leaves the
+            // plain head: reads may then wait for another program's revision until the next
+            // registry write, rather than all fail until the store takes writes again.
+            let floor: Int64
+            do { floor = try await markHead() } catch { floor = try await store.currentRevision() }
+            progress.noteWrite(floor)
+        }
         for cache in caches { cache.recover() }
         return revision
     }
@@ -144,8 +159,8 @@ final class CacheFeed: Sendable {
     /// feed's watch of the registry never delivers: reads waiting for it would wait until the
     /// next registry write, or their timeout. So there the feed writes a fence key of its own
     /// under the registry (no kind's prefix: the caches ignore it) and takes its revision. It
-    /// is a write: while etcd refuses writes (a NOSPACE alarm) a feed that must mark a head
-    /// fails and retries, and reads fail with it, until etcd takes writes again.
+    /// is a write: while etcd refuses writes (a NOSPACE alarm) a start-up or relisting fails and
+    /// retries until etcd takes writes again; a resume after a failure takes the plain head.
     private func markHead() async throws(StoreError) -> Int64 {
         guard store.revisionIsShared else { return try await store.currentRevision() }
         let key = ObjectKeys.registryRoot + Self.fenceKey

@@ -226,14 +226,15 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         if !stream.statusDelivered {
             stream.deliverStatus(
                 Self.status(forReset: errorCode),
-                trailers: provablyUnprocessed(streamID, errorCode) ? Self.unprocessedTrailers : Metadata())
+                trailers: !stream.headersSent || provablyUnprocessed(streamID, errorCode) ? Self.unprocessedTrailers : Metadata())
         }
         stream.outbound.fail(ClientStream.endedError)
         pool.streamEnded(on: self)
         if draining, streams.isEmpty { scheduleFlush() }
     }
 
-    /// Whether a stream closed with `errorCode` never reached the server's handler: REFUSED_STREAM
+    /// Whether a stream closed with `errorCode` (its HEADERS sent) never reached the server's
+    /// handler: REFUSED_STREAM
     /// from the server, or a stream above the last stream id of a graceful (NO_ERROR) GOAWAY.
     /// Streams above the id of an error GOAWAY are not trusted: after nghttp2's rapid-reset
     /// termination (GOAWAY INTERNAL_ERROR) a create retried on that basis was found stored twice.

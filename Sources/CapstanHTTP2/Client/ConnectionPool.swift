@@ -13,12 +13,15 @@ final class ConnectionPool: Sendable {
         /// Calls that picked this connection and have not ended (admitted or not yet).
         var reserved = 0
         /// Reserved calls admitted to start a stream (`admit`): never more than `limit`, so
-        /// nghttp2 never holds a stream back behind the server's limit (behind long-lived
-        /// watches, it could wait forever).
+        /// nghttp2 does not hold a stream back behind the server's limit (behind long-lived
+        /// watches, it could wait forever). A server that lowers its limit later, below the
+        /// streams admitted, still has them wait in nghttp2's queue; a GOAWAY or the
+        /// connection's end fails them as unprocessed.
         var admitted = 0
-        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS; until this connection learns it, the
-        /// target's last known value, or no limit: calls made while connecting all reserve
-        /// this connection, and those past the limit it learns are not admitted and pick again.
+        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS as its first SETTINGS announced it; until
+        /// this connection learns it, the target's last known value, or no limit: calls made
+        /// while connecting all reserve this connection, and those past the limit it learns are
+        /// not admitted and pick again.
         var limit = Int.max
         var draining = false
     }

@@ -159,7 +159,7 @@ struct EventFD: ~Copyable {
 
 // MARK: - Threads
 
-/// A joinable OS thread running one closure.
+/// An OS thread running one closure: joined (`join`) or detached (`detach`).
 struct OSThread: Sendable {
     private let handle: pthread_t
 
