@@ -24,6 +24,8 @@ let package = Package(
         .library(name: "CapstanClient", targets: ["CapstanClient"]),
         // For the fuzz targets (Fuzz/), which read manifests the way capctl does.
         .library(name: "CapctlKit", targets: ["CapctlKit"]),
+        // For the fuzz targets (Fuzz/): the gRPC interop test messages' decoders.
+        .library(name: "CapstanInterop", targets: ["CapstanInterop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -18,6 +18,7 @@ let package = Package(
             dependencies: [
                 .product(name: "CapstanWire", package: "Capstan"),
                 .product(name: "CapstanAPI", package: "Capstan"),
+                .product(name: "CapstanInterop", package: "Capstan"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(

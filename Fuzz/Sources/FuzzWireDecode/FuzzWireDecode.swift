@@ -1,7 +1,9 @@
-// Fuzzes the binary decoder of every message type. The first byte picks the type, the rest is the
-// input. Decoding may fail (with a WireError) but must not crash or leak; whatever decodes must
-// survive re-encoding unchanged, in binary and, where it has a JSON form, in JSON.
+// Fuzzes the binary decoder of every message type, Capstan's and the gRPC interop tests' (which
+// interop peers send us). The first byte picks the type, the rest is the input. Decoding may fail
+// (with a WireError) but must not crash or leak; whatever decodes must survive re-encoding
+// unchanged, in binary and, where it has a JSON form, in JSON.
 import CapstanAPI
+import CapstanInterop
 import CapstanWire
 import Foundation
 
@@ -9,12 +11,13 @@ import Foundation
 public func fuzzWireDecode(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     guard let start, count > 0 else { return 0 }
     let input = UnsafeRawBufferPointer(start: start, count: count)
-    let types = CapstanFileDescriptors.messageTypes
-    let type = types[Int(input[0]) % types.count]
+    let type = messageTypes[Int(input[0]) % messageTypes.count]
     let body = UnsafeRawBufferPointer(rebasing: input[1...])
     check(type, body)
     return 0
 }
+
+private let messageTypes = CapstanFileDescriptors.messageTypes + InteropFileDescriptors.messageTypes
 
 private func check<M: WireMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPointer) {
     guard let message = try? M(serializedBytes: bytes) else { return }

@@ -132,10 +132,15 @@ final class CacheFeed: Sendable {
     /// a store still at `revision` needs none (the caches hold its head), so a failure on a quiet
     /// store writes nothing.
     private func resume(from revision: Int64) async throws(StoreError) -> Int64? {
-        // The mark first: every write it covers was acknowledged before the head is read, so a
-        // head below it is a store that went back, not a write that landed in between.
+        var head = try await store.currentRevision()
         let mark = progress.writeMark
-        let head = try await store.currentRevision()
+        if head < mark {
+            // Below this server's acknowledged writes: the store went back (perhaps while it was
+            // being read), or those writes landed after the head was read. A second read, begun
+            // after every write the mark counts was acknowledged, tells the two apart. (A mark
+            // read before the first read would miss a store restored during that read.)
+            head = try await store.currentRevision()
+        }
         guard head >= revision else { return nil }
         let wentBack = head < mark
         if wentBack { progress.forgetWrites(above: head) }
