@@ -151,7 +151,16 @@ final class CacheFeed: Sendable {
             // plain head: reads may then wait for another program's revision until the next
             // registry write, rather than all fail until the store takes writes again.
             let floor: Int64
-            do { floor = try await markHead() } catch { floor = try await store.currentRevision() }
+            do {
+                floor = try await markHead()
+            } catch {
+                floor = try await store.currentRevision()
+                // That read may have waited through an outage: a store that went back meanwhile
+                // is looked at afresh by the next attempt, not followed with the mark above it.
+                if floor < max(revision, progress.writeMark) {
+                    throw .unavailable(reason: "the store's head moved back to \(floor) while the watch cache resumed")
+                }
+            }
             progress.noteWrite(floor)
         }
         for cache in caches { cache.recover() }
