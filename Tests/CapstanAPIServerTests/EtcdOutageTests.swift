@@ -165,17 +165,23 @@ struct EtcdOutageTests {
     /// loaded runs.)
     @Test(.timeLimit(.minutes(3)))
     func readsDoNotWaitForWritesTheStoreLost() async throws {
-        let watches = Mutex<FaultyStore?>(nil)
+        try await Self.withFaultyServer(Self.goBackBehindTheWrites)
+    }
+
+    /// As `withServer` with a short watch reconnect and a 5 s read wait, the etcd store wrapped
+    /// in a `FaultyStore` (no fault set) that `body` gets too.
+    static func withFaultyServer(_ body: (APIClients, EtcdCluster, FaultyStore) async throws -> Void) async throws {
+        let faulty = Mutex<FaultyStore?>(nil)
         try await Self.withServer(
             Self.shortWatchReconnect,
             wrap: { etcd in
                 let store = FaultyStore(etcd, failsWatches: false)
-                watches.withLock { $0 = store }
+                faulty.withLock { $0 = store }
                 return store
             },
             options: { $0.readWaitTimeout = .seconds(5) }
         ) { api, cluster in
-            try await Self.goBackBehindTheWrites(api, cluster: cluster, store: try #require(watches.withLock { $0 }))
+            try await body(api, cluster, try #require(faulty.withLock { $0 }))
         }
     }
 
@@ -223,17 +229,7 @@ struct EtcdOutageTests {
     /// the head was back there: the lost pods stayed in every List.)
     @Test(.timeLimit(.minutes(3)))
     func aFailedListingAfterGoingBackIsRetried() async throws {
-        let faulty = Mutex<FaultyStore?>(nil)
-        try await Self.withServer(
-            Self.shortWatchReconnect,
-            wrap: { etcd in
-                let store = FaultyStore(etcd, failsWatches: false)
-                faulty.withLock { $0 = store }
-                return store
-            },
-            options: { $0.readWaitTimeout = .seconds(5) }
-        ) { api, cluster in
-            let store = try #require(faulty.withLock { $0 })
+        try await Self.withFaultyServer { api, cluster, store in
             let member = cluster.members[0]
             _ = try await api.pods.create(Make.pod("kept"))
             let backup = member.dataDirectory + "-backup"

@@ -58,6 +58,65 @@ struct HTTP2ClientStreamLimitTests {
     /// it, and when the connection then dies their HEADERS never left.
     @Test("streams whose HEADERS were still queued when the connection died are marked unprocessed")
     func queuedStreamsAreUnprocessed() async throws {
+        try await Self.withQueuedStreams { peer, sent, queued in
+            try await runBlocking { peer.closeConnection() }
+            let firstEnd = try await Self.status(of: sent)
+            #expect(firstEnd.status.code == .unavailable)
+            #expect(firstEnd.trailers.first(HTTP2ClientTransport.unprocessedKey) == nil, "its HEADERS went out")
+            for stream in queued {
+                let end = try await Self.status(of: stream)
+                #expect(end.status.code == .unavailable)
+                #expect(end.trailers.first(HTTP2ClientTransport.unprocessedKey) == "1", "\(end.status)")
+            }
+        }
+    }
+
+    /// A graceful GOAWAY while streams wait in nghttp2's queue behind the server's limit: they
+    /// can never start on this connection, so they end at once as unprocessed (to be retried
+    /// elsewhere), not when the connection finally closes; the open stream goes on.
+    @Test("streams queued behind the limit end as unprocessed on a graceful GOAWAY, at once")
+    func queuedStreamsEndOnGoAway() async throws {
+        try await Self.withQueuedStreams { peer, sent, queued in
+            // GOAWAY, last stream 1, NO_ERROR; the connection stays open.
+            try await runBlocking { try peer.send(type: RawPeer.goAway, payload: [0, 0, 0, 1, 0, 0, 0, 0]) }
+            let ends = Locked<[(RPCStatus, Metadata)]>([])
+            let readers = queued.map { stream in
+                Task {
+                    if let end = try? await Self.status(of: stream) { ends.withLock { $0.append(end) } }
+                }
+            }
+            // Bounded: the connection stays open, so a stream that is not ended waits for ever.
+            #expect(await eventually(timeout: .seconds(10)) { ends.withLock { $0.count } == 2 })
+            for (status, trailers) in ends.withLock({ $0 }) {
+                #expect(status.code == .unavailable)
+                #expect(trailers.first(HTTP2ClientTransport.unprocessedKey) == "1", "\(status)")
+            }
+            // Their HEADERS were cancelled in the queue: neither they nor a RST_STREAM on an idle
+            // stream (a protocol error for the server) went out.
+            let framesOfQueued = try await runBlocking {
+                try peer.send(type: RawPeer.ping, payload: [UInt8](repeating: 8, count: 8))
+                var frames = 0
+                try peer.readUntil { type, flags, stream in
+                    if stream > 1 { frames += 1 }
+                    return type == RawPeer.ping && flags & 1 != 0
+                }
+                return frames
+            }
+            #expect(framesOfQueued == 0)
+            // The open stream was not touched by the GOAWAY.
+            try await runBlocking { peer.closeConnection() }
+            for reader in readers { reader.cancel() }
+            let firstEnd = try await Self.status(of: sent)
+            #expect(firstEnd.trailers.first(HTTP2ClientTransport.unprocessedKey) == nil)
+        }
+    }
+
+    /// Runs `body` with a raw peer and a client connected to it that has one stream open (`sent`,
+    /// its HEADERS read by the peer) and two more queued in nghttp2 behind a limit the peer
+    /// lowered to one (`queued`: submitted, their HEADERS not sent).
+    static func withQueuedStreams(
+        _ body: (RawPeer, _ sent: ClientTransportStream, _ queued: [ClientTransportStream]) async throws -> Void
+    ) async throws {
         let peer = try RawPeer()
         defer { peer.close() }
         let group = try EventLoopGroup(threads: 1)
@@ -90,87 +149,10 @@ struct HTTP2ClientStreamLimitTests {
                     if type == RawPeer.headers { headers += 1 }
                     return type == RawPeer.ping && flags & 1 != 0
                 }
-                peer.closeConnection()
                 return headers
             }
             #expect(headersMeanwhile == 0)
-            let firstEnd = try await Self.status(of: sent)
-            #expect(firstEnd.status.code == .unavailable)
-            #expect(firstEnd.trailers.first(HTTP2ClientTransport.unprocessedKey) == nil, "its HEADERS went out")
-            for stream in queued {
-                let end = try await Self.status(of: stream)
-                #expect(end.status.code == .unavailable)
-                #expect(end.trailers.first(HTTP2ClientTransport.unprocessedKey) == "1", "\(end.status)")
-            }
-        } catch {
-            Issue.record(error)
-        }
-        await transport.close()
-        await group.shutdown()
-    }
-
-    /// A graceful GOAWAY while streams wait in nghttp2's queue behind the server's limit: they
-    /// can never start on this connection, so they end at once as unprocessed (to be retried
-    /// elsewhere), not when the connection finally closes; the open stream goes on.
-    @Test("streams queued behind the limit end as unprocessed on a graceful GOAWAY, at once")
-    func queuedStreamsEndOnGoAway() async throws {
-        let peer = try RawPeer()
-        defer { peer.close() }
-        let group = try EventLoopGroup(threads: 1)
-        let transport = try HTTP2ClientTransport(targets: ["127.0.0.1:\(peer.port)"], group: group)
-        let open: @Sendable () async throws -> ClientTransportStream = {
-            try await transport.openStream(path: Echo.chat.path, metadata: Metadata(), deadline: nil)
-        }
-        do {
-            async let first = open()
-            try await runBlocking {
-                try peer.accept()
-                try peer.readUntil { type, _, _ in type == RawPeer.settings }
-                try peer.send(type: RawPeer.settings, payload: RawPeer.maxConcurrentStreams(100))
-                try peer.send(type: RawPeer.settings, flags: 1)
-            }
-            let sent = try await first
-            try await runBlocking {
-                try peer.readUntil { type, _, stream in type == RawPeer.headers && stream == 1 }
-                try peer.send(type: RawPeer.settings, payload: RawPeer.maxConcurrentStreams(1))
-                try peer.readUntil { type, flags, _ in type == RawPeer.settings && flags & 1 != 0 }
-            }
-            let queued = [try await open(), try await open()]
-            try await runBlocking {
-                try peer.send(type: RawPeer.ping, payload: [UInt8](repeating: 7, count: 8))
-                try peer.readUntil { type, flags, _ in type == RawPeer.ping && flags & 1 != 0 }
-                // GOAWAY, last stream 1, NO_ERROR; the connection stays open.
-                try peer.send(type: RawPeer.goAway, payload: [0, 0, 0, 1, 0, 0, 0, 0])
-            }
-            let ends = Locked<[(RPCStatus, Metadata)]>([])
-            let readers = queued.map { stream in
-                Task {
-                    if let end = try? await Self.status(of: stream) { ends.withLock { $0.append(end) } }
-                }
-            }
-            // Bounded: the connection stays open, so a stream that is not ended waits for ever.
-            #expect(await eventually(timeout: .seconds(10)) { ends.withLock { $0.count } == 2 })
-            for (status, trailers) in ends.withLock({ $0 }) {
-                #expect(status.code == .unavailable)
-                #expect(trailers.first(HTTP2ClientTransport.unprocessedKey) == "1", "\(status)")
-            }
-            // Their HEADERS were cancelled in the queue: neither they nor a RST_STREAM on an idle
-            // stream (a protocol error for the server) went out.
-            let framesOfQueued = try await runBlocking {
-                try peer.send(type: RawPeer.ping, payload: [UInt8](repeating: 8, count: 8))
-                var frames = 0
-                try peer.readUntil { type, flags, stream in
-                    if stream > 1 { frames += 1 }
-                    return type == RawPeer.ping && flags & 1 != 0
-                }
-                return frames
-            }
-            #expect(framesOfQueued == 0)
-            // The open stream was not touched by the GOAWAY.
-            try await runBlocking { peer.closeConnection() }
-            for reader in readers { reader.cancel() }
-            let firstEnd = try await Self.status(of: sent)
-            #expect(firstEnd.trailers.first(HTTP2ClientTransport.unprocessedKey) == nil)
+            try await body(peer, sent, queued)
         } catch {
             Issue.record(error)
         }
