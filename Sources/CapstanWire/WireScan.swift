@@ -50,35 +50,47 @@ enum WireScan {
         var at = 0
         while at < count {
             let tagAt = at
-            guard let tag = varint(p, count, &at) else { return }
-            let number = tag >> 3
-            switch tag & 7 {
-            case 0:
-                guard varint(p, count, &at) != nil else { return }
-            case 1:
-                at += 8
-            case 5:
-                at += 4
-            case 2:
-                guard let length = varint(p, count, &at), length <= UInt64(count - at) else { return }
-                let start = at
-                at += Int(length)
-                guard number <= UInt64(UInt32.max),
-                      let field = protobuf_c_message_descriptor_get_field(descriptor, UInt32(number))
-                else { continue }
-                do throws(Refusal) {
-                    try check(field, p + start, Int(length), depth: depth, seenLow: &seenLow, seenHigh: &seenHigh)
-                } catch {
-                    var refusal = error
-                    if field.pointee.label == PROTOBUF_C_LABEL_REPEATED, !refusal.path.isEmpty {
-                        refusal.path[refusal.path.count - 1] += elementSuffix(field, p, before: tagAt, entry: p + start, Int(length))
-                    }
-                    throw refusal
+            guard let (number, range) = nextField(p, count, &at) else { return }
+            guard let range, number <= UInt64(UInt32.max),
+                  let field = protobuf_c_message_descriptor_get_field(descriptor, UInt32(number))
+            else { continue }
+            let bytes = p + range.lowerBound
+            do throws(Refusal) {
+                try check(field, bytes, range.count, depth: depth, seenLow: &seenLow, seenHigh: &seenHigh)
+            } catch {
+                var refusal = error
+                if field.pointee.label == PROTOBUF_C_LABEL_REPEATED, !refusal.path.isEmpty {
+                    refusal.path[refusal.path.count - 1] += elementSuffix(field, p, before: tagAt, entry: bytes, range.count)
                 }
-            default:
-                return
+                throw refusal
             }
         }
+    }
+
+    /// The field at `at`, moving `at` past it: its number, and for a length-delimited field the
+    /// range of its bytes (nil for other wire types). Nil where the bytes stop being a valid
+    /// encoding (protobuf-c reports those itself); a fixed-size field may end past `count`.
+    @inline(__always)
+    private static func nextField(
+        _ p: UnsafePointer<UInt8>, _ count: Int, _ at: inout Int
+    ) -> (number: UInt64, bytes: Range<Int>?)? {
+        guard let tag = varint(p, count, &at) else { return nil }
+        switch tag & 7 {
+        case 0:
+            guard varint(p, count, &at) != nil else { return nil }
+        case 1:
+            at += 8
+        case 5:
+            at += 4
+        case 2:
+            guard let length = varint(p, count, &at), length <= UInt64(count - at) else { return nil }
+            let start = at
+            at += Int(length)
+            return (tag >> 3, start..<at)
+        default:
+            return nil
+        }
+        return (tag >> 3, nil)
     }
 
     private static func check(
@@ -127,8 +139,8 @@ enum WireScan {
         }
     }
 
-    /// Which element of a repeated field the refused occurrence (its tag at `before`) is, for the error's path
-    /// (worked out only when something was refused): `[2]` for the third occurrence, and
+    /// Which element of a repeated field the refused occurrence (its tag at `before`) is, for the
+    /// error's path (worked out only when something was refused): `[2]` for the third occurrence, and
     /// `["key"]` for a map's entry with a string key.
     private static func elementSuffix(
         _ field: UnsafePointer<ProtobufCFieldDescriptor>, _ p: UnsafePointer<UInt8>, before end: Int,
@@ -137,17 +149,9 @@ enum WireScan {
         if let key = mapKey(field, entry, length) { return "[\"\(key)\"]" }
         var index = 0
         var at = 0
-        while at < end, let tag = varint(p, end, &at) {
-            switch tag & 7 {
-            case 0: guard varint(p, end, &at) != nil else { return "" }
-            case 1: at += 8
-            case 5: at += 4
-            case 2:
-                guard let length = varint(p, end, &at), length <= UInt64(end - at) else { return "" }
-                at += Int(length)
-            default: return ""
-            }
-            if tag >> 3 == UInt64(field.pointee.id), tag & 7 == 2 { index += 1 }
+        while at < end {
+            guard let (number, bytes) = nextField(p, end, &at) else { return "" }
+            if number == UInt64(field.pointee.id), bytes != nil { index += 1 }
         }
         return "[\(index)]"
     }
@@ -162,18 +166,10 @@ enum WireScan {
         else { return nil }
         var found: String?
         var at = 0
-        while at < count, let tag = varint(p, count, &at) {
-            switch tag & 7 {
-            case 0: guard varint(p, count, &at) != nil else { return found }
-            case 1: at += 8
-            case 5: at += 4
-            case 2:
-                guard let length = varint(p, count, &at), length <= UInt64(count - at) else { return found }
-                if tag >> 3 == 1 {
-                    found = quotedKey(UnsafeBufferPointer(start: p + at, count: Int(length)))
-                }
-                at += Int(length)
-            default: return found
+        while at < count {
+            guard let (number, bytes) = nextField(p, count, &at) else { return found }
+            if number == 1, let bytes {
+                found = quotedKey(UnsafeBufferPointer(start: p + bytes.lowerBound, count: bytes.count))
             }
         }
         return found

@@ -121,18 +121,12 @@ struct EtcdOutageTests {
     static func goBack(_ api: APIClients, cluster: EtcdCluster) async throws {
         let member = cluster.members[0]
         _ = try await api.pods.create(Make.pod("kept"))
-        // The backup: the member's data directory, copied while it is stopped.
-        let backup = member.dataDirectory + "-backup"
-        await member.stop()
-        try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+        let backup = try await Self.backUp(member)
         try await member.start()
         try await cluster.waitUntilHealthy()
-        _ = try await Self.createOnceBack(api, "lost0")
-        for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }
+        try await Self.createLostPods(api)
         // The restore, with the member down for longer than the store watch's reconnect bound.
-        await member.kill()
-        try FileManager.default.removeItem(atPath: member.dataDirectory)
-        try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+        try await Self.restore(member, from: backup)
         try await Task.sleep(for: .seconds(2))
         try await member.start()
         try await cluster.waitUntilHealthy()
@@ -192,19 +186,14 @@ struct EtcdOutageTests {
         // From now on the feed cannot watch the store: once its watch breaks, the caches stay at
         // the revision of "kept", which the backup holds too.
         store.failsWatches.store(true, ordering: .relaxed)
-        let backup = member.dataDirectory + "-backup"
-        await member.stop()
-        try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+        let backup = try await Self.backUp(member)
         // The feed gave up its watch (after 1 s): the caches fail reads.
         #expect(await eventually(timeout: .seconds(60)) { (try? await api.pods.get(Make.get("kept"))) == nil })
         try await member.start()
         try await cluster.waitUntilHealthy()
         // Acknowledged, but never applied by the caches.
-        _ = try await Self.createOnceBack(api, "lost0")
-        for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }
-        await member.kill()
-        try FileManager.default.removeItem(atPath: member.dataDirectory)
-        try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+        try await Self.createLostPods(api)
+        try await Self.restore(member, from: backup)
         try await member.start()
         try await cluster.waitUntilHealthy()
         store.failsWatches.store(false, ordering: .relaxed)
@@ -232,19 +221,14 @@ struct EtcdOutageTests {
         try await Self.withFaultyServer { api, cluster, store in
             let member = cluster.members[0]
             _ = try await api.pods.create(Make.pod("kept"))
-            let backup = member.dataDirectory + "-backup"
-            await member.stop()
-            try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+            let backup = try await Self.backUp(member)
             try await member.start()
             try await cluster.waitUntilHealthy()
-            _ = try await Self.createOnceBack(api, "lost0")
-            for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }
+            try await Self.createLostPods(api)
             #expect(try await Self.firstAnswer(within: .seconds(60)) { try await api.pods.list(Make.list()) }.items.count == 4)
             // The restore; the feed's first listing of the restored store fails.
             store.failsLists.store(true, ordering: .relaxed)
-            await member.kill()
-            try FileManager.default.removeItem(atPath: member.dataDirectory)
-            try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+            try await Self.restore(member, from: backup)
             try await Task.sleep(for: .seconds(2))
             try await member.start()
             try await cluster.waitUntilHealthy()
@@ -488,6 +472,30 @@ struct EtcdOutageTests {
 
     /// Creates `name` as soon as the server's store is reachable again (at most 60 s), retrying
     /// only UNAVAILABLE that says nothing was sent to etcd.
+    /// The backup of a restore: stops `member` and copies its data directory (the caller starts
+    /// it again); returns the copy's path.
+    static func backUp(_ member: EtcdMember) async throws -> String {
+        let backup = member.dataDirectory + "-backup"
+        await member.stop()
+        try FileManager.default.copyItem(atPath: member.dataDirectory, toPath: backup)
+        return backup
+    }
+
+    /// The restore: kills `member` and puts `backup` in place of its data directory (the caller
+    /// starts it again).
+    static func restore(_ member: EtcdMember, from backup: String) async throws {
+        await member.kill()
+        try FileManager.default.removeItem(atPath: member.dataDirectory)
+        try FileManager.default.moveItem(atPath: backup, toPath: member.dataDirectory)
+    }
+
+    /// Pods `lost0`…`lost2`, written after a backup that the test restores: the first waits for
+    /// the member that just came back.
+    static func createLostPods(_ api: APIClients) async throws {
+        _ = try await Self.createOnceBack(api, "lost0")
+        for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }
+    }
+
     static func createOnceBack(_ api: APIClients, _ name: String) async throws -> Pod {
         let start = ContinuousClock.now
         while true {

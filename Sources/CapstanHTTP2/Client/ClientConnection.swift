@@ -222,15 +222,24 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
 
     override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
+        end(
+            stream, Self.status(forReset: errorCode),
+            unprocessed: !stream.headersSent || provablyUnprocessed(streamID, errorCode), failing: ClientStream.endedError)
+        if draining, streams.isEmpty { scheduleFlush() }
+    }
+
+    /// Ends a stream the connection has let go of: its caller gets `status` (unless it has
+    /// one already; `unprocessedTrailers` when `unprocessed`), its writer `error`, and the pool
+    /// its reservation back.
+    private func end(
+        _ stream: ClientStream, _ status: @autoclosure () -> RPCStatus, unprocessed: @autoclosure () -> Bool, failing error: RPCError
+    ) {
         stream.closed = true
         if !stream.statusDelivered {
-            stream.deliverStatus(
-                Self.status(forReset: errorCode),
-                trailers: !stream.headersSent || provablyUnprocessed(streamID, errorCode) ? Self.unprocessedTrailers : Metadata())
+            stream.deliverStatus(status(), trailers: unprocessed() ? Self.unprocessedTrailers : Metadata())
         }
-        stream.outbound.fail(ClientStream.endedError)
+        stream.outbound.fail(error)
         pool.streamEnded(on: self)
-        if draining, streams.isEmpty { scheduleFlush() }
     }
 
     /// Whether a stream closed with `errorCode` (its HEADERS sent) never reached the server's
@@ -297,13 +306,11 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let queued = streams.filter { $0.key > lastStreamID && !$0.value.headersSent }
         for (id, stream) in queued {
             streams[id] = nil
-            stream.closed = true
-            stream.deliverStatus(
-                RPCStatus(code: .unavailable, message: "the server at \(address.hostAndPort) is going away (GOAWAY) before the call started"),
-                trailers: Self.unprocessedTrailers)
-            stream.outbound.fail(ClientStream.endedError)
             session?.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.cancel)
-            pool.streamEnded(on: self)
+            end(
+                stream,
+                RPCStatus(code: .unavailable, message: "the server at \(address.hostAndPort) is going away (GOAWAY) before the call started"),
+                unprocessed: true, failing: ClientStream.endedError)
         }
         if !queued.isEmpty { scheduleFlush() }
     }
@@ -336,11 +343,8 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let open = streams
         streams.removeAll()
         for stream in open.values {
-            stream.closed = true
             // A stream whose HEADERS never left nghttp2's queue never reached the server.
-            stream.deliverStatus(reason.status, trailers: stream.headersSent ? Metadata() : Self.unprocessedTrailers)
-            stream.outbound.fail(reason)
-            pool.streamEnded(on: self)
+            end(stream, reason.status, unprocessed: !stream.headersSent, failing: reason)
         }
         pool.connectionClosed(self, wasReady: ready, error: reason)
     }
