@@ -235,12 +235,14 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    private func update(_ connection: ClientConnection, _ body: (inout Entry) -> Void) {
+    /// Applies `body` to `connection`'s entry (under the lock); nil when the pool no longer lists
+    /// the connection.
+    @discardableResult
+    private func update<Result>(_ connection: ClientConnection, _ body: (inout Entry) -> Result) -> Result? {
         state.withLock { state in
             let key = ObjectIdentifier(connection)
-            for index in state.targets.indices where state.targets[index].entries[key] != nil {
-                body(&state.targets[index].entries[key]!)
-            }
+            guard let index = state.targets.firstIndex(where: { $0.entries[key] != nil }) else { return nil }
+            return body(&state.targets[index].entries[key]!)
         }
     }
 
@@ -270,19 +272,14 @@ final class ConnectionPool: Sendable {
     /// is full. Also true when the pool no longer lists the connection (it closed: `attach`
     /// then fails the call as unprocessed).
     func admit(on connection: ClientConnection) -> Bool {
-        state.withLock { state in
-            let key = ObjectIdentifier(connection)
-            for index in state.targets.indices where state.targets[index].entries[key] != nil {
-                let entry = state.targets[index].entries[key]!
-                if entry.admitted < entry.limit {
-                    state.targets[index].entries[key]!.admitted += 1
-                    return true
-                }
-                state.targets[index].entries[key]!.reserved -= 1
-                return false
+        update(connection) { entry in
+            if entry.admitted < entry.limit {
+                entry.admitted += 1
+                return true
             }
-            return true
-        }
+            entry.reserved -= 1
+            return false
+        } ?? true
     }
 
     /// A call that reserved `connection` ended: `admitted`, its stream ended (or never started
