@@ -60,6 +60,11 @@ final class APIConnection: Sendable {
         return try await client.unary(method, object, idempotent: false)
     }
 
+    /// Binds the unscheduled pod `namespace`/`pod` to the minion `host`; the bound pod.
+    func bind(namespace: String, pod: String, host: String) async throws -> Pod {
+        try await client.bindings.bind(namespace: namespace, pod: pod, host: host)
+    }
+
     func delete<R: CLIResource>(_ type: R.Type, namespace: String, name: String) async throws -> R {
         try await client.resource(R.self).delete(namespace: namespace, name: name)
     }

@@ -31,10 +31,19 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
     /// The server's code and message, then every field violation of a BadRequest detail.
     static func describe(_ error: RPCError) -> String {
         var text = "\(error.code): \(error.message)"
-        for violation in fieldViolations(error) {
-            text += "\n  \(violation.field): \(violation.description)"
+        let violations = fieldViolations(error)
+        for violation in violations {
+            let line = "\(violation.field): \(violation.description)"
+            // A message about one violation already says it.
+            if violations.count == 1 && error.message.hasSuffix(line) { continue }
+            text += "\n  " + line
         }
-        if error.code == .unavailable && error.message.contains("no target is reachable") {
+        if error.code == .invalidArgument && error.message.contains("use Bindings/Create") {
+            text += "\n  to place a pod on a minion: capctl bind POD MINION"
+        }
+        // Our own client's words for a server it cannot reach: not a server's answer that its
+        // store (whose client says the same of etcd) is unreachable.
+        if error.code == .unavailable && error.message.hasPrefix("no target is reachable") {
             text += "\n  is the API server running? Start one with `make run` or `capstan up`;"
                 + " point capctl at it with --server HOST:PORT or `capctl config set servers HOST:PORT`"
         }

@@ -49,12 +49,33 @@ public final class Console: Sendable {
             isTerminal: isatty(STDOUT_FILENO) == 1,
             environment: ProcessInfo.processInfo.environment,
             out: { text in
-                FileHandle.standardOutput.write(Data(text.utf8))
+                do {
+                    try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+                } catch {
+                    outputFailed(error)
+                }
             },
             err: { text in
-                FileHandle.standardError.write(Data(text.utf8))
+                // Nowhere is left to report a failure to write errors; the exit code still tells.
+                try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
             },
-            stdin: { FileHandle.standardInput.readDataToEndOfFile() })
+            stdin: { (try? FileHandle.standardInput.readToEnd()) ?? Data() })
+    }
+
+    /// Ends the process when standard output cannot be written (a full disk, a reader that went
+    /// away while SIGPIPE is ignored): the output would be incomplete, so the exit code is 1. A
+    /// closed pipe is not reported (its reader stopped on purpose, as `| head` does); any other
+    /// failure is, on standard error.
+    private static func outputFailed(_ error: any Error) -> Never {
+        // Foundation wraps the system's error (errno) as the underlying error.
+        let posix = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).flatMap {
+            $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil
+        }
+        if posix != EPIPE {
+            let reason = posix.map { String(cString: strerror($0)) } ?? error.localizedDescription
+            try? FileHandle.standardError.write(contentsOf: Data("error: cannot write to standard output: \(reason)\n".utf8))
+        }
+        exit(1)
     }
 
     /// The console of the running command.

@@ -54,7 +54,8 @@ public enum Kind: String, CaseIterable, Sendable {
 
     /// Every accepted spelling, lower case.
     var spellings: Set<String> {
-        [singular, plural, short, name.lowercased()]
+        // `endpoint`: the kind's singular and plural are both "endpoints", but people type either.
+        Set([singular, plural, short, name.lowercased()] + (self == .endpoints ? ["endpoint"] : []))
     }
 
     /// Resolves what a user typed (`pod`, `Pods`, `po`, `rc`, `ReplicationController`, …).

@@ -20,13 +20,33 @@ struct ManifestObject: Sendable {
 /// document decodes: a bad manifest changes nothing.
 enum Manifest {
     /// Every object of `paths`, in order; throws the first problem, naming file, document, line, field.
+    /// A directory stands for its `.yaml`, `.yml` and `.json` files, in name order (not its
+    /// subdirectories).
     static func load(paths: [String], console: Console) throws(CapctlError) -> [ManifestObject] {
+        var files: [String] = []
+        for path in paths { files += try expand(path) }
         var objects: [ManifestObject] = []
-        for path in paths {
+        for path in files {
             let (name, text) = try read(path, console: console)
             objects.append(contentsOf: try parse(text, source: name))
         }
         return objects
+    }
+
+    /// `path`, or the manifest files of the directory it names.
+    private static func expand(_ path: String) throws(CapctlError) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return [path]
+        }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+            throw .manifest("\(path): cannot list the directory (not readable)")
+        }
+        let files = names.filter { name in
+            [".yaml", ".yml", ".json"].contains { name.lowercased().hasSuffix($0) } && !name.hasPrefix(".")
+        }.sorted().map { (path.hasSuffix("/") ? path : path + "/") + $0 }
+        guard !files.isEmpty else { throw .manifest("\(path): a directory with no .yaml, .yml or .json files") }
+        return files
     }
 
     private static func read(_ path: String, console: Console) throws(CapctlError) -> (String, String) {
@@ -36,8 +56,18 @@ enum Manifest {
             }
             return ("<stdin>", text)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .manifest("\(path): cannot read the file (missing, or not readable)")
+        // Read through a handle, not `FileManager.contents(atPath:)`: that reads regular files
+        // only, and pipes (`-f /dev/stdin`, `-f <(…)`) and FIFOs are manifests too.
+        guard FileManager.default.fileExists(atPath: path) else { throw .manifest("\(path): no such file") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .manifest("\(path): cannot open the file (not readable)")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.readToEnd() ?? Data()
+        } catch {
+            throw .manifest("\(path): cannot read the file: \(error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw .manifest("\(path): not UTF-8 text") }
         return (path, text)

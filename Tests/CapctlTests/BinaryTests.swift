@@ -62,4 +62,51 @@ import Testing
             #expect(completion.0 == 0 && completion.1.contains("_capctl"))
         }
     }
+
+    /// Runs `command` under /bin/sh with standard output and error as given; (exit code, stderr
+    /// when it is a pipe).
+    static func shell(
+        _ command: String, output: any StandardStream, error: any StandardStream
+    ) async throws -> Int32 {
+        let process = Subprocess()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.environment = ["CAPSTAN_CONFIG": "/nonexistent/config", "PATH": "/usr/bin:/bin"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = error
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        return try await bounded(command, seconds: 60) {
+            try await offThePool { process.waitUntilExit() }
+            return process.terminationStatus
+        }
+    }
+
+    /// Output that cannot be written ends capctl with exit code 1 and a line saying why, not a
+    /// crash (Foundation's non-throwing write trapped, exit 132); a reader that went away while
+    /// SIGPIPE is ignored (`| head` under a shell that ignores it) ends it quietly.
+    @Test(.timeLimit(.minutes(1)))
+    func unwritableOutput() async throws {
+        guard let full = FileHandle(forWritingAtPath: "/dev/full") else { return }
+        let errors = Pipe()
+        let code = try await Self.shell("exec '\(Self.binary)' completion bash", output: full, error: errors)
+        try errors.fileHandleForWriting.close()
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(code == 1, "\(said)")
+        #expect(said == "error: cannot write to standard output: No space left on device\n")
+
+        // A pipe whose reader is gone, with SIGPIPE ignored (inherited through exec).
+        let closed = Pipe()
+        try closed.fileHandleForReading.close()
+        let quiet = Pipe()
+        let piped = try await Self.shell(
+            "trap '' PIPE; exec '\(Self.binary)' completion bash", output: closed.fileHandleForWriting, error: quiet)
+        try quiet.fileHandleForWriting.close()
+        #expect(piped == 1)
+        #expect(quiet.fileHandleForReading.readDataToEndOfFile().isEmpty, "a closed pipe is not reported")
+
+        // Errors that cannot be written: the exit code still says the command failed.
+        let unknownKind = try await Self.shell("exec '\(Self.binary)' get widgets", output: FileHandle.nullDevice, error: full)
+        #expect(unknownKind == 1)
+    }
 }

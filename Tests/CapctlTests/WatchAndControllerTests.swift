@@ -70,7 +70,8 @@ import Testing
         }
     }
 
-    /// With a NAME, -A does not widen the watch: a same-named object elsewhere is not printed.
+    /// A watch of one object stays in its namespace: a same-named object elsewhere is not
+    /// printed. (A NAME with -A is refused: `getByNameInEveryNamespaceIsRefused`.)
     @Test(.timeLimit(.minutes(2)))
     func watchOfOneObjectStaysInItsNamespace() async throws {
         try await TestCluster.with { (cluster: TestCluster) async throws in
@@ -80,7 +81,7 @@ import Testing
             let console = CapturedConsole(environment: cluster.environment)
             let watch = Task {
                 await Capctl.run(
-                    arguments: ["get", "pod", "web", "-A", "-w", "-o", "wide", "--max-events", "1", "--watch-seconds", "60", "--server", cluster.address],
+                    arguments: ["get", "pod", "web", "-w", "-o", "wide", "--max-events", "1", "--watch-seconds", "60", "--server", cluster.address],
                     console: console.console)
             }
             try await Self.waitFor("the object") { console.out.contains("web") }
@@ -130,6 +131,8 @@ import Testing
             try await Self.waitFor("the list") { console.out.contains("pod/before") }
             try await first.kill()
             try await Self.waitFor("the watch to notice") { console.err.contains("watch interrupted") }
+            // While no server answers, the watch says every 15 s that it still tries.
+            try await Self.waitFor("the watch to say it still tries") { console.err.contains("watch: still trying to resume (") }
             second = try await CapstanProcess.start(
                 ["up", "--data-dir", directory + "/data", "--listen", address, "--metrics-listen", "off"],
                 logPath: directory + "/up-2.log")

@@ -5,12 +5,12 @@ import CapstanRPC
 public struct Capctl: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "capctl",
-        abstract: "Manage a Capstan cluster: get, describe, create, update and delete objects; run, resize and stop replication controllers.",
+        abstract: "Manage a Capstan cluster: get, describe, create, update and delete objects; run, resize and stop replication controllers; bind pods to minions.",
         discussion: "KIND is any of: \(Kind.helpList), singular or plural.",
         version: CapctlVersion.current,
         subcommands: [
             GetCommand.self, DescribeCommand.self, CreateCommand.self, UpdateCommand.self, DeleteCommand.self,
-            RunCommand.self, ResizeCommand.self, StopCommand.self, ClusterInfoCommand.self, VersionCommand.self,
+            RunCommand.self, ResizeCommand.self, StopCommand.self, BindCommand.self, ClusterInfoCommand.self, VersionCommand.self,
             ConfigCommand.self, CompletionCommand.self,
         ])
 

@@ -47,10 +47,13 @@ struct GetCommand: AsyncParsableCommand {
     private func get<R: CLIResource>(_ type: R.Type) async throws {
         let console = Console.current
         let limit = try watchSeconds.map { seconds throws(CapctlError) in try Seconds.duration(seconds, flag: "--watch-seconds") }
+        // One object lives in one namespace: a NAME with -A would name several, or an arbitrary one.
+        if name != nil && allNamespaces && R.kind.isNamespaced {
+            throw CapctlError.usage("a NAME cannot be looked up in every namespace (-A): give its namespace with -n")
+        }
         try await global.withConnection { connection, settings in
-            // One object lives in one namespace: with a NAME, -A applies to neither get nor watch.
             let home = R.kind.isNamespaced ? settings.namespace : ""
-            let namespace = name == nil && allNamespaces ? "" : home
+            let namespace = allNamespaces ? "" : home
             var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, watching: watch)
             var revision: UInt64 = 0
             if let name {
@@ -107,7 +110,7 @@ struct GetCommand: AsyncParsableCommand {
     /// Prints each change after `revision` until interrupted, `--max-events` or `--watch-seconds`.
     /// A watch the server drops (a watcher too slow: RESOURCE_EXHAUSTED) or loses (UNAVAILABLE: a
     /// restart, or failover to another server) resumes from the last revision seen, for up to
-    /// 60 s of failed attempts; other errors end it.
+    /// 60 s of failed attempts (saying every 15 s that it still tries); other errors end it.
     private func follow<R: CLIResource>(
         _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, limit: Duration?,
         printer: inout ObjectPrinter<R>
@@ -134,6 +137,7 @@ struct GetCommand: AsyncParsableCommand {
         defer { timer.cancel() }
         var count = 0
         var failingSince: ContinuousClock.Instant?
+        var lastNotice = ContinuousClock.now
         while !current.isExpired {
             do {
                 let events = try await connection.watch(R.self, request)
@@ -158,6 +162,12 @@ struct GetCommand: AsyncParsableCommand {
                 }
                 if failingSince == nil {
                     console.error("watch interrupted (\(error.status)); resuming from revision \(request.resourceVersion)")
+                    lastNotice = .now
+                } else if ContinuousClock.now - lastNotice >= .seconds(15) {
+                    // A person is watching a silent terminal: say that it still tries, and until when.
+                    let waited = Int((ContinuousClock.now - (failingSince ?? .now)).components.seconds)
+                    console.error("watch: still trying to resume (\(waited) s of 60 s): \(error.status)")
+                    lastNotice = .now
                 }
                 let since = failingSince ?? .now
                 failingSince = since

@@ -135,15 +135,12 @@ struct ConfigSet: ParsableCommand {
         var file = try ConfigFile.load(from: path)
         switch key {
         case .servers, .server:
-            let servers = value.split(separator: ",").map { GlobalOptions.withPort($0.trimmingCharacters(in: .whitespaces)) }
-            guard !servers.isEmpty, !servers.contains(where: \.isEmpty) else {
-                throw CapctlError.usage("servers must be HOST:PORT[,HOST:PORT…]")
-            }
-            file.servers = servers
+            file.servers = try GlobalOptions.serverList(value, source: "servers")
         case .namespace:
             if let problem = DNS1123.labelViolation(value) { throw CapctlError.usage("namespace \"\(value)\": \(problem)") }
             file.namespace = value
         case .token:
+            if let problem = GlobalOptions.tokenProblem(value) { throw CapctlError.usage("token: \(problem)") }
             file.token = value
         }
         try file.save(to: path)

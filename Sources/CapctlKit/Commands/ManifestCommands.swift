@@ -18,6 +18,7 @@ func applyManifests(files: [String], verb: ManifestVerb, global: GlobalOptions, 
     let settings = try global.settings()
     var prepared: [(ManifestObject, any CLIResource)] = []
     for item in objects {
+        try settings.checkNamespace(of: item.object.metadata, kind: item.kind, origin: item.origin)
         let object = try prepare(item.object, item: item, namespace: settings.namespace, verb: verb, checkLocally: checkLocally)
         prepared.append((item, object))
     }
@@ -138,8 +139,10 @@ struct DeleteCommand: AsyncParsableCommand {
                 throw CapctlError.usage("-f cannot be combined with KIND, NAME or -l")
             }
             // Last first: what a manifest creates in order (a minion, then pods on it) goes in reverse.
+            let settings = try global.settings()
             for item in try Manifest.load(paths: files, console: console).reversed() {
                 let meta = item.object.metadata
+                try settings.checkNamespace(of: meta, kind: item.kind, origin: item.origin)
                 guard !meta.name.isEmpty else { throw CapctlError.manifest("\(item.origin): metadata.name is needed to delete") }
                 targets.append((item.kind, meta.namespace.isEmpty ? nil : meta.namespace, meta.name))
             }

@@ -86,6 +86,12 @@ public final class HTTP2ClientTransport: ClientTransport {
         try self.init(targets: targets, configuration: configuration, group: group, resolve: NameResolver.resolve)
     }
 
+    /// Checks one target as `init` would, without connecting or resolving it: `invalidAddress`
+    /// saying what is wrong, for a tool to refuse a bad address when it is given.
+    public static func checkTarget(_ target: String) throws(HTTP2TransportError) {
+        _ = try ClientTarget(parsing: target)
+    }
+
     /// As the public `init`, with names resolved by `resolve` (tests observe resolution with it).
     init(
         targets: [String], configuration: Configuration, group: EventLoopGroup, resolve: @escaping NameResolver.Resolve

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// What capctl checks in what it is given before it acts: a manifest's namespace against `-n`,
+/// namespaces and names together, server addresses and tokens; where manifests come from
+/// (directories); and `bind`, the command the server's own error points to.
+@Suite struct CapctlCommandLineChecksTests {
+    static let elsewhere = "kind: Pod\nmetadata: {name: nsp, namespace: other}\nspec: {containers: [{name: c, image: i}]}\n"
+
+    /// A manifest naming one namespace and `-n` another: refused before anything is sent,
+    /// by create, update and delete alike; without `-n`, or with the same one, it goes ahead.
+    @Test(.timeLimit(.minutes(2)))
+    func manifestNamespaceMustAgreeWithTheFlag() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let refused = try await cluster.capctl(["create", "-f", "-", "-n", "third"], stdin: Self.elsewhere)
+            #expect(refused.code == 1)
+            #expect(refused.err.contains("metadata.namespace is \"other\" but -n says \"third\""), "\(refused)")
+            #expect(try await cluster.ok(["get", "pods", "-A", "-o", "name"]) == "", "nothing was created")
+
+            #expect(try await cluster.ok(["create", "-f", "-"], stdin: Self.elsewhere) == "pod/nsp created\n")
+            let update = try await cluster.capctl(["update", "-f", "-", "-n", "third"], stdin: Self.elsewhere)
+            #expect(update.code == 1 && update.err.contains("but -n says"), "\(update)")
+            let delete = try await cluster.capctl(["delete", "-f", "-", "-n", "third"], stdin: Self.elsewhere)
+            #expect(delete.code == 1 && delete.err.contains("but -n says"), "\(delete)")
+            #expect(try await cluster.ok(["get", "pods", "-A", "-o", "name"]) == "pod/nsp\n", "other/nsp is still there")
+            #expect(try await cluster.ok(["delete", "-f", "-", "-n", "other"], stdin: Self.elsewhere) == "pod/nsp deleted\n")
+
+            // A manifest without a namespace takes -n's.
+            let plain = "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n"
+            try await cluster.ok(["create", "-f", "-", "-n", "third"], stdin: plain)
+            #expect(try await cluster.ok(["get", "pods", "-n", "third", "-o", "name"]) == "pod/p\n")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func emptyNamespaceAndANameInEveryNamespaceAreRefused() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let empty = try await cluster.capctl(["get", "pods", "-n", ""])
+            #expect(empty.code == 1)
+            #expect(empty.err.contains("-n needs a namespace"), "\(empty)")
+            let named = try await cluster.capctl(["get", "pods", "web", "-A"])
+            #expect(named.code == 1)
+            #expect(named.err.contains("a NAME cannot be looked up in every namespace"), "\(named)")
+            // Minions have no namespace: -A changes nothing for them, with a NAME or not.
+            try await cluster.ok(["create", "-f", "-"], stdin: "kind: Minion\nmetadata: {name: m1}\n")
+            #expect(try await cluster.ok(["get", "minion", "m1", "-A", "-o", "name"]) == "minion/m1\n")
+            #expect(try await cluster.ok(["get", "endpoint", "-o", "name"]) == "", "the singular spelling is a kind")
+        }
+    }
+
+    /// A directory stands for its manifest files, in name order; other files are left alone.
+    @Test(.timeLimit(.minutes(2)))
+    func manifestsFromADirectory() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let directory = cluster.directory + "/manifests"
+            try FileManager.default.createDirectory(atPath: directory + "/nested", withIntermediateDirectories: true)
+            try "kind: Minion\nmetadata: {name: m1}\n".write(toFile: directory + "/a.yaml", atomically: true, encoding: .utf8)
+            try #"{"kind": "Pod", "metadata": {"name": "p1"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}"#
+                .write(toFile: directory + "/b.json", atomically: true, encoding: .utf8)
+            try "not a manifest".write(toFile: directory + "/notes.txt", atomically: true, encoding: .utf8)
+            try "kind: Minion\nmetadata: {name: deeper}\n".write(toFile: directory + "/nested/c.yaml", atomically: true, encoding: .utf8)
+            #expect(try await cluster.ok(["create", "-f", directory]) == "minion/m1 created\npod/p1 created\n")
+            #expect(try await cluster.ok(["delete", "-f", directory]) == "pod/p1 deleted\nminion/m1 deleted\n")
+
+            try FileManager.default.createDirectory(atPath: directory + "/empty", withIntermediateDirectories: true)
+            let empty = try await cluster.capctl(["create", "-f", directory + "/empty"])
+            #expect(empty.code == 1)
+            #expect(empty.err.contains("a directory with no .yaml, .yml or .json files"), "\(empty)")
+            let missing = try await cluster.capctl(["create", "-f", directory + "/nope.yaml"])
+            #expect(missing.code == 1 && missing.err.contains("nope.yaml: no such file"), "\(missing)")
+        }
+    }
+
+    /// `bind` places an unscheduled pod on a minion; the server's refusal to change a host by
+    /// update points to it.
+    @Test(.timeLimit(.minutes(2)))
+    func bindPlacesAPod() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            try await cluster.ok(["create", "-f", "-"], stdin: "kind: Minion\nmetadata: {name: m1}\n")
+            let pod = "kind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: c, image: i}]}\n"
+            try await cluster.ok(["create", "-f", "-"], stdin: pod)
+            let moved = try await cluster.capctl(
+                ["update", "-f", "-"], stdin: pod.replacingOccurrences(of: "spec: {", with: "spec: {host: m1, "))
+            #expect(moved.code == 1)
+            #expect(moved.err.contains("use Bindings/Create\n  to place a pod on a minion: capctl bind POD MINION"), "\(moved)")
+
+            #expect(try await cluster.ok(["bind", "web", "m1"]) == "pod/web bound to minion/m1\n")
+            #expect(try await cluster.ok(["get", "pod", "web", "-o", "wide"]).contains(" m1 "))
+            let again = try await cluster.capctl(["bind", "web", "m1"])
+            #expect(again.code == 1 && again.err.contains("FAILED_PRECONDITION"), "\(again)")
+            let noMinion = try await cluster.capctl(["bind", "web", "m9"])
+            #expect(noMinion.code == 1)
+            let noPod = try await cluster.capctl(["bind", "nope", "m1"])
+            #expect(noPod.code == 1 && noPod.err.contains("NOT_FOUND"), "\(noPod)")
+        }
+    }
+
+    /// Server addresses and tokens are checked when they are given (on the command line or to
+    /// `config set`), not at the next command's connection.
+    @Test(.timeLimit(.minutes(1)))
+    func serversAndTokensAreCheckedWhenGiven() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            for (servers, message) in [
+                (" , ", "servers needs HOST:PORT"), ("bad:port", "'port' is not a port"),
+                ("foo_bar", "neither a numeric IPv4/IPv6 address nor a DNS name"),
+            ] {
+                let run = try await cluster.capctl(["config", "set", "servers", servers], server: false)
+                #expect(run.code == 1 && run.err.contains(message), "\(servers): \(run)")
+            }
+            let view = try await cluster.capctl(["config", "view"], server: false)
+            #expect(view.out.contains("servers: <unset"), "nothing was saved: \(view)")
+            let flag = try await cluster.capctl(["get", "pods", "--server", "127.0.0.1:1,foo_bar"], server: false)
+            #expect(flag.code == 1 && flag.err.contains("--server: bad server address foo_bar:7443"), "\(flag)")
+
+            let newline = try await cluster.capctl(["get", "pods", "--token", "secret\n"])
+            #expect(newline.code == 1)
+            #expect(newline.err.contains("--token: a token holds only visible ASCII characters, not U+000A"), "\(newline)")
+            let long = try await cluster.capctl(["get", "pods", "--token", String(repeating: "t", count: 10_000)])
+            #expect(long.code == 1 && long.err.contains("longer than 8 KiB"), "\(long)")
+            let saved = try await cluster.capctl(["config", "set", "token", "a b"], server: false)
+            #expect(saved.code == 1 && saved.err.contains("not U+0020"), "\(saved)")
+        }
+    }
+}
