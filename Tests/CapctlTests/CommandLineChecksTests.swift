@@ -1,5 +1,8 @@
+import CapstanRPC
 import Foundation
 import Testing
+
+@testable import CapctlKit
 
 /// What capctl checks in what it is given before it acts: a manifest's namespace against `-n`,
 /// namespaces and names together, server addresses and tokens; where manifests come from
@@ -120,5 +123,15 @@ import Testing
             let saved = try await cluster.capctl(["config", "set", "token", "a b"], server: false)
             #expect(saved.code == 1 && saved.err.contains("not U+0020"), "\(saved)")
         }
+    }
+
+    /// The hint to start a server follows only our client's own "no target is reachable", not
+    /// a server's answer that its store is unreachable (whose etcd client says the same words).
+    @Test func serverHintOnlyWhenNoServerAnswers() {
+        let unreachable = CapctlError.describe(RPCError(code: .unavailable, message: "no target is reachable; last error: connection refused"))
+        #expect(unreachable.contains("is the API server running?"))
+        let store = CapctlError.describe(RPCError(
+            code: .unavailable, message: "store unavailable: etcd: no target is reachable; last error: connection refused; retry"))
+        #expect(!store.contains("is the API server running?"), "\(store)")
     }
 }
