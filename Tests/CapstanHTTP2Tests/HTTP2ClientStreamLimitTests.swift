@@ -2,6 +2,7 @@
 import CapstanRPC
 import CapstanTestSupport
 import Glibc
+import Synchronization
 import Testing
 
 @Suite("HTTP/2 client: the server's stream limit", .timeLimit(.minutes(1)))
@@ -54,8 +55,87 @@ struct HTTP2ClientStreamLimitTests {
         }
     }
 
-    /// A server that lowers its limit after the client learnt it: nghttp2 queues the streams past
-    /// it, and when the connection then dies their HEADERS never left.
+    /// A server may send SETTINGS again at any time. One that lowers its limit below the streams
+    /// open keeps them; a call past the new limit must start at once on another connection, not
+    /// wait in nghttp2's queue behind them (behind watches, for ever).
+    @Test("a server that lowers its limit below the open streams: a later call starts at once on another connection")
+    func loweredLimit() async throws {
+        try await Self.withRawPeer { peer, transport, _ in
+            async let first = Self.open(on: transport)
+            try await runBlocking {
+                try peer.accept()
+                try peer.handshake(maxConcurrentStreams: 4)
+            }
+            let opened = [try await first, try await Self.open(on: transport)]
+            try await runBlocking {
+                try peer.readHeaders(of: [1, 3])
+                // Down to the two open; the client acknowledges once it applied it.
+                try peer.send(type: RawPeer.settings, payload: RawPeer.maxConcurrentStreams(2))
+                try peer.readUntil { type, flags, _ in type == RawPeer.settings && flags & 1 != 0 }
+            }
+            async let third = Self.open(on: transport)
+            let second = try await runBlocking {
+                let second = try peer.acceptAnother()
+                try second.handshake(maxConcurrentStreams: 4)
+                try second.readHeaders(of: [1])
+                return second
+            }
+            let later = try await third
+            #expect(transport.connectionCount == 2)
+            #expect(transport.streamCounts == (reserved: 3, admitted: 3))
+            // Nothing more went to the first connection.
+            let headersMeanwhile = try await runBlocking { try peer.ping { type, _ in type == RawPeer.headers } }
+            #expect(headersMeanwhile == 0)
+            peer.closeConnection()
+            second.close()
+            for stream in opened + [later] { _ = try await Self.status(of: stream) }
+            #expect(await eventually { transport.streamCounts == (reserved: 0, admitted: 0) })
+        }
+    }
+
+    /// A server that raises its limit later: calls after it share the connection up to the new
+    /// limit, and only a call past that opens another.
+    @Test("a server that raises its limit: later calls use the same connection up to the new limit")
+    func raisedLimit() async throws {
+        try await Self.withRawPeer { peer, transport, _ in
+            async let first = Self.open(on: transport)
+            try await runBlocking {
+                try peer.accept()
+                try peer.handshake(maxConcurrentStreams: 1)
+            }
+            var streams = [try await first]
+            try await runBlocking {
+                try peer.readHeaders(of: [1])
+                try peer.send(type: RawPeer.settings, payload: RawPeer.maxConcurrentStreams(3))
+                try peer.readUntil { type, flags, _ in type == RawPeer.settings && flags & 1 != 0 }
+            }
+            // A task: a call sent to another connection would wait for it, which the peer does
+            // not answer yet; cancelled if the HEADERS do not come.
+            let more = Task { [try await Self.open(on: transport), try await Self.open(on: transport)] }
+            defer { more.cancel() }
+            try await runBlocking { try peer.readHeaders(of: [3, 5]) }
+            streams += try await more.value
+            #expect(transport.connectionCount == 1)
+            #expect(transport.streamCounts == (reserved: 3, admitted: 3))
+            // Past the new limit: another connection.
+            async let fourth = Self.open(on: transport)
+            let second = try await runBlocking {
+                let second = try peer.acceptAnother()
+                try second.handshake(maxConcurrentStreams: 3)
+                try second.readHeaders(of: [1])
+                return second
+            }
+            streams.append(try await fourth)
+            #expect(transport.connectionCount == 2)
+            peer.closeConnection()
+            second.close()
+            for stream in streams { _ = try await Self.status(of: stream) }
+            #expect(await eventually { transport.streamCounts == (reserved: 0, admitted: 0) })
+        }
+    }
+
+    /// Streams admitted under the server's old limit but submitted after it lowered it wait in
+    /// nghttp2's queue; when the connection then dies their HEADERS never left.
     @Test("streams whose HEADERS were still queued when the connection died are marked unprocessed")
     func queuedStreamsAreUnprocessed() async throws {
         try await Self.withQueuedStreams { peer, sent, queued in
@@ -113,51 +193,63 @@ struct HTTP2ClientStreamLimitTests {
 
     /// Runs `body` with a raw peer and a client connected to it that has one stream open (`sent`,
     /// its HEADERS read by the peer) and two more queued in nghttp2 behind a limit the peer
-    /// lowered to one (`queued`: submitted, their HEADERS not sent).
+    /// lowered to one (`queued`: submitted, their HEADERS not sent). The pool follows the
+    /// server's limit, so the two must be admitted before the client reads the new SETTINGS and
+    /// submitted after: the peer sends them while the client's loop is held, the calls are
+    /// admitted meanwhile and their submission queued on the loop, which once released reads
+    /// the SETTINGS (I/O first in a tick) before it runs that work.
     static func withQueuedStreams(
         _ body: (RawPeer, _ sent: ClientTransportStream, _ queued: [ClientTransportStream]) async throws -> Void
     ) async throws {
-        let peer = try RawPeer()
-        defer { peer.close() }
-        let group = try EventLoopGroup(threads: 1)
-        let transport = try HTTP2ClientTransport(targets: ["127.0.0.1:\(peer.port)"], group: group)
-        let open: @Sendable () async throws -> ClientTransportStream = {
-            try await transport.openStream(path: Echo.chat.path, metadata: Metadata(), deadline: nil)
-        }
-        do {
-            async let first = open()
+        try await withRawPeer { peer, transport, group in
+            async let first = open(on: transport)
             try await runBlocking {
                 try peer.accept()
-                try peer.readUntil { type, _, _ in type == RawPeer.settings }
-                try peer.send(type: RawPeer.settings, payload: RawPeer.maxConcurrentStreams(100))
-                try peer.send(type: RawPeer.settings, flags: 1)
+                try peer.handshake(maxConcurrentStreams: 100)
             }
             let sent = try await first
+            try await runBlocking { try peer.readHeaders(of: [1]) }
+            let hold = await LoopHold(group.next())
+            defer { hold.release() }
+            try #require(hold.holding)
+            // Down to one stream (the one open): waiting in the client's receive buffer, read in
+            // the first tick after the loop is released.
             try await runBlocking {
-                try peer.readUntil { type, _, stream in type == RawPeer.headers && stream == 1 }
-                // Down to one stream (the one open), acknowledged: later streams queue in nghttp2.
                 try peer.send(type: RawPeer.settings, payload: RawPeer.maxConcurrentStreams(1))
-                try peer.readUntil { type, flags, _ in type == RawPeer.settings && flags & 1 != 0 }
+                try peer.awaitDelivery()
             }
-            let queued = [try await open(), try await open()]
+            let queued = [try await open(on: transport), try await open(on: transport)]
+            #expect(transport.streamCounts == (reserved: 3, admitted: 3))
+            hold.release()
             // Both streams were handed to the loop before the PING left, so they were submitted by
             // the time it is answered; their HEADERS must not have come.
-            let headersMeanwhile = try await runBlocking {
-                try peer.send(type: RawPeer.ping, payload: [UInt8](repeating: 7, count: 8))
-                var headers = 0
-                try peer.readUntil { type, flags, _ in
-                    if type == RawPeer.headers { headers += 1 }
-                    return type == RawPeer.ping && flags & 1 != 0
-                }
-                return headers
-            }
+            let headersMeanwhile = try await runBlocking { try peer.ping { type, _ in type == RawPeer.headers } }
             #expect(headersMeanwhile == 0)
             try await body(peer, sent, queued)
+        }
+    }
+
+    /// Runs `body` with a raw peer and a client transport targeting it, on one loop (`group`);
+    /// then closes the peer, which ends whatever the client still has there, and the client.
+    static func withRawPeer(
+        _ body: (RawPeer, HTTP2ClientTransport, EventLoopGroup) async throws -> Void
+    ) async throws {
+        let peer = try RawPeer()
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(targets: ["127.0.0.1:\(peer.port)"], group: group)
+        do {
+            try await body(peer, transport, group)
         } catch {
             Issue.record(error)
         }
+        peer.close()
         await transport.close()
         await group.shutdown()
+    }
+
+    /// Opens a call (without deadline) on `transport`.
+    static func open(on transport: HTTP2ClientTransport) async throws -> ClientTransportStream {
+        try await transport.openStream(path: Echo.chat.path, metadata: Metadata(), deadline: nil)
     }
 
     static func status(of stream: ClientTransportStream) async throws -> (status: RPCStatus, trailers: Metadata) {
@@ -168,9 +260,10 @@ struct HTTP2ClientStreamLimitTests {
     }
 }
 
-/// The server end of one HTTP/2 connection, driven frame by frame by a test on blocking sockets
-/// (run it inside `runBlocking`): it writes the frames it is told to and reads the client's
-/// frames by their headers. Every read is bounded by a receive timeout.
+/// The server end of a client's HTTP/2 connections, driven frame by frame by a test on blocking
+/// sockets (run it inside `runBlocking`): it writes the frames it is told to and reads the
+/// client's frames by their headers. `send`, `readUntil` and the like act on the first
+/// connection (`accept`); `acceptAnother` returns each further one. Every wait is bounded.
 final class RawPeer: Sendable {
     static let headers: UInt8 = 0x1
     static let settings: UInt8 = 0x4
@@ -178,7 +271,9 @@ final class RawPeer: Sendable {
     static let goAway: UInt8 = 0x7
 
     private let listener: Int32
-    private let connection = Locked<Int32>(-1)
+    private let first = Connection()
+    /// The connections after the first, closed with the peer.
+    private let others = Locked<[Connection]>([])
     let port: Int
 
     init() throws {
@@ -206,67 +301,188 @@ final class RawPeer: Sendable {
         [0, 3, UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
     }
 
-    /// Accepts the client's connection (waiting at most 10 s) and reads its preface.
+    /// Accepts the client's first connection (waiting at most 10 s) and reads its preface.
     func accept() throws {
-        var poll = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-        guard Glibc.poll(&poll, 1, 10_000) == 1 else { throw RawError("no connection within 10 s") }
-        let fd = Glibc.accept(listener, nil, nil)
-        guard fd >= 0 else { throw RawError("accept failed: errno \(errno)") }
-        RawHTTP2Client.setReceiveTimeout(fd, seconds: 10)
-        connection.withLock { $0 = fd }
-        let preface = try read(count: RawHTTP2Client.preface.count)
-        guard preface == RawHTTP2Client.preface else { throw RawError("not an HTTP/2 preface") }
+        try first.accept(from: listener)
+    }
+
+    /// Accepts another connection of the client (waiting at most 10 s) and reads its preface.
+    func acceptAnother() throws -> Connection {
+        let connection = Connection()
+        others.withLock { $0.append(connection) }
+        try connection.accept(from: listener)
+        return connection
+    }
+
+    func handshake(maxConcurrentStreams: UInt32) throws {
+        try first.handshake(maxConcurrentStreams: maxConcurrentStreams)
     }
 
     func send(type: UInt8, flags: UInt8 = 0, stream: UInt32 = 0, payload: [UInt8] = []) throws {
-        let length = payload.count
-        let frame = [UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff), type, flags,
-                     UInt8(stream >> 24 & 0x7f), UInt8(stream >> 16 & 0xff), UInt8(stream >> 8 & 0xff), UInt8(stream & 0xff)]
-            + payload
-        let fd = connection.value
-        var offset = 0
-        while offset < frame.count {
-            let written = frame.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, frame.count - offset, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { throw RawError("send failed: errno \(errno)") }
-            offset += written
-        }
+        try first.send(type: type, flags: flags, stream: stream, payload: payload)
     }
 
-    /// Reads the client's frames until `done(type, flags, stream)` holds for one.
     func readUntil(_ done: (UInt8, UInt8, UInt32) -> Bool) throws {
-        for _ in 0..<1_000 {
-            let header = try read(count: 9)
-            let length = Int(header[0]) << 16 | Int(header[1]) << 8 | Int(header[2])
-            let stream = (UInt32(header[5]) << 24 | UInt32(header[6]) << 16 | UInt32(header[7]) << 8 | UInt32(header[8])) & 0x7fff_ffff
-            _ = try read(count: length)
-            if done(header[3], header[4], stream) { return }
-        }
-        throw RawError("the awaited frame did not come")
+        try first.readUntil(done)
     }
 
-    private func read(count: Int) throws -> [UInt8] {
-        let fd = connection.value
-        var bytes = [UInt8](repeating: 0, count: count)
-        var offset = 0
-        while offset < count {
-            let received = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, count - offset, 0) }
-            guard received > 0 else { throw RawError(received == 0 ? "the client closed" : "recv failed: errno \(errno)") }
-            offset += received
-        }
-        return bytes
+    func awaitDelivery() throws {
+        try first.awaitDelivery()
     }
 
-    /// Closes the accepted connection (the client sees the peer close).
+    func readHeaders(of streams: Set<UInt32>) throws {
+        try first.readHeaders(of: streams)
+    }
+
+    func ping(counting counted: (UInt8, UInt32) -> Bool) throws -> Int {
+        try first.ping(counting: counted)
+    }
+
+    /// Closes the first connection (the client sees the peer close).
     func closeConnection() {
-        let fd = connection.withLock { fd in
-            defer { fd = -1 }
-            return fd
-        }
-        if fd >= 0 { Glibc.close(fd) }
+        first.close()
     }
 
+    /// Closes every connection and the listener (connections not accepted yet are reset).
     func close() {
-        closeConnection()
+        first.close()
+        for connection in others.value { connection.close() }
         Glibc.close(listener)
+    }
+
+    /// One connection accepted from the client.
+    final class Connection: Sendable {
+        private let fd = Locked<Int32>(-1)
+
+        fileprivate func accept(from listener: Int32) throws {
+            var poll = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard Glibc.poll(&poll, 1, 10_000) == 1 else { throw RawError("no connection within 10 s") }
+            let accepted = Glibc.accept(listener, nil, nil)
+            guard accepted >= 0 else { throw RawError("accept failed: errno \(errno)") }
+            RawHTTP2Client.setReceiveTimeout(accepted, seconds: 10)
+            fd.withLock { $0 = accepted }
+            let preface = try read(count: RawHTTP2Client.preface.count)
+            guard preface == RawHTTP2Client.preface else { throw RawError("not an HTTP/2 preface") }
+        }
+
+        /// Reads the client's SETTINGS, answers with SETTINGS_MAX_CONCURRENT_STREAMS =
+        /// `maxConcurrentStreams` and the acknowledgement, and reads the client's (which comes
+        /// before any stream's HEADERS: the client is ready only once it read the SETTINGS).
+        func handshake(maxConcurrentStreams: UInt32) throws {
+            try readUntil { type, flags, _ in type == RawPeer.settings && flags & 1 == 0 }
+            try send(type: RawPeer.settings, payload: RawPeer.maxConcurrentStreams(maxConcurrentStreams))
+            try send(type: RawPeer.settings, flags: 1)
+            try readUntil { type, flags, _ in type == RawPeer.settings && flags & 1 != 0 }
+        }
+
+        func send(type: UInt8, flags: UInt8 = 0, stream: UInt32 = 0, payload: [UInt8] = []) throws {
+            let length = payload.count
+            let frame = [UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff), type, flags,
+                         UInt8(stream >> 24 & 0x7f), UInt8(stream >> 16 & 0xff), UInt8(stream >> 8 & 0xff), UInt8(stream & 0xff)]
+                + payload
+            let fd = fd.value
+            var offset = 0
+            while offset < frame.count {
+                let written = frame.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, frame.count - offset, Int32(MSG_NOSIGNAL)) }
+                guard written > 0 else { throw RawError("send failed: errno \(errno)") }
+                offset += written
+            }
+        }
+
+        /// Reads the client's frames until `done(type, flags, stream)` holds for one.
+        func readUntil(_ done: (UInt8, UInt8, UInt32) -> Bool) throws {
+            for _ in 0..<1_000 {
+                let header = try read(count: 9)
+                let length = Int(header[0]) << 16 | Int(header[1]) << 8 | Int(header[2])
+                let stream = (UInt32(header[5]) << 24 | UInt32(header[6]) << 16 | UInt32(header[7]) << 8 | UInt32(header[8])) & 0x7fff_ffff
+                _ = try read(count: length)
+                if done(header[3], header[4], stream) { return }
+            }
+            throw RawError("the awaited frame did not come")
+        }
+
+        /// Waits (at most 2 s) until the client's kernel acknowledged all that was sent: then it
+        /// is in the client's receive buffer, whatever the client's loop is doing.
+        func awaitDelivery() throws {
+            let fd = fd.value
+            for _ in 0..<2_000 {
+                var unacknowledged: Int32 = 0
+                guard ioctl(fd, UInt(TIOCOUTQ), &unacknowledged) == 0 else { throw RawError("ioctl failed: errno \(errno)") }
+                if unacknowledged == 0 { return }
+                usleep(1_000)
+            }
+            throw RawError("the client's kernel did not acknowledge within 2 s")
+        }
+
+        /// Reads the client's frames until HEADERS came on each of `streams`.
+        func readHeaders(of streams: Set<UInt32>) throws {
+            var missing = streams
+            try readUntil { type, _, stream in
+                if type == RawPeer.headers { missing.remove(stream) }
+                return missing.isEmpty
+            }
+        }
+
+        /// Sends a PING and reads the client's frames up to its acknowledgement; returns how many
+        /// of them `counted(type, stream)` selects. Work handed to the client's loop before the
+        /// PING left was done by the time it is answered.
+        func ping(counting counted: (UInt8, UInt32) -> Bool) throws -> Int {
+            try send(type: RawPeer.ping, payload: [UInt8](repeating: 7, count: 8))
+            var count = 0
+            try readUntil { type, flags, stream in
+                if type == RawPeer.ping, flags & 1 != 0 { return true }
+                if counted(type, stream) { count += 1 }
+                return false
+            }
+            return count
+        }
+
+        private func read(count: Int) throws -> [UInt8] {
+            let fd = fd.value
+            var bytes = [UInt8](repeating: 0, count: count)
+            var offset = 0
+            while offset < count {
+                let received = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, count - offset, 0) }
+                guard received > 0 else {
+                    if received == 0 { throw RawError("the client closed") }
+                    throw RawError(errno == EAGAIN ? "nothing came from the client within 10 s" : "recv failed: errno \(errno)")
+                }
+                offset += received
+            }
+            return bytes
+        }
+
+        /// Closes the connection (the client sees the peer close).
+        func close() {
+            let fd = fd.withLock { fd in
+                defer { fd = -1 }
+                return fd
+            }
+            if fd >= 0 { Glibc.close(fd) }
+        }
+    }
+}
+
+/// Holds an event loop: a closure on it waits until `release` (at most 10 s), so work handed to
+/// the loop meanwhile and I/O that arrives wait too.
+final class LoopHold: Sendable {
+    private static let starting = 0, held = 1, released = 2
+    private let state = Atomic<Int>(LoopHold.starting)
+
+    /// Returns once the loop is held, or after 10 s without (then `holding` is false).
+    init(_ loop: EventLoop) async {
+        loop.execute { [self] in
+            guard state.compareExchange(expected: Self.starting, desired: Self.held, ordering: .acquiringAndReleasing).exchanged
+            else { return }
+            let until = ContinuousClock.now.advanced(by: .seconds(10))
+            while state.load(ordering: .acquiring) != Self.released, ContinuousClock.now < until { usleep(1_000) }
+        }
+        _ = await eventually { state.load(ordering: .acquiring) != Self.starting }
+    }
+
+    var holding: Bool { state.load(ordering: .acquiring) == Self.held }
+
+    func release() {
+        state.store(Self.released, ordering: .releasing)
     }
 }

@@ -67,12 +67,19 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         try? startSession()
     }
 
+    /// Every SETTINGS from the server (nghttp2 has applied it): the first makes the connection
+    /// ready; each tells the pool the stream limit now in effect, which a server may lower or
+    /// raise at any time.
     override func sessionSettingsReceived() {
-        guard !ready, !isClosed else { return }
+        guard !isClosed else { return }
+        let limit = session.map { Int($0.remoteMaxConcurrentStreams) } ?? 100
+        guard !ready else {
+            pool.limitChanged(self, maxConcurrentStreams: limit)
+            return
+        }
         ready = true
         connectTimer?.cancel()
         connectTimer = nil
-        let limit = session.map { Int($0.remoteMaxConcurrentStreams) } ?? 100
         pool.connectionReady(self, maxConcurrentStreams: limit)
         readiness.succeed()
     }

@@ -12,13 +12,15 @@ final class ConnectionPool: Sendable {
         let connection: ClientConnection
         /// Calls that picked this connection and have not ended (admitted or not yet).
         var reserved = 0
-        /// Reserved calls admitted to start a stream (`admit`): never more than `limit`, so
-        /// nghttp2 does not hold a stream back behind the server's limit (behind long-lived
-        /// watches, it could wait forever). A server that lowers its limit later, below the
-        /// streams admitted, still has them wait in nghttp2's queue; a GOAWAY or the
-        /// connection's end fails them as unprocessed.
+        /// Reserved calls admitted to start a stream (`admit`): only while fewer than `limit`,
+        /// so nghttp2 does not hold a stream back behind the server's limit (behind long-lived
+        /// watches, it could wait forever). A server that lowers its limit below the streams
+        /// admitted keeps them (HTTP/2 lets them finish); no call is admitted here again until
+        /// fewer than the new limit are. A stream admitted before a lower limit arrived but
+        /// submitted after it still waits in nghttp2's queue; a GOAWAY or the connection's end
+        /// fails it as unprocessed.
         var admitted = 0
-        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS as its first SETTINGS announced it; until
+        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS as its latest SETTINGS announced it; until
         /// this connection learns it, the target's last known value, or no limit: calls made
         /// while connecting all reserve this connection, and those past the limit it learns are
         /// not admitted and pick again.
@@ -38,6 +40,8 @@ final class ConnectionPool: Sendable {
         var backoffUntil: ContinuousClock.Instant?
         var nextDelay: Duration
         var lastError: RPCError?
+        /// The stream limit the target's server announced last, on any of its connections: a
+        /// new connection starts with it.
         var knownLimit: Int?
         /// The resolution of the name under way, which calls that need it wait for.
         var resolution: ReadinessLatch?
@@ -248,17 +252,35 @@ final class ConnectionPool: Sendable {
 
     // MARK: From connections (their loops)
 
+    /// `connection` got the server's first SETTINGS, which announced `maxConcurrentStreams`.
     func connectionReady(_ connection: ClientConnection, maxConcurrentStreams: Int) {
         state.withLock { state in
             let key = ObjectIdentifier(connection)
             for index in state.targets.indices where state.targets[index].entries[key] != nil {
-                state.targets[index].entries[key]!.limit = max(1, maxConcurrentStreams)
-                state.targets[index].knownLimit = max(1, maxConcurrentStreams)
+                Self.learn(&state.targets[index], key, limit: maxConcurrentStreams)
                 state.targets[index].backoffUntil = nil
                 state.targets[index].nextDelay = configuration.backoff.initial
                 state.targets[index].lastError = nil
             }
         }
+    }
+
+    /// The server behind the ready `connection` sent SETTINGS again; its stream limit is now
+    /// `maxConcurrentStreams`. Lowered below the streams admitted, they go on and `admit` and
+    /// `pick` pass the connection over until enough of them ended; raised, it takes more.
+    func limitChanged(_ connection: ClientConnection, maxConcurrentStreams: Int) {
+        state.withLock { state in
+            let key = ObjectIdentifier(connection)
+            for index in state.targets.indices where state.targets[index].entries[key] != nil {
+                Self.learn(&state.targets[index], key, limit: maxConcurrentStreams)
+            }
+        }
+    }
+
+    /// Records the stream limit the server of `target` announced on the connection `key`.
+    private static func learn(_ target: inout Target, _ key: ObjectIdentifier, limit: Int) {
+        target.entries[key]!.limit = max(1, limit)
+        target.knownLimit = max(1, limit)
     }
 
     func connectionDraining(_ connection: ClientConnection) {
@@ -268,9 +290,9 @@ final class ConnectionPool: Sendable {
     /// Whether a call that reserved `connection` (now ready) may start its stream: true when
     /// fewer than the server's limit are admitted (the call is then admitted). Otherwise the
     /// reservation is released: the call picks again, and since a connection whose admitted
-    /// streams reach its limit also has that many reservations, `pick` passes it over while it
-    /// is full. Also true when the pool no longer lists the connection (it closed: `attach`
-    /// then fails the call as unprocessed).
+    /// streams reach its limit (or exceed it, lowered by the server since) also has that many
+    /// reservations, `pick` passes it over while it is full. Also true when the pool no longer
+    /// lists the connection (it closed: `attach` then fails the call as unprocessed).
     func admit(on connection: ClientConnection) -> Bool {
         update(connection) { entry in
             if entry.admitted < entry.limit {
