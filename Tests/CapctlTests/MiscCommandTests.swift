@@ -15,10 +15,10 @@ import Testing
             let info = try await cluster.ok(["cluster-info"])
             #expect(info == """
                 API server: \(cluster.address) (SERVING)
-                  pods: 4
-                  replicationcontrollers: 1
-                  services: 1
-                  endpoints: 1
+                  pods: 4 (all namespaces)
+                  replicationcontrollers: 1 (all namespaces)
+                  services: 1 (all namespaces)
+                  endpoints: 1 (all namespaces)
                   minions: 2
 
                 """)
@@ -38,7 +38,7 @@ import Testing
             cluster.host.health.setStatus(.notServing)
             let info = try await cluster.capctl(["cluster-info"])
             #expect(info.code == 1, "\(info)")
-            #expect(info.out.hasPrefix("API server: \(cluster.address) (NOT_SERVING)\n  pods: 0\n"), "\(info)")
+            #expect(info.out.hasPrefix("API server: \(cluster.address) (NOT_SERVING)\n  pods: 0 (all namespaces)\n"), "\(info)")
             #expect(info.err.contains("the API server is NOT_SERVING"), "\(info)")
             let version = try await cluster.capctl(["version"])
             #expect(version.out.contains("Server: \(cluster.address) NOT_SERVING (API capstan.v1)"), "\(version)")

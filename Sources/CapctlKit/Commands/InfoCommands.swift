@@ -25,7 +25,7 @@ struct ClusterInfoCommand: AsyncParsableCommand {
             for kind in Kind.allCases {
                 do {
                     let count = try await Self.count(kind.resource, connection: connection)
-                    console.line("  \(kind.plural): \(count)")
+                    console.line("  \(kind.plural): \(count)\(kind.isNamespaced ? " (all namespaces)" : "")")
                 } catch let error as RPCError {
                     throw CapctlError.server(error, context: "listing \(kind.plural)")
                 }
