@@ -48,9 +48,19 @@ struct CallRunner: Sendable {
     let session = ReadSession()
 
     /// The request metadata of a call: the token, and `ReadAfter` with `readAfter` unless it is 0.
-    func metadata(readAfter: Int64) -> Metadata {
+    /// INVALID_ARGUMENT for a token a header cannot carry: sent anyway, a server drops such a
+    /// field (as gRPC requires) and the call would fail as unauthenticated, for no clear reason.
+    func metadata(readAfter: Int64) throws(RPCError) -> Metadata {
         var metadata = Metadata()
-        if let token = options.token { try? metadata.add("authorization", "Bearer \(token)") }
+        if let token = options.token {
+            do {
+                try metadata.add("authorization", "Bearer \(token)")
+            } catch {
+                throw RPCError(
+                    code: .invalidArgument,
+                    message: "the client's token cannot be sent: a token holds printable ASCII characters only (0x20–0x7E)")
+            }
+        }
         if readAfter > 0 { try? metadata.add(ReadAfter.key, String(readAfter)) }
         return metadata
     }
@@ -83,7 +93,7 @@ struct CallRunner: Sendable {
             }
             let sent = idempotency == .idempotent ? session.revision : 0
             do {
-                return try await attempt(CallOptions(timeout: remaining, metadata: metadata(readAfter: sent)))
+                return try await attempt(CallOptions(timeout: remaining, metadata: try metadata(readAfter: sent)))
             } catch let error as RPCError
                 where !forgotten && sent > 0 && error.trailers.first(ReadAfter.rejectedKey) != nil
             {

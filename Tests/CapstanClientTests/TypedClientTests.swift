@@ -148,8 +148,15 @@ struct TypedClientTests {
             #expect(await rpcError { _ = try await anonymous.pods.get(name: "p") }.code == .unauthenticated)
             let wrong = try CapstanClient(servers: [server.address], options: clientOptions { $0.token = "nope" })
             #expect(await rpcError { _ = try await wrong.pods.list() }.code == .unauthenticated)
+            // A token a header cannot carry fails the call before it is sent, saying why (sent,
+            // the server would drop the field and answer UNAUTHENTICATED).
+            let unsendable = try CapstanClient(servers: [server.address], options: clientOptions { $0.token = "s3cret\n" })
+            let refused = await rpcError { _ = try await unsendable.pods.list() }
+            #expect(refused.code == .invalidArgument)
+            #expect(refused.message.contains("the client's token cannot be sent"), "\(refused)")
             await anonymous.close()
             await wrong.close()
+            await unsendable.close()
         }
     }
 
