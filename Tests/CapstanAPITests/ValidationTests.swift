@@ -186,6 +186,10 @@ struct ValidationTests {
         service.spec.protocol = .unrecognized(7)
         service.spec.containerPort = 65536
         #expect(Set(paths(defaulted(service).validate())) == ["spec.port", "spec.protocol", "spec.container_port"])
+        // A bad port with no container port is reported once: not again as the container port it would default.
+        service.spec.port = 70_000
+        service.spec.containerPort = 0
+        #expect(Set(paths(defaulted(service).validate())) == ["spec.port", "spec.protocol"])
     }
 
     @Test("controllers: the template's labels must match the selector; the template spec is a pod spec")

@@ -45,12 +45,13 @@ extension Minion {
 }
 
 extension Service {
-    /// Namespace "default", protocol TCP, session affinity NONE, container port = port.
+    /// Namespace "default", protocol TCP, session affinity NONE, container port = port (when the
+    /// port is one: a copy of a bad port would be reported twice, once for a field not set).
     public mutating func applyDefaults() {
         defaultNamespaceIfEmpty()
         if spec.protocol == .unspecified { spec.protocol = .tcp }
         if spec.sessionAffinity == .unspecified { spec.sessionAffinity = .none }
-        if spec.containerPort == 0 { spec.containerPort = spec.port }
+        if spec.containerPort == 0 && (1...65_535).contains(spec.port) { spec.containerPort = spec.port }
     }
 }
 
