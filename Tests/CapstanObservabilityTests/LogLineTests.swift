@@ -54,11 +54,12 @@ struct LogLineTests {
         ])
     }
 
-    @Test("json: one valid object per line with the metadata as string fields")
+    @Test("json: one valid object per line with the metadata as string fields, numbers as numbers")
     func json() throws {
         let sink = LineSink()
         logger(.json, sink).warning("rpc", metadata: [
             "rpc.code": "DEADLINE_EXCEEDED", "rpc.error": "tab\there \"quoted\" \u{1}", "list": ["a", "b"],
+            "rpc.latency_ms": .stringConvertible(LogNumber(formatted: "0.137")), "count": .stringConvertible(LogNumber(42)),
         ])
         let line = try #require(sink.all.first)
         #expect(!line.contains("\n"))
@@ -70,5 +71,11 @@ struct LogLineTests {
         #expect(object["rpc.code"] as? String == "DEADLINE_EXCEEDED")
         #expect(object["rpc.error"] as? String == "tab\there \"quoted\" \u{1}")
         #expect(object["list"] as? [String] == ["a", "b"])
+        #expect((object["rpc.latency_ms"] as? NSNumber)?.doubleValue == 0.137, "\(line)")
+        #expect((object["count"] as? NSNumber)?.intValue == 42, "\(line)")
+        // Text lines show the number as it is.
+        let text = LineSink()
+        logger(.text, text).warning("rpc", metadata: ["rpc.latency_ms": .stringConvertible(LogNumber(formatted: "0.137"))])
+        #expect(text.all.first?.hasSuffix(" rpc.latency_ms=0.137") == true, "\(text.all)")
     }
 }

@@ -6,8 +6,11 @@ import Testing
 @Suite("Request logs", .timeLimit(.minutes(1)))
 struct RequestLogTests {
     private func string(_ record: CapturedRecord, _ key: String) -> String? {
-        guard case .string(let value)? = record.metadata[key] else { return nil }
-        return value
+        switch record.metadata[key] {
+        case .string(let value)?: return value
+        case .stringConvertible(let value)?: return value.description
+        default: return nil
+        }
     }
 
     @Test(

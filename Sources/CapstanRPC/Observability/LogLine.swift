@@ -85,6 +85,7 @@ public enum LogLine {
     private static func json(_ value: Logger.MetadataValue) -> String {
         switch value {
         case .string(let text): jsonString(text)
+        case .stringConvertible(let number as LogNumber): number.description
         case .stringConvertible(let value): jsonString(value.description)
         case .array(let values): "[" + values.map(json).joined(separator: ",") + "]"
         case .dictionary(let entries):
@@ -117,4 +118,16 @@ public enum LogLine {
         let text = String(value, radix: 16)
         return String(repeating: "0", count: max(digits - text.count, 0)) + text
     }
+}
+
+/// A number as log metadata (`.stringConvertible(LogNumber(…))`): written as is in text lines,
+/// and as a JSON number, not a string, in JSON lines.
+public struct LogNumber: CustomStringConvertible, Sendable {
+    public let description: String
+
+    /// An integer.
+    public init(_ value: some BinaryInteger) { description = String(value) }
+
+    /// A number already formatted as JSON allows (digits, at most one `.`, an optional `-`).
+    public init(formatted: String) { description = formatted }
 }

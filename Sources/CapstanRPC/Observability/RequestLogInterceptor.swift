@@ -91,12 +91,12 @@ public struct RequestLogInterceptor: ServerInterceptor {
         var metadata: Logger.Metadata = [
             "rpc.method": .string(call.path),
             "rpc.code": .string(call.status.code.description),
-            "rpc.latency_ms": .string(milliseconds(call.latency)),
+            "rpc.latency_ms": .stringConvertible(LogNumber(formatted: milliseconds(call.latency))),
         ]
         if !call.peer.isEmpty { metadata["rpc.peer"] = .string(call.peer) }
         if call.method.kind != .unary {
-            metadata["rpc.messages_received"] = .string(String(call.messagesReceived))
-            metadata["rpc.messages_sent"] = .string(String(call.messagesSent))
+            metadata["rpc.messages_received"] = .stringConvertible(LogNumber(call.messagesReceived))
+            metadata["rpc.messages_sent"] = .stringConvertible(LogNumber(call.messagesSent))
         }
         if call.status.code != .ok { metadata["rpc.error"] = .string(call.status.message) }
         return metadata
