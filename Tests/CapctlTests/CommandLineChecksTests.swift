@@ -134,4 +134,45 @@ import Testing
             code: .unavailable, message: "store unavailable: etcd: no target is reachable; last error: connection refused; retry"))
         #expect(!store.contains("is the API server running?"), "\(store)")
     }
+
+    /// `describe pod` shows every part of a container a person sets, and the pod's volumes.
+    @Test(.timeLimit(.minutes(1)))
+    func describeShowsEveryContainerPart() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            try await cluster.ok(["create", "-f", "-"], stdin: """
+                kind: Pod
+                metadata: {name: full}
+                spec:
+                  volumes:
+                  - {name: scratch, emptyDir: {}}
+                  - {name: logs, hostDir: {path: /var/log}}
+                  containers:
+                  - name: app
+                    image: app:1
+                    workingDir: /srv
+                    resources: {cpuMillis: 250, memoryBytes: 134217728}
+                    volumeMounts:
+                    - {name: scratch, mountPath: /tmp}
+                    - {name: logs, mountPath: /logs, readOnly: true}
+                    livenessProbe: {httpGet: {path: /healthz, port: 8080}, initialDelaySeconds: 5, periodSeconds: 10}
+                  - name: side
+                    image: side:1
+                    livenessProbe: {exec: {command: [cat, /ok]}}
+                """)
+            let text = try await cluster.ok(["describe", "pod", "full"])
+            for expected in [
+                "    Working Dir:  /srv\n", "    Resources:    cpu 250m, memory 128Mi\n", "    Mount:        scratch at /tmp\n",
+                "    Mount:        logs at /logs (read-only)\n",
+                "    Liveness:     http-get http://<pod IP>:8080/healthz delay=5s period=10s\n",
+                "    Liveness:     exec [cat /ok]\n",
+                "Volumes:\n  scratch: empty directory (lives as long as the pod)\n  logs: host directory /var/log\n",
+            ] {
+                #expect(text.contains(expected), "\(expected) in:\n\(text)")
+            }
+            // A minion that states no capacity shows none, not zeros; one that states some, only that.
+            try await cluster.ok(["create", "-f", "-"], stdin: "kind: Minion\nmetadata: {name: bare}\n---\nkind: Minion\nmetadata: {name: some}\nspec: {capacity: {pods: 10}}\n")
+            #expect(try await cluster.ok(["describe", "minion", "bare"]).contains("Capacity:            <none>\n"))
+            #expect(try await cluster.ok(["describe", "minion", "some"]).contains("Capacity:            pods 10\n"))
+        }
+    }
 }

@@ -55,6 +55,7 @@ struct DescribeCommand: AsyncParsableCommand {
         text.field("Restart Policy", displayName(policy))
         if !pod.spec.nodeSelector.isEmpty { text.field("Node Selector", formatLabels(pod.spec.nodeSelector)) }
         text.containers(pod.spec.containers, statuses: pod.status.containerStatuses)
+        text.volumes(pod.spec.volumes)
         if pod.spec.host.isEmpty {
             text.field("Minion", "<unassigned>")
         } else {
@@ -73,6 +74,7 @@ struct DescribeCommand: AsyncParsableCommand {
         text.field("Replicas", "\(rc.status.replicas) current / \(rc.spec.replicas) desired")
         text.field("Pod Template Labels", formatLabels(rc.spec.template.metadata.labels))
         text.containers(rc.spec.template.spec.containers, statuses: [])
+        text.volumes(rc.spec.template.spec.volumes)
         var request = ListRequest()
         request.namespace = rc.metadata.namespace
         request.labelSelector = formatLabels(rc.spec.selector)
@@ -116,10 +118,13 @@ struct DescribeCommand: AsyncParsableCommand {
         text.field("Status", minion.readiness)
         text.field("Address", minion.spec.address)
         if minion.spec.kubeletPort != 0 { text.field("Kubelet Port", String(minion.spec.kubeletPort)) }
+        // Only what is set, as `get -o wide` shows it: 0 means not stated, not none.
         let capacity = minion.spec.capacity
-        text.field(
-            "Capacity",
-            "cpu \(capacity.cpuMillis)m, memory \(formatBytes(capacity.memoryBytes)), pods \(capacity.pods)")
+        var stated: [String] = []
+        if capacity.cpuMillis != 0 { stated.append("cpu \(capacity.cpuMillis)m") }
+        if capacity.memoryBytes != 0 { stated.append("memory \(formatBytes(capacity.memoryBytes))") }
+        if capacity.pods != 0 { stated.append("pods \(capacity.pods)") }
+        text.field("Capacity", stated.joined(separator: ", "))
         if !minion.status.conditions.isEmpty {
             text.relatedTable(
                 "Conditions", ["TYPE", "STATUS", "REASON", "MESSAGE"],
@@ -167,6 +172,7 @@ struct Description {
             line("    Image:        \(container.image)")
             if !container.command.isEmpty { line("    Command:      \(container.command.joined(separator: " "))") }
             if !container.args.isEmpty { line("    Args:         \(container.args.joined(separator: " "))") }
+            if !container.workingDir.isEmpty { line("    Working Dir:  \(container.workingDir)") }
             if !container.ports.isEmpty {
                 let ports = container.ports.map { port -> String in
                     let proto = port.protocol == .unspecified ? Protocol.tcp : port.protocol
@@ -177,6 +183,17 @@ struct Description {
                 line("    Ports:        \(ports.joined(separator: ", "))")
             }
             for env in container.env { line("    Env:          \(env.name)=\(env.value)") }
+            let resources = container.resources
+            if resources.cpuMillis != 0 || resources.memoryBytes != 0 {
+                var limits: [String] = []
+                if resources.cpuMillis != 0 { limits.append("cpu \(resources.cpuMillis)m") }
+                if resources.memoryBytes != 0 { limits.append("memory \(formatBytes(resources.memoryBytes))") }
+                line("    Resources:    \(limits.joined(separator: ", "))")
+            }
+            for mount in container.volumeMounts {
+                line("    Mount:        \(mount.name) at \(mount.mountPath)\(mount.readOnly ? " (read-only)" : "")")
+            }
+            if container.hasLivenessProbe { line("    Liveness:     \(Self.probe(container.livenessProbe))") }
             if let status = statuses.first(where: { $0.name == container.name }) {
                 let state: String =
                     switch status.state {
@@ -189,6 +206,38 @@ struct Description {
                 line("    Ready:        \(status.ready)")
                 line("    Restarts:     \(status.restartCount)")
             }
+        }
+    }
+
+    /// A probe in one line: its check, then its timing where set.
+    static func probe(_ probe: Probe) -> String {
+        var text: String
+        switch probe.handler {
+        case .httpGet(let get)?: text = "http-get http://\(get.host.isEmpty ? "<pod IP>" : get.host):\(get.port)\(get.path.isEmpty ? "/" : get.path)"
+        case .tcpSocket(let socket)?: text = "tcp-socket :\(socket.port)"
+        case .exec(let exec)?: text = "exec [\(exec.command.joined(separator: " "))]"
+        case nil: text = "<no check>"
+        }
+        let timing = [
+            ("delay", probe.initialDelaySeconds, "s"), ("timeout", probe.timeoutSeconds, "s"), ("period", probe.periodSeconds, "s"),
+            ("failures", probe.failureThreshold, ""),
+        ].filter { $0.1 != 0 }.map { "\($0.0)=\($0.1)\($0.2)" }
+        if !timing.isEmpty { text += " " + timing.joined(separator: " ") }
+        return text
+    }
+
+    /// The pod's volumes, one line each, under `Volumes:`; nothing when it has none.
+    mutating func volumes(_ volumes: [Volume]) {
+        guard !volumes.isEmpty else { return }
+        section("Volumes")
+        for volume in volumes {
+            let source: String =
+                switch volume.source {
+                case .emptyDir?: "empty directory (lives as long as the pod)"
+                case .hostDir(let host)?: "host directory \(host.path)"
+                case nil: "<no source>"
+                }
+            line("  \(volume.name): \(source)")
         }
     }
 
