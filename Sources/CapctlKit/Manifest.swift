@@ -99,7 +99,7 @@ enum Manifest {
         } catch let error as CapctlError {
             throw error
         } catch let error as YamlError {
-            throw .manifest("\(source): document \(documentNumber + 1): \(describe(error))")
+            throw .manifest("\(source): document \(documentNumber + 1): \(describe(error, source: source))")
         } catch {
             throw .manifest("\(source): \(error)")
         }
@@ -107,17 +107,19 @@ enum Manifest {
         return objects
     }
 
-    /// A YAML syntax error as `line L, column C: problem`.
-    private static func describe(_ error: YamlError) -> String {
+    /// A YAML syntax error as `line L, column C: problem`; a `.json` file's as invalid JSON (it
+    /// is read as YAML, whose flow style JSON is).
+    private static func describe(_ error: YamlError, source: String) -> String {
+        let syntax = source.lowercased().hasSuffix(".json") ? "JSON" : "YAML"
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
-            return "line \(mark.line), column \(mark.column): invalid YAML: \(problem)"
+            return "line \(mark.line), column \(mark.column): invalid \(syntax): \(problem)"
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
             return "line \(context.mark.line), column \(context.mark.column): duplicate key \(keys)"
         default:
-            return "invalid YAML: \(error)"
+            return "invalid \(syntax): \(error)"
         }
     }
 

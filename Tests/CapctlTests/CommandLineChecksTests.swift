@@ -175,4 +175,20 @@ import Testing
             #expect(try await cluster.ok(["describe", "minion", "some"]).contains("Capacity:            pods 10\n"))
         }
     }
+
+    /// A negative number reaches its flag's check (ArgumentParser took `-1` for an option and
+    /// said "Missing value"); a broken `.json` file is called invalid JSON.
+    @Test(.timeLimit(.minutes(1)))
+    func negativeNumbersAndBrokenJSONAreExplained() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let timeout = try await cluster.capctl(["get", "pods", "--timeout", "-1"])
+            #expect(timeout.code == 1 && timeout.err.contains("--timeout must be a number of seconds"), "\(timeout)")
+            let replicas = try await cluster.capctl(["run", "web", "--image", "nginx", "--replicas", "-1"])
+            #expect(replicas.code == 1 && replicas.err.contains("--replicas must be 0 or more"), "\(replicas)")
+            let path = cluster.directory + "/broken.json"
+            try #"{"kind": "Pod","#.write(toFile: path, atomically: true, encoding: .utf8)
+            let broken = try await cluster.capctl(["create", "-f", path])
+            #expect(broken.code == 1 && broken.err.contains("broken.json: document 1: line ") && broken.err.contains(": invalid JSON: "), "\(broken)")
+        }
+    }
 }

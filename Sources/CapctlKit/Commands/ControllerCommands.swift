@@ -15,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Container image.")
     var image: String
 
-    @Option(help: "How many pods.")
+    @Option(parsing: .unconditional, help: "How many pods.")
     var replicas: Int32 = 1
 
     @Option(help: "Container port to declare.")

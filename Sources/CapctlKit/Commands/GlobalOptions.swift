@@ -17,7 +17,8 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     @Option(help: "Bearer token (else the config file's).")
     var token: String?
 
-    @Option(help: "Seconds each call to the server may take.")
+    // Unconditional: `--timeout -1` reaches the check below, not "missing value".
+    @Option(parsing: .unconditional, help: "Seconds each call to the server may take.")
     var timeout: Double = 10
 
     @Option(help: ArgumentHelp("Config file (else $CAPSTAN_CONFIG, else ~/.capstan/config).", valueName: "path"))
