@@ -85,8 +85,8 @@ struct AuthFlags: ParsableArguments {
 struct ShutdownFlags: ParsableArguments {
     @Option(
         help: """
-            Seconds a stop (SIGINT, SIGTERM) waits for calls in flight to finish before it ends them; a second \
-            signal ends them at once.
+            Seconds a stop (SIGINT, SIGTERM, SIGHUP) waits for calls in flight to finish before it ends them; a \
+            second signal ends them at once.
             """)
     var shutdownGracePeriod: Double = 10
 
@@ -165,15 +165,15 @@ struct UpCommand: AsyncParsableCommand {
         let grace = try shutdown.gracePeriod()
         let interceptors = try auth.interceptors()
         let logger = try log.bootstrap()
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        // The store creates the directory (0700) and its missing parents, as for `apiserver`.
         try await serveAPI(
             listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger, interceptors: interceptors,
             gracePeriod: grace)
     }
 }
 
-/// Opens the store, serves the API until SIGINT or SIGTERM, then drains (for at most
-/// `gracePeriod`, or until a second signal) and closes.
+/// Opens the store, serves the API until SIGINT, SIGTERM or SIGHUP (a closed terminal), then
+/// drains (for at most `gracePeriod`, or until a second signal) and closes.
 func serveAPI(
     listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger,
     interceptors: [any ServerInterceptor], gracePeriod: Duration
@@ -201,11 +201,11 @@ func serveAPI(
     }
     fflush(nil)
 
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
+    let stopSignals = [SIGINT, SIGTERM, SIGHUP]
+    for number in stopSignals { signal(number, SIG_IGN) }
     let signals = SignalCount()
     var sources: [any DispatchSourceSignal] = []
-    for number in [SIGINT, SIGTERM] {
+    for number in stopSignals {
         let source = DispatchSource.makeSignalSource(signal: number)
         source.setEventHandler { @Sendable [server] in
             if signals.next() == 1 {
