@@ -173,7 +173,10 @@ struct UpCommand: AsyncParsableCommand {
 }
 
 /// Opens the store, serves the API until SIGINT, SIGTERM or SIGHUP (a closed terminal), then
-/// drains (for at most `gracePeriod`, or until a second signal) and closes.
+/// drains (for at most `gracePeriod`, or until a second signal) and closes. Says where it
+/// listens as soon as it does, and again once the watch caches hold the store (until then reads
+/// wait for them, or fail UNAVAILABLE while the store cannot be reached); a store that cannot be
+/// read within the start-up timeout stops it with an error.
 func serveAPI(
     listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger,
     interceptors: [any ServerInterceptor], gracePeriod: Duration
@@ -187,7 +190,7 @@ func serveAPI(
     let server = try await APIServerHost.start(
         store: address, host: host, port: port,
         observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen),
-        interceptors: interceptors)
+        interceptors: interceptors, waitUntilReady: false)
     if interceptors.isEmpty, !isLoopbackAddress(host) {
         FileHandle.standardError.write(Data("""
             capstan: warning: listening on \(host) without --token-file: anyone who can reach it can read and change \
@@ -221,9 +224,22 @@ func serveAPI(
         source.resume()
         sources.append(source)
     }
+    let startFailure = Mutex<(any Error)?>(nil)
+    let ready = Task { @Sendable [server] in
+        do {
+            try await server.waitUntilReady()
+            print("capstan: the API is ready: the store answers and the watch caches hold it")
+            fflush(nil)
+        } catch where !Task.isCancelled {
+            startFailure.withLock { $0 = error }
+            server.abort()
+        } catch {}
+    }
     await server.waitUntilStopped()
+    ready.cancel()
     await server.stop(gracePeriod: gracePeriod)
     withExtendedLifetime(sources) {}
+    if let error = startFailure.withLock({ $0 }) { throw error }
     print("capstan: stopped")
 }
 

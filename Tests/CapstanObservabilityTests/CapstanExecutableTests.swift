@@ -247,4 +247,80 @@ struct CapstanExecutableTests {
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") }, "no Umask in /proc/self/status")
         return try #require(Int(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8))
     }
+
+    @Test("capstan apiserver on an etcd that nothing answers for: it says it listens at once, reads fail UNAVAILABLE before their deadline")
+    func unreachableEtcd() async throws {
+        // Nothing listens on a port just found free.
+        let store = "etcd:127.0.0.1:\(try restartablePort())"
+        try await Self.withCapstanProcess({ _ in ["apiserver", "--store", store, "--listen", "127.0.0.1:0"] }) {
+            process, out, api in
+            let group = try EventLoopGroup(threads: 1)
+            let transport = try HTTP2ClientTransport(targets: [api], group: group)
+            let pods = Pods.Client(RPCClient(transport: transport))
+            for attempt in 0..<2 {
+                let started = ContinuousClock.now
+                do {
+                    _ = try await pods.list(ListRequest(), options: CallOptions(timeout: .seconds(20)))
+                    Issue.record("a List succeeded without a store")
+                } catch let error as RPCError {
+                    #expect(error.code == .unavailable, "attempt \(attempt): \(error)")
+                    #expect(error.message.contains("store unavailable") && error.message.hasSuffix("retry"), "\(error)")
+                }
+                #expect(started.duration(to: .now) < .seconds(20))
+            }
+            await transport.close()
+            await group.shutdown()
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            #expect(!text.contains("the API is ready"), "stdout: \(text)")
+            kill(process.processIdentifier, SIGTERM)
+            try await Self.waitForExit(process)
+            #expect(process.terminationStatus == 0)
+            let stopped = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            #expect(stopped.contains("capstan: stopped"), "stdout: \(stopped)")
+        }
+    }
+
+    @Test("capstan apiserver --token-file: no token is UNAUTHENTICATED, a read-only one may only read, health stays open")
+    func tokenFile() async throws {
+        let arguments = { (directory: String) throws -> [String] in
+            try "# tokens\nadmin-token,admin\nviewer-token,viewer,read-only\n".write(
+                toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+            return ["--token-file", directory + "/tokens"]
+        }
+        try await Self.withAPIServerProcess(arguments) { process, _, api in
+            let group = try EventLoopGroup(threads: 1)
+            let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
+            let minions = Minions.Client(RPCClient(transport: transport))
+            func options(_ token: String?) -> CallOptions {
+                guard let token else { return CallOptions() }
+                var metadata = Metadata()
+                try? metadata.add("authorization", "Bearer \(token)")
+                return CallOptions(metadata: metadata)
+            }
+            func code(_ call: () async throws -> Void) async -> RPCCode? {
+                do {
+                    try await call()
+                    return nil
+                } catch {
+                    return (error as? RPCError)?.code ?? .unknown
+                }
+            }
+            var minion = Minion()
+            minion.metadata.name = "m1"
+            minion.spec.address = "10.0.0.1"
+            #expect(await code { _ = try await minions.list(ListRequest(), options: options(nil)) } == .unauthenticated)
+            #expect(await code { _ = try await minions.list(ListRequest(), options: options("wrong")) } == .unauthenticated)
+            #expect(await code { _ = try await minions.create(minion, options: options("viewer-token")) } == .permissionDenied)
+            #expect(await code { _ = try await minions.create(minion, options: options("admin-token")) } == nil)
+            #expect(await code { _ = try await minions.list(ListRequest(), options: options("viewer-token")) } == nil)
+            // Health stays open (load balancers probe it without a token).
+            let health = try await Grpc_Health_V1_Health.Client(RPCClient(transport: transport)).check(Grpc_Health_V1_HealthCheckRequest())
+            #expect(health.status == .serving)
+            await transport.close()
+            await group.shutdown()
+            kill(process.processIdentifier, SIGTERM)
+            for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(process.terminationStatus == 0)
+        }
+    }
 }
