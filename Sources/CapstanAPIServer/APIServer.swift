@@ -15,7 +15,7 @@ public import CapstanStore
 public final class APIServer: Sendable {
     public let options: APIServerOptions
     let store: any Store
-    let progress = CacheProgress()
+    let progress: CacheProgress
     let feed: CacheFeed
     let pods: Registry<PodStrategy>
     let minions: Registry<MinionStrategy>
@@ -27,6 +27,7 @@ public final class APIServer: Sendable {
     public init(store: any Store, options: APIServerOptions = APIServerOptions()) {
         self.store = store
         self.options = options
+        progress = CacheProgress(unreachableAfter: options.storeUnreachableAfter)
         let limits = WatchCache.Limits(
             ringCapacity: options.eventRingCapacity, watcherQueueLimit: options.watcherQueueLimit,
             maxWatchers: options.maxWatchersPerKind)
@@ -69,7 +70,8 @@ public final class APIServer: Sendable {
     }
 
     /// Follows the store into the watch caches and sends periodic bookmarks, until cancelled.
-    /// Reads wait (up to `readWaitTimeout`) until the caches first caught up.
+    /// Reads wait (up to `readWaitTimeout`) until the caches first caught up, unless the store
+    /// cannot be reached meanwhile: then they fail UNAVAILABLE at once (see `CacheProgress`).
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.feed.run() }
@@ -91,10 +93,12 @@ public final class APIServer: Sendable {
     /// caches are not following the store now, and reads wait or fail.
     public var storeFeedFailure: (reason: String, at: ContinuousClock.Instant)? { feed.lastFailure }
 
-    /// Waits until the caches reflect the store as it was when `run()` started.
+    /// Waits until the caches reflect the store as it was when `run()` started, through any
+    /// failures of the store meanwhile (reads fail while the store cannot be reached; this wait
+    /// goes on), at most `startupTimeout` for each of its two steps.
     public func waitUntilReady() async throws {
         // First the first listing (the feed notes the store's head before it), then that head.
-        try await progress.wait(for: 0, timeout: options.startupTimeout)
-        try await progress.waitForWrites(timeout: options.startupTimeout)
+        try await progress.wait(for: 0, timeout: options.startupTimeout, patience: .startUp)
+        try await progress.waitForWrites(timeout: options.startupTimeout, patience: .startUp)
     }
 }

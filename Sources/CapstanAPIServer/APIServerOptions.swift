@@ -19,6 +19,11 @@ public struct APIServerOptions: Sendable {
     public var bookmarkInterval: Duration = .seconds(60)
     /// How long a read waits for the cache to reach the last acknowledged write.
     public var readWaitTimeout: Duration = .seconds(10)
+    /// How long the watch caches may have been trying to list the store, their latest attempt
+    /// failed, before reads stop waiting for the listing and fail UNAVAILABLE with the store's
+    /// error (see `CacheProgress`): a blip the next attempt gets past costs reads a wait, not an
+    /// error.
+    public var storeUnreachableAfter: Duration = .seconds(1)
     /// How long `waitUntilReady` waits for the caches to load the store at start (150,000 pods
     /// take several seconds on a loaded machine).
     public var startupTimeout: Duration = .seconds(300)

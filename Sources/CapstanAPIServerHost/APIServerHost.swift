@@ -71,9 +71,10 @@ public func parseListenAddress(
 /// An API server serving gRPC over HTTP/2 from a store, with health and reflection: what
 /// `capstan apiserver` runs, and what tests and benchmarks start on a random loopback port.
 ///
-/// `start` opens the store, binds the listener and returns once the watch caches are primed;
-/// `stop` drains calls in flight (GOAWAY), stops the feed and closes the store. `stop` is
-/// idempotent and must be called once the host is no longer needed.
+/// `start` opens the store, binds the listener and returns once the watch caches are primed (or,
+/// with `waitUntilReady: false`, as soon as it listens: `waitUntilReady()` then waits for the
+/// caches); `stop` drains calls in flight (GOAWAY), stops the feed and closes the store. `stop`
+/// is idempotent and must be called once the host is no longer needed.
 public final class APIServerHost: Sendable {
     /// The address the listener is bound to (the port is the real one when 0 was asked for).
     public let host: String
@@ -95,12 +96,13 @@ public final class APIServerHost: Sendable {
     private let transport: HTTP2ServerTransport
     private let group: EventLoopGroup
     private let serving: Task<Void, Never>
+    private let storeProbe: StoreHealthProbe
     private let closeStore: @Sendable () async -> Void
 
     private init(
         host: String, port: Int, api: APIServer, health: HealthService, metrics: RPCMetrics?,
         metricsEndpoint: MetricsEndpoint?, transport: HTTP2ServerTransport, group: EventLoopGroup,
-        serving: Task<Void, Never>, closeStore: @escaping @Sendable () async -> Void
+        serving: Task<Void, Never>, storeProbe: StoreHealthProbe, closeStore: @escaping @Sendable () async -> Void
     ) {
         self.host = host
         self.port = port
@@ -111,12 +113,16 @@ public final class APIServerHost: Sendable {
         self.transport = transport
         self.group = group
         self.serving = serving
+        self.storeProbe = storeProbe
         self.closeStore = closeStore
     }
 
     /// Opens `store`, listens on `host:port` (port 0 picks a free one) and serves until `stop()`.
     /// `interceptors` run inside the request log and metrics of `observability` (which are call
     /// observers: they see calls the interceptors reject, and keep the unary fast path).
+    /// Returns once the watch caches hold the store, failing (stopped) if they cannot read it
+    /// within `options.startupTimeout`; with `waitUntilReady: false`, as soon as it listens
+    /// (`waitUntilReady()` waits for the caches then).
     public static func start(
         store address: StoreAddress,
         host: String = "127.0.0.1",
@@ -125,7 +131,8 @@ public final class APIServerHost: Sendable {
         observability: ObservabilityOptions = ObservabilityOptions(),
         transportConfiguration: HTTP2ServerTransport.Configuration = .defaults,
         interceptors: [any ServerInterceptor] = [],
-        loops: Int? = nil
+        loops: Int? = nil,
+        waitUntilReady: Bool = true
     ) async throws -> APIServerHost {
         if observability.metricsListen != nil, !observability.metrics {
             throw APIServerHostError.invalidArgument("a metrics listener needs metrics turned on")
@@ -145,10 +152,11 @@ public final class APIServerHost: Sendable {
         return try await start(
             store: store, closeStore: closeStore, host: host, port: port, options: options,
             observability: observability, transportConfiguration: transportConfiguration,
-            interceptors: interceptors, loops: loops)
+            interceptors: interceptors, loops: loops, waitUntilReady: waitUntilReady)
     }
 
-    /// Serves an already open `store`; `closeStore` runs at the end of `stop()`.
+    /// Serves an already open `store`; `closeStore` runs at the end of `stop()`. Returns as the
+    /// other `start` does.
     public static func start(
         store: any Store,
         closeStore: @escaping @Sendable () async -> Void,
@@ -158,7 +166,8 @@ public final class APIServerHost: Sendable {
         observability: ObservabilityOptions = ObservabilityOptions(),
         transportConfiguration: HTTP2ServerTransport.Configuration = .defaults,
         interceptors: [any ServerInterceptor] = [],
-        loops: Int? = nil
+        loops: Int? = nil,
+        waitUntilReady: Bool = true
     ) async throws -> APIServerHost {
         if observability.metricsListen != nil, !observability.metrics {
             await closeStore()
@@ -176,7 +185,7 @@ public final class APIServerHost: Sendable {
         api.register(on: &router)
         let metrics = observability.metrics ? RPCMetrics() : nil
         if let metrics { MetricsService(metrics: metrics).register(on: &router) }
-        // NOT_SERVING until the caches hold the store (`waitUntilReady` below); then the store
+        // NOT_SERVING until the caches hold the store (the probe waits for that); then the store
         // probe keeps it.
         let health = HealthService(serverStatus: .notServing)
         let storeProbe = StoreHealthProbe(
@@ -232,20 +241,27 @@ public final class APIServerHost: Sendable {
         let running = APIServerHost(
             host: host, port: transport.localPort, api: api, health: health, metrics: metrics,
             metricsEndpoint: metricsEndpoint, transport: transport, group: group, serving: serving,
-            closeStore: closeStore)
+            storeProbe: storeProbe, closeStore: closeStore)
+        guard waitUntilReady else { return running }
         do {
-            try await waitUntilReady(api, timeout: options.startupTimeout)
+            try await running.waitUntilReady()
         } catch {
             await running.stop()
             throw error
         }
-        storeProbe.set(true)
         return running
     }
 
-    /// Waits until the caches hold the store, logging each new reason the store cannot be read
-    /// meanwhile (an etcd that is not up yet is retried, not silently waited for); at the
-    /// timeout, fails with the last of them.
+    /// Waits until the watch caches hold the store (health is SERVING from then on), logging each
+    /// new reason the store cannot be read meanwhile (an etcd that is not up yet is retried, not
+    /// silently waited for); after `options.startupTimeout`, fails with `storeUnavailable` naming
+    /// the last of them. Meanwhile the server answers calls: reads wait for the caches, or fail
+    /// UNAVAILABLE while the store cannot be reached. Does not stop the server.
+    public func waitUntilReady() async throws {
+        try await Self.waitUntilReady(api, timeout: api.options.startupTimeout)
+        storeProbe.markReady()
+    }
+
     private static func waitUntilReady(_ api: APIServer, timeout: Duration) async throws {
         let logger = Logger(label: "capstan.apiserver")
         let reporter = Task {

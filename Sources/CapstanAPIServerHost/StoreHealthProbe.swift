@@ -22,17 +22,21 @@ struct StoreHealthProbe: Sendable {
     let health: HealthService
     /// The names whose status follows the store (`""` and the API's services).
     let services: [String]
-    /// Returns once the caches first hold the store (the host marks the names SERVING then).
+    /// Returns once the caches first hold the store (the names turn SERVING then).
     let ready: @Sendable () async throws -> Void
     /// The watch caches' latest failure to follow the store, and when (`APIServer.storeFeedFailure`).
     let feedFailure: @Sendable () -> (reason: String, at: ContinuousClock.Instant)?
     let interval: Duration
     let timeout: Duration
     let logger = Logger(label: "capstan.apiserver")
+    /// Set once the names were first marked SERVING (`markReady`).
+    private let marked = OnceFlag()
 
-    /// Once the server is ready, probes every `interval` until the task is cancelled.
+    /// Once the server is ready (the names turn SERVING then), probes every `interval` until the
+    /// task is cancelled.
     func run() async {
         guard (try? await ready()) != nil else { return }
+        markReady()
         var healthy = true
         // A store call that outlived its probe's timeout (a hung fsync): no other is started
         // until it returns, so calls do not pile up while the store hangs.
@@ -65,6 +69,14 @@ struct StoreHealthProbe: Sendable {
     private func recentFeedFailure() -> String? {
         guard let failure = feedFailure(), failure.at.duration(to: .now) < max(interval * 3, .seconds(5)) else { return nil }
         return "the watch caches cannot follow the store: \(failure.reason)"
+    }
+
+    /// Marks every name `SERVING` the first time it is called (once the caches first hold the
+    /// store: the probe does, and so does a host's `waitUntilReady`, whichever comes first), and
+    /// does nothing after: from then on the probe's findings rule, which a late call must not undo.
+    func markReady() {
+        guard marked.setFirst() else { return }
+        set(true)
     }
 
     /// Marks every name `SERVING` or `NOT_SERVING`.
@@ -101,6 +113,16 @@ struct StoreHealthProbe: Sendable {
         timer.cancel()
         call.cancel()
         return (result, state)
+    }
+}
+
+/// A flag set once.
+private final class OnceFlag: Sendable {
+    private let isSet = Atomic<Bool>(false)
+
+    /// Sets the flag; true for the call that set it, false for any later one.
+    func setFirst() -> Bool {
+        isSet.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
     }
 }
 

@@ -18,7 +18,8 @@ public final class CapstanProcess: Sendable {
     }
 
     /// Runs `capstan arguments…` (killed with the test process) and waits (bounded) until it
-    /// prints `listening on HOST:PORT`.
+    /// prints `listening on HOST:PORT` (at once) and that the API is ready (once its watch caches
+    /// hold the store).
     public static func start(_ arguments: [String], logPath: String) async throws -> CapstanProcess {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let binary = directory.appendingPathComponent("capstan").path
@@ -39,7 +40,9 @@ public final class CapstanProcess: Sendable {
         let address = try await bounded("capstan \(arguments.first ?? "") to listen", seconds: 60) { () -> String in
             while true {
                 let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                if let match = text.firstMatch(of: /listening on (\S+)/) { return String(match.1) }
+                if text.contains("the API is ready"), let match = text.firstMatch(of: /API server listening on (\S+)/) {
+                    return String(match.1)
+                }
                 if !process.isRunning { throw TestTimeout(what: "capstan to listen; it ended first:\n\(text)") }
                 try await Task.sleep(for: .milliseconds(20))
             }

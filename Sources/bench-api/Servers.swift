@@ -12,7 +12,7 @@ final class APIServerProcess: Sendable {
     let child: ChildServer
     /// `127.0.0.1:PORT`, as printed by the server.
     let address: String
-    /// From start until the server printed that it listens (its watch caches primed).
+    /// From start until the server printed that the API is ready (its watch caches primed).
     let startup: Duration
 
     static func start(executable: String, dataDirectory: String, logPath: String) async throws -> APIServerProcess {
@@ -21,8 +21,10 @@ final class APIServerProcess: Sendable {
         let child = try await ChildServer(
             name: "capstan apiserver", executable: executable,
             arguments: ["apiserver", "--listen", "127.0.0.1:0", "--store", "sqlite:" + dataDirectory], logPath: logPath)
-        let line = try await child.waitForLine(containing: "listening on ", timeout: .seconds(300))
+        // It says where it listens at once, and that the API is ready once the caches hold the store.
+        _ = try await child.waitForLine(containing: "the API is ready", timeout: .seconds(300))
         let startup = ContinuousClock.now - started
+        let line = try await child.waitForLine(containing: "listening on ")
         guard let range = line.range(of: "listening on "),
             let address = line[range.upperBound...].split(separator: " ").first
         else { throw BenchError("cannot read the address from '\(line)'") }

@@ -85,8 +85,8 @@ struct AuthFlags: ParsableArguments {
 struct ShutdownFlags: ParsableArguments {
     @Option(
         help: """
-            Seconds a stop (SIGINT, SIGTERM) waits for calls in flight to finish before it ends them; a second \
-            signal ends them at once.
+            Seconds a stop (SIGINT, SIGTERM, SIGHUP) waits for calls in flight to finish before it ends them; a \
+            second signal ends them at once.
             """)
     var shutdownGracePeriod: Double = 10
 
@@ -165,15 +165,18 @@ struct UpCommand: AsyncParsableCommand {
         let grace = try shutdown.gracePeriod()
         let interceptors = try auth.interceptors()
         let logger = try log.bootstrap()
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        // The store creates the directory (0700) and its missing parents, as for `apiserver`.
         try await serveAPI(
             listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger, interceptors: interceptors,
             gracePeriod: grace)
     }
 }
 
-/// Opens the store, serves the API until SIGINT or SIGTERM, then drains (for at most
-/// `gracePeriod`, or until a second signal) and closes.
+/// Opens the store, serves the API until SIGINT, SIGTERM or SIGHUP (a closed terminal), then
+/// drains (for at most `gracePeriod`, or until a second signal) and closes. Says where it
+/// listens as soon as it does, and again once the watch caches hold the store (until then reads
+/// wait for them, or fail UNAVAILABLE while the store cannot be reached); a store that cannot be
+/// read within the start-up timeout stops it with an error.
 func serveAPI(
     listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger,
     interceptors: [any ServerInterceptor], gracePeriod: Duration
@@ -187,7 +190,7 @@ func serveAPI(
     let server = try await APIServerHost.start(
         store: address, host: host, port: port,
         observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen),
-        interceptors: interceptors)
+        interceptors: interceptors, waitUntilReady: false)
     if interceptors.isEmpty, !isLoopbackAddress(host) {
         FileHandle.standardError.write(Data("""
             capstan: warning: listening on \(host) without --token-file: anyone who can reach it can read and change \
@@ -201,11 +204,11 @@ func serveAPI(
     }
     fflush(nil)
 
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
+    let stopSignals = [SIGINT, SIGTERM, SIGHUP]
+    for number in stopSignals { signal(number, SIG_IGN) }
     let signals = SignalCount()
     var sources: [any DispatchSourceSignal] = []
-    for number in [SIGINT, SIGTERM] {
+    for number in stopSignals {
         let source = DispatchSource.makeSignalSource(signal: number)
         source.setEventHandler { @Sendable [server] in
             if signals.next() == 1 {
@@ -221,9 +224,22 @@ func serveAPI(
         source.resume()
         sources.append(source)
     }
+    let startFailure = Mutex<(any Error)?>(nil)
+    let ready = Task { @Sendable [server] in
+        do {
+            try await server.waitUntilReady()
+            print("capstan: the API is ready: the store answers and the watch caches hold it")
+            fflush(nil)
+        } catch where !Task.isCancelled {
+            startFailure.withLock { $0 = error }
+            server.abort()
+        } catch {}
+    }
     await server.waitUntilStopped()
+    ready.cancel()
     await server.stop(gracePeriod: gracePeriod)
     withExtendedLifetime(sources) {}
+    if let error = startFailure.withLock({ $0 }) { throw error }
     print("capstan: stopped")
 }
 

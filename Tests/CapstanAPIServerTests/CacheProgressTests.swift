@@ -95,4 +95,52 @@ struct CacheProgressTests {
         progress.advance(to: 9)
         try await progress.wait(for: 9, timeout: .seconds(1))
     }
+
+    @Test("before the first listing, reads wait through failures for a while, then fail at once until a listing", .timeLimit(.minutes(1)))
+    func unreachableStore() async throws {
+        let progress = CacheProgress(unreachableAfter: .seconds(30))
+        let read = Task { try await progress.wait(for: 0, timeout: .seconds(60)) }
+        let startUp = Task { try await progress.wait(for: 0, timeout: .seconds(60), patience: .startUp) }
+        #expect(await eventually { progress.waitingReads == 2 })
+        // A failed attempt that began just now (a blip): reads go on waiting.
+        progress.attemptFailed("store unavailable: blip", started: .now)
+        #expect(progress.unreachableReason == nil)
+        #expect(progress.waitingReads == 2)
+        // An attempt that fails with the feed trying for longer than the bound: the waiting read
+        // ends with the store's error, the start-up wait goes on.
+        progress.attemptFailed("store unavailable: no etcd", started: .now - .seconds(31))
+        let error = await #expect(throws: RegistryError.self) { try await read.value }
+        if case .unavailable(let reason)? = error {
+            #expect(reason.contains("no etcd") && reason.contains("cannot be reached"), "\(reason)")
+        } else {
+            Issue.record("not unavailable: \(String(describing: error))")
+        }
+        #expect(progress.unreachableReason == "store unavailable: no etcd")
+        // New reads fail at once (with the latest error), however long their timeout.
+        progress.attemptFailed("store unavailable: still no etcd", started: .now)
+        let started = ContinuousClock.now
+        await #expect(throws: RegistryError.self) { try await progress.wait(for: 0, timeout: .seconds(60)) }
+        #expect(started.duration(to: .now) < .seconds(30), "the read waited")
+        #expect(progress.waitingReads == 1)
+        // A listing: the start-up wait ends, reads are served again.
+        progress.advance(to: 3)
+        try await startUp.value
+        try await progress.wait(for: 3, timeout: .seconds(1))
+        #expect(progress.unreachableReason == nil)
+        // Once listed, failures are the caches' to report: reads waiting for writes wait on.
+        progress.noteWrite(5)
+        let forWrites = Task { try await progress.waitForWrites(timeout: .seconds(60)) }
+        #expect(await eventually { progress.waitingReads == 1 })
+        progress.attemptFailed("store unavailable: gone again", started: .now - .seconds(31))
+        #expect(progress.unreachableReason == nil)
+        progress.advance(to: 5)
+        try await forWrites.value
+        // A store that went back is listed anew: a new run of failures counts from its start.
+        progress.restart()
+        progress.attemptFailed("store unavailable: restored", started: .now)
+        let relisting = Task { try await progress.wait(for: 0, timeout: .seconds(60)) }
+        #expect(await eventually { progress.waitingReads == 1 })
+        progress.advance(to: 2)
+        try await relisting.value
+    }
 }

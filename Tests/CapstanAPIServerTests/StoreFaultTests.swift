@@ -19,6 +19,10 @@ final class FaultyStore: Store {
     /// While set, `list` fails at once (counted in `listFailures`).
     let failsLists = Atomic<Bool>(false)
     let listFailures = Atomic<Int>(0)
+    /// While set, `list` waits (deaf to cancellation) before it goes on.
+    let listsHang = Atomic<Bool>(false)
+    /// Calls of `list`.
+    let listCalls = Atomic<Int>(0)
     /// While set, `checkWritable` hangs, deaf to cancellation (as behind a hung fsync).
     let checksHang = Atomic<Bool>(false)
     let checks = Atomic<Int>(0)
@@ -32,6 +36,8 @@ final class FaultyStore: Store {
     nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
     {
+        listCalls.add(1, ordering: .relaxed)
+        while listsHang.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
         if failsLists.load(ordering: .relaxed) {
             listFailures.add(1, ordering: .relaxed)
             throw .unavailable(reason: "injected: the store cannot be listed")

@@ -36,17 +36,41 @@ struct CapstanExecutableTests {
         _ arguments: (String) throws -> [String],
         _ body: (Subprocess, _ out: String, _ address: String) async throws -> Void
     ) async throws {
+        try await withCapstanProcess(
+            { directory in
+                ["apiserver", "--store", "sqlite:" + directory + "/data", "--listen", "127.0.0.1:0"] + (try arguments(directory))
+            }, body)
+    }
+
+    /// The arguments of `command` (`up` or `apiserver`) on the SQLite directory `data`, on a free
+    /// loopback port, without a metrics listener.
+    static func daemonArguments(_ command: String, data: String) -> [String] {
+        switch command {
+        case "up": ["up", "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics-listen", "off"]
+        default: ["apiserver", "--store", "sqlite:" + data, "--listen", "127.0.0.1:0"]
+        }
+    }
+
+    /// Runs `capstan` with the arguments `arguments` gives for a fresh temporary directory (which
+    /// it may fill first), once it prints its banner hands `body` the process, its stdout file
+    /// and the address it listens on, and SIGKILLs it afterwards if it still runs. Its stderr
+    /// goes to `err` in the directory.
+    static func withCapstanProcess(
+        _ arguments: (String) throws -> [String],
+        _ body: (Subprocess, _ out: String, _ address: String) async throws -> Void
+    ) async throws {
         let executable = try #require(capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-exe-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let out = directory + "/out"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/err", contents: nil)
         let process = Subprocess()
         process.executableURL = executable
-        process.arguments = ["apiserver", "--store", "sqlite:" + directory + "/data", "--listen", "127.0.0.1:0"]
-            + (try arguments(directory))
+        process.arguments = try arguments(directory)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/err"))
         try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let banner = try await waitForText(out) { $0.contains("grpcurl") || !process.isRunning }
@@ -128,33 +152,131 @@ struct CapstanExecutableTests {
         // With a second signal the grace period is long: only the signal can end the stream in time.
         try await Self.withAPIServerProcess({ _ in ["--shutdown-grace-period", secondSignal ? "600" : "1"] }) {
             process, out, api in
-            // A reflection stream whose client keeps its side open: a graceful drain waits for it.
-            let group = try EventLoopGroup(threads: 1)
-            let transport = try HTTP2ClientTransport(targets: [String(api)], group: group)
+            try await Self.withOpenStream(api) {
+                let signalled = ContinuousClock.now
+                kill(process.processIdentifier, SIGTERM)
+                if secondSignal {
+                    _ = try await Self.waitForText(out) { $0.contains("shutting down") }
+                    try await Task.sleep(for: .milliseconds(500))
+                    #expect(process.isRunning, "the drain waits for the open stream")
+                    kill(process.processIdentifier, SIGTERM)
+                }
+                for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(!process.isRunning, "still running \(signalled.duration(to: .now)) after the signal")
+                #expect(process.terminationStatus == 0)
+                let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                #expect(text.contains("capstan: stopped"), "stdout: \(text)")
+            }
+        }
+    }
+
+    /// Runs `body` while a reflection stream to `api` is open whose client keeps its side open
+    /// (a graceful drain waits for it), with its first answer received; then ends it.
+    static func withOpenStream(_ api: String, _ body: () async throws -> Void) async throws {
+        let group = try EventLoopGroup(threads: 1)
+        let transport = try HTTP2ClientTransport(targets: [api], group: group)
+        let outcome: Result<Void, any Error>
+        do {
             let stream = try await transport.openStream(
                 path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", metadata: Metadata(), deadline: nil)
+            defer { stream.writer.cancel() }
             try await stream.writer.writeMessage([0x3A, 0x00])
             var responses = stream.responses.makeAsyncIterator()
             while let part = try await responses.next() {
                 if case .message = part { break }
             }
+            try await body()
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        await transport.close()
+        await group.shutdown()
+        try outcome.get()
+    }
 
-            let signalled = ContinuousClock.now
-            kill(process.processIdentifier, SIGTERM)
-            if secondSignal {
-                _ = try await Self.waitForText(out) { $0.contains("shutting down") }
-                try await Task.sleep(for: .milliseconds(500))
-                #expect(process.isRunning, "the drain waits for the open stream")
-                kill(process.processIdentifier, SIGTERM)
+    /// Waits (at most 30 s) for `process` to exit.
+    static func waitForExit(_ process: Subprocess) async throws {
+        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    @Test("SIGHUP (a closed terminal) stops a daemon as SIGTERM does: a drain for the grace period, then exit 0", arguments: ["up", "apiserver"])
+    func hangUp(command: String) async throws {
+        try await Self.withCapstanProcess({ Self.daemonArguments(command, data: $0 + "/data") + ["--shutdown-grace-period", "3"] }) {
+            process, out, api in
+            try await Self.withOpenStream(api) {
+                kill(process.processIdentifier, SIGHUP)
+                let text = try await Self.waitForText(out) { $0.contains("shutting down") || !process.isRunning }
+                #expect(text.contains("capstan: shutting down"), "stdout: \(text)")
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(process.isRunning, "the drain waits for the open stream (up to 3 s)")
+                try await Self.waitForExit(process)
             }
-            for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(!process.isRunning, "still running \(signalled.duration(to: .now)) after the signal")
-            #expect(process.terminationStatus == 0)
+            #expect(!process.isRunning)
+            #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(process.terminationReason) \(process.terminationStatus)")
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             #expect(text.contains("capstan: stopped"), "stdout: \(text)")
-            stream.writer.cancel()
+        }
+    }
+
+    @Test("both daemons create a missing data directory (0700) and its missing parents (0755, as mkdir -p)", arguments: ["up", "apiserver"])
+    func dataDirectory(command: String) async throws {
+        try await Self.withCapstanProcess({ Self.daemonArguments(command, data: $0 + "/new/sub/data") }) { process, out, _ in
+            let directory = URL(fileURLWithPath: out).deletingLastPathComponent().path
+            let mask = try Self.umask()
+            #expect(try Self.mode(directory + "/new/sub/data") == 0o700 & ~mask)
+            #expect(FileManager.default.fileExists(atPath: directory + "/new/sub/data/store.db"))
+            let parents = 0o755 & ~mask
+            #expect(try Self.mode(directory + "/new/sub") == parents)
+            #expect(try Self.mode(directory + "/new") == parents)
+            kill(process.processIdentifier, SIGTERM)
+            try await Self.waitForExit(process)
+            #expect(process.terminationStatus == 0)
+        }
+    }
+
+    /// The permission bits of `path`.
+    static func mode(_ path: String) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return try #require(attributes[.posixPermissions] as? Int, "\(path): no permissions") & 0o777
+    }
+
+    /// This process's umask, from /proc (setting it to read it would race other tests' files).
+    static func umask() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") }, "no Umask in /proc/self/status")
+        return try #require(Int(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8))
+    }
+
+    @Test("capstan apiserver on an etcd that nothing answers for: it says it listens at once, reads fail UNAVAILABLE before their deadline")
+    func unreachableEtcd() async throws {
+        // Nothing listens on a port just found free.
+        let store = "etcd:127.0.0.1:\(try restartablePort())"
+        try await Self.withCapstanProcess({ _ in ["apiserver", "--store", store, "--listen", "127.0.0.1:0"] }) {
+            process, out, api in
+            let group = try EventLoopGroup(threads: 1)
+            let transport = try HTTP2ClientTransport(targets: [api], group: group)
+            let pods = Pods.Client(RPCClient(transport: transport))
+            for attempt in 0..<2 {
+                let started = ContinuousClock.now
+                do {
+                    _ = try await pods.list(ListRequest(), options: CallOptions(timeout: .seconds(20)))
+                    Issue.record("a List succeeded without a store")
+                } catch let error as RPCError {
+                    #expect(error.code == .unavailable, "attempt \(attempt): \(error)")
+                    #expect(error.message.contains("store unavailable") && error.message.hasSuffix("retry"), "\(error)")
+                }
+                #expect(started.duration(to: .now) < .seconds(20))
+            }
             await transport.close()
             await group.shutdown()
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            #expect(!text.contains("the API is ready"), "stdout: \(text)")
+            kill(process.processIdentifier, SIGTERM)
+            try await Self.waitForExit(process)
+            #expect(process.terminationStatus == 0)
+            let stopped = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            #expect(stopped.contains("capstan: stopped"), "stdout: \(stopped)")
         }
     }
 

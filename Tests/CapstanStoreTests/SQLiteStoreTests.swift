@@ -33,6 +33,36 @@ struct SQLiteStoreTests {
         }
     }
 
+    /// An open creates a missing data directory with its missing parents (`mkdir -p`): the
+    /// directory only its owner may read (it holds the cluster's state), the parents 0755.
+    @Test func openCreatesTheDirectoryAndItsParents() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory + "/new/sub/data/", options: Self.options())
+            _ = try await store.create("/kept", value: bytes("1"))
+            await store.close()
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") })
+            let mask = try #require(Int(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8))
+            func mode(_ path: String) throws -> Int {
+                try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) & 0o777
+            }
+            #expect(try mode(directory + "/new/sub/data") == 0o700 & ~mask)
+            #expect(try mode(directory + "/new/sub") == 0o755 & ~mask)
+            #expect(try mode(directory + "/new") == 0o755 & ~mask)
+            // An existing directory is left as it is.
+            try FileManager.default.setAttributes([.posixPermissions: 0o750], ofItemAtPath: directory + "/new/sub/data")
+            let again = try await SQLiteStore.open(directory: directory + "/new/sub/data", options: Self.options())
+            #expect(try await again.get("/kept").value == bytes("1"))
+            await again.close()
+            #expect(try mode(directory + "/new/sub/data") == 0o750)
+        }
+        #expect(DirectoryLock.parentDirectory(of: "/a/b//") == "/a")
+        #expect(DirectoryLock.parentDirectory(of: "/a") == "/")
+        #expect(DirectoryLock.parentDirectory(of: "/") == nil)
+        #expect(DirectoryLock.parentDirectory(of: "a/b") == "a")
+        #expect(DirectoryLock.parentDirectory(of: "a") == nil)
+    }
+
     /// An open that finds the directory held keeps trying for a moment, so a holder that is just
     /// letting go (a process exiting, a forked child not yet exec'd) does not fail it.
     @Test func openWaitsBrieflyForAHolderThatLetsGo() async throws {

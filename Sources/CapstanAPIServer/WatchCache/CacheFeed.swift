@@ -10,11 +10,12 @@ import Synchronization
 /// store's current revision as a read floor, so no read is answered from a state older than the
 /// store was at start. If the watch falls behind the store's compaction it relists at the current
 /// revision (watchers end with OUT_OF_RANGE and list again); if the store fails, watchers end with
-/// UNAVAILABLE, reads fail the same way, and the feed retries with backoff. Once the store answers
-/// again the caches keep their state and the feed follows the store from the revision they had
-/// reached, so watchers resume from theirs and nobody lists again; only if the store compacted
-/// past that revision meanwhile, or went back before it (replaced by an older copy), do the
-/// caches list it anew.
+/// UNAVAILABLE, reads fail the same way, and the feed retries with backoff (before the caches
+/// first listed the store, reads wait for that listing until the store counts as unreachable:
+/// see `CacheProgress`). Once the store answers again the caches keep their state and the feed
+/// follows the store from the revision they had reached, so watchers resume from theirs and
+/// nobody lists again; only if the store compacted past that revision meanwhile, or went back
+/// before it (replaced by an older copy), do the caches list it anew.
 ///
 /// A store that went back (etcd restored from a backup) lost the writes after the copy, and
 /// later writes reuse their revisions for other changes. Whatever this server holds above the
@@ -77,6 +78,7 @@ final class CacheFeed: Sendable {
         // After a store failure: the revision every cache had applied, to follow on from.
         var resumeFrom: Int64?
         while !Task.isCancelled {
+            let started = ContinuousClock.now
             var applied = 0
             var following: ContinuousClock.Instant?
             do throws(StoreError) {
@@ -106,6 +108,8 @@ final class CacheFeed: Sendable {
                 if Task.isCancelled { break }
                 failures.withLock { $0 = Failures(last: ("\(error)", .now), followingSince: nil) }
                 for cache in caches { cache.fail(.store(error)) }
+                // Before a listing: reads stop waiting for one once the store counts as unreachable.
+                progress.attemptFailed("\(error)", started: started)
                 let reached = progress.revision
                 if reached >= 0, resumeFrom == nil { resumeFrom = reached }
                 // The pause starts short again only after the feed followed the store for a while

@@ -6,6 +6,21 @@ import Synchronization
 /// The feed advances `revision` after every cache has applied the events up to it. Every write
 /// this server acknowledges raises `writeMark`; a read first waits until `revision` reaches it,
 /// so a client that wrote revision N and then reads sees N or later.
+///
+/// Until the caches have listed the store (at start-up, and again after the store went back:
+/// `restart`) every read waits for that listing, unless the store cannot be reached. The rule:
+/// the store counts as unreachable once an attempt of the feed to list it has failed
+/// (`attemptFailed`) and the feed has been trying without a listing for at least
+/// `unreachableAfter` (`APIServerOptions.storeUnreachableAfter`, 1 s), counted from the start of
+/// the first attempt that failed. Then the reads waiting for the listing end at once with
+/// UNAVAILABLE naming the store's error, and new reads get the same answer without waiting,
+/// until a listing succeeds (`advance`). So a read during a normal start (the store answers, the
+/// listing takes its time) waits for the listing, and so does one during a blip that the feed's
+/// next attempt (20 ms later) gets past; while the store stays down, reads are answered as soon
+/// as an attempt fails a second or more into the failures (an etcd that nothing answers for:
+/// its first attempt, several seconds of the store's own retries), not at their deadline.
+/// Waits that are not a client's (`Patience.startUp`: the host's wait until ready) ignore the
+/// rule and wait to their own timeout.
 final class CacheProgress: Sendable {
     /// How a wait ended.
     private enum Outcome {
@@ -14,14 +29,24 @@ final class CacheProgress: Sendable {
         case expired
         /// The store went back before the revision waited for (see `restart`, `forgetWrites`).
         case lost
+        /// The store could not be listed (see the type's documentation): the store's error.
+        case unreachable(String)
+    }
+
+    /// Whether a wait ends when the store turns out unreachable before the caches listed it.
+    enum Patience {
+        /// A client's read: it ends with UNAVAILABLE (see the type's documentation).
+        case read
+        /// The host's start-up: it goes on waiting, to its own timeout.
+        case startUp
     }
 
     private enum Waiter {
         /// Counted but not yet suspended.
-        case pending(revision: Int64)
+        case pending(revision: Int64, Patience)
         /// Ended before it suspended.
         case ended(Outcome)
-        case waiting(revision: Int64, CheckedContinuation<Outcome, Never>)
+        case waiting(revision: Int64, Patience, CheckedContinuation<Outcome, Never>)
     }
 
     private struct State {
@@ -29,13 +54,26 @@ final class CacheProgress: Sendable {
         var revision: Int64 = -1
         var waiters: [Int: Waiter] = [:]
         var nextWaiter = 0
+        /// While the caches have not listed the store: when the feed's current run of failed
+        /// attempts began (the start of its first attempt that failed).
+        var failingSince: ContinuousClock.Instant?
+        /// The store's latest error while it counts as unreachable (see the type's documentation).
+        var unreachable: String?
     }
+
+    /// How long the feed must have been trying to list the store, with its latest attempt
+    /// failed, before reads stop waiting for the listing (see the type's documentation).
+    let unreachableAfter: Duration
 
     private let state = Mutex(State())
     private let writes = Atomic<Int64>(0)
     /// `state.revision`, readable without the lock: a read that needs nothing newer (almost
     /// every Get) checks only this.
     private let reached = Atomic<Int64>(-1)
+
+    init(unreachableAfter: Duration = .seconds(1)) {
+        self.unreachableAfter = unreachableAfter
+    }
 
     /// The revision every cache has applied all events up to.
     var revision: Int64 { state.withLock { $0.revision } }
@@ -54,15 +92,48 @@ final class CacheProgress: Sendable {
         }
     }
 
+    /// Called by the feed when an attempt that began at `started` failed with `reason`. Before
+    /// the caches listed the store, it may make the store count as unreachable (see the type's
+    /// documentation): the reads waiting for the listing then end at once. After a listing it
+    /// changes nothing (the caches fail reads themselves while the feed cannot follow the store).
+    func attemptFailed(_ reason: String, started: ContinuousClock.Instant) {
+        let ended: [CheckedContinuation<Outcome, Never>] = state.withLock { state in
+            guard state.revision < 0 else { return [] }
+            let since = min(state.failingSince ?? started, started)
+            state.failingSince = since
+            guard since.duration(to: .now) >= unreachableAfter else { return [] }
+            state.unreachable = reason
+            var ended: [CheckedContinuation<Outcome, Never>] = []
+            for (id, waiter) in state.waiters {
+                switch waiter {
+                case .pending(_, .read):
+                    state.waiters[id] = .ended(.unreachable(reason))
+                case .waiting(_, .read, let continuation):
+                    state.waiters[id] = nil
+                    ended.append(continuation)
+                default:
+                    continue
+                }
+            }
+            return ended
+        }
+        for continuation in ended { continuation.resume(returning: .unreachable(reason)) }
+    }
+
+    /// Why the store counts as unreachable now (see the type's documentation), if it does.
+    var unreachableReason: String? { state.withLock { $0.unreachable } }
+
     /// Called by the feed once every cache applied the events up to `revision`.
     func advance(to revision: Int64) {
         let ready: [CheckedContinuation<Outcome, Never>] = state.withLock { state in
             guard revision > state.revision else { return [] }
             state.revision = revision
+            state.failingSince = nil
+            state.unreachable = nil
             reached.store(revision, ordering: .releasing)
             var ready: [CheckedContinuation<Outcome, Never>] = []
             for (id, waiter) in state.waiters {
-                guard case .waiting(let wanted, let continuation) = waiter, wanted <= revision else { continue }
+                guard case .waiting(let wanted, _, let continuation) = waiter, wanted <= revision else { continue }
                 state.waiters[id] = nil
                 ready.append(continuation)
             }
@@ -79,6 +150,9 @@ final class CacheProgress: Sendable {
     func restart() {
         let lost = state.withLock { state in
             state.revision = -1
+            // The store just answered (with its head): a new run of failures starts afresh.
+            state.failingSince = nil
+            state.unreachable = nil
             reached.store(-1, ordering: .releasing)
             return Self.endWaiters(above: -1, in: &state)
         }
@@ -113,9 +187,9 @@ final class CacheProgress: Sendable {
         var lost: [CheckedContinuation<Outcome, Never>] = []
         for (id, waiter) in state.waiters {
             switch waiter {
-            case .pending(let wanted) where wanted > revision:
+            case .pending(let wanted, _) where wanted > revision:
                 state.waiters[id] = .ended(.lost)
-            case .waiting(let wanted, let continuation) where wanted > revision:
+            case .waiting(let wanted, _, let continuation) where wanted > revision:
                 state.waiters[id] = nil
                 lost.append(continuation)
             default:
@@ -140,20 +214,30 @@ final class CacheProgress: Sendable {
     }
 
     /// Waits until the caches reach every write this server acknowledged.
-    nonisolated(nonsending) func waitForWrites(timeout: Duration) async throws(RegistryError) {
-        try await wait(for: writeMark, timeout: timeout)
+    nonisolated(nonsending) func waitForWrites(timeout: Duration, patience: Patience = .read) async throws(RegistryError) {
+        try await wait(for: writeMark, timeout: timeout, patience: patience)
     }
 
-    /// Waits until `revision` is reached, at most `timeout`; `unavailable` when it is not.
-    nonisolated(nonsending) func wait(for revision: Int64, timeout: Duration) async throws(RegistryError) {
+    /// Waits until `revision` is reached, at most `timeout`; `unavailable` when it is not, and
+    /// for a read (`patience`) at once when the store cannot be listed (see the type's
+    /// documentation).
+    nonisolated(nonsending) func wait(
+        for revision: Int64, timeout: Duration, patience: Patience = .read
+    ) async throws(RegistryError) {
         if reached.load(ordering: .acquiring) >= revision { return }
-        let id: Int? = state.withLock { state in
+        let registered: Result<Int, RegistryError>? = state.withLock { state in
             guard state.revision < revision else { return nil }
+            if case .read = patience, let reason = state.unreachable { return .failure(Self.unreachable(reason)) }
             state.nextWaiter += 1
-            state.waiters[state.nextWaiter] = .pending(revision: revision)
-            return state.nextWaiter
+            state.waiters[state.nextWaiter] = .pending(revision: revision, patience)
+            return .success(state.nextWaiter)
         }
-        guard let id else { return }
+        let id: Int
+        switch registered {
+        case nil: return
+        case .failure(let error)?: throw error
+        case .success(let registered)?: id = registered
+        }
         let timer = Task { [weak self] in
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
             self?.expire(id)
@@ -170,9 +254,15 @@ final class CacheProgress: Sendable {
                     // Lost first: the revision may come again, in the history that replaced it.
                     if case .ended(.lost)? = state.waiters[id] { return .lost }
                     if state.revision >= revision { return .reached }
-                    guard case .pending? = state.waiters[id] else { return .expired }
-                    state.waiters[id] = .waiting(revision: revision, continuation)
-                    return nil
+                    switch state.waiters[id] {
+                    case .pending?:
+                        state.waiters[id] = .waiting(revision: revision, patience, continuation)
+                        return nil
+                    case .ended(let outcome)?:
+                        return outcome
+                    default:
+                        return .expired
+                    }
                 }
                 if let immediate { continuation.resume(returning: immediate) }
             }
@@ -182,6 +272,8 @@ final class CacheProgress: Sendable {
         switch outcome {
         case .reached:
             return
+        case .unreachable(let reason):
+            throw Self.unreachable(reason)
         case .lost:
             throw .unavailable(
                 reason: "the store went back before resource version \(revision) (an older copy replaced it); "
@@ -194,13 +286,18 @@ final class CacheProgress: Sendable {
         }
     }
 
+    /// What a read gets while the store counts as unreachable.
+    private static func unreachable(_ reason: String) -> RegistryError {
+        .unavailable(reason: "the watch cache has not listed the store yet, and the store cannot be reached: \(reason)")
+    }
+
     private func expire(_ id: Int) {
         let continuation: CheckedContinuation<Outcome, Never>? = state.withLock { state in
             switch state.waiters[id] {
             case .pending?:
                 state.waiters[id] = .ended(.expired)
                 return nil
-            case .waiting(_, let continuation)?:
+            case .waiting(_, _, let continuation)?:
                 state.waiters[id] = nil
                 return continuation
             case .ended?, nil:

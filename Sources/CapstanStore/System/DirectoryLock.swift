@@ -81,14 +81,41 @@ final class DirectoryLock: Sendable {
         close(descriptor)
     }
 
+    /// Creates `directory` with mode 0700 (it holds the cluster's state: only its owner may read
+    /// it) and any missing parents with 0755, as `mkdir -p` would; both less the umask. A
+    /// directory that exists is left as it is.
     private static func makeDirectory(_ directory: String) throws(SystemCallError) {
         var status = stat()
         if stat(directory, &status) == 0 { return }
+        try makeDirectory(directory, mode: 0o700)
+    }
+
+    /// `mkdir(path, mode)`, first making the missing parents (0755) when it fails for want of one.
+    private static func makeDirectory(_ path: String, mode: mode_t) throws(SystemCallError) {
         do {
-            try systemCall("mkdir(\(directory))") { mkdir(directory, 0o700) }
+            try systemCall("mkdir(\(path))") { mkdir(path, mode) }
         } catch where error.errno == EEXIST {
             return
+        } catch where error.errno == ENOENT {
+            guard let parent = parentDirectory(of: path) else { throw error }
+            try makeDirectory(parent, mode: 0o755)
+            do {
+                try systemCall("mkdir(\(path))") { mkdir(path, mode) }
+            } catch where error.errno == EEXIST {
+                return
+            }
         }
+    }
+
+    /// `path` without its last component (`/` for a top-level one); nil for a single relative
+    /// component, whose parent (the working directory) exists.
+    static func parentDirectory(of path: String) -> String? {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return nil }
+        let parent = trimmed[..<slash]
+        guard !parent.isEmpty else { return trimmed == "/" ? nil : "/" }
+        return String(parent)
     }
 
     /// The pid written by the current holder, when readable.
