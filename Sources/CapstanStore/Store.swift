@@ -42,6 +42,13 @@ public protocol Store: Sendable {
     /// consuming task is cancelled.
     func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream
 
+    /// As `watch(prefix:fromRevision:)`, for a watcher that saw the store at `revision` (a
+    /// cache that read it there): a store found behind `revision` when the watch is set up or
+    /// set up again — it went back, an older copy of it was restored — fails the stream with
+    /// `unavailable` saying so, instead of waiting silently for revisions its new history may
+    /// never bring. (A store that cannot go back answers as `watch(prefix:fromRevision:)`.)
+    func watch(prefix: String, fromReached revision: Int64) async throws(StoreError) -> WatchStream
+
     /// Forgets history at and before `revision`: later reads and watches older than it fail with
     /// `compacted`. `compacted` if already compacted past it; `invalid` for a future revision.
     func compact(_ revision: Int64) async throws(StoreError)
@@ -96,3 +103,10 @@ extension Store {
 
 /// The key naming a lease in `StoreError.notFound`.
 func leaseKey(_ lease: Int64) -> String { "lease/\(lease)" }
+
+extension Store {
+    /// A store whose revision never goes back: a plain watch.
+    public func watch(prefix: String, fromReached revision: Int64) async throws(StoreError) -> WatchStream {
+        try await watch(prefix: prefix, fromRevision: revision)
+    }
+}

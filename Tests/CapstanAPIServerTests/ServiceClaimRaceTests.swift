@@ -56,6 +56,9 @@ final class ServiceWriteHooks: Store {
     func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
         try await store.watch(prefix: prefix, fromRevision: fromRevision)
     }
+    func watch(prefix: String, fromReached revision: Int64) async throws(StoreError) -> WatchStream {
+        try await store.watch(prefix: prefix, fromReached: revision)
+    }
     func compact(_ revision: Int64) async throws(StoreError) { try await store.compact(revision) }
     func currentRevision() async throws(StoreError) -> Int64 { try await store.currentRevision() }
     func checkWritable() async throws(StoreError) { try await store.checkWritable() }

@@ -62,6 +62,11 @@ final class FaultyStore: Store {
         guard failsWatches.load(ordering: .relaxed) else { return try await store.watch(prefix: prefix, fromRevision: fromRevision) }
         throw .unavailable(reason: "injected: the history cannot be read")
     }
+    func watch(prefix: String, fromReached revision: Int64) async throws(StoreError) -> WatchStream {
+        watchTimes.withLock { $0.append(.now) }
+        guard failsWatches.load(ordering: .relaxed) else { return try await store.watch(prefix: prefix, fromReached: revision) }
+        throw .unavailable(reason: "injected: the history cannot be read")
+    }
     func compact(_ revision: Int64) async throws(StoreError) { try await store.compact(revision) }
     func currentRevision() async throws(StoreError) -> Int64 { try await store.currentRevision() }
     func checkWritable() async throws(StoreError) {

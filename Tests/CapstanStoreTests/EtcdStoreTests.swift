@@ -203,6 +203,34 @@ struct EtcdStoreTests {
         }
     }
 
+    /// A watch from a revision the watcher saw (`watch(prefix:fromReached:)`) on an etcd that is
+    /// behind it — as after a restore from an older backup between the watcher's last look and
+    /// the watch's set-up — fails with `unavailable` naming both revisions, once etcd answers the
+    /// watch's creation; a plain watch from such a revision waits for it (`Store`'s contract).
+    @Test func aWatchFromAReachedRevisionFailsOnAStoreBehindIt() async throws {
+        try await withEtcdCluster(members: 1) { cluster in
+            try await withEtcdStore(cluster.clientAddresses) { store in
+                let head = try await store.currentRevision()
+                let stream = try await store.watch(prefix: "/x/", fromReached: head + 50)
+                let failure = try await bounded("the watch to fail", seconds: 60) { await storeError { for try await _ in stream {} } }
+                guard case .unavailable(let reason)? = failure else {
+                    Issue.record("expected unavailable, got \(String(describing: failure))")
+                    return
+                }
+                #expect(reason.contains("etcd is at revision \(head), behind the \(head + 50) this watch had reached"), "\(reason)")
+
+                // From the head itself: set up, and it delivers what comes.
+                let fine = try await store.watch(prefix: "/x/", fromReached: head)
+                let next = try await store.create("/x/a", value: [])
+                let first = try await bounded("the event", seconds: 60) { () async throws -> Int64? in
+                    for try await event in fine { return event.revision }
+                    return nil
+                }
+                #expect(first == next)
+            }
+        }
+    }
+
     /// Cancelling the task that reads a watch ends the watch quietly (nil, no error).
     @Test func cancellingTheReaderEndsTheWatch() async throws {
         try await withEtcdCluster(members: 1) { cluster in

@@ -276,7 +276,10 @@ final class CacheFeed: Sendable {
     /// pass per change), applies each run of one kind's changes under one lock of its cache, and
     /// advances `progress` once the whole batch is applied.
     private func follow(from revision: Int64, applied: inout Int) async throws(StoreError) {
-        let stream = try await store.watch(prefix: ObjectKeys.registryRoot, fromRevision: revision)
+        // The caches hold the store at `revision`: a store set back behind it since the feed
+        // looked (a restore while this watch is set up) fails the watch rather than leave the
+        // caches waiting for revisions that will not come.
+        let stream = try await store.watch(prefix: ObjectKeys.registryRoot, fromReached: revision)
         var changes = stream.makeAsyncIterator()
         while let batch = try await changes.nextBatch(limit: Self.batchLimit) {
             guard let last = batch.last else { continue }

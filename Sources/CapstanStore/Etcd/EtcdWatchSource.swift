@@ -45,11 +45,15 @@ final class EtcdWatchSource: WatchEventSource {
     }
 
     private let store: EtcdStore
+    /// Whether the watcher saw the store at its start revision (`watch(prefix:fromReached:)`):
+    /// then a creation answered below the revision followed from means the store went back.
+    private let reached: Bool
     private let range: (key: [UInt8], end: [UInt8])
     private let state: Mutex<State>
     let id: UInt64
 
-    init(store: EtcdStore, range: (key: [UInt8], end: [UInt8]), fromRevision: Int64, id: UInt64) {
+    init(store: EtcdStore, range: (key: [UInt8], end: [UInt8]), fromRevision: Int64, reached: Bool, id: UInt64) {
+        self.reached = reached
         self.store = store
         self.range = range
         self.state = Mutex(State(delivered: fromRevision, start: fromRevision))
@@ -116,7 +120,7 @@ final class EtcdWatchSource: WatchEventSource {
         let head: Int64
         let delivered: Int64
         var description: String {
-            "etcd is at revision \(head), behind the \(delivered) this watch had delivered: it was replaced by an older copy"
+            "etcd is at revision \(head), behind the \(delivered) this watch had reached: it was replaced by an older copy"
         }
     }
 
@@ -174,7 +178,19 @@ final class EtcdWatchSource: WatchEventSource {
             throw StoreError.unavailable(reason: "etcd cancelled the watch: \(response.cancelReason)")
         }
         if response.created {
-            state.withLock { $0.brokenSince = nil }
+            // The revision etcd is at as it creates the watch, read after the watch is in place:
+            // a restore between the watcher's own check of the store and this point shows here.
+            let behind: StoreBehind? = state.withLock { state in
+                state.brokenSince = nil
+                guard reached, response.hasHeader, response.header.revision < state.delivered else { return nil }
+                return StoreBehind(head: response.header.revision, delivered: state.delivered)
+            }
+            if let behind {
+                let failure = StoreError.unavailable(reason: behind.description)
+                state.withLock { if $0.failure == nil { $0.failure = failure } }
+                drop(call)
+                throw failure
+            }
         }
         if response.events.isEmpty {
             // A progress notification: every event up to its revision has been sent. Only the
@@ -280,10 +296,21 @@ final class WatchRegistry: Sendable {
 
 extension EtcdStore {
     public func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
+        try watch(prefix: prefix, from: fromRevision, reached: false)
+    }
+
+    /// etcd can be restored from an older backup: each time the watch is set up, the revision
+    /// etcd answers its creation with must not be below the one it follows on from.
+    public func watch(prefix: String, fromReached revision: Int64) async throws(StoreError) -> WatchStream {
+        try watch(prefix: prefix, from: revision, reached: true)
+    }
+
+    private func watch(prefix: String, from revision: Int64, reached: Bool) throws(StoreError) -> WatchStream {
         try checkOpen()
-        guard fromRevision >= 0 else { throw .invalid(reason: "a watch cannot start before revision 0") }
+        guard revision >= 0 else { throw .invalid(reason: "a watch cannot start before revision 0") }
         let source = EtcdWatchSource(
-            store: self, range: try keys.range(prefix: prefix), fromRevision: fromRevision, id: watches.makeID())
+            store: self, range: try keys.range(prefix: prefix), fromRevision: revision, reached: reached,
+            id: watches.makeID())
         watches.add(source)
         return WatchStream(source: source)
     }
