@@ -129,6 +129,7 @@ struct ListTests {
             #expect(garbage.code == .invalidArgument)
             let negative = await rpcError { _ = try await api.pods.list(Make.list(limit: -1)) }
             #expect(negative.code == .invalidArgument)
+            #expect(negative.message == "invalid pod request: limit: must not be negative", "no object to name")
             for index in 0..<4 { _ = try await api.pods.create(Make.pod("p\(index)", namespace: "prod")) }
             let page = try await api.pods.list(Make.list(namespace: "prod", limit: 2))
             let otherNamespace = await rpcError {

@@ -103,6 +103,10 @@ struct WatchTests {
                 let expected = "resource version \(current + 1_000) is newer than the store's revision \(current)"
                 #expect(error.message.hasPrefix(expected))
             }
+            // Past what a revision can be: the message names the version as asked, not clamped.
+            let huge = await rpcError { _ = try await WatchReader(try await api.pods.watch(Make.watch(from: UInt64.max))).next() }
+            #expect(huge.code == .outOfRange)
+            #expect(huge.message.hasPrefix("resource version 18446744073709551615 is newer"), "\(huge)")
             let watch = WatchReader(try await api.pods.watch(Make.watch(from: created.metadata.resourceVersion)))
             let later = try await api.pods.create(Make.pod("b"))
             let seen = try await watch.next()?.seen

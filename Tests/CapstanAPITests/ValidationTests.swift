@@ -165,6 +165,17 @@ struct ValidationTests {
         #expect(Set(paths(defaulted(pod).validate())) == ["spec.restart_policy", "status.phase"])
     }
 
+    @Test("a pod's host and pod IPs are empty or IP addresses")
+    func statusAddresses() {
+        var pod = Fixtures.pod()
+        pod.status.hostIp = "10.0.0.1"
+        pod.status.podIp = "fd00::5"
+        #expect(defaulted(pod).validate().isEmpty)
+        pod.status.hostIp = "minion-1"
+        pod.status.podIp = "10.0.0.256"
+        #expect(Set(paths(defaulted(pod).validate())) == ["status.host_ip", "status.pod_ip"])
+    }
+
     @Test("minions are cluster-scoped: a namespace is an error")
     func minion() {
         var minion = Minion()

@@ -152,10 +152,17 @@ extension Validation {
         return errors
     }
 
-    /// Problems of a pod status at `path` (`status`).
+    /// Problems of a pod status at `path` (`status`): a known phase, addresses that are IP
+    /// addresses, named containers with restart counts of 0 or more.
     public static func podStatus(_ status: PodStatus, path: FieldPath) -> FieldErrors {
         var errors = FieldErrors()
         errors.add(path.child("phase"), ifPresent: enumViolation(status.phase))
+        // Empty until the kubelet knows them; then an address the proxy and clients can use.
+        for (field, address) in [("host_ip", status.hostIp), ("pod_ip", status.podIp)] where !address.isEmpty {
+            if !isIPv4(address[...]) && !isIPv6(address[...]) {
+                errors.add(path.child(field), "must be an IPv4 or IPv6 address (or empty), not \"\(address.prefix(64))\"")
+            }
+        }
         for (index, container) in status.containerStatuses.enumerated() {
             let statusPath = path.child("container_statuses").index(index)
             if container.name.isEmpty { errors.add(statusPath.child("name"), "must not be empty") }

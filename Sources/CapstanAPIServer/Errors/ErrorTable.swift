@@ -21,6 +21,8 @@ extension RegistryError: RPCErrorConvertible {
                 message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" was re-created: expected uid \(expected), current is \(current)")
         case .invalid(let kind, let namespace, let name, let errors):
             let list = errors.map(\.description).joined(separator: "; ")
+            // No name (a List's limit, a create that names nothing): no `"ns/"` to show.
+            if name.isEmpty { return .badRequest("invalid \(kind) request: \(list)", errors) }
             return .badRequest("\(kind) \"\(objectPath(namespace: namespace, name: name))\" is invalid: \(list)", errors)
         case .fieldNotChangeable(let kind, let field, let verb, let allowedBy):
             let error = RegistryError.notChangeable(field: field, verb: verb, allowedBy: allowedBy)

@@ -129,7 +129,7 @@ extension Registry {
         let from = Int64(clamping: request.resourceVersion)
         // A revision the store never reached would make the watch wait silently for ever, so it
         // is refused (the client lists again).
-        try await requireInStore(from) { .tooNew(requested: $0, current: $1) }
+        try await requireInStore(from) { _, current in .tooNew(requested: request.resourceVersion, current: current) }
         try await waitToRead(after: after)
         if request.sendInitialEvents { try await progress.wait(for: from, timeout: options.readWaitTimeout) }
         let subscription = try cache.watch(
