@@ -107,7 +107,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         receivingHeadersID = 0
         let open = streams
         streams.removeAll()
-        for stream in open.allValues { stream.streamClosed(errorCode: nil) }
+        // Closed by this server shutting down, or else by the peer (closed, reset or broke it).
+        let byPeer = error?.code != .shutDown
+        for stream in open.allValues { stream.streamClosed(errorCode: nil, byPeer: byPeer) }
         transport.connectionClosed(self)
     }
 
