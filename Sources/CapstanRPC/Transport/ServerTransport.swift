@@ -43,6 +43,10 @@ public struct ServerTransportStream: Sendable {
     /// enforce its deadline on their own timers (see `ServerCallControl`); the core then needs no
     /// cancellation handler, task group or sleeping task per call.
     package var callControl: (any ServerCallControl)?
+    /// The transport already answered the call with this status (a request it rejected: an
+    /// unsupported encoding, a malformed `grpc-timeout` or metadata, a corrupt or oversized
+    /// message): the core runs no handler and only tells its observers.
+    package var rejection: RPCStatus?
 
     public init(
         path: String,
@@ -66,7 +70,8 @@ public struct ServerTransportStream: Sendable {
         requests: any AsyncSequence<[UInt8], any Error> & Sendable,
         writer: any ServerStreamWriter,
         immediateRequests: (any ImmediateRequestSource)?,
-        callControl: (any ServerCallControl)?
+        callControl: (any ServerCallControl)?,
+        rejection: RPCStatus? = nil
     ) {
         self.path = path
         self.metadata = metadata
@@ -76,6 +81,7 @@ public struct ServerTransportStream: Sendable {
         self.writer = writer
         self.immediateRequests = immediateRequests
         self.callControl = callControl
+        self.rejection = rejection
     }
 }
 
