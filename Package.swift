@@ -202,7 +202,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanHTTP2Tests",
-            dependencies: ["CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2", "CapstanTestSupport"],
+            dependencies: [
+                "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CNghttp2", "CapstanTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CapstanTransportConformanceTests",

@@ -101,6 +101,9 @@ struct GRPCRequestHeaderParser {
     private var metadataError: RPCError?
     /// Recent paths and metadata keys (kept across header blocks).
     private var texts = HeaderTextCache()
+    /// The `:path` of the last header block `finish` rejected with a gRPC status (`.grpc`), so
+    /// the call can still be observed under its method; `nil` otherwise.
+    private(set) var rejectedPath: String?
 
     /// A parser; `keepsAuthorityAndUserAgent: false` leaves those two `nil` in the result.
     init(keepsAuthorityAndUserAgent: Bool = true) {
@@ -153,6 +156,7 @@ struct GRPCRequestHeaderParser {
         userAgent = nil
         if !metadata.isEmpty { metadata = Metadata() }
         metadataError = nil
+        rejectedPath = nil
     }
 
     /// `identity`, in any case.
@@ -191,6 +195,7 @@ struct GRPCRequestHeaderParser {
             let status = RPCStatus(
                 code: .unimplemented,
                 message: "grpc-encoding '\(encoding)' is not supported; only identity is")
+            rejectedPath = path
             return .failure(.grpc(status, acceptEncoding: identity))
         }
         var duration: Duration?
@@ -198,9 +203,11 @@ struct GRPCRequestHeaderParser {
         case .absent: break
         case .valid(let parsed): duration = parsed
         case .malformed(let text):
+            rejectedPath = path
             return .failure(.grpc(RPCStatus(code: .internal, message: "malformed grpc-timeout '\(text)'"), acceptEncoding: nil))
         }
         if let metadataError {
+            rejectedPath = path
             return .failure(.grpc(metadataError.status, acceptEncoding: nil))
         }
         return .success(GRPCRequestHead(

@@ -5,10 +5,15 @@ import Synchronization
 ///
 /// One thread polls the listener, an eventfd (for `stop`) and every open connection; each
 /// connection reads one request head (at most `maxRequestBytes`), gets one response and is
-/// closed. At most `maxConnections` are open at once (further ones wait in the accept backlog),
-/// and a connection that has not finished within `connectionTimeout` is dropped, so a slow or
-/// silent scraper cannot hold the endpoint. Answers: 200 for `GET`/`HEAD /metrics`, 404 other
-/// paths, 405 other methods, 400 malformed requests, 431 oversized heads.
+/// closed. At most `maxConnections` are open at once, and a connection that has not finished
+/// within `connectionTimeout` is dropped. The listener is always served: a new connection that
+/// finds the endpoint full drops the open connection that has waited longest for its request
+/// head (else the oldest answered one still draining, else the oldest one being answered), so
+/// slow or silent clients, however many, cannot keep a scrape waiting; a connection has at
+/// least one turn of the loop to send its head before a newer one may drop it. Memory and
+/// threads stay bounded: one thread, at most `maxConnections` heads and responses.
+/// Answers: 200 for `GET`/`HEAD /metrics`, 404 other paths, 405 other methods, 400 malformed
+/// requests, 431 oversized heads.
 public final class MetricsEndpoint: Sendable {
     /// The address the listener is bound to.
     public let host: String
@@ -19,7 +24,7 @@ public final class MetricsEndpoint: Sendable {
 
     /// Limits of one endpoint.
     public struct Limits: Sendable {
-        /// Connections served at once; more wait in the listen backlog.
+        /// Connections open at once; a further one drops the oldest still waiting for its request.
         public var maxConnections = 16
         /// The largest request head read; a longer one gets 431.
         public var maxRequestBytes = 8 * 1024
@@ -83,6 +88,9 @@ private final class EndpointLoop: @unchecked Sendable {
     private final class Connection {
         let fd: Int32
         var deadline: ContinuousClock.Instant
+        /// The loop turn that accepted it: a connection is not dropped for a newer one in the turn
+        /// it was accepted, so it gets a turn to send its head.
+        let acceptedInTurn: UInt64
         var input: [UInt8] = []
         var output: [UInt8]?
         var written = 0
@@ -90,9 +98,10 @@ private final class EndpointLoop: @unchecked Sendable {
         /// closes, so closing cannot reset the connection before the peer read the response.
         var draining = false
 
-        init(fd: Int32, deadline: ContinuousClock.Instant) {
+        init(fd: Int32, deadline: ContinuousClock.Instant, acceptedInTurn: UInt64) {
             self.fd = fd
             self.deadline = deadline
+            self.acceptedInTurn = acceptedInTurn
         }
     }
 
@@ -105,6 +114,8 @@ private final class EndpointLoop: @unchecked Sendable {
     /// After a failed `accept` (e.g. out of descriptors) the listener is left alone until then,
     /// so a persistent failure does not spin the thread.
     private var acceptPausedUntil: ContinuousClock.Instant?
+    /// Counts the loop's turns (see `Connection.acceptedInTurn`).
+    private var turn: UInt64 = 0
 
     init(
         listenFD: Int32, limits: MetricsEndpoint.Limits, contentType: String, render: @escaping @Sendable () -> String
@@ -123,9 +134,10 @@ private final class EndpointLoop: @unchecked Sendable {
             System.close(listenFD)
         }
         while true {
+            turn &+= 1
             var waits = [PlainIO.Wait(fd: wake.fd, interest: .read)]
             if let paused = acceptPausedUntil, paused <= .now { acceptPausedUntil = nil }
-            let accepting = connections.count < limits.maxConnections && acceptPausedUntil == nil
+            let accepting = acceptPausedUntil == nil
             if accepting {
                 waits.append(PlainIO.Wait(fd: listenFD, interest: .read))
             }
@@ -158,16 +170,30 @@ private final class EndpointLoop: @unchecked Sendable {
         return Int32(clamping: max(millis + 1, 0))
     }
 
+    /// Accepts what waits in the backlog, dropping older connections to make room (see the type's
+    /// notes); what finds no room stays in the backlog for the next turn.
     private func acceptAll() {
-        while connections.count < limits.maxConnections {
+        while connections.count < limits.maxConnections || dropOneForNewcomer() {
             do {
                 guard let accepted = try Socket.accept(listenFD) else { return }
-                connections.append(Connection(fd: accepted.fd, deadline: .now + limits.connectionTimeout))
+                connections.append(Connection(
+                    fd: accepted.fd, deadline: .now + limits.connectionTimeout, acceptedInTurn: turn))
             } catch {
                 acceptPausedUntil = .now + .milliseconds(100)
                 return
             }
         }
+    }
+
+    /// Closes the connection a newcomer replaces: the one waiting longest for its request head,
+    /// else the oldest draining, else the oldest being answered; never one accepted this turn.
+    /// Returns whether one was closed. (Connections are kept in accept order.)
+    private func dropOneForNewcomer() -> Bool {
+        let candidates = connections.filter { $0.acceptedInTurn != turn }
+        let victim = candidates.first { $0.output == nil } ?? candidates.first { $0.draining } ?? candidates.first
+        guard let victim else { return false }
+        close(victim)
+        return true
     }
 
     private func expire() {

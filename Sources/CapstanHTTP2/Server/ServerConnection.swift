@@ -107,7 +107,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         receivingHeadersID = 0
         let open = streams
         streams.removeAll()
-        for stream in open.allValues { stream.streamClosed(errorCode: nil) }
+        // Closed by this server shutting down, or else by the peer (closed, reset or broke it).
+        let byPeer = error?.code != .shutDown
+        for stream in open.allValues { stream.streamClosed(errorCode: nil, byPeer: byPeer) }
         transport.connectionClosed(self)
     }
 
@@ -162,6 +164,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             return
         case .failure(.grpc(let status, let acceptEncoding)):
             stream.rejectGRPC(status, acceptEncoding: acceptEncoding)
+            if let path = headerParser.rejectedPath { launchRejected(stream, path: path, status: status) }
             return
         }
         stream.accepting = true
@@ -205,6 +208,18 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         workers.start(HandlerWorkers.Call(stream: stream, transportStream: transportStream, handler: handler, transport: transport))
     }
 
+    /// A call this transport answered itself before any handler ran (rejected headers, or a
+    /// corrupt or oversized request to a held call): the core only tells its observers
+    /// (`ServerTransportStream.rejection`), so logs and metrics see it as the client did.
+    private func launchRejected(_ stream: ServerStream, path: String, status: RPCStatus) {
+        let requests = RequestMessages(inbox: stream.inbox)
+        let transportStream = ServerTransportStream(
+            path: path, metadata: Metadata(), deadline: nil, peer: peer, requests: requests,
+            writer: ServerWriter(stream: stream), immediateRequests: nil, callControl: nil, rejection: status)
+        transport.handlerStarted()
+        workers.start(HandlerWorkers.Call(stream: stream, transportStream: transportStream, handler: handler, transport: transport))
+    }
+
     override func sessionDataChunk(streamID: Int32, chunk: DataChunk) {
         guard let session else { return }
         // The connection window always comes back at once: a slow stream holds back only itself.
@@ -230,6 +245,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             session.consumeStream(streamID, stream.uncredited)
             stream.uncredited = 0
             stream.abort(error.status)
+            if let held = stream.held.take() { launchRejected(stream, path: held.head.path, status: error.status) }
             return
         }
         returnCredit(stream)
@@ -248,8 +264,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             try stream.deframer.finish()
             stream.inbox.finish()
         } catch {
-            stream.held = nil
             stream.abort(error.status)
+            if let held = stream.held.take() { launchRejected(stream, path: held.head.path, status: error.status) }
             return
         }
         guard let held = stream.held.take() else { return }

@@ -41,8 +41,16 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     /// until the stream closes (the call holds the writer, which holds the stream: the cycle
     /// breaks there).
     private var callTarget: (any ServerCallTarget)?
-    /// The peer (or the transport, on a bad request) cancelled the call before the core attached.
-    private var cancelledEarly = false
+    /// How the call was cancelled before the core attached (told to it as it attaches).
+    private var cancelledEarly: Cancellation?
+    private enum Cancellation {
+        /// The peer reset the stream or closed its connection.
+        case peer
+        /// This server closed the connection (shutting down).
+        case shutDown
+        /// The transport ended the call with this status (`abort`).
+        case aborted(RPCStatus)
+    }
     /// The stream's slot in its loop's `DeadlineQueue` (-1: no deadline armed).
     var deadlineSlot = -1
 
@@ -201,12 +209,13 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         inbox.fail(RPCError(code: status.code, message: status.message))
         outbound.clear()
         finish(status: status, details: nil, trailers: Metadata())
-        cancelCall()
+        cancelCall(.aborted(status))
     }
 
-    /// nghttp2 closed the stream. Before the response ended that means the client reset it (or
-    /// the connection was lost): reads and writes fail and the handler is cancelled.
-    func streamClosed(errorCode: UInt32?) {
+    /// nghttp2 closed the stream. Before the response ended that means the client reset it or
+    /// the connection was lost (`byPeer`: the peer closed or reset it, or broke it; else this
+    /// server closed it, shutting down): reads and writes fail and the handler is cancelled.
+    func streamClosed(errorCode: UInt32?, byPeer: Bool = true) {
         closed = true
         accepting = false
         if deadlineSlot >= 0 { loop.disarmDeadline(self) }
@@ -217,13 +226,14 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
             return
         }
         finished = true
+        // The core hears first, so the call's status is decided before its reads and writes fail.
+        cancelCall(byPeer ? .peer : .shutDown)
         let error = errorCode.map {
             RPCError(code: .cancelled, message: "the client reset the stream (HTTP/2 error code \($0))")
         } ?? RPCError(code: .cancelled, message: "the connection to \(connection.peer) closed")
         inbox.fail(error)
         outbound.fail(error)
         outbound.clear()
-        cancelCall()
     }
 
     // MARK: Cancellation and deadline (loop thread)
@@ -232,8 +242,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     /// passes (the loop's `DeadlineQueue` fires `deadlinePassed`).
     func attach(_ target: any ServerCallTarget, deadline: CallDeadline?) {
         assert(loop.inEventLoop)
-        if cancelledEarly {
-            target.peerCancelled()
+        if let cancelledEarly {
+            Self.tell(target, cancelledEarly)
             return
         }
         guard !finished, !closed else { return }
@@ -254,13 +264,21 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
 
     /// The call is being cancelled by the peer or the transport: the core hears first, then the
     /// task serving the stream is cancelled.
-    private func cancelCall() {
+    private func cancelCall(_ cancellation: Cancellation) {
         if let target = callTarget {
-            target.peerCancelled()
+            Self.tell(target, cancellation)
         } else {
-            cancelledEarly = true
+            cancelledEarly = cancellation
         }
         task?.cancel()
+    }
+
+    private static func tell(_ target: any ServerCallTarget, _ cancellation: Cancellation) {
+        switch cancellation {
+        case .peer: target.peerCancelled()
+        case .shutDown: target.connectionShutDown()
+        case .aborted(let status): target.transportEnded(status)
+        }
     }
 
     /// Lets the data provider run again after it ran dry.

@@ -109,6 +109,10 @@ public struct RPCServer: Sendable {
     /// deadline, and always ends the stream with a status. Cancelling the calling task (the
     /// peer reset the stream) cancels the handler.
     nonisolated(nonsending) public func handle(_ stream: ServerTransportStream) async {
+        if let rejection = stream.rejection {
+            observeRejected(stream, rejection)
+            return
+        }
         switch served[stream.path] {
         case nil:
             let error = router.unknownPathError(stream.path)
@@ -141,6 +145,16 @@ public struct RPCServer: Sendable {
             }
             if let observed { callObservers.finish(observed, path: stream.path, peer: stream.peer, call: call) }
         }
+    }
+
+    /// A call the transport answered itself with `status` (`ServerTransportStream.rejection`):
+    /// observed under its method when its path names one, else under
+    /// `CallObservation.unroutedMethod`, with the status the client got.
+    private func observeRejected(_ stream: ServerTransportStream, _ status: RPCStatus) {
+        let prepared: CallObservers.Prepared? =
+            if case .method(let method)? = served[stream.path] { method.observed } else { unrouted }
+        guard let prepared, let observed = callObservers.start(prepared) else { return }
+        callObservers.finish(observed, path: stream.path, peer: stream.peer, status: status, received: 0, sent: 0)
     }
 
     /// Ends a call that has no handler with `error`, observed under `CallObservation.unroutedMethod`.

@@ -124,6 +124,8 @@ final class ServerCall: Sendable {
         }
         let ended = try state.withLock { (state) throws(RPCError) -> (Metadata?, Metadata) in
             if let code = state.endedWith?.code {
+                // A response counted ahead was not sent after all.
+                if !counting { sent.subtract(1, ordering: .relaxed) }
                 throw RPCError(
                     code: code == .ok ? .failedPrecondition : code,
                     message: "cannot write a response: the call already ended (\(code))"
@@ -176,8 +178,26 @@ final class ServerCall: Sendable {
 }
 
 extension ServerCall: ServerCallTarget {
+    /// Records `CANCELLED` unless the call already ended (a status the server sent first stays):
+    /// the handler's later failure (a write to the gone stream fails `UNAVAILABLE`) is no status
+    /// the client got. Nothing is written: the stream is gone.
     func peerCancelled() {
         markCancelled()
+        state.withLock { state in
+            if state.endedWith == nil { state.endedWith = Self.cancelledByPeer.status }
+        }
+    }
+
+    func connectionShutDown() {
+        markCancelled()
+    }
+
+    /// Records `status` unless the call already ended; nothing is written (the transport sent it).
+    func transportEnded(_ status: RPCStatus) {
+        markCancelled()
+        state.withLock { state in
+            if state.endedWith == nil { state.endedWith = status }
+        }
     }
 
     /// Ends the call with `DEADLINE_EXCEEDED` (unless it already ended) and marks it cancelled.

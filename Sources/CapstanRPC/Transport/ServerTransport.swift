@@ -43,6 +43,10 @@ public struct ServerTransportStream: Sendable {
     /// enforce its deadline on their own timers (see `ServerCallControl`); the core then needs no
     /// cancellation handler, task group or sleeping task per call.
     package var callControl: (any ServerCallControl)?
+    /// The transport already answered the call with this status (a request it rejected: an
+    /// unsupported encoding, a malformed `grpc-timeout` or metadata, a corrupt or oversized
+    /// message): the core runs no handler and only tells its observers.
+    package var rejection: RPCStatus?
 
     public init(
         path: String,
@@ -66,7 +70,8 @@ public struct ServerTransportStream: Sendable {
         requests: any AsyncSequence<[UInt8], any Error> & Sendable,
         writer: any ServerStreamWriter,
         immediateRequests: (any ImmediateRequestSource)?,
-        callControl: (any ServerCallControl)?
+        callControl: (any ServerCallControl)?,
+        rejection: RPCStatus? = nil
     ) {
         self.path = path
         self.metadata = metadata
@@ -76,6 +81,7 @@ public struct ServerTransportStream: Sendable {
         self.writer = writer
         self.immediateRequests = immediateRequests
         self.callControl = callControl
+        self.rejection = rejection
     }
 }
 
@@ -140,9 +146,19 @@ package protocol ImmediateRequestSource: Sendable {
 
 /// What the core hands a transport that controls a call's cancellation (`ServerCallControl`).
 package protocol ServerCallTarget: AnyObject, Sendable {
-    /// The peer reset the stream or the connection was lost; the transport cancels the task
-    /// serving the stream right after.
+    /// The peer ended the call: it reset the stream, or closed or reset its connection. The call
+    /// ends `CANCELLED` (unless it already ended), whatever its handler then makes of the failed
+    /// reads and writes, as gRPC servers record a call the client abandoned; the transport
+    /// cancels the task serving the stream right after.
     func peerCancelled()
+    /// The server's side closed the connection (it is shutting down): the call is cancelled and
+    /// ends with what its handler makes of that (a write fails `UNAVAILABLE`); the transport
+    /// cancels the task serving the stream right after.
+    func connectionShutDown()
+    /// The transport answered the call itself with `status` (a corrupt or oversized request): the
+    /// call ends with it, as the client got it; the transport cancels the task serving the
+    /// stream right after.
+    func transportEnded(_ status: RPCStatus)
     /// The deadline passed before the call ended; the transport cancels the task serving the
     /// stream right after.
     func deadlinePassed()
