@@ -88,6 +88,24 @@ struct APIServerObservabilityTests {
         }
     }
 
+    @Test("a documented method with a fixed UNIMPLEMENTED answer counts under its own name; an unknown path under unknown")
+    func fixedAnswers() async throws {
+        let records = CapturedRecords()
+        try await withObservedServer(records: records) { _, rpc in
+            let update = MethodDescriptor<Minion, Minion>(service: Minions.serviceName, method: "Update", kind: .unary)
+            #expect(await failureCode { _ = try await rpc.unary(update, minion("m1")) } == .unimplemented)
+            let nowhere = MethodDescriptor<Minion, Minion>(service: "no.such.Service", method: "Call", kind: .unary)
+            #expect(await failureCode { _ = try await rpc.unary(nowhere, minion("m1")) } == .unimplemented)
+            let snapshot = try await settledMetrics(rpc) { snapshot in
+                snapshot.methods.contains { $0.method == "Update" } && snapshot.methods.contains { $0.service == "unknown" }
+            }
+            let counted = try #require(snapshot.methods.first { $0.service == "capstan.v1.Minions" && $0.method == "Update" })
+            #expect(counted.codes.map(\.code) == ["UNIMPLEMENTED"])
+            let unknown = try #require(snapshot.methods.first { $0.service == "unknown" && $0.method == "unknown" })
+            #expect(unknown.calls == 1, "only the unknown path")
+        }
+    }
+
     @Test("a watch the client cancels is counted and logged as CANCELLED, not OK")
     func cancelledWatch() async throws {
         let records = CapturedRecords()

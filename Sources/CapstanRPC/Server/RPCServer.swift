@@ -33,7 +33,8 @@ public struct RPCServer: Sendable {
     /// retain rather than one per descriptor and handler closure.
     private enum ServedRoute: Sendable {
         case method(ServedMethod)
-        case fixed(RPCError)
+        /// A fixed answer (`RPCRouter.answer`), observed under its path's service and method.
+        case fixed(RPCError, observed: CallObservers.Prepared)
     }
 
     private final class ServedMethod: Sendable {
@@ -62,14 +63,22 @@ public struct RPCServer: Sendable {
         let callObservers = CallObservers(observers)
         self.callObservers = callObservers
         unrouted = callObservers.prepare(CallObservation.unroutedMethod)
-        served = router.allRoutes.mapValues { [interceptors] route in
+        served = Dictionary(uniqueKeysWithValues: router.allRoutes.map { [interceptors] path, route in
             switch route {
             case .method(let descriptor, let handler, let unary, let immediate):
-                Self.method(descriptor, handler, unary, immediate, interceptors: interceptors, observers: callObservers)
+                (path, Self.method(descriptor, handler, unary, immediate, interceptors: interceptors, observers: callObservers))
             case .fixed(let error):
-                .fixed(error)
+                (path, .fixed(error, observed: callObservers.prepare(Self.fixedMethod(path: path))))
             }
-        }
+        })
+    }
+
+    /// The method a fixed answer stands for, from its path (`/service/method`), for observers:
+    /// a documented method that answers UNIMPLEMENTED counts under its own name.
+    private static func fixedMethod(path: String) -> AnyMethodDescriptor {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 2 else { return CallObservation.unroutedMethod }
+        return AnyMethodDescriptor(service: String(parts[0]), method: String(parts[1]), kind: .unary, requestType: "", responseType: "")
     }
 
     private static func method(
@@ -117,8 +126,8 @@ public struct RPCServer: Sendable {
         case nil:
             let error = router.unknownPathError(stream.path)
             answerUnrouted(stream, error)
-        case .fixed(let error)?:
-            answerUnrouted(stream, error)
+        case .fixed(let error, let observed)?:
+            answerUnrouted(stream, error, observedAs: observed)
         case .method(let served)?:
             let call = ServerCall(writer: stream.writer)
             let context = ServerContext(
@@ -157,9 +166,10 @@ public struct RPCServer: Sendable {
         callObservers.finish(observed, path: stream.path, peer: stream.peer, status: status, received: 0, sent: 0)
     }
 
-    /// Ends a call that has no handler with `error`, observed under `CallObservation.unroutedMethod`.
-    private func answerUnrouted(_ stream: ServerTransportStream, _ error: RPCError) {
-        let observed = callObservers.start(unrouted)
+    /// Ends a call that has no handler with `error`, observed under `CallObservation.unroutedMethod`
+    /// (or `prepared`, for a fixed answer).
+    private func answerUnrouted(_ stream: ServerTransportStream, _ error: RPCError, observedAs prepared: CallObservers.Prepared? = nil) {
+        let observed = callObservers.start(prepared ?? unrouted)
         stream.writer.finish(status: error.status, details: error.details, trailers: error.trailers)
         if let observed {
             callObservers.finish(observed, path: stream.path, peer: stream.peer, status: error.status, received: 0, sent: 0)
