@@ -35,6 +35,36 @@ struct APIServerHostTests {
         }
     }
 
+    @Test("huge INVALID_ARGUMENT answers (400 bad ports, a 40 KB selector) arrive over HTTP/2, cut, before the deadline", .timeLimit(.minutes(2)))
+    func hugeInvalidArgument() async throws {
+        try await withTemporaryDirectory { directory in
+            let host = try await APIServerHost.start(store: .sqlite(directory), options: testOptions())
+            let clients = try HTTP2Clients(address: host.address)
+            // Answers that never come end DEADLINE_EXCEEDED.
+            let options = CallOptions(timeout: .seconds(10))
+            var pod = Make.pod("ports")
+            pod.spec.containers[0].ports = (0..<400).map { _ in
+                var port = ContainerPort()
+                port.containerPort = 70_000
+                return port
+            }
+            let create = await rpcError { _ = try await clients.api.pods.create(pod, options: options) }
+            #expect(create.code == .invalidArgument, "\(create)")
+            #expect(create.message.hasSuffix(" more bytes)"))
+            let violations = try fieldViolations(create)
+            #expect(violations.count > 10 && violations.count < 400)
+            #expect(violations["spec.containers[0].ports[0].container_port"] != nil)
+            #expect(violations["…"]?.hasPrefix("and ") == true)
+            var list = ListRequest()
+            list.labelSelector = String(repeating: "x", count: 40_000) + "=("
+            let listed = await rpcError { _ = try await clients.api.pods.list(list, options: options) }
+            #expect(listed.code == .invalidArgument, "\(listed)")
+            #expect(try await clients.api.pods.create(Make.pod("p0"), options: options).metadata.name == "p0")
+            await clients.close()
+            await host.stop()
+        }
+    }
+
     @Test("once watches are closed new ones are refused with UNAVAILABLE; other calls go on", .timeLimit(.minutes(2)))
     func closedWatchesRefuseNewOnes() async throws {
         try await withTemporaryDirectory { directory in

@@ -20,6 +20,33 @@ enum GRPCStatusMessage {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `message`, cut so that its encoding (`encode`) takes at most `maxEncodedCount` bytes:
+    /// whole UTF-8 characters are kept while they and the note that ends the cut text,
+    /// "… (N more bytes)" (N counts the UTF-8 bytes left out), fit. A message that fits is
+    /// returned as it is.
+    static func truncated(_ message: String, maxEncodedCount: Int) -> String {
+        let utf8 = message.utf8
+        // Every byte encodes to at most 3.
+        guard utf8.count * 3 > maxEncodedCount else { return message }
+        var encodedCount = 0
+        for byte in utf8 { encodedCount += needsEscaping(byte) ? 3 : 1 }
+        guard encodedCount > maxEncodedCount else { return message }
+        // The note: "…" encodes to 9 bytes, " (" and " more bytes)" are 14, N at most 20 digits.
+        let budget = maxEncodedCount - 43
+        // Bytes before a character's first byte are whole characters.
+        var keptBytes = 0
+        var encoded = 0
+        for (index, byte) in utf8.enumerated() {
+            if byte & 0xC0 != 0x80 {
+                guard encoded <= budget else { break }
+                keptBytes = index
+            }
+            encoded += needsEscaping(byte) ? 3 : 1
+        }
+        let kept = String(decoding: utf8.prefix(keptBytes), as: UTF8.self)
+        return "\(kept)… (\(utf8.count - keptBytes) more bytes)"
+    }
+
     /// The text a header value carries. Lenient, as gRPC requires: a `%` not followed by two hex
     /// digits is kept as is, and bytes that do not form UTF-8 become U+FFFD.
     static func decode(_ value: String) -> String {

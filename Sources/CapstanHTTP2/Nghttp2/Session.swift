@@ -61,6 +61,12 @@ final class Session {
         // so the stream map holds only open streams and a finished stream costs nothing later.
         nghttp2_option_set_no_closed_streams(option, 1)
         if role == .client { nghttp2_option_set_peer_max_concurrent_streams(option, 100) }
+        // nghttp2 ends the session when one header block comes in more than this many
+        // CONTINUATION frames (default 8, about 144 KiB in 16 KiB frames). A server refuses an
+        // over-limit block for its stream alone (`ServerConnection.sessionHeader`); this lets
+        // blocks up to about 1 MiB reach that check. Larger ones still end the connection, as
+        // does a single field past the HPACK inflater's fixed 64 KiB (COMPRESSION_ERROR).
+        nghttp2_option_set_max_continuations(option, 64)
 
         let retained = Unmanaged.passRetained(self)
         let pool = Unmanaged.passRetained(memory)
@@ -365,6 +371,17 @@ final class Session {
     }
 
     private static func install(_ callbacks: OpaquePointer) {
+        // A frame nghttp2 gave up on (a header block past its 64 KiB send limit, a stream that
+        // closed meanwhile). For HEADERS on a stream that is still open, nothing else would end
+        // it: the delegate resets it.
+        nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks) { _, frame, _, userData in
+            let frame = frame!.pointee
+            let kind = Session.kind(frame.hd.type)
+            Session.owner(userData)._withUnsafeGuaranteedRef {
+                $0.withDelegate { $0.sessionFrameNotSent(streamID: frame.hd.stream_id, kind: kind) }
+            }
+            return 0
+        }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             let frame = frame!.pointee
             guard frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }

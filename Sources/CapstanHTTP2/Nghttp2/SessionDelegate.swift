@@ -25,6 +25,9 @@ class SessionDelegate {
     /// The stream is gone (both sides ended, reset, or refused); `errorCode` is HTTP/2's.
     func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {}
     func sessionFrameSent(streamID: Int32, kind: FrameKind, endStream: Bool) {}
+    /// nghttp2 dropped a frame it could not send (for instance a header block over its send
+    /// limit); the stream stays as it was.
+    func sessionFrameNotSent(streamID: Int32, kind: FrameKind) {}
     /// A PING we sent was acknowledged.
     func sessionPingAcknowledged() {}
     func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {}

@@ -121,6 +121,13 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private var receivingHeadersID: Int32 = 0
     /// The header block arriving, validated field by field as nghttp2 hands them over.
     @exclusivity(unchecked) private var headerParser = GRPCRequestHeaderParser(keepsAuthorityAndUserAgent: false)
+    /// The size of the arriving request header block as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+    /// (name + value + 32 per field). nghttp2 does not enforce the limit we announce: past it,
+    /// fields are no longer parsed and the call fails alone with RESOURCE_EXHAUSTED (see `start`).
+    /// Only nghttp2's own limits still end the connection: a single field over 64 KiB (its HPACK
+    /// inflater's fixed maximum, COMPRESSION_ERROR) and a block in more than 64 CONTINUATION
+    /// frames (`Session`, about 1 MiB).
+    private var headerListSize = 0
 
     override func sessionBeginHeaders(streamID: Int32, first: Bool) {
         // Trailers from a client carry nothing a gRPC server uses: they are ignored.
@@ -136,10 +143,13 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         receivingHeaders = stream
         receivingHeadersID = streamID
         headerParser.reset()
+        headerListSize = 0
     }
 
     override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) {
         guard receivingHeadersID == streamID, streamID != 0 else { return }
+        headerListSize += name.count + value.count + 32
+        guard headerListSize <= configuration.maxHeaderListSize else { return }
         headerParser.add(name: name, value: value)
     }
 
@@ -155,6 +165,12 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     private func start(_ stream: ServerStream, endStream: Bool) {
+        guard headerListSize <= configuration.maxHeaderListSize else {
+            let message = "the request's headers take \(headerListSize) bytes, over the server's limit of "
+                + "\(configuration.maxHeaderListSize) (SETTINGS_MAX_HEADER_LIST_SIZE)"
+            stream.rejectGRPC(RPCStatus(code: .resourceExhausted, message: message), acceptEncoding: nil)
+            return
+        }
         let head: GRPCRequestHead
         switch headerParser.finish() {
         case .success(let parsed):
@@ -300,6 +316,14 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         // The response ended while the client is still sending: tell it to stop (as gRPC does).
         guard endStream, streamID != 0, let session, !session.isRemoteClosed(streamID: streamID) else { return }
         session.submitReset(streamID: streamID, errorCode: Nghttp2ErrorCode.noError)
+    }
+
+    override func sessionFrameNotSent(streamID: Int32, kind: FrameKind) {
+        // Response headers or trailers that could not go out (past nghttp2's 64 KiB limit on a
+        // sent header block, though trailers are bounded): the client would wait forever and the
+        // stream would hold its slot. Resetting it closes it, which releases the stream.
+        guard kind == .headers, let stream = streams[streamID] else { return }
+        stream.headersNotSent()
     }
 
     override func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {

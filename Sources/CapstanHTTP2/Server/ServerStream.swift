@@ -96,6 +96,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
                     streamID: id, headers: GRPCResponseHeaders.headers(metadata: metadata), hasBody: true)
             }
         } catch {
+            // Nothing could end the response after this: the stream is reset instead.
+            resetFailed()
             throw RPCError(code: .internal, message: "could not send the response headers: \(error)")
         }
         connection.scheduleFlush()
@@ -159,7 +161,7 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
                         hasBody: false)
                 }
             } catch {
-                session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
+                resetFailed()
             }
         }
         connection.scheduleFlush()
@@ -198,6 +200,27 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         } catch {
             session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
         }
+        connection.scheduleFlush()
+    }
+
+    /// nghttp2 could not send this stream's response headers or trailers (see
+    /// `ServerConnection.sessionFrameNotSent`).
+    func headersNotSent() {
+        let handlerRuns = !finished
+        resetFailed()
+        if handlerRuns { cancelCall() }
+    }
+
+    /// Ends a response that cannot be sent: RST_STREAM INTERNAL_ERROR, whose sending closes the
+    /// stream (`streamClosed`), which frees it. Writers still waiting fail.
+    private func resetFailed() {
+        finished = true
+        accepting = false
+        if deadlineSlot >= 0 { loop.disarmDeadline(self) }
+        outbound.fail(Self.finishedError)
+        outbound.clear()
+        guard !closed, let session = connection.session else { return }
+        session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
         connection.scheduleFlush()
     }
 
