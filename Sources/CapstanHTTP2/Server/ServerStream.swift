@@ -208,7 +208,9 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     func headersNotSent() {
         let handlerRuns = !finished
         resetFailed()
-        if handlerRuns { cancelCall() }
+        // The client gets the reset (INTERNAL_ERROR): so do the observers, as INTERNAL.
+        let status = RPCStatus(code: .internal, message: "the response's headers or trailers could not be sent; the stream was reset")
+        if handlerRuns { cancelCall(.aborted(status)) }
     }
 
     /// Ends a response that cannot be sent: RST_STREAM INTERNAL_ERROR, whose sending closes the
