@@ -15,6 +15,10 @@ import Synchronization
 /// `RPCServer`, a unary method with an immediate handler (`ImmediateMethod`) is started only
 /// once the client half-closed, and answered then on the loop with no task when it can be.
 public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport {
+    /// How many descriptors under RLIMIT_NOFILE connections leave free for the rest of the
+    /// process: past that, accepting pauses and waiting connections stay queued.
+    public static var descriptorReserve: Int { Int(Listener.descriptorReserve) }
+
     public struct Configuration: Sendable {
         /// SETTINGS_MAX_CONCURRENT_STREAMS per connection; further streams are refused
         /// (RST_STREAM REFUSED_STREAM).

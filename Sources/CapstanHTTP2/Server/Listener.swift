@@ -20,6 +20,24 @@ final class Listener: IOHandler, @unchecked Sendable {
     /// memory): the socket stays readable, so retrying at once would spin the loop.
     static let acceptPause: Duration = .milliseconds(100)
 
+    /// Descriptors connections may not take (at most a quarter of the limit): the last ones
+    /// under RLIMIT_NOFILE stay free for what else the process opens (the store's files and
+    /// connections, name resolution, and the Swift runtime's own reads of /proc: libdispatch
+    /// traps when it cannot open them). The
+    /// kernel hands out the lowest free descriptor, so a connection accepted at or above
+    /// `descriptorCeiling` means fewer than this many are left: it is closed at once and
+    /// accepting pauses, as when `accept` itself fails; the rest wait in the listen queue.
+    static let descriptorReserve: Int32 = 32
+
+    /// The lowest descriptor a connection may not keep (see `descriptorReserve`).
+    private let descriptorCeiling: Int32 = {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return Int32.max }
+        // Under a very low limit, a quarter of it: connections still get the rest.
+        let soft = Int32(clamping: limit.rlim_cur)
+        return soft - min(Listener.descriptorReserve, soft / 4)
+    }()
+
     init(fd: Int32, loop: EventLoop, transport: HTTP2ServerTransport) {
         self.fd = fd
         self.loop = loop
@@ -53,6 +71,11 @@ final class Listener: IOHandler, @unchecked Sendable {
                 return
             }
             guard let accepted else { return }
+            if accepted.fd >= descriptorCeiling {
+                System.close(accepted.fd)
+                pauseAccepting()
+                return
+            }
             guard let transport else {
                 System.close(accepted.fd)
                 return
