@@ -44,6 +44,11 @@ import Testing
             let created = try await Self.run(["create", "-f", "-", "--server", cluster.address], stdin: pod, environment: env)
             #expect(created.0 == 0, "\(created)")
             #expect(created.1 == "pod/from-stdin created\n")
+            // A path that is a pipe, not a regular file (`-f /dev/stdin`, `-f <(…)`): read as well.
+            let piped = try await Self.run(
+                ["create", "-f", "/dev/stdin", "--server", cluster.address],
+                stdin: pod.replacingOccurrences(of: "from-stdin", with: "from-dev-stdin"), environment: env)
+            #expect(piped.0 == 0 && piped.1 == "pod/from-dev-stdin created\n", "\(piped)")
             let listed = try await Self.run(["get", "po", "--server", cluster.address], environment: env)
             #expect(listed.0 == 0)
             #expect(listed.1.contains("from-stdin"))
