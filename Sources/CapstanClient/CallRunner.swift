@@ -58,7 +58,7 @@ struct CallRunner: Sendable {
             } catch {
                 throw RPCError(
                     code: .invalidArgument,
-                    message: "the client's token cannot be sent: a token holds printable ASCII characters only (0x20–0x7E)")
+                    message: "the client's token cannot be sent: a header value holds printable ASCII characters only (0x20–0x7E)")
             }
         }
         if readAfter > 0 { try? metadata.add(ReadAfter.key, String(readAfter)) }

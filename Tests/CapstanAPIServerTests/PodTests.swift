@@ -223,6 +223,11 @@ struct PodTests {
             bad.status.phase = .unrecognized(42)
             let invalid = await rpcError { _ = try await api.pods.updateStatus(bad) }
             #expect(try fieldViolations(invalid).keys.contains("status.phase"))
+            var badAddress = withStatus
+            badAddress.status.podIp = "not-an-ip"
+            let address = await rpcError { _ = try await api.pods.updateStatus(badAddress) }
+            #expect(address.code == .invalidArgument)
+            #expect(try fieldViolations(address).keys.contains("status.pod_ip"), "\(address)")
         }
     }
 

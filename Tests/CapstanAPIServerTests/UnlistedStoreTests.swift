@@ -80,8 +80,8 @@ struct UnlistedStoreTests {
     func readsWaitForAListingInProgressAndThroughABlip() async throws {
         try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
         // A listing in progress, with failures counting only after a short while.
-        try await Self.withFaultyHost(unreachableAfter: .milliseconds(200)) { host, api, store in
-            store.listsHang.store(true, ordering: .relaxed)
+        try await Self.withFaultyHost(unreachableAfter: .milliseconds(200), { $0.listsHang.store(true, ordering: .relaxed) }) {
+            host, api, store in
             let read = Task { try await api.pods.list(Make.list(), options: CallOptions(timeout: .seconds(60))) }
             #expect(await eventually(timeout: .seconds(60)) { store.listCalls.load(ordering: .relaxed) > 0 })
             try await Task.sleep(for: .seconds(1))
@@ -91,8 +91,8 @@ struct UnlistedStoreTests {
         }
         // Failed attempts, with the store failing for less than the bound (a long one, so that a
         // slow run cannot pass it).
-        try await Self.withFaultyHost(unreachableAfter: .seconds(120)) { host, api, store in
-            store.failsLists.store(true, ordering: .relaxed)
+        try await Self.withFaultyHost(unreachableAfter: .seconds(120), { $0.failsLists.store(true, ordering: .relaxed) }) {
+            host, api, store in
             let read = Task { try await api.pods.list(Make.list(), options: CallOptions(timeout: .seconds(60))) }
             #expect(await eventually(timeout: .seconds(60)) { store.listFailures.load(ordering: .relaxed) >= 2 })
             store.failsLists.store(false, ordering: .relaxed)
@@ -100,8 +100,8 @@ struct UnlistedStoreTests {
             #expect(list.items.isEmpty)
         }
         // The same failures, with the bound passed: the read fails with the store's error.
-        try await Self.withFaultyHost(unreachableAfter: .zero) { host, api, store in
-            store.failsLists.store(true, ordering: .relaxed)
+        try await Self.withFaultyHost(unreachableAfter: .zero, { $0.failsLists.store(true, ordering: .relaxed) }) {
+            host, api, store in
             let error = await rpcError { _ = try await api.pods.list(Make.list(), options: CallOptions(timeout: .seconds(60))) }
             #expect(error.code == .unavailable && error.message.contains("injected: the store cannot be listed"), "\(error)")
             store.failsLists.store(false, ordering: .relaxed)
@@ -110,14 +110,18 @@ struct UnlistedStoreTests {
     }
 
     /// Runs `body` against an API server, started without waiting for its caches, on a fresh
-    /// one-member etcd behind a `FaultyStore` (no fault set) that `body` gets too.
+    /// one-member etcd behind a `FaultyStore` (with the faults `configure` sets before the host
+    /// starts) that `body` gets too.
     static func withFaultyHost(
-        unreachableAfter: Duration, _ body: (APIServerHost, APIClients, FaultyStore) async throws -> Void
+        unreachableAfter: Duration, _ configure: (FaultyStore) -> Void = { _ in },
+        _ body: (APIServerHost, APIClients, FaultyStore) async throws -> Void
     ) async throws {
         try await withEtcdCluster(members: 1) { cluster in
             let member = cluster.members[0]
             let etcd = try EtcdStore(endpoints: [member.clientAddress])
             let store = FaultyStore(etcd, failsWatches: false)
+            // Faults in place before the host starts: its feed lists the store at once.
+            configure(store)
             let options = testOptions {
                 $0.storeUnreachableAfter = unreachableAfter
                 // The caches list the store at its head (with history they would replay a young

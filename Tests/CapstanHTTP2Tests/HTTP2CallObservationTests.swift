@@ -146,6 +146,8 @@ struct HTTP2CallObservationTests {
             let counted = metrics.methodMetrics()
             #expect(counted.map { "\($0.service)/\($0.method)" } == ["\(rejected.counted.service)/\(rejected.counted.method)"])
             #expect(counted.first?.codes.map(\.code) == [rejected.code.description])
+            // The log observer runs after the metrics one: wait for it as well.
+            #expect(await eventually { lines.all.count == 1 })
             let logged = lines.all
             #expect(logged.count == 1)
             #expect(logged.first?.metadata["rpc.method"] == .string(rejected.path))

@@ -152,17 +152,24 @@ extension Validation {
         return errors
     }
 
-    /// Problems of a pod status at `path` (`status`): a known phase, addresses that are IP
-    /// addresses, named containers with restart counts of 0 or more.
-    public static func podStatus(_ status: PodStatus, path: FieldPath) -> FieldErrors {
+    /// Problems of a pod status's addresses at `path` (`status`): `host_ip` and `pod_ip` empty
+    /// (not known yet) or IP addresses. Checked where a status is written (Pods/UpdateStatus),
+    /// not by `Pod.validate()`: a pod stored before the check must stay updatable.
+    public static func podStatusAddresses(_ status: PodStatus, path: FieldPath) -> FieldErrors {
         var errors = FieldErrors()
-        errors.add(path.child("phase"), ifPresent: enumViolation(status.phase))
-        // Empty until the kubelet knows them; then an address the proxy and clients can use.
         for (field, address) in [("host_ip", status.hostIp), ("pod_ip", status.podIp)] where !address.isEmpty {
             if !isIPv4(address[...]) && !isIPv6(address[...]) {
                 errors.add(path.child(field), "must be an IPv4 or IPv6 address (or empty), not \"\(address.prefix(64))\"")
             }
         }
+        return errors
+    }
+
+    /// Problems of a pod status at `path` (`status`): a known phase, named containers with
+    /// restart counts of 0 or more. (Its addresses: `podStatusAddresses`.)
+    public static func podStatus(_ status: PodStatus, path: FieldPath) -> FieldErrors {
+        var errors = FieldErrors()
+        errors.add(path.child("phase"), ifPresent: enumViolation(status.phase))
         for (index, container) in status.containerStatuses.enumerated() {
             let statusPath = path.child("container_statuses").index(index)
             if container.name.isEmpty { errors.add(statusPath.child("name"), "must not be empty") }

@@ -28,6 +28,10 @@ struct PodService: Sendable {
                 var new = PodStrategy.prepareForStatusUpdate(request, old: old)
                 new.applyDefaults()
                 try registry.validate(new)
+                let addresses = Validation.podStatusAddresses(new.status, path: "status")
+                guard addresses.isEmpty else {
+                    throw .invalid(kind: PodStrategy.kind, namespace: namespace, name: name, errors: addresses.all)
+                }
                 return new
             }.encoded
         }

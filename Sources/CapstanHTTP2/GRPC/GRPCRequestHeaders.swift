@@ -90,7 +90,9 @@ struct GRPCRequestHeaderParser {
     /// Whether `:authority` and `user-agent` are kept (a server does not use them).
     private let keepsAuthorityAndUserAgent: Bool
     private var method = Checked.absent
-    private var path: String?
+    /// The `:path` of the header block so far (`:path` comes first, so a block cut short for
+    /// its size usually has it).
+    private(set) var path: String?
     private var authority: String?
     private var contentType = Checked.absent
     private var encoding = Checked.absent

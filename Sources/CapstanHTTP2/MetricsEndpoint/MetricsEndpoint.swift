@@ -173,9 +173,14 @@ private final class EndpointLoop: @unchecked Sendable {
     /// Accepts what waits in the backlog, dropping older connections to make room (see the type's
     /// notes); what finds no room stays in the backlog for the next turn.
     private func acceptAll() {
-        while connections.count < limits.maxConnections || dropOneForNewcomer() {
+        while true {
+            // Full, with nothing from an earlier turn to replace: the newcomer waits in the backlog.
+            let full = connections.count >= limits.maxConnections
+            if full && newcomersVictim() == nil { return }
             do {
+                // Accepted first, so that a victim is dropped only for a connection that came.
                 guard let accepted = try Socket.accept(listenFD) else { return }
+                if full, let victim = newcomersVictim() { close(victim) }
                 connections.append(Connection(
                     fd: accepted.fd, deadline: .now + limits.connectionTimeout, acceptedInTurn: turn))
             } catch {
@@ -185,15 +190,12 @@ private final class EndpointLoop: @unchecked Sendable {
         }
     }
 
-    /// Closes the connection a newcomer replaces: the one waiting longest for its request head,
-    /// else the oldest draining, else the oldest being answered; never one accepted this turn.
-    /// Returns whether one was closed. (Connections are kept in accept order.)
-    private func dropOneForNewcomer() -> Bool {
+    /// The connection a newcomer replaces: the one waiting longest for its request head, else
+    /// the oldest draining, else the oldest being answered; never one accepted this turn.
+    /// (Connections are kept in accept order.)
+    private func newcomersVictim() -> Connection? {
         let candidates = connections.filter { $0.acceptedInTurn != turn }
-        let victim = candidates.first { $0.output == nil } ?? candidates.first { $0.draining } ?? candidates.first
-        guard let victim else { return false }
-        close(victim)
-        return true
+        return candidates.first { $0.output == nil } ?? candidates.first { $0.draining } ?? candidates.first
     }
 
     private func expire() {

@@ -168,7 +168,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         guard headerListSize <= configuration.maxHeaderListSize else {
             let message = "the request's headers take \(headerListSize) bytes, over the server's limit of "
                 + "\(configuration.maxHeaderListSize) (SETTINGS_MAX_HEADER_LIST_SIZE)"
-            stream.rejectGRPC(RPCStatus(code: .resourceExhausted, message: message), acceptEncoding: nil)
+            let status = RPCStatus(code: .resourceExhausted, message: message)
+            stream.rejectGRPC(status, acceptEncoding: nil)
+            if let path = headerParser.path { launchRejected(stream, path: path, status: status) }
             return
         }
         let head: GRPCRequestHead

@@ -208,7 +208,9 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     func headersNotSent() {
         let handlerRuns = !finished
         resetFailed()
-        // The client gets the reset (INTERNAL_ERROR): so do the observers, as INTERNAL.
+        // The client gets the reset (INTERNAL_ERROR). A call whose handler still runs (a stream's
+        // response headers) ends INTERNAL for the observers too; one whose status was already
+        // decided (its trailers dropped, a unary answer) keeps that status there.
         let status = RPCStatus(code: .internal, message: "the response's headers or trailers could not be sent; the stream was reset")
         if handlerRuns { cancelCall(.aborted(status)) }
     }

@@ -161,7 +161,11 @@ public struct RPCServer: Sendable {
     /// `CallObservation.unroutedMethod`, with the status the client got.
     private func observeRejected(_ stream: ServerTransportStream, _ status: RPCStatus) {
         let prepared: CallObservers.Prepared? =
-            if case .method(let method)? = served[stream.path] { method.observed } else { unrouted }
+            switch served[stream.path] {
+            case .method(let method)?: method.observed
+            case .fixed(_, let observed)?: observed
+            case nil: unrouted
+            }
         guard let prepared, let observed = callObservers.start(prepared) else { return }
         callObservers.finish(observed, path: stream.path, peer: stream.peer, status: status, received: 0, sent: 0)
     }
