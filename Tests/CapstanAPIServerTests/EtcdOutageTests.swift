@@ -120,11 +120,7 @@ struct EtcdOutageTests {
 
     static func goBack(_ api: APIClients, cluster: EtcdCluster) async throws {
         let member = cluster.members[0]
-        _ = try await api.pods.create(Make.pod("kept"))
-        let backup = try await Self.backUp(member)
-        try await member.start()
-        try await cluster.waitUntilHealthy()
-        try await Self.createLostPods(api)
+        let backup = try await Self.backUpThenLoseWrites(api, cluster: cluster)
         // The restore, with the member down for longer than the store watch's reconnect bound.
         try await Self.restore(member, from: backup)
         try await Task.sleep(for: .seconds(2))
@@ -220,11 +216,7 @@ struct EtcdOutageTests {
     func aFailedListingAfterGoingBackIsRetried() async throws {
         try await Self.withFaultyServer { api, cluster, store in
             let member = cluster.members[0]
-            _ = try await api.pods.create(Make.pod("kept"))
-            let backup = try await Self.backUp(member)
-            try await member.start()
-            try await cluster.waitUntilHealthy()
-            try await Self.createLostPods(api)
+            let backup = try await Self.backUpThenLoseWrites(api, cluster: cluster)
             #expect(try await Self.firstAnswer(within: .seconds(60)) { try await api.pods.list(Make.list()) }.items.count == 4)
             // The restore; the feed's first listing of the restored store fails.
             store.failsLists.store(true, ordering: .relaxed)
@@ -491,6 +483,18 @@ struct EtcdOutageTests {
 
     /// Pods `lost0`…`lost2`, written after a backup that the test restores: the first waits for
     /// the member that just came back.
+    /// Creates "kept", backs the only member up (`backUp`), starts it again and creates the
+    /// pods a restore of that backup loses (`createLostPods`); returns the backup.
+    static func backUpThenLoseWrites(_ api: APIClients, cluster: EtcdCluster) async throws -> String {
+        let member = cluster.members[0]
+        _ = try await api.pods.create(Make.pod("kept"))
+        let backup = try await Self.backUp(member)
+        try await member.start()
+        try await cluster.waitUntilHealthy()
+        try await Self.createLostPods(api)
+        return backup
+    }
+
     static func createLostPods(_ api: APIClients) async throws {
         _ = try await Self.createOnceBack(api, "lost0")
         for index in 1..<3 { _ = try await api.pods.create(Make.pod("lost\(index)")) }

@@ -225,29 +225,16 @@ struct CapstanExecutableTests {
     func dataDirectory(command: String) async throws {
         try await Self.withCapstanProcess({ Self.daemonArguments(command, data: $0 + "/new/sub/data") }) { process, out, _ in
             let directory = URL(fileURLWithPath: out).deletingLastPathComponent().path
-            let mask = try Self.umask()
-            #expect(try Self.mode(directory + "/new/sub/data") == 0o700 & ~mask)
+            let mask = try currentUmask()
+            #expect(try permissionBits(of: directory + "/new/sub/data") == 0o700 & ~mask)
             #expect(FileManager.default.fileExists(atPath: directory + "/new/sub/data/store.db"))
             let parents = 0o755 & ~mask
-            #expect(try Self.mode(directory + "/new/sub") == parents)
-            #expect(try Self.mode(directory + "/new") == parents)
+            #expect(try permissionBits(of: directory + "/new/sub") == parents)
+            #expect(try permissionBits(of: directory + "/new") == parents)
             kill(process.processIdentifier, SIGTERM)
             try await Self.waitForExit(process)
             #expect(process.terminationStatus == 0)
         }
-    }
-
-    /// The permission bits of `path`.
-    static func mode(_ path: String) throws -> Int {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        return try #require(attributes[.posixPermissions] as? Int, "\(path): no permissions") & 0o777
-    }
-
-    /// This process's umask, from /proc (setting it to read it would race other tests' files).
-    static func umask() throws -> Int {
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") }, "no Umask in /proc/self/status")
-        return try #require(Int(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8))
     }
 
     @Test("capstan apiserver on an etcd that nothing answers for: it says it listens at once, reads fail UNAVAILABLE before their deadline")

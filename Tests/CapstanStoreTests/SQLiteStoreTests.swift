@@ -40,12 +40,8 @@ struct SQLiteStoreTests {
             let store = try await SQLiteStore.open(directory: directory + "/new/sub/data/", options: Self.options())
             _ = try await store.create("/kept", value: bytes("1"))
             await store.close()
-            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") })
-            let mask = try #require(Int(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8))
-            func mode(_ path: String) throws -> Int {
-                try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) & 0o777
-            }
+            let mask = try currentUmask()
+            let mode = permissionBits(of:)
             #expect(try mode(directory + "/new/sub/data") == 0o700 & ~mask)
             #expect(try mode(directory + "/new/sub") == 0o755 & ~mask)
             #expect(try mode(directory + "/new") == 0o755 & ~mask)

@@ -32,15 +32,14 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// What the command line and the config file say, resolved.
     func settings() throws(CapctlError) -> Settings {
         let file = try ConfigFile.load(from: configPath)
-        var servers: [String]
+        let servers: [String]
         if let server {
             servers = try Self.serverList(server, source: "--server")
         } else if let configured = file.servers, !configured.isEmpty {
-            servers = configured
+            servers = configured.map(Self.withPort)
         } else {
             servers = ["127.0.0.1:\(defaultAPIPort)"]
         }
-        servers = servers.map(Self.withPort)
         let timeout = try Seconds.duration(timeout, flag: "--timeout")
         if let token, let problem = Self.tokenProblem(token) { throw .usage("--token: \(problem)") }
         if token == nil, let saved = file.token, let problem = Self.tokenProblem(saved) {

@@ -175,12 +175,12 @@ private final class EndpointLoop: @unchecked Sendable {
     private func acceptAll() {
         while true {
             // Full, with nothing from an earlier turn to replace: the newcomer waits in the backlog.
-            let full = connections.count >= limits.maxConnections
-            if full && newcomersVictim() == nil { return }
+            let victim = connections.count >= limits.maxConnections ? newcomersVictim() : nil
+            if connections.count >= limits.maxConnections && victim == nil { return }
             do {
                 // Accepted first, so that a victim is dropped only for a connection that came.
                 guard let accepted = try Socket.accept(listenFD) else { return }
-                if full, let victim = newcomersVictim() { close(victim) }
+                if let victim { close(victim) }
                 connections.append(Connection(
                     fd: accepted.fd, deadline: .now + limits.connectionTimeout, acceptedInTurn: turn))
             } catch {

@@ -222,6 +222,11 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             writer: writer,
             immediateRequests: requests,
             callControl: writer)
+        startHandler(stream, transportStream)
+    }
+
+    /// Runs the core's handler for `stream` on a worker.
+    private func startHandler(_ stream: ServerStream, _ transportStream: ServerTransportStream) {
         transport.handlerStarted()
         workers.start(HandlerWorkers.Call(stream: stream, transportStream: transportStream, handler: handler, transport: transport))
     }
@@ -234,8 +239,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         let transportStream = ServerTransportStream(
             path: path, metadata: Metadata(), deadline: nil, peer: peer, requests: requests,
             writer: ServerWriter(stream: stream), immediateRequests: nil, callControl: nil, rejection: status)
-        transport.handlerStarted()
-        workers.start(HandlerWorkers.Call(stream: stream, transportStream: transportStream, handler: handler, transport: transport))
+        startHandler(stream, transportStream)
     }
 
     override func sessionDataChunk(streamID: Int32, chunk: DataChunk) {
