@@ -185,6 +185,46 @@ struct HTTP2MalformedPeerTests {
         }
     }
 
+    @Test("a connection without the client's preface and SETTINGS is closed after the handshake timeout; a complete one stays")
+    func handshakeTimeout() async throws {
+        var server = HTTP2ServerTransport.Configuration()
+        server.keepalive = nil
+        server.handshakeTimeout = .milliseconds(300)
+        try await withHTTP2Server(server: server) { harness in
+            let port = harness.server.localPort
+            try await runBlocking {
+                let silent = try RawHTTP2Client(port: port)
+                defer { silent.close() }
+                let halfPreface = try RawHTTP2Client(port: port)
+                defer { halfPreface.close() }
+                try halfPreface.sendRaw(Array(RawHTTP2Client.preface.prefix(10)))
+                let prefaceOnly = try RawHTTP2Client(port: port)
+                defer { prefaceOnly.close() }
+                try prefaceOnly.sendRaw(RawHTTP2Client.preface)
+                let complete = try RawHTTP2Client(port: port)
+                defer { complete.close() }
+                try complete.sendRaw(RawHTTP2Client.preface + [0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+                // Each incomplete one is closed (readUntilClosed throws after 10 s of silence).
+                for raw in [silent, halfPreface, prefaceOnly] { try raw.readUntilClosed() }
+                // The complete one, silent since, outlived more than three timeouts.
+                usleep(700_000)
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                var closed = false
+                while true {
+                    let count = buffer.withUnsafeMutableBytes {
+                        recv(complete.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+                    }
+                    if count > 0 { continue }
+                    closed = count == 0 || errno == ECONNRESET
+                    break
+                }
+                #expect(!closed, "a connection that finished its handshake was closed")
+            }
+            #expect(try await harness.client.unary(Echo.get, "still").value == "echo: still")
+        }
+    }
+
     @Test("keepalive without pings on idle connections: an idle silent peer stays; with a stream open it is pinged")
     func keepaliveOnlyWithStreams() async throws {
         var server = HTTP2ServerTransport.Configuration()

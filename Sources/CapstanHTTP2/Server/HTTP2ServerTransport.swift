@@ -27,6 +27,10 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         public var maxReceiveMessageSize: Int = 4 * 1024 * 1024
         /// PING after this long without inbound traffic; close when unanswered. `nil`: none.
         public var keepalive: Keepalive? = Keepalive(interval: .seconds(7200), timeout: .seconds(20))
+        /// A connection whose client preface and first SETTINGS have not arrived this long after
+        /// it was accepted is closed, so silent or half-open sockets cannot hold descriptors
+        /// (gRPC's servers do the same, with 120 s). `nil`: never.
+        public var handshakeTimeout: Duration? = .seconds(20)
         /// SETTINGS_INITIAL_WINDOW_SIZE: what a client may send on one stream before the
         /// handler reads.
         public var initialStreamWindowSize: Int = 1024 * 1024

@@ -23,6 +23,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private enum Drain { case open, noticeSent, goAwaySent }
     private var drain = Drain.open
     private var drainTimer: EventLoopTimer?
+    /// Armed from the start until the client's preface and first SETTINGS arrived.
+    private var handshakeTimer: EventLoopTimer?
 
     init(
         loop: EventLoop,
@@ -51,6 +53,23 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
                 connectionWindowSize: Int32(clamping: configuration.connectionWindowSize),
                 maxHeaderListSize: UInt32(clamping: configuration.maxHeaderListSize)),
             delegate: self, memory: loop.sessionMemory)
+    }
+
+    override func startSession() throws(HTTP2TransportError) {
+        try super.startSession()
+        guard let timeout = configuration.handshakeTimeout else { return }
+        // (The timer holds the connection until it fires or is cancelled.)
+        handshakeTimer = loop.scheduleTimerOnLoop(after: timeout) { [self] in
+            handshakeTimer = nil
+            close(HTTP2TransportError(
+                .connectionClosed, "the client sent no HTTP/2 preface and SETTINGS within \(timeout)"))
+        }
+    }
+
+    /// The client's first SETTINGS (nghttp2 checked the preface before it): the handshake is done.
+    override func sessionSettingsReceived() {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
     }
 
     /// Number of open streams (for tests).
@@ -103,6 +122,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func connectionDidClose(_ error: HTTP2TransportError?) {
         drainTimer?.cancel()
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
         receivingHeaders = nil
         receivingHeadersID = 0
         let open = streams
