@@ -139,4 +139,95 @@ struct ServiceClaimRaceTests {
             _ = try await api.services.create(Make.service("b", port: 81))
         }
     }
+
+    /// Sets the claim on port 81/TCP to `record` (another server's move, between the update's
+    /// write and its confirmation).
+    static func setClaim81(_ sqlite: SQLiteStore, _ record: String) async {
+        let key = ServicePortClaims.key(port: 81, protocol: .tcp)
+        guard let claim = try? await sqlite.get(key) else { return }
+        _ = try? await sqlite.update(key, value: Array(record.utf8), expectedRevision: claim.modRevision)
+    }
+
+    /// A live claim of another server: unconfirmed and just made (within the grace period).
+    static var livePendingClaim: String { "pending \(ServerFields.now().seconds) default y uid-y" }
+
+    /// The names of the services on `port`.
+    static func names(on port: Int32, _ api: APIClients) async throws -> [String] {
+        try await api.services.list(Make.list()).items.filter { $0.spec.port == port }.map(\.metadata.name).sorted()
+    }
+
+    @Test("an update whose new port's claim went to a holder that is gone meanwhile, while another service took the old port: the port is claimed again and the update stands")
+    func lostNewPortClaimedAgain() async throws {
+        try await withHookedServer { api, store in
+            var web = try await api.services.create(Make.service("web", port: 80))
+            store.afterUpdate.withLock {
+                $0 = { sqlite in
+                    await Self.setClaim81(sqlite, "bound 0 default x uid-x")
+                    // With "web" on 81 now, another client's create takes port 80 over.
+                    _ = try? await api.services.create(Make.service("other", port: 80))
+                }
+            }
+            web.spec.port = 81
+            let updated = try await api.services.update(web)
+            #expect(updated.spec.port == 81)
+            #expect(try await Self.names(on: 80, api) == ["other"])
+            #expect(try await Self.names(on: 81, api) == ["web"])
+            let refused = await rpcError { _ = try await api.services.create(Make.service("z", port: 81)) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("default/web"), "\(refused)")
+        }
+    }
+
+    @Test("an update whose new port's claim was removed by a late release: the port is claimed again and the update stands")
+    func lostNewPortReleased() async throws {
+        try await withHookedServer { api, store in
+            var web = try await api.services.create(Make.service("web", port: 80))
+            store.afterUpdate.withLock {
+                $0 = { sqlite in
+                    let key = ServicePortClaims.key(port: 81, protocol: .tcp)
+                    if let claim = try? await sqlite.get(key) { _ = try? await sqlite.delete(key, expectedRevision: claim.modRevision) }
+                }
+            }
+            web.spec.port = 81
+            #expect(try await api.services.update(web).spec.port == 81)
+            let refused = await rpcError { _ = try await api.services.create(Make.service("z", port: 81)) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("default/web"), "\(refused)")
+            // Port 80 was given up.
+            _ = try await api.services.create(Make.service("a", port: 80))
+        }
+    }
+
+    @Test("an update whose new port was taken over by a live claim: the service goes back to its old port, which it still holds; the update is refused")
+    func lostNewPortGoesBack() async throws {
+        try await withHookedServer { api, store in
+            var web = try await api.services.create(Make.service("web", port: 80))
+            store.afterUpdate.withLock {
+                $0 = { sqlite in await Self.setClaim81(sqlite, Self.livePendingClaim) }
+            }
+            web.spec.port = 81
+            let refused = await rpcError { _ = try await api.services.update(web) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("taken over"), "\(refused)")
+            #expect(try await api.services.get(Make.get("web")).spec.port == 80)
+            let taken = await rpcError { _ = try await api.services.create(Make.service("z", port: 80)) }
+            #expect(taken.code == .alreadyExists && taken.message.contains("default/web"), "\(taken)")
+        }
+    }
+
+    @Test("an update whose new port was taken over while another service took its old one: the service can keep neither and is deleted, never sharing a port")
+    func lostBothPorts() async throws {
+        try await withHookedServer { api, store in
+            var web = try await api.services.create(Make.service("web", port: 80))
+            store.afterUpdate.withLock {
+                $0 = { sqlite in
+                    await Self.setClaim81(sqlite, Self.livePendingClaim)
+                    _ = try? await api.services.create(Make.service("other", port: 80))
+                }
+            }
+            web.spec.port = 81
+            let refused = await rpcError { _ = try await api.services.update(web) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("was deleted"), "\(refused)")
+            #expect(await rpcError { _ = try await api.services.get(Make.get("web")) }.code == .notFound)
+            #expect(try await Self.names(on: 80, api) == ["other"])
+            #expect(try await Self.names(on: 81, api) == [])
+        }
+    }
 }

@@ -56,6 +56,12 @@ extension RegistryError: RPCErrorConvertible {
             return RPCError(
                 code: .alreadyExists,
                 message: "port \(port)/\(proto) is already used by service \"\(holderNamespace)/\(holderName)\"")
+        case .serviceDisplaced(let namespace, let name, let port, let oldPort):
+            return RPCError(
+                code: .alreadyExists,
+                message: "service \"\(namespace)/\(name)\" was deleted: port \(port) was taken over while it was "
+                    + "being updated, and port \(oldPort), which it held before, went to another service "
+                    + "meanwhile; create it again on a free port")
         case .watcherTooSlow(let limit):
             return RPCError(
                 code: .resourceExhausted,

@@ -38,6 +38,10 @@ public enum RegistryError: Error, Sendable, Hashable {
     case alreadyBound(namespace: String, name: String, host: String)
     /// A service port that another service holds.
     case portInUse(port: Int32, protocol: String, holderNamespace: String, holderName: String)
+    /// An updated service lost the claim on its new port (`port`, e.g. "81/TCP") before
+    /// confirming it, and the old one (`oldPort`) went to another service meanwhile: it could
+    /// keep neither, so it was deleted.
+    case serviceDisplaced(namespace: String, name: String, port: String, oldPort: String)
     /// A watcher fell more than `limit` events behind and was dropped.
     case watcherTooSlow(limit: Int)
     /// An object whose encoding exceeds the size limit.

@@ -89,15 +89,87 @@ struct ServiceRegistry: Sendable {
                 await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
                 return written
             }
-            // As for a create: put the service back where it was, unless it is gone already (a
-            // delete right after this update released the claim: the update stands).
-            do throws(RegistryError) {
-                _ = try await registry.replace(.init(object: written.object, revision: written.revision), with: old)
-            } catch .notFound {
+            return try await newPortLost(written, old: old, new: new)
+        }
+    }
+
+    /// An update wrote the service on its new port, but that port's claim changed before the
+    /// update confirmed it: taken over by a server that read the service just before the write,
+    /// or removed by a late release of an earlier move. The service must not stay on a port it
+    /// does not hold, so, in this order:
+    /// - the new port is claimed again if it can be (its claim went, or its new holder is not on
+    ///   it): the update stands;
+    /// - else the service goes back to its old port if that claim can be had (it still names this
+    ///   service, or went): the update fails as taken over. The put-back is conditional on that
+    ///   claim, since another server may have taken the old port over while the service was off it;
+    /// - else both ports went to other services meanwhile: the service can keep neither and is
+    ///   deleted (`serviceDisplaced`).
+    /// A service changed or deleted by someone else meanwhile is left as it is, and the update
+    /// stands (as for a delete right after it).
+    private func newPortLost(
+        _ written: Registry<ServiceStrategy>.Written, old: Service, new: Service
+    ) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {
+        let key = registry.keys.key(namespace: new.metadata.namespace, name: new.metadata.name)
+        let asWritten = Registry<ServiceStrategy>.Stored(object: written.object, revision: written.revision)
+        if let again = try await claimIfFree(new) {
+            if try await claims.confirm(again), try await isStill(asWritten, key: key) {
+                await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
                 return written
-            } catch {
             }
-            throw takenOver(new, verb: "updated")
+            await claims.release(port: new.spec.port, protocol: new.spec.protocol, uid: new.metadata.uid)
+            if try await !isStill(asWritten, key: key) { return written }
+            // Lost again at once: give up on the new port.
+        }
+        // The service as it now stands, and whether it was put back on its old port.
+        var current = asWritten
+        var putBack = false
+        if let back = try await claimIfFree(old) {
+            do throws(RegistryError) {
+                let restored = try await registry.replace(asWritten, with: old, unchanged: [back.keyRevision])
+                current = .init(object: restored.object, revision: restored.revision)
+                putBack = true
+            } catch .notFound, .conflict {
+                // Deleted or changed meanwhile: not this update's to move any more.
+                await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
+                return written
+            } catch .store(let error) where error.names(back.key) {
+                // The old port was taken over as the service went back: it can keep neither.
+            }
+            if putBack, try await claims.confirm(back) { throw takenOver(new, verb: "updated") }
+        }
+        do throws(StoreError) {
+            let deleted = try await registry.store.delete(key, expectedRevision: current.revision)
+            registry.progress.noteWrite(deleted.modRevision)
+        } catch .notFound, .conflict {
+            // Deleted or changed meanwhile: left as it is.
+            if putBack { throw takenOver(new, verb: "updated") }
+            return written
+        } catch {
+            throw .store(error)
+        }
+        throw .serviceDisplaced(
+            namespace: new.metadata.namespace, name: new.metadata.name,
+            port: "\(new.spec.port)/\(ServicePortClaims.protocolName(new.spec.protocol))",
+            oldPort: "\(old.spec.port)/\(ServicePortClaims.protocolName(old.spec.protocol))")
+    }
+
+    /// `service`'s port claimed for it, or nil when another service holds it.
+    private func claimIfFree(_ service: Service) async throws(RegistryError) -> ServicePortClaims.Claim? {
+        do throws(RegistryError) {
+            return try await claims.acquire(for: service)
+        } catch .portInUse {
+            return nil
+        }
+    }
+
+    /// Whether the service at `key` is still `stored` (same revision).
+    private func isStill(_ stored: Registry<ServiceStrategy>.Stored, key: String) async throws(RegistryError) -> Bool {
+        do throws(StoreError) {
+            return try await registry.store.get(key).modRevision == stored.revision
+        } catch .notFound {
+            return false
+        } catch {
+            throw .store(error)
         }
     }
 
