@@ -113,6 +113,24 @@ final class EtcdWatchSource: WatchEventSource {
         }
     }
 
+    /// The next event and those queued behind it, up to `limit`, and past it to the end of the
+    /// last one's revision: a response's events are queued together, so a revision with several
+    /// events (a multi-key transaction, a lease's expiry) is never handed over in part, and a
+    /// consumer that marks progress per batch never marks a revision half applied.
+    func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]? {
+        guard let first = try await next() else { return nil }
+        return state.withLock { state in
+            var batch = [first]
+            while let upcoming = state.buffer.first,
+                batch.count < limit || upcoming.revision == batch[batch.count - 1].revision
+            {
+                batch.append(upcoming)
+                _ = state.buffer.popFirst()
+            }
+            return batch
+        }
+    }
+
     private var isCancelled: Bool { state.withLock { $0.cancelled } }
 
     /// A resumed watch found the store behind what it had delivered.

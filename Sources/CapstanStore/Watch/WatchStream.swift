@@ -43,14 +43,15 @@ public struct WatchStream: AsyncSequence, Sendable {
 protocol WatchEventSource: Sendable {
     /// The next event; nil once the watch ended (cancelled, or after `cancel()`).
     func next() async throws(StoreError) -> WatchEvent?
-    /// The next events: at least one, at most `limit`; nil once the watch ended.
+    /// The next events: at least one, at most `limit` unless more share the last one's
+    /// revision (a batch never ends inside a revision); nil once the watch ended.
     func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]?
     /// Ends the watch and releases its resources; idempotent.
     func cancel()
 }
 
 extension WatchEventSource {
-    /// One event at a time, for sources that do not queue.
+    /// One event at a time, for sources that do not queue (and have one event per revision).
     func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]? {
         try await next().map { [$0] }
     }
