@@ -23,6 +23,7 @@ struct ErrorTableTests {
         (.readAfterUnknown(requested: 9, current: 5), .outOfRange),
         (.alreadyBound(namespace: "a", name: "b", host: "m1"), .failedPrecondition),
         (.portInUse(port: 80, protocol: "TCP", holderNamespace: "a", holderName: "b"), .alreadyExists),
+        (.continueTooNew(requested: 9, current: 8), .outOfRange),
         (.serviceDisplaced(namespace: "a", name: "b", port: "81/TCP", oldPort: "80/TCP"), .alreadyExists),
         (.watcherTooSlow(limit: 5), .resourceExhausted),
         (.tooManyWatches(limit: 5), .resourceExhausted),

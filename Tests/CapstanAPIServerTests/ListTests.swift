@@ -1,5 +1,5 @@
 import CapstanAPI
-import CapstanAPIServer
+@testable import CapstanAPIServer
 import CapstanRPC
 import CapstanStore
 import CapstanWire
@@ -138,6 +138,11 @@ struct ListTests {
             #expect(otherNamespace.code == .invalidArgument)
             let otherKind = await rpcError { _ = try await api.services.list(Make.list(continueToken: page.continueToken)) }
             #expect(otherKind.code == .invalidArgument)
+            // A token from a revision this store never reached (another store's, or this one's
+            // before a restore) is OUT_OF_RANGE too: list again.
+            let future = ContinueToken(revision: Int64(page.resourceVersion) + 1_000, lastKey: "/registry/pods/prod/p1").encoded
+            let fromElsewhere = await rpcError { _ = try await api.pods.list(Make.list(namespace: "prod", continueToken: future)) }
+            #expect(fromElsewhere.code == .outOfRange && fromElsewhere.message.contains("not from this store"), "\(fromElsewhere)")
             // Pods changed after the page, and the cache's ring no longer holds the first change.
             _ = try await api.pods.create(Make.pod("p8", namespace: "dev"))
             _ = try await api.pods.create(Make.pod("p9", namespace: "dev"))

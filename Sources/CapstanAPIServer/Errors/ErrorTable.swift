@@ -42,6 +42,11 @@ extension RegistryError: RPCErrorConvertible {
                 code: .outOfRange,
                 message: "resource version \(requested) is newer than the store's revision \(current): "
                     + "it is not from this store (was the store replaced?); list again")
+        case .continueTooNew(let requested, let current):
+            return RPCError(
+                code: .outOfRange,
+                message: "the continue token's resource version \(requested) is newer than the store's revision "
+                    + "\(current): it is not from this store (was the store replaced?); list again without it")
         case .readAfterUnknown(let requested, let current):
             var trailers = Metadata()
             try? trailers.add(ReadAfter.rejectedKey, String(current))

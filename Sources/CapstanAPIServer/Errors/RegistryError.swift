@@ -31,6 +31,9 @@ public enum RegistryError: Error, Sendable, Hashable {
     /// A watch asked to start after a revision the store has not reached (`current`): the
     /// revision came from another store, or from this one before it was replaced.
     case tooNew(requested: UInt64, current: Int64)
+    /// A continue token's revision is past the store's (`current`): the token came from another
+    /// store, or from this one before it was replaced.
+    case continueTooNew(requested: Int64, current: Int64)
     /// A read's `ReadAfter` revision is past the store's (`current`): the client saw another
     /// store, or this one before it was replaced.
     case readAfterUnknown(requested: Int64, current: Int64)

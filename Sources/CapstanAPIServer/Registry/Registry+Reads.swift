@@ -88,6 +88,9 @@ extension Registry {
             {
                 (items, more) = page
             } else {
+                // A token from a revision the store never reached (another store, or this one
+                // before a restore) is refused as a watch's would be: list again.
+                try await requireInStore(token.revision) { .continueTooNew(requested: $0, current: $1) }
                 (items, more) = try await storePage(prefix: prefix, token: token, filter: filter, limit: limit)
             }
             revision = token.revision
