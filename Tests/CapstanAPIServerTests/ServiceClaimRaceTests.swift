@@ -97,7 +97,10 @@ struct ServiceClaimRaceTests {
             store.beforeCreate.withLock {
                 $0 = Self.anotherServerTakesPort80
             }
-            let watch = WatchReader(try await api.services.watch(Make.watch()))
+            let call = try await api.services.watch(Make.watch())
+            // A watch from "now" is in place once its headers came: then no later change escapes it.
+            _ = try await call.responseMetadata
+            let watch = WatchReader(call)
             let refused = await rpcError { _ = try await api.services.create(Make.service("web", port: 80)) }
             #expect(refused.code == .alreadyExists && refused.message.contains("taken over"), "\(refused)")
             #expect(await rpcError { _ = try await api.services.get(Make.get("web")) }.code == .notFound)
