@@ -80,6 +80,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
     private let workers: [HandlerWorkers]
     /// Handlers running (an atomic: every call changes it twice, from every loop).
     private let handlers = Atomic<Int>(0)
+    /// `ServerStream` objects alive, open or not (counted in debug builds only, for tests).
+    let streamObjects = Atomic<Int>(0)
 
     /// Binds `host:port` (numeric IPv4/IPv6 or `localhost`; port 0: any free port).
     public init(

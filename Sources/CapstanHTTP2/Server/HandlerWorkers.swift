@@ -26,6 +26,9 @@ final class HandlerWorkers: @unchecked Sendable {
     private final class Worker: @unchecked Sendable {
         var task: Task<Void, Never>?
         var next: UnsafeContinuation<Call?, Never>?
+        /// The call a new worker starts with, until it takes it (the task's closure holds the
+        /// worker for the task's life, so a call captured there would stay alive as long).
+        var first: Call?
     }
 
     let loop: EventLoop
@@ -59,8 +62,9 @@ final class HandlerWorkers: @unchecked Sendable {
 
     private func startWorker(with call: Call) {
         let worker = Worker()
+        worker.first = call
         let task = Task(executorPreference: loop) { [self] in
-            await serve(call, worker: worker)
+            await serve(worker)
         }
         worker.task = task
         call.stream.task = task
@@ -83,23 +87,28 @@ final class HandlerWorkers: @unchecked Sendable {
     /// the park: drained), or it ends after a call when cancelled, draining, off the loop or with
     /// enough idle workers. One flat function: every async function boundary between the task and
     /// the handler costs an executor check (`swift_task_switch`) per call.
-    private func serve(_ first: Call, worker: Worker) async {
+    private func serve(_ worker: Worker) async {
         // `take()` moves each call out instead of copying it (a copy retains every reference the
-        // call holds, and its release follows).
-        var current: Call? = first
-        while let call = current.take() {
-            let (stream, transport) = (call.stream, call.transport)
-            await call.handler(call.transportStream)
-            // A handler that returned without a status leaves a broken stream: end it clearly.
-            ServerWriter(stream: stream).finish(
-                status: RPCStatus(code: .internal, message: "the server ended the call without a status"),
-                details: nil, trailers: Metadata())
-            guard loop.inEventLoop else {
-                // Only the loop touches the pool: hand the bookkeeping over and end this worker.
-                loop.execute { Self.release(stream: stream, transport: transport) }
-                return
+        // call holds, and its release follows). (`first` was set before the task was created.)
+        var current: Call? = worker.first.take()
+        while current != nil {
+            // The call's values end with this block, before the worker parks: a parked worker
+            // must not keep the last call's stream (and whatever response it still queues) alive.
+            do {
+                guard let call = current.take() else { return }
+                let (stream, transport) = (call.stream, call.transport)
+                await call.handler(call.transportStream)
+                // A handler that returned without a status leaves a broken stream: end it clearly.
+                ServerWriter(stream: stream).finish(
+                    status: RPCStatus(code: .internal, message: "the server ended the call without a status"),
+                    details: nil, trailers: Metadata())
+                guard loop.inEventLoop else {
+                    // Only the loop touches the pool: hand the bookkeeping over and end this worker.
+                    loop.execute { Self.release(stream: stream, transport: transport) }
+                    return
+                }
+                Self.release(stream: stream, transport: transport)
             }
-            Self.release(stream: stream, transport: transport)
             guard !Task.isCancelled, !draining, idle.count < maxIdle else { return }
             // Resumed by `start` (which hands the stream this worker's task) or `drain`.
             current = await withUnsafeContinuation { (continuation: UnsafeContinuation<Call?, Never>) in

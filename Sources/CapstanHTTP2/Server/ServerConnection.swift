@@ -7,7 +7,7 @@ internal import CapstanRPC
 /// Safety of `@unchecked Sendable`: as for `HTTP2Connection`, every stored property here is
 /// touched on `loop`'s thread only; other threads only hand it work with `loop.execute`.
 final class ServerConnection: HTTP2Connection, @unchecked Sendable {
-    private let transport: HTTP2ServerTransport
+    let transport: HTTP2ServerTransport
     private let configuration: HTTP2ServerTransport.Configuration
     private let handler: ServerStreamHandler
     /// The core's immediate paths, by method path.

@@ -1,4 +1,5 @@
 internal import CapstanRPC
+import Synchronization
 
 /// One inbound HTTP/2 stream on a server connection: its request headers, the deframer feeding
 /// the handler's request messages, the outbound queue for the response, and the handler's task.
@@ -61,7 +62,16 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         deframer = GRPCDeframer(maxMessageSize: maxMessageSize)
         super.init(highWater: outboundHighWater)
         inbox = StreamInbox(highWater: inboundHighWater, owner: self)
+        #if DEBUG
+        connection.transport.streamObjects.add(1, ordering: .relaxed)
+        #endif
     }
+
+    #if DEBUG
+    deinit {
+        connection.transport.streamObjects.subtract(1, ordering: .relaxed)
+    }
+    #endif
 
     func inboxMadeRoom() {
         let connection = connection
@@ -250,6 +260,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         if finished {
             inbox.fail(Self.lostError)
             outbound.fail(Self.finishedError)
+            // A response the peer never took (its window stayed shut) goes with the stream.
+            outbound.clear()
             return
         }
         finished = true

@@ -72,7 +72,7 @@ final class RawHTTP2Client {
     }
 
     /// Starts an nghttp2 client session (preface and SETTINGS go out with the next `run`).
-    func startSession() throws {
+    func startSession(initialWindowSize: UInt32? = nil) throws {
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -118,7 +118,13 @@ final class RawHTTP2Client {
             throw RawError("nghttp2_session_client_new failed")
         }
         self.session = session
-        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil, 0)
+        if let initialWindowSize {
+            var entry = nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: initialWindowSize)
+            nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entry, 1)
+        } else {
+            nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil, 0)
+        }
     }
 
     /// A gRPC request to `path` with these DATA bytes (sent as they are); returns the stream id.
