@@ -35,4 +35,37 @@ struct HTTP2StalledPeerMemoryTests {
             #expect(try await harness.client.unary(Echo.get, "after").value == "echo: after")
         }
     }
+
+    @Test("a stream whose client takes none of its response for the stall timeout is reset, and what it queued is freed while the connection stays")
+    func stalledStreamsAreReset() async throws {
+        var server = HTTP2ServerTransport.Configuration()
+        server.sendStallTimeout = .milliseconds(300)
+        try await withHTTP2Server(server: server) { harness in
+            let port = harness.server.localPort
+            let transport = harness.server
+            try await runBlocking {
+                let raw = try RawHTTP2Client(port: port)
+                defer { raw.close() }
+                try raw.startSession(initialWindowSize: 0)
+                let body = [UInt8](repeating: 7, count: 128 * 1024)
+                // Two unary answers queued whole, and a stream whose handler waits to write more.
+                var ids = try (0..<2).map { _ in
+                    try raw.request(path: "/capstan.test.Echo/Blob", body: grpcPrefix(length: body.count) + body)
+                }
+                let count = Array("50:65536".utf8)
+                ids.append(try raw.request(path: "/capstan.test.Echo/Blobs", body: grpcPrefix(length: count.count) + count))
+                try raw.run { client in ids.allSatisfy { client.responses[$0]?.closed == true } }
+                // Each was reset with CANCEL, none got a byte of its messages.
+                for id in ids {
+                    #expect(raw.responses[id]?.resetCode == 8, "stream \(id): \(String(describing: raw.responses[id]?.resetCode))")
+                    #expect(raw.responses[id]?.data.isEmpty == true)
+                }
+                #expect(!raw.goAwayReceived)
+                // Freed while this client is still connected.
+                for _ in 0..<500 where transport.streamObjects.load(ordering: .relaxed) > 0 { usleep(20_000) }
+                #expect(transport.streamObjects.load(ordering: .relaxed) == 0)
+            }
+            #expect(try await harness.client.unary(Echo.get, "after").value == "echo: after")
+        }
+    }
 }

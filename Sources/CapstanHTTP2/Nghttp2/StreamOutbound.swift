@@ -46,6 +46,8 @@ class StreamOutbound {
 
     /// Bytes queued and not yet handed to nghttp2.
     final private(set) var queuedBytes = 0
+    /// Bytes handed to nghttp2 so far (wrapping): a server tells a stalled stream by it.
+    final private(set) var handedOver = 0
     /// Bytes written and not yet handed to nghttp2, including those a writer on another thread
     /// is still handing to the loop: that writer adds them before the hop (and may go on without
     /// waiting while the total is below the mark); `fill` and `clear` take them off.
@@ -150,6 +152,7 @@ class StreamOutbound {
             }
         }
         queuedBytes -= written
+        handedOver &+= written
         if written > 0 { unsentBytes.subtract(written, ordering: .relaxed) }
         if head == chunks.count {
             chunks.removeAll(keepingCapacity: true)

@@ -31,6 +31,11 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         /// it was accepted is closed, so silent or half-open sockets cannot hold descriptors
         /// (gRPC's servers do the same, with 120 s). `nil`: never.
         public var handshakeTimeout: Duration? = .seconds(20)
+        /// A stream whose client takes none of the response queued for it for this long (its
+        /// flow-control window stays shut, or it stopped reading) is reset and its call ended
+        /// RESOURCE_EXHAUSTED, so a client that stops reading cannot hold responses in memory, or
+        /// a watch's place, for ever. Checked every half of it. `nil`: never.
+        public var sendStallTimeout: Duration? = .seconds(60)
         /// SETTINGS_INITIAL_WINDOW_SIZE: what a client may send on one stream before the
         /// handler reads.
         public var initialStreamWindowSize: Int = 1024 * 1024

@@ -25,6 +25,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private var drainTimer: EventLoopTimer?
     /// Armed from the start until the client's preface and first SETTINGS arrived.
     private var handshakeTimer: EventLoopTimer?
+    /// The next check for streams whose client takes nothing (`sendStallTimeout`).
+    private var stallTimer: EventLoopTimer?
 
     init(
         loop: EventLoop,
@@ -57,6 +59,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func startSession() throws(HTTP2TransportError) {
         try super.startSession()
+        if let timeout = configuration.sendStallTimeout { scheduleStallCheck(timeout) }
         guard let timeout = configuration.handshakeTimeout else { return }
         // (The timer holds the connection until it fires or is cancelled.)
         handshakeTimer = loop.scheduleTimerOnLoop(after: timeout) { [self] in
@@ -64,6 +67,33 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             close(HTTP2TransportError(
                 .connectionClosed, "the client sent no HTTP/2 preface and SETTINGS within \(timeout)"))
         }
+    }
+
+    private func scheduleStallCheck(_ timeout: Duration) {
+        // (The timer holds the connection until it fires or is cancelled on close.)
+        stallTimer = loop.scheduleTimerOnLoop(after: timeout / 2) { [self] in
+            stallTimer = nil
+            guard !isClosed else { return }
+            resetStalledStreams(timeout)
+            scheduleStallCheck(timeout)
+        }
+    }
+
+    /// Resets the streams with response bytes queued of which the client took none over two
+    /// checks in a row (so for at least `timeout`).
+    private func resetStalledStreams(_ timeout: Duration) {
+        var stalled: [ServerStream] = []
+        for stream in streams.allValues {
+            let handedOver = stream.outbound.handedOver
+            if stream.outbound.queuedBytes == 0 || handedOver != stream.stallMark {
+                stream.stallMark = handedOver
+                stream.stalledChecks = 0
+                continue
+            }
+            stream.stalledChecks += 1
+            if stream.stalledChecks >= 2 { stalled.append(stream) }
+        }
+        for stream in stalled { stream.resetStalled(stalledFor: timeout) }
     }
 
     /// The client's first SETTINGS (nghttp2 checked the preface before it): the handshake is done.
@@ -124,6 +154,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         drainTimer?.cancel()
         handshakeTimer?.cancel()
         handshakeTimer = nil
+        stallTimer?.cancel()
+        stallTimer = nil
         receivingHeaders = nil
         receivingHeadersID = 0
         let open = streams

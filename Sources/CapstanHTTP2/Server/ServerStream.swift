@@ -54,6 +54,10 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     }
     /// The stream's slot in its loop's `DeadlineQueue` (-1: no deadline armed).
     var deadlineSlot = -1
+    /// `outbound.handedOver` at the connection's last stall check, and how many checks in a row
+    /// found response bytes queued and none of them taken since (see `ServerConnection`).
+    var stallMark = -1
+    var stalledChecks = 0
 
     init(id: Int32, connection: ServerConnection, maxMessageSize: Int, inboundHighWater: Int, outboundHighWater: Int) {
         self.id = id
@@ -225,17 +229,32 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         if handlerRuns { cancelCall(.aborted(status)) }
     }
 
-    /// Ends a response that cannot be sent: RST_STREAM INTERNAL_ERROR, whose sending closes the
+    /// Ends a response that cannot be sent: RST_STREAM with `errorCode`, whose sending closes the
     /// stream (`streamClosed`), which frees it. Writers still waiting fail.
-    private func resetFailed() {
+    private func resetFailed(errorCode: UInt32 = Nghttp2ErrorCode.internalError) {
         finished = true
         accepting = false
         if deadlineSlot >= 0 { loop.disarmDeadline(self) }
         outbound.fail(Self.finishedError)
         outbound.clear()
         guard !closed, let session = connection.session else { return }
-        session.submitReset(streamID: id, errorCode: Nghttp2ErrorCode.internalError)
+        session.submitReset(streamID: id, errorCode: errorCode)
         connection.scheduleFlush()
+    }
+
+    /// The client took none of the response queued for it for `stalledFor` (its window stayed
+    /// shut, or it stopped reading): the queued bytes are dropped, the stream is reset (CANCEL)
+    /// and a handler still running ends with RESOURCE_EXHAUSTED (its writes fail). A watch, say,
+    /// no longer holds its place and its memory for a client that does not read.
+    func resetStalled(stalledFor: Duration) {
+        let handlerRuns = !finished
+        let queued = outbound.queuedBytes
+        inbox.fail(RPCError(code: .cancelled, message: "the stream was reset: its client stopped taking the response"))
+        resetFailed(errorCode: Nghttp2ErrorCode.cancel)
+        let status = RPCStatus(
+            code: .resourceExhausted,
+            message: "the client took none of the \(queued) bytes queued for it in \(stalledFor); the stream was reset")
+        if handlerRuns { cancelCall(.aborted(status)) }
     }
 
     /// The transport ends the call itself (a corrupt or oversized request): the handler's reads
