@@ -93,6 +93,13 @@ public final class APIServer: Sendable {
     /// caches are not following the store now, and reads wait or fail.
     public var storeFeedFailure: (reason: String, at: ContinuousClock.Instant)? { feed.lastFailure }
 
+    /// Tells the server what the host's store probe found: `nil` when the store is well, else
+    /// why not. While it is not, reads that would wait for the caches to apply an acknowledged
+    /// write fail at once with UNAVAILABLE (see `CacheProgress`).
+    public func storeProbed(failure: String?) {
+        if let failure { progress.storeProbeFailed(failure) } else { progress.storeProbeSucceeded() }
+    }
+
     /// Waits until the caches reflect the store as it was when `run()` started, through any
     /// failures of the store meanwhile (reads fail while the store cannot be reached; this wait
     /// goes on), at most `startupTimeout` for each of its two steps.

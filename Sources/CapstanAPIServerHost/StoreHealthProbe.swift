@@ -26,6 +26,8 @@ struct StoreHealthProbe: Sendable {
     let ready: @Sendable () async throws -> Void
     /// The watch caches' latest failure to follow the store, and when (`APIServer.storeFeedFailure`).
     let feedFailure: @Sendable () -> (reason: String, at: ContinuousClock.Instant)?
+    /// Told each change the probe finds: nil when the store is well again, else why not.
+    let changed: @Sendable (_ failure: String?) -> Void
     let interval: Duration
     let timeout: Duration
     let logger = Logger(label: "capstan.apiserver")
@@ -55,6 +57,7 @@ struct StoreHealthProbe: Sendable {
             guard (failure == nil) != healthy else { continue }
             healthy = failure == nil
             set(healthy)
+            changed(failure)
             if let failure {
                 logger.warning("the store cannot be used; health is NOT_SERVING until it can", metadata: ["error": "\(failure)"])
             } else {

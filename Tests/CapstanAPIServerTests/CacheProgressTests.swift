@@ -96,6 +96,37 @@ struct CacheProgressTests {
         try await progress.wait(for: 9, timeout: .seconds(1))
     }
 
+    @Test("while the store probe fails, reads that would wait for a write end at once; reads the caches can answer are served", .timeLimit(.minutes(1)))
+    func storeProbeFailure() async throws {
+        let progress = CacheProgress()
+        progress.advance(to: 5)
+        // A write acknowledged at 7 whose change never reached the caches (etcd died first).
+        progress.noteWrite(7)
+        let waiting = Task { try await progress.waitForWrites(timeout: .seconds(60)) }
+        let startUp = Task { try await progress.waitForWrites(timeout: .seconds(60), patience: .startUp) }
+        #expect(await eventually { progress.waitingReads == 2 })
+        progress.storeProbeFailed("etcd: no target is reachable")
+        let started = ContinuousClock.now
+        let error = await #expect(throws: RegistryError.self) { try await waiting.value }
+        if case .unavailable(let reason)? = error {
+            #expect(reason.contains("no target is reachable") && reason.contains("resource version 7"), "\(reason)")
+        } else {
+            Issue.record("not unavailable: \(String(describing: error))")
+        }
+        // New reads that would wait fail at once; those the caches can answer are served.
+        await #expect(throws: RegistryError.self) { try await progress.waitForWrites(timeout: .seconds(60)) }
+        #expect(started.duration(to: .now) < .seconds(30), "a read waited")
+        try await progress.wait(for: 5, timeout: .seconds(1))
+        #expect(progress.waitingReads == 1, "the start-up wait goes on")
+        // The store answers again: reads wait for the write as usual, and get it.
+        progress.storeProbeSucceeded()
+        let again = Task { try await progress.waitForWrites(timeout: .seconds(60)) }
+        #expect(await eventually { progress.waitingReads == 2 })
+        progress.advance(to: 7)
+        try await again.value
+        try await startUp.value
+    }
+
     @Test("before the first listing, reads wait through failures for a while, then fail at once until a listing", .timeLimit(.minutes(1)))
     func unreachableStore() async throws {
         let progress = CacheProgress(unreachableAfter: .seconds(30))

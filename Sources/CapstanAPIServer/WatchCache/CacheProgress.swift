@@ -21,6 +21,12 @@ import Synchronization
 /// its first attempt, several seconds of the store's own retries), not at their deadline.
 /// Waits that are not a client's (`Patience.startUp`: the host's wait until ready) ignore the
 /// rule and wait to their own timeout.
+///
+/// After a listing, the host's store probe says when the store fails (`storeProbeFailed`) and
+/// answers again (`storeProbeSucceeded`). Meanwhile a read that would have to wait for the caches
+/// (for a write this server acknowledged whose change has not reached them: the store may have
+/// lost it, or cannot deliver it) ends at once with UNAVAILABLE naming the store's failure,
+/// instead of at the read wait's end; reads the caches can answer are still served.
 final class CacheProgress: Sendable {
     /// How a wait ended.
     private enum Outcome {
@@ -31,6 +37,8 @@ final class CacheProgress: Sendable {
         case lost
         /// The store could not be listed (see the type's documentation): the store's error.
         case unreachable(String)
+        /// The store probe failed while the read waited: its failure.
+        case storeFailing(String)
     }
 
     /// Whether a wait ends when the store turns out unreachable before the caches listed it.
@@ -59,6 +67,8 @@ final class CacheProgress: Sendable {
         var failingSince: ContinuousClock.Instant?
         /// The store's latest error while it counts as unreachable (see the type's documentation).
         var unreachable: String?
+        /// The store probe's failure while the store fails it (see the type's documentation).
+        var probeFailure: String?
     }
 
     /// How long the feed must have been trying to list the store, with its latest attempt
@@ -118,6 +128,34 @@ final class CacheProgress: Sendable {
             return ended
         }
         for continuation in ended { continuation.resume(returning: .unreachable(reason)) }
+    }
+
+    /// The host's store probe found the store failing (`reason`): reads waiting for the caches
+    /// end at once with UNAVAILABLE, and new ones that would wait do not (see the type's
+    /// documentation) until `storeProbeSucceeded`.
+    func storeProbeFailed(_ reason: String) {
+        let ended: [CheckedContinuation<Outcome, Never>] = state.withLock { state in
+            state.probeFailure = reason
+            var ended: [CheckedContinuation<Outcome, Never>] = []
+            for (id, waiter) in state.waiters {
+                switch waiter {
+                case .pending(_, .read):
+                    state.waiters[id] = .ended(.storeFailing(reason))
+                case .waiting(_, .read, let continuation):
+                    state.waiters[id] = nil
+                    ended.append(continuation)
+                default:
+                    continue
+                }
+            }
+            return ended
+        }
+        for continuation in ended { continuation.resume(returning: .storeFailing(reason)) }
+    }
+
+    /// The host's store probe found the store well again: reads wait for the caches as usual.
+    func storeProbeSucceeded() {
+        state.withLock { $0.probeFailure = nil }
     }
 
     /// Why the store counts as unreachable now (see the type's documentation), if it does.
@@ -228,6 +266,9 @@ final class CacheProgress: Sendable {
         let registered: Result<Int, RegistryError>? = state.withLock { state in
             guard state.revision < revision else { return nil }
             if case .read = patience, let reason = state.unreachable { return .failure(Self.unreachable(reason)) }
+            if case .read = patience, let reason = state.probeFailure {
+                return .failure(Self.storeFailing(reason, revision: revision, reached: state.revision))
+            }
             state.nextWaiter += 1
             state.waiters[state.nextWaiter] = .pending(revision: revision, patience)
             return .success(state.nextWaiter)
@@ -274,6 +315,8 @@ final class CacheProgress: Sendable {
             return
         case .unreachable(let reason):
             throw Self.unreachable(reason)
+        case .storeFailing(let reason):
+            throw Self.storeFailing(reason, revision: revision, reached: self.revision)
         case .lost:
             throw .unavailable(
                 reason: "the store went back before resource version \(revision) (an older copy replaced it); "
@@ -284,6 +327,13 @@ final class CacheProgress: Sendable {
             }
             throw .unavailable(reason: "the watch cache has not yet reached resource version \(revision) (it is at \(self.revision))")
         }
+    }
+
+    /// What a read that would wait for `revision` gets while the store probe fails.
+    private static func storeFailing(_ reason: String, revision: Int64, reached: Int64) -> RegistryError {
+        .unavailable(
+            reason: "the watch cache has not yet reached resource version \(revision) (it is at \(reached)), "
+                + "and the store is failing: \(reason)")
     }
 
     /// What a read gets while the store counts as unreachable.
