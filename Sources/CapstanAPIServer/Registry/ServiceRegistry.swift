@@ -104,8 +104,12 @@ struct ServiceRegistry: Sendable {
     ///   claim, since another server may have taken the old port over while the service was off it;
     /// - else both ports went to other services meanwhile: the service can keep neither and is
     ///   deleted (`serviceDisplaced`).
-    /// A service changed or deleted by someone else meanwhile is left as it is, and the update
-    /// stands (as for a delete right after it).
+    /// A service deleted or changed by someone else before it was moved back is left as it is,
+    /// and the update stands (as for a delete right after it); one changed after it was moved
+    /// back is left there, and the update fails as taken over. Not covered: a change that keeps
+    /// the port (a label edit) checks no claim, so one made between the loss and this repair
+    /// leaves the service on the new port without its claim; a store failure in the middle
+    /// leaves it where the last write put it.
     private func newPortLost(
         _ written: Registry<ServiceStrategy>.Written, old: Service, new: Service
     ) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {

@@ -113,19 +113,7 @@ final class CacheProgress: Sendable {
             state.failingSince = since
             guard since.duration(to: .now) >= unreachableAfter else { return [] }
             state.unreachable = reason
-            var ended: [CheckedContinuation<Outcome, Never>] = []
-            for (id, waiter) in state.waiters {
-                switch waiter {
-                case .pending(_, .read):
-                    state.waiters[id] = .ended(.unreachable(reason))
-                case .waiting(_, .read, let continuation):
-                    state.waiters[id] = nil
-                    ended.append(continuation)
-                default:
-                    continue
-                }
-            }
-            return ended
+            return Self.endReads(in: &state, with: .unreachable(reason))
         }
         for continuation in ended { continuation.resume(returning: .unreachable(reason)) }
     }
@@ -136,19 +124,7 @@ final class CacheProgress: Sendable {
     func storeProbeFailed(_ reason: String) {
         let ended: [CheckedContinuation<Outcome, Never>] = state.withLock { state in
             state.probeFailure = reason
-            var ended: [CheckedContinuation<Outcome, Never>] = []
-            for (id, waiter) in state.waiters {
-                switch waiter {
-                case .pending(_, .read):
-                    state.waiters[id] = .ended(.storeFailing(reason))
-                case .waiting(_, .read, let continuation):
-                    state.waiters[id] = nil
-                    ended.append(continuation)
-                default:
-                    continue
-                }
-            }
-            return ended
+            return Self.endReads(in: &state, with: .storeFailing(reason))
         }
         for continuation in ended { continuation.resume(returning: .storeFailing(reason)) }
     }
@@ -156,6 +132,24 @@ final class CacheProgress: Sendable {
     /// The host's store probe found the store well again: reads wait for the caches as usual.
     func storeProbeSucceeded() {
         state.withLock { $0.probeFailure = nil }
+    }
+
+    /// Ends every client read's wait with `outcome`: a pending one at once, a suspended one by
+    /// the continuations returned (to resume outside the lock).
+    private static func endReads(in state: inout State, with outcome: Outcome) -> [CheckedContinuation<Outcome, Never>] {
+        var ended: [CheckedContinuation<Outcome, Never>] = []
+        for (id, waiter) in state.waiters {
+            switch waiter {
+            case .pending(_, .read):
+                state.waiters[id] = .ended(outcome)
+            case .waiting(_, .read, let continuation):
+                state.waiters[id] = nil
+                ended.append(continuation)
+            default:
+                continue
+            }
+        }
+        return ended
     }
 
     /// Why the store counts as unreachable now (see the type's documentation), if it does.

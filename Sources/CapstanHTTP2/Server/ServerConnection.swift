@@ -71,7 +71,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     private func scheduleStallCheck(_ timeout: Duration) {
         // (The timer holds the connection until it fires or is cancelled on close.)
-        stallTimer = loop.scheduleTimerOnLoop(after: timeout / 2) { [self] in
+        stallTimer = loop.scheduleTimerOnLoop(after: max(timeout / 2, .milliseconds(10))) { [self] in
             stallTimer = nil
             guard !isClosed else { return }
             resetStalledStreams(timeout)
@@ -80,12 +80,20 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     /// Resets the streams with response bytes queued of which the client took none over two
-    /// checks in a row (so for at least `timeout`).
+    /// checks in a row after the one that found them queued (so for at least `timeout`). A
+    /// stream held back only by the connection's window (the client returns no credit, or reads
+    /// other streams only) counts as stalled too.
     private func resetStalledStreams(_ timeout: Duration) {
         var stalled: [ServerStream] = []
         for stream in streams.allValues {
             let handedOver = stream.outbound.handedOver
-            if stream.outbound.queuedBytes == 0 || handedOver != stream.stallMark {
+            if stream.outbound.queuedBytes == 0 {
+                // Nothing waits: the next check that finds bytes queued only starts counting.
+                stream.stallMark = -1
+                stream.stalledChecks = 0
+                continue
+            }
+            if handedOver != stream.stallMark {
                 stream.stallMark = handedOver
                 stream.stalledChecks = 0
                 continue

@@ -246,15 +246,16 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     /// shut, or it stopped reading): the queued bytes are dropped, the stream is reset (CANCEL)
     /// and a handler still running ends with RESOURCE_EXHAUSTED (its writes fail). A watch, say,
     /// no longer holds its place and its memory for a client that does not read.
+    /// A unary answer already finished keeps its status for observers (as in `headersNotSent`).
     func resetStalled(stalledFor: Duration) {
-        let handlerRuns = !finished
-        let queued = outbound.queuedBytes
-        inbox.fail(RPCError(code: .cancelled, message: "the stream was reset: its client stopped taking the response"))
-        resetFailed(errorCode: Nghttp2ErrorCode.cancel)
         let status = RPCStatus(
             code: .resourceExhausted,
-            message: "the client took none of the \(queued) bytes queued for it in \(stalledFor); the stream was reset")
-        if handlerRuns { cancelCall(.aborted(status)) }
+            message: "the client took none of the \(outbound.queuedBytes) bytes queued for it in \(stalledFor); "
+                + "the stream was reset")
+        // The core hears first, so the call's status is decided before its reads and writes fail.
+        if !finished { cancelCall(.aborted(status)) }
+        inbox.fail(RPCError(code: .cancelled, message: "the stream was reset: its client stopped taking the response"))
+        resetFailed(errorCode: Nghttp2ErrorCode.cancel)
     }
 
     /// The transport ends the call itself (a corrupt or oversized request): the handler's reads

@@ -245,6 +245,17 @@ final class RawHTTP2Client {
         }
     }
 
+    /// Whether the server has closed the connection by now: reads (and drops) what is buffered
+    /// without waiting, and looks for the end of the stream or a reset.
+    func isClosedNow() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count > 0 { continue }
+            return count == 0 || errno == ECONNRESET
+        }
+    }
+
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 }
 
