@@ -233,4 +233,27 @@ struct ServiceClaimRaceTests {
             #expect(try await Self.names(on: 81, api) == [])
         }
     }
+
+    @Test("an update whose new port was taken over while another client relabelled the service: the service still goes back to its old port, with the new labels; the update is refused")
+    func lostNewPortWhileRelabelled() async throws {
+        try await withHookedServer { api, store in
+            var web = try await api.services.create(Make.service("web", port: 80))
+            store.afterUpdate.withLock {
+                $0 = { sqlite in
+                    await Self.setClaim81(sqlite, Self.livePendingClaim)
+                    // A label edit (no port change, so no claim is checked) on the service as it
+                    // now stands, on 81.
+                    var relabelled = Make.service("web", port: 81)
+                    relabelled.metadata.labels = ["tier": "front"]
+                    _ = try? await api.services.update(relabelled)
+                }
+            }
+            web.spec.port = 81
+            let refused = await rpcError { _ = try await api.services.update(web) }
+            #expect(refused.code == .alreadyExists && refused.message.contains("taken over"), "\(refused)")
+            let stored = try await api.services.get(Make.get("web"))
+            #expect(stored.spec.port == 80 && stored.metadata.labels == ["tier": "front"], "\(stored.spec.port) \(stored.metadata.labels)")
+            #expect(try await Self.names(on: 81, api) == [])
+        }
+    }
 }

@@ -100,61 +100,96 @@ struct ServiceRegistry: Sendable {
     /// - the new port is claimed again if it can be (its claim went, or its new holder is not on
     ///   it): the update stands;
     /// - else the service goes back to its old port if that claim can be had (it still names this
-    ///   service, or went): the update fails as taken over. The put-back is conditional on that
-    ///   claim, since another server may have taken the old port over while the service was off it;
+    ///   service, or went): the update fails as taken over. The move back is conditional on that
+    ///   claim, since another server may have taken the old port over while the service was off
+    ///   it, and keeps what others changed meanwhile (say, labels);
     /// - else both ports went to other services meanwhile: the service can keep neither and is
     ///   deleted (`serviceDisplaced`).
-    /// A service deleted or changed by someone else before it was moved back is left as it is,
-    /// and the update stands (as for a delete right after it); one changed after it was moved
-    /// back is left there, and the update fails as taken over. Not covered: a change that keeps
-    /// the port (a label edit) checks no claim, so one made between the loss and this repair
-    /// leaves the service on the new port without its claim; a store failure in the middle
-    /// leaves it where the last write put it.
+    /// A write that finds the service changed by someone else looks again: while it is still on
+    /// the lost port, the steps start over from what is stored; once it is gone or elsewhere, it
+    /// is no longer this update's to move, and the update stands. Not covered: a store failure in
+    /// the middle leaves the service where the last write put it.
     private func newPortLost(
         _ written: Registry<ServiceStrategy>.Written, old: Service, new: Service
     ) async throws(RegistryError) -> Registry<ServiceStrategy>.Written {
         let key = registry.keys.key(namespace: new.metadata.namespace, name: new.metadata.name)
-        let asWritten = Registry<ServiceStrategy>.Stored(object: written.object, revision: written.revision)
-        if let again = try await claimIfFree(new) {
-            if try await claims.confirm(again), try await isStill(asWritten, key: key) {
-                await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
-                return written
+        var current = Registry<ServiceStrategy>.Stored(object: written.object, revision: written.revision)
+        for _ in 0..<8 {
+            if let again = try await claimIfFree(current.object) {
+                if try await claims.confirm(again) {
+                    // The claim names the service again (a move by someone else since follows
+                    // its own claim): the old port goes.
+                    await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
+                    return written
+                }
+                guard let stored = try await onLostPort(key, like: current.object) else { return written }
+                current = stored
+                continue
             }
-            await claims.release(port: new.spec.port, protocol: new.spec.protocol, uid: new.metadata.uid)
-            if try await !isStill(asWritten, key: key) { return written }
-            // Lost again at once: give up on the new port.
-        }
-        // The service as it now stands, and whether it was put back on its old port.
-        var current = asWritten
-        var putBack = false
-        if let back = try await claimIfFree(old) {
-            do throws(RegistryError) {
-                let restored = try await registry.replace(asWritten, with: old, unchanged: [back.keyRevision])
-                current = .init(object: restored.object, revision: restored.revision)
-                putBack = true
-            } catch .notFound, .conflict {
-                // Deleted or changed meanwhile: not this update's to move any more.
-                await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
-                return written
-            } catch .store(let error) where error.names(back.key) {
-                // The old port was taken over as the service went back: it can keep neither.
+            var putBack: Registry<ServiceStrategy>.Written?
+            if let back = try await claimIfFree(old) {
+                var target = current.object
+                target.spec.port = old.spec.port
+                target.spec.protocol = old.spec.protocol
+                do throws(RegistryError) {
+                    putBack = try await registry.replace(current, with: target, unchanged: [back.keyRevision])
+                } catch .notFound {
+                    await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
+                    return written
+                } catch .conflict {
+                    // Changed meanwhile: give the old port up again and look at what is stored.
+                    await claims.release(port: old.spec.port, protocol: old.spec.protocol, uid: old.metadata.uid)
+                    guard let stored = try await onLostPort(key, like: current.object) else { return written }
+                    current = stored
+                    continue
+                } catch .store(let error) where error.names(back.key) {
+                    // The old port was taken over as the service went back: it can keep neither.
+                }
+                if putBack != nil, try await claims.confirm(back) { throw takenOver(new, verb: "updated") }
             }
-            if putBack, try await claims.confirm(back) { throw takenOver(new, verb: "updated") }
+            // Neither port (or the old one lost again right after the move back, as rare as it
+            // is): the service goes.
+            let revision = putBack?.revision ?? current.revision
+            do throws(StoreError) {
+                let deleted = try await registry.store.delete(key, expectedRevision: revision)
+                registry.progress.noteWrite(deleted.modRevision)
+            } catch .notFound {
+                return written
+            } catch .conflict {
+                if putBack != nil { throw takenOver(new, verb: "updated") }
+                guard let stored = try await onLostPort(key, like: current.object) else { return written }
+                current = stored
+                continue
+            } catch {
+                throw .store(error)
+            }
+            throw .serviceDisplaced(
+                namespace: new.metadata.namespace, name: new.metadata.name,
+                port: "\(new.spec.port)/\(ServicePortClaims.protocolName(new.spec.protocol))",
+                oldPort: "\(old.spec.port)/\(ServicePortClaims.protocolName(old.spec.protocol))")
         }
+        // Changed under this repair again and again: say so (the service is where the last
+        // change put it).
+        throw takenOver(new, verb: "updated")
+    }
+
+    /// The service at `key` as stored, if it is still `service` (same uid) on `service`'s port;
+    /// nil when it is gone or was moved.
+    private func onLostPort(_ key: String, like service: Service) async throws(RegistryError) -> Registry<ServiceStrategy>.Stored? {
+        let entry: KeyValue
         do throws(StoreError) {
-            let deleted = try await registry.store.delete(key, expectedRevision: current.revision)
-            registry.progress.noteWrite(deleted.modRevision)
-        } catch .notFound, .conflict {
-            // Deleted or changed meanwhile: left as it is.
-            if putBack { throw takenOver(new, verb: "updated") }
-            return written
+            entry = try await registry.store.get(key)
+        } catch .notFound {
+            return nil
         } catch {
             throw .store(error)
         }
-        throw .serviceDisplaced(
-            namespace: new.metadata.namespace, name: new.metadata.name,
-            port: "\(new.spec.port)/\(ServicePortClaims.protocolName(new.spec.protocol))",
-            oldPort: "\(old.spec.port)/\(ServicePortClaims.protocolName(old.spec.protocol))")
+        var stored = try ServiceStrategy.decode(entry.value)
+        guard stored.metadata.uid == service.metadata.uid, stored.spec.port == service.spec.port,
+            (stored.spec.protocol == .udp) == (service.spec.protocol == .udp)
+        else { return nil }
+        stored.metadata.resourceVersion = UInt64(entry.modRevision)
+        return .init(object: stored, revision: entry.modRevision)
     }
 
     /// `service`'s port claimed for it, or nil when another service holds it.
@@ -163,17 +198,6 @@ struct ServiceRegistry: Sendable {
             return try await claims.acquire(for: service)
         } catch .portInUse {
             return nil
-        }
-    }
-
-    /// Whether the service at `key` is still `stored` (same revision).
-    private func isStill(_ stored: Registry<ServiceStrategy>.Stored, key: String) async throws(RegistryError) -> Bool {
-        do throws(StoreError) {
-            return try await registry.store.get(key).modRevision == stored.revision
-        } catch .notFound {
-            return false
-        } catch {
-            throw .store(error)
         }
     }
 
