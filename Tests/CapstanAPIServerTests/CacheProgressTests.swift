@@ -125,6 +125,20 @@ struct CacheProgressTests {
         progress.advance(to: 7)
         try await again.value
         try await startUp.value
+        // A write the store acknowledged shows it works before the next probe does; so do
+        // events the caches apply.
+        progress.storeProbeFailed("etcd: no target is reachable")
+        progress.noteWrite(8)
+        let afterWrite = Task { try await progress.waitForWrites(timeout: .seconds(60)) }
+        #expect(await eventually { progress.waitingReads == 1 })
+        progress.advance(to: 8)
+        try await afterWrite.value
+        progress.storeProbeFailed("etcd: no target is reachable")
+        progress.advance(to: 9)
+        let afterEvents = Task { try await progress.wait(for: 10, timeout: .seconds(60)) }
+        #expect(await eventually { progress.waitingReads == 1 })
+        progress.advance(to: 10)
+        try await afterEvents.value
     }
 
     @Test("before the first listing, reads wait through failures for a while, then fail at once until a listing", .timeLimit(.minutes(1)))

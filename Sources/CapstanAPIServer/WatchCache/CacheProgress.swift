@@ -26,7 +26,9 @@ import Synchronization
 /// answers again (`storeProbeSucceeded`). Meanwhile a read that would have to wait for the caches
 /// (for a write this server acknowledged whose change has not reached them: the store may have
 /// lost it, or cannot deliver it) ends at once with UNAVAILABLE naming the store's failure,
-/// instead of at the read wait's end; reads the caches can answer are still served.
+/// instead of at the read wait's end; reads the caches can answer are still served. A write the
+/// store acknowledges, or events the caches apply, show the store works again before the next
+/// probe does: either ends that rule too.
 final class CacheProgress: Sendable {
     /// How a wait ended.
     private enum Outcome {
@@ -77,6 +79,8 @@ final class CacheProgress: Sendable {
 
     private let state = Mutex(State())
     private let writes = Atomic<Int64>(0)
+    /// Whether `state.probeFailure` is set, readable without the lock (every write checks it).
+    private let probeFailing = Atomic<Bool>(false)
     /// `state.revision`, readable without the lock: a read that needs nothing newer (almost
     /// every Get) checks only this.
     private let reached = Atomic<Int64>(-1)
@@ -91,8 +95,10 @@ final class CacheProgress: Sendable {
     /// The newest revision this server wrote (or must show, after a restart).
     var writeMark: Int64 { writes.load(ordering: .acquiring) }
 
-    /// Notes a write acknowledged at `revision`.
+    /// Notes a write acknowledged at `revision` (which shows the store works: see the type's
+    /// documentation).
     func noteWrite(_ revision: Int64) {
+        if probeFailing.load(ordering: .relaxed) { storeProbeSucceeded() }
         var current = writes.load(ordering: .relaxed)
         while current < revision {
             let (exchanged, original) = writes.compareExchange(
@@ -124,6 +130,7 @@ final class CacheProgress: Sendable {
     func storeProbeFailed(_ reason: String) {
         let ended: [CheckedContinuation<Outcome, Never>] = state.withLock { state in
             state.probeFailure = reason
+            probeFailing.store(true, ordering: .relaxed)
             return Self.endReads(in: &state, with: .storeFailing(reason))
         }
         for continuation in ended { continuation.resume(returning: .storeFailing(reason)) }
@@ -131,7 +138,10 @@ final class CacheProgress: Sendable {
 
     /// The host's store probe found the store well again: reads wait for the caches as usual.
     func storeProbeSucceeded() {
-        state.withLock { $0.probeFailure = nil }
+        state.withLock { state in
+            state.probeFailure = nil
+            probeFailing.store(false, ordering: .relaxed)
+        }
     }
 
     /// Ends every client read's wait with `outcome`: a pending one at once, a suspended one by
@@ -162,6 +172,8 @@ final class CacheProgress: Sendable {
             state.revision = revision
             state.failingSince = nil
             state.unreachable = nil
+            state.probeFailure = nil
+            probeFailing.store(false, ordering: .relaxed)
             reached.store(revision, ordering: .releasing)
             var ready: [CheckedContinuation<Outcome, Never>] = []
             for (id, waiter) in state.waiters {

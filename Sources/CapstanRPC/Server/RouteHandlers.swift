@@ -20,6 +20,8 @@ extension RPCRouter {
         return { requests, call, context in
             let request = try await singleRequestBytes(from: requests, path: path, kind: .unary)
             call.countReceived()
+            // As in `singleRequest`: a call reset before its handler ran ends here.
+            try Task.checkCancellation()
             try await call.finishUnary(try await unary(request, context))
         }
     }
@@ -70,6 +72,10 @@ extension RPCRouter {
         call.countReceived()
         let request = try MessageCodec.decodeRequest(Req.self, from: bytes, path: path)
         guard try await iterator.next() == nil else { throw severalRequestsError(path: path, kind: kind) }
+        // A call the client reset (or whose deadline passed) before its handler ran ends here,
+        // its status already decided: a client that opens and resets streams as fast as it can
+        // must not make the server do each one's work (a watch's initial listing, say).
+        try Task.checkCancellation()
         return request
     }
 
