@@ -441,6 +441,12 @@ struct EtcdOutageTests {
         #expect(create.message.contains("etcd"), "\(create)")
         // No member was reachable: the create never went out, and the message does not hedge.
         #expect(!create.message.contains(EtcdStore.mayTakeEffect), "\(create)")
+        // An update, which reads the store first, is refused as promptly: the probe's finding
+        // answers it, not the store's read retries.
+        var changed = before[0]
+        changed.metadata.labels = ["during": "outage"]
+        let update = await rpcError { _ = try await api.pods.update(changed, options: short) }
+        #expect(update.code == .unavailable && update.message.contains("the store is failing"), "\(update)")
         // The cache holds every write this server acknowledged: reads go on from it.
         #expect(try await api.pods.get(Make.get("before0"), options: short) == before[0])
         #expect(try await api.pods.list(Make.list(), options: short).items == before)

@@ -96,6 +96,12 @@ struct Registry<S: KindStrategy>: Sendable {
 
     /// The stored object at `namespace`/`name`, straight from the store.
     nonisolated(nonsending) func read(namespace: String, name: String) async throws(RegistryError) -> Stored {
+        // While the host's probe finds the store failing, the write this read prepares is
+        // refused at once, as a create is: the store's own read retries would hold it for
+        // seconds (about 6.5 s on etcd) before the same UNAVAILABLE.
+        if let failure = progress.storeProbeFailure {
+            throw .unavailable(reason: "the store is failing: \(failure)")
+        }
         let entry: KeyValue
         do throws(StoreError) {
             entry = try await store.get(keys.key(namespace: namespace, name: name))

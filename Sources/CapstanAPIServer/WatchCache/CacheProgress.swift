@@ -26,7 +26,8 @@ import Synchronization
 /// answers again (`storeProbeSucceeded`). Meanwhile a read that would have to wait for the caches
 /// (for a write this server acknowledged whose change has not reached them: the store may have
 /// lost it, or cannot deliver it) ends at once with UNAVAILABLE naming the store's failure,
-/// instead of at the read wait's end; reads the caches can answer are still served. A write the
+/// instead of at the read wait's end; reads the caches can answer are still served, and a write
+/// that must first read the store (an update, a binding) is refused at once. A write the
 /// store acknowledges, or events the caches apply, show the store works again before the next
 /// probe does: either ends that rule too.
 final class CacheProgress: Sendable {
@@ -134,6 +135,12 @@ final class CacheProgress: Sendable {
             return Self.endReads(in: &state, with: .storeFailing(reason))
         }
         for continuation in ended { continuation.resume(returning: .storeFailing(reason)) }
+    }
+
+    /// The store probe's failure while the store fails it (see the type's documentation).
+    var storeProbeFailure: String? {
+        guard probeFailing.load(ordering: .relaxed) else { return nil }
+        return state.withLock { $0.probeFailure }
     }
 
     /// The host's store probe found the store well again: reads wait for the caches as usual.
