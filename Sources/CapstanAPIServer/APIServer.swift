@@ -93,9 +93,10 @@ public final class APIServer: Sendable {
     /// caches are not following the store now, and reads wait or fail.
     public var storeFeedFailure: (reason: String, at: ContinuousClock.Instant)? { feed.lastFailure }
 
-    /// Tells the server what the host's store probe found: `nil` when the store is well, else
-    /// why not. While it is not, reads that would wait for the caches to apply an acknowledged
-    /// write fail at once with UNAVAILABLE (see `CacheProgress`).
+    /// Tells the server what the host's store probe found: at each probe the store fails, why
+    /// (`failure`), and nil once it passes again. While it fails, reads that would wait for the
+    /// caches to apply an acknowledged write, and writes that must read the store first, fail at
+    /// once with UNAVAILABLE (see `CacheProgress`).
     public func storeProbed(failure: String?) {
         if let failure { progress.storeProbeFailed(failure) } else { progress.storeProbeSucceeded() }
     }

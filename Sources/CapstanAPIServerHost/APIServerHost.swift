@@ -191,7 +191,7 @@ public final class APIServerHost: Sendable {
         let storeProbe = StoreHealthProbe(
             store: store, health: health, services: [""] + APIServer.serviceNames,
             ready: { try await api.waitUntilReady() }, feedFailure: { api.storeFeedFailure },
-            changed: { api.storeProbed(failure: $0) },
+            storeProbed: { api.storeProbed(failure: $0) },
             interval: options.storeProbeInterval, timeout: options.storeProbeTimeout)
         storeProbe.set(false)
         _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)

@@ -26,8 +26,9 @@ struct StoreHealthProbe: Sendable {
     let ready: @Sendable () async throws -> Void
     /// The watch caches' latest failure to follow the store, and when (`APIServer.storeFeedFailure`).
     let feedFailure: @Sendable () -> (reason: String, at: ContinuousClock.Instant)?
-    /// Told each change the probe finds: nil when the store is well again, else why not.
-    let changed: @Sendable (_ failure: String?) -> Void
+    /// Told at each probe the store fails (why), and once when it passes again (nil). (A feed
+    /// that cannot follow the store turns health NOT_SERVING but is not told here.)
+    let storeProbed: @Sendable (_ failure: String?) -> Void
     let interval: Duration
     let timeout: Duration
     let logger = Logger(label: "capstan.apiserver")
@@ -43,21 +44,29 @@ struct StoreHealthProbe: Sendable {
         // A store call that outlived its probe's timeout (a hung fsync): no other is started
         // until it returns, so calls do not pile up while the store hangs.
         var unanswered: CallState?
+        var toldFailure = false
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: interval)) != nil else { return }
-            var failure: String?
+            var storeFailure: String?
             if let call = unanswered, !call.returned.load(ordering: .acquiring) {
-                failure = "the store has not answered a probe sent \(call.started.duration(to: .now)) ago"
+                storeFailure = "the store has not answered a probe sent \(call.started.duration(to: .now)) ago"
             } else {
                 let (answer, call) = await probe()
                 unanswered = answer == nil || call.returned.load(ordering: .acquiring) ? nil : call
-                failure = answer
+                storeFailure = answer
             }
-            failure = failure ?? recentFeedFailure()
+            // Every probe the store fails says so (a write may have ended the server's rule since).
+            if let storeFailure {
+                storeProbed(storeFailure)
+                toldFailure = true
+            } else if toldFailure {
+                storeProbed(nil)
+                toldFailure = false
+            }
+            let failure = storeFailure ?? recentFeedFailure()
             guard (failure == nil) != healthy else { continue }
             healthy = failure == nil
             set(healthy)
-            changed(failure)
             if let failure {
                 logger.warning("the store cannot be used; health is NOT_SERVING until it can", metadata: ["error": "\(failure)"])
             } else {

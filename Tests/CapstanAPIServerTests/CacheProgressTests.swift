@@ -139,6 +139,11 @@ struct CacheProgressTests {
         #expect(await eventually { progress.waitingReads == 1 })
         progress.advance(to: 10)
         try await afterEvents.value
+        // Until then, writes that read the store are refused with the probe's finding.
+        progress.storeProbeFailed("etcd: down")
+        #expect(progress.storeProbeFailure == "etcd: down")
+        progress.noteWrite(11)
+        #expect(progress.storeProbeFailure == nil)
     }
 
     @Test("before the first listing, reads wait through failures for a while, then fail at once until a listing", .timeLimit(.minutes(1)))

@@ -206,10 +206,15 @@ struct ServiceClaimRaceTests {
             store.afterUpdate.withLock {
                 $0 = { sqlite in await Self.setClaim81(sqlite, Self.livePendingClaim) }
             }
+            // The update changes the selector too, and its container port follows the new port.
             web.spec.port = 81
+            web.spec.containerPort = 0
+            web.spec.selector = ["app": "changed"]
             let refused = await rpcError { _ = try await api.services.update(web) }
             #expect(refused.code == .alreadyExists && refused.message.contains("taken over"), "\(refused)")
-            #expect(try await api.services.get(Make.get("web")).spec.port == 80)
+            // None of the refused update stays.
+            let stored = try await api.services.get(Make.get("web"))
+            #expect(stored.spec.port == 80 && stored.spec.containerPort == 80 && stored.spec.selector == ["app": "web"], "\(stored.spec)")
             let taken = await rpcError { _ = try await api.services.create(Make.service("z", port: 80)) }
             #expect(taken.code == .alreadyExists && taken.message.contains("default/web"), "\(taken)")
         }

@@ -99,10 +99,11 @@ struct ServiceRegistry: Sendable {
     /// does not hold, so, in this order:
     /// - the new port is claimed again if it can be (its claim went, or its new holder is not on
     ///   it): the update stands;
-    /// - else the service goes back to its old port if that claim can be had (it still names this
-    ///   service, or went): the update fails as taken over. The move back is conditional on that
-    ///   claim, since another server may have taken the old port over while the service was off
-    ///   it, and keeps what others changed meanwhile (say, labels);
+    /// - else the service goes back to what it was, on its old port, if that claim can be had (it
+    ///   still names this service, or went): the update fails as taken over. The move back is
+    ///   conditional on that claim, since another server may have taken the old port over while
+    ///   the service was off it. If others changed the service meanwhile (say, its labels), their
+    ///   change stays and only the port (with its container port) goes back;
     /// - else both ports went to other services meanwhile: the service can keep neither and is
     ///   deleted (`serviceDisplaced`).
     /// A write that finds the service changed by someone else looks again: while it is still on
@@ -128,9 +129,15 @@ struct ServiceRegistry: Sendable {
             }
             var putBack: Registry<ServiceStrategy>.Written?
             if let back = try await claimIfFree(old) {
-                var target = current.object
-                target.spec.port = old.spec.port
-                target.spec.protocol = old.spec.protocol
+                var target = old
+                if current.revision != written.revision {
+                    // Others changed the service since this update wrote it (their change came
+                    // on top of this update's): theirs stay, and only the port goes back.
+                    target = current.object
+                    target.spec.port = old.spec.port
+                    target.spec.protocol = old.spec.protocol
+                    target.spec.containerPort = old.spec.containerPort
+                }
                 do throws(RegistryError) {
                     putBack = try await registry.replace(current, with: target, unchanged: [back.keyRevision])
                 } catch .notFound {

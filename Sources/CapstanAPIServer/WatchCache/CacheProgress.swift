@@ -27,9 +27,10 @@ import Synchronization
 /// (for a write this server acknowledged whose change has not reached them: the store may have
 /// lost it, or cannot deliver it) ends at once with UNAVAILABLE naming the store's failure,
 /// instead of at the read wait's end; reads the caches can answer are still served, and a write
-/// that must first read the store (an update, a binding) is refused at once. A write the
-/// store acknowledges, or events the caches apply, show the store works again before the next
-/// probe does: either ends that rule too.
+/// that must first read the store (an update, a binding) is refused at once too. Events the
+/// caches apply, or a write the store acknowledges, end the rule before the next probe does;
+/// the probe says again at each probe that still fails. (A store that works while the caches
+/// cannot follow it is the caches' to report: the probe does not tell this rule of it.)
 final class CacheProgress: Sendable {
     /// How a wait ended.
     private enum Outcome {
@@ -99,6 +100,7 @@ final class CacheProgress: Sendable {
     /// Notes a write acknowledged at `revision` (which shows the store works: see the type's
     /// documentation).
     func noteWrite(_ revision: Int64) {
+        // The store took a write: it works again.
         if probeFailing.load(ordering: .relaxed) { storeProbeSucceeded() }
         var current = writes.load(ordering: .relaxed)
         while current < revision {

@@ -20,8 +20,6 @@ extension RPCRouter {
         return { requests, call, context in
             let request = try await singleRequestBytes(from: requests, path: path, kind: .unary)
             call.countReceived()
-            // As in `singleRequest`: a call reset before its handler ran ends here.
-            try Task.checkCancellation()
             try await call.finishUnary(try await unary(request, context))
         }
     }
