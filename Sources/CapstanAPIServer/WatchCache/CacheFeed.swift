@@ -155,6 +155,10 @@ final class CacheFeed: Sendable {
             // plain head: reads may then wait for another program's revision until the next
             // registry write, rather than all fail until the store takes writes again.
             let floor: Int64
+            // Every write acknowledged before the fence is below it in a store that did not go
+            // back: a fence below them shows a store restored since the head was read (a mark
+            // left above the restored head would keep reads waiting until writes climb past it).
+            let acknowledged = progress.writeMark
             do {
                 floor = try await markHead()
             } catch {
@@ -164,6 +168,11 @@ final class CacheFeed: Sendable {
                 if floor < max(revision, progress.writeMark) {
                     throw .unavailable(reason: "the store's head moved back to \(floor) while the watch cache resumed")
                 }
+            }
+            if floor < acknowledged {
+                throw .unavailable(
+                    reason: "the store's head moved back to \(floor), below this server's acknowledged writes "
+                        + "(\(acknowledged)), while the watch cache resumed")
             }
             progress.noteWrite(floor)
         }
