@@ -83,10 +83,7 @@ struct ServiceClaimRaceTests {
 
     /// Another server's takeover of the claim on port 80/TCP (as after a long stall of this one).
     static let anotherServerTakesPort80: ServiceWriteHooks.Hook = { sqlite in
-        let key = ServicePortClaims.key(port: 80, protocol: .tcp)
-        guard let claim = try? await sqlite.get(key) else { return }
-        _ = try? await sqlite.update(
-            key, value: Array("bound 0 default other uid-other".utf8), expectedRevision: claim.modRevision)
+        await setClaim(sqlite, port: 80, "bound 0 default other uid-other")
     }
 
     @Test("a claim taken over between claiming and writing: the service is never written, the create is refused")
@@ -143,12 +140,17 @@ struct ServiceClaimRaceTests {
         }
     }
 
-    /// Sets the claim on port 81/TCP to `record` (another server's move, between the update's
-    /// write and its confirmation).
-    static func setClaim81(_ sqlite: SQLiteStore, _ record: String) async {
-        let key = ServicePortClaims.key(port: 81, protocol: .tcp)
+    /// Sets the claim on `port`/TCP to `record` (another server's move between a write's steps).
+    static func setClaim(_ sqlite: SQLiteStore, port: Int32, _ record: String) async {
+        let key = ServicePortClaims.key(port: port, protocol: .tcp)
         guard let claim = try? await sqlite.get(key) else { return }
         _ = try? await sqlite.update(key, value: Array(record.utf8), expectedRevision: claim.modRevision)
+    }
+
+    /// Expects a create on `port` to be refused because "default/`holder`" holds it.
+    static func expectHeld(port: Int32, by holder: String, _ api: APIClients) async {
+        let refused = await rpcError { _ = try await api.services.create(Make.service("z", port: port)) }
+        #expect(refused.code == .alreadyExists && refused.message.contains("default/\(holder)"), "\(refused)")
     }
 
     /// A live claim of another server: unconfirmed and just made (within the grace period).
@@ -165,7 +167,7 @@ struct ServiceClaimRaceTests {
             var web = try await api.services.create(Make.service("web", port: 80))
             store.afterUpdate.withLock {
                 $0 = { sqlite in
-                    await Self.setClaim81(sqlite, "bound 0 default x uid-x")
+                    await Self.setClaim(sqlite, port: 81, "bound 0 default x uid-x")
                     // With "web" on 81 now, another client's create takes port 80 over.
                     _ = try? await api.services.create(Make.service("other", port: 80))
                 }
@@ -175,8 +177,7 @@ struct ServiceClaimRaceTests {
             #expect(updated.spec.port == 81)
             #expect(try await Self.names(on: 80, api) == ["other"])
             #expect(try await Self.names(on: 81, api) == ["web"])
-            let refused = await rpcError { _ = try await api.services.create(Make.service("z", port: 81)) }
-            #expect(refused.code == .alreadyExists && refused.message.contains("default/web"), "\(refused)")
+            await Self.expectHeld(port: 81, by: "web", api)
         }
     }
 
@@ -192,8 +193,7 @@ struct ServiceClaimRaceTests {
             }
             web.spec.port = 81
             #expect(try await api.services.update(web).spec.port == 81)
-            let refused = await rpcError { _ = try await api.services.create(Make.service("z", port: 81)) }
-            #expect(refused.code == .alreadyExists && refused.message.contains("default/web"), "\(refused)")
+            await Self.expectHeld(port: 81, by: "web", api)
             // Port 80 was given up.
             _ = try await api.services.create(Make.service("a", port: 80))
         }
@@ -204,7 +204,7 @@ struct ServiceClaimRaceTests {
         try await withHookedServer { api, store in
             var web = try await api.services.create(Make.service("web", port: 80))
             store.afterUpdate.withLock {
-                $0 = { sqlite in await Self.setClaim81(sqlite, Self.livePendingClaim) }
+                $0 = { sqlite in await Self.setClaim(sqlite, port: 81, Self.livePendingClaim) }
             }
             // The update changes the selector too, and its container port follows the new port.
             web.spec.port = 81
@@ -215,8 +215,7 @@ struct ServiceClaimRaceTests {
             // None of the refused update stays.
             let stored = try await api.services.get(Make.get("web"))
             #expect(stored.spec.port == 80 && stored.spec.containerPort == 80 && stored.spec.selector == ["app": "web"], "\(stored.spec)")
-            let taken = await rpcError { _ = try await api.services.create(Make.service("z", port: 80)) }
-            #expect(taken.code == .alreadyExists && taken.message.contains("default/web"), "\(taken)")
+            await Self.expectHeld(port: 80, by: "web", api)
         }
     }
 
@@ -226,7 +225,7 @@ struct ServiceClaimRaceTests {
             var web = try await api.services.create(Make.service("web", port: 80))
             store.afterUpdate.withLock {
                 $0 = { sqlite in
-                    await Self.setClaim81(sqlite, Self.livePendingClaim)
+                    await Self.setClaim(sqlite, port: 81, Self.livePendingClaim)
                     _ = try? await api.services.create(Make.service("other", port: 80))
                 }
             }
@@ -245,7 +244,7 @@ struct ServiceClaimRaceTests {
             var web = try await api.services.create(Make.service("web", port: 80))
             store.afterUpdate.withLock {
                 $0 = { sqlite in
-                    await Self.setClaim81(sqlite, Self.livePendingClaim)
+                    await Self.setClaim(sqlite, port: 81, Self.livePendingClaim)
                     // A label edit (no port change, so no claim is checked) on the service as it
                     // now stands, on 81.
                     var relabelled = Make.service("web", port: 81)

@@ -162,17 +162,15 @@ final class CacheFeed: Sendable {
             do {
                 floor = try await markHead()
             } catch {
-                floor = try await store.currentRevision()
                 // That read may have waited through an outage: a store that went back meanwhile
-                // is looked at afresh by the next attempt, not followed with the mark above it.
-                if floor < max(revision, progress.writeMark) {
-                    throw .unavailable(reason: "the store's head moved back to \(floor) while the watch cache resumed")
-                }
+                // is looked at afresh by the next attempt (below), not followed with the mark
+                // above it.
+                floor = try await store.currentRevision()
             }
-            if floor < acknowledged {
+            if floor < max(revision, acknowledged) {
                 throw .unavailable(
-                    reason: "the store's head moved back to \(floor), below this server's acknowledged writes "
-                        + "(\(acknowledged)), while the watch cache resumed")
+                    reason: "the store's head moved back to \(floor), below what the watch cache or this server's "
+                        + "acknowledged writes had reached (\(max(revision, acknowledged))), while the watch cache resumed")
             }
             progress.noteWrite(floor)
         }
