@@ -63,6 +63,9 @@ class StreamOutbound {
 
     /// Above this many queued bytes writers park.
     final let highWater: Int
+    /// Counts `queuedBytes` for the connection and its loop (a server's streams; nil: none), until
+    /// `detachLedger`.
+    final var ledger: OutboundLedger?
     @exclusivity(unchecked) final private var waiters: [CheckedContinuation<Void, any Error>] = []
     /// Once set, parking and later writes fail with it.
     @exclusivity(unchecked) final private(set) var failure: RPCError?
@@ -87,6 +90,7 @@ class StreamOutbound {
             if !message.isEmpty { chunks.append(.bytes(message)) }
         }
         queuedBytes += GRPCFraming.prefixLength + message.count
+        ledger?.add(GRPCFraming.prefixLength + message.count)
         queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
         if !counted { unsentBytes.add(GRPCFraming.prefixLength + message.count, ordering: .relaxed) }
     }
@@ -96,8 +100,16 @@ class StreamOutbound {
         guard !bytes.isEmpty else { return }
         chunks.append(.bytes(bytes))
         queuedBytes += bytes.count
+        ledger?.add(bytes.count)
         queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
         unsentBytes.add(bytes.count, ordering: .relaxed)
+    }
+
+    /// Stops counting in `ledger` (the stream closed): what is still queued leaves its count.
+    final func detachLedger() {
+        guard let ledger else { return }
+        ledger.subtract(queuedBytes)
+        self.ledger = nil
     }
 
     /// Sets how the stream ends (the first call wins).
@@ -108,6 +120,7 @@ class StreamOutbound {
     /// Drops what is queued (a stream ended abortively).
     final func clear() {
         unsentBytes.subtract(queuedBytes, ordering: .relaxed)
+        ledger?.subtract(queuedBytes)
         first = nil
         firstOffset = 0
         chunks.removeAll()
@@ -152,6 +165,7 @@ class StreamOutbound {
             }
         }
         queuedBytes -= written
+        if written > 0 { ledger?.subtract(written) }
         handedOver &+= written
         if written > 0 { unsentBytes.subtract(written, ordering: .relaxed) }
         if head == chunks.count {

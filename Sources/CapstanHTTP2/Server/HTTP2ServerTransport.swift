@@ -45,6 +45,18 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         public var maxHeaderListSize: Int = 16 * 1024
         /// Bytes of response messages a stream queues before `writeMessage` suspends.
         public var outboundBufferSize: Int = 64 * 1024
+        /// Response bytes one connection may hold queued and not yet sent (its client does not
+        /// read them, or keeps its flow-control windows shut). A response that would take the
+        /// connection past it fails its call with RESOURCE_EXHAUSTED instead of being queued,
+        /// unless nothing else is queued on the connection (one response always goes). `nil`: no
+        /// limit.
+        public var connectionOutboundLimit: Int? = 64 * 1024 * 1024
+        /// Response bytes all connections of one event loop may hold queued. Past it, responses
+        /// on connections that hold `outboundShareFloor` bytes or more fail as above, so clients
+        /// that read what they get keep being served. `nil`: no limit.
+        public var loopOutboundLimit: Int? = 256 * 1024 * 1024
+        /// See `loopOutboundLimit`.
+        public var outboundShareFloor: Int = 1024 * 1024
         /// Bytes of complete request messages a stream buffers before it stops returning window
         /// (each message counts 64 bytes more, for its bookkeeping).
         public var inboundBufferSize: Int = 64 * 1024
@@ -83,6 +95,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
     private let state = Mutex(State())
     /// The handler tasks of each loop of `group`, in the group's order.
     private let workers: [HandlerWorkers]
+    /// The response bytes queued on each loop of `group`, in the group's order.
+    let loopOutboundLedgers: [OutboundLedger]
     /// Handlers running (an atomic: every call changes it twice, from every loop).
     private let handlers = Atomic<Int>(0)
     /// `ServerStream` objects alive, open or not (counted in debug builds only, for tests).
@@ -98,6 +112,7 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         self.configuration = configuration
         self.group = group
         workers = group.loops.map { HandlerWorkers(loop: $0) }
+        loopOutboundLedgers = group.loops.map { _ in OutboundLedger() }
         let address = try SocketAddress(host: host, port: port)
         let fd = try Socket.listen(on: address)
         guard let bound = Socket.localAddress(fd) else {
@@ -216,12 +231,14 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         }
         let loop = group.next()
         let configuration = configuration
-        let workers = workers.first { $0.loop === loop } ?? HandlerWorkers(loop: loop)
+        let index = group.loops.firstIndex { $0 === loop }
+        let workers = index.map { self.workers[$0] } ?? HandlerWorkers(loop: loop)
+        let loopLedger = index.map { loopOutboundLedgers[$0] } ?? OutboundLedger()
         let open: @Sendable () -> Void = { [self] in
             let connection = ServerConnection(
                 loop: loop, fd: fd, peer: peer?.description ?? "unknown", transport: self,
                 configuration: configuration, handler: handler.run, immediateMethods: handler.immediateMethods,
-                workers: workers)
+                workers: workers, loopOutbound: loopLedger)
             let admitted = state.withLock { state in
                 guard !state.shuttingDown else { return false }
                 state.connections[ObjectIdentifier(connection)] = connection

@@ -14,6 +14,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private let immediateMethods: [String: ImmediateMethod]
     /// The tasks that run handlers on this connection's loop (shared by the loop's connections).
     private let workers: HandlerWorkers
+    /// Response bytes queued on this connection's streams (its parent: on the loop's).
+    let outboundLedger: OutboundLedger
     // `@exclusivity(unchecked)` here and on the other loop-thread-only state of the server path
     // (the stream's deframer, the outbound queue, the idle workers): each of these is touched by
     // the loop thread only and never across a suspension, and a dynamic exclusivity check costs a
@@ -36,13 +38,15 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         configuration: HTTP2ServerTransport.Configuration,
         handler: @escaping ServerStreamHandler,
         immediateMethods: [String: ImmediateMethod],
-        workers: HandlerWorkers
+        workers: HandlerWorkers,
+        loopOutbound: OutboundLedger
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handler = handler
         self.immediateMethods = immediateMethods
         self.workers = workers
+        outboundLedger = OutboundLedger(parent: loopOutbound)
         super.init(loop: loop, fd: fd, peer: peer, keepalive: configuration.keepalive)
     }
 
@@ -123,6 +127,30 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         streams.allValues.reduce(closedStreamsHighWaterMark) { max($0, $1.outbound.queuedHighWaterMark) }
     }
 
+    // MARK: Response memory
+
+    /// Why a response of `bytes` must not be queued on this connection (see
+    /// `Configuration.connectionOutboundLimit` and `loopOutboundLimit`), or nil if it may be.
+    /// A connection with nothing queued may always queue one response, so a client that reads
+    /// what it gets is never refused by this connection's limit.
+    func outboundRefusal(adding bytes: Int) -> String? {
+        let queued = outboundLedger.queued
+        guard queued > 0 else { return nil }
+        if let limit = configuration.connectionOutboundLimit, queued + bytes > limit {
+            return "the client has not taken \(queued) bytes of responses on this connection, and this one "
+                + "(\(bytes) bytes) would take it past the server's limit of \(limit) per connection; "
+                + "read the responses (or open the HTTP/2 flow-control window) before calling again"
+        }
+        if let limit = configuration.loopOutboundLimit, queued >= configuration.outboundShareFloor,
+            let total = outboundLedger.parent?.queued, total + bytes > limit
+        {
+            return "the server holds \(total) bytes of responses its clients have not taken (its limit is "
+                + "\(limit) per event loop), \(queued) of them for this connection; read the responses (or "
+                + "open the HTTP/2 flow-control window) before calling again"
+        }
+        return nil
+    }
+
     // MARK: Graceful shutdown
 
     /// GOAWAY in two steps (a notice, then after a PING round trip the last stream id); streams
@@ -170,7 +198,10 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         streams.removeAll()
         // Closed by this server shutting down, or else by the peer (closed, reset or broke it).
         let byPeer = error?.code != .shutDown
-        for stream in open.allValues { stream.streamClosed(errorCode: nil, byPeer: byPeer) }
+        for stream in open.allValues {
+            stream.streamClosed(errorCode: nil, byPeer: byPeer)
+            stream.outbound.detachLedger()
+        }
         transport.connectionClosed(self)
     }
 
@@ -200,6 +231,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         let stream = ServerStream(
             id: streamID, connection: self, maxMessageSize: configuration.maxReceiveMessageSize,
             inboundHighWater: configuration.inboundBufferSize, outboundHighWater: configuration.outboundBufferSize)
+        stream.outbound.ledger = outboundLedger
         streams[streamID] = stream
         receivingHeaders = stream
         receivingHeadersID = streamID
@@ -405,6 +437,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             stream.uncredited = 0
         }
         stream.streamClosed(errorCode: errorCode)
+        stream.outbound.detachLedger()
         if streams.isEmpty, drain == .goAwaySent { scheduleFlush() }
     }
 }

@@ -121,6 +121,9 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     func enqueue(_ message: [UInt8]) throws(RPCError) -> Bool {
         assert(loop.inEventLoop)
         guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
+        if let refusal = connection.outboundRefusal(adding: GRPCFraming.prefixLength + message.count) {
+            throw refuseResponse(refusal)
+        }
         if !responseStarted { try sendHeaders(Metadata()) }
         outbound.appendMessage(message)
         resumeProvider()
@@ -132,6 +135,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     func enqueue(contentsOf messages: [[UInt8]]) throws(RPCError) -> Bool {
         assert(loop.inEventLoop)
         guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
+        let bytes = messages.reduce(0) { $0 + GRPCFraming.prefixLength + $1.count }
+        if let refusal = connection.outboundRefusal(adding: bytes) { throw refuseResponse(refusal) }
         if !responseStarted { try sendHeaders(Metadata()) }
         for message in messages { outbound.appendMessage(message) }
         resumeProvider()
@@ -141,6 +146,11 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     /// A whole unary response in one go: the headers (unless already sent), one message, OK.
     func respond(headers: Metadata?, message: [UInt8], trailers: Metadata) throws(RPCError) {
         assert(loop.inEventLoop)
+        guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
+        // Checked before the headers go, so a refused answer is trailers-only (see `enqueue`).
+        if let refusal = connection.outboundRefusal(adding: GRPCFraming.prefixLength + message.count) {
+            throw refuseResponse(refusal)
+        }
         if let headers { try sendHeaders(headers) }
         _ = try enqueue(message)
         finish(status: .ok, details: nil, trailers: trailers)
@@ -258,6 +268,26 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         resetFailed(errorCode: Nghttp2ErrorCode.cancel)
     }
 
+    /// The connection holds too many response bytes its client has not taken
+    /// (`ServerConnection.outboundRefusal`): the call ends with RESOURCE_EXHAUSTED instead of
+    /// queuing its response, and the core records that status even for a unary answer it had
+    /// already ended OK. Before any response HEADERS the status goes out trailers-only; after
+    /// them, trailers would wait behind the data the client does not take, so the stream is reset
+    /// with ENHANCE_YOUR_CALM (which gRPC clients read as RESOURCE_EXHAUSTED) and what it queued
+    /// is dropped. Returns the error for the writer to throw.
+    private func refuseResponse(_ reason: String) -> RPCError {
+        let status = RPCStatus(code: .resourceExhausted, message: reason)
+        callTarget?.responseRefused(status)
+        if responseStarted {
+            if !finished { cancelCall(.aborted(status)) }
+            inbox.fail(RPCError(code: .resourceExhausted, message: reason))
+            resetFailed(errorCode: Nghttp2ErrorCode.enhanceYourCalm)
+        } else {
+            abort(status)
+        }
+        return RPCError(code: .resourceExhausted, message: reason)
+    }
+
     /// The transport ends the call itself (a corrupt or oversized request): the handler's reads
     /// fail, queued responses are dropped, the status goes out and the handler is cancelled.
     /// The stream is reset once the status is sent if the client is still sending.
@@ -357,4 +387,5 @@ enum Nghttp2ErrorCode {
     static let internalError: UInt32 = 2
     static let refusedStream: UInt32 = 7
     static let cancel: UInt32 = 8
+    static let enhanceYourCalm: UInt32 = 0xb
 }

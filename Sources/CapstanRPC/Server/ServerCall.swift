@@ -146,11 +146,19 @@ final class ServerCall: Sendable {
     /// Ends the call with OK after its one response, handed to `control` with the headers and
     /// trailers in one go; if that fails, the call ends with the failure instead.
     func answerUnary(_ response: [UInt8], through control: some ServerCallControl) {
+        let headers: Metadata?
+        let trailers: Metadata
         do {
-            let (headers, trailers) = try endUnary()
-            try control.sendUnary(headers: headers, message: response, trailers: trailers)
+            (headers, trailers) = try endUnary()
         } catch {
             finish(RPCError(converting: error))
+            return
+        }
+        do {
+            try control.sendUnary(headers: headers, message: response, trailers: trailers)
+        } catch {
+            // The transport answered the failure itself (see `responseRefused`).
+            responseRefused(RPCError(converting: error).status)
         }
     }
 
@@ -198,6 +206,25 @@ extension ServerCall: ServerCallTarget {
         state.withLock { state in
             if state.endedWith == nil { state.endedWith = status }
         }
+    }
+
+    /// Records `status` in place of an OK whose response the transport did not queue (or unless
+    /// the call already ended otherwise); the response no longer counts as sent.
+    func responseRefused(_ status: RPCStatus) {
+        markCancelled()
+        let replacedOK = state.withLock { state in
+            switch state.endedWith?.code {
+            case nil:
+                state.endedWith = status
+                return false
+            case .ok?:
+                state.endedWith = status
+                return true
+            default:
+                return false
+            }
+        }
+        if replacedOK { sent.subtract(1, ordering: .relaxed) }
     }
 
     /// Ends the call with `DEADLINE_EXCEEDED` (unless it already ended) and marks it cancelled.

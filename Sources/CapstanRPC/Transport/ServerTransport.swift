@@ -159,6 +159,10 @@ package protocol ServerCallTarget: AnyObject, Sendable {
     /// call ends with it, as the client got it; the transport cancels the task serving the
     /// stream right after.
     func transportEnded(_ status: RPCStatus)
+    /// The transport refused to queue the call's response and answered `status` instead (its
+    /// client holds too many responses unread): the call ends with it even if its handler had
+    /// already ended it OK with that response, since the client never gets the response.
+    func responseRefused(_ status: RPCStatus)
     /// The deadline passed before the call ended; the transport cancels the task serving the
     /// stream right after.
     func deadlinePassed()
