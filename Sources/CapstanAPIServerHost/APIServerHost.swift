@@ -200,7 +200,8 @@ public final class APIServerHost: Sendable {
         if let logger = observability.requestLogger {
             observers.append(RequestLogObserver(
                 logger: logger, skippedServices: observability.unloggedServices,
-                slowCallThreshold: observability.slowCallThreshold))
+                slowCallThreshold: observability.slowCallThreshold,
+                limiter: observability.requestLogLinesPerSecond.map { RequestLogLimiter(linesPerSecond: $0, logger: logger) }))
         }
         let metricsEndpoint: MetricsEndpoint?
         let transport: HTTP2ServerTransport

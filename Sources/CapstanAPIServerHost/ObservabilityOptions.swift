@@ -10,6 +10,9 @@ public struct ObservabilityOptions: Sendable {
     public var unloggedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices
     /// Successful calls that took at least this long are logged at `info`, not `debug`.
     public var slowCallThreshold: Duration = RequestLogInterceptor.defaultSlowCallThreshold
+    /// Most request-log lines per second; past it lines are dropped and counted, and summed up
+    /// once a second (`RequestLogLimiter`). `nil`: no limit.
+    public var requestLogLinesPerSecond: Int? = 100
     /// Count per-method metrics and serve them through `capstan.v1.Metrics`.
     public var metrics = true
     /// Also serve them as Prometheus text at `GET /metrics` on this `HOST:PORT` (plain HTTP/1.1;

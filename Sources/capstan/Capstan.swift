@@ -1,7 +1,7 @@
 // capstan: Capstan's daemons. Wiring only: every behaviour lives in the libraries.
 //   capstan apiserver --listen 127.0.0.1:7443 --store sqlite:/var/lib/capstan [--metrics-listen 127.0.0.1:7444]
 //   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443] [--metrics-listen 127.0.0.1:7444|off]
-//   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json]
+//   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json] [--request-log-limit N (100)]
 //         [--token-file FILE (TOKEN,NAME[,read-only] per line)] [--shutdown-grace-period SECONDS (10)]
 import ArgumentParser
 import CapstanAllocator
@@ -38,6 +38,16 @@ struct LogFlags: ParsableArguments {
     @Option(help: "Log line format on standard error: text (key=value) or json.")
     var logFormat = "text"
 
+    @Option(
+        help: """
+            Most request-log lines per second; past it lines are dropped, counted and summed up in one line a \
+            second later (0: no limit).
+            """)
+    var requestLogLimit = 100
+
+    /// `requestLogLimit` for `ObservabilityOptions` (nil: no limit).
+    var requestLogLinesPerSecond: Int? { requestLogLimit > 0 ? requestLogLimit : nil }
+
     /// Installs the log handler and returns the request logger.
     func bootstrap() throws -> Logger {
         guard let level = Logger.Level(rawValue: logLevel) else {
@@ -46,6 +56,9 @@ struct LogFlags: ParsableArguments {
         }
         guard let format = LogLine.Format(rawValue: logFormat) else {
             throw ValidationError("--log-format must be text or json, got '\(logFormat)'")
+        }
+        guard requestLogLimit >= 0 else {
+            throw ValidationError("--request-log-limit must be 0 (no limit) or more, got \(requestLogLimit)")
         }
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
         return Logger(label: "capstan.rpc")
@@ -137,7 +150,8 @@ struct APIServerCommand: AsyncParsableCommand {
         let interceptors = try auth.interceptors()
         let logger = try log.bootstrap()
         try await serveAPI(
-            listen: listen, store: address, metricsListen: metrics, logger: logger, interceptors: interceptors,
+            listen: listen, store: address, metricsListen: metrics, logger: logger,
+            requestLogLinesPerSecond: log.requestLogLinesPerSecond, interceptors: interceptors,
             gracePeriod: grace)
     }
 }
@@ -167,7 +181,8 @@ struct UpCommand: AsyncParsableCommand {
         let logger = try log.bootstrap()
         // The store creates the directory (0700) and its missing parents, as for `apiserver`.
         try await serveAPI(
-            listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger, interceptors: interceptors,
+            listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger,
+            requestLogLinesPerSecond: log.requestLogLinesPerSecond, interceptors: interceptors,
             gracePeriod: grace)
     }
 }
@@ -179,7 +194,7 @@ struct UpCommand: AsyncParsableCommand {
 /// read within the start-up timeout stops it with an error.
 func serveAPI(
     listen: String, store address: StoreAddress, metricsListen: (host: String, port: Int)?, logger: Logger,
-    interceptors: [any ServerInterceptor], gracePeriod: Duration
+    requestLogLinesPerSecond: Int?, interceptors: [any ServerInterceptor], gracePeriod: Duration
 ) async throws {
     let (host, port): (String, Int)
     do {
@@ -187,9 +202,11 @@ func serveAPI(
     } catch {
         throw ValidationError(error.description)
     }
+    var observability = ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen)
+    observability.requestLogLinesPerSecond = requestLogLinesPerSecond
     let server = try await APIServerHost.start(
         store: address, host: host, port: port,
-        observability: ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen),
+        observability: observability,
         interceptors: interceptors, waitUntilReady: false)
     if interceptors.isEmpty, !isLoopbackAddress(host) {
         FileHandle.standardError.write(Data("""

@@ -1,5 +1,6 @@
 import CapstanAPI
 import CapstanRPC
+import CapstanTestSupport
 import Logging
 import Testing
 
@@ -74,6 +75,37 @@ struct RequestLogTests {
             _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
         }
         #expect(records.all.map { string($0, "rpc.code") } == ["UNKNOWN"])
+    }
+
+    @Test("past the limit per second, lines are dropped and summed up by code a second later; the next window writes again")
+    func rateLimit() async throws {
+        let records = CapturedRecords()
+        let logger = records.logger(level: .info)
+        let limiter = RequestLogLimiter(linesPerSecond: 5, logger: logger)
+        let observer = RequestLogObserver(logger: logger, skippedServices: [], limiter: limiter)
+        try await withProbeServer(observers: [observer]) { client in
+            for _ in 0..<12 {
+                _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
+            }
+            // A summary, a second after the first line dropped: 5 lines written and 7 dropped when
+            // the 12 calls take less than a second, as they do (on a machine so loaded that they
+            // span two windows, each window's share is written and the rest summed up).
+            #expect(await eventually(timeout: .seconds(5)) { records.all.contains { $0.message == "rpc log lines dropped" } })
+            try await Task.sleep(for: .milliseconds(1_200))
+            let summaries = records.all.filter { $0.message == "rpc log lines dropped" }
+            let dropped = summaries.compactMap { string($0, "rpc.dropped").flatMap { Int($0) } }
+            let written = records.all.filter { $0.message == "rpc" }.count
+            #expect(dropped.count == summaries.count)
+            #expect(written + dropped.reduce(0, +) == 12)
+            #expect(written >= 5, "\(written) lines written")
+            #expect(summaries.allSatisfy { $0.level == .warning })
+            #expect(zip(summaries, dropped).allSatisfy { string($0, "rpc.dropped_by_code") == "UNKNOWN=\($1)" })
+            // A new window: written again, and nothing dropped since the last summary.
+            _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
+            #expect(await eventually { records.all.filter { $0.message == "rpc" }.count == written + 1 })
+            try await Task.sleep(for: .milliseconds(1_200))
+            #expect(records.all.filter { $0.message == "rpc log lines dropped" }.count == summaries.count)
+        }
     }
 
     @Test("at info, a successful call is logged only when it reaches the slow-call threshold", arguments: MetricsInstallation.allCases)

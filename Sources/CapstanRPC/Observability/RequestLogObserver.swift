@@ -10,6 +10,8 @@ public struct RequestLogObserver: CallObserver {
     public let skippedServices: Set<String>
     /// `OK` calls that took at least this long log at `info`, faster ones at `debug`.
     public let slowCallThreshold: Duration
+    /// Bounds the lines per second (nil: every call's line is written).
+    public let limiter: RequestLogLimiter?
     /// `logger.logLevel`, read once: the logger is a value, so its level cannot change under this
     /// observer (unless its handler is a class that shares its level), and reading it per call
     /// copies the handler.
@@ -17,11 +19,13 @@ public struct RequestLogObserver: CallObserver {
 
     public init(
         logger: Logger, skippedServices: Set<String> = RequestLogInterceptor.defaultSkippedServices,
-        slowCallThreshold: Duration = RequestLogInterceptor.defaultSlowCallThreshold
+        slowCallThreshold: Duration = RequestLogInterceptor.defaultSlowCallThreshold,
+        limiter: RequestLogLimiter? = nil
     ) {
         self.logger = logger
         self.skippedServices = skippedServices
         self.slowCallThreshold = slowCallThreshold
+        self.limiter = limiter
         logLevel = logger.logLevel
     }
 
@@ -31,6 +35,7 @@ public struct RequestLogObserver: CallObserver {
             for: call.status.code, latency: call.latency, slowCallThreshold: slowCallThreshold)
         guard logLevel <= level else { return }
         if !skippedServices.isEmpty, skippedServices.contains(call.method.service) { return }
+        if let limiter, !limiter.admit(call.status.code) { return }
         RequestLogInterceptor.log(call, to: logger, slowCallThreshold: slowCallThreshold)
     }
 }
