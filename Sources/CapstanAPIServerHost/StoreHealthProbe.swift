@@ -35,11 +35,15 @@ struct StoreHealthProbe: Sendable {
     /// Set once the names were first marked SERVING (`markReady`).
     private let marked = OnceFlag()
 
-    /// Once the server is ready (the names turn SERVING then), probes every `interval` until the
-    /// task is cancelled.
+    /// Probes every `interval` until the task is cancelled. What it finds goes to `storeProbed`
+    /// from the start (reads waiting for the caches' first listing end at a failed probe), and
+    /// to the health statuses once the server is ready (the names turn SERVING then).
     func run() async {
-        guard (try? await ready()) != nil else { return }
-        markReady()
+        let readiness = Task {
+            guard (try? await ready()) != nil else { return }
+            markReady()
+        }
+        defer { readiness.cancel() }
         var healthy = true
         // A store call that outlived its probe's timeout (a hung fsync): no other is started
         // until it returns, so calls do not pile up while the store hangs.
@@ -63,6 +67,8 @@ struct StoreHealthProbe: Sendable {
                 storeProbed(nil)
                 toldFailure = false
             }
+            // Before the first listing the statuses stay NOT_SERVING, and the host says why.
+            guard marked.isSet else { continue }
             let failure = storeFailure ?? recentFeedFailure()
             guard (failure == nil) != healthy else { continue }
             healthy = failure == nil
@@ -105,7 +111,7 @@ struct StoreHealthProbe: Sendable {
         let answer = FirstAnswer()
         let timer = Task {
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            answer.give("no answer within \(timeout)")
+            answer.give("the store did not answer a probe within \(timeout)")
         }
         let state = CallState()
         let call = Task {
@@ -130,11 +136,13 @@ struct StoreHealthProbe: Sendable {
 
 /// A flag set once.
 private final class OnceFlag: Sendable {
-    private let isSet = Atomic<Bool>(false)
+    private let flag = Atomic<Bool>(false)
+
+    var isSet: Bool { flag.load(ordering: .acquiring) }
 
     /// Sets the flag; true for the call that set it, false for any later one.
     func setFirst() -> Bool {
-        isSet.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        flag.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
     }
 }
 

@@ -37,7 +37,8 @@ struct UnlistedStoreTests {
                     let error = await rpcError { try await read() }
                     let took = started.duration(to: .now)
                     #expect(error.code == .unavailable, "\(name): \(error)")
-                    #expect(error.message.contains("store unavailable") && error.message.hasSuffix("; retry"), "\(name): \(error)")
+                    // The feed's failed attempt or the store probe, whichever came first, names the cause.
+                    #expect(error.message.contains("the watch cache has not listed the store yet") && error.message.hasSuffix("; retry"), "\(name): \(error.message)")
                     #expect(took < .seconds(20), "\(name) was answered after \(took)")
                 }
                 try await member.start()
@@ -106,6 +107,29 @@ struct UnlistedStoreTests {
             #expect(error.code == .unavailable && error.message.contains("injected: the store cannot be listed"), "\(error)")
             store.failsLists.store(false, ordering: .relaxed)
             _ = try await EtcdOutageTests.firstAnswer(within: .seconds(60)) { try await api.pods.list(Make.list()) }
+        }
+    }
+
+    /// A store the host's probe finds failing ends reads waiting for the first listing at that
+    /// probe, though the feed's attempt has not failed yet (an etcd that nothing answers for:
+    /// its first attempt takes several seconds of the store's own retries); once the probe
+    /// passes, reads wait for the listing again and get it.
+    @Test(.timeLimit(.minutes(3)))
+    func readsEndAtAFailedProbeBeforeTheListing() async throws {
+        try #require(EtcdCluster.isAvailable, "etcd is not installed: run `make deps` (Debian package etcd-server)")
+        try await Self.withFaultyHost(unreachableAfter: .seconds(120), {
+            $0.listsHang.store(true, ordering: .relaxed)
+            $0.checksHang.store(true, ordering: .relaxed)
+        }) { host, api, store in
+            let started = ContinuousClock.now
+            let error = await rpcError { _ = try await api.pods.list(Make.list(), options: CallOptions(timeout: .seconds(60))) }
+            #expect(error.code == .unavailable, "\(error)")
+            #expect(error.message.contains("has not listed the store yet, and the store is failing"), "\(error)")
+            #expect(started.duration(to: .now) < .seconds(30), "the read waited for its deadline")
+            store.checksHang.store(false, ordering: .relaxed)
+            store.listsHang.store(false, ordering: .relaxed)
+            let list = try await EtcdOutageTests.firstAnswer(within: .seconds(60)) { try await api.pods.list(Make.list()) }
+            #expect(list.items.isEmpty)
         }
     }
 

@@ -22,9 +22,11 @@ import Synchronization
 /// Waits that are not a client's (`Patience.startUp`: the host's wait until ready) ignore the
 /// rule and wait to their own timeout.
 ///
-/// After a listing, the host's store probe says when the store fails (`storeProbeFailed`) and
-/// answers again (`storeProbeSucceeded`). Meanwhile a read that would have to wait for the caches
-/// (for a write this server acknowledged whose change has not reached them: the store may have
+/// The host's store probe says when the store fails (`storeProbeFailed`) and answers again
+/// (`storeProbeSucceeded`), from start-up on (so a read before the first listing against an etcd
+/// that nothing answers for ends at the first failed probe, before the feed's first attempt has
+/// failed). Meanwhile a read that would have to wait for the caches (for their first listing,
+/// or for a write this server acknowledged whose change has not reached them: the store may have
 /// lost it, or cannot deliver it) ends at once with UNAVAILABLE naming the store's failure,
 /// instead of at the read wait's end; reads the caches can answer are still served, and a write
 /// that must first read the store (an update, a binding) is refused at once too. Events the
@@ -340,13 +342,20 @@ final class CacheProgress: Sendable {
             if Task.isCancelled {
                 throw .unavailable(reason: "the read was cancelled while waiting for the watch cache to reach resource version \(revision)")
             }
-            throw .unavailable(reason: "the watch cache has not yet reached resource version \(revision) (it is at \(self.revision))")
+            let reached = self.revision
+            guard reached >= 0 else {
+                throw .unavailable(reason: "the watch cache has not listed the store yet (waited \(timeout) for it)")
+            }
+            throw .unavailable(reason: "the watch cache has not yet reached resource version \(revision) (it is at \(reached))")
         }
     }
 
     /// What a read that would wait for `revision` gets while the store probe fails.
     private static func storeFailing(_ reason: String, revision: Int64, reached: Int64) -> RegistryError {
-        .unavailable(
+        guard reached >= 0 else {
+            return .unavailable(reason: "the watch cache has not listed the store yet, and the store is failing: \(reason)")
+        }
+        return .unavailable(
             reason: "the watch cache has not yet reached resource version \(revision) (it is at \(reached)), "
                 + "and the store is failing: \(reason)")
     }
