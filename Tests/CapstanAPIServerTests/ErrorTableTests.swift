@@ -83,6 +83,33 @@ struct ErrorTableTests {
         }
     }
 
+    @Test("a name longer than any object's is NOT_FOUND on every verb that names an object, not the store's key limit")
+    func impossibleNames() async throws {
+        try await withAPIServer { api, _ in
+            let long = String(repeating: "a", count: 9_000)
+            var pod = Make.pod(long)
+            var report = MinionStatusReport()
+            report.name = long
+            let calls: [(String, @Sendable () async throws -> Void)] = [
+                ("Get", { _ = try await api.pods.get(Make.get(long)) }),
+                ("Delete", { _ = try await api.pods.delete(Make.delete(long)) }),
+                ("Update", { [pod] in _ = try await api.pods.update(pod) }),
+                ("UpdateStatus", { [pod] in _ = try await api.pods.updateStatus(pod) }),
+                ("ReportStatus", { [report] in _ = try await api.minions.reportStatus(report) }),
+                ("Delete in a long namespace", { _ = try await api.pods.delete(Make.delete("p", namespace: long)) }),
+            ]
+            for (verb, call) in calls {
+                let error = await rpcError { try await call() }
+                #expect(error.code == .notFound, "\(verb): \(error)")
+                #expect(error.message.hasSuffix("not found"), "\(verb): \(error.message.suffix(80))")
+            }
+            // A create is validated: the name is the bad field.
+            pod.metadata.resourceVersion = 0
+            let error = await rpcError { _ = try await api.pods.create(pod) }
+            #expect(error.code == .invalidArgument && error.message.contains("metadata.name"), "\(error)")
+        }
+    }
+
     @Test("an object over the size limit is RESOURCE_EXHAUSTED naming the limit")
     func tooLarge() async throws {
         let options = testOptions { $0.maxObjectBytes = 2000 }

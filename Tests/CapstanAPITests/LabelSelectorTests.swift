@@ -66,6 +66,11 @@ struct LabelSelectorTests {
         ("a=b c", 4, "c", "expected \",\" or the end"),
         ("a=-x", 2, "-x", "invalid label value"),
         ("!", 1, "", "expected a label key"),
+        // Only space, tab, CR and LF separate tokens, as in Kubernetes: other whitespace is part
+        // of a word, and no key or value may hold it.
+        ("a\u{00A0}=b", 0, "a\u{00A0}", "invalid label key"),
+        ("a=\u{3000}b", 2, "\u{3000}b", "invalid label value"),
+        ("a=b,\u{2028}c=d", 4, "\u{2028}c", "invalid label key"),
     ])
     func syntaxErrors(selector: String, position: Int, token: String, reason: String) {
         #expect {
@@ -75,6 +80,13 @@ struct LabelSelectorTests {
             return error.kind == .label && error.position == position && error.token == token
                 && error.reason.contains(reason) && error.description.contains("position \(position)")
         }
+    }
+
+    @Test("space, tab, CR, LF and CR LF separate tokens")
+    func asciiSpaces() throws {
+        let selector = try LabelSelector.parse(" a \t=\r\nb ,\n c in ( x ,y )\r\n")
+        #expect(selector.matches(["a": "b", "c": "y"]))
+        #expect(!selector.matches(["a": "b", "c": "z"]))
     }
 
     @Test("a selector from a map matches maps containing it; description is canonical")

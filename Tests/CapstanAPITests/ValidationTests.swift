@@ -232,6 +232,9 @@ struct ValidationTests {
         ("10.10.1.1:1909", true), ("[::1]:80", true), ("[fe80::1:2]:8080", true),
         ("10.10.1.1", false), ("10.10.1:80", false), ("10.10.1.256:80", false), ("10.0.0.1:0", false),
         ("10.0.0.1:65536", false), ("host:80", false), ("[::1:80", false), ("", false), ("1.2.3.4:+80", false),
+        // Leading zeros: octal to inet_aton (8.0.0.1), decimal to others.
+        ("010.0.0.1:80", false), ("10.0.0.01:80", false), ("10.0.0.1:080", false), ("0.0.0.0:80", true),
+        ("10.0.0.1:00000080", false),
     ])
     func endpoints(endpoint: String, valid: Bool) {
         var endpoints = Endpoints()
@@ -246,6 +249,21 @@ struct ValidationTests {
         var pod = Fixtures.pod("")
         pod.metadata.generateName = "Web-"
         #expect(Set(paths(defaulted(pod).validate())) == ["metadata.name", "metadata.generate_name"])
+    }
+
+    @Test("a generate_name is a label's start: up to 63 characters, trailing dashes allowed, as in Kubernetes", arguments: [
+        ("web-", true), ("web", true), ("a--", true), ("a-b-", true), (String(repeating: "x", count: 63), true),
+        (String(repeating: "x", count: 62) + "-", true), (String(repeating: "x", count: 64), false),
+        ("-", false), ("--", false), ("-web", false), ("Web-", false), ("web.", false), ("w_b-", false),
+    ])
+    func generateNamePrefixes(prefix: String, valid: Bool) {
+        var pod = Fixtures.pod("p")
+        pod.metadata.generateName = prefix
+        #expect(paths(defaulted(pod).validate()).contains("metadata.generate_name") == !valid, "\(prefix)")
+        guard valid else { return }
+        // What the server makes of it is a valid name.
+        let name = NameGenerator.generate(prefix: prefix, random: 12_345)
+        #expect(DNS1123.labelViolation(name) == nil, "\(name)")
     }
 }
 

@@ -1,8 +1,8 @@
 /// One token of a selector, with its 0-based character offset.
 struct SelectorToken: Hashable, Sendable {
     enum Kind: Hashable, Sendable {
-        /// A key, value or keyword (`in`, `notin`): a run of characters that are not whitespace,
-        /// `,`, `(`, `)`, `=` or `!`.
+        /// A key, value or keyword (`in`, `notin`): a run of characters that are not spaces (see
+        /// `SelectorLexer.isSpace`), `,`, `(`, `)`, `=` or `!`.
         case word
         case equals // =
         case doubleEquals // ==
@@ -28,7 +28,7 @@ enum SelectorLexer {
         var index = 0
         while index < characters.count {
             let character = characters[index]
-            if character.isWhitespace {
+            if isSpace(character) {
                 index += 1
                 continue
             }
@@ -66,7 +66,14 @@ enum SelectorLexer {
     }
 
     private static func isDelimiter(_ character: Character) -> Bool {
-        character.isWhitespace || "(),=!".contains(character)
+        isSpace(character) || "(),=!".contains(character)
+    }
+
+    /// The spaces between tokens, as Kubernetes' selector lexer has them: space, tab, CR and LF
+    /// (and CR LF, one `Character` in Swift). Other whitespace (a no-break space, say) is part of
+    /// a word, where key and value validation rejects it.
+    private static func isSpace(_ character: Character) -> Bool {
+        character == " " || character == "\t" || character == "\n" || character == "\r" || character == "\r\n"
     }
 }
 

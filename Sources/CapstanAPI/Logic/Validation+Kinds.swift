@@ -76,12 +76,12 @@ extension Validation {
 
     /// Why `endpoint` is not `ip:port`, or nil.
     public static func endpointViolation(_ endpoint: String) -> String? {
-        let expected = "must be \"ip:port\", e.g. \"10.10.1.1:1909\" (is \"\(endpoint)\")"
+        let expected = "must be \"ip:port\", e.g. \"10.10.1.1:1909\", with no leading zeros (is \"\(endpoint)\")"
         guard let colon = endpoint.lastIndex(of: ":") else { return expected }
         let host = endpoint[..<colon]
         let portText = endpoint[endpoint.index(after: colon)...]
         guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let port = Int32(portText)
+              portText.count == 1 || portText.first != "0", let port = Int32(portText)
         else { return expected }
         if let reason = portViolation(port) { return "port " + reason }
         if host.hasPrefix("[") && host.hasSuffix("]") {
@@ -90,11 +90,14 @@ extension Validation {
         return isIPv4(host) ? nil : expected
     }
 
+    /// Whether `text` is a dotted-quad IPv4 address. An octet with a leading zero is not: C's
+    /// `inet_aton` reads "010" as octal 8, so such an address means different hosts to different
+    /// readers (Kubernetes, and Go's parser since 1.17, reject it too).
     static func isIPv4(_ text: Substring) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { part in
             !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber }
-                && (Int(part) ?? 256) <= 255
+                && (part.count == 1 || part.first != "0") && (Int(part) ?? 256) <= 255
         }
     }
 

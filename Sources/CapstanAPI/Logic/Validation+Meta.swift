@@ -15,8 +15,11 @@ public enum Validation {
             }
         }
         if !meta.generateName.isEmpty {
-            let sample = meta.generateName + "x"
-            if let reason = DNS1123.labelViolation(sample) {
+            // A prefix may end in dashes (the random suffix follows them); otherwise it must be a
+            // label itself (at most 63 characters: the generator keeps the first 58).
+            var sample = Substring(meta.generateName)
+            while sample.count > 1, sample.last == "-" { sample = sample.dropLast() }
+            if let reason = DNS1123.labelViolation(String(sample)) {
                 errors.add(path.child("generate_name"), "must be the start of a DNS-1123 label: \(reason)")
             }
         }

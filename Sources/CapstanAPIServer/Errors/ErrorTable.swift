@@ -18,7 +18,8 @@ extension RegistryError: RPCErrorConvertible {
         case .uidMismatch(let kind, let namespace, let name, let expected, let current):
             return RPCError(
                 code: .aborted,
-                message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" was re-created: expected uid \(expected), current is \(current)")
+                message: "\(kind) \"\(objectPath(namespace: namespace, name: name))\" has uid \(current), not the expected \(expected) "
+                    + "(it was deleted and created again, or the uid is wrong); read it again and retry")
         case .invalid(let kind, let namespace, let name, let errors):
             let list = errors.map(\.description).joined(separator: "; ")
             // No name (a List's limit, a create that names nothing): no `"ns/"` to show.

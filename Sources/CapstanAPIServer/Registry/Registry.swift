@@ -102,6 +102,7 @@ struct Registry<S: KindStrategy>: Sendable {
         if let failure = progress.storeProbeFailure {
             throw .unavailable(reason: "the store is failing: \(failure)")
         }
+        try requirePossible(namespace: namespace, name: name)
         let entry: KeyValue
         do throws(StoreError) {
             entry = try await store.get(keys.key(namespace: namespace, name: name))
@@ -221,6 +222,7 @@ struct Registry<S: KindStrategy>: Sendable {
         let name = try requireName(request.name, field: "name", namespace: namespace)
         let expected = try expectedRevision(
             request.preconditionResourceVersion, field: "precondition_resource_version", namespace: namespace, name: name)
+        try requirePossible(namespace: namespace, name: name)
         let entry: KeyValue
         do throws(StoreError) {
             entry = try await store.delete(keys.key(namespace: namespace, name: name), expectedRevision: expected)
@@ -253,6 +255,14 @@ struct Registry<S: KindStrategy>: Sendable {
     func requireName(_ name: String, field: FieldPath, namespace: String) throws(RegistryError) -> String {
         guard name.isEmpty else { return name }
         throw .invalid(kind: S.kind, namespace: namespace, name: name, errors: [FieldError(field, "must not be empty")])
+    }
+
+    /// NOT_FOUND, without asking the store, for a name or namespace longer than any object's can
+    /// be (a DNS-1123 subdomain's 253 characters): as a Get says, and not the store's own limit on
+    /// keys, which a 9,000-character name would meet.
+    func requirePossible(namespace: String, name: String) throws(RegistryError) {
+        guard name.utf8.count > DNS1123.maxSubdomainLength || namespace.utf8.count > DNS1123.maxSubdomainLength else { return }
+        throw .notFound(kind: S.kind, namespace: namespace, name: name)
     }
 
     /// A client's expected resource version (a `uint64` field) as a store revision; INVALID_ARGUMENT
