@@ -83,29 +83,29 @@ struct RequestLogTests {
         let logger = records.logger(level: .info)
         let limiter = RequestLogLimiter(linesPerSecond: 5, logger: logger)
         let observer = RequestLogObserver(logger: logger, skippedServices: [], limiter: limiter)
-        try await withProbeServer(observers: [observer]) { client in
-            for _ in 0..<12 {
-                _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
-            }
-            // A summary, a second after the first line dropped: 5 lines written and 7 dropped when
-            // the 12 calls take less than a second, as they do (on a machine so loaded that they
-            // span two windows, each window's share is written and the rest summed up).
-            #expect(await eventually(timeout: .seconds(5)) { records.all.contains { $0.message == "rpc log lines dropped" } })
-            try await Task.sleep(for: .milliseconds(1_200))
-            let summaries = records.all.filter { $0.message == "rpc log lines dropped" }
-            let dropped = summaries.compactMap { string($0, "rpc.dropped").flatMap { Int($0) } }
-            let written = records.all.filter { $0.message == "rpc" }.count
-            #expect(dropped.count == summaries.count)
-            #expect(written + dropped.reduce(0, +) == 12)
-            #expect(written >= 5, "\(written) lines written")
-            #expect(summaries.allSatisfy { $0.level == .warning })
-            #expect(zip(summaries, dropped).allSatisfy { string($0, "rpc.dropped_by_code") == "UNKNOWN=\($1)" })
-            // A new window: written again, and nothing dropped since the last summary.
-            _ = await failureCode { _ = try await client.unary(Probe.get, note("crash"), options: .default) }
-            #expect(await eventually { records.all.filter { $0.message == "rpc" }.count == written + 1 })
-            try await Task.sleep(for: .milliseconds(1_200))
-            #expect(records.all.filter { $0.message == "rpc log lines dropped" }.count == summaries.count)
+        func finish(_ code: RPCCode) {
+            observer.callFinished(
+                FinishedCall(
+                    method: CallObservation.unroutedMethod, path: "/x.Y/Z", peer: "test",
+                    status: RPCStatus(code: code, message: "failed"), messagesReceived: 1, messagesSent: 0,
+                    latency: .milliseconds(1)),
+                token: nil)
         }
+        // 12 failures in a row (microseconds apart): 5 written, 7 dropped.
+        for index in 0..<12 { finish(index < 9 ? .unavailable : .internal) }
+        #expect(records.all.filter { $0.message == "rpc" }.count == 5)
+        #expect(await eventually(timeout: .seconds(10)) { records.all.contains { $0.message == "rpc log lines dropped" } })
+        let summary = try #require(records.all.first { $0.message == "rpc log lines dropped" })
+        #expect(summary.level == .warning)
+        #expect(string(summary, "rpc.dropped") == "7")
+        #expect(string(summary, "rpc.dropped_by_code") == "UNAVAILABLE=4,INTERNAL=3")
+        #expect(string(summary, "rpc.log_limit_per_second") == "5")
+        // The summary came a second after the first drop: a new window writes again.
+        finish(.unavailable)
+        #expect(records.all.filter { $0.message == "rpc" }.count == 6)
+        // Nothing dropped since: no second summary.
+        try await Task.sleep(for: .milliseconds(1_200))
+        #expect(records.all.filter { $0.message == "rpc log lines dropped" }.count == 1)
     }
 
     @Test("at info, a successful call is logged only when it reaches the slow-call threshold", arguments: MetricsInstallation.allCases)

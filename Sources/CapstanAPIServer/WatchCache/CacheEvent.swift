@@ -28,13 +28,16 @@ final class CacheEvent: Sendable {
 
     /// What a watcher selecting `filter` receives, as an encoded `<Kind>Event`, or nil if nothing.
     /// An object that stops matching is DELETED for that watcher, one that starts matching ADDED.
+    /// As in Kubernetes' watch cache, such a DELETED carries the object as the watcher last knew
+    /// it (its state before the change, which matched the selector) at the change's revision,
+    /// just as a delete carries the last state at the delete's revision.
     func delivery(for filter: ObjectFilter) -> [UInt8]? {
         let matchedBefore = previous.map(filter.matches) ?? false
         if let current {
             switch (matchedBefore, filter.matches(current)) {
             case (false, true): return encoded(.added, current)
             case (true, true): return encoded(.modified, current)
-            case (true, false): return encoded(.deleted, current)
+            case (true, false): return encoded(.deleted, previous!.at(revision: revision))
             case (false, false): return nil
             }
         }
@@ -56,10 +59,12 @@ final class CacheEvent: Sendable {
         return encoded(.deleted, deleted ?? previous!)
     }
 
-    private func encoded(_ type: EventType, _ object: CachedObject) -> [UInt8] {
+    /// The event of `type` with `object` (made only the first time: each type of an event has one
+    /// object, since a DELETED is of a delete or of a move out of selectors, never both).
+    private func encoded(_ type: EventType, _ object: @autoclosure () -> CachedObject) -> [UInt8] {
         encodings.withLock { encodings in
             if let bytes = encodings[type.rawValue] { return bytes }
-            let bytes = ProtoBytes.event(type: type.rawValue, object: object.bytes)
+            let bytes = ProtoBytes.event(type: type.rawValue, object: object().bytes)
             encodings[type.rawValue] = bytes
             return bytes
         }
