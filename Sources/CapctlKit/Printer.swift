@@ -54,8 +54,9 @@ struct ObjectPrinter<R: CLIResource> {
         return cells
     }
 
-    /// Prints a list of objects (a table's header once; a List for json). An empty table says so
-    /// on standard error, unless a watch follows (its header is printed then).
+    /// Prints a list of objects (a table's header once; a List for json, or each object when a
+    /// watch follows). An empty table says so on standard error, unless a watch follows (its
+    /// header is printed then).
     mutating func printList(_ objects: [R], singleObject: Bool = false, emptyNote: String? = nil) throws {
         switch format {
         case .table, .wide:
@@ -71,6 +72,9 @@ struct ObjectPrinter<R: CLIResource> {
                 printedHeader = true
             }
             for row in rows { console.line(table.render(row, console: console)) }
+        case .json where watching:
+            // A stream of objects, as the changes that follow are printed (and as kubectl does).
+            for object in objects { try printOne(object, event: nil) }
         case .json:
             if singleObject, let object = objects.first {
                 console.line(try manifestValue(object).prettyText)

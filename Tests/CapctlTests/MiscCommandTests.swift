@@ -1,4 +1,4 @@
-import CapctlKit
+@testable import CapctlKit
 import CapstanAPI
 import CapstanAPIServer
 import CapstanAPIServerHost
@@ -100,6 +100,28 @@ import Testing
             #expect(try await cluster.capctl(["config", "view"], server: false).out.contains("token: <unset>"))
             let bad = try await cluster.capctl(["config", "set", "namespace", "Not Valid"], server: false)
             #expect(bad.code != 0)
+        }
+    }
+
+    @Test("global options may come before the subcommand, as kubectl takes them", .timeLimit(.minutes(1)))
+    func leadingGlobalOptions() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let created = try await cluster.capctl(["--server", cluster.address, "-n", "prod", "run", "web", "--image", "nginx", "--replicas", "0"], server: false)
+            #expect(created.code == 0, "\(created)")
+            let listed = try await cluster.capctl(["--server=\(cluster.address)", "--namespace=prod", "--timeout", "5", "get", "rc", "-o", "name"], server: false)
+            #expect(listed.code == 0 && listed.out.contains("web"), "\(listed)")
+            // Nested commands: after their last name (`config view` takes --config).
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let set = try await cluster.capctl(["--config", path, "config", "set", "namespace", "prod"], server: false)
+            #expect(set.code == 0, "\(set)")
+            let view = try await cluster.capctl(["--config", path, "config", "view"], server: false)
+            #expect(view.code == 0 && view.out.contains("prod"), "\(view)")
+            // Not before --help or --version, nor without a subcommand.
+            #expect(LeadingGlobalOptions.reordered(["--version"], root: Capctl.self) == ["--version"])
+            #expect(LeadingGlobalOptions.reordered(["--server", "a:1"], root: Capctl.self) == ["--server", "a:1"])
+            #expect(LeadingGlobalOptions.reordered(["--server", "a:1", "get", "pods", "-w"], root: Capctl.self)
+                == ["get", "--server", "a:1", "pods", "-w"])
         }
     }
 

@@ -39,6 +39,11 @@ import Testing
             let names = try await cluster.capctl(["get", "pods", "-w", "-o", "name", "--watch-seconds", "1"])
             #expect(names.code == 0)
             #expect(names.out == "pod/first\n")
+            // JSON is a stream of objects, the current ones too (not a List before them).
+            let json = try await cluster.capctl(["get", "pods", "-w", "-o", "json", "--watch-seconds", "1"])
+            #expect(json.code == 0)
+            #expect(json.out.hasPrefix("{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\""), "\(json.out.prefix(200))")
+            #expect(!json.out.contains("\"List\""))
         }
     }
 

@@ -22,7 +22,7 @@ public struct Capctl: AsyncParsableCommand {
         await Console.$current.withValue(console) {
             let command: any ParsableCommand
             do {
-                command = try parseAsRoot(arguments)
+                command = try parseAsRoot(LeadingGlobalOptions.reordered(arguments, root: Capctl.self))
             } catch {
                 return report(error, console: console)
             }
