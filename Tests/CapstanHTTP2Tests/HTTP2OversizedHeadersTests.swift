@@ -170,4 +170,34 @@ struct HTTP2OversizedHeadersTests {
             #expect(chat?.data == grpcPrefix(length: 8) + Array("echo: hi".utf8))
         }
     }
+
+    @Test("a request header block of HPACK references decoding to over 64 times the limit ends the connection, cheaply")
+    func headerReferenceFlood() async throws {
+        try await withHTTP2Server(routes: Self.routes) { harness in
+            let port = harness.server.localPort
+            let (first, peerClosed) = try await runBlocking { () throws -> (RawHTTP2Client.Response?, Bool) in
+                let raw = try RawHTTP2Client(port: port)
+                defer { raw.close() }
+                try raw.startSession()
+                // One 3 KB field, then references to it: the client's HPACK encoder puts the first
+                // copy in the dynamic table (it indexes entries up to 3/4 of the table's 4 KiB) and
+                // sends each further copy as a one-byte reference.
+                let first = try raw.request(
+                    path: HTTP2MalformedPeerTests.getPath, extraHeaders: [("x-bomb", String(repeating: "a", count: 3000))],
+                    body: grpcPrefix(length: 2) + Array("hi".utf8))
+                try raw.run { $0.responses[first]?.closed == true }
+                // 400 x 3 KB: 1.2 MB decoded, over 64 x 16 KiB, from about 3 KB on the wire.
+                let flood = (0..<400).map { _ in ("x-bomb", String(repeating: "a", count: 3000)) }
+                _ = try raw.request(path: HTTP2MalformedPeerTests.getPath, extraHeaders: flood, body: grpcPrefix(length: 2) + Array("hi".utf8))
+                try? raw.run { $0.peerClosed }
+                if !raw.peerClosed { try raw.readUntilClosed() }
+                return (raw.responses[first], raw.peerClosed)
+            }
+            // The first block is under the 16 KiB limit.
+            #expect(first?.value("grpc-status") == "0")
+            #expect(peerClosed)
+            // The server serves others.
+            #expect(try await harness.client.unary(Echo.get, "after").value == "echo: after")
+        }
+    }
 }

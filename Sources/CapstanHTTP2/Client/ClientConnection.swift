@@ -141,6 +141,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     override func sessionBeginHeaders(streamID: Int32, first: Bool) {
+        headerBlockSize = 0
         guard let stream = streams[streamID] else { return }
         stream.responseHeaders.removeAll(keepingCapacity: true)
         stream.collectingTrailers = stream.sawResponseHeaders
@@ -149,9 +150,21 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     /// Recent response header names and values (`content-type`, `grpc-status`, …), reused.
     private var headerTexts = HeaderTextCache()
 
-    override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) {
-        guard let stream = streams[streamID] else { return }
+    /// The size of the arriving header block, as SETTINGS_MAX_HEADER_LIST_SIZE counts it.
+    private var headerBlockSize = 0
+
+    override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) -> Bool {
+        headerBlockSize += name.count + value.count + 32
+        let hardLimit = Self.headerBlockHardLimit(announced: configuration.maxHeaderListSize)
+        guard headerBlockSize <= hardLimit else {
+            receiveFailure = HTTP2TransportError(
+                .protocolError,
+                "the server sent a header block that decodes to more than \(hardLimit) bytes; the connection was closed")
+            return false
+        }
+        guard let stream = streams[streamID] else { return true }
         stream.responseHeaders.append(HeaderField(name: headerTexts.text(name), value: headerTexts.text(value)))
+        return true
     }
 
     override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {

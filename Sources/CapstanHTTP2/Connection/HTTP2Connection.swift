@@ -40,6 +40,16 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
     private var watchingWritable = false
     private var flushScheduled = false
     private(set) var isClosed = false
+    /// Why the delegate refused what the peer sent (see `SessionDelegate.sessionHeader`): the
+    /// connection closes with this error rather than nghttp2's "callback failed".
+    var receiveFailure: HTTP2TransportError?
+
+    /// The most bytes (as SETTINGS_MAX_HEADER_LIST_SIZE counts them) one header block may decode
+    /// to before the connection ends: 64 times the limit announced (1 MiB by default), as nghttp2
+    /// takes at most 64 CONTINUATION frames. A block over the announced limit fails its stream
+    /// alone; this bound is for HPACK references (one byte each on the wire, up to 4 KiB each
+    /// decoded), whose decoding would otherwise cost thousands of times what they cost to send.
+    static func headerBlockHardLimit(announced: Int) -> Int { max(announced, 1) * 64 }
 
     /// Depth of calls into nghttp2; a close requested inside one waits until it returns.
     private var sessionDepth = 0
@@ -169,7 +179,7 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
             } catch {
                 // Let nghttp2 send its GOAWAY if it queued one, then close.
                 flush()
-                close(error)
+                close(receiveFailure ?? error)
                 return
             }
             if count < buffer.capacity { break }

@@ -394,13 +394,14 @@ final class Session {
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             let streamID = frame!.pointee.hd.stream_id
-            Session.owner(userData)._withUnsafeGuaranteedRef { session in
+            let goOn = Session.owner(userData)._withUnsafeGuaranteedRef { session in
                 session.withDelegate {
                     $0.sessionHeader(
                         streamID: streamID, name: HeaderBytes(name, count: nameLength), value: HeaderBytes(value, count: valueLength))
                 }
             }
-            return 0
+            // A failure here makes `nghttp2_session_mem_recv` fail: the connection ends.
+            return goOn == false ? NGHTTP2_ERR_CALLBACK_FAILURE.rawValue : 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             let frame = frame!.pointee

@@ -14,8 +14,10 @@ class SessionDelegate {
     /// A header block starts on `streamID` (`first`: request headers on a server, the first
     /// response block on a client; otherwise trailers).
     func sessionBeginHeaders(streamID: Int32, first: Bool) {}
-    /// One field of the header block (`name` and `value` valid only during the call).
-    func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) {}
+    /// One field of the header block (`name` and `value` valid only during the call). Returns
+    /// false to end the connection (a block that decodes to far more than any honest peer sends:
+    /// `HTTP2Connection.headerBlockHardLimit`); the delegate says why in `receiveFailure`.
+    func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) -> Bool { true }
     /// The header block of `streamID` is complete.
     func sessionHeadersReceived(streamID: Int32, endStream: Bool) {}
     /// Bytes of a DATA frame (padding excluded), valid only during the call.

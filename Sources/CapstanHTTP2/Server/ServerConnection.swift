@@ -239,11 +239,20 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         headerListSize = 0
     }
 
-    override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) {
-        guard receivingHeadersID == streamID, streamID != 0 else { return }
+    override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) -> Bool {
+        guard receivingHeadersID == streamID, streamID != 0 else { return true }
         headerListSize += name.count + value.count + 32
-        guard headerListSize <= configuration.maxHeaderListSize else { return }
+        guard headerListSize <= configuration.maxHeaderListSize else {
+            let hardLimit = Self.headerBlockHardLimit(announced: configuration.maxHeaderListSize)
+            guard headerListSize > hardLimit else { return true }
+            receiveFailure = HTTP2TransportError(
+                .protocolError,
+                "the client sent a header block that decodes to more than \(hardLimit) bytes "
+                    + "(the limit is \(configuration.maxHeaderListSize)); the connection was closed")
+            return false
+        }
         headerParser.add(name: name, value: value)
+        return true
     }
 
     override func sessionHeadersReceived(streamID: Int32, endStream: Bool) {

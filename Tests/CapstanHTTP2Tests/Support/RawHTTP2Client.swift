@@ -108,11 +108,12 @@ final class RawHTTP2Client {
             }
             return 0
         }
-        // Header blocks past nghttp2's default 64 KiB send limit go out too (to test a server's).
+        // Header blocks past nghttp2's default 64 KiB send limit go out too (to test a server's);
+        // nghttp2 bounds a block by its decoded size, so a block of HPACK references needs room.
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
-        nghttp2_option_set_max_send_header_block_length(option, 1 << 20)
+        nghttp2_option_set_max_send_header_block_length(option, 1 << 24)
         var session: OpaquePointer?
         guard nghttp2_session_client_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), option) == 0 else {
             throw RawError("nghttp2_session_client_new failed")
