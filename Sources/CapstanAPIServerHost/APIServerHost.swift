@@ -201,7 +201,9 @@ public final class APIServerHost: Sendable {
             observers.append(RequestLogObserver(
                 logger: logger, skippedServices: observability.unloggedServices,
                 slowCallThreshold: observability.slowCallThreshold,
-                limiter: observability.requestLogLinesPerSecond.map { RequestLogLimiter(linesPerSecond: $0, logger: logger) }))
+                limiter: observability.requestLogLinesPerSecond.flatMap { limit in
+                    limit > 0 ? RequestLogLimiter(linesPerSecond: limit, logger: logger) : nil
+                }))
         }
         let metricsEndpoint: MetricsEndpoint?
         let transport: HTTP2ServerTransport

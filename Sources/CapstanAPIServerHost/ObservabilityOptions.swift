@@ -11,7 +11,7 @@ public struct ObservabilityOptions: Sendable {
     /// Successful calls that took at least this long are logged at `info`, not `debug`.
     public var slowCallThreshold: Duration = RequestLogInterceptor.defaultSlowCallThreshold
     /// Most request-log lines per second; past it lines are dropped and counted, and summed up
-    /// once a second (`RequestLogLimiter`). `nil`: no limit.
+    /// once a second (`RequestLogLimiter`). `nil` (or 0): no limit.
     public var requestLogLinesPerSecond: Int? = 100
     /// Count per-method metrics and serve them through `capstan.v1.Metrics`.
     public var metrics = true

@@ -33,17 +33,17 @@ struct StoreHealthProbe: Sendable {
     let timeout: Duration
     let logger = Logger(label: "capstan.apiserver")
     /// Set once the names were first marked SERVING (`markReady`).
-    private let marked = OnceFlag()
+    private let readiness = ReadyGate()
 
     /// Probes every `interval` until the task is cancelled. What it finds goes to `storeProbed`
     /// from the start (reads waiting for the caches' first listing end at a failed probe), and
     /// to the health statuses once the server is ready (the names turn SERVING then).
     func run() async {
-        let readiness = Task {
+        let waitForReady = Task {
             guard (try? await ready()) != nil else { return }
             markReady()
         }
-        defer { readiness.cancel() }
+        defer { waitForReady.cancel() }
         var healthy = true
         // A store call that outlived its probe's timeout (a hung fsync): no other is started
         // until it returns, so calls do not pile up while the store hangs.
@@ -67,12 +67,12 @@ struct StoreHealthProbe: Sendable {
                 storeProbed(nil)
                 toldFailure = false
             }
-            // Before the first listing the statuses stay NOT_SERVING, and the host says why.
-            guard marked.isSet else { continue }
             let failure = storeFailure ?? recentFeedFailure()
             guard (failure == nil) != healthy else { continue }
+            // Before the first listing the statuses stay NOT_SERVING (the host says why); the
+            // check and the change are one step against `markReady`, so neither undoes the other.
+            guard readiness.ifReady({ set(failure == nil) }) else { continue }
             healthy = failure == nil
-            set(healthy)
             if let failure {
                 logger.warning("the store cannot be used; health is NOT_SERVING until it can", metadata: ["error": "\(failure)"])
             } else {
@@ -93,8 +93,7 @@ struct StoreHealthProbe: Sendable {
     /// store: the probe does, and so does a host's `waitUntilReady`, whichever comes first), and
     /// does nothing after: from then on the probe's findings rule, which a late call must not undo.
     func markReady() {
-        guard marked.setFirst() else { return }
-        set(true)
+        readiness.markReady { set(true) }
     }
 
     /// Marks every name `SERVING` or `NOT_SERVING`.
@@ -134,15 +133,27 @@ struct StoreHealthProbe: Sendable {
     }
 }
 
-/// A flag set once.
-private final class OnceFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
+/// Whether the server is ready, with the status changes that depend on it made under its lock:
+/// `markReady` (SERVING, once) and the probe's later changes cannot interleave.
+private final class ReadyGate: Sendable {
+    private let ready = Mutex(false)
 
-    var isSet: Bool { flag.load(ordering: .acquiring) }
+    /// Sets the gate and runs `body` the first time; does nothing after.
+    func markReady(_ body: () -> Void) {
+        ready.withLock { ready in
+            guard !ready else { return }
+            ready = true
+            body()
+        }
+    }
 
-    /// Sets the flag; true for the call that set it, false for any later one.
-    func setFirst() -> Bool {
-        flag.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    /// Runs `body` if the gate is set; returns whether it ran.
+    func ifReady(_ body: () -> Void) -> Bool {
+        ready.withLock { ready in
+            guard ready else { return false }
+            body()
+            return true
+        }
     }
 }
 

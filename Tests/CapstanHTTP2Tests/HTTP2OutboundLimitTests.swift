@@ -71,7 +71,7 @@ struct HTTP2OutboundLimitTests {
             #expect(calls.filter { $0.status.code == .ok }.count == 2)
             let sent = calls.filter { $0.status.code == .resourceExhausted }.map(\.messagesSent)
             #expect(sent == [0, 0])
-            // Another connection, whose client reads, is served meanwhile and after.
+            // Another connection, whose client reads, is served after.
             let blob = try await harness.client.unary(Echo.blob, Blob(count: size))
             #expect(blob.bytes.count == size)
         }

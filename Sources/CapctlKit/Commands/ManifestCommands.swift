@@ -52,7 +52,8 @@ private func prepare<R: CLIResource>(
     guard checkLocally else { return object }
     var checked = object
     if checked.metadata.name.isEmpty && !checked.metadata.generateName.isEmpty {
-        checked.metadata.name = checked.metadata.generateName + "x"  // what the server will do
+        // What the server will do (its random suffix, here a fixed one).
+        checked.metadata.name = NameGenerator.generate(prefix: checked.metadata.generateName, random: 0)
     }
     checked.applyDefaults()
     let errors = checked.validate()

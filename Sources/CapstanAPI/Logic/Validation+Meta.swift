@@ -15,11 +15,16 @@ public enum Validation {
             }
         }
         if !meta.generateName.isEmpty {
-            // A prefix may end in dashes (the random suffix follows them); otherwise it must be a
-            // label itself (at most 63 characters: the generator keeps the first 58).
-            var sample = Substring(meta.generateName)
-            while sample.count > 1, sample.last == "-" { sample = sample.dropLast() }
-            if let reason = DNS1123.labelViolation(String(sample)) {
+            // At most 63 characters (the generator keeps the first 58), checked first: the rest
+            // of the check is then bounded, whatever a request carries. A prefix may end in
+            // dashes (the random suffix follows them); otherwise it must be a label itself.
+            let prefix = meta.generateName.utf8
+            var end = prefix.count
+            if end <= DNS1123.maxLabelLength {
+                while end > 1, prefix[prefix.index(prefix.startIndex, offsetBy: end - 1)] == UInt8(ascii: "-") { end -= 1 }
+            }
+            let sample = String(Substring(prefix.prefix(end)))
+            if let reason = DNS1123.labelViolation(sample) {
                 errors.add(path.child("generate_name"), "must be the start of a DNS-1123 label: \(reason)")
             }
         }

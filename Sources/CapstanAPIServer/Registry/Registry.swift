@@ -99,10 +99,10 @@ struct Registry<S: KindStrategy>: Sendable {
         // While the host's probe finds the store failing, the write this read prepares is
         // refused at once, as a create is: the store's own read retries would hold it for
         // seconds (about 6.5 s on etcd) before the same UNAVAILABLE.
+        try requirePossible(namespace: namespace, name: name)
         if let failure = progress.storeProbeFailure {
             throw .unavailable(reason: "the store is failing: \(failure)")
         }
-        try requirePossible(namespace: namespace, name: name)
         let entry: KeyValue
         do throws(StoreError) {
             entry = try await store.get(keys.key(namespace: namespace, name: name))

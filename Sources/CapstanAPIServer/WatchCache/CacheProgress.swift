@@ -14,8 +14,8 @@ import Synchronization
 /// `unreachableAfter` (`APIServerOptions.storeUnreachableAfter`, 1 s), counted from the start of
 /// the first attempt that failed. Then the reads waiting for the listing end at once with
 /// UNAVAILABLE naming the store's error, and new reads get the same answer without waiting,
-/// until a listing succeeds (`advance`). So a read during a normal start (the store answers, the
-/// listing takes its time) waits for the listing, and so does one during a blip that the feed's
+/// until a listing succeeds (`advance`). So a read during a normal start (the store answers the
+/// probe below, the listing takes its time) waits for the listing, and so does one during a blip that the feed's
 /// next attempt (20 ms later) gets past; while the store stays down, reads are answered as soon
 /// as an attempt fails a second or more into the failures (an etcd that nothing answers for:
 /// its first attempt, several seconds of the store's own retries), not at their deadline.

@@ -298,7 +298,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             RPCStatus(code: .unavailable, message: "the server refused the stream (REFUSED_STREAM)")
         case Nghttp2ErrorCode.cancel:
             RPCStatus(code: .cancelled, message: "the server cancelled the stream")
-        case 0xb:
+        case Nghttp2ErrorCode.enhanceYourCalm:
             RPCStatus(code: .resourceExhausted, message: "the server reset the stream (ENHANCE_YOUR_CALM)")
         case 0xc:
             RPCStatus(code: .permissionDenied, message: "the server reset the stream (INADEQUATE_SECURITY)")

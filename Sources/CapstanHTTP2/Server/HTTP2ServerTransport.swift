@@ -48,9 +48,10 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         /// Response bytes one connection may hold queued and not yet sent (its client does not
         /// read them, or keeps its flow-control windows shut). A response that would take the
         /// connection past it fails its call with RESOURCE_EXHAUSTED instead of being queued,
-        /// unless nothing else is queued on the connection (one response always goes). `nil`: no
-        /// limit.
-        public var connectionOutboundLimit: Int? = 64 * 1024 * 1024
+        /// unless nothing else is queued on the connection (one response always goes). Bytes
+        /// that wait only for a reading client's windows count too: such a client meets it with
+        /// more than 40 List pages of 3 MiB in flight on one connection. `nil`: no limit.
+        public var connectionOutboundLimit: Int? = 128 * 1024 * 1024
         /// Response bytes all connections of one event loop may hold queued. Past it, responses
         /// on connections that hold `outboundShareFloor` bytes or more fail as above, so clients
         /// that read what they get keep being served. `nil`: no limit.

@@ -78,7 +78,9 @@ struct ServerWriter: ServerStreamWriter, ServerCallControl {
         if stream.loop.inEventLoop {
             try stream.respond(headers: headers, message: message, trailers: trailers)
         } else {
-            // Nothing to wait for: the status follows the message whatever the peer's window.
+            // Nothing to wait for: the status follows the message whatever the peer's window. (A
+            // response refused there reaches the call's observers only if they have not run yet:
+            // handlers run on the loop, so this path is rare.)
             stream.loop.execute { try? stream.respond(headers: headers, message: message, trailers: trailers) }
         }
     }

@@ -6,9 +6,10 @@ import Synchronization
 /// not reading their responses) cannot fill the disk or bury the lines that matter.
 ///
 /// Windows of one second: the first `linesPerSecond` lines of a window are written, later ones
-/// are dropped and counted by status code. One second after the first line dropped, one
-/// `warning` line ("rpc log lines dropped") gives the count since the last such line, in all
-/// and by code (`rpc.dropped`, `rpc.dropped_by_code`), so nothing goes unaccounted for.
+/// are dropped and counted by status code. One second after the first line dropped, one line
+/// ("rpc log lines dropped") gives the count since the last such line, in all and by code
+/// (`rpc.dropped`, `rpc.dropped_by_code`), at `warning`, or at `error` when a dropped line was
+/// an error's, so it passes wherever the lines it stands for would have.
 public final class RequestLogLimiter: Sendable {
     /// Lines written per one-second window at most.
     public let linesPerSecond: Int
@@ -70,7 +71,8 @@ public final class RequestLogLimiter: Sendable {
         guard !dropped.isEmpty else { return }
         let byCode = dropped.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.description)=\($0.value)" }.joined(separator: ",")
-        logger.warning("rpc log lines dropped", metadata: [
+        let level: Logger.Level = dropped.keys.contains { RequestLogInterceptor.level(for: $0) == .error } ? .error : .warning
+        logger.log(level: level, "rpc log lines dropped", metadata: [
             "rpc.dropped": .stringConvertible(dropped.values.reduce(0, +)),
             "rpc.dropped_by_code": .string(byCode),
             "rpc.log_limit_per_second": .stringConvertible(linesPerSecond),
