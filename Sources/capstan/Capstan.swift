@@ -162,7 +162,14 @@ struct UpCommand: AsyncParsableCommand {
         abstract: "Run a whole cluster on this machine on the embedded store (for now: the API server).")
 
     @Option(help: "Directory of the embedded store.")
-    var dataDir = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".capstan/data").path
+    var dataDir = defaultDataDirectory
+
+    /// `$HOME/.capstan/data` (the account's home when HOME is unset), as capctl finds its config.
+    static var defaultDataDirectory: String {
+        let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return URL(fileURLWithPath: home).appendingPathComponent(".capstan/data").path
+    }
 
     @Option(help: "HOST:PORT to listen on.")
     var listen = defaultListen

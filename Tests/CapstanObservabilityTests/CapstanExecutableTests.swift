@@ -57,6 +57,7 @@ struct CapstanExecutableTests {
     /// goes to `err` in the directory.
     static func withCapstanProcess(
         _ arguments: (String) throws -> [String],
+        environment: ((String) -> [String: String])? = nil,
         _ body: (Subprocess, _ out: String, _ address: String) async throws -> Void
     ) async throws {
         let executable = try #require(capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
@@ -69,6 +70,9 @@ struct CapstanExecutableTests {
         let process = Subprocess()
         process.executableURL = executable
         process.arguments = try arguments(directory)
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment(directory)) { $1 }
+        }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/err"))
         try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
@@ -76,6 +80,20 @@ struct CapstanExecutableTests {
         let banner = try await waitForText(out) { $0.contains("grpcurl") || !process.isRunning }
         let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
         try await body(process, out, String(api))
+    }
+
+    @Test("capstan up keeps its store in $HOME/.capstan/data unless told otherwise")
+    func upDataDirectoryFollowsHome() async throws {
+        try await Self.withCapstanProcess(
+            { _ in ["up", "--listen", "127.0.0.1:0", "--metrics-listen", "off"] },
+            environment: { ["HOME": $0 + "/home"] }
+        ) { process, out, _ in
+            let banner = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            let home = URL(fileURLWithPath: out).deletingLastPathComponent().path + "/home"
+            #expect(banner.contains("store: sqlite:\(home)/.capstan/data"), "\(banner)")
+            #expect(FileManager.default.fileExists(atPath: home + "/.capstan/data"))
+            kill(process.processIdentifier, SIGTERM)
+        }
     }
 
     @Test("capstan up: JSON request logs on stderr, GET /metrics, the Metrics RPC, a clean stop on SIGTERM")
