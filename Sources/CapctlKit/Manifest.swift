@@ -159,13 +159,14 @@ enum Manifest {
             return .array(items)
         case .mapping(let mapping):
             var members: [(key: String, value: JSONValue)] = []
+            var keys = Set<String>()
             for (keyNode, valueNode) in mapping {
                 guard case .scalar(let keyScalar) = keyNode else {
                     let at = PathFormat.format(path)
                     throw .manifest("\(origin): \(at.isEmpty ? "" : at + ": ")keys must be plain strings")
                 }
                 let key = keyScalar.string
-                if members.contains(where: { $0.key == key }) {
+                if !keys.insert(key).inserted {
                     throw .manifest("\(origin) (line \(keyNode.mark?.line ?? 0)): \(PathFormat.format(path + [.key(key)])): duplicate key")
                 }
                 members.append((key, try convert(valueNode, path: path + [.key(key)], places: &places, origin: origin)))

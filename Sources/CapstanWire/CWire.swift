@@ -81,7 +81,33 @@ package enum CWire {
         guard let s = String(validatingCString: p) else {
             throw WireError(.invalidUTF8, "a string field is not valid UTF-8")
         }
+        if s.utf8.contains(where: { $0 >= 0x80 }) { try checkStreamSafe(s) }
         return s
+    }
+
+    /// Most combining marks (non-starters) in a row: Unicode's stream-safe text format (UAX #15).
+    package static let maxNonStarters = 30
+
+    /// Refuses text with more than `maxNonStarters` combining marks in a row. No language's text
+    /// has such runs, and Swift's `String` hashing and comparison put each run in canonical order
+    /// in time quadratic in its length: a 4 MiB label key of alternating marks would hold an
+    /// event loop for most of an hour as the request is decoded into a dictionary.
+    static func checkStreamSafe(_ s: String) throws(WireError) {
+        var run = 0
+        for scalar in s.unicodeScalars {
+            // Nothing below U+0300 is a combining mark.
+            if scalar.value < 0x300 || scalar.properties.canonicalCombiningClass.rawValue == 0 {
+                run = 0
+                continue
+            }
+            run += 1
+            if run > maxNonStarters {
+                throw WireError(
+                    .malformed,
+                    "a string field has more than \(maxNonStarters) combining marks in a row "
+                        + "(it is not stream-safe Unicode text, UAX #15)")
+            }
+        }
     }
 
     package static func bytes(_ d: ProtobufCBinaryData) -> [UInt8] {

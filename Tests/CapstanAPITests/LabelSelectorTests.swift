@@ -66,11 +66,13 @@ struct LabelSelectorTests {
         ("a=b c", 4, "c", "expected \",\" or the end"),
         ("a=-x", 2, "-x", "invalid label value"),
         ("!", 1, "", "expected a label key"),
-        // Only space, tab, CR and LF separate tokens, as in Kubernetes: other whitespace is part
-        // of a word, and no key or value may hold it.
-        ("a\u{00A0}=b", 0, "a\u{00A0}", "invalid label key"),
-        ("a=\u{3000}b", 2, "\u{3000}b", "invalid label value"),
-        ("a=b,\u{2028}c=d", 4, "\u{2028}c", "invalid label key"),
+        // Only space, tab, CR and LF separate tokens, as in Kubernetes; other whitespace, like any
+        // text that is not ASCII, is refused where it stands.
+        ("a\u{00A0}=b", 1, "\u{00A0}", "selectors are ASCII"),
+        ("a=\u{3000}b", 2, "\u{3000}", "selectors are ASCII"),
+        ("a=b,\u{2028}c=d", 4, "\u{2028}", "selectors are ASCII"),
+        ("app=we\u{301}b", 6, "\u{301}", "selectors are ASCII"),
+        (Array(repeating: "a", count: 101).joined(separator: ","), 200, "a", "more than 100 requirements"),
     ])
     func syntaxErrors(selector: String, position: Int, token: String, reason: String) {
         #expect {
@@ -79,6 +81,20 @@ struct LabelSelectorTests {
             guard let error = error as? SelectorError else { return false }
             return error.kind == .label && error.position == position && error.token == token
                 && error.reason.contains(reason) && error.description.contains("position \(position)")
+        }
+    }
+
+    @Test("a selector over 64 KiB is refused before it is read; 100 requirements are fine")
+    func limits() throws {
+        let long = "a in (" + String(repeating: "x,", count: 33_000) + "y)"
+        #expect { try LabelSelector.parse(long) } throws: { error in
+            (error as? SelectorError)?.reason.contains("over the limit of 65536") == true
+        }
+        let hundred = (0..<100).map { "k\($0)=v" }.joined(separator: ",")
+        #expect(try LabelSelector.parse(hundred).requirements.count == 100)
+        let fields = (0...100).map { "metadata.name=k\($0)" }.joined(separator: ",")
+        #expect { try FieldSelector.parse(fields, schema: FieldSchema()) } throws: { error in
+            (error as? SelectorError)?.reason.contains("more than 100 requirements") == true
         }
     }
 

@@ -235,6 +235,9 @@ struct ValidationTests {
         // Leading zeros: octal to inet_aton (8.0.0.1), decimal to others.
         ("010.0.0.1:80", false), ("10.0.0.01:80", false), ("10.0.0.1:080", false), ("0.0.0.0:80", true),
         ("10.0.0.1:00000080", false),
+        // Not ASCII: refused before any search (a long run of flag halves searched backwards
+        // character by character took time quadratic in its length).
+        (String(repeating: "\u{1F1FA}", count: 100_000), false), ("10.0.0.1:８０", false),
     ])
     func endpoints(endpoint: String, valid: Bool) {
         var endpoints = Endpoints()

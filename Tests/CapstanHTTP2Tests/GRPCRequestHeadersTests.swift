@@ -53,6 +53,9 @@ struct GRPCRequestHeadersTests {
         (":path", nil, 400),
         (":path", "", 400),
         (":path", "capstan.v1.Pods/Get", 400),
+        // A gRPC path is ASCII.
+        (":path", "/capstan.v1.Pods/Gét", 400),
+        (":path", "/" + String(repeating: "d\u{301}\u{316}", count: 1_000), 400),
         ("content-type", nil, 415),
         ("content-type", "application/json", 415),
         ("content-type", "text/html; charset=utf-8", 415),

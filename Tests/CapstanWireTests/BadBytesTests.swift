@@ -76,6 +76,29 @@ import Testing
         #expect(error?.code == .invalidUTF8)
     }
 
+    @Test("text with more than 30 combining marks in a row is refused (not stream-safe); 30, other text and flags are fine")
+    func combiningMarkRuns() throws {
+        // Marks of two classes alternating: the worst case for canonical ordering.
+        func marks(_ count: Int) -> String {
+            String(String.UnicodeScalarView((0..<count).map { Unicode.Scalar($0 % 2 == 0 ? 0x301 : 0x316)! }))
+        }
+        func encoded(labelKey: String, annotation: String = "") -> [UInt8] {
+            var meta = ObjectMeta()
+            meta.name = "web"
+            meta.labels = [labelKey: "v"]
+            meta.annotations = ["note": annotation]
+            return meta.serializedBytes()
+        }
+        let error = #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: encoded(labelKey: "d" + marks(31))) }
+        #expect(error?.message.contains("more than 30 combining marks in a row") == true)
+        #expect(throws: WireError.self) { try ObjectMeta(serializedBytes: encoded(labelKey: "k", annotation: "é" + marks(100_000))) }
+        // At the limit, runs broken by a starter, flags and other scripts decode as they are.
+        let text = "d" + marks(30) + "a" + marks(30) + String(repeating: "🇺🇸", count: 1_000) + "日本語 Ελληνικά"
+        let meta = try ObjectMeta(serializedBytes: encoded(labelKey: "d" + marks(30), annotation: text))
+        #expect(meta.annotations["note"] == text)
+        #expect(meta.labels.keys.first == "d" + marks(30))
+    }
+
     @Test func unknownFieldsAreSkipped() throws {
         // Field 99 (varint 5), then name = "a".
         let bytes: [UInt8] = [0x98, 0x06, 0x05, 0x0A, 0x01, 0x61]

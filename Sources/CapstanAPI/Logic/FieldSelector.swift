@@ -59,6 +59,7 @@ public struct FieldSelector: Sendable, Hashable, CustomStringConvertible {
     /// Parses `text` against `schema`: unknown fields and values a field cannot take (an unknown enum
     /// value, a non-boolean) are errors naming their position and token.
     public static func parse(_ text: String, schema: FieldSchema) throws(SelectorError) -> FieldSelector {
+        try SelectorLexer.precheck(text, kind: .field)
         var cursor = SelectorTokenCursor(SelectorLexer.tokenize(text))
         func error(_ reason: String) -> SelectorError {
             SelectorError(kind: .field, selector: text, position: cursor.current.position, token: cursor.current.text, reason: reason)
@@ -66,6 +67,9 @@ public struct FieldSelector: Sendable, Hashable, CustomStringConvertible {
         var requirements: [Requirement] = []
         if cursor.current.kind == .end { return FieldSelector() }
         while true {
+            if requirements.count == SelectorLexer.maxRequirements {
+                throw error("more than \(SelectorLexer.maxRequirements) requirements")
+            }
             guard cursor.current.kind == .word else { throw error("expected a field name") }
             let fieldToken = cursor.current
             guard let kind = schema.kind(of: fieldToken.text) else {

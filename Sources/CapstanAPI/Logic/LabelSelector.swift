@@ -48,6 +48,7 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     /// Parses Kubernetes label selector syntax; throws `SelectorError` naming the position and token
     /// of the first problem. Keys must be qualified names and values valid label values.
     public static func parse(_ text: String) throws(SelectorError) -> LabelSelector {
+        try SelectorLexer.precheck(text, kind: .label)
         var parser = LabelSelectorParser(text: text)
         return try parser.parse()
     }
@@ -81,6 +82,9 @@ private struct LabelSelectorParser {
         var requirements: [LabelSelector.Requirement] = []
         if cursor.current.kind == .end { return LabelSelector() }
         while true {
+            if requirements.count == SelectorLexer.maxRequirements {
+                throw error("more than \(SelectorLexer.maxRequirements) requirements")
+            }
             requirements.append(try requirement())
             switch cursor.current.kind {
             case .end:

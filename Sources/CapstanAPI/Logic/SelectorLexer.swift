@@ -21,6 +21,31 @@ struct SelectorToken: Hashable, Sendable {
 
 /// Splits selector text into tokens; shared by label and field selectors.
 enum SelectorLexer {
+    /// Most bytes a selector may have.
+    static let maxLength = 64 * 1024
+    /// Most requirements a selector may have (each is checked against every object listed).
+    static let maxRequirements = 100
+
+    /// Refuses what cannot be a selector before it is lexed: text over `maxLength` bytes, and
+    /// text that is not ASCII. Every key, value and operator of either kind is ASCII (label keys
+    /// and values, field names, names, hosts, phases), and comparing other text character by
+    /// character costs time quadratic in its length for some inputs (runs of combining marks).
+    static func precheck(_ text: String, kind: SelectorError.Kind) throws(SelectorError) {
+        let utf8 = text.utf8
+        if utf8.count > maxLength {
+            let shown = String(decoding: utf8.prefix(64), as: UTF8.self) + "…"
+            throw SelectorError(
+                kind: kind, selector: shown, position: 0, token: "",
+                reason: "the selector is \(utf8.count) bytes, over the limit of \(maxLength)")
+        }
+        guard let index = utf8.firstIndex(where: { $0 >= 0x80 }) else { return }
+        // Everything before it is ASCII: its byte offset is its character offset.
+        throw SelectorError(
+            kind: kind, selector: text, position: utf8.distance(from: utf8.startIndex, to: index),
+            token: String(text.unicodeScalars[index]),
+            reason: "selectors are ASCII (label keys and values, field names and their values have no other characters)")
+    }
+
     /// Every token of `text`, ending with an `.end` token positioned after the last character.
     static func tokenize(_ text: String) -> [SelectorToken] {
         let characters = Array(text)

@@ -76,8 +76,10 @@ extension Validation {
 
     /// Why `endpoint` is not `ip:port`, or nil.
     public static func endpointViolation(_ endpoint: String) -> String? {
-        let expected = "must be \"ip:port\", e.g. \"10.10.1.1:1909\", with no leading zeros (is \"\(endpoint)\")"
-        guard let colon = endpoint.lastIndex(of: ":") else { return expected }
+        let expected = "must be \"ip:port\", e.g. \"10.10.1.1:1909\", with no leading zeros (is \"\(endpoint.prefix(64))\")"
+        // ASCII first: searching text backwards character by character costs time quadratic in
+        // its length for some inputs (a run of flag halves).
+        guard endpoint.utf8.allSatisfy({ $0 < 0x80 }), let colon = endpoint.lastIndex(of: ":") else { return expected }
         let host = endpoint[..<colon]
         let portText = endpoint[endpoint.index(after: colon)...]
         guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),

@@ -123,7 +123,9 @@ struct GRPCRequestHeaderParser {
         case .method:
             if case .absent = method { method = value.equals("POST") ? .valid : .invalid(value.string) }
         case .path:
-            if path == nil { path = texts.text(value) }
+            // A gRPC path is ASCII (/package.Service/Method); any other text is an invalid path,
+            // and is not made a Swift string (hashing some texts costs time quadratic in length).
+            if path == nil { path = value.allSatisfy({ $0 < 0x80 }) ? texts.text(value) : "" }
         case .authority:
             if keepsAuthorityAndUserAgent, authority == nil { authority = value.string }
         case .contentType:
