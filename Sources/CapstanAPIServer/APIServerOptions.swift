@@ -34,6 +34,11 @@ public struct APIServerOptions: Sendable {
     public var storeProbeInterval: Duration = .seconds(1)
     /// How long a store probe may take before the store counts as not answering.
     public var storeProbeTimeout: Duration = .seconds(2)
+    /// How often a host compacts a store that does not compact itself (etcd), each time to the
+    /// revision it read the time before (as kube-apiserver's `--etcd-compaction-interval`); nil:
+    /// never (leave it to etcd's `--auto-compaction-retention`). The embedded store compacts
+    /// itself (`SQLiteStoreOptions.retention`).
+    public var storeCompactionInterval: Duration? = .seconds(300)
 
     public init() {}
 }

@@ -149,14 +149,17 @@ public final class APIServerHost: Sendable {
             store = etcd
             closeStore = { await etcd.close() }
         }
+        let compactsStore: Bool
+        if case .etcd = address { compactsStore = true } else { compactsStore = false }
         return try await start(
             store: store, closeStore: closeStore, host: host, port: port, options: options,
             observability: observability, transportConfiguration: transportConfiguration,
-            interceptors: interceptors, loops: loops, waitUntilReady: waitUntilReady)
+            interceptors: interceptors, loops: loops, compactsStore: compactsStore, waitUntilReady: waitUntilReady)
     }
 
     /// Serves an already open `store`; `closeStore` runs at the end of `stop()`. Returns as the
-    /// other `start` does.
+    /// other `start` does. With `compactsStore` (a store that does not compact itself: etcd), it
+    /// compacts the store every `options.storeCompactionInterval` (`StoreCompactor`).
     public static func start(
         store: any Store,
         closeStore: @escaping @Sendable () async -> Void,
@@ -167,6 +170,7 @@ public final class APIServerHost: Sendable {
         transportConfiguration: HTTP2ServerTransport.Configuration = .defaults,
         interceptors: [any ServerInterceptor] = [],
         loops: Int? = nil,
+        compactsStore: Bool = false,
         waitUntilReady: Bool = true
     ) async throws -> APIServerHost {
         if observability.metricsListen != nil, !observability.metrics {
@@ -234,12 +238,18 @@ public final class APIServerHost: Sendable {
             await withTaskGroup(of: Void.self) { tasks in
                 let feed = Task { await api.run() }
                 let probe = Task { await storeProbe.run() }
+                let compactor = Task {
+                    guard compactsStore, let interval = options.storeCompactionInterval else { return }
+                    await StoreCompactor(store: store, interval: interval).run()
+                }
                 tasks.addTask { try? await server.serve(on: transport) }
                 await tasks.waitForAll()
                 probe.cancel()
                 feed.cancel()
+                compactor.cancel()
                 _ = await feed.value
                 _ = await probe.value
+                _ = await compactor.value
             }
         }
         let running = APIServerHost(
