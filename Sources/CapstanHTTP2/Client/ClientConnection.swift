@@ -154,7 +154,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     private var headerBlockSize = 0
 
     override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) -> Bool {
-        headerBlockSize += name.count + value.count + 32
+        headerBlockSize += Self.headerFieldSize(name: name, value: value)
         let hardLimit = Self.headerBlockHardLimit(announced: configuration.maxHeaderListSize)
         guard headerBlockSize <= hardLimit else {
             receiveFailure = HTTP2TransportError(

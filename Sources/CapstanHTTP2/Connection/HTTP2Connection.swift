@@ -51,6 +51,9 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
     /// decoded), whose decoding would otherwise cost thousands of times what they cost to send.
     static func headerBlockHardLimit(announced: Int) -> Int { max(announced, 1) * 64 }
 
+    /// What one field adds to a header block's size, as SETTINGS_MAX_HEADER_LIST_SIZE counts it.
+    static func headerFieldSize(name: HeaderBytes, value: HeaderBytes) -> Int { name.count + value.count + 32 }
+
     /// Depth of calls into nghttp2; a close requested inside one waits until it returns.
     private var sessionDepth = 0
     private var pendingClose: HTTP2TransportError??

@@ -241,7 +241,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func sessionHeader(streamID: Int32, name: HeaderBytes, value: HeaderBytes) -> Bool {
         guard receivingHeadersID == streamID, streamID != 0 else { return true }
-        headerListSize += name.count + value.count + 32
+        headerListSize += Self.headerFieldSize(name: name, value: value)
         guard headerListSize <= configuration.maxHeaderListSize else {
             let hardLimit = Self.headerBlockHardLimit(announced: configuration.maxHeaderListSize)
             guard headerListSize > hardLimit else { return true }
