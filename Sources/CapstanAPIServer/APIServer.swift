@@ -29,7 +29,8 @@ public final class APIServer: Sendable {
         self.options = options
         progress = CacheProgress(unreachableAfter: options.storeUnreachableAfter)
         let limits = WatchCache.Limits(
-            ringCapacity: options.eventRingCapacity, watcherQueueLimit: options.watcherQueueLimit,
+            ringCapacity: options.eventRingCapacity, ringBytes: options.eventRingBytes, logBytes: options.watchLogBytes,
+            watcherQueueLimit: options.watcherQueueLimit,
             maxWatchers: options.maxWatchersPerKind)
         let progress = progress
         func cache<S: KindStrategy>(_ strategy: S.Type) -> WatchCache {

@@ -9,6 +9,12 @@ public struct APIServerOptions: Sendable {
     public var maxObjectBytes = 1 << 20
     /// Events each kind's cache keeps for watches that resume.
     public var eventRingCapacity = 10_000
+    /// Most bytes those events may hold per kind (each event weighed as the object before and
+    /// after it and one encoding): large objects shorten the history instead of filling memory.
+    public var eventRingBytes = 128 << 20
+    /// Most bytes of live events held per kind for watchers that have not read them yet; a
+    /// watcher behind them takes its events from the ring, or ends RESOURCE_EXHAUSTED.
+    public var watchLogBytes = 64 << 20
     /// Revisions of history the caches load at start, so watches resume across restarts.
     public var historyRevisions: Int64 = 10_000
     /// Live events a watcher may have waiting before it is dropped with RESOURCE_EXHAUSTED.

@@ -65,6 +65,47 @@ struct CacheUnitTests {
         #expect(ring.events(after: 11) == nil)
     }
 
+    @Test("the ring is bounded by bytes too: heavy events shorten the history; the newest is always kept")
+    func ringBytes() {
+        func event(_ revision: Int64, annotation: Int, previous: CachedObject? = nil) -> CacheEvent {
+            var pod = Pod()
+            pod.metadata.name = "p"
+            pod.metadata.namespace = "default"
+            pod.metadata.annotations = ["blob": String(repeating: "x", count: annotation)]
+            let bytes = try! ProtoBytes.object(pod.serializedBytes(), withResourceVersion: revision)
+            let current = CachedObject(
+                key: Self.keys.key(namespace: "default", name: "p"), namespace: "default", name: "p",
+                selectorFields: SelectorFields(labels: [:], fields: pod.selectableFieldValues), revision: revision, bytes: bytes)
+            return CacheEvent(revision: revision, key: current.key, previous: previous, current: current)
+        }
+        let light = EventRing.weight(of: event(1, annotation: 10))
+        let heavy = EventRing.weight(of: event(1, annotation: 10_000))
+        #expect(heavy > 2 * 10_000 && heavy < 2 * 10_100 + 512, "an event weighs its object and one encoding")
+        let update = event(2, annotation: 10_000, previous: event(1, annotation: 10_000).current)
+        #expect(EventRing.weight(of: update) > 3 * 10_000, "and the version before it")
+
+        var ring = EventRing(capacity: 100, byteLimit: 5 * heavy, startRevision: 0)
+        for revision in Int64(1)...10 { ring.append(event(revision, annotation: 10)) }
+        #expect(ring.count == 10 && ring.bytes == 10 * light && ring.startRevision == 0)
+        for revision in Int64(11)...20 { ring.append(event(revision, annotation: 10_000)) }
+        #expect(ring.bytes <= 5 * heavy && ring.count == 5)
+        #expect(ring.startRevision == 15 && ring.events(after: 15)?.map(\.revision) == [16, 17, 18, 19, 20])
+        #expect(ring.events(after: 14) == nil)
+        // Light events after heavy ones: the heavy ones leave as the bytes require, in order.
+        for revision in Int64(21)...22 { ring.append(event(revision, annotation: 10)) }
+        #expect(ring.startRevision == 16 && ring.events(after: 16)?.map(\.revision) == [17, 18, 19, 20, 21, 22])
+        #expect(ring.bytes == 4 * heavy + 2 * light)
+
+        // An event heavier than the whole limit is kept alone; the ring is then complete only
+        // after the event before it.
+        var tiny = EventRing(capacity: 100, byteLimit: light, startRevision: 0)
+        tiny.append(event(1, annotation: 10))
+        tiny.append(event(2, annotation: 10_000))
+        #expect(tiny.count == 1 && tiny.startRevision == 1 && tiny.events(after: 1)?.map(\.revision) == [2])
+        tiny.append(event(3, annotation: 10))
+        #expect(tiny.count == 1 && tiny.startRevision == 2 && tiny.bytes == light)
+    }
+
     @Test("state: puts, deletes, ordered pages by prefix and filter")
     func state() {
         var state = WatchCacheState(

@@ -9,10 +9,15 @@ import Testing
 /// without selectors served the event as it happened, bookmarks never ahead of an event.
 @Suite("Watch cache fan-out")
 struct WatchFanOutTests {
-    func cache(queueLimit: Int = 1_000, ringCapacity: Int = WatchCache.Limits().ringCapacity) -> WatchCache {
+    func cache(
+        queueLimit: Int = 1_000, ringCapacity: Int = WatchCache.Limits().ringCapacity,
+        ringBytes: Int = WatchCache.Limits().ringBytes, logBytes: Int = WatchCache.Limits().logBytes
+    ) -> WatchCache {
         var limits = WatchCache.Limits()
         limits.watcherQueueLimit = queueLimit
         limits.ringCapacity = ringCapacity
+        limits.ringBytes = ringBytes
+        limits.logBytes = logBytes
         let cache = WatchCache(codec: PodStrategy.codec, limits: limits, progress: CacheProgress())
         cache.reset(objects: [], revision: 1)
         return cache
@@ -190,6 +195,35 @@ struct WatchFanOutTests {
         for revision in Int64(2)...21 { small.apply(put(namespace: "prod", name: "p", labels: [:], revision: revision)) }
         await #expect(throws: RegistryError.watcherTooSlow(limit: 5)) { _ = try await lagging.queue.next(upTo: 64) }
         lagging.stop()
+    }
+
+    @Test("the log and the ring are bounded by bytes: a watcher behind the log's bytes takes its events from the ring, or ends when the ring's bytes dropped them")
+    func byteBounds() async throws {
+        func heavy(_ name: String, revision: Int64) -> WatchEvent {
+            var pod = Pod()
+            pod.metadata.name = name
+            pod.metadata.namespace = "prod"
+            pod.metadata.annotations = ["blob": String(repeating: "x", count: 20_000)]
+            return WatchEvent(
+                kind: .put,
+                entry: KeyValue(key: "/registry/pods/prod/\(name)", value: pod.serializedBytes(), createRevision: revision, modRevision: revision))
+        }
+        // About three heavy events fit the log, twelve the ring; counts do not bind.
+        let cache = cache(ringBytes: 12 * 62_000, logBytes: 3 * 62_000)
+        let idle = try cache.watch(filter: ObjectFilter(), fromRevision: 0, sendInitialEvents: false, allowBookmarks: false)
+        for revision in Int64(2)...11 { cache.apply(heavy("p\(revision)", revision: revision)) }
+        let names = try summary(await idle.queue.next(upTo: 64) ?? []).map { String($0.split(separator: " ")[1]) }
+        #expect(names == (2...11).map { "prod/p\($0)@\($0)" }, "all ten, the first seven from the ring")
+        // Ten more, with the watcher behind by all of them: the ring kept only the newest.
+        for revision in Int64(12)...31 { cache.apply(heavy("p\(revision)", revision: revision)) }
+        await #expect(throws: RegistryError.watcherTooSlow(limit: 1_000)) { _ = try await idle.queue.next(upTo: 64) }
+        idle.stop()
+        // A resume from before the ring's bytes is too old; from within them, served.
+        #expect(throws: RegistryError.tooOld(requested: 12)) {
+            _ = try cache.watch(filter: ObjectFilter(), fromRevision: 12, sendInitialEvents: false, allowBookmarks: false)
+        }
+        let resumed = try cache.watch(filter: ObjectFilter(), fromRevision: 25, sendInitialEvents: false, allowBookmarks: false)
+        #expect(try await drain(resumed).count == 6)
     }
 
     @Test("a quiet watcher that read past other watchers' entries recovers from where it read, though its own last event left the ring")

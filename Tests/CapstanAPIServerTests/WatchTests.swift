@@ -89,6 +89,29 @@ struct WatchTests {
         }
     }
 
+    @Test("large objects shorten the retained history (the ring's byte bound) instead of filling memory")
+    func historyBoundedByBytes() async throws {
+        // Room for about five versions of a 20 KB pod (each weighed as before, after and encoded).
+        let options = testOptions { $0.eventRingBytes = 5 * 62_000 }
+        try await withAPIServer(options: options) { api, _ in
+            var pod = Make.pod("big")
+            pod.metadata.annotations = ["blob": String(repeating: "x", count: 20_000)]
+            var versions = [try await api.pods.create(pod)]
+            for index in 0..<9 {
+                var changed = versions.last!
+                changed.metadata.labels = ["n": "\(index)"]
+                versions.append(try await api.pods.update(changed))
+            }
+            let first = versions[0].metadata.resourceVersion
+            let old = WatchReader(try await api.pods.watch(Make.watch(from: first)))
+            let error = await rpcError { _ = try await old.next() }
+            #expect(error.code == .outOfRange, "\(error)")
+            // The last few versions are still there to resume from.
+            let recent = WatchReader(try await api.pods.watch(Make.watch(from: versions[6].metadata.resourceVersion)))
+            #expect(try await recent.next(3).map(\.object) == Array(versions[7...]))
+        }
+    }
+
     @Test("a revision the store never reached is OUT_OF_RANGE at once; the current one is watched from")
     func tooNew() async throws {
         try await withAPIServer { api, store in

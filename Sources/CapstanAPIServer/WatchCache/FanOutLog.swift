@@ -9,7 +9,8 @@ import Synchronization
 /// cache's locks). So the feed's cost per event does not grow with the watchers that are busy
 /// or already woken, and a watcher that runs less often than events arrive takes many at once.
 ///
-/// The log keeps the newest `capacity` entries. A watcher whose cursor fell behind the oldest
+/// The log keeps the newest `capacity` entries, and no more than `byteLimit` bytes of them
+/// (weighed as the ring weighs events; the newest entry is always kept). A watcher whose cursor fell behind the oldest
 /// entry kept has missed entries, though perhaps none for it: `WatcherQueue` then takes its own
 /// events from the kind's ring, and ends it with RESOURCE_EXHAUSTED only when those are more
 /// than its limit (it resumes from the last revision it received).
@@ -40,6 +41,8 @@ final class FanOutLog: Sendable {
         var count = 0
         /// Sequence number the next entry gets; the oldest kept has `next - count`.
         var next = 0
+        /// What the kept entries weigh together (`weight(of:)`).
+        var bytes = 0
         /// Watchers waiting for the next entry.
         var parked: [WatcherQueue] = []
         /// At this many parked, the ended ones are dropped (when no entry comes for a long time
@@ -48,13 +51,28 @@ final class FanOutLog: Sendable {
     }
 
     let capacity: Int
+    /// Most bytes the kept entries may weigh together (beyond the newest).
+    let byteLimit: Int
     private let state: Mutex<State>
 
-    init(capacity: Int) {
+    init(capacity: Int, byteLimit: Int = .max) {
         precondition(capacity > 0, "a fan-out log needs room for at least one entry")
         self.capacity = capacity
+        self.byteLimit = byteLimit
         state = Mutex(State(entries: Array(repeating: nil, count: capacity)))
     }
+
+    /// The memory an entry keeps alive: its event's (`EventRing.weight(of:)`, which counts the
+    /// event's encoding) or its bookmark's bytes.
+    static func weight(of entry: Entry) -> Int {
+        switch entry {
+        case .event(let event, _): EventRing.weight(of: event)
+        case .bookmark(_, let bytes): 64 + bytes.count
+        }
+    }
+
+    /// What the kept entries weigh (for tests).
+    var bytes: Int { state.withLock { $0.bytes } }
 
     /// How many watchers are parked (for tests).
     var parkedCount: Int { state.withLock { $0.parked.count } }
@@ -62,24 +80,31 @@ final class FanOutLog: Sendable {
     /// The sequence number of the next entry: where a watcher starting now begins to read.
     var nextSequence: Int { state.withLock { $0.next } }
 
-    /// Appends `entry`, dropping the oldest when full. Returns the parked watchers: the caller
-    /// wakes them (`WatcherQueue.wake()`) once it holds no lock.
+    /// Appends `entry`, dropping the oldest while the log holds more than `capacity` entries or
+    /// more than `byteLimit` bytes. Returns the parked watchers: the caller wakes them
+    /// (`WatcherQueue.wake()`) once it holds no lock.
     func append(_ entry: Entry) -> [WatcherQueue] {
         state.withLock { state in
-            let index = (state.head + state.count) % capacity
-            state.entries[index] = entry
-            if state.count == capacity {
-                state.head = (state.head + 1) % capacity
-            } else {
-                state.count += 1
-            }
+            if state.count == capacity { dropOldest(&state) }
+            state.entries[(state.head + state.count) % capacity] = entry
+            state.count += 1
             state.next += 1
+            state.bytes += Self.weight(of: entry)
+            while state.bytes > byteLimit && state.count > 1 { dropOldest(&state) }
             guard !state.parked.isEmpty else { return [] }
             var parked: [WatcherQueue] = []
             swap(&parked, &state.parked)
             state.pruneAt = 1_024
             return parked
         }
+    }
+
+    private func dropOldest(_ state: inout State) {
+        guard let oldest = state.entries[state.head] else { return }
+        state.bytes -= Self.weight(of: oldest)
+        state.entries[state.head] = nil
+        state.head = (state.head + 1) % capacity
+        state.count -= 1
     }
 
     /// Forgets the parked watchers that ended (a parked queue and the log hold each other until

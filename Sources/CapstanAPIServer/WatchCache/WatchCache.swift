@@ -14,6 +14,11 @@ final class WatchCache: Sendable {
     struct Limits: Sendable {
         /// Recent events kept for watches that resume.
         var ringCapacity = 10_000
+        /// Most bytes those events may hold (see `EventRing.weight(of:)`).
+        var ringBytes = 128 << 20
+        /// Most bytes the fan-out log's entries may hold; a watcher behind them recovers its
+        /// events from the ring.
+        var logBytes = 64 << 20
         /// Live events of its own a watcher may lag behind before it is dropped; the fan-out log
         /// keeps this many entries for all watchers, and the ring covers a watcher whose unread
         /// entries the log dropped (see `WatcherQueue`).
@@ -86,7 +91,7 @@ final class WatchCache: Sendable {
         self.codec = codec
         self.limits = limits
         self.progress = progress
-        log = FanOutLog(capacity: max(1, limits.watcherQueueLimit))
+        log = FanOutLog(capacity: max(1, limits.watcherQueueLimit), byteLimit: limits.logBytes)
     }
 
     deinit {
@@ -155,7 +160,8 @@ final class WatchCache: Sendable {
     func reset(objects: [CachedObject], revision: Int64) {
         expected.withLock { $0.objects = [:] }
         let ended: [Watcher] = shared.withLock { shared in
-            shared.state = WatchCacheState(objects: objects, revision: revision, ringCapacity: limits.ringCapacity)
+            shared.state = WatchCacheState(
+                objects: objects, revision: revision, ringCapacity: limits.ringCapacity, ringBytes: limits.ringBytes)
             shared.failure = nil
             // The listing may be older than the last bookmark (the store went back).
             shared.lastBookmark = 0

@@ -9,11 +9,11 @@ struct WatchCacheState: Sendable {
     private(set) var revision: Int64
 
     /// The state listed at `revision`.
-    init(objects: [CachedObject], revision: Int64, ringCapacity: Int) {
+    init(objects: [CachedObject], revision: Int64, ringCapacity: Int, ringBytes: Int = .max) {
         for object in objects { self.objects[object.key] = object }
         self.keys = OrderedKeys(sorted: self.objects.keys.sorted(by: OrderedKeys.precedes))
         self.revision = revision
-        self.ring = EventRing(capacity: ringCapacity, startRevision: revision)
+        self.ring = EventRing(capacity: ringCapacity, byteLimit: ringBytes, startRevision: revision)
     }
 
     /// Records that `object` was written at `object.revision`; returns the event.
