@@ -80,4 +80,24 @@ struct ExpectedWriteTests {
         cache.apply(put(failed, revision: 6))
         #expect(try cache.get(Self.key)?.selectorFields.labels == ["app": "failed"])
     }
+
+    @Test("notes are bounded in bytes: past 64 MiB of noted writes, more are decoded when they arrive")
+    func boundedInBytes() throws {
+        let cache = cache()
+        var big = pod(labels: ["app": "big"], host: "")
+        big.metadata.annotations = ["blob": String(repeating: "x", count: 1 << 20)]
+        let value = big.serializedBytes()
+        let count = WatchCache.maxExpectedBytes / value.count + 2
+        for index in 0..<count {
+            cache.expectWrite(
+                key: "/registry/pods/prod/p\(index)", value: value,
+                selectorFields: SelectorFields(labels: ["noted": "yes"], fields: big.selectableFieldValues))
+        }
+        for (index, revision) in [(0, Int64(2)), (count - 1, 3)] {
+            let key = "/registry/pods/prod/p\(index)"
+            cache.apply(WatchEvent(kind: .put, entry: KeyValue(key: key, value: value, createRevision: revision, modRevision: revision)))
+        }
+        #expect(try cache.get("/registry/pods/prod/p0")?.selectorFields.labels == ["noted": "yes"])
+        #expect(try cache.get("/registry/pods/prod/p\(count - 1)")?.selectorFields.labels == ["app": "big"])
+    }
 }

@@ -73,11 +73,38 @@ final class WatchCache: Sendable {
     /// these fields instead of decoding the bytes again (equal bytes are the same object). Noted
     /// before the store write (the store may publish the change before the writer resumes).
     private struct Expected {
-        var objects: [String: (value: [UInt8], fields: SelectorFields)] = [:]
+        private(set) var objects: [String: (value: [UInt8], fields: SelectorFields)] = [:]
+        /// The bytes of the noted values together.
+        private(set) var bytes = 0
+
+        /// Notes a write, unless that would keep more than `maxExpected` writes or
+        /// `maxExpectedBytes` (a write whose outcome the store left unknown stays noted until
+        /// its key changes).
+        mutating func note(_ key: String, _ value: [UInt8], _ fields: SelectorFields) {
+            let replaced = objects[key]?.value.count
+            guard objects.count < WatchCache.maxExpected || replaced != nil,
+                bytes - (replaced ?? 0) + value.count <= WatchCache.maxExpectedBytes
+            else { return }
+            objects[key] = (value, fields)
+            bytes += value.count - (replaced ?? 0)
+        }
+
+        mutating func take(_ key: String) -> (value: [UInt8], fields: SelectorFields)? {
+            guard let noted = objects.removeValue(forKey: key) else { return nil }
+            bytes -= noted.value.count
+            return noted
+        }
+
+        mutating func removeAll() {
+            objects = [:]
+            bytes = 0
+        }
     }
 
     /// Most expected writes kept; more are dropped (the feed then decodes their bytes).
     static let maxExpected = 4_096
+    /// Most bytes of expected writes kept.
+    static let maxExpectedBytes = 64 << 20
 
     let codec: KindCodec
     let limits: Limits
@@ -104,16 +131,13 @@ final class WatchCache: Sendable {
 
     /// Notes that this server is about to store `value` at `key`, an object with `selectorFields`.
     func expectWrite(key: String, value: [UInt8], selectorFields: SelectorFields) {
-        expected.withLock { expected in
-            guard expected.objects.count < Self.maxExpected || expected.objects[key] != nil else { return }
-            expected.objects[key] = (value, selectorFields)
-        }
+        expected.withLock { $0.note(key, value, selectorFields) }
     }
 
     /// Forgets the note of a write of `value` at `key` that failed.
     func forgetWrite(key: String, value: [UInt8]) {
         expected.withLock { expected in
-            if let noted = expected.objects[key], noted.value == value { expected.objects[key] = nil }
+            if let noted = expected.objects[key], noted.value == value { _ = expected.take(key) }
         }
     }
 
@@ -123,7 +147,7 @@ final class WatchCache: Sendable {
         expected.withLock { expected in
             guard !expected.objects.isEmpty else { return Array(repeating: nil, count: changes.count) }
             return changes.map { change in
-                guard let noted = expected.objects.removeValue(forKey: change.entry.key) else { return nil }
+                guard let noted = expected.take(change.entry.key) else { return nil }
                 return change.kind == .put && noted.value == change.entry.value ? noted.fields : nil
             }
         }
@@ -158,7 +182,7 @@ final class WatchCache: Sendable {
     /// Watchers of an earlier state end with `tooOld`: what happened between their revision and
     /// `revision` is not known.
     func reset(objects: [CachedObject], revision: Int64) {
-        expected.withLock { $0.objects = [:] }
+        expected.withLock { $0.removeAll() }
         let ended: [Watcher] = shared.withLock { shared in
             shared.state = WatchCacheState(
                 objects: objects, revision: revision, ringCapacity: limits.ringCapacity, ringBytes: limits.ringBytes)
