@@ -181,6 +181,68 @@ struct CacheUnitTests {
         }
     }
 
+    @Test("a scan in steps of a few keys, with writes between the steps, shows the revision it started at")
+    func steppedScans() {
+        var random = SplitMix(state: 23)
+        let namespaces = ["a", "b", "c"]
+        let names = (0..<12).map { "p\($0)" }
+        var state = WatchCacheState(objects: [], revision: 0, ringCapacity: 10_000)
+        var now: [String: CachedObject] = [:]
+        var snapshots: [[String: CachedObject]] = [[:]]  // by revision
+        func write() {
+            let revision = Int64(snapshots.count)
+            let (namespace, name) = (namespaces[Int(random.next() % 3)], names[Int(random.next() % 12)])
+            let key = Self.keys.key(namespace: namespace, name: name)
+            if now[key] != nil, random.next() % 3 == 0 {
+                _ = state.delete(key, revision: revision)
+                now[key] = nil
+            } else {
+                let written = object(name, namespace: namespace, labels: ["x": "\(random.next() % 3)"], revision: revision)
+                _ = state.put(written)
+                now[key] = written
+            }
+            snapshots.append(now)
+        }
+        for _ in 0..<60 { write() }
+        for trial in 0..<300 {
+            // From now (as a first page) or from an earlier revision (as a continue token).
+            let at = random.next() % 2 == 0 ? state.revision : Int64(random.next() % UInt64(state.revision + 1))
+            let prefix = random.next() % 2 == 0 ? Self.keys.prefix(namespace: "") : Self.keys.prefix(namespace: "b")
+            let filter = random.next() % 2 == 0 ? ObjectFilter() : ObjectFilter(labels: LabelSelector(matching: ["x": "1"]))
+            let limit = 1 + Int(random.next() % 8)
+            let budget = 1 + Int(random.next() % 3)
+            var page = PageBuilder(filter: filter, limit: limit, byteBudget: 1 << 20)
+            var after: String? = nil
+            var steps = 0
+            var stop: WatchCacheState.ScanStop?
+            while true {
+                stop = state.scan(atRevision: at, prefix: prefix, after: after, into: &page, budget: budget)
+                steps += 1
+                guard case .paused(let key) = stop else { break }
+                after = key
+                for _ in 0..<Int(random.next() % 3) { write() }
+            }
+            let then = snapshots[Int(at)].values
+                .filter { $0.key.hasPrefix(prefix) && filter.matches($0) }
+                .sorted { OrderedKeys.precedes($0.key, $1.key) }
+            let comment: Comment = "trial \(trial): at \(at), prefix \(prefix), limit \(limit), budget \(budget), \(steps) steps"
+            #expect(page.items.map(\.key) == then.prefix(limit).map(\.key), comment)
+            #expect(page.items.map(\.revision) == then.prefix(limit).map(\.revision), comment)
+            #expect(stop == (then.count > limit ? .full : .end), comment)
+        }
+
+        // A ring that drops the changes since the scan's revision cannot go on.
+        var small = WatchCacheState(objects: (0..<20).map { object("p\($0)", revision: 1) }, revision: 1, ringCapacity: 4)
+        var page = PageBuilder(filter: ObjectFilter(), limit: 100, byteBudget: 1 << 20)
+        guard case .paused(let key) = small.scan(atRevision: 1, prefix: Self.keys.prefix(namespace: ""), after: nil, into: &page, budget: 5)
+        else {
+            Issue.record("a scan of 20 keys in steps of 5 pauses")
+            return
+        }
+        for revision in Int64(2)...7 { _ = small.put(object("q\(revision)", revision: revision)) }
+        #expect(small.scan(atRevision: 1, prefix: Self.keys.prefix(namespace: ""), after: key, into: &page, budget: 5) == nil)
+    }
+
     @Test("an event is delivered per filter: ADDED on entering, DELETED on leaving, nothing outside; bytes shared")
     func delivery() throws {
         let before = object("p", labels: ["app": "db"], revision: 1)

@@ -1,5 +1,6 @@
 @testable import CapstanAPIServer
 import CapstanAPI
+import CapstanRPC
 import CapstanStore
 import CapstanTestSupport
 import CapstanWire
@@ -224,6 +225,50 @@ struct WatchFanOutTests {
         }
         let resumed = try cache.watch(filter: ObjectFilter(), fromRevision: 25, sendInitialEvents: false, allowBookmarks: false)
         #expect(try await drain(resumed).count == 6)
+    }
+
+    @Test("initial events are taken a page at a time, as they were at the watch's start, though the kind changes between pages")
+    func pagedSnapshot() async throws {
+        let cache = cache()
+        let names = (0..<1_000).map { "p" + String(String(10_000 + $0).dropFirst()) }
+        cache.apply(names.enumerated().map { put(namespace: "prod", name: $1, labels: [:], revision: Int64(2 + $0)) }[...])
+        let start: Int64 = 1_001
+        let watch = try cache.watch(filter: ObjectFilter(), fromRevision: 0, sendInitialEvents: true, allowBookmarks: false)
+        #expect(watch.queue.queuedCount == 0, "nothing is copied when the watch starts")
+        let first = try summary(await watch.queue.next(upTo: 100) ?? [])
+        #expect(first == (0..<100).map { "added prod/\(names[$0])@\(2 + $0)" })
+        #expect(watch.queue.queuedCount == 0)
+        // Changes after the start, some of keys the watcher has not been sent yet.
+        cache.apply(delete(namespace: "prod", name: "p0500", revision: start + 1))
+        cache.apply(put(namespace: "prod", name: "p0600", labels: ["v": "2"], revision: start + 2))
+        cache.apply(put(namespace: "prod", name: "p0550x", labels: [:], revision: start + 3))
+        cache.apply(put(namespace: "prod", name: "p9999", labels: [:], revision: start + 4))
+        let rest = try await drain(watch)
+        let initial = try summary(Array(rest.prefix(900)))
+        #expect(initial == (100..<1_000).map { "added prod/\(names[$0])@\(2 + $0)" }, "the objects as they were at the start")
+        let bookmark = try PodEvent(serializedBytes: rest[900])
+        #expect(bookmark.type == .bookmark && bookmark.object.metadata.resourceVersion == UInt64(start))
+        #expect(try summary(Array(rest.dropFirst(901))) == [
+            "deleted prod/p0500@\(start + 1)", "modified prod/p0600@\(start + 2)", "added prod/p0550x@\(start + 3)",
+            "added prod/p9999@\(start + 4)",
+        ])
+    }
+
+    @Test("a watcher that takes its initial events so slowly that the ring drops the changes since ends RESOURCE_EXHAUSTED")
+    func snapshotTooSlow() async throws {
+        let cache = cache(ringCapacity: 8)
+        cache.apply((0..<300).map { put(namespace: "prod", name: "p\($0)", labels: [:], revision: Int64(2 + $0)) }[...])
+        let watch = try cache.watch(filter: ObjectFilter(), fromRevision: 0, sendInitialEvents: true, allowBookmarks: false)
+        #expect(try await watch.queue.next(upTo: 10)?.count == 10)
+        for revision in Int64(302)...321 { cache.apply(put(namespace: "other", name: "o", labels: [:], revision: revision)) }
+        let limits = WatchCache.Limits()
+        await #expect(throws: RegistryError.initialEventsTooSlow(revision: 301, events: 8, bytes: limits.ringBytes)) {
+            while try await watch.queue.next(upTo: 10) != nil {}
+        }
+        watch.stop()
+        let message = RegistryError.initialEventsTooSlow(revision: 301, events: 8, bytes: 128 << 20).rpcError
+        #expect(message.code == .resourceExhausted)
+        #expect(message.message.contains("resource version 301") && message.message.contains("watch again"), "\(message)")
     }
 
     @Test("a quiet watcher that read past other watchers' entries recovers from where it read, though its own last event left the ring")

@@ -72,10 +72,19 @@ extension RegistryError: RPCErrorConvertible {
             return RPCError(
                 code: .resourceExhausted,
                 message: "watcher fell more than \(limit) events behind and was dropped; watch again from the last resource version received")
+        case .initialEventsTooSlow(let revision, let events, let bytes):
+            return RPCError(
+                code: .resourceExhausted,
+                message: "watcher took its initial events too slowly: the cache no longer holds every change since "
+                    + "their resource version \(revision) (it keeps the last \(events) changes, at most \(bytes >> 20) MiB "
+                    + "of them); watch again")
         case .tooLarge(let kind, let bytes, let limit):
             return RPCError(code: .resourceExhausted, message: "\(kind) is \(bytes) bytes encoded; the limit is \(limit)")
-        case .tooManyWatches(let limit):
-            return RPCError(code: .resourceExhausted, message: "too many watches: this kind already has \(limit)")
+        case .tooManyWatches(let resource, let limit):
+            return RPCError(
+                code: .resourceExhausted,
+                message: "too many watches of \(resource): this API server already serves \(limit); "
+                    + "stop watches that are not needed, or retry later")
         case .unauthenticated(let reason):
             return RPCError(code: .unauthenticated, message: reason)
         case .permissionDenied(let identity, let method):

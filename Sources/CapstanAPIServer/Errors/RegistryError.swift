@@ -47,10 +47,13 @@ public enum RegistryError: Error, Sendable, Hashable {
     case serviceDisplaced(namespace: String, name: String, port: String, oldPort: String)
     /// A watcher fell more than `limit` events behind and was dropped.
     case watcherTooSlow(limit: Int)
+    /// A watcher took its initial events (at `revision`) so slowly that the cache, which keeps
+    /// `events` changes and at most `bytes` of them, no longer holds every change since.
+    case initialEventsTooSlow(revision: Int64, events: Int, bytes: Int)
     /// An object whose encoding exceeds the size limit.
     case tooLarge(kind: String, bytes: Int, limit: Int)
-    /// The kind already has `limit` watchers.
-    case tooManyWatches(limit: Int)
+    /// The kind (`resource`, such as "pods") already has `limit` watchers.
+    case tooManyWatches(resource: String, limit: Int)
     /// No valid credentials.
     case unauthenticated(reason: String)
     /// The caller's identity may not call `method`.

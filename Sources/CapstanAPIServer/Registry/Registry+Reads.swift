@@ -64,6 +64,8 @@ extension Registry {
     /// One page. The first comes from the cache. Later ones (with a continue token) show the
     /// state at the first page's revision, so all pages show one consistent state: from the cache
     /// while its ring holds this kind's changes since that revision, else from the store at it.
+    /// The cache is scanned in steps (`WatchCache.scan`), so a selector that matches little of a
+    /// large kind does not hold up the other calls on this event loop.
     nonisolated(nonsending) func list(_ request: ListRequest, after: Int64 = 0) async throws(RegistryError)
         -> EncodedMessage<S.List>
     {
@@ -73,55 +75,52 @@ extension Registry {
         }
         let limit = request.limit == 0 ? options.defaultPageSize : Int(clamping: request.limit)
         let prefix = keys.prefix(namespace: filter.namespace)
-        let items: [CachedObject]
-        let more: Bool
-        let revision: Int64
+        var page = PageBuilder(filter: filter, limit: limit, byteBudget: options.maxPageBytes)
+        var token: ContinueToken?
         if request.continueToken.isEmpty {
             try await waitToRead(after: after)
-            (items, more, revision) = try cache.page(
-                prefix: prefix, after: nil, filter: filter, limit: limit, byteBudget: options.maxPageBytes)
         } else {
-            let token = try ContinueToken(parsing: request.continueToken, prefix: prefix)
-            if let page = try cache.page(
-                atRevision: token.revision, prefix: prefix, after: token.lastKey, filter: filter, limit: limit,
-                byteBudget: options.maxPageBytes)
-            {
-                (items, more) = page
-            } else {
-                // A token from a revision the store never reached (another store, or this one
-                // before a restore) is refused as a watch's would be: list again.
-                try await requireInStore(token.revision) { .continueTooNew(requested: $0, current: $1) }
-                (items, more) = try await storePage(prefix: prefix, token: token, filter: filter, limit: limit)
-            }
-            revision = token.revision
+            token = try ContinueToken(parsing: request.continueToken, prefix: prefix)
         }
-        let next = more ? ContinueToken(revision: revision, lastKey: items.last!.key).encoded : ""
-        return EncodedMessage(unchecked: ProtoBytes.list(items: items.map(\.bytes), revision: revision, continueToken: next))
+        let (end, revision) = try await cache.scan(
+            atRevision: token?.revision, prefix: prefix, after: token?.lastKey, into: &page)
+        let more: Bool
+        switch end {
+        case .full: more = true
+        case .end: more = false
+        case .needsStore(let after):
+            // A token from a revision the store never reached (another store, or this one
+            // before a restore) is refused as a watch's would be: list again.
+            try await requireInStore(revision) { .continueTooNew(requested: $0, current: $1) }
+            more = try await storePage(prefix: prefix, revision: revision, after: after, into: &page)
+        }
+        let next = more ? ContinueToken(revision: revision, lastKey: page.items.last!.key).encoded : ""
+        return EncodedMessage(unchecked: ProtoBytes.list(items: page.items.map(\.bytes), revision: revision, continueToken: next))
     }
 
-    /// A later page of a listing, read from the store at the listing's revision.
+    /// Goes on filling `page` from the store at the listing's revision, after `after` (nil: from
+    /// the first key); whether a matching object follows the page.
     nonisolated(nonsending) private func storePage(
-        prefix: String, token: ContinueToken, filter: ObjectFilter, limit: Int
-    ) async throws(RegistryError) -> (items: [CachedObject], more: Bool) {
-        var page = PageBuilder(filter: filter, limit: limit, byteBudget: options.maxPageBytes)
-        var after = token.lastKey
+        prefix: String, revision: Int64, after: String?, into page: inout PageBuilder
+    ) async throws(RegistryError) -> Bool {
+        var after = after
         while true {
             let listed: ListResult
             do throws(StoreError) {
                 // In chunks of 64 to 1,000 keys, whatever the limit asked (the page also stops at
                 // its byte budget).
-                let chunk = min(max(limit, 64), 1_000)
-                listed = try await store.list(prefix: prefix, after: after, limit: chunk, revision: token.revision)
+                let chunk = min(max(page.limit, 64), 1_000)
+                listed = try await store.list(prefix: prefix, after: after, limit: chunk, revision: revision)
             } catch .compacted {
-                throw .tooOld(requested: token.revision)
+                throw .tooOld(requested: revision)
             } catch {
                 throw .store(error)
             }
             for object in cache.cachedObjects(listed.items) {
                 after = object.key
-                if page.offer(object) { return (page.items, true) }
+                if page.offer(object) { return true }
             }
-            if !listed.more { return (page.items, false) }
+            if !listed.more { return false }
         }
     }
 

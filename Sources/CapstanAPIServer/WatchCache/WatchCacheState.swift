@@ -39,16 +39,14 @@ struct WatchCacheState: Sendable {
         return event
     }
 
-    /// Every object under `prefix` that matches `filter`, in key order.
-    func matching(prefix: String, filter: ObjectFilter) -> [CachedObject] {
-        var index = keys.lowerBound(prefix)
-        var items: [CachedObject] = []
-        while index < keys.endIndex, keys[index].hasPrefix(prefix) {
-            let object = objects[keys[index]]!
-            index = keys.index(after: index)
-            if filter.matches(object) { items.append(object) }
-        }
-        return items
+    /// Where a scan of the keys stopped.
+    enum ScanStop: Equatable {
+        /// The page is full, and a matching object follows it.
+        case full
+        /// No key is left under the prefix.
+        case end
+        /// The scan examined its budget of keys; it goes on after `key`.
+        case paused(after: String)
     }
 
     /// One page of a listing: objects under `prefix` after `afterKey`, matching `filter`, at most
@@ -57,14 +55,37 @@ struct WatchCacheState: Sendable {
     func page(prefix: String, after afterKey: String?, filter: ObjectFilter, limit: Int, byteBudget: Int)
         -> (items: [CachedObject], more: Bool)
     {
-        var index = firstIndex(prefix: prefix, after: afterKey)
         var page = PageBuilder(filter: filter, limit: limit, byteBudget: byteBudget)
+        let stop = scan(prefix: prefix, after: afterKey, into: &page)
+        return (page.items, stop == .full)
+    }
+
+    /// The same page of the listing as it was at `revision` (see `scan(atRevision:…)`), or nil
+    /// when the ring no longer holds every event after `revision`.
+    func page(
+        atRevision revision: Int64, prefix: String, after afterKey: String, filter: ObjectFilter, limit: Int,
+        byteBudget: Int
+    ) -> (items: [CachedObject], more: Bool)? {
+        var page = PageBuilder(filter: filter, limit: limit, byteBudget: byteBudget)
+        guard let stop = scan(atRevision: revision, prefix: prefix, after: afterKey, into: &page) else { return nil }
+        return (page.items, stop == .full)
+    }
+
+    /// Offers the objects under `prefix` after `afterKey` (nil: from the first) to `page`, in
+    /// store order, until it is full, the keys end, or `budget` keys were examined.
+    func scan(prefix: String, after afterKey: String?, into page: inout PageBuilder, budget: Int = .max) -> ScanStop {
+        precondition(budget > 0, "a scan examines at least one key")
+        var index = firstIndex(prefix: prefix, after: afterKey)
+        var examined = 0
+        var last = ""
         while index < keys.endIndex, keys[index].hasPrefix(prefix) {
-            let object = objects[keys[index]]!
+            if examined == budget { return .paused(after: last) }
+            last = keys[index]
             index = keys.index(after: index)
-            if page.offer(object) { return (page.items, true) }
+            examined += 1
+            if page.offer(objects[last]!) { return .full }
         }
-        return (page.items, false)
+        return .end
     }
 
     /// Where the keys under `prefix` after `afterKey` begin.
@@ -74,44 +95,50 @@ struct WatchCacheState: Sendable {
         return keys.lowerBound(OrderedKeys.precedes(next, prefix) ? prefix : next)
     }
 
-    /// The same page of the listing as it was at `revision` (an earlier revision this state
-    /// reached), or nil when the ring no longer holds every event after `revision`. The objects
-    /// are today's, except that each key changed since `revision` is put back as its first change
-    /// after `revision` found it (absent if that change created it): changes before `afterKey` or
-    /// outside `prefix` cost nothing but the walk over the ring.
-    func page(
-        atRevision revision: Int64, prefix: String, after afterKey: String, filter: ObjectFilter, limit: Int,
-        byteBudget: Int
-    ) -> (items: [CachedObject], more: Bool)? {
-        guard self.revision > revision else {
-            return page(prefix: prefix, after: afterKey, filter: filter, limit: limit, byteBudget: byteBudget)
-        }
+    /// `scan(prefix:…)` over the listing as it was at `revision` (an earlier revision this state
+    /// reached, or this one), or nil when the ring no longer holds every event after `revision`.
+    /// The objects are today's, except that each key changed since `revision` is put back as its
+    /// first change after `revision` found it (absent if that change created it): changes before
+    /// `afterKey` or outside `prefix` cost nothing but the walk over the ring. A key put back
+    /// counts against `budget` as a key examined.
+    func scan(
+        atRevision revision: Int64, prefix: String, after afterKey: String?, into page: inout PageBuilder,
+        budget: Int = .max
+    ) -> ScanStop? {
+        guard self.revision > revision else { return scan(prefix: prefix, after: afterKey, into: &page, budget: budget) }
+        precondition(budget > 0, "a scan examines at least one key")
         guard let later = ring.events(after: revision) else { return nil }
         var then: [String: CachedObject?] = [:]
         for event in later where then[event.key] == nil && event.key.hasPrefix(prefix) {
-            if OrderedKeys.precedes(afterKey, event.key) { then[event.key] = .some(event.previous) }
+            if afterKey.map({ OrderedKeys.precedes($0, event.key) }) ?? true { then[event.key] = .some(event.previous) }
         }
         let changed = then.keys.sorted(by: OrderedKeys.precedes)
         var index = firstIndex(prefix: prefix, after: afterKey)
         var next = 0
-        var page = PageBuilder(filter: filter, limit: limit, byteBudget: byteBudget)
+        var examined = 0
+        var last: String?
         // Today's keys and the changed keys, merged in store order; a key in both is taken once,
         // as it was at `revision`.
         while true {
             let current = index < keys.endIndex && keys[index].hasPrefix(prefix) ? keys[index] : nil
             let restored = next < changed.count ? changed[next] : nil
+            if current == nil && restored == nil { return .end }
+            if examined == budget, let last { return .paused(after: last) }
             let object: CachedObject?
             if let current, restored.map({ OrderedKeys.precedes(current, $0) }) ?? true {
                 object = objects[current]!
                 index = keys.index(after: index)
+                last = current
             } else if let restored {
                 object = then[restored]!
                 next += 1
                 if let current, !OrderedKeys.precedes(restored, current) { index = keys.index(after: index) }
+                last = restored
             } else {
-                return (page.items, false)
+                return .end
             }
-            if let object, page.offer(object) { return (page.items, true) }
+            examined += 1
+            if let object, page.offer(object) { return .full }
         }
     }
 }

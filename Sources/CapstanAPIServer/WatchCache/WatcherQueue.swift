@@ -1,9 +1,12 @@
 import CapstanAPI
 import Synchronization
 
-/// The events waiting for one watcher: its initial events (the snapshot or the replay from the
-/// ring, taken whole), then live events. A snapshot's objects are kept as references and framed
-/// as ADDED events only when taken, so a large initial listing costs no copy up front.
+/// The events waiting for one watcher: its initial events (the snapshot, or the replay from the
+/// ring taken whole), then live events. A snapshot (`Snapshot`) is taken from the cache a page
+/// at a time as the puller takes what is queued, and its objects are framed as ADDED events
+/// only when taken: a watcher of a large kind that reads slowly, or not at all, holds one page,
+/// and starting it costs no scan under the cache's lock. Live events are read only once the
+/// snapshot and its closing BOOKMARK are queued.
 ///
 /// A watcher of the cache reads its live events from the kind's `FanOutLog` (`Live`): the feed
 /// appends each event there once, and the puller takes what its selection wants from its own
@@ -30,6 +33,23 @@ final class WatcherQueue: Sendable {
         /// the watcher is no longer registered, or they are more than the queue's limit (then
         /// it is too slow).
         var recover: (@Sendable (_ after: Int64, _ limit: Int) -> Recovery?)? = nil
+    }
+
+    /// Where a watcher's initial objects come from, a page at a time.
+    struct Snapshot: Sendable {
+        /// Up to `limit` objects after `after` (nil: from the first), and the key to go on after
+        /// (nil once all are taken); throws when the rest can no longer be had.
+        let page: @Sendable (_ after: String?, _ limit: Int) async throws(RegistryError) -> (items: [CachedObject], next: String?)
+        /// Queued after the last object: the BOOKMARK at the snapshot's revision.
+        let end: [UInt8]
+    }
+
+    /// How far a snapshot was taken.
+    private enum SnapshotProgress {
+        /// More objects follow the key (nil: none taken yet).
+        case pending(after: String?)
+        /// All taken (or none to take).
+        case done
     }
 
     /// A watcher's own events recovered from the ring after the log dropped entries it had not
@@ -62,6 +82,7 @@ final class WatcherQueue: Sendable {
         var head = 0
         /// Items before this index are initial events, which do not count against the limit.
         var initialEnd = 0
+        var snapshot = SnapshotProgress.done
         /// Revision of the newest event or bookmark queued, or else the newest the client knew when
         /// it started (0 for a watch from "now": a bookmark at the start revision is news to it).
         var lastRevision: Int64
@@ -100,6 +121,10 @@ final class WatcherQueue: Sendable {
                 return .success(taken)
             }
             if cancelled { return .success(nil) }
+            // The rest of the snapshot comes first, unless the watch failed.
+            if case .pending = snapshot {
+                if case .failed? = ending {} else { return nil }
+            }
             if ending != nil, cursor < liveEnd { return nil }
             switch ending {
             case .finished?: return .success(nil)
@@ -116,19 +141,25 @@ final class WatcherQueue: Sendable {
 
     let limit: Int
     private let live: Live?
+    private let snapshot: Snapshot?
     private let state: Mutex<State>
 
-    /// A queue holding `initial`; with `live`, its live events come from that log from sequence
-    /// number `cursor` on.
-    init(limit: Int, initial: [Item], lastRevision: Int64, live: Live? = nil, cursor: Int = 0) {
+    /// A queue holding `initial`, then the objects of `snapshot`; with `live`, its live events
+    /// come from that log from sequence number `cursor` on.
+    init(limit: Int, initial: [Item], snapshot: Snapshot? = nil, lastRevision: Int64, live: Live? = nil, cursor: Int = 0) {
         self.limit = limit
         self.live = live
+        self.snapshot = snapshot
         var state = State(lastRevision: lastRevision)
         state.items = initial
         state.initialEnd = initial.count
         state.cursor = cursor
+        if snapshot != nil { state.snapshot = .pending(after: nil) }
         self.state = Mutex(state)
     }
+
+    /// Items queued and not yet taken (for tests).
+    var queuedCount: Int { state.withLock { $0.items.count - $0.head } }
 
     /// Resumes the puller if it is parked (the log had a new entry).
     func wake() {
@@ -234,6 +265,10 @@ final class WatcherQueue: Sendable {
     private func wait(upTo limit: Int) async throws -> [[UInt8]]? {
         while true {
             if let result = state.withLock({ $0.take(upTo: limit) }) { return try result.get().map(Self.bytes) }
+            if let snapshot, case .pending(let after) = state.withLock({ $0.snapshot }) {
+                await fill(from: snapshot, after: after, upTo: limit)
+                continue
+            }
             if let live {
                 let (batch, progressed) = takeLive(live, upTo: limit)
                 if !batch.isEmpty { return batch }
@@ -251,6 +286,37 @@ final class WatcherQueue: Sendable {
                 } else if let live, !live.log.park(self, cursor: cursor) {
                     // An entry arrived meanwhile: look again (unless something else woke it).
                     wake()
+                }
+            }
+        }
+    }
+
+    /// Queues the snapshot's next page (and its BOOKMARK after the last), or ends the watch
+    /// with the error that keeps it from being taken.
+    private func fill(from snapshot: Snapshot, after: String?, upTo limit: Int) async {
+        let page: Result<(items: [CachedObject], next: String?), RegistryError>
+        do throws(RegistryError) {
+            page = .success(try await snapshot.page(after, max(1, limit)))
+        } catch {
+            page = .failure(error)
+        }
+        state.withLock { state in
+            guard case .pending(after) = state.snapshot else { return }
+            switch page {
+            case .success(let page):
+                state.items.append(contentsOf: page.items.map(Item.added))
+                if let next = page.next {
+                    state.snapshot = .pending(after: next)
+                } else {
+                    state.items.append(.event(snapshot.end))
+                    state.snapshot = .done
+                }
+                state.initialEnd = state.items.count
+            case .failure(let error):
+                state.snapshot = .done
+                if state.ending == nil {
+                    state.ending = .failed(error)
+                    state.liveEnd = state.cursor
                 }
             }
         }
