@@ -222,8 +222,18 @@ public final class APIServerHost: Sendable {
                 metricsEndpoint = nil
             }
             do {
-                transport = try HTTP2ServerTransport(
-                    host: host, port: port, configuration: transportConfiguration, group: group)
+                var configuration = transportConfiguration
+                if configuration.acceptTrouble == nil {
+                    let logger = Logger(label: "capstan.apiserver")
+                    configuration.acceptTrouble = { reason in
+                        if let reason {
+                            logger.error("\(reason)")
+                        } else {
+                            logger.notice("accepting connections again")
+                        }
+                    }
+                }
+                transport = try HTTP2ServerTransport(host: host, port: port, configuration: configuration, group: group)
             } catch {
                 metricsEndpoint?.stop()
                 throw APIServerHostError.cannotListen("cannot listen on \(host):\(port): \(error)")

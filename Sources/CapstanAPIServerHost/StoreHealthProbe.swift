@@ -32,6 +32,8 @@ struct StoreHealthProbe: Sendable {
     let interval: Duration
     let timeout: Duration
     let logger = Logger(label: "capstan.apiserver")
+    /// Probe calls that may be out unanswered before no more are sent.
+    static let maxUnanswered = 2
     /// Set once the names were first marked SERVING (`markReady`).
     private let readiness = ReadyGate()
 
@@ -45,18 +47,21 @@ struct StoreHealthProbe: Sendable {
         }
         defer { waitForReady.cancel() }
         var healthy = true
-        // A store call that outlived its probe's timeout (a hung fsync): no other is started
-        // until it returns, so calls do not pile up while the store hangs.
-        var unanswered: CallState?
+        // Store calls that outlived their probe's timeout (a hung fsync, or an etcd call still
+        // retrying or connecting). While `maxUnanswered` are out, no other is started, so calls
+        // do not pile up while the store hangs; with fewer, a new probe goes out, so that one
+        // call still caught in an outage that ended does not keep the store "failing".
+        var unanswered: [CallState] = []
         var toldFailure = false
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: interval)) != nil else { return }
             var storeFailure: String?
-            if let call = unanswered, !call.returned.load(ordering: .acquiring) {
-                storeFailure = "the store has not answered a probe sent \(call.started.duration(to: .now)) ago"
+            unanswered.removeAll { $0.returned.load(ordering: .acquiring) }
+            if unanswered.count >= Self.maxUnanswered, let oldest = unanswered.first {
+                storeFailure = "the store has not answered a probe sent \(oldest.started.duration(to: .now)) ago"
             } else {
                 let (answer, call) = await probe()
-                unanswered = answer == nil || call.returned.load(ordering: .acquiring) ? nil : call
+                if answer != nil, !call.returned.load(ordering: .acquiring) { unanswered.append(call) }
                 storeFailure = answer
             }
             // Every probe the store fails says so (a write may have ended the server's rule since).

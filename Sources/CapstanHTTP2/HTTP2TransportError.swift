@@ -16,6 +16,8 @@ public struct HTTP2TransportError: Error, Sendable, Hashable, CustomStringConver
         public static let shutDown = Code("shut down")
         /// The connection closed or broke.
         public static let connectionClosed = Code("connection closed")
+        /// The peer stopped answering on an open connection (no PING acknowledgement in time).
+        public static let peerUnresponsive = Code("peer unresponsive")
         /// The peer violated HTTP/2 or nghttp2 reported an internal failure.
         public static let protocolError = Code("protocol error")
         /// An API was used in a way it does not allow.

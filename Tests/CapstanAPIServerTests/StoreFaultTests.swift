@@ -134,7 +134,7 @@ struct StoreFaultTests {
         }
     }
 
-    @Test("a store call that hangs past the probe's timeout is not followed by more until it returns", .timeLimit(.minutes(1)))
+    @Test("store calls that hang past the probe's timeout are not followed by more than one other until they return", .timeLimit(.minutes(1)))
     func hungProbesDoNotPileUp() async throws {
         try await withTemporaryDirectory { directory in
             let sqlite = try await SQLiteStore.open(directory: directory)
@@ -145,9 +145,11 @@ struct StoreFaultTests {
                 store.checksHang.store(true, ordering: .relaxed)
                 let before = store.checks.load(ordering: .relaxed)
                 // Probes every 100 ms, each bounded by 1 s: four seconds would start four calls.
+                // Two may hang (the second in case the first was only caught in an outage that
+                // has ended since), no more.
                 #expect(await eventually { (try? await health.check(Grpc_Health_V1_HealthCheckRequest()).status) == .notServing })
                 try await Task.sleep(for: .seconds(4))
-                #expect(store.checks.load(ordering: .relaxed) - before <= 1, "\(store.checks.load(ordering: .relaxed) - before) calls")
+                #expect(store.checks.load(ordering: .relaxed) - before <= 2, "\(store.checks.load(ordering: .relaxed) - before) calls")
                 store.checksHang.store(false, ordering: .relaxed)
                 #expect(await eventually { (try? await health.check(Grpc_Health_V1_HealthCheckRequest()).status) == .serving })
             }

@@ -70,6 +70,56 @@ struct HTTP2ClientConnectionTests {
         await group.shutdown()
     }
 
+    @Test("a target that stops answering on a ready connection is backed off: the next call goes to the next target, not to a new connection to the silent one")
+    func unresponsivePeerBacksOff() async throws {
+        // A server that completes the HTTP/2 handshake on its first connection and then freezes:
+        // it answers nothing more, and later connections wait in its backlog, never accepted
+        // (as a stopped etcd member's would).
+        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        defer { System.close(listener) }
+        let frozenPort = Socket.localAddress(listener)!.port
+        let stop = Locked(false)
+        let frozen = try OSThread.spawn(name: "frozen-peer") {
+            var fd: Int32 = -1
+            while fd < 0 && !stop.value {
+                if let accepted = try? Socket.accept(listener) { fd = accepted.fd } else { usleep(10_000) }
+            }
+            guard fd >= 0 else { return }
+            defer { System.close(fd) }
+            usleep(100_000)  // the client's preface and SETTINGS
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            _ = read(fd, &buffer, buffer.count)
+            let settings: [UInt8] = [0, 0, 0, 4, 0, 0, 0, 0, 0]
+            let settingsAck: [UInt8] = [0, 0, 0, 4, 1, 0, 0, 0, 0]
+            _ = (settings + settingsAck).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            while !stop.value { usleep(20_000) }
+        }
+        defer {
+            stop.withLock { $0 = true }
+            frozen.join()
+        }
+        try await withHTTP2Server { harness in
+            var configuration = HTTP2ClientTransport.Configuration()
+            // As the etcd store's: no pings on a connection without streams (one still waiting
+            // for its handshake has none).
+            configuration.keepalive = Keepalive(interval: .milliseconds(200), timeout: .milliseconds(300), pingsWithoutStreams: false)
+            // Far longer than the calls' deadlines: a call sent to a new connection to the
+            // frozen peer would wait out its deadline.
+            configuration.connectTimeout = .seconds(60)
+            let transport = try HTTP2ClientTransport(
+                targets: ["127.0.0.1:\(frozenPort)", harness.target], configuration: configuration, group: harness.group)
+            let client = RPCClient(transport: transport)
+            // The first call goes to the frozen peer and fails once the keepalive gives up on it.
+            let first = await rpcError { _ = try await client.unary(Echo.get, "x", options: CallOptions(timeout: .seconds(10))) }
+            #expect(first?.code == .unavailable && first?.message.contains("keepalive") == true, "\(String(describing: first))")
+            for index in 0..<3 {
+                let reply = try await client.unary(Echo.get, Text("\(index)"), options: CallOptions(timeout: .seconds(10)))
+                #expect(reply.value == "echo: \(index)")
+            }
+            await transport.close()
+        }
+    }
+
     @Test("bad target strings are refused")
     func badTargets() async throws {
         let group = try EventLoopGroup(threads: 1)

@@ -58,9 +58,10 @@ struct CapstanExecutableTests {
     static func withCapstanProcess(
         _ arguments: (String) throws -> [String],
         environment: ((String) -> [String: String])? = nil,
+        descriptorLimit: Int? = nil,
         _ body: (Subprocess, _ out: String, _ address: String) async throws -> Void
     ) async throws {
-        let executable = try #require(capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
+        let capstan = try #require(capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-exe-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -68,8 +69,14 @@ struct CapstanExecutableTests {
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: directory + "/err", contents: nil)
         let process = Subprocess()
-        process.executableURL = executable
-        process.arguments = try arguments(directory)
+        if let descriptorLimit {
+            // util-linux's prlimit (Debian's essential set) runs it under the lower limit.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", capstan.path] + (try arguments(directory))
+        } else {
+            process.executableURL = capstan
+            process.arguments = try arguments(directory)
+        }
         if let environment {
             process.environment = ProcessInfo.processInfo.environment.merging(environment(directory)) { $1 }
         }
@@ -94,6 +101,56 @@ struct CapstanExecutableTests {
             #expect(FileManager.default.fileExists(atPath: home + "/.capstan/data"))
             kill(process.processIdentifier, SIGTERM)
         }
+    }
+
+    @Test("out of descriptors, the server says once that it stopped accepting connections, and once that it accepts them again")
+    func acceptTroubleIsLogged() async throws {
+        try await Self.withCapstanProcess(
+            { ["up", "--data-dir", $0 + "/data", "--listen", "127.0.0.1:0", "--metrics-listen", "off"] },
+            descriptorLimit: 64
+        ) { process, out, address in
+            let err = URL(fileURLWithPath: out).deletingLastPathComponent().path + "/err"
+            let port = UInt16(address.split(separator: ":").last!)!
+            // More connections than 64 descriptors (less the store's reserve) can hold; the rest
+            // wait in the listen queue.
+            var sockets: [Int32] = []
+            defer { for fd in sockets { close(fd) } }
+            for _ in 0..<80 { sockets.append(try Self.connectTCP(port: port)) }
+            let troubled = try await Self.waitForText(err) { $0.contains("not accepting connections for now") }
+            #expect(troubled.contains("RLIMIT_NOFILE 64"), "\(troubled)")
+            for fd in sockets { close(fd) }
+            sockets = []
+            // The queued ones are accepted (and seen closed) once descriptors are free again; a
+            // connection accepted a second after the last pause ends the episode.
+            var text = ""
+            for _ in 0..<60 where !text.contains("accepting connections again") {
+                sockets.append(try Self.connectTCP(port: port))
+                try await Task.sleep(for: .milliseconds(300))
+                text = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+            }
+            #expect(text.contains("accepting connections again"), "\(text)")
+            #expect(text.components(separatedBy: "not accepting connections for now").count == 2, "once per episode: \(text)")
+            #expect(process.isRunning)
+            kill(process.processIdentifier, SIGTERM)
+        }
+    }
+
+    /// A blocking TCP connection to 127.0.0.1:`port` (a socket the server may leave queued).
+    static func connectTCP(port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        return fd
     }
 
     @Test("capstan up: JSON request logs on stderr, GET /metrics, the Metrics RPC, a clean stop on SIGTERM")

@@ -366,6 +366,6 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             // A stream whose HEADERS never left nghttp2's queue never reached the server.
             end(stream, reason.status, unprocessed: !stream.headersSent, failing: reason)
         }
-        pool.connectionClosed(self, wasReady: ready, error: reason)
+        pool.connectionClosed(self, wasReady: ready, error: reason, unresponsive: error?.code == .peerUnresponsive)
     }
 }

@@ -323,13 +323,20 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    func connectionClosed(_ connection: ClientConnection, wasReady: Bool, error: RPCError) {
+    /// `connection` closed. One that never became ready counts as a failed address; a ready one
+    /// whose peer stopped answering (`unresponsive`: a frozen process, a dropped route) backs
+    /// its target off, so that the calls after it go to the next target rather than connect to
+    /// the silent one again (a TCP connect to a frozen process succeeds, and only the HTTP/2
+    /// handshake's timeout would tell).
+    func connectionClosed(_ connection: ClientConnection, wasReady: Bool, error: RPCError, unresponsive: Bool = false) {
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
             let key = ObjectIdentifier(connection)
             let now = ContinuousClock.now
             for index in state.targets.indices where state.targets[index].entries.removeValue(forKey: key) != nil {
                 if !wasReady {
                     Self.addressFailed(&state, index, connection.address, error, now: now, configuration: configuration)
+                } else if unresponsive {
+                    Self.backOff(&state, index, error, now: now, configuration: configuration)
                 }
             }
             guard state.closed, state.connectionCount == 0 else { return [] }

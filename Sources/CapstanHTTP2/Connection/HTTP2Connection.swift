@@ -61,7 +61,8 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
     private let keepalive: Keepalive?
     private var keepaliveTimer: EventLoopTimer?
     private var pingTimeoutTimer: EventLoopTimer?
-    private var readSinceKeepalive = false
+    /// When bytes last came in (keepalive pings only a connection quiet for its interval).
+    private var lastRead = ContinuousClock.now
 
     /// Output is produced up to this many bytes before a write.
     private static let writeChunk = 64 * 1024
@@ -176,7 +177,7 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
                 close(HTTP2TransportError(.connectionClosed, "the peer closed the connection"))
                 return
             }
-            readSinceKeepalive = true
+            if keepalive != nil { lastRead = .now }
             do {
                 try withSession { () throws(HTTP2TransportError) in try session.receive(buffer, count: count) }
             } catch {
@@ -265,25 +266,30 @@ class HTTP2Connection: SessionDelegate, IOHandler, @unchecked Sendable {
 
     // MARK: Keepalive
 
-    private func scheduleKeepalive(_ keepalive: Keepalive) {
+    /// The next look `after` from now. The look pings once the connection has been quiet for the
+    /// whole interval, so a peer that stops answering is pinged `interval` after its last bytes
+    /// and closed `timeout` later (a fixed tick that skipped any interval with a read would
+    /// take up to twice the interval).
+    private func scheduleKeepalive(_ keepalive: Keepalive, after delay: Duration? = nil) {
         // Timers hold the connection strongly until they fire or `close` cancels them.
-        keepaliveTimer = loop.scheduleTimerOnLoop(after: keepalive.interval) { [self] in
+        keepaliveTimer = loop.scheduleTimerOnLoop(after: delay ?? keepalive.interval) { [self] in
             keepaliveTick(keepalive)
         }
     }
 
     private func keepaliveTick(_ keepalive: Keepalive) {
         guard !isClosed, let session else { return }
-        defer { scheduleKeepalive(keepalive) }
-        if readSinceKeepalive {
-            readSinceKeepalive = false
+        let quiet = lastRead.duration(to: .now)
+        if quiet < keepalive.interval {
+            scheduleKeepalive(keepalive, after: keepalive.interval - quiet)
             return
         }
+        scheduleKeepalive(keepalive)
         guard pingTimeoutTimer == nil, keepalive.pingsWithoutStreams || hasStreams else { return }
         session.submitPing()
         scheduleFlush()
         pingTimeoutTimer = loop.scheduleTimerOnLoop(after: keepalive.timeout) { [self] in
-            close(HTTP2TransportError(.connectionClosed, "keepalive: no PING acknowledgement within \(keepalive.timeout)"))
+            close(HTTP2TransportError(.peerUnresponsive, "keepalive: no PING acknowledgement within \(keepalive.timeout)"))
         }
     }
 

@@ -61,6 +61,11 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         /// Bytes of complete request messages a stream buffers before it stops returning window
         /// (each message counts 64 bytes more, for its bookkeeping).
         public var inboundBufferSize: Int = 64 * 1024
+        /// Told, on the listener's loop, when accepting connections stops for want of resources
+        /// (the reason, such as the descriptor limit) and when it works again (nil): once per
+        /// episode, however many times accepting pauses in it. Waiting connections stay queued
+        /// meanwhile, which clients see only as connects that hang.
+        public var acceptTrouble: (@Sendable (_ reason: String?) -> Void)?
 
         public init() {}
 

@@ -15,6 +15,11 @@ final class Listener: IOHandler, @unchecked Sendable {
     private(set) var isClosed = false
     /// Set while accepting is paused after a failed `accept` (see `pauseAccepting`).
     private var resumeTimer: EventLoopTimer?
+    /// Set from the first pause for want of resources until a connection is accepted a second
+    /// or more after the last pause (`Configuration.acceptTrouble` is told once per episode,
+    /// not at every pause while descriptors come and go near the limit).
+    private var troubled = false
+    private var lastPause = ContinuousClock.now
 
     /// How long accepting pauses after `accept` failed for want of resources (descriptors,
     /// memory): the socket stays readable, so retrying at once would spin the loop.
@@ -28,6 +33,13 @@ final class Listener: IOHandler, @unchecked Sendable {
     /// `descriptorCeiling` means fewer than this many are left: it is closed at once and
     /// accepting pauses, as when `accept` itself fails; the rest wait in the listen queue.
     static let descriptorReserve: Int32 = 32
+
+    /// The soft RLIMIT_NOFILE, for messages.
+    static let descriptorLimit: String = {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return "unlimited" }
+        return "\(limit.rlim_cur)"
+    }()
 
     /// The lowest descriptor a connection may not keep (see `descriptorReserve`).
     private let descriptorCeiling: Int32 = {
@@ -67,25 +79,38 @@ final class Listener: IOHandler, @unchecked Sendable {
                 if error.errno == ECONNABORTED || error.errno == EPROTO { continue }
                 // EMFILE, ENFILE, ENOBUFS, ENOMEM: the queue is still there, but retrying now fails
                 // again; pause instead of spinning while the socket stays readable.
-                pauseAccepting()
+                pauseAccepting(because: "accept failed: \(System.describe(errno: error.errno ?? 0))")
                 return
             }
             guard let accepted else { return }
             if accepted.fd >= descriptorCeiling {
                 System.close(accepted.fd)
-                pauseAccepting()
+                pauseAccepting(
+                    because: "the process is near its open-file limit (RLIMIT_NOFILE \(Self.descriptorLimit), "
+                        + "less descriptors kept for the store): raise it (ulimit -n), or close idle connections")
                 return
             }
             guard let transport else {
                 System.close(accepted.fd)
                 return
             }
+            if troubled, lastPause.duration(to: .now) >= .seconds(1) {
+                troubled = false
+                transport.configuration.acceptTrouble?(nil)
+            }
             transport.accepted(fd: accepted.fd, peer: accepted.peer)
         }
     }
 
-    /// Stops watching the socket for `acceptPause`, then watches it again.
-    private func pauseAccepting() {
+    /// Stops watching the socket for `acceptPause`, then watches it again; the first pause of an
+    /// episode tells `Configuration.acceptTrouble` why.
+    private func pauseAccepting(because reason: String) {
+        lastPause = .now
+        if !troubled {
+            troubled = true
+            transport?.configuration.acceptTrouble?(
+                "not accepting connections for now, \(reason); waiting connections stay queued")
+        }
         guard registered, resumeTimer == nil else { return }
         do {
             try loop.setInterest(fd: fd, token: token, interest: [])

@@ -26,15 +26,17 @@ public struct EtcdStoreOptions: Sendable {
     /// see `EtcdStore.list`), a short reconnect backoff, since a member that comes
     /// back should be used again soon, and a keepalive. Without it a member that stops answering
     /// while its connection stays up (a frozen process, a dropped route) holds the store's watch
-    /// for ever: no bytes and no error arrive. With it the connection closes within 15 s and the
-    /// watch resumes on another member. The pings go only while a stream is open and at least 10 s
-    /// apart: etcd closes connections that ping more often than every 5 s, or with no stream open.
+    /// and every request on it for ever: no bytes and no error arrive. With it the connection
+    /// closes at most 10 s after the member's last bytes (a PING after 7 s of silence, 3 s for
+    /// its answer), and requests and the watch go on with another member. The pings go only
+    /// while a stream is open and at least 7 s apart: etcd closes connections that ping more
+    /// often than every 5 s (its `--grpc-keepalive-min-time`), or with no stream open.
     public var transport: HTTP2ClientTransport.Configuration = {
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.maxReceiveMessageSize = 256 * 1024 * 1024
         configuration.connectTimeout = .seconds(5)
         configuration.backoff = .init(initial: .milliseconds(200), multiplier: 1.6, maximum: .seconds(5), jitter: 0.2)
-        configuration.keepalive = Keepalive(interval: .seconds(10), timeout: .seconds(5), pingsWithoutStreams: false)
+        configuration.keepalive = Keepalive(interval: .seconds(7), timeout: .seconds(3), pingsWithoutStreams: false)
         return configuration
     }()
 
