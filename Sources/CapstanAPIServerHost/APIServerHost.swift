@@ -179,7 +179,8 @@ public final class APIServerHost: Sendable {
         }
         let group: EventLoopGroup
         do {
-            group = try loops.map { try EventLoopGroup(threads: $0) } ?? EventLoopGroup()
+            let stalls = LoopStallLog().stallReport
+            group = try EventLoopGroup(threads: loops ?? EventLoopGroup.coreCount, stallReport: stalls)
         } catch {
             await closeStore()
             throw error

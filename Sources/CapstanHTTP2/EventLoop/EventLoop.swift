@@ -46,6 +46,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// A short name for the thread and for logs.
     public let name: String
+    /// Told of each turn of the loop that kept it from its sockets for too long.
+    let stallReport: StallReport?
 
     private let remote = Mutex(Remote())
     private let threadID = Atomic<UInt>(0)
@@ -75,12 +77,13 @@ public final class EventLoop: @unchecked Sendable {
     private static let wakeToken: UInt64 = 0
 
     /// Creates a loop and starts its thread.
-    public convenience init(name: String = "capstan-loop") throws(HTTP2TransportError) {
-        try self.init(name: name, start: true)
+    public convenience init(name: String = "capstan-loop", stallReport: StallReport? = nil) throws(HTTP2TransportError) {
+        try self.init(name: name, start: true, stallReport: stallReport)
     }
 
-    init(name: String, start: Bool) throws(HTTP2TransportError) {
+    init(name: String, start: Bool, stallReport: StallReport? = nil) throws(HTTP2TransportError) {
         self.name = name
+        self.stallReport = stallReport
         wakeFD = try EventFD()
         epoll = try Epoll()
         try epoll.add(wakeFD.fd, token: Self.wakeToken, interest: .read)
@@ -286,6 +289,7 @@ public final class EventLoop: @unchecked Sendable {
             } catch {
                 preconditionFailure("epoll_wait failed: \(error)")
             }
+            let turnStarted = stallReport == nil ? nil : ContinuousClock.now
             for index in 0..<count { dispatch(epoll.event(at: index)) }
             let stopping = remote.withLock { remote in
                 remote.awake = true
@@ -294,6 +298,10 @@ public final class EventLoop: @unchecked Sendable {
             runTimers()
             runWork()
             runEndOfTick()
+            if let turnStarted, let stallReport {
+                let busy = turnStarted.duration(to: .now)
+                if busy >= stallReport.threshold { stallReport.report(name, busy) }
+            }
             if stopping, local.isEmpty, remote.withLock({ $0.work.isEmpty }) { break }
         }
         finish()

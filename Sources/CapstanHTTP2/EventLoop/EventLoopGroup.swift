@@ -10,13 +10,16 @@ public final class EventLoopGroup: Sendable {
     /// The number of online processors.
     public static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-    /// Starts `threads` loops (default: one per core).
-    public init(threads: Int = EventLoopGroup.coreCount, name: String = "capstan-loop") throws(HTTP2TransportError) {
+    /// Starts `threads` loops (default: one per core), each telling `stallReport` of its turns
+    /// that kept it from its sockets too long.
+    public init(
+        threads: Int = EventLoopGroup.coreCount, name: String = "capstan-loop", stallReport: StallReport? = nil
+    ) throws(HTTP2TransportError) {
         precondition(threads > 0, "an EventLoopGroup needs at least one thread")
         var loops: [EventLoop] = []
         for index in 0..<threads {
             do {
-                loops.append(try EventLoop(name: "\(name)-\(index)"))
+                loops.append(try EventLoop(name: "\(name)-\(index)", stallReport: stallReport))
             } catch {
                 // Stop what started before reporting the failure.
                 for loop in loops {

@@ -184,8 +184,8 @@ final class Connection {
         case SQLITE_FULL:
             return .unavailable(
                 reason: "the database \(path) \(fullMarker) (its disk is full, or it reached the store's "
-                    + "maxDatabaseBytes): \(detail); free disk space, or compact the store to free space inside "
-                    + "the database")
+                    + "maxDatabaseBytes): \(detail); free space on its disk (deleting objects needs space too; "
+                    + "the history the store compacts on its own is reused inside the file, which does not shrink)")
         case SQLITE_IOERR:
             return .unavailable(reason: "I/O error\(ioErrorKind(code).map { " (\($0) failed)" } ?? "") on \(path) or its WAL: \(detail)")
         case SQLITE_BUSY, SQLITE_LOCKED:
