@@ -130,39 +130,24 @@ struct CacheUnitTests {
 
     @Test("a page at an earlier revision is that revision's page, from today's objects and the ring")
     func pagesAtEarlierRevisions() {
-        var random = SplitMix(state: 11)
-        let namespaces = ["a", "b", "c"]
-        let names = (0..<8).map { "p\($0)" }
-        let allKeys = namespaces.flatMap { namespace in names.map { Self.keys.key(namespace: namespace, name: $0) } }
-        var state = WatchCacheState(objects: [], revision: 0, ringCapacity: 40)
-        var now: [String: CachedObject] = [:]
-        var snapshots: [[String: CachedObject]] = [[:]]  // by revision
+        var history = RandomWrites(seed: 11, names: 8, labelValues: 2, ringCapacity: 40, make: object)
+        let allKeys = RandomWrites.namespaces.flatMap { namespace in history.names.map { Self.keys.key(namespace: namespace, name: $0) } }
         for revision in Int64(1)...400 {
-            let (namespace, name) = (namespaces[Int(random.next() % 3)], names[Int(random.next() % 8)])
-            let key = Self.keys.key(namespace: namespace, name: name)
-            if now[key] != nil, random.next() % 3 == 0 {
-                _ = state.delete(key, revision: revision)
-                now[key] = nil
-            } else {
-                let written = object(name, namespace: namespace, labels: ["x": "\(random.next() % 2)"], revision: revision)
-                _ = state.put(written)
-                now[key] = written
-            }
-            snapshots.append(now)
+            history.write()
             for _ in 0..<4 {
-                let at = Int64(random.next() % UInt64(revision + 1))
-                let prefix = random.next() % 2 == 0 ? Self.keys.prefix(namespace: "") : Self.keys.prefix(namespace: "b")
-                let after = allKeys[Int(random.next() % UInt64(allKeys.count))]
-                let filter = random.next() % 2 == 0 ? ObjectFilter() : ObjectFilter(labels: LabelSelector(matching: ["x": "1"]))
-                let limit = 1 + Int(random.next() % 4)
-                let budget = random.next() % 4 == 0 ? 1 : 1 << 20
-                let page = state.page(atRevision: at, prefix: prefix, after: after, filter: filter, limit: limit, byteBudget: budget)
-                guard at >= state.ring.startRevision else {
+                let at = Int64(history.random.next() % UInt64(revision + 1))
+                let prefix = history.random.next() % 2 == 0 ? Self.keys.prefix(namespace: "") : Self.keys.prefix(namespace: "b")
+                let after = allKeys[Int(history.random.next() % UInt64(allKeys.count))]
+                let filter = history.random.next() % 2 == 0 ? ObjectFilter() : ObjectFilter(labels: LabelSelector(matching: ["x": "1"]))
+                let limit = 1 + Int(history.random.next() % 4)
+                let budget = history.random.next() % 4 == 0 ? 1 : 1 << 20
+                let page = history.state.page(atRevision: at, prefix: prefix, after: after, filter: filter, limit: limit, byteBudget: budget)
+                guard at >= history.state.ring.startRevision else {
                     #expect(page == nil, "revision \(at) is older than the ring")
                     continue
                 }
                 // The reference: that revision's objects after `after` under `prefix`, in store order.
-                let then = snapshots[Int(at)].values
+                let then = history.snapshots[Int(at)].values
                     .filter { $0.key.hasPrefix(prefix) && OrderedKeys.precedes(after, $0.key) && filter.matches($0) }
                     .sorted { OrderedKeys.precedes($0.key, $1.key) }
                 var expected: [CachedObject] = []
@@ -183,46 +168,27 @@ struct CacheUnitTests {
 
     @Test("a scan in steps of a few keys, with writes between the steps, shows the revision it started at")
     func steppedScans() {
-        var random = SplitMix(state: 23)
-        let namespaces = ["a", "b", "c"]
-        let names = (0..<12).map { "p\($0)" }
-        var state = WatchCacheState(objects: [], revision: 0, ringCapacity: 10_000)
-        var now: [String: CachedObject] = [:]
-        var snapshots: [[String: CachedObject]] = [[:]]  // by revision
-        func write() {
-            let revision = Int64(snapshots.count)
-            let (namespace, name) = (namespaces[Int(random.next() % 3)], names[Int(random.next() % 12)])
-            let key = Self.keys.key(namespace: namespace, name: name)
-            if now[key] != nil, random.next() % 3 == 0 {
-                _ = state.delete(key, revision: revision)
-                now[key] = nil
-            } else {
-                let written = object(name, namespace: namespace, labels: ["x": "\(random.next() % 3)"], revision: revision)
-                _ = state.put(written)
-                now[key] = written
-            }
-            snapshots.append(now)
-        }
-        for _ in 0..<60 { write() }
+        var history = RandomWrites(seed: 23, names: 12, labelValues: 3, ringCapacity: 10_000, make: object)
+        for _ in 0..<60 { history.write() }
         for trial in 0..<300 {
             // From now (as a first page) or from an earlier revision (as a continue token).
-            let at = random.next() % 2 == 0 ? state.revision : Int64(random.next() % UInt64(state.revision + 1))
-            let prefix = random.next() % 2 == 0 ? Self.keys.prefix(namespace: "") : Self.keys.prefix(namespace: "b")
-            let filter = random.next() % 2 == 0 ? ObjectFilter() : ObjectFilter(labels: LabelSelector(matching: ["x": "1"]))
-            let limit = 1 + Int(random.next() % 8)
-            let budget = 1 + Int(random.next() % 3)
+            let at = history.random.next() % 2 == 0 ? history.state.revision : Int64(history.random.next() % UInt64(history.state.revision + 1))
+            let prefix = history.random.next() % 2 == 0 ? Self.keys.prefix(namespace: "") : Self.keys.prefix(namespace: "b")
+            let filter = history.random.next() % 2 == 0 ? ObjectFilter() : ObjectFilter(labels: LabelSelector(matching: ["x": "1"]))
+            let limit = 1 + Int(history.random.next() % 8)
+            let budget = 1 + Int(history.random.next() % 3)
             var page = PageBuilder(filter: filter, limit: limit, byteBudget: 1 << 20)
             var after: String? = nil
             var steps = 0
             var stop: WatchCacheState.ScanStop?
             while true {
-                stop = state.scan(atRevision: at, prefix: prefix, after: after, into: &page, budget: budget)
+                stop = history.state.scan(atRevision: at, prefix: prefix, after: after, into: &page, budget: budget)
                 steps += 1
                 guard case .paused(let key) = stop else { break }
                 after = key
-                for _ in 0..<Int(random.next() % 3) { write() }
+                for _ in 0..<Int(history.random.next() % 3) { history.write() }
             }
-            let then = snapshots[Int(at)].values
+            let then = history.snapshots[Int(at)].values
                 .filter { $0.key.hasPrefix(prefix) && filter.matches($0) }
                 .sorted { OrderedKeys.precedes($0.key, $1.key) }
             let comment: Comment = "trial \(trial): at \(at), prefix \(prefix), limit \(limit), budget \(budget), \(steps) steps"
@@ -375,5 +341,48 @@ struct CacheUnitTests {
             seen.insert(uid)
         }
         #expect(seen.count == 1_000)
+    }
+}
+
+/// A watch cache state written at random (puts and deletes of a few keys in three namespaces,
+/// one write per revision), with what it held at each revision.
+struct RandomWrites {
+    static let namespaces = ["a", "b", "c"]
+    var random: SplitMix
+    let names: [String]
+    let labelValues: UInt64
+    let make: (_ name: String, _ namespace: String, _ labels: [String: String], _ revision: Int64) -> CachedObject
+    var state: WatchCacheState
+    private(set) var now: [String: CachedObject] = [:]
+    /// What the state held at each revision (index = revision; 0: nothing).
+    private(set) var snapshots: [[String: CachedObject]] = [[:]]
+
+    init(
+        seed: UInt64, names: Int, labelValues: UInt64, ringCapacity: Int,
+        make: @escaping (_ name: String, _ namespace: String, _ labels: [String: String], _ revision: Int64) -> CachedObject
+    ) {
+        random = SplitMix(state: seed)
+        self.names = (0..<names).map { "p\($0)" }
+        self.labelValues = labelValues
+        self.make = make
+        state = WatchCacheState(objects: [], revision: 0, ringCapacity: ringCapacity)
+    }
+
+    /// One write at the next revision: a delete of a present key (a third of the time) or a put
+    /// with a random label `x`.
+    mutating func write() {
+        let revision = Int64(snapshots.count)
+        let namespace = Self.namespaces[Int(random.next() % 3)]
+        let name = names[Int(random.next() % UInt64(names.count))]
+        let key = CacheUnitTests.keys.key(namespace: namespace, name: name)
+        if now[key] != nil, random.next() % 3 == 0 {
+            _ = state.delete(key, revision: revision)
+            now[key] = nil
+        } else {
+            let written = make(name, namespace, ["x": "\(random.next() % labelValues)"], revision)
+            _ = state.put(written)
+            now[key] = written
+        }
+        snapshots.append(now)
     }
 }
