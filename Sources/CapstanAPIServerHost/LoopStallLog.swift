@@ -4,7 +4,8 @@ import Synchronization
 
 /// Logs event-loop turns that kept a loop from its connections for `threshold` or more (see
 /// `StallReport`): at once for the first of a loop, then at most one line per loop every
-/// `interval`, with how many such turns there were and the longest. A stall is time every client
+/// `interval`, with how many such turns there were since its last line and the longest (stalls
+/// after a line are told with the next stall after the interval). A stall is time every client
 /// of that loop waited that the request logs, which time each call from when its handler runs,
 /// do not show.
 final class LoopStallLog: Sendable {

@@ -4,6 +4,7 @@ import CapstanRPC
 import CapstanStore
 import CapstanTestSupport
 import CapstanWire
+import Synchronization
 import Testing
 
 /// The watch cache's fan-out: events queued for every watcher outside the cache's lock, watchers
@@ -254,6 +255,50 @@ struct WatchFanOutTests {
         ])
     }
 
+    @Test("a watch that fails while its initial events are still being taken ends after what was queued: no live events, no BOOKMARK")
+    func failureDuringSnapshot() async throws {
+        let cache = cache()
+        cache.apply((0..<600).map { put(namespace: "prod", name: "p\(1_000 + $0)", labels: [:], revision: Int64(2 + $0)) }[...])
+        let watch = try cache.watch(filter: ObjectFilter(), fromRevision: 0, sendInitialEvents: true, allowBookmarks: false)
+        #expect(try await watch.queue.next(upTo: 100)?.count == 100)
+        cache.apply(put(namespace: "prod", name: "p1001", labels: ["v": "2"], revision: 700))
+        cache.fail(.unavailable(reason: "the store is gone"))
+        var after: [[UInt8]] = []
+        await #expect(throws: RegistryError.unavailable(reason: "the store is gone")) {
+            while let batch = try await watch.queue.next(upTo: 100) { after += batch }
+        }
+        let summarized = try summary(after)
+        #expect(summarized.allSatisfy { $0.hasPrefix("added ") }, "\(summarized)")
+        watch.stop()
+    }
+
+    @Test("initial events the ring can no longer reconstruct come from the store's pages at their revision")
+    func snapshotFromTheStore() async throws {
+        let cache = cache(ringCapacity: 8)
+        let written = (0..<300).map { put(namespace: "prod", name: "p\(1_000 + $0)", labels: [:], revision: Int64(2 + $0)) }
+        cache.apply(written[...])
+        // The store as it was at 301: the objects written, by key.
+        let stored = written.map { cache.cachedObject($0.entry) }
+        let asked = Asked()
+        let store: WatchCache.StorePager = { revision, after, page in
+            asked.list.withLock { $0.append((revision, after)) }
+            for object in stored where after.map({ OrderedKeys.precedes($0, object.key) }) ?? true {
+                if page.offer(object) { return true }
+            }
+            return false
+        }
+        let watch = try cache.watch(filter: ObjectFilter(), fromRevision: 0, sendInitialEvents: true, allowBookmarks: false, store: store)
+        let first = try summary(await watch.queue.next(upTo: 10) ?? [])
+        // More changes than the ring holds, to keys both sent and not yet sent.
+        for revision in Int64(302)...321 { cache.apply(delete(namespace: "prod", name: "p\(1_000 + revision - 302 + 5)", revision: revision)) }
+        let rest = try summary(try await drain(watch))
+        #expect(first + rest.prefix(290) == (0..<300).map { "added prod/p\(1_000 + $0)@\(2 + $0)" })
+        #expect(rest[290] == "other /@301", "the BOOKMARK at 301")
+        #expect(rest.dropFirst(291).allSatisfy { $0.hasPrefix("deleted ") })
+        let firstAsked = asked.list.withLock { $0.first }
+        #expect(firstAsked?.0 == 301 && firstAsked?.1 == "/registry/pods/prod/p1009", "\(String(describing: firstAsked))")
+    }
+
     @Test("a watcher that takes its initial events so slowly that the ring drops the changes since ends RESOURCE_EXHAUSTED")
     func snapshotTooSlow() async throws {
         let cache = cache(ringCapacity: 8)
@@ -309,4 +354,8 @@ struct WatchFanOutTests {
         #expect(log.park(live, cursor: 1))
         #expect(log.append(.bookmark(revision: 2, bytes: [2])).contains { $0 === live })
     }
+}
+
+private final class Asked: Sendable {
+    let list = Mutex<[(Int64, String?)]>([])
 }

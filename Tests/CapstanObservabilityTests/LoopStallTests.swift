@@ -19,8 +19,9 @@ struct LoopStallTests {
         loop.execute { usleep(150_000) }
         #expect(await eventually { !reports.list.withLock { $0.isEmpty } })
         let seen = reports.list.withLock { $0 }
-        #expect(seen.count == 1 && seen[0].0 == "stall-test-0", "\(seen)")
-        #expect(seen.allSatisfy { $0.1 >= .milliseconds(150) })
+        // The long turn, and none shorter than the threshold (a loaded machine may add others).
+        #expect(seen.contains { $0.0 == "stall-test-0" && $0.1 >= .milliseconds(150) }, "\(seen)")
+        #expect(seen.allSatisfy { $0.1 >= .milliseconds(50) })
         await group.shutdown()
     }
 

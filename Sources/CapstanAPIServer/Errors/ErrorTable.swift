@@ -75,9 +75,9 @@ extension RegistryError: RPCErrorConvertible {
         case .initialEventsTooSlow(let revision, let events, let bytes):
             return RPCError(
                 code: .resourceExhausted,
-                message: "watcher took its initial events too slowly: the cache no longer holds every change since "
-                    + "their resource version \(revision) (it keeps the last \(events) changes, at most \(bytes >> 20) MiB "
-                    + "of them); watch again")
+                message: "watcher took its initial events too slowly: the changes since their resource version "
+                    + "\(revision) are no longer all retained (the watch cache keeps the last \(events) changes, at most "
+                    + "\(bytes >> 20) MiB of them, and the store compacts its history); watch again")
         case .tooLarge(let kind, let bytes, let limit):
             return RPCError(code: .resourceExhausted, message: "\(kind) is \(bytes) bytes encoded; the limit is \(limit)")
         case .tooManyWatches(let resource, let limit):

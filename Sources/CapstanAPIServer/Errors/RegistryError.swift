@@ -47,8 +47,8 @@ public enum RegistryError: Error, Sendable, Hashable {
     case serviceDisplaced(namespace: String, name: String, port: String, oldPort: String)
     /// A watcher fell more than `limit` events behind and was dropped.
     case watcherTooSlow(limit: Int)
-    /// A watcher took its initial events (at `revision`) so slowly that the cache, which keeps
-    /// `events` changes and at most `bytes` of them, no longer holds every change since.
+    /// A watcher took its initial events (at `revision`) so slowly that neither the cache, which
+    /// keeps `events` changes and at most `bytes` of them, nor the store holds every change since.
     case initialEventsTooSlow(revision: Int64, events: Int, bytes: Int)
     /// An object whose encoding exceeds the size limit.
     case tooLarge(kind: String, bytes: Int, limit: Int)

@@ -134,9 +134,13 @@ extension Registry {
         try await requireInStore(from) { _, current in .tooNew(requested: request.resourceVersion, current: current) }
         try await waitToRead(after: after)
         if request.sendInitialEvents { try await progress.wait(for: from, timeout: options.readWaitTimeout) }
+        let prefix = keys.prefix(namespace: filter.namespace)
         let subscription = try cache.watch(
             filter: filter, fromRevision: from, sendInitialEvents: request.sendInitialEvents,
-            allowBookmarks: request.allowBookmarks)
+            allowBookmarks: request.allowBookmarks,
+            store: { [self] revision, after, page throws(RegistryError) in
+                try await storePage(prefix: prefix, revision: revision, after: after, into: &page)
+            })
         defer { subscription.stop() }
         // The watch is in place: the headers say so at once (a client retries a watch that fails
         // to start, such as one whose read-after revision is refused, until it has them).

@@ -389,27 +389,45 @@ final class WatchCache: Sendable {
     /// Most bytes of objects a watch's initial events take from the cache at a time.
     static let snapshotPageBytes = 1 << 20
 
+    /// Goes on filling `page` from the store as it was at `revision`, after `after` (nil: from
+    /// the first key); returns whether a matching object follows the page.
+    typealias StorePager = @Sendable (_ revision: Int64, _ after: String?, _ page: inout PageBuilder)
+        async throws(RegistryError) -> Bool
+
     /// The next objects of a watch's initial events: the matching objects under `prefix` after
     /// `after` as they were at `revision`, at most `limit` of them, and the key to go on after
-    /// (nil once they are all taken).
-    private func snapshotPage(at revision: Int64, prefix: String, after: String?, filter: ObjectFilter, limit: Int)
-        async throws(RegistryError) -> (items: [CachedObject], next: String?)
-    {
+    /// (nil once they are all taken). Once the ring no longer holds the changes since
+    /// `revision` (a watcher that reads slowly while the kind changes fast), they come from the
+    /// store at `revision` through `store`; without it, or once the store compacted that
+    /// revision too, the watcher was too slow.
+    private func snapshotPage(
+        at revision: Int64, prefix: String, after: String?, filter: ObjectFilter, limit: Int, store: StorePager?
+    ) async throws(RegistryError) -> (items: [CachedObject], next: String?) {
         var page = PageBuilder(filter: filter, limit: limit, byteBudget: Self.snapshotPageBytes)
+        let more: Bool
         switch try await scan(atRevision: revision, prefix: prefix, after: after, into: &page).end {
-        case .full: return (page.items, page.items.last!.key)
-        case .end: return (page.items, nil)
-        case .needsStore:
-            throw .initialEventsTooSlow(revision: revision, events: limits.ringCapacity, bytes: limits.ringBytes)
+        case .full: more = true
+        case .end: more = false
+        case .needsStore(let after):
+            let tooSlow = RegistryError.initialEventsTooSlow(
+                revision: revision, events: limits.ringCapacity, bytes: limits.ringBytes)
+            guard let store else { throw tooSlow }
+            do {
+                more = try await store(revision, after, &page)
+            } catch .tooOld {
+                throw tooSlow
+            }
         }
+        return (page.items, more ? page.items.last!.key : nil)
     }
 
     /// Starts a watch. With `sendInitialEvents`, every matching object is queued as ADDED, then a
     /// BOOKMARK at the snapshot's revision; otherwise the changes after `fromRevision` (0: now),
     /// from the ring, or `tooOld` if the ring no longer holds them.
-    func watch(filter: ObjectFilter, fromRevision: Int64, sendInitialEvents: Bool, allowBookmarks: Bool)
-        throws(RegistryError) -> Subscription
-    {
+    func watch(
+        filter: ObjectFilter, fromRevision: Int64, sendInitialEvents: Bool, allowBookmarks: Bool,
+        store: StorePager? = nil
+    ) throws(RegistryError) -> Subscription {
         let (id, queue): (Int, WatcherQueue) = try shared.withLock { (shared) throws(RegistryError) in
             if let closed = shared.watchesClosed { throw closed }
             let state = try readable(shared)
@@ -429,7 +447,8 @@ final class WatchCache: Sendable {
                 snapshot = WatcherQueue.Snapshot(
                     page: { [weak self] after, limit throws(RegistryError) in
                         guard let self else { throw .unavailable(reason: "the server is stopping") }
-                        return try await self.snapshotPage(at: now, prefix: prefix, after: after, filter: filter, limit: limit)
+                        return try await self.snapshotPage(
+                            at: now, prefix: prefix, after: after, filter: filter, limit: limit, store: store)
                     },
                     end: ProtoBytes.bookmarkEvent(revision: now))
                 floor = now

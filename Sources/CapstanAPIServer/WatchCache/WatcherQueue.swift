@@ -121,9 +121,11 @@ final class WatcherQueue: Sendable {
                 return .success(taken)
             }
             if cancelled { return .success(nil) }
-            // The rest of the snapshot comes first, unless the watch failed.
+            // The rest of the snapshot comes first; a watch that failed meanwhile ends after what
+            // was queued, with neither the rest nor live events (which must follow the BOOKMARK).
             if case .pending = snapshot {
-                if case .failed? = ending {} else { return nil }
+                if case .failed(let error)? = ending { return .failure(error) }
+                return nil
             }
             if ending != nil, cursor < liveEnd { return nil }
             switch ending {
@@ -302,6 +304,10 @@ final class WatcherQueue: Sendable {
         }
         state.withLock { state in
             guard case .pending(after) = state.snapshot else { return }
+            if case .failed? = state.ending {
+                state.snapshot = .done
+                return
+            }
             switch page {
             case .success(let page):
                 state.items.append(contentsOf: page.items.map(Item.added))
