@@ -159,6 +159,30 @@ struct HTTP2OutboundLimitTests {
         }
     }
 
+    @Test("streams whose client reads are not refused past the limits: each holds at most one write beyond its high-water mark (a burst of watch events to many watchers)")
+    func readingStreamsPassTheLimits() async throws {
+        var server = HTTP2ServerTransport.Configuration()
+        // Room for every stream's first message (20 × 16 KiB), not for what 20 streams hold at
+        // once while their client reads (up to their 64 KiB marks and a message more each).
+        server.connectionOutboundLimit = 400 * 1024
+        server.loopOutboundLimit = 400 * 1024
+        server.outboundShareFloor = 0
+        try await withHTTP2Server(server: server, routes: Self.routes) { harness in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        var count = 0
+                        for try await _ in try await harness.client.serverStreaming(Echo.blobs, Text("100:16384")) { count += 1 }
+                        return count
+                    }
+                }
+                var counts: [Int] = []
+                for try await count in group { counts.append(count) }
+                #expect(counts == Array(repeating: 100, count: 20))
+            }
+        }
+    }
+
     /// The bytes every loop's ledger counts (read on the loops).
     private static func queuedOnLoops(_ transport: HTTP2ServerTransport) async -> Int {
         var total = 0

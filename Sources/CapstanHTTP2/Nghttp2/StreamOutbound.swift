@@ -63,9 +63,12 @@ class StreamOutbound {
 
     /// Above this many queued bytes writers park.
     final let highWater: Int
-    /// Counts `queuedBytes` for the connection and its loop (a server's streams; nil: none), until
-    /// `detachLedger`.
+    /// Counts the queued bytes of limited writes for the connection and its loop (a server's
+    /// streams; nil: none), until `detachLedger`.
     final var ledger: OutboundLedger?
+    /// The queued bytes `ledger` counts: limited writes' (see `appendMessage`). Bytes leaving
+    /// the queue leave this count first, so it reaches zero when the queue does.
+    final private(set) var ledgerBytes = 0
     @exclusivity(unchecked) final private var waiters: [CheckedContinuation<Void, any Error>] = []
     /// Once set, parking and later writes fail with it.
     @exclusivity(unchecked) final private(set) var failure: RPCError?
@@ -78,8 +81,9 @@ class StreamOutbound {
     final var isOverHighWater: Bool { queuedBytes > highWater }
 
     /// Queues one gRPC message with its 5-byte prefix. `counted`: a writer on another thread
-    /// already added it to `unsentBytes`.
-    final func appendMessage(_ message: [UInt8], counted: Bool = false) {
+    /// already added it to `unsentBytes`. `limited`: `ledger` counts it (a stream's writes that
+    /// its back-pressure bounds instead are not).
+    final func appendMessage(_ message: [UInt8], counted: Bool = false, limited: Bool = true) {
         precondition(message.count <= Int(UInt32.max), "a gRPC message is at most 4 GiB")
         if queuedBytes == 0, first == nil, head == chunks.count {
             first = message
@@ -90,7 +94,7 @@ class StreamOutbound {
             if !message.isEmpty { chunks.append(.bytes(message)) }
         }
         queuedBytes += GRPCFraming.prefixLength + message.count
-        ledger?.add(GRPCFraming.prefixLength + message.count)
+        if limited { charge(GRPCFraming.prefixLength + message.count) }
         queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
         if !counted { unsentBytes.add(GRPCFraming.prefixLength + message.count, ordering: .relaxed) }
     }
@@ -100,15 +104,30 @@ class StreamOutbound {
         guard !bytes.isEmpty else { return }
         chunks.append(.bytes(bytes))
         queuedBytes += bytes.count
-        ledger?.add(bytes.count)
+        charge(bytes.count)
         queuedHighWaterMark = max(queuedHighWaterMark, queuedBytes)
         unsentBytes.add(bytes.count, ordering: .relaxed)
+    }
+
+    private func charge(_ bytes: Int) {
+        guard let ledger else { return }
+        ledger.add(bytes)
+        ledgerBytes += bytes
+    }
+
+    /// `bytes` left the queue: they leave the ledger's count first.
+    private func discharge(_ bytes: Int) {
+        let leaving = min(bytes, ledgerBytes)
+        guard leaving > 0 else { return }
+        ledgerBytes -= leaving
+        ledger?.subtract(leaving)
     }
 
     /// Stops counting in `ledger` (the stream closed): what is still queued leaves its count.
     final func detachLedger() {
         guard let ledger else { return }
-        ledger.subtract(queuedBytes)
+        ledger.subtract(ledgerBytes)
+        ledgerBytes = 0
         self.ledger = nil
     }
 
@@ -120,7 +139,7 @@ class StreamOutbound {
     /// Drops what is queued (a stream ended abortively).
     final func clear() {
         unsentBytes.subtract(queuedBytes, ordering: .relaxed)
-        ledger?.subtract(queuedBytes)
+        discharge(queuedBytes)
         first = nil
         firstOffset = 0
         chunks.removeAll()
@@ -165,7 +184,7 @@ class StreamOutbound {
             }
         }
         queuedBytes -= written
-        if written > 0 { ledger?.subtract(written) }
+        if written > 0 { discharge(written) }
         handedOver &+= written
         if written > 0 { unsentBytes.subtract(written, ordering: .relaxed) }
         if head == chunks.count {

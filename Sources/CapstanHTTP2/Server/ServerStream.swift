@@ -24,6 +24,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     var accepting = false
     /// Response HEADERS were submitted.
     var responseStarted = false
+    /// A response message was queued before (see `writeMayPassLimits`).
+    private var wroteBefore = false
     /// The response end (status or rejection) was decided; later writes and finishes are ignored.
     var finished = false
     /// nghttp2 closed the stream.
@@ -117,15 +119,30 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         connection.scheduleFlush()
     }
 
+    /// Whether a write is outside the connection's and the loop's response limits (neither
+    /// checked against them nor counted in them): a stream's second and later writes, while
+    /// less than its high-water mark waits on it. Its writer waits at that mark (back-pressure),
+    /// so such a stream holds at most its mark and one write more, however many streams do the
+    /// same: a watch, which a burst of events gives one batch to each of ten thousand watchers
+    /// at once (the same bytes, shared by every watcher's queue). Each call's first write (a
+    /// unary answer, a List page, a watch's first message) is held to the limits, so a client
+    /// that keeps its windows shut cannot make the server hold more than they allow by opening
+    /// calls.
+    private var writeMayPassLimits: Bool {
+        wroteBefore && !outbound.isOverHighWater
+    }
+
     /// Queues one response message. Returns whether the writer must wait for the queue to drain.
     func enqueue(_ message: [UInt8]) throws(RPCError) -> Bool {
         assert(loop.inEventLoop)
         guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
-        if let refusal = connection.outboundRefusal(adding: GRPCFraming.prefixLength + message.count) {
+        if !writeMayPassLimits, let refusal = connection.outboundRefusal(adding: GRPCFraming.prefixLength + message.count) {
             throw refuseResponse(refusal)
         }
         if !responseStarted { try sendHeaders(Metadata()) }
-        outbound.appendMessage(message)
+        let limited = !writeMayPassLimits
+        wroteBefore = true
+        outbound.appendMessage(message, limited: limited)
         resumeProvider()
         return outbound.isOverHighWater
     }
@@ -135,10 +152,14 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     func enqueue(contentsOf messages: [[UInt8]]) throws(RPCError) -> Bool {
         assert(loop.inEventLoop)
         guard !finished, !closed, !connection.isClosed else { throw Self.endedError }
-        let bytes = messages.reduce(0) { $0 + GRPCFraming.prefixLength + $1.count }
-        if let refusal = connection.outboundRefusal(adding: bytes) { throw refuseResponse(refusal) }
+        let limited = !writeMayPassLimits
+        if limited {
+            let bytes = messages.reduce(0) { $0 + GRPCFraming.prefixLength + $1.count }
+            if let refusal = connection.outboundRefusal(adding: bytes) { throw refuseResponse(refusal) }
+        }
         if !responseStarted { try sendHeaders(Metadata()) }
-        for message in messages { outbound.appendMessage(message) }
+        wroteBefore = true
+        for message in messages { outbound.appendMessage(message, limited: limited) }
         resumeProvider()
         return outbound.isOverHighWater
     }
