@@ -34,21 +34,19 @@ final class Listener: IOHandler, @unchecked Sendable {
     /// accepting pauses, as when `accept` itself fails; the rest wait in the listen queue.
     static let descriptorReserve: Int32 = 32
 
-    /// The soft RLIMIT_NOFILE, for messages.
-    static let descriptorLimit: String = {
+    /// The soft RLIMIT_NOFILE when the listener started (nil: unlimited or unknown).
+    private let descriptorLimit: Int32? = {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return "unlimited" }
-        return "\(limit.rlim_cur)"
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+        return Int32(clamping: limit.rlim_cur)
     }()
 
     /// The lowest descriptor a connection may not keep (see `descriptorReserve`).
-    private let descriptorCeiling: Int32 = {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return Int32.max }
+    private var descriptorCeiling: Int32 {
+        guard let soft = descriptorLimit else { return Int32.max }
         // Under a very low limit, a quarter of it: connections still get the rest.
-        let soft = Int32(clamping: limit.rlim_cur)
         return soft - min(Listener.descriptorReserve, soft / 4)
-    }()
+    }
 
     init(fd: Int32, loop: EventLoop, transport: HTTP2ServerTransport) {
         self.fd = fd
@@ -86,7 +84,7 @@ final class Listener: IOHandler, @unchecked Sendable {
             if accepted.fd >= descriptorCeiling {
                 System.close(accepted.fd)
                 pauseAccepting(
-                    because: "the process is near its open-file limit (RLIMIT_NOFILE \(Self.descriptorLimit), "
+                    because: "the process is near its open-file limit (RLIMIT_NOFILE \(descriptorLimit.map(String.init) ?? "unlimited"), "
                         + "less descriptors kept for the store): raise it (ulimit -n), or close idle connections")
                 return
             }
