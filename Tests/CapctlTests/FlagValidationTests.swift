@@ -28,4 +28,11 @@ import Testing
         #expect(console.err.contains("\(flag) must be a number of seconds from 0.001 to 1000000"), "\(console.err)")
         #expect(!console.err.contains("UNAVAILABLE"), "refused before connecting: \(console.err)")
     }
+
+    /// `resize web -3` said a count was missing (the parser took `-3` for an option).
+    @Test(.timeLimit(.minutes(1)), arguments: [["resize", "web", "-3"], ["resize", "-3", "web"], ["resize", "web", "-3", "--no-wait"]])
+    func negativeResizeCount(arguments: [String]) async {
+        let console = await Self.run(arguments)
+        #expect(console.err.contains("the replica count must be 0 or more, not -3"), "\(console.err)")
+    }
 }

@@ -24,6 +24,10 @@ public struct Capctl: AsyncParsableCommand {
             do {
                 command = try parseAsRoot(LeadingGlobalOptions.reordered(arguments, root: Capctl.self))
             } catch {
+                if let count = negativeResizeCount(arguments) {
+                    // The parser reads `-3` as an unknown option and reports a missing count.
+                    return report(CapctlError.usage("the replica count must be 0 or more, not \(count)"), console: console)
+                }
                 return report(error, console: console)
             }
             do {
@@ -38,6 +42,12 @@ public struct Capctl: AsyncParsableCommand {
                 return report(error, console: console)
             }
         }
+    }
+
+    /// The negative number given as `resize`'s count (`resize web -3`), if any.
+    private static func negativeResizeCount(_ arguments: [String]) -> String? {
+        guard let resize = arguments.firstIndex(of: ResizeCommand._commandName) else { return nil }
+        return arguments[(resize + 1)...].first { $0.count > 1 && $0.first == "-" && Int($0.dropFirst()) != nil }
     }
 
     /// Prints `error` and returns its exit code.
