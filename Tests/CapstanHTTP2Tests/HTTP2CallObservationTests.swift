@@ -77,6 +77,42 @@ struct HTTP2CallObservationTests {
         }
     }
 
+    /// A gRPC client whose deadline passes cancels the stream (RST_STREAM CANCEL) a transit time
+    /// before the server's own timer would fire; that cancel is the client's DEADLINE_EXCEEDED,
+    /// and metrics and logs say so. A cancel well before the deadline stays CANCELLED.
+    @Test("a stream reset at the call's deadline is observed as DEADLINE_EXCEEDED, one well before it as CANCELLED",
+          arguments: [(timeout: "1S", resetAfter: 960, code: RPCCode.deadlineExceeded),
+                      (timeout: "30S", resetAfter: 0, code: RPCCode.cancelled)])
+    func resetAtTheDeadline(timeout: String, resetAfter milliseconds: Int, code: RPCCode) async throws {
+        let recorder = FinishedCallRecorder()
+        let metrics = RPCMetrics()
+        try await withHTTP2Server(observers: [recorder, metrics.observer], routes: Self.routes) { harness in
+            let port = harness.server.localPort
+            try await runBlocking {
+                let raw = try RawHTTP2Client(port: port)
+                defer { raw.close() }
+                try raw.startSession()
+                let id = try raw.request(
+                    path: Self.watchPath, extraHeaders: [("grpc-timeout", timeout)], body: grpcPrefix(length: 1) + Array("w".utf8))
+                try raw.run { $0.responses[id]?.data.isEmpty == false }
+                guard raw.responses[id]?.data.isEmpty == false else { throw RawError("no first watch message") }
+                // The server took the call before its first message came: its deadline is at most
+                // the timeout from now, so the reset comes at most 40 ms before it.
+                let answered = ContinuousClock.now
+                let wait = Duration.milliseconds(milliseconds) - answered.duration(to: .now)
+                if wait > .zero { usleep(UInt32(wait.components.seconds * 1_000_000 + wait.components.attoseconds / 1_000_000_000_000)) }
+                try raw.reset(streamID: id)
+                for _ in 0..<1_000 where metrics.methodMetrics().first(where: { $0.method == "Watch" })?.inFlight != 0 {
+                    usleep(10_000)
+                }
+            }
+            let call = try #require(await recorder.calls(count: 1).first)
+            #expect(call.status.code == code, "\(call.status) after \(call.latency)")
+            let watch = metrics.methodMetrics().first { $0.method == "Watch" }
+            #expect(watch?.codes.map(\.code) == [code.description])
+        }
+    }
+
     /// A request the transport rejects, to the immediate method (held until the client
     /// half-closes, so no handler runs) or to a plain unary one.
     enum Rejected: String, CaseIterable, Sendable, CustomTestStringConvertible {

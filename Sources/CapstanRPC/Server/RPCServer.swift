@@ -129,7 +129,7 @@ public struct RPCServer: Sendable {
         case .fixed(let error, let observed)?:
             answerUnrouted(stream, error, observedAs: observed)
         case .method(let served)?:
-            let call = ServerCall(writer: stream.writer)
+            let call = ServerCall(writer: stream.writer, deadline: stream.callDeadline)
             let context = ServerContext(
                 method: served.descriptor,
                 metadata: stream.metadata,

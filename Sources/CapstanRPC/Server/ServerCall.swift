@@ -13,13 +13,16 @@ final class ServerCall: Sendable {
     }
 
     private let writer: any ServerStreamWriter
+    /// The call's deadline, if the client set one.
+    private let deadline: CallDeadline?
     private let state = Mutex(State())
     private let cancelled = Atomic<Bool>(false)
     private let received = Atomic<Int>(0)
     private let sent = Atomic<Int>(0)
 
-    init(writer: any ServerStreamWriter) {
+    init(writer: any ServerStreamWriter, deadline: CallDeadline? = nil) {
         self.writer = writer
+        self.deadline = deadline
     }
 
     var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
@@ -51,6 +54,14 @@ final class ServerCall: Sendable {
 
     /// How a call the peer cancelled ends when its handler returns normally.
     static let cancelledByPeer = RPCError(code: .cancelled, message: "the client cancelled the call")
+
+    /// How a call ends that the peer cancelled at its deadline (see `peerCancelled`).
+    static let peerDeadlinePassed = RPCError(code: .deadlineExceeded, message: "the client's deadline passed")
+
+    /// How close to the call's deadline a cancel from the peer counts as the deadline passing.
+    /// The client's timer runs from before its request was sent and the server's from when it
+    /// arrived, so the client's fires first and cancels the stream, a transit time early.
+    static let deadlineCancelSlack = Duration.milliseconds(50)
 
     func addResponseHeaders(_ headers: Metadata) throws(RPCError) {
         try state.withLock { (state) throws(RPCError) in
@@ -188,11 +199,20 @@ final class ServerCall: Sendable {
 extension ServerCall: ServerCallTarget {
     /// Records `CANCELLED` unless the call already ended (a status the server sent first stays):
     /// the handler's later failure (a write to the gone stream fails `UNAVAILABLE`) is no status
-    /// the client got. Nothing is written: the stream is gone.
+    /// the client got. Nothing is written: the stream is gone. A cancel that comes within
+    /// `deadlineCancelSlack` of the call's deadline, or after it, is the client's deadline
+    /// passing (a gRPC client cancels the stream then) and is recorded as `DEADLINE_EXCEEDED`,
+    /// the status that client reports.
     func peerCancelled() {
         markCancelled()
+        let status: RPCStatus
+        if let deadline, deadline.instant.duration(to: .now) >= .zero - Self.deadlineCancelSlack {
+            status = Self.peerDeadlinePassed.status
+        } else {
+            status = Self.cancelledByPeer.status
+        }
         state.withLock { state in
-            if state.endedWith == nil { state.endedWith = Self.cancelledByPeer.status }
+            if state.endedWith == nil { state.endedWith = status }
         }
     }
 
