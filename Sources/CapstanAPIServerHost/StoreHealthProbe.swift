@@ -89,8 +89,12 @@ struct StoreHealthProbe: Sendable {
     /// Why the watch caches are not following the store, if they failed within the last few
     /// retries (a store that takes writes but whose changes the caches cannot read, such as
     /// SQLite history pages that fail to read, leaves reads stale or failing).
+    /// A failure from before the server turned ready does not count: the caches have listed
+    /// the store since (it would turn a server that just became SERVING NOT_SERVING for a moment).
     private func recentFeedFailure() -> String? {
-        guard let failure = feedFailure(), failure.at.duration(to: .now) < max(interval * 3, .seconds(5)) else { return nil }
+        guard let failure = feedFailure(), failure.at.duration(to: .now) < max(interval * 3, .seconds(5)),
+            let readySince = readiness.readySince, failure.at > readySince
+        else { return nil }
         return "the watch caches cannot follow the store: \(failure.reason)"
     }
 
@@ -141,13 +145,17 @@ struct StoreHealthProbe: Sendable {
 /// Whether the server is ready, with the status changes that depend on it made under its lock:
 /// `markReady` (SERVING, once) and the probe's later changes cannot interleave.
 private final class ReadyGate: Sendable {
-    private let ready = Mutex(false)
+    /// When the gate was set, once it was.
+    private let ready = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// When the server turned ready, or nil while it is not.
+    var readySince: ContinuousClock.Instant? { ready.withLock { $0 } }
 
     /// Sets the gate and runs `body` the first time; does nothing after.
     func markReady(_ body: () -> Void) {
         ready.withLock { ready in
-            guard !ready else { return }
-            ready = true
+            guard ready == nil else { return }
+            ready = .now
             body()
         }
     }
@@ -155,7 +163,7 @@ private final class ReadyGate: Sendable {
     /// Runs `body` if the gate is set; returns whether it ran.
     func ifReady(_ body: () -> Void) -> Bool {
         ready.withLock { ready in
-            guard ready else { return false }
+            guard ready != nil else { return false }
             body()
             return true
         }

@@ -134,6 +134,50 @@ struct StoreFaultTests {
         }
     }
 
+    /// A server whose store could not be listed at first turned SERVING once its caches listed
+    /// it, then NOT_SERVING at the next probe for about a second (the feed's failure from before
+    /// the listing still counted), then SERVING again: a false outage for load balancers.
+    @Test("a server that turns ready after failing to list its store stays SERVING", .timeLimit(.minutes(1)))
+    func readyAfterFailedListings() async throws {
+        try await withTemporaryDirectory { directory in
+            let sqlite = try await SQLiteStore.open(directory: directory)
+            let store = FaultyStore(sqlite, failsWatches: false)
+            // Something to list (an empty store is not listed).
+            _ = try await store.create("/registry/pods/default/p", value: [])
+            store.failsLists.store(true, ordering: .relaxed)
+            let options = testOptions {
+                $0.storeProbeInterval = .milliseconds(100)
+                $0.storeProbeTimeout = .seconds(1)
+                // The caches list the store at its head (with history they would replay a young
+                // store's every change from revision 0, without a listing).
+                $0.historyRevisions = 0
+            }
+            let host = try await APIServerHost.start(
+                store: store, closeStore: { await sqlite.close() }, options: options, waitUntilReady: false)
+            let clients = try HTTP2Clients(address: host.address)
+            do {
+                let health = Grpc_Health_V1_Health.Client(clients.api.rpc)
+                let request = Grpc_Health_V1_HealthCheckRequest()
+                #expect(await eventually { store.listFailures.load(ordering: .relaxed) >= 3 })
+                #expect(try await health.check(request).status == .notServing)
+                store.failsLists.store(false, ordering: .relaxed)
+                #expect(await eventually(timeout: .seconds(20)) { (try? await health.check(request).status) == .serving })
+                // Probes every 100 ms; the failure would have counted for up to a second more.
+                var statuses: [Grpc_Health_V1_HealthCheckResponse.ServingStatus] = []
+                for _ in 0..<100 {
+                    statuses.append(try await health.check(request).status)
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(statuses.allSatisfy { $0 == .serving }, "\(statuses)")
+            } catch {
+                Issue.record("\(error)")
+            }
+            store.failsLists.store(false, ordering: .relaxed)
+            await clients.close()
+            await host.stop()
+        }
+    }
+
     @Test("store calls that hang past the probe's timeout are not followed by more than one other until they return", .timeLimit(.minutes(1)))
     func hungProbesDoNotPileUp() async throws {
         try await withTemporaryDirectory { directory in
