@@ -66,6 +66,41 @@ struct HTTP2ShutdownTests {
         await group.shutdown()
     }
 
+    /// Writes one message, then sleeps (its sleep ends in CancellationError when cut off).
+    static let held = MethodDescriptor<Text, Text>(service: "capstan.test.Shutdown", method: "Held", kind: .serverStreaming)
+
+    /// A call the server cuts off when it stops (its grace period ran out) was observed as
+    /// CANCELLED, the handler's cancellation, as if the client had left; the client got
+    /// UNAVAILABLE, and metrics and logs now say so.
+    @Test("a call cut off when the server stops is observed as UNAVAILABLE, not CANCELLED")
+    func cutOffCallsAreUnavailable() async throws {
+        let recorder = FinishedCallRecorder()
+        let group = try EventLoopGroup(threads: 2)
+        let transport = try HTTP2ServerTransport(port: 0, group: group)
+        var router = RPCRouter()
+        Echo.register(in: &router)
+        router.serverStreaming(Self.held) { _, responses, _ in
+            try await responses.write(Text("0"))
+            try await Task.sleep(for: .seconds(50))
+        }
+        let server = RPCServer(router: router, observers: [recorder])
+        let serving = Task { try await server.serve(on: transport) }
+        let clientTransport = try HTTP2ClientTransport(targets: ["127.0.0.1:\(transport.localPort)"], group: group)
+        let call = try await RPCClient(transport: clientTransport).serverStreaming(Self.held, "go")
+        var iterator = call.makeAsyncIterator()
+        #expect(try await iterator.next()?.value == "0")
+        transport.beginGracefulShutdown()
+        // The grace period ends: the serving task is cancelled and the server closes the connection.
+        serving.cancel()
+        _ = try? await serving.value
+        let error = await rpcError { while try await iterator.next() != nil {} }
+        #expect(error?.code == .unavailable, "\(String(describing: error))")
+        let observed = try #require(await recorder.calls(count: 1).first)
+        #expect(observed.status.code == .unavailable, "\(observed.status)")
+        await clientTransport.close()
+        await group.shutdown()
+    }
+
     @Test("shutdown with no connections returns at once; shutdown before listen too")
     func idleShutdown() async throws {
         let group = try EventLoopGroup(threads: 1)

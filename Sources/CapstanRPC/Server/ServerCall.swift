@@ -55,6 +55,9 @@ final class ServerCall: Sendable {
     /// How a call the peer cancelled ends when its handler returns normally.
     static let cancelledByPeer = RPCError(code: .cancelled, message: "the client cancelled the call")
 
+    /// How a call ends that the server's shutdown cut off (see `connectionShutDown`).
+    static let serverShutDown = RPCError(code: .unavailable, message: "the server shut down before the call completed")
+
     /// How a call ends that the peer cancelled at its deadline (see `peerCancelled`).
     static let peerDeadlinePassed = RPCError(code: .deadlineExceeded, message: "the client's deadline passed")
 
@@ -216,8 +219,14 @@ extension ServerCall: ServerCallTarget {
         }
     }
 
+    /// Records `UNAVAILABLE` unless the call already ended: the server closed the connection
+    /// (its shutdown grace period ran out), and that is what the client got, not a cancel of its
+    /// own (the handler then sees its task cancelled).
     func connectionShutDown() {
         markCancelled()
+        state.withLock { state in
+            if state.endedWith == nil { state.endedWith = Self.serverShutDown.status }
+        }
     }
 
     /// Records `status` unless the call already ended; nothing is written (the transport sent it).

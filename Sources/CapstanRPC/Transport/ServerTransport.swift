@@ -152,8 +152,8 @@ package protocol ServerCallTarget: AnyObject, Sendable {
     /// cancels the task serving the stream right after.
     func peerCancelled()
     /// The server's side closed the connection (it is shutting down): the call is cancelled and
-    /// ends with what its handler makes of that (a write fails `UNAVAILABLE`); the transport
-    /// cancels the task serving the stream right after.
+    /// ends `UNAVAILABLE` unless it ended before; the transport cancels the task serving the
+    /// stream right after.
     func connectionShutDown()
     /// The transport answered the call itself with `status` (a corrupt or oversized request): the
     /// call ends with it, as the client got it; the transport cancels the task serving the
