@@ -81,6 +81,11 @@ struct GRPCRequestHeadersTests {
         ("grpc-timeout", "-1S", .internal, nil),
         ("trace-bin", "not base64!", .internal, nil),
         ("trace-bin", "A", .internal, nil),
+        // Messages are protobuf: another format is refused, not misread as protobuf.
+        ("content-type", "application/grpc+json", .unimplemented, nil),
+        ("content-type", "Application/GRPC+JSON;charset=utf-8", .unimplemented, nil),
+        ("content-type", "application/grpc+protobuf", .unimplemented, nil),
+        ("content-type", "application/grpc+", .unimplemented, nil),
     ])
     func rejectsUnservableGRPCRequestsWithAStatus(
         name: String, value: String, code: RPCCode, acceptEncoding: String?
@@ -104,7 +109,8 @@ struct GRPCRequestHeadersTests {
     @Test(arguments: [
         ("content-type", "application/grpc" as String?),
         ("content-type", "application/grpc;charset=utf-8"),
-        ("content-type", "Application/GRPC+json"),
+        ("content-type", "Application/GRPC+PROTO"),
+        ("content-type", "application/grpc+proto;charset=utf-8"),
         ("grpc-encoding", "identity"),
         ("te", nil),
         (":authority", nil),

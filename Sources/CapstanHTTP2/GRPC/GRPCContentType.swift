@@ -21,4 +21,15 @@ enum GRPCContentType {
         guard let next = text.next() else { return true }
         return next == UInt8(ascii: "+") || next == UInt8(ascii: ";")
     }
+
+    /// Whether a gRPC `contentType` names a message format other than protobuf
+    /// (`application/grpc+json`); `application/grpc`, `+proto` and parameters alone do not.
+    static func namesOtherFormat(_ contentType: some Collection<UInt8>) -> Bool {
+        let rest = contentType.dropFirst(value.utf8.count)
+        guard rest.first == UInt8(ascii: "+") else { return false }
+        let subtype = rest.dropFirst().prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: " ") }
+        let proto = "proto".utf8
+        return subtype.count != proto.count
+            || !zip(subtype, proto).allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0) == $1 }
+    }
 }

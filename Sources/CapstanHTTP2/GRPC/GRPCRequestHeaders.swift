@@ -95,6 +95,8 @@ struct GRPCRequestHeaderParser {
     private(set) var path: String?
     private var authority: String?
     private var contentType = Checked.absent
+    /// A gRPC content-type naming a message format other than protobuf (`application/grpc+json`).
+    private var otherFormat: String?
     private var encoding = Checked.absent
     private var timeout = Timeout.absent
     private var userAgent: String?
@@ -129,7 +131,10 @@ struct GRPCRequestHeaderParser {
         case .authority:
             if keepsAuthorityAndUserAgent, authority == nil { authority = value.string }
         case .contentType:
-            if case .absent = contentType { contentType = GRPCContentType.isGRPC(value) ? .valid : .invalid(value.string) }
+            if case .absent = contentType {
+                contentType = GRPCContentType.isGRPC(value) ? .valid : .invalid(value.string)
+                if case .valid = contentType, GRPCContentType.namesOtherFormat(value) { otherFormat = value.string }
+            }
         case .encoding:
             if case .absent = encoding { encoding = Self.isIdentity(value) ? .valid : .invalid(value.string) }
         case .timeout:
@@ -155,6 +160,7 @@ struct GRPCRequestHeaderParser {
         path = nil
         authority = nil
         contentType = .absent
+        otherFormat = nil
         encoding = .absent
         timeout = .absent
         userAgent = nil
@@ -176,6 +182,7 @@ struct GRPCRequestHeaderParser {
     mutating func finish() -> Result<GRPCRequestHead, GRPCRequestRejection> {
         let (method, contentType, encoding, timeout) = (method, contentType, encoding, timeout)
         let (path, authority, userAgent, metadataError) = (path.take(), authority.take(), userAgent.take(), metadataError.take())
+        let otherFormat = otherFormat
         var metadata = Metadata()
         swap(&metadata, &self.metadata)
         reset()
@@ -193,6 +200,11 @@ struct GRPCRequestHeaderParser {
         case .valid: break
         case .absent: return .failure(.http(status: 415, message: "content-type missing is not application/grpc"))
         case .invalid(let text): return .failure(.http(status: 415, message: "content-type '\(text)' is not application/grpc"))
+        }
+        if let otherFormat {
+            rejectedPath = path
+            let message = "content-type '\(otherFormat)' is not supported: messages are protobuf (application/grpc or application/grpc+proto)"
+            return .failure(.grpc(RPCStatus(code: .unimplemented, message: message), acceptEncoding: nil))
         }
         let identity = GRPCRequestHeaders.identity
         if case .invalid(let encoding) = encoding {
