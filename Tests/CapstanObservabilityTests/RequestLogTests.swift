@@ -101,6 +101,10 @@ struct RequestLogTests {
         #expect(string(summary, "rpc.dropped") == "7")
         #expect(string(summary, "rpc.dropped_by_code") == "UNAVAILABLE=4,INTERNAL=3")
         #expect(string(summary, "rpc.log_limit_per_second") == "5")
+        // Numbers, as JSON lines write them (they were JSON strings).
+        #expect(["rpc.dropped", "rpc.log_limit_per_second"].allSatisfy {
+            if case .stringConvertible(let value)? = summary.metadata[$0] { value is LogNumber } else { false }
+        })
         // The summary came a second after the first drop: a new window writes again.
         finish(.unavailable)
         #expect(records.all.filter { $0.message == "rpc" }.count == 6)

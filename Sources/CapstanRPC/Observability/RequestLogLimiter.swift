@@ -73,9 +73,9 @@ public final class RequestLogLimiter: Sendable {
             .map { "\($0.key.description)=\($0.value)" }.joined(separator: ",")
         let level: Logger.Level = dropped.keys.contains { RequestLogInterceptor.level(for: $0) == .error } ? .error : .warning
         logger.log(level: level, "rpc log lines dropped", metadata: [
-            "rpc.dropped": .stringConvertible(dropped.values.reduce(0, +)),
+            "rpc.dropped": .stringConvertible(LogNumber(dropped.values.reduce(0, +))),
             "rpc.dropped_by_code": .string(byCode),
-            "rpc.log_limit_per_second": .stringConvertible(linesPerSecond),
+            "rpc.log_limit_per_second": .stringConvertible(LogNumber(linesPerSecond)),
         ])
     }
 }
