@@ -17,7 +17,9 @@ final class APIConnection: Sendable {
     /// Connects lazily to the first reachable of `targets`; `token` becomes `authorization: Bearer`.
     init(targets: [String], token: String?, timeout: Duration) async throws {
         var transport = ClientOptions.defaultTransport
-        transport.connectTimeout = min(timeout, .seconds(20))
+        // Each server gets its share of the deadline to connect (at most 5 s), so that one that
+        // accepts TCP but never answers (a frozen process) leaves time to fail over to the next.
+        transport.connectTimeout = min(timeout / max(targets.count, 1), .seconds(5))
         transport.userAgent = "capctl/\(CapctlVersion.current)"
         // A person is waiting: retry an unreachable server soon (a watch resumes after a restart).
         transport.backoff = HTTP2ClientTransport.Backoff(initial: .milliseconds(250), maximum: .seconds(2))

@@ -3,6 +3,7 @@ import CapstanAPI
 import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanRPC
+import CapstanTestSupport
 import Foundation
 import Testing
 
@@ -122,6 +123,18 @@ import Testing
             #expect(LeadingGlobalOptions.reordered(["--server", "a:1"], root: Capctl.self) == ["--server", "a:1"])
             #expect(LeadingGlobalOptions.reordered(["--server", "a:1", "get", "pods", "-w"], root: Capctl.self)
                 == ["get", "--server", "a:1", "pods", "-w"])
+        }
+    }
+
+    /// A first server that takes connections but never answers (a frozen process): capctl gave
+    /// it the whole deadline to connect and failed DEADLINE_EXCEEDED without trying the second.
+    @Test(.timeLimit(.minutes(1)))
+    func failsOverFromASilentServer() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let silent = try SilentPort()
+            // Within the default 10 s deadline.
+            let run = try await cluster.capctl(["get", "pods", "--server", "127.0.0.1:\(silent.port),\(cluster.address)"], server: false)
+            #expect(run.code == 0, "\(run)")
         }
     }
 
