@@ -83,6 +83,11 @@ final class TestCluster: Sendable {
 
     /// Typed clients on a connection of the test's own (to set what no capctl command sets).
     func withClient<T: Sendable>(_ body: @Sendable (RPCClient) async throws -> T) async throws -> T {
+        try await Self.withClient(address: address, body)
+    }
+
+    /// The same, to the server at `address`.
+    static func withClient<T: Sendable>(address: String, _ body: @Sendable (RPCClient) async throws -> T) async throws -> T {
         let group = try EventLoopGroup(threads: 1)
         let transport = try HTTP2ClientTransport(targets: [address], group: group)
         return try await withCleanup({

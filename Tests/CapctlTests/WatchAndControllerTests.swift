@@ -156,6 +156,48 @@ import Testing
         _ = try await second?.kill()
     }
 
+    /// `resize`'s wait failed at once when its server stopped ("watch: UNAVAILABLE: the API
+    /// server is shutting down"); it resumes as `get -w` does, and ends when the count is observed.
+    @Test(.timeLimit(.minutes(4)))
+    func resizeWaitResumesAcrossAServerCrash() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try await CapstanProcess.start(
+            [
+                "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:\(try restartablePort())",
+                "--metrics-listen", "off",
+            ],
+            logPath: directory + "/up-1.log")
+        let address = first.address
+        let environment = ["CAPSTAN_CONFIG": directory + "/none"]
+        let run = CapturedConsole(environment: environment)
+        #expect(await Capctl.run(arguments: ["run", "web", "--image", "i", "--replicas", "0", "--server", address], console: run.console) == 0)
+        let console = CapturedConsole(environment: environment)
+        let resize = Task {
+            await Capctl.run(arguments: ["resize", "web", "2", "--wait-timeout", "150", "--server", address], console: console.console)
+        }
+        var second: CapstanProcess?
+        do {
+            try await Self.waitFor("the first progress line") { console.out.contains("0/2 replicas") }
+            try await first.kill()
+            try await Self.waitFor("the wait to notice") { console.err.contains("watch interrupted") }
+            second = try await CapstanProcess.start(
+                ["up", "--data-dir", directory + "/data", "--listen", address, "--metrics-listen", "off"],
+                logPath: directory + "/up-2.log")
+            try await Self.setObserved(2, rc: "web", address: address)
+            let code = try await bounded("the resize to see the count", seconds: 120) { await resize.value }
+            #expect(code == 0, "\(console.err)")
+            #expect(console.out == "replicationcontroller/web: 0/2 replicas\nreplicationcontroller/web: 2/2 replicas\nreplicationcontroller/web resized to 2\n")
+        } catch {
+            Issue.record("resize printed:\n\(console.out)--- stderr\n\(console.err)")
+            resize.cancel()
+            _ = try? await first.kill()
+            _ = try? await second?.kill()
+            throw error
+        }
+        _ = try await second?.kill()
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func runCreatesAController() async throws {
         try await TestCluster.with { (cluster: TestCluster) async throws in
@@ -181,7 +223,12 @@ import Testing
     /// Writes `status.replicas` of an rc as the replication manager will (Update changes status
     /// for controllers: API server's ReplicationControllerStrategy).
     static func setObserved(_ count: Int32, rc name: String, cluster: TestCluster) async throws {
-        try await cluster.withClient { rpc in
+        try await setObserved(count, rc: name, address: cluster.address)
+    }
+
+    /// The same, on the server at `address`.
+    static func setObserved(_ count: Int32, rc name: String, address: String) async throws {
+        try await TestCluster.withClient(address: address) { rpc in
             let client = ReplicationControllers.Client(rpc)
             for _ in 0..<20 {
                 var request = GetRequest()

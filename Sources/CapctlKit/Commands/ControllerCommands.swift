@@ -133,13 +133,23 @@ private func waitForReplicas(
     let console = Console.current
     let name = rc.metadata.name
     var lastShown: Int32?
+    // Whether a progress line is open on the terminal (rewritten in place until finished).
+    var lineOpen = false
     func show(_ observed: Int32) {
         guard observed != lastShown else { return }
         lastShown = observed
         let text = "replicationcontroller/\(name): \(observed)/\(replicas) replicas"
-        if console.isTerminal { console.write("\r\u{1B}[K" + text) } else { console.line(text) }
+        if console.isTerminal {
+            console.write("\r\u{1B}[K" + text)
+            lineOpen = true
+        } else {
+            console.line(text)
+        }
     }
-    func finishLine() { if console.isTerminal && lastShown != nil { console.write("\n") } }
+    func finishLine() {
+        if lineOpen { console.write("\n") }
+        lineOpen = false
+    }
     show(rc.status.replicas)
     if rc.status.replicas == replicas {
         finishLine()
@@ -149,36 +159,50 @@ private func waitForReplicas(
     request.namespace = rc.metadata.namespace
     request.fieldSelector = "metadata.name=\(name)"
     request.resourceVersion = rc.metadata.resourceVersion
-    let events: WatchEvents<ReplicationController>
-    do {
-        events = try await connection.watch(ReplicationController.self, request)
-    } catch let error as RPCError {
-        throw CapctlError.server(error, context: "watch")
-    }
+    request.allowBookmarks = true  // bookmarks move the resume point on
     let deadline = ContinuousClock.now.advanced(by: timeout)
-    let timer = Task {
-        try? await Task.sleep(until: deadline, clock: .continuous)
-        events.cancel()
+    // A watch the server ends, or one that fails because the server stopped, died or restarts,
+    // resumes from the last revision seen until the wait's deadline, as `get -w` does.
+    func resumable(_ error: RPCError) -> Bool {
+        error.code == .unavailable || error.code == .resourceExhausted
     }
-    defer { timer.cancel() }
-    do {
-        for try await (type, object) in events {
-            if type == .deleted {
-                finishLine()
-                throw CapctlError.other("replicationcontroller/\(name) was deleted while waiting")
-            }
-            guard type == .added || type == .modified else { continue }
-            show(object.status.replicas)
-            if object.status.replicas == replicas {
+    var interrupted = false
+    while ContinuousClock.now < deadline {
+        do {
+            let events = try await connection.watch(ReplicationController.self, request)
+            let timer = Task {
+                try? await Task.sleep(until: deadline, clock: .continuous)
                 events.cancel()
+            }
+            defer { timer.cancel() }
+            for try await (type, object) in events {
+                request.resourceVersion = max(request.resourceVersion, object.metadata.resourceVersion)
+                if type == .deleted {
+                    finishLine()
+                    throw CapctlError.other("replicationcontroller/\(name) was deleted while waiting")
+                }
+                guard type == .added || type == .modified else { continue }
+                show(object.status.replicas)
+                if object.status.replicas == replicas {
+                    events.cancel()
+                    finishLine()
+                    return
+                }
+            }
+        } catch let error as RPCError {
+            guard ContinuousClock.now < deadline else { break }
+            guard resumable(error) else {
                 finishLine()
-                return
+                throw CapctlError.server(error, context: "watch")
+            }
+            if !interrupted {
+                finishLine()
+                console.error("watch interrupted (\(error.status)); resuming from revision \(request.resourceVersion)")
+                interrupted = true
             }
         }
-    } catch let error as RPCError {
-        finishLine()
-        if ContinuousClock.now < deadline { throw CapctlError.server(error, context: "watch") }
-        throw timedOut()
+        guard ContinuousClock.now < deadline else { break }
+        try await Task.sleep(for: .milliseconds(500))
     }
     finishLine()
     throw timedOut()
