@@ -1,4 +1,5 @@
 import CapstanAPI
+import CapstanHTTP2
 public import CapstanRPC
 import CapstanWire
 
@@ -43,7 +44,11 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
         }
         // Our own client's words for a server it cannot reach: not a server's answer that its
         // store (whose client says the same of etcd) is unreachable.
-        if error.code == .unavailable && error.message.hasPrefix("no target is reachable") {
+        // …or a deadline that passed before the call reached any server.
+        let unreachable =
+            (error.code == .unavailable && error.message.hasPrefix("no target is reachable"))
+            || (error.code == .deadlineExceeded && error.trailers.first(HTTP2ClientTransport.unprocessedKey) != nil)
+        if unreachable {
             text += "\n  is the API server running? Start one with `make run` or `capstan up`;"
                 + " point capctl at it with --server HOST:PORT or `capctl config set servers HOST:PORT`"
         }

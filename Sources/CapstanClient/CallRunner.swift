@@ -89,7 +89,8 @@ struct CallRunner: Sendable {
             attempts += 1
             let remaining = deadline.map { ContinuousClock.now.duration(to: $0) }
             if let remaining, remaining <= .zero {
-                throw RPCError(code: .deadlineExceeded, message: "the deadline passed before \(path) could be sent")
+                throw HTTP2ClientTransport.markedUnprocessed(
+                    RPCError(code: .deadlineExceeded, message: "the deadline passed before \(path) could be sent"))
             }
             let sent = idempotency == .idempotent ? session.revision : 0
             do {
@@ -105,9 +106,12 @@ struct CallRunner: Sendable {
                 guard Self.isRetryable(error, idempotency), attempts < options.retry.maxAttempts else { throw error }
                 let pause = options.retry.pause(after: attempts)
                 if let deadline, ContinuousClock.now.advanced(by: pause) >= deadline {
-                    throw RPCError(
+                    let expired = RPCError(
                         code: .deadlineExceeded,
                         message: "the deadline passed while retrying \(path) (\(attempts) attempts); last error: \(error)")
+                    // A write is retried only after attempts that never reached a server: say so.
+                    let unprocessed = error.trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
+                    throw unprocessed ? HTTP2ClientTransport.markedUnprocessed(expired) : expired
                 }
                 try await Task.sleep(for: pause)
             }

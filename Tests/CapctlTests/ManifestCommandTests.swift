@@ -1,4 +1,7 @@
-import CapctlKit
+@testable import CapctlKit
+import CapstanHTTP2
+import CapstanRPC
+import CapstanTestSupport
 import Foundation
 import Testing
 
@@ -171,5 +174,34 @@ import Testing
                 """
             #expect(try await cluster.ok(["create", "-f", "-"], stdin: array) == "endpoints/s created\nendpoints/t created\n")
         }
+    }
+
+    /// Against a server that cannot be reached, each object of a manifest waited its own retries
+    /// and deadline for the same error (3,000 objects: hours). The first such failure now stops
+    /// the rest; the write it reports provably never reached a server, so no "may have taken
+    /// effect" hint.
+    @Test(.timeLimit(.minutes(1)), arguments: ["create", "update", "delete"])
+    func unreachableServerStopsTheManifest(verb: String) async throws {
+        let refused = try RefusedPort()
+        let pods = (1...3).map { "---\nkind: Pod\nmetadata: {name: p\($0)}\nspec: {containers: [{name: c, image: i}]}\n" }.joined()
+        let console = CapturedConsole(environment: ["CAPSTAN_CONFIG": "/nonexistent/capctl-config"], stdin: pods)
+        let code = await Capctl.run(
+            arguments: [verb, "-f", "-", "--server", "127.0.0.1:\(refused.port)", "--timeout", "1"], console: console.console)
+        #expect(code == 1)
+        let errors = console.err.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errors.count == 2, "\(console.err)")
+        #expect(console.err.contains("error: stopped: 2 more objects not sent"), "\(console.err)")
+        #expect(console.err.contains("is the API server running?"), "\(console.err)")
+        #expect(!console.err.contains("may have taken effect"), "\(console.err)")
+    }
+
+    /// A write that failed after its request may have reached the server says so.
+    @Test func uncertainWritesSaySo() throws {
+        let lost = RPCError(code: .unavailable, message: "the peer closed the connection")
+        #expect(BatchWrite.describe(lost).hasSuffix("the write may have taken effect: check with capctl get before repeating it"))
+        var unsent = RPCError(code: .unavailable, message: "no target is reachable")
+        try unsent.trailers.add(HTTP2ClientTransport.unprocessedKey, "1")
+        #expect(!BatchWrite.describe(unsent).contains("may have taken effect"))
+        #expect(!BatchWrite.describe(RPCError(code: .alreadyExists, message: "pod default/p exists")).contains("may have"))
     }
 }

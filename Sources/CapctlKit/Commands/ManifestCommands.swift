@@ -1,5 +1,6 @@
 import ArgumentParser
 import CapstanAPI
+import CapstanHTTP2
 import CapstanRPC
 
 /// What create and update do with each object of a manifest.
@@ -24,16 +25,43 @@ func applyManifests(files: [String], verb: ManifestVerb, global: GlobalOptions, 
     }
     try await global.withConnection { connection, _ in
         var failures = 0
-        for (item, object) in prepared {
+        for (index, (item, object)) in prepared.enumerated() {
             do {
                 let stored = try await send(object, verb: verb, connection: connection)
                 console.line("\(item.kind.singular)/\(stored) \(verb.pastTense)")
             } catch let error as RPCError {
-                console.error(console.colored("error: ", .red) + "\(item.origin): " + CapctlError.describe(error))
+                console.error(console.colored("error: ", .red) + "\(item.origin): " + BatchWrite.describe(error))
                 failures += 1
+                if BatchWrite.stops(at: error, remaining: prepared.count - index - 1, console: console) { break }
             }
         }
         if failures > 0 { throw CapctlError.failed(count: failures) }
+    }
+}
+
+/// How a command that writes one object after another (`create`, `update`, `delete`) treats a
+/// write that failed because the server could not be reached or did not answer in time.
+enum BatchWrite {
+    /// Whether the rest are not sent after `error` (saying so when there are any): every one of
+    /// them would wait its own retries and deadline for the same answer.
+    static func stops(at error: RPCError, remaining: Int, console: Console) -> Bool {
+        guard error.code == .unavailable || error.code == .deadlineExceeded else { return false }
+        if remaining > 0 {
+            let objects = remaining == 1 ? "1 more object" : "\(remaining) more objects"
+            console.error(console.colored("error: ", .red) + "stopped: \(objects) not sent")
+        }
+        return true
+    }
+
+    /// The error, and whether the write may have taken effect though it failed (the request
+    /// may have reached the server before the connection was lost or the deadline passed).
+    static func describe(_ error: RPCError) -> String {
+        let text = CapctlError.describe(error)
+        guard error.code == .unavailable || error.code == .deadlineExceeded,
+            error.trailers.first(HTTP2ClientTransport.unprocessedKey) == nil,
+            !error.message.contains("may still take effect")
+        else { return text }
+        return text + "\n  the write may have taken effect: check with capctl get before repeating it"
     }
 }
 
@@ -134,7 +162,8 @@ struct DeleteCommand: AsyncParsableCommand {
 
     func run() async throws {
         let console = Console.current
-        var targets: [(kind: Kind, namespace: String?, name: String)] = []
+        // `origin`: the manifest document that named the object, for messages.
+        var targets: [(kind: Kind, namespace: String?, name: String, origin: String?)] = []
         if !files.isEmpty {
             guard arguments.isEmpty, selector == nil else {
                 throw CapctlError.usage("-f cannot be combined with KIND, NAME or -l")
@@ -145,7 +174,7 @@ struct DeleteCommand: AsyncParsableCommand {
                 let meta = item.object.metadata
                 try settings.checkNamespace(of: meta, kind: item.kind, origin: item.origin)
                 guard !meta.name.isEmpty else { throw CapctlError.manifest("\(item.origin): metadata.name is needed to delete") }
-                targets.append((item.kind, meta.namespace.isEmpty ? nil : meta.namespace, meta.name))
+                targets.append((item.kind, meta.namespace.isEmpty ? nil : meta.namespace, meta.name, "\(item.origin)"))
             }
         } else {
             guard let first = arguments.first else {
@@ -161,23 +190,25 @@ struct DeleteCommand: AsyncParsableCommand {
                 }
                 let found = try await matching(kind.resource, selector: selector)
                 if found.isEmpty { console.error("no \(kind.plural) match \"\(selector)\"") }
-                targets = found.map { (kind, $0.namespace, $0.name) }
+                targets = found.map { (kind, $0.namespace, $0.name, nil) }
             } else {
                 guard !names.isEmpty else { throw CapctlError.usage("delete \(kind.plural): give NAMEs, -l SELECTOR or -f FILE") }
-                targets = names.map { (kind, nil, $0) }
+                targets = names.map { (kind, nil, $0, nil) }
             }
         }
         try await global.withConnection { connection, settings in
             var failures = 0
-            for target in targets {
+            for (index, target) in targets.enumerated() {
                 do {
                     try await delete(
                         target.kind.resource, connection: connection,
                         namespace: target.kind.isNamespaced ? (target.namespace ?? settings.namespace) : "", name: target.name)
                     console.line("\(target.kind.singular)/\(target.name) deleted")
                 } catch let error as RPCError {
-                    console.error(console.colored("error: ", .red) + CapctlError.describe(error))
+                    let what = target.origin.map { "\($0): " } ?? "\(target.kind.singular)/\(target.name): "
+                    console.error(console.colored("error: ", .red) + what + BatchWrite.describe(error))
                     failures += 1
+                    if BatchWrite.stops(at: error, remaining: targets.count - index - 1, console: console) { break }
                 }
             }
             if failures > 0 { throw CapctlError.failed(count: failures) }

@@ -20,13 +20,16 @@ public import CapstanRPC
 /// drained before its request HEADERS were sent (nghttp2 holds them back while the server's
 /// stream limit is reached), or the server refused the stream (REFUSED_STREAM, including the
 /// streams a graceful GOAWAY left unprocessed). Such a call may be retried even when it is not
-/// idempotent. The key is removed from trailers a server sends.
+/// idempotent. A call whose deadline passed before its stream opened (while its connection was
+/// still being made) fails with `DEADLINE_EXCEEDED` and carries the key too (it is not retried:
+/// its time is up). The key is
+/// removed from trailers a server sends.
 public final class HTTP2ClientTransport: ClientTransport {
     /// The trailer key (value `"1"`) of an error whose call never reached a server (see above).
     public static let unprocessedKey = "capstan-unprocessed"
 
     /// `error` with `unprocessedKey` in its trailers.
-    static func markedUnprocessed(_ error: RPCError) -> RPCError {
+    package static func markedUnprocessed(_ error: RPCError) -> RPCError {
         var error = error
         if error.trailers.first(unprocessedKey) == nil { try? error.trailers.add(unprocessedKey, "1") }
         return error
@@ -112,7 +115,8 @@ public final class HTTP2ClientTransport: ClientTransport {
         var failures: [Int: Int] = [:]
         while true {
             if let deadline, deadline <= .now {
-                throw RPCError(code: .deadlineExceeded, message: "the deadline passed before the call to \(path) started")
+                throw Self.markedUnprocessed(
+                    RPCError(code: .deadlineExceeded, message: "the deadline passed before the call to \(path) started"))
             }
             let connection: ClientConnection
             let target: Int

@@ -49,7 +49,9 @@ final class ReadinessLatch: Sendable {
                 case .parked:
                     if let deadline {
                         let timer = loop.scheduleTimer(at: deadline) { [self] in
-                            resume(id, throwing: RPCError(code: .deadlineExceeded, message: "the deadline passed while connecting"))
+                            // Nothing was sent: the request can be known not to have reached a server.
+                            resume(id, throwing: HTTP2ClientTransport.markedUnprocessed(
+                                RPCError(code: .deadlineExceeded, message: "the deadline passed while connecting")))
                         }
                         let stale = state.withLock { state -> Bool in
                             guard state.waiters[id] != nil else { return true }
