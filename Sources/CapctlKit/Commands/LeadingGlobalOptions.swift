@@ -8,6 +8,9 @@ enum LeadingGlobalOptions {
     /// Options with a value, by every spelling before the subcommand.
     static let withValue: Set<String> = ["--server", "--namespace", "-n", "--token", "--timeout", "--config"]
 
+    /// Options that end the leading ones (the root's own, and the terminator).
+    static let staysFirst: Set<String> = ["--help", "-h", "--version", "--"]
+
     /// `arguments` with the global options before the subcommand moved after its name (for
     /// nested commands, after the last name: `config set`). Unchanged when nothing leads, when a
     /// leading option is not one of them (`--help`, `--version`), or when no subcommand follows.
@@ -22,11 +25,18 @@ enum LeadingGlobalOptions {
             } else if withValue.contains(argument), index + 1 < arguments.count {
                 leading.append(contentsOf: arguments[index...index + 1])
                 index += 2
+            } else if argument.hasPrefix("-"), argument.count > 1, !Self.staysFirst.contains(argument) {
+                // Another option (`-A`, a typo): it moves too, so that the subcommand's parser
+                // takes it or names it, rather than the root's parser refusing `--server`.
+                leading.append(argument)
+                index += 1
             } else {
                 break
             }
         }
         guard !leading.isEmpty, index < arguments.count else { return arguments }
+        // `capctl --server X help get`: help needs no server.
+        if arguments[index] == "help" { return Array(arguments[index...]) }
         // The subcommand's names: as deep as the command tree goes.
         var command = root
         var end = index
