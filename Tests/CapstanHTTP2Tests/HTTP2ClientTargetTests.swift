@@ -13,7 +13,14 @@ struct HTTP2ClientTargetTests {
         #expect(try ClientTarget(parsing: "localhost:7443") == .name(host: "localhost", port: 7443))
         #expect(try ClientTarget(parsing: "api-1.cluster.example:443") == .name(host: "api-1.cluster.example", port: 443))
         #expect(try ClientTarget(parsing: "localhost:7443").description == "localhost:7443")
-        for bad in ["a_b:80", "a..b:80", "x.-y:80", "1.2.3.4.5:80", "host:99999", "host:", "\(String(repeating: "a", count: 64)):80"] {
+        // etcd's endpoint spelling.
+        #expect(try ClientTarget(parsing: "http://127.0.0.1:2379") == .address(SocketAddress(host: "127.0.0.1", port: 2379)))
+        #expect(try ClientTarget(parsing: "HTTP://localhost:2379/") == .name(host: "localhost", port: 2379))
+        for (bad, says) in [("https://127.0.0.1:2379", "no TLS"), ("http://127.0.0.1:2379/v3", "no path"), ("unix://x:1", "no TLS")] {
+            #expect(throws: HTTP2TransportError.self, "\(bad)") { try ClientTarget(parsing: bad) }
+            do { _ = try ClientTarget(parsing: bad) } catch { #expect("\(error)".contains(says), "\(error)") }
+        }
+        for bad in ["a_b:80", "a..b:80", "x.-y:80", "1.2.3.4.5:80", "host:99999", "host:", "\(String(repeating: "a", count: 64)):80", "http://"] {
             #expect(throws: HTTP2TransportError.self, "\(bad)") { try ClientTarget(parsing: bad) }
         }
     }

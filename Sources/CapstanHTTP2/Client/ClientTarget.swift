@@ -8,7 +8,23 @@ enum ClientTarget: Sendable, Hashable, CustomStringConvertible {
     case name(host: String, port: Int)
 
     /// Parses `host:port` / `[v6]:port`; a host that is not numeric must be a valid DNS name.
+    /// `http://host:port` (etcd's usual spelling of an endpoint) is taken as `host:port`; any
+    /// other scheme, or a path, is refused with what to write instead.
     init(parsing text: String) throws(HTTP2TransportError) {
+        if let colon = text.firstIndex(of: ":"), text[colon...].hasPrefix("://") {
+            let scheme = text[..<colon].lowercased()
+            var rest = text[text.index(colon, offsetBy: 3)...]
+            if rest.hasSuffix("/") { rest = rest.dropLast() }
+            guard scheme == "http" else {
+                throw HTTP2TransportError(
+                    .invalidAddress, "'\(text)': only plain HTTP/2 is spoken (no TLS yet): write HOST:PORT or http://HOST:PORT")
+            }
+            guard !rest.contains("/") else {
+                throw HTTP2TransportError(.invalidAddress, "'\(text)': a target has no path: write HOST:PORT or http://HOST:PORT")
+            }
+            self = try ClientTarget(parsing: String(rest))
+            return
+        }
         guard !text.hasPrefix("["), let colon = text.lastIndex(of: ":") else {
             self = .address(try SocketAddress(parsing: text))
             return
