@@ -13,6 +13,28 @@ struct ConfigFile: Codable, Sendable, Equatable {
     var namespace: String?
     var token: String?
 
+    init(servers: [String]? = nil, namespace: String? = nil, token: String? = nil) {
+        self.servers = servers
+        self.namespace = namespace
+        self.token = token
+    }
+
+    /// `servers` is a list, or one string of comma-separated addresses (as `config view` shows it).
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
+        token = try container.decodeIfPresent(String.self, forKey: .token)
+        if !container.contains(.servers) || (try? container.decodeNil(forKey: .servers)) == true {
+            servers = nil
+        } else if let list = try? container.decode([String].self, forKey: .servers) {
+            servers = list
+        } else if let text = try? container.decode(String.self, forKey: .servers) {
+            servers = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        } else {
+            throw CapctlError.config("servers: expected HOST:PORT, HOST:PORT,HOST:PORT or a list of them")
+        }
+    }
+
     /// Where the file is: `explicit`, else `$CAPSTAN_CONFIG`, else `$HOME/.capstan/config`.
     static func path(explicit: String?, environment: [String: String]) -> String {
         if let explicit { return explicit }
@@ -31,6 +53,9 @@ struct ConfigFile: Codable, Sendable, Equatable {
         do {
             try checkKeys(text, path: path)
             return try YAMLDecoder().decode(ConfigFile.self, from: text)
+        } catch DecodingError.dataCorrupted(let context) where context.underlyingError is CapctlError {
+            // Our own check in `init(from:)`, which the YAML decoder wraps.
+            throw .config("\(path): \((context.underlyingError as? CapctlError)?.description ?? "")")
         } catch let error as CapctlError {
             throw error
         } catch {

@@ -59,6 +59,25 @@ import Testing
         }
     }
 
+    /// `servers:` as `config view` prints it (one comma-separated string) was refused with a
+    /// decoder's type mismatch; a list works as before, and a wrong type says what to write.
+    @Test(.timeLimit(.minutes(1)))
+    func configServersAsOneString() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            try "servers: 127.0.0.1:1, \(cluster.address)\n".write(toFile: cluster.configPath, atomically: true, encoding: .utf8)
+            let listed = try await cluster.capctl(["get", "pods"], server: false)
+            #expect(listed.code == 0, "\(listed)")
+            #expect(try ConfigFile.load(from: cluster.configPath).servers == ["127.0.0.1:1", cluster.address])
+            try "servers:\n- \(cluster.address)\nnamespace: a\n".write(toFile: cluster.configPath, atomically: true, encoding: .utf8)
+            #expect(try ConfigFile.load(from: cluster.configPath) == ConfigFile(servers: [cluster.address], namespace: "a"))
+            try "namespace: a\n".write(toFile: cluster.configPath, atomically: true, encoding: .utf8)
+            #expect(try ConfigFile.load(from: cluster.configPath) == ConfigFile(namespace: "a"))
+            try "servers: {a: 1}\n".write(toFile: cluster.configPath, atomically: true, encoding: .utf8)
+            let bad = try await cluster.capctl(["get", "pods"], server: false)
+            #expect(bad.code == 1 && bad.err.contains("\(cluster.configPath): servers: expected HOST:PORT"), "\(bad)")
+        }
+    }
+
     /// Servers, namespace and token come from the config file when the command line does not say.
     @Test(.timeLimit(.minutes(2)))
     func configFileSuppliesServerNamespaceAndToken() async throws {
