@@ -3,6 +3,7 @@ public import CapstanAPIServer
 public import CapstanHTTP2
 public import CapstanRPC
 public import CapstanStore
+import Glibc
 import Logging
 import CapstanWire
 
@@ -14,12 +15,20 @@ public enum StoreAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses the `--store` syntax; the error says what was expected.
     public init(parsing text: String) throws(APIServerHostError) {
         if text.hasPrefix("sqlite:"), text.count > 7 {
-            self = .sqlite(String(text.dropFirst(7)))
+            self = .sqlite(Self.expandingTilde(String(text.dropFirst(7))))
         } else if text.hasPrefix("etcd:"), text.count > 5 {
             self = .etcd(text.dropFirst(5).split(separator: ",").map(String.init))
         } else {
             throw .invalidArgument("--store must be sqlite:DIRECTORY or etcd:HOST:PORT[,HOST:PORT…], got '\(text)'")
         }
+    }
+
+    /// `~` and `~/…` with the home directory (`$HOME`): a shell expands `~` only at the start of
+    /// a word, not after `sqlite:` or `--data-dir=`, where it would name a directory called `~`.
+    public static func expandingTilde(_ path: String) -> String {
+        guard path == "~" || path.hasPrefix("~/"), let home = getenv("HOME").map({ String(cString: $0) }), !home.isEmpty
+        else { return path }
+        return home + path.dropFirst()
     }
 
     public var description: String {

@@ -188,7 +188,7 @@ struct UpCommand: AsyncParsableCommand {
         let logger = try log.bootstrap()
         // The store creates the directory (0700) and its missing parents, as for `apiserver`.
         try await serveAPI(
-            listen: listen, store: .sqlite(dataDir), metricsListen: metrics, logger: logger,
+            listen: listen, store: .sqlite(StoreAddress.expandingTilde(dataDir)), metricsListen: metrics, logger: logger,
             requestLogLinesPerSecond: log.requestLogLinesPerSecond, interceptors: interceptors,
             gracePeriod: grace)
     }

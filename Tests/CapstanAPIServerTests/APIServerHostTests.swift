@@ -3,6 +3,7 @@ import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanRPC
 import CapstanStore
+import Foundation
 import Testing
 
 /// The API server host over HTTP/2: a graceful shutdown with watches open ends the watches with
@@ -11,6 +12,17 @@ import Testing
 /// new etcd serves reads before anything was written.
 @Suite("API server host")
 struct APIServerHostTests {
+    /// `--store sqlite:~/data` made a directory named `~` in the working directory: the shell
+    /// expands `~` only at the start of a word.
+    @Test func storeAddressExpandsTheHomeDirectory() throws {
+        let home = try #require(ProcessInfo.processInfo.environment["HOME"])
+        #expect(try StoreAddress(parsing: "sqlite:~/capdata") == .sqlite(home + "/capdata"))
+        #expect(try StoreAddress(parsing: "sqlite:~") == .sqlite(home))
+        #expect(try StoreAddress(parsing: "sqlite:~other/x") == .sqlite("~other/x"))
+        #expect(try StoreAddress(parsing: "sqlite:/data/~") == .sqlite("/data/~"))
+        #expect(try StoreAddress(parsing: "etcd:a:1,b:2") == .etcd(["a:1", "b:2"]))
+    }
+
     @Test("stop() ends open watches with UNAVAILABLE and returns", .timeLimit(.minutes(2)))
     func stopEndsWatches() async throws {
         try await withTemporaryDirectory { directory in

@@ -52,6 +52,17 @@ struct SQLiteStoreTests {
             await again.close()
             #expect(try mode(directory + "/new/sub/data") == 0o750)
         }
+        // The store's files are its owner's only (SQLite made store.db and its WAL 0644), also
+        // in an existing directory others may read.
+        try await withTemporaryDirectory { directory in
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
+            let store = try await SQLiteStore.open(directory: directory, options: Self.options())
+            _ = try await store.create("/kept", value: bytes("1"))
+            for file in ["store.db", "store.db-wal", "store.db-shm", "LOCK"] {
+                #expect(try permissionBits(of: directory + "/" + file) & 0o077 == 0, "\(file)")
+            }
+            await store.close()
+        }
         #expect(DirectoryLock.parentDirectory(of: "/a/b//") == "/a")
         #expect(DirectoryLock.parentDirectory(of: "/a") == "/")
         #expect(DirectoryLock.parentDirectory(of: "/") == nil)

@@ -36,6 +36,7 @@ public final class SQLiteStore: Store {
         let writer: LogWriter
         let hub: WatchHub
         do throws(StoreError) {
+            try DirectoryLock.createOwnerOnly(path)
             (writer, hub) = try await LogWriter.open(path: path, directory: directory, options: options)
         } catch {
             lock.unlock()

@@ -50,7 +50,7 @@ final class DirectoryLock: Sendable {
         self.path = path
         do {
             try Self.makeDirectory(directory)
-            descriptor = try systemCall("open(\(path))") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+            descriptor = try systemCall("open(\(path))") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
         } catch {
             throw StoreError.unavailable(reason: "cannot open the data directory \(directory): \(error)")
         }
@@ -79,6 +79,18 @@ final class DirectoryLock: Sendable {
     func unlock() {
         flock(descriptor, LOCK_UN)
         close(descriptor)
+    }
+
+    /// Creates the empty file `path` readable and writable by its owner only (0600), unless it
+    /// exists: a database file SQLite would create 0644, and its WAL and shared-memory files
+    /// take the database file's mode, so in a directory others can read the state stays private.
+    static func createOwnerOnly(_ path: String) throws(StoreError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            close(descriptor)
+        } else if errno != EEXIST {
+            throw StoreError.unavailable(reason: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Creates `directory` with mode 0700 (it holds the cluster's state: only its owner may read
