@@ -119,7 +119,9 @@ struct StoreHealthProbe: Sendable {
         let answer = FirstAnswer()
         let timer = Task {
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            answer.give("the store did not answer a probe within \(timeout)")
+            // A store call still retrying (etcd refusing connections) names why it retries.
+            let cause = store.recentRetriedFailure(within: max(timeout * 2, .seconds(5))).map { " (it retries: \($0))" } ?? ""
+            answer.give("the store did not answer a probe within \(timeout)\(cause)")
         }
         let state = CallState()
         let call = Task {

@@ -73,10 +73,16 @@ public protocol Store: Sendable {
     /// with other users, or other prefixes): then a watch of a prefix can sit below the head for
     /// as long as nothing under the prefix changes.
     var revisionIsShared: Bool { get }
+
+    /// The last failure a call retried past (such as a refused connection behind a read that is
+    /// still retrying), if one came within `window`: what a health probe that timed out names as
+    /// the likely cause.
+    func recentRetriedFailure(within window: Duration) -> String?
 }
 
 extension Store {
     public var revisionIsShared: Bool { false }
+    public func recentRetriedFailure(within window: Duration) -> String? { nil }
 }
 
 extension Store {

@@ -55,6 +55,7 @@ extension EtcdStore {
             }
             attempt += 1
             counters.retries.add(1, ordering: .relaxed)
+            retriedFailure.withLock { $0 = ("\(failure)", .now) }
             delay = attempt == 1 ? options.retryDelay : min(delay * 2, options.maxRetryDelay)
             notBefore = .now + delay
         }

@@ -39,6 +39,8 @@ public final class EtcdStore: Store {
     let knownCompaction = Atomic<Int64>(0)
     let counters = EtcdCounters()
     let deadlines = EtcdDeadlines()
+    /// The last failure a read retried past, and when (`recentRetriedFailure`).
+    let retriedFailure = Mutex<(reason: String, at: ContinuousClock.Instant)?>(nil)
 
     /// How often the store has recovered from failures so far.
     public var statistics: EtcdStoreStatistics { counters.snapshot }
@@ -127,6 +129,13 @@ public final class EtcdStore: Store {
     /// NOSPACE alarm makes etcd refuse every write while it answers reads, so the read alone would
     /// call such a cluster writable. Neither call is a raft entry; only when the status reports
     /// errors does the check read the alarms through raft, to name each alarm and its member.
+    public func recentRetriedFailure(within window: Duration) -> String? {
+        retriedFailure.withLock { failure in
+            guard let failure, failure.at.duration(to: .now) <= window else { return nil }
+            return failure.reason
+        }
+    }
+
     public func checkWritable() async throws(StoreError) {
         _ = try await currentRevision()
         let errors = try await performRead { rpc in
