@@ -133,7 +133,7 @@ let package = Package(
             name: "capstan",
             dependencies: [
                 "CapstanAllocator", "CapstanAPIServerHost", "CapstanAPIServer", "CapstanStore", "CapstanHTTP2",
-                "CapstanRPC", "CapstanWire",
+                "CapstanRPC", "CapstanWire", "CapstanAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -39,6 +39,9 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
             if violations.count == 1 && error.message.hasSuffix(line) { continue }
             text += "\n  " + line
         }
+        if error.code == .unauthenticated {
+            text += "\n  give capctl a token: --token TOKEN, or `capctl config set token TOKEN`"
+        }
         if error.code == .invalidArgument && error.message.contains("use Bindings/Create") {
             text += "\n  to place a pod on a minion: capctl bind POD MINION"
         }

@@ -1,3 +1,4 @@
+import Foundation
 import CapstanAPI
 
 /// How objects of a kind print as table rows (`get`, `get -o wide`, `get -w`).
@@ -13,12 +14,29 @@ func formatLabels(_ labels: [String: String]) -> String {
     labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
 }
 
-/// `RUNNING` → `Running`: an enum value's name without its prefix, capitalised.
+/// `RUNNING` → `Running`, `CLIENT_IP` → `ClientIP`: an enum value's name without its prefix,
+/// capitalised (initialisms stay upper case, as Kubernetes writes them).
 func displayName<E: ProtoEnum>(_ value: E) -> String {
     guard var name = value.protoName else { return String(value.rawValue) }
     if name.hasPrefix(E.protoValuePrefix) { name.removeFirst(E.protoValuePrefix.count) }
-    return name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }.joined()
+    return name.split(separator: "_").map { word in
+        initialisms.contains(String(word)) ? String(word) : word.prefix(1).uppercased() + word.dropFirst().lowercased()
+    }.joined()
 }
+
+/// `words` as a shell would read them back: `sh -c 'echo hi'` (a word with spaces, quotes or
+/// other special characters, or an empty one, in single quotes).
+func shellWords(_ words: [String]) -> String {
+    words.map { word in
+        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { scalar in
+            scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_@%+=:,./-".unicodeScalars.contains(scalar)
+        }
+        return plain ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }.joined(separator: " ")
+}
+
+/// Words of enum value names that are initialisms.
+private let initialisms: Set<String> = ["IP", "TCP", "UDP"]
 
 /// `NOT_SERVING` → `NOT_SERVING`: an enum value's proto name without its prefix, as written in
 /// the API (for statuses users compare with documentation and other tools).

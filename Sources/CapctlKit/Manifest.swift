@@ -25,6 +25,8 @@ enum Manifest {
     static func load(paths: [String], console: Console) throws(CapctlError) -> [ManifestObject] {
         var files: [String] = []
         for path in paths { files += try expand(path) }
+        // Standard input is read once: a second `-f -` would find it empty ("no objects").
+        if files.filter({ $0 == "-" }).count > 1 { throw .usage("-f - (standard input) can be given once") }
         var objects: [ManifestObject] = []
         for path in files {
             let (name, text) = try read(path, console: console)
@@ -114,6 +116,8 @@ enum Manifest {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
+            // libyaml's words for its depth limit name its C function.
+            let problem = problem.hasPrefix("Maximum nesting level reached") ? "nested too deeply" : problem
             return "line \(mark.line), column \(mark.column): invalid \(syntax): \(problem)"
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")

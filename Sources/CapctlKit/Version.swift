@@ -1,4 +1,6 @@
-/// capctl's version.
+import CapstanAPI
+
+/// capctl's version: Capstan's.
 public enum CapctlVersion {
-    public static let current = "0.1.0"
+    public static let current = CapstanVersion.current
 }

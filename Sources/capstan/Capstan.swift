@@ -4,6 +4,7 @@
 //   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json] [--request-log-limit N (100)]
 //         [--token-file FILE (TOKEN,NAME[,read-only] per line)] [--shutdown-grace-period SECONDS (10)]
 import ArgumentParser
+import CapstanAPI
 import CapstanAllocator
 import CapstanAPIServer
 import CapstanAPIServerHost
@@ -18,6 +19,7 @@ import Synchronization
 struct Capstan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Capstan cluster manager daemons.",
+        version: CapstanVersion.current,
         subcommands: [APIServerCommand.self, UpCommand.self])
 }
 

@@ -182,6 +182,19 @@ import Testing
         }
     }
 
+    /// Wordings an operator audit found wrong: affinity `ClientIp`, a command's quoting lost in
+    /// describe, a second `-f -` read as an empty file, no hint on a missing token.
+    @Test func wordings() async throws {
+        #expect(displayName(SessionAffinity.clientIp) == "ClientIP")
+        #expect(displayName(PodPhase.running) == "Running")
+        #expect(shellWords(["sh", "-c", "echo 'hi' there", "", "a=b,c/d"]) == #"sh -c 'echo '\''hi'\'' there' '' a=b,c/d"#)
+        let console = CapturedConsole(environment: ["CAPSTAN_CONFIG": "/nonexistent/capctl-config"], stdin: "")
+        #expect(await Capctl.run(arguments: ["create", "-f", "-", "-f", "-", "--server", "127.0.0.1:1"], console: console.console) == 1)
+        #expect(console.err.contains("-f - (standard input) can be given once"), "\(console.err)")
+        let unauthenticated = CapctlError.describe(RPCError(code: .unauthenticated, message: "missing authorization metadata"))
+        #expect(unauthenticated.contains("capctl config set token TOKEN"))
+    }
+
     @Test func completionScripts() async throws {
         for shell in ["bash", "zsh", "fish"] {
             let console = CapturedConsole()

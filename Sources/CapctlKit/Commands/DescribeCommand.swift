@@ -170,8 +170,8 @@ struct Description {
         for container in containers {
             line("  \(container.name):")
             line("    Image:        \(container.image)")
-            if !container.command.isEmpty { line("    Command:      \(container.command.joined(separator: " "))") }
-            if !container.args.isEmpty { line("    Args:         \(container.args.joined(separator: " "))") }
+            if !container.command.isEmpty { line("    Command:      \(shellWords(container.command))") }
+            if !container.args.isEmpty { line("    Args:         \(shellWords(container.args))") }
             if !container.workingDir.isEmpty { line("    Working Dir:  \(container.workingDir)") }
             if !container.ports.isEmpty {
                 let ports = container.ports.map { port -> String in

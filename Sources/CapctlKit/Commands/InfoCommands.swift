@@ -70,7 +70,7 @@ struct CompletionCommand: ParsableCommand {
         abstract: "Print a shell completion script.",
         discussion: "bash: source <(capctl completion bash); zsh: capctl completion zsh > \"${fpath[1]}/_capctl\"; fish: capctl completion fish > ~/.config/fish/completions/capctl.fish")
 
-    @Argument(help: "bash, zsh or fish.")
+    @Argument(help: "bash, zsh or fish.", completion: .list(["bash", "zsh", "fish"]))
     var shell: String
 
     func run() throws {
