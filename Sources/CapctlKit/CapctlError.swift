@@ -36,7 +36,9 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
         for violation in violations {
             let line = "\(violation.field): \(violation.description)"
             // A message about one violation already says it.
-            if violations.count == 1 && error.message.hasSuffix(line) { continue }
+            if violations.count == 1 && (error.message.hasSuffix(line) || error.message.hasSuffix(violation.description)) {
+                continue
+            }
             text += "\n  " + line
         }
         if error.code == .unauthenticated {

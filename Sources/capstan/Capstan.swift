@@ -218,10 +218,10 @@ func serveAPI(
         observability: observability,
         interceptors: interceptors, waitUntilReady: false)
     if interceptors.isEmpty, !isLoopbackAddress(host) {
-        FileHandle.standardError.write(Data("""
-            capstan: warning: listening on \(host) without --token-file: anyone who can reach it can read and change \
-            the cluster\n
-            """.utf8))
+        // Through the logger: standard error holds log lines only (JSON ones with --log-format json).
+        logger.warning(
+            "listening without --token-file: anyone who can reach it can read and change the cluster",
+            metadata: ["address": "\(host)"])
     }
     print("capstan: API server listening on \(server.address) (store: \(address); memory: \(Allocator.summary))")
     print("capstan: reach it with any gRPC client, e.g. grpcurl -plaintext \(server.address) list")
