@@ -23,8 +23,9 @@ public struct EtcdStoreOptions: Sendable {
     public var eventLoopThreads = 1
     /// The HTTP/2 transport. Defaults differ from the transport's: responses up to 256 MiB (a large
     /// listing; etcd itself sends up to 2 GiB; a listing over the limit is read in smaller pages,
-    /// see `EtcdStore.list`), a short reconnect backoff, since a member that comes
-    /// back should be used again soon, and a keepalive. Without it a member that stops answering
+    /// see `EtcdStore.list`), a short reconnect backoff (at most 1 s: a member that comes back
+    /// is used again within about a second, where 5 s kept writes failing for seconds after an
+    /// outage; a refused connection costs little), and a keepalive. Without it a member that stops answering
     /// while its connection stays up (a frozen process, a dropped route) holds the store's watch
     /// and every request on it for ever: no bytes and no error arrive. With it the connection
     /// closes at most 10 s after the member's last bytes (a PING after 7 s of silence, 3 s for
@@ -35,7 +36,7 @@ public struct EtcdStoreOptions: Sendable {
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.maxReceiveMessageSize = 256 * 1024 * 1024
         configuration.connectTimeout = .seconds(5)
-        configuration.backoff = .init(initial: .milliseconds(200), multiplier: 1.6, maximum: .seconds(5), jitter: 0.2)
+        configuration.backoff = .init(initial: .milliseconds(200), multiplier: 1.6, maximum: .seconds(1), jitter: 0.2)
         configuration.keepalive = Keepalive(interval: .seconds(7), timeout: .seconds(3), pingsWithoutStreams: false)
         return configuration
     }()
