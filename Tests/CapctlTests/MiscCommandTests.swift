@@ -191,6 +191,12 @@ import Testing
         let console = CapturedConsole(environment: ["CAPSTAN_CONFIG": "/nonexistent/capctl-config"], stdin: "")
         #expect(await Capctl.run(arguments: ["create", "-f", "-", "-f", "-", "--server", "127.0.0.1:1"], console: console.console) == 1)
         #expect(console.err.contains("-f - (standard input) can be given once"), "\(console.err)")
+        // A bad generate_name is reported as itself, not as the name made from it ("Gen_bbbbb").
+        let generated = CapturedConsole(
+            environment: ["CAPSTAN_CONFIG": "/nonexistent/capctl-config"],
+            stdin: "kind: Pod\nmetadata: {generateName: Gen_}\nspec: {containers: [{name: c, image: i}]}\n")
+        #expect(await Capctl.run(arguments: ["create", "-f", "-", "--server", "127.0.0.1:1"], console: generated.console) == 1)
+        #expect(generated.err.contains("metadata.generate_name: must be the start") && !generated.err.contains("metadata.name"), "\(generated.err)")
         let unauthenticated = CapctlError.describe(RPCError(code: .unauthenticated, message: "missing authorization metadata"))
         #expect(unauthenticated.contains("capctl config set token TOKEN"))
     }

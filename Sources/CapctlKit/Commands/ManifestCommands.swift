@@ -79,15 +79,17 @@ private func prepare<R: CLIResource>(
     }
     guard checkLocally else { return object }
     var checked = object
-    if checked.metadata.name.isEmpty && !checked.metadata.generateName.isEmpty {
+    let generated = checked.metadata.name.isEmpty && !checked.metadata.generateName.isEmpty
+    if generated {
         // What the server will do (its random suffix, here a fixed one).
         checked.metadata.name = NameGenerator.generate(prefix: checked.metadata.generateName, random: 0)
     }
     checked.applyDefaults()
-    let errors = checked.validate()
+    // A name made here from a bad prefix is not the user's: the generate_name error says it.
+    let errors = checked.validate().all.filter { !generated || "\($0.path)" != "metadata.name" }
     if !errors.isEmpty {
         let name = object.metadata.name.isEmpty ? object.metadata.generateName + "…" : object.metadata.name
-        let lines = errors.all.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
+        let lines = errors.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
         throw .manifest("\(item.origin): \(R.kind.singular) \"\(name)\" is invalid:\n\(lines)")
     }
     return object
