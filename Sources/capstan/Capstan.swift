@@ -98,7 +98,9 @@ struct AuthFlags: ParsableArguments {
 
 /// How a daemon stops, shared by the daemons.
 struct ShutdownFlags: ParsableArguments {
+    // The next word whatever it looks like: `-1` is a (refused) value, not an unknown option.
     @Option(
+        parsing: .unconditional,
         help: """
             Seconds a stop (SIGINT, SIGTERM, SIGHUP) waits for calls in flight to finish before it ends them; a \
             second signal ends them at once.
@@ -111,6 +113,17 @@ struct ShutdownFlags: ParsableArguments {
         }
         return .milliseconds(Int64(shutdownGracePeriod * 1_000))
     }
+}
+
+/// The daemons' shared flags, checked as `validate()` does.
+func validateCommon(listen: String, metricsListen: String?, shutdown: ShutdownFlags) throws {
+    do {
+        _ = try parseListenAddress(listen)
+    } catch {
+        throw ValidationError(error.description)
+    }
+    _ = try parseMetricsListen(metricsListen)
+    _ = try shutdown.gracePeriod()
 }
 
 /// `--metrics-listen HOST:PORT`, or `off`/empty for none.
@@ -139,6 +152,16 @@ struct APIServerCommand: AsyncParsableCommand {
     @OptionGroup var log: LogFlags
     @OptionGroup var auth: AuthFlags
     @OptionGroup var shutdown: ShutdownFlags
+
+    /// Checked after parsing, so that a bad value is reported with this command's usage.
+    func validate() throws {
+        do {
+            _ = try StoreAddress(parsing: store)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        try validateCommon(listen: listen, metricsListen: metricsListen, shutdown: shutdown)
+    }
 
     func run() async throws {
         let address: StoreAddress
@@ -182,6 +205,11 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup var log: LogFlags
     @OptionGroup var auth: AuthFlags
     @OptionGroup var shutdown: ShutdownFlags
+
+    /// Checked after parsing, so that a bad value is reported with this command's usage.
+    func validate() throws {
+        try validateCommon(listen: listen, metricsListen: metricsListen, shutdown: shutdown)
+    }
 
     func run() async throws {
         let metrics = try parseMetricsListen(metricsListen)

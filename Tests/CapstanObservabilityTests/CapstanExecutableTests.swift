@@ -296,6 +296,32 @@ struct CapstanExecutableTests {
         }
     }
 
+    /// Bad flags are usage errors (exit 64) with the subcommand's usage: checked in `run` they
+    /// showed the root's ("Usage: capstan <subcommand>"), and `-1` was taken for an option.
+    @Test("bad daemon flags are usage errors naming the flag, with the subcommand's usage", arguments: [
+        (["apiserver", "--store", "bogus"], "--store must be"),
+        (["apiserver", "--store", "sqlite:/nonexistent/x", "--listen", "nohost"], "--listen must be HOST:PORT"),
+        (["up", "--metrics-listen", "x"], "--metrics-listen must be HOST:PORT"),
+        (["up", "--shutdown-grace-period", "-1"], "--shutdown-grace-period must be between 0 and 86400"),
+    ])
+    func badFlags(arguments: [String], says: String) async throws {
+        let capstan = try #require(Self.capstanExecutable(), "capstan is not built: run `swift build --build-tests`")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capstan-flags-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = FileManager.default.createFile(atPath: directory + "/err", contents: nil)
+        let process = Subprocess()
+        process.executableURL = capstan
+        process.arguments = arguments
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/err"))
+        try await ProcessSpawner.shared.spawn(process, killedWithParent: true)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try await Self.waitForExit(process)
+        let err = try String(contentsOfFile: directory + "/err", encoding: .utf8)
+        #expect(process.terminationStatus == 64, "\(err)")
+        #expect(err.contains(says) && err.contains("Usage: capstan \(arguments[0]) "), "\(err)")
+    }
+
     @Test("both daemons create a missing data directory (0700) and its missing parents (0755, as mkdir -p)", arguments: ["up", "apiserver"])
     func dataDirectory(command: String) async throws {
         try await Self.withCapstanProcess({ Self.daemonArguments(command, data: $0 + "/new/sub/data") }) { process, out, _ in
