@@ -18,6 +18,15 @@ public enum Allocator {
         CJemalloc_serves_malloc() != 0
     }
 
+    /// Starts jemalloc's background purging: freed memory goes back to the system about ten
+    /// seconds after a burst (jemalloc's decay time), also while the daemon is idle. Without it
+    /// an idle server kept its burst peak (a soak test: 145 MB of RSS after watch churn against
+    /// 46 MB at start, until load came back). Returns whether jemalloc agreed.
+    @discardableResult
+    public static func startBackgroundPurging() -> Bool {
+        servesMalloc && CJemalloc_enable_background_threads() == 0
+    }
+
     /// One line for a start-up banner: "jemalloc 5.3.0", or what went wrong.
     public static var summary: String {
         guard let version else { return "glibc malloc (jemalloc did not answer)" }

@@ -239,6 +239,7 @@ func serveAPI(
     } catch {
         throw ValidationError(error.description)
     }
+    Allocator.startBackgroundPurging()
     var observability = ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen)
     observability.requestLogLinesPerSecond = requestLogLinesPerSecond
     let server = try await APIServerHost.start(

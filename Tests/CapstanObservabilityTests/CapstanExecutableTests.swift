@@ -176,8 +176,12 @@ struct CapstanExecutableTests {
 
         let banner = try await Self.waitForText(out) { $0.contains("/metrics\n") || !process.isRunning }
         let api = try #require(banner.firstMatch(of: /listening on (127\.0\.0\.1:\d+)/)?.1, "stdout: \(banner)")
-        // The daemon allocates through jemalloc (linked, and serving malloc), not glibc's malloc.
+        // The daemon allocates through jemalloc (linked, and serving malloc), not glibc's malloc,
+        // with its background thread purging freed memory while the daemon idles.
         #expect(banner.contains(/memory: jemalloc \d+\.\d+\.\d+\)/), "stdout: \(banner)")
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task")) ?? []
+        let names = threads.compactMap { try? String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\($0)/comm", encoding: .utf8) }
+        #expect(names.contains { $0.hasPrefix("jemalloc_bg_thd") }, "threads: \(names)")
         let metricsPort = try #require(banner.firstMatch(of: /http:\/\/127\.0\.0\.1:(\d+)\/metrics/)?.1).flatMap { Int($0) }
         let port = try #require(metricsPort)
 
