@@ -113,6 +113,31 @@ struct HTTP2CallObservationTests {
         }
     }
 
+    /// A client that stops reading and whose deadline passes: the status waits behind the
+    /// response queued before it, and the stream (with those bytes) was held until the stall
+    /// check, a minute or more. It is now reset a second after the deadline.
+    @Test("a call whose deadline passed while its client reads nothing is reset a second later")
+    func deadlineWithAClientThatDoesNotRead() async throws {
+        var server = HTTP2ServerTransport.Configuration.defaults
+        server.sendStallTimeout = nil
+        let recorder = FinishedCallRecorder()
+        try await withHTTP2Server(server: server, observers: [recorder], routes: Self.routes) { harness in
+            let port = harness.server.localPort
+            let reset = try await runBlocking { () throws -> UInt32? in
+                let raw = try RawHTTP2Client(port: port)
+                defer { raw.close() }
+                try raw.startSession(initialWindowSize: 0)
+                let id = try raw.request(
+                    path: Self.watchPath, extraHeaders: [("grpc-timeout", "300m")], body: grpcPrefix(length: 1) + Array("w".utf8))
+                // Bounded by the raw client's receive timeout and by the test's time limit.
+                try raw.run { $0.responses[id]?.resetCode != nil || $0.responses[id]?.closed == true }
+                return raw.responses[id]?.resetCode
+            }
+            #expect(reset == 8, "RST_STREAM CANCEL")
+            #expect(await recorder.calls(count: 1).first?.status.code == .deadlineExceeded)
+        }
+    }
+
     /// A request the transport rejects, to the immediate method (held until the client
     /// half-closes, so no handler runs) or to a plain unary one.
     enum Rejected: String, CaseIterable, Sendable, CustomTestStringConvertible {

@@ -75,7 +75,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     private func scheduleStallCheck(_ timeout: Duration) {
         // (The timer holds the connection until it fires or is cancelled on close.)
-        stallTimer = loop.scheduleTimerOnLoop(after: max(timeout / 2, .milliseconds(10))) { [self] in
+        stallTimer = loop.scheduleTimerOnLoop(after: max(timeout / Self.stallChecks, .milliseconds(10))) { [self] in
             stallTimer = nil
             guard !isClosed else { return }
             resetStalledStreams(timeout)
@@ -83,10 +83,14 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         }
     }
 
-    /// Resets the streams with response bytes queued of which the client took none over two
-    /// checks in a row after the one that found them queued (so for at least `timeout`). A
-    /// stream held back only by the connection's window (the client returns no credit, or reads
-    /// other streams only) counts as stalled too.
+    /// Checks per `sendStallTimeout`: a stalled stream is reset between the timeout and a
+    /// quarter more (checks every half timeout, two in a row, made it up to half more).
+    private static let stallChecks = 4
+
+    /// Resets the streams with response bytes queued of which the client took none over
+    /// `stallChecks` checks in a row after the one that found them queued (so for at least
+    /// `timeout`). A stream held back only by the connection's window (the client returns no
+    /// credit, or reads other streams only) counts as stalled too.
     private func resetStalledStreams(_ timeout: Duration) {
         var stalled: [ServerStream] = []
         for stream in streams.allValues {
@@ -103,7 +107,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
                 continue
             }
             stream.stalledChecks += 1
-            if stream.stalledChecks >= 2 { stalled.append(stream) }
+            if stream.stalledChecks >= Self.stallChecks { stalled.append(stream) }
         }
         for stream in stalled { stream.resetStalled(stalledFor: timeout) }
     }

@@ -370,7 +370,17 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         // Ends the call with DEADLINE_EXCEEDED through the core (which finishes this stream).
         target.deadlinePassed()
         task?.cancel()
+        // The status goes out behind the response bytes already queued. A client that stopped
+        // reading would hold the stream, and those bytes, until the stall check (a minute or
+        // more); its deadline has passed, so a status not out within a second ends in a reset.
+        _ = loop.scheduleTimerOnLoop(after: Self.statusAfterDeadline) { [self] in
+            guard !closed else { return }
+            resetFailed(errorCode: Nghttp2ErrorCode.cancel)
+        }
     }
+
+    /// How long the status of a call whose deadline passed may wait for its client to read.
+    static let statusAfterDeadline = Duration.seconds(1)
 
     /// The call is being cancelled by the peer or the transport: the core hears first, then the
     /// task serving the stream is cancelled.
