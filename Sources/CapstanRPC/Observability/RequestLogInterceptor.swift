@@ -74,7 +74,11 @@ public struct RequestLogInterceptor: ServerInterceptor {
             .warning
         case .ok:
             latency >= slowCallThreshold ? .info : .debug
-        case .cancelled, .invalidArgument, .notFound, .alreadyExists, .permissionDenied, .failedPrecondition,
+        case .cancelled:
+            // The client's own choice (a watch it stops, a call it gives up): at `info` every
+            // stopped watch wrote a line, 290 bytes each, with watch churn.
+            .debug
+        case .invalidArgument, .notFound, .alreadyExists, .permissionDenied, .failedPrecondition,
             .aborted, .outOfRange, .unauthenticated:
             .info
         }
