@@ -19,7 +19,9 @@ final class APIConnection: Sendable {
         var transport = ClientOptions.defaultTransport
         // Each server gets its share of the deadline to connect (at most 5 s), so that one that
         // accepts TCP but never answers (a frozen process) leaves time to fail over to the next.
-        transport.connectTimeout = min(timeout / max(targets.count, 1), .seconds(5))
+        // (Never under a second, or the whole timeout if shorter: TCP and the HTTP/2 SETTINGS
+        // round trip to a remote server.)
+        transport.connectTimeout = max(min(timeout / max(targets.count, 1), .seconds(5)), min(timeout, .seconds(1)))
         transport.userAgent = "capctl/\(CapctlVersion.current)"
         // A person is waiting: retry an unreachable server soon (a watch resumes after a restart).
         transport.backoff = HTTP2ClientTransport.Backoff(initial: .milliseconds(250), maximum: .seconds(2))
@@ -72,8 +74,9 @@ final class APIConnection: Sendable {
     }
 
     /// A watch without a deadline (it runs until cancelled); events as (type, object).
-    func watch<R: CLIResource>(_ type: R.Type, _ request: WatchRequest) async throws -> WatchEvents<R> {
-        WatchEvents(stream: try await client.resource(R.self).watch(request))
+    /// A watch; `timeout`, if given, bounds its start and the whole stream.
+    func watch<R: CLIResource>(_ type: R.Type, _ request: WatchRequest, timeout: Duration? = nil) async throws -> WatchEvents<R> {
+        WatchEvents(stream: try await client.resource(R.self).watch(request, timeout: timeout))
     }
 
     /// Whether the server answers its health service (`grpc.health.v1.Health/Check`).

@@ -42,7 +42,7 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
             text += "\n  " + line
         }
         if error.code == .unauthenticated {
-            text += "\n  give capctl a token: --token TOKEN, or `capctl config set token TOKEN`"
+            text += "\n  give capctl a valid token: --token TOKEN, or `capctl config set token TOKEN`"
         }
         if error.code == .invalidArgument && error.message.contains("use Bindings/Create") {
             text += "\n  to place a pod on a minion: capctl bind POD MINION"
@@ -52,7 +52,7 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
         // …or a deadline that passed before the call reached any server.
         let unreachable =
             (error.code == .unavailable && error.message.hasPrefix("no target is reachable"))
-            || (error.code == .deadlineExceeded && error.trailers.first(HTTP2ClientTransport.unprocessedKey) != nil)
+            || (error.code == .deadlineExceeded && error.isUnprocessed)
         if unreachable {
             text += "\n  is the API server running? Start one with `make run` or `capstan up`;"
                 + " point capctl at it with --server HOST:PORT or `capctl config set servers HOST:PORT`"

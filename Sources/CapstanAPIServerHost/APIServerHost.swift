@@ -23,12 +23,20 @@ public enum StoreAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// `~` and `~/…` with the home directory (`$HOME`): a shell expands `~` only at the start of
-    /// a word, not after `sqlite:` or `--data-dir=`, where it would name a directory called `~`.
+    /// `~` and `~/…` with the home directory (`$HOME`, else the account's): a shell expands `~`
+    /// only at the start of a word, not after `sqlite:` or `--data-dir=`, where it would name a
+    /// directory called `~`.
     public static func expandingTilde(_ path: String) -> String {
-        guard path == "~" || path.hasPrefix("~/"), let home = getenv("HOME").map({ String(cString: $0) }), !home.isEmpty
-        else { return path }
+        guard path == "~" || path.hasPrefix("~/"), let home = homeDirectory else { return path }
         return home + path.dropFirst()
+    }
+
+    /// `$HOME`, or the account's home directory when it is unset or empty.
+    public static var homeDirectory: String? {
+        if let home = getenv("HOME").map({ String(cString: $0) }), !home.isEmpty { return home }
+        guard let account = getpwuid(getuid()), let directory = account.pointee.pw_dir else { return nil }
+        let home = String(cString: directory)
+        return home.isEmpty ? nil : home
     }
 
     public var description: String {

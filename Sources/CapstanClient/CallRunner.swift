@@ -70,7 +70,7 @@ struct CallRunner: Sendable {
         guard error.code == .unavailable else { return false }
         switch idempotency {
         case .idempotent: return true
-        case .write: return error.trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
+        case .write: return error.isUnprocessed
         }
     }
 
@@ -85,12 +85,17 @@ struct CallRunner: Sendable {
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         var attempts = 0
         var forgotten = false
+        // The failure before the current attempt, for the error at the deadline.
+        var last: RPCError?
         while true {
             attempts += 1
             let remaining = deadline.map { ContinuousClock.now.duration(to: $0) }
             if let remaining, remaining <= .zero {
-                throw HTTP2ClientTransport.markedUnprocessed(
-                    RPCError(code: .deadlineExceeded, message: "the deadline passed before \(path) could be sent"))
+                guard let last else {
+                    throw HTTP2ClientTransport.markedUnprocessed(
+                        RPCError(code: .deadlineExceeded, message: "the deadline passed before \(path) could be sent"))
+                }
+                throw Self.expired(path, attempts: attempts - 1, last: last)
             }
             let sent = idempotency == .idempotent ? session.revision : 0
             do {
@@ -106,16 +111,21 @@ struct CallRunner: Sendable {
                 guard Self.isRetryable(error, idempotency), attempts < options.retry.maxAttempts else { throw error }
                 let pause = options.retry.pause(after: attempts)
                 if let deadline, ContinuousClock.now.advanced(by: pause) >= deadline {
-                    let expired = RPCError(
-                        code: .deadlineExceeded,
-                        message: "the deadline passed while retrying \(path) (\(attempts) attempts); last error: \(error)")
-                    // A write is retried only after attempts that never reached a server: say so.
-                    let unprocessed = error.trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
-                    throw unprocessed ? HTTP2ClientTransport.markedUnprocessed(expired) : expired
+                    throw Self.expired(path, attempts: attempts, last: error)
                 }
+                last = error
                 try await Task.sleep(for: pause)
             }
         }
+    }
+
+    /// DEADLINE_EXCEEDED after `attempts` that failed, the last with `last`; marked unprocessed
+    /// when that last attempt never reached a server (a write is retried only after such ones).
+    private static func expired(_ path: String, attempts: Int, last: RPCError) -> RPCError {
+        let expired = RPCError(
+            code: .deadlineExceeded,
+            message: "the deadline passed while retrying \(path) (\(attempts) attempts); last error: \(last)")
+        return last.isUnprocessed ? HTTP2ClientTransport.markedUnprocessed(expired) : expired
     }
 
     /// A unary call with the default deadline (or `timeout`) and retries as `idempotency` allows.

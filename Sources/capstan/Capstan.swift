@@ -191,8 +191,7 @@ struct UpCommand: AsyncParsableCommand {
 
     /// `$HOME/.capstan/data` (the account's home when HOME is unset), as capctl finds its config.
     static var defaultDataDirectory: String {
-        let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? FileManager.default.homeDirectoryForCurrentUser.path
+        let home = StoreAddress.homeDirectory ?? FileManager.default.homeDirectoryForCurrentUser.path
         return URL(fileURLWithPath: home).appendingPathComponent(".capstan/data").path
     }
 
@@ -239,7 +238,9 @@ func serveAPI(
     } catch {
         throw ValidationError(error.description)
     }
-    Allocator.startBackgroundPurging()
+    if !Allocator.startBackgroundPurging() {
+        logger.notice("jemalloc's background purging is off: freed memory returns to the system only under load")
+    }
     var observability = ObservabilityOptions(requestLogger: logger, metrics: true, metricsListen: metricsListen)
     observability.requestLogLinesPerSecond = requestLogLinesPerSecond
     let server = try await APIServerHost.start(

@@ -22,6 +22,8 @@ import Testing
         (["resize", "web", "2", "--wait-timeout", "1e300", "--timeout", "2"], "--wait-timeout"),
         (["stop", "web", "--wait-timeout", "inf", "--timeout", "2"], "--wait-timeout"),
         (["stop", "web", "--wait-timeout", "0", "--timeout", "2"], "--wait-timeout"),
+        // An option's negative value is that option's error, not a negative count.
+        (["resize", "web", "3", "--wait-timeout", "-5", "--timeout", "2"], "--wait-timeout"),
     ])
     func durationsOutOfRangeAreUsageErrors(arguments: [String], flag: String) async {
         let console = await Self.run(arguments)

@@ -160,15 +160,22 @@ struct StoreFaultTests {
                 let request = Grpc_Health_V1_HealthCheckRequest()
                 #expect(await eventually { store.listFailures.load(ordering: .relaxed) >= 3 })
                 #expect(try await health.check(request).status == .notServing)
-                store.failsLists.store(false, ordering: .relaxed)
-                #expect(await eventually(timeout: .seconds(20)) { (try? await health.check(request).status) == .serving })
-                // Probes every 100 ms; the failure would have counted for up to a second more.
-                var statuses: [Grpc_Health_V1_HealthCheckResponse.ServingStatus] = []
-                for _ in 0..<100 {
-                    statuses.append(try await health.check(request).status)
-                    try await Task.sleep(for: .milliseconds(20))
+                // Every change of status from here on (Health/Watch sends each one), so a SERVING
+                // that lasted one probe interval cannot be missed.
+                let changes = try await health.watch(request)
+                let seen = Mutex<[Grpc_Health_V1_HealthCheckResponse.ServingStatus]>([])
+                let collecting = Task {
+                    for try await change in changes { seen.withLock { $0.append(change.status) } }
                 }
-                #expect(statuses.allSatisfy { $0 == .serving }, "\(statuses)")
+                #expect(await eventually { seen.withLock { $0 } == [.notServing] })
+                store.failsLists.store(false, ordering: .relaxed)
+                #expect(await eventually(timeout: .seconds(20)) { seen.withLock { $0.contains(.serving) } })
+                // Probes every 100 ms; the failure from before the listing would have counted for
+                // up to a second more. Any change after SERVING within 2 s is a flap.
+                try await Task.sleep(for: .seconds(2))
+                changes.cancel()
+                _ = try? await collecting.value
+                #expect(seen.withLock { $0 } == [.notServing, .serving])
             } catch {
                 Issue.record("\(error)")
             }

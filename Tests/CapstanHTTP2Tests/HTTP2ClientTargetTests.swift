@@ -16,7 +16,11 @@ struct HTTP2ClientTargetTests {
         // etcd's endpoint spelling.
         #expect(try ClientTarget(parsing: "http://127.0.0.1:2379") == .address(SocketAddress(host: "127.0.0.1", port: 2379)))
         #expect(try ClientTarget(parsing: "HTTP://localhost:2379/") == .name(host: "localhost", port: 2379))
-        for (bad, says) in [("https://127.0.0.1:2379", "no TLS"), ("http://127.0.0.1:2379/v3", "no path"), ("unix://x:1", "no TLS")] {
+        for (bad, says) in [
+            ("https://127.0.0.1:2379", "TLS is not supported"), ("http://127.0.0.1:2379/v3", "no path"),
+            ("unix://x:1", "unix:// is not supported"), ("http://localhost", "the port is missing"),
+            ("http://http://h:1", "no path"),
+        ] {
             #expect(throws: HTTP2TransportError.self, "\(bad)") { try ClientTarget(parsing: bad) }
             do { _ = try ClientTarget(parsing: bad) } catch { #expect("\(error)".contains(says), "\(error)") }
         }

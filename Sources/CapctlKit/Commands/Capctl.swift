@@ -44,10 +44,23 @@ public struct Capctl: AsyncParsableCommand {
         }
     }
 
-    /// The negative number given as `resize`'s count (`resize web -3`), if any.
+    /// The negative number given as `resize`'s count (`resize web -3`), if any: a positional
+    /// word, not an option's value (`--wait-timeout -5` is that option's to refuse).
     private static func negativeResizeCount(_ arguments: [String]) -> String? {
         guard let resize = arguments.firstIndex(of: ResizeCommand._commandName) else { return nil }
-        return arguments[(resize + 1)...].first { $0.count > 1 && $0.first == "-" && Int($0.dropFirst()) != nil }
+        let withValue = LeadingGlobalOptions.withValue.union(["--wait-timeout"])
+        var index = resize + 1
+        while index < arguments.count {
+            let word = arguments[index]
+            if word == "--" { return nil }
+            if withValue.contains(word) {
+                index += 2
+                continue
+            }
+            if word.count > 1, word.first == "-", Int(word.dropFirst()) != nil { return word }
+            index += 1
+        }
+        return nil
     }
 
     /// Prints `error` and returns its exit code.

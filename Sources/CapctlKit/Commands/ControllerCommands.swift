@@ -84,7 +84,7 @@ struct WaitOptions: ParsableArguments, Sendable {
     @Flag(name: .customLong("no-wait"), help: "Return once the desired count is stored.")
     var noWait = false
 
-    @Option(name: .customLong("wait-timeout"), help: "Seconds to wait for the observed count.")
+    @Option(name: .customLong("wait-timeout"), parsing: .unconditional, help: "Seconds to wait for the observed count.")
     var waitTimeout: Double = 300
 
     /// `--wait-timeout` as a duration; a usage error when out of range.
@@ -169,7 +169,9 @@ private func waitForReplicas(
     var interrupted = false
     while ContinuousClock.now < deadline {
         do {
-            let events = try await connection.watch(ReplicationController.self, request)
+            // Bounded by the wait's deadline, its start (retried while no server answers) too.
+            let events = try await connection.watch(
+                ReplicationController.self, request, timeout: ContinuousClock.now.duration(to: deadline))
             let timer = Task {
                 try? await Task.sleep(until: deadline, clock: .continuous)
                 events.cancel()
@@ -189,6 +191,23 @@ private func waitForReplicas(
                     return
                 }
             }
+        } catch let error as RPCError where error.code == .outOfRange && ContinuousClock.now < deadline {
+            // The revision is too old to resume from (compacted, or a restored store): read the
+            // controller again and go on from there.
+            do {
+                let current = try await connection.get(
+                    ReplicationController.self, namespace: rc.metadata.namespace, name: name)
+                show(current.status.replicas)
+                if current.status.replicas == replicas {
+                    finishLine()
+                    return
+                }
+                request.resourceVersion = current.metadata.resourceVersion
+            } catch let error as RPCError {
+                finishLine()
+                throw CapctlError.server(error, context: "")
+            }
+            continue
         } catch let error as RPCError {
             guard ContinuousClock.now < deadline else { break }
             guard resumable(error) else {
@@ -228,7 +247,7 @@ struct ResizeCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        guard replicas >= 0 else { throw CapctlError.usage("the replica count must be 0 or more") }
+        guard replicas >= 0 else { throw CapctlError.usage("the replica count must be 0 or more, not \(replicas)") }
         let timeout = try wait.timeout()  // before anything is written
         try await global.withConnection { connection, settings in
             try await resize(

@@ -57,9 +57,9 @@ enum BatchWrite {
     /// may have reached the server before the connection was lost or the deadline passed).
     static func describe(_ error: RPCError) -> String {
         let text = CapctlError.describe(error)
-        guard error.code == .unavailable || error.code == .deadlineExceeded,
-            error.trailers.first(HTTP2ClientTransport.unprocessedKey) == nil,
-            !error.message.contains("may still take effect")
+        // (A server's own answer ending "; retry" refused the write before making it.)
+        guard error.code == .unavailable || error.code == .deadlineExceeded, !error.isUnprocessed,
+            !error.message.contains("may still take effect"), !error.message.hasSuffix("; retry")
         else { return text }
         return text + "\n  the write may have taken effect: check with capctl get before repeating it"
     }

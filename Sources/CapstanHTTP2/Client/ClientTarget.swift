@@ -15,12 +15,16 @@ enum ClientTarget: Sendable, Hashable, CustomStringConvertible {
             let scheme = text[..<colon].lowercased()
             var rest = text[text.index(colon, offsetBy: 3)...]
             if rest.hasSuffix("/") { rest = rest.dropLast() }
+            let instead = "write HOST:PORT or http://HOST:PORT"
             guard scheme == "http" else {
-                throw HTTP2TransportError(
-                    .invalidAddress, "'\(text)': only plain HTTP/2 is spoken (no TLS yet): write HOST:PORT or http://HOST:PORT")
+                let why = scheme == "https" ? "TLS is not supported yet" : "the scheme \(scheme):// is not supported"
+                throw HTTP2TransportError(.invalidAddress, "'\(text)': \(why): \(instead)")
             }
             guard !rest.contains("/") else {
-                throw HTTP2TransportError(.invalidAddress, "'\(text)': a target has no path: write HOST:PORT or http://HOST:PORT")
+                throw HTTP2TransportError(.invalidAddress, "'\(text)': a target has no path: \(instead)")
+            }
+            guard rest.contains(":") else {
+                throw HTTP2TransportError(.invalidAddress, "'\(text)': the port is missing: \(instead)")
             }
             self = try ClientTarget(parsing: String(rest))
             return

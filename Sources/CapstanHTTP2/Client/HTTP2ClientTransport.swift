@@ -28,7 +28,7 @@ public final class HTTP2ClientTransport: ClientTransport {
     /// The trailer key (value `"1"`) of an error whose call never reached a server (see above).
     public static let unprocessedKey = "capstan-unprocessed"
 
-    /// `error` with `unprocessedKey` in its trailers.
+    /// `error` with `unprocessedKey` in its trailers (see `RPCError.isUnprocessed`).
     package static func markedUnprocessed(_ error: RPCError) -> RPCError {
         var error = error
         if error.trailers.first(unprocessedKey) == nil { try? error.trailers.add(unprocessedKey, "1") }
@@ -179,4 +179,11 @@ public final class HTTP2ClientTransport: ClientTransport {
 
     /// Calls that reserved a connection, and those of them admitted to start a stream (for tests).
     var streamCounts: (reserved: Int, admitted: Int) { pool.streamCounts }
+}
+
+extension RPCError {
+    /// Whether the call provably never reached a server (`HTTP2ClientTransport.unprocessedKey`).
+    public var isUnprocessed: Bool {
+        trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
+    }
 }

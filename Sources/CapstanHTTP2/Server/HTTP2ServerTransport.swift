@@ -34,7 +34,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         /// A stream whose client takes none of the response queued for it for this long (its
         /// flow-control window stays shut, or it stopped reading) is reset and its call ended
         /// RESOURCE_EXHAUSTED, so a client that stops reading cannot hold responses in memory, or
-        /// a watch's place, for ever. Checked every half of it. `nil`: never.
+        /// a watch's place, for ever. Checked every quarter of it (so a stalled stream is reset
+        /// within 1¼ times this). `nil`: never.
         public var sendStallTimeout: Duration? = .seconds(60)
         /// SETTINGS_INITIAL_WINDOW_SIZE: what a client may send on one stream before the
         /// handler reads.

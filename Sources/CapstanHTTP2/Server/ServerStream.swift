@@ -47,8 +47,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
     /// How the call was cancelled before the core attached (told to it as it attaches).
     private var cancelledEarly: Cancellation?
     private enum Cancellation {
-        /// The peer reset the stream or closed its connection.
-        case peer
+        /// The peer reset the stream or closed its connection, at that instant.
+        case peer(ContinuousClock.Instant)
         /// This server closed the connection (shutting down).
         case shutDown
         /// The transport ended the call with this status (`abort`).
@@ -337,7 +337,7 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         }
         finished = true
         // The core hears first, so the call's status is decided before its reads and writes fail.
-        cancelCall(byPeer ? .peer : .shutDown)
+        cancelCall(byPeer ? .peer(.now) : .shutDown)
         let error = errorCode.map {
             RPCError(code: .cancelled, message: "the client reset the stream (HTTP/2 error code \($0))")
         } ?? RPCError(code: .cancelled, message: "the connection to \(connection.peer) closed")
@@ -395,7 +395,7 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
 
     private static func tell(_ target: any ServerCallTarget, _ cancellation: Cancellation) {
         switch cancellation {
-        case .peer: target.peerCancelled()
+        case .peer(let at): target.peerCancelled(at: at)
         case .shutDown: target.connectionShutDown()
         case .aborted(let status): target.transportEnded(status)
         }

@@ -6,11 +6,11 @@ public import Logging
 /// metadata; the message is always "rpc".
 ///
 /// Levels: `debug` for `OK` calls faster than the slow-call threshold (500 ms unless told
-/// otherwise), `info` for slower `OK` calls and for errors the caller caused (`INVALID_ARGUMENT`,
-/// `NOT_FOUND`, `CANCELLED` …); `warning` when the server could not serve in time or capacity
+/// otherwise) and for `CANCELLED` ones (the client ended them), `info` for slower `OK` calls and
+/// for errors the caller caused (`INVALID_ARGUMENT`, `NOT_FOUND` …); `warning` when the server could not serve in time or capacity
 /// (`DEADLINE_EXCEEDED`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, `UNIMPLEMENTED`); `error` for server
 /// faults (`INTERNAL`, `UNKNOWN`, `DATA_LOSS`). So at the default `info` a server logs what an
-/// operator acts on (failures, slow calls, ended watches) and not every successful request, as
+/// operator acts on (failures, slow calls) and not every successful request, as
 /// production API servers do (kube-apiserver logs each request only at verbosity 3 and above,
 /// etcd only requests that took too long): one line per call would cost more than the call
 /// itself on a busy server. Nothing is formatted when the logger's level drops the line.

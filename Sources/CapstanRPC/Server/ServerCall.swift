@@ -63,7 +63,9 @@ final class ServerCall: Sendable {
 
     /// How close to the call's deadline a cancel from the peer counts as the deadline passing.
     /// The client's timer runs from before its request was sent and the server's from when it
-    /// arrived, so the client's fires first and cancels the stream, a transit time early.
+    /// arrived; the client's reset then takes a transit to arrive, so it lands about at the
+    /// server's deadline, earlier by the client's delay between reading its clock and sending
+    /// the request and by this server's delay in reading it.
     static let deadlineCancelSlack = Duration.milliseconds(50)
 
     func addResponseHeaders(_ headers: Metadata) throws(RPCError) {
@@ -206,10 +208,10 @@ extension ServerCall: ServerCallTarget {
     /// `deadlineCancelSlack` of the call's deadline, or after it, is the client's deadline
     /// passing (a gRPC client cancels the stream then) and is recorded as `DEADLINE_EXCEEDED`,
     /// the status that client reports.
-    func peerCancelled() {
+    func peerCancelled(at: ContinuousClock.Instant) {
         markCancelled()
         let status: RPCStatus
-        if let deadline, deadline.instant.duration(to: .now) >= .zero - Self.deadlineCancelSlack {
+        if let deadline, deadline.instant.duration(to: at) >= .zero - Self.deadlineCancelSlack {
             status = Self.peerDeadlinePassed.status
         } else {
             status = Self.cancelledByPeer.status

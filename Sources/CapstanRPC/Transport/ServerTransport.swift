@@ -146,11 +146,13 @@ package protocol ImmediateRequestSource: Sendable {
 
 /// What the core hands a transport that controls a call's cancellation (`ServerCallControl`).
 package protocol ServerCallTarget: AnyObject, Sendable {
-    /// The peer ended the call: it reset the stream, or closed or reset its connection. The call
-    /// ends `CANCELLED` (unless it already ended), whatever its handler then makes of the failed
-    /// reads and writes, as gRPC servers record a call the client abandoned; the transport
-    /// cancels the task serving the stream right after.
-    func peerCancelled()
+    /// The peer ended the call at `at`: it reset the stream, or closed or reset its connection.
+    /// The call ends `CANCELLED` (unless it already ended), whatever its handler then makes of
+    /// the failed reads and writes, as gRPC servers record a call the client abandoned; or
+    /// `DEADLINE_EXCEEDED` when `at` is within `ServerCall.deadlineCancelSlack` of the call's
+    /// deadline or after it (the client's deadline passed). The transport cancels the task
+    /// serving the stream right after.
+    func peerCancelled(at: ContinuousClock.Instant)
     /// The server's side closed the connection (it is shutting down): the call is cancelled and
     /// ends `UNAVAILABLE` unless it ended before; the transport cancels the task serving the
     /// stream right after.

@@ -127,7 +127,7 @@ extension EtcdStore {
     /// Whether the transport proves the request never reached etcd (no member reachable, the
     /// connection closed before the stream went out, a refused stream).
     private static func neverSent(_ error: any Error) -> Bool {
-        (error as? RPCError)?.trailers.first(HTTP2ClientTransport.unprocessedKey) != nil
+        (error as? RPCError)?.isUnprocessed == true
     }
 }
 

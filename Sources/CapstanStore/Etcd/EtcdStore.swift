@@ -124,11 +124,7 @@ public final class EtcdStore: Store {
         return try await performRead { [request] rpc in try await Etcdserverpb_KV.Client(rpc).range(request).header.revision }
     }
 
-    /// Whether etcd takes writes now: a linearizable read (so a leader with a quorum answers, as a
-    /// write needs) and the answering member's status, whose `errors` list every raised alarm. A
-    /// NOSPACE alarm makes etcd refuse every write while it answers reads, so the read alone would
-    /// call such a cluster writable. Neither call is a raft entry; only when the status reports
-    /// errors does the check read the alarms through raft, to name each alarm and its member.
+    /// The last failure a read retried past, if it came within `window` (see `Store`).
     public func recentRetriedFailure(within window: Duration) -> String? {
         retriedFailure.withLock { failure in
             guard let failure, failure.at.duration(to: .now) <= window else { return nil }
@@ -136,6 +132,11 @@ public final class EtcdStore: Store {
         }
     }
 
+    /// Whether etcd takes writes now: a linearizable read (so a leader with a quorum answers, as a
+    /// write needs) and the answering member's status, whose `errors` list every raised alarm. A
+    /// NOSPACE alarm makes etcd refuse every write while it answers reads, so the read alone would
+    /// call such a cluster writable. Neither call is a raft entry; only when the status reports
+    /// errors does the check read the alarms through raft, to name each alarm and its member.
     public func checkWritable() async throws(StoreError) {
         _ = try await currentRevision()
         let errors = try await performRead { rpc in

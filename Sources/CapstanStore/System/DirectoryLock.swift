@@ -85,11 +85,13 @@ final class DirectoryLock: Sendable {
     /// exists: a database file SQLite would create 0644, and its WAL and shared-memory files
     /// take the database file's mode, so in a directory others can read the state stays private.
     static func createOwnerOnly(_ path: String) throws(StoreError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if descriptor >= 0 {
+        do {
+            let descriptor = try systemCall("open(\(path))") { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
             close(descriptor)
-        } else if errno != EEXIST {
-            throw StoreError.unavailable(reason: "cannot create \(path): \(String(cString: strerror(errno)))")
+        } catch where error.errno == EEXIST {
+            return
+        } catch {
+            throw StoreError.unavailable(reason: "cannot create \(path): \(error)")
         }
     }
 
