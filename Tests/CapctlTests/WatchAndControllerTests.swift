@@ -99,6 +99,15 @@ import Testing
         }
     }
 
+    /// `capstan up` on `directory`'s store, listening on `listen` (a port a restart can count on
+    /// getting back: see `restartablePort`), logging to `up-RUN.log`. No metrics endpoint: its
+    /// default port is fixed, and other tests run `capstan up` too.
+    static func startUp(_ directory: String, listen: String, run: Int) async throws -> CapstanProcess {
+        try await CapstanProcess.start(
+            ["up", "--data-dir", directory + "/data", "--listen", listen, "--metrics-listen", "off"],
+            logPath: directory + "/up-\(run).log")
+    }
+
     /// A watch whose server dies resumes from the last revision it saw once a server answers
     /// again (here: `capstan up` killed with SIGKILL and started again on the same port and data
     /// directory), missing nothing and repeating nothing.
@@ -106,14 +115,7 @@ import Testing
     func watchResumesAcrossAServerCrash() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        // A port the restart can count on getting back (see `restartablePort`).
-        let first = try await CapstanProcess.start(
-            // No metrics endpoint: its default port is fixed, and other tests run `capstan up` too.
-            [
-                "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:\(try restartablePort())",
-                "--metrics-listen", "off",
-            ],
-            logPath: directory + "/up-1.log")
+        let first = try await Self.startUp(directory, listen: "127.0.0.1:\(try restartablePort())", run: 1)
         let address = first.address
         let environment = ["CAPSTAN_CONFIG": directory + "/none"]
         func create(_ name: String) async throws {
@@ -138,9 +140,7 @@ import Testing
             try await Self.waitFor("the watch to notice") { console.err.contains("watch interrupted") }
             // While no server answers, the watch says every 15 s that it still tries.
             try await Self.waitFor("the watch to say it still tries") { console.err.contains("watch: still trying to resume (") }
-            second = try await CapstanProcess.start(
-                ["up", "--data-dir", directory + "/data", "--listen", address, "--metrics-listen", "off"],
-                logPath: directory + "/up-2.log")
+            second = try await Self.startUp(directory, listen: address, run: 2)
             try await create("after")
             let code = try await bounded("the watch to see the second pod", seconds: 120) { await watch.value }
             #expect(code == 0, "\(console.err)")
@@ -162,12 +162,7 @@ import Testing
     func resizeWaitResumesAcrossAServerCrash() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capctl-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let first = try await CapstanProcess.start(
-            [
-                "up", "--data-dir", directory + "/data", "--listen", "127.0.0.1:\(try restartablePort())",
-                "--metrics-listen", "off",
-            ],
-            logPath: directory + "/up-1.log")
+        let first = try await Self.startUp(directory, listen: "127.0.0.1:\(try restartablePort())", run: 1)
         let address = first.address
         let environment = ["CAPSTAN_CONFIG": directory + "/none"]
         let run = CapturedConsole(environment: environment)
@@ -181,9 +176,7 @@ import Testing
             try await Self.waitFor("the first progress line") { console.out.contains("0/2 replicas") }
             try await first.kill()
             try await Self.waitFor("the wait to notice") { console.err.contains("watch interrupted") }
-            second = try await CapstanProcess.start(
-                ["up", "--data-dir", directory + "/data", "--listen", address, "--metrics-listen", "off"],
-                logPath: directory + "/up-2.log")
+            second = try await Self.startUp(directory, listen: address, run: 2)
             try await Self.setObserved(2, rc: "web", address: address)
             let code = try await bounded("the resize to see the count", seconds: 120) { await resize.value }
             #expect(code == 0, "\(console.err)")

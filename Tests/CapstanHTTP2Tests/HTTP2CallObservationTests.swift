@@ -27,6 +27,16 @@ struct HTTP2CallObservationTests {
         }
     }
 
+    /// Starts `raw`'s session and a watch with `headers`; returns its stream once its first
+    /// message came.
+    static func watchUntilFirstMessage(_ raw: RawHTTP2Client, headers: [(String, String)] = []) throws -> Int32 {
+        try raw.startSession()
+        let id = try raw.request(path: watchPath, extraHeaders: headers, body: grpcPrefix(length: 1) + Array("w".utf8))
+        try raw.run { $0.responses[id]?.data.isEmpty == false }
+        guard raw.responses[id]?.data.isEmpty == false else { throw RawError("no first watch message") }
+        return id
+    }
+
     /// How the client leaves a watch it has heard from.
     enum Departure: String, CaseIterable, Sendable, CustomTestStringConvertible {
         /// RST_STREAM CANCEL.
@@ -49,10 +59,7 @@ struct HTTP2CallObservationTests {
             try await runBlocking {
                 let raw = try RawHTTP2Client(port: port)
                 defer { raw.close() }
-                try raw.startSession()
-                let id = try raw.request(path: Self.watchPath, body: grpcPrefix(length: 1) + Array("w".utf8))
-                try raw.run { $0.responses[id]?.data.isEmpty == false }
-                guard raw.responses[id]?.data.isEmpty == false else { throw RawError("no first watch message") }
+                let id = try Self.watchUntilFirstMessage(raw)
                 switch departure {
                 case .resetStream:
                     try raw.reset(streamID: id)
@@ -91,11 +98,7 @@ struct HTTP2CallObservationTests {
             try await runBlocking {
                 let raw = try RawHTTP2Client(port: port)
                 defer { raw.close() }
-                try raw.startSession()
-                let id = try raw.request(
-                    path: Self.watchPath, extraHeaders: [("grpc-timeout", timeout)], body: grpcPrefix(length: 1) + Array("w".utf8))
-                try raw.run { $0.responses[id]?.data.isEmpty == false }
-                guard raw.responses[id]?.data.isEmpty == false else { throw RawError("no first watch message") }
+                let id = try Self.watchUntilFirstMessage(raw, headers: [("grpc-timeout", timeout)])
                 // The server took the call before its first message came: its deadline is at most
                 // the timeout from now, so the reset comes at most 40 ms before it. (On a loaded
                 // machine the server's own timer may fire first: DEADLINE_EXCEEDED as well.)

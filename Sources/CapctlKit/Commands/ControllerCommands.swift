@@ -163,9 +163,6 @@ private func waitForReplicas(
     let deadline = ContinuousClock.now.advanced(by: timeout)
     // A watch the server ends, or one that fails because the server stopped, died or restarts,
     // resumes from the last revision seen until the wait's deadline, as `get -w` does.
-    func resumable(_ error: RPCError) -> Bool {
-        error.code == .unavailable || error.code == .resourceExhausted
-    }
     var interrupted = false
     while ContinuousClock.now < deadline {
         do {
@@ -210,7 +207,7 @@ private func waitForReplicas(
             continue
         } catch let error as RPCError {
             guard ContinuousClock.now < deadline else { break }
-            guard resumable(error) else {
+            guard WatchResume.isResumable(error) else {
                 finishLine()
                 throw CapctlError.server(error, context: "watch")
             }
@@ -221,7 +218,7 @@ private func waitForReplicas(
             }
         }
         guard ContinuousClock.now < deadline else { break }
-        try await Task.sleep(for: .milliseconds(500))
+        try await Task.sleep(for: WatchResume.pause)
     }
     finishLine()
     throw timedOut()

@@ -157,7 +157,7 @@ struct GetCommand: AsyncParsableCommand {
                 throw RPCError(code: .unavailable, message: "the server ended the watch")
             } catch let error as RPCError {
                 if current.isExpired { return }
-                guard error.code == .unavailable || error.code == .resourceExhausted else {
+                guard WatchResume.isResumable(error) else {
                     throw CapctlError.server(error, context: "watch")
                 }
                 if failingSince == nil {
@@ -172,7 +172,7 @@ struct GetCommand: AsyncParsableCommand {
                 let since = failingSince ?? .now
                 failingSince = since
                 guard ContinuousClock.now - since < .seconds(60) else { throw CapctlError.server(error, context: "watch") }
-                try await Task.sleep(for: .milliseconds(500))
+                try await Task.sleep(for: WatchResume.pause)
             }
         }
     }
@@ -200,4 +200,17 @@ private final class CurrentWatch: Sendable {
         }
         cancel?()
     }
+}
+
+/// How capctl's watches (`get -w`, the wait of `resize` and `stop`) go on after a failure.
+enum WatchResume {
+    /// Whether a watch that failed with `error` is started again from its last revision: the
+    /// server stopped, died or restarts (UNAVAILABLE), or ended a watcher that fell behind
+    /// (RESOURCE_EXHAUSTED).
+    static func isResumable(_ error: RPCError) -> Bool {
+        error.code == .unavailable || error.code == .resourceExhausted
+    }
+
+    /// The pause before it starts again.
+    static let pause = Duration.milliseconds(500)
 }

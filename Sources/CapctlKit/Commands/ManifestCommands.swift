@@ -45,7 +45,7 @@ enum BatchWrite {
     /// Whether the rest are not sent after `error` (saying so when there are any): every one of
     /// them would wait its own retries and deadline for the same answer.
     static func stops(at error: RPCError, remaining: Int, console: Console) -> Bool {
-        guard error.code == .unavailable || error.code == .deadlineExceeded else { return false }
+        guard serverDidNotAnswer(error) else { return false }
         if remaining > 0 {
             let objects = remaining == 1 ? "1 more object" : "\(remaining) more objects"
             console.error(console.colored("error: ", .red) + "stopped: \(objects) not sent")
@@ -53,12 +53,18 @@ enum BatchWrite {
         return true
     }
 
+    /// Whether the write failed for want of a server that could take it: none reachable, or
+    /// none that answered in time.
+    private static func serverDidNotAnswer(_ error: RPCError) -> Bool {
+        error.code == .unavailable || error.code == .deadlineExceeded
+    }
+
     /// The error, and whether the write may have taken effect though it failed (the request
     /// may have reached the server before the connection was lost or the deadline passed).
     static func describe(_ error: RPCError) -> String {
         let text = CapctlError.describe(error)
         // (A server's own answer ending "; retry" refused the write before making it.)
-        guard error.code == .unavailable || error.code == .deadlineExceeded, !error.isUnprocessed,
+        guard serverDidNotAnswer(error), !error.isUnprocessed,
             !error.message.contains("may still take effect"), !error.message.hasSuffix("; retry")
         else { return text }
         return text + "\n  the write may have taken effect: check with capctl get before repeating it"
