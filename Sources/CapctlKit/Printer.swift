@@ -55,8 +55,8 @@ struct ObjectPrinter<R: CLIResource> {
     }
 
     /// Prints a list of objects (a table's header once; a List for json, or each object when a
-    /// watch follows). An empty table says so on standard error, unless a watch follows (its
-    /// header is printed then).
+    /// watch follows). An empty table or YAML stream says so on standard error, unless a watch
+    /// follows (its header is printed then).
     mutating func printList(_ objects: [R], singleObject: Bool = false, emptyNote: String? = nil) throws {
         switch format {
         case .table, .wide:
@@ -85,6 +85,8 @@ struct ObjectPrinter<R: CLIResource> {
                 console.line(list.prettyText)
             }
         case .yaml, .name:
+            // No documents is the empty list in YAML's stream form; say so where a person reads it.
+            if objects.isEmpty, let emptyNote, !watching, format == .yaml { console.error(emptyNote) }
             for object in objects { try printOne(object, event: nil) }
         }
     }

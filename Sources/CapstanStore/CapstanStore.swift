@@ -55,6 +55,9 @@
 ///     holder's pid), `PRAGMA quick_check`, and clear errors for files that are not databases,
 ///     corrupt, or unreadable. `close()` returns once every connection is closed (each connection
 ///     finalizes all its statements first, so SQLite never keeps one open past its close).
+///   - **Backup and restore** (`SQLiteBackup`): `VACUUM INTO` a new file on a connection of its own
+///     (one revision, while the server runs); a restore drops the history and moves the revision
+///     up, with everything before it compacted, as etcd's restore for Kubernetes does.
 ///
 /// - **etcd backend** (`EtcdStore`, `Etcd/`): the same semantics on etcd v3 through `CapstanRPC`'s
 ///   generated clients over `CapstanHTTP2` (several endpoints, failover). Reads are linearizable

@@ -30,7 +30,7 @@ extension StoreError: CustomStringConvertible {
 
 extension StoreError {
     /// The reason alone, for wrapping in another error's reason (no "store unavailable: " in the middle).
-    var reason: String {
+    public var reason: String {
         switch self {
         case .unavailable(let reason), .invalid(let reason): reason
         default: description

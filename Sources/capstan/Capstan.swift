@@ -3,6 +3,7 @@
 //   capstan up [--data-dir ~/.capstan/data] [--listen 127.0.0.1:7443] [--metrics-listen 127.0.0.1:7444|off]
 //   both: [--log-level trace|debug|info|notice|warning|error|critical] [--log-format text|json] [--request-log-limit N (100)]
 //         [--token-file FILE (TOKEN,NAME[,read-only] per line)] [--shutdown-grace-period SECONDS (10)]
+//   capstan backup / restore: StoreCommands.swift
 import ArgumentParser
 import CapstanAPI
 import CapstanAllocator
@@ -20,7 +21,7 @@ struct Capstan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Capstan cluster manager daemons.",
         version: CapstanVersion.current,
-        subcommands: [APIServerCommand.self, UpCommand.self])
+        subcommands: [APIServerCommand.self, UpCommand.self, BackupCommand.self, RestoreCommand.self])
 }
 
 /// The default API server address: loopback only, since nothing authenticates callers yet.

@@ -46,6 +46,8 @@ import Testing
                 + (try await cluster.ok(["get", "pods", "--field-selector", "spec.host=minion-1"]))
             let none = try await cluster.capctl(["get", "pods", "-l", "app=nothing"])
             #expect(none.code == 0 && none.out == "" && none.err == "No pods found in namespace default.\n", "\(none)")
+            let noneYAML = try await cluster.capctl(["get", "pods", "-l", "app=nothing", "-o", "yaml"])
+            #expect(noneYAML.code == 0 && noneYAML.out == "" && noneYAML.err == "No pods found in namespace default.\n", "\(noneYAML)")
             yaml += "$ capctl get pod web-1 -o yaml\n" + masked(try await cluster.ok(["get", "pod", "web-1", "-o", "yaml"]))
             json += "$ capctl get pod web-1 -o json\n" + masked(try await cluster.ok(["get", "pod", "web-1", "-o", "json"]))
             try expectGolden("get-table.txt", table)
