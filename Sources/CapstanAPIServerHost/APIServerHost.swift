@@ -216,6 +216,8 @@ public final class APIServerHost: Sendable {
             storeProbed: { api.storeProbed(failure: $0) },
             interval: options.storeProbeInterval, timeout: options.storeProbeTimeout)
         storeProbe.set(false)
+        // Reflection lists it, so health answers for it too; it needs no store.
+        if metrics != nil { health.setStatus(.serving, for: Metrics.serviceName) }
         _ = router.addStandardServices(health: health, descriptors: CapstanFileDescriptors.all)
         var observers: [any CallObserver] = []
         if let metrics { observers.append(metrics.observer) }

@@ -14,7 +14,7 @@ struct ErrorTableTests {
         (.conflict(kind: "pod", namespace: "a", name: "b", expected: 1, current: 2), .aborted),
         (.uidMismatch(kind: "pod", namespace: "a", name: "b", expected: "x", current: "y"), .aborted),
         (.invalid(kind: "pod", namespace: "a", name: "b", errors: [FieldError("metadata.name", "bad")]), .invalidArgument),
-        (.fieldNotChangeable(kind: "pod", field: "spec.host", verb: "Pods/Update", allowedBy: "Bindings/Create"), .invalidArgument),
+        (.fieldNotChangeable(kind: "pod", namespace: "a", name: "b", field: "spec.host", verb: "Pods/Update", advice: "use Bindings/Create"), .invalidArgument),
         (.unsupported(reason: "no"), .unimplemented),
         (.badSelector(SelectorError(kind: .label, selector: "a b", position: 2, token: "b", reason: "r")), .invalidArgument),
         (.badContinueToken("x"), .invalidArgument),

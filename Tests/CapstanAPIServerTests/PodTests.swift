@@ -59,6 +59,12 @@ struct PodTests {
             #expect(first.metadata.name.hasPrefix("web-") && first.metadata.name.count == 9)
             #expect(first.metadata.name != second.metadata.name)
             #expect(first.metadata.generateName == "web-")
+            // A bad prefix is reported alone, not also a name made from it.
+            pod.metadata.generateName = "Web_"
+            let bad = await rpcError { _ = try await api.pods.create(pod) }
+            #expect(bad.code == .invalidArgument)
+            #expect(Array(try fieldViolations(bad).keys) == ["metadata.generate_name"], "\(bad)")
+            #expect(bad.message.hasPrefix("invalid pod request: metadata.generate_name: must be the start"), "\(bad)")
         }
     }
 
@@ -200,6 +206,14 @@ struct PodTests {
             #expect(violations.keys.contains("spec.host") && violations.keys.contains("spec.containers[0].image"),
                 "\(violations)")
             #expect(violations["spec.host"]?.contains("Bindings/Create") == true, "\(violations)")
+            // A bound pod is not moved by binding again: the answer says to replace it.
+            _ = try await api.minions.create(Make.minion("m1"))
+            var placed = try await api.pods.create(Make.pod("placed", host: "m1"))
+            placed.spec.host = ""
+            let unbind = await rpcError { _ = try await api.pods.update(placed) }
+            #expect(unbind.code == .invalidArgument)
+            #expect(unbind.message == "pod \"default/placed\" is invalid: spec.host: cannot be changed by Pods/Update; "
+                + "the pod is bound to minion \"m1\" for its life: delete it and create it again to run it elsewhere", "\(unbind)")
 
             var statusByUpdate = created
             statusByUpdate.status.phase = .running

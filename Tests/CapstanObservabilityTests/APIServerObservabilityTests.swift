@@ -131,6 +131,16 @@ struct APIServerObservabilityTests {
         }
     }
 
+    @Test("health answers for the Metrics service, which reflection lists")
+    func metricsHealth() async throws {
+        try await withObservedServer(records: CapturedRecords()) { _, rpc in
+            var request = Grpc_Health_V1_HealthCheckRequest()
+            request.service = Metrics.serviceName
+            let answer = try await Grpc_Health_V1_Health.Client(rpc).check(request)
+            #expect(answer.status == .serving)
+        }
+    }
+
     @Test("GET /metrics over a socket serves valid exposition text matching the calls made")
     func metricsEndpoint() async throws {
         let records = CapturedRecords()

@@ -98,7 +98,7 @@ extension ReplicationController: APIObject {
 
     public func validate() -> FieldErrors {
         var errors = Validation.metadata(metadata, namespaced: true)
-        errors.append(contentsOf: Validation.replicationControllerSpec(spec, path: "spec"))
+        errors.append(contentsOf: Validation.replicationControllerSpec(spec, namespace: metadata.namespace, path: "spec"))
         errors.add("status.replicas", ifPresent: Validation.nonNegativeViolation(status.replicas))
         return errors
     }

@@ -41,8 +41,12 @@ extension Validation {
     }
 
     /// Problems of a replication controller spec at `path`: non-negative replicas, a non-empty
-    /// selector, a template whose labels match the selector and whose pod spec is valid.
-    public static func replicationControllerSpec(_ spec: ReplicationControllerSpec, path: FieldPath) -> FieldErrors {
+    /// selector, a template whose labels match the selector, whose namespace is empty or
+    /// `namespace` (the controller's: its pods are made there), and whose pod spec is valid with
+    /// restart policy ALWAYS (a controller replaces pods that end; as in Kubernetes).
+    public static func replicationControllerSpec(
+        _ spec: ReplicationControllerSpec, namespace: String, path: FieldPath
+    ) -> FieldErrors {
         var errors = FieldErrors()
         errors.add(path.child("replicas"), ifPresent: nonNegativeViolation(spec.replicas))
         if spec.selector.isEmpty {
@@ -57,10 +61,22 @@ extension Validation {
         }
         let templateMeta = template.child("metadata")
         errors.append(contentsOf: metadata(spec.template.metadata, namespaced: true, requireName: false, path: templateMeta))
+        let templateNamespace = spec.template.metadata.namespace
+        if !templateNamespace.isEmpty && templateNamespace != namespace && DNS1123.isLabel(templateNamespace) {
+            errors.add(
+                templateMeta.child("namespace"),
+                "must be empty or the controller's namespace \"\(namespace)\" (its pods are created there), not \"\(templateNamespace)\"")
+        }
         if !spec.selector.isEmpty && !LabelSelector(matching: spec.selector).matches(spec.template.metadata.labels) {
             errors.add(templateMeta.child("labels"), "must match the selector \(LabelSelector(matching: spec.selector))")
         }
         errors.append(contentsOf: podSpec(spec.template.spec, path: template.child("spec")))
+        let policy = spec.template.spec.restartPolicy
+        if policy != .always && policy != .unspecified && enumViolation(policy) == nil {
+            errors.add(
+                template.child("spec").child("restart_policy"),
+                "must be ALWAYS in a controller's template (it replaces pods that end), not \(policy.protoName ?? "\(policy.rawValue)")")
+        }
         return errors
     }
 

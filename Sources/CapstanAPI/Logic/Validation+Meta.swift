@@ -7,26 +7,19 @@ public enum Validation {
         _ meta: ObjectMeta, namespaced: Bool, requireName: Bool = true, path: FieldPath = "metadata"
     ) -> FieldErrors {
         var errors = FieldErrors()
+        let prefixViolation = meta.generateName.isEmpty ? nil : generateNameViolation(meta.generateName)
         if requireName || !meta.name.isEmpty {
             if meta.name.isEmpty && !meta.generateName.isEmpty {
-                errors.add(path.child("name"), "must not be empty (the server fills it from generate_name on Create)")
+                // A bad generate_name is the whole problem: no name is made from it.
+                if prefixViolation == nil {
+                    errors.add(path.child("name"), "must not be empty (the server fills it from generate_name on Create)")
+                }
             } else {
                 errors.add(path.child("name"), ifPresent: DNS1123.labelViolation(meta.name))
             }
         }
-        if !meta.generateName.isEmpty {
-            // At most 63 characters (the generator keeps the first 58), checked first: the rest
-            // of the check is then bounded, whatever a request carries. A prefix may end in
-            // dashes (the random suffix follows them); otherwise it must be a label itself.
-            let prefix = meta.generateName.utf8
-            var end = prefix.count
-            if end <= DNS1123.maxLabelLength {
-                while end > 1, prefix[prefix.index(prefix.startIndex, offsetBy: end - 1)] == UInt8(ascii: "-") { end -= 1 }
-            }
-            let sample = String(Substring(prefix.prefix(end)))
-            if let reason = DNS1123.labelViolation(sample) {
-                errors.add(path.child("generate_name"), "must be the start of a DNS-1123 label: \(reason)")
-            }
+        if let prefixViolation {
+            errors.add(path.child("generate_name"), "must be the start of a DNS-1123 label: \(prefixViolation)")
         }
         if namespaced {
             if requireName || !meta.namespace.isEmpty {
@@ -43,6 +36,19 @@ public enum Validation {
             }
         }
         return errors
+    }
+
+    /// Why `prefix` cannot start a generated name, or nil. At most 63 characters (the generator
+    /// keeps the first 58), checked first: the rest of the check is then bounded, whatever a
+    /// request carries. A prefix may end in dashes (the random suffix follows them); otherwise it
+    /// must be a label itself.
+    public static func generateNameViolation(_ prefix: String) -> String? {
+        let bytes = prefix.utf8
+        var end = bytes.count
+        if end <= DNS1123.maxLabelLength {
+            while end > 1, bytes[bytes.index(bytes.startIndex, offsetBy: end - 1)] == UInt8(ascii: "-") { end -= 1 }
+        }
+        return DNS1123.labelViolation(String(Substring(bytes.prefix(end))))
     }
 
     /// Problems of a label map (labels, selectors, node selectors) at `path` (built only when

@@ -1,7 +1,8 @@
 extension Validation {
     /// Problems of a pod spec at `path` (`spec`, or `spec.template.spec` in a controller): at least
     /// one container; container names DNS-1123 labels and unique; an image; container ports 1–65535,
-    /// host ports 0 (none) or 1–65535 and unique per (port, protocol) in the pod; volume names
+    /// host ports 0 (none) or 1–65535 and unique per (port, protocol) in the pod, port names unique
+    /// in their container; environment variable names as Kubernetes takes them; volume names
     /// unique with a source; volume mounts naming declared volumes; non-negative resources; probes
     /// with a handler and valid ports; known enum values.
     public static func podSpec(_ spec: PodSpec, path: FieldPath) -> FieldErrors {
@@ -28,6 +29,8 @@ extension Validation {
             if container.image.isEmpty {
                 errors.add(containerPath().child("image"), "must not be empty")
             }
+            var portNames: Set<String> = []
+            let manyPorts = container.ports.count > 8
             for (portIndex, port) in container.ports.enumerated() {
                 func portPath() -> FieldPath { containerPath().child("ports").index(portIndex) }
                 errors.add(portPath().child("container_port"), ifPresent: portViolation(port.containerPort))
@@ -46,11 +49,19 @@ extension Validation {
                     }
                 }
                 if !port.name.isEmpty {
-                    errors.add(portPath().child("name"), ifPresent: DNS1123.labelViolation(port.name))
+                    if let reason = DNS1123.labelViolation(port.name) {
+                        errors.add(portPath().child("name"), reason)
+                    } else if manyPorts
+                        ? !portNames.insert(port.name).inserted
+                        : container.ports[..<portIndex].contains(where: { $0.name == port.name })
+                    {
+                        // A port is looked up by name (a service's or a probe's named port).
+                        errors.add(portPath().child("name"), "duplicate port name \"\(port.name)\" in this container")
+                    }
                 }
             }
-            for (envIndex, variable) in container.env.enumerated() where variable.name.isEmpty {
-                errors.add(containerPath().child("env").index(envIndex).child("name"), "must not be empty")
+            for (envIndex, variable) in container.env.enumerated() {
+                errors.add(containerPath().child("env").index(envIndex).child("name"), ifPresent: envNameViolation(variable.name))
             }
             errors.add(
                 containerPath().child("resources").child("cpu_millis"),
@@ -79,6 +90,23 @@ extension Validation {
             errors.add(path.child("host"), ifPresent: DNS1123.labelViolation(spec.host))
         }
         return errors
+    }
+
+    /// Why `name` cannot name an environment variable, or nil. As in Kubernetes: letters, digits,
+    /// `_`, `-` and `.`, not starting with a digit (so never `=`, which ends a name in the
+    /// environment a process gets).
+    public static func envNameViolation(_ name: String) -> String? {
+        guard let first = name.utf8.first else { return "must not be empty" }
+        func allowed(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                true
+            default: false
+            }
+        }
+        if name.utf8.allSatisfy(allowed), !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) { return nil }
+        return "must consist of letters, digits, '_', '-' or '.', and not start with a digit (is \"\(name.prefix(64))\")"
     }
 
     /// The names of a pod's volumes, for lookups: a scan for a few, a dictionary of each name's

@@ -25,9 +25,9 @@ extension RegistryError: RPCErrorConvertible {
             // No name (a List's limit, a create that names nothing): no `"ns/"` to show.
             if name.isEmpty { return .badRequest("invalid \(kind) request: \(list)", errors) }
             return .badRequest("\(kind) \"\(objectPath(namespace: namespace, name: name))\" is invalid: \(list)", errors)
-        case .fieldNotChangeable(let kind, let field, let verb, let allowedBy):
-            let error = RegistryError.notChangeable(field: field, verb: verb, allowedBy: allowedBy)
-            return .badRequest("\(kind) \(error)", [error])
+        case .fieldNotChangeable(let kind, let namespace, let name, let field, let verb, let advice):
+            let error = RegistryError.notChangeable(field: field, verb: verb, advice: advice)
+            return .badRequest("\(kind) \"\(objectPath(namespace: namespace, name: name))\" is invalid: \(error)", [error])
         case .unsupported(let reason):
             return RPCError(code: .unimplemented, message: reason)
         case .badSelector(let error):

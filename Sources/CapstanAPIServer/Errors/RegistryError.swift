@@ -18,8 +18,9 @@ public enum RegistryError: Error, Sendable, Hashable {
     case uidMismatch(kind: String, namespace: String, name: String, expected: String, current: String)
     /// The object (or request) has invalid fields; every one is listed.
     case invalid(kind: String, namespace: String, name: String, errors: [FieldError])
-    /// A verb changed a field it may not; `allowedBy` names the call that may (`Bindings/Create`).
-    case fieldNotChangeable(kind: String, field: String, verb: String, allowedBy: String)
+    /// A verb changed a field of the object `namespace`/`name` that it may not; `advice` says
+    /// what to do instead ("use Bindings/Create …").
+    case fieldNotChangeable(kind: String, namespace: String, name: String, field: String, verb: String, advice: String)
     /// The kind does not support the verb; `reason` says why.
     case unsupported(reason: String)
     /// A label or field selector did not parse.
@@ -72,8 +73,8 @@ extension RegistryError: CustomStringConvertible {
 
 extension RegistryError {
     /// How `fieldNotChangeable` names its field among a request's bad fields.
-    static func notChangeable(field: String, verb: String, allowedBy: String) -> FieldError {
-        FieldError(FieldPath(field), "cannot be changed by \(verb); use \(allowedBy)")
+    static func notChangeable(field: String, verb: String, advice: String) -> FieldError {
+        FieldError(FieldPath(field), "cannot be changed by \(verb); \(advice)")
     }
 }
 

@@ -45,7 +45,8 @@ struct Registry<S: KindStrategy>: Sendable {
     }
 
     private static func setServerFields(_ meta: inout ObjectMeta) {
-        if meta.name.isEmpty && !meta.generateName.isEmpty {
+        // From a valid prefix only: a name made from a bad one would be reported as bad too.
+        if meta.name.isEmpty && !meta.generateName.isEmpty && Validation.generateNameViolation(meta.generateName) == nil {
             meta.name = ServerFields.name(prefix: meta.generateName)
         }
         meta.uid = ServerFields.uuid()
@@ -188,8 +189,8 @@ struct Registry<S: KindStrategy>: Sendable {
         do throws(RegistryError) {
             try prepare(&new, old)
         } catch {
-            guard case .fieldNotChangeable(_, let field, let verb, let allowedBy) = error else { throw error }
-            refusal = (error, RegistryError.notChangeable(field: field, verb: verb, allowedBy: allowedBy))
+            guard case .fieldNotChangeable(_, _, _, let field, let verb, let advice) = error else { throw error }
+            refusal = (error, RegistryError.notChangeable(field: field, verb: verb, advice: advice))
         }
         new.applyDefaults()
         guard let refusal else {

@@ -24,7 +24,14 @@ enum PodStrategy: KindStrategy {
 
     static func prepareForUpdate(_ new: inout Pod, old: Pod) throws(RegistryError) {
         if new.spec.host != old.spec.host {
-            throw .fieldNotChangeable(kind: kind, field: "spec.host", verb: "Pods/Update", allowedBy: "Bindings/Create")
+            // Binding is the way onto a minion, once: a bound pod is not moved, it is replaced.
+            let advice =
+                old.spec.host.isEmpty
+                ? "use Bindings/Create to place the pod on a minion"
+                : "the pod is bound to minion \"\(old.spec.host)\" for its life: delete it and create it again to run it elsewhere"
+            throw .fieldNotChangeable(
+                kind: kind, namespace: old.metadata.namespace, name: old.metadata.name, field: "spec.host",
+                verb: "Pods/Update", advice: advice)
         }
         new.status = old.status
     }
