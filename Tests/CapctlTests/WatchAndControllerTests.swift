@@ -281,7 +281,9 @@ import Testing
             // Nothing observes the count: the wait ends with an error at its timeout.
             let timeout = try await cluster.capctl(["resize", "web", "5", "--wait-timeout", "1"])
             #expect(timeout.code == 1)
-            #expect(timeout.err.contains("timed out after 1.0s waiting for replicationcontroller/web: 4 of 5 replicas observed"), "\(timeout)")
+            #expect(timeout.err.contains(
+                "replicationcontroller/web is set to 5 replicas, but timed out after 1.0s waiting for them: 4 of 5 replicas observed"),
+                "\(timeout)")
             #expect(try await cluster.ok(["get", "rc", "web"]).contains("   5\n"), "the desired count is stored all the same")
 
             let missing = try await cluster.capctl(["resize", "nope", "1"])
@@ -291,10 +293,12 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func stopResizesToZeroThenDeletes() async throws {
+    func stopResizesToZeroWaitsForThePodsThenDeletes() async throws {
         try await TestCluster.with { (cluster: TestCluster) async throws in
             try await cluster.ok(["run", "web", "--image", "nginx", "--replicas", "2"])
             try await Self.setObserved(2, rc: "web", cluster: cluster)
+            let pod = "kind: Pod\nmetadata: {name: web-1, labels: {run: web}}\nspec: {containers: [{name: c, image: i}]}\n"
+            try await cluster.ok(["create", "-f", "-"], stdin: pod)
             let console = CapturedConsole(environment: cluster.environment)
             let stop = Task {
                 await Capctl.run(arguments: ["stop", "web", "--server", cluster.address], console: console.console)
@@ -302,9 +306,32 @@ import Testing
             try await Self.waitFor("the progress line") { console.out.contains("2/0 replicas") }
             #expect(try await cluster.ok(["get", "rc", "web"]).contains("   0\n"), "desired is 0 while pods go")
             try await Self.setObserved(0, rc: "web", cluster: cluster)
+            // The observed count is 0, but a pod of the controller is left: stop waits for it.
+            try await Self.waitFor("the wait for the pods") { console.out.contains("waiting for its pods") }
+            #expect(try await cluster.ok(["get", "rc", "-o", "name"]) == "replicationcontroller/web\n")
+            try await cluster.ok(["delete", "pod", "web-1"])
             #expect(try await bounded("stop to finish") { await stop.value } == 0)
-            #expect(console.out.hasSuffix("replicationcontroller/web: 0/0 replicas\nreplicationcontroller/web resized to 0\nreplicationcontroller/web deleted\n"))
+            #expect(console.out.hasSuffix("""
+                replicationcontroller/web: 0/0 replicas
+                replicationcontroller/web resized to 0
+                replicationcontroller/web: waiting for its pods (run=web) to go
+                replicationcontroller/web deleted
+
+                """), "\(console.out)")
             #expect(try await cluster.ok(["get", "rc", "-o", "name"]) == "")
+
+            // A pod that stays: stop fails at its timeout and keeps the controller.
+            try await cluster.ok(["run", "db", "--image", "postgres"])
+            try await cluster.ok(["create", "-f", "-"], stdin: pod.replacingOccurrences(of: "web", with: "db"))
+            let kept = try await cluster.capctl(["stop", "db", "--wait-timeout", "1"])
+            #expect(kept.code == 1)
+            #expect(kept.err.contains(
+                "timed out after 1.0s waiting for the pods of replicationcontroller/db (run=db) to go: 1 left (pod/db-1); "
+                    + "the controller is kept, at 0 replicas"), "\(kept)")
+            #expect(try await cluster.ok(["get", "rc", "db", "-o", "name"]) == "replicationcontroller/db\n")
+            // No --no-wait: deleting the controller first would leave its pods with nothing to stop them.
+            let noWait = try await cluster.capctl(["stop", "db", "--no-wait"])
+            #expect(noWait.code == 64 && noWait.err.contains("--no-wait"), "\(noWait)")
         }
     }
 }

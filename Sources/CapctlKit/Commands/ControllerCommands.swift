@@ -93,11 +93,14 @@ struct WaitOptions: ParsableArguments, Sendable {
     }
 }
 
-/// Sets `spec.replicas` (retrying on a conflicting write), then, unless told not to, waits until
-/// `status.replicas` matches, printing progress; `timeout` is `wait.timeout()`, checked before.
+/// Sets `spec.replicas` (retrying on a conflicting write), then, unless `noWait`, waits until
+/// `status.replicas` matches, printing progress; `timeout` is `seconds` (as given, for messages)
+/// checked before. Returns the controller as written.
+@discardableResult
 func resize(
-    name: String, to replicas: Int32, wait: WaitOptions, timeout: Duration, connection: APIConnection, namespace: String
-) async throws {
+    name: String, to replicas: Int32, noWait: Bool, seconds: Double, timeout: Duration, connection: APIConnection,
+    namespace: String
+) async throws -> ReplicationController {
     let console = Console.current
     var updated: ReplicationController?
     for _ in 0..<10 {
@@ -115,13 +118,13 @@ func resize(
     guard let updated else {
         throw CapctlError.other("replicationcontroller/\(name): kept conflicting with other writers; try again")
     }
-    if wait.noWait {
+    if noWait {
         console.line("replicationcontroller/\(name) resized to \(replicas)")
-        return
+        return updated
     }
-    try await waitForReplicas(
-        updated, replicas: replicas, timeout: timeout, seconds: wait.waitTimeout, connection: connection)
+    try await waitForReplicas(updated, replicas: replicas, timeout: timeout, seconds: seconds, connection: connection)
     console.line("replicationcontroller/\(name) resized to \(replicas)")
+    return updated
 }
 
 /// Watches the controller until its observed count is `replicas`; a progress line shows the count
@@ -224,7 +227,10 @@ private func waitForReplicas(
     throw timedOut()
 
     func timedOut() -> CapctlError {
-        .other("timed out after \(seconds)s waiting for replicationcontroller/\(name): \(lastShown ?? 0) of \(replicas) replicas observed")
+        // The desired count is stored all the same: say so, lest the resize be taken for failed.
+        .other(
+            "replicationcontroller/\(name) is set to \(replicas) replicas, but timed out after \(seconds)s waiting for "
+                + "them: \(lastShown ?? 0) of \(replicas) replicas observed (the controller manager reports the count)")
     }
 }
 
@@ -247,28 +253,45 @@ struct ResizeCommand: AsyncParsableCommand {
         guard replicas >= 0 else { throw CapctlError.usage("the replica count must be 0 or more, not \(replicas)") }
         let timeout = try wait.timeout()  // before anything is written
         try await global.withConnection { connection, settings in
-            try await resize(
-                name: name, to: replicas, wait: wait, timeout: timeout, connection: connection, namespace: settings.namespace)
+            _ = try await resize(
+                name: name, to: replicas, noWait: wait.noWait, seconds: wait.waitTimeout, timeout: timeout,
+                connection: connection, namespace: settings.namespace)
         }
     }
 }
 
-/// `capctl stop RC`: resize to 0, then delete.
+/// `capctl stop RC`: resize to 0, wait until the observed count is 0 and no pod matches the
+/// controller's selector any more, then delete the controller. Deleting it first would leave its
+/// pods running with nothing to stop them, so there is no `--no-wait`.
 struct StopCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stop", abstract: "Resize a replication controller to 0, wait for its pods to go, then delete it.")
+        commandName: "stop",
+        abstract: "Resize a replication controller to 0, wait for its pods to go, then delete it.",
+        discussion: """
+            Its pods are those its selector matches in its namespace. While one is left at --wait-timeout, the \
+            controller is kept (at 0 replicas) and stop fails.
+            """)
 
     @Argument(help: "The replication controller.")
     var name: String
 
-    @OptionGroup var wait: WaitOptions
+    @Option(
+        name: .customLong("wait-timeout"), parsing: .unconditional,
+        help: "Seconds to wait for the observed count to reach 0 and the pods to go.")
+    var waitTimeout: Double = 300
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         let console = Console.current
-        let timeout = try wait.timeout()  // before anything is written
+        let timeout = try Seconds.duration(waitTimeout, flag: "--wait-timeout")  // before anything is written
         try await global.withConnection { connection, settings in
-            try await resize(name: name, to: 0, wait: wait, timeout: timeout, connection: connection, namespace: settings.namespace)
+            let start = ContinuousClock.now
+            let rc = try await resize(
+                name: name, to: 0, noWait: false, seconds: waitTimeout, timeout: timeout, connection: connection,
+                namespace: settings.namespace)
+            try await waitForPodsToGo(
+                rc, deadline: start.advanced(by: timeout), seconds: waitTimeout, connection: connection)
             do {
                 _ = try await connection.delete(ReplicationController.self, namespace: settings.namespace, name: name)
             } catch let error as RPCError {
@@ -276,5 +299,38 @@ struct StopCommand: AsyncParsableCommand {
             }
             console.line("replicationcontroller/\(name) deleted")
         }
+    }
+}
+
+/// Waits (polling once a second, as kubectl's reaper did) until no pod in the controller's
+/// namespace matches its selector, saying once which pods it waits for.
+private func waitForPodsToGo(
+    _ rc: ReplicationController, deadline: ContinuousClock.Instant, seconds: Double, connection: APIConnection
+) async throws {
+    let console = Console.current
+    let name = rc.metadata.name
+    var request = ListRequest()
+    request.namespace = rc.metadata.namespace
+    request.labelSelector = LabelSelector(matching: rc.spec.selector).description
+    var announced = false
+    while true {
+        let left: [Pod]
+        do {
+            left = try await connection.list(Pod.self, request).items
+        } catch let error as RPCError {
+            throw CapctlError.server(error, context: "")
+        }
+        guard let pod = left.first else { return }
+        if !announced {
+            console.line("replicationcontroller/\(name): waiting for its pods (\(request.labelSelector)) to go")
+            announced = true
+        }
+        guard ContinuousClock.now.advanced(by: .seconds(1)) < deadline else {
+            throw CapctlError.other(
+                "timed out after \(seconds)s waiting for the pods of replicationcontroller/\(name) "
+                    + "(\(request.labelSelector)) to go: \(left.count) left (pod/\(pod.metadata.name)\(left.count > 1 ? ", …" : "")); "
+                    + "the controller is kept, at 0 replicas")
+        }
+        try await Task.sleep(for: .seconds(1))
     }
 }
