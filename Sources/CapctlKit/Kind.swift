@@ -67,6 +67,34 @@ public enum Kind: String, CaseIterable, Sendable {
         self = kind
     }
 
+    /// The objects a command's words name: `KIND NAME…`, or `KIND/NAME…` as `-o name` prints them
+    /// (all of one kind); nil for no words. A name may not hold a slash (names cannot).
+    static func targets(_ words: [String]) throws(CapctlError) -> (kind: Kind, names: [String])? {
+        guard let first = words.first else { return nil }
+        guard let slash = first.firstIndex(of: "/") else {
+            let kind = try Kind(parsing: first)
+            if let slashed = words.dropFirst().first(where: { $0.contains("/") }) {
+                throw CapctlError.usage(
+                    "\"\(slashed)\": after a KIND give NAMEs alone (or KIND/NAME for each, without the KIND first)")
+            }
+            return (kind, Array(words.dropFirst()))
+        }
+        let kind = try Kind(parsing: String(first[..<slash]))
+        var names: [String] = []
+        for word in words {
+            let parts = word.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[1].isEmpty, !parts[1].contains("/") else {
+                throw CapctlError.usage("\"\(word)\": expected KIND/NAME, as in \(kind.singular)/web")
+            }
+            let other = try Kind(parsing: String(parts[0]))
+            guard other == kind else {
+                throw CapctlError.usage("one kind at a time: \(first) and \(word)")
+            }
+            names.append(String(parts[1]))
+        }
+        return (kind, names)
+    }
+
     /// What shell completion offers for a KIND argument.
     static var completion: CompletionKind { .list(allCases.map(\.plural) + allCases.map(\.short)) }
 

@@ -51,6 +51,39 @@ import Testing
         }
     }
 
+    /// `KIND/NAME` (what `-o name` prints) names objects in get, describe and delete, and get takes
+    /// several names, as kubectl does.
+    @Test(.timeLimit(.minutes(2)))
+    func kindSlashNameAndSeveralNames() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            for name in ["a", "b", "c"] {
+                try await cluster.ok(
+                    ["create", "-f", "-"], stdin: "kind: Pod\nmetadata: {name: \(name)}\nspec: {containers: [{name: c, image: i}]}\n")
+            }
+            #expect(try await cluster.ok(["get", "pod/a", "po/b", "-o", "name"]) == "pod/a\npod/b\n")
+            #expect(try await cluster.ok(["get", "pods", "c", "a", "-o", "name"]) == "pod/c\npod/a\n")
+            #expect(try await cluster.ok(["get", "pod/a", "-o", "json"]).contains("\"kind\": \"Pod\""))
+            #expect(try await cluster.ok(["describe", "pod/b"]).hasPrefix("Name:"))
+            // The ones found are printed; each missing one is an error, and the exit code says so.
+            let some = try await cluster.capctl(["get", "pods", "a", "nope", "-o", "name"])
+            #expect(some.code == 1 && some.out == "pod/a\n" && some.err.contains("pod/nope: NOT_FOUND"), "\(some)")
+            for (words, says) in [
+                (["get", "pod/a", "service/b"], "one kind at a time: pod/a and service/b"),
+                (["get", "pods", "pod/a"], "after a KIND give NAMEs alone"),
+                (["get", "pod/"], "expected KIND/NAME"),
+                (["get", "pods", "a", "b", "-w"], "-w follows one NAME"),
+                (["describe", "pods"], "describe one object"),
+                (["describe", "pod/a", "b"], "\"b\": expected KIND/NAME"),
+            ] {
+                let refused = try await cluster.capctl(words)
+                #expect(refused.code != 0 && refused.err.contains(says), "\(words): \(refused)")
+            }
+            // What `get -o name` prints deletes them.
+            let names = try await cluster.ok(["get", "pods", "-o", "name"]).split(separator: "\n").map(String.init)
+            #expect(try await cluster.ok(["delete"] + names) == "pod/a deleted\npod/b deleted\npod/c deleted\n")
+        }
+    }
+
     /// A directory stands for its manifest files, in name order; other files are left alone.
     @Test(.timeLimit(.minutes(2)))
     func manifestsFromADirectory() async throws {

@@ -9,22 +9,25 @@ struct DescribeCommand: AsyncParsableCommand {
         abstract: "Show an object in detail with related objects (a pod's minion, a controller's pods, a service's endpoints).")
 
     @Argument(
-        help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).",
+        help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi); or KIND/NAME.",
         completion: Kind.completion)
     var kind: String
 
-    @Argument(help: "The object's name.")
-    var name: String
+    @Argument(help: "The object's name (none after KIND/NAME).")
+    var name: String?
 
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let kind = try Kind(parsing: kind)
+        guard let (kind, names) = try Kind.targets([kind] + (name.map { [$0] } ?? [])), names.count == 1, let name = names.first
+        else {
+            throw CapctlError.usage("describe one object: KIND NAME, or KIND/NAME")
+        }
         let console = Console.current
         try await global.withConnection { connection, settings in
             let namespace = kind.isNamespaced ? settings.namespace : ""
             do {
-                let text = try await describe(kind.resource, connection: connection, namespace: namespace)
+                let text = try await describe(kind.resource, connection: connection, namespace: namespace, name: name)
                 console.write(text)
             } catch let error as RPCError {
                 throw CapctlError.server(error, context: "")
@@ -32,7 +35,9 @@ struct DescribeCommand: AsyncParsableCommand {
         }
     }
 
-    private func describe<R: CLIResource>(_ type: R.Type, connection: APIConnection, namespace: String) async throws -> String {
+    private func describe<R: CLIResource>(
+        _ type: R.Type, connection: APIConnection, namespace: String, name: String
+    ) async throws -> String {
         let object = try await connection.get(R.self, namespace: namespace, name: name)
         var text = Description()
         text.meta(object.metadata, namespaced: R.kind.isNamespaced)

@@ -9,12 +9,12 @@ struct GetCommand: AsyncParsableCommand {
         commandName: "get", abstract: "Print objects of a kind as a table, YAML, JSON or names; -w follows changes.")
 
     @Argument(
-        help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi).",
+        help: "pods (po), replicationcontrollers (rc), services (svc), endpoints (ep), minions (mi); or KIND/NAME.",
         completion: Kind.completion)
     var kind: String
 
-    @Argument(help: "One object's name (else every object).")
-    var name: String?
+    @Argument(help: "Objects' names (else every object), or more KIND/NAMEs of the same kind.")
+    var names: [String] = []
 
     @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector, e.g. app=web,tier!=db.")
     var selector: String?
@@ -40,22 +40,46 @@ struct GetCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let kind = try Kind(parsing: kind)
-        try await get(kind.resource)
+        guard let (kind, names) = try Kind.targets([kind] + names) else { return }
+        try await get(kind.resource, names: names)
     }
 
-    private func get<R: CLIResource>(_ type: R.Type) async throws {
+    private func get<R: CLIResource>(_ type: R.Type, names: [String]) async throws {
         let console = Console.current
         let limit = try watchSeconds.map { seconds throws(CapctlError) in try Seconds.duration(seconds, flag: "--watch-seconds") }
         // One object lives in one namespace: a NAME with -A would name several, or an arbitrary one.
-        if name != nil && allNamespaces && R.kind.isNamespaced {
+        if !names.isEmpty && allNamespaces && R.kind.isNamespaced {
             throw CapctlError.usage("a NAME cannot be looked up in every namespace (-A): give its namespace with -n")
         }
+        if names.count > 1 {
+            guard selector == nil, fieldSelector == nil else {
+                throw CapctlError.usage("NAMEs and -l/--field-selector cannot be used together")
+            }
+            guard !watch else { throw CapctlError.usage("-w follows one NAME, or a list: not several NAMEs") }
+        }
+        let name = names.count == 1 ? names.first : nil
         try await global.withConnection { connection, settings in
             let home = R.kind.isNamespaced ? settings.namespace : ""
             let namespace = allNamespaces ? "" : home
             var printer = ObjectPrinter<R>(format: output, console: console, showNamespace: allNamespaces, watching: watch)
             var revision: UInt64 = 0
+            if names.count > 1 {
+                // Those found are printed, the others reported, as kubectl does.
+                var found: [R] = []
+                var failures = 0
+                for name in names {
+                    do {
+                        found.append(try await connection.get(R.self, namespace: home, name: name))
+                    } catch let error as RPCError {
+                        console.error(console.colored("error: ", .red) + "\(R.kind.singular)/\(name): " + BatchWrite.describe(error))
+                        failures += 1
+                        if BatchWrite.stops(at: error, remaining: 0, console: console) { throw CapctlError.failed(count: failures) }
+                    }
+                }
+                try printer.printList(found, singleObject: false)
+                if failures > 0 { throw CapctlError.failed(count: failures) }
+                return
+            }
             if let name {
                 guard selector == nil, fieldSelector == nil else {
                     throw CapctlError.usage("a NAME and -l/--field-selector cannot be used together")
@@ -84,7 +108,8 @@ struct GetCommand: AsyncParsableCommand {
             }
             if watch {
                 try await follow(
-                    R.self, connection: connection, namespace: namespace, from: revision, limit: limit, printer: &printer)
+                    R.self, connection: connection, namespace: namespace, name: name, from: revision, limit: limit,
+                    printer: &printer)
             }
         }
     }
@@ -112,8 +137,8 @@ struct GetCommand: AsyncParsableCommand {
     /// restart, or failover to another server) resumes from the last revision seen, for up to
     /// 60 s of failed attempts (saying every 15 s that it still tries); other errors end it.
     private func follow<R: CLIResource>(
-        _ type: R.Type, connection: APIConnection, namespace: String, from revision: UInt64, limit: Duration?,
-        printer: inout ObjectPrinter<R>
+        _ type: R.Type, connection: APIConnection, namespace: String, name: String?, from revision: UInt64,
+        limit: Duration?, printer: inout ObjectPrinter<R>
     ) async throws {
         let console = Console.current
         var request = WatchRequest()

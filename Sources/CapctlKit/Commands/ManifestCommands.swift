@@ -155,7 +155,7 @@ struct DeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete", abstract: "Delete objects by name, by label selector, or named in manifests.")
 
-    @Argument(help: "KIND, then NAMEs (not with -f).", completion: Kind.completion)
+    @Argument(help: "KIND, then NAMEs; or KIND/NAMEs (not with -f).", completion: Kind.completion)
     var arguments: [String] = []
 
     @Option(
@@ -185,11 +185,9 @@ struct DeleteCommand: AsyncParsableCommand {
                 targets.append((item.kind, meta.namespace.isEmpty ? nil : meta.namespace, meta.name, "\(item.origin)"))
             }
         } else {
-            guard let first = arguments.first else {
-                throw CapctlError.usage("say what to delete: KIND NAME…, KIND -l SELECTOR, or -f FILE")
+            guard let (kind, names) = try Kind.targets(arguments) else {
+                throw CapctlError.usage("say what to delete: KIND NAME…, KIND/NAME…, KIND -l SELECTOR, or -f FILE")
             }
-            let kind = try Kind(parsing: first)
-            let names = Array(arguments.dropFirst())
             if let selector {
                 guard names.isEmpty else { throw CapctlError.usage("NAMEs and -l cannot be used together") }
                 // An empty selector matches everything: never what a typo or an unset variable meant.
