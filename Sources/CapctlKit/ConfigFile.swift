@@ -43,9 +43,18 @@ struct ConfigFile: Codable, Sendable, Equatable {
         return home + "/.capstan/config"
     }
 
-    /// The file's settings; none when it does not exist.
-    static func load(from path: String) throws(CapctlError) -> ConfigFile {
-        guard FileManager.default.fileExists(atPath: path) else { return ConfigFile() }
+    /// The file's settings; none when it does not exist, unless `mustExist` (a file named by
+    /// `--config`: a typo in its path would otherwise go unnoticed, the defaults used instead; as
+    /// kubectl's `--kubeconfig`, while a missing `$CAPSTAN_CONFIG`, like `$KUBECONFIG`, is none).
+    static func load(from path: String, mustExist: Bool = false) throws(CapctlError) -> ConfigFile {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            if mustExist {
+                throw .config("\(path): no such config file (named by --config; capctl config set creates it)")
+            }
+            return ConfigFile()
+        }
+        if isDirectory.boolValue { throw .config("\(path): is a directory, not a config file") }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw .config("\(path): cannot read the file")
         }

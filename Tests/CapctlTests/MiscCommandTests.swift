@@ -137,6 +137,14 @@ import Testing
             #expect(set.code == 0, "\(set)")
             let view = try await cluster.capctl(["--config", path, "config", "view"], server: false)
             #expect(view.code == 0 && view.out.contains("prod"), "\(view)")
+            // A --config file that is not there is an error (a typo would silently mean the defaults);
+            // `config set` creates it, and a missing $CAPSTAN_CONFIG means none, as $KUBECONFIG does.
+            for words in [["get", "pods"], ["config", "view"]] {
+                let missing = try await cluster.capctl(["--config", path + ".typo"] + words, server: false)
+                #expect(missing.code == 1 && missing.err.contains("\(path).typo: no such config file"), "\(words): \(missing)")
+            }
+            let directory = try await cluster.capctl(["--config", NSTemporaryDirectory(), "config", "view"], server: false)
+            #expect(directory.code == 1 && directory.err.contains("is a directory, not a config file"), "\(directory)")
             // Not before --help or --version, nor without a subcommand.
             #expect(LeadingGlobalOptions.reordered(["--version"], root: Capctl.self) == ["--version"])
             #expect(LeadingGlobalOptions.reordered(["--server", "a:1"], root: Capctl.self) == ["--server", "a:1"])

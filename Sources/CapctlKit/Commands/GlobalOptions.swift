@@ -31,7 +31,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
 
     /// What the command line and the config file say, resolved.
     func settings() throws(CapctlError) -> Settings {
-        let file = try ConfigFile.load(from: configPath)
+        let file = try ConfigFile.load(from: configPath, mustExist: config != nil)
         let servers: [String]
         if let server {
             servers = try Self.serverList(server, source: "--server")

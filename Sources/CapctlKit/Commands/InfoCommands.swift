@@ -107,7 +107,7 @@ struct ConfigView: ParsableCommand {
     func run() throws {
         let console = Console.current
         let path = ConfigFile.path(explicit: config, environment: console.environment)
-        let file = try ConfigFile.load(from: path)
+        let file = try ConfigFile.load(from: path, mustExist: config != nil)
         console.line("# \(path)")
         console.line("servers: \(file.servers?.joined(separator: ",") ?? "<unset: 127.0.0.1:\(defaultAPIPort)>")")
         console.line("namespace: \(file.namespace ?? "<unset: default>")")
