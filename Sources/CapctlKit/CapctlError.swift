@@ -31,7 +31,7 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
 
     /// The server's code and message, then every field violation of a BadRequest detail.
     static func describe(_ error: RPCError) -> String {
-        var text = "\(error.code): \(error.message)"
+        var text = "\(error.code): \(visible(error.message))"
         let violations = fieldViolations(error)
         for violation in violations {
             let line = "\(violation.field): \(violation.description)"
@@ -39,7 +39,7 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
             if violations.count == 1 && (error.message.hasSuffix(line) || error.message.hasSuffix(violation.description)) {
                 continue
             }
-            text += "\n  " + line
+            text += "\n  " + visible(line)
         }
         if error.code == .unauthenticated {
             text += "\n  give capctl a valid token: --token TOKEN, or `capctl config set token TOKEN`"

@@ -14,6 +14,28 @@ func formatLabels(_ labels: [String: String]) -> String {
     labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
 }
 
+/// `text` with control characters written as escapes (`\n`, `\u{1B}`): server data printed for a
+/// person keeps to its line, and an escape sequence in an annotation or a message cannot drive the
+/// terminal (clear it, move the cursor, retitle the window; the class of kubectl's CVE-2021-25743).
+func visible(_ text: String) -> String {
+    func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+    guard text.unicodeScalars.contains(where: isControl) else { return text }
+    var shown = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\n": shown.append(contentsOf: "\\n".unicodeScalars)
+        case "\r": shown.append(contentsOf: "\\r".unicodeScalars)
+        case "\t": shown.append(contentsOf: "\\t".unicodeScalars)
+        case _ where isControl(scalar):
+            shown.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+        default: shown.append(scalar)
+        }
+    }
+    return String(shown)
+}
+
 /// `RUNNING` → `Running`, `CLIENT_IP` → `ClientIP`: an enum value's name without its prefix,
 /// capitalised (initialisms stay upper case, as Kubernetes writes them).
 func displayName<E: ProtoEnum>(_ value: E) -> String {

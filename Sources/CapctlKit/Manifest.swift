@@ -250,8 +250,12 @@ enum Manifest {
         }
     }
 
+    /// A cluster-scoped object's `metadata.namespace` is dropped, as kubectl drops it: manifests
+    /// written for namespaced kinds often carry one, and it means nothing here.
     private static func decodeObject<R: CLIResource>(_ type: R.Type, from data: Data) throws -> any CLIResource {
-        try JSONDecoder().decode(R.self, from: data)
+        var object = try JSONDecoder().decode(R.self, from: data)
+        if !R.kind.isNamespaced { object.metadata.namespace = "" }
+        return object
     }
 
     /// `origin (line L): field.path: what is wrong`.

@@ -48,7 +48,7 @@ struct Cell: Sendable {
     var text: String
     var color: ANSIColor?
     init(_ text: String, color: ANSIColor? = nil) {
-        self.text = text.isEmpty ? "<none>" : text
+        self.text = text.isEmpty ? "<none>" : visible(text)
         self.color = color
     }
 }

@@ -84,6 +84,36 @@ import Testing
         }
     }
 
+    /// Text from the server is printed so that it keeps to its line and cannot drive the terminal;
+    /// a cluster-scoped manifest's namespace is dropped, as kubectl drops it; a bad -n is a usage
+    /// error; a selector's syntax error is said once.
+    @Test(.timeLimit(.minutes(2)))
+    func textFromTheServerNamespacesAndSelectorErrors() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let pod = """
+                {"kind": "Pod", "metadata": {"name": "a", "annotations": {"note": "line1\\nline2\\u001b[2J"}},
+                 "spec": {"containers": [{"name": "c", "image": "i\\u001b]0;title\\u0007"}]}}
+                """
+            try await cluster.ok(["create", "-f", "-"], stdin: pod)
+            let described = try await cluster.ok(["describe", "pod", "a"])
+            #expect(described.contains("note=line1\\nline2\\u{1B}[2J\n"), "\(described)")
+            #expect(described.contains("Image:        i\\u{1B}]0;title\\u{7}\n"), "\(described)")
+            #expect(!described.contains("\u{1B}"))
+            let table = try await cluster.ok(["get", "pods", "-o", "wide"])
+            #expect(!table.contains("\u{1B}") && table.contains("i\\u{1B}]0;title\\u{7}"), "\(table)")
+
+            try await cluster.ok(["create", "-f", "-"], stdin: "kind: Minion\nmetadata: {name: m1, namespace: default}\n")
+            #expect(try await cluster.ok(["get", "minion", "m1", "-o", "name"]) == "minion/m1\n")
+
+            let badNamespace = try await cluster.capctl(["get", "pods", "-n", "Bad NS"])
+            #expect(badNamespace.code != 0 && badNamespace.err.contains("-n \"Bad NS\": "), "\(badNamespace)")
+
+            let selector = try await cluster.capctl(["get", "pods", "-l", "app in ("])
+            #expect(selector.code == 1)
+            #expect(selector.err.components(separatedBy: "at position 8, end of input").count == 2, "said once: \(selector)")
+        }
+    }
+
     /// A directory stands for its manifest files, in name order; other files are left alone.
     @Test(.timeLimit(.minutes(2)))
     func manifestsFromADirectory() async throws {

@@ -6,7 +6,10 @@ public struct Capctl: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "capctl",
         abstract: "Manage a Capstan cluster: get, describe, create, update and delete objects; run, resize and stop replication controllers; bind pods to minions.",
-        discussion: "KIND is any of: \(Kind.helpList), singular or plural.",
+        discussion: """
+            KIND is any of: \(Kind.helpList), singular or plural. Every command takes --server HOST:PORT[,…], \
+            -n/--namespace, --token, --timeout SECONDS and --config PATH, before or after its name.
+            """,
         version: CapctlVersion.current,
         subcommands: [
             GetCommand.self, DescribeCommand.self, CreateCommand.self, UpdateCommand.self, DeleteCommand.self,

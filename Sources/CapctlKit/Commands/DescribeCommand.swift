@@ -151,7 +151,8 @@ struct Description {
     private(set) var text = ""
     private let labelWidth = 21
 
-    mutating func line(_ line: String) { text += line + "\n" }
+    /// Server data in `line` shows its control characters as escapes (`visible`).
+    mutating func line(_ line: String) { text += visible(line) + "\n" }
 
     mutating func field(_ label: String, _ value: String) {
         line((label + ":").padding(toLength: labelWidth) + (value.isEmpty ? "<none>" : value))

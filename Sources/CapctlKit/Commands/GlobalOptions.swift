@@ -48,6 +48,10 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         if let namespace, namespace.isEmpty {
             throw .usage("-n needs a namespace (-A, on get, lists every namespace)")
         }
+        // As `config set namespace` checks it: a namespace no object can be in is a typo.
+        if let namespace, let problem = DNS1123.labelViolation(namespace) {
+            throw .usage("-n \"\(namespace)\": \(problem)")
+        }
         return Settings(
             servers: servers,
             namespace: namespace ?? file.namespace ?? "default",

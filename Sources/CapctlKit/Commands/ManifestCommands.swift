@@ -115,7 +115,7 @@ struct CreateCommand: AsyncParsableCommand {
         commandName: "create", abstract: "Create objects from YAML or JSON manifests (kind: picks the type).")
 
     @Option(
-        name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).",
+        name: [.short, .customLong("filename")], help: "A manifest file, a directory of them, or - for standard input (repeatable).",
         completion: .file(extensions: ["yaml", "yml", "json"]))
     var files: [String] = []
 
@@ -136,7 +136,7 @@ struct UpdateCommand: AsyncParsableCommand {
         abstract: "Replace objects with the manifests' versions (metadata.resource_version 0 or absent: unconditional).")
 
     @Option(
-        name: [.short, .customLong("filename")], help: "A manifest file, or - for standard input (repeatable).",
+        name: [.short, .customLong("filename")], help: "A manifest file, a directory of them, or - for standard input (repeatable).",
         completion: .file(extensions: ["yaml", "yml", "json"]))
     var files: [String] = []
 

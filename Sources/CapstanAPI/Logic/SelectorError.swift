@@ -29,7 +29,12 @@ public struct SelectorError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// `invalid label selector "a in (x": at position 7, end of input: expected ")" or ","`.
     public var description: String {
+        "invalid \(kind.rawValue) selector \"\(selector)\": \(located)"
+    }
+
+    /// Where and what: `at position 8, end of input: expected …` (a BadRequest's field violation).
+    public var located: String {
         let found = token.isEmpty ? "end of input" : "token \"\(token)\""
-        return "invalid \(kind.rawValue) selector \"\(selector)\": at position \(position), \(found): \(reason)"
+        return "at position \(position), \(found): \(reason)"
     }
 }

@@ -32,8 +32,7 @@ extension RegistryError: RPCErrorConvertible {
             return RPCError(code: .unimplemented, message: reason)
         case .badSelector(let error):
             let field = error.kind == .label ? "label_selector" : "field_selector"
-            let reason = "position \(error.position), token \"\(error.token)\": \(error.reason)"
-            return .badRequest(error.description, [FieldError(FieldPath(field), reason)])
+            return .badRequest(error.description, [FieldError(FieldPath(field), error.located)])
         case .badContinueToken(let reason):
             return .badRequest("invalid continue_token: \(reason)", [FieldError("continue_token", reason)])
         case .tooOld(let requested):
