@@ -11,8 +11,9 @@ struct ManifestObject: Sendable {
     let object: any CLIResource
 }
 
-/// Reads manifests: YAML or JSON files (JSON is read as YAML's flow style; anchors and aliases are
-/// refused, see `YAMLPrescan`), one or many documents
+/// Reads manifests: YAML or JSON files (JSON is read as YAML's flow style, a stream of JSON values
+/// as one document each, see `JSONStream`; anchors and aliases are refused, see `YAMLPrescan`),
+/// one or many documents
 /// separated by `---`, a `List` (`kind: List` with `items`) or a top-level array; `-` is standard
 /// input. `kind:` picks the type (any spelling `Kind` accepts) and `apiVersion: v1` is accepted;
 /// both are removed before the object is decoded with its generated proto3-JSON `Codable`, so
@@ -81,7 +82,7 @@ enum Manifest {
         var documentNumber = 0
         let text: String
         do {
-            text = try YAMLPrescan.check(original)
+            text = JSONStream.separated(try YAMLPrescan.check(original))
         } catch {
             throw .manifest(
                 "\(source): line \(error.line), column \(error.column): YAML anchors and aliases are not supported"

@@ -90,4 +90,32 @@ import Testing
         let single = try #require(try Manifest.parse(plain, source: "p.yaml").first?.object as? Pod)
         #expect(single.metadata.annotations == ["a": #"\ud83d\ude00"#])
     }
+
+    /// JSON values one after another (`get -w -o json`, or appended outputs) are one document each;
+    /// braces and brackets inside strings do not count, and lines in messages stay the file's.
+    @Test func aStreamOfJSONValuesIsOneDocumentEach() throws {
+        func pod(_ name: String, note: String = "x") -> String {
+            #"{"kind": "Pod", "metadata": {"name": "\#(name)", "annotations": {"n": "\#(note)"}},"#
+                + "\n" + #" "spec": {"containers": [{"name": "c", "image": "i"}]}}"#
+        }
+        let stream = pod("a", note: #"} { \" ]["#) + "\n" + pod("b") + pod("c") + "\n\n[" + pod("d") + "]\n"
+        let objects = try Manifest.parse(stream, source: "s.json")
+        #expect(objects.map { ($0.object as? Pod)?.metadata.name } == ["a", "b", "c", "d"])
+        #expect((objects.first?.object as? Pod)?.metadata.annotations == ["n": #"} { " ]["#])
+        #expect(objects.map(\.origin) == [
+            "s.json: document 1 (line 1)", "s.json: document 2 (line 3)", "s.json: document 3 (line 5)",
+            "s.json: document 4 (line 8): [0]",
+        ])
+        // A mistake in the second value is reported at its own line.
+        let broken = pod("a") + "\n" + pod("b").replacingOccurrences(of: #""spec""#, with: #""spec" 1"#)
+        #expect {
+            try Manifest.parse(broken, source: "s.json")
+        } throws: { error in
+            "\(error)".contains("s.json: document 2: line 4")
+        }
+        // YAML and single JSON values read as before.
+        #expect(JSONStream.separated(Self.pod) == Self.pod)
+        #expect(JSONStream.separated(pod("a")) == pod("a"))
+        #expect(JSONStream.separated("{\"a\": 1} trailing") == "{\"a\": 1} trailing")
+    }
 }
