@@ -36,8 +36,10 @@ public final class APIServer: Sendable {
         func cache<S: KindStrategy>(_ strategy: S.Type) -> WatchCache {
             WatchCache(codec: S.codec, limits: limits, progress: progress)
         }
+        // The registries' writes report those of unknown outcome; the feed reads the store itself.
+        let writes = UncertainWrites(store: store, progress: progress)
         func registry<S: KindStrategy>(_ strategy: S.Type, _ cache: WatchCache) -> Registry<S> {
-            Registry<S>(store: store, cache: cache, progress: progress, options: options)
+            Registry<S>(store: writes, cache: cache, progress: progress, options: options)
         }
         let caches = [
             cache(PodStrategy.self), cache(MinionStrategy.self), cache(ServiceStrategy.self),
@@ -47,7 +49,7 @@ public final class APIServer: Sendable {
         minions = registry(MinionStrategy.self, caches[1])
         services = ServiceRegistry(
             registry: registry(ServiceStrategy.self, caches[2]),
-            claims: ServicePortClaims(store: store, gracePeriod: options.portClaimGracePeriod))
+            claims: ServicePortClaims(store: writes, gracePeriod: options.portClaimGracePeriod))
         controllers = registry(ReplicationControllerStrategy.self, caches[3])
         endpoints = registry(EndpointsStrategy.self, caches[4])
         bindings = BindingRegistry(pods: pods, minions: minions)

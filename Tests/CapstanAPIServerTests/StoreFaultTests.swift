@@ -2,7 +2,7 @@
 import CapstanAPI
 import CapstanAPIServerHost
 import CapstanRPC
-import CapstanStore
+@testable import CapstanStore
 import CapstanTestSupport
 import Synchronization
 import Testing
@@ -26,6 +26,12 @@ final class FaultyStore: Store {
     /// While set, `checkWritable` hangs, deaf to cancellation (as behind a hung fsync).
     let checksHang = Atomic<Bool>(false)
     let checks = Atomic<Int>(0)
+    /// While set, creates are applied and then reported as failed with their outcome unknown (as
+    /// etcd's connection breaking after the request went out).
+    let createsLandUncertain = Atomic<Bool>(false)
+    /// While set, watch events are held back, not lost: the caches fall behind the store without
+    /// failing (as while etcd's client resumes a broken watch on its own).
+    let holdsEvents = Atomic<Bool>(false)
 
     init(_ store: any Store, failsWatches: Bool = true) {
         self.store = store
@@ -47,7 +53,11 @@ final class FaultyStore: Store {
     nonisolated(nonsending) func create(_ key: String, value: [UInt8], lease: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
     {
-        try await store.create(key, value: value, lease: lease, unchanged: unchanged)
+        let revision = try await store.create(key, value: value, lease: lease, unchanged: unchanged)
+        if createsLandUncertain.load(ordering: .relaxed) {
+            throw .unavailable(reason: "injected: the peer closed the connection" + EtcdStore.mayTakeEffect)
+        }
+        return revision
     }
     nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
@@ -59,12 +69,16 @@ final class FaultyStore: Store {
     }
     func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
         watchTimes.withLock { $0.append(.now) }
-        guard failsWatches.load(ordering: .relaxed) else { return try await store.watch(prefix: prefix, fromRevision: fromRevision) }
+        guard failsWatches.load(ordering: .relaxed) else {
+            return HeldEvents.stream(try await store.watch(prefix: prefix, fromRevision: fromRevision), store: self)
+        }
         throw .unavailable(reason: "injected: the history cannot be read")
     }
     func watch(prefix: String, fromReached revision: Int64) async throws(StoreError) -> WatchStream {
         watchTimes.withLock { $0.append(.now) }
-        guard failsWatches.load(ordering: .relaxed) else { return try await store.watch(prefix: prefix, fromReached: revision) }
+        guard failsWatches.load(ordering: .relaxed) else {
+            return HeldEvents.stream(try await store.watch(prefix: prefix, fromReached: revision), store: self)
+        }
         throw .unavailable(reason: "injected: the history cannot be read")
     }
     func compact(_ revision: Int64) async throws(StoreError) { try await store.compact(revision) }
@@ -80,6 +94,40 @@ final class FaultyStore: Store {
     func keepAlive(_ lease: Int64) async throws(StoreError) -> Duration { try await store.keepAlive(lease) }
     func revokeLease(_ lease: Int64) async throws(StoreError) { try await store.revokeLease(lease) }
     var revisionIsShared: Bool { store.revisionIsShared }
+}
+
+/// A watch whose events wait while `FaultyStore.holdsEvents` is set.
+final class HeldEvents: WatchEventSource {
+    let handle: WatchHandle
+    let store: FaultyStore
+
+    init(handle: WatchHandle, store: FaultyStore) {
+        self.handle = handle
+        self.store = store
+    }
+
+    static func stream(_ stream: WatchStream, store: FaultyStore) -> WatchStream {
+        WatchStream(source: HeldEvents(handle: stream.handle, store: store))
+    }
+
+    private func waitWhileHeld() async {
+        while store.holdsEvents.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    // Held after the wait too: a call already waiting when the hold began gets its event late.
+    func next() async throws(StoreError) -> WatchEvent? {
+        let event = try await handle.source.next()
+        await waitWhileHeld()
+        return event
+    }
+
+    func nextBatch(limit: Int) async throws(StoreError) -> [WatchEvent]? {
+        let events = try await handle.source.nextBatch(limit: limit)
+        await waitWhileHeld()
+        return events
+    }
+
+    func cancel() { handle.source.cancel() }
 }
 
 @Suite("Store faults: the feed's retries and health")
@@ -129,6 +177,37 @@ struct StoreFaultTests {
             // The cache applied the create: the feed's failure no longer counts.
             #expect(host.api.storeFeedFailure == nil)
             #expect(await eventually { (try? await health.check(request).status) == .serving }, "health stayed NOT_SERVING")
+            await clients.close()
+            await host.stop()
+        }
+    }
+
+    /// A client told that its write "may still take effect: read the object before repeating it"
+    /// reads it back: while the caches have not reached the store's revision that read must not
+    /// answer NOT_FOUND (it did, from caches behind the store, until they caught up).
+    @Test("after a write of unknown outcome, reads wait for the store's revision", .timeLimit(.minutes(1)))
+    func readsAfterAnUncertainWrite() async throws {
+        try await withTemporaryDirectory { directory in
+            let sqlite = try await SQLiteStore.open(directory: directory)
+            let store = FaultyStore(sqlite, failsWatches: false)
+            let host = try await APIServerHost.start(
+                store: store, closeStore: { await sqlite.close() }, options: testOptions { $0.readWaitTimeout = .seconds(2) })
+            let clients = try HTTP2Clients(address: host.address)
+            _ = try await clients.api.pods.create(Make.pod("before"))
+            // The caches fall behind the store, without failing (their feed does not know).
+            store.holdsEvents.store(true, ordering: .relaxed)
+            store.createsLandUncertain.store(true, ordering: .relaxed)
+            let create = await rpcError { _ = try await clients.api.pods.create(Make.pod("a")) }
+            #expect(create.code == .unavailable && create.message.contains(EtcdStore.mayTakeEffect), "\(create)")
+            store.createsLandUncertain.store(false, ordering: .relaxed)
+            // Not NOT_FOUND: the store has the pod, the caches do not yet.
+            let get = await rpcError { _ = try await clients.api.pods.get(Make.get("a")) }
+            #expect(get.code == .unavailable, "\(get)")
+            let list = await rpcError { _ = try await clients.api.pods.list(Make.list()) }
+            #expect(list.code == .unavailable, "\(list)")
+            store.holdsEvents.store(false, ordering: .relaxed)
+            #expect(await eventually { (try? await clients.api.pods.get(Make.get("a")))?.metadata.name == "a" })
+            #expect(try await clients.api.pods.list(Make.list()).items.map(\.metadata.name) == ["a", "before"])
             await clients.close()
             await host.stop()
         }

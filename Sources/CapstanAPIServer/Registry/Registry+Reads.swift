@@ -18,15 +18,22 @@ extension Registry {
     /// answered on the caller's thread; `nil` when it would have to wait.
     func getImmediately(_ request: GetRequest, after: Int64 = 0) throws(RegistryError) -> EncodedMessage<S.Object>? {
         let (namespace, name) = try target(of: request)
-        guard progress.hasReachedWrites, after <= 0 || progress.hasReached(after) else { return nil }
+        guard progress.hasReachedWrites, after <= 0 || progress.hasReached(after), !progress.needsStoreRevision
+        else { return nil }
         return try cached(namespace: namespace, name: name)
     }
 
-    /// Waits until the caches reached every write this server acknowledged and `after`. A
-    /// revision past the store's own came from another store: `readAfterUnknown`, not a wait.
+    /// Waits until the caches reached every write this server acknowledged and `after`, and
+    /// for a while after a write of unknown outcome the store's current revision
+    /// (`CacheProgress.needsStoreRevision`). A revision past the store's own came from another
+    /// store: `readAfterUnknown`, not a wait.
     nonisolated(nonsending) func waitToRead(after: Int64) async throws(RegistryError) {
         try await requireInStore(after) { .readAfterUnknown(requested: $0, current: $1) }
-        try await progress.wait(for: max(progress.writeMark, after), timeout: options.readWaitTimeout)
+        var revision = max(progress.writeMark, after)
+        if progress.needsStoreRevision {
+            do { revision = max(revision, try await store.currentRevision()) } catch { throw .store(error) }
+        }
+        try await progress.wait(for: revision, timeout: options.readWaitTimeout)
     }
 
     /// Throws `refusal(revision, store's revision)` when `revision` is past the store's own: it

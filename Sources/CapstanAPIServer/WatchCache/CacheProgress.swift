@@ -33,6 +33,12 @@ import Synchronization
 /// caches apply, or a write the store acknowledges, end the rule before the next probe does;
 /// the probe says again at each probe that still fails. (A store that works while the caches
 /// cannot follow it is the caches' to report: the probe does not tell this rule of it.)
+///
+/// A write whose outcome the store could not tell (`noteUncertainWrite`: etcd lost the connection
+/// after the request went out) may have been applied at a revision the caches have not reached,
+/// and its client is told to read the object before repeating it. For `uncertainWindow` after
+/// one, reads first ask the store for its current revision and wait for the caches to reach it
+/// (`needsStoreRevision`), so that read shows the write if the store has it.
 final class CacheProgress: Sendable {
     /// How a wait ended.
     private enum Outcome {
@@ -75,7 +81,13 @@ final class CacheProgress: Sendable {
         var unreachable: String?
         /// The store probe's failure while the store fails it (see the type's documentation).
         var probeFailure: String?
+        /// Until when reads confirm the store's revision first (see the type's documentation).
+        var uncertainUntil: ContinuousClock.Instant?
     }
+
+    /// How long after a write of unknown outcome reads confirm the store's revision first: longer
+    /// than etcd takes to apply or drop a proposal in flight, and than a client takes to read back.
+    static let uncertainWindow: Duration = .seconds(60)
 
     /// How long the feed must have been trying to list the store, with its latest attempt
     /// failed, before reads stop waiting for the listing (see the type's documentation).
@@ -85,6 +97,8 @@ final class CacheProgress: Sendable {
     private let writes = Atomic<Int64>(0)
     /// Whether `state.probeFailure` is set, readable without the lock (every write checks it).
     private let probeFailing = Atomic<Bool>(false)
+    /// Whether `state.uncertainUntil` is set, readable without the lock (every read checks it).
+    private let uncertain = Atomic<Bool>(false)
     /// `state.revision`, readable without the lock: a read that needs nothing newer (almost
     /// every Get) checks only this.
     private let reached = Atomic<Int64>(-1)
@@ -110,6 +124,26 @@ final class CacheProgress: Sendable {
                 expected: current, desired: revision, ordering: .acquiringAndReleasing)
             if exchanged { return }
             current = original
+        }
+    }
+
+    /// A write failed without the store knowing whether it was applied: for `uncertainWindow`,
+    /// reads confirm the store's revision first (see the type's documentation).
+    func noteUncertainWrite() {
+        state.withLock { $0.uncertainUntil = .now + Self.uncertainWindow }
+        uncertain.store(true, ordering: .releasing)
+    }
+
+    /// Whether a read must ask the store for its current revision and wait for the caches to
+    /// reach it before it is served (a write of unknown outcome came less than
+    /// `uncertainWindow` ago).
+    var needsStoreRevision: Bool {
+        guard uncertain.load(ordering: .acquiring) else { return false }
+        return state.withLock { state in
+            if let until = state.uncertainUntil, ContinuousClock.now < until { return true }
+            state.uncertainUntil = nil
+            uncertain.store(false, ordering: .releasing)
+            return false
         }
     }
 
