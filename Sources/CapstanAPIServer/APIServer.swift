@@ -104,6 +104,12 @@ public final class APIServer: Sendable {
         if let failure { progress.storeProbeFailed(failure) } else { progress.storeProbeSucceeded() }
     }
 
+    /// The revision the watch caches reached and how many objects they hold: what a server that
+    /// turned ready says it serves (an empty store where one was expected shows at once).
+    public var cached: (revision: Int64, objects: Int) {
+        (progress.revision, feed.caches.reduce(0) { $0 + $1.objectCount })
+    }
+
     /// Waits until the caches reflect the store as it was when `run()` started, through any
     /// failures of the store meanwhile (reads fail while the store cannot be reached; this wait
     /// goes on), at most `startupTimeout` for each of its two steps.

@@ -285,7 +285,9 @@ func serveAPI(
     let ready = Task { @Sendable [server] in
         do {
             try await server.waitUntilReady()
-            print("capstan: the API is ready: the store answers and the watch caches hold it")
+            let cached = server.api.cached
+            let held = cached.revision <= 0 ? "an empty store" : "revision \(cached.revision), \(objects(cached.objects))"
+            print("capstan: the API is ready: the store answers and the watch caches hold it (\(held))")
             fflush(nil)
         } catch where !Task.isCancelled {
             startFailure.withLock { $0 = error }

@@ -70,7 +70,10 @@ struct CapstanBackupCommandTests {
 
             try await CapstanExecutableTests.withCapstanProcess({ _ in
                 CapstanExecutableTests.daemonArguments("apiserver", data: directory + "/restored")
-            }) { restored, _, api in
+            }) { restored, restoredOut, api in
+                // It says what it serves: a restored store, not an empty one.
+                let banner = try await CapstanExecutableTests.waitForText(restoredOut) { $0.contains("the API is ready") }
+                #expect(banner.contains("the watch caches hold it (revision \(bumped), 1 object)"), "\(banner)")
                 try await Self.minions(api) { minions in
                     let list = try await minions.list(ListRequest())
                     #expect(list.items.map(\.metadata.name) == ["m1"])

@@ -35,6 +35,28 @@ struct SQLiteStoreTests {
 
     /// An open creates a missing data directory with its missing parents (`mkdir -p`): the
     /// directory only its owner may read (it holds the cluster's state), the parents 0755.
+    /// Rows written by another process (a second server whose LOCK was removed) clash with the
+    /// revisions this writer numbers: the error says so, without SQL, instead of "retry".
+    @Test func rowsFromAnotherProcessAreNamed() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory)
+            let head = try await store.create("/a", value: bytes("1"))
+            let other = try Connection(path: SQLiteStore.databasePath(directory: directory), create: false)
+            try other.execute(
+                "INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value) "
+                    + "VALUES (\(head + 1), '/b', 1, 0, \(head + 1), 0, 0, x'00')")
+            other.close()
+            do throws(StoreError) {
+                _ = try await store.create("/c", value: bytes("3"))
+                Issue.record("a create over another process's row succeeded")
+            } catch {
+                #expect(error.reason.contains("was changed by another process"), "\(error)")
+                #expect(error.reason.contains("LOCK file removed") && !error.reason.contains("INSERT"), "\(error)")
+            }
+            await store.close()
+        }
+    }
+
     @Test func openCreatesTheDirectoryAndItsParents() async throws {
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteStore.open(directory: directory + "/new/sub/data/", options: Self.options())

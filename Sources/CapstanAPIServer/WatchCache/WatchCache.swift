@@ -134,6 +134,9 @@ final class WatchCache: Sendable {
         expected.withLock { $0.note(key, value, selectorFields) }
     }
 
+    /// How many objects the cache holds (0 before it listed the store).
+    var objectCount: Int { shared.withLock { $0.state?.objects.count ?? 0 } }
+
     /// Forgets the note of a write of `value` at `key` that failed.
     func forgetWrite(key: String, value: [UInt8]) {
         expected.withLock { expected in

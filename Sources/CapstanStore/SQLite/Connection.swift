@@ -190,6 +190,12 @@ final class Connection {
             return .unavailable(reason: "I/O error\(ioErrorKind(code).map { " (\($0) failed)" } ?? "") on \(path) or its WAL: \(detail)")
         case SQLITE_BUSY, SQLITE_LOCKED:
             return .unavailable(reason: "\(path) is busy: \(detail)")
+        case SQLITE_CONSTRAINT:
+            // The writer numbers revisions itself, after the newest row it knows: a clash means
+            // rows it did not write, by another process on the same file (its LOCK removed).
+            return .unavailable(
+                reason: "the database \(path) was changed by another process (\(detail)): is a second server using "
+                    + "its data directory (with the LOCK file removed)? Stop the other one, then restart this one")
         case SQLITE_TOOBIG:
             return .invalid(reason: "value too large for SQLite: \(detail)")
         default:
