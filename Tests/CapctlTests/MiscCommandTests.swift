@@ -43,6 +43,18 @@ import Testing
             #expect(info.err.contains("the API server is NOT_SERVING"), "\(info)")
             let version = try await cluster.capctl(["version"])
             #expect(version.out.contains("Server: \(cluster.address) NOT_SERVING (API capstan.v1)"), "\(version)")
+            // With several servers each is asked alone: one that is down is not shown as serving.
+            cluster.host.health.setStatus(.serving)
+            let servers = "127.0.0.1:1,\(cluster.address)"
+            let both = try await cluster.capctl(["cluster-info", "--server", servers], server: false)
+            #expect(both.code == 1, "\(both)")
+            #expect(both.out.hasPrefix("API servers:\n  127.0.0.1:1 (") && both.out.contains("Connection refused"), "\(both)")
+            #expect(both.out.contains("\n  \(cluster.address) (SERVING)\n  pods: 0 (all namespaces)\n"), "\(both)")
+            #expect(both.err.contains("127.0.0.1:1 did not answer"), "\(both)")
+            let versions = try await cluster.capctl(["version", "--server", servers], server: false)
+            #expect(versions.code == 0, "\(versions)")
+            #expect(versions.out.contains("Server: 127.0.0.1:1 ") && versions.out.contains("Connection refused"), "\(versions)")
+            #expect(versions.out.contains("Server: \(cluster.address) SERVING (API capstan.v1)\n"), "\(versions)")
         }
     }
 

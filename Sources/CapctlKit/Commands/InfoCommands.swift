@@ -13,15 +13,34 @@ struct ClusterInfoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let console = Console.current
-        try await global.withConnection { connection, _ in
-            let health: Grpc_Health_V1_HealthCheckResponse.ServingStatus
-            do {
-                health = try await connection.health()
-            } catch let error as RPCError {
-                throw CapctlError.server(error, context: "API server at \(connection.targets.joined(separator: ","))")
+        try await global.withConnection { connection, settings in
+            var notServing: [String] = []
+            if connection.targets.count > 1 {
+                // Each server is asked alone: through the failover connection, whichever took the
+                // call would answer for all of them.
+                console.line("API servers:")
+                for (server, health) in await healthOfEach(settings) {
+                    switch health {
+                    case .success(let health):
+                        let status = constantName(health)
+                        console.line("  \(server) (\(console.colored(status, health == .serving ? .green : .red)))")
+                        if health != .serving { notServing.append("\(server) is \(status)") }
+                    case .failure(let error):
+                        console.line("  \(server) (\(console.colored(error.code.description, .red)): \(visible(error.message)))")
+                        notServing.append("\(server) did not answer")
+                    }
+                }
+            } else {
+                let health: Grpc_Health_V1_HealthCheckResponse.ServingStatus
+                do {
+                    health = try await connection.health()
+                } catch let error as RPCError {
+                    throw CapctlError.server(error, context: "API server at \(connection.targets.joined(separator: ","))")
+                }
+                let status = constantName(health)
+                console.line("API server: \(connection.targets.joined(separator: ",")) (\(console.colored(status, health == .serving ? .green : .red)))")
+                if health != .serving { notServing.append("the API server is \(status)") }
             }
-            let status = constantName(health)
-            console.line("API server: \(connection.targets.joined(separator: ",")) (\(console.colored(status, health == .serving ? .green : .red)))")
             for kind in Kind.allCases {
                 do {
                     let count = try await Self.count(kind.resource, connection: connection)
@@ -30,7 +49,7 @@ struct ClusterInfoCommand: AsyncParsableCommand {
                     throw CapctlError.server(error, context: "listing \(kind.plural)")
                 }
             }
-            if health != .serving { throw CapctlError.other("the API server is \(status)") }
+            if !notServing.isEmpty { throw CapctlError.other(notServing.joined(separator: "; ")) }
         }
     }
 
@@ -52,14 +71,59 @@ struct VersionCommand: AsyncParsableCommand {
         let console = Console.current
         console.line("Client: capctl \(CapctlVersion.current) (API capstan.v1)")
         if client { return }
-        try await global.withConnection { connection, _ in
-            do {
-                let status = constantName(try await connection.health())
-                console.line("Server: \(connection.targets.joined(separator: ",")) \(status) (API capstan.v1)")
-            } catch let error as RPCError {
-                throw CapctlError.server(error, context: "server \(connection.targets.joined(separator: ","))")
+        try await global.withConnection { connection, settings in
+            guard connection.targets.count > 1 else {
+                do {
+                    let status = constantName(try await connection.health())
+                    console.line("Server: \(connection.targets.joined(separator: ",")) \(status) (API capstan.v1)")
+                } catch let error as RPCError {
+                    throw CapctlError.server(error, context: "server \(connection.targets.joined(separator: ","))")
+                }
+                return
+            }
+            var answered = false
+            for (server, health) in await healthOfEach(settings) {
+                switch health {
+                case .success(let health):
+                    console.line("Server: \(server) \(constantName(health)) (API capstan.v1)")
+                    answered = true
+                case .failure(let error):
+                    console.line("Server: \(server) \(error.code): \(visible(error.message))")
+                }
+            }
+            if !answered { throw CapctlError.other("no server answered") }
+        }
+    }
+}
+
+/// Each of the settings' servers' health, asked of it alone and all at once (each within 3 s at
+/// most), in the order given: its status, or why it did not answer.
+private func healthOfEach(_ settings: Settings) async -> [(String, Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>)] {
+    await withTaskGroup(of: (Int, Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>).self) { group in
+        for (index, server) in settings.servers.enumerated() {
+            group.addTask {
+                let connection: APIConnection
+                do {
+                    // A survey: a server that does not answer in 3 s is reported as such, not
+                    // retried until the whole timeout.
+                    connection = try await APIConnection(
+                        targets: [server], token: settings.token, timeout: min(settings.timeout, .seconds(3)))
+                } catch {
+                    return (index, .failure(RPCError(code: .invalidArgument, message: "\(error)")))
+                }
+                let result: Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>
+                do {
+                    result = .success(try await connection.health())
+                } catch {
+                    result = .failure(error as? RPCError ?? RPCError(code: .unknown, message: "\(error)"))
+                }
+                await connection.close()
+                return (index, result)
             }
         }
+        var results = Array(repeating: Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>?.none, count: settings.servers.count)
+        for await (index, result) in group { results[index] = result }
+        return zip(settings.servers, results).map { ($0, $1 ?? .failure(RPCError(code: .unknown, message: "not asked"))) }
     }
 }
 
