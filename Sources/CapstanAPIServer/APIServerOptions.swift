@@ -1,3 +1,5 @@
+import CapstanAPI
+
 /// Tuning of the API server; tests shrink the sizes and intervals.
 public struct APIServerOptions: Sendable {
     /// Page size of a List with `limit = 0`.
@@ -6,7 +8,7 @@ public struct APIServerOptions: Sendable {
     /// under gRPC's usual 4 MiB message limit.
     public var maxPageBytes = 3 << 20
     /// Largest encoded object accepted.
-    public var maxObjectBytes = 1 << 20
+    public var maxObjectBytes = defaultMaxObjectBytes
     /// Events each kind's cache keeps for watches that resume.
     public var eventRingCapacity = 10_000
     /// Most bytes those events may hold per kind (each event weighed as the object before and

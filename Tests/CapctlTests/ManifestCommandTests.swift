@@ -88,6 +88,26 @@ import Testing
         }
     }
 
+    /// What the transport cannot carry (a NUL byte) or the server would refuse for its size is
+    /// found with the other checks, before the first document is sent.
+    @Test(.timeLimit(.minutes(2)))
+    func unsendableObjectsChangeNothing() async throws {
+        try await TestCluster.with { (cluster: TestCluster) async throws in
+            let good = "kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: i}]}\n"
+            let nul = good.replacingOccurrences(of: "name: a}", with: "name: b, annotations: {x: \"a\\0b\"}}")
+            let run = try await cluster.capctl(["create", "-f", "-"], stdin: good + "---\n" + nul)
+            #expect(run.code == 1 && run.out == "", "\(run)")
+            #expect(run.err.contains("<stdin>: document 2 (line 5): cannot be sent: ") && run.err.contains("NUL"), "\(run)")
+            let big = good.replacingOccurrences(
+                of: "name: a}", with: "name: b, annotations: {x: \"\(String(repeating: "y", count: 1_100_000))\"}}")
+            let large = try await cluster.capctl(["create", "-f", "-"], stdin: good + "---\n" + big)
+            #expect(large.code == 1 && large.out == "", "\(large.err.prefix(300))")
+            #expect(large.err.contains("<stdin>: document 2 (line 5): the pod is 11"), "\(large.err.prefix(300))")
+            #expect(large.err.contains("the API server takes objects up to 1048576 bytes (1 MiB)"))
+            #expect(try await cluster.ok(["get", "pods", "-o", "name"]) == "", "nothing was created")
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func badManifestMessagesInDetail() async throws {
         try await TestCluster.with { (cluster: TestCluster) async throws in

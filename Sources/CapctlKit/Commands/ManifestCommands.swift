@@ -2,6 +2,7 @@ import ArgumentParser
 import CapstanAPI
 import CapstanHTTP2
 import CapstanRPC
+import CapstanWire
 
 /// What create and update do with each object of a manifest.
 enum ManifestVerb: Sendable {
@@ -82,6 +83,18 @@ private func prepare<R: CLIResource>(
     }
     if verb == .update && object.metadata.name.isEmpty {
         throw .manifest("\(item.origin): metadata.name: an update needs the object's name")
+    }
+    // What the transport would refuse, or the server for its size, is found before anything is sent.
+    let encoded: [UInt8]
+    do {
+        encoded = try object.wholeSerializedBytes()
+    } catch {
+        throw .manifest("\(item.origin): cannot be sent: \(error)")
+    }
+    if encoded.count > defaultMaxObjectBytes {
+        throw .manifest(
+            "\(item.origin): the \(R.kind.singular) is \(encoded.count) bytes encoded; the API server takes objects up to "
+                + "\(defaultMaxObjectBytes) bytes (1 MiB)")
     }
     guard checkLocally else { return object }
     var checked = object

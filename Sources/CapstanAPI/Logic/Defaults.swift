@@ -1,6 +1,10 @@
 /// The namespace of namespaced objects that name none.
 public let defaultNamespace = "default"
 
+/// The largest encoded object an API server takes by default (`APIServerOptions.maxObjectBytes`);
+/// capctl refuses a bigger one before sending anything.
+public let defaultMaxObjectBytes = 1 << 20
+
 extension APIObject {
     /// Sets `metadata.namespace` to "default" when a namespaced object names none.
     mutating func defaultNamespaceIfEmpty() {
