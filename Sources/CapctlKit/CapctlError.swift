@@ -45,7 +45,7 @@ public enum CapctlError: Error, CustomStringConvertible, Sendable {
             text += "\n  give capctl a valid token: --token TOKEN, or `capctl config set token TOKEN`"
         }
         if error.code == .invalidArgument && error.message.contains("use Bindings/Create") {
-            text += "\n  to place a pod on a minion: capctl bind POD MINION"
+            text += "\n  with capctl: capctl bind POD MINION"
         }
         // Our own client's words for a server it cannot reach: not a server's answer that its
         // store (whose client says the same of etcd) is unreachable.

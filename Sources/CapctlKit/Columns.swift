@@ -16,10 +16,13 @@ func formatLabels(_ labels: [String: String]) -> String {
 
 /// `text` with control characters written as escapes (`\n`, `\u{1B}`): server data printed for a
 /// person keeps to its line, and an escape sequence in an annotation or a message cannot drive the
-/// terminal (clear it, move the cursor, retitle the window; the class of kubectl's CVE-2021-25743).
+/// terminal (clear it, move the cursor, retitle the window; the class of kubectl's CVE-2021-25743),
+/// nor can a bidirectional override reorder what follows it on the line.
 func visible(_ text: String) -> String {
     func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        let value = scalar.value
+        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+            || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
     }
     guard text.unicodeScalars.contains(where: isControl) else { return text }
     var shown = String.UnicodeScalarView()

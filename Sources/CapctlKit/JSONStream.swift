@@ -38,7 +38,8 @@ enum JSONStream {
         return String(decoding: result, as: UTF8.self)
     }
 
-    /// The index after the object or array that starts at `start`, or nil if it does not close.
+    /// The index after the object or array that starts at `start`, or nil if it does not close or
+    /// is not JSON.
     private static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
         var depth = 0
         var inString = false
@@ -59,6 +60,8 @@ enum JSONStream {
             }
             switch byte {
             case UInt8(ascii: "\""): inString = true
+            // Not JSON (a YAML comment or single-quoted scalar): the text is left to the YAML reader.
+            case UInt8(ascii: "#"), UInt8(ascii: "'"): return nil
             case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1

@@ -27,7 +27,7 @@ public final class APIServer: Sendable {
     public init(store: any Store, options: APIServerOptions = APIServerOptions()) {
         self.store = store
         self.options = options
-        progress = CacheProgress(unreachableAfter: options.storeUnreachableAfter)
+        progress = CacheProgress(unreachableAfter: options.storeUnreachableAfter, uncertainWindow: options.uncertainReadWindow)
         let limits = WatchCache.Limits(
             ringCapacity: options.eventRingCapacity, ringBytes: options.eventRingBytes, logBytes: options.watchLogBytes,
             watcherQueueLimit: options.watcherQueueLimit,
@@ -38,8 +38,9 @@ public final class APIServer: Sendable {
         }
         // The registries' writes report those of unknown outcome; the feed reads the store itself.
         let writes = UncertainWrites(store: store, progress: progress)
+        let head = StoreHead(store: store)
         func registry<S: KindStrategy>(_ strategy: S.Type, _ cache: WatchCache) -> Registry<S> {
-            Registry<S>(store: writes, cache: cache, progress: progress, options: options)
+            Registry<S>(store: writes, cache: cache, progress: progress, options: options, head: head)
         }
         let caches = [
             cache(PodStrategy.self), cache(MinionStrategy.self), cache(ServiceStrategy.self),

@@ -9,6 +9,10 @@ public struct APIServerOptions: Sendable {
     public var maxPageBytes = 3 << 20
     /// Largest encoded object accepted.
     public var maxObjectBytes = defaultMaxObjectBytes
+    /// How long after a write whose outcome the store could not tell reads ask the store for its
+    /// head first (see `CacheProgress`): longer than etcd takes to apply or drop a proposal in
+    /// flight, and than a client takes to read the object back as it is told to.
+    public var uncertainReadWindow: Duration = .seconds(60)
     /// Events each kind's cache keeps for watches that resume.
     public var eventRingCapacity = 10_000
     /// Most bytes those events may hold per kind (each event weighed as the object before and

@@ -148,7 +148,7 @@ import Testing
             let moved = try await cluster.capctl(
                 ["update", "-f", "-"], stdin: pod.replacingOccurrences(of: "spec: {", with: "spec: {host: m1, "))
             #expect(moved.code == 1)
-            #expect(moved.err.contains("use Bindings/Create to place the pod on a minion\n  to place a pod on a minion: capctl bind POD MINION"), "\(moved)")
+            #expect(moved.err.contains("use Bindings/Create to place the pod on a minion\n  with capctl: capctl bind POD MINION"), "\(moved)")
 
             #expect(try await cluster.ok(["bind", "web", "m1"]) == "pod/web bound to minion/m1\n")
             #expect(try await cluster.ok(["get", "pod", "web", "-o", "wide"]).contains(" m1 "))

@@ -117,5 +117,17 @@ import Testing
         #expect(JSONStream.separated(Self.pod) == Self.pod)
         #expect(JSONStream.separated(pod("a")) == pod("a"))
         #expect(JSONStream.separated("{\"a\": 1} trailing") == "{\"a\": 1} trailing")
+        // YAML's flow style with a comment or a single-quoted scalar is not JSON: left alone.
+        for yaml in ["[a, # ]\n [b, # [\n]]\n", "{'a': '}'}\n{'b': 1}\n"] {
+            #expect(JSONStream.separated(yaml) == yaml, "\(yaml)")
+        }
+    }
+
+    /// Server text printed for a person shows control characters and bidirectional overrides as
+    /// escapes; other text is left as it is.
+    @Test func visibleText() {
+        #expect(visible("plain é 世界") == "plain é 世界")
+        #expect(visible("a\nb\tc\u{1B}[2J\u{7F}") == #"a\nb\tc\u{1B}[2J\u{7F}"#)
+        #expect(visible("abc\u{202E}fed\u{2066}") == #"abc\u{202E}fed\u{2066}"#)
     }
 }

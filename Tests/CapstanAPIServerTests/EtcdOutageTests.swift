@@ -298,6 +298,9 @@ struct EtcdOutageTests {
         #expect(await eventually { (try? await health.check(request).status) == .notServing }, "health stayed SERVING")
         let create = await rpcError { _ = try await api.pods.create(Make.pod("during")) }
         #expect(create.code == .unavailable && create.message.contains("space"), "\(create)")
+        // etcd answered that it did not apply it: a definite failure, so reads the caches can
+        // answer are still served (no wait for the store's head, which the alarm would fail).
+        #expect(!create.message.contains(EtcdStore.mayTakeEffect), "\(create)")
         #expect(try await api.pods.get(Make.get("before")) == before)
         let reason = await storeError(of: cluster)
         let named = "NOSPACE on member \(String(member, radix: 16))"

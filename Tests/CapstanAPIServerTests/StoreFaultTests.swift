@@ -26,9 +26,17 @@ final class FaultyStore: Store {
     /// While set, `checkWritable` hangs, deaf to cancellation (as behind a hung fsync).
     let checksHang = Atomic<Bool>(false)
     let checks = Atomic<Int>(0)
-    /// While set, creates are applied and then reported as failed with their outcome unknown (as
-    /// etcd's connection breaking after the request went out).
-    let createsLandUncertain = Atomic<Bool>(false)
+    /// While set, creates, updates and deletes are applied and then reported as failed with their
+    /// outcome unknown (as etcd's connection breaking after the request went out).
+    let writesLandUncertain = Atomic<Bool>(false)
+    /// While set, the store says others move its revision too (as etcd shared with other programs).
+    let sharesRevision = Atomic<Bool>(false)
+
+    private func uncertainIfAsked() throws(StoreError) {
+        if writesLandUncertain.load(ordering: .relaxed) {
+            throw .unavailable(reason: "injected: the peer closed the connection" + EtcdStore.mayTakeEffect)
+        }
+    }
     /// While set, watch events are held back, not lost: the caches fall behind the store without
     /// failing (as while etcd's client resumes a broken watch on its own).
     let holdsEvents = Atomic<Bool>(false)
@@ -54,18 +62,20 @@ final class FaultyStore: Store {
         async throws(StoreError) -> Int64
     {
         let revision = try await store.create(key, value: value, lease: lease, unchanged: unchanged)
-        if createsLandUncertain.load(ordering: .relaxed) {
-            throw .unavailable(reason: "injected: the peer closed the connection" + EtcdStore.mayTakeEffect)
-        }
+        try uncertainIfAsked()
         return revision
     }
     nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
     {
-        try await store.update(key, value: value, expectedRevision: expectedRevision, unchanged: unchanged)
+        let revision = try await store.update(key, value: value, expectedRevision: expectedRevision, unchanged: unchanged)
+        try uncertainIfAsked()
+        return revision
     }
     nonisolated(nonsending) func delete(_ key: String, expectedRevision: Int64) async throws(StoreError) -> KeyValue {
-        try await store.delete(key, expectedRevision: expectedRevision)
+        let entry = try await store.delete(key, expectedRevision: expectedRevision)
+        try uncertainIfAsked()
+        return entry
     }
     func watch(prefix: String, fromRevision: Int64) async throws(StoreError) -> WatchStream {
         watchTimes.withLock { $0.append(.now) }
@@ -93,7 +103,7 @@ final class FaultyStore: Store {
     func grantLease(ttl: Duration) async throws(StoreError) -> Int64 { try await store.grantLease(ttl: ttl) }
     func keepAlive(_ lease: Int64) async throws(StoreError) -> Duration { try await store.keepAlive(lease) }
     func revokeLease(_ lease: Int64) async throws(StoreError) { try await store.revokeLease(lease) }
-    var revisionIsShared: Bool { store.revisionIsShared }
+    var revisionIsShared: Bool { sharesRevision.load(ordering: .relaxed) || store.revisionIsShared }
 }
 
 /// A watch whose events wait while `FaultyStore.holdsEvents` is set.
@@ -183,31 +193,72 @@ struct StoreFaultTests {
     }
 
     /// A client told that its write "may still take effect: read the object before repeating it"
-    /// reads it back: while the caches have not reached the store's revision that read must not
-    /// answer NOT_FOUND (it did, from caches behind the store, until they caught up).
-    @Test("after a write of unknown outcome, reads wait for the store's revision", .timeLimit(.minutes(1)))
+    /// reads it back: while the caches have not reached the store's head that read must not
+    /// answer from them (a create answered NOT_FOUND, until they caught up), for creates, updates
+    /// and deletes alike, until the window after the write has passed.
+    @Test("after a write of unknown outcome, reads wait for the store's head", .timeLimit(.minutes(1)))
     func readsAfterAnUncertainWrite() async throws {
         try await withTemporaryDirectory { directory in
             let sqlite = try await SQLiteStore.open(directory: directory)
             let store = FaultyStore(sqlite, failsWatches: false)
             let host = try await APIServerHost.start(
+                store: store, closeStore: { await sqlite.close() },
+                options: testOptions {
+                    $0.readWaitTimeout = .seconds(2)
+                    $0.uncertainReadWindow = .seconds(6)
+                })
+            let clients = try HTTP2Clients(address: host.address)
+            var before = try await clients.api.pods.create(Make.pod("before"))
+            // Each write lands while the caches fall behind the store without failing (their feed
+            // does not know), and its client hears that the outcome is unknown.
+            func uncertain(_ write: () async throws -> Void) async throws {
+                store.holdsEvents.store(true, ordering: .relaxed)
+                store.writesLandUncertain.store(true, ordering: .relaxed)
+                let error = await rpcError { try await write() }
+                #expect(error.code == .unavailable && error.message.contains(EtcdStore.mayTakeEffect), "\(error)")
+                store.writesLandUncertain.store(false, ordering: .relaxed)
+                // Not the caches' stale answer: they have not reached the store's head.
+                let get = await rpcError { _ = try await clients.api.pods.get(Make.get("a")) }
+                #expect(get.code == .unavailable, "\(get)")
+                let list = await rpcError { _ = try await clients.api.pods.list(Make.list()) }
+                #expect(list.code == .unavailable, "\(list)")
+                store.holdsEvents.store(false, ordering: .relaxed)
+            }
+            try await uncertain { _ = try await clients.api.pods.create(Make.pod("a")) }
+            #expect(await eventually { (try? await clients.api.pods.get(Make.get("a")))?.metadata.name == "a" })
+            before.metadata.labels = ["changed": "yes"]
+            try await uncertain { _ = try await clients.api.pods.update(before) }
+            #expect(await eventually { (try? await clients.api.pods.get(Make.get("before")))?.metadata.labels == ["changed": "yes"] })
+            try await uncertain { _ = try await clients.api.pods.delete(Make.delete("before")) }
+            #expect(try await clients.api.pods.list(Make.list()).items.map(\.metadata.name) == ["a"])
+
+            // Past the window, reads are the caches' again: a Get does not wait for the store.
+            try await Task.sleep(for: .seconds(6))
+            #expect(host.api.progress.uncertainWriteAt == nil)
+            await clients.close()
+            await host.stop()
+        }
+    }
+
+    /// On a store whose revision others move too, the head a read waits for after a write of
+    /// unknown outcome is the feed's fence: another program's revision, which no registry event
+    /// brings, would keep every read waiting until its timeout.
+    @Test("after a write of unknown outcome on a shared store, reads wait for a fence, not another program's revision", .timeLimit(.minutes(1)))
+    func uncertainWriteOnASharedStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let sqlite = try await SQLiteStore.open(directory: directory)
+            let store = FaultyStore(sqlite, failsWatches: false)
+            store.sharesRevision.store(true, ordering: .relaxed)
+            let host = try await APIServerHost.start(
                 store: store, closeStore: { await sqlite.close() }, options: testOptions { $0.readWaitTimeout = .seconds(2) })
             let clients = try HTTP2Clients(address: host.address)
-            _ = try await clients.api.pods.create(Make.pod("before"))
-            // The caches fall behind the store, without failing (their feed does not know).
-            store.holdsEvents.store(true, ordering: .relaxed)
-            store.createsLandUncertain.store(true, ordering: .relaxed)
-            let create = await rpcError { _ = try await clients.api.pods.create(Make.pod("a")) }
-            #expect(create.code == .unavailable && create.message.contains(EtcdStore.mayTakeEffect), "\(create)")
-            store.createsLandUncertain.store(false, ordering: .relaxed)
-            // Not NOT_FOUND: the store has the pod, the caches do not yet.
-            let get = await rpcError { _ = try await clients.api.pods.get(Make.get("a")) }
-            #expect(get.code == .unavailable, "\(get)")
-            let list = await rpcError { _ = try await clients.api.pods.list(Make.list()) }
-            #expect(list.code == .unavailable, "\(list)")
-            store.holdsEvents.store(false, ordering: .relaxed)
-            #expect(await eventually { (try? await clients.api.pods.get(Make.get("a")))?.metadata.name == "a" })
-            #expect(try await clients.api.pods.list(Make.list()).items.map(\.metadata.name) == ["a", "before"])
+            store.writesLandUncertain.store(true, ordering: .relaxed)
+            _ = await rpcError { _ = try await clients.api.pods.create(Make.pod("a")) }
+            store.writesLandUncertain.store(false, ordering: .relaxed)
+            // Another program's write moves the head past every registry event.
+            _ = try await sqlite.create("/other/key", value: [1])
+            // (Waiting for that revision, it failed UNAVAILABLE at the 2 s read wait.)
+            #expect(try await clients.api.pods.get(Make.get("a")).metadata.name == "a")
             await clients.close()
             await host.stop()
         }

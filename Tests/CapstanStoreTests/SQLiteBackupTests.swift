@@ -89,10 +89,47 @@ struct SQLiteBackupTests {
                 _ = try await copy.list(prefix: "/k/", after: nil, limit: 0, revision: head - 1)
             }
             await copy.close()
+            // The backup holds no history either: one row per key.
+            let backupRows = try Connection(path: directory + "/backup", create: false)
+            #expect(try backupRows.scalarText("SELECT COUNT(*) FROM log") == "\(expected.count)")
+            backupRows.close()
             // Only each key's live row is left: no superseded rows, no tombstones.
             let connection = try Connection(path: SQLiteStore.databasePath(directory: directory + "/b"), create: false)
             defer { connection.close() }
             #expect(try connection.scalarText("SELECT COUNT(*) FROM log") == "\(expected.count)")
+        }
+    }
+
+    /// A copy of a store's files taken while it was stopped (store.db with a WAL that holds
+    /// commits) restores too, and is read without being changed; a lease and its key come along.
+    @Test func restoreFromCopiedFilesLeavesThemAsTheyWere() async throws {
+        try await withTemporaryDirectory { directory in
+            var options = SQLiteSchemaTests.options()
+            options.checkpointPages = nil  // every commit stays in the WAL
+            let store = try await SQLiteStore.open(directory: directory + "/a", options: options)
+            let lease = try await store.grantLease(ttl: .seconds(600))
+            _ = try await store.create("/k/leased", value: bytes("l"), lease: lease)
+            for index in 0..<20 { _ = try await store.create("/k/\(pad(index))", value: bytes("\(index)")) }
+            let expected = try await Self.contents(store, prefix: "/k/")
+            // Copied while the store is open: the WAL holds the commits (a copy after close would
+            // find them checkpointed).
+            try FileManager.default.createDirectory(atPath: directory + "/copy", withIntermediateDirectories: true)
+            for suffix in ["", "-wal"] {
+                try FileManager.default.copyItem(
+                    atPath: directory + "/a/store.db" + suffix, toPath: directory + "/copy/store.db" + suffix)
+            }
+            await store.close()
+            let before = try Data(contentsOf: URL(fileURLWithPath: directory + "/copy/store.db"))
+            let wal = try Data(contentsOf: URL(fileURLWithPath: directory + "/copy/store.db-wal"))
+            #expect(wal.count > 0)
+            let restored = try await SQLiteBackup.restore(from: directory + "/copy/store.db", into: directory + "/b", bumpRevision: 0)
+            #expect(restored.keys == expected.count)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/copy/store.db")) == before)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/copy/store.db-wal")) == wal)
+            let copy = try await SQLiteStore.open(directory: directory + "/b", options: SQLiteSchemaTests.options())
+            #expect(try await Self.contents(copy, prefix: "/k/") == expected)
+            #expect(try await copy.keepAlive(lease) == .seconds(600))
+            await copy.close()
         }
     }
 
@@ -119,7 +156,7 @@ struct SQLiteBackupTests {
             #expect(await reason { _ = try SQLiteBackup.backup(directory: directory + "/none", to: directory + "/b2") }
                 .contains("no store in \(directory)/none"))
 
-            // A restore never mixes two stores: a directory holding one (here, in use) is refused.
+            // A restore never mixes two stores: a directory holding one is refused (one in use: the executable's test).
             await store.close()
             #expect(await reason { _ = try await SQLiteBackup.restore(from: directory + "/backup", into: directory + "/a") }
                 .contains("already holds a store"))

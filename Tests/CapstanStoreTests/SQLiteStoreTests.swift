@@ -33,8 +33,6 @@ struct SQLiteStoreTests {
         }
     }
 
-    /// An open creates a missing data directory with its missing parents (`mkdir -p`): the
-    /// directory only its owner may read (it holds the cluster's state), the parents 0755.
     /// Rows written by another process (a second server whose LOCK was removed) clash with the
     /// revisions this writer numbers: the error says so, without SQL, instead of "retry".
     @Test func rowsFromAnotherProcessAreNamed() async throws {
@@ -57,6 +55,8 @@ struct SQLiteStoreTests {
         }
     }
 
+    /// An open creates a missing data directory with its missing parents (`mkdir -p`): the
+    /// directory only its owner may read (it holds the cluster's state), the parents 0755.
     @Test func openCreatesTheDirectoryAndItsParents() async throws {
         try await withTemporaryDirectory { directory in
             let store = try await SQLiteStore.open(directory: directory + "/new/sub/data/", options: Self.options())

@@ -67,13 +67,18 @@ struct GetCommand: AsyncParsableCommand {
                 // Those found are printed, the others reported, as kubectl does.
                 var found: [R] = []
                 var failures = 0
-                for name in names {
+                for (index, name) in names.enumerated() {
                     do {
                         found.append(try await connection.get(R.self, namespace: home, name: name))
                     } catch let error as RPCError {
-                        console.error(console.colored("error: ", .red) + "\(R.kind.singular)/\(name): " + BatchWrite.describe(error))
+                        console.error(console.colored("error: ", .red) + "\(R.kind.singular)/\(name): " + CapctlError.describe(error))
                         failures += 1
-                        if BatchWrite.stops(at: error, remaining: 0, console: console) { throw CapctlError.failed(count: failures) }
+                        // No server answers: the rest would wait for the same answer.
+                        if error.code == .unavailable || error.code == .deadlineExceeded {
+                            let left = names.count - index - 1
+                            if left > 0 { console.error(console.colored("error: ", .red) + "stopped: \(left) more not asked for") }
+                            break
+                        }
                     }
                 }
                 try printer.printList(found, singleObject: false)

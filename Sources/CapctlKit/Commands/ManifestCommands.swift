@@ -94,7 +94,7 @@ private func prepare<R: CLIResource>(
     if encoded.count > defaultMaxObjectBytes {
         throw .manifest(
             "\(item.origin): the \(R.kind.singular) is \(encoded.count) bytes encoded; the API server takes objects up to "
-                + "\(defaultMaxObjectBytes) bytes (1 MiB)")
+                + "\(defaultMaxObjectBytes) bytes (\(defaultMaxObjectBytes >> 20) MiB)")
     }
     guard checkLocally else { return object }
     var checked = object

@@ -18,20 +18,25 @@ extension Registry {
     /// answered on the caller's thread; `nil` when it would have to wait.
     func getImmediately(_ request: GetRequest, after: Int64 = 0) throws(RegistryError) -> EncodedMessage<S.Object>? {
         let (namespace, name) = try target(of: request)
-        guard progress.hasReachedWrites, after <= 0 || progress.hasReached(after), !progress.needsStoreRevision
+        guard progress.hasReachedWrites, after <= 0 || progress.hasReached(after), progress.uncertainWriteAt == nil
         else { return nil }
         return try cached(namespace: namespace, name: name)
     }
 
     /// Waits until the caches reached every write this server acknowledged and `after`, and
-    /// for a while after a write of unknown outcome the store's current revision
-    /// (`CacheProgress.needsStoreRevision`). A revision past the store's own came from another
+    /// for a while after a write of unknown outcome a store head taken since
+    /// (`CacheProgress.uncertainWriteAt`). A revision past the store's own came from another
     /// store: `readAfterUnknown`, not a wait.
     nonisolated(nonsending) func waitToRead(after: Int64) async throws(RegistryError) {
         try await requireInStore(after) { .readAfterUnknown(requested: $0, current: $1) }
         var revision = max(progress.writeMark, after)
-        if progress.needsStoreRevision {
-            do { revision = max(revision, try await store.currentRevision()) } catch { throw .store(error) }
+        if let uncertainAt = progress.uncertainWriteAt {
+            // A cached answer may be the stale one the client was told to read past.
+            if let failure = progress.storeProbeFailure {
+                throw .unavailable(
+                    reason: "the store is failing (\(failure)), and a recent write's outcome is not known yet")
+            }
+            do { revision = max(revision, try await head.head(after: uncertainAt)) } catch { throw .store(error) }
         }
         try await progress.wait(for: revision, timeout: options.readWaitTimeout)
     }

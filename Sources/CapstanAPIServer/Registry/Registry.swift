@@ -24,6 +24,8 @@ struct Registry<S: KindStrategy>: Sendable {
     let cache: WatchCache
     let progress: CacheProgress
     let options: APIServerOptions
+    /// The store's head for reads after a write of unknown outcome (shared by the registries).
+    let head: StoreHead
 
     /// The kind's keys (the cache's copy: `S.keys` would build the root string on every call).
     var keys: ObjectKeys { cache.codec.keys }

@@ -1,4 +1,5 @@
 import CapstanStore
+import Synchronization
 
 /// The store as the registries write to it: a write that fails without the store knowing whether
 /// it was applied (etcd: "the request may still take effect: read the object before repeating
@@ -66,4 +67,37 @@ struct UncertainWrites: Store {
     }
     var revisionIsShared: Bool { store.revisionIsShared }
     func recentRetriedFailure(within window: Duration) -> String? { store.recentRetriedFailure(within: window) }
+}
+
+/// The store's head for the reads that follow a write of unknown outcome
+/// (`CacheProgress.needsStoreRevision`), as a revision the watch caches will reach: on a store
+/// whose revision others move too (etcd) the head may be another program's write, which no
+/// registry event brings, so it is taken from the feed's fence key (`CacheFeed.fencedHead`).
+/// Concurrent reads share one asking of the store, begun after the latest such write, so a
+/// burst of reads makes one fence write, not one each.
+final class StoreHead: Sendable {
+    let store: any Store
+    private let asking = Mutex<(task: Task<Result<Int64, StoreError>, Never>, started: ContinuousClock.Instant)?>(nil)
+
+    init(store: any Store) {
+        self.store = store
+    }
+
+    /// A head at or after every write of unknown outcome noted up to `uncertainAt`.
+    func head(after uncertainAt: ContinuousClock.Instant) async throws(StoreError) -> Int64 {
+        let store = store
+        let task = asking.withLock { asking in
+            if let current = asking, current.started >= uncertainAt { return current.task }
+            let task = Task { () -> Result<Int64, StoreError> in
+                do throws(StoreError) { return .success(try await CacheFeed.fencedHead(of: store)) } catch { return .failure(error) }
+            }
+            asking = (task, .now)
+            return task
+        }
+        let result = await task.value
+        asking.withLock { asking in
+            if let current = asking, current.task == task { asking = nil }
+        }
+        return try result.get()
+    }
 }

@@ -187,6 +187,11 @@ final class CacheFeed: Sendable {
     /// is a write: while etcd refuses writes (a NOSPACE alarm) a start-up or relisting fails and
     /// retries until etcd takes writes again; a resume after a failure takes the plain head.
     private func markHead() async throws(StoreError) -> Int64 {
+        try await Self.fencedHead(of: store)
+    }
+
+    /// `markHead` for any caller (reads after a write of unknown outcome: `StoreHead`).
+    static func fencedHead(of store: any Store) async throws(StoreError) -> Int64 {
         guard store.revisionIsShared else { return try await store.currentRevision() }
         let key = ObjectKeys.registryRoot + Self.fenceKey
         let value = Array("fence".utf8)

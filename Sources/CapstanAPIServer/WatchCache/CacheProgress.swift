@@ -37,8 +37,9 @@ import Synchronization
 /// A write whose outcome the store could not tell (`noteUncertainWrite`: etcd lost the connection
 /// after the request went out) may have been applied at a revision the caches have not reached,
 /// and its client is told to read the object before repeating it. For `uncertainWindow` after
-/// one, reads first ask the store for its current revision and wait for the caches to reach it
-/// (`needsStoreRevision`), so that read shows the write if the store has it.
+/// one (`uncertainWriteAt`), reads first ask the store for its head and wait for the caches to
+/// reach it, so that read shows the write if the store has it; while the store probe fails they
+/// end at once with UNAVAILABLE instead (a cached answer may be the stale one).
 final class CacheProgress: Sendable {
     /// How a wait ended.
     private enum Outcome {
@@ -81,13 +82,13 @@ final class CacheProgress: Sendable {
         var unreachable: String?
         /// The store probe's failure while the store fails it (see the type's documentation).
         var probeFailure: String?
-        /// Until when reads confirm the store's revision first (see the type's documentation).
-        var uncertainUntil: ContinuousClock.Instant?
+        /// When the latest write of unknown outcome failed (see the type's documentation).
+        var uncertainAt: ContinuousClock.Instant?
     }
 
-    /// How long after a write of unknown outcome reads confirm the store's revision first: longer
-    /// than etcd takes to apply or drop a proposal in flight, and than a client takes to read back.
-    static let uncertainWindow: Duration = .seconds(60)
+    /// How long after a write of unknown outcome reads ask the store for its head first
+    /// (`APIServerOptions.uncertainReadWindow`).
+    let uncertainWindow: Duration
 
     /// How long the feed must have been trying to list the store, with its latest attempt
     /// failed, before reads stop waiting for the listing (see the type's documentation).
@@ -97,14 +98,15 @@ final class CacheProgress: Sendable {
     private let writes = Atomic<Int64>(0)
     /// Whether `state.probeFailure` is set, readable without the lock (every write checks it).
     private let probeFailing = Atomic<Bool>(false)
-    /// Whether `state.uncertainUntil` is set, readable without the lock (every read checks it).
+    /// Whether `state.uncertainAt` is set, readable without the lock (every read checks it).
     private let uncertain = Atomic<Bool>(false)
     /// `state.revision`, readable without the lock: a read that needs nothing newer (almost
     /// every Get) checks only this.
     private let reached = Atomic<Int64>(-1)
 
-    init(unreachableAfter: Duration = .seconds(1)) {
+    init(unreachableAfter: Duration = .seconds(1), uncertainWindow: Duration = .seconds(60)) {
         self.unreachableAfter = unreachableAfter
+        self.uncertainWindow = uncertainWindow
     }
 
     /// The revision every cache has applied all events up to.
@@ -128,22 +130,22 @@ final class CacheProgress: Sendable {
     }
 
     /// A write failed without the store knowing whether it was applied: for `uncertainWindow`,
-    /// reads confirm the store's revision first (see the type's documentation).
+    /// reads ask the store for its head first (see the type's documentation).
     func noteUncertainWrite() {
-        state.withLock { $0.uncertainUntil = .now + Self.uncertainWindow }
+        state.withLock { $0.uncertainAt = .now }
         uncertain.store(true, ordering: .releasing)
     }
 
-    /// Whether a read must ask the store for its current revision and wait for the caches to
-    /// reach it before it is served (a write of unknown outcome came less than
-    /// `uncertainWindow` ago).
-    var needsStoreRevision: Bool {
-        guard uncertain.load(ordering: .acquiring) else { return false }
+    /// When the latest write of unknown outcome failed, if less than `uncertainWindow` ago: a
+    /// read must then wait for the caches to reach a store head taken after it. One atomic load
+    /// when there was none.
+    var uncertainWriteAt: ContinuousClock.Instant? {
+        guard uncertain.load(ordering: .acquiring) else { return nil }
         return state.withLock { state in
-            if let until = state.uncertainUntil, ContinuousClock.now < until { return true }
-            state.uncertainUntil = nil
+            if let at = state.uncertainAt, at.duration(to: .now) < uncertainWindow { return at }
+            state.uncertainAt = nil
             uncertain.store(false, ordering: .releasing)
-            return false
+            return nil
         }
     }
 

@@ -114,7 +114,8 @@ extension EtcdStore {
         case .success(let value): return .success(value)
         case .failure(let error):
             let mapped = failure(error, inTime: inTime, leaseID: leaseID, revision: revision)
-            guard isWrite, case .unavailable(let reason) = mapped, !Self.neverSent(error) else { return .failure(mapped) }
+            guard isWrite, case .unavailable(let reason) = mapped, !Self.neverSent(error), !Self.refusedUnapplied(error)
+            else { return .failure(mapped) }
             return .failure(.unavailable(reason: reason + Self.mayTakeEffect))
         }
     }
@@ -128,6 +129,15 @@ extension EtcdStore {
     /// connection closed before the stream went out, a refused stream).
     private static func neverSent(_ error: any Error) -> Bool {
         (error as? RPCError)?.isUnprocessed == true
+    }
+
+    /// Whether etcd answered that it did not apply the write: RESOURCE_EXHAUSTED (its space quota,
+    /// NOSPACE, or too many requests: refused before or at apply, nothing written) and "no leader"
+    /// (refused before it was proposed). Other answers, such as a leader change or a timeout, may
+    /// come after the write was proposed, and it may still be applied.
+    private static func refusedUnapplied(_ error: any Error) -> Bool {
+        guard let rpc = error as? RPCError, !rpc.isUnprocessed else { return false }
+        return rpc.code == .resourceExhausted || rpc.message.hasSuffix("etcdserver: no leader")
     }
 }
 

@@ -13,12 +13,14 @@ final class Connection {
     /// Kept alive while SQLite holds a pointer to it (see `reportCommits(to:)`).
     private var walMonitor: WALMonitor?
 
-    /// Opens (creating when `create`) the database at `path`, through the VFS named `vfs` (nil: the default).
-    init(path: String, create: Bool, vfs: String? = nil) throws(StoreError) {
+    /// Opens (creating when `create`) the database at `path`, through the VFS named `vfs` (nil: the
+    /// default); `readOnly` for a file that must not change (a backup's source).
+    init(path: String, create: Bool, vfs: String? = nil, readOnly: Bool = false) throws(StoreError) {
         self.path = path
         _ = PageCache.installed
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let access = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+        let flags = access | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, vfs)
         guard code == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -190,9 +192,10 @@ final class Connection {
             return .unavailable(reason: "I/O error\(ioErrorKind(code).map { " (\($0) failed)" } ?? "") on \(path) or its WAL: \(detail)")
         case SQLITE_BUSY, SQLITE_LOCKED:
             return .unavailable(reason: "\(path) is busy: \(detail)")
-        case SQLITE_CONSTRAINT:
-            // The writer numbers revisions itself, after the newest row it knows: a clash means
-            // rows it did not write, by another process on the same file (its LOCK removed).
+        case SQLITE_CONSTRAINT where code == SQLITE_CONSTRAINT | (6 << 8):  // SQLITE_CONSTRAINT_PRIMARYKEY
+            // The writer numbers revisions itself, after the newest row it knows: a clash on the
+            // primary key means rows it did not write, by another process on the same file (its
+            // LOCK removed). (Other constraints, such as the lost-update index, keep the plain message.)
             return .unavailable(
                 reason: "the database \(path) was changed by another process (\(detail)): is a second server using "
                     + "its data directory (with the LOCK file removed)? Stop the other one, then restart this one")

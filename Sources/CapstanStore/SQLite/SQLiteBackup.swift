@@ -7,10 +7,12 @@ import Musl
 /// Backup and restore of the embedded store, for `capstan backup` and `capstan restore`.
 ///
 /// - **Backup** copies one consistent revision of `store.db` (with what its WAL holds) into a new
-///   file through `VACUUM INTO`, on a connection of its own: a server may go on serving from the
-///   directory meanwhile (WAL readers do not block its writer). The copy is written as
-///   `FILE.partial`, synced, and only then renamed to `FILE`, so a crash never leaves a `FILE` that
-///   looks complete and is not.
+///   file through `VACUUM INTO`, on a read-only connection of its own: a server may go on serving
+///   from the directory meanwhile (WAL readers do not block its writer). The copy is written as
+///   `FILE.partial`, its history dropped (superseded rows and tombstones: the copy holds each
+///   key's state at that revision, which is also compacted), synced, and only then linked as
+///   `FILE`, so a crash never leaves a `FILE` that looks complete and is not, and a file that
+///   appeared there meanwhile is not replaced.
 /// - **Restore** makes a new data directory from a backup. It holds the directory's `LOCK`
 ///   throughout, checks that the file is a Capstan store, drops its history (superseded rows and
 ///   tombstones), and moves the revision past what clients may have seen since the backup: the
@@ -45,14 +47,15 @@ public enum SQLiteBackup {
             throw .invalid(reason: "\(output) exists; give the backup a new name (a backup never overwrites a file)")
         }
         let partial = output + ".partial"
-        unlink(partial)
+        removeDatabase(partial)
         do throws(StoreError) {
             try copy(source, to: partial)
+            try dropHistory(partial, bumpRevision: 0)
             let summary = try summarize(partial)
-            try durablyRename(partial, to: output)
+            try durablyLink(partial, to: output)
             return summary
         } catch {
-            unlink(partial)
+            removeDatabase(partial)
             throw error
         }
     }
@@ -74,22 +77,26 @@ public enum SQLiteBackup {
                     reason: "\(directory) already holds a store (\(file)); restore into a new directory, "
                         + "or move store.db and its -wal and -shm files away first")
             }
-            unlink(restoring)
+            removeDatabase(restoring)
             do throws(StoreError) {
                 try copy(backup, to: restoring)
             } catch {
                 // SQLite's advice for a damaged store ("restore it from a backup") does not fit here.
-                let cause = error.reason.contains("not a SQLite database") ? "it is not a SQLite database" : error.reason
+                let cause =
+                    error.reason.contains("not a SQLite database")
+                    ? "it is not a SQLite database"
+                    : error.reason.replacing("; move it aside and restore it from a backup", with: "")
                 throw .invalid(reason: "\(backup) is not a backup of a Capstan store: \(cause)")
             }
-            try rewrite(restoring, backup: backup, bumpRevision: bumpRevision)
+            try check(restoring, backup: backup)
+            try dropHistory(restoring, bumpRevision: bumpRevision)
             let summary = try summarize(restoring)
             unlink(target + "-shm")
             try durablyRename(restoring, to: target)
             lock.unlock()
             return summary
         } catch {
-            unlink(restoring)
+            removeDatabase(restoring)
             lock.unlock()
             // A directory made for this restore goes again, so that a retry (or a server) finds none.
             if created {
@@ -100,12 +107,10 @@ public enum SQLiteBackup {
         }
     }
 
-    /// Checks the copy is a Capstan store this build reads, then drops its history and sets the
-    /// compaction revision to its head plus `bumpRevision`, in one transaction; then compacts the file.
-    private static func rewrite(_ path: String, backup: String, bumpRevision: Int64) throws(StoreError) {
+    /// Checks the copy of `backup` at `path` is a Capstan store this build reads.
+    private static func check(_ path: String, backup: String) throws(StoreError) {
         let connection = try Connection(path: path, create: false)
         defer { connection.close() }
-        let notABackup = "\(backup) is not a backup of a Capstan store"
         let check = try connection.column("PRAGMA quick_check", limit: 10)
         guard check == ["ok"] else {
             throw .invalid(reason: "\(backup) is damaged (quick_check: \(check.joined(separator: "; ")))")
@@ -114,11 +119,19 @@ public enum SQLiteBackup {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'meta') ORDER BY name", limit: 2)
         let version = Int64(try connection.scalarText("PRAGMA user_version") ?? "0") ?? 0
         guard tables == ["log", "meta"], version >= 1 else {
-            throw .invalid(reason: "\(notABackup) (it has no log and meta tables)")
+            throw .invalid(reason: "\(backup) is not a backup of a Capstan store (it has no log and meta tables)")
         }
         guard version <= Schema.version else {
             throw .invalid(reason: "\(backup) has schema version \(version), newer than this build's \(Schema.version)")
         }
+    }
+
+    /// Drops the history of the store copy at `path` (each key keeps its newest row, unless that
+    /// is a tombstone) and sets its compaction revision to its head plus `bumpRevision`, in one
+    /// transaction; then compacts the file.
+    private static func dropHistory(_ path: String, bumpRevision: Int64) throws(StoreError) {
+        let connection = try Connection(path: path, create: false)
+        defer { connection.close() }
         try connection.run("BEGIN IMMEDIATE")
         do throws(StoreError) {
             let head = try connection.headRevision()
@@ -152,20 +165,52 @@ public enum SQLiteBackup {
         return Summary(revision: revision, keys: Int(live ?? "0") ?? 0, bytes: bytes)
     }
 
+    /// Removes a database file this code made, with the journal and WAL files SQLite may have
+    /// left beside it.
+    private static func removeDatabase(_ path: String) {
+        for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) }
+    }
+
     private static func exists(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0
     }
 
     /// Writes a compact copy of the database at `source` into the new file `destination` (0600)
-    /// with `VACUUM INTO`: one consistent snapshot, whatever else has the source open.
+    /// with `VACUUM INTO`: one consistent snapshot, whatever else has the source open. The source
+    /// is opened read-only: neither a live store nor a backup is changed by being copied.
     private static func copy(_ source: String, to destination: String) throws(StoreError) {
         try DirectoryLock.createOwnerOnly(destination)
-        let connection = try Connection(path: source, create: false)
+        let connection = try Connection(path: source, create: false, readOnly: true)
         defer { connection.close() }
         let statement = try connection.statement("VACUUM INTO ?1")
         try statement.bind(1, destination)
         try statement.run()
+    }
+
+    /// Syncs `path`, links it as `destination` (failing if that exists: it is never replaced),
+    /// removes `path` and syncs the directory, so the name appears only with the whole file behind it.
+    private static func durablyLink(_ path: String, to destination: String) throws(StoreError) {
+        var taken = false
+        do {
+            let descriptor = try systemCall("open(\(path))") { open(path, O_RDONLY | O_CLOEXEC) }
+            defer { close(descriptor) }
+            try systemCall("fsync(\(path))") { fsync(descriptor) }
+            do {
+                try systemCall("link(\(path), \(destination))") { link(path, destination) }
+            } catch where error.errno == EEXIST {
+                taken = true
+            }
+            if !taken {
+                unlink(path)
+                try syncDirectory(DirectoryLock.parentDirectory(of: destination) ?? ".")
+            }
+        } catch {
+            throw .unavailable(reason: "cannot write \(destination): \(error)")
+        }
+        if taken {
+            throw .invalid(reason: "\(destination) exists; give the backup a new name (a backup never overwrites a file)")
+        }
     }
 
     /// Syncs `path`, renames it to `destination` and syncs the directory, so the name appears only
