@@ -55,6 +55,10 @@
 ///     holder's pid), `PRAGMA quick_check`, and clear errors for files that are not databases,
 ///     corrupt, or unreadable. `close()` returns once every connection is closed (each connection
 ///     finalizes all its statements first, so SQLite never keeps one open past its close).
+///   - **Head mark** (`HeadMark`, `store.db-head`): the checkpointer thread records the last
+///     committed revision outside the database at most once a second; an open that finds the store
+///     behind it (its WAL deleted, truncated or damaged: SQLite would drop those commits silently)
+///     refuses with what to do.
 ///   - **Backup and restore** (`SQLiteBackup`): `VACUUM INTO` a new file on a connection of its own
 ///     (one revision, while the server runs); a restore drops the history and moves the revision
 ///     up, with everything before it compacted, as etcd's restore for Kubernetes does.

@@ -33,6 +33,42 @@ struct SQLiteStoreTests {
         }
     }
 
+    /// A WAL that lost commits (deleted, truncated, damaged) makes SQLite open without them and
+    /// hand their revisions out again: the head mark, kept outside the database, refuses that open.
+    @Test func aStoreBehindItsHeadMarkIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory + "/a")
+            var head: Int64 = 0
+            for index in 0..<50 { head = try await store.create("/k/\(index)", value: bytes("\(index)")) }
+            let database = SQLiteStore.databasePath(directory: directory + "/a")
+            // The checkpointer marks the committed head within about a second.
+            #expect(await eventually { HeadMark.read(database: database) == head })
+            // The files a deleted WAL leaves: the database without the commits still in the WAL.
+            try FileManager.default.createDirectory(atPath: directory + "/b", withIntermediateDirectories: true)
+            for suffix in ["", "-head"] {
+                try FileManager.default.copyItem(atPath: database + suffix, toPath: directory + "/b/store.db" + suffix)
+            }
+            await store.close()
+            do throws(StoreError) {
+                let opened = try await SQLiteStore.open(directory: directory + "/b")
+                await opened.close()
+                Issue.record("a store behind its mark opened")
+            } catch {
+                #expect(error.reason.contains("had made revision \(head) durable"), "\(error)")
+                #expect(error.reason.contains("lost commits"), "\(error)")
+            }
+            // Told to go on with what is left, by removing the mark, it opens.
+            try FileManager.default.removeItem(atPath: directory + "/b/store.db-head")
+            let rest = try await SQLiteStore.open(directory: directory + "/b")
+            #expect(try await rest.currentRevision() < head)
+            await rest.close()
+            // The store itself, closed and opened again, is not behind its mark.
+            let again = try await SQLiteStore.open(directory: directory + "/a")
+            #expect(try await again.currentRevision() == head)
+            await again.close()
+        }
+    }
+
     /// Rows written by another process (a second server whose LOCK was removed) clash with the
     /// revisions this writer numbers: the error says so, without SQL, instead of "retry".
     @Test func rowsFromAnotherProcessAreNamed() async throws {

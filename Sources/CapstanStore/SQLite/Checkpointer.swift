@@ -39,6 +39,9 @@ final class WALMonitor: Sendable {
     let closed = Atomic<Bool>(false)
     /// Times a commit woke the checkpointer (once per pass due, not once per commit).
     let wakeups = Atomic<Int>(0)
+    /// The writer's last committed (so synced) revision, for the head mark (`HeadMark`).
+    let committedHead = Atomic<Int64>(0)
+    let headMarks = Atomic<Int>(0)
 
     let checkpoints = Atomic<Int>(0)
     /// Checkpoints the writer ran at the limit, and their time.
@@ -94,11 +97,22 @@ struct Checkpointer: Sendable {
 
     func run() {
         var connection: Connection?
+        var marked = HeadMark.read(database: path) ?? 0
+        var markedAt = ContinuousClock.now - .seconds(1)
         // A pass runs once `checkpointPages` frames lie past those already copied into the database
         // file (`monitor.copied`, which only this thread writes and the writer reads to know when to
         // wake it), as SQLite's automatic checkpoint would, so a reader holding old frames causes no
         // busy loop.
         while !monitor.closed.load(ordering: .acquiring) {
+            // At most once a second (this loop wakes at least that often), and only forward.
+            let committed = monitor.committedHead.load(ordering: .relaxed)
+            if committed > marked, markedAt.duration(to: .now) >= .seconds(1) {
+                markedAt = .now
+                if (try? HeadMark.write(committed, database: path)) != nil {
+                    marked = committed
+                    monitor.headMarks.add(1, ordering: .relaxed)
+                }
+            }
             let frames = monitor.frames.load(ordering: .relaxed)
             var copied = monitor.copied.load(ordering: .relaxed)
             if frames < copied {  // the WAL started over

@@ -91,7 +91,9 @@ public enum SQLiteBackup {
             try check(restoring, backup: backup)
             try dropHistory(restoring, bumpRevision: bumpRevision)
             let summary = try summarize(restoring)
+            // A mark a store here had left would be below the bumped revision, or wrongly above it.
             unlink(target + "-shm")
+            unlink(HeadMark.path(database: target))
             try durablyRename(restoring, to: target)
             lock.unlock()
             return summary

@@ -87,6 +87,7 @@ extension WriterThread {
         // Something was written, so it found space (a batch of failed checks writes nothing).
         if batch.head != head { full = nil }
         head = batch.head
+        writer.wal?.committedHead.store(head, ordering: .relaxed)
         writer.writeTransactions.add(1, ordering: .relaxed)
         let commitTime = ContinuousClock.now - commitStart
         let commitNanoseconds =

@@ -141,6 +141,7 @@ final class WriterThread {
             statement.reset()
             let recovered = Recovered(
                 head: try connection.headRevision(), compacted: try connection.compactRevision(), leases: leases)
+            try HeadMark.check(head: recovered.head, database: path)
             return (connection, recovered)
         } catch {
             connection.close()
