@@ -74,7 +74,7 @@ struct GetCommand: AsyncParsableCommand {
                         console.error(console.colored("error: ", .red) + "\(R.kind.singular)/\(name): " + CapctlError.describe(error))
                         failures += 1
                         // No server answers: the rest would wait for the same answer.
-                        if error.code == .unavailable || error.code == .deadlineExceeded {
+                        if BatchWrite.serverDidNotAnswer(error) {
                             let left = names.count - index - 1
                             if left > 0 { console.error(console.colored("error: ", .red) + "stopped: \(left) more not asked for") }
                             break

@@ -22,9 +22,8 @@ struct ClusterInfoCommand: AsyncParsableCommand {
                 for (server, health) in await healthOfEach(settings) {
                     switch health {
                     case .success(let health):
-                        let status = constantName(health)
-                        console.line("  \(server) (\(console.colored(status, health == .serving ? .green : .red)))")
-                        if health != .serving { notServing.append("\(server) is \(status)") }
+                        console.line("  \(server) (\(colored(health, console)))")
+                        if health != .serving { notServing.append("\(server) is \(constantName(health))") }
                     case .failure(let error):
                         console.line("  \(server) (\(console.colored(error.code.description, .red)): \(visible(error.message)))")
                         notServing.append("\(server) did not answer")
@@ -37,9 +36,8 @@ struct ClusterInfoCommand: AsyncParsableCommand {
                 } catch let error as RPCError {
                     throw CapctlError.server(error, context: "API server at \(connection.targets.joined(separator: ","))")
                 }
-                let status = constantName(health)
-                console.line("API server: \(connection.targets.joined(separator: ",")) (\(console.colored(status, health == .serving ? .green : .red)))")
-                if health != .serving { notServing.append("the API server is \(status)") }
+                console.line("API server: \(connection.targets.joined(separator: ",")) (\(colored(health, console)))")
+                if health != .serving { notServing.append("the API server is \(constantName(health))") }
             }
             for kind in Kind.allCases {
                 do {
@@ -96,10 +94,17 @@ struct VersionCommand: AsyncParsableCommand {
     }
 }
 
+private typealias ServingStatus = Grpc_Health_V1_HealthCheckResponse.ServingStatus
+
+/// A health status as the health API names it, green when SERVING, red otherwise.
+private func colored(_ health: ServingStatus, _ console: Console) -> String {
+    console.colored(constantName(health), health == .serving ? .green : .red)
+}
+
 /// Each of the settings' servers' health, asked of it alone and all at once (each within 3 s at
 /// most), in the order given: its status, or why it did not answer.
-private func healthOfEach(_ settings: Settings) async -> [(String, Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>)] {
-    await withTaskGroup(of: (Int, Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>).self) { group in
+private func healthOfEach(_ settings: Settings) async -> [(String, Result<ServingStatus, RPCError>)] {
+    await withTaskGroup(of: (Int, Result<ServingStatus, RPCError>).self) { group in
         for (index, server) in settings.servers.enumerated() {
             group.addTask {
                 let connection: APIConnection
@@ -111,7 +116,7 @@ private func healthOfEach(_ settings: Settings) async -> [(String, Result<Grpc_H
                 } catch {
                     return (index, .failure(RPCError(code: .invalidArgument, message: "\(error)")))
                 }
-                let result: Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>
+                let result: Result<ServingStatus, RPCError>
                 do {
                     result = .success(try await connection.health())
                 } catch {
@@ -121,7 +126,7 @@ private func healthOfEach(_ settings: Settings) async -> [(String, Result<Grpc_H
                 return (index, result)
             }
         }
-        var results = Array(repeating: Result<Grpc_Health_V1_HealthCheckResponse.ServingStatus, RPCError>?.none, count: settings.servers.count)
+        var results = Array(repeating: Result<ServingStatus, RPCError>?.none, count: settings.servers.count)
         for await (index, result) in group { results[index] = result }
         return zip(settings.servers, results).map { ($0, $1 ?? .failure(RPCError(code: .unknown, message: "not asked"))) }
     }

@@ -54,9 +54,9 @@ enum BatchWrite {
         return true
     }
 
-    /// Whether the write failed for want of a server that could take it: none reachable, or
+    /// Whether the call failed for want of a server that could take it: none reachable, or
     /// none that answered in time.
-    private static func serverDidNotAnswer(_ error: RPCError) -> Bool {
+    static func serverDidNotAnswer(_ error: RPCError) -> Bool {
         error.code == .unavailable || error.code == .deadlineExceeded
     }
 
@@ -98,14 +98,14 @@ private func prepare<R: CLIResource>(
     }
     guard checkLocally else { return object }
     var checked = object
-    let generated = checked.metadata.name.isEmpty && !checked.metadata.generateName.isEmpty
-    if generated {
-        // What the server will do (its random suffix, here a fixed one).
-        checked.metadata.name = NameGenerator.generate(prefix: checked.metadata.generateName, random: 0)
+    // What the server will do (its random suffix, here a fixed one): a name only from a good
+    // prefix, so a bad one is reported alone.
+    let prefix = checked.metadata.generateName
+    if checked.metadata.name.isEmpty, !prefix.isEmpty, Validation.generateNameViolation(prefix) == nil {
+        checked.metadata.name = NameGenerator.generate(prefix: prefix, random: 0)
     }
     checked.applyDefaults()
-    // A name made here from a bad prefix is not the user's: the generate_name error says it.
-    let errors = checked.validate().all.filter { !generated || "\($0.path)" != "metadata.name" }
+    let errors = checked.validate().all
     if !errors.isEmpty {
         let name = object.metadata.name.isEmpty ? object.metadata.generateName + "…" : object.metadata.name
         let lines = errors.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")

@@ -13,24 +13,19 @@ extension Validation {
         }
         // Paths are built only for fields that are wrong (`add(_:ifPresent:)` takes an autoclosure),
         // and a set of names only for pods with many containers: validation runs on every write.
-        var containerNames: Set<String> = []
-        let manyContainers = spec.containers.count > 8
+        var containerNames = Repeats(count: spec.containers.count)
         var hostPorts: [String: FieldPath] = [:]
         for (index, container) in spec.containers.enumerated() {
             func containerPath() -> FieldPath { path.child("containers").index(index) }
             if let reason = DNS1123.labelViolation(container.name) {
                 errors.add(containerPath().child("name"), reason)
-            } else if manyContainers
-                ? !containerNames.insert(container.name).inserted
-                : spec.containers[..<index].contains(where: { $0.name == container.name })
-            {
+            } else if containerNames.repeats(container.name, at: index, of: spec.containers, \.name) {
                 errors.add(containerPath().child("name"), "duplicate container name \"\(container.name)\"")
             }
             if container.image.isEmpty {
                 errors.add(containerPath().child("image"), "must not be empty")
             }
-            var portNames: Set<String> = []
-            let manyPorts = container.ports.count > 8
+            var portNames = Repeats(count: container.ports.count)
             for (portIndex, port) in container.ports.enumerated() {
                 func portPath() -> FieldPath { containerPath().child("ports").index(portIndex) }
                 errors.add(portPath().child("container_port"), ifPresent: portViolation(port.containerPort))
@@ -51,10 +46,7 @@ extension Validation {
                 if !port.name.isEmpty {
                     if let reason = DNS1123.labelViolation(port.name) {
                         errors.add(portPath().child("name"), reason)
-                    } else if manyPorts
-                        ? !portNames.insert(port.name).inserted
-                        : container.ports[..<portIndex].contains(where: { $0.name == port.name })
-                    {
+                    } else if portNames.repeats(port.name, at: portIndex, of: container.ports, \.name) {
                         // A port is looked up by name (a service's or a probe's named port).
                         errors.add(portPath().child("name"), "duplicate port name \"\(port.name)\" in this container")
                     }
@@ -107,6 +99,21 @@ extension Validation {
         }
         if name.utf8.allSatisfy(allowed), !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) { return nil }
         return "must consist of letters, digits, '_', '-' or '.', and not start with a digit (is \"\(name.prefix(64))\")"
+    }
+
+    /// Whether a name repeats one before it in a list, asked in order: a scan of the earlier
+    /// elements for a short list, a set of the names seen for a long one (validation runs on
+    /// every write, and most lists are short).
+    struct Repeats {
+        private let many: Bool
+        private var seen: Set<String> = []
+
+        init(count: Int) { many = count > 8 }
+
+        mutating func repeats<Element>(_ name: String, at index: Int, of list: [Element], _ key: (Element) -> String) -> Bool {
+            if many { return !seen.insert(name).inserted }
+            return list[..<index].contains { key($0) == name }
+        }
     }
 
     /// The names of a pod's volumes, for lookups: a scan for a few, a dictionary of each name's

@@ -195,9 +195,7 @@ public enum SQLiteBackup {
     private static func durablyLink(_ path: String, to destination: String) throws(StoreError) {
         var taken = false
         do {
-            let descriptor = try systemCall("open(\(path))") { open(path, O_RDONLY | O_CLOEXEC) }
-            defer { close(descriptor) }
-            try systemCall("fsync(\(path))") { fsync(descriptor) }
+            try syncFile(path)
             do {
                 try systemCall("link(\(path), \(destination))") { link(path, destination) }
             } catch where error.errno == EEXIST {
@@ -219,9 +217,7 @@ public enum SQLiteBackup {
     /// with the whole file behind it.
     private static func durablyRename(_ path: String, to destination: String) throws(StoreError) {
         do {
-            let descriptor = try systemCall("open(\(path))") { open(path, O_RDONLY | O_CLOEXEC) }
-            defer { close(descriptor) }
-            try systemCall("fsync(\(path))") { fsync(descriptor) }
+            try syncFile(path)
             try systemCall("rename(\(path), \(destination))") { rename(path, destination) }
             try syncDirectory(DirectoryLock.parentDirectory(of: destination) ?? ".")
         } catch {

@@ -27,6 +27,13 @@ func systemCall<Result: BinaryInteger>(_ name: String, _ call: () -> Result) thr
     throw SystemCallError(call: name, errno: EINTR)
 }
 
+/// fsyncs the file at `path` (its data, before a rename or link gives it its name).
+func syncFile(_ path: String) throws(SystemCallError) {
+    let descriptor = try systemCall("open(\(path))") { open(path, O_RDONLY | O_CLOEXEC) }
+    defer { close(descriptor) }
+    try systemCall("fsync(\(path))") { fsync(descriptor) }
+}
+
 /// fsyncs a directory, making the creation of the files in it durable.
 func syncDirectory(_ path: String) throws(SystemCallError) {
     let descriptor = try systemCall("open(\(path))") { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
