@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "CapstanObservabilityTests",
             dependencies: [
-                "CapstanAPIServerHost", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanProcessSupport", "CapstanTestSupport",
+                "CapstanAPIServerHost", "CapstanHTTP2", "CapstanRPC", "CapstanWire", "CapstanAPI", "CapstanProcessSupport", "CapstanTestSupport", "CapstanEtcdLauncher",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -111,6 +111,24 @@ public final class APIServer: Sendable {
         (progress.revision, feed.caches.reduce(0) { $0 + $1.objectCount })
     }
 
+    /// What the watch caches hold now, as metrics families: objects and watchers per kind
+    /// (`resource` label: pods, services, …) and the revision the caches reached.
+    public func stateMetrics() -> [MetricFamily] {
+        let caches = feed.caches
+        return [
+            MetricFamily(
+                "capstan_apiserver_objects", .gauge, help: "Objects the watch cache of each kind holds.",
+                samples: caches.map { MetricFamily.Sample($0.objectCount, labels: ["resource": $0.codec.keys.resource]) }),
+            MetricFamily(
+                "capstan_apiserver_watchers", .gauge, help: "Watch streams each kind's cache serves now.",
+                samples: caches.map { MetricFamily.Sample($0.watcherCount, labels: ["resource": $0.codec.keys.resource]) }),
+            MetricFamily(
+                "capstan_apiserver_cache_revision", .gauge,
+                help: "The store revision the watch caches reached (every write up to it is served).",
+                value: Double(progress.revision)),
+        ]
+    }
+
     /// Waits until the caches reflect the store as it was when `run()` started, through any
     /// failures of the store meanwhile (reads fail while the store cannot be reached; this wait
     /// goes on), at most `startupTimeout` for each of its two steps.

@@ -263,6 +263,9 @@ public final class APIServerHost: Sendable {
             await closeStore()
             throw error
         }
+        if let metrics {
+            ServerMetrics.install(on: metrics, api: api, health: health, store: store, transport: transport)
+        }
         let server = RPCServer(router: router, interceptors: interceptors, observers: observers)
         let serving = Task {
             await withTaskGroup(of: Void.self) { tasks in

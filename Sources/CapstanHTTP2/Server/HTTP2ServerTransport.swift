@@ -286,8 +286,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
 
     // MARK: Diagnostics (tests)
 
-    /// Open connections.
-    var connectionCount: Int { state.withLock { $0.connections.count } }
+    /// Connections open now (accepted and not yet closed).
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
 
     /// Handlers running.
     var activeHandlerCount: Int { handlers.load(ordering: .acquiring) }

@@ -51,6 +51,23 @@ enum PrometheusText {
         return out
     }
 
+    /// Collected families: HELP and TYPE, then each sample with its labels sorted by name.
+    static func render(_ families: [MetricFamily]) -> String {
+        var out = ""
+        for family in families {
+            self.family(&out, family.name, family.kind.rawValue, family.help)
+            for sample in family.samples {
+                var labels = ""
+                if !sample.labels.isEmpty {
+                    labels = "{" + sample.labels.sorted { $0.key < $1.key }
+                        .map { "\($0.key)=\"\(escapeLabel($0.value))\"" }.joined(separator: ",") + "}"
+                }
+                self.sample(&out, family.name, labels, number(sample.value))
+            }
+        }
+        return out
+    }
+
     private static func family(_ out: inout String, _ name: String, _ type: String, _ help: String) {
         out += "# HELP \(name) \(escapeHelp(help))\n# TYPE \(name) \(type)\n"
     }
@@ -69,10 +86,12 @@ enum PrometheusText {
         return text + "}"
     }
 
-    /// A sample value: Go's float syntax (Swift's shortest round-trip form is a subset).
+    /// A sample value: Go's float syntax (Swift's shortest round-trip form is a subset); a
+    /// whole number below 2^53 without its `.0`, as Prometheus' own clients print counts.
     private static func number(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Inf" : "+Inf" }
+        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 { return String(Int64(value)) }
         return "\(value)"
     }
 
