@@ -22,7 +22,7 @@ public enum ProcessMetrics {
                 out.append(MetricFamily(
                     "process_cpu_seconds_total", .counter, help: "User and system CPU time spent, in seconds.",
                     value: Double(stat.userTicks + stat.systemTicks) / ticks))
-                if let boot = bootTime() {
+                if let boot = bootTime {
                     out.append(MetricFamily(
                         "process_start_time_seconds", .gauge,
                         help: "Start time of the process since the Unix epoch, in seconds.",
@@ -90,9 +90,8 @@ public enum ProcessMetrics {
         readText("/proc/self/stat", limit: 4096).flatMap(parseStat)
     }
 
-    private static func bootTime() -> UInt64? {
-        readText("/proc/stat", limit: 1 << 20).flatMap(parseBootTime)
-    }
+    /// Read once: it does not change while the system runs.
+    private static let bootTime: UInt64? = readText("/proc/stat", limit: 1 << 20).flatMap(parseBootTime)
 
     /// Entries of `/proc/self/fd`, less the one this count opens.
     private static func openDescriptors() -> Int? {
