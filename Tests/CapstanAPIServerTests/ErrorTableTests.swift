@@ -25,6 +25,7 @@ struct ErrorTableTests {
         (.portInUse(port: 80, protocol: "TCP", holderNamespace: "a", holderName: "b"), .alreadyExists),
         (.continueTooNew(requested: 9, current: 8), .outOfRange),
         (.serviceDisplaced(namespace: "a", name: "b", port: "81/TCP", oldPort: "80/TCP"), .alreadyExists),
+        (.serviceBeingMoved(namespace: "a", name: "b", port: "81/TCP"), .aborted),
         (.watcherTooSlow(limit: 5), .resourceExhausted),
         (.tooManyWatches(resource: "pods", limit: 5), .resourceExhausted),
         (.initialEventsTooSlow(revision: 5, events: 10, bytes: 1 << 20), .resourceExhausted),

@@ -13,6 +13,7 @@ final class ServiceWriteHooks: Store {
     let store: SQLiteStore
     let beforeCreate = Mutex<Hook?>(nil)
     let afterCreate = Mutex<Hook?>(nil)
+    let beforeUpdate = Mutex<Hook?>(nil)
     let afterUpdate = Mutex<Hook?>(nil)
 
     init(_ store: SQLiteStore) {
@@ -38,6 +39,9 @@ final class ServiceWriteHooks: Store {
     nonisolated(nonsending) func update(_ key: String, value: [UInt8], expectedRevision: Int64, unchanged: [KeyRevision])
         async throws(StoreError) -> Int64
     {
+        if Self.isServiceWrite(key), let hook = beforeUpdate.withLock({ hook in defer { hook = nil }; return hook }) {
+            await hook(store)
+        }
         let revision = try await store.update(key, value: value, expectedRevision: expectedRevision, unchanged: unchanged)
         if Self.isServiceWrite(key), let hook = afterUpdate.withLock({ hook in defer { hook = nil }; return hook }) {
             await hook(store)
@@ -137,6 +141,84 @@ struct ServiceClaimRaceTests {
             #expect(await rpcError { _ = try await api.services.get(Make.get("web")) }.code == .notFound)
             _ = try await api.services.create(Make.service("a", port: 80))
             _ = try await api.services.create(Make.service("b", port: 81))
+        }
+    }
+
+    /// Two updates moving "web" from port 80 to 81 at once, the second (`second`, given the
+    /// service as both read it) sent while the first holds the new port's claim and has not
+    /// written yet (for `hold`); returns the second's outcome.
+    static func concurrentMoves(
+        _ api: APIClients, _ store: ServiceWriteHooks, hold: Duration = .milliseconds(200),
+        second: @escaping @Sendable (Service) async throws -> Service
+    ) async throws -> (first: Service, second: Result<Service, RPCError>) {
+        var web = try await api.services.create(Make.service("web", port: 80))
+        web.spec.port = 81
+        let read = web
+        let outcome = Mutex<Task<Result<Service, RPCError>, Never>?>(nil)
+        store.beforeUpdate.withLock {
+            $0 = { _ in
+                let task = Task { () -> Result<Service, RPCError> in
+                    do { return .success(try await second(read)) } catch let error as RPCError { return .failure(error) } catch {
+                        return .failure(RPCError(code: .unknown, message: "\(error)"))
+                    }
+                }
+                outcome.withLock { $0 = task }
+                // The second update reads the service, finds the claim held for it, and waits.
+                try? await Task.sleep(for: hold)
+            }
+        }
+        let first = try await api.services.update(web)
+        let task = try #require(outcome.withLock { $0 })
+        return (first, await task.value)
+    }
+
+    @Test("two updates moving a service to one new port: a conditional second one fails ABORTED, as a conflict, not ALREADY_EXISTS naming the service itself")
+    func concurrentConditionalMoves() async throws {
+        try await withHookedServer { api, store in
+            let (first, second) = try await Self.concurrentMoves(api, store) { read in try await api.services.update(read) }
+            #expect(first.spec.port == 81)
+            guard case .failure(let error) = second else {
+                Issue.record("the second update, made with a version the first replaced, succeeded")
+                return
+            }
+            #expect(error.code == .aborted && error.message.contains("was modified"), "\(error)")
+            await Self.expectHeld(port: 81, by: "web", api)
+            _ = try await api.services.create(Make.service("a", port: 80))
+        }
+    }
+
+    @Test("two updates moving a service to one new port: an unconditional second one starts from the first's write and stands")
+    func concurrentUnconditionalMoves() async throws {
+        try await withHookedServer { api, store in
+            let (first, second) = try await Self.concurrentMoves(api, store) { read in
+                var unconditional = read
+                unconditional.metadata.resourceVersion = 0
+                unconditional.metadata.labels["second"] = "yes"
+                return try await api.services.update(unconditional)
+            }
+            #expect(first.spec.port == 81)
+            let written = try second.get()
+            #expect(written.spec.port == 81 && written.metadata.labels["second"] == "yes")
+            #expect(written.metadata.resourceVersion > first.metadata.resourceVersion)
+            await Self.expectHeld(port: 81, by: "web", api)
+            _ = try await api.services.create(Make.service("a", port: 80))
+        }
+    }
+
+    @Test("an update that finds its new port claimed for the same service by an update that does not write: ABORTED, saying so")
+    func concurrentMoveThatStalls() async throws {
+        try await withHookedServer { api, store in
+            let (first, second) = try await Self.concurrentMoves(api, store, hold: .seconds(2)) { read in
+                var unconditional = read
+                unconditional.metadata.resourceVersion = 0
+                return try await api.services.update(unconditional)
+            }
+            #expect(first.spec.port == 81)
+            guard case .failure(let error) = second else {
+                Issue.record("the second update succeeded while the first held the claim")
+                return
+            }
+            #expect(error.code == .aborted && error.message.contains("is being moved to port 81/TCP by another update"), "\(error)")
         }
     }
 

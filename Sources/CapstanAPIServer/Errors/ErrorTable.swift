@@ -67,6 +67,11 @@ extension RegistryError: RPCErrorConvertible {
                 message: "service \"\(namespace)/\(name)\" was deleted: port \(port) was taken over while it was "
                     + "being updated, and port \(oldPort), which it held before, went to another service "
                     + "meanwhile; create it again on a free port")
+        case .serviceBeingMoved(let namespace, let name, let port):
+            return RPCError(
+                code: .aborted,
+                message: "service \"\(namespace)/\(name)\" is being moved to port \(port) by another update; "
+                    + "read it again and retry")
         case .watcherTooSlow(let limit):
             return RPCError(
                 code: .resourceExhausted,

@@ -46,6 +46,9 @@ public enum RegistryError: Error, Sendable, Hashable {
     /// confirming it, and the old one (`oldPort`) went to another service meanwhile: it could
     /// keep neither, so it was deleted.
     case serviceDisplaced(namespace: String, name: String, port: String, oldPort: String)
+    /// Another update of the same service claimed `port` (e.g. "81/TCP") for it and has not
+    /// written the service yet: this update read a version that is about to change.
+    case serviceBeingMoved(namespace: String, name: String, port: String)
     /// A watcher fell more than `limit` events behind and was dropped.
     case watcherTooSlow(limit: Int)
     /// A watcher took its initial events (at `revision`) so slowly that neither the cache, which

@@ -73,7 +73,21 @@ struct ServiceRegistry: Sendable {
             new.metadata.resourceVersion = old.metadata.resourceVersion
             if new == old { return try registry.unchanged(stored) }
             let portChanged = new.spec.port != old.spec.port || new.spec.protocol != old.spec.protocol
-            let claim = portChanged ? try await claims.acquire(for: new) : nil
+            var claim: ServicePortClaims.Claim?
+            if portChanged {
+                do throws(RegistryError) {
+                    claim = try await claims.acquire(for: new)
+                } catch .portInUse(_, _, let holderNamespace, let holderName) where holderNamespace == namespace && holderName == name {
+                    // The port's holder is this service: another update is moving it there.
+                    // Once that one wrote, look again (a conditional update then fails as a
+                    // conflict, an unconditional one starts from what it wrote), rather than
+                    // naming the service as the port's other user.
+                    if try await changes(namespace: namespace, name: name, from: stored.revision) { continue }
+                    throw .serviceBeingMoved(
+                        namespace: namespace, name: name,
+                        port: "\(new.spec.port)/\(ServicePortClaims.protocolName(new.spec.protocol))")
+                }
+            }
             let written: Registry<ServiceStrategy>.Written
             do throws(RegistryError) {
                 written = try await registry.replace(stored, with: new, unchanged: claim.map { [$0.keyRevision] } ?? [])
@@ -91,6 +105,22 @@ struct ServiceRegistry: Sendable {
             }
             return try await newPortLost(written, old: old, new: new)
         }
+    }
+
+    /// Whether the stored service changes from `revision` (or goes) within about a second: read
+    /// from the store after 5 ms, then at doubling pauses (8 reads over 1.3 s).
+    private func changes(namespace: String, name: String, from revision: Int64) async throws(RegistryError) -> Bool {
+        var pause = Duration.milliseconds(5)
+        for _ in 0..<8 {
+            guard (try? await Task.sleep(for: pause)) != nil else { return false }
+            pause *= 2
+            do throws(RegistryError) {
+                if try await registry.read(namespace: namespace, name: name).revision != revision { return true }
+            } catch .notFound {
+                return true
+            }
+        }
+        return false
     }
 
     /// An update wrote the service on its new port, but that port's claim changed before the
