@@ -53,7 +53,7 @@ final class LoopStallLog: Sendable {
         }
         guard let line else { return }
         logger.warning(
-            "an event loop was busy without looking at its connections; calls on them waited as long",
+            "an event loop went without looking at its connections (busy, or the process was stopped or short of CPU); calls on them waited as long",
             metadata: [
                 "loop": "\(loop)", "stalls": "\(line.count)",
                 "longest_ms": "\(Self.milliseconds(line.longest))", "threshold_ms": "\(Self.milliseconds(threshold))",
