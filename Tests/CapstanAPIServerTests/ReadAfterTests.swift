@@ -1,4 +1,5 @@
 import CapstanAPI
+import CapstanAPIServer
 import CapstanAPIServerHost
 import CapstanRPC
 import CapstanStore
@@ -79,6 +80,31 @@ struct ReadAfterTests {
             await reader.close()
             await first.stop()
             await second.stop()
+        }
+    }
+
+    @Test(
+        "on a shared etcd, a revision of another program's write (no registry event) is reached through a fence write, not waited out",
+        .timeLimit(.minutes(2)))
+    func revisionOfAForeignWrite() async throws {
+        try await BackendFixture.with(.etcd) { fixture in
+            // Longer than any wait the fence needs, far shorter than the test's bound.
+            let host = try await fixture.startHost(options: testOptions { $0.readWaitTimeout = .seconds(8) })
+            let client = try HTTP2Clients(address: host.address)
+            do {
+                let created = try await client.api.pods.create(Make.pod("p"))
+                // Another program writes outside the registry: the revision moves, no registry event comes.
+                let foreign = try await fixture.store.create("/other/x", value: [1])
+                #expect(foreign > Int64(created.metadata.resourceVersion))
+                let got = try await client.api.rpc.unary(Pods.Method.get, Make.get("p"), options: after(String(foreign)))
+                #expect(got == created)
+                let list = try await client.api.rpc.unary(Pods.Method.list, Make.list(), options: after(String(foreign)))
+                #expect(list.resourceVersion > UInt64(foreign))
+            } catch {
+                Issue.record(error)
+            }
+            await client.close()
+            await host.stop()
         }
     }
 

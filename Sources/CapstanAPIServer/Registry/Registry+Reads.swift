@@ -28,6 +28,7 @@ extension Registry {
     /// (`CacheProgress.uncertainWriteAt`). A revision past the store's own came from another
     /// store: `readAfterUnknown`, not a wait.
     nonisolated(nonsending) func waitToRead(after: Int64) async throws(RegistryError) {
+        let started = ContinuousClock.now
         try await requireInStore(after) { .readAfterUnknown(requested: $0, current: $1) }
         var revision = max(progress.writeMark, after)
         if let uncertainAt = progress.uncertainWriteAt {
@@ -38,7 +39,27 @@ extension Registry {
             }
             do { revision = max(revision, try await head.head(after: uncertainAt)) } catch { throw .store(error) }
         }
+        let fence = after > 0 && store.revisionIsShared && !progress.hasReached(after) ? fenceSoon(after: started) : nil
+        defer { fence?.cancel() }
         try await progress.wait(for: revision, timeout: options.readWaitTimeout)
+    }
+
+    /// How long a read after a revision waits for the caches before it moves them on with a
+    /// fence write (`fenceSoon`).
+    static var readAfterFenceDelay: Duration { .milliseconds(200) }
+
+    /// On a store whose revision others move too (etcd), a client's `ReadAfter` revision may be
+    /// another program's write, which no registry event brings: the caches would not reach it
+    /// until the next registry write, and the read would wait out its timeout. So a read still
+    /// waiting after `readAfterFenceDelay` has the store's head taken through the feed's fence
+    /// key (`StoreHead`: one fence write shared by the reads waiting then), whose event moves the
+    /// caches past every revision the store had when the read began.
+    private func fenceSoon(after started: ContinuousClock.Instant) -> Task<Void, Never> {
+        let head = head
+        return Task {
+            guard (try? await Task.sleep(for: Self.readAfterFenceDelay)) != nil else { return }
+            _ = try? await head.head(after: started)
+        }
     }
 
     /// Throws `refusal(revision, store's revision)` when `revision` is past the store's own: it
