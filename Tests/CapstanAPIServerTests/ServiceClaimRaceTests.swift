@@ -146,9 +146,10 @@ struct ServiceClaimRaceTests {
 
     /// Two updates moving "web" from port 80 to 81 at once, the second (`second`, given the
     /// service as both read it) sent while the first holds the new port's claim and has not
-    /// written yet (for `hold`); returns the second's outcome.
+    /// written yet (for 200 ms, or with `holdUntilSecondEnds` until the second update answered);
+    /// returns the second's outcome.
     static func concurrentMoves(
-        _ api: APIClients, _ store: ServiceWriteHooks, hold: Duration = .milliseconds(200),
+        _ api: APIClients, _ store: ServiceWriteHooks, holdUntilSecondEnds: Bool = false,
         second: @escaping @Sendable (Service) async throws -> Service
     ) async throws -> (first: Service, second: Result<Service, RPCError>) {
         var web = try await api.services.create(Make.service("web", port: 80))
@@ -164,7 +165,7 @@ struct ServiceClaimRaceTests {
                 }
                 outcome.withLock { $0 = task }
                 // The second update reads the service, finds the claim held for it, and waits.
-                try? await Task.sleep(for: hold)
+                if holdUntilSecondEnds { _ = await task.value } else { try? await Task.sleep(for: .milliseconds(200)) }
             }
         }
         let first = try await api.services.update(web)
@@ -208,7 +209,7 @@ struct ServiceClaimRaceTests {
     @Test("an update that finds its new port claimed for the same service by an update that does not write: ABORTED, saying so")
     func concurrentMoveThatStalls() async throws {
         try await withHookedServer { api, store in
-            let (first, second) = try await Self.concurrentMoves(api, store, hold: .seconds(2)) { read in
+            let (first, second) = try await Self.concurrentMoves(api, store, holdUntilSecondEnds: true) { read in
                 var unconditional = read
                 unconditional.metadata.resourceVersion = 0
                 return try await api.services.update(unconditional)

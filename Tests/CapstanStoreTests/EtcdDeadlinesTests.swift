@@ -4,10 +4,13 @@ import Testing
 
 @Suite("Deadlines of etcd requests across a stall of the whole process")
 struct EtcdDeadlinesTests {
-    /// A clock that jumps 20 s ahead at given readings (as a process stopped that long sees
-    /// it), and a target that notes the reading at which it was cancelled.
+    /// A clock of its own that moves one tick per reading (however late the ticker really
+    /// wakes), and 20 s more at given readings (as a process stopped that long sees it), and a
+    /// target that notes the reading at which it was cancelled.
     final class StalledClock: EtcdDeadlineTarget, Sendable {
-        private let state = Mutex((readings: 0, offset: Duration.zero, cancelledAt: Int?.none))
+        static let tick = Duration.milliseconds(5)
+        let start = ContinuousClock.now
+        private let state = Mutex((readings: 0, elapsed: Duration.zero, cancelledAt: Int?.none))
         private let jumps: Set<Int>
 
         init(jumpsAt jumps: Set<Int>) {
@@ -17,8 +20,9 @@ struct EtcdDeadlinesTests {
         func now() -> ContinuousClock.Instant {
             state.withLock { state in
                 state.readings += 1
-                if jumps.contains(state.readings) { state.offset += .seconds(20) }
-                return .now + state.offset
+                if state.readings > 1 { state.elapsed += Self.tick }
+                if jumps.contains(state.readings) { state.elapsed += .seconds(20) }
+                return start + state.elapsed
             }
         }
 
@@ -31,9 +35,10 @@ struct EtcdDeadlinesTests {
 
     /// Registers a request due in 10 s of `clock`'s time, and waits until it is cancelled.
     private func cancellation(_ clock: StalledClock) async throws -> Int? {
-        let deadlines = EtcdDeadlines(tick: .milliseconds(5), now: { clock.now() })
-        _ = deadlines.register(.now + .seconds(10), clock)
-        for _ in 0..<400 where clock.cancelledAt == nil {
+        let deadlines = EtcdDeadlines(tick: StalledClock.tick, now: { clock.now() })
+        _ = deadlines.register(clock.start + .seconds(10), clock)
+        let bound = ContinuousClock.now + .seconds(60)
+        while clock.cancelledAt == nil, ContinuousClock.now < bound {
             try await Task.sleep(for: .milliseconds(5))
         }
         return clock.cancelledAt
