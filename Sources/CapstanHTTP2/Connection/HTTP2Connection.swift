@@ -13,6 +13,21 @@ public struct Keepalive: Sendable, Hashable {
     }
 }
 
+/// The kernel's TCP keepalive for a connection (see `Socket.setKeepalive`): it finds a peer that
+/// vanished (power cut, a dropped route) on a connection with nothing to send, without waking
+/// the process; whole seconds.
+public struct TCPKeepalive: Sendable, Hashable {
+    public var idle: Duration
+    public var interval: Duration
+    public var count: Int
+
+    public init(idle: Duration, interval: Duration, count: Int) {
+        self.idle = idle
+        self.interval = interval
+        self.count = count
+    }
+}
+
 /// One HTTP/2 connection on one loop: its socket, its nghttp2 `Session`, buffered output and
 /// keepalive. `ServerConnection` and `ClientConnection` add the streams.
 ///

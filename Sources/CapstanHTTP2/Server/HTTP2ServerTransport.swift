@@ -27,6 +27,11 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         public var maxReceiveMessageSize: Int = 4 * 1024 * 1024
         /// PING after this long without inbound traffic; close when unanswered. `nil`: none.
         public var keepalive: Keepalive? = Keepalive(interval: .seconds(7200), timeout: .seconds(20))
+        /// The kernel's keepalive on accepted connections, as Go's servers (etcd,
+        /// kube-apiserver) set it: a probe after 15 s of silence, then every 15 s; a peer that
+        /// answered none of 9 is dropped, so one that vanished (its watches quiet) frees its
+        /// streams and descriptor within about 2.5 minutes instead of the 2 h PING. `nil`: off.
+        public var tcpKeepalive: TCPKeepalive? = TCPKeepalive(idle: .seconds(15), interval: .seconds(15), count: 9)
         /// A connection whose client preface and first SETTINGS have not arrived this long after
         /// it was accepted is closed, so silent or half-open sockets cannot hold descriptors
         /// (gRPC's servers do the same, with 120 s). `nil`: never.
@@ -59,6 +64,16 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         public var loopOutboundLimit: Int? = 256 * 1024 * 1024
         /// See `loopOutboundLimit`.
         public var outboundShareFloor: Int = 1024 * 1024
+        /// Bytes of request messages one connection's streams may hold begun and not yet
+        /// complete (each stream may take up to `maxReceiveMessageSize` of the window for its
+        /// next message, so without this 100 streams could hold 400 MiB). A DATA frame that takes
+        /// the connection past it fails its call with RESOURCE_EXHAUSTED. `nil`: no limit.
+        public var connectionInboundLimit: Int? = 16 * 1024 * 1024
+        /// Unfinished request bytes all connections of one event loop may hold. Past it, calls
+        /// on connections that hold `inboundShareFloor` bytes or more fail as above. `nil`: no limit.
+        public var loopInboundLimit: Int? = 128 * 1024 * 1024
+        /// See `loopInboundLimit`.
+        public var inboundShareFloor: Int = 1024 * 1024
         /// Bytes of complete request messages a stream buffers before it stops returning window
         /// (each message counts 64 bytes more, for its bookkeeping).
         public var inboundBufferSize: Int = 64 * 1024
@@ -104,6 +119,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
     private let workers: [HandlerWorkers]
     /// The response bytes queued on each loop of `group`, in the group's order.
     let loopOutboundLedgers: [OutboundLedger]
+    /// The unfinished request bytes held on each loop of `group`, in the group's order.
+    let loopInboundLedgers: [OutboundLedger]
     /// Handlers running (an atomic: every call changes it twice, from every loop).
     private let handlers = Atomic<Int>(0)
     /// `ServerStream` objects alive, open or not (counted in debug builds only, for tests).
@@ -120,6 +137,7 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         self.group = group
         workers = group.loops.map { HandlerWorkers(loop: $0) }
         loopOutboundLedgers = group.loops.map { _ in OutboundLedger() }
+        loopInboundLedgers = group.loops.map { _ in OutboundLedger() }
         let address = try SocketAddress(host: host, port: port)
         let fd = try Socket.listen(on: address)
         guard let bound = Socket.localAddress(fd) else {
@@ -241,11 +259,12 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         let index = group.loops.firstIndex { $0 === loop }
         let workers = index.map { self.workers[$0] } ?? HandlerWorkers(loop: loop)
         let loopLedger = index.map { loopOutboundLedgers[$0] } ?? OutboundLedger()
+        let loopInbound = index.map { loopInboundLedgers[$0] } ?? OutboundLedger()
         let open: @Sendable () -> Void = { [self] in
             let connection = ServerConnection(
                 loop: loop, fd: fd, peer: peer?.description ?? "unknown", transport: self,
                 configuration: configuration, handler: handler.run, immediateMethods: handler.immediateMethods,
-                workers: workers, loopOutbound: loopLedger)
+                workers: workers, loopOutbound: loopLedger, loopInbound: loopInbound)
             let admitted = state.withLock { state in
                 guard !state.shuttingDown else { return false }
                 state.connections[ObjectIdentifier(connection)] = connection

@@ -16,6 +16,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private let workers: HandlerWorkers
     /// Response bytes queued on this connection's streams (its parent: on the loop's).
     let outboundLedger: OutboundLedger
+    /// Request bytes of unfinished messages held by this connection's streams (its parent: the loop's).
+    let inboundLedger: OutboundLedger
     // `@exclusivity(unchecked)` here and on the other loop-thread-only state of the server path
     // (the stream's deframer, the outbound queue, the idle workers): each of these is touched by
     // the loop thread only and never across a suspension, and a dynamic exclusivity check costs a
@@ -39,7 +41,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         handler: @escaping ServerStreamHandler,
         immediateMethods: [String: ImmediateMethod],
         workers: HandlerWorkers,
-        loopOutbound: OutboundLedger
+        loopOutbound: OutboundLedger,
+        loopInbound: OutboundLedger
     ) {
         self.transport = transport
         self.configuration = configuration
@@ -47,6 +50,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         self.immediateMethods = immediateMethods
         self.workers = workers
         outboundLedger = OutboundLedger(parent: loopOutbound)
+        inboundLedger = OutboundLedger(parent: loopInbound)
         super.init(loop: loop, fd: fd, peer: peer, keepalive: configuration.keepalive)
     }
 
@@ -62,6 +66,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     override func startSession() throws(HTTP2TransportError) {
+        // Best effort: a socket that refuses it still serves.
+        if let keepalive = configuration.tcpKeepalive { try? Socket.setKeepalive(fd, keepalive) }
         try super.startSession()
         if let timeout = configuration.sendStallTimeout { scheduleStallCheck(timeout) }
         guard let timeout = configuration.handshakeTimeout else { return }
@@ -203,6 +209,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         // Closed by this server shutting down, or else by the peer (closed, reset or broke it).
         let byPeer = error?.code != .shutDown
         for stream in open.allValues {
+            uncountInbound(stream)
             stream.streamClosed(errorCode: nil, byPeer: byPeer)
             stream.outbound.detachLedger()
         }
@@ -370,13 +377,59 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
                 }
             }
         } catch {
-            session.consumeStream(streamID, stream.uncredited)
-            stream.uncredited = 0
-            stream.abort(error.status)
-            if let held = stream.held.take() { launchRejected(stream, path: held.head.path, status: error.status) }
+            refuse(stream, error.status)
+            return
+        }
+        if let reason = countInbound(stream) {
+            refuse(stream, RPCStatus(code: .resourceExhausted, message: reason))
             return
         }
         returnCredit(stream)
+    }
+
+    /// Ends `stream`'s call with `status` while its request is arriving: later DATA is dropped
+    /// (its window returned), and so are the bytes of a message begun.
+    private func refuse(_ stream: ServerStream, _ status: RPCStatus) {
+        session?.consumeStream(stream.id, stream.uncredited)
+        stream.uncredited = 0
+        stream.deframer = GRPCDeframer(maxMessageSize: configuration.maxReceiveMessageSize)
+        uncountInbound(stream)
+        stream.abort(status)
+        if let held = stream.held.take() { launchRejected(stream, path: held.head.path, status: status) }
+    }
+
+    /// Brings the inbound ledgers to `stream`'s unfinished message bytes; returns why its call
+    /// must fail when they take the connection or the loop past their limits
+    /// (`Configuration.connectionInboundLimit`, `loopInboundLimit`).
+    private func countInbound(_ stream: ServerStream) -> String? {
+        let held = stream.deframer.bufferedByteCount
+        let added = held - stream.inboundCounted
+        guard added != 0 else { return nil }
+        stream.inboundCounted = held
+        guard added > 0 else {
+            inboundLedger.subtract(-added)
+            return nil
+        }
+        inboundLedger.add(added)
+        let connection = inboundLedger.queued
+        if let limit = configuration.connectionInboundLimit, connection > limit {
+            return "this connection's calls have sent \(connection) bytes of request messages they have not finished, "
+                + "past the server's limit of \(limit) per connection; send large requests fewer at a time"
+        }
+        if let limit = configuration.loopInboundLimit, connection >= configuration.inboundShareFloor,
+            let total = inboundLedger.parent?.queued, total > limit
+        {
+            return "the server holds \(total) bytes of request messages its clients have begun and not finished (its "
+                + "limit is \(limit) per event loop), \(connection) of them from this connection; retry later"
+        }
+        return nil
+    }
+
+    /// Takes `stream`'s unfinished message bytes off the inbound ledgers (it closed or failed).
+    private func uncountInbound(_ stream: ServerStream) {
+        guard stream.inboundCounted > 0 else { return }
+        inboundLedger.subtract(stream.inboundCounted)
+        stream.inboundCounted = 0
     }
 
     override func sessionDataReceived(streamID: Int32, endStream: Bool) {
@@ -392,6 +445,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             try stream.deframer.finish()
             stream.inbox.finish()
         } catch {
+            stream.deframer = GRPCDeframer(maxMessageSize: configuration.maxReceiveMessageSize)
+            uncountInbound(stream)
             stream.abort(error.status)
             if let held = stream.held.take() { launchRejected(stream, path: held.head.path, status: error.status) }
             return
@@ -445,6 +500,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             receivingHeadersID = 0
         }
         closedStreamsHighWaterMark = max(closedStreamsHighWaterMark, stream.outbound.queuedHighWaterMark)
+        uncountInbound(stream)
         if stream.uncredited > 0 {
             session?.consumeStream(streamID, stream.uncredited)
             stream.uncredited = 0

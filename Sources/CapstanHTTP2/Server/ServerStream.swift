@@ -20,6 +20,9 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
 
     /// Received DATA bytes whose stream-level window was not yet returned.
     var uncredited = 0
+    /// The deframer's bytes of an unfinished request message, as the connection's
+    /// `inboundLedger` counts them.
+    var inboundCounted = 0
     /// Request messages are accepted (a handler runs and the client has not half-closed).
     var accepting = false
     /// Response HEADERS were submitted.
