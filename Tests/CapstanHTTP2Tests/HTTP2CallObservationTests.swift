@@ -140,6 +140,27 @@ struct HTTP2CallObservationTests {
         }
     }
 
+    @Test("a call answered at once whose response its client does not take is reset a second after its deadline")
+    func answeredCallBehindAClosedWindow() async throws {
+        var server = HTTP2ServerTransport.Configuration.defaults
+        server.sendStallTimeout = nil
+        try await withHTTP2Server(server: server) { harness in
+            let port = harness.server.localPort
+            let reset = try await runBlocking { () throws -> UInt32? in
+                let raw = try RawHTTP2Client(port: port)
+                defer { raw.close() }
+                try raw.startSession(initialWindowSize: 0)
+                let id = try raw.request(
+                    path: Echo.get.path, extraHeaders: [("grpc-timeout", "300m")], body: grpcPrefix(length: 1) + Array("g".utf8))
+                // Bounded by the raw client's receive timeout and by the test's time limit.
+                try raw.run { $0.responses[id]?.resetCode != nil || $0.responses[id]?.closed == true }
+                return raw.responses[id]?.resetCode
+            }
+            #expect(reset == 8, "RST_STREAM CANCEL")
+            #expect(try await harness.client.unary(Echo.get, "next").value == "echo: next")
+        }
+    }
+
     /// A request the transport rejects, to the immediate method (held until the client
     /// half-closes, so no handler runs) or to a plain unary one.
     enum Rejected: String, CaseIterable, Sendable, CustomTestStringConvertible {

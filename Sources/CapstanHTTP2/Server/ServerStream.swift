@@ -186,7 +186,8 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
         assert(loop.inEventLoop)
         guard !finished else { return }
         finished = true
-        if deadlineSlot >= 0 { loop.disarmDeadline(self) }
+        // The deadline stays armed until the stream closes: a status that still waits behind
+        // response bytes its client does not take when the deadline passes ends in a reset.
         // Nobody reads requests any more: later DATA is dropped and its window returned at once.
         accepting = false
         outbound.fail(Self.finishedError)
@@ -369,13 +370,17 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
             connection.launchHeld(self)
             return
         }
-        guard !finished, !closed, let target = callTarget else { return }
-        // Ends the call with DEADLINE_EXCEEDED through the core (which finishes this stream).
-        target.deadlinePassed()
-        task?.cancel()
-        // The status goes out behind the response bytes already queued. A client that stopped
-        // reading would hold the stream, and those bytes, until the stall check (a minute or
-        // more); its deadline has passed, so a status not out within a second ends in a reset.
+        guard !closed else { return }
+        if !finished {
+            guard let target = callTarget else { return }
+            // Ends the call with DEADLINE_EXCEEDED through the core (which finishes this stream).
+            target.deadlinePassed()
+            task?.cancel()
+        }
+        // The status goes out behind the response bytes already queued (also when the call
+        // ended before its deadline, its end not out yet). A client that stopped reading would
+        // hold the stream, and those bytes, until the stall check (a minute or more); its
+        // deadline has passed, so a status not out within a second ends in a reset.
         _ = loop.scheduleTimerOnLoop(after: Self.statusAfterDeadline) { [self] in
             guard !closed else { return }
             resetFailed(errorCode: Nghttp2ErrorCode.cancel)
