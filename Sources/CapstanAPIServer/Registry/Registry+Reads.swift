@@ -28,7 +28,6 @@ extension Registry {
     /// (`CacheProgress.uncertainWriteAt`). A revision past the store's own came from another
     /// store: `readAfterUnknown`, not a wait.
     nonisolated(nonsending) func waitToRead(after: Int64) async throws(RegistryError) {
-        let started = ContinuousClock.now
         try await requireInStore(after) { .readAfterUnknown(requested: $0, current: $1) }
         var revision = max(progress.writeMark, after)
         if let uncertainAt = progress.uncertainWriteAt {
@@ -39,7 +38,7 @@ extension Registry {
             }
             do { revision = max(revision, try await head.head(after: uncertainAt)) } catch { throw .store(error) }
         }
-        let fence = after > 0 && store.revisionIsShared && !progress.hasReached(after) ? fenceSoon(after: started) : nil
+        let fence = after > 0 && store.revisionIsShared && !progress.hasReached(after) ? fenceSoon() : nil
         defer { fence?.cancel() }
         try await progress.wait(for: revision, timeout: options.readWaitTimeout)
     }
@@ -53,9 +52,13 @@ extension Registry {
     /// until the next registry write, and the read would wait out its timeout. So a read still
     /// waiting after `readAfterFenceDelay` has the store's head taken through the feed's fence
     /// key (`StoreHead`: one fence write shared by the reads waiting then), whose event moves the
-    /// caches past every revision the store had when the read began.
-    private func fenceSoon(after started: ContinuousClock.Instant) -> Task<Void, Never> {
+    /// caches past every revision the store had when the read was checked against it
+    /// (`requireInStore`, before this). While etcd's watch only lags, such a fence does not
+    /// help (its event comes behind the awaited one), but `StoreHead` makes it at most one per
+    /// `readAfterFenceDelay` however many reads wait.
+    private func fenceSoon() -> Task<Void, Never> {
         let head = head
+        let started = ContinuousClock.now
         return Task {
             guard (try? await Task.sleep(for: Self.readAfterFenceDelay)) != nil else { return }
             _ = try? await head.head(after: started)

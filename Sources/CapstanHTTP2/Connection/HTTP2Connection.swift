@@ -15,7 +15,7 @@ public struct Keepalive: Sendable, Hashable {
 
 /// The kernel's TCP keepalive for a connection (see `Socket.setKeepalive`): it finds a peer that
 /// vanished (power cut, a dropped route) on a connection with nothing to send, without waking
-/// the process; whole seconds.
+/// the process; whole seconds, at least 1.
 public struct TCPKeepalive: Sendable, Hashable {
     public var idle: Duration
     public var interval: Duration

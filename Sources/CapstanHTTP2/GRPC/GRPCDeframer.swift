@@ -79,8 +79,7 @@ struct GRPCDeframer: Sendable {
                     message.append(contentsOf: buffer[(readIndex + GRPCFraming.prefixLength)...])
                     message.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + need]))
                     offset += need
-                    buffer.removeAll(keepingCapacity: true)
-                    readIndex = 0
+                    emptyBuffer()
                     deliver(message)
                     continue
                 }
@@ -126,10 +125,7 @@ struct GRPCDeframer: Sendable {
         guard buffer.count - start >= length else { return nil }
         let message = Array(buffer[start..<start + length])
         readIndex = start + length
-        if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            readIndex = 0
-        }
+        if readIndex == buffer.count { emptyBuffer() }
         return message
     }
 
@@ -171,6 +167,16 @@ struct GRPCDeframer: Sendable {
         readIndex = 0
         whole = nil
     }
+
+    /// Empties the buffer, keeping its storage unless it grew past `keptCapacity` (a stream that
+    /// received one large message does not hold its size for the rest of its life).
+    private mutating func emptyBuffer() {
+        if buffer.capacity > Self.keptCapacity { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+        readIndex = 0
+    }
+
+    /// The most buffer storage kept between messages.
+    static let keptCapacity = 64 * 1024
 
     /// Drops consumed bytes once they are the larger part of the buffer, so appends stay amortized O(n).
     private mutating func compactIfWorthwhile() {

@@ -16,7 +16,8 @@ import Synchronization
 /// once the client half-closed, and answered then on the loop with no task when it can be.
 public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport {
     /// How many descriptors under RLIMIT_NOFILE connections leave free for the rest of the
-    /// process: past that, accepting pauses and waiting connections stay queued.
+    /// process: past that, one waiting connection is accepted and closed at once every 100 ms
+    /// (its client fails instead of hanging), until descriptors are free again.
     public static var descriptorReserve: Int { Int(Listener.descriptorReserve) }
 
     public struct Configuration: Sendable {
@@ -39,8 +40,11 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         /// A stream whose client takes none of the response queued for it for this long (its
         /// flow-control window stays shut, or it stopped reading) is reset and its call ended
         /// RESOURCE_EXHAUSTED, so a client that stops reading cannot hold responses in memory, or
-        /// a watch's place, for ever. Checked every quarter of it (so a stalled stream is reset
-        /// within 1¼ times this). `nil`: never.
+        /// a watch's place, for ever. Likewise a call whose client sends nothing more of its
+        /// request for this long while the server holds part of it (a message begun and not
+        /// finished, or a held unary call's message without the half-close) fails
+        /// RESOURCE_EXHAUSTED. Checked every quarter of it (so a stalled stream is reset within
+        /// 1¼ times this). `nil`: never.
         public var sendStallTimeout: Duration? = .seconds(60)
         /// SETTINGS_INITIAL_WINDOW_SIZE: what a client may send on one stream before the
         /// handler reads.
@@ -79,8 +83,9 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         public var inboundBufferSize: Int = 64 * 1024
         /// Told, on the listener's loop, when accepting connections stops for want of resources
         /// (the reason, such as the descriptor limit) and when it works again (nil): once per
-        /// episode, however many times accepting pauses in it. Waiting connections stay queued
-        /// meanwhile, which clients see only as connects that hang.
+        /// episode, however many times accepting pauses in it. At the descriptor limit a waiting
+        /// connection is accepted and closed every 100 ms; when `accept` itself fails (EMFILE,
+        /// ENOBUFS) waiting connections stay queued, which clients see as connects that hang.
         public var acceptTrouble: (@Sendable (_ reason: String?) -> Void)?
 
         public init() {}

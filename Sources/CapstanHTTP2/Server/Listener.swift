@@ -107,7 +107,7 @@ final class Listener: IOHandler, @unchecked Sendable {
         if !troubled {
             troubled = true
             transport?.configuration.acceptTrouble?(
-                "not accepting connections for now, \(reason); waiting connections stay queued")
+                "not accepting connections for now, \(reason); waiting connections are refused or wait")
         }
         guard registered, resumeTimer == nil else { return }
         do {

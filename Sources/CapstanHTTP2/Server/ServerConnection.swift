@@ -116,6 +116,34 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             if stream.stalledChecks >= Self.stallChecks { stalled.append(stream) }
         }
         for stream in stalled { stream.resetStalled(stalledFor: timeout) }
+        refuseStalledRequests(timeout)
+    }
+
+    /// Fails the calls whose client sent nothing more over `stallChecks` checks in a row while
+    /// the transport holds request bytes of theirs (a message begun and not finished, or a held
+    /// call's message without the half-close): memory a client could otherwise keep forever.
+    private func refuseStalledRequests(_ timeout: Duration) {
+        var stalled: [ServerStream] = []
+        for stream in streams.allValues {
+            guard stream.inboundCounted > 0, !stream.finished, !stream.closed else {
+                stream.inboundStalledChecks = 0
+                continue
+            }
+            if stream.receivedBytes != stream.inboundMark {
+                stream.inboundMark = stream.receivedBytes
+                stream.inboundStalledChecks = 0
+                continue
+            }
+            stream.inboundStalledChecks += 1
+            if stream.inboundStalledChecks >= Self.stallChecks { stalled.append(stream) }
+        }
+        for stream in stalled {
+            refuse(stream, RPCStatus(
+                code: .resourceExhausted,
+                message: "the client sent nothing more of its request for \(timeout) (a message begun and not finished, "
+                    + "or not ended); send whole requests"))
+        }
+        if !stalled.isEmpty { scheduleFlush() }
     }
 
     /// The client's first SETTINGS (nghttp2 checked the preface before it): the handshake is done.
@@ -213,6 +241,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             stream.streamClosed(errorCode: nil, byPeer: byPeer)
             stream.outbound.detachLedger()
         }
+        assert(inboundLedger.queued == 0, "unfinished request bytes still counted on a closed connection")
         transport.connectionClosed(self)
     }
 
@@ -319,6 +348,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// (and, its deadline gone, answers DEADLINE_EXCEEDED as observers see it).
     func launchHeld(_ stream: ServerStream) {
         guard let held = stream.held.take() else { return }
+        _ = countInbound(stream)
         launch(stream, head: held.head, deadline: held.deadline)
     }
 
@@ -364,6 +394,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             return
         }
         stream.uncredited += chunk.count
+        stream.receivedBytes &+= chunk.count
         chunk.append(to: &stream.deframer)
         do {
             while let message = try stream.deframer.next() {
@@ -374,6 +405,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
                     launch(stream, head: held.head, deadline: held.deadline)
                 } else if stream.held != nil {
                     stream.heldMessage = true
+                    stream.heldBytes = message.count
                 }
             }
         } catch {
@@ -402,7 +434,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// must fail when they take the connection or the loop past their limits
     /// (`Configuration.connectionInboundLimit`, `loopInboundLimit`).
     private func countInbound(_ stream: ServerStream) -> String? {
-        let held = stream.deframer.bufferedByteCount
+        let held = stream.deframer.bufferedByteCount + (stream.held != nil && stream.heldMessage ? stream.heldBytes : 0)
         let added = held - stream.inboundCounted
         guard added != 0 else { return nil }
         stream.inboundCounted = held
@@ -445,12 +477,11 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             try stream.deframer.finish()
             stream.inbox.finish()
         } catch {
-            stream.deframer = GRPCDeframer(maxMessageSize: configuration.maxReceiveMessageSize)
-            uncountInbound(stream)
-            stream.abort(error.status)
-            if let held = stream.held.take() { launchRejected(stream, path: held.head.path, status: error.status) }
+            refuse(stream, error.status)
             return
         }
+        // Whatever the transport held goes to the handler now.
+        uncountInbound(stream)
         guard let held = stream.held.take() else { return }
         if case .one(let request)? = try? stream.inbox.peekImmediately(),
             held.method.answer(

@@ -20,9 +20,17 @@ final class ServerStream: StreamOutbound, InboxOwner, DeadlineEntry, @unchecked 
 
     /// Received DATA bytes whose stream-level window was not yet returned.
     var uncredited = 0
-    /// The deframer's bytes of an unfinished request message, as the connection's
+    /// The request bytes the transport holds for this stream (an unfinished message in the
+    /// deframer, and a held call's message until the client half-closes), as the connection's
     /// `inboundLedger` counts them.
     var inboundCounted = 0
+    /// The size of a held call's message (counted while the call is held).
+    var heldBytes = 0
+    /// DATA bytes received, and their count at the connection's last stall check with request
+    /// bytes held, and how many checks in a row found no more (see `ServerConnection`).
+    var receivedBytes = 0
+    var inboundMark = 0
+    var inboundStalledChecks = 0
     /// Request messages are accepted (a handler runs and the client has not half-closed).
     var accepting = false
     /// Response HEADERS were submitted.

@@ -82,12 +82,13 @@ enum Socket {
     }
 
     /// Turns on the kernel's TCP keepalive: after `idle` without traffic, a probe every
-    /// `interval`; `count` unanswered probes reset the connection.
+    /// `interval`; `count` unanswered probes reset the connection. The kernel takes whole
+    /// seconds (at least 1) and at least one probe.
     static func setKeepalive(_ fd: Int32, _ keepalive: TCPKeepalive) throws(HTTP2TransportError) {
         try setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
-        try setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, Int32(clamping: keepalive.idle.components.seconds))
-        try setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, Int32(clamping: keepalive.interval.components.seconds))
-        try setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, Int32(clamping: keepalive.count))
+        try setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, Int32(clamping: max(1, keepalive.idle.components.seconds)))
+        try setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, Int32(clamping: max(1, keepalive.interval.components.seconds)))
+        try setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, Int32(clamping: max(1, keepalive.count)))
     }
 
     static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(HTTP2TransportError) {

@@ -66,9 +66,11 @@ final class EtcdDeadlines: Sendable {
             lastWake = now
             let (overdue, idle) = state.withLock { state -> ([Entry], Bool) in
                 var overdue: [Entry] = []
-                for (id, entry) in state.entries where entry.deadline <= now && !spare {
-                    overdue.append(entry)
-                    state.entries.removeValue(forKey: id)
+                if !spare {
+                    for (id, entry) in state.entries where entry.deadline <= now {
+                        overdue.append(entry)
+                        state.entries.removeValue(forKey: id)
+                    }
                 }
                 if state.entries.isEmpty { state.ticking = false }
                 return (overdue, !state.ticking)

@@ -180,6 +180,9 @@ final class RawHTTP2Client {
 
     private var keepOpen = Set<Int32>()
 
+    /// Request body bytes not yet handed to the session (waiting for flow-control windows).
+    var unsentBytes: Int { bodies.values.reduce(0) { $0 + $1.count } }
+
     /// Sends what the session has and reads until `done` holds, the peer closes, or a read times out.
     func run(until done: (RawHTTP2Client) -> Bool) throws {
         var buffer = [UInt8](repeating: 0, count: 65_536)
