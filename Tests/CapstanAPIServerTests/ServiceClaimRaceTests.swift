@@ -15,6 +15,10 @@ final class ServiceWriteHooks: Store {
     let afterCreate = Mutex<Hook?>(nil)
     let beforeUpdate = Mutex<Hook?>(nil)
     let afterUpdate = Mutex<Hook?>(nil)
+    /// Reads of port claim keys so far.
+    let claimReads = Mutex(0)
+    /// Fails the next service update with this error, without writing.
+    let failNextServiceUpdate = Mutex<StoreError?>(nil)
 
     init(_ store: SQLiteStore) {
         self.store = store
@@ -42,13 +46,19 @@ final class ServiceWriteHooks: Store {
         if Self.isServiceWrite(key), let hook = beforeUpdate.withLock({ hook in defer { hook = nil }; return hook }) {
             await hook(store)
         }
+        if Self.isServiceWrite(key), let failure = failNextServiceUpdate.withLock({ failure in defer { failure = nil }; return failure }) {
+            throw failure
+        }
         let revision = try await store.update(key, value: value, expectedRevision: expectedRevision, unchanged: unchanged)
         if Self.isServiceWrite(key), let hook = afterUpdate.withLock({ hook in defer { hook = nil }; return hook }) {
             await hook(store)
         }
         return revision
     }
-    nonisolated(nonsending) func get(_ key: String) async throws(StoreError) -> KeyValue { try await store.get(key) }
+    nonisolated(nonsending) func get(_ key: String) async throws(StoreError) -> KeyValue {
+        if key.hasPrefix(ServicePortClaims.key(port: 0, protocol: .tcp).dropLast(5)) { claimReads.withLock { $0 += 1 } }
+        return try await store.get(key)
+    }
     nonisolated(nonsending) func list(prefix: String, after continueKey: String?, limit: Int, revision: Int64)
         async throws(StoreError) -> ListResult
     {
@@ -146,12 +156,13 @@ struct ServiceClaimRaceTests {
 
     /// Two updates moving "web" from port 80 to 81 at once, the second (`second`, given the
     /// service as both read it) sent while the first holds the new port's claim and has not
-    /// written yet (for 200 ms, or with `holdUntilSecondEnds` until the second update answered);
-    /// returns the second's outcome.
+    /// written yet (until the second read the port's claim, or with `holdUntilSecondEnds` until
+    /// the second update answered); `thenFail` makes the first update's write fail; returns the
+    /// second's outcome.
     static func concurrentMoves(
-        _ api: APIClients, _ store: ServiceWriteHooks, holdUntilSecondEnds: Bool = false,
+        _ api: APIClients, _ store: ServiceWriteHooks, holdUntilSecondEnds: Bool = false, thenFail: StoreError? = nil,
         second: @escaping @Sendable (Service) async throws -> Service
-    ) async throws -> (first: Service, second: Result<Service, RPCError>) {
+    ) async throws -> (first: Result<Service, RPCError>, second: Result<Service, RPCError>) {
         var web = try await api.services.create(Make.service("web", port: 80))
         web.spec.port = 81
         let read = web
@@ -165,10 +176,19 @@ struct ServiceClaimRaceTests {
                 }
                 outcome.withLock { $0 = task }
                 // The second update reads the service, finds the claim held for it, and waits.
-                if holdUntilSecondEnds { _ = await task.value } else { try? await Task.sleep(for: .milliseconds(200)) }
+                if holdUntilSecondEnds {
+                    _ = await task.value
+                } else {
+                    let reads = store.claimReads.withLock { $0 }
+                    for _ in 0..<1_000 where store.claimReads.withLock({ $0 }) == reads {
+                        try? await Task.sleep(for: .milliseconds(10))
+                    }
+                }
+                if let thenFail { store.failNextServiceUpdate.withLock { $0 = thenFail } }
             }
         }
-        let first = try await api.services.update(web)
+        let first: Result<Service, RPCError>
+        do { first = .success(try await api.services.update(web)) } catch let error as RPCError { first = .failure(error) }
         let task = try #require(outcome.withLock { $0 })
         return (first, await task.value)
     }
@@ -177,7 +197,7 @@ struct ServiceClaimRaceTests {
     func concurrentConditionalMoves() async throws {
         try await withHookedServer { api, store in
             let (first, second) = try await Self.concurrentMoves(api, store) { read in try await api.services.update(read) }
-            #expect(first.spec.port == 81)
+            #expect(try first.get().spec.port == 81)
             guard case .failure(let error) = second else {
                 Issue.record("the second update, made with a version the first replaced, succeeded")
                 return
@@ -197,10 +217,29 @@ struct ServiceClaimRaceTests {
                 unconditional.metadata.labels["second"] = "yes"
                 return try await api.services.update(unconditional)
             }
-            #expect(first.spec.port == 81)
+            #expect(try first.get().spec.port == 81)
             let written = try second.get()
             #expect(written.spec.port == 81 && written.metadata.labels["second"] == "yes")
-            #expect(written.metadata.resourceVersion > first.metadata.resourceVersion)
+            #expect(written.metadata.resourceVersion > (try first.get()).metadata.resourceVersion)
+            await Self.expectHeld(port: 81, by: "web", api)
+            _ = try await api.services.create(Make.service("a", port: 80))
+        }
+    }
+
+    @Test("two updates moving a service to one new port, the first failing: the second finds the claim given up and stands")
+    func concurrentMoveWhoseFirstFails() async throws {
+        try await withHookedServer { api, store in
+            let (first, second) = try await Self.concurrentMoves(api, store, thenFail: .invalid(reason: "a test's failure")) { read in
+                var unconditional = read
+                unconditional.metadata.resourceVersion = 0
+                return try await api.services.update(unconditional)
+            }
+            guard case .failure(let error) = first else {
+                Issue.record("the first update, whose write failed, succeeded")
+                return
+            }
+            #expect(error.code == .invalidArgument, "\(error)")
+            #expect(try second.get().spec.port == 81)
             await Self.expectHeld(port: 81, by: "web", api)
             _ = try await api.services.create(Make.service("a", port: 80))
         }
@@ -214,7 +253,7 @@ struct ServiceClaimRaceTests {
                 unconditional.metadata.resourceVersion = 0
                 return try await api.services.update(unconditional)
             }
-            #expect(first.spec.port == 81)
+            #expect(try first.get().spec.port == 81)
             guard case .failure(let error) = second else {
                 Issue.record("the second update succeeded while the first held the claim")
                 return

@@ -71,8 +71,13 @@ struct ServerStateMetricsTests {
             var delete = DeleteRequest()
             delete.name = "m2"
             _ = try await minions.delete(delete)
+            func settled(_ text: Exposition) -> Bool {
+                text.value("capstan_apiserver_watchers", ["resource": "pods"]) == 0
+                    && text.value("capstan_apiserver_objects", ["resource": "minions"]) == 2
+                    && (text.value("capstan_apiserver_cache_revision", [:]) ?? 0) > Double(lastRevision)
+            }
             var later = try scrape()
-            for _ in 0..<200 where later.value("capstan_apiserver_watchers", ["resource": "pods"]) != 0 {
+            for _ in 0..<400 where !settled(later) {
                 try await Task.sleep(for: .milliseconds(25))
                 later = try scrape()
             }

@@ -127,6 +127,21 @@ struct ServicePortClaims: Sendable {
             && (service.spec.protocol == .udp) == (proto == .udp)
     }
 
+    /// Whether the claim on `port`/`proto` is an unconfirmed one for the service with `uid`
+    /// (an update of that service is moving it there and has not confirmed).
+    func isPending(port: Int32, protocol proto: Protocol, uid: String) async throws(RegistryError) -> Bool {
+        let entry: KeyValue
+        do throws(StoreError) {
+            entry = try await store.get(Self.key(port: port, protocol: proto))
+        } catch .notFound {
+            return false
+        } catch {
+            throw .store(error)
+        }
+        guard let holder = Record(entry.value) else { return false }
+        return !holder.confirmed && holder.uid == uid
+    }
+
     /// `claim` with its holder's name changed (still unconfirmed); nil if it was taken over.
     func rename(_ claim: Claim, to name: String) async throws(RegistryError) -> Claim? {
         try await rewrite(claim) { $0.name = name }

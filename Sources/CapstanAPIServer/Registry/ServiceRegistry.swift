@@ -82,7 +82,7 @@ struct ServiceRegistry: Sendable {
                     // Once that one wrote, look again (a conditional update then fails as a
                     // conflict, an unconditional one starts from what it wrote), rather than
                     // naming the service as the port's other user.
-                    if try await changes(namespace: namespace, name: name, from: stored.revision) { continue }
+                    if try await settles(new, from: stored.revision) { continue }
                     throw .serviceBeingMoved(
                         namespace: namespace, name: name,
                         port: "\(new.spec.port)/\(ServicePortClaims.protocolName(new.spec.protocol))")
@@ -107,9 +107,12 @@ struct ServiceRegistry: Sendable {
         }
     }
 
-    /// Whether the stored service changes from `revision` (or goes) within about a second: read
-    /// from the store after 5 ms, then at doubling pauses (8 reads over 1.3 s).
-    private func changes(namespace: String, name: String, from revision: Int64) async throws(RegistryError) -> Bool {
+    /// Whether the other update moving `service` to its port settles within about a second:
+    /// the stored service changes from `revision` (or goes), or the port's claim is no longer
+    /// that update's (it failed and gave the claim up, or another service took it over). Looked
+    /// at after 5 ms, then at doubling pauses (8 looks over 1.3 s).
+    private func settles(_ service: Service, from revision: Int64) async throws(RegistryError) -> Bool {
+        let (namespace, name) = (service.metadata.namespace, service.metadata.name)
         var pause = Duration.milliseconds(5)
         for _ in 0..<8 {
             guard (try? await Task.sleep(for: pause)) != nil else { return false }
@@ -119,6 +122,9 @@ struct ServiceRegistry: Sendable {
             } catch .notFound {
                 return true
             }
+            let moving = try await claims.isPending(
+                port: service.spec.port, protocol: service.spec.protocol, uid: service.metadata.uid)
+            if !moving { return true }
         }
         return false
     }
