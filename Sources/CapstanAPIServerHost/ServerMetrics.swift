@@ -49,39 +49,32 @@ enum ServerMetrics {
         }
         func seconds(_ nanoseconds: Int) -> Double { Double(nanoseconds) / 1e9 }
         return [
-            MetricFamily(
-                "capstan_sqlite_commits_total", .counter, help: "Group commits of writes (each one WAL sync).",
-                value: Double(statistics.writeTransactions)),
-            MetricFamily(
-                "capstan_sqlite_writes_total", .counter,
-                help: "Writes answered by the writer, failed checks such as conflicts included.",
-                value: Double(statistics.writesCompleted)),
-            MetricFamily(
-                "capstan_sqlite_commit_seconds_total", .counter,
-                help: "Time spent committing group commits (writing and syncing the WAL).",
-                value: seconds(statistics.commitNanoseconds)),
+            counter("capstan_sqlite_commits_total", "Group commits of writes (each one WAL sync).", statistics.writeTransactions),
+            counter(
+                "capstan_sqlite_writes_total", "Writes answered by the writer, failed checks such as conflicts included.",
+                statistics.writesCompleted),
+            counter(
+                "capstan_sqlite_commit_seconds_total", "Time spent committing group commits (writing and syncing the WAL).",
+                seconds(statistics.commitNanoseconds)),
             MetricFamily(
                 "capstan_sqlite_slowest_commit_seconds", .gauge, help: "The longest group commit since the start.",
                 value: seconds(statistics.slowestCommitNanoseconds)),
-            MetricFamily(
-                "capstan_sqlite_writer_cpu_seconds_total", .counter, help: "CPU time of the writer thread.",
-                value: seconds(statistics.writerCPUNanoseconds)),
-            MetricFamily(
-                "capstan_sqlite_failed_commits_total", .counter,
-                help: "Commits that failed and were sealed (their writes failed; see the disk's health).",
-                value: Double(statistics.seals)),
-            MetricFamily(
-                "capstan_sqlite_checkpoints_total", .counter, help: "WAL checkpoints run, background and at the WAL's limit.",
-                value: Double(statistics.checkpoints + statistics.limitCheckpoints)),
-            MetricFamily(
-                "capstan_sqlite_checkpoint_failures_total", .counter, help: "Background checkpoints that failed (and were retried).",
-                value: Double(statistics.checkpointFailures)),
-            MetricFamily(
-                "capstan_sqlite_checkpoint_seconds_total", .counter, help: "Time spent in WAL checkpoints.",
-                value: seconds(statistics.checkpointNanoseconds + statistics.limitCheckpointNanoseconds)),
-            MetricFamily(
-                "capstan_sqlite_compacted_rows_total", .counter, help: "Replaced versions and deletions removed from the history.",
-                value: Double(statistics.compactedRows)),
+            counter("capstan_sqlite_writer_cpu_seconds_total", "CPU time of the writer thread.", seconds(statistics.writerCPUNanoseconds)),
+            counter(
+                "capstan_sqlite_failed_commits_total",
+                "Commits that failed and were sealed (their writes failed; see the disk's health).", statistics.seals),
+            counter(
+                "capstan_sqlite_checkpoints_total", "WAL checkpoints run, background and at the WAL's limit.",
+                statistics.checkpoints + statistics.limitCheckpoints),
+            counter(
+                "capstan_sqlite_checkpoint_failures_total", "Background checkpoints that failed (and were retried).",
+                statistics.checkpointFailures),
+            counter(
+                "capstan_sqlite_checkpoint_seconds_total", "Time spent in WAL checkpoints.",
+                seconds(statistics.checkpointNanoseconds + statistics.limitCheckpointNanoseconds)),
+            counter(
+                "capstan_sqlite_compacted_rows_total", "Replaced versions and deletions removed from the history.",
+                statistics.compactedRows),
             MetricFamily(
                 "capstan_sqlite_wal_frames", .gauge, help: "Pages in the WAL after the last commit.",
                 value: Double(statistics.walFrames)),
@@ -92,14 +85,22 @@ enum ServerMetrics {
     static func etcdFamilies(_ store: EtcdStore) -> [MetricFamily] {
         let statistics = store.statistics
         return [
-            MetricFamily(
-                "capstan_etcd_retries_total", .counter, help: "etcd reads and lease keep-alives sent again after a failure.",
-                value: Double(statistics.retries)),
-            MetricFamily(
-                "capstan_etcd_watch_resumes_total", .counter,
-                help: "etcd watch streams established again after a broken stream or connection.",
-                value: Double(statistics.watchResumes)),
+            counter(
+                "capstan_etcd_retries_total", "etcd reads and lease keep-alives sent again after a failure.",
+                statistics.retries),
+            counter(
+                "capstan_etcd_watch_resumes_total", "etcd watch streams established again after a broken stream or connection.",
+                statistics.watchResumes),
         ]
+    }
+
+    /// A counter family of one unlabelled sample.
+    private static func counter(_ name: String, _ help: String, _ value: Double) -> MetricFamily {
+        MetricFamily(name, .counter, help: help, value: value)
+    }
+
+    private static func counter(_ name: String, _ help: String, _ value: Int) -> MetricFamily {
+        counter(name, help, Double(value))
     }
 
     /// The size of the file at `path`, or nil if it does not exist.

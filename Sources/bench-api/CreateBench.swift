@@ -57,12 +57,12 @@ struct ChildCPU {
 
     init(commandContaining text: String) {
         pid = Self.child(commandContaining: text)
-        start = pid.flatMap(Self.cpu(of:))
+        start = pid.flatMap(ProcessMetrics.cpuTime(of:))
     }
 
     /// "N µs" of CPU per call over `calls` calls since `init`, or "unknown".
     func perCall(_ calls: Int) -> String {
-        guard let pid, let start, let now = Self.cpu(of: pid), calls > 0 else { return "unknown" }
+        guard let pid, let start, let now = ProcessMetrics.cpuTime(of: pid), calls > 0 else { return "unknown" }
         return String(format: "%.0f µs", (now - start).seconds * 1e6 / Double(calls))
     }
 
@@ -70,29 +70,12 @@ struct ChildCPU {
         let me = getpid()
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
         for entry in entries {
-            guard let pid = Int32(entry), let stat = statFields(of: pid), stat.count > 1, Int32(stat[1]) == me,
+            guard let pid = Int32(entry), ProcessMetrics.stat(of: pid)?.parentPID == me,
                 let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
             else { continue }
             let command = String(decoding: raw.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
             if command.contains(text) { return pid }
         }
         return nil
-    }
-
-    /// utime + stime of `pid`.
-    static func cpu(of pid: Int32) -> Duration? {
-        guard let stat = statFields(of: pid), stat.count > 12, let user = Int(stat[11]), let system = Int(stat[12]) else {
-            return nil
-        }
-        let ticks = max(1, sysconf(Int32(_SC_CLK_TCK)))
-        return .microseconds((user + system) * 1_000_000 / ticks)
-    }
-
-    /// The fields of /proc/PID/stat after the command name (state first, then ppid …).
-    static func statFields(of pid: Int32) -> [Substring]? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ")
     }
 }

@@ -178,17 +178,6 @@ private final class Finish: Sendable {
     let failures = Mutex<[String]>([])
 }
 
-/// User + system CPU time of process `pid` so far, from /proc/PID/stat (clock ticks of 10 ms).
-func processCPU(of pid: Int32) -> Duration? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let close = text.lastIndex(of: ")")
-    else { return nil }
-    // After "pid (comm)": state is field 3, utime 14, stime 15.
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 12, let user = Int64(fields[11]), let system = Int64(fields[12]) else { return nil }
-    return .milliseconds((user + system) * 10)
-}
-
 /// One fan-out run of `side`, bounded in time.
 ///
 /// Each stream is read by its own unstructured task, which records the instant its watchers
@@ -281,7 +270,7 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
         throw BenchError("\(side.name): only \(finish.ready.load(ordering: .relaxed)) of \(options.watchers) watchers were set up within 180 s (\(finish.failed.load(ordering: .relaxed)) failed)")
     }
     outcome.serverResidentKiB = side.serverPID.flatMap { residentMemoryKiB(of: $0) }
-    let serverCPUStart = side.serverPID.flatMap { processCPU(of: $0) }
+    let serverCPUStart = side.serverPID.flatMap { ProcessMetrics.cpuTime(of: $0) }
     let clientCPUStart = processCPU()
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { writes in
@@ -294,7 +283,7 @@ private func fanOut(_ side: WatchSide, options: Options, group: EventLoopGroup) 
     while finish.streamsOver.load(ordering: .relaxed) < streams, ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(5))
     }
-    if let serverCPUStart, let serverCPUEnd = side.serverPID.flatMap({ processCPU(of: $0) }) {
+    if let serverCPUStart, let serverCPUEnd = side.serverPID.flatMap({ ProcessMetrics.cpuTime(of: $0) }) {
         outcome.serverCPU = serverCPUEnd - serverCPUStart
     }
     outcome.clientCPU = processCPU() - clientCPUStart

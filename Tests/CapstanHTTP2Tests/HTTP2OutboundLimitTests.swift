@@ -186,7 +186,7 @@ struct HTTP2OutboundLimitTests {
     /// The bytes every loop's ledger counts (read on the loops).
     private static func queuedOnLoops(_ transport: HTTP2ServerTransport) async -> Int {
         var total = 0
-        for (loop, ledger) in zip(transport.group.loops, transport.loopOutboundLedgers) {
+        for (loop, ledger) in zip(transport.group.loops, transport.loopByteLedgers) {
             total += await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
                 loop.execute { continuation.resume(returning: ledger.queued) }
             }

@@ -47,9 +47,9 @@ struct DescriptorExhaustionTests {
         defer { for fd in held { close(fd) } }
         for _ in 0..<200 { held.append(try RawConnection.connectedSocket(port: port)) }
         try await Task.sleep(for: .milliseconds(500))
-        let before = try #require(Self.cpuTime(of: pid))
+        let before = try #require(ProcessMetrics.cpuTime(of: pid))
         try await Task.sleep(for: .seconds(1))
-        let after = try #require(Self.cpuTime(of: pid))
+        let after = try #require(ProcessMetrics.cpuTime(of: pid))
         let used = after - before
         #expect(used < .milliseconds(300), "the server used \(used) of CPU in 1 s while out of descriptors")
         #expect(process.isRunning)
@@ -78,18 +78,5 @@ struct DescriptorExhaustionTests {
         kill(pid, SIGTERM)
         for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!process.isRunning)
-    }
-
-    /// User plus system CPU time of process `pid`, from `/proc/PID/stat`.
-    static func cpuTime(of pid: Int32) -> Duration? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        // After the command's closing parenthesis: field 3 (state) onwards; utime and stime are
-        // fields 14 and 15, in clock ticks.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
-        let ticks = sysconf(Int32(_SC_CLK_TCK))
-        return .milliseconds((user + system) * 1000 / max(1, ticks))
     }
 }

@@ -147,7 +147,7 @@ struct ServerStateMetricsTests {
             + "987654321 2048 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 17 1 0 0 0 0 0\n"
         let stat = try #require(ProcessMetrics.parseStat(line))
         #expect(stat == ProcessMetrics.Stat(
-            userTicks: 150, systemTicks: 75, threads: 7, startTicks: 123456, virtualBytes: 987654321, residentPages: 2048))
+            parentPID: 1, userTicks: 150, systemTicks: 75, threads: 7, startTicks: 123456, virtualBytes: 987654321, residentPages: 2048))
         #expect(ProcessMetrics.parseStat("4242 (short) S 1 2") == nil)
         #expect(ProcessMetrics.parseStat("no parenthesis") == nil)
         #expect(ProcessMetrics.parseBootTime("cpu  1 2 3\nintr 5\nbtime 1700000000\nprocesses 9\n") == 1_700_000_000)

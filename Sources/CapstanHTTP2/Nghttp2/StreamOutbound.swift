@@ -65,7 +65,7 @@ class StreamOutbound {
     final let highWater: Int
     /// Counts the queued bytes of limited writes for the connection and its loop (a server's
     /// streams; nil: none), until `detachLedger`.
-    final var ledger: OutboundLedger?
+    final var ledger: ByteLedger?
     /// The queued bytes `ledger` counts: limited writes' (see `appendMessage`). Bytes leaving
     /// the queue leave this count first, so it reaches zero when the queue does.
     final private(set) var ledgerBytes = 0

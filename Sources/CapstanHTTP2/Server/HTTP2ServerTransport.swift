@@ -123,9 +123,9 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
     /// The handler tasks of each loop of `group`, in the group's order.
     private let workers: [HandlerWorkers]
     /// The response bytes queued on each loop of `group`, in the group's order.
-    let loopOutboundLedgers: [OutboundLedger]
+    let loopByteLedgers: [ByteLedger]
     /// The unfinished request bytes held on each loop of `group`, in the group's order.
-    let loopInboundLedgers: [OutboundLedger]
+    let loopInboundLedgers: [ByteLedger]
     /// Handlers running (an atomic: every call changes it twice, from every loop).
     private let handlers = Atomic<Int>(0)
     /// `ServerStream` objects alive, open or not (counted in debug builds only, for tests).
@@ -141,8 +141,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         self.configuration = configuration
         self.group = group
         workers = group.loops.map { HandlerWorkers(loop: $0) }
-        loopOutboundLedgers = group.loops.map { _ in OutboundLedger() }
-        loopInboundLedgers = group.loops.map { _ in OutboundLedger() }
+        loopByteLedgers = group.loops.map { _ in ByteLedger() }
+        loopInboundLedgers = group.loops.map { _ in ByteLedger() }
         let address = try SocketAddress(host: host, port: port)
         let fd = try Socket.listen(on: address)
         guard let bound = Socket.localAddress(fd) else {
@@ -263,8 +263,8 @@ public final class HTTP2ServerTransport: ServerTransport, ImmediateCallTransport
         let configuration = configuration
         let index = group.loops.firstIndex { $0 === loop }
         let workers = index.map { self.workers[$0] } ?? HandlerWorkers(loop: loop)
-        let loopLedger = index.map { loopOutboundLedgers[$0] } ?? OutboundLedger()
-        let loopInbound = index.map { loopInboundLedgers[$0] } ?? OutboundLedger()
+        let loopLedger = index.map { loopByteLedgers[$0] } ?? ByteLedger()
+        let loopInbound = index.map { loopInboundLedgers[$0] } ?? ByteLedger()
         let open: @Sendable () -> Void = { [self] in
             let connection = ServerConnection(
                 loop: loop, fd: fd, peer: peer?.description ?? "unknown", transport: self,

@@ -15,9 +15,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// The tasks that run handlers on this connection's loop (shared by the loop's connections).
     private let workers: HandlerWorkers
     /// Response bytes queued on this connection's streams (its parent: on the loop's).
-    let outboundLedger: OutboundLedger
+    let outboundLedger: ByteLedger
     /// Request bytes of unfinished messages held by this connection's streams (its parent: the loop's).
-    let inboundLedger: OutboundLedger
+    let inboundLedger: ByteLedger
     // `@exclusivity(unchecked)` here and on the other loop-thread-only state of the server path
     // (the stream's deframer, the outbound queue, the idle workers): each of these is touched by
     // the loop thread only and never across a suspension, and a dynamic exclusivity check costs a
@@ -41,16 +41,16 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         handler: @escaping ServerStreamHandler,
         immediateMethods: [String: ImmediateMethod],
         workers: HandlerWorkers,
-        loopOutbound: OutboundLedger,
-        loopInbound: OutboundLedger
+        loopOutbound: ByteLedger,
+        loopInbound: ByteLedger
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handler = handler
         self.immediateMethods = immediateMethods
         self.workers = workers
-        outboundLedger = OutboundLedger(parent: loopOutbound)
-        inboundLedger = OutboundLedger(parent: loopInbound)
+        outboundLedger = ByteLedger(parent: loopOutbound)
+        inboundLedger = ByteLedger(parent: loopInbound)
         super.init(loop: loop, fd: fd, peer: peer, keepalive: configuration.keepalive)
     }
 

@@ -15,7 +15,7 @@ public enum ProcessMetrics {
     /// The families as they are now.
     public static func families() -> [MetricFamily] {
         var out: [MetricFamily] = []
-        if let stat = readStat() {
+        if let stat = stat(of: getpid()) {
             let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
             let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
             if ticks > 0 {
@@ -50,14 +50,27 @@ public enum ProcessMetrics {
         return out
     }
 
-    /// The fields of `/proc/self/stat` used here.
-    struct Stat: Equatable {
-        var userTicks: UInt64
-        var systemTicks: UInt64
-        var threads: UInt64
-        var startTicks: UInt64
-        var virtualBytes: UInt64
-        var residentPages: UInt64
+    /// The fields of `/proc/PID/stat` used here.
+    public struct Stat: Equatable, Sendable {
+        public var parentPID: Int32
+        public var userTicks: UInt64
+        public var systemTicks: UInt64
+        public var threads: UInt64
+        public var startTicks: UInt64
+        public var virtualBytes: UInt64
+        public var residentPages: UInt64
+    }
+
+    /// Process `pid`'s `/proc/PID/stat`, or nil when it is gone or cannot be read.
+    public static func stat(of pid: Int32) -> Stat? {
+        readText("/proc/\(pid)/stat", limit: 4096).flatMap(parseStat)
+    }
+
+    /// User plus system CPU time of process `pid` so far.
+    public static func cpuTime(of pid: Int32) -> Duration? {
+        guard let stat = stat(of: pid) else { return nil }
+        let ticks = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+        return .microseconds(Int64((stat.userTicks + stat.systemTicks) * 1_000_000 / ticks))
     }
 
     /// Parses `/proc/PID/stat`: after the command in parentheses (which may itself hold spaces
@@ -70,11 +83,11 @@ public enum ProcessMetrics {
             let index = number - 3
             return index < fields.count ? UInt64(fields[index].filter { $0 != "\n" }) : nil
         }
-        guard let user = field(14), let system = field(15), let threads = field(20), let start = field(22),
-            let virtual = field(23), let resident = field(24)
+        guard let parent = field(4).flatMap(Int32.init(exactly:)), let user = field(14), let system = field(15),
+            let threads = field(20), let start = field(22), let virtual = field(23), let resident = field(24)
         else { return nil }
         return Stat(
-            userTicks: user, systemTicks: system, threads: threads, startTicks: start, virtualBytes: virtual,
+            parentPID: parent, userTicks: user, systemTicks: system, threads: threads, startTicks: start, virtualBytes: virtual,
             residentPages: resident)
     }
 
@@ -84,10 +97,6 @@ public enum ProcessMetrics {
             return UInt64(line.dropFirst("btime ".count))
         }
         return nil
-    }
-
-    private static func readStat() -> Stat? {
-        readText("/proc/self/stat", limit: 4096).flatMap(parseStat)
     }
 
     /// Read once: it does not change while the system runs.
